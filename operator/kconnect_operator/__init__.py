@@ -1,0 +1,1 @@
+"""The kconnect operator (placeholder until the KafkaConnector issue)."""

@@ -1,0 +1,57 @@
+"""kconnect: Kafka Connect, rewritten in Python and built for Kubernetes.
+
+This package exports the connector API that plugins build on. Everything under `kconnect.*` that
+is not re-exported here is internal and may change.
+"""
+
+from kconnect.api.config import ConnectorConfig
+from kconnect.api.connector import Connector, ConnectorContext, SinkConnector, SourceConnector
+from kconnect.api.records import ConnectRecord, Header, Headers, SinkRecord, SourceRecord
+from kconnect.api.task import (
+    OffsetStorageReader,
+    RecordMetadata,
+    SinkTask,
+    SinkTaskContext,
+    SourceTask,
+    SourceTaskContext,
+    Task,
+)
+from kconnect.api.types import (
+    ConnectorName,
+    JsonValue,
+    OffsetAndMetadata,
+    TaskId,
+    TaskNumber,
+    TopicPartition,
+)
+from kconnect.errors import ConfigError, ConnectError, DataError, RetriableError
+
+__all__ = [
+    "ConfigError",
+    "ConnectError",
+    "ConnectRecord",
+    "Connector",
+    "ConnectorConfig",
+    "ConnectorContext",
+    "ConnectorName",
+    "DataError",
+    "Header",
+    "Headers",
+    "JsonValue",
+    "OffsetAndMetadata",
+    "OffsetStorageReader",
+    "RecordMetadata",
+    "RetriableError",
+    "SinkConnector",
+    "SinkRecord",
+    "SinkTask",
+    "SinkTaskContext",
+    "SourceConnector",
+    "SourceRecord",
+    "SourceTask",
+    "SourceTaskContext",
+    "Task",
+    "TaskId",
+    "TaskNumber",
+    "TopicPartition",
+]

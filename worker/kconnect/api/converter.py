@@ -1,0 +1,46 @@
+"""Converters: between a record's Connect data (schema and value) and the bytes in Kafka.
+
+A converter is configured once per task, for keys or for values, and then called on the task's
+thread for every record; it needs no locking, but it must be cheap. Config keys are those of
+Kafka Connect (`schemas.enable`, `converter.encoding`, ...), without the `key.converter.` or
+`value.converter.` prefix. A bad config raises `ConfigError`; bytes that can't be read raise
+`DataError`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kconnect.api.records import Headers
+    from kconnect.data.schema import Schema, SchemaAndValue
+
+
+class Converter(ABC):
+    def configure(self, configs: Mapping[str, str], is_key: bool) -> None:  # noqa: B027
+        """Read the converter's own keys (prefix removed)."""
+
+    @abstractmethod
+    def from_connect_data(
+        self, topic: str, schema: Schema | None, value: object, headers: Headers | None = None
+    ) -> bytes | None: ...
+
+    @abstractmethod
+    def to_connect_data(
+        self, topic: str, value: bytes | None, headers: Headers | None = None
+    ) -> SchemaAndValue: ...
+
+
+class HeaderConverter(ABC):
+    def configure(self, configs: Mapping[str, str]) -> None:  # noqa: B027
+        """Read the converter's own keys (prefix removed)."""
+
+    @abstractmethod
+    def from_connect_header(
+        self, topic: str, header_key: str, schema: Schema | None, value: object
+    ) -> bytes | None: ...
+
+    @abstractmethod
+    def to_connect_header(self, topic: str, header_key: str, value: bytes | None) -> SchemaAndValue: ...

@@ -1,0 +1,131 @@
+"""Tasks: the part of a plugin that moves the data.
+
+Each task runs on a thread of its own. The runtime calls `start`, then `poll` (source) or `put`
+(sink) in a loop, and `stop` when the task is paused, moved, reconfigured or shut down. `stop`
+may be called from another thread while `poll` blocks, so a task should make `poll` return
+soon after `stop` (an `Event` to wait on does it).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from typing import NamedTuple
+
+from kconnect.api.connector import package_version
+from kconnect.api.records import SinkRecord, SourceRecord
+from kconnect.api.types import OffsetAndMetadata, SourceOffset, SourcePartition, TopicPartition
+
+
+class RecordMetadata(NamedTuple):
+    """Where the broker wrote a source record."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int | None
+
+
+class OffsetStorageReader(ABC):
+    """Committed source offsets, by source partition."""
+
+    @abstractmethod
+    def offset(self, partition: SourcePartition) -> SourceOffset | None: ...
+
+    def offsets(
+        self, partitions: Collection[SourcePartition]
+    ) -> list[tuple[SourcePartition, SourceOffset | None]]:
+        return [(p, self.offset(p)) for p in partitions]
+
+
+class TaskContext(ABC):
+    @abstractmethod
+    def configs(self) -> Mapping[str, str]:
+        """The task's config, as the connector made it."""
+
+
+class SourceTaskContext(TaskContext):
+    @property
+    @abstractmethod
+    def offset_storage_reader(self) -> OffsetStorageReader: ...
+
+
+class SinkTaskContext(TaskContext):
+    @abstractmethod
+    def offset(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Rewind or skip: consume these partitions from these offsets next."""
+
+    @abstractmethod
+    def timeout(self, timeout_ms: int) -> None:
+        """After a `RetriableError`, wait this long before `put` is retried."""
+
+    @abstractmethod
+    def assignment(self) -> set[TopicPartition]: ...
+
+    @abstractmethod
+    def pause(self, *partitions: TopicPartition) -> None: ...
+
+    @abstractmethod
+    def resume(self, *partitions: TopicPartition) -> None: ...
+
+    @abstractmethod
+    def request_commit(self) -> None:
+        """Commit offsets soon rather than at the next interval."""
+
+
+class Task(ABC):
+    def version(self) -> str:
+        return package_version()
+
+    @abstractmethod
+    def start(self, props: Mapping[str, str]) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+
+class SourceTask(Task):
+    context: SourceTaskContext
+
+    def initialize(self, context: SourceTaskContext) -> None:
+        self.context = context
+
+    @abstractmethod
+    def poll(self) -> Sequence[SourceRecord] | None:
+        """The next batch, or None (or empty) when there is nothing now. May block briefly."""
+
+    def commit(self) -> None:  # noqa: B027 - optional hook
+        """Offsets of everything polled so far, up to the last commit, are durable."""
+
+    def commit_record(self, record: SourceRecord, metadata: RecordMetadata | None) -> None:  # noqa: B027
+        """The broker acknowledged `record` (metadata None: a transform dropped it).
+
+        Only tasks that override this pay for a per-record acknowledgement.
+        """
+
+
+class SinkTask(Task):
+    context: SinkTaskContext
+
+    def initialize(self, context: SinkTaskContext) -> None:
+        self.context = context
+
+    def open(self, partitions: Collection[TopicPartition]) -> None:  # noqa: B027 - optional hook
+        """These partitions were assigned to the task."""
+
+    def close(self, partitions: Collection[TopicPartition]) -> None:  # noqa: B027 - optional hook
+        """These partitions are being taken away; write out what is buffered for them."""
+
+    @abstractmethod
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        """Write or buffer a batch. Raise `RetriableError` to get the same batch again."""
+
+    def flush(self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:  # noqa: B027
+        """Make everything `put` so far durable."""
+
+    def pre_commit(
+        self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]
+    ) -> Mapping[TopicPartition, OffsetAndMetadata]:
+        """The offsets that are safe to commit. By default: flush, then all of them."""
+        self.flush(current_offsets)
+        return current_offsets

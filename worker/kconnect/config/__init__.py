@@ -1,0 +1,1 @@
+"""Reading configuration: `.properties` and JSON files, and messages for people when they are wrong."""
