@@ -62,7 +62,7 @@ class Connector(ABC):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         """At most `max_tasks` task configs; each becomes one task."""
 
-    def stop(self) -> None:  # noqa: B027 - a connector with nothing to release need not override
+    def stop(self) -> None:
         """Release what `start` acquired. Called once, from the thread that called `start`."""
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class Converter(ABC):
-    def configure(self, configs: Mapping[str, str], is_key: bool) -> None:  # noqa: B027
+    def configure(self, configs: Mapping[str, str], is_key: bool) -> None:
         """Read the converter's own keys (prefix removed)."""
 
     @abstractmethod
@@ -34,7 +34,7 @@ class Converter(ABC):
 
 
 class HeaderConverter(ABC):
-    def configure(self, configs: Mapping[str, str]) -> None:  # noqa: B027
+    def configure(self, configs: Mapping[str, str]) -> None:
         """Read the converter's own keys (prefix removed)."""
 
     @abstractmethod
@@ -43,4 +43,6 @@ class HeaderConverter(ABC):
     ) -> bytes | None: ...
 
     @abstractmethod
-    def to_connect_header(self, topic: str, header_key: str, value: bytes | None) -> SchemaAndValue: ...
+    def to_connect_header(
+        self, topic: str, header_key: str, value: bytes | None
+    ) -> SchemaAndValue: ...

@@ -108,7 +108,11 @@ class ConnectRecord:
         return tuple(getattr(self, name) for name in _all_slots(type(self)))
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+        return (
+            isinstance(other, ConnectRecord)
+            and type(other) is type(self)
+            and (self._fields() == other._fields())
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -189,8 +193,13 @@ class TimestampType:
 class SinkRecord(ConnectRecord):
     """A record read from Kafka, with the offset it was read at."""
 
-    __slots__ = ("kafka_offset", "original_kafka_offset", "original_kafka_partition",
-                 "original_topic", "timestamp_type")
+    __slots__ = (
+        "kafka_offset",
+        "original_kafka_offset",
+        "original_kafka_partition",
+        "original_topic",
+        "timestamp_type",
+    )
 
     def __init__(
         self,
@@ -234,7 +243,7 @@ class SinkRecord(ConnectRecord):
     ) -> SinkRecord:
         record = SinkRecord(
             topic,
-            kafka_partition if kafka_partition is not None else self.kafka_partition,
+            kafka_partition if kafka_partition is not None else self.original_kafka_partition,
             self.kafka_offset,
             value,
             value_schema=value_schema,

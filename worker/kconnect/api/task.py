@@ -94,10 +94,10 @@ class SourceTask(Task):
     def poll(self) -> Sequence[SourceRecord] | None:
         """The next batch, or None (or empty) when there is nothing now. May block briefly."""
 
-    def commit(self) -> None:  # noqa: B027 - optional hook
+    def commit(self) -> None:
         """Offsets of everything polled so far, up to the last commit, are durable."""
 
-    def commit_record(self, record: SourceRecord, metadata: RecordMetadata | None) -> None:  # noqa: B027
+    def commit_record(self, record: SourceRecord, metadata: RecordMetadata | None) -> None:
         """The broker acknowledged `record` (metadata None: a transform dropped it).
 
         Only tasks that override this pay for a per-record acknowledgement.
@@ -110,17 +110,17 @@ class SinkTask(Task):
     def initialize(self, context: SinkTaskContext) -> None:
         self.context = context
 
-    def open(self, partitions: Collection[TopicPartition]) -> None:  # noqa: B027 - optional hook
+    def open(self, partitions: Collection[TopicPartition]) -> None:
         """These partitions were assigned to the task."""
 
-    def close(self, partitions: Collection[TopicPartition]) -> None:  # noqa: B027 - optional hook
+    def close(self, partitions: Collection[TopicPartition]) -> None:
         """These partitions are being taken away; write out what is buffered for them."""
 
     @abstractmethod
     def put(self, records: Sequence[SinkRecord]) -> None:
         """Write or buffer a batch. Raise `RetriableError` to get the same batch again."""
 
-    def flush(self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:  # noqa: B027
+    def flush(self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         """Make everything `put` so far durable."""
 
     def pre_commit(

@@ -7,7 +7,7 @@ from typing import NamedTuple, NewType, TypeAlias
 ConnectorName = NewType("ConnectorName", str)
 TaskNumber = NewType("TaskNumber", int)
 
-JsonValue: TypeAlias = "None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]"
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 """A value as JSON decodes it: what offsets, partitions and REST bodies are made of."""
 
 SourcePartition: TypeAlias = "dict[str, JsonValue]"

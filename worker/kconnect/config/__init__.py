@@ -1,1 +1,1 @@
-"""Reading configuration: `.properties` and JSON files, and messages for people when they are wrong."""
+"""Reading configuration: `.properties` files, config models, and messages for people."""

@@ -50,7 +50,7 @@ def _split(line: str) -> tuple[str, str]:
         i += 1
     key = line[:i]
     rest = line[i:].lstrip(" \t\f")
-    if rest[:1] in ("=", ":") and (i < len(line) and line[i] in " \t\f" or True):
+    if rest[:1] in ("=", ":") and ((i < len(line) and line[i] in " \t\f") or True):
         if i < len(line) and line[i] in "=:":
             rest = line[i + 1 :].lstrip(" \t\f")
         elif rest[:1] in ("=", ":"):
@@ -76,7 +76,7 @@ def _unescape(s: str, source: str, line_no: int) -> str:
             digits = s[i + 2 : i + 6]
             if len(digits) != 4 or any(d not in "0123456789abcdefABCDEF" for d in digits):
                 raise ConfigError(
-                    f"{source}:{line_no}: malformed \\uXXXX escape {s[i:i + 6]!r}; "
+                    f"{source}:{line_no}: malformed \\uXXXX escape {s[i : i + 6]!r}; "
                     "expected four hexadecimal digits"
                 )
             out.append(chr(int(digits, 16)))

@@ -31,14 +31,15 @@ def describe_errors(error: ValidationError, props: Mapping[str, object]) -> list
 
 def _expected(msg: str, kind: str) -> str:
     msg = msg.removeprefix("Value error, ")
-    if kind.startswith(("int_", "float_", "bool_")) or kind in ("greater_than_equal", "less_than_equal"):
+    if kind.startswith(("int_", "float_", "bool_")) or kind in (
+        "greater_than_equal",
+        "less_than_equal",
+    ):
         return f"expected {msg[0].lower()}{msg[1:]}" if msg else "unexpected value"
     return msg
 
 
-def validate_model(
-    model: type[M], props: Mapping[str, object], source: str | None = None
-) -> M:
+def validate_model(model: type[M], props: Mapping[str, object], source: str | None = None) -> M:
     """`model` built from `props`, or a `ConfigError` listing every problem."""
     try:
         return model.model_validate(props)

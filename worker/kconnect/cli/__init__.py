@@ -1,0 +1,61 @@
+"""The `kconnect` command: `kconnect standalone ...` and, later, `kconnect distributed ...`.
+
+A user error (a file that can't be read, a bad key, an unknown class) ends the process with exit
+code 1 and one message naming the file, the key, the value and what was expected, before anything
+has started; never with a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from kconnect.errors import ConfigError
+
+EXIT_USAGE = 2
+EXIT_CONFIG = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kconnect", description="Kafka Connect, in Python, built for Kubernetes."
+    )
+    parser.add_argument("--log-level", default="INFO", help="root log level (default INFO)")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    standalone = sub.add_parser(
+        "standalone",
+        help="run connectors from files in one process, offsets in a local file",
+        description="Run a standalone worker, as Apache Kafka's connect-standalone.sh does.",
+    )
+    standalone.add_argument("worker_config", help="worker .properties file")
+    standalone.add_argument(
+        "connector_configs", nargs="*", help="connector .properties or .json files"
+    )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="[%(asctime)s] %(levelname)s %(message)s (%(name)s)",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
+    if args.mode == "standalone":
+        from kconnect.cli.standalone import run_standalone  # noqa: PLC0415
+
+        try:
+            return run_standalone(args.worker_config, args.connector_configs)
+        except ConfigError as e:
+            print(f"kconnect: error: {e}", file=sys.stderr)
+            return EXIT_CONFIG
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from kconnect.cli import main
+
+sys.exit(main())

@@ -1,0 +1,154 @@
+"""The worker's own config: Apache Kafka's `connect-standalone.properties` and
+`connect-distributed.properties` keys.
+
+Keys fall in four sets. Keys the worker uses are fields of `WorkerConfig`. Prefixed keys
+(`producer.`, `consumer.`, `admin.`, the converters' own keys) pass on to the clients and
+converters. Keys Kafka Connect has but this worker has no use for (`plugin.path`, JMX metrics,
+REST TLS for now) are *ignored*. Anything else is *unknown*. Ignored and unknown keys are warned
+about once at start-up and are never fatal, so existing files run unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kconnect.config.validation import validate_model
+
+log = logging.getLogger(__name__)
+
+PASSED_ON_PREFIXES = (
+    "producer.",
+    "consumer.",
+    "admin.",
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "config.providers.",
+    "listeners.https.",
+    "admin.listeners.https.",
+)
+
+CLIENT_KEYS = frozenset({"security.protocol", "client.dns.lookup", "client.rack"})
+"""Worker-level keys that every Kafka client of the worker inherits, as in Kafka Connect."""
+CLIENT_PREFIXES = ("ssl.", "sasl.")
+
+IGNORED_KEYS = frozenset(
+    {
+        "plugin.path",
+        "plugin.discovery",
+        "metric.reporters",
+        "metrics.num.samples",
+        "metrics.recording.level",
+        "metrics.sample.window.ms",
+        "auto.include.jmx.reporter",
+        "rest.extension.classes",
+        "response.http.headers.config",
+        "access.control.allow.origin",
+        "access.control.allow.methods",
+        "admin.listeners",
+        "connections.max.idle.ms",
+        "receive.buffer.bytes",
+        "send.buffer.bytes",
+        "reconnect.backoff.ms",
+        "reconnect.backoff.max.ms",
+        "retry.backoff.ms",
+        "request.timeout.ms",
+        "socket.connection.setup.timeout.ms",
+        "socket.connection.setup.timeout.max.ms",
+        "key.converter.schemas.cache.size",
+        "task.shutdown.graceful.timeout.ms.legacy",
+        "internal.key.converter",
+        "internal.value.converter",
+        "topic.tracking.enable",
+        "topic.tracking.allow.reset",
+    }
+)
+
+
+class WorkerConfig(BaseModel):
+    """Keys shared by standalone and distributed workers."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    bootstrap_servers: str = Field("localhost:9092", alias="bootstrap.servers")
+    key_converter: str = Field("org.apache.kafka.connect.json.JsonConverter", alias="key.converter")
+    value_converter: str = Field(
+        "org.apache.kafka.connect.json.JsonConverter", alias="value.converter"
+    )
+    header_converter: str = Field(
+        "org.apache.kafka.connect.storage.SimpleHeaderConverter", alias="header.converter"
+    )
+    offset_flush_interval_ms: int = Field(60_000, alias="offset.flush.interval.ms", ge=1)
+    offset_flush_timeout_ms: int = Field(5_000, alias="offset.flush.timeout.ms", ge=1)
+    task_shutdown_graceful_timeout_ms: int = Field(
+        5_000, alias="task.shutdown.graceful.timeout.ms", ge=0
+    )
+    listeners: str = Field("http://:8083", alias="listeners")
+    rest_host_name: str | None = Field(None, alias="rest.host.name")
+    rest_port: int | None = Field(None, alias="rest.port", ge=0, le=65535)
+    rest_advertised_host_name: str | None = Field(None, alias="rest.advertised.host.name")
+    rest_advertised_port: int | None = Field(None, alias="rest.advertised.port", ge=0, le=65535)
+    rest_advertised_listener: str | None = Field(None, alias="rest.advertised.listener")
+    client_id: str | None = Field(None, alias="client.id")
+    connector_client_config_override_policy: str = Field(
+        "All", alias="connector.client.config.override.policy"
+    )
+    topic_creation_enable: bool = Field(True, alias="topic.creation.enable")
+    config_providers: str = Field("", alias="config.providers")
+
+    @field_validator("connector_client_config_override_policy")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        simple = v.rsplit(".", 1)[-1].removesuffix("ConnectorClientConfigOverridePolicy")
+        if simple not in ("All", "None", "Principal"):
+            raise ValueError("expected one of All, None, Principal")
+        return simple
+
+    @classmethod
+    def parse(cls, props: Mapping[str, str], source: str | None = None) -> Self:
+        return validate_model(cls, props, source)
+
+    def listener_list(self) -> str:
+        """`listeners`, or the deprecated `rest.host.name` / `rest.port` when only they are set."""
+        if (self.rest_host_name or self.rest_port is not None) and "listeners" not in (
+            self.model_fields_set
+        ):
+            return f"http://{self.rest_host_name or ''}:{self.rest_port or 8083}"
+        return self.listeners
+
+
+class StandaloneConfig(WorkerConfig):
+    offset_storage_file_filename: str = Field(alias="offset.storage.file.filename", min_length=1)
+
+
+def known_keys(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(f.alias or name for name, f in model.model_fields.items())
+
+
+def unexpected_keys(
+    model: type[BaseModel], props: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """(ignored, unknown) keys of a worker config, each sorted."""
+    known = known_keys(model)
+    ignored: list[str] = []
+    unknown: list[str] = []
+    for key in sorted(props):
+        if key in known or key.startswith(PASSED_ON_PREFIXES):
+            continue
+        if key in CLIENT_KEYS or key.startswith(CLIENT_PREFIXES):
+            continue
+        if key in IGNORED_KEYS or key.startswith(("metrics.", "listeners.")):
+            ignored.append(key)
+        else:
+            unknown.append(key)
+    return ignored, unknown
+
+
+def prefixed(props: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """The keys under `prefix`, with the prefix removed."""
+    n = len(prefix)
+    return {k[n:]: v for k, v in props.items() if k.startswith(prefix) and len(k) > n}

@@ -1,0 +1,10 @@
+"""The connectors that ship with kconnect.
+
+- `kconnect.connectors.file`: `FileStreamSourceConnector` and `FileStreamSinkConnector`, with the
+  keys and behaviour of Apache Kafka's `connect-file` plugin.
+- `kconnect.connectors.datagen`: `DataGenConnector`, a deterministic record generator for demos,
+  tests and benchmarks.
+
+They are found through the `kconnect.plugins` entry points like any third-party plugin; nothing is
+imported here, so loading one connector never pays for another.
+"""

@@ -1,0 +1,182 @@
+"""Numbers and values written the way the JVM writes them.
+
+Kafka Connect's wire formats are produced by Java: Jackson writes a `double` with
+`Double.toString` and a `float` with `Float.toString`, and `Struct.toString` or
+`Values.convertToString` print values with Java's `toString`. Matching those bytes exactly is
+what lets a Java consumer and a kconnect consumer read each other's records and compare them.
+
+Floating point text follows the JDK 19+ specification of `Double.toString` / `Float.toString`
+(the shortest decimal that rounds back to the value, the closest such one on a tie, and at
+least two digits considered when one would do). Older JDKs sometimes printed a longer digit
+string for the same value; the value read back is identical either way.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import math
+import struct
+from collections.abc import Mapping
+
+_F32 = struct.Struct(">f")
+_MIN_NORMAL_F64 = 2.2250738585072014e-308
+_MIN_NORMAL_F32 = 1.1754943508222875e-38
+
+
+def to_float32(x: float) -> float:
+    """`x` rounded to the nearest IEEE single, as Java's `(float) x`; OverflowError if too big."""
+    return float(_F32.unpack(_F32.pack(x))[0])
+
+
+def _digits_exp(text: str) -> tuple[str, int]:
+    """Significant digits and the decimal exponent E of `text` (value = d.ddd x 10^E), unsigned."""
+    mantissa, _, exp_text = text.partition("e")
+    int_part, _, frac = mantissa.partition(".")
+    all_digits = int_part + frac
+    stripped = all_digits.lstrip("0")
+    exp = len(int_part) - 1 - (len(all_digits) - len(stripped))
+    if exp_text:
+        exp += int(exp_text)
+    return (stripped.rstrip("0") or "0"), exp
+
+
+def _java_layout(negative: bool, digits: str, exp: int, plain: bool) -> str:
+    sign = "-" if negative else ""
+    if plain:
+        if exp >= 0:
+            int_part = digits[: exp + 1].ljust(exp + 1, "0")
+            frac = digits[exp + 1 :] or "0"
+            return f"{sign}{int_part}.{frac}"
+        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{exp}"
+
+
+def _same_float32(text: str, a: float) -> bool:
+    try:
+        return to_float32(float(text)) == a
+    except OverflowError:
+        return False
+
+
+def _special(x: float) -> str | None:
+    if math.isnan(x):
+        return "NaN"
+    if x == math.inf:
+        return "Infinity"
+    if x == -math.inf:
+        return "-Infinity"
+    if x == 0.0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    return None
+
+
+def java_double_str(x: float) -> str:
+    """Java's `Double.toString(x)`: `1.0E10`, `0.001`, `12.5`, `NaN`, `-Infinity`."""
+    r = repr(x)
+    a = abs(x)
+    if 1e-3 <= a < 1e7 and "e" not in r:
+        return r  # Python's repr and Java agree on this range: shortest digits, plain layout.
+    special = _special(x)
+    if special is not None:
+        return special
+    digits, exp = _digits_exp(r.lstrip("-"))
+    if len(digits) == 1 and a < _MIN_NORMAL_F64:
+        # Java considers two-digit decimals when one digit would do, and takes the closer one;
+        # this can only differ for subnormals (Double.MIN_VALUE is "4.9E-324", not "5E-324").
+        two = f"{a:.1e}"
+        if float(two) == a:
+            digits, exp = _digits_exp(two)
+    return _java_layout(x < 0, digits, exp, 1e-3 <= a < 1e7)
+
+
+def java_float_str(x: float) -> str:
+    """Java's `Float.toString((float) x)`: `0.1` for 0.1f, `1.0E10`, `3.4028235E38`."""
+    f = to_float32(x)
+    special = _special(f)
+    if special is not None:
+        return special
+    a = abs(f)
+    text = ""
+    for precision in range(9):  # nine significant digits always identify a float
+        text = f"{a:.{precision}e}"
+        if _same_float32(text, a):
+            break
+    digits, exp = _digits_exp(text)
+    if len(digits) == 1 and a < _MIN_NORMAL_F32:
+        two = f"{a:.1e}"
+        if _same_float32(two, a):
+            digits, exp = _digits_exp(two)
+    return _java_layout(f < 0, digits, exp, 1e-3 <= a < 1e7)
+
+
+def java_decimal_str(value: decimal.Decimal) -> str:
+    """Java's `BigDecimal.toString()`; Python's `str` follows the same specification."""
+    return str(value)
+
+
+def _format_time(t: _dt.time) -> str:
+    return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}Z"
+
+
+def java_to_string(value: object, *, embedded: bool = False) -> str:
+    """A value as Kafka Connect's `Values.convertToString` prints it.
+
+    Strings stay as they are at the top level and are quoted (with `\\` and `"` escaped) inside
+    lists, maps and structs; `None` is `null`; bytes are base64; lists are `[a,b]`, maps and
+    structs `{"k":v}`; dates `yyyy-MM-dd`, times `HH:mm:ss.SSSZ`, timestamps
+    `yyyy-MM-ddTHH:mm:ss.SSSZ` in UTC. Floats are printed as Java doubles.
+    """
+    from kconnect.data.schema import Struct  # noqa: PLC0415 - schema imports this module
+
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        if embedded:
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return java_double_str(value)
+    if isinstance(value, decimal.Decimal):
+        return java_decimal_str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        import base64  # noqa: PLC0415
+
+        text = base64.b64encode(bytes(value)).decode("ascii")
+        return f'"{text}"' if embedded else text
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(java_to_string(v, embedded=True) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return (
+            "{"
+            + ",".join(
+                java_to_string(k, embedded=True) + ":" + java_to_string(v, embedded=True)
+                for k, v in value.items()
+            )
+            + "}"
+        )
+    if isinstance(value, Struct):
+        return (
+            "{"
+            + ",".join(
+                java_to_string(f.name, embedded=True)
+                + ":"
+                + java_to_string(value.get(f), embedded=True)
+                for f in value.schema.fields
+            )
+            + "}"
+        )
+    if isinstance(value, _dt.datetime):
+        utc = value.astimezone(_dt.UTC) if value.tzinfo is not None else value
+        return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T" + _format_time(utc.time())
+    if isinstance(value, _dt.date):
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    if isinstance(value, _dt.time):
+        return _format_time(value)
+    return str(value)

@@ -1,0 +1,474 @@
+"""The standalone herder: one worker, configs in memory (from files and the REST API).
+
+Every change runs on the herder's single thread, one after another, so there is no interleaving
+of starts and stops to reason about; the REST API awaits the result. Status reads don't go through
+that thread: they read the status store, which tasks update as they change state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from kconnect.api.connector import Connector, SinkConnector, SourceConnector
+from kconnect.api.converter import Converter, HeaderConverter
+from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
+from kconnect.config.connector import CommonConnectorConfig
+from kconnect.errors import ConfigError
+from kconnect.herder.base import Herder
+from kconnect.herder.errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    NotFoundError,
+)
+from kconnect.herder.model import (
+    ConfigInfos,
+    ConfigKeyInfo,
+    ConnectorInfo,
+    ConnectorOffset,
+    ConnectorOffsets,
+    ConnectorStateInfo,
+    ConnectorType,
+    PluginInfo,
+    PluginType,
+    ServerInfo,
+    TaskInfo,
+    TaskStateInfo,
+)
+from kconnect.herder.restart import plan_restart
+from kconnect.herder.validation import config_key_infos, validate_config
+from kconnect.plugins.registry import PluginKind
+from kconnect.storage.states import State, StateInfo, TargetState
+from kconnect.worker.worker import Worker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_KIND_TO_TYPE = {
+    PluginKind.SOURCE: PluginType.SOURCE,
+    PluginKind.SINK: PluginType.SINK,
+    PluginKind.CONVERTER: PluginType.CONVERTER,
+    PluginKind.HEADER_CONVERTER: PluginType.HEADER_CONVERTER,
+}
+
+
+class StandaloneHerder(Herder):
+    def __init__(self, worker: Worker, *, kafka_cluster_id: str | None, version: str) -> None:
+        self._worker = worker
+        self._registry = worker.registry
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="herder")
+        self._configs: dict[ConnectorName, dict[str, str]] = {}
+        self._targets: dict[ConnectorName, TargetState] = {}
+        self._task_configs: dict[ConnectorName, list[dict[str, str]]] = {}
+        self._cluster_id = kafka_cluster_id
+        self._version = version
+        self._ready = False
+        self._closed = False
+
+    @property
+    def worker_id(self) -> str:
+        return self._worker.worker_id
+
+    # --- running things on the herder thread
+    async def _call(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def run_sync(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the herder thread from a thread without an event loop."""
+        return self._executor.submit(fn).result()
+
+    def mark_ready(self) -> None:
+        self._ready = True
+
+    def stop(self) -> None:
+        """Stop every task (drain, flush, commit) and connector, then the herder thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._ready = False
+        self._executor.submit(self._worker.shutdown).result()
+        self._executor.shutdown(wait=True)
+
+    # --- identity and health
+    def server_info(self) -> ServerInfo:
+        return ServerInfo(self._version, "unknown", self._cluster_id)
+
+    def health(self) -> tuple[bool, str]:
+        if self._ready:
+            return True, "Worker has completed startup and is ready to handle requests."
+        return False, "Worker is still starting up."
+
+    # --- reads
+    async def connectors(self) -> list[ConnectorName]:
+        return sorted(self._configs)
+
+    def _config(self, name: ConnectorName) -> dict[str, str]:
+        try:
+            return self._configs[name]
+        except KeyError:
+            raise NotFoundError(f"Connector {name} not found") from None
+
+    def _type(self, config: Mapping[str, str]) -> ConnectorType:
+        try:
+            cls = self._registry.resolve_as(
+                config.get("connector.class", ""), Connector, "connector.class"
+            )
+        except ConfigError:
+            return ConnectorType.UNKNOWN
+        if issubclass(cls, SourceConnector):
+            return ConnectorType.SOURCE
+        if issubclass(cls, SinkConnector):
+            return ConnectorType.SINK
+        return ConnectorType.UNKNOWN
+
+    def _info(self, name: ConnectorName) -> ConnectorInfo:
+        config = self._config(name)
+        tasks = [TaskId(name, TaskNumber(i)) for i in range(len(self._task_configs.get(name, [])))]
+        return ConnectorInfo(name, dict(config), tasks, self._type(config))
+
+    async def connector_info(self, name: ConnectorName) -> ConnectorInfo:
+        return self._info(name)
+
+    async def connector_config(self, name: ConnectorName) -> dict[str, str]:
+        return dict(self._config(name))
+
+    def _status(self, name: ConnectorName) -> ConnectorStateInfo:
+        config = self._config(name)
+        store = self._worker.status
+        unassigned = StateInfo(State.UNASSIGNED, self.worker_id)
+        connector = store.connector(name) or unassigned
+        tasks = [
+            TaskStateInfo(i, store.task(TaskId(name, TaskNumber(i))) or unassigned)
+            for i in range(len(self._task_configs.get(name, [])))
+        ]
+        return ConnectorStateInfo(name, connector, tasks, self._type(config))
+
+    async def connector_status(self, name: ConnectorName) -> ConnectorStateInfo:
+        return self._status(name)
+
+    async def task_status(self, task: TaskId) -> TaskStateInfo:
+        status = self._status(task.connector)
+        for t in status.tasks:
+            if t.id == task.task:
+                return t
+        raise NotFoundError(f"Task {task} not found")
+
+    async def task_configs(self, name: ConnectorName) -> list[TaskInfo]:
+        self._config(name)
+        return [
+            TaskInfo(TaskId(name, TaskNumber(i)), dict(c))
+            for i, c in enumerate(self._task_configs.get(name, []))
+        ]
+
+    # --- writes
+    def _validated(self, config: Mapping[str, str]) -> None:
+        infos = validate_config(self._registry, self._worker.worker_props, config)
+        if infos.error_count:
+            messages = infos.error_messages()
+            raise BadRequestError(
+                f"Connector configuration is invalid and contains the following "
+                f"{len(messages)} error(s):\n" + "\n".join(messages) + "\n"
+                "You can also find the above list of errors at the endpoint "
+                "`/connector-plugins/{connectorType}/config/validate`"
+            )
+
+    async def put_connector_config(
+        self,
+        name: ConnectorName,
+        config: Mapping[str, str],
+        *,
+        allow_replace: bool,
+        initial_state: TargetState | None = None,
+    ) -> tuple[bool, ConnectorInfo]:
+        return await self._call(
+            lambda: self.put_connector_config_sync(
+                name, config, allow_replace=allow_replace, initial_state=initial_state
+            )
+        )
+
+    def put_connector_config_sync(
+        self,
+        name: ConnectorName,
+        config: Mapping[str, str],
+        *,
+        allow_replace: bool,
+        initial_state: TargetState | None = None,
+    ) -> tuple[bool, ConnectorInfo]:
+        """Create or replace a connector (on the herder thread)."""
+        config = {**config, "name": name}
+        self._validated(config)
+        exists = name in self._configs
+        if exists and not allow_replace:
+            raise AlreadyExistsError(f"Connector {name} already exists")
+        if exists:
+            if self._configs[name] == config:
+                return False, self._info(name)
+            self._shutdown_connector(name)
+        else:
+            self._targets[name] = initial_state or TargetState.STARTED
+        self._configs[name] = config
+        self._start_connector(name)
+        return not exists, self._info(name)
+
+    async def patch_connector_config(
+        self, name: ConnectorName, patch: Mapping[str, str | None]
+    ) -> ConnectorInfo:
+        def run() -> ConnectorInfo:
+            merged = dict(self._config(name))
+            for k, v in patch.items():
+                if v is None:
+                    merged.pop(k, None)
+                else:
+                    merged[k] = v
+            if merged.get("name", name) != name:
+                raise BadRequestError(
+                    f"Connector name configuration ({merged['name']}) doesn't match connector "
+                    f"name in the URL ({name})"
+                )
+            return self.put_connector_config_sync(name, merged, allow_replace=True)[1]
+
+        return await self._call(run)
+
+    async def delete_connector(self, name: ConnectorName) -> ConnectorInfo:
+        def run() -> ConnectorInfo:
+            info = self._info(name)
+            self._shutdown_connector(name)
+            del self._configs[name]
+            self._targets.pop(name, None)
+            self._task_configs.pop(name, None)
+            self._worker.status.forget(name)
+            return info
+
+        return await self._call(run)
+
+    async def set_target_state(self, name: ConnectorName, state: TargetState) -> None:
+        await self._call(lambda: self._set_target(name, state))
+
+    def _set_target(self, name: ConnectorName, state: TargetState) -> None:
+        self._config(name)
+        previous = self._targets.get(name, TargetState.STARTED)
+        self._targets[name] = state
+        if state is previous:
+            return
+        if state is TargetState.STOPPED:
+            self._stop_tasks(name)
+            self._task_configs[name] = []
+            self._worker.set_connector_target(name, TargetState.STOPPED)
+            return
+        if name not in self._worker.connectors:
+            self._start_connector(name)
+            return
+        healthy = self._worker.set_connector_target(name, state)
+        for task_id in self._worker.connector_tasks(name):
+            self._worker.set_task_target(task_id, state)
+        if healthy and previous is TargetState.STOPPED:
+            self._reconfigure(name)
+
+    async def restart_connector(
+        self, name: ConnectorName, *, include_tasks: bool, only_failed: bool
+    ) -> ConnectorStateInfo | None:
+        def run() -> ConnectorStateInfo | None:
+            status = self._status(name)
+            plan = plan_restart(
+                status.connector.state,
+                {TaskId(name, TaskNumber(t.id)): t.info.state for t in status.tasks},
+                include_tasks=include_tasks,
+                only_failed=only_failed,
+            )
+            pending = self._pending_restart_status(status, plan.connector, plan.tasks)
+            if plan.tasks:
+                self._restart_tasks(name, sorted(plan.tasks))
+            if plan.connector:
+                self._restart_connector_only(name)
+            return None if plan.plain else pending
+
+        return await self._call(run)
+
+    def _pending_restart_status(
+        self, status: ConnectorStateInfo, connector: bool, tasks: frozenset[TaskId]
+    ) -> ConnectorStateInfo:
+        restarting = StateInfo(State.RESTARTING, self.worker_id)
+        return ConnectorStateInfo(
+            status.name,
+            restarting if connector else status.connector,
+            [
+                TaskStateInfo(t.id, restarting)
+                if TaskId(status.name, TaskNumber(t.id)) in tasks
+                else t
+                for t in status.tasks
+            ],
+            status.type,
+        )
+
+    async def restart_task(self, task: TaskId) -> None:
+        def run() -> None:
+            configs = self._task_configs.get(self._config_for_task(task), [])
+            if task.task >= len(configs):
+                raise NotFoundError(f"Task {task} not found")
+            self._restart_tasks(task.connector, [task])
+
+        await self._call(run)
+
+    def _config_for_task(self, task: TaskId) -> ConnectorName:
+        if task.connector not in self._configs:
+            raise NotFoundError(f"Connector {task.connector} not found")
+        return task.connector
+
+    # --- offsets and topics (standalone: source offsets in the offset store)
+    async def connector_offsets(self, name: ConnectorName) -> ConnectorOffsets:
+        config = self._config(name)
+        if self._type(config) is ConnectorType.SINK:
+            raise BadRequestError(
+                "Reading sink connector offsets is not supported in standalone mode yet"
+            )
+        items = self._worker.offsets.connector_offsets(name)
+        return ConnectorOffsets([ConnectorOffset(p, o) for p, o in items])
+
+    def _require_stopped(self, name: ConnectorName) -> None:
+        self._config(name)
+        if self._targets.get(name) is not TargetState.STOPPED:
+            raise BadRequestError(
+                "Connectors must be in the STOPPED state before their offsets can be modified. "
+                "This can be done for the specified connector by issuing a 'PUT' request to the "
+                f"'/connectors/{name}/stop' endpoint"
+            )
+
+    async def alter_connector_offsets(
+        self, name: ConnectorName, offsets: list[dict[str, JsonValue]]
+    ) -> str:
+        def run() -> str:
+            self._require_stopped(name)
+            if self._type(self._configs[name]) is ConnectorType.SINK:
+                raise BadRequestError(
+                    "Altering sink connector offsets is not supported in standalone mode yet"
+                )
+            parsed = []
+            for entry in offsets:
+                partition = entry.get("partition")
+                offset = entry.get("offset")
+                if not isinstance(partition, dict):
+                    raise BadRequestError("Partitions must be JSON objects; got " + repr(partition))
+                if offset is not None and not isinstance(offset, dict):
+                    raise BadRequestError(
+                        "Offsets must be JSON objects or null; got " + repr(offset)
+                    )
+                parsed.append((partition, offset))
+            self._worker.offsets.put(name, parsed)
+            return "The offsets for this connector have been altered successfully"
+
+        return await self._call(run)
+
+    async def reset_connector_offsets(self, name: ConnectorName) -> str:
+        def run() -> str:
+            self._require_stopped(name)
+            items = self._worker.offsets.connector_offsets(name)
+            self._worker.offsets.put(name, [(p, None) for p, _ in items])
+            return "The offsets for this connector have been reset successfully"
+
+        return await self._call(run)
+
+    async def connector_topics(self, name: ConnectorName) -> list[str]:
+        self._config(name)
+        return sorted(self._worker.active_topics(name))
+
+    async def reset_connector_topics(self, name: ConnectorName) -> None:
+        self._config(name)
+        self._worker.reset_active_topics(name)
+
+    # --- plugins
+    def connector_plugins(self, connectors_only: bool) -> list[PluginInfo]:
+        out: list[PluginInfo] = []
+        for d in self._registry.plugins():
+            for kind in d.kinds:
+                if connectors_only and kind not in (PluginKind.SOURCE, PluginKind.SINK):
+                    continue
+                out.append(PluginInfo(d.class_name, _KIND_TO_TYPE[kind], d.version))
+        return out
+
+    def plugin_config(self, plugin: str) -> list[ConfigKeyInfo]:
+        try:
+            cls = self._registry.resolve(plugin)
+        except ConfigError:
+            raise NotFoundError(f"Unknown plugin {plugin}.") from None
+        if issubclass(cls, Connector):
+            return config_key_infos(cls.config_model)
+        model = getattr(cls, "config_model", None)
+        if isinstance(model, type) and issubclass(cls, Converter | HeaderConverter):
+            return config_key_infos(model)
+        return []
+
+    async def validate_connector_config(
+        self, config: Mapping[str, str], plugin: str | None = None
+    ) -> ConfigInfos:
+        return validate_config(self._registry, self._worker.worker_props, config)
+
+    # --- on the herder thread
+    def _start_connector(self, name: ConnectorName) -> None:
+        config = self._configs[name]
+        target = self._targets.get(name, TargetState.STARTED)
+        healthy = self._worker.start_connector(
+            name, config, target, on_reconfigure=lambda: self._request_reconfigure(name)
+        )
+        if healthy and target is not TargetState.STOPPED:
+            self._reconfigure(name)
+        elif target is TargetState.STOPPED:
+            self._task_configs[name] = []
+
+    def _request_reconfigure(self, name: ConnectorName) -> None:
+        if not self._closed:
+            self._executor.submit(self._reconfigure_if_present, name)
+
+    def _reconfigure_if_present(self, name: ConnectorName) -> None:
+        if name in self._configs and self._targets.get(name) is not TargetState.STOPPED:
+            self._reconfigure(name)
+
+    def _reconfigure(self, name: ConnectorName) -> None:
+        config = self._configs[name]
+        common = CommonConnectorConfig.parse(config)
+        configs = self._worker.connector_task_configs(name, common.tasks_max)
+        if configs is None:
+            return
+        if common.tasks_max_enforce and len(configs) > common.tasks_max:
+            runner = self._worker.connectors.get(name)
+            if runner is not None:
+                runner.fail(
+                    ConfigError(
+                        f"The connector {name} has generated {len(configs)} tasks, which is "
+                        f"greater than {common.tasks_max}, the maximum number of tasks it is "
+                        "configured to create."
+                    )
+                )
+            return
+        if configs == self._task_configs.get(name) and self._worker.connector_tasks(name):
+            return
+        self._stop_tasks(name)
+        self._task_configs[name] = configs
+        target = self._targets.get(name, TargetState.STARTED)
+        for i, task_config in enumerate(configs):
+            self._worker.start_task(TaskId(name, TaskNumber(i)), config, task_config, target)
+
+    def _stop_tasks(self, name: ConnectorName) -> None:
+        self._worker.stop_tasks(self._worker.connector_tasks(name))
+
+    def _shutdown_connector(self, name: ConnectorName) -> None:
+        self._stop_tasks(name)
+        self._worker.stop_connector(name)
+
+    def _restart_connector_only(self, name: ConnectorName) -> None:
+        self._worker.stop_connector(name)
+        self._start_connector(name)
+
+    def _restart_tasks(self, name: ConnectorName, tasks: list[TaskId]) -> None:
+        if self._targets.get(name) is TargetState.STOPPED:
+            return
+        configs = self._task_configs.get(name, [])
+        config = self._configs[name]
+        self._worker.stop_tasks([t for t in tasks if t in self._worker.tasks])
+        target = self._targets.get(name, TargetState.STARTED)
+        for t in tasks:
+            if t.task < len(configs):
+                self._worker.start_task(t, config, configs[t.task], target)

@@ -1,0 +1,1 @@
+"""Finding plugins by name: entry points, dotted paths and Kafka Connect's Java class names."""

@@ -1,0 +1,1 @@
+"""Where configs, offsets and statuses are kept: files and memory in standalone mode."""

@@ -1,0 +1,71 @@
+"""Where connector and task states are kept and read back.
+
+The worker writes a state whenever an instance changes state; the REST API reads them. In
+standalone mode they live in memory; a distributed worker keeps them in the status topic.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+
+from kconnect.api.types import ConnectorName, TaskId
+from kconnect.storage.states import State, StateInfo
+
+
+class StatusStore(ABC):
+    @abstractmethod
+    def put_connector(self, name: ConnectorName, info: StateInfo) -> None: ...
+
+    @abstractmethod
+    def put_task(self, task: TaskId, info: StateInfo) -> None: ...
+
+    @abstractmethod
+    def connector(self, name: ConnectorName) -> StateInfo | None: ...
+
+    @abstractmethod
+    def task(self, task: TaskId) -> StateInfo | None: ...
+
+    @abstractmethod
+    def tasks(self, name: ConnectorName) -> dict[TaskId, StateInfo]: ...
+
+    @abstractmethod
+    def forget(self, name: ConnectorName) -> None:
+        """Drop every state of a deleted connector."""
+
+
+class MemoryStatusStore(StatusStore):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connectors: dict[ConnectorName, StateInfo] = {}
+        self._tasks: dict[TaskId, StateInfo] = {}
+
+    def put_connector(self, name: ConnectorName, info: StateInfo) -> None:
+        with self._lock:
+            self._connectors[name] = info
+
+    def put_task(self, task: TaskId, info: StateInfo) -> None:
+        with self._lock:
+            self._tasks[task] = info
+
+    def connector(self, name: ConnectorName) -> StateInfo | None:
+        with self._lock:
+            return self._connectors.get(name)
+
+    def task(self, task: TaskId) -> StateInfo | None:
+        with self._lock:
+            return self._tasks.get(task)
+
+    def tasks(self, name: ConnectorName) -> dict[TaskId, StateInfo]:
+        with self._lock:
+            return {t: i for t, i in self._tasks.items() if t.connector == name}
+
+    def forget(self, name: ConnectorName) -> None:
+        with self._lock:
+            self._connectors.pop(name, None)
+            for t in [t for t in self._tasks if t.connector == name]:
+                del self._tasks[t]
+
+
+def is_failed(info: StateInfo | None) -> bool:
+    return info is not None and info.state is State.FAILED

@@ -1,0 +1,104 @@
+"""Running a connector instance: start, stop, target state, and asking it for task configs.
+
+The connector's own methods are called from the herder's thread; a connector may call
+`request_task_reconfiguration` or `raise_error` from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from kconnect.api.connector import Connector, ConnectorContext
+from kconnect.api.types import ConnectorName
+from kconnect.storage.states import State, StateInfo, TargetState
+from kconnect.storage.status import StatusStore
+from kconnect.worker.task import format_trace
+
+log = logging.getLogger(__name__)
+
+
+class _Context(ConnectorContext):
+    def __init__(self, runner: ConnectorRunner) -> None:
+        self._runner = runner
+
+    def request_task_reconfiguration(self) -> None:
+        self._runner.on_reconfigure()
+
+    def raise_error(self, error: Exception) -> None:
+        self._runner.fail(error)
+
+
+class ConnectorRunner:
+    def __init__(
+        self,
+        name: ConnectorName,
+        connector: Connector,
+        props: Mapping[str, str],
+        *,
+        status: StatusStore,
+        worker_id: str,
+        on_reconfigure: Callable[[], None],
+    ) -> None:
+        self.name = name
+        self.connector = connector
+        self.props = dict(props)
+        self._status = status
+        self._worker_id = worker_id
+        self.on_reconfigure = on_reconfigure
+        self.started = False
+        self.failed = False
+        self.target = TargetState.STOPPED
+
+    def set_target(self, target: TargetState) -> bool:
+        """Move to `target`; returns whether the connector is healthy afterwards."""
+        self.target = target
+        if target is TargetState.STOPPED:
+            self._stop()
+            if not self.failed:
+                self._report(State.STOPPED)
+            return not self.failed
+        if not self.started and not self.failed:
+            try:
+                self.connector.initialize(_Context(self))
+                self.connector.start(self.props)
+                self.started = True
+            except Exception as e:  # noqa: BLE001 - connector code may raise anything
+                self.fail(e)
+                return False
+        if self.failed:
+            return False
+        self._report(State.PAUSED if target is TargetState.PAUSED else State.RUNNING)
+        return True
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]] | None:
+        if not self.started or self.failed:
+            return None
+        try:
+            configs = self.connector.task_configs(max_tasks)
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+            return None
+        return [dict(c) for c in configs]
+
+    def fail(self, error: BaseException) -> None:
+        log.error("connector %s failed: %s", self.name, error, exc_info=error)
+        self.failed = True
+        self._report(State.FAILED, format_trace(error))
+
+    def shutdown(self) -> None:
+        self._stop()
+        if not self.failed:
+            self._report(State.UNASSIGNED)
+
+    def _stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        try:
+            self.connector.stop()
+        except Exception as e:  # noqa: BLE001
+            self.fail(e)
+
+    def _report(self, state: State, trace: str | None = None) -> None:
+        self._status.put_connector(self.name, StateInfo(state, self._worker_id, trace))

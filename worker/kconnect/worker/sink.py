@@ -1,0 +1,356 @@
+"""Running a sink task: consume, convert, `put`, and commit what the task says is durable.
+
+Offsets are committed to the consumer group `connect-<connector>` every
+`offset.flush.interval.ms`, on revocation and on graceful stop, and only the offsets the task's
+`pre_commit` returns (by default: after `flush`). A lost assignment closes the task's partitions
+without committing. A `RetriableError` from `put` redelivers the same batch after the timeout
+the task asked for; any other error fails the task without committing the batch.
+
+Rebalance callbacks run inside `consume()` on the task thread, so the consumer is only ever used
+from the one thread that made it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+from kconnect.api.converter import Converter, HeaderConverter
+from kconnect.api.records import Headers, SinkRecord, TimestampType
+from kconnect.api.task import SinkTask, SinkTaskContext
+from kconnect.api.types import OffsetAndMetadata, TaskId, TopicPartition
+from kconnect.errors import ConnectError, RetriableError
+from kconnect.storage.states import TargetState
+from kconnect.storage.status import StatusStore
+from kconnect.worker.task import CLIENT_LOG, TaskRunner
+
+log = logging.getLogger(__name__)
+
+Transform = Callable[[SinkRecord], SinkRecord | None]
+
+_TIMESTAMP_TYPES = {
+    0: TimestampType.NO_TIMESTAMP_TYPE,
+    1: TimestampType.CREATE_TIME,
+    2: TimestampType.LOG_APPEND_TIME,
+}
+
+
+class _Context(SinkTaskContext):
+    def __init__(self, runner: SinkTaskRunner) -> None:
+        self._runner = runner
+        self._lock = threading.Lock()
+        self.rewinds: dict[TopicPartition, int] = {}
+        self.retry_timeout_ms = 0
+        self.commit_requested = False
+        self.paused: set[TopicPartition] = set()
+
+    def configs(self) -> Mapping[str, str]:
+        return self._runner.task_props
+
+    def offset(self, offsets: Mapping[TopicPartition, int]) -> None:
+        with self._lock:
+            self.rewinds.update(offsets)
+
+    def take_rewinds(self) -> dict[TopicPartition, int]:
+        with self._lock:
+            out, self.rewinds = self.rewinds, {}
+        return out
+
+    def timeout(self, timeout_ms: int) -> None:
+        self.retry_timeout_ms = timeout_ms
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._runner.assignment)
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.paused.update(partitions)
+        self._runner.apply_pauses()
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.paused.difference_update(partitions)
+        self._runner.apply_pauses()
+
+    def request_commit(self) -> None:
+        self.commit_requested = True
+
+
+class SinkTaskRunner(TaskRunner):
+    def __init__(
+        self,
+        task_id: TaskId,
+        task: SinkTask,
+        task_props: Mapping[str, str],
+        target: TargetState,
+        *,
+        status: StatusStore,
+        worker_id: str,
+        consumer_config: Mapping[str, str],
+        topics: Sequence[str],
+        topics_regex: str,
+        max_poll_records: int,
+        key_converter: Converter,
+        value_converter: Converter,
+        header_converter: HeaderConverter,
+        flush_interval_ms: int,
+        transform: Transform | None = None,
+        topics_seen: set[str] | None = None,
+    ) -> None:
+        super().__init__(task_id, task_props, target, status, worker_id, topics_seen)
+        self.task = task
+        self._consumer_config = dict(consumer_config)
+        self._topics = list(topics)
+        self._regex = topics_regex
+        self._max_poll = max_poll_records
+        self._key = key_converter
+        self._value = value_converter
+        self._header = header_converter
+        self._interval = flush_interval_ms / 1000
+        self._transform = transform
+        self._consumer: Any = None
+        self._context = _Context(self)
+        self.assignment: set[TopicPartition] = set()
+        # The next offset to commit per partition: one past the last record given to put().
+        self._current: dict[tuple[str, int], int] = {}
+        self._committed: dict[tuple[str, int], int] = {}
+        self._next_commit = 0.0
+        self._all_paused = False
+        self.records_put = 0
+
+    # --- lifecycle
+    def initialize(self) -> None:
+        conf: dict[str, Any] = dict(self._consumer_config)
+        conf["error_cb"] = self._on_client_error
+        conf["logger"] = CLIENT_LOG
+        self._consumer = Consumer(conf)
+        self.task.initialize(self._context)
+        self.task.start(self.task_props)
+        subscription = self._topics if self._topics else [_librdkafka_regex(self._regex)]
+        self._consumer.subscribe(
+            subscription,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        self._next_commit = time.monotonic() + self._interval
+
+    def iterate(self) -> None:
+        msgs = self._consumer.consume(self._max_poll, 0.5)
+        rewinds = self._context.take_rewinds()
+        if rewinds:
+            self._seek(rewinds)
+            return  # the batch in hand predates the rewind
+        if msgs:
+            records = self._convert(msgs)
+            if records:
+                self._deliver(records)
+        if self._context.commit_requested or time.monotonic() >= self._next_commit:
+            self._context.commit_requested = False
+            self.commit(self.assignment)
+
+    def idle_while_paused(self) -> bool:
+        # Keep calling consume() so the group doesn't evict us; paused partitions yield nothing.
+        self._poll_nothing(0.5)
+        return True
+
+    def on_paused(self) -> None:
+        self._all_paused = True
+        self.apply_pauses()
+
+    def on_resumed(self) -> None:
+        self._all_paused = False
+        self.apply_pauses()
+
+    def apply_pauses(self) -> None:
+        if (
+            self._consumer is None
+            or not self.assignment
+            or threading.current_thread().name != (f"task-{self.id}")
+        ):
+            return
+        parts = sorted(self.assignment)
+        paused = [p for p in parts if self._all_paused or p in self._context.paused]
+        active = [p for p in parts if p not in paused]
+        if paused:
+            self._consumer.pause([KafkaTopicPartition(t, p) for t, p in paused])
+        if active:
+            self._consumer.resume([KafkaTopicPartition(t, p) for t, p in active])
+
+    def close(self, commit: bool) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
+            if commit:
+                self.commit(self.assignment)
+            # Leaving the group revokes what is left: _on_revoke closes it in the task.
+            consumer.close()
+            if self.assignment:
+                self.task.close(sorted(self.assignment))
+                self._forget(sorted(self.assignment))
+        finally:
+            self._consumer = None
+            self.task.stop()
+
+    # --- the hot path
+    def _convert(self, msgs: list[Any]) -> list[SinkRecord]:
+        key_conv = self._key.to_connect_data
+        value_conv = self._value.to_connect_data
+        transform = self._transform
+        current = self._current
+        records: list[SinkRecord] = []
+        append = records.append
+        for msg in msgs:
+            if msg.error() is not None:
+                self._on_message_error(msg.error())
+                continue
+            topic = msg.topic()
+            partition = msg.partition()
+            offset = msg.offset()
+            raw_headers = msg.headers()
+            headers = self._convert_headers(topic, raw_headers) if raw_headers else None
+            key = key_conv(topic, msg.key(), headers)
+            value = value_conv(topic, msg.value(), headers)
+            ts_type, ts = msg.timestamp()
+            record = SinkRecord(
+                topic,
+                partition,
+                offset,
+                value.value,
+                value_schema=value.schema,
+                key=key.value,
+                key_schema=key.schema,
+                timestamp=ts if ts_type else None,
+                timestamp_type=_TIMESTAMP_TYPES.get(ts_type, TimestampType.CREATE_TIME),
+                headers=headers,
+            )
+            current[(topic, partition)] = offset + 1
+            if transform is not None:
+                transformed = transform(record)
+                if transformed is None:
+                    continue
+                record = transformed
+            append(record)
+        return records
+
+    def _convert_headers(self, topic: str, raw: list[tuple[str, bytes | None]]) -> Headers:
+        conv = self._header.to_connect_header
+        headers = Headers()
+        for key, value in raw:
+            sv = conv(topic, key, value)
+            headers.add(key, sv.value, sv.schema)
+        return headers
+
+    def _deliver(self, records: list[SinkRecord]) -> None:
+        while True:
+            try:
+                self.task.put(records)
+                self.records_put += len(records)
+                return
+            except RetriableError as e:
+                wait = max(self._context.retry_timeout_ms, 100) / 1000
+                log.warning("task %s: put failed, retrying in %.1fs: %s", self.id, wait, e)
+                self._wait_paused(wait, e)
+
+    def _wait_paused(self, seconds: float, cause: Exception) -> None:
+        """Wait with every partition paused, keeping group membership alive."""
+        parts = [KafkaTopicPartition(t, p) for t, p in self.assignment]
+        if parts:
+            self._consumer.pause(parts)
+        try:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                if self.stopping:
+                    raise ConnectError(
+                        "task stopped while retrying put(); the batch was not committed"
+                    ) from cause
+                self._poll_nothing(0.1)
+        finally:
+            self.apply_pauses()
+
+    def _poll_nothing(self, timeout: float) -> None:
+        """consume() while paused; a record that still arrives is put back by seeking."""
+        msgs = self._consumer.consume(1, timeout)
+        for msg in msgs:
+            if msg.error() is None:
+                self._consumer.seek(KafkaTopicPartition(msg.topic(), msg.partition(), msg.offset()))
+
+    def _seek(self, rewinds: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in rewinds.items():
+            if tp in self.assignment:
+                self._consumer.seek(KafkaTopicPartition(tp.topic, tp.partition, offset))
+                self._current[(tp.topic, tp.partition)] = offset
+
+    # --- commits
+    def commit(self, partitions: set[TopicPartition] | list[TopicPartition]) -> None:
+        self._next_commit = time.monotonic() + self._interval
+        current = {
+            TopicPartition(t, p): OffsetAndMetadata(o)
+            for (t, p), o in self._current.items()
+            if TopicPartition(t, p) in partitions
+        }
+        if not current:
+            return
+        committable = self.task.pre_commit(current)
+        to_commit = [
+            KafkaTopicPartition(tp.topic, tp.partition, om.offset)
+            for tp, om in committable.items()
+            if tp in partitions and self._committed.get((tp.topic, tp.partition)) != om.offset
+        ]
+        if not to_commit:
+            return
+        try:
+            self._consumer.commit(offsets=to_commit, asynchronous=False)
+        except KafkaException as e:
+            log.warning("task %s: offset commit failed, will retry: %s", self.id, e)
+            return
+        for tp in to_commit:
+            self._committed[(tp.topic, tp.partition)] = tp.offset
+
+    # --- rebalance callbacks (on the task thread, inside consume())
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        added = [TopicPartition(p.topic, p.partition) for p in partitions]
+        self.assignment.update(added)
+        self.topics_seen.update(tp.topic for tp in added)
+        self.task.open(added)
+        self.apply_pauses()
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        revoked = [TopicPartition(p.topic, p.partition) for p in partitions]
+        if not self.failed and not self.cancelled:
+            self.commit(revoked)
+        self.task.close(revoked)
+        self._forget(revoked)
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        lost = [TopicPartition(p.topic, p.partition) for p in partitions]
+        self.task.close(lost)
+        self._forget(lost)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self.assignment.discard(tp)
+            self._current.pop((tp.topic, tp.partition), None)
+            self._committed.pop((tp.topic, tp.partition), None)
+
+    def _on_message_error(self, err: KafkaError) -> None:
+        if err.fatal() or not err.retriable():
+            if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._PARTITION_EOF):
+                log.info("task %s consumer: %s", self.id, err)
+                return
+            raise ConnectError(f"consumer error: {err}")
+        log.warning("task %s consumer: %s", self.id, err)
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        log.warning("task %s consumer: %s", self.id, err)
+
+
+def _librdkafka_regex(pattern: str) -> str:
+    """librdkafka takes a subscription starting with `^` as a regex; Java matches whole names."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    return f"^(?:{body})$"

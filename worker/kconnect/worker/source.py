@@ -1,0 +1,254 @@
+"""Running a source task: poll, convert, produce, and commit offsets the broker has acknowledged.
+
+Offsets are committed every `offset.flush.interval.ms`, on graceful stop, and never past an
+unacknowledged record: a commit first flushes the producer, so every record produced before it
+is either acknowledged or reported failed. Only then are the offsets of those records written.
+A delivery failure fails the task and nothing past it is committed. Delivery reports arrive only
+for failures (librdkafka's `delivery.report.only.error`), so a healthy record costs no Python
+callback. A task that overrides `commit_record` gets per-record reports and pays for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from kconnect.api.converter import Converter, HeaderConverter
+from kconnect.api.records import SourceRecord
+from kconnect.api.task import OffsetStorageReader, RecordMetadata, SourceTask, SourceTaskContext
+from kconnect.api.types import SourceOffset, SourcePartition, TaskId
+from kconnect.errors import ConnectError
+from kconnect.storage.offsets import OffsetStore, canonical_partition
+from kconnect.storage.states import TargetState
+from kconnect.storage.status import StatusStore
+from kconnect.worker.task import CLIENT_LOG, TaskRunner
+
+log = logging.getLogger(__name__)
+
+Transform = Callable[[SourceRecord], SourceRecord | None]
+
+
+class _OffsetReader(OffsetStorageReader):
+    def __init__(self, store: OffsetStore, connector: str) -> None:
+        self._store = store
+        self._connector = connector
+
+    def offset(self, partition: SourcePartition) -> SourceOffset | None:
+        from kconnect.api.types import ConnectorName  # noqa: PLC0415
+
+        return self._store.get(ConnectorName(self._connector), partition)
+
+
+class _Context(SourceTaskContext):
+    def __init__(self, props: Mapping[str, str], reader: OffsetStorageReader) -> None:
+        self._props = props
+        self._reader = reader
+
+    def configs(self) -> Mapping[str, str]:
+        return self._props
+
+    @property
+    def offset_storage_reader(self) -> OffsetStorageReader:
+        return self._reader
+
+
+class SourceTaskRunner(TaskRunner):
+    def __init__(
+        self,
+        task_id: TaskId,
+        task: SourceTask,
+        task_props: Mapping[str, str],
+        target: TargetState,
+        *,
+        status: StatusStore,
+        worker_id: str,
+        producer_config: Mapping[str, str],
+        key_converter: Converter,
+        value_converter: Converter,
+        header_converter: HeaderConverter,
+        offsets: OffsetStore,
+        flush_interval_ms: int,
+        flush_timeout_ms: int,
+        transform: Transform | None = None,
+        topics_seen: set[str] | None = None,
+    ) -> None:
+        super().__init__(task_id, task_props, target, status, worker_id, topics_seen)
+        self.task = task
+        self._producer_config = dict(producer_config)
+        self._key = key_converter
+        self._value = value_converter
+        self._header = header_converter
+        self._offsets = offsets
+        self._interval = flush_interval_ms / 1000
+        self._flush_timeout = flush_timeout_ms / 1000
+        self._transform = transform
+        self._producer: Any = None
+        self._pending: dict[str, tuple[SourcePartition, SourceOffset | None]] = {}
+        self._delivery_error: KafkaError | None = None
+        self._next_commit = 0.0
+        self._per_record_ack = type(task).commit_record is not SourceTask.commit_record
+        self.records_sent = 0
+
+    # --- lifecycle
+    def initialize(self) -> None:
+        conf: dict[str, Any] = dict(self._producer_config)
+        conf["error_cb"] = self._on_client_error
+        conf["logger"] = CLIENT_LOG
+        # A Python-level setting of the client: it takes a bool, not librdkafka's text.
+        conf["delivery.report.only.error"] = not self._per_record_ack
+        if not self._per_record_ack:
+            conf["on_delivery"] = self._on_delivery_error
+        self._producer = Producer(conf)
+        reader = _OffsetReader(self._offsets, self.id.connector)
+        self.task.initialize(_Context(self.task_props, reader))
+        self.task.start(self.task_props)
+        self._next_commit = time.monotonic() + self._interval
+
+    def on_stop_requested(self) -> None:
+        # poll() may be blocked on the task thread; stop() is how a task learns to return.
+        try:
+            self.task.stop()
+        except Exception:
+            log.exception("task %s failed in stop()", self.id)
+
+    def iterate(self) -> None:
+        records = self.task.poll()
+        if records:
+            self._send(records)
+        else:
+            self._producer.poll(0)
+        self._check_delivery()
+        if time.monotonic() >= self._next_commit:
+            self.commit()
+
+    def idle_while_paused(self) -> bool:
+        # Serve delivery reports while paused, so failures surface and the queue drains.
+        self._producer.poll(0.5)
+        return True
+
+    def close(self, commit: bool) -> None:
+        try:
+            if commit and self._producer is not None:
+                self.commit()
+        finally:
+            if self._producer is not None and not commit:
+                # Records in flight are abandoned, not committed; purge so close is quick.
+                self._producer.purge(in_queue=True, in_flight=False, blocking=False)
+                self._producer.flush(0)
+            self._producer = None
+
+    # --- the hot path
+    def _send(self, records: Sequence[SourceRecord]) -> None:
+        produce = self._producer.produce
+        key_conv = self._key.from_connect_data
+        value_conv = self._value.from_connect_data
+        transform = self._transform
+        pending = self._pending
+        seen = self.topics_seen
+        last_partition: object = None
+        last_key = ""
+        for original in records:
+            record = original if transform is None else transform(original)
+            if record is None:
+                partition = original.source_partition
+            else:
+                topic = record.topic
+                if topic not in seen:
+                    seen.add(topic)
+                headers = record.headers
+                key = key_conv(topic, record.key_schema, record.key, headers)
+                value = value_conv(topic, record.value_schema, record.value, headers)
+                kafka_headers = self._convert_headers(topic, headers) if headers else None
+                kwargs: dict[str, Any] = {}
+                if self._per_record_ack:
+                    kwargs["on_delivery"] = self._ack_callback(original)
+                while True:
+                    try:
+                        produce(
+                            topic,
+                            value,
+                            key,
+                            -1 if record.kafka_partition is None else record.kafka_partition,
+                            timestamp=record.timestamp or 0,
+                            headers=kafka_headers,
+                            **kwargs,
+                        )
+                        break
+                    except BufferError:
+                        # The local queue is full: let deliveries complete, then try again.
+                        self._producer.poll(0.05)
+                        self._check_delivery()
+                partition = original.source_partition
+            if partition is not None:
+                if partition is not last_partition and partition != last_partition:
+                    last_key = canonical_partition(partition)
+                last_partition = partition
+                pending[last_key] = (partition, original.source_offset)
+        self.records_sent += len(records)
+        self._producer.poll(0)
+
+    def _convert_headers(self, topic: str, headers: object) -> list[tuple[str, bytes | None]]:
+        from kconnect.api.records import Headers  # noqa: PLC0415
+
+        assert isinstance(headers, Headers)
+        conv = self._header.from_connect_header
+        return [(h.key, conv(topic, h.key, h.schema, h.value)) for h in headers]
+
+    # --- commits
+    def commit(self) -> None:
+        """Flush the producer, then commit the offsets of everything it acknowledged."""
+        self._next_commit = time.monotonic() + self._interval
+        snapshot = self._pending
+        self._pending = {}
+        remaining = self._producer.flush(self._flush_timeout)
+        self._check_delivery()
+        if remaining:
+            # Not everything was acknowledged in offset.flush.timeout.ms: keep the offsets for
+            # the next commit rather than commit past unacknowledged records.
+            log.warning(
+                "task %s: %d records not acknowledged within offset.flush.timeout.ms; "
+                "offsets will be committed later",
+                self.id,
+                remaining,
+            )
+            snapshot.update(self._pending)
+            self._pending = snapshot
+            return
+        if snapshot:
+            self._offsets.put(self.id.connector, list(snapshot.values()))
+        self.task.commit()
+
+    def _check_delivery(self) -> None:
+        if self._delivery_error is not None:
+            raise ConnectError(
+                f"a record could not be written to Kafka: {self._delivery_error}; no offset "
+                "past it is committed"
+            )
+
+    def _on_delivery_error(self, err: KafkaError | None, msg: Any) -> None:
+        if err is not None and self._delivery_error is None:
+            self._delivery_error = err
+
+    def _ack_callback(self, record: SourceRecord) -> Callable[[KafkaError | None, Any], None]:
+        def ack(err: KafkaError | None, msg: Any) -> None:
+            if err is not None:
+                self._on_delivery_error(err, msg)
+                return
+            meta = RecordMetadata(msg.topic(), msg.partition(), msg.offset(), msg.timestamp()[1])
+            self.task.commit_record(record, meta)
+
+        return ack
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._delivery_error = err
+        else:
+            log.warning("task %s producer: %s", self.id, err)
+
+
+def producer_error(e: KafkaException) -> str:
+    return str(e.args[0]) if e.args else str(e)

@@ -1,0 +1,166 @@
+"""What source and sink task runners share: the thread, the state machine and its reporting.
+
+A runner owns one task instance and one thread. The thread starts the task, runs `iterate()`
+until asked to stop, and then, unless the task failed or its assignment was lost, drains,
+flushes and commits before it closes. Every state change is written to the status store:
+RUNNING, PAUSED, FAILED (with the trace), and UNASSIGNED once the runner has shut down.
+
+A failure in connector code fails only this task: the trace goes to its status and the worker
+and the other tasks keep running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+
+from kconnect.api.types import TaskId
+from kconnect.storage.states import State, StateInfo, TargetState
+from kconnect.storage.status import StatusStore
+
+log = logging.getLogger(__name__)
+
+CLIENT_LOG = logging.getLogger("kconnect.librdkafka")
+"""Where the Kafka clients' own log lines go, instead of straight to stderr."""
+
+
+def format_trace(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error)).rstrip()
+
+
+class TaskRunner(ABC):
+    def __init__(
+        self,
+        task_id: TaskId,
+        task_props: Mapping[str, str],
+        target: TargetState,
+        status: StatusStore,
+        worker_id: str,
+        topics_seen: set[str] | None = None,
+    ) -> None:
+        self.id = task_id
+        self.topics_seen: set[str] = topics_seen if topics_seen is not None else set()
+        self.task_props = dict(task_props)
+        self._status = status
+        self._worker_id = worker_id
+        self._target = target
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._cancelled = False
+        self.failed = False
+        self._thread = threading.Thread(target=self._run, name=f"task-{task_id}", daemon=True)
+
+    # --- called by the worker, on its own thread
+    def start(self) -> None:
+        self._thread.start()
+
+    def set_target(self, target: TargetState) -> None:
+        with self._cond:
+            self._target = target
+            self._cond.notify_all()
+        self.on_target_change(target)
+
+    def stop(self) -> None:
+        """Ask the task to stop: it drains, flushes and commits, then exits."""
+        with self._cond:
+            if self._stopping:
+                return
+            self._stopping = True
+            self._cond.notify_all()
+        self.on_stop_requested()
+
+    def cancel(self) -> None:
+        """The assignment is lost: stop without committing anything."""
+        with self._cond:
+            self._cancelled = True
+        self.stop()
+
+    def join(self, timeout: float | None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    # --- the task thread
+    def _run(self) -> None:
+        try:
+            self.initialize()
+            if self._stopping:
+                return
+            self._report(State.PAUSED if self._target is TargetState.PAUSED else State.RUNNING)
+            while not self._stopping:
+                if self._target is not TargetState.STARTED:
+                    self._park()
+                    continue
+                self.iterate()
+        except Exception as e:
+            self.failed = True
+            log.exception("task %s failed", self.id)
+            self._report(State.FAILED, format_trace(e))
+        finally:
+            self._shutdown()
+
+    def _park(self) -> None:
+        self._report(State.PAUSED)
+        self.on_paused()
+        with self._cond:
+            while not self._stopping and self._target is not TargetState.STARTED:
+                if not self.idle_while_paused():
+                    self._cond.wait(timeout=1.0)
+        if not self._stopping:
+            self.on_resumed()
+            self._report(State.RUNNING)
+
+    def _shutdown(self) -> None:
+        try:
+            self.close(commit=not self.failed and not self._cancelled)
+        except Exception as e:
+            log.exception("task %s failed while shutting down", self.id)
+            if not self.failed:
+                self.failed = True
+                self._report(State.FAILED, format_trace(e))
+        if not self.failed:
+            self._report(State.UNASSIGNED)
+
+    def _report(self, state: State, trace: str | None = None) -> None:
+        if self._cancelled and state is not State.FAILED:
+            return  # another worker owns this task's status now
+        self._status.put_task(self.id, StateInfo(state, self._worker_id, trace))
+
+    # --- what each kind of task fills in
+    @abstractmethod
+    def initialize(self) -> None:
+        """Make the clients and converters and start the task (on the task thread)."""
+
+    @abstractmethod
+    def iterate(self) -> None:
+        """One round of work: poll and send, or consume and put; commit when due."""
+
+    @abstractmethod
+    def close(self, commit: bool) -> None:
+        """Stop the task, then (if `commit`) flush and commit, then close the clients."""
+
+    def idle_while_paused(self) -> bool:
+        """Work to do while paused (a sink keeps its group membership). True if it waited."""
+        return False
+
+    def on_paused(self) -> None:
+        pass
+
+    def on_resumed(self) -> None:
+        pass
+
+    def on_stop_requested(self) -> None:
+        pass
+
+    def on_target_change(self, target: TargetState) -> None:
+        pass

@@ -1,0 +1,265 @@
+"""The worker: the connector and task instances running in this process.
+
+The worker does what the herder decides and no more. It builds each task's converters and Kafka
+client, starts it on its own thread, and stops tasks in parallel, each given
+`task.shutdown.graceful.timeout.ms` to drain, flush and commit. A task that outlives the timeout
+is abandoned (its thread is a daemon, and it commits nothing after that: its status is no longer
+this worker's to write).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kconnect.api.connector import Connector, SinkConnector, SourceConnector
+from kconnect.api.converter import Converter, HeaderConverter
+from kconnect.api.task import SinkTask, SourceTask
+from kconnect.api.types import ConnectorName, TaskId
+from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
+from kconnect.config.worker import WorkerConfig, prefixed
+from kconnect.errors import ConfigError
+from kconnect.plugins.registry import PluginRegistry
+from kconnect.storage.offsets import OffsetStore
+from kconnect.storage.states import State, StateInfo, TargetState
+from kconnect.storage.status import StatusStore
+from kconnect.worker import clients
+from kconnect.worker.connector import ConnectorRunner
+from kconnect.worker.sink import SinkTaskRunner
+from kconnect.worker.source import SourceTaskRunner
+from kconnect.worker.task import TaskRunner, format_trace
+
+log = logging.getLogger(__name__)
+
+TASK_CLASS = "task.class"
+
+
+def build_converters(
+    registry: PluginRegistry, worker_props: Mapping[str, str], connector_props: Mapping[str, str]
+) -> tuple[Converter, Converter, HeaderConverter]:
+    """The converters a connector's tasks use: the connector's own when it names a class (with its
+    prefixed keys), else the worker's (with the worker's prefixed keys), as Kafka Connect does."""
+    defaults = WorkerConfig.model_fields
+    out: list[Converter] = []
+    for key in ("key.converter", "value.converter"):
+        props = connector_props if connector_props.get(key) else worker_props
+        default = defaults[key.replace(".", "_")].default
+        name = props.get(key) or str(default)
+        cls = registry.resolve_as(name, Converter, key)
+        conv = cls()
+        conv.configure(prefixed(props, key + "."), key == "key.converter")
+        out.append(conv)
+    key = "header.converter"
+    props = connector_props if connector_props.get(key) else worker_props
+    name = props.get(key) or str(defaults["header_converter"].default)
+    hcls = registry.resolve_as(name, HeaderConverter, key)
+    header = hcls()
+    header.configure(prefixed(props, key + "."))
+    return out[0], out[1], header
+
+
+class Worker:
+    def __init__(
+        self,
+        worker_id: str,
+        worker_props: Mapping[str, str],
+        config: WorkerConfig,
+        registry: PluginRegistry,
+        offsets: OffsetStore,
+        status: StatusStore,
+    ) -> None:
+        self.worker_id = worker_id
+        self.worker_props = dict(worker_props)
+        self.config = config
+        self.registry = registry
+        self.offsets = offsets
+        self.status = status
+        self.connectors: dict[ConnectorName, ConnectorRunner] = {}
+        self.tasks: dict[TaskId, TaskRunner] = {}
+        # Topics each connector's tasks have used: `GET /connectors/{c}/topics`.
+        self._topics: dict[ConnectorName, set[str]] = {}
+
+    def connector_class(self, props: Mapping[str, str]) -> type[Connector]:
+        name = props.get("connector.class", "")
+        return self.registry.resolve_as(name, Connector, "connector.class")
+
+    # --- connectors
+    def start_connector(
+        self,
+        name: ConnectorName,
+        props: Mapping[str, str],
+        target: TargetState,
+        on_reconfigure: Callable[[], None],
+    ) -> bool:
+        """Instantiate and move to `target`; False when it failed (its status says why)."""
+        if name in self.connectors:
+            raise RuntimeError(f"connector {name} is already running on this worker")
+        try:
+            connector = self.connector_class(props)()
+        except Exception as e:  # noqa: BLE001 - a plugin's constructor is its own code
+            self.status.put_connector(
+                name, StateInfo(State.FAILED, self.worker_id, format_trace(e))
+            )
+            return False
+        runner = ConnectorRunner(
+            name,
+            connector,
+            props,
+            status=self.status,
+            worker_id=self.worker_id,
+            on_reconfigure=on_reconfigure,
+        )
+        self.connectors[name] = runner
+        return runner.set_target(target)
+
+    def set_connector_target(self, name: ConnectorName, target: TargetState) -> bool:
+        runner = self.connectors.get(name)
+        return runner.set_target(target) if runner is not None else False
+
+    def connector_task_configs(
+        self, name: ConnectorName, max_tasks: int
+    ) -> list[dict[str, str]] | None:
+        runner = self.connectors.get(name)
+        if runner is None:
+            return None
+        configs = runner.task_configs(max_tasks)
+        if configs is None:
+            return None
+        task_class = runner.connector.task_class()
+        for c in configs:
+            c[TASK_CLASS] = f"{task_class.__module__}.{task_class.__qualname__}"
+        return configs
+
+    def stop_connector(self, name: ConnectorName) -> None:
+        runner = self.connectors.pop(name, None)
+        if runner is not None:
+            runner.shutdown()
+
+    # --- tasks
+    def start_task(
+        self,
+        task_id: TaskId,
+        connector_props: Mapping[str, str],
+        task_props: Mapping[str, str],
+        target: TargetState,
+    ) -> None:
+        """Start a task; a task that can't even be built is reported FAILED, not raised."""
+        if task_id in self.tasks:
+            raise RuntimeError(f"task {task_id} is already running on this worker")
+        try:
+            runner = self._build_task(task_id, connector_props, task_props, target)
+        except Exception as e:
+            log.exception("task %s could not be started", task_id)
+            self.status.put_task(task_id, StateInfo(State.FAILED, self.worker_id, format_trace(e)))
+            return
+        self.tasks[task_id] = runner
+        runner.start()
+
+    def _build_task(
+        self,
+        task_id: TaskId,
+        connector_props: Mapping[str, str],
+        task_props: Mapping[str, str],
+        target: TargetState,
+    ) -> TaskRunner:
+        connector_cls = self.connector_class(connector_props)
+        task_cls = connector_cls().task_class()
+        key, value, header = build_converters(self.registry, self.worker_props, connector_props)
+        policy = self.config.connector_client_config_override_policy
+        common: dict[str, Any] = {
+            "status": self.status,
+            "worker_id": self.worker_id,
+            "key_converter": key,
+            "value_converter": value,
+            "header_converter": header,
+            "flush_interval_ms": self.config.offset_flush_interval_ms,
+            "topics_seen": self._topics.setdefault(task_id.connector, set()),
+        }
+        if issubclass(connector_cls, SourceConnector):
+            task = task_cls()
+            if not isinstance(task, SourceTask):
+                raise ConfigError(f"{task_cls!r} of a source connector is not a SourceTask")
+            return SourceTaskRunner(
+                task_id,
+                task,
+                task_props,
+                target,
+                producer_config=clients.producer_config(
+                    self.worker_props,
+                    connector_props,
+                    connector=task_id.connector,
+                    task=task_id.task,
+                    policy=policy,
+                ),
+                offsets=self.offsets,
+                flush_timeout_ms=self.config.offset_flush_timeout_ms,
+                **common,
+            )
+        if issubclass(connector_cls, SinkConnector):
+            task = task_cls()
+            if not isinstance(task, SinkTask):
+                raise ConfigError(f"{task_cls!r} of a sink connector is not a SinkTask")
+            sink_config = SinkConnectorCommonConfig.parse(connector_props)
+            return SinkTaskRunner(
+                task_id,
+                task,
+                task_props,
+                target,
+                consumer_config=clients.consumer_config(
+                    self.worker_props,
+                    connector_props,
+                    connector=task_id.connector,
+                    task=task_id.task,
+                    policy=policy,
+                ),
+                topics=sink_config.topic_list(),
+                topics_regex=sink_config.topics_regex,
+                max_poll_records=clients.max_poll_records(self.worker_props, connector_props),
+                **common,
+            )
+        raise ConfigError(f"{connector_cls!r} is neither a SourceConnector nor a SinkConnector")
+
+    def set_task_target(self, task_id: TaskId, target: TargetState) -> None:
+        runner = self.tasks.get(task_id)
+        if runner is not None:
+            runner.set_target(target)
+
+    def stop_tasks(self, ids: list[TaskId], *, cancel: bool = False) -> None:
+        """Stop these tasks in parallel and wait for each, up to the graceful timeout."""
+        runners = [r for r in (self.tasks.pop(i, None) for i in ids) if r is not None]
+        for r in runners:
+            if cancel:
+                r.cancel()
+            else:
+                r.stop()
+        deadline = time.monotonic() + self.config.task_shutdown_graceful_timeout_ms / 1000
+        for r in runners:
+            if not r.join(max(0.0, deadline - time.monotonic())):
+                log.error(
+                    "task %s did not stop within task.shutdown.graceful.timeout.ms; abandoning it",
+                    r.id,
+                )
+                r.cancel()
+
+    def active_topics(self, name: ConnectorName) -> set[str]:
+        return set(self._topics.get(name, ()))
+
+    def reset_active_topics(self, name: ConnectorName) -> None:
+        self._topics.get(name, set()).clear()
+
+    def connector_tasks(self, name: ConnectorName) -> list[TaskId]:
+        return sorted(t for t in self.tasks if t.connector == name)
+
+    def shutdown(self) -> None:
+        self.stop_tasks(list(self.tasks))
+        for name in list(self.connectors):
+            self.stop_connector(name)
+
+
+def is_sink(cls: type[Connector]) -> bool:
+    return issubclass(cls, SinkConnector)
+
+
+__all__ = ["CommonConnectorConfig", "Worker", "build_converters", "is_sink"]
