@@ -105,7 +105,9 @@ class Worker:
             if not s or s["connector"]["state"] != state:
                 return None
             task_states = [t["state"] for t in s["tasks"]]
-            if tasks is not None and (len(task_states) != tasks or set(task_states) != {state}):
+            if tasks is not None and (
+                len(task_states) != tasks or (tasks and set(task_states) != {state})
+            ):
                 return None
             return s
 

@@ -24,19 +24,35 @@ def describe_errors(error: ValidationError, props: Mapping[str, object]) -> list
             continue
         given = props.get(str(loc[0])) if loc else None
         shown = given if given is not None else item.get("input")
-        expected = _expected(item.get("msg", ""), kind)
+        expected = _expected(item.get("msg", ""), kind, item.get("ctx") or {})
         problems.append((key, f"invalid value {shown!r} for key '{key}': {expected}"))
     return problems
 
 
-def _expected(msg: str, kind: str) -> str:
-    msg = msg.removeprefix("Value error, ")
-    if kind.startswith(("int_", "float_", "bool_")) or kind in (
-        "greater_than_equal",
-        "less_than_equal",
-    ):
-        return f"expected {msg[0].lower()}{msg[1:]}" if msg else "unexpected value"
-    return msg
+_EXPECTED = {
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "int_type": "expected an integer",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+}
+
+
+def _expected(msg: str, kind: str, ctx: Mapping[str, object]) -> str:
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
+    if kind == "greater_than_equal":
+        return f"expected a value of at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"expected a value of at most {ctx.get('le')}"
+    if kind == "string_too_short":
+        return "expected a non-empty value"
+    if kind in ("literal_error", "enum"):
+        return f"expected {ctx.get('expected', msg)}"
+    return msg.removeprefix("Value error, ")
 
 
 def validate_model(model: type[M], props: Mapping[str, object], source: str | None = None) -> M:

@@ -174,7 +174,7 @@ class ConfigInfos:
 
     def error_messages(self) -> list[str]:
         return [
-            f"{c.value.name}: {e}" if not e.startswith(c.value.name) else e
+            e if f"'{c.value.name}'" in e or e.startswith(c.value.name) else f"{c.value.name}: {e}"
             for c in self.configs
             for e in c.value.errors
         ]

@@ -3,8 +3,9 @@
 Paths, methods, query parameters, bodies and status codes are Kafka Connect's, so existing
 clients and UIs work unchanged. Handlers are thin: they decode the request (`bodies`), await the
 herder's coroutine (or call its plain method for server info, health and plugins) and render the
-herder's model with `to_json()`. They hold no state of their own beyond the log-level registry,
-and do no per-request work beyond that, because tools poll `/connectors/{c}/status`.
+herder's model with `to_json()`. They keep no state besides the log-level registry, and do
+nothing per request beyond that decoding, one herder call and the rendering, because tools poll
+`/connectors/{c}/status`.
 
 Every failure leaves as Kafka's `{"error_code": N, "message": "..."}` with status N:
 

@@ -112,13 +112,19 @@ class TaskRunner(ABC):
     def _park(self) -> None:
         self._report(State.PAUSED)
         self.on_paused()
-        with self._cond:
-            while not self._stopping and self._target is not TargetState.STARTED:
-                if not self.idle_while_paused():
-                    self._cond.wait(timeout=1.0)
+        while not self._resume_or_stop():
+            # Idle work runs without the lock, so set_target() and stop() never wait for it.
+            if not self.idle_while_paused():
+                with self._cond:
+                    if not self._resume_or_stop():
+                        self._cond.wait(timeout=1.0)
         if not self._stopping:
             self.on_resumed()
             self._report(State.RUNNING)
+
+    def _resume_or_stop(self) -> bool:
+        with self._cond:
+            return self._stopping or self._target is TargetState.STARTED
 
     def _shutdown(self) -> None:
         try:

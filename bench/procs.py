@@ -1,0 +1,193 @@
+"""Worker processes for the benchmarks: start ``kconnect standalone``, poll its REST API cheaply,
+read its memory and CPU from ``/proc``, and stop it.
+
+Invariants:
+
+- **Every wait is bounded** and checks that the worker is still alive; a dead worker or a timeout
+  raises :class:`HarnessError` with the tail of the worker's log, which is what ``make bench``
+  prints before it exits non-zero.
+- **Nothing outlives the harness.** Every process started here is tracked, and :func:`kill_all`
+  (called on every exit path) kills the ones still running.
+- **Polling is light.** Status is read over one kept-alive HTTP connection, so a fast poll costs
+  the worker one small request, not a TCP handshake each time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+LOG_TAIL_LINES = 40
+STOP_TIMEOUT_S = 60.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+_live: list[subprocess.Popen[bytes]] = []
+
+
+class HarnessError(RuntimeError):
+    """The harness itself could not measure: a worker died, or a wait timed out."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_properties(path: Path, props: Mapping[str, str]) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    return path
+
+
+def kill_all() -> None:
+    """Kill every worker this harness started that still runs."""
+    while _live:
+        proc = _live.pop()
+        if proc.poll() is None:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of `pid`, in bytes."""
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise HarnessError(f"/proc/{pid}/status has no VmRSS line")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of `pid` (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        raw = f.read()
+    # The command name may contain spaces; the fields after it are fixed.
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class WorkerProcess:
+    """One ``kconnect standalone`` process with its own directory, port and log."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        name: str,
+        worker: Mapping[str, str],
+        connectors: list[Mapping[str, str]],
+    ) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.log_path = workdir / f"{name}.log"
+        props = {**worker, "listeners": f"http://127.0.0.1:{self.port}"}
+        files = [write_properties(workdir / f"{name}.worker.properties", props)]
+        for i, c in enumerate(connectors):
+            files.append(write_properties(workdir / f"{name}.connector{i}.properties", c))
+        self.args = [sys.executable, "-m", "kconnect.cli", "standalone", *map(str, files)]
+        self._conn: http.client.HTTPConnection | None = None
+        self._log = self.log_path.open("wb")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.args, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        _live.append(self.proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as e:
+            return f"(no log: {e})"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def fail(self, what: str) -> HarnessError:
+        return HarnessError(f"{what}\n--- last lines of {self.log_path} ---\n{self.log_tail()}")
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise self.fail(f"worker {self.args} exited with {self.proc.returncode}")
+
+    def _get_json(self, path: str) -> tuple[int, object]:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            self._conn.request("GET", path)
+            resp = self._conn.getresponse()
+            raw = resp.read()
+        except (OSError, http.client.HTTPException):
+            self._conn.close()
+            self._conn = None
+            raise
+        return resp.status, json.loads(raw) if raw else None
+
+    def running(self, connector: str) -> bool:
+        """Whether `connector` and all its tasks (at least one) are RUNNING; False while the REST
+        API is not up yet."""
+        try:
+            status, body = self._get_json(f"/connectors/{connector}/status")
+        except (OSError, http.client.HTTPException):
+            return False
+        if status != 200 or not isinstance(body, dict):
+            return False
+        tasks = body.get("tasks") or []
+        states = {t.get("state") for t in tasks if isinstance(t, dict)}
+        for state in [*states, body.get("connector", {}).get("state")]:
+            if state == "FAILED":
+                raise self.fail(f"{connector} FAILED: {json.dumps(body)[:2000]}")
+        return body.get("connector", {}).get("state") == "RUNNING" and states == {"RUNNING"}
+
+    def wait_running(self, connector: str, timeout: float, interval: float) -> float:
+        """Poll until `connector` and its tasks are RUNNING; the monotonic time it was seen."""
+        return self.wait_for(
+            f"{connector} to be RUNNING",
+            lambda: time.monotonic() if self.running(connector) else None,
+            timeout,
+            interval,
+        )
+
+    def wait_for(
+        self, what: str, check: Callable[[], T | None], timeout: float, interval: float
+    ) -> T:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            found = check()
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise self.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(interval)
+
+    def stop(self) -> None:
+        """SIGTERM, then a bounded wait, then SIGKILL; a graceful stop that fails is reported but
+        not fatal, since the figures were taken before."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                print(f"  worker {self.pid} ignored SIGTERM for {STOP_TIMEOUT_S:.0f}s; killing it")
+                self.proc.kill()
+                self.proc.wait(10)
+        with contextlib.suppress(ValueError):
+            _live.remove(self.proc)
+        self._log.close()

@@ -1,0 +1,294 @@
+"""``make bench``: start a private broker, run every measurement in turn, write the report.
+
+Order of a session: start-up and idle memory first (nothing else runs), then for each converter the
+source runs (each fills a fresh topic with N records), then the sink runs, each reading one of the
+topics its converter's source runs filled. Runs are strictly sequential, so the worker under test
+shares the machine only with the broker and this harness's light polling.
+
+Exit status: 0 when every figure was measured, whether or not it met its target; 1 when the
+harness could not measure (a worker died, a wait timed out, the broker did not start), after
+printing why and the worker's log tail. The broker and every worker are stopped on every path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import confluent_kafka
+from e2e.services import kafka
+
+from bench.measure import JSON, SINK_FLUSH_MS, SOURCE_FLUSH_MS, STRING, Bench, RunResult
+from bench.procs import HarnessError, kill_all
+from bench.report import Measurement, Target, preserved_notes, render_page, results_json
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "benchmarks.md"
+RESULTS = REPO / "bench" / "results" / "latest.json"
+
+DEFAULT_RECORDS = 1_000_000
+QUICK_RECORDS = 200_000
+MIB = 1024 * 1024
+RATE_TARGET = Target("min", 150_000)
+IDLE_RSS_TARGET = Target("max", 80)
+STARTUP_TARGET = Target("max", 2.0)
+
+CONVERTERS = (("string", "StringConverter", STRING), ("json", "JsonConverter", JSON))
+
+
+# --- machine description ------------------------------------------------------------------------
+
+
+def _proc_field(path: str, key: str) -> str:
+    try:
+        with open(path) as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip() == key:
+                    return value.strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def machine() -> dict[str, str]:
+    mem_kb = _proc_field("/proc/meminfo", "MemTotal").split()[0]
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = " (with uncommitted changes)" if _git("status", "--porcelain") else ""
+    return {
+        "CPU": _proc_field("/proc/cpuinfo", "model name"),
+        "cores": str(os.cpu_count()),
+        "RAM": f"{int(mem_kb) / MIB:.1f} GiB" if mem_kb.isdigit() else "unknown",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "confluent-kafka": confluent_kafka.version()[0],
+        "librdkafka": confluent_kafka.libversion()[0],
+        "Kafka broker": kafka.kafka_version(),
+        "kconnect commit": f"{commit}{dirty}" if commit else "unknown",
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# --- the session --------------------------------------------------------------------------------
+
+
+def _sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def describe(r: RunResult) -> str:
+    return (
+        f"{r.rate:,.0f} records/s ({r.seconds:.2f} s, "
+        f"first record after {r.first_output_s:.2f} s, "
+        f"CPU {r.cpu_seconds:.2f} s, max RSS {r.max_rss / MIB:.1f} MiB)"
+    )
+
+
+def measure_all(bench: Bench, records: int, repeat: int, startups: int) -> list[Measurement]:
+    out: list[Measurement] = []
+
+    startup = []
+    for i in range(startups):
+        r = bench.startup_run()
+        log(f"start-up {i + 1}/{startups}: {r.seconds:.3f} s, idle RSS {r.idle_rss / MIB:.1f} MiB")
+        startup.append(r)
+
+    by_name: dict[str, list[RunResult]] = {}
+    for key, label, converter in CONVERTERS:
+        topics = []
+        for i in range(repeat):
+            topic = bench.fresh(f"bench-{key}")
+            src = bench.source_run(converter, records, topic)
+            topics.append(topic)
+            by_name.setdefault(f"source_{key}", []).append(src)
+            log(f"source {label} {i + 1}/{repeat}: {describe(src)}")
+        for i, topic in enumerate(topics):
+            sink = bench.sink_run(converter, records, topic)
+            by_name.setdefault(f"sink_{key}", []).append(sink)
+            log(f"sink {label} {i + 1}/{repeat}: {describe(sink)}")
+        for topic in topics:
+            bench.delete_topic(topic)
+
+    json_note = (
+        "JsonConverter with schemas.enable=true for keys and values; the value is the same "
+        "~100-byte text line, inside the schema/payload envelope (~150 bytes on the wire)."
+    )
+    sink_note = (
+        "Timed until the output file holds every line. FileStreamSink writes through a buffer that "
+        f"is flushed on commit, so the sink runs use offset.flush.interval.ms={SINK_FLUSH_MS}; "
+        "the figure includes up to one flush interval of wait at the end."
+    )
+    for key, label, _ in CONVERTERS:
+        target = RATE_TARGET if key == "string" else None
+        out.append(
+            Measurement(
+                f"source_{key}_rate",
+                f"source task, DataGen → topic, {label}",
+                "records/s",
+                tuple(r.rate for r in by_name[f"source_{key}"]),
+                target,
+                json_note if key == "json" else "",
+            )
+        )
+        out.append(
+            Measurement(
+                f"sink_{key}_rate",
+                f"sink task, topic → FileStreamSink, {label}",
+                "records/s",
+                tuple(r.rate for r in by_name[f"sink_{key}"]),
+                target,
+                sink_note if key == "string" else "",
+            )
+        )
+    out.append(
+        Measurement(
+            "idle_rss",
+            "worker RSS, idle (REST up, one idle FileStreamSource)",
+            "MiB",
+            tuple(r.idle_rss / MIB for r in startup),
+            IDLE_RSS_TARGET,
+        )
+    )
+    out.append(
+        Measurement(
+            "load_rss",
+            "worker RSS, max during source runs (StringConverter)",
+            "MiB",
+            tuple(r.max_rss / MIB for r in by_name["source_string"]),
+        )
+    )
+    out.append(
+        Measurement(
+            "startup",
+            "start-up: Popen to connector and task RUNNING",
+            "s",
+            tuple(r.seconds for r in startup),
+            STARTUP_TARGET,
+        )
+    )
+    for key, label, _ in CONVERTERS:
+        for direction in ("source", "sink"):
+            out.append(
+                Measurement(
+                    f"{direction}_{key}_cpu",
+                    f"worker CPU per million records, {direction}, {label}",
+                    "CPU s",
+                    tuple(r.cpu_per_million for r in by_name[f"{direction}_{key}"]),
+                )
+            )
+    return out
+
+
+def write_report(measurements: Sequence[Measurement], setup: dict[str, str]) -> None:
+    info = machine()
+    existing = DOC.read_text() if DOC.exists() else None
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(render_page(measurements, info, setup, preserved_notes(existing)))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results_json(measurements, info, setup), indent=2) + "\n")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=None,
+        help=f"records per throughput run (default $BENCH_RECORDS or {DEFAULT_RECORDS:,})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_RECORDS:,} records, one run of each measurement",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds allowed for each single run"
+    )
+    args = parser.parse_args(argv)
+    if args.records is None:
+        env = os.environ.get("BENCH_RECORDS", "")
+        args.records = int(env) if env else (QUICK_RECORDS if args.quick else DEFAULT_RECORDS)
+    if args.records <= 0:
+        parser.error(f"--records={args.records}: expected a positive number of records")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    repeat, startups = (1, 1) if args.quick else (3, 5)
+    signal.signal(signal.SIGTERM, _sigterm)
+    state_dir = Path(tempfile.mkdtemp(prefix="kconnect-bench-"))
+    workdir = state_dir / "runs"
+    workdir.mkdir()
+    bench: Bench | None = None
+    try:
+        log(f"starting a private broker in {state_dir}")
+        broker = kafka.start(state_dir / "kafka", die_with_parent=True)
+        log(f"broker at {broker.bootstrap}; {args.records:,} records per run, {repeat} run(s) each")
+        bench = Bench(broker.bootstrap, workdir, args.timeout)
+        measurements = measure_all(bench, args.records, repeat, startups)
+        setup = {
+            "records per throughput run": f"{args.records:,}",
+            "runs per figure": f"{repeat} throughput, {startups} start-up",
+            "record": "DataGen schema=text: a ~100-byte STRING line, STRING key",
+            "topics": "1 partition, replication 1, on a local single-node KRaft broker",
+            "source end": "topic high-water mark reaches N (all records acknowledged)",
+            "sink end": "output file holds N lines",
+            "offset.flush.interval.ms": f"source {SOURCE_FLUSH_MS}, sink {SINK_FLUSH_MS}",
+        }
+        write_report(measurements, setup)
+        log(f"wrote {DOC.relative_to(REPO)} and {RESULTS.relative_to(REPO)}")
+        for m in measurements:
+            met = "" if m.met is None else ("  (target met)" if m.met else "  (TARGET MISSED)")
+            log(f"  {m.label}: {m.value:,.3f} {m.unit}{met}")
+        return 0
+    except HarnessError as e:
+        print(f"bench: cannot measure: {e}", file=sys.stderr)
+        return 1
+    except (kafka.KafkaServiceError, confluent_kafka.KafkaException) as e:
+        print(f"bench: Kafka: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        kill_all()
+        if bench is not None:
+            bench.close()
+            # Dropping the last reference destroys the Kafka clients before the broker stops, so
+            # they do not log its disappearance.
+            bench = None
+        try:
+            kafka.stop(state_dir / "kafka")
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""The REST API of a running standalone worker, against real connectors and a real broker."""
+
+from __future__ import annotations
+
+import time
+
+from tests.support.workers import Standalone, Worker, read_lines, wait_until
+
+
+def _lines_now(path) -> int:  # type: ignore[no-untyped-def]
+    return len(read_lines(path))
+
+
+def _datagen(topic: str, **extra: str) -> dict[str, str]:
+    return {
+        "connector.class": "DataGen",
+        "topic": topic,
+        "tasks.max": "2",
+        "records.per.second": "200",
+        **extra,
+    }
+
+
+def _source_offsets_grow(w: Worker, name: str) -> bool:
+    before = w.request("GET", f"/connectors/{name}/status")[1]
+    return bool(before)
+
+
+def test_lifecycle_create_pause_resume_restart_stop_delete(
+    standalone: Standalone,
+    new_topic,  # type: ignore[no-untyped-def]
+) -> None:
+    topic = new_topic(partitions=2)
+    sink_file = standalone.cwd / "out.txt"
+    w = standalone.start()
+
+    # Create: 201 with the info, and a Location header's worth of name.
+    status, body = w.request("POST", "/connectors", {"name": "gen", "config": _datagen(topic)})
+    assert status == 201, body
+    assert body["name"] == "gen"
+    assert body["type"] == "source"
+    assert body["config"]["name"] == "gen"
+    status, body = w.request(
+        "POST",
+        "/connectors",
+        {
+            "name": "out",
+            "config": {
+                "connector.class": "FileStreamSink",
+                "topics": topic,
+                "file": str(sink_file),
+            },
+        },
+    )
+    assert status == 201, body
+    w.wait_state("gen", "RUNNING", tasks=2)
+    w.wait_state("out", "RUNNING", tasks=1)
+    assert sorted(w.get("/connectors")) == ["gen", "out"]
+    expanded = w.get("/connectors?expand=status&expand=info")
+    assert expanded["gen"]["info"]["type"] == "source"
+    assert expanded["out"]["status"]["connector"]["state"] == "RUNNING"
+    tasks = w.get("/connectors/gen/tasks")
+    assert [t["id"] for t in tasks] == [
+        {"connector": "gen", "task": 0},
+        {"connector": "gen", "task": 1},
+    ]
+    assert tasks[0]["config"]["datagen.task.index"] == "0"
+    assert w.get("/connectors/gen/tasks/1/status")["state"] == "RUNNING"
+    wait_until("records to flow", lambda: _lines_now(sink_file) > 50)
+
+    # Creating it again is a conflict.
+    status, body = w.request("POST", "/connectors", {"name": "gen", "config": _datagen(topic)})
+    assert status == 409
+    assert body["error_code"] == 409
+
+    # Pause: the connector and its tasks say PAUSED and nothing more is produced.
+    status, _ = w.request("PUT", "/connectors/gen/pause")
+    assert status == 202
+    w.wait_state("gen", "PAUSED", tasks=2)
+    time.sleep(1.5)  # let the sink write out what was produced before the pause
+    settled = _lines_now(sink_file)
+    time.sleep(2.0)
+    assert _lines_now(sink_file) == settled
+
+    # Resume: RUNNING again and records flow again.
+    status, _ = w.request("PUT", "/connectors/gen/resume")
+    assert status == 202
+    w.wait_state("gen", "RUNNING", tasks=2)
+    wait_until("records to flow again", lambda: _lines_now(sink_file) > settled + 50)
+
+    # A plain restart is 204; with includeTasks it is 202 and shows RESTARTING.
+    status, body = w.request("POST", "/connectors/gen/restart")
+    assert status == 204
+    status, body = w.request("POST", "/connectors/gen/restart?includeTasks=true")
+    assert status == 202
+    assert body["connector"]["state"] == "RESTARTING"
+    assert {t["state"] for t in body["tasks"]} == {"RESTARTING"}
+    w.wait_state("gen", "RUNNING", tasks=2)
+    # onlyFailed with nothing failed restarts nothing, and says so.
+    status, body = w.request("POST", "/connectors/gen/restart?includeTasks=true&onlyFailed=true")
+    assert status == 202
+    assert body["connector"]["state"] == "RUNNING"
+    status, _ = w.request("POST", "/connectors/gen/tasks/0/restart")
+    assert status == 204
+    w.wait_state("gen", "RUNNING", tasks=2)
+
+    # Reconfigure: a new config restarts tasks with it.
+    status, body = w.request("PUT", "/connectors/gen/config", _datagen(topic, **{"tasks.max": "1"}))
+    assert status == 200, body
+    w.wait_state("gen", "RUNNING", tasks=1)
+    status, body = w.request("PATCH", "/connectors/gen/config", {"records.per.second": "100"})
+    assert status == 200, body
+    assert w.get("/connectors/gen/config")["records.per.second"] == "100"
+
+    # Stop: STOPPED with no tasks; offsets can then be read.
+    status, _ = w.request("PUT", "/connectors/gen/stop")
+    assert status == 204
+    w.wait_state("gen", "STOPPED", tasks=0)
+    offsets = w.get("/connectors/gen/offsets")["offsets"]
+    assert offsets, "a stopped source connector shows its committed offsets"
+    assert all("seq" in o["offset"] for o in offsets)
+    status, _ = w.request("PUT", "/connectors/gen/resume")
+    assert status == 202
+    w.wait_state("gen", "RUNNING", tasks=1)
+    assert topic in w.get("/connectors/gen/topics")["gen"]["topics"]
+
+    # Delete: 204, then 404.
+    status, _ = w.request("DELETE", "/connectors/gen")
+    assert status == 204
+    status, body = w.request("GET", "/connectors/gen/status")
+    assert status == 404
+    assert body == {"error_code": 404, "message": "Connector gen not found"}
+    assert w.terminate() == 0
+
+
+def test_plugins_and_validation(standalone: Standalone) -> None:
+    w = standalone.start()
+    plugins = w.get("/connector-plugins")
+    classes = {p["class"]: p["type"] for p in plugins}
+    assert classes["org.apache.kafka.connect.file.FileStreamSourceConnector"] == "source"
+    assert classes["org.apache.kafka.connect.file.FileStreamSinkConnector"] == "sink"
+    all_plugins = w.get("/connector-plugins?connectorsOnly=false")
+    assert {
+        "class": "org.apache.kafka.connect.json.JsonConverter",
+        "type": "converter",
+    }.items() <= {**next(p for p in all_plugins if p["class"].endswith("JsonConverter"))}.items()
+    keys = {k["name"]: k for k in w.get("/connector-plugins/FileStreamSource/config")}
+    assert keys["topic"]["required"] is True
+    assert keys["batch.size"]["default_value"] == "2000"
+
+    status, body = w.request(
+        "PUT",
+        "/connector-plugins/FileStreamSource/config/validate",
+        {"connector.class": "FileStreamSource", "name": "x", "batch.size": "many"},
+    )
+    assert status == 200
+    assert body["error_count"] == 2
+    errors = {c["value"]["name"]: c["value"]["errors"] for c in body["configs"]}
+    assert any("batch.size" in e and "'many'" in e for e in errors["batch.size"])
+    assert any("topic" in e for e in errors["topic"])
+    assert w.terminate() == 0
+
+
+def test_bad_bodies_get_400_and_the_worker_keeps_running(standalone: Standalone) -> None:
+    w = standalone.start()
+    cases = [
+        ("POST", "/connectors", b"{not json"),
+        ("POST", "/connectors", b'{"config": {}}'),
+        ("POST", "/connectors", b'{"name": "a", "config": "nope"}'),
+        ("POST", "/connectors", b'{"name": "a", "config": {"connector.class": "NoSuchThing"}}'),
+        (
+            "POST",
+            "/connectors",
+            b'{"name": "a", "config": {"connector.class": "FileStreamSource"}}',
+        ),
+        (
+            "POST",
+            "/connectors",
+            b'{"name": "a", "config": {"connector.class": "FileStreamSink", '
+            b'"topics": "t", "tasks.max": "zero"}}',
+        ),
+        ("PUT", "/connectors/a/config", b'{"connector.class": "FileStreamSource", "name": "b"}'),
+    ]
+    import urllib.error
+    import urllib.request
+
+    for method, path, raw in cases:
+        req = urllib.request.Request(w.url + path, data=raw, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            raise AssertionError(f"{method} {path} {raw!r} was accepted")
+        except urllib.error.HTTPError as e:
+            import json
+
+            body = json.loads(e.read())
+            assert e.code == 400, (path, raw, body)
+            assert body["error_code"] == 400
+            assert body["message"]
+    assert w.get("/connectors") == []
+    assert w.request("GET", "/health")[0] == 200
+    assert w.terminate() == 0
+
+
+def test_failed_task_keeps_its_trace_and_others_keep_running(
+    standalone: Standalone,
+    new_topic,  # type: ignore[no-untyped-def]
+) -> None:
+    topic = new_topic()
+    w = standalone.start()
+    status, body = w.request(
+        "POST",
+        "/connectors",
+        {
+            "name": "bad",
+            "config": {
+                "connector.class": "kconnect_test_plugins:FailingSource",
+                "topic": topic,
+                "tasks.max": "2",
+                "fail.after": "3",
+            },
+        },
+    )
+    assert status == 201, body
+    status, body = w.request(
+        "POST",
+        "/connectors",
+        {"name": "good", "config": _datagen(topic, **{"tasks.max": "1"})},
+    )
+    assert status == 201, body
+    status, body = w.request(
+        "POST",
+        "/connectors",
+        {
+            "name": "dead",
+            "config": {"connector.class": "kconnect_test_plugins:FailingStartConnector"},
+        },
+    )
+    assert status == 201, body
+
+    def failed() -> dict | None:  # type: ignore[type-arg]
+        s = w.status("bad")
+        states = [t["state"] for t in s.get("tasks", [])]
+        return s if states == ["FAILED", "FAILED"] else None
+
+    s = wait_until("both tasks of 'bad' to fail", failed)
+    assert s["connector"]["state"] == "RUNNING"
+    assert "injected failure: the source system went away" in s["tasks"][0]["trace"]
+    assert "Traceback" in s["tasks"][0]["trace"]
+    dead = w.wait_state("dead", "FAILED", tasks=0)
+    assert "injected failure in connector start" in dead["connector"]["trace"]
+    w.wait_state("good", "RUNNING", tasks=1)
+
+    # Restarting only the failed tasks brings them back (and they fail again, the same way).
+    status, body = w.request("POST", "/connectors/bad/restart?includeTasks=true&onlyFailed=true")
+    assert status == 202
+    assert [t["state"] for t in body["tasks"]] == ["RESTARTING", "RESTARTING"]
+    assert body["connector"]["state"] == "RUNNING"
+    wait_until("the restarted tasks to fail again", failed)
+    assert w.status("good")["tasks"][0]["state"] == "RUNNING"
+    assert w.terminate() == 0
