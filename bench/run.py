@@ -28,11 +28,11 @@ from pathlib import Path
 from types import FrameType
 
 import confluent_kafka
-from e2e.services import kafka
 
 from bench.measure import JSON, SINK_FLUSH_MS, SOURCE_FLUSH_MS, STRING, Bench, RunResult
 from bench.procs import HarnessError, kill_all
 from bench.report import Measurement, Target, preserved_notes, render_page, results_json
+from e2e.services import kafka
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import pytest
+
 from e2e.services import kafka
 
 if TYPE_CHECKING:

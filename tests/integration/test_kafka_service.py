@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer
+
 from e2e.services import kafka
 
 if TYPE_CHECKING:

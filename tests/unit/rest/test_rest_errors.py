@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 import pytest
-from tests.unit.rest.rest_support import FakeHerder, call, error_of
 
 from kconnect.herder.errors import (
     AlreadyExistsError,
@@ -17,6 +16,7 @@ from kconnect.herder.errors import (
     NotFoundError,
     NotReadyError,
 )
+from tests.unit.rest.rest_support import FakeHerder, call, error_of
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from tests.unit.rest.rest_support import FakeHerder, call, error_of
 
 from kconnect.rest.loggers import PythonLoggers, level_name, parse_level
+from tests.unit.rest.rest_support import FakeHerder, call, error_of
 
 NOW = 1_700_000_000.5
 

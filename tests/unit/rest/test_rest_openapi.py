@@ -6,10 +6,9 @@ import json
 import re
 from typing import Any
 
-from tests.unit.rest.rest_support import FakeHerder, call
-
 from kconnect.rest import build_app
 from kconnect.rest.app import openapi_document
+from tests.unit.rest.rest_support import FakeHerder, call
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

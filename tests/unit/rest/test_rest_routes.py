@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from tests.unit.rest.rest_support import WORKER, FakeHerder, Reply, call, send, with_client
 
 from kconnect.api.types import ConnectorName, TaskId, TaskNumber
 from kconnect.herder.model import (
@@ -16,6 +15,7 @@ from kconnect.herder.model import (
     StateInfo,
     TargetState,
 )
+from tests.unit.rest.rest_support import WORKER, FakeHerder, Reply, call, send, with_client
 
 
 @pytest.fixture

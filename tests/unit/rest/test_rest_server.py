@@ -8,11 +8,11 @@ import socket
 
 import pytest
 from aiohttp import ClientSession, web
-from tests.unit.rest.rest_support import FakeHerder
 
 from kconnect.api.types import ConnectorName
 from kconnect.errors import ConfigError
 from kconnect.rest import RestServer
+from tests.unit.rest.rest_support import FakeHerder
 
 
 async def _get(url: str) -> tuple[int, object]:
