@@ -10,7 +10,7 @@ Kafka Connect (`schemas.enable`, `converter.encoding`, ...), without the `key.co
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +31,13 @@ class Converter(ABC):
     def to_connect_data(
         self, topic: str, value: bytes | None, headers: Headers | None = None
     ) -> SchemaAndValue: ...
+
+    def fixed_schema_reader(self) -> tuple[Schema | None, Callable[[bytes], object]] | None:
+        """An optional fast path for reading: when every value this converter reads has the same
+        schema, whatever the topic and headers, return that schema and a function from non-null
+        bytes to the value. The runtime then calls the function directly, saving a
+        `SchemaAndValue` per record. It must agree with `to_connect_data`."""
+        return None
 
 
 class HeaderConverter(ABC):

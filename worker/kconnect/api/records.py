@@ -73,7 +73,7 @@ class ConnectRecord:
     """What source and sink records share: topic, partition, key, value, timestamp, headers."""
 
     __slots__ = (
-        "headers",
+        "_headers",
         "kafka_partition",
         "key",
         "key_schema",
@@ -102,7 +102,22 @@ class ConnectRecord:
         self.value_schema = value_schema
         self.value = value
         self.timestamp = timestamp
-        self.headers = headers if headers is not None else Headers()
+        self._headers = headers
+
+    @property
+    def headers(self) -> Headers:
+        """The record's headers; made on first use, so records without any cost nothing."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers()
+        return headers
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    def has_headers(self) -> bool:
+        return bool(self._headers)
 
     def _fields(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in _all_slots(type(self)))
@@ -124,8 +139,12 @@ class ConnectRecord:
 def _all_slots(cls: type) -> list[str]:
     names: list[str] = []
     for klass in reversed(cls.__mro__):
-        names.extend(getattr(klass, "__slots__", ()))
+        names.extend(n.lstrip("_") for n in getattr(klass, "__slots__", ()))
     return names
+
+
+def _copy_headers_of(record: ConnectRecord) -> Headers | None:
+    return None if record._headers is None else record._headers.copy()
 
 
 class SourceRecord(ConnectRecord):
@@ -154,7 +173,7 @@ class SourceRecord(ConnectRecord):
         self.value_schema = value_schema
         self.value = value
         self.timestamp = timestamp
-        self.headers = headers if headers is not None else Headers()
+        self._headers = headers
         self.source_partition = source_partition
         self.source_offset = source_offset
 
@@ -180,7 +199,7 @@ class SourceRecord(ConnectRecord):
             key_schema=key_schema,
             kafka_partition=kafka_partition,
             timestamp=timestamp,
-            headers=headers if headers is not None else self.headers.copy(),
+            headers=headers if headers is not None else _copy_headers_of(self),
         )
 
 
@@ -222,7 +241,7 @@ class SinkRecord(ConnectRecord):
         self.value_schema = value_schema
         self.value = value
         self.timestamp = timestamp
-        self.headers = headers if headers is not None else Headers()
+        self._headers = headers
         self.kafka_offset = kafka_offset
         self.timestamp_type = timestamp_type
         # Where the record was read, even after a transform has renamed its topic.
@@ -251,7 +270,7 @@ class SinkRecord(ConnectRecord):
             key_schema=key_schema,
             timestamp=timestamp,
             timestamp_type=self.timestamp_type,
-            headers=headers if headers is not None else self.headers.copy(),
+            headers=headers if headers is not None else _copy_headers_of(self),
         )
         record.original_topic = self.original_topic
         record.original_kafka_partition = self.original_kafka_partition

@@ -6,7 +6,7 @@ a value that isn't bytes, or with a schema that isn't BYTES, is a `DataError` na
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from kconnect.api.converter import Converter, HeaderConverter
@@ -41,6 +41,9 @@ class ByteArrayConverter(Converter, HeaderConverter):
             f"(topic {topic!r}); expected bytes"
         )
 
+    def fixed_schema_reader(self) -> tuple[Schema | None, Callable[[bytes], object]]:
+        return Schema.OPTIONAL_BYTES, _same
+
     def to_connect_data(
         self, topic: str, value: bytes | None, headers: Headers | None = None
     ) -> SchemaAndValue:
@@ -53,3 +56,7 @@ class ByteArrayConverter(Converter, HeaderConverter):
 
     def to_connect_header(self, topic: str, header_key: str, value: bytes | None) -> SchemaAndValue:
         return self.to_connect_data(topic, value)
+
+
+def _same(value: bytes) -> bytes:
+    return value

@@ -11,7 +11,7 @@ Config: `converter.encoding` (default UTF-8), overridden for one direction by
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from kconnect.api.converter import Converter, HeaderConverter
@@ -54,6 +54,18 @@ class StringConverter(Converter, HeaderConverter):
             raise DataError(
                 f"cannot write {text[e.start : e.end]!r} in encoding {self._encode_with} "
                 f"(topic {topic!r})"
+            ) from None
+
+    def fixed_schema_reader(self) -> tuple[Schema | None, Callable[[bytes], object]]:
+        return Schema.OPTIONAL_STRING, self._decode
+
+    def _decode(self, value: bytes) -> str:
+        try:
+            return value.decode(self._decode_with)
+        except UnicodeDecodeError as e:
+            raise DataError(
+                f"bytes at offset {e.start} are not valid {self._decode_with} text; "
+                "set converter.encoding to the data's encoding"
             ) from None
 
     def to_connect_data(

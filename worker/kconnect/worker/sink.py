@@ -199,6 +199,10 @@ class SinkTaskRunner(TaskRunner):
 
     # --- the hot path
     def _convert(self, msgs: list[Any]) -> list[SinkRecord]:
+        """Messages → SinkRecords. Converters with a fixed schema are called directly (see
+        `Converter.fixed_schema_reader`), which saves a SchemaAndValue per key and value."""
+        key_fixed = self._key.fixed_schema_reader()
+        value_fixed = self._value.fixed_schema_reader()
         key_conv = self._key.to_connect_data
         value_conv = self._value.to_connect_data
         transform = self._transform
@@ -214,17 +218,27 @@ class SinkTaskRunner(TaskRunner):
             offset = msg.offset()
             raw_headers = msg.headers()
             headers = self._convert_headers(topic, raw_headers) if raw_headers else None
-            key = key_conv(topic, msg.key(), headers)
-            value = value_conv(topic, msg.value(), headers)
+            raw = msg.key()
+            if key_fixed is not None:
+                key_schema, read = key_fixed
+                key = None if raw is None else read(raw)
+            else:
+                key_schema, key = key_conv(topic, raw, headers)
+            raw = msg.value()
+            if value_fixed is not None:
+                value_schema, read = value_fixed
+                value = None if raw is None else read(raw)
+            else:
+                value_schema, value = value_conv(topic, raw, headers)
             ts_type, ts = msg.timestamp()
             record = SinkRecord(
                 topic,
                 partition,
                 offset,
-                value.value,
-                value_schema=value.schema,
-                key=key.value,
-                key_schema=key.schema,
+                value,
+                value_schema=value_schema,
+                key=key,
+                key_schema=key_schema,
                 timestamp=ts if ts_type else None,
                 timestamp_type=_TIMESTAMP_TYPES.get(ts_type, TimestampType.CREATE_TIME),
                 headers=headers,

@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kconnect.api.converter import Converter, HeaderConverter
-from kconnect.api.records import SourceRecord
+from kconnect.api.records import Headers, SourceRecord
 from kconnect.api.task import OffsetStorageReader, RecordMetadata, SourceTask, SourceTaskContext
 from kconnect.api.types import SourceOffset, SourcePartition, TaskId
 from kconnect.errors import ConnectError
@@ -143,58 +143,97 @@ class SourceTaskRunner(TaskRunner):
 
     # --- the hot path
     def _send(self, records: Sequence[SourceRecord]) -> None:
+        """Convert and produce a batch, and note the last offset of each source partition.
+
+        Per record this is two converter calls and one `produce`; offsets are noted once per
+        run of records from the same source partition, not once per record.
+        """
         produce = self._producer.produce
         key_conv = self._key.from_connect_data
         value_conv = self._value.from_connect_data
         transform = self._transform
+        per_record_ack = self._per_record_ack
         pending = self._pending
         seen = self.topics_seen
-        last_partition: object = None
-        last_key = ""
+        run_partition: SourcePartition | None = None
+        run_key = ""
+        run_offset: SourceOffset | None = None
         for original in records:
             record = original if transform is None else transform(original)
-            if record is None:
-                partition = original.source_partition
-            else:
+            if record is not None:
                 topic = record.topic
                 if topic not in seen:
                     seen.add(topic)
-                headers = record.headers
+                headers = record._headers
                 key = key_conv(topic, record.key_schema, record.key, headers)
                 value = value_conv(topic, record.value_schema, record.value, headers)
-                kafka_headers = self._convert_headers(topic, headers) if headers else None
-                kwargs: dict[str, Any] = {}
-                if self._per_record_ack:
-                    kwargs["on_delivery"] = self._ack_callback(original)
-                while True:
-                    try:
-                        produce(
-                            topic,
-                            value,
-                            key,
-                            -1 if record.kafka_partition is None else record.kafka_partition,
-                            timestamp=record.timestamp or 0,
-                            headers=kafka_headers,
-                            **kwargs,
-                        )
-                        break
-                    except BufferError:
-                        # The local queue is full: let deliveries complete, then try again.
-                        self._producer.poll(0.05)
-                        self._check_delivery()
-                partition = original.source_partition
-            if partition is not None:
-                if partition is not last_partition and partition != last_partition:
-                    last_key = canonical_partition(partition)
-                last_partition = partition
-                pending[last_key] = (partition, original.source_offset)
+                partition = record.kafka_partition
+                timestamp = record.timestamp
+                try:
+                    if headers or per_record_ack or partition is not None or timestamp:
+                        self._produce_full(original, record, topic, key, value)
+                    else:
+                        produce(topic, value, key)
+                except BufferError:
+                    self._produce_when_room(original, record, topic, key, value)
+            source_partition = original.source_partition
+            if source_partition is not None:
+                if source_partition is not run_partition and (
+                    run_partition is None or source_partition != run_partition
+                ):
+                    if run_partition is not None:
+                        pending[run_key] = (run_partition, run_offset)
+                    run_key = canonical_partition(source_partition)
+                run_partition = source_partition
+                run_offset = original.source_offset
+        if run_partition is not None:
+            pending[run_key] = (run_partition, run_offset)
         self.records_sent += len(records)
         self._producer.poll(0)
 
-    def _convert_headers(self, topic: str, headers: object) -> list[tuple[str, bytes | None]]:
-        from kconnect.api.records import Headers  # noqa: PLC0415
+    def _produce_full(
+        self,
+        original: SourceRecord,
+        record: SourceRecord,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+    ) -> None:
+        kwargs: dict[str, Any] = {}
+        if self._per_record_ack:
+            kwargs["on_delivery"] = self._ack_callback(original)
+        if record.has_headers():
+            kwargs["headers"] = self._convert_headers(topic, record.headers)
+        self._producer.produce(
+            topic,
+            value,
+            key,
+            -1 if record.kafka_partition is None else record.kafka_partition,
+            timestamp=record.timestamp or 0,
+            **kwargs,
+        )
 
-        assert isinstance(headers, Headers)
+    def _produce_when_room(
+        self,
+        original: SourceRecord,
+        record: SourceRecord,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+    ) -> None:
+        """The local queue is full: serve deliveries until the record fits."""
+        while True:
+            self._producer.poll(0.05)
+            self._check_delivery()
+            if self.stopping and self.cancelled:
+                raise ConnectError("task cancelled while waiting for room in the producer queue")
+            try:
+                self._produce_full(original, record, topic, key, value)
+                return
+            except BufferError:
+                continue
+
+    def _convert_headers(self, topic: str, headers: Headers) -> list[tuple[str, bytes | None]]:
         conv = self._header.from_connect_header
         return [(h.key, conv(topic, h.key, h.schema, h.value)) for h in headers]
 
