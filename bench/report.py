@@ -92,10 +92,21 @@ def met_cell(m: Measurement) -> str:
     return "—" if met is None else ("yes" if met else "**no**")
 
 
+def footnotes(measurements: Sequence[Measurement]) -> dict[str, int]:
+    """Each distinct note, numbered in order of first use, so rows that share a note share one
+    footnote."""
+    numbers: dict[str, int] = {}
+    for m in measurements:
+        if m.note and m.note not in numbers:
+            numbers[m.note] = len(numbers) + 1
+    return numbers
+
+
 def render_table(measurements: Sequence[Measurement]) -> str:
+    numbers = footnotes(measurements)
     lines = ["| metric | value: median (min to max) | target | met? |", "|---|---|---|---|"]
     for m in measurements:
-        label = f"{m.label} [^{m.name}]" if m.note else m.label
+        label = f"{m.label} [^{numbers[m.note]}]" if m.note else m.label
         target = "—" if m.target is None else m.target.text(m.unit)
         lines.append(f"| {label} | {value_cell(m)} | {target} | {met_cell(m)} |")
     return "\n".join(lines)
@@ -119,9 +130,9 @@ def render_page(
         render_table(measurements),
         "",
     ]
-    footnotes = [f"[^{m.name}]: {m.note}" for m in measurements if m.note]
-    if footnotes:
-        out += [*footnotes, ""]
+    notes_used = footnotes(measurements)
+    if notes_used:
+        out += [*(f"[^{n}]: {text}" for text, n in notes_used.items()), ""]
     out += ["## Machine", "", "| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in machine.items()]
     out += ["", "## Set-up", "", "| | |", "|---|---|"]

@@ -19,6 +19,10 @@ def describe_errors(error: ValidationError, props: Mapping[str, object]) -> list
         loc = item.get("loc", ())
         key = ".".join(str(p) for p in loc) if loc else "<config>"
         kind = item.get("type", "")
+        if not loc:
+            # A rule over several keys: its message names them.
+            problems.append((key, _expected(item.get("msg", ""), kind, item.get("ctx") or {})))
+            continue
         if kind == "missing":
             problems.append((key, f"missing required key '{key}'"))
             continue
