@@ -1,7 +1,14 @@
 import pytest
 
 from kconnect.errors import ConfigError
-from kconnect.worker.clients import consumer_config, max_poll_records, producer_config, translate
+from kconnect.worker.clients import (
+    consumer_config,
+    group_protocol_chosen,
+    max_poll_records,
+    producer_config,
+    translate,
+    with_group_protocol,
+)
 
 WORKER = {
     "bootstrap.servers": "127.0.0.1:9092",
@@ -82,3 +89,34 @@ def test_max_poll_records() -> None:
     assert max_poll_records({}, {"consumer.override.max.poll.records": "7"}) == 7
     with pytest.raises(ConfigError, match=r"max\.poll\.records"):
         max_poll_records({}, {"consumer.override.max.poll.records": "lots"})
+
+
+def test_sink_consumers_use_kip_848_by_default() -> None:
+    conf = consumer_config(
+        {**WORKER, "consumer.session.timeout.ms": "10000"}, {}, connector="c", task=0, policy="All"
+    )
+    assert conf["group.protocol"] == "consumer"
+    assert "partition.assignment.strategy" not in conf
+    assert "session.timeout.ms" not in conf  # the broker owns it under KIP-848
+
+
+def test_classic_protocol_gets_kafka_connects_assignors() -> None:
+    conf = consumer_config(
+        {**WORKER, "consumer.group.protocol": "classic"}, {}, connector="c", task=0, policy="All"
+    )
+    assert conf["partition.assignment.strategy"] == "range"
+    java = with_group_protocol(
+        {
+            "partition.assignment.strategy": (
+                "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
+            )
+        },
+        "classic",
+    )
+    assert java["partition.assignment.strategy"] == "cooperative-sticky"
+
+
+def test_group_protocol_chosen() -> None:
+    assert not group_protocol_chosen(WORKER, {})
+    assert group_protocol_chosen({"consumer.group.protocol": "classic"}, {})
+    assert group_protocol_chosen({}, {"consumer.override.group.protocol": "consumer"})

@@ -161,15 +161,66 @@ def consumer_config(
         "group.id": f"connect-{connector}",
         "enable.auto.commit": "false",
         "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
         "enable.partition.eof": "false",
+        # When the prefetch queue is full, librdkafka waits this long before fetching again
+        # (default 1 s). A task drains 100,000 queued records in well under that, and then sat
+        # idle: with 1 s the sink ran at a third of its speed.
+        "fetch.queue.backoff.ms": "10",
         # As Java's consumer: subscribing to a missing topic creates it where the broker allows,
         # rather than waiting for the next metadata refresh to notice it.
         "allow.auto.create.topics": "true",
     }
     merged = {**base, **_inherited(worker_props), **prefixed(worker_props, "consumer.")}
     merged.update(_overrides(connector_props, "consumer.override.", policy, connector))
-    return translate(merged, "consumer")
+    merged.setdefault("group.protocol", "consumer")
+    return with_group_protocol(translate(merged, "consumer"), merged["group.protocol"])
+
+
+# Keys the broker owns under KIP-848's consumer protocol; librdkafka rejects them there.
+_CLASSIC_ONLY = ("partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms")
+
+_ASSIGNORS = {
+    "org.apache.kafka.clients.consumer.RangeAssignor": "range",
+    "org.apache.kafka.clients.consumer.RoundRobinAssignor": "roundrobin",
+    "org.apache.kafka.clients.consumer.CooperativeStickyAssignor": "cooperative-sticky",
+    "org.apache.kafka.clients.consumer.StickyAssignor": "cooperative-sticky",
+}
+
+
+def with_group_protocol(conf: Mapping[str, str], protocol: str) -> dict[str, str]:
+    """A consumer config for `group.protocol` `consumer` (KIP-848) or `classic`.
+
+    The consumer protocol is the default: the broker assigns partitions incrementally, with no
+    stop-the-world rebalance, and it needs Kafka 4.0 or later. Under `classic` the assignors are
+    Kafka Connect's default, range, unless configured; Java class names are translated.
+    """
+    out = dict(conf)
+    out["group.protocol"] = protocol
+    if protocol == "consumer":
+        for key in _CLASSIC_ONLY:
+            if out.pop(key, None) is not None:
+                log.warning(
+                    "consumer config %r does not apply under group.protocol=consumer (the broker "
+                    "assigns partitions); ignored",
+                    key,
+                )
+        return out
+    strategies = out.get("partition.assignment.strategy", "range")
+    out["partition.assignment.strategy"] = ",".join(
+        _ASSIGNORS.get(s.strip(), s.strip()) for s in strategies.split(",") if s.strip()
+    )
+    return out
+
+
+def group_protocol_chosen(
+    worker_props: Mapping[str, str], connector_props: Mapping[str, str]
+) -> bool:
+    """Whether the user set `group.protocol` for sink consumers (else the runtime may fall back
+    from `consumer` to `classic` on a broker that lacks KIP-848)."""
+    return (
+        "consumer.group.protocol" in worker_props
+        or "consumer.override.group.protocol" in connector_props
+    )
 
 
 def max_poll_records(worker_props: Mapping[str, str], connector_props: Mapping[str, str]) -> int:

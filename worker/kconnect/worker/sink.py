@@ -28,6 +28,7 @@ from kconnect.api.types import OffsetAndMetadata, TaskId, TopicPartition
 from kconnect.errors import ConnectError, RetriableError
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
+from kconnect.worker.clients import with_group_protocol
 from kconnect.worker.task import CLIENT_LOG, TaskRunner
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,12 @@ class SinkTaskRunner(TaskRunner):
         flush_interval_ms: int,
         transform: Transform | None = None,
         topics_seen: set[str] | None = None,
+        protocol_fallback: bool = True,
     ) -> None:
         super().__init__(task_id, task_props, target, status, worker_id, topics_seen)
         self.task = task
         self._consumer_config = dict(consumer_config)
+        self._protocol_fallback = protocol_fallback
         self._topics = list(topics)
         self._regex = topics_regex
         self._max_poll = max_poll_records
@@ -124,12 +127,16 @@ class SinkTaskRunner(TaskRunner):
 
     # --- lifecycle
     def initialize(self) -> None:
+        self._subscribe()
+        self.task.initialize(self._context)
+        self.task.start(self.task_props)
+        self._next_commit = time.monotonic() + self._interval
+
+    def _subscribe(self) -> None:
         conf: dict[str, Any] = dict(self._consumer_config)
         conf["error_cb"] = self._on_client_error
         conf["logger"] = CLIENT_LOG
         self._consumer = Consumer(conf)
-        self.task.initialize(self._context)
-        self.task.start(self.task_props)
         subscription = self._topics if self._topics else [_librdkafka_regex(self._regex)]
         self._consumer.subscribe(
             subscription,
@@ -137,7 +144,28 @@ class SinkTaskRunner(TaskRunner):
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        self._next_commit = time.monotonic() + self._interval
+
+    def _fall_back_to_classic(self, err: KafkaError) -> bool:
+        """The broker lacks KIP-848 (Kafka before 4.0): use the classic group protocol instead.
+
+        This happens at the first heartbeat, before anything was assigned or consumed, so the
+        consumer is simply replaced.
+        """
+        if (
+            not self._protocol_fallback
+            or self._consumer_config.get("group.protocol") != "consumer"
+            or "ConsumerGroupHeartbeat" not in err.str()
+        ):
+            return False
+        log.warning(
+            "task %s: the broker does not support group.protocol=consumer (KIP-848); using the "
+            "classic protocol. Set consumer.group.protocol=classic to skip this check.",
+            self.id,
+        )
+        self._consumer.close()
+        self._consumer_config = with_group_protocol(self._consumer_config, "classic")
+        self._subscribe()
+        return True
 
     def iterate(self) -> None:
         msgs = self._consumer.consume(self._max_poll, 0.5)
@@ -353,6 +381,8 @@ class SinkTaskRunner(TaskRunner):
             self._committed.pop((tp.topic, tp.partition), None)
 
     def _on_message_error(self, err: KafkaError) -> None:
+        if self._fall_back_to_classic(err):
+            return
         if err.fatal() or not err.retriable():
             if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._PARTITION_EOF):
                 log.info("task %s consumer: %s", self.id, err)

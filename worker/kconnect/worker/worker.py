@@ -217,6 +217,9 @@ class Worker:
                 topics=sink_config.topic_list(),
                 topics_regex=sink_config.topics_regex,
                 max_poll_records=clients.max_poll_records(self.worker_props, connector_props),
+                protocol_fallback=not clients.group_protocol_chosen(
+                    self.worker_props, connector_props
+                ),
                 **common,
             )
         raise ConfigError(f"{connector_cls!r} is neither a SourceConnector nor a SinkConnector")
