@@ -148,7 +148,11 @@ def _copy_headers_of(record: ConnectRecord) -> Headers | None:
 
 
 class SourceRecord(ConnectRecord):
-    """A record read from an external system, with the position it was read at."""
+    """A record read from an external system, with the position it was read at.
+
+    The constructors of both record kinds assign every slot themselves instead of calling
+    `super().__init__`: a record is made per message, and the extra call is measurable there.
+    """
 
     __slots__ = ("source_offset", "source_partition")
 
