@@ -1,4 +1,4 @@
-"""The `kconnect` command: `kconnect standalone ...` and, later, `kconnect distributed ...`.
+"""The `kconnect` command: `kconnect standalone ...` and `kconnect distributed ...`.
 
 A user error (a file that can't be read, a bad key, an unknown class) ends the process with exit
 code 1 and one message naming the file, the key, the value and what was expected, before anything
@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     standalone.add_argument(
         "connector_configs", nargs="*", help="connector .properties or .json files"
     )
+    distributed = sub.add_parser(
+        "distributed",
+        help="join a cluster of workers; configs through the REST API, stored in Kafka",
+        description="Run a distributed worker, as Apache Kafka's connect-distributed.sh does.",
+    )
+    distributed.add_argument("worker_config", help="worker .properties file")
     return parser
 
 
@@ -46,14 +52,18 @@ def configure_logging(level: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
-    if args.mode == "standalone":
-        from kconnect.cli.standalone import run_standalone  # noqa: PLC0415
+    try:
+        if args.mode == "standalone":
+            from kconnect.cli.standalone import run_standalone  # noqa: PLC0415
 
-        try:
             return run_standalone(args.worker_config, args.connector_configs)
-        except ConfigError as e:
-            print(f"kconnect: error: {e}", file=sys.stderr)
-            return EXIT_CONFIG
+        if args.mode == "distributed":
+            from kconnect.cli.distributed import run_distributed  # noqa: PLC0415
+
+            return run_distributed(args.worker_config)
+    except ConfigError as e:
+        print(f"kconnect: error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
     return EXIT_USAGE
 
 

@@ -141,7 +141,11 @@ def unexpected_keys(
             continue
         if key in CLIENT_KEYS or key.startswith(CLIENT_PREFIXES):
             continue
-        if key in IGNORED_KEYS or key.startswith(("metrics.", "listeners.")):
+        if (
+            key in IGNORED_KEYS
+            or key in DISTRIBUTED_IGNORED_KEYS
+            or key.startswith(("metrics.", "listeners."))
+        ):
             ignored.append(key)
         else:
             unknown.append(key)
@@ -152,3 +156,61 @@ def prefixed(props: Mapping[str, str], prefix: str) -> dict[str, str]:
     """The keys under `prefix`, with the prefix removed."""
     n = len(prefix)
     return {k[n:]: v for k, v in props.items() if k.startswith(prefix) and len(k) > n}
+
+
+class DistributedConfig(WorkerConfig):
+    """`connect-distributed.properties`: the cluster's group and internal topics."""
+
+    group_id: str = Field(alias="group.id", min_length=1)
+    config_storage_topic: str = Field(alias="config.storage.topic", min_length=1)
+    offset_storage_topic: str = Field(alias="offset.storage.topic", min_length=1)
+    status_storage_topic: str = Field(alias="status.storage.topic", min_length=1)
+    config_storage_replication_factor: int = Field(3, alias="config.storage.replication.factor")
+    offset_storage_replication_factor: int = Field(3, alias="offset.storage.replication.factor")
+    status_storage_replication_factor: int = Field(3, alias="status.storage.replication.factor")
+    offset_storage_partitions: int = Field(25, alias="offset.storage.partitions")
+    status_storage_partitions: int = Field(5, alias="status.storage.partitions")
+    session_timeout_ms: int = Field(10_000, alias="session.timeout.ms", ge=1)
+    heartbeat_interval_ms: int = Field(3_000, alias="heartbeat.interval.ms", ge=1)
+    rebalance_timeout_ms: int = Field(60_000, alias="rebalance.timeout.ms", ge=1)
+    worker_sync_timeout_ms: int = Field(3_000, alias="worker.sync.timeout.ms", ge=1)
+    # The standalone key: accepted (Kafka's example files share keys) but unused here.
+    offset_storage_file_filename: str | None = Field(None, alias="offset.storage.file.filename")
+
+    @field_validator(
+        "config_storage_replication_factor",
+        "offset_storage_replication_factor",
+        "status_storage_replication_factor",
+    )
+    @classmethod
+    def _replication(cls, v: int) -> int:
+        if v == 0 or v < -1:
+            raise ValueError(
+                "expected a positive replication factor, or -1 for the broker's default"
+            )
+        return v
+
+    @field_validator("offset_storage_partitions", "status_storage_partitions")
+    @classmethod
+    def _partitions(cls, v: int) -> int:
+        if v == 0 or v < -1:
+            raise ValueError(
+                "expected a positive number of partitions, or -1 for the broker's default"
+            )
+        return v
+
+
+DISTRIBUTED_IGNORED_KEYS = frozenset(
+    {
+        "connect.protocol",
+        "scheduled.rebalance.max.delay.ms",
+        "inter.worker.key.generation.algorithm",
+        "inter.worker.key.size",
+        "inter.worker.key.ttl.ms",
+        "inter.worker.signature.algorithm",
+        "inter.worker.verification.algorithms",
+        "exactly.once.source.support",
+        "config.storage.cleanup.policy",
+        "metadata.max.age.ms",
+    }
+)

@@ -13,50 +13,33 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from kconnect.api.connector import Connector, SinkConnector, SourceConnector
-from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
 from kconnect.config.connector import CommonConnectorConfig
 from kconnect.errors import ConfigError
-from kconnect.herder.base import Herder
+from kconnect.herder.common import CommonHerder
 from kconnect.herder.errors import (
     AlreadyExistsError,
     BadRequestError,
     NotFoundError,
 )
 from kconnect.herder.model import (
-    ConfigInfos,
-    ConfigKeyInfo,
     ConnectorInfo,
     ConnectorOffset,
     ConnectorOffsets,
     ConnectorStateInfo,
     ConnectorType,
-    PluginInfo,
-    PluginType,
-    ServerInfo,
-    TaskInfo,
-    TaskStateInfo,
 )
 from kconnect.herder.restart import plan_restart
-from kconnect.herder.validation import config_key_infos, validate_config
-from kconnect.plugins.registry import PluginKind
-from kconnect.storage.states import State, StateInfo, TargetState
+from kconnect.storage.states import TargetState
+from kconnect.storage.status import StatusStore
 from kconnect.worker.worker import Worker
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_KIND_TO_TYPE = {
-    PluginKind.SOURCE: PluginType.SOURCE,
-    PluginKind.SINK: PluginType.SINK,
-    PluginKind.CONVERTER: PluginType.CONVERTER,
-    PluginKind.HEADER_CONVERTER: PluginType.HEADER_CONVERTER,
-}
 
-
-class StandaloneHerder(Herder):
+class StandaloneHerder(CommonHerder):
     def __init__(self, worker: Worker, *, kafka_cluster_id: str | None, version: str) -> None:
         self._worker = worker
         self._registry = worker.registry
@@ -68,6 +51,17 @@ class StandaloneHerder(Herder):
         self._version = version
         self._ready = False
         self._closed = False
+        self._worker_props = worker.worker_props
+
+    def _connector_configs(self) -> Mapping[ConnectorName, Mapping[str, str]]:
+        return self._configs
+
+    def _task_config_list(self, name: ConnectorName) -> list[Mapping[str, str]]:
+        return list(self._task_configs.get(name, []))
+
+    @property
+    def _statuses(self) -> StatusStore:
+        return self._worker.status
 
     @property
     def worker_id(self) -> str:
@@ -93,89 +87,10 @@ class StandaloneHerder(Herder):
         self._executor.submit(self._worker.shutdown).result()
         self._executor.shutdown(wait=True)
 
-    # --- identity and health
-    def server_info(self) -> ServerInfo:
-        return ServerInfo(self._version, "unknown", self._cluster_id)
-
-    def health(self) -> tuple[bool, str]:
-        if self._ready:
-            return True, "Worker has completed startup and is ready to handle requests."
-        return False, "Worker is still starting up."
-
-    # --- reads
     async def connectors(self) -> list[ConnectorName]:
         return sorted(self._configs)
 
-    def _config(self, name: ConnectorName) -> dict[str, str]:
-        try:
-            return self._configs[name]
-        except KeyError:
-            raise NotFoundError(f"Connector {name} not found") from None
-
-    def _type(self, config: Mapping[str, str]) -> ConnectorType:
-        try:
-            cls = self._registry.resolve_as(
-                config.get("connector.class", ""), Connector, "connector.class"
-            )
-        except ConfigError:
-            return ConnectorType.UNKNOWN
-        if issubclass(cls, SourceConnector):
-            return ConnectorType.SOURCE
-        if issubclass(cls, SinkConnector):
-            return ConnectorType.SINK
-        return ConnectorType.UNKNOWN
-
-    def _info(self, name: ConnectorName) -> ConnectorInfo:
-        config = self._config(name)
-        tasks = [TaskId(name, TaskNumber(i)) for i in range(len(self._task_configs.get(name, [])))]
-        return ConnectorInfo(name, dict(config), tasks, self._type(config))
-
-    async def connector_info(self, name: ConnectorName) -> ConnectorInfo:
-        return self._info(name)
-
-    async def connector_config(self, name: ConnectorName) -> dict[str, str]:
-        return dict(self._config(name))
-
-    def _status(self, name: ConnectorName) -> ConnectorStateInfo:
-        config = self._config(name)
-        store = self._worker.status
-        unassigned = StateInfo(State.UNASSIGNED, self.worker_id)
-        connector = store.connector(name) or unassigned
-        tasks = [
-            TaskStateInfo(i, store.task(TaskId(name, TaskNumber(i))) or unassigned)
-            for i in range(len(self._task_configs.get(name, [])))
-        ]
-        return ConnectorStateInfo(name, connector, tasks, self._type(config))
-
-    async def connector_status(self, name: ConnectorName) -> ConnectorStateInfo:
-        return self._status(name)
-
-    async def task_status(self, task: TaskId) -> TaskStateInfo:
-        status = self._status(task.connector)
-        for t in status.tasks:
-            if t.id == task.task:
-                return t
-        raise NotFoundError(f"Task {task} not found")
-
-    async def task_configs(self, name: ConnectorName) -> list[TaskInfo]:
-        self._config(name)
-        return [
-            TaskInfo(TaskId(name, TaskNumber(i)), dict(c))
-            for i, c in enumerate(self._task_configs.get(name, []))
-        ]
-
     # --- writes
-    def _validated(self, config: Mapping[str, str]) -> None:
-        infos = validate_config(self._registry, self._worker.worker_props, config)
-        if infos.error_count:
-            messages = infos.error_messages()
-            raise BadRequestError(
-                f"Connector configuration is invalid and contains the following "
-                f"{len(messages)} error(s):\n" + "\n".join(messages) + "\n"
-                "You can also find the above list of errors at the endpoint "
-                "`/connector-plugins/{connectorType}/config/validate`"
-            )
-
     async def put_connector_config(
         self,
         name: ConnectorName,
@@ -288,22 +203,6 @@ class StandaloneHerder(Herder):
 
         return await self._call(run)
 
-    def _pending_restart_status(
-        self, status: ConnectorStateInfo, connector: bool, tasks: frozenset[TaskId]
-    ) -> ConnectorStateInfo:
-        restarting = StateInfo(State.RESTARTING, self.worker_id)
-        return ConnectorStateInfo(
-            status.name,
-            restarting if connector else status.connector,
-            [
-                TaskStateInfo(t.id, restarting)
-                if TaskId(status.name, TaskNumber(t.id)) in tasks
-                else t
-                for t in status.tasks
-            ],
-            status.type,
-        )
-
     async def restart_task(self, task: TaskId) -> None:
         def run() -> None:
             configs = self._task_configs.get(self._config_for_task(task), [])
@@ -378,33 +277,6 @@ class StandaloneHerder(Herder):
     async def reset_connector_topics(self, name: ConnectorName) -> None:
         self._config(name)
         self._worker.reset_active_topics(name)
-
-    # --- plugins
-    def connector_plugins(self, connectors_only: bool) -> list[PluginInfo]:
-        out: list[PluginInfo] = []
-        for d in self._registry.plugins():
-            for kind in d.kinds:
-                if connectors_only and kind not in (PluginKind.SOURCE, PluginKind.SINK):
-                    continue
-                out.append(PluginInfo(d.class_name, _KIND_TO_TYPE[kind], d.version))
-        return out
-
-    def plugin_config(self, plugin: str) -> list[ConfigKeyInfo]:
-        try:
-            cls = self._registry.resolve(plugin)
-        except ConfigError:
-            raise NotFoundError(f"Unknown plugin {plugin}.") from None
-        if issubclass(cls, Connector):
-            return config_key_infos(cls.config_model)
-        model = getattr(cls, "config_model", None)
-        if isinstance(model, type) and issubclass(cls, Converter | HeaderConverter):
-            return config_key_infos(model)
-        return []
-
-    async def validate_connector_config(
-        self, config: Mapping[str, str], plugin: str | None = None
-    ) -> ConfigInfos:
-        return validate_config(self._registry, self._worker.worker_props, config)
 
     # --- on the herder thread
     def _start_connector(self, name: ConnectorName) -> None:

@@ -88,6 +88,10 @@ class OffsetStore(ABC):
     ) -> None:
         """Make these offsets durable (a None offset removes the partition), or raise."""
 
+    def read_to_end(self) -> None:
+        """Catch up with offsets other workers committed; a shared store reads its topic.
+        Local stores are always up to date."""
+
     def close(self) -> None:
         pass
 

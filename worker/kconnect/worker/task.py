@@ -83,6 +83,10 @@ class TaskRunner(ABC):
         return not self._thread.is_alive()
 
     @property
+    def target(self) -> TargetState:
+        return self._target
+
+    @property
     def stopping(self) -> bool:
         return self._stopping
 

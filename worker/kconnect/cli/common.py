@@ -1,0 +1,111 @@
+"""What both worker modes do the same way: check the worker file, find Kafka, serve REST, and
+stop on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from kconnect.config.worker import WorkerConfig, unexpected_keys
+from kconnect.errors import ConfigError
+from kconnect.herder.base import Herder
+from kconnect.plugins.registry import default_registry
+from kconnect.rest.listeners import parse_listeners
+from kconnect.rest.server import RestServer
+from kconnect.worker import clients
+from kconnect.worker.worker import build_converters
+
+log = logging.getLogger("kconnect.cli")
+
+CLUSTER_ID_TIMEOUT_S = 30.0
+
+C = TypeVar("C", bound=WorkerConfig)
+
+
+def check_worker_config(model: type[C], props: Mapping[str, str], source: str) -> C:
+    """The parsed worker config; every mistake is a ConfigError naming the file."""
+    config = model.parse(props, source=source)
+    ignored, unknown = unexpected_keys(model, props)
+    if ignored:
+        log.warning("%s: these keys are ignored by kconnect: %s", source, ", ".join(ignored))
+    if unknown:
+        log.warning("%s: unknown keys, ignored: %s", source, ", ".join(unknown))
+    try:
+        build_converters(default_registry(), props, {})
+        parse_listeners(config.listener_list())
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    return config
+
+
+def make_admin(props: Mapping[str, str], config: WorkerConfig) -> AdminClient:
+    """An admin client with the worker's client settings (`admin.` keys included)."""
+    conf: dict[str, str | int | float | bool] = dict(clients.admin_config(props))
+    conf.setdefault("bootstrap.servers", config.bootstrap_servers)
+    return AdminClient(conf)
+
+
+def lookup_cluster_id(admin: AdminClient, bootstrap: str, timeout_s: float) -> str:
+    """The Kafka cluster id, which also proves the brokers are reachable."""
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            metadata = admin.list_topics(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+            return str(metadata.cluster_id)
+        except KafkaException as e:
+            last = e
+    raise ConfigError(
+        f"cannot reach Kafka at bootstrap.servers={bootstrap!r} within {timeout_s:.0f}s: {last}"
+    )
+
+
+def advertised_url(config: WorkerConfig, bound_url: str) -> str:
+    parts = urlsplit(bound_url)
+    host = config.rest_advertised_host_name or parts.hostname or "localhost"
+    port = config.rest_advertised_port or parts.port or 8083
+    return f"{parts.scheme}://{host}:{port}"
+
+
+T = TypeVar("T")
+
+
+async def serve(
+    herder: Herder,
+    config: WorkerConfig,
+    *,
+    started: float,
+    mode: str,
+    on_bound: Callable[[str], Awaitable[None]],
+    on_stop: Callable[[], None],
+) -> None:
+    """Serve REST until SIGTERM or SIGINT. `on_bound(worker_id)` runs once the REST port is
+    bound (a worker's id is its advertised host:port); `on_stop` drains and commits."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    listeners = config.listener_list()
+    rest = RestServer(herder, [listeners])
+    try:
+        await rest.start()
+    except OSError as e:
+        raise ConfigError(f"listeners={listeners!r}: cannot listen: {e.strerror}") from None
+    try:
+        advertised = advertised_url(config, rest.urls[0])
+        log.info("REST server listening on %s, advertised as %s", rest.urls, advertised)
+        await on_bound(urlsplit(advertised).netloc)
+        log.info("kconnect %s started in %.2fs", mode, time.monotonic() - started)
+        await stopping.wait()
+        log.info("stopping: draining, flushing and committing every task")
+        await loop.run_in_executor(None, on_stop)
+    finally:
+        await rest.stop()

@@ -1,0 +1,100 @@
+"""Assembling and running a distributed worker.
+
+As in standalone mode, the worker file is checked before anything starts. Then the internal
+topics are created or checked (a config topic with more than one partition, or not compacted,
+stops the worker with a message), the offset and status topics are read, and the herder reads
+the config topic and joins the group. Only then is the worker ready (`GET /health` says 200).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from kconnect.api.connector import package_version
+from kconnect.cli.common import (
+    CLUSTER_ID_TIMEOUT_S,
+    check_worker_config,
+    lookup_cluster_id,
+    make_admin,
+    serve,
+)
+from kconnect.cli.files import read_properties
+from kconnect.config.worker import DistributedConfig
+from kconnect.herder.distributed import DistributedHerder
+from kconnect.plugins.registry import default_registry
+from kconnect.storage.kafka_offsets import KafkaOffsetStore
+from kconnect.storage.kafka_status import KafkaStatusStore
+from kconnect.storage.topics import InternalTopic, ensure_internal_topics
+from kconnect.worker import clients
+from kconnect.worker.worker import Worker
+
+log = logging.getLogger("kconnect.distributed")
+
+
+def internal_topics(config: DistributedConfig) -> list[InternalTopic]:
+    return [
+        InternalTopic(
+            config.config_storage_topic, 1, config.config_storage_replication_factor, "config"
+        ),
+        InternalTopic(
+            config.offset_storage_topic,
+            config.offset_storage_partitions,
+            config.offset_storage_replication_factor,
+            "offset",
+        ),
+        InternalTopic(
+            config.status_storage_topic,
+            config.status_storage_partitions,
+            config.status_storage_replication_factor,
+            "status",
+        ),
+    ]
+
+
+def run_distributed(worker_path: str) -> int:
+    started = time.monotonic()
+    props = read_properties(worker_path)
+    config = check_worker_config(DistributedConfig, props, worker_path)
+    admin = make_admin(props, config)
+    cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S)
+    ensure_internal_topics(admin, internal_topics(config))
+    client_config = clients.admin_config(props)
+    client_config.setdefault("bootstrap.servers", config.bootstrap_servers)
+    offsets = KafkaOffsetStore(config.offset_storage_topic, client_config=client_config)
+    status = KafkaStatusStore(config.status_storage_topic, client_config=client_config)
+    offsets.start()
+    status.start()
+    worker = Worker("unbound", props, config, default_registry(), offsets, status)
+    herder = DistributedHerder(
+        worker,
+        config,
+        client_config=client_config,
+        admin=admin,
+        status=status,
+        kafka_cluster_id=cluster_id,
+        version=package_version(),
+    )
+
+    async def on_bound(worker_id: str) -> None:
+        worker.worker_id = worker_id
+        await asyncio.get_running_loop().run_in_executor(None, herder.start)
+
+    try:
+        asyncio.run(
+            serve(
+                herder,
+                config,
+                started=started,
+                mode="distributed",
+                on_bound=on_bound,
+                on_stop=herder.stop,
+            )
+        )
+    finally:
+        herder.stop()
+        status.close()
+        offsets.close()
+    log.info("kconnect distributed stopped")
+    return 0

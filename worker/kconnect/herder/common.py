@@ -1,0 +1,187 @@
+"""What every herder answers the same way: plugins, validation, info and status views.
+
+A herder keeps connector configs and task configs somewhere (memory, the config topic); given
+read access to them and to the status store, the views below are the same in every mode.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+
+from kconnect.api.connector import Connector, SinkConnector, SourceConnector
+from kconnect.api.converter import Converter, HeaderConverter
+from kconnect.api.types import ConnectorName, TaskId, TaskNumber
+from kconnect.errors import ConfigError
+from kconnect.herder.base import Herder
+from kconnect.herder.errors import BadRequestError, NotFoundError
+from kconnect.herder.model import (
+    ConfigInfos,
+    ConfigKeyInfo,
+    ConnectorInfo,
+    ConnectorStateInfo,
+    ConnectorType,
+    PluginInfo,
+    PluginType,
+    ServerInfo,
+    TaskInfo,
+    TaskStateInfo,
+)
+from kconnect.herder.validation import config_key_infos, validate_config
+from kconnect.plugins.registry import PluginKind, PluginRegistry
+from kconnect.storage.states import State, StateInfo
+from kconnect.storage.status import StatusStore
+
+_KIND_TO_TYPE = {
+    PluginKind.SOURCE: PluginType.SOURCE,
+    PluginKind.SINK: PluginType.SINK,
+    PluginKind.CONVERTER: PluginType.CONVERTER,
+    PluginKind.HEADER_CONVERTER: PluginType.HEADER_CONVERTER,
+}
+
+
+class CommonHerder(Herder):
+    """Shared views. Subclasses say where configs, task configs and statuses are."""
+
+    _registry: PluginRegistry
+    _worker_props: Mapping[str, str]
+    _version: str
+    _cluster_id: str | None
+    _ready: bool
+
+    @abstractmethod
+    def _connector_configs(self) -> Mapping[ConnectorName, Mapping[str, str]]: ...
+
+    @abstractmethod
+    def _task_config_list(self, name: ConnectorName) -> list[Mapping[str, str]]: ...
+
+    @property
+    @abstractmethod
+    def _statuses(self) -> StatusStore: ...
+
+    # --- identity and health
+    def server_info(self) -> ServerInfo:
+        return ServerInfo(self._version, "unknown", self._cluster_id)
+
+    def health(self) -> tuple[bool, str]:
+        if self._ready:
+            return True, "Worker has completed startup and is ready to handle requests."
+        return False, "Worker is still starting up."
+
+    # --- reads
+    async def connectors(self) -> list[ConnectorName]:
+        return sorted(self._connector_configs())
+
+    def _config(self, name: ConnectorName) -> Mapping[str, str]:
+        try:
+            return self._connector_configs()[name]
+        except KeyError:
+            raise NotFoundError(f"Connector {name} not found") from None
+
+    def _type(self, config: Mapping[str, str]) -> ConnectorType:
+        try:
+            cls = self._registry.resolve_as(
+                config.get("connector.class", ""), Connector, "connector.class"
+            )
+        except ConfigError:
+            return ConnectorType.UNKNOWN
+        if issubclass(cls, SourceConnector):
+            return ConnectorType.SOURCE
+        if issubclass(cls, SinkConnector):
+            return ConnectorType.SINK
+        return ConnectorType.UNKNOWN
+
+    def _info(self, name: ConnectorName) -> ConnectorInfo:
+        config = self._config(name)
+        count = len(self._task_config_list(name))
+        tasks = [TaskId(name, TaskNumber(i)) for i in range(count)]
+        return ConnectorInfo(name, dict(config), tasks, self._type(config))
+
+    async def connector_info(self, name: ConnectorName) -> ConnectorInfo:
+        return self._info(name)
+
+    async def connector_config(self, name: ConnectorName) -> dict[str, str]:
+        return dict(self._config(name))
+
+    def _status(self, name: ConnectorName) -> ConnectorStateInfo:
+        config = self._config(name)
+        store = self._statuses
+        unassigned = StateInfo(State.UNASSIGNED, self.worker_id)
+        connector = store.connector(name) or unassigned
+        tasks = [
+            TaskStateInfo(i, store.task(TaskId(name, TaskNumber(i))) or unassigned)
+            for i in range(len(self._task_config_list(name)))
+        ]
+        return ConnectorStateInfo(name, connector, tasks, self._type(config))
+
+    async def connector_status(self, name: ConnectorName) -> ConnectorStateInfo:
+        return self._status(name)
+
+    async def task_status(self, task: TaskId) -> TaskStateInfo:
+        status = self._status(task.connector)
+        for t in status.tasks:
+            if t.id == task.task:
+                return t
+        raise NotFoundError(f"Task {task} not found")
+
+    async def task_configs(self, name: ConnectorName) -> list[TaskInfo]:
+        self._config(name)
+        return [
+            TaskInfo(TaskId(name, TaskNumber(i)), dict(c))
+            for i, c in enumerate(self._task_config_list(name))
+        ]
+
+    def _pending_restart_status(
+        self, status: ConnectorStateInfo, connector: bool, tasks: frozenset[TaskId]
+    ) -> ConnectorStateInfo:
+        """The status a restart answers with: what will restart shown as RESTARTING."""
+        restarting = StateInfo(State.RESTARTING, self.worker_id)
+        return ConnectorStateInfo(
+            status.name,
+            restarting if connector else status.connector,
+            [
+                TaskStateInfo(t.id, restarting)
+                if TaskId(status.name, TaskNumber(t.id)) in tasks
+                else t
+                for t in status.tasks
+            ],
+            status.type,
+        )
+
+    # --- validation and plugins
+    def _validated(self, config: Mapping[str, str]) -> None:
+        infos = validate_config(self._registry, self._worker_props, config)
+        if infos.error_count:
+            messages = infos.error_messages()
+            raise BadRequestError(
+                f"Connector configuration is invalid and contains the following "
+                f"{len(messages)} error(s):\n" + "\n".join(messages) + "\n"
+                "You can also find the above list of errors at the endpoint "
+                "`/connector-plugins/{connectorType}/config/validate`"
+            )
+
+    def connector_plugins(self, connectors_only: bool) -> list[PluginInfo]:
+        out: list[PluginInfo] = []
+        for d in self._registry.plugins():
+            for kind in d.kinds:
+                if connectors_only and kind not in (PluginKind.SOURCE, PluginKind.SINK):
+                    continue
+                out.append(PluginInfo(d.class_name, _KIND_TO_TYPE[kind], d.version))
+        return out
+
+    def plugin_config(self, plugin: str) -> list[ConfigKeyInfo]:
+        try:
+            cls = self._registry.resolve(plugin)
+        except ConfigError:
+            raise NotFoundError(f"Unknown plugin {plugin}.") from None
+        if issubclass(cls, Connector):
+            return config_key_infos(cls.config_model)
+        model = getattr(cls, "config_model", None)
+        if isinstance(model, type) and issubclass(cls, Converter | HeaderConverter):
+            return config_key_infos(model)
+        return []
+
+    async def validate_connector_config(
+        self, config: Mapping[str, str], plugin: str | None = None
+    ) -> ConfigInfos:
+        return validate_config(self._registry, self._worker_props, config)

@@ -1,0 +1,596 @@
+"""The distributed herder: one member of a cluster of workers that share connectors and tasks.
+
+Two shared facts drive everything, and both live in Kafka:
+
+- **The config topic** is the cluster's single source of truth. Every worker reads it from the
+  beginning and folds it with the same pure function (`storage.config_log.fold`), so all agree.
+  A REST write is validated, appended, and answered only once this worker has read it back
+  (read-your-writes). Commands (restarts) are records too. There is no leader and no
+  worker-to-worker call.
+- **The group assignment** says who runs what: partition n of a connector's task topic is task
+  n, and the holder of partition 0 also runs the connector instance, which computes and writes
+  the task configs.
+
+`_reconcile` turns (config, assignment, what runs) into the smallest set of starts and stops
+(`herder.plan`). It runs on the herder thread, one at a time. Revocations run it synchronously
+from the membership thread, so tasks that move are drained and committed before the group gives
+them to another worker; a lost assignment cancels tasks without committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]
+
+from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
+from kconnect.config.connector import CommonConnectorConfig
+from kconnect.config.worker import DistributedConfig
+from kconnect.errors import ConfigError
+from kconnect.herder.common import CommonHerder
+from kconnect.herder.errors import AlreadyExistsError, BadRequestError, NotFoundError
+from kconnect.herder.membership import Membership
+from kconnect.herder.model import (
+    ConnectorInfo,
+    ConnectorOffset,
+    ConnectorOffsets,
+    ConnectorStateInfo,
+    ConnectorType,
+)
+from kconnect.herder.plan import Running, plan
+from kconnect.herder.restart import plan_restart
+from kconnect.storage import sink_offsets
+from kconnect.storage.config_log import (
+    EMPTY,
+    ClusterConfig,
+    connector_config_record,
+    connector_deletion_records,
+    fold,
+    restart_request_record,
+    target_state_record,
+    task_config_records,
+)
+from kconnect.storage.kafka_log import KafkaLog
+from kconnect.storage.states import TargetState
+from kconnect.storage.status import StatusStore
+from kconnect.storage.topics import task_topic_name
+from kconnect.worker.worker import Worker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TASK_RESTART_PREFIX = "restart-task-"
+"""A kconnect record kind: restart one task. Kafka Connect forwards such a request to the task's
+worker over REST; here it is a config record like every other command."""
+
+TopicPartition = tuple[str, int]
+
+
+def task_restart_record(task: TaskId) -> tuple[str, bytes]:
+    return f"{TASK_RESTART_PREFIX}{task.connector}-{task.task}", b"{}"
+
+
+def parse_task_restart(key: str) -> TaskId | None:
+    rest = key.removeprefix(TASK_RESTART_PREFIX)
+    name, sep, number = rest.rpartition("-")
+    if not sep or not number.isdigit():
+        return None
+    return TaskId(ConnectorName(name), TaskNumber(int(number)))
+
+
+class DistributedHerder(CommonHerder):
+    def __init__(
+        self,
+        worker: Worker,
+        config: DistributedConfig,
+        *,
+        client_config: Mapping[str, str],
+        admin: AdminClient,
+        status: StatusStore,
+        kafka_cluster_id: str | None,
+        version: str,
+    ) -> None:
+        self._worker = worker
+        self._cfg = config
+        self._registry = worker.registry
+        self._worker_props = worker.worker_props
+        self._client_config = dict(client_config)
+        self._admin = admin
+        self._status_store = status
+        self._cluster_id = kafka_cluster_id
+        self._version = version
+        self._ready = False
+        self._closed = False
+        self._state: ClusterConfig = EMPTY
+        self._cond = threading.Condition()
+        self._herder = ThreadPoolExecutor(1, thread_name_prefix="herder")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="config-writer")
+        self._reconcile_pending = False
+        self._pending_lock = threading.Lock()
+        self._task_connector_props: dict[TaskId, Mapping[str, str]] = {}
+        self._handled_restarts: dict[ConnectorName, int] = {}
+        self._task_restarts: list[tuple[TaskId, int]] = []
+        self._handled_task_restart_offset = -1
+        self._regenerate: set[ConnectorName] = set()
+        self._config_log = KafkaLog(
+            config.config_storage_topic,
+            client_config=self._client_config,
+            on_record=self._on_config_record,
+            name="config",
+        )
+        self._membership = Membership(
+            self._client_config,
+            group_id=config.group_id,
+            client_id=f"connect-{worker.worker_id}",
+            anchor_topic=config.config_storage_topic,
+            session_timeout_ms=config.session_timeout_ms,
+            heartbeat_interval_ms=config.heartbeat_interval_ms,
+            rebalance_timeout_ms=config.rebalance_timeout_ms,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+
+    @property
+    def worker_id(self) -> str:
+        return self._worker.worker_id
+
+    # --- CommonHerder's views
+    def _connector_configs(self) -> Mapping[ConnectorName, Mapping[str, str]]:
+        return self._state.connectors
+
+    def _task_config_list(self, name: ConnectorName) -> list[Mapping[str, str]]:
+        return list(self._state.tasks.get(name, ()))
+
+    @property
+    def _statuses(self) -> StatusStore:
+        return self._status_store
+
+    # --- lifecycle
+    def start(self, timeout: float = 60.0) -> None:
+        """Read the config log to its end, join the group, and become ready."""
+        self._config_log.start(timeout)
+        with self._cond:
+            # Restart requests written before this worker started are history, not commands.
+            self._handled_restarts = {n: r.offset for n, r in self._state.restarts.items()}
+            self._handled_task_restart_offset = self._state.offset
+        self._membership.start()
+        if not self._membership.wait_joined(timeout):
+            raise ConfigError(
+                f"could not join the worker group {self._cfg.group_id!r} within {timeout:.0f}s"
+            )
+        self._request_reconcile()
+        self._ready = True
+        log.info("worker %s joined group %s", self.worker_id, self._cfg.group_id)
+
+    def stop(self) -> None:
+        """Leave the group (moving tasks are drained and committed first), then shut down."""
+        if self._closed:
+            return
+        self._closed = True
+        self._ready = False
+        graceful = self._cfg.task_shutdown_graceful_timeout_ms / 1000
+        self._membership.stop(timeout=graceful + 30)
+        self._herder.submit(self._worker.shutdown).result()
+        self._herder.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        self._config_log.stop()
+
+    # --- the config log (reader thread)
+    def _on_config_record(
+        self, key: bytes | None, value: bytes | None, partition: int, offset: int
+    ) -> None:
+        text = key.decode("utf-8", "replace") if key is not None else None
+        with self._cond:
+            if text is not None and text.startswith(TASK_RESTART_PREFIX):
+                task = parse_task_restart(text)
+                if task is not None:
+                    self._task_restarts.append((task, offset))
+            self._state = fold(self._state, key, value, offset)
+            self._cond.notify_all()
+        if self._ready:
+            self._request_reconcile()
+
+    def _await_offset(self, offset: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._state.offset < offset:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"the config log was not read up to offset {offset}")
+                self._cond.wait(left)
+
+    def _write(self, records: Sequence[tuple[str, bytes | None]]) -> None:
+        """Append records to the config topic and wait until this worker has read them back."""
+        for key, value in records[:-1]:
+            self._config_log.send(key.encode(), value, 0)
+        key, value = records[-1]
+        _, offset = self._config_log.send_and_wait(key.encode(), value, 0)
+        self._await_offset(offset)
+
+    async def _call_writer(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn)
+
+    # --- membership callbacks (membership thread)
+    def _on_assign(self, partitions: frozenset[TopicPartition]) -> None:
+        self._request_reconcile()
+
+    def _on_revoke(self, partitions: frozenset[TopicPartition]) -> None:
+        # Return only once the moving tasks have been drained and committed.
+        if self._closed and self._herder._shutdown:
+            return
+        self._herder.submit(self._reconcile).result()
+
+    def _on_lost(self, partitions: frozenset[TopicPartition]) -> None:
+        lost = self._tasks_of(partitions)
+        self._herder.submit(self._cancel, lost).result()
+
+    def _tasks_of(self, partitions: frozenset[TopicPartition]) -> list[TaskId]:
+        topics = self._topics(self._state)
+        return [TaskId(topics[t], TaskNumber(p)) for t, p in partitions if t in topics]
+
+    def _cancel(self, tasks: list[TaskId]) -> None:
+        running = [t for t in tasks if t in self._worker.tasks]
+        if running:
+            log.warning("assignment lost: stopping %s without committing", running)
+            self._worker.stop_tasks(running, cancel=True)
+        self._reconcile()
+
+    # --- reconciling (herder thread)
+    def _request_reconcile(self) -> None:
+        with self._pending_lock:
+            if self._reconcile_pending or self._closed:
+                return
+            self._reconcile_pending = True
+        with contextlib.suppress(RuntimeError):  # shut down: the herder is stopping
+            self._herder.submit(self._reconcile_requested)
+
+    def _reconcile_requested(self) -> None:
+        with self._pending_lock:
+            self._reconcile_pending = False
+        self._reconcile()
+
+    def _topics(self, config: ClusterConfig) -> dict[str, ConnectorName]:
+        return {task_topic_name(self._cfg.group_id, name): name for name in config.connectors}
+
+    def _running(self) -> Running:
+        w = self._worker
+        return Running(
+            connectors={n: r.props for n, r in w.connectors.items()},
+            connector_targets={n: r.target for n, r in w.connectors.items()},
+            tasks={
+                t: (self._task_connector_props.get(t, {}), r.task_props) for t, r in w.tasks.items()
+            },
+            task_targets={t: r.target for t, r in w.tasks.items()},
+        )
+
+    def _reconcile(self) -> None:
+        try:
+            self._reconcile_once()
+        except Exception:
+            log.exception("reconciling the worker's assignment failed; retrying soon")
+            threading.Timer(1.0, self._request_reconcile).start()
+
+    def _reconcile_once(self) -> None:
+        config = self._state
+        topics = self._topics(config)
+        self._membership.set_topics(sorted(topics))
+        p = plan(self._membership.assigned, topics, config, self._running())
+        w = self._worker
+        if p.stop_tasks:
+            w.stop_tasks(sorted(p.stop_tasks))
+            for t in p.stop_tasks:
+                self._task_connector_props.pop(t, None)
+        for name in sorted(p.stop_connectors):
+            w.stop_connector(name)
+        for name in p.start_connectors:
+            w.start_connector(
+                name,
+                config.connectors[name],
+                config.target(name),
+                on_reconfigure=functools.partial(self._request_regenerate, name),
+            )
+            self._regenerate.add(name)
+        for name, target in p.retarget_connectors.items():
+            w.set_connector_target(name, target)
+            self._regenerate.add(name)
+        for task, target in p.retarget_tasks.items():
+            w.set_task_target(task, target)
+        if p.start_tasks:
+            self._worker.offsets.read_to_end()
+        for task in p.start_tasks:
+            task_config = config.task_config(task)
+            if task_config is None:
+                continue
+            connector_props = config.connectors[task.connector]
+            w.start_task(task, connector_props, task_config, config.target(task.connector))
+            self._task_connector_props[task] = connector_props
+        for name in sorted(self._regenerate):
+            self._generate_tasks(name)
+        self._regenerate.clear()
+        self._handle_restarts(config)
+
+    def _request_regenerate(self, name: ConnectorName) -> None:
+        def run() -> None:
+            self._regenerate.add(name)
+            self._reconcile()
+
+        if not self._closed:
+            self._herder.submit(run)
+
+    def _generate_tasks(self, name: ConnectorName) -> None:
+        """As owner of the connector instance: write its task configs when they changed."""
+        config = self._state
+        if name not in self._worker.connectors or name not in config.connectors:
+            return
+        committed = [dict(c) for c in config.tasks.get(name, ())]
+        if config.target(name) is TargetState.STOPPED:
+            if committed:
+                self._write(task_config_records(name, []))
+            return
+        common = CommonConnectorConfig.parse(config.connectors[name])
+        configs = self._worker.connector_task_configs(name, common.tasks_max)
+        if configs is None:
+            return
+        if common.tasks_max_enforce and len(configs) > common.tasks_max:
+            runner = self._worker.connectors.get(name)
+            if runner is not None:
+                runner.fail(
+                    ConfigError(
+                        f"The connector {name} has generated {len(configs)} tasks, which is "
+                        f"greater than {common.tasks_max}, the maximum number of tasks it is "
+                        "configured to create."
+                    )
+                )
+            return
+        if configs == committed and name not in config.inconsistent:
+            return
+        self._ensure_task_partitions(name, len(configs))
+        self._write(task_config_records(name, configs))
+
+    # --- task topics
+    def _ensure_task_partitions(self, name: ConnectorName, count: int) -> None:
+        """The connector's task topic has at least `count` (≥ 1) partitions."""
+        topic = task_topic_name(self._cfg.group_id, name)
+        want = max(1, count)
+        metadata = self._admin.list_topics(topic=topic, timeout=10)
+        found = metadata.topics.get(topic)
+        have = len(found.partitions) if found is not None and found.error is None else 0
+        if have == 0:
+            from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]  # noqa: PLC0415
+
+            futures = self._admin.create_topics(
+                [NewTopic(topic, num_partitions=want, replication_factor=-1)]
+            )
+            for future in futures.values():
+                try:
+                    future.result(timeout=30)
+                except Exception as e:
+                    if "TOPIC_ALREADY_EXISTS" not in str(e):
+                        raise
+        elif have < want:
+            futures = self._admin.create_partitions([NewPartitions(topic, want)])
+            for future in futures.values():
+                try:
+                    future.result(timeout=30)
+                except Exception as e:
+                    if "INVALID_PARTITIONS" not in str(e):
+                        raise
+
+    def _delete_task_topic(self, name: ConnectorName) -> None:
+        topic = task_topic_name(self._cfg.group_id, name)
+        for future in self._admin.delete_topics([topic]).values():
+            try:
+                future.result(timeout=30)
+            except Exception as e:  # noqa: BLE001 - best effort: the topic holds no data
+                log.warning("could not delete task topic %s: %s", topic, e)
+
+    # --- restarts (herder thread)
+    def _handle_restarts(self, config: ClusterConfig) -> None:
+        """Act on restart requests new since the last pass: stop what must restart here; the
+        next pass starts it again with the current config."""
+        stopped = False
+        for name, request in config.restarts.items():
+            if request.offset <= self._handled_restarts.get(name, -1):
+                continue
+            self._handled_restarts[name] = request.offset
+            if name not in config.connectors:
+                continue
+            status = self._status(name)
+            restart = plan_restart(
+                status.connector.state,
+                {TaskId(name, TaskNumber(t.id)): t.info.state for t in status.tasks},
+                include_tasks=request.include_tasks,
+                only_failed=request.only_failed,
+            )
+            if restart.connector and name in self._worker.connectors:
+                self._worker.stop_connector(name)
+                stopped = True
+            stopped |= self._stop_for_restart(t for t in restart.tasks)
+        with self._cond:
+            pending = [
+                (t, o) for t, o in self._task_restarts if o > self._handled_task_restart_offset
+            ]
+            self._task_restarts = []
+        for task, offset in pending:
+            self._handled_task_restart_offset = max(self._handled_task_restart_offset, offset)
+            stopped |= self._stop_for_restart([task])
+        if stopped:
+            self._request_reconcile()
+
+    def _stop_for_restart(self, tasks: Iterable[TaskId]) -> bool:
+        mine = sorted(t for t in tasks if t in self._worker.tasks)
+        if mine:
+            self._worker.stop_tasks(mine)
+            for t in mine:
+                self._task_connector_props.pop(t, None)
+        return bool(mine)
+
+    # --- REST writes
+    async def put_connector_config(
+        self,
+        name: ConnectorName,
+        config: Mapping[str, str],
+        *,
+        allow_replace: bool,
+        initial_state: TargetState | None = None,
+    ) -> tuple[bool, ConnectorInfo]:
+        def run() -> tuple[bool, ConnectorInfo]:
+            full = {**config, "name": name}
+            self._validated(full)
+            existing = self._state.connectors.get(name)
+            if existing is not None and not allow_replace:
+                raise AlreadyExistsError(f"Connector {name} already exists")
+            if existing is not None and dict(existing) == full:
+                return False, self._info(name)
+            tasks_max = CommonConnectorConfig.parse(full).tasks_max
+            self._ensure_task_partitions(name, tasks_max)
+            records: list[tuple[str, bytes | None]] = []
+            if existing is None and initial_state is not None:
+                records.append(target_state_record(name, initial_state))
+            records.append(connector_config_record(name, full))
+            self._write(records)
+            return existing is None, self._info(name)
+
+        return await self._call_writer(run)
+
+    async def patch_connector_config(
+        self, name: ConnectorName, patch: Mapping[str, str | None]
+    ) -> ConnectorInfo:
+        merged = dict(self._config(name))
+        for k, v in patch.items():
+            if v is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        if merged.get("name", name) != name:
+            raise BadRequestError(
+                f"Connector name configuration ({merged['name']}) doesn't match connector "
+                f"name in the URL ({name})"
+            )
+        return (await self.put_connector_config(name, merged, allow_replace=True))[1]
+
+    async def delete_connector(self, name: ConnectorName) -> ConnectorInfo:
+        def run() -> ConnectorInfo:
+            info = self._info(name)
+            self._write(connector_deletion_records(name))
+            self._delete_task_topic(name)
+            self._status_store.forget(name)
+            return info
+
+        return await self._call_writer(run)
+
+    async def set_target_state(self, name: ConnectorName, state: TargetState) -> None:
+        def run() -> None:
+            self._config(name)
+            records = [target_state_record(name, state)]
+            if state is TargetState.STOPPED:
+                # As Kafka Connect: a stopped connector has no tasks.
+                records = [*task_config_records(name, []), *records]
+            self._write(records)
+
+        await self._call_writer(run)
+
+    async def restart_connector(
+        self, name: ConnectorName, *, include_tasks: bool, only_failed: bool
+    ) -> ConnectorStateInfo | None:
+        def run() -> ConnectorStateInfo | None:
+            status = self._status(name)
+            restart = plan_restart(
+                status.connector.state,
+                {TaskId(name, TaskNumber(t.id)): t.info.state for t in status.tasks},
+                include_tasks=include_tasks,
+                only_failed=only_failed,
+            )
+            pending = self._pending_restart_status(status, restart.connector, restart.tasks)
+            self._write([restart_request_record(name, include_tasks, only_failed)])
+            return None if restart.plain else pending
+
+        return await self._call_writer(run)
+
+    async def restart_task(self, task: TaskId) -> None:
+        def run() -> None:
+            self._config(task.connector)
+            if task.task >= len(self._state.tasks.get(task.connector, ())):
+                raise NotFoundError(f"Task {task} not found")
+            self._write([task_restart_record(task)])
+
+        await self._call_writer(run)
+
+    # --- offsets
+    def _require_stopped(self, name: ConnectorName) -> None:
+        self._config(name)
+        if self._state.target(name) is not TargetState.STOPPED or self._state.tasks.get(name):
+            raise BadRequestError(
+                "Connectors must be in the STOPPED state before their offsets can be modified. "
+                "This can be done for the specified connector by issuing a 'PUT' request to the "
+                f"'/connectors/{name}/stop' endpoint"
+            )
+
+    async def connector_offsets(self, name: ConnectorName) -> ConnectorOffsets:
+        def run() -> ConnectorOffsets:
+            config = self._config(name)
+            if self._type(config) is ConnectorType.SINK:
+                items = sink_offsets.read_sink_offsets(self._admin, name)
+            else:
+                self._worker.offsets.read_to_end()
+                items = list(self._worker.offsets.connector_offsets(name))
+            return ConnectorOffsets([ConnectorOffset(p, o) for p, o in items])
+
+        return await self._call_writer(run)
+
+    async def alter_connector_offsets(
+        self, name: ConnectorName, offsets: list[dict[str, JsonValue]]
+    ) -> str:
+        def run() -> str:
+            self._require_stopped(name)
+            parsed: list[tuple[dict[str, JsonValue], dict[str, JsonValue] | None]] = []
+            for entry in offsets:
+                partition = entry.get("partition")
+                offset = entry.get("offset")
+                if not isinstance(partition, dict):
+                    raise BadRequestError(f"Partitions must be JSON objects; got {partition!r}")
+                if offset is not None and not isinstance(offset, dict):
+                    raise BadRequestError(f"Offsets must be JSON objects or null; got {offset!r}")
+                parsed.append((partition, offset))
+            if self._type(self._config(name)) is ConnectorType.SINK:
+                try:
+                    sink_offsets.alter_sink_offsets(self._admin, name, parsed)
+                except ConfigError as e:
+                    raise BadRequestError(str(e)) from None
+            else:
+                self._worker.offsets.put(name, parsed)
+            return "The offsets for this connector have been altered successfully"
+
+        return await self._call_writer(run)
+
+    async def reset_connector_offsets(self, name: ConnectorName) -> str:
+        def run() -> str:
+            self._require_stopped(name)
+            if self._type(self._config(name)) is ConnectorType.SINK:
+                sink_offsets.reset_sink_offsets(self._admin, name)
+            else:
+                self._worker.offsets.read_to_end()
+                items = self._worker.offsets.connector_offsets(name)
+                self._worker.offsets.put(name, [(p, None) for p, _ in items])
+            return "The offsets for this connector have been reset successfully"
+
+        return await self._call_writer(run)
+
+    # --- topics
+    async def connector_topics(self, name: ConnectorName) -> list[str]:
+        self._config(name)
+        return sorted(self._worker.active_topics(name))
+
+    async def reset_connector_topics(self, name: ConnectorName) -> None:
+        self._config(name)
+        self._worker.reset_active_topics(name)

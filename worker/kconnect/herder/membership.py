@@ -1,0 +1,178 @@
+"""This worker's seat in the cluster's consumer group.
+
+Every worker of a cluster joins one consumer group (`group.id`) and subscribes to the task
+topics of the cluster's connectors. Kafka's group coordinator detects members and failures and
+hands out partitions; the partitions a worker holds are the tasks it runs. The cooperative-sticky
+assignor moves only the partitions that must move, so a rebalance never stops unrelated tasks.
+
+The membership owns one consumer, used only on its own thread. The herder reacts to changes
+through three callbacks, which run on that thread inside `poll()`:
+
+- `on_assign(partitions)`: new work; it may return at once.
+- `on_revoke(partitions)`: work moves elsewhere; it must return only once those tasks have been
+  drained and committed, because the group gives the partitions to another worker only after
+  this returns. That is what keeps two workers from running one task.
+- `on_lost(partitions)`: this worker was dropped from the group (a missed session timeout, say);
+  the tasks must stop without committing, since another worker may already own them.
+
+The group uses the classic protocol, because its session timeout is the client's to choose
+(`session.timeout.ms`, Kafka Connect's default 10 s), while KIP-848's is set by the broker (45 s
+by default). The task topics carry no records; the consumer is there for the group.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError
+
+log = logging.getLogger(__name__)
+CLIENT_LOG = logging.getLogger("kconnect.librdkafka")
+
+TopicPartition = tuple[str, int]
+Callback = Callable[[frozenset[TopicPartition]], None]
+
+
+class Membership:
+    def __init__(
+        self,
+        client_config: Mapping[str, str],
+        *,
+        group_id: str,
+        client_id: str,
+        anchor_topic: str,
+        session_timeout_ms: int,
+        heartbeat_interval_ms: int,
+        rebalance_timeout_ms: int,
+        on_assign: Callback,
+        on_revoke: Callback,
+        on_lost: Callback,
+    ) -> None:
+        self._conf: dict[str, Any] = {
+            **client_config,
+            "group.id": group_id,
+            "client.id": client_id,
+            "group.protocol": "classic",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "session.timeout.ms": str(session_timeout_ms),
+            "heartbeat.interval.ms": str(heartbeat_interval_ms),
+            "max.poll.interval.ms": str(max(rebalance_timeout_ms, session_timeout_ms)),
+            "enable.auto.commit": "false",
+            "auto.offset.reset": "latest",
+            # Notice new task topics and added partitions quickly.
+            "topic.metadata.refresh.interval.ms": "2000",
+            "logger": CLIENT_LOG,
+            "error_cb": self._on_error,
+        }
+        # The config topic always exists, so the worker joins the group even with no connector.
+        self._anchor = anchor_topic
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        self._on_lost = on_lost
+        self._commands: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        self._topics: list[str] = [anchor_topic]
+        self._thread = threading.Thread(target=self._run, name="membership", daemon=True)
+        self._joined = threading.Event()
+        self._stopped = threading.Event()
+        self.assigned: frozenset[TopicPartition] = frozenset()
+
+    # --- any thread
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def joined(self) -> bool:
+        """True once the group has answered with an assignment (possibly empty)."""
+        return self._joined.is_set()
+
+    def wait_joined(self, timeout: float) -> bool:
+        return self._joined.wait(timeout)
+
+    def set_topics(self, topics: list[str]) -> None:
+        """Subscribe to these task topics (the change is made on the membership thread)."""
+        wanted = sorted({*topics, self._anchor})
+        if wanted != self._topics:
+            self._topics = wanted
+            self._commands.put(wanted)
+
+    def stop(self, timeout: float) -> None:
+        """Leave the group: revokes everything (through on_revoke), then closes."""
+        self._commands.put(None)
+        self._thread.join(timeout)
+
+    # --- the membership thread
+    def _run(self) -> None:
+        consumer = Consumer(self._conf)
+        try:
+            self._subscribe(consumer, self._topics)
+            while True:
+                try:
+                    command = self._commands.get_nowait()
+                except queue.Empty:
+                    command = []
+                if command is None:
+                    break
+                if command:
+                    self._subscribe(consumer, command)
+                for msg in consumer.consume(100, 0.2):
+                    err = msg.error()
+                    if err is not None and err.code() not in (
+                        KafkaError._PARTITION_EOF,
+                        KafkaError.UNKNOWN_TOPIC_OR_PART,
+                    ):
+                        log.warning("group membership: %s", err)
+        except Exception:
+            log.exception("group membership failed")
+            raise
+        finally:
+            try:
+                consumer.close()  # leaves the group; on_revoke runs for what is left
+            finally:
+                self._stopped.set()
+
+    def _subscribe(self, consumer: Any, topics: list[str]) -> None:
+        consumer.subscribe(
+            topics,
+            on_assign=self._assigned_cb,
+            on_revoke=self._revoked_cb,
+            on_lost=self._lost_cb,
+        )
+
+    def _parts(self, consumer: Any, partitions: list[Any]) -> frozenset[TopicPartition]:
+        found = frozenset((p.topic, p.partition) for p in partitions)
+        anchor = [p for p in partitions if p.topic == self._anchor]
+        if anchor and consumer is not None:
+            try:
+                consumer.pause(anchor)
+            except Exception:  # noqa: BLE001 - pausing is an optimisation only
+                log.debug("could not pause %s", anchor)
+        return frozenset(tp for tp in found if tp[0] != self._anchor)
+
+    def _assigned_cb(self, consumer: Any, partitions: list[Any]) -> None:
+        added = self._parts(consumer, partitions)
+        self.assigned = self.assigned | added
+        self._joined.set()
+        if added:
+            log.info("assigned %d task partitions: %s", len(added), sorted(added))
+        self._on_assign(added)
+
+    def _revoked_cb(self, consumer: Any, partitions: list[Any]) -> None:
+        removed = self._parts(None, partitions)
+        self.assigned = self.assigned - removed
+        if removed:
+            log.info("revoked %d task partitions: %s", len(removed), sorted(removed))
+            self._on_revoke(removed)
+
+    def _lost_cb(self, consumer: Any, partitions: list[Any]) -> None:
+        lost = self._parts(None, partitions)
+        self.assigned = self.assigned - lost
+        if lost:
+            log.warning("lost %d task partitions: %s", len(lost), sorted(lost))
+            self._on_lost(lost)
+
+    def _on_error(self, err: KafkaError) -> None:
+        log.warning("group membership: %s", err)
