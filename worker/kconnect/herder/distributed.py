@@ -163,6 +163,8 @@ class DistributedHerder(CommonHerder):
             # Restart requests written before this worker started are history, not commands.
             self._handled_restarts = {n: r.offset for n, r in self._state.restarts.items()}
             self._handled_task_restart_offset = self._state.offset
+        # Join with the task topics already known, so the first assignment is the right one.
+        self._membership.set_topics(sorted(self._topics(self._state)))
         self._membership.start()
         if not self._membership.wait_joined(timeout):
             raise ConfigError(

@@ -68,7 +68,7 @@ class Membership:
             "logger": CLIENT_LOG,
             "error_cb": self._on_error,
         }
-        # The config topic always exists, so the worker joins the group even with no connector.
+        # The config topic always exists: with no connector, the worker is a member through it.
         self._anchor = anchor_topic
         self._on_assign = on_assign
         self._on_revoke = on_revoke
@@ -93,11 +93,17 @@ class Membership:
         return self._joined.wait(timeout)
 
     def set_topics(self, topics: list[str]) -> None:
-        """Subscribe to these task topics (the change is made on the membership thread)."""
-        wanted = sorted({*topics, self._anchor})
+        """Subscribe to these task topics (the change is made on the membership thread).
+
+        With no task topic the worker subscribes to the anchor (the config topic) alone, so it
+        is still a member. The anchor is dropped as soon as there is a task topic: as one more
+        partition to hand out it would unbalance the task assignment.
+        """
+        wanted = sorted(set(topics)) or [self._anchor]
         if wanted != self._topics:
             self._topics = wanted
-            self._commands.put(wanted)
+            if self._thread.is_alive():
+                self._commands.put(wanted)
 
     def stop(self, timeout: float) -> None:
         """Leave the group: revokes everything (through on_revoke), then closes."""

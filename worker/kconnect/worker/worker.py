@@ -155,6 +155,7 @@ class Worker:
             self.status.put_task(task_id, StateInfo(State.FAILED, self.worker_id, format_trace(e)))
             return
         self.tasks[task_id] = runner
+        log.info("starting task %s", task_id)
         runner.start()
 
     def _build_task(
@@ -232,6 +233,12 @@ class Worker:
     def stop_tasks(self, ids: list[TaskId], *, cancel: bool = False) -> None:
         """Stop these tasks in parallel and wait for each, up to the graceful timeout."""
         runners = [r for r in (self.tasks.pop(i, None) for i in ids) if r is not None]
+        if runners:
+            log.info(
+                "%s tasks %s",
+                "cancelling" if cancel else "stopping",
+                ", ".join(str(r.id) for r in runners),
+            )
         for r in runners:
             if cancel:
                 r.cancel()
