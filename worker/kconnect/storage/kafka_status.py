@@ -1,0 +1,246 @@
+"""Connector and task states in the status topic (`status.storage.topic`): Kafka Connect's
+`KafkaStatusBackingStore`.
+
+Format, as Java writes it (JsonConverter without schemas, fields in this order):
+- key `status-connector-<name>` or `status-task-<name>-<n>`;
+- value `{"state":"RUNNING","trace":null,"worker_id":"host:port","generation":3}`;
+- a tombstone (or Java's DESTROYED state, which it writes as one) removes the entry.
+Java's `status-topic-*` records (active topics) are read past.
+
+Writes never block the caller: a task thread reports its state and carries on. `put_*` updates
+this worker's view at once and sends the record; a failed delivery is logged (librdkafka has
+already retried it for `message.timeout.ms`).
+
+Stale updates: reading folds the topic with the last write winning, as Java's read side does.
+`put_*` writes unconditionally (Java's `put`). `put_*_safe` is Java's `putSafe`: it writes only
+if there is no state yet, or the state was written by the same worker, or the new generation is
+at least the old one; so a worker that lost a task in a rebalance can't overwrite the state the
+new owner reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from typing import TypeVar
+
+from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
+from kconnect.errors import DataError
+from kconnect.storage.kafka_log import KafkaLog
+from kconnect.storage.states import State, StateInfo
+from kconnect.storage.status import StatusStore
+
+log = logging.getLogger(__name__)
+
+_K = TypeVar("_K", ConnectorName, TaskId)
+
+CONNECTOR_PREFIX = "status-connector-"
+TASK_PREFIX = "status-task-"
+TOPIC_PREFIX = "status-topic-"
+
+
+def connector_key(name: str) -> bytes:
+    return (CONNECTOR_PREFIX + name).encode()
+
+
+def task_key(task: TaskId) -> bytes:
+    return f"{TASK_PREFIX}{task.connector}-{task.task}".encode()
+
+
+def serialize_state(info: StateInfo) -> bytes | None:
+    """The record value of a state; None (a tombstone) for DESTROYED, as Java writes it."""
+    if info.state is State.DESTROYED:
+        return None
+    doc: dict[str, JsonValue] = {
+        "state": info.state.value,
+        "trace": info.trace,
+        "worker_id": info.worker_id,
+        "generation": info.generation,
+    }
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def parse_state(raw: bytes) -> StateInfo:
+    """A status value; `DataError` for one Kafka Connect couldn't have written."""
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:
+        raise DataError(f"status value {raw[:200]!r} is not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise DataError(f"status value {raw[:200]!r} is not a JSON object")
+    state, trace, worker_id, generation = (
+        doc.get("state"),
+        doc.get("trace"),
+        doc.get("worker_id"),
+        doc.get("generation"),
+    )
+    if not isinstance(state, str) or state not in State.__members__:
+        raise DataError(f"status value {raw[:200]!r}: 'state' {state!r} is not a known state")
+    if not isinstance(worker_id, str):
+        raise DataError(f"status value {raw[:200]!r}: 'worker_id' {worker_id!r} is not a string")
+    if trace is not None and not isinstance(trace, str):
+        raise DataError(f"status value {raw[:200]!r}: 'trace' {trace!r} is not a string or null")
+    if isinstance(generation, bool) or not isinstance(generation, int):
+        raise DataError(
+            f"status value {raw[:200]!r}: 'generation' {generation!r} is not an integer"
+        )
+    return StateInfo(State(state), worker_id, trace, generation)
+
+
+def parse_key(raw: bytes) -> ConnectorName | TaskId | None:
+    """A connector name, a task id, or None for keys that hold no connector or task state.
+
+    A task key splits at its last `-`, so connector names may contain dashes (Java does the
+    same). `DataError` for keys Kafka Connect couldn't have written.
+    """
+    try:
+        key = raw.decode()
+    except UnicodeDecodeError:
+        raise DataError(f"status key {raw[:200]!r} is not UTF-8") from None
+    if key.startswith(CONNECTOR_PREFIX):
+        name = key[len(CONNECTOR_PREFIX) :]
+        if not name:
+            raise DataError(f"status key {key!r} names no connector")
+        return ConnectorName(name)
+    if key.startswith(TASK_PREFIX):
+        connector, sep, number = key[len(TASK_PREFIX) :].rpartition("-")
+        if not sep or not connector or not number.isdigit():
+            raise DataError(f"status key {key!r} is not of the form status-task-<name>-<n>")
+        return TaskId(ConnectorName(connector), TaskNumber(int(number)))
+    if key.startswith(TOPIC_PREFIX):
+        return None
+    raise DataError(f"status key {key!r} has no known prefix")
+
+
+def can_write_safely(current: StateInfo | None, new: StateInfo) -> bool:
+    """Java's `putSafe` rule."""
+    return (
+        current is None
+        or current.worker_id == new.worker_id
+        or current.generation <= new.generation
+    )
+
+
+class KafkaStatusStore(StatusStore):
+    """The status topic, folded into memory. Thread-safe; `start` before use."""
+
+    def __init__(
+        self, topic: str, *, client_config: Mapping[str, str], name: str = "status"
+    ) -> None:
+        self.topic = topic
+        self._lock = threading.Lock()
+        self._connectors: dict[ConnectorName, StateInfo] = {}
+        self._tasks: dict[TaskId, StateInfo] = {}
+        self._log = KafkaLog(
+            topic, client_config=client_config, on_record=self._on_record, name=name
+        )
+
+    def start(self, timeout: float = 60.0) -> None:
+        self._log.start(timeout)
+
+    def read_to_end(self, timeout: float = 30.0) -> None:
+        self._log.read_to_end(timeout)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every state written so far is acknowledged; or raise."""
+        self._log.flush(timeout)
+
+    def close(self) -> None:
+        self._log.stop()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def put_connector(self, name: ConnectorName, info: StateInfo) -> None:
+        with self._lock:
+            self._set(self._connectors, name, info)
+        self._log.send(connector_key(name), serialize_state(info))
+
+    def put_task(self, task: TaskId, info: StateInfo) -> None:
+        with self._lock:
+            self._set(self._tasks, task, info)
+        self._log.send(task_key(task), serialize_state(info))
+
+    def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
+        """Write unless a newer generation of another worker owns the state; True if written."""
+        with self._lock:
+            if not can_write_safely(self._connectors.get(name), info):
+                return False
+            self._set(self._connectors, name, info)
+        self._log.send(connector_key(name), serialize_state(info))
+        return True
+
+    def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
+        """Write unless a newer generation of another worker owns the state; True if written."""
+        with self._lock:
+            if not can_write_safely(self._tasks.get(task), info):
+                return False
+            self._set(self._tasks, task, info)
+        self._log.send(task_key(task), serialize_state(info))
+        return True
+
+    def forget(self, name: ConnectorName) -> None:
+        """Tombstone the connector's state and every task state known here."""
+        with self._lock:
+            self._connectors.pop(name, None)
+            tasks = sorted(t for t in self._tasks if t.connector == name)
+            for t in tasks:
+                del self._tasks[t]
+        self._log.send(connector_key(name), None)
+        for t in tasks:
+            self._log.send(task_key(t), None)
+
+    @staticmethod
+    def _set(table: dict[_K, StateInfo], key: _K, info: StateInfo) -> None:
+        if info.state is State.DESTROYED:
+            table.pop(key, None)
+        else:
+            table[key] = info
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def connector(self, name: ConnectorName) -> StateInfo | None:
+        with self._lock:
+            return self._connectors.get(name)
+
+    def task(self, task: TaskId) -> StateInfo | None:
+        with self._lock:
+            return self._tasks.get(task)
+
+    def tasks(self, name: ConnectorName) -> dict[TaskId, StateInfo]:
+        with self._lock:
+            return {t: i for t, i in self._tasks.items() if t.connector == name}
+
+    def connectors(self) -> set[ConnectorName]:
+        with self._lock:
+            return set(self._connectors)
+
+    def _on_record(
+        self, key: bytes | None, value: bytes | None, partition: int, offset: int
+    ) -> None:
+        where = f"{self.topic}-{partition}@{offset}"
+        if key is None:
+            log.warning("Ignoring status record %s with no key", where)
+            return
+        try:
+            target = parse_key(key)
+            info = None if value is None or target is None else parse_state(value)
+        except DataError as e:
+            log.warning("Ignoring unreadable status record %s: %s", where, e)
+            return
+        if target is None:
+            return
+        with self._lock:
+            if isinstance(target, TaskId):
+                if info is None:
+                    self._tasks.pop(target, None)
+                else:
+                    self._set(self._tasks, target, info)
+            elif info is None:
+                # As Java: a connector's tombstone drops its tasks' states too.
+                self._connectors.pop(target, None)
+                for t in [t for t in self._tasks if t.connector == target]:
+                    del self._tasks[t]
+            else:
+                self._set(self._connectors, target, info)
