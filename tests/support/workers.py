@@ -53,6 +53,7 @@ class Worker:
         self.cwd = cwd
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        self.port_id = f"127.0.0.1:{port}"  # the worker id a worker advertises
         self.log_path = cwd / f"worker-{port}.log"
         env = {**os.environ, "PYTHONPATH": str(TEST_PLUGINS)}
         self._log = self.log_path.open("wb")

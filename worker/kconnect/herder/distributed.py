@@ -127,10 +127,15 @@ class DistributedHerder(CommonHerder):
             on_record=self._on_config_record,
             name="config",
         )
-        self._membership = Membership(
+        self._membership = self._make_membership()
+
+    def _make_membership(self) -> Membership:
+        """The group seat; made when starting, once the worker id (the REST address) is known."""
+        config = self._cfg
+        return Membership(
             self._client_config,
             group_id=config.group_id,
-            client_id=f"connect-{worker.worker_id}",
+            client_id=f"connect-{self._worker.worker_id}",
             anchor_topic=config.config_storage_topic,
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=config.heartbeat_interval_ms,
@@ -163,6 +168,7 @@ class DistributedHerder(CommonHerder):
             # Restart requests written before this worker started are history, not commands.
             self._handled_restarts = {n: r.offset for n, r in self._state.restarts.items()}
             self._handled_task_restart_offset = self._state.offset
+        self._membership = self._make_membership()
         # Join with the task topics already known, so the first assignment is the right one.
         self._membership.set_topics(sorted(self._topics(self._state)))
         self._membership.start()

@@ -1,0 +1,255 @@
+"""A cluster of three `kconnect distributed` processes on the real broker."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.support.cluster import Cluster, task_owners, task_starts, wait_all_running
+from tests.support.workers import read_lines, wait_until
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, kafka_bootstrap: str):  # type: ignore[no-untyped-def]
+    c = Cluster(tmp_path, kafka_bootstrap)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def datagen(topic: str, tasks: int, **extra: str) -> dict[str, str]:
+    return {
+        "connector.class": "DataGen",
+        "topic": topic,
+        "tasks.max": str(tasks),
+        "records.per.second": "300",
+        **extra,
+    }
+
+
+def create(w, name: str, config: dict[str, str]) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    status, body = w.request("POST", "/connectors", {"name": name, "config": config})
+    assert status == 201, body
+    return body  # type: ignore[no-any-return]
+
+
+def test_tasks_spread_rest_everywhere_and_failover(cluster: Cluster, new_topic) -> None:  # type: ignore[no-untyped-def]
+    a, b, c = cluster.start(), cluster.start(), cluster.start()
+    topic = new_topic(partitions=3)
+    create(a, "gen", datagen(topic, 6))
+    s = wait_all_running(b, "gen", 6)
+    owners = task_owners(s)
+    assert set(owners) == {a.port_id, b.port_id, c.port_id}, owners
+    assert Counter(owners).most_common(1)[0][1] == 2
+
+    # Every worker answers for every connector, whoever runs it.
+    for w in (a, b, c):
+        assert w.get("/connectors") == ["gen"]
+        assert w.get("/connectors/gen/config")["tasks.max"] == "6"
+        assert len(w.get("/connectors/gen/tasks")) == 6
+        assert w.get("/")["kafka_cluster_id"]
+    status, body = c.request("GET", "/connectors/nope/status")
+    assert status == 404
+    assert body == {"error_code": 404, "message": "Connector nope not found"}
+    status, body = c.request("POST", "/connectors", {"name": "gen", "config": datagen(topic, 1)})
+    assert status == 409
+
+    # An invalid config is rejected with every bad key named, and nothing is stored.
+    status, body = b.request(
+        "POST",
+        "/connectors",
+        {"name": "bad", "config": {"connector.class": "DataGen", "tasks.max": "x"}},
+    )
+    assert status == 400
+    assert "'tasks.max'" in body["message"]
+    assert "'topic'" in body["message"]
+    assert "bad" not in a.get("/connectors")
+
+    # Pause through one worker, seen everywhere; resume through another.
+    assert c.request("PUT", "/connectors/gen/pause")[0] == 202
+    wait_until(
+        "PAUSED everywhere",
+        lambda: all(
+            w.status("gen")["connector"]["state"] == "PAUSED"
+            and {t["state"] for t in w.status("gen")["tasks"]} == {"PAUSED"}
+            for w in (a, b, c)
+        ),
+    )
+    assert a.request("PUT", "/connectors/gen/resume")[0] == 202
+    wait_all_running(c, "gen", 6)
+
+    # A task restart sent to a worker that doesn't run the task.
+    s = a.status("gen")
+    foreign = next(t["id"] for t in s["tasks"] if t["worker_id"] != a.port_id)
+    owner = next(w for w in (a, b, c) if w.port_id == s["tasks"][foreign]["worker_id"])
+    before = task_starts(owner)[f"gen-{foreign}"]
+    assert a.request("POST", f"/connectors/gen/tasks/{foreign}/restart")[0] == 204
+    wait_until(
+        "the task restarted on its owner",
+        lambda: task_starts(owner)[f"gen-{foreign}"] == before + 1,
+    )
+    wait_all_running(b, "gen", 6)
+
+    # Kill one worker: its tasks come back RUNNING on the others.
+    victim = c
+    victim.kill()
+    s = wait_all_running(a, "gen", 6, avoid=victim.port_id)
+    assert set(task_owners(s)) == {a.port_id, b.port_id}
+
+
+def test_adding_a_worker_or_a_connector_restarts_only_what_moves(
+    cluster: Cluster,
+    new_topic,  # type: ignore[no-untyped-def]
+) -> None:
+    a, b = cluster.start(), cluster.start()
+    topic = new_topic(partitions=2)
+    create(a, "gen", datagen(topic, 4))
+    wait_all_running(a, "gen", 4)
+    starts_before = task_starts(a) + task_starts(b)
+    assert all(n == 1 for n in starts_before.values()), starts_before
+
+    # Adding a connector: gen's tasks keep running.
+    create(b, "other", datagen(topic, 2))
+    wait_all_running(a, "other", 2)
+    wait_all_running(a, "gen", 4)
+    after_connector = task_starts(a) + task_starts(b)
+    gen_starts = {k: v for k, v in after_connector.items() if k.startswith("gen-")}
+    assert gen_starts == dict(starts_before)
+
+    # Adding a worker: only the tasks that move to it restart.
+    c = cluster.start()
+
+    def moved() -> bool:
+        s1, s2 = a.status("gen"), a.status("other")
+        return c.port_id in task_owners(s1) + task_owners(s2)
+
+    wait_until("some task to move to the new worker", moved, 60)
+    wait_all_running(a, "gen", 4)
+    wait_all_running(a, "other", 2)
+    time.sleep(2)  # let any further rebalance settle before counting
+    total = task_starts(a) + task_starts(b) + task_starts(c)
+    on_c = set(task_starts(c))
+    for task, count in total.items():
+        expected = 2 if task in on_c else 1
+        assert count == expected, (task, count, dict(total))
+
+
+def test_no_data_loss_under_churn(cluster: Cluster, new_topic) -> None:  # type: ignore[no-untyped-def]
+    workers = [cluster.start(), cluster.start(), cluster.start()]
+    topic = new_topic(partitions=3)
+    sink = cluster.cwd / "sink.txt"
+    total = 20_000
+    create(
+        workers[0],
+        "gen",
+        datagen(topic, 3, **{"max.records": str(total), "records.per.second": "2500"}),
+    )
+    create(
+        workers[1], "out", {"connector.class": "FileStreamSink", "topics": topic, "file": str(sink)}
+    )
+    wait_all_running(workers[0], "gen", 3)
+
+    # Churn: a kill, a graceful stop, and restarts, while data flows.
+    time.sleep(2)
+    workers[2].kill()
+    replacement = cluster.start()
+    time.sleep(2)
+    assert workers[1].terminate() == 0
+    cluster.start()
+    time.sleep(1)
+    replacement.kill()
+    cluster.start()
+
+    pattern = re.compile(r"seq=(\d+)")
+
+    def seqs() -> set[int]:
+        return {int(m.group(1)) for line in read_lines(sink) if (m := pattern.match(line))}
+
+    wait_until("every sequence number in the sink", lambda: len(seqs()) >= total, 180)
+    assert seqs() == set(range(total))
+
+
+def test_offsets_read_alter_reset_when_stopped(cluster: Cluster, new_topic) -> None:  # type: ignore[no-untyped-def]
+    a, b = cluster.start(), cluster.start()
+    topic = new_topic()
+    source = cluster.cwd / "in.txt"
+    sink = cluster.cwd / "out.txt"
+    source.write_text("".join(f"line-{i}\n" for i in range(10)))
+    create(a, "src", {"connector.class": "FileStreamSource", "file": str(source), "topic": topic})
+    create(a, "snk", {"connector.class": "FileStreamSink", "file": str(sink), "topics": topic})
+    wait_until("10 lines", lambda: len(read_lines(sink)) >= 10)
+
+    running_patch = {
+        "offsets": [{"partition": {"filename": str(source)}, "offset": {"position": 0}}]
+    }
+    status, body = b.request("PATCH", "/connectors/src/offsets", running_patch)
+    assert status == 400
+    assert "STOPPED" in body["message"]
+
+    assert b.request("PUT", "/connectors/src/stop")[0] == 204
+    wait_until(
+        "src STOPPED",
+        lambda: (
+            a.status("src").get("connector", {}).get("state") == "STOPPED"
+            and a.status("src")["tasks"] == []
+        ),
+    )
+    offsets = b.get("/connectors/src/offsets")["offsets"]
+    assert offsets == [{"partition": {"filename": str(source)}, "offset": {"position": 70}}]
+
+    # Rewind to line 5 (byte 35: lines are 7 bytes); the resumed connector reads 5..9 again.
+    status, body = a.request(
+        "PATCH",
+        "/connectors/src/offsets",
+        {"offsets": [{"partition": {"filename": str(source)}, "offset": {"position": 35}}]},
+    )
+    assert status == 200, body
+    assert b.get("/connectors/src/offsets")["offsets"][0]["offset"] == {"position": 35}
+    assert a.request("PUT", "/connectors/src/resume")[0] == 202
+    wait_until("lines 5..9 again", lambda: len(read_lines(sink)) >= 15)
+    assert read_lines(sink)[10:] == [f"line-{i}" for i in range(5, 10)]
+
+    # Sink offsets: the consumer group's, in Kafka Connect's shape.
+    assert a.request("PUT", "/connectors/snk/stop")[0] == 204
+    wait_until("snk STOPPED", lambda: a.status("snk").get("tasks") == [])
+    sink_offsets = b.get("/connectors/snk/offsets")["offsets"]
+    assert sink_offsets == [
+        {"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 15}}
+    ]
+    # The group may still hold the stopping task's member for a moment: Kafka Connect then
+    # answers 500 and says the request can be retried, as here.
+    wait_until("the reset", lambda: b.request("DELETE", "/connectors/snk/offsets")[0] == 200)
+    assert b.get("/connectors/snk/offsets")["offsets"] == []
+    assert a.request("PUT", "/connectors/snk/resume")[0] == 202
+    wait_until("the whole topic again", lambda: len(read_lines(sink)) >= 30)
+
+    assert a.request("DELETE", "/connectors/src")[0] == 204
+    assert b.request("GET", "/connectors/src")[0] == 404
+
+
+def test_config_topic_with_three_partitions_stops_the_worker(
+    cluster: Cluster,
+    kafka_admin,  # type: ignore[no-untyped-def]
+) -> None:
+    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+
+    name = f"{cluster.group}-configs"
+    for f in kafka_admin.create_topics(
+        [
+            NewTopic(
+                name, num_partitions=3, replication_factor=1, config={"cleanup.policy": "compact"}
+            )
+        ]
+    ).values():
+        f.result(30)
+    w = cluster.start(wait=False)
+    assert w.proc.wait(90) == 1
+    log = w.log()
+    assert "single partition" in log
+    assert name in log
+    assert "Traceback" not in log
