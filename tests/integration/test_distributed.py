@@ -253,3 +253,45 @@ def test_config_topic_with_three_partitions_stops_the_worker(
     assert "single partition" in log
     assert name in log
     assert "Traceback" not in log
+
+
+def test_apache_connect_distributed_properties(
+    cluster: Cluster,
+    kafka_admin,  # type: ignore[no-untyped-def]
+) -> None:
+    """Kafka's own file; only the broker, the cluster's names and a free port are changed."""
+    from confluent_kafka.admin import ConfigResource  # type: ignore[attr-defined]
+
+    from tests.support.workers import REPO, Worker, free_port
+
+    text = (REPO / "examples" / "quickstart" / "connect-distributed.properties").read_text()
+    g = cluster.group
+    text = text.replace("localhost:9092", cluster.bootstrap).replace("connect-cluster", g)
+    for name in ("connect-offsets", "connect-configs", "connect-status"):
+        text = text.replace(f"={name}", f"={g}-{name}")
+    port = free_port()
+    path = cluster.cwd / "connect-distributed.properties"
+    path.write_text(text + f"\nlisteners=http://127.0.0.1:{port}\n")
+    w = Worker(cluster.cwd, ["distributed", str(path)], port)
+    cluster.workers.append(w)
+    w.wait_ready()
+
+    metadata = kafka_admin.list_topics(timeout=10)
+    partitions = {
+        purpose: len(metadata.topics[f"{g}-connect-{purpose}"].partitions)
+        for purpose in ("configs", "offsets", "status")
+    }
+    assert partitions == {"configs": 1, "offsets": 25, "status": 5}
+    resources = [
+        ConfigResource("topic", f"{g}-connect-{p}") for p in ("configs", "offsets", "status")
+    ]
+    for future in kafka_admin.describe_configs(resources).values():
+        assert future.result(30)["cleanup.policy"].value == "compact"
+
+    source = cluster.cwd / "in.txt"
+    source.write_text("a\nb\n")
+    create(
+        w, "src", {"connector.class": "FileStreamSource", "file": str(source), "topic": f"{g}-t"}
+    )
+    wait_all_running(w, "src", 1)
+    assert w.terminate() == 0
