@@ -1,5 +1,5 @@
-"""Worker processes for the benchmarks: start ``kconnect standalone``, poll its REST API cheaply,
-read its memory and CPU from ``/proc``, and stop it.
+"""Worker processes for the benchmarks: start ``kconnect standalone`` or ``kconnect distributed``,
+poll its REST API cheaply, read its memory and CPU from ``/proc``, and stop or kill it.
 
 Invariants:
 
@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -80,7 +80,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 class WorkerProcess:
-    """One ``kconnect standalone`` process with its own directory, port and log."""
+    """One ``kconnect standalone`` or ``kconnect distributed`` process with its own directory, port
+    and log. A distributed worker takes no connector files; connectors are created over REST."""
 
     def __init__(
         self,
@@ -88,15 +89,20 @@ class WorkerProcess:
         name: str,
         worker: Mapping[str, str],
         connectors: list[Mapping[str, str]],
+        mode: Literal["standalone", "distributed"] = "standalone",
     ) -> None:
+        if mode == "distributed" and connectors:
+            raise ValueError("a distributed worker takes its connectors over REST, not as files")
         self.workdir = workdir
         self.port = free_port()
+        self.worker_id = f"127.0.0.1:{self.port}"
+        """The id a worker advertises in connector status: its REST listener's host and port."""
         self.log_path = workdir / f"{name}.log"
         props = {**worker, "listeners": f"http://127.0.0.1:{self.port}"}
         files = [write_properties(workdir / f"{name}.worker.properties", props)]
         for i, c in enumerate(connectors):
             files.append(write_properties(workdir / f"{name}.connector{i}.properties", c))
-        self.args = [sys.executable, "-m", "kconnect.cli", "standalone", *map(str, files)]
+        self.args = [sys.executable, "-m", "kconnect.cli", mode, *map(str, files)]
         self._conn: http.client.HTTPConnection | None = None
         self._log = self.log_path.open("wb")
         self.started_at = time.monotonic()
@@ -123,11 +129,19 @@ class WorkerProcess:
         if self.proc.poll() is not None:
             raise self.fail(f"worker {self.args} exited with {self.proc.returncode}")
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
     def _get_json(self, path: str) -> tuple[int, object]:
+        return self._request("GET", path)
+
+    def _request(self, method: str, path: str, body: object = None) -> tuple[int, object]:
         if self._conn is None:
             self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        data = None if body is None else json.dumps(body).encode()
+        headers = {} if data is None else {"Content-Type": "application/json"}
         try:
-            self._conn.request("GET", path)
+            self._conn.request(method, path, data, headers)
             resp = self._conn.getresponse()
             raw = resp.read()
         except (OSError, http.client.HTTPException):
@@ -135,6 +149,29 @@ class WorkerProcess:
             self._conn = None
             raise
         return resp.status, json.loads(raw) if raw else None
+
+    def healthy(self) -> bool:
+        """Whether ``GET /health`` answers 200; False while the REST API is not up yet."""
+        try:
+            return self._get_json("/health")[0] == 200
+        except (OSError, http.client.HTTPException):
+            return False
+
+    def wait_healthy(self, timeout: float, interval: float) -> None:
+        self.wait_for("GET /health to answer 200", lambda: self.healthy() or None, timeout, interval)
+
+    def create_connector(self, name: str, config: Mapping[str, str]) -> None:
+        status, body = self._request("POST", "/connectors", {"name": name, "config": dict(config)})
+        if status != 201:
+            raise self.fail(f"POST /connectors {name} answered {status}: {json.dumps(body)[:2000]}")
+
+    def status(self, connector: str) -> object:
+        """The body of ``GET /connectors/<connector>/status``, or None while there is none."""
+        try:
+            status, body = self._get_json(f"/connectors/{connector}/status")
+        except (OSError, http.client.HTTPException):
+            return None
+        return body if status == 200 else None
 
     def running(self, connector: str) -> bool:
         """Whether `connector` and all its tasks (at least one) are RUNNING; False while the REST
@@ -173,6 +210,18 @@ class WorkerProcess:
             if time.monotonic() > deadline:
                 raise self.fail(f"timed out after {timeout:.0f}s waiting for {what}")
             time.sleep(interval)
+
+    def kill(self) -> None:
+        """SIGKILL: the worker gets no chance to leave its group or stop its tasks."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        with contextlib.suppress(ValueError):
+            _live.remove(self.proc)
+        self._log.close()
 
     def stop(self) -> None:
         """SIGTERM, then a bounded wait, then SIGKILL; a graceful stop that fails is reported but

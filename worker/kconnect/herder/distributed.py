@@ -234,13 +234,19 @@ class DistributedHerder(CommonHerder):
 
     def _on_revoke(self, partitions: frozenset[TopicPartition]) -> None:
         # Return only once the moving tasks have been drained and committed.
-        if self._closed and self._herder._shutdown:
+        try:
+            done = self._herder.submit(self._reconcile)
+        except RuntimeError:  # the herder thread is gone: stop() already stopped every task
             return
-        self._herder.submit(self._reconcile).result()
+        done.result()
 
     def _on_lost(self, partitions: frozenset[TopicPartition]) -> None:
         lost = self._tasks_of(partitions)
-        self._herder.submit(self._cancel, lost).result()
+        try:
+            done = self._herder.submit(self._cancel, lost)
+        except RuntimeError:
+            return
+        done.result()
 
     def _tasks_of(self, partitions: frozenset[TopicPartition]) -> list[TaskId]:
         topics = self._topics(self._state)

@@ -331,6 +331,8 @@ class SinkTaskRunner(TaskRunner):
     # --- commits
     def commit(self, partitions: set[TopicPartition] | list[TopicPartition]) -> None:
         self._next_commit = time.monotonic() + self._interval
+        if self.cancelled:
+            return  # the assignment is lost: another worker may own this task now
         current = {
             TopicPartition(t, p): OffsetAndMetadata(o)
             for (t, p), o in self._current.items()

@@ -241,6 +241,8 @@ class SourceTaskRunner(TaskRunner):
     def commit(self) -> None:
         """Flush the producer, then commit the offsets of everything it acknowledged."""
         self._next_commit = time.monotonic() + self._interval
+        if self.cancelled:
+            return  # the assignment is lost: another worker may own this task now
         snapshot = self._pending
         self._pending = {}
         remaining = self._producer.flush(self._flush_timeout)
