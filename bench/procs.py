@@ -158,7 +158,9 @@ class WorkerProcess:
             return False
 
     def wait_healthy(self, timeout: float, interval: float) -> None:
-        self.wait_for("GET /health to answer 200", lambda: self.healthy() or None, timeout, interval)
+        self.wait_for(
+            "GET /health to answer 200", lambda: self.healthy() or None, timeout, interval
+        )
 
     def create_connector(self, name: str, config: Mapping[str, str]) -> None:
         status, body = self._request("POST", "/connectors", {"name": name, "config": dict(config)})

@@ -25,16 +25,18 @@ DEFAULT_NOTES = (
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """A bound on a figure: at least (``min``) or at most (``max``) ``value``."""
+    """A bound on a figure: at least (``min``), at most (``max``) or exactly (``eq``) ``value``."""
 
-    kind: Literal["min", "max"]
+    kind: Literal["min", "max", "eq"]
     value: float
 
     def met(self, figure: float) -> bool:
+        if self.kind == "eq":
+            return figure == self.value
         return figure >= self.value if self.kind == "min" else figure <= self.value
 
     def text(self, unit: str) -> str:
-        sign = "≥" if self.kind == "min" else "≤"
+        sign = {"min": "≥", "max": "≤", "eq": "="}[self.kind]
         return f"{sign} {fmt_number(self.value)} {unit}"
 
 
@@ -72,9 +74,12 @@ class Measurement:
 
 
 def fmt_number(value: float) -> str:
-    """Thousands separators for large figures, two significant decimals for small ones."""
+    """Thousands separators for large figures, two significant decimals for small ones, none for
+    whole numbers below 1000 (counts)."""
     if abs(value) >= 1000:
         return f"{value:,.0f}"
+    if value == int(value):
+        return f"{value:.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
     return f"{value:.2f}"

@@ -2,8 +2,10 @@
 
 Order of a session: start-up and idle memory first (nothing else runs), then for each converter the
 source runs (each fills a fresh topic with N records), then the sink runs, each reading one of the
-topics its converter's source runs filled. Runs are strictly sequential, so the worker under test
-shares the machine only with the broker and this harness's light polling.
+topics its converter's source runs filled; then the distributed-mode runs (failover with default
+and with tuned group timeouts, a worker joining, and six tasks on one worker and on three). Runs
+are strictly sequential, so the workers under test share the machine only with the broker and this
+harness's light polling.
 
 Exit status: 0 when every figure was measured, whether or not it met its target; 1 when the
 harness could not measure (a worker died, a wait timed out, the broker did not start), after
@@ -30,6 +32,7 @@ from types import FrameType
 
 import confluent_kafka
 
+from bench.distributed import FAILOVER_POLL_S, FAILOVER_RATE, SETTLE_S, TASKS, TUNED, Distributed
 from bench.measure import JSON, SINK_FLUSH_MS, SOURCE_FLUSH_MS, STRING, Bench, RunResult
 from bench.procs import HarnessError, kill_all
 from bench.report import Measurement, Target, preserved_notes, render_page, results_json
@@ -45,6 +48,10 @@ MIB = 1024 * 1024
 RATE_TARGET = Target("min", 150_000)
 IDLE_RSS_TARGET = Target("max", 80)
 STARTUP_TARGET = Target("max", 2.0)
+DIST_RECORDS = 600_000
+"""Records per distributed throughput run, scaled like the standalone runs by --records/--quick."""
+FAILOVER_TARGET = Target("max", 15.0)
+EXTRA_RESTARTS_TARGET = Target("eq", 0)
 
 CONVERTERS = (
     ("string", "StringConverter", STRING),
@@ -210,6 +217,124 @@ def measure_all(bench: Bench, records: int, repeat: int, startups: int) -> list[
     return out
 
 
+def measure_distributed(dist: Distributed, records: int, repeat: int) -> list[Measurement]:
+    out: list[Measurement] = []
+    failover_note = (
+        f"3 workers, one DataGen with tasks.max={TASKS} at {FAILOVER_RATE} records/s in total. "
+        "The worker running the most tasks is killed with SIGKILL; the time runs from the kill to "
+        f"the first status poll (every {FAILOVER_POLL_S * 1000:.0f} ms, to a surviving worker) "
+        "showing every task RUNNING on the other two. The group only notices the dead member "
+        "after session.timeout.ms, so that timeout is most of the figure."
+    )
+    for key, extra, label in (
+        ("default", {}, "session.timeout.ms=10000, heartbeat.interval.ms=3000 (defaults)"),
+        ("tuned", TUNED, "session.timeout.ms=6000, heartbeat.interval.ms=1000"),
+    ):
+        runs = []
+        for i in range(repeat):
+            seconds = dist.failover_run(extra)
+            log(f"failover {key} {i + 1}/{repeat}: {seconds:.2f} s")
+            runs.append(seconds)
+        out.append(
+            Measurement(
+                f"failover_{key}",
+                f"distributed failover: worker killed → all tasks RUNNING elsewhere, {label}",
+                "s",
+                tuple(runs),
+                FAILOVER_TARGET if key == "default" else None,
+                failover_note,
+            )
+        )
+
+    rebalances = []
+    for i in range(repeat):
+        r = dist.rebalance_run()
+        gap = "n/a" if r.max_gap_s is None else f"{r.max_gap_s:.2f} s"
+        log(
+            f"rebalance {i + 1}/{repeat}: {r.restarted} restarted, {r.moved} moved, "
+            f"moved tasks down at most {gap}, settled after {r.settle_s:.1f} s"
+        )
+        rebalances.append(r)
+    rebalance_note = (
+        f"2 workers run one DataGen with tasks.max={TASKS}; a 3rd worker starts. Once every task "
+        f"is RUNNING and no owner has changed for {SETTLE_S:.0f} s, task starts are counted in all "
+        "three worker logs (`starting task ...`) beyond those before the 3rd worker started; "
+        "moved = tasks the new worker runs. Down time of a moved task: from the "
+        "`stopping tasks ...` log line on its old owner to `starting task ...` on the new one."
+    )
+    out.append(
+        Measurement(
+            "rebalance_restarted",
+            "worker joins: tasks restarted",
+            "tasks",
+            tuple(float(r.restarted) for r in rebalances),
+            None,
+            rebalance_note,
+        )
+    )
+    out.append(
+        Measurement(
+            "rebalance_moved",
+            "worker joins: tasks moved to the new worker",
+            "tasks",
+            tuple(float(r.moved) for r in rebalances),
+            None,
+            rebalance_note,
+        )
+    )
+    out.append(
+        Measurement(
+            "rebalance_extra_restarts",
+            "worker joins: tasks restarted but not moved (restarted minus moved)",
+            "tasks",
+            tuple(float(r.restarted - r.moved) for r in rebalances),
+            EXTRA_RESTARTS_TARGET,
+            rebalance_note,
+        )
+    )
+    gaps = tuple(r.max_gap_s for r in rebalances if r.max_gap_s is not None)
+    if gaps:
+        out.append(
+            Measurement(
+                "rebalance_moved_task_down",
+                "worker joins: longest time a moved task was not running",
+                "s",
+                gaps,
+                None,
+                rebalance_note,
+            )
+        )
+
+    rate_note = (
+        f"One DataGen (schema=text, tasks.max={TASKS}, {records:,} records, StringConverter) into "
+        f"a {TASKS}-partition topic, timed from every task RUNNING until the partitions' "
+        "high-water marks sum to the total. Every worker and the broker share this machine's "
+        f"{os.cpu_count()} cores, so 3 workers cannot go faster than those CPUs allow: the rows "
+        "compare one process with three on the same CPUs, not one machine with three."
+    )
+    for workers in (1, 3):
+        runs = []
+        for i in range(repeat):
+            rate = dist.throughput_run(workers, records)
+            log(
+                f"{workers} worker(s), {TASKS} tasks {i + 1}/{repeat}: "
+                f"{rate.rate:,.0f} records/s ({rate.seconds:.2f} s)"
+            )
+            runs.append(rate.rate)
+        out.append(
+            Measurement(
+                f"distributed_rate_{workers}w",
+                f"distributed, {workers} worker{'s' if workers > 1 else ''}, {TASKS} tasks, "
+                "DataGen → topic, StringConverter",
+                "records/s",
+                tuple(runs),
+                None,
+                rate_note,
+            )
+        )
+    return out
+
+
 def write_report(measurements: Sequence[Measurement], setup: dict[str, str]) -> None:
     info = machine()
     existing = DOC.read_text() if DOC.exists() else None
@@ -252,12 +377,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = state_dir / "runs"
     workdir.mkdir()
     bench: Bench | None = None
+    dist: Distributed | None = None
     try:
         log(f"starting a private broker in {state_dir}")
         broker = kafka.start(state_dir / "kafka", die_with_parent=True)
         log(f"broker at {broker.bootstrap}; {args.records:,} records per run, {repeat} run(s) each")
         bench = Bench(broker.bootstrap, workdir, args.timeout)
         measurements = measure_all(bench, args.records, repeat, startups)
+        dist = Distributed(broker.bootstrap, workdir, args.timeout)
+        dist_records = max(TASKS, DIST_RECORDS * args.records // DEFAULT_RECORDS)
+        measurements += measure_distributed(dist, dist_records, repeat)
         setup = {
             "records per throughput run": f"{args.records:,}",
             "runs per figure": f"{repeat} throughput, {startups} start-up",
@@ -266,6 +395,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "source end": "topic high-water mark reaches N (all records acknowledged)",
             "sink end": "output file holds N lines",
             "offset.flush.interval.ms": f"source {SOURCE_FLUSH_MS}, sink {SINK_FLUSH_MS}",
+            "distributed runs": (
+                f"kconnect distributed workers, one private group each; DataGen tasks.max={TASKS} "
+                f"into a {TASKS}-partition topic; {dist_records:,} records per throughput run"
+            ),
         }
         write_report(measurements, setup)
         log(f"wrote {DOC.relative_to(REPO)} and {RESULTS.relative_to(REPO)}")
@@ -289,6 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Dropping the last reference destroys the Kafka clients before the broker stops, so
             # they do not log its disappearance.
             bench = None
+        if dist is not None:
+            dist.close()
+            dist = None
         try:
             kafka.stop(state_dir / "kafka")
         finally:

@@ -295,3 +295,66 @@ def test_apache_connect_distributed_properties(
     )
     wait_all_running(w, "src", 1)
     assert w.terminate() == 0
+
+
+def test_graceful_stop_commits_before_tasks_move(cluster: Cluster, new_topic) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM: the leaving worker drains and commits first, so its source task resumes on
+    another worker exactly where it stopped: no line is repeated."""
+    a, b = cluster.start(), cluster.start()
+    topic = new_topic()
+    source = cluster.cwd / "in.txt"
+    sink = cluster.cwd / "out.txt"
+    source.write_text("".join(f"line-{i}\n" for i in range(1000)))
+    create(a, "src", {"connector.class": "FileStreamSource", "file": str(source), "topic": topic})
+    create(a, "snk", {"connector.class": "FileStreamSink", "file": str(sink), "topics": topic})
+    wait_until("1000 lines", lambda: len(read_lines(sink)) >= 1000)
+    owner_id = a.status("src")["tasks"][0]["worker_id"]
+    leaving, staying = (a, b) if owner_id == a.port_id else (b, a)
+    assert leaving.terminate() == 0
+    wait_all_running(staying, "src", 1, avoid=leaving.port_id)
+    wait_all_running(staying, "snk", 1, avoid=leaving.port_id)
+    with source.open("a") as f:
+        f.write("".join(f"line-{i}\n" for i in range(1000, 1500)))
+    wait_until("1500 lines", lambda: len(read_lines(sink)) >= 1500)
+    time.sleep(1.5)  # a repeat would arrive with the next commit
+    assert read_lines(sink) == [f"line-{i}" for i in range(1500)]
+
+
+def test_failed_task_trace_is_visible_from_every_worker(
+    cluster: Cluster,
+    new_topic,  # type: ignore[no-untyped-def]
+) -> None:
+    a, b, c = cluster.start(), cluster.start(), cluster.start()
+    topic = new_topic()
+    create(
+        a,
+        "bad",
+        {
+            "connector.class": "kconnect_test_plugins:FailingSource",
+            "topic": topic,
+            "tasks.max": "3",
+            "fail.after": "2",
+        },
+    )
+
+    def failed(w) -> dict | None:  # type: ignore[no-untyped-def,type-arg]
+        s = w.status("bad")
+        states = [t["state"] for t in s.get("tasks", [])]
+        return s if states == ["FAILED"] * 3 else None
+
+    for w in (a, b, c):
+        s = wait_until(f"FAILED tasks seen from {w.port_id}", lambda w=w: failed(w))
+        assert all("injected failure" in t["trace"] for t in s["tasks"])
+        assert {t["worker_id"] for t in s["tasks"]} == {a.port_id, b.port_id, c.port_id}
+    before = task_starts(a) + task_starts(b) + task_starts(c)
+    assert before == Counter({f"bad-{i}": 1 for i in range(3)})
+    status, body = b.request("POST", "/connectors/bad/restart?includeTasks=true&onlyFailed=true")
+    assert status == 202
+    assert [t["state"] for t in body["tasks"]] == ["RESTARTING"] * 3
+    wait_until(
+        "each failed task restarted once",
+        lambda: (
+            (task_starts(a) + task_starts(b) + task_starts(c))
+            == Counter({f"bad-{i}": 2 for i in range(3)})
+        ),
+    )
