@@ -124,6 +124,13 @@ def test_lifecycle_create_pause_resume_restart_stop_delete(
     w.wait_state("gen", "RUNNING", tasks=1)
     assert topic in w.get("/connectors/gen/topics")["gen"]["topics"]
 
+    # A sink's offsets are its consumer group's, in Kafka Connect's shape.
+    assert w.request("PUT", "/connectors/out/stop")[0] == 204
+    w.wait_state("out", "STOPPED", tasks=0)
+    sink_offsets = w.get("/connectors/out/offsets")["offsets"]
+    assert {o["partition"]["kafka_topic"] for o in sink_offsets} == {topic}
+    assert sum(o["offset"]["kafka_offset"] for o in sink_offsets) >= _lines_now(sink_file)
+
     # Delete: 204, then 404.
     status, _ = w.request("DELETE", "/connectors/gen")
     assert status == 204

@@ -58,12 +58,13 @@ def run_standalone(worker_path: str, connector_paths: list[str]) -> int:
     config = check_worker_config(StandaloneConfig, props, worker_path)
     connectors = load_connectors(connector_paths, props)
     offsets = FileOffsetStore(config.offset_storage_file_filename)
-    cluster_id = lookup_cluster_id(
-        make_admin(props, config), config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S
-    )
+    admin = make_admin(props, config)
+    cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S)
     registry = default_registry()
     worker = Worker("standalone", props, config, registry, offsets, MemoryStatusStore())
-    herder = StandaloneHerder(worker, kafka_cluster_id=cluster_id, version=package_version())
+    herder = StandaloneHerder(
+        worker, admin=admin, kafka_cluster_id=cluster_id, version=package_version()
+    )
 
     async def on_bound(worker_id: str) -> None:
         worker.worker_id = worker_id

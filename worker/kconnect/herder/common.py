@@ -7,11 +7,21 @@ read access to them and to the status store, the views below are the same in eve
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from confluent_kafka.admin import AdminClient
 
 from kconnect.api.connector import Connector, SinkConnector, SourceConnector
 from kconnect.api.converter import Converter, HeaderConverter
-from kconnect.api.types import ConnectorName, TaskId, TaskNumber
+from kconnect.api.types import (
+    ConnectorName,
+    JsonValue,
+    SourceOffset,
+    SourcePartition,
+    TaskId,
+    TaskNumber,
+)
 from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
 from kconnect.herder.errors import BadRequestError, NotFoundError
@@ -19,6 +29,8 @@ from kconnect.herder.model import (
     ConfigInfos,
     ConfigKeyInfo,
     ConnectorInfo,
+    ConnectorOffset,
+    ConnectorOffsets,
     ConnectorStateInfo,
     ConnectorType,
     PluginInfo,
@@ -29,8 +41,12 @@ from kconnect.herder.model import (
 )
 from kconnect.herder.validation import config_key_infos, validate_config
 from kconnect.plugins.registry import PluginKind, PluginRegistry
+from kconnect.storage import sink_offsets
+from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import State, StateInfo
 from kconnect.storage.status import StatusStore
+
+T = TypeVar("T")
 
 _KIND_TO_TYPE = {
     PluginKind.SOURCE: PluginType.SOURCE,
@@ -48,6 +64,7 @@ class CommonHerder(Herder):
     _version: str
     _cluster_id: str | None
     _ready: bool
+    _admin: AdminClient
 
     @abstractmethod
     def _connector_configs(self) -> Mapping[ConnectorName, Mapping[str, str]]: ...
@@ -58,6 +75,18 @@ class CommonHerder(Herder):
     @property
     @abstractmethod
     def _statuses(self) -> StatusStore: ...
+
+    @property
+    @abstractmethod
+    def _offset_store(self) -> OffsetStore: ...
+
+    @abstractmethod
+    def _is_stopped(self, name: ConnectorName) -> bool:
+        """STOPPED, with no tasks: the only state in which offsets may change."""
+
+    @abstractmethod
+    async def _blocking(self, fn: Callable[[], T]) -> T:
+        """Run blocking work (Kafka calls) off the event loop, in the herder's order."""
 
     # --- identity and health
     def server_info(self) -> ServerInfo:
@@ -185,3 +214,88 @@ class CommonHerder(Herder):
         self, config: Mapping[str, str], plugin: str | None = None
     ) -> ConfigInfos:
         return validate_config(self._registry, self._worker_props, config)
+
+    # --- config patches
+    def _merged_patch(self, name: ConnectorName, patch: Mapping[str, str | None]) -> dict[str, str]:
+        """`PATCH /connectors/{c}/config`: the config with `patch` applied (None removes)."""
+        merged = dict(self._config(name))
+        for k, v in patch.items():
+            if v is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        if merged.get("name", name) != name:
+            raise BadRequestError(
+                f"Connector name configuration ({merged['name']}) doesn't match connector "
+                f"name in the URL ({name})"
+            )
+        return merged
+
+    # --- offsets: source offsets in the offset store, sink offsets in `connect-<name>`
+    def _require_stopped(self, name: ConnectorName) -> None:
+        self._config(name)
+        if not self._is_stopped(name):
+            raise BadRequestError(
+                "Connectors must be in the STOPPED state before their offsets can be modified. "
+                "This can be done for the specified connector by issuing a 'PUT' request to the "
+                f"'/connectors/{name}/stop' endpoint"
+            )
+
+    def _is_sink(self, name: ConnectorName) -> bool:
+        return self._type(self._config(name)) is ConnectorType.SINK
+
+    async def connector_offsets(self, name: ConnectorName) -> ConnectorOffsets:
+        def run() -> ConnectorOffsets:
+            if self._is_sink(name):
+                items = sink_offsets.read_sink_offsets(self._admin, name)
+            else:
+                self._offset_store.read_to_end()
+                items = list(self._offset_store.connector_offsets(name))
+            return ConnectorOffsets([ConnectorOffset(p, o) for p, o in items])
+
+        return await self._blocking(run)
+
+    async def alter_connector_offsets(
+        self, name: ConnectorName, offsets: list[dict[str, JsonValue]]
+    ) -> str:
+        def run() -> str:
+            self._require_stopped(name)
+            parsed = _offset_entries(offsets)
+            if self._is_sink(name):
+                try:
+                    sink_offsets.alter_sink_offsets(self._admin, name, parsed)
+                except ConfigError as e:
+                    raise BadRequestError(str(e)) from None
+            else:
+                self._offset_store.put(name, parsed)
+            return "The offsets for this connector have been altered successfully"
+
+        return await self._blocking(run)
+
+    async def reset_connector_offsets(self, name: ConnectorName) -> str:
+        def run() -> str:
+            self._require_stopped(name)
+            if self._is_sink(name):
+                sink_offsets.reset_sink_offsets(self._admin, name)
+            else:
+                self._offset_store.read_to_end()
+                items = self._offset_store.connector_offsets(name)
+                self._offset_store.put(name, [(p, None) for p, _ in items])
+            return "The offsets for this connector have been reset successfully"
+
+        return await self._blocking(run)
+
+
+def _offset_entries(
+    offsets: list[dict[str, JsonValue]],
+) -> list[tuple[SourcePartition, SourceOffset | None]]:
+    parsed: list[tuple[SourcePartition, SourceOffset | None]] = []
+    for entry in offsets:
+        partition = entry.get("partition")
+        offset = entry.get("offset")
+        if not isinstance(partition, dict):
+            raise BadRequestError(f"Partitions must be JSON objects; got {partition!r}")
+        if offset is not None and not isinstance(offset, dict):
+            raise BadRequestError(f"Offsets must be JSON objects or null; got {offset!r}")
+        parsed.append((partition, offset))
+    return parsed

@@ -31,23 +31,19 @@ from typing import TypeVar
 
 from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]
 
-from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
+from kconnect.api.types import ConnectorName, TaskId, TaskNumber
 from kconnect.config.connector import CommonConnectorConfig
 from kconnect.config.worker import DistributedConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.common import CommonHerder
-from kconnect.herder.errors import AlreadyExistsError, BadRequestError, NotFoundError
+from kconnect.herder.errors import AlreadyExistsError, NotFoundError
 from kconnect.herder.membership import Membership
 from kconnect.herder.model import (
     ConnectorInfo,
-    ConnectorOffset,
-    ConnectorOffsets,
     ConnectorStateInfo,
-    ConnectorType,
 )
 from kconnect.herder.plan import Running, plan
 from kconnect.herder.restart import plan_restart
-from kconnect.storage import sink_offsets
 from kconnect.storage.config_log import (
     EMPTY,
     ClusterConfig,
@@ -59,6 +55,7 @@ from kconnect.storage.config_log import (
     task_config_records,
 )
 from kconnect.storage.kafka_log import KafkaLog
+from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.storage.topics import task_topic_name
@@ -159,6 +156,17 @@ class DistributedHerder(CommonHerder):
     @property
     def _statuses(self) -> StatusStore:
         return self._status_store
+
+    @property
+    def _offset_store(self) -> OffsetStore:
+        return self._worker.offsets
+
+    def _is_stopped(self, name: ConnectorName) -> bool:
+        state = self._state
+        return state.target(name) is TargetState.STOPPED and not state.tasks.get(name)
+
+    async def _blocking(self, fn: Callable[[], T]) -> T:
+        return await self._call_writer(fn)
 
     # --- lifecycle
     def start(self, timeout: float = 60.0) -> None:
@@ -351,20 +359,8 @@ class DistributedHerder(CommonHerder):
             if committed:
                 self._write(task_config_records(name, []))
             return
-        common = CommonConnectorConfig.parse(config.connectors[name])
-        configs = self._worker.connector_task_configs(name, common.tasks_max)
+        configs = self._worker.generate_task_configs(name)
         if configs is None:
-            return
-        if common.tasks_max_enforce and len(configs) > common.tasks_max:
-            runner = self._worker.connectors.get(name)
-            if runner is not None:
-                runner.fail(
-                    ConfigError(
-                        f"The connector {name} has generated {len(configs)} tasks, which is "
-                        f"greater than {common.tasks_max}, the maximum number of tasks it is "
-                        "configured to create."
-                    )
-                )
             return
         if configs == committed and name not in config.inconsistent:
             return
@@ -480,17 +476,7 @@ class DistributedHerder(CommonHerder):
     async def patch_connector_config(
         self, name: ConnectorName, patch: Mapping[str, str | None]
     ) -> ConnectorInfo:
-        merged = dict(self._config(name))
-        for k, v in patch.items():
-            if v is None:
-                merged.pop(k, None)
-            else:
-                merged[k] = v
-        if merged.get("name", name) != name:
-            raise BadRequestError(
-                f"Connector name configuration ({merged['name']}) doesn't match connector "
-                f"name in the URL ({name})"
-            )
+        merged = self._merged_patch(name, patch)
         return (await self.put_connector_config(name, merged, allow_replace=True))[1]
 
     async def delete_connector(self, name: ConnectorName) -> ConnectorInfo:
@@ -539,66 +525,6 @@ class DistributedHerder(CommonHerder):
             self._write([task_restart_record(task)])
 
         await self._call_writer(run)
-
-    # --- offsets
-    def _require_stopped(self, name: ConnectorName) -> None:
-        self._config(name)
-        if self._state.target(name) is not TargetState.STOPPED or self._state.tasks.get(name):
-            raise BadRequestError(
-                "Connectors must be in the STOPPED state before their offsets can be modified. "
-                "This can be done for the specified connector by issuing a 'PUT' request to the "
-                f"'/connectors/{name}/stop' endpoint"
-            )
-
-    async def connector_offsets(self, name: ConnectorName) -> ConnectorOffsets:
-        def run() -> ConnectorOffsets:
-            config = self._config(name)
-            if self._type(config) is ConnectorType.SINK:
-                items = sink_offsets.read_sink_offsets(self._admin, name)
-            else:
-                self._worker.offsets.read_to_end()
-                items = list(self._worker.offsets.connector_offsets(name))
-            return ConnectorOffsets([ConnectorOffset(p, o) for p, o in items])
-
-        return await self._call_writer(run)
-
-    async def alter_connector_offsets(
-        self, name: ConnectorName, offsets: list[dict[str, JsonValue]]
-    ) -> str:
-        def run() -> str:
-            self._require_stopped(name)
-            parsed: list[tuple[dict[str, JsonValue], dict[str, JsonValue] | None]] = []
-            for entry in offsets:
-                partition = entry.get("partition")
-                offset = entry.get("offset")
-                if not isinstance(partition, dict):
-                    raise BadRequestError(f"Partitions must be JSON objects; got {partition!r}")
-                if offset is not None and not isinstance(offset, dict):
-                    raise BadRequestError(f"Offsets must be JSON objects or null; got {offset!r}")
-                parsed.append((partition, offset))
-            if self._type(self._config(name)) is ConnectorType.SINK:
-                try:
-                    sink_offsets.alter_sink_offsets(self._admin, name, parsed)
-                except ConfigError as e:
-                    raise BadRequestError(str(e)) from None
-            else:
-                self._worker.offsets.put(name, parsed)
-            return "The offsets for this connector have been altered successfully"
-
-        return await self._call_writer(run)
-
-    async def reset_connector_offsets(self, name: ConnectorName) -> str:
-        def run() -> str:
-            self._require_stopped(name)
-            if self._type(self._config(name)) is ConnectorType.SINK:
-                sink_offsets.reset_sink_offsets(self._admin, name)
-            else:
-                self._worker.offsets.read_to_end()
-                items = self._worker.offsets.connector_offsets(name)
-                self._worker.offsets.put(name, [(p, None) for p, _ in items])
-            return "The offsets for this connector have been reset successfully"
-
-        return await self._call_writer(run)
 
     # --- topics
     async def connector_topics(self, name: ConnectorName) -> list[str]:

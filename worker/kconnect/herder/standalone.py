@@ -13,23 +13,20 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
-from kconnect.config.connector import CommonConnectorConfig
-from kconnect.errors import ConfigError
+from confluent_kafka.admin import AdminClient
+
+from kconnect.api.types import ConnectorName, TaskId, TaskNumber
 from kconnect.herder.common import CommonHerder
 from kconnect.herder.errors import (
     AlreadyExistsError,
-    BadRequestError,
     NotFoundError,
 )
 from kconnect.herder.model import (
     ConnectorInfo,
-    ConnectorOffset,
-    ConnectorOffsets,
     ConnectorStateInfo,
-    ConnectorType,
 )
 from kconnect.herder.restart import plan_restart
+from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.worker.worker import Worker
@@ -40,8 +37,16 @@ T = TypeVar("T")
 
 
 class StandaloneHerder(CommonHerder):
-    def __init__(self, worker: Worker, *, kafka_cluster_id: str | None, version: str) -> None:
+    def __init__(
+        self,
+        worker: Worker,
+        *,
+        admin: AdminClient,
+        kafka_cluster_id: str | None,
+        version: str,
+    ) -> None:
         self._worker = worker
+        self._admin = admin
         self._registry = worker.registry
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="herder")
         self._configs: dict[ConnectorName, dict[str, str]] = {}
@@ -62,6 +67,16 @@ class StandaloneHerder(CommonHerder):
     @property
     def _statuses(self) -> StatusStore:
         return self._worker.status
+
+    @property
+    def _offset_store(self) -> OffsetStore:
+        return self._worker.offsets
+
+    def _is_stopped(self, name: ConnectorName) -> bool:
+        return self._targets.get(name) is TargetState.STOPPED
+
+    async def _blocking(self, fn: Callable[[], T]) -> T:
+        return await self._call(fn)
 
     @property
     def worker_id(self) -> str:
@@ -133,17 +148,7 @@ class StandaloneHerder(CommonHerder):
         self, name: ConnectorName, patch: Mapping[str, str | None]
     ) -> ConnectorInfo:
         def run() -> ConnectorInfo:
-            merged = dict(self._config(name))
-            for k, v in patch.items():
-                if v is None:
-                    merged.pop(k, None)
-                else:
-                    merged[k] = v
-            if merged.get("name", name) != name:
-                raise BadRequestError(
-                    f"Connector name configuration ({merged['name']}) doesn't match connector "
-                    f"name in the URL ({name})"
-                )
+            merged = self._merged_patch(name, patch)
             return self.put_connector_config_sync(name, merged, allow_replace=True)[1]
 
         return await self._call(run)
@@ -217,59 +222,6 @@ class StandaloneHerder(CommonHerder):
             raise NotFoundError(f"Connector {task.connector} not found")
         return task.connector
 
-    # --- offsets and topics (standalone: source offsets in the offset store)
-    async def connector_offsets(self, name: ConnectorName) -> ConnectorOffsets:
-        config = self._config(name)
-        if self._type(config) is ConnectorType.SINK:
-            raise BadRequestError(
-                "Reading sink connector offsets is not supported in standalone mode yet"
-            )
-        items = self._worker.offsets.connector_offsets(name)
-        return ConnectorOffsets([ConnectorOffset(p, o) for p, o in items])
-
-    def _require_stopped(self, name: ConnectorName) -> None:
-        self._config(name)
-        if self._targets.get(name) is not TargetState.STOPPED:
-            raise BadRequestError(
-                "Connectors must be in the STOPPED state before their offsets can be modified. "
-                "This can be done for the specified connector by issuing a 'PUT' request to the "
-                f"'/connectors/{name}/stop' endpoint"
-            )
-
-    async def alter_connector_offsets(
-        self, name: ConnectorName, offsets: list[dict[str, JsonValue]]
-    ) -> str:
-        def run() -> str:
-            self._require_stopped(name)
-            if self._type(self._configs[name]) is ConnectorType.SINK:
-                raise BadRequestError(
-                    "Altering sink connector offsets is not supported in standalone mode yet"
-                )
-            parsed = []
-            for entry in offsets:
-                partition = entry.get("partition")
-                offset = entry.get("offset")
-                if not isinstance(partition, dict):
-                    raise BadRequestError("Partitions must be JSON objects; got " + repr(partition))
-                if offset is not None and not isinstance(offset, dict):
-                    raise BadRequestError(
-                        "Offsets must be JSON objects or null; got " + repr(offset)
-                    )
-                parsed.append((partition, offset))
-            self._worker.offsets.put(name, parsed)
-            return "The offsets for this connector have been altered successfully"
-
-        return await self._call(run)
-
-    async def reset_connector_offsets(self, name: ConnectorName) -> str:
-        def run() -> str:
-            self._require_stopped(name)
-            items = self._worker.offsets.connector_offsets(name)
-            self._worker.offsets.put(name, [(p, None) for p, _ in items])
-            return "The offsets for this connector have been reset successfully"
-
-        return await self._call(run)
-
     async def connector_topics(self, name: ConnectorName) -> list[str]:
         self._config(name)
         return sorted(self._worker.active_topics(name))
@@ -300,20 +252,8 @@ class StandaloneHerder(CommonHerder):
 
     def _reconfigure(self, name: ConnectorName) -> None:
         config = self._configs[name]
-        common = CommonConnectorConfig.parse(config)
-        configs = self._worker.connector_task_configs(name, common.tasks_max)
+        configs = self._worker.generate_task_configs(name)
         if configs is None:
-            return
-        if common.tasks_max_enforce and len(configs) > common.tasks_max:
-            runner = self._worker.connectors.get(name)
-            if runner is not None:
-                runner.fail(
-                    ConfigError(
-                        f"The connector {name} has generated {len(configs)} tasks, which is "
-                        f"greater than {common.tasks_max}, the maximum number of tasks it is "
-                        "configured to create."
-                    )
-                )
             return
         if configs == self._task_configs.get(name) and self._worker.connector_tasks(name):
             return

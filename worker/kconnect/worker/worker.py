@@ -132,6 +132,30 @@ class Worker:
             c[TASK_CLASS] = f"{task_class.__module__}.{task_class.__qualname__}"
         return configs
 
+    def generate_task_configs(self, name: ConnectorName) -> list[dict[str, str]] | None:
+        """Ask the running connector for its task configs, at most `tasks.max` of them.
+
+        None when it isn't running here or failed. More configs than `tasks.max` fail the
+        connector, as Kafka Connect does under `tasks.max.enforce` (the default).
+        """
+        runner = self.connectors.get(name)
+        if runner is None:
+            return None
+        common = CommonConnectorConfig.parse(runner.props)
+        configs = self.connector_task_configs(name, common.tasks_max)
+        if configs is None:
+            return None
+        if common.tasks_max_enforce and len(configs) > common.tasks_max:
+            runner.fail(
+                ConfigError(
+                    f"The connector {name} has generated {len(configs)} tasks, which is "
+                    f"greater than {common.tasks_max}, the maximum number of tasks it is "
+                    "configured to create."
+                )
+            )
+            return None
+        return configs
+
     def stop_connector(self, name: ConnectorName) -> None:
         runner = self.connectors.pop(name, None)
         if runner is not None:
