@@ -107,6 +107,8 @@ class Membership:
 
     def stop(self, timeout: float) -> None:
         """Leave the group: revokes everything (through on_revoke), then closes."""
+        if not self._thread.is_alive():
+            return
         self._commands.put(None)
         self._thread.join(timeout)
 
