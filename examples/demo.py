@@ -1,8 +1,11 @@
-"""`make demo`: Apache Kafka's quickstart, unchanged, on kconnect and a real Kafka broker.
+"""`make demo`: Apache Kafka's quickstart, unchanged, on kconnect and a real Kafka broker; then
+a three-worker cluster that loses a worker.
 
-It starts a private single-node broker (or uses $KAFKA_BOOTSTRAP), runs
+It starts a private single-node broker (or uses $KAFKA_BOOTSTRAP). Part one runs
 `kconnect standalone` with Kafka's own quickstart config files plus a data generator, moves lines
 file → Kafka → file, shows the REST API, pauses and resumes, and stops gracefully with SIGTERM.
+Part two starts three `kconnect distributed` workers, spreads six tasks over them, kills one
+with SIGKILL and times how long its tasks take to run again on the others.
 """
 
 from __future__ import annotations
@@ -170,12 +173,101 @@ def run(bootstrap: str, work: Path) -> None:
         log.close()
 
 
+def cluster(bootstrap: str, work: Path) -> None:
+    group = f"demo-{os.getpid()}"
+    ports = [free_port() for _ in range(3)]
+    procs: list[subprocess.Popen[bytes]] = []
+    say("three `kconnect distributed` workers, one group: " + group)
+    try:
+        for port in ports:
+            path = work / f"worker-{port}.properties"
+            path.write_text(
+                "".join(
+                    f"{k}={v}\n"
+                    for k, v in {
+                        "bootstrap.servers": bootstrap,
+                        "group.id": group,
+                        "config.storage.topic": f"{group}-configs",
+                        "offset.storage.topic": f"{group}-offsets",
+                        "status.storage.topic": f"{group}-status",
+                        "config.storage.replication.factor": "1",
+                        "offset.storage.replication.factor": "1",
+                        "status.storage.replication.factor": "1",
+                        "listeners": f"http://127.0.0.1:{port}",
+                    }.items()
+                )
+            )
+            log = (work / f"worker-{port}.log").open("wb")
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "kconnect.cli", "distributed", str(path)],
+                    cwd=work,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        rests = [Rest(p) for p in ports]
+        wait("every worker healthy", lambda: all(r.call("GET", "/health")[0] == 200 for r in rests))
+        body = json.dumps(
+            {
+                "name": "gen",
+                "config": {
+                    "connector.class": "DataGen",
+                    "topic": f"{group}-data",
+                    "tasks.max": "6",
+                    "records.per.second": "3000",
+                },
+            }
+        ).encode()
+        req = urllib.request.Request(  # noqa: S310 - loopback
+            rests[0].base + "/connectors", data=body, method="POST",
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        urllib.request.urlopen(req, timeout=30).close()  # noqa: S310
+        print(f"POST {rests[0].base}/connectors  (DataGen, tasks.max=6)")
+
+        def owners() -> list[str]:
+            _, status = rests[0].call("GET", "/connectors/gen/status")
+            if not isinstance(status, dict):
+                return []
+            tasks = status["tasks"]
+            if len(tasks) != 6 or any(t["state"] != "RUNNING" for t in tasks):
+                return []
+            return [t["worker_id"] for t in tasks]
+
+        wait("six RUNNING tasks", lambda: bool(owners()))
+        for i, owner in enumerate(owners()):
+            print(f"  task {i}: RUNNING on {owner}")
+        victim = 2
+        victim_id = f"127.0.0.1:{ports[victim]}"
+        say(f"SIGKILL the worker at {victim_id}")
+        procs[victim].kill()
+        took = wait(
+            "the tasks to run elsewhere",
+            lambda: bool(owners()) and victim_id not in owners(),
+            120,
+        )
+        for i, owner in enumerate(owners()):
+            print(f"  task {i}: RUNNING on {owner}")
+        print(f"every task RUNNING again {took:.1f}s after the kill (session.timeout.ms=10000)")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kconnect-demo-") as tmp:
         work = Path(tmp)
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
         if bootstrap:
             run(bootstrap, work)
+            cluster(bootstrap, work)
             return
         say("starting a single-node Kafka 4.1 broker (KRaft) on loopback")
         state = work / "kafka"
@@ -183,6 +275,7 @@ def main() -> None:
         print(f"KAFKA_BOOTSTRAP={broker.bootstrap}")
         try:
             run(broker.bootstrap, work)
+            cluster(broker.bootstrap, work)
         finally:
             kafka.stop(state)
     say("done")
