@@ -140,6 +140,7 @@ def test_adding_a_worker_or_a_connector_restarts_only_what_moves(
 
 
 def test_no_data_loss_under_churn(cluster: Cluster, new_topic) -> None:  # type: ignore[no-untyped-def]
+    out = f"out-{cluster.group}"  # consumer groups are broker-wide
     workers = [cluster.start(), cluster.start(), cluster.start()]
     topic = new_topic(partitions=3)
     sink = cluster.cwd / "sink.txt"
@@ -150,7 +151,7 @@ def test_no_data_loss_under_churn(cluster: Cluster, new_topic) -> None:  # type:
         datagen(topic, 3, **{"max.records": str(total), "records.per.second": "2500"}),
     )
     create(
-        workers[1], "out", {"connector.class": "FileStreamSink", "topics": topic, "file": str(sink)}
+        workers[1], out, {"connector.class": "FileStreamSink", "topics": topic, "file": str(sink)}
     )
     wait_all_running(workers[0], "gen", 3)
 
@@ -175,61 +176,62 @@ def test_no_data_loss_under_churn(cluster: Cluster, new_topic) -> None:  # type:
 
 
 def test_offsets_read_alter_reset_when_stopped(cluster: Cluster, new_topic) -> None:  # type: ignore[no-untyped-def]
+    src, snk = f"src-{cluster.group}", f"snk-{cluster.group}"  # consumer groups are broker-wide
     a, b = cluster.start(), cluster.start()
     topic = new_topic()
     source = cluster.cwd / "in.txt"
     sink = cluster.cwd / "out.txt"
     source.write_text("".join(f"line-{i}\n" for i in range(10)))
-    create(a, "src", {"connector.class": "FileStreamSource", "file": str(source), "topic": topic})
-    create(a, "snk", {"connector.class": "FileStreamSink", "file": str(sink), "topics": topic})
+    create(a, src, {"connector.class": "FileStreamSource", "file": str(source), "topic": topic})
+    create(a, snk, {"connector.class": "FileStreamSink", "file": str(sink), "topics": topic})
     wait_until("10 lines", lambda: len(read_lines(sink)) >= 10)
 
     running_patch = {
         "offsets": [{"partition": {"filename": str(source)}, "offset": {"position": 0}}]
     }
-    status, body = b.request("PATCH", "/connectors/src/offsets", running_patch)
+    status, body = b.request("PATCH", f"/connectors/{src}/offsets", running_patch)
     assert status == 400
     assert "STOPPED" in body["message"]
 
-    assert b.request("PUT", "/connectors/src/stop")[0] == 204
+    assert b.request("PUT", f"/connectors/{src}/stop")[0] == 204
     wait_until(
         "src STOPPED",
         lambda: (
-            a.status("src").get("connector", {}).get("state") == "STOPPED"
-            and a.status("src")["tasks"] == []
+            a.status(src).get("connector", {}).get("state") == "STOPPED"
+            and a.status(src)["tasks"] == []
         ),
     )
-    offsets = b.get("/connectors/src/offsets")["offsets"]
+    offsets = b.get(f"/connectors/{src}/offsets")["offsets"]
     assert offsets == [{"partition": {"filename": str(source)}, "offset": {"position": 70}}]
 
     # Rewind to line 5 (byte 35: lines are 7 bytes); the resumed connector reads 5..9 again.
     status, body = a.request(
         "PATCH",
-        "/connectors/src/offsets",
+        f"/connectors/{src}/offsets",
         {"offsets": [{"partition": {"filename": str(source)}, "offset": {"position": 35}}]},
     )
     assert status == 200, body
-    assert b.get("/connectors/src/offsets")["offsets"][0]["offset"] == {"position": 35}
-    assert a.request("PUT", "/connectors/src/resume")[0] == 202
+    assert b.get(f"/connectors/{src}/offsets")["offsets"][0]["offset"] == {"position": 35}
+    assert a.request("PUT", f"/connectors/{src}/resume")[0] == 202
     wait_until("lines 5..9 again", lambda: len(read_lines(sink)) >= 15)
     assert read_lines(sink)[10:] == [f"line-{i}" for i in range(5, 10)]
 
     # Sink offsets: the consumer group's, in Kafka Connect's shape.
-    assert a.request("PUT", "/connectors/snk/stop")[0] == 204
-    wait_until("snk STOPPED", lambda: a.status("snk").get("tasks") == [])
-    sink_offsets = b.get("/connectors/snk/offsets")["offsets"]
+    assert a.request("PUT", f"/connectors/{snk}/stop")[0] == 204
+    wait_until("snk STOPPED", lambda: a.status(snk).get("tasks") == [])
+    sink_offsets = b.get(f"/connectors/{snk}/offsets")["offsets"]
     assert sink_offsets == [
         {"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 15}}
     ]
     # The group may still hold the stopping task's member for a moment: Kafka Connect then
     # answers 500 and says the request can be retried, as here.
-    wait_until("the reset", lambda: b.request("DELETE", "/connectors/snk/offsets")[0] == 200)
-    assert b.get("/connectors/snk/offsets")["offsets"] == []
-    assert a.request("PUT", "/connectors/snk/resume")[0] == 202
+    wait_until("the reset", lambda: b.request("DELETE", f"/connectors/{snk}/offsets")[0] == 200)
+    assert b.get(f"/connectors/{snk}/offsets")["offsets"] == []
+    assert a.request("PUT", f"/connectors/{snk}/resume")[0] == 202
     wait_until("the whole topic again", lambda: len(read_lines(sink)) >= 30)
 
-    assert a.request("DELETE", "/connectors/src")[0] == 204
-    assert b.request("GET", "/connectors/src")[0] == 404
+    assert a.request("DELETE", f"/connectors/{src}")[0] == 204
+    assert b.request("GET", f"/connectors/{src}")[0] == 404
 
 
 def test_config_topic_with_three_partitions_stops_the_worker(
@@ -300,19 +302,20 @@ def test_apache_connect_distributed_properties(
 def test_graceful_stop_commits_before_tasks_move(cluster: Cluster, new_topic) -> None:  # type: ignore[no-untyped-def]
     """SIGTERM: the leaving worker drains and commits first, so its source task resumes on
     another worker exactly where it stopped: no line is repeated."""
+    src, snk = f"src-{cluster.group}", f"snk-{cluster.group}"  # consumer groups are broker-wide
     a, b = cluster.start(), cluster.start()
     topic = new_topic()
     source = cluster.cwd / "in.txt"
     sink = cluster.cwd / "out.txt"
     source.write_text("".join(f"line-{i}\n" for i in range(1000)))
-    create(a, "src", {"connector.class": "FileStreamSource", "file": str(source), "topic": topic})
-    create(a, "snk", {"connector.class": "FileStreamSink", "file": str(sink), "topics": topic})
+    create(a, src, {"connector.class": "FileStreamSource", "file": str(source), "topic": topic})
+    create(a, snk, {"connector.class": "FileStreamSink", "file": str(sink), "topics": topic})
     wait_until("1000 lines", lambda: len(read_lines(sink)) >= 1000)
-    owner_id = a.status("src")["tasks"][0]["worker_id"]
+    owner_id = a.status(src)["tasks"][0]["worker_id"]
     leaving, staying = (a, b) if owner_id == a.port_id else (b, a)
     assert leaving.terminate() == 0
-    wait_all_running(staying, "src", 1, avoid=leaving.port_id)
-    wait_all_running(staying, "snk", 1, avoid=leaving.port_id)
+    wait_all_running(staying, src, 1, avoid=leaving.port_id)
+    wait_all_running(staying, snk, 1, avoid=leaving.port_id)
     with source.open("a") as f:
         f.write("".join(f"line-{i}\n" for i in range(1000, 1500)))
     wait_until("1500 lines", lambda: len(read_lines(sink)) >= 1500)
