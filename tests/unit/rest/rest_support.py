@@ -31,14 +31,12 @@ from kconnect.herder.model import (
     PluginInfo,
     PluginType,
     ServerInfo,
-    State,
-    StateInfo,
-    TargetState,
     TaskInfo,
     TaskStateInfo,
 )
 from kconnect.rest import build_app
 from kconnect.rest.loggers import PythonLoggers
+from kconnect.storage.states import State, StateInfo, TargetState
 
 WORKER = "worker-1:8083"
 T = TypeVar("T")

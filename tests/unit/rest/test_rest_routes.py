@@ -8,13 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from kconnect.api.types import ConnectorName, TaskId, TaskNumber
-from kconnect.herder.model import (
-    ConnectorStateInfo,
-    ConnectorType,
-    State,
-    StateInfo,
-    TargetState,
-)
+from kconnect.herder.model import ConnectorStateInfo, ConnectorType
+from kconnect.storage.states import State, StateInfo, TargetState
 from tests.unit.rest.rest_support import WORKER, FakeHerder, Reply, call, send, with_client
 
 

@@ -20,10 +20,10 @@ from kconnect.herder.model import (
     ConnectorStateInfo,
     PluginInfo,
     ServerInfo,
-    TargetState,
     TaskInfo,
     TaskStateInfo,
 )
+from kconnect.storage.states import TargetState
 
 
 class Herder(ABC):

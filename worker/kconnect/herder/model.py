@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from kconnect.api.types import ConnectorName, JsonValue, TaskId
-from kconnect.storage.states import State, StateInfo, TargetState
-
-__all__ = ["State", "StateInfo", "TargetState"]  # re-exported for the REST layer
+from kconnect.storage.states import StateInfo
 
 
 class ConnectorType(StrEnum):

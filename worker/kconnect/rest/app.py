@@ -35,9 +35,9 @@ from aiohttp import web
 from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
 from kconnect.herder.base import Herder
 from kconnect.herder.errors import HerderError, NotFoundError
-from kconnect.herder.model import TargetState
 from kconnect.rest import bodies
 from kconnect.rest.loggers import PythonLoggers, parse_level
+from kconnect.storage.states import TargetState
 
 log = logging.getLogger(__name__)
 

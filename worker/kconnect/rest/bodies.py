@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from kconnect.api.types import ConnectorName, JsonValue
 from kconnect.herder.errors import BadRequestError
-from kconnect.herder.model import TargetState
+from kconnect.storage.states import TargetState
 
 NAME_CONFIG = "name"
 

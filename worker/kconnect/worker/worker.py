@@ -290,10 +290,3 @@ class Worker:
         self.stop_tasks(list(self.tasks))
         for name in list(self.connectors):
             self.stop_connector(name)
-
-
-def is_sink(cls: type[Connector]) -> bool:
-    return issubclass(cls, SinkConnector)
-
-
-__all__ = ["CommonConnectorConfig", "Worker", "build_converters", "is_sink"]
