@@ -195,11 +195,9 @@ class SinkTaskRunner(TaskRunner):
         self.apply_pauses()
 
     def apply_pauses(self) -> None:
-        if (
-            self._consumer is None
-            or not self.assignment
-            or threading.current_thread().name != (f"task-{self.id}")
-        ):
+        # The consumer belongs to the task thread; a pause asked from elsewhere is applied
+        # there, at the next assignment or resume.
+        if self._consumer is None or not self.assignment or not self.on_task_thread():
             return
         parts = sorted(self.assignment)
         paused = [p for p in parts if self._all_paused or p in self._context.paused]

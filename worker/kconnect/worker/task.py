@@ -82,6 +82,9 @@ class TaskRunner(ABC):
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def on_task_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
     @property
     def target(self) -> TargetState:
         return self._target
