@@ -49,6 +49,10 @@ def test_tasks_spread_rest_everywhere_and_failover(cluster: Cluster, new_topic) 
 
     # Every worker answers for every connector, whoever runs it.
     for w in (a, b, c):
+        wait_until(
+            "the active topic, seen from every worker",
+            lambda w=w: w.get("/connectors/gen/topics") == {"gen": {"topics": [topic]}},
+        )
         assert w.get("/connectors") == ["gen"]
         assert w.get("/connectors/gen/config")["tasks.max"] == "6"
         assert len(w.get("/connectors/gen/tasks")) == 6

@@ -191,3 +191,15 @@ def test_internal_topics_must_be_only_compacted(policy: str) -> None:
 def test_internal_topic_purposes_are_checked() -> None:
     with pytest.raises(ValueError, match="purpose 'offsets'"):
         InternalTopic("t", 1, 1, "offsets")
+
+
+def test_active_topic_records_use_kafka_connects_format() -> None:
+    from kconnect.storage.kafka_status import parse_topic_key, serialize_topic, topic_key
+
+    key = topic_key("my-conn", "orders.v1")
+    assert key == b"status-topic-orders.v1:connector-my-conn"
+    assert parse_topic_key(key) == ("my-conn", "orders.v1")
+    assert parse_topic_key(b"status-task-x-0") is None
+    assert serialize_topic("c", "t", 2, 1700000000000) == (
+        b'{"topic":{"name":"t","connector":"c","task":2,"discoverTimestamp":1700000000000}}'
+    )

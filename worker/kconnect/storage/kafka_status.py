@@ -5,7 +5,8 @@ Format, as Java writes it (JsonConverter without schemas, fields in this order):
 - key `status-connector-<name>` or `status-task-<name>-<n>`;
 - value `{"state":"RUNNING","trace":null,"worker_id":"host:port","generation":3}`;
 - a tombstone (or Java's DESTROYED state, which it writes as one) removes the entry.
-Java's `status-topic-*` records (active topics) are read past.
+- active topics: key `status-topic-<topic>:connector-<name>`, value
+  `{"topic":{"name":...,"connector":...,"task":n,"discoverTimestamp":ms}}`; a tombstone forgets it.
 
 Writes never block the caller: a task thread reports its state and carries on. `put_*` updates
 this worker's view at once and sends the record; a failed delivery is logged (librdkafka has
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -114,6 +116,33 @@ def parse_key(raw: bytes) -> ConnectorName | TaskId | None:
     raise DataError(f"status key {key!r} has no known prefix")
 
 
+def topic_key(connector: str, topic: str) -> bytes:
+    return f"{TOPIC_PREFIX}{topic}:connector-{connector}".encode()
+
+
+def parse_topic_key(raw: bytes) -> tuple[ConnectorName, str] | None:
+    """(connector, topic) of an active-topic key, or None for other keys."""
+    key = raw.decode("utf-8", "replace")
+    if not key.startswith(TOPIC_PREFIX):
+        return None
+    topic, sep, connector = key[len(TOPIC_PREFIX) :].partition(":connector-")
+    if not sep or not topic or not connector:
+        raise DataError(f"status key {key!r} is not of the form status-topic-<t>:connector-<c>")
+    return ConnectorName(connector), topic
+
+
+def serialize_topic(connector: str, topic: str, task: int, timestamp_ms: int) -> bytes:
+    doc = {
+        "topic": {
+            "name": topic,
+            "connector": connector,
+            "task": task,
+            "discoverTimestamp": timestamp_ms,
+        }
+    }
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def can_write_safely(current: StateInfo | None, new: StateInfo) -> bool:
     """Java's `putSafe` rule."""
     return (
@@ -133,6 +162,7 @@ class KafkaStatusStore(StatusStore):
         self._lock = threading.Lock()
         self._connectors: dict[ConnectorName, StateInfo] = {}
         self._tasks: dict[TaskId, StateInfo] = {}
+        self._topics: dict[ConnectorName, set[str]] = {}
         self._log = KafkaLog(
             topic, client_config=client_config, on_record=self._on_record, name=name
         )
@@ -190,6 +220,44 @@ class KafkaStatusStore(StatusStore):
         self._log.send(connector_key(name), None)
         for t in tasks:
             self._log.send(task_key(t), None)
+        self.reset_topics(name)
+
+    # -- active topics -----------------------------------------------------------------------
+
+    def put_topic(self, connector: ConnectorName, topic: str, task: int) -> None:
+        with self._lock:
+            known = topic in self._topics.get(connector, ())
+            self._topics.setdefault(connector, set()).add(topic)
+        if not known:
+            now = int(time.time() * 1000)
+            self._log.send(
+                topic_key(connector, topic), serialize_topic(connector, topic, task, now)
+            )
+
+    def topics(self, connector: ConnectorName) -> set[str]:
+        with self._lock:
+            return set(self._topics.get(connector, ()))
+
+    def reset_topics(self, connector: ConnectorName) -> None:
+        with self._lock:
+            topics = sorted(self._topics.pop(connector, ()))
+        for topic in topics:
+            self._log.send(topic_key(connector, topic), None)
+
+    def _on_topic_record(self, key: bytes, value: bytes | None, where: str) -> None:
+        try:
+            found = parse_topic_key(key)
+        except DataError as e:
+            log.warning("Ignoring unreadable status record %s: %s", where, e)
+            return
+        if found is None:
+            return
+        connector, topic = found
+        with self._lock:
+            if value is None:
+                self._topics.get(connector, set()).discard(topic)
+            else:
+                self._topics.setdefault(connector, set()).add(topic)
 
     @staticmethod
     def _set(table: dict[_K, StateInfo], key: _K, info: StateInfo) -> None:
@@ -222,6 +290,9 @@ class KafkaStatusStore(StatusStore):
         where = f"{self.topic}-{partition}@{offset}"
         if key is None:
             log.warning("Ignoring status record %s with no key", where)
+            return
+        if key.startswith(TOPIC_PREFIX.encode()):
+            self._on_topic_record(key, value, where)
             return
         try:
             target = parse_key(key)

@@ -33,12 +33,23 @@ class StatusStore(ABC):
     def forget(self, name: ConnectorName) -> None:
         """Drop every state of a deleted connector."""
 
+    # Active topics: the topics a connector's tasks have used (`GET /connectors/{c}/topics`).
+    @abstractmethod
+    def put_topic(self, connector: ConnectorName, topic: str, task: int) -> None: ...
+
+    @abstractmethod
+    def topics(self, connector: ConnectorName) -> set[str]: ...
+
+    @abstractmethod
+    def reset_topics(self, connector: ConnectorName) -> None: ...
+
 
 class MemoryStatusStore(StatusStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._connectors: dict[ConnectorName, StateInfo] = {}
         self._tasks: dict[TaskId, StateInfo] = {}
+        self._topics: dict[ConnectorName, set[str]] = {}
 
     def put_connector(self, name: ConnectorName, info: StateInfo) -> None:
         with self._lock:
@@ -65,6 +76,19 @@ class MemoryStatusStore(StatusStore):
             self._connectors.pop(name, None)
             for t in [t for t in self._tasks if t.connector == name]:
                 del self._tasks[t]
+            self._topics.pop(name, None)
+
+    def put_topic(self, connector: ConnectorName, topic: str, task: int) -> None:
+        with self._lock:
+            self._topics.setdefault(connector, set()).add(topic)
+
+    def topics(self, connector: ConnectorName) -> set[str]:
+        with self._lock:
+            return set(self._topics.get(connector, ()))
+
+    def reset_topics(self, connector: ConnectorName) -> None:
+        with self._lock:
+            self._topics.pop(connector, None)
 
 
 def is_failed(info: StateInfo | None) -> bool:

@@ -358,7 +358,8 @@ class SinkTaskRunner(TaskRunner):
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         added = [TopicPartition(p.topic, p.partition) for p in partitions]
         self.assignment.update(added)
-        self.topics_seen.update(tp.topic for tp in added)
+        for topic in sorted({tp.topic for tp in added} - self.topics_seen):
+            self.note_topic(topic)
         self.task.open(added)
         self.apply_pauses()
 

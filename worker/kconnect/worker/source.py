@@ -163,7 +163,7 @@ class SourceTaskRunner(TaskRunner):
             if record is not None:
                 topic = record.topic
                 if topic not in seen:
-                    seen.add(topic)
+                    self.note_topic(topic)
                 headers = record._headers
                 key = key_conv(topic, record.key_schema, record.key, headers)
                 value = value_conv(topic, record.value_schema, record.value, headers)

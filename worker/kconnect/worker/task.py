@@ -82,6 +82,11 @@ class TaskRunner(ABC):
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def note_topic(self, topic: str) -> None:
+        """The task used `topic` for the first time: record it as an active topic."""
+        self.topics_seen.add(topic)
+        self._status.put_topic(self.id.connector, topic, self.id.task)
+
     def on_task_thread(self) -> bool:
         return threading.current_thread() is self._thread
 

@@ -278,10 +278,13 @@ class Worker:
                 r.cancel()
 
     def active_topics(self, name: ConnectorName) -> set[str]:
-        return set(self._topics.get(name, ()))
+        """Topics the connector's tasks used, on any worker (the status store tracks them)."""
+        return self.status.topics(name)
 
     def reset_active_topics(self, name: ConnectorName) -> None:
+        # Tasks here report a topic again the next time they use it.
         self._topics.get(name, set()).clear()
+        self.status.reset_topics(name)
 
     def connector_tasks(self, name: ConnectorName) -> list[TaskId]:
         return sorted(t for t in self.tasks if t.connector == name)
