@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
 from kconnect.api.types import ConnectorName, TaskId, TaskNumber
 from kconnect.config.connector import CommonConnectorConfig
@@ -58,7 +58,7 @@ from kconnect.storage.kafka_log import KafkaLog
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
-from kconnect.storage.topics import task_topic_name
+from kconnect.storage.topics import delete_task_topic, ensure_task_topic, task_topic_name
 from kconnect.worker.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -369,40 +369,10 @@ class DistributedHerder(CommonHerder):
 
     # --- task topics
     def _ensure_task_partitions(self, name: ConnectorName, count: int) -> None:
-        """The connector's task topic has at least `count` (≥ 1) partitions."""
-        topic = task_topic_name(self._cfg.group_id, name)
-        want = max(1, count)
-        metadata = self._admin.list_topics(topic=topic, timeout=10)
-        found = metadata.topics.get(topic)
-        have = len(found.partitions) if found is not None and found.error is None else 0
-        if have == 0:
-            from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]  # noqa: PLC0415
-
-            futures = self._admin.create_topics(
-                [NewTopic(topic, num_partitions=want, replication_factor=-1)]
-            )
-            for future in futures.values():
-                try:
-                    future.result(timeout=30)
-                except Exception as e:
-                    if "TOPIC_ALREADY_EXISTS" not in str(e):
-                        raise
-        elif have < want:
-            futures = self._admin.create_partitions([NewPartitions(topic, want)])
-            for future in futures.values():
-                try:
-                    future.result(timeout=30)
-                except Exception as e:
-                    if "INVALID_PARTITIONS" not in str(e):
-                        raise
+        ensure_task_topic(self._admin, task_topic_name(self._cfg.group_id, name), count)
 
     def _delete_task_topic(self, name: ConnectorName) -> None:
-        topic = task_topic_name(self._cfg.group_id, name)
-        for future in self._admin.delete_topics([topic]).values():
-            try:
-                future.result(timeout=30)
-            except Exception as e:  # noqa: BLE001 - best effort: the topic holds no data
-                log.warning("could not delete task topic %s: %s", topic, e)
+        delete_task_topic(self._admin, task_topic_name(self._cfg.group_id, name))
 
     # --- restarts (herder thread)
     def _handle_restarts(self, config: ClusterConfig) -> None:

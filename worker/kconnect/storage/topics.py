@@ -29,6 +29,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ConfigResource,
+    NewPartitions,
     NewTopic,
     ResourceType,
 )
@@ -230,3 +231,40 @@ def task_topic_name(group_id: str, connector: str) -> str:
     group = _UNSAFE.sub("_", group_id)[:_GROUP_MAX]
     room = MAX_TOPIC_NAME - len(group) - len(_INFIX) - 1 - _HASH_LEN
     return f"{group}{_INFIX}{_UNSAFE.sub('_', connector)[:room]}-{digest}"
+
+
+def ensure_task_topic(
+    admin: AdminClient, name: str, partitions: int, timeout: float = 30.0
+) -> None:
+    """A connector's task topic with at least `partitions` (≥ 1) partitions.
+
+    The topic holds no records: its partitions are the connector's tasks, handed out by the
+    worker group. Partitions can only grow; a concurrent creation by another worker is fine.
+    """
+    want = max(1, partitions)
+    metadata = admin.list_topics(topic=name, timeout=timeout)
+    found = metadata.topics.get(name)
+    have = len(found.partitions) if found is not None and found.error is None else 0
+    if have == 0:
+        futures = admin.create_topics([NewTopic(name, num_partitions=want, replication_factor=-1)])
+        tolerated = "TOPIC_ALREADY_EXISTS"
+    elif have < want:
+        futures = admin.create_partitions([NewPartitions(name, want)])
+        tolerated = "INVALID_PARTITIONS"  # another worker grew it first
+    else:
+        return
+    for future in futures.values():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as e:
+            if tolerated not in str(e):
+                raise
+
+
+def delete_task_topic(admin: AdminClient, name: str, timeout: float = 30.0) -> None:
+    """Best effort: a task topic holds no data, and a leftover one is harmless."""
+    for future in admin.delete_topics([name]).values():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as e:
+            log.warning("could not delete task topic %s: %s", name, e)
