@@ -1,0 +1,493 @@
+"""The children of a `KafkaConnector`, as pure functions of its spec.
+
+Each builder returns a plain JSON-ready dict, the same for the same inputs (keys in a fixed order,
+lists sorted where Kubernetes does not care about order), so the shell can apply it idempotently
+and compare it with what is there. Every child carries a controller owner reference to the
+KafkaConnector, so deleting the resource garbage-collects the workers.
+
+What rolls the worker pods and what does not:
+- The pod template carries `kconnect.io/config-hash`, a hash of the rendered worker properties
+  and of the resourceVersions of the Secrets the spec references. A change to either changes the
+  template, so the Deployment rolls the pods; nothing else feeds the hash.
+- The connector's own fields (`class`, `tasksMax`, `config`, `state`) appear in no child: they go
+  to the workers over REST, and a change to them never touches the Deployment.
+
+The pod IP as the advertised REST host: `kconnect distributed FILE` reads a plain properties file
+with no variable substitution, and the Kubernetes downward API can put the pod IP in env but not
+in a file. So the container is a small `/bin/sh` step that copies the mounted worker.properties
+into a private emptyDir, appends `rest.advertised.host.name=$POD_IP`, and `exec`s
+`kconnect distributed` on the copy. The worker then runs as the container's main process (it gets
+SIGTERM directly and drains), its worker id is `<pod IP>:8083`, and requests forwarded between
+workers reach the right pod. The root filesystem stays read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from kconnect.config.worker import DistributedConfig
+from kconnect_operator.models import (
+    API_VERSION,
+    KIND,
+    JsonObject,
+    KafkaConnectorSpec,
+    check_resource_name,
+    derived_names,
+)
+
+REST_PORT: Final = 8083
+REST_PORT_NAME: Final = "rest"
+HEALTH_PATH: Final = "/health"
+
+CONFIG_KEY: Final = "worker.properties"
+CONFIG_DIR: Final = "/etc/kconnect"
+RUNTIME_DIR: Final = "/var/run/kconnect"
+EXTERNAL_DIR: Final = "/opt/kconnect/external-configuration"
+WORKER_COMMAND: Final = ("kconnect", "distributed")
+
+RUN_AS_USER: Final = 1001
+"""The worker image's unprivileged user."""
+
+CONFIG_HASH_ANNOTATION: Final = "kconnect.io/config-hash"
+SELECTOR_LABEL: Final = "kconnect.io/connector"
+APP_NAME: Final = "kconnect"
+COMPONENT: Final = "connect-worker"
+MANAGED_BY: Final = "kconnect-operator"
+
+DEFAULT_OPERATOR_LABELS: Final[Mapping[str, str]] = {"app.kubernetes.io/name": MANAGED_BY}
+"""The labels of the operator's pods, which the NetworkPolicy lets reach the REST port."""
+
+DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
+    "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "header.converter": "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+    # The broker's default.replication.factor: right on a one-broker test cluster and in prod.
+    "config.storage.replication.factor": "-1",
+    "offset.storage.replication.factor": "-1",
+    "status.storage.replication.factor": "-1",
+}
+"""Worker defaults the operator writes; `workerConfig` overrides each."""
+
+DRAIN_MARGIN_S: Final = 30
+"""Grace beyond the worker's own stop timeouts: leaving the group, closing clients and REST."""
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The KafkaConnector that owns the children."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    def __post_init__(self) -> None:
+        check_resource_name(self.namespace, self.name)
+        if not self.uid:
+            raise ValueError(f"KafkaConnector {self.namespace}/{self.name}: no metadata.uid")
+
+
+def child_name(owner: Owner) -> str:
+    """The name of the Deployment, Service, PodDisruptionBudget and NetworkPolicy."""
+    return f"{owner.name}-connect"
+
+
+def config_map_name(owner: Owner) -> str:
+    return f"{owner.name}-connect-config"
+
+
+def selector_labels(owner: Owner) -> dict[str, str]:
+    """The labels that select an owner's worker pods (and only them)."""
+    return {
+        "app.kubernetes.io/instance": owner.name,
+        "app.kubernetes.io/name": APP_NAME,
+        SELECTOR_LABEL: owner.name,
+    }
+
+
+def selector_string(owner: Owner) -> str:
+    """`selector_labels` as a label selector string, for the status and the scale subresource."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector_labels(owner).items()))
+
+
+def labels(owner: Owner) -> dict[str, str]:
+    """The labels on every child."""
+    return dict(
+        sorted(
+            {
+                **selector_labels(owner),
+                "app.kubernetes.io/component": COMPONENT,
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+            }.items()
+        )
+    )
+
+
+def owner_reference(owner: Owner) -> JsonObject:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": owner.name,
+        "uid": owner.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _metadata(owner: Owner, name: str) -> JsonObject:
+    return {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": labels(owner),
+        "ownerReferences": [owner_reference(owner)],
+    }
+
+
+# --- worker config
+
+
+def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
+    """The worker's properties, sorted by key: defaults, then `workerConfig`, then the keys the
+    operator manages. Raises `kconnect.errors.ConfigError` naming the key when the worker would
+    reject them."""
+    names = derived_names(spec, owner.namespace, owner.name)
+    props = {
+        **DEFAULT_WORKER_PROPERTIES,
+        **spec.worker_config,
+        "bootstrap.servers": spec.bootstrap_servers,
+        "group.id": names.group_id,
+        "config.storage.topic": names.config_storage_topic,
+        "offset.storage.topic": names.offset_storage_topic,
+        "status.storage.topic": names.status_storage_topic,
+        "listeners": f"http://:{REST_PORT}",
+    }
+    DistributedConfig.parse(props, source=f"{owner.namespace}/{owner.name} spec.workerConfig")
+    return dict(sorted(props.items()))
+
+
+def _escape(text: str, *, key: bool) -> str:
+    out: list[str] = []
+    for i, c in enumerate(text):
+        if c == "\\":
+            out.append("\\\\")
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\t":
+            out.append("\\t")
+        elif c == "\f":
+            out.append("\\f")
+        elif (key and c in "=: ") or (key and c in "#!" and i == 0) or (c == " " and i == 0):
+            out.append("\\" + c)
+        elif ord(c) < 0x20:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def render_properties(props: Mapping[str, str]) -> str:
+    """A `.properties` file that `java.util.Properties` (and kconnect) read back as `props`."""
+    return "".join(
+        f"{_escape(k, key=True)}={_escape(v, key=False)}\n" for k, v in sorted(props.items())
+    )
+
+
+def referenced_secrets(spec: KafkaConnectorSpec) -> list[str]:
+    """The Secrets the worker pods use, sorted: their versions feed the config hash."""
+    ext = spec.external_configuration
+    names = {e.value_from.secret_key_ref.name for e in ext.env if e.value_from.secret_key_ref}
+    names |= {v.secret.secret_name for v in ext.volumes if v.secret}
+    return sorted(names)
+
+
+def config_hash(spec: KafkaConnectorSpec, owner: Owner, secret_versions: Mapping[str, str]) -> str:
+    """A hash of the rendered worker properties and the referenced Secrets' resourceVersions
+    (a Secret missing from `secret_versions` counts as absent). Versions of other Secrets are
+    ignored."""
+    secrets = {name: secret_versions.get(name) for name in referenced_secrets(spec)}
+    payload = json.dumps(
+        {"properties": render_properties(worker_properties(spec, owner)), "secrets": secrets},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def termination_grace_seconds(spec: KafkaConnectorSpec, owner: Owner) -> int:
+    """Long enough for the worker to stop its tasks gracefully and flush their offsets."""
+    config = DistributedConfig.parse(worker_properties(spec, owner))
+    drain_ms = config.task_shutdown_graceful_timeout_ms + config.offset_flush_timeout_ms
+    return math.ceil(drain_ms / 1000) + DRAIN_MARGIN_S
+
+
+def build_config_map(spec: KafkaConnectorSpec, owner: Owner) -> JsonObject:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(owner, config_map_name(owner)),
+        "data": {CONFIG_KEY: render_properties(worker_properties(spec, owner))},
+    }
+
+
+# --- the Deployment
+
+
+def start_script() -> str:
+    """The container's shell step: a per-pod copy of the worker file with the pod IP as the
+    advertised host, then `exec` into the worker so it receives SIGTERM itself."""
+    source = f"{CONFIG_DIR}/{CONFIG_KEY}"
+    target = f"{RUNTIME_DIR}/{CONFIG_KEY}"
+    return (
+        "set -eu\n"
+        f'{{ cat {source}; printf "rest.advertised.host.name=%s\\n" "$POD_IP"; }} > {target}\n'
+        f"exec {' '.join(WORKER_COMMAND)} {target}\n"
+    )
+
+
+def _field_env(name: str, path: str) -> JsonObject:
+    return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
+
+
+def _env(spec: KafkaConnectorSpec) -> list[JsonObject]:
+    env: list[JsonObject] = [
+        _field_env("POD_IP", "status.podIP"),
+        _field_env("POD_NAME", "metadata.name"),
+        _field_env("POD_NAMESPACE", "metadata.namespace"),
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "TMPDIR", "value": RUNTIME_DIR},
+    ]
+    for item in sorted(spec.external_configuration.env, key=lambda e: e.name):
+        if item.value_from.secret_key_ref is not None:
+            ref, kind = item.value_from.secret_key_ref, "secretKeyRef"
+        else:
+            assert item.value_from.config_map_key_ref is not None
+            ref, kind = item.value_from.config_map_key_ref, "configMapKeyRef"
+        env.append({"name": item.name, "valueFrom": {kind: {"name": ref.name, "key": ref.key}}})
+    return env
+
+
+def _volumes(spec: KafkaConnectorSpec, owner: Owner) -> tuple[list[JsonObject], list[JsonObject]]:
+    volumes: list[JsonObject] = [
+        {
+            "name": "worker-config",
+            "configMap": {
+                "name": config_map_name(owner),
+                "items": [{"key": CONFIG_KEY, "path": CONFIG_KEY}],
+            },
+        },
+        {"name": "runtime", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+    ]
+    mounts: list[JsonObject] = [
+        {"name": "worker-config", "mountPath": CONFIG_DIR, "readOnly": True},
+        {"name": "runtime", "mountPath": RUNTIME_DIR},
+    ]
+    for ext in sorted(spec.external_configuration.volumes, key=lambda v: v.name):
+        volume_name = f"ext-{ext.name}"[:63]
+        if ext.secret is not None:
+            source: JsonObject = {"secret": {"secretName": ext.secret.secret_name}}
+        else:
+            assert ext.config_map is not None
+            source = {"configMap": {"name": ext.config_map.name}}
+        volumes.append({"name": volume_name, **source})
+        mounts.append(
+            {"name": volume_name, "mountPath": f"{EXTERNAL_DIR}/{ext.name}", "readOnly": True}
+        )
+    return volumes, mounts
+
+
+def _probe(*, period: int, failures: int) -> JsonObject:
+    return {
+        "httpGet": {"path": HEALTH_PATH, "port": REST_PORT_NAME, "scheme": "HTTP"},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+        "successThreshold": 1,
+    }
+
+
+def _resources(spec: KafkaConnectorSpec) -> JsonObject:
+    out: JsonObject = {}
+    if spec.resources.limits:
+        out["limits"] = dict(sorted(spec.resources.limits.items()))
+    if spec.resources.requests:
+        out["requests"] = dict(sorted(spec.resources.requests.items()))
+    return out
+
+
+def build_deployment(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    *,
+    image: str,
+    secret_versions: Mapping[str, str],
+) -> JsonObject:
+    """The worker Deployment. `image` is used when the spec names none; `secret_versions` maps
+    Secret names to resourceVersions (see `config_hash`)."""
+    template = spec.template
+    volumes, mounts = _volumes(spec, owner)
+    pod_labels = dict(sorted({**template.labels, **labels(owner)}.items()))
+    pod_annotations = dict(
+        sorted(
+            {
+                **template.annotations,
+                CONFIG_HASH_ANNOTATION: config_hash(spec, owner, secret_versions),
+            }.items()
+        )
+    )
+    container: JsonObject = {
+        "name": "worker",
+        "image": spec.image or image,
+        "command": ["/bin/sh", "-c", start_script()],
+        "env": _env(spec),
+        "ports": [{"name": REST_PORT_NAME, "containerPort": REST_PORT, "protocol": "TCP"}],
+        "startupProbe": _probe(period=5, failures=60),
+        "readinessProbe": _probe(period=5, failures=3),
+        "livenessProbe": _probe(period=10, failures=6),
+        "resources": _resources(spec),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": mounts,
+    }
+    pod_spec: JsonObject = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "containers": [container],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationGracePeriodSeconds": termination_grace_seconds(spec, owner),
+        "volumes": volumes,
+    }
+    if template.node_selector:
+        pod_spec["nodeSelector"] = dict(sorted(template.node_selector.items()))
+    if template.tolerations:
+        pod_spec["tolerations"] = [dict(t) for t in template.tolerations]
+    if template.affinity is not None:
+        pod_spec["affinity"] = dict(template.affinity)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(owner, child_name(owner)),
+        "spec": {
+            "replicas": spec.replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": selector_labels(owner)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "template": {
+                "metadata": {"labels": pod_labels, "annotations": pod_annotations},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+# --- Service, PodDisruptionBudget, NetworkPolicy
+
+
+def build_service(owner: Owner) -> JsonObject:
+    """The workers' REST API; its ready endpoints are where the operator sends connector
+    config."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(owner, child_name(owner)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(owner),
+            "ports": [
+                {
+                    "name": REST_PORT_NAME,
+                    "port": REST_PORT,
+                    "targetPort": REST_PORT_NAME,
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def build_pod_disruption_budget(owner: Owner) -> JsonObject:
+    """At most one worker evicted at a time, so a drain moves tasks one worker at a time."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(owner, child_name(owner)),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(owner)}},
+    }
+
+
+def build_network_policy(
+    owner: Owner,
+    *,
+    operator_namespace: str,
+    operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
+) -> JsonObject:
+    """Only the operator's pods and the owner's own workers (which forward requests to their
+    leader) reach the REST port. Egress is not restricted: workers need Kafka and whatever their
+    connectors talk to."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(owner, child_name(owner)),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(owner)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": selector_labels(owner)}},
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": operator_namespace}
+                            },
+                            "podSelector": {"matchLabels": dict(sorted(operator_labels.items()))},
+                        },
+                    ],
+                    "ports": [{"protocol": "TCP", "port": REST_PORT}],
+                }
+            ],
+        },
+    }
+
+
+def build_children(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    *,
+    image: str,
+    secret_versions: Mapping[str, str],
+    operator_namespace: str,
+    operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
+) -> list[JsonObject]:
+    """Every child, in the order to apply them: config before the pods that mount it."""
+    return [
+        build_config_map(spec, owner),
+        build_service(owner),
+        build_pod_disruption_budget(owner),
+        build_network_policy(
+            owner, operator_namespace=operator_namespace, operator_labels=operator_labels
+        ),
+        build_deployment(spec, owner, image=image, secret_versions=secret_versions),
+    ]

@@ -1,0 +1,507 @@
+"""The `KafkaConnector` custom resource (`kconnect.io/v1alpha1`), as pydantic models.
+
+These models are the single source of the resource's shape: `crdgen` turns them into the CRD's
+OpenAPI schema (field docstrings become its descriptions), and the operator parses resources with
+them. The API server enforces the CRD, so a resource it stored already passed the same rules; the
+pydantic validators repeat the rules that the CEL expressions in `crdgen` carry, so that a spec
+checked here fails with a message naming the field, as it would on `kubectl apply`.
+
+Names derived from a resource (the worker group and the three internal topics) embed the namespace
+and the name, separated by dots. A namespace is a DNS-1123 label (no dots) and the names the CRD
+admits are DNS-1035 labels, so the derivation is injective: two resources never share a group or
+a topic. `derived_names` refuses names outside those rules rather than risk a collision.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+GROUP: Final = "kconnect.io"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+KIND: Final = "KafkaConnector"
+PLURAL: Final = "kafkaconnectors"
+SINGULAR: Final = "kafkaconnector"
+SHORT_NAMES: Final = ("kctr",)
+CATEGORIES: Final = ("kconnect",)
+
+MAX_NAME_LENGTH: Final = 55
+"""A KafkaConnector's name plus `-connect` must still be a valid Service name (63 characters)."""
+NAME_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+"""DNS-1035 label: the name becomes the worker Service's name."""
+NAMESPACE_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+FORBIDDEN_CONFIG_KEYS: Final = ("name", "connector.class", "tasks.max")
+"""Connector config keys the resource sets itself."""
+_CONFIG_KEY_SOURCE: Final = {
+    "name": "metadata.name",
+    "connector.class": "spec.class",
+    "tasks.max": "spec.tasksMax",
+}
+
+MANAGED_WORKER_KEYS: Final = (
+    "bootstrap.servers",
+    "group.id",
+    "config.storage.topic",
+    "offset.storage.topic",
+    "status.storage.topic",
+    "listeners",
+    "rest.host.name",
+    "rest.port",
+    "rest.advertised.host.name",
+    "rest.advertised.port",
+    "rest.advertised.listener",
+)
+"""Worker keys the operator writes: from spec fields, or fixed because probes, the Service and the
+NetworkPolicy depend on them. `workerConfig` may not set them."""
+
+MAX_TRACE_CHARS: Final = 2_000
+"""Traces in status are trimmed to this many characters, keeping the head (the exception)."""
+
+
+JsonObject = dict[str, Any]
+"""A JSON object: a Kubernetes manifest, a schema, or part of one."""
+
+
+def cel(rule: str, message: str) -> JsonObject:
+    """A CEL rule for the CRD (`x-kubernetes-validations`), kept beside the validator it mirrors."""
+    return {"x-kubernetes-validations": [{"rule": rule, "message": message}]}
+
+
+def _cel_list(*rules: tuple[str, str]) -> JsonObject:
+    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
+
+
+def _immutable(field: str) -> JsonObject:
+    return cel("self == oldSelf", f"{field} is immutable")
+
+
+FREE_FORM: Final[JsonObject] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+FreeFormObject = Annotated[dict[str, JsonValue], WithJsonSchema(FREE_FORM)]
+"""A Kubernetes object the operator passes through unchanged (affinity, a toleration)."""
+
+
+def _quantity_text(value: object) -> object:
+    if isinstance(value, bool):
+        return value  # rejected by the str field: a quantity is never a boolean
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "x-kubernetes-int-or-string": True,
+        }
+    ),
+]
+"""A Kubernetes resource quantity (`500m`, `1Gi`, `2`), kept as its text."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class TargetState(StrEnum):
+    """The state the connector should be in; changed with pause, resume and stop."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class DeletionPolicy(StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class AutoRestart(_Model):
+    enabled: bool = False
+    """Restart a FAILED connector or task automatically, with a growing backoff."""
+    max_restarts: int | None = Field(None, alias="maxRestarts", ge=0)
+    """Give up after this many automatic restarts; unset means no limit."""
+
+
+class ResourceRequirements(_Model):
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+    """Resource limits of the worker container, for example `cpu: 1`, `memory: 512Mi`."""
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    """Resource requests of the worker container."""
+
+
+class PodTemplate(_Model):
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Extra labels on the worker pods; the operator's own labels take precedence."""
+    annotations: dict[str, str] = Field(default_factory=dict)
+    """Extra annotations on the worker pods; the operator's own annotations take precedence."""
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
+    """The worker pods' nodeSelector."""
+    tolerations: list[FreeFormObject] = Field(default_factory=list)
+    """The worker pods' tolerations, as in a Pod spec."""
+    affinity: FreeFormObject | None = None
+    """The worker pods' affinity, as in a Pod spec."""
+
+
+class KeyRef(_Model):
+    name: str = Field(min_length=1)
+    """The Secret or ConfigMap name, in the resource's namespace."""
+    key: str = Field(min_length=1)
+    """The key within it."""
+
+
+class EnvSource(_Model):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.secretKeyRef) != has(self.configMapKeyRef)",
+            "valueFrom needs exactly one of secretKeyRef or configMapKeyRef",
+        )
+    )
+
+    secret_key_ref: KeyRef | None = Field(None, alias="secretKeyRef")
+    """A key of a Secret."""
+    config_map_key_ref: KeyRef | None = Field(None, alias="configMapKeyRef")
+    """A key of a ConfigMap."""
+
+
+class ExternalEnv(_Model):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable's name in the worker container."""
+    value_from: EnvSource = Field(alias="valueFrom")
+    """Exactly one of secretKeyRef or configMapKeyRef."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExternalEnv:
+        if (self.value_from.secret_key_ref is None) == (self.value_from.config_map_key_ref is None):
+            raise ValueError(
+                f"env {self.name!r}: valueFrom needs exactly one of secretKeyRef or configMapKeyRef"
+            )
+        return self
+
+
+class SecretVolume(_Model):
+    secret_name: str = Field(alias="secretName", min_length=1)
+    """The Secret to mount; every key becomes a file."""
+
+
+class ConfigMapVolume(_Model):
+    name: str = Field(min_length=1)
+    """The ConfigMap to mount; every key becomes a file."""
+
+
+class ExternalVolume(_Model):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.secret) != has(self.configMap)",
+            "a volume needs exactly one of secret or configMap",
+        )
+    )
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    """Mounted read-only at /opt/kconnect/external-configuration/<name> in the worker container."""
+    secret: SecretVolume | None = None
+    """A Secret as files."""
+    config_map: ConfigMapVolume | None = Field(None, alias="configMap")
+    """A ConfigMap as files."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExternalVolume:
+        if (self.secret is None) == (self.config_map is None):
+            raise ValueError(f"volume {self.name!r}: needs exactly one of secret or configMap")
+        return self
+
+
+class ExternalConfiguration(_Model):
+    env: list[ExternalEnv] = Field(default_factory=list)
+    """Environment variables from Secret or ConfigMap keys, for config providers such as `env`."""
+    volumes: list[ExternalVolume] = Field(default_factory=list)
+    """Secrets or ConfigMaps mounted as files, for config providers such as `file` or
+    `directory`."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> ExternalConfiguration:
+        for what, names in (
+            ("env", [e.name for e in self.env]),
+            ("volumes", [v.name for v in self.volumes]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{what}: duplicate names {', '.join(dupes)}")
+        return self
+
+
+def _no_keys(mapping: dict[str, str], keys: tuple[str, ...], why: str) -> dict[str, str]:
+    present = [k for k in keys if k in mapping]
+    if present:
+        raise ValueError(f"must not contain {', '.join(repr(k) for k in present)}: {why}")
+    return mapping
+
+
+class KafkaConnectorSpec(_Model):
+    class_: str = Field(alias="class", min_length=1)
+    """The connector class: a kconnect plugin alias or a Kafka Connect class name."""
+    tasks_max: int = Field(1, alias="tasksMax", ge=1)
+    """The most tasks the connector may create."""
+    config: dict[str, str] = Field(
+        default_factory=dict,
+        json_schema_extra=_cel_list(
+            *(
+                (
+                    f"!({key!r} in self)",
+                    f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it",
+                )
+                for key in FORBIDDEN_CONFIG_KEYS
+            )
+        ),
+    )
+    """The connector's config. `name`, `connector.class` and `tasks.max` come from the resource's
+    name, `class` and `tasksMax`."""
+    state: TargetState = TargetState.RUNNING
+    """running, paused or stopped."""
+    replicas: int = Field(1, ge=0)
+    """The number of worker pods. The scale subresource acts on it."""
+    bootstrap_servers: str = Field(alias="bootstrapServers", min_length=1)
+    """The Kafka bootstrap servers the workers connect to."""
+    image: str | None = Field(None, min_length=1)
+    """The worker image; the operator's default when unset."""
+    worker_config: dict[str, str] = Field(
+        default_factory=dict,
+        alias="workerConfig",
+        json_schema_extra=cel(
+            f"!({list(MANAGED_WORKER_KEYS)!r}.exists(k, k in self))",
+            "workerConfig must not set the keys the operator manages: "
+            + ", ".join(MANAGED_WORKER_KEYS),
+        ),
+    )
+    """Extra worker properties (converters, client settings, config providers, replication
+    factors). The keys the operator manages may not be set here."""
+    group_id: str | None = Field(
+        None, alias="groupId", min_length=1, json_schema_extra=_immutable("groupId")
+    )
+    """The worker group id; `kconnect.<namespace>.<name>` when unset. Immutable."""
+    config_storage_topic: str | None = Field(
+        None,
+        alias="configStorageTopic",
+        min_length=1,
+        json_schema_extra=_immutable("configStorageTopic"),
+    )
+    """The config topic; `kconnect.<namespace>.<name>.configs` when unset. Immutable."""
+    offset_storage_topic: str | None = Field(
+        None,
+        alias="offsetStorageTopic",
+        min_length=1,
+        json_schema_extra=_immutable("offsetStorageTopic"),
+    )
+    """The offset topic; `kconnect.<namespace>.<name>.offsets` when unset. Immutable."""
+    status_storage_topic: str | None = Field(
+        None,
+        alias="statusStorageTopic",
+        min_length=1,
+        json_schema_extra=_immutable("statusStorageTopic"),
+    )
+    """The status topic; `kconnect.<namespace>.<name>.status` when unset. Immutable."""
+    resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    """Compute resources of the worker container."""
+    template: PodTemplate = Field(default_factory=PodTemplate)
+    """Overrides for the worker pods."""
+    external_configuration: ExternalConfiguration = Field(
+        default_factory=ExternalConfiguration, alias="externalConfiguration"
+    )
+    """Secrets and ConfigMaps exposed to the workers as env or files. A change to a referenced
+    Secret rolls the worker pods."""
+    auto_restart: AutoRestart = Field(default_factory=AutoRestart, alias="autoRestart")
+    """Automatic restarts of a failed connector or task."""
+    deletion_policy: DeletionPolicy = Field(DeletionPolicy.RETAIN, alias="deletionPolicy")
+    """Retain keeps the internal topics and consumer groups when the resource is deleted; Delete
+    removes them too."""
+
+    @field_validator("config")
+    @classmethod
+    def _config(cls, v: dict[str, str]) -> dict[str, str]:
+        return _no_keys(
+            v, FORBIDDEN_CONFIG_KEYS, "set them with metadata.name, spec.class and spec.tasksMax"
+        )
+
+    @field_validator("worker_config")
+    @classmethod
+    def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
+        return _no_keys(v, MANAGED_WORKER_KEYS, "the operator manages these keys")
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class ReadyReason(StrEnum):
+    """Why the Ready condition has its status."""
+
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    STOPPED = "Stopped"
+    WORKERS_NOT_READY = "WorkersNotReady"
+    CONNECTOR_FAILED = "ConnectorFailed"
+    TASK_FAILED = "TaskFailed"
+    INVALID_CONFIG = "InvalidConfig"
+
+
+READY: Final = "Ready"
+
+
+class Condition(_Model):
+    type: str
+    """The condition's type, for example Ready."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    reason: str = ""
+    """A CamelCase reason, for example WorkersNotReady, ConnectorFailed, TaskFailed,
+    InvalidConfig."""
+    message: str = ""
+    """A message for people."""
+    last_transition_time: str | None = Field(None, alias="lastTransitionTime")
+    """When the status last changed (RFC 3339)."""
+    observed_generation: int | None = Field(None, alias="observedGeneration")
+    """The generation the condition was computed from."""
+
+
+class TaskStatus(_Model):
+    id: int = Field(ge=0)
+    """The task number."""
+    state: str
+    """UNASSIGNED, RUNNING, PAUSED, STOPPED, FAILED or RESTARTING."""
+    worker: str = ""
+    """The worker (pod IP and port) running the task."""
+    trace: str | None = None
+    """The failure's trace, trimmed."""
+
+
+class ConnectorStatus(_Model):
+    state: str
+    """The connector's state as the workers report it."""
+    worker: str = ""
+    """The worker running the connector."""
+    trace: str | None = None
+    """The failure's trace, trimmed."""
+    tasks: list[TaskStatus] = Field(default_factory=list)
+    """Each task's state and worker."""
+
+
+class AutoRestartStatus(_Model):
+    count: int = Field(0, ge=0)
+    """Automatic restarts since the connector last ran healthy."""
+    last_restart_time: str | None = Field(None, alias="lastRestartTime")
+    """When the last automatic restart happened (RFC 3339)."""
+
+
+class KafkaConnectorStatus(_Model):
+    conditions: list[Condition] = Field(default_factory=list)
+    """Ready, with a reason when False."""
+    observed_generation: int | None = Field(None, alias="observedGeneration")
+    """The spec generation this status reflects."""
+    connector_state: ConnectorStatus | None = Field(None, alias="connectorState")
+    """The connector's and its tasks' states, from the workers' REST API."""
+    tasks_ready: int = Field(0, alias="tasksReady", ge=0)
+    """Tasks in the RUNNING state."""
+    workers_ready: int = Field(0, alias="workersReady", ge=0)
+    """Worker pods that are ready."""
+    replicas: int = Field(0, ge=0)
+    """Worker pods that exist, for the scale subresource."""
+    selector: str = ""
+    """The worker pods' label selector, for the scale subresource."""
+    auto_restart: AutoRestartStatus | None = Field(None, alias="autoRestart")
+    """The automatic restart counter."""
+
+
+class ObjectMeta(BaseModel):
+    """The parts of metadata the operator reads; the rest passes through."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
+
+    name: str
+    namespace: str
+    uid: str = ""
+    generation: int | None = None
+
+
+class KafkaConnector(_Model):
+    """A Kafka Connect connector, with the dedicated distributed worker cluster that runs it."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra=cel(
+            f"self.metadata.name.size() <= {MAX_NAME_LENGTH}"
+            f" && self.metadata.name.matches({NAME_PATTERN!r})",
+            f"metadata.name must be a DNS-1035 label of at most {MAX_NAME_LENGTH} characters: "
+            "it names the worker Service",
+        ),
+    )
+
+    api_version: Literal["kconnect.io/v1alpha1"] = Field("kconnect.io/v1alpha1", alias="apiVersion")
+    kind: Literal["KafkaConnector"] = KIND
+    metadata: ObjectMeta
+    spec: KafkaConnectorSpec
+    status: KafkaConnectorStatus | None = None
+
+
+class DerivedNames(_Model):
+    """The worker group and internal topics of one resource."""
+
+    group_id: str
+    config_storage_topic: str
+    offset_storage_topic: str
+    status_storage_topic: str
+
+
+def check_resource_name(namespace: str, name: str) -> None:
+    """Raise ValueError unless `namespace` and `name` are ones the API server would admit."""
+    if not (len(namespace) <= 63 and re.fullmatch(NAMESPACE_PATTERN, namespace)):
+        raise ValueError(f"namespace {namespace!r}: expected a DNS-1123 label")
+    if not (len(name) <= MAX_NAME_LENGTH and re.fullmatch(NAME_PATTERN, name)):
+        raise ValueError(
+            f"metadata.name {name!r}: expected a DNS-1035 label of at most "
+            f"{MAX_NAME_LENGTH} characters"
+        )
+
+
+def derived_names(spec: KafkaConnectorSpec, namespace: str, name: str) -> DerivedNames:
+    """The group id and internal topics: the spec's when set, else derived from namespace and
+    name (`kconnect.<namespace>.<name>[.configs|.offsets|.status]`)."""
+    check_resource_name(namespace, name)
+    base = f"kconnect.{namespace}.{name}"
+    return DerivedNames(
+        group_id=spec.group_id or base,
+        config_storage_topic=spec.config_storage_topic or f"{base}.configs",
+        offset_storage_topic=spec.offset_storage_topic or f"{base}.offsets",
+        status_storage_topic=spec.status_storage_topic or f"{base}.status",
+    )
+
+
+def trim_trace(trace: str | None, limit: int = MAX_TRACE_CHARS) -> str | None:
+    """A trace short enough for status: its head, where the exception is, and a marker."""
+    if trace is None or len(trace) <= limit:
+        return trace
+    marker = "\n... (trimmed)"
+    return trace[: max(0, limit - len(marker))] + marker
