@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: setup demo test test-unit test-integration lint kafka-up kafka-down kafka-fetch bench clean
+.PHONY: setup demo test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench clean crds
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,16 +25,27 @@ kafka-up: setup
 kafka-down: setup
 	$(PY) -m e2e.services.kafka down
 
+# The local Kubernetes control plane (docs/controlplane.md). The first build compiles it from Go
+# modules (about 6 minutes on 2 cores); later runs find it built and return at once.
+cluster-build: setup
+	$(PY) -m e2e.services.controlplane fetch
+
+cluster-up: setup
+	$(PY) -m e2e.services.controlplane up
+
+cluster-down: setup
+	$(PY) -m e2e.services.controlplane down
+
 demo: setup
 	$(PY) -m examples.demo
 
-test: setup kafka-fetch
+test: setup kafka-fetch cluster-build
 	$(PY) -m pytest tests
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-test-integration: setup kafka-fetch
+test-integration: setup kafka-fetch cluster-build
 	$(PY) -m pytest tests/integration
 
 lint: setup
@@ -42,6 +53,9 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+crds: setup
+	$(PY) -m kconnect_operator.crdgen crds
 
 bench: setup kafka-fetch
 	$(PY) -m bench.run
