@@ -39,6 +39,7 @@ from kconnect.herder.model import (
     TaskInfo,
     TaskStateInfo,
 )
+from kconnect.herder.restart import RestartPlan, plan_restart
 from kconnect.herder.validation import config_key_infos, validate_config
 from kconnect.plugins.registry import PluginKind, PluginRegistry
 from kconnect.storage import sink_offsets
@@ -159,6 +160,20 @@ class CommonHerder(Herder):
             TaskInfo(TaskId(name, TaskNumber(i)), dict(c))
             for i, c in enumerate(self._task_config_list(name))
         ]
+
+    def _restart_plan(
+        self, name: ConnectorName, *, include_tasks: bool, only_failed: bool
+    ) -> tuple[RestartPlan, ConnectorStateInfo]:
+        """What a restart request restarts, given the current states, and the status the
+        request answers with (what restarts shown as RESTARTING)."""
+        status = self._status(name)
+        plan = plan_restart(
+            status.connector.state,
+            {TaskId(name, TaskNumber(t.id)): t.info.state for t in status.tasks},
+            include_tasks=include_tasks,
+            only_failed=only_failed,
+        )
+        return plan, self._pending_restart_status(status, plan.connector, plan.tasks)
 
     def _pending_restart_status(
         self, status: ConnectorStateInfo, connector: bool, tasks: frozenset[TaskId]

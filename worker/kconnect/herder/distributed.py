@@ -43,7 +43,6 @@ from kconnect.herder.model import (
     ConnectorStateInfo,
 )
 from kconnect.herder.plan import Running, plan
-from kconnect.herder.restart import plan_restart
 from kconnect.storage.config_log import (
     EMPTY,
     ClusterConfig,
@@ -385,12 +384,8 @@ class DistributedHerder(CommonHerder):
             self._handled_restarts[name] = request.offset
             if name not in config.connectors:
                 continue
-            status = self._status(name)
-            restart = plan_restart(
-                status.connector.state,
-                {TaskId(name, TaskNumber(t.id)): t.info.state for t in status.tasks},
-                include_tasks=request.include_tasks,
-                only_failed=request.only_failed,
+            restart, _ = self._restart_plan(
+                name, include_tasks=request.include_tasks, only_failed=request.only_failed
             )
             if restart.connector and name in self._worker.connectors:
                 self._worker.stop_connector(name)
@@ -474,14 +469,9 @@ class DistributedHerder(CommonHerder):
         self, name: ConnectorName, *, include_tasks: bool, only_failed: bool
     ) -> ConnectorStateInfo | None:
         def run() -> ConnectorStateInfo | None:
-            status = self._status(name)
-            restart = plan_restart(
-                status.connector.state,
-                {TaskId(name, TaskNumber(t.id)): t.info.state for t in status.tasks},
-                include_tasks=include_tasks,
-                only_failed=only_failed,
+            restart, pending = self._restart_plan(
+                name, include_tasks=include_tasks, only_failed=only_failed
             )
-            pending = self._pending_restart_status(status, restart.connector, restart.tasks)
             self._write([restart_request_record(name, include_tasks, only_failed)])
             return None if restart.plain else pending
 

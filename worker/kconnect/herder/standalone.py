@@ -25,7 +25,6 @@ from kconnect.herder.model import (
     ConnectorInfo,
     ConnectorStateInfo,
 )
-from kconnect.herder.restart import plan_restart
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
@@ -192,14 +191,9 @@ class StandaloneHerder(CommonHerder):
         self, name: ConnectorName, *, include_tasks: bool, only_failed: bool
     ) -> ConnectorStateInfo | None:
         def run() -> ConnectorStateInfo | None:
-            status = self._status(name)
-            plan = plan_restart(
-                status.connector.state,
-                {TaskId(name, TaskNumber(t.id)): t.info.state for t in status.tasks},
-                include_tasks=include_tasks,
-                only_failed=only_failed,
+            plan, pending = self._restart_plan(
+                name, include_tasks=include_tasks, only_failed=only_failed
             )
-            pending = self._pending_restart_status(status, plan.connector, plan.tasks)
             if plan.tasks:
                 self._restart_tasks(name, sorted(plan.tasks))
             if plan.connector:
