@@ -32,7 +32,6 @@ import argparse
 import base64
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -46,9 +45,19 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
+
+from e2e.services import processes
+from e2e.services.processes import CHILDREN as _CHILDREN
+from e2e.services.processes import exit_on_sigterm as _exit_on_sigterm
+from e2e.services.processes import free_ports as _free_ports
+from e2e.services.processes import is_alive as _is_alive
+from e2e.services.processes import locked as _locked
+from e2e.services.processes import parent_death_signal as _parent_death_signal
+from e2e.services.processes import tail_text as _tail_text
+from e2e.services.processes import write_atomically as _write_atomically
 
 SERVICE_DIR: Final = Path(__file__).resolve().parent / "kafka"
 POM: Final = SERVICE_DIR / "pom.xml"
@@ -481,7 +490,7 @@ def _start_once(
         _wait_until_serving(process, broker, ready_timeout)
         _write_atomically(state_dir / STATE_FILE, json.dumps(broker.to_json(), indent=2) + "\n")
     except BaseException:
-        _kill(process.pid)
+        processes.kill(process.pid, KILL_WAIT_S)
         _CHILDREN.pop(process.pid, None)
         raise
     return broker
@@ -504,9 +513,6 @@ def stop(state_dir: Path | None = None, *, grace: float = STOP_GRACE_S) -> None:
 
 # Brokers started by this process. Their Popen objects are kept so that their exit status is
 # collected (no zombie), and so that Python does not warn about a dropped child that still runs.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
 def _format_storage(libs: Path, broker: Broker) -> None:
     command = _java_command(
         libs,
@@ -601,96 +607,11 @@ def _java() -> str:
     return found
 
 
-def _parent_death_signal(signum: int) -> Callable[[], None] | None:
-    """A preexec function asking Linux to send ``signum`` to the child when its parent dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    # Resolved before fork: nothing may be imported or allocated between fork and exec.
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, signum)
-
-    return preexec
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct loopback ports that were free just now; all are held until all are picked."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def _is_alive(pid: int, config_path: Path) -> bool:
-    """Whether ``pid`` runs and is the broker of ``config_path``, not a later owner of its pid."""
-    child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
-        _CHILDREN.pop(pid, None)
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # pid reused by another user's process
-    proc = Path("/proc") / str(pid)
-    if not proc.is_dir():
-        return True  # no procfs: the pid is all there is to go on
-    try:
-        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-    except (OSError, IndexError):
-        return False
-    return state not in {"Z", "X"} and os.fsencode(config_path) in cmdline
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    # The broker leads its own session and process group, so this reaches nothing else.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signum)
-
-
-def _wait_gone(pid: int, config_path: Path, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        child = _CHILDREN.get(pid)
-        if child is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=0.1)
-            if child.returncode is not None:
-                _CHILDREN.pop(pid, None)
-                return True
-        elif not _is_alive(pid, config_path):
-            return True
-        else:
-            time.sleep(0.1)
-        if time.monotonic() >= deadline:
-            return False
-
-
 def _terminate(pid: int, config_path: Path, grace: float) -> None:
-    _signal_group(pid, signal.SIGTERM)
-    if _wait_gone(pid, config_path, grace):
-        return
-    _signal_group(pid, signal.SIGKILL)
-    if not _wait_gone(pid, config_path, KILL_WAIT_S):
+    if not processes.terminate(pid, config_path, grace, KILL_WAIT_S):
         raise KafkaServiceError(
             f"the Kafka broker (pid {pid}) survived SIGKILL for {KILL_WAIT_S:.0f}s"
         )
-
-
-def _kill(pid: int) -> None:
-    """Kill a broker this process started and collect it; used when startup fails."""
-    _signal_group(pid, signal.SIGKILL)
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=KILL_WAIT_S)
 
 
 def _read_state(state_dir: Path) -> Broker | None:
@@ -706,28 +627,6 @@ def _clear(state_dir: Path) -> None:
     """Remove what a previous broker left in ``state_dir``: its state file and its data."""
     (state_dir / STATE_FILE).unlink(missing_ok=True)
     shutil.rmtree(state_dir / DATA_DIR, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive flock on ``path``; released when the holder exits, even by SIGKILL."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, "utf-8")
-    temporary.replace(path)
-
-
-def _tail_text(text: str, lines: int) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def _log_tails(broker: Broker) -> str:
@@ -771,10 +670,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KafkaServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-
-
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def _cli_fetch() -> int:
