@@ -156,3 +156,8 @@ def test_corrupt_offsets_file(standalone: Standalone) -> None:
 def test_bad_listener(standalone: Standalone) -> None:
     w = _worker_file(standalone, listeners="https://127.0.0.1:8443")
     _fails(standalone, [w], "worker.properties", "https")
+
+
+def test_client_setting_the_kafka_client_rejects(standalone: Standalone) -> None:
+    w = _worker_file(standalone, admin_no_such_prop="1")
+    _fails(standalone, [w], "Kafka client", "no.such.prop")

@@ -11,7 +11,9 @@ import argparse
 import logging
 import sys
 
-from kconnect.errors import ConfigError
+from confluent_kafka import KafkaException
+
+from kconnect.errors import ConnectError
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 1
@@ -61,8 +63,14 @@ def main(argv: list[str] | None = None) -> int:
             from kconnect.cli.distributed import run_distributed  # noqa: PLC0415
 
             return run_distributed(args.worker_config)
-    except ConfigError as e:
+    except ConnectError as e:
+        # A user error (ConfigError) or an environment one (Kafka unreachable, an internal
+        # topic that can't be read): a message, never a traceback.
         print(f"kconnect: error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KafkaException as e:
+        # A client setting librdkafka rejects (say, an unknown `producer.` key).
+        print(f"kconnect: error: Kafka client: {e.args[0] if e.args else e}", file=sys.stderr)
         return EXIT_CONFIG
     return EXIT_USAGE
 

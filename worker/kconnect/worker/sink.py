@@ -227,8 +227,11 @@ class SinkTaskRunner(TaskRunner):
     def _convert(self, msgs: list[Any]) -> list[SinkRecord]:
         """Messages → SinkRecords. Converters with a fixed schema are called directly (see
         `Converter.fixed_schema_reader`), which saves a SchemaAndValue per key and value."""
+        # Unpacked once per batch, not per record.
         key_fixed = self._key.fixed_schema_reader()
         value_fixed = self._value.fixed_schema_reader()
+        key_schema_fixed, read_key = key_fixed if key_fixed is not None else (None, None)
+        value_schema_fixed, read_value = value_fixed if value_fixed is not None else (None, None)
         key_conv = self._key.to_connect_data
         value_conv = self._value.to_connect_data
         transform = self._transform
@@ -245,15 +248,15 @@ class SinkTaskRunner(TaskRunner):
             raw_headers = msg.headers()
             headers = self._convert_headers(topic, raw_headers) if raw_headers else None
             raw = msg.key()
-            if key_fixed is not None:
-                key_schema, read = key_fixed
-                key = None if raw is None else read(raw)
+            if read_key is not None:
+                key_schema = key_schema_fixed
+                key = None if raw is None else read_key(raw)
             else:
                 key_schema, key = key_conv(topic, raw, headers)
             raw = msg.value()
-            if value_fixed is not None:
-                value_schema, read = value_fixed
-                value = None if raw is None else read(raw)
+            if read_value is not None:
+                value_schema = value_schema_fixed
+                value = None if raw is None else read_value(raw)
             else:
                 value_schema, value = value_conv(topic, raw, headers)
             ts_type, ts = msg.timestamp()
