@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: setup demo test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench clean crds
+.PHONY: setup demo demo-k8s demo-k8s-down test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench clean crds
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,16 @@ cluster-down: setup
 demo: setup
 	$(PY) -m examples.demo
 
+# The operator on the local control plane: control plane, test kubelet, Kafka, operator, and
+# examples/connector.yaml applied. It leaves everything running; demo-k8s-down stops it.
+demo-k8s: setup kafka-fetch cluster-build
+	$(PY) -m examples.demo_k8s up
+
+demo-k8s-down: setup
+	$(PY) -m examples.demo_k8s down
+
 test: setup kafka-fetch cluster-build
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests e2e
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
@@ -57,7 +65,7 @@ lint: setup
 crds: setup
 	$(PY) -m kconnect_operator.crdgen crds
 
-bench: setup kafka-fetch
+bench: setup kafka-fetch cluster-build
 	$(PY) -m bench.run
 
 clean:

@@ -32,11 +32,13 @@ from types import FrameType
 
 import confluent_kafka
 
+from bench import k8s
 from bench.distributed import FAILOVER_POLL_S, FAILOVER_RATE, SETTLE_S, TASKS, TUNED, Distributed
 from bench.measure import JSON, SINK_FLUSH_MS, SOURCE_FLUSH_MS, STRING, Bench, RunResult
 from bench.procs import HarnessError, kill_all
 from bench.report import Measurement, Target, preserved_notes, render_page, results_json
-from e2e.services import kafka
+from e2e.kubelet import StartError as KubeletStartError
+from e2e.services import controlplane, kafka
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"
@@ -335,6 +337,34 @@ def measure_distributed(dist: Distributed, records: int, repeat: int) -> list[Me
     return out
 
 
+def measure_k8s(bootstrap: str, repeat: int) -> list[Measurement]:
+    note = (
+        "The project's control plane (etcd, kube-apiserver, kube-controller-manager built from "
+        "Go modules) with its binaries built; apply → Ready also runs the test kubelet and "
+        "kconnect-operator, and times a KafkaConnector (DataGen, 2 workers, 2 tasks) from "
+        "`kubectl apply` until its Ready condition is True: both worker pods started and ready, "
+        "the config sent over REST, both tasks RUNNING."
+    )
+    return [
+        Measurement(
+            "k8s_control_plane_start",
+            "make cluster-up, binaries built: start until the API answers and controllers work",
+            "s",
+            tuple(k8s.control_plane_starts(repeat, log)),
+            None,
+            note,
+        ),
+        Measurement(
+            "k8s_apply_to_ready",
+            "kubectl apply → KafkaConnector Ready (2 worker pods, 2 tasks)",
+            "s",
+            tuple(k8s.apply_to_ready(bootstrap, repeat, log)),
+            None,
+            note,
+        ),
+    ]
+
+
 def write_report(measurements: Sequence[Measurement], setup: dict[str, str]) -> None:
     info = machine()
     existing = DOC.read_text() if DOC.exists() else None
@@ -387,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dist = Distributed(broker.bootstrap, workdir, args.timeout)
         dist_records = max(TASKS, DIST_RECORDS * args.records // DEFAULT_RECORDS)
         measurements += measure_distributed(dist, dist_records, repeat)
+        measurements += measure_k8s(broker.bootstrap, repeat)
         setup = {
             "records per throughput run": f"{args.records:,}",
             "runs per figure": f"{repeat} throughput, {startups} start-up",
@@ -408,6 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except HarnessError as e:
         print(f"bench: cannot measure: {e}", file=sys.stderr)
+        return 1
+    except (controlplane.ControlPlaneError, KubeletStartError, AssertionError) as e:
+        print(f"bench: Kubernetes: {e}", file=sys.stderr)
         return 1
     except (kafka.KafkaServiceError, confluent_kafka.KafkaException) as e:
         print(f"bench: Kafka: {e}", file=sys.stderr)

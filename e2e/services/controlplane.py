@@ -457,7 +457,12 @@ def controller_manager_args(plane: ControlPlane, pki: Path, kubeconfig: Path) ->
         f"--bind-address={HOST}",
         f"--secure-port={plane.controller_manager_port}",
         f"--cert-dir={plane.data_dir / 'controller-manager-certs'}",
-        "--controllers=*,bootstrapsigner,tokencleaner",
+        # Pods of the test kubelet get loopback IPs, and validation rejects loopback addresses in
+        # Endpoints and EndpointSlices ("may not be in the loopback range"), so these three
+        # controllers would fail and retry forever for every Service with pods. Nothing here
+        # routes by them anyway (no kube-proxy); clients use pod IPs.
+        "--controllers=*,bootstrapsigner,tokencleaner,-endpoints-controller,"
+        "-endpointslice-controller,-endpointslice-mirroring-controller",
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'ca.crt'}",

@@ -12,13 +12,16 @@ What rolls the worker pods and what does not:
 - The connector's own fields (`class`, `tasksMax`, `config`, `state`) appear in no child: they go
   to the workers over REST, and a change to them never touches the Deployment.
 
-The pod IP as the advertised REST host: `kconnect distributed FILE` reads a plain properties file
+The pod IP in the worker's REST settings: `kconnect distributed FILE` reads a plain properties file
 with no variable substitution, and the Kubernetes downward API can put the pod IP in env but not
 in a file. So the container is a small `/bin/sh` step that copies the mounted worker.properties
-into a private emptyDir, appends `rest.advertised.host.name=$POD_IP`, and `exec`s
-`kconnect distributed` on the copy. The worker then runs as the container's main process (it gets
-SIGTERM directly and drains), its worker id is `<pod IP>:8083`, and requests forwarded between
-workers reach the right pod. The root filesystem stays read-only.
+into a private emptyDir, appends `listeners=http://$POD_IP:8083` and
+`rest.advertised.host.name=$POD_IP`, and `exec`s `kconnect distributed` on the copy. The worker
+then runs as the container's main process (it gets SIGTERM directly and drains), its worker id is
+`<pod IP>:8083`, and requests forwarded between workers reach the right pod. The REST server binds
+the pod IP rather than every address: probes, the operator and the other workers all use the pod
+IP, and pods that share a network (a node without pod network namespaces, such as the test
+kubelet's) never clash on the port. The root filesystem stays read-only.
 """
 
 from __future__ import annotations
@@ -152,8 +155,8 @@ def _metadata(owner: Owner, name: str) -> JsonObject:
 
 def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
     """The worker's properties, sorted by key: defaults, then `workerConfig`, then the keys the
-    operator manages. Raises `kconnect.errors.ConfigError` naming the key when the worker would
-    reject them."""
+    operator manages (the REST listener is added per pod by `start_script`). Raises
+    `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     names = derived_names(spec, owner.namespace, owner.name)
     props = {
         **DEFAULT_WORKER_PROPERTIES,
@@ -163,7 +166,6 @@ def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
         "config.storage.topic": names.config_storage_topic,
         "offset.storage.topic": names.offset_storage_topic,
         "status.storage.topic": names.status_storage_topic,
-        "listeners": f"http://:{REST_PORT}",
     }
     DistributedConfig.parse(props, source=f"{owner.namespace}/{owner.name} spec.workerConfig")
     return dict(sorted(props.items()))
@@ -239,13 +241,18 @@ def build_config_map(spec: KafkaConnectorSpec, owner: Owner) -> JsonObject:
 
 
 def start_script() -> str:
-    """The container's shell step: a per-pod copy of the worker file with the pod IP as the
-    advertised host, then `exec` into the worker so it receives SIGTERM itself."""
+    """The container's shell step: a per-pod copy of the worker file whose REST listener binds the
+    pod IP and advertises it, then `exec` into the worker so it receives SIGTERM itself. An IPv6
+    pod IP is bracketed in the listener URL."""
     source = f"{CONFIG_DIR}/{CONFIG_KEY}"
     target = f"{RUNTIME_DIR}/{CONFIG_KEY}"
     return (
         "set -eu\n"
-        f'{{ cat {source}; printf "rest.advertised.host.name=%s\\n" "$POD_IP"; }} > {target}\n'
+        'case "$POD_IP" in *:*) host="[$POD_IP]" ;; *) host="$POD_IP" ;; esac\n'
+        f"{{ cat {source}\n"
+        f'  printf "listeners=http://%s:{REST_PORT}\\n" "$host"\n'
+        '  printf "rest.advertised.host.name=%s\\n" "$POD_IP"\n'
+        f"}} > {target}\n"
         f"exec {' '.join(WORKER_COMMAND)} {target}\n"
     )
 

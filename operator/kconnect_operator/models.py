@@ -362,6 +362,8 @@ class ReadyReason(StrEnum):
     RUNNING = "Running"
     PAUSED = "Paused"
     STOPPED = "Stopped"
+    PENDING = "Pending"
+    """Workers are ready, but the connector or a task has not reached the wanted state yet."""
     WORKERS_NOT_READY = "WorkersNotReady"
     CONNECTOR_FAILED = "ConnectorFailed"
     TASK_FAILED = "TaskFailed"

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from e2e.cluster import Kubectl
 from e2e.services import controlplane
 
 REPO = Path(__file__).resolve().parents[2]
-KUBECTL_TIMEOUT_S = 60.0
 CLI_TIMEOUT_S = 300.0
 CONTROLLER_TIMEOUT_S = 60.0
 
@@ -68,16 +68,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[controlplane.Con
 
 
 def kubectl(plane: controlplane.ControlPlane, *args: str) -> str:
-    result = subprocess.run(
-        [str(plane.kubectl), *args],
-        env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
-        capture_output=True,
-        text=True,
-        timeout=KUBECTL_TIMEOUT_S,
-        check=False,
-    )
-    assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
-    return result.stdout
+    return Kubectl(plane.kubectl, plane.kubeconfig).run(*args)
 
 
 def _owned_by(items: list[JsonObject], kind: str, name: str) -> list[JsonObject]:

@@ -255,3 +255,41 @@ def test_failed_task_keeps_its_trace_and_others_keep_running(
     wait_until("the restarted tasks to fail again", failed)
     assert w.status("good")["tasks"][0]["state"] == "RUNNING"
     assert w.terminate() == 0
+
+
+def test_records_polled_before_a_task_fails_are_written_and_committed(
+    standalone: Standalone,
+    new_topic,  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str,
+) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = new_topic()
+    w = standalone.start()
+    config = {
+        "connector.class": "kconnect_test_plugins:FailingSource",
+        "topic": topic,
+        "tasks.max": "1",
+        "fail.after": "4",
+    }
+    status, body = w.request("POST", "/connectors", {"name": "fails", "config": config})
+    assert status == 201, body
+    w.wait_state("fails", "RUNNING", tasks=None)
+    wait_until(
+        "the task to fail",
+        lambda: [t["state"] for t in w.status("fails").get("tasks", [])] == ["FAILED"],
+    )
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"count-{topic}"})
+
+    def written() -> int:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        return int(high - low)
+
+    try:
+        # The failed task flushes as it shuts down, just after it reports FAILED.
+        wait_until("the 4 records polled before the failure", lambda: written() == 4)
+        time.sleep(1)
+        assert written() == 4
+    finally:
+        consumer.close()
+    assert w.terminate() == 0

@@ -159,7 +159,6 @@ def test_config_map_holds_the_worker_properties() -> None:
         "config.storage.topic": "kconnect.team-a.orders.configs",
         "offset.storage.topic": "kconnect.team-a.orders.offsets",
         "status.storage.topic": "kconnect.team-a.orders.status",
-        "listeners": "http://:8083",
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
         "header.converter": "org.apache.kafka.connect.storage.SimpleHeaderConverter",
@@ -270,8 +269,31 @@ def test_start_script_adds_the_pod_ip_and_execs_the_worker(tmp_path: Path) -> No
     props = parse_properties(result.stdout)
     assert props == {
         **parse_properties(original),
+        "listeners": "http://10.1.2.3:8083",
         "rest.advertised.host.name": "10.1.2.3",
     }
+
+
+def test_start_script_brackets_an_ipv6_pod_ip_in_the_listener(tmp_path: Path) -> None:
+    (tmp_path / "worker.properties").write_text("group.id=g\n", encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    script = (
+        builders.start_script()
+        .replace(builders.CONFIG_DIR, str(tmp_path))
+        .replace(builders.RUNTIME_DIR, str(tmp_path / "run"))
+        .replace("exec kconnect distributed", "exec cat")
+    )
+    result = subprocess.run(
+        ["/bin/sh", "-c", script],
+        env={"POD_IP": "fd00::7", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    props = parse_properties(result.stdout)
+    assert props["group.id"] == "g"
+    assert props["listeners"] == "http://[fd00::7]:8083"
+    assert props["rest.advertised.host.name"] == "fd00::7"
 
 
 def test_the_start_script_fails_without_a_pod_ip(tmp_path: Path) -> None:

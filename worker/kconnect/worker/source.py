@@ -57,6 +57,11 @@ class _Context(SourceTaskContext):
 
 
 class SourceTaskRunner(TaskRunner):
+    # A failure in poll() or in the connector's own code leaves every record produced before it
+    # intact: they are flushed and their offsets committed, as Kafka Connect does. A failed
+    # delivery is different: commit() raises on it and nothing past it is committed.
+    commits_after_failure = True
+
     def __init__(
         self,
         task_id: TaskId,

@@ -16,6 +16,7 @@ import threading
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from typing import ClassVar
 
 from kconnect.api.types import TaskId
 from kconnect.storage.states import State, StateInfo, TargetState
@@ -32,6 +33,10 @@ def format_trace(error: BaseException) -> str:
 
 
 class TaskRunner(ABC):
+    commits_after_failure: ClassVar[bool] = False
+    """Whether a task that failed still commits what it finished before the failure when it
+    shuts down (`close(commit=True)`). A cancelled task never commits."""
+
     def __init__(
         self,
         task_id: TaskId,
@@ -140,7 +145,8 @@ class TaskRunner(ABC):
 
     def _shutdown(self) -> None:
         try:
-            self.close(commit=not self.failed and not self._cancelled)
+            commit = not self._cancelled and (not self.failed or self.commits_after_failure)
+            self.close(commit=commit)
         except Exception as e:
             log.exception("task %s failed while shutting down", self.id)
             if not self.failed:

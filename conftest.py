@@ -1,12 +1,17 @@
-"""Fixtures for the whole suite.
+"""Fixtures for the whole suite: the unit and integration tiers in ``tests/`` and the e2e tier in
+``e2e/``.
 
-Integration tests run against a real Kafka broker that this pytest session starts itself, in a
-private temporary state directory, and stops when the session ends. It never reuses the broker of
-``make kafka-up``, and no test may assume a broker the suite did not start. The broker starts only
-when a test asks for it, so ``pytest tests/unit`` starts nothing.
+Integration and e2e tests run against a real Kafka broker that this pytest session starts itself,
+in a private temporary state directory, and stops when the session ends. It never reuses the broker
+of ``make kafka-up``, and no test may assume a broker the suite did not start. The broker starts
+only when a test asks for it, so ``pytest tests/unit`` starts nothing.
 
-Every test under ``tests/integration`` gets the ``integration`` marker, so ``-m "not integration"``
-runs the unit tier alone.
+The Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) is started the same
+way, once per session and only on demand, in its own temporary state directory; so is the test
+kubelet (``e2e/kubelet``), whose node runs the control plane's pods as local processes.
+
+Every test under ``tests/integration`` gets the ``integration`` marker and every test under ``e2e``
+the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier alone.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
-from e2e.services import kafka
+from e2e import kubelet as test_kubelet
+from e2e.services import controlplane, kafka
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
 
-INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+ROOT = Path(__file__).resolve().parent
+INTEGRATION_DIR = ROOT / "tests" / "integration"
+E2E_DIR = ROOT / "e2e"
 TOPIC_READY_TIMEOUT_S = 30.0
 
 
@@ -33,6 +41,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.resolve().is_relative_to(INTEGRATION_DIR):
             item.add_marker(pytest.mark.integration)
+        elif item.path.resolve().is_relative_to(E2E_DIR):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +57,18 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka.Bro
 
 
 @pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[controlplane.ControlPlane]:
+    """This session's own control plane (binaries from ``make cluster-build``); like the broker,
+    it follows the session if the session is killed outright."""
+    state_dir = tmp_path_factory.mktemp("controlplane")
+    plane = controlplane.start(state_dir, die_with_parent=True)
+    try:
+        yield plane
+    finally:
+        controlplane.stop(state_dir)
+
+
+@pytest.fixture(scope="session")
 def kafka_bootstrap(kafka_broker: kafka.Broker) -> str:
     """``bootstrap.servers`` of this session's broker, e.g. ``127.0.0.1:40123``."""
     return kafka_broker.bootstrap
@@ -55,7 +77,7 @@ def kafka_bootstrap(kafka_broker: kafka.Broker) -> str:
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_bootstrap: str) -> AdminClient:
     """An admin client of this session's broker."""
-    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - imported by Kafka users only
 
     return AdminClient({"bootstrap.servers": kafka_bootstrap})
 
@@ -70,7 +92,7 @@ class NewTopic(Protocol):
 def new_topic(kafka_admin: AdminClient, request: pytest.FixtureRequest) -> NewTopic:
     """A factory of fresh topics named after the test, e.g. ``test_x-param-1-3f2a9c1b``."""
     # The documented import path; the stubs define the class in cimpl without re-exporting it.
-    from confluent_kafka.admin import NewTopic as TopicSpec  # type: ignore[attr-defined]
+    from confluent_kafka.admin import NewTopic as TopicSpec  # type: ignore[attr-defined]  # noqa: PLC0415
 
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")[:200]
 
@@ -105,3 +127,22 @@ def _wait_until_topic_has_leaders(admin: AdminClient, name: str, partitions: int
                 f"after {TOPIC_READY_TIMEOUT_S:.0f}s: {topic}"
             )
         time.sleep(0.1)
+
+
+KUBELET_NODE_NAME = "kconnect-e2e"
+
+
+@pytest.fixture(scope="session")
+def kubelet(
+    control_plane: controlplane.ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[test_kubelet.Kubelet]:
+    """This session's test kubelet: node ``kconnect-e2e`` of the session's control plane, which
+    schedules and runs its pods; it stops (and its pods with it) when the session ends."""
+    state_dir = tmp_path_factory.mktemp("kubelet")
+    running = test_kubelet.start(
+        control_plane.kubeconfig, state_dir, node_name=KUBELET_NODE_NAME, die_with_parent=True
+    )
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,84 @@
+"""The operator's figures: a warm control plane start, and `kubectl apply` → Ready.
+
+Each control plane start uses a fresh state directory with the binaries already built (the cold
+build is timed once by `make cluster-build` and recorded in the notes). The apply → Ready runs use
+one control plane, one test kubelet and one operator, and apply a KafkaConnector (DataGen,
+2 workers, 2 tasks) under a new name each time; the clock stops when its Ready condition is True,
+which needs both worker pods Ready and both tasks RUNNING. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from e2e import kubelet as test_kubelet
+from e2e.cluster import CRDS, Kubectl, Operator, wait_for
+from e2e.services import controlplane
+
+READY_TIMEOUT_S: Final = 180.0
+NAMESPACE: Final = "bench"
+
+
+def control_plane_starts(runs: int, log: Callable[[str], None]) -> list[float]:
+    controlplane.build()
+    times: list[float] = []
+    for i in range(runs):
+        with tempfile.TemporaryDirectory(prefix="kconnect-bench-cp-") as tmp:
+            began = time.monotonic()
+            controlplane.start(Path(tmp), die_with_parent=True)
+            times.append(time.monotonic() - began)
+            controlplane.stop(Path(tmp))
+        log(f"control plane start {i + 1}/{runs}: {times[-1]:.2f} s")
+    return times
+
+
+def _ready(kubectl: Kubectl, name: str) -> bool:
+    obj = json.loads(kubectl.run("-n", NAMESPACE, "get", "kafkaconnector", name, "-o", "json"))
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def apply_to_ready(bootstrap: str, runs: int, log: Callable[[str], None]) -> list[float]:
+    times: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="kconnect-bench-k8s-") as tmp:
+        root = Path(tmp)
+        plane = controlplane.start(root / "controlplane", die_with_parent=True)
+        kubelet = test_kubelet.start(plane.kubeconfig, root / "kubelet", node_name="bench")
+        operator = Operator(plane.kubeconfig, root / "operator.log", extra_args=("-q",))
+        try:
+            kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
+            kubectl.apply_files(CRDS)
+            kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+            kubectl.run("create", "namespace", NAMESPACE)
+            operator.wait_leading()
+            for i in range(runs):
+                name = f"bench-{i}"
+                resource = {
+                    "apiVersion": "kconnect.io/v1alpha1",
+                    "kind": "KafkaConnector",
+                    "metadata": {"name": name, "namespace": NAMESPACE},
+                    "spec": {
+                        "class": "DataGen",
+                        "bootstrapServers": bootstrap,
+                        "tasksMax": 2,
+                        "replicas": 2,
+                        "config": {"topic": f"bench-k8s-{i}", "records.per.second": "100"},
+                        "deletionPolicy": "Delete",
+                    },
+                }
+                began = time.monotonic()
+                kubectl.apply(resource)
+                wait_for(f"{name} Ready", lambda n=name: _ready(kubectl, n), READY_TIMEOUT_S, 0.2)
+                times.append(time.monotonic() - began)
+                log(f"kubectl apply → Ready {i + 1}/{runs}: {times[-1]:.2f} s")
+                kubectl.run("-n", NAMESPACE, "delete", "kafkaconnector", name, "--timeout=120s")
+        finally:
+            operator.stop()
+            kubelet.stop()
+            controlplane.stop(root / "controlplane")
+    return times

@@ -1,0 +1,581 @@
+"""KafkaConnector end to end: the real API server and controller-manager, the operator process, the
+test kubelet running worker pods as `kconnect distributed` processes, and a real Kafka broker.
+
+Every test applies resources with kubectl, as a user would, and watches what the operator makes
+of them: children, pods, the connector on the workers, records in Kafka, and the status.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any, Final
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for
+
+READY_TIMEOUT_S: Final = 150.0
+SELECTOR: Final = "kconnect.io/connector"
+
+
+# --- helpers
+
+
+def connector_resource(
+    name: str, namespace: str, bootstrap: str, *, cls: str = "DataGen", **spec: Any
+) -> JsonObject:
+    return {
+        "apiVersion": "kconnect.io/v1alpha1",
+        "kind": "KafkaConnector",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"class": cls, "bootstrapServers": bootstrap, **spec},
+    }
+
+
+def unique(stem: str) -> str:
+    return f"{stem}-{uuid.uuid4().hex[:6]}"
+
+
+def ready_condition(obj: JsonObject | None) -> JsonObject:
+    for condition in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if condition["type"] == "Ready":
+            return dict(condition)
+    return {}
+
+
+def wait_condition(
+    kubectl: Kubectl,
+    namespace: str,
+    name: str,
+    *,
+    status: str = "True",
+    reason: str | None = None,
+    timeout: float = READY_TIMEOUT_S,
+    check: Any = None,
+) -> JsonObject:
+    def matches() -> JsonObject | None:
+        obj = kubectl.get("kafkaconnector", name, namespace)
+        condition = ready_condition(obj)
+        ok = condition.get("status") == status and (reason is None or condition["reason"] == reason)
+        if ok and obj is not None and (check is None or check(obj)):
+            return obj
+        return None
+
+    try:
+        found: JsonObject = wait_for(
+            f"{namespace}/{name} Ready={status} {reason or ''}", matches, timeout
+        )
+    except AssertionError as e:
+        obj = kubectl.get("kafkaconnector", name, namespace)
+        raise AssertionError(
+            f"{e}\nstatus: {json.dumps((obj or {}).get('status'), indent=1)}"
+        ) from None
+    return found
+
+
+def worker_pods(kubectl: Kubectl, namespace: str, name: str) -> list[JsonObject]:
+    pods = kubectl.items("pods", namespace, f"{SELECTOR}={name}")
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def rest(pod: JsonObject, path: str) -> Any:
+    url = f"http://{pod['status']['podIP']}:8083{path}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def record_count(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("count")})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return 0
+        total = 0
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+def topic_exists(bootstrap: str, topic: str) -> bool:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    return topic in admin.list_topics(timeout=10).topics
+
+
+def events(kubectl: Kubectl, namespace: str, name: str) -> list[JsonObject]:
+    return [
+        e
+        for e in kubectl.items("events", namespace)
+        if e["involvedObject"].get("kind") == "KafkaConnector"
+        and e["involvedObject"].get("name") == name
+    ]
+
+
+@pytest.fixture
+def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
+    """The running system; on failure, the operator's log tail is part of the report."""
+    try:
+        yield kubectl
+    except BaseException:
+        print(operator.log_tail())
+        raise
+
+
+# --- tests
+
+
+def test_a_connector_becomes_ready_and_its_records_land_in_kafka(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name, topic = unique("users"), unique("users")
+    system.apply(
+        connector_resource(
+            name,
+            namespace,
+            kafka_bootstrap,
+            tasksMax=2,
+            replicas=2,
+            config={"topic": topic, "max.records": "500", "schema": "users"},
+        )
+    )
+    obj = wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 2)
+    status = obj["status"]
+    assert status["workersReady"] == 2
+    assert status["replicas"] == 2
+    assert status["observedGeneration"] == obj["metadata"]["generation"]
+    assert status["selector"] == (
+        f"app.kubernetes.io/instance={name},app.kubernetes.io/name=kconnect,{SELECTOR}={name}"
+    )
+    assert status["connectorState"]["state"] == "RUNNING"
+    assert {t["state"] for t in status["connectorState"]["tasks"]} == {"RUNNING"}
+
+    pods = worker_pods(system, namespace, name)
+    assert len(pods) == 2
+    ips = {p["status"]["podIP"] for p in pods}
+    assert {t["worker"] for t in status["connectorState"]["tasks"]} <= {f"{ip}:8083" for ip in ips}
+    # Every child is owned by the resource, so deleting it collects them.
+    for kind in ("deployment", "service", "configmap", "poddisruptionbudget", "networkpolicy"):
+        children = [
+            c
+            for c in system.items(kind, namespace)
+            if any(
+                r["uid"] == obj["metadata"]["uid"] for r in c["metadata"].get("ownerReferences", [])
+            )
+        ]
+        assert children, f"no {kind} owned by {name}"
+    # The connector config on the workers is the spec's.
+    config = rest(pods[0], f"/connectors/{name}/config")
+    assert config["topic"] == topic
+    assert config["tasks.max"] == "2"
+    wait_for(f"500 records in {topic}", lambda: record_count(kafka_bootstrap, topic) >= 500, 60)
+    table = system.run("-n", namespace, "get", "kctr", name)
+    header, row = table.splitlines()[:2]
+    assert header.split() == [
+        "NAME",
+        "CLASS",
+        "STATE",
+        "TASKS",
+        "READY",
+        "WORKERS",
+        "READY",
+        "READY",
+        "AGE",
+    ]
+    assert row.split()[1:6] == ["DataGen", "RUNNING", "2", "2", "True"]
+
+
+def test_scaling_spreads_the_tasks_over_the_new_workers(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("scale")
+    system.apply(
+        connector_resource(
+            name,
+            namespace,
+            kafka_bootstrap,
+            tasksMax=4,
+            replicas=1,
+            config={"topic": unique("scale"), "records.per.second": "50"},
+        )
+    )
+    wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 4)
+    system.run("-n", namespace, "scale", "kafkaconnector", name, "--replicas=3")
+
+    def spread(obj: JsonObject) -> bool:
+        status = obj["status"]
+        workers = {t["worker"] for t in status["connectorState"]["tasks"]}
+        return status["workersReady"] == 3 and status["tasksReady"] == 4 and len(workers) == 3
+
+    obj = wait_condition(system, namespace, name, check=spread)
+    assert obj["spec"]["replicas"] == 3
+    deployment = system.get("deployment", f"{name}-connect", namespace)
+    assert deployment is not None
+    assert deployment["spec"]["replicas"] == 3
+    # The scale subresource reports the workers and selects their pods, for HPA and KEDA.
+    scale = json.loads(
+        system.run(
+            "get",
+            "--raw",
+            f"/apis/kconnect.io/v1alpha1/namespaces/{namespace}/kafkaconnectors/{name}/scale",
+        )
+    )
+    assert scale["spec"]["replicas"] == 3
+    assert scale["status"]["replicas"] == 3
+    assert f"{SELECTOR}={name}" in scale["status"]["selector"]
+
+
+def test_a_deleted_worker_pod_loses_its_tasks_to_the_others(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("failover")
+    system.apply(
+        connector_resource(
+            name,
+            namespace,
+            kafka_bootstrap,
+            tasksMax=2,
+            replicas=2,
+            config={"topic": unique("failover"), "records.per.second": "50"},
+            workerConfig={"heartbeat.interval.ms": "1000", "session.timeout.ms": "6000"},
+        )
+    )
+    obj = wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 2)
+    victim_worker = obj["status"]["connectorState"]["tasks"][0]["worker"]
+    victim = next(
+        p
+        for p in worker_pods(system, namespace, name)
+        if f"{p['status']['podIP']}:8083" == victim_worker
+    )
+    system.run("-n", namespace, "delete", "pod", victim["metadata"]["name"], "--wait=false")
+
+    def moved(obj: JsonObject) -> bool:
+        tasks = obj["status"]["connectorState"]["tasks"]
+        live = {f"{p['status'].get('podIP')}:8083" for p in worker_pods(system, namespace, name)}
+        return (
+            obj["status"]["tasksReady"] == 2
+            and victim_worker not in {t["worker"] for t in tasks}
+            and {t["worker"] for t in tasks} <= live
+        )
+
+    wait_condition(system, namespace, name, check=moved)
+
+
+def test_a_config_change_keeps_the_pods_and_a_worker_config_change_rolls_them(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name, first, second = unique("reconfig"), unique("first"), unique("second")
+    resource = connector_resource(
+        name,
+        namespace,
+        kafka_bootstrap,
+        tasksMax=1,
+        replicas=1,
+        config={"topic": first, "records.per.second": "20"},
+    )
+    system.apply(resource)
+    wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 1)
+    pods_before = {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)}
+
+    system.run(
+        "-n", namespace, "patch", "kctr", name, "--type=merge",
+        "-p", json.dumps({"spec": {"config": {"topic": second}}}),
+    )  # fmt: skip
+    wait_for(f"records in {second}", lambda: record_count(kafka_bootstrap, second) > 0, 90)
+    obj = wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 1)
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
+    assert {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)} == pods_before
+    assert any(e["reason"] == "ConfigApplied" for e in events(system, namespace, name))
+
+    system.run(
+        "-n", namespace, "patch", "kctr", name, "--type=merge",
+        "-p", json.dumps({"spec": {"workerConfig": {"offset.flush.interval.ms": "5000"}}}),
+    )  # fmt: skip
+
+    def rolled() -> bool:
+        pods = worker_pods(system, namespace, name)
+        uids = {p["metadata"]["uid"] for p in pods}
+        return len(pods) == 1 and not uids & pods_before
+
+    wait_for("the worker pods to roll", rolled, READY_TIMEOUT_S)
+    wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 1)
+    config_map = system.get("configmap", f"{name}-connect-config", namespace)
+    assert config_map is not None
+    assert "offset.flush.interval.ms=5000" in config_map["data"]["worker.properties"]
+
+
+def test_pause_resume_and_stop_follow_the_spec(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("states")
+    system.apply(
+        connector_resource(
+            name,
+            namespace,
+            kafka_bootstrap,
+            tasksMax=2,
+            state="paused",
+            config={"topic": unique("states"), "records.per.second": "20"},
+        )
+    )
+    # Created paused: the connector never runs before it is paused.
+    obj = wait_condition(system, namespace, name, reason="Paused")
+    assert {t["state"] for t in obj["status"]["connectorState"]["tasks"]} == {"PAUSED"}
+    pods_before = {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)}
+
+    def set_state(state: str) -> None:
+        system.run(
+            "-n", namespace, "patch", "kctr", name, "--type=merge",
+            "-p", json.dumps({"spec": {"state": state}}),
+        )  # fmt: skip
+
+    set_state("running")
+    wait_condition(system, namespace, name, reason="Running")
+    set_state("stopped")
+    obj = wait_condition(system, namespace, name, reason="Stopped")
+    assert obj["status"]["connectorState"]["state"] == "STOPPED"
+    set_state("running")
+    wait_condition(
+        system, namespace, name, reason="Running", check=lambda o: o["status"]["tasksReady"] == 2
+    )
+    assert {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)} == pods_before
+
+
+def failing_source(
+    name: str, namespace: str, bootstrap: str, topic: str, **spec: Any
+) -> JsonObject:
+    """A source whose task writes 5 records and then fails: each restart adds 5 more."""
+    return connector_resource(
+        name,
+        namespace,
+        bootstrap,
+        cls="kconnect_test_plugins:FailingSource",
+        tasksMax=1,
+        config={"topic": topic, "fail.after": "5"},
+        externalConfiguration={
+            "env": [
+                {
+                    "name": "PYTHONPATH",
+                    "valueFrom": {"configMapKeyRef": {"name": "test-plugins", "key": "PYTHONPATH"}},
+                }
+            ]
+        },
+        **spec,
+    )
+
+
+def test_restart_annotations_restart_and_are_removed(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name, topic = unique("restarts"), unique("restarts")
+    system.apply(failing_source(name, namespace, kafka_bootstrap, topic))
+    obj = wait_condition(system, namespace, name, status="False", reason="TaskFailed")
+    assert "injected failure" in obj["status"]["connectorState"]["tasks"][0]["trace"]
+    assert "injected failure" in ready_condition(obj)["message"]
+    wait_for("5 records", lambda: record_count(kafka_bootstrap, topic) == 5, 60)
+
+    for annotation, expected in (
+        ("kconnect.io/restart-task=0", 10),
+        ("kconnect.io/restart=includeTasks,onlyFailed", 15),
+    ):
+        system.run("-n", namespace, "annotate", "kctr", name, annotation)
+        wait_for(
+            f"{expected} records after {annotation}",
+            lambda want=expected: record_count(kafka_bootstrap, topic) == want,
+            60,
+        )
+
+        def removed() -> bool:
+            obj = system.get("kafkaconnector", name, namespace) or {}
+            keys = obj.get("metadata", {}).get("annotations", {})
+            return not any(k.startswith("kconnect.io/restart") for k in keys)
+
+        wait_for(f"{annotation} to be removed", removed, 30)
+    assert sum(e["reason"] == "Restarted" for e in events(system, namespace, name)) >= 1
+    # Without autoRestart the task stays failed.
+    time.sleep(3)
+    assert record_count(kafka_bootstrap, topic) == 15
+
+
+def test_auto_restart_restarts_a_failing_task_up_to_its_limit(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name, topic = unique("autorestart"), unique("autorestart")
+    system.apply(
+        failing_source(
+            name, namespace, kafka_bootstrap, topic, autoRestart={"enabled": True, "maxRestarts": 2}
+        )
+    )
+    obj = wait_condition(
+        system,
+        namespace,
+        name,
+        status="False",
+        reason="TaskFailed",
+        check=lambda o: (o["status"].get("autoRestart") or {}).get("count") == 2,
+    )
+    assert obj["status"]["autoRestart"]["lastRestartTime"]
+    # The first run and two restarts, 5 records each; then the limit holds.
+    wait_for("15 records", lambda: record_count(kafka_bootstrap, topic) == 15, 60)
+    assert sum(e["reason"] == "AutoRestarted" for e in events(system, namespace, name)) >= 1
+    time.sleep(4)
+    assert record_count(kafka_bootstrap, topic) == 15
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ({"config": {"connector.class": "X"}}, "config must not contain 'connector.class'"),
+        ({"config": {"tasks.max": "3"}}, "config must not contain 'tasks.max'"),
+        ({"tasksMax": 0}, "spec.tasksMax"),
+        ({"state": "sleeping"}, "spec.state"),
+        ({"workerConfig": {"group.id": "theirs"}}, "workerConfig must not set the keys"),
+        ({"deletionPolicy": "Shred"}, "spec.deletionPolicy"),
+    ],
+)
+def test_the_api_server_rejects_bad_specs(
+    system: Kubectl, namespace: str, spec: JsonObject, needle: str
+) -> None:
+    resource = connector_resource("bad", namespace, "kafka:9092", **spec)
+    with pytest.raises(KubectlError) as failure:
+        system.apply(resource)
+    assert needle in failure.value.stderr
+
+
+def test_an_invalid_connector_config_surfaces_in_status_and_blocks_nothing_else(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    bad, good = unique("invalid"), unique("valid")
+    system.apply(
+        connector_resource(
+            bad, namespace, kafka_bootstrap, config={"topic": "t", "max.records": "many"}
+        ),
+        connector_resource(
+            good, namespace, kafka_bootstrap, config={"topic": unique("valid"), "max.records": "10"}
+        ),
+    )
+    obj = wait_condition(system, namespace, bad, status="False", reason="InvalidConfig")
+    assert "max.records" in ready_condition(obj)["message"]
+    warning = wait_for(
+        "an InvalidConfig event",
+        lambda: [e for e in events(system, namespace, bad) if e["reason"] == "InvalidConfig"],
+        30,
+    )
+    assert warning[0]["type"] == "Warning"
+    assert "max.records" in warning[0]["message"]
+    wait_condition(system, namespace, good)
+
+    # Fixing the config makes it Ready.
+    system.run(
+        "-n", namespace, "patch", "kctr", bad, "--type=merge",
+        "-p", json.dumps({"spec": {"config": {"max.records": "10"}}}),
+    )  # fmt: skip
+    wait_condition(system, namespace, bad)
+
+
+def test_deletion_collects_the_children_and_policy_delete_removes_the_topics(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    kept, removed = unique("kept"), unique("removed")
+    system.apply(
+        connector_resource(
+            kept,
+            namespace,
+            kafka_bootstrap,
+            config={"topic": unique("kept"), "records.per.second": "10"},
+        ),
+        connector_resource(
+            removed,
+            namespace,
+            kafka_bootstrap,
+            deletionPolicy="Delete",
+            config={"topic": unique("removed"), "records.per.second": "10"},
+        ),
+    )
+    wait_condition(system, namespace, kept)
+    wait_condition(system, namespace, removed)
+    internal = {
+        n: [f"kconnect.{namespace}.{n}.{suffix}" for suffix in ("configs", "offsets", "status")]
+        for n in (kept, removed)
+    }
+    for topics in internal.values():
+        assert all(topic_exists(kafka_bootstrap, t) for t in topics)
+
+    system.run("-n", namespace, "delete", "kctr", kept, removed, "--timeout=120s")
+
+    def children_gone() -> bool:
+        return not any(
+            system.get(kind, f"{n}-connect", namespace)
+            for n in (kept, removed)
+            for kind in ("deployment", "service")
+        ) and not worker_pods(system, namespace, kept) + worker_pods(system, namespace, removed)
+
+    wait_for("the children to be collected", children_gone, 120)
+    assert not any(topic_exists(kafka_bootstrap, t) for t in internal[removed])
+    task_topics = [
+        t
+        for t in AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics
+        if t.startswith(f"kconnect_{namespace}_")
+    ]
+    assert not [t for t in task_topics if f"_{removed}-tasks-" in t]
+    # Retain keeps the connector's state in Kafka.
+    assert all(topic_exists(kafka_bootstrap, t) for t in internal[kept])
+
+
+def test_a_changed_referenced_secret_rolls_the_worker_pods(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("secret")
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "source-credentials", "namespace": namespace},
+        "stringData": {"password": "first"},
+    }
+    system.apply(secret)
+    system.apply(
+        connector_resource(
+            name,
+            namespace,
+            kafka_bootstrap,
+            config={"topic": unique("secret"), "records.per.second": "10"},
+            externalConfiguration={
+                "env": [
+                    {
+                        "name": "SOURCE_PASSWORD",
+                        "valueFrom": {
+                            "secretKeyRef": {"name": "source-credentials", "key": "password"}
+                        },
+                    }
+                ]
+            },
+        )
+    )
+    wait_condition(system, namespace, name)
+    pods_before = {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)}
+    deployment = system.get("deployment", f"{name}-connect", namespace)
+    assert deployment is not None
+    hash_before = deployment["spec"]["template"]["metadata"]["annotations"][
+        "kconnect.io/config-hash"
+    ]
+
+    system.apply({**secret, "stringData": {"password": "second"}})
+
+    def rolled() -> bool:
+        pods = worker_pods(system, namespace, name)
+        return bool(pods) and not {p["metadata"]["uid"] for p in pods} & pods_before
+
+    wait_for("the worker pods to roll after the Secret changed", rolled, READY_TIMEOUT_S)
+    deployment = system.get("deployment", f"{name}-connect", namespace)
+    assert deployment is not None
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["kconnect.io/config-hash"] != (
+        hash_before
+    )
+    wait_condition(system, namespace, name)

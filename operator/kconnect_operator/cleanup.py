@@ -1,0 +1,100 @@
+"""What `deletionPolicy: Delete` removes from Kafka, and removing it.
+
+A KafkaConnector's cluster keeps its state in Kafka: the three internal topics, the connector's
+task topic, the worker group and, for a sink, the connector's consumer group. `kafka_state` names
+them (a pure function of the spec); `delete_kafka_state` deletes them with an admin client that
+uses the workers' own client settings (`bootstrapServers`, and the `security.*`, `sasl.*` and
+`ssl.*` keys of `workerConfig`).
+
+It must run after the workers are gone, or they would recreate the topics. Deleting what is
+already gone is not an error, so the deletion can be retried until it succeeds. A consumer group
+that still has members is refused by the broker (and reported): a connector elsewhere that uses a
+group of the same name is never stripped of its offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from kconnect.storage.topics import task_topic_name
+from kconnect.worker.clients import admin_config
+from kconnect_operator.models import KafkaConnectorSpec, derived_names
+
+_GONE: Final = ("UNKNOWN_TOPIC_OR_PART", "GROUP_ID_NOT_FOUND", "_UNKNOWN_TOPIC")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaState:
+    topics: tuple[str, ...]
+    groups: tuple[str, ...]
+
+
+def sink_group(spec: KafkaConnectorSpec, name: str) -> str:
+    """The sink connector's consumer group: Kafka Connect's `connect-<name>`, unless the connector
+    overrides `group.id` for its consumer."""
+    return spec.config.get("consumer.override.group.id") or f"connect-{name}"
+
+
+def kafka_state(spec: KafkaConnectorSpec, namespace: str, name: str) -> KafkaState:
+    names = derived_names(spec, namespace, name)
+    return KafkaState(
+        topics=(
+            names.config_storage_topic,
+            names.offset_storage_topic,
+            names.status_storage_topic,
+            task_topic_name(names.group_id, name),
+        ),
+        groups=(names.group_id, sink_group(spec, name)),
+    )
+
+
+def client_config(spec: KafkaConnectorSpec) -> dict[str, str]:
+    """The admin client's settings: the workers' connection and security settings."""
+    worker: Mapping[str, str] = {
+        **{
+            k: v
+            for k, v in spec.worker_config.items()
+            if k.startswith(("security.", "sasl.", "ssl.", "client.dns.lookup"))
+        },
+        "bootstrap.servers": spec.bootstrap_servers,
+    }
+    return admin_config(worker)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanupReport:
+    deleted_topics: tuple[str, ...]
+    deleted_groups: tuple[str, ...]
+    errors: tuple[str, ...]
+
+
+def delete_kafka_state(
+    config: Mapping[str, str], state: KafkaState, *, timeout_s: float = 30.0
+) -> CleanupReport:
+    """Delete the topics and groups of `state` (blocking: run it in a thread)."""
+    admin = AdminClient(dict(config))
+    deleted_topics: list[str] = []
+    deleted_groups: list[str] = []
+    errors: list[str] = []
+    futures = admin.delete_topics(list(state.topics), operation_timeout=timeout_s)
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            deleted_topics.append(topic)
+        except KafkaException as e:
+            if not any(code in str(e) for code in _GONE):
+                errors.append(f"topic {topic}: {e}")
+    group_futures = admin.delete_consumer_groups(list(state.groups), request_timeout=timeout_s)
+    for group, future in group_futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            deleted_groups.append(group)
+        except KafkaException as e:
+            if not any(code in str(e) for code in _GONE):
+                errors.append(f"consumer group {group}: {e}")
+    return CleanupReport(tuple(deleted_topics), tuple(deleted_groups), tuple(errors))

@@ -1,0 +1,546 @@
+"""The kopf handlers of the operator, registered on `registry`.
+
+Handlers are thin: they read the resource, call the pure functions of `builders` and `reconcile`,
+and carry out the result through `kube` (the API server) and `connect` (the workers' REST API).
+
+Two loops per KafkaConnector:
+- **Children** (`apply_children`): on create, on every spec change, on operator start, and when a
+  referenced Secret changes, every child is server-side applied. Applying an unchanged child is a
+  no-op on the API server, so this is idempotent; a changed worker config or Secret changes the
+  pod template's hash and rolls the pods, and nothing else does.
+- **The connector** (`connector_loop`, a kopf daemon): it finds the ready workers, makes their
+  connector config and target state match the spec over REST, carries out restart annotations and
+  auto-restarts, and writes the status when it changed. It runs every `sync_interval_s` (every
+  2 s while not Ready), and at once when the resource or one of its pods changes.
+
+Failure handling: one resource's failure is logged, counted and retried on its own loop; it never
+blocks another resource. A config the workers reject is not resent until the spec changes; its
+message goes to the Ready condition (reason InvalidConfig) and to a Warning Event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+import aiohttp
+import kopf
+from pydantic import ValidationError
+
+from kconnect.errors import ConfigError
+from kconnect_operator import builders, cleanup, metrics, reconcile
+from kconnect_operator.connect import ConnectClient, ConnectError
+from kconnect_operator.kube import Kube, KubeError, collection_path, load_credentials, object_path
+from kconnect_operator.models import (
+    GROUP,
+    KIND,
+    PLURAL,
+    READY,
+    VERSION,
+    AutoRestartStatus,
+    ConnectorStatus,
+    DeletionPolicy,
+    KafkaConnectorSpec,
+    KafkaConnectorStatus,
+    TargetState,
+)
+from kconnect_operator.options import OperatorOptions
+
+registry = kopf.OperatorRegistry()
+
+RESOURCE: Final = (GROUP, VERSION, PLURAL)
+PREFIX: Final = "kconnect.io"
+FINALIZER: Final = f"{PREFIX}/finalizer"
+NOT_READY_INTERVAL_S: Final = 2.0
+"""How often a connector that is not Ready is looked at, without an event."""
+MIN_GAP_S: Final = 0.5
+"""The shortest pause between two passes of one connector: a burst of events makes one pass."""
+WORKERS_GONE_POLL_S: Final = 3.0
+
+
+@dataclass
+class Runtime:
+    """The operator's shared clients, created at startup and closed at cleanup."""
+
+    options: OperatorOptions
+    kube: Kube
+    http: aiohttp.ClientSession
+    wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+
+    def wake(self, namespace: str, name: str) -> None:
+        event = self.wakeups.get((namespace, name))
+        if event is not None:
+            event.set()
+
+
+def _runtime(memo: Any) -> Runtime:
+    runtime: Runtime = memo.runtime
+    return runtime
+
+
+def _options(memo: Any) -> OperatorOptions:
+    options = getattr(memo, "options", None)
+    return options if isinstance(options, OperatorOptions) else OperatorOptions()
+
+
+@kopf.on.startup(registry=registry)
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    # Events are posted explicitly; handler logs stay logs.
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    options = _options(memo)
+    memo.runtime = Runtime(
+        options=options,
+        kube=Kube(load_credentials()),
+        http=aiohttp.ClientSession(),
+    )
+
+
+@kopf.on.cleanup(registry=registry)
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is not None:
+        await runtime.http.close()
+        await runtime.kube.close()
+
+
+# --- reading the resource
+
+
+def _spec(body: Mapping[str, Any]) -> KafkaConnectorSpec:
+    """The spec, or a PermanentError naming what is wrong (the CRD admits little that fails)."""
+    try:
+        return KafkaConnectorSpec.model_validate(dict(body.get("spec") or {}))
+    except ValidationError as e:
+        raise kopf.PermanentError(f"invalid spec: {_validation_message(e)}") from e
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(
+        f"spec.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+    )
+
+
+def _owner(body: Mapping[str, Any]) -> builders.Owner:
+    meta = body["metadata"]
+    return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+def _resource_path(namespace: str, name: str) -> str:
+    return object_path(f"{GROUP}/{VERSION}", KIND, namespace, name)
+
+
+def _previous_status(body: Mapping[str, Any]) -> KafkaConnectorStatus | None:
+    raw = body.get("status")
+    if not raw:
+        return None
+    try:
+        return KafkaConnectorStatus.model_validate(
+            {k: v for k, v in dict(raw).items() if k in reconcile.STATUS_KEYS}
+        )
+    except ValidationError:
+        return None
+
+
+async def _set_status(
+    runtime: Runtime, body: Mapping[str, Any], status: KafkaConnectorStatus
+) -> None:
+    patch = reconcile.status_patch(status, body.get("status"))
+    if patch is not None:
+        meta = body["metadata"]
+        await runtime.kube.merge_patch(
+            _resource_path(meta["namespace"], meta["name"]) + "/status", patch
+        )
+
+
+# --- children
+
+
+async def _secret_versions(runtime: Runtime, namespace: str, names: list[str]) -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for secret in names:
+        found = await runtime.kube.get(object_path("v1", "Secret", namespace, secret))
+        if found is not None:
+            versions[secret] = found["metadata"]["resourceVersion"]
+    return versions
+
+
+async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
+    spec = _spec(body)
+    owner = _owner(body)
+    options = runtime.options
+    try:
+        children = builders.build_children(
+            spec,
+            owner,
+            image=options.image,
+            secret_versions=await _secret_versions(
+                runtime, owner.namespace, builders.referenced_secrets(spec)
+            ),
+            operator_namespace=options.operator_namespace,
+            operator_labels=options.operator_labels,
+        )
+    except ConfigError as e:
+        await _reject(runtime, body, spec, f"spec.workerConfig: {e}")
+        raise kopf.PermanentError(str(e)) from e
+    for child in children:
+        await runtime.kube.apply(child)
+
+
+async def _reject(
+    runtime: Runtime, body: kopf.Body, spec: KafkaConnectorSpec, message: str
+) -> None:
+    """Record a spec the operator cannot turn into workers: Ready=False, InvalidConfig."""
+    kopf.warn(body, reason="InvalidConfig", message=message)
+    status = reconcile.build_status(
+        spec,
+        reconcile.Observation(
+            generation=body["metadata"].get("generation"),
+            workers_ready=0,
+            replicas=0,
+            connector=None,
+            config_error=message,
+        ),
+        selector=builders.selector_string(_owner(body)),
+        previous=_previous_status(body),
+        auto_restart_status=None,
+        now=datetime.now(UTC),
+    )
+    await _set_status(runtime, body, status)
+
+
+@kopf.on.resume(*RESOURCE, registry=registry)
+@kopf.on.create(*RESOURCE, registry=registry)
+@kopf.on.update(*RESOURCE, registry=registry, field="spec")
+async def apply_children(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    try:
+        await _apply_children(runtime, body)
+    except KubeError as e:
+        metrics.RECONCILES.inc(kind=KIND, result="error")
+        raise kopf.TemporaryError(f"applying the children: {e}", delay=5) from e
+    metrics.RECONCILES.inc(kind=KIND, result="ok")
+    runtime.wake(body["metadata"]["namespace"], body["metadata"]["name"])
+
+
+@kopf.index(*RESOURCE, registry=registry)
+def secret_references(
+    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str, str], str]:
+    """Which KafkaConnectors each Secret feeds, so that a changed Secret rolls their pods."""
+    try:
+        parsed = KafkaConnectorSpec.model_validate(dict(spec))
+    except ValidationError:
+        return {}
+    return {(namespace or "", secret): name for secret in builders.referenced_secrets(parsed)}
+
+
+@kopf.on.event("", "v1", "secrets", registry=registry)
+async def secret_changed(
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    references: kopf.Index[tuple[str, str], str] = kwargs["secret_references"]
+    runtime = _runtime(memo)
+    if namespace is None:
+        return
+    for connector in references.get((namespace, name), []):
+        raw = await runtime.kube.get(_resource_path(namespace, connector))
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            continue
+        body = kopf.Body(cast(kopf.RawBody, raw))
+        logger.info("Secret %s/%s changed: applying %s's children", namespace, name, connector)
+        try:
+            await _apply_children(runtime, body)
+        except (KubeError, kopf.PermanentError) as e:
+            logger.warning("Secret %s/%s changed; applying %s: %s", namespace, name, connector, e)
+
+
+# --- events that wake a connector's loop
+
+
+@kopf.on.event(*RESOURCE, registry=registry)
+async def resource_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    _runtime(memo).wake(namespace or "", name)
+
+
+@kopf.on.event(
+    "",
+    "v1",
+    "pods",
+    registry=registry,
+    labels={
+        "app.kubernetes.io/managed-by": builders.MANAGED_BY,
+        builders.SELECTOR_LABEL: kopf.PRESENT,
+    },
+)
+async def worker_pod_changed(
+    namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
+) -> None:
+    _runtime(memo).wake(namespace or "", labels[builders.SELECTOR_LABEL])
+
+
+# --- the connector loop
+
+
+@dataclass
+class LoopState:
+    """What one connector's loop remembers between passes."""
+
+    last_sent_state: TargetState | None = None
+    rejected: dict[str, str] | None = None
+    """A config the workers rejected: not sent again while the spec asks for it."""
+    config_error: str | None = None
+    ready: bool = False
+
+
+@kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=2.0)
+async def connector_loop(
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    stopped: kopf.DaemonStopped,
+    **_: Any,
+) -> None:
+    runtime = _runtime(memo)
+    namespace = namespace or ""
+    wake = runtime.wakeups.setdefault((namespace, name), asyncio.Event())
+    state = LoopState()
+    try:
+        while not stopped:
+            wake.clear()
+            try:
+                await sync_connector(runtime, body, state, logger)
+                metrics.RECONCILES.inc(kind=KIND, result="ok")
+            except (KubeError, ConnectError, kopf.PermanentError) as e:
+                metrics.RECONCILES.inc(kind=KIND, result="error")
+                logger.warning("syncing the connector: %s", e)
+            interval = (
+                runtime.options.sync_interval_s
+                if state.ready
+                else min(NOT_READY_INTERVAL_S, runtime.options.sync_interval_s)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+            await asyncio.sleep(MIN_GAP_S)
+    finally:
+        if runtime.wakeups.get((namespace, name)) is wake:
+            del runtime.wakeups[(namespace, name)]
+        metrics.forget_connector(namespace, name)
+
+
+async def sync_connector(
+    runtime: Runtime, body: kopf.Body, state: LoopState, logger: kopf.Logger
+) -> None:
+    """One pass: workers, config, target state, restarts, status."""
+    meta = body["metadata"]
+    if meta.get("deletionTimestamp"):
+        return
+    spec = _spec(body)
+    owner = _owner(body)
+    namespace, name = owner.namespace, owner.name
+    now = datetime.now(UTC)
+    previous = _previous_status(body)
+    pods = await runtime.kube.list(
+        collection_path("v1", "Pod", namespace), label_selector=builders.selector_string(owner)
+    )
+    workers = reconcile.ready_workers(pods, builders.REST_PORT)
+    connector: ConnectorStatus | None = None
+    unreachable: str | None = None
+    auto_status = previous.auto_restart if previous else None
+    if workers:
+        client = ConnectClient(
+            runtime.http,
+            [w.url for w in workers],
+            timeout_s=runtime.options.rest_timeout_s,
+            on_response=lambda method, code: metrics.REST_REQUESTS.inc(
+                method=method, code=str(code)
+            ),
+        )
+        try:
+            connector, auto_status = await _sync_over_rest(
+                runtime, client, body, spec, state, now, auto_status, logger
+            )
+        except ConnectError as e:
+            unreachable = f"the workers' REST API: {e.message}"
+            logger.info("connector %s/%s: %s", namespace, name, unreachable)
+    observation = reconcile.Observation(
+        generation=meta.get("generation"),
+        workers_ready=len(workers),
+        replicas=reconcile.live_pods(pods),
+        connector=connector,
+        config_error=state.config_error,
+        unreachable=unreachable,
+    )
+    status = reconcile.build_status(
+        spec,
+        observation,
+        selector=builders.selector_string(owner),
+        previous=previous,
+        auto_restart_status=auto_status,
+        now=now,
+    )
+    ready = next(c for c in status.conditions if c.type == READY)
+    state.ready = ready.status == "True"
+    _observe(namespace, name, status)
+    await _set_status(runtime, body, status)
+
+
+def _observe(namespace: str, name: str, status: KafkaConnectorStatus) -> None:
+    ready = any(c.type == READY and c.status == "True" for c in status.conditions)
+    metrics.CONNECTOR_READY.set(1 if ready else 0, namespace=namespace, name=name)
+    metrics.CONNECTOR_WORKERS_READY.set(status.workers_ready, namespace=namespace, name=name)
+    counts: dict[str, int] = {}
+    for task in status.connector_state.tasks if status.connector_state else []:
+        counts[task.state] = counts.get(task.state, 0) + 1
+    metrics.CONNECTOR_TASKS.remove(namespace=namespace, name=name)
+    for task_state, count in sorted(counts.items()):
+        metrics.CONNECTOR_TASKS.set(count, namespace=namespace, name=name, state=task_state)
+
+
+async def _sync_over_rest(
+    runtime: Runtime,
+    client: ConnectClient,
+    body: kopf.Body,
+    spec: KafkaConnectorSpec,
+    state: LoopState,
+    now: datetime,
+    auto_status: AutoRestartStatus | None,
+    logger: kopf.Logger,
+) -> tuple[ConnectorStatus | None, AutoRestartStatus | None]:
+    meta = body["metadata"]
+    name = meta["name"]
+    desired = reconcile.connector_config(spec, name)
+    if state.rejected is not None and state.rejected != desired:
+        state.rejected = state.config_error = None
+    if state.rejected is not None:
+        return None, auto_status
+
+    current = await client.config(name)
+    if reconcile.config_differs(desired, current):
+        try:
+            if current is None and spec.state is not TargetState.RUNNING:
+                await client.create(name, desired, reconcile.rest_state(spec.state))
+                state.last_sent_state = spec.state
+            else:
+                await client.put_config(name, desired)
+        except ConnectError as e:
+            if e.status != 400:
+                raise
+            state.rejected, state.config_error = desired, e.message
+            kopf.warn(body, reason="InvalidConfig", message=e.message)
+            return None, auto_status
+        verb = "created" if current is None else "updated"
+        kopf.event(body, type="Normal", reason="ConfigApplied", message=f"connector config {verb}")
+        logger.info("connector %s: config %s", name, verb)
+
+    raw = await client.status(name)
+    connector = reconcile.connector_status(raw) if raw is not None else None
+    command = reconcile.state_command(
+        spec.state, connector.state if connector else None, state.last_sent_state
+    )
+    if command is not None:
+        await client.command(name, command.value)
+        state.last_sent_state = spec.state
+        kopf.event(body, type="Normal", reason="StateChanged", message=f"sent {command.value}")
+
+    annotations = reconcile.restart_annotations(dict(meta.get("annotations") or {}))
+    for request in annotations.requests:
+        if request.task is None:
+            await client.restart(
+                name, include_tasks=request.include_tasks, only_failed=request.only_failed
+            )
+            message = (
+                f"restarted the connector (includeTasks={str(request.include_tasks).lower()}, "
+                f"onlyFailed={str(request.only_failed).lower()})"
+            )
+        else:
+            try:
+                await client.restart_task(name, request.task)
+            except ConnectError as e:
+                if e.status != 404:
+                    raise
+                kopf.warn(body, reason="RestartFailed", message=f"task {request.task}: {e}")
+                continue
+            message = f"restarted task {request.task}"
+        kopf.event(body, type="Normal", reason="Restarted", message=message)
+    for error in annotations.errors:
+        kopf.warn(body, reason="InvalidAnnotation", message=error)
+    if annotations.remove:
+        await runtime.kube.merge_patch(
+            _resource_path(meta["namespace"], name),
+            {"metadata": {"annotations": dict.fromkeys(annotations.remove)}},
+        )
+
+    decision = reconcile.auto_restart(
+        spec.auto_restart,
+        connector,
+        auto_status,
+        now,
+        base_s=runtime.options.restart_backoff_s,
+        max_s=runtime.options.restart_backoff_max_s,
+    )
+    if decision.restart and decision.status is not None:
+        await client.restart(name, include_tasks=True, only_failed=True)
+        metrics.AUTO_RESTARTS.inc(namespace=meta["namespace"], name=name)
+        kopf.event(
+            body,
+            type="Normal",
+            reason="AutoRestarted",
+            message=f"restarted the failed connector and tasks (restart {decision.status.count})",
+        )
+    return connector, decision.status
+
+
+# --- deletion
+
+
+def _deletes_kafka_state(spec: kopf.Spec, **_: Any) -> bool:
+    return spec.get("deletionPolicy") == DeletionPolicy.DELETE.value
+
+
+@kopf.on.delete(*RESOURCE, registry=registry, when=_deletes_kafka_state)
+async def delete_kafka_state(
+    body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
+) -> None:
+    """With `deletionPolicy: Delete`: stop the workers, then delete the internal topics, the task
+    topic and the consumer groups. Retried until it succeeds; the finalizer holds the resource."""
+    runtime = _runtime(memo)
+    spec = _spec(body)
+    owner = _owner(body)
+    deployment = object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner))
+    await runtime.kube.delete(deployment, propagation="Foreground")
+    pods = await runtime.kube.list(
+        collection_path("v1", "Pod", owner.namespace),
+        label_selector=builders.selector_string(owner),
+    )
+    if pods:
+        raise kopf.TemporaryError(
+            f"waiting for {len(pods)} worker pods to stop", delay=WORKERS_GONE_POLL_S
+        )
+    state = cleanup.kafka_state(spec, owner.namespace, owner.name)
+    report = await asyncio.to_thread(cleanup.delete_kafka_state, cleanup.client_config(spec), state)
+    if report.errors:
+        raise kopf.TemporaryError("; ".join(report.errors), delay=10)
+    message = (
+        f"deleted topics {', '.join(report.deleted_topics) or '(none left)'} and consumer groups "
+        f"{', '.join(report.deleted_groups) or '(none left)'}"
+    )
+    logger.info(message)
+    kopf.event(body, type="Normal", reason="KafkaStateDeleted", message=message)

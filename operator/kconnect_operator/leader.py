@@ -1,0 +1,488 @@
+"""Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics.
+
+Several operator replicas may run; only the one holding the Lease runs the handlers. The others
+stand by and take over when the leader releases the Lease or stops renewing it. The Lease's
+fields mean what they mean to client-go's `leaderelection` package, so `kubectl get lease` reads
+the same as for any controller:
+
+- `holderIdentity`: the leader's identity; empty after a release.
+- `leaseDurationSeconds`: how long a candidate waits, from when it saw the last change, before it
+  takes the Lease over.
+- `acquireTime` / `renewTime`: when the holder took the Lease and when it last renewed it.
+- `leaseTransitions`: how many times the Lease changed holders.
+
+The decision is a pure function, `decide`, of the observed record, the local time at which this
+replica first saw that record, and the identity. `LeaderElector` is the shell around it: it reads
+and writes the Lease through `CoordinationV1Api` on a worker thread (`asyncio.to_thread`).
+
+Invariants:
+- **Expiry is judged by local observation, not by the holder's clock.** A record is expired when
+  it has not changed for `leaseDurationSeconds` of this replica's monotonic clock, counted from
+  when this replica first saw it. `renewTime` itself is never compared with the local clock, so
+  clock skew between nodes cannot make a live leader look expired, nor the other way round.
+- **Writes are compare-and-swap.** Every update carries the resourceVersion that was read; a
+  concurrent writer makes it fail with 409 and this replica does not lead on that round. Two
+  candidates racing for a free Lease therefore end with one leader.
+- **A leader that cannot renew gives up.** Renewal is tried every retry period; if no attempt
+  succeeds within the renew deadline of a round, or another holder is seen, leadership is lost
+  and `hold` returns. The renew deadline is shorter than the lease duration, so a leader stops
+  believing it leads before any standby may take over (given the process acts on `hold`
+  returning promptly).
+- **A release hands over at once.** `release` empties `holderIdentity` and sets
+  `leaseDurationSeconds` to 1, the way client-go does, so a standby acquires on its next retry
+  instead of waiting out the lease.
+
+Failure modes: API errors, timeouts and conflicts count as a failed attempt and are logged; they
+never raise out of `acquire` or `hold`. Only cancellation propagates.
+
+The Lease's times are MicroTime: the API server parses exactly six fraction digits, and the client
+serializes with `datetime.isoformat`, which drops the fraction of a whole second. Such an instant
+is written one microsecond later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import enum
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+import urllib3
+from kubernetes.client import (
+    ApiClient,
+    ApiException,
+    CoordinationV1Api,
+    V1Lease,
+    V1LeaseSpec,
+    V1ObjectMeta,
+)
+
+logger = logging.getLogger(__name__)
+
+JITTER_FACTOR: Final = 1.2
+"""client-go's jitter of the acquire loop: a standby waits between 1 and 2.2 retry
+periods between tries."""
+
+RELEASED_LEASE_DURATION_S: Final = 1
+"""The `leaseDurationSeconds` of a released Lease, as client-go writes it."""
+
+HTTP_NOT_FOUND: Final = 404
+HTTP_CONFLICT: Final = 409
+
+_T = TypeVar("_T")
+
+
+# --------------------------------------------------------------------------------------------------
+# The pure core: records, timing, and the decision.
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRecord:
+    """The leader-election fields of a Lease's spec."""
+
+    holder_identity: str
+    """The holder; empty when nobody holds the Lease."""
+    lease_duration_s: int
+    acquire_time: dt.datetime | None
+    renew_time: dt.datetime | None
+    lease_transitions: int
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A record as this replica saw it, and the monotonic time it first saw it unchanged."""
+
+    record: LeaderRecord
+    observed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseTiming:
+    """client-go's three durations. `check` says what is wrong with a combination."""
+
+    lease_duration_s: int = 15
+    """How long a standby waits, after the last change it saw, before taking the Lease."""
+    renew_deadline_s: float = 10.0
+    """How long the leader keeps retrying a renewal before it gives up leadership."""
+    retry_period_s: float = 2.0
+    """How often the leader renews and a standby tries to acquire."""
+
+    def check(self) -> list[str]:
+        """The problems of this timing, as messages naming the durations; empty when valid."""
+        problems = []
+        if self.lease_duration_s < 1:
+            problems.append(f"lease duration must be at least 1s, got {self.lease_duration_s}")
+        if self.renew_deadline_s <= 0:
+            problems.append(f"renew deadline must be positive, got {self.renew_deadline_s:g}")
+        if self.retry_period_s <= 0:
+            problems.append(f"retry period must be positive, got {self.retry_period_s:g}")
+        if not self.lease_duration_s > self.renew_deadline_s:
+            problems.append(
+                f"lease duration ({self.lease_duration_s}s) must be greater than the renew "
+                f"deadline ({self.renew_deadline_s:g}s)"
+            )
+        if not self.renew_deadline_s > JITTER_FACTOR * self.retry_period_s:
+            problems.append(
+                f"renew deadline ({self.renew_deadline_s:g}s) must be greater than "
+                f"{JITTER_FACTOR:g} times the retry period ({self.retry_period_s:g}s)"
+            )
+        return problems
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    """No Lease exists: create it, holding it."""
+    ACQUIRE = "acquire"
+    """Another holder's Lease expired, or it was released: take it over."""
+    RENEW = "renew"
+    """This replica holds the Lease: renew it."""
+    WAIT = "wait"
+    """Another holder's Lease is live: stand by."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    record: LeaderRecord
+    """The record to write; for `WAIT`, the observed record."""
+    expires_in_s: float = 0.0
+    """For `WAIT`: how long until the observed record expires, if nobody renews it."""
+
+
+def observe(
+    previous: Observation | None, record: LeaderRecord | None, now: float
+) -> Observation | None:
+    """The observation after reading `record` at monotonic time `now`.
+
+    The observation time moves only when the record changed; an unchanged record keeps the time
+    it was first seen, which is what expiry counts from.
+    """
+    if record is None:
+        return None
+    if previous is not None and previous.record == record:
+        return previous
+    return Observation(record, now)
+
+
+def decide(
+    observation: Observation | None,
+    *,
+    identity: str,
+    lease_duration_s: int,
+    now: float,
+    wall: dt.datetime,
+) -> Decision:
+    """What to do with the Lease, given what was observed.
+
+    `now` is the monotonic time (for expiry); `wall` is the UTC time written into the record.
+    A record without `leaseDurationSeconds` is judged with this replica's own lease duration.
+    """
+    if observation is None:
+        return Decision(
+            Action.CREATE,
+            LeaderRecord(identity, lease_duration_s, wall, wall, lease_transitions=0),
+        )
+    current = observation.record
+    if current.holder_identity == identity:
+        renewed = dataclasses.replace(current, lease_duration_s=lease_duration_s, renew_time=wall)
+        return Decision(Action.RENEW, renewed)
+    duration = current.lease_duration_s if current.lease_duration_s > 0 else lease_duration_s
+    expires_at = observation.observed_at + duration
+    if current.holder_identity and now < expires_at:
+        return Decision(Action.WAIT, current, expires_in_s=expires_at - now)
+    taken = LeaderRecord(identity, lease_duration_s, wall, wall, current.lease_transitions + 1)
+    return Decision(Action.ACQUIRE, taken)
+
+
+def released(record: LeaderRecord, wall: dt.datetime) -> LeaderRecord:
+    """The record a leader writes to hand the Lease over at once."""
+    return LeaderRecord(
+        holder_identity="",
+        lease_duration_s=RELEASED_LEASE_DURATION_S,
+        acquire_time=wall,
+        renew_time=wall,
+        lease_transitions=record.lease_transitions,
+    )
+
+
+def record_from_spec(spec: V1LeaseSpec | None) -> LeaderRecord:
+    """The record a Lease's spec holds; absent fields read as empty, zero or None."""
+    if spec is None:
+        return LeaderRecord("", 0, None, None, 0)
+    return LeaderRecord(
+        holder_identity=spec.holder_identity or "",
+        lease_duration_s=spec.lease_duration_seconds or 0,
+        acquire_time=spec.acquire_time,
+        renew_time=spec.renew_time,
+        lease_transitions=spec.lease_transitions or 0,
+    )
+
+
+def spec_from_record(record: LeaderRecord) -> V1LeaseSpec:
+    return V1LeaseSpec(
+        holder_identity=record.holder_identity,
+        lease_duration_seconds=record.lease_duration_s,
+        acquire_time=_micro_time(record.acquire_time),
+        renew_time=_micro_time(record.renew_time),
+        lease_transitions=record.lease_transitions,
+    )
+
+
+def _micro_time(instant: dt.datetime | None) -> dt.datetime | None:
+    """An instant the client serializes with the six fraction digits MicroTime requires."""
+    if instant is not None and instant.microsecond == 0:
+        return instant + dt.timedelta(microseconds=1)
+    return instant
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --------------------------------------------------------------------------------------------------
+# The shell: the API calls and the loops.
+
+
+class LeaderElector:
+    """Acquires, holds and releases one Lease for one identity.
+
+    `acquire` and `hold` are used in turn by one owner task; `release` after `hold` has been
+    stopped. `on_change(True|False)` is called on the event loop whenever leadership starts or
+    ends, e.g. to set the leader metric.
+    """
+
+    def __init__(
+        self,
+        api_client: ApiClient,
+        *,
+        name: str,
+        namespace: str,
+        identity: str,
+        timing: LeaseTiming,
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        problems = timing.check()
+        if problems:
+            raise ValueError("; ".join(problems))
+        if not identity:
+            raise ValueError("the leader-election identity must not be empty")
+        self._api = CoordinationV1Api(api_client)
+        self.name: Final = name
+        self.namespace: Final = namespace
+        self.identity: Final = identity
+        self.timing: Final = timing
+        self._on_change = on_change
+        self._observation: Observation | None = None
+        self._leading = False
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leading
+
+    @property
+    def holder(self) -> str:
+        """The holder this replica last saw; empty when none or when the Lease is free."""
+        return self._observation.record.holder_identity if self._observation else ""
+
+    async def acquire(self, stop: asyncio.Event) -> bool:
+        """Tries until this replica leads (True) or `stop` is set (False)."""
+        logger.info(
+            "Trying to acquire the lease %s/%s as %s.", self.namespace, self.name, self.identity
+        )
+        reported_holder: str | None = None
+        while not stop.is_set():
+            deadline = self.timing.renew_deadline_s
+            if await self._try_acquire_or_renew(deadline):
+                logger.info("Acquired the lease %s/%s.", self.namespace, self.name)
+                return True
+            if self.holder and self.holder != reported_holder:
+                logger.info("The lease is held by %s; standing by.", self.holder)
+                reported_holder = self.holder
+            pause = self.timing.retry_period_s * (1 + random.random() * JITTER_FACTOR)
+            try:
+                async with asyncio.timeout(pause):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+        return False
+
+    async def hold(self) -> None:
+        """Renews every retry period while this replica leads; returns once leadership is lost.
+
+        Cancel it to stop renewing (without releasing).
+        """
+        while self._leading:
+            await asyncio.sleep(self.timing.retry_period_s)
+            round_deadline = time.monotonic() + self.timing.renew_deadline_s
+            while True:
+                remaining = round_deadline - time.monotonic()
+                if remaining <= 0:
+                    logger.error(
+                        "Could not renew the lease %s/%s within %gs: leadership lost.",
+                        self.namespace,
+                        self.name,
+                        self.timing.renew_deadline_s,
+                    )
+                    self._set_leading(False)
+                    break
+                if await self._try_acquire_or_renew(remaining):
+                    break
+                if self.holder and self.holder != self.identity:
+                    logger.error(
+                        "The lease %s/%s is now held by %s: leadership lost.",
+                        self.namespace,
+                        self.name,
+                        self.holder,
+                    )
+                    self._set_leading(False)
+                    break
+                await asyncio.sleep(
+                    min(self.timing.retry_period_s, max(0.0, round_deadline - time.monotonic()))
+                )
+
+    async def release(self, timeout_s: float) -> bool:
+        """Hands the Lease over if this replica holds it; True when the release was written.
+
+        Call it only after `hold` has stopped. Failures are logged: the Lease then simply
+        expires.
+        """
+        was_leading = self._leading
+        self._set_leading(False)
+        if not was_leading:
+            return False
+        try:
+            async with asyncio.timeout(timeout_s):
+                lease = await self._read(timeout_s)
+                if lease is None or record_from_spec(lease.spec).holder_identity != self.identity:
+                    logger.warning(
+                        "Not releasing the lease %s/%s: it is no longer ours.",
+                        self.namespace,
+                        self.name,
+                    )
+                    return False
+                record = released(record_from_spec(lease.spec), utc_now())
+                await self._replace(lease, record, timeout_s)
+        except (TimeoutError, ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+            logger.warning(
+                "Could not release the lease %s/%s (%s); it expires in %ss instead.",
+                self.namespace,
+                self.name,
+                _describe(error),
+                self.timing.lease_duration_s,
+            )
+            return False
+        logger.info("Released the lease %s/%s.", self.namespace, self.name)
+        return True
+
+    async def _try_acquire_or_renew(self, timeout_s: float) -> bool:
+        """One round of client-go's tryAcquireOrRenew; True when this replica now leads."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                lease = await self._read(timeout_s)
+                record = record_from_spec(lease.spec) if lease is not None else None
+                self._observation = observe(self._observation, record, time.monotonic())
+                decision = decide(
+                    self._observation,
+                    identity=self.identity,
+                    lease_duration_s=self.timing.lease_duration_s,
+                    now=time.monotonic(),
+                    wall=utc_now(),
+                )
+                if decision.action is Action.WAIT:
+                    self._set_leading(False)
+                    return False
+                if lease is None:
+                    await self._create(decision.record, timeout_s)
+                else:
+                    await self._replace(lease, decision.record, timeout_s)
+        except ApiException as error:
+            if error.status == HTTP_CONFLICT:
+                logger.debug("Lost a race for the lease %s/%s.", self.namespace, self.name)
+            else:
+                logger.warning(
+                    "Could not %s the lease %s/%s: %s",
+                    "renew" if self._leading else "acquire",
+                    self.namespace,
+                    self.name,
+                    _describe(error),
+                )
+            return False
+        except (TimeoutError, urllib3.exceptions.HTTPError, OSError) as error:
+            logger.warning(
+                "Could not reach the API server for the lease %s/%s: %s",
+                self.namespace,
+                self.name,
+                _describe(error),
+            )
+            return False
+        self._observation = Observation(decision.record, time.monotonic())
+        self._set_leading(True)
+        return True
+
+    async def _read(self, timeout_s: float) -> V1Lease | None:
+        try:
+            return await self._call(
+                self._api.read_namespaced_lease,
+                self.name,
+                self.namespace,
+                _request_timeout=timeout_s,
+            )
+        except ApiException as error:
+            if error.status == HTTP_NOT_FOUND:
+                return None
+            raise
+
+    async def _create(self, record: LeaderRecord, timeout_s: float) -> None:
+        body = V1Lease(
+            metadata=V1ObjectMeta(name=self.name, namespace=self.namespace),
+            spec=spec_from_record(record),
+        )
+        await self._call(
+            self._api.create_namespaced_lease, self.namespace, body, _request_timeout=timeout_s
+        )
+
+    async def _replace(self, lease: V1Lease, record: LeaderRecord, timeout_s: float) -> None:
+        metadata = lease.metadata or V1ObjectMeta()
+        body = V1Lease(
+            metadata=V1ObjectMeta(
+                name=self.name,
+                namespace=self.namespace,
+                resource_version=metadata.resource_version,
+                labels=metadata.labels,
+                annotations=metadata.annotations,
+            ),
+            spec=spec_from_record(record),
+        )
+        await self._call(
+            self._api.replace_namespaced_lease,
+            self.name,
+            self.namespace,
+            body,
+            _request_timeout=timeout_s,
+        )
+
+    @staticmethod
+    async def _call(method: Callable[..., _T], *args: object, _request_timeout: float) -> _T:
+        # A blocking call on the default executor; the API server's answer or the timeout ends it.
+        return await asyncio.to_thread(method, *args, _request_timeout=max(_request_timeout, 0.1))
+
+    def _set_leading(self, leading: bool) -> None:
+        if leading == self._leading:
+            return
+        self._leading = leading
+        if self._on_change is not None:
+            self._on_change(leading)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ApiException):
+        return f"HTTP {error.status} {error.reason}".strip()
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,451 @@
+"""What the operator decides about a `KafkaConnector`, as pure functions over plain data.
+
+The handlers observe (pods from the API server, the connector's config and status from a worker's
+REST API), call these functions, and carry out what they return. Nothing here does I/O or reads
+a clock: `now` is an argument, so every decision is reproducible in a unit test.
+
+Invariants:
+- **The connector config is the spec, completed.** `name`, `connector.class` and `tasks.max` come
+  from the resource; the CRD forbids them inside `spec.config`. It is sent only when it differs
+  from what the workers hold, so a resync never rewrites the config topic.
+- **Target state follows the spec through pause, resume and stop,** never through a config PUT.
+  A command is resent only when the workers report a settled state (RUNNING, PAUSED, STOPPED)
+  other than the wanted one, or when the wanted state changed since it was last sent: a FAILED or
+  UNASSIGNED connector is not flooded with commands.
+- **Ready is False while anything is FAILED,** while no worker is ready, while the workers
+  rejected the config, and until the connector and every task report the wanted state.
+- **A condition's lastTransitionTime moves only when its status changes.**
+- **Auto-restart backs off exponentially** (`base * 2^(n-1)` before the n-th restart after the
+  first, capped) and its counter resets once the connector has stayed healthy for the backoff
+  that would come next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from kconnect_operator.models import (
+    READY,
+    AutoRestart,
+    AutoRestartStatus,
+    Condition,
+    ConditionStatus,
+    ConnectorStatus,
+    JsonObject,
+    KafkaConnectorSpec,
+    KafkaConnectorStatus,
+    ReadyReason,
+    TargetState,
+    TaskStatus,
+    trim_trace,
+)
+
+RESTART_ANNOTATION: Final = "kconnect.io/restart"
+"""Restart the connector. The value is `true`, or a comma-separated subset of `includeTasks` and
+`onlyFailed`, with the meaning of the REST API's query parameters."""
+RESTART_TASK_ANNOTATION: Final = "kconnect.io/restart-task"
+"""Restart one task: the value is its number."""
+RESTART_FLAGS: Final = ("includeTasks", "onlyFailed")
+
+RUNNING: Final = "RUNNING"
+PAUSED: Final = "PAUSED"
+STOPPED: Final = "STOPPED"
+FAILED: Final = "FAILED"
+SETTLED_STATES: Final = frozenset({RUNNING, PAUSED, STOPPED})
+
+_REST_STATE: Final[Mapping[TargetState, str]] = {
+    TargetState.RUNNING: RUNNING,
+    TargetState.PAUSED: PAUSED,
+    TargetState.STOPPED: STOPPED,
+}
+
+
+def rest_state(state: TargetState) -> str:
+    """The state the workers report once `state` is in effect (RUNNING, PAUSED, STOPPED)."""
+    return _REST_STATE[state]
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+# --- the connector's config and target state
+
+
+def connector_config(spec: KafkaConnectorSpec, name: str) -> dict[str, str]:
+    """The config the workers should hold for the connector `name`."""
+    return dict(
+        sorted(
+            {
+                **spec.config,
+                "name": name,
+                "connector.class": spec.class_,
+                "tasks.max": str(spec.tasks_max),
+            }.items()
+        )
+    )
+
+
+def config_differs(desired: Mapping[str, str], current: Mapping[str, str] | None) -> bool:
+    """Whether `desired` must be sent: the connector is missing, or any key or value differs."""
+    return current is None or dict(current) != dict(desired)
+
+
+class StateCommand(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+
+
+_COMMAND: Final[Mapping[TargetState, StateCommand]] = {
+    TargetState.RUNNING: StateCommand.RESUME,
+    TargetState.PAUSED: StateCommand.PAUSE,
+    TargetState.STOPPED: StateCommand.STOP,
+}
+
+
+def state_command(
+    desired: TargetState, observed: str | None, last_sent: TargetState | None
+) -> StateCommand | None:
+    """The command that moves the connector to `desired`, or None when none is needed.
+
+    `observed` is the connector's state from its status (None when unknown); `last_sent` is the
+    target state this operator last sent (None when it sent none since it started)."""
+    if observed is None:
+        return None
+    if observed in SETTLED_STATES:
+        return None if observed == rest_state(desired) else _COMMAND[desired]
+    # FAILED, UNASSIGNED or RESTARTING: the target state may still be wrong; send it once.
+    if last_sent != desired and desired is not TargetState.RUNNING:
+        return _COMMAND[desired]
+    return None
+
+
+# --- workers
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    pod: str
+    url: str
+    """The base URL of the worker's REST API, e.g. `http://10.0.0.7:8083`."""
+
+
+def _is_ready(pod: JsonObject) -> bool:
+    conditions = pod.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _terminating(pod: JsonObject) -> bool:
+    return bool(pod.get("metadata", {}).get("deletionTimestamp"))
+
+
+def _url(ip: str, port: int) -> str:
+    host = f"[{ip}]" if ":" in ip else ip
+    return f"http://{host}:{port}"
+
+
+def ready_workers(pods: Sequence[JsonObject], port: int) -> list[Worker]:
+    """The ready endpoints of the workers' Service, as the EndpointSlice controller would list
+    them: pods that are Ready, have an IP and are not terminating, by name."""
+    workers = [
+        Worker(pod=pod["metadata"]["name"], url=_url(pod["status"]["podIP"], port))
+        for pod in pods
+        if _is_ready(pod) and not _terminating(pod) and pod.get("status", {}).get("podIP")
+    ]
+    return sorted(workers, key=lambda w: w.pod)
+
+
+def live_pods(pods: Sequence[JsonObject]) -> int:
+    """Worker pods that exist and are not terminating: the scale subresource's replicas."""
+    return sum(1 for pod in pods if not _terminating(pod))
+
+
+# --- restart annotations
+
+
+@dataclass(frozen=True, slots=True)
+class RestartRequest:
+    task: int | None
+    """The task to restart; None restarts the connector."""
+    include_tasks: bool = False
+    only_failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RestartAnnotations:
+    requests: tuple[RestartRequest, ...]
+    remove: tuple[str, ...]
+    """The annotations to remove once the requests are done (or were rejected)."""
+    errors: tuple[str, ...]
+    """Why an annotation was rejected, for an Event."""
+
+
+def restart_annotations(annotations: Mapping[str, str]) -> RestartAnnotations:
+    requests: list[RestartRequest] = []
+    remove: list[str] = []
+    errors: list[str] = []
+    if RESTART_ANNOTATION in annotations:
+        remove.append(RESTART_ANNOTATION)
+        value = annotations[RESTART_ANNOTATION].strip()
+        words = [] if value.lower() in ("", "true") else [w.strip() for w in value.split(",")]
+        unknown = [w for w in words if w not in RESTART_FLAGS]
+        if unknown:
+            errors.append(
+                f"annotation {RESTART_ANNOTATION}={value!r}: unknown {', '.join(unknown)}; "
+                f"expected 'true' or a comma-separated subset of {', '.join(RESTART_FLAGS)}"
+            )
+        else:
+            requests.append(
+                RestartRequest(
+                    task=None,
+                    include_tasks="includeTasks" in words,
+                    only_failed="onlyFailed" in words,
+                )
+            )
+    if RESTART_TASK_ANNOTATION in annotations:
+        remove.append(RESTART_TASK_ANNOTATION)
+        value = annotations[RESTART_TASK_ANNOTATION].strip()
+        if value.isdigit():
+            requests.append(RestartRequest(task=int(value)))
+        else:
+            errors.append(
+                f"annotation {RESTART_TASK_ANNOTATION}={value!r}: expected a task number such as 0"
+            )
+    return RestartAnnotations(tuple(requests), tuple(remove), tuple(errors))
+
+
+# --- the connector's reported status
+
+
+def connector_status(raw: Mapping[str, Any]) -> ConnectorStatus:
+    """The REST API's `GET /connectors/{c}/status` body, trimmed for the resource's status."""
+    connector = raw.get("connector") or {}
+    tasks = [
+        TaskStatus(
+            id=int(task["id"]),
+            state=str(task.get("state", "UNASSIGNED")),
+            worker=str(task.get("worker_id", "")),
+            trace=trim_trace(task.get("trace")),
+        )
+        for task in raw.get("tasks") or []
+    ]
+    return ConnectorStatus(
+        state=str(connector.get("state", "UNASSIGNED")),
+        worker=str(connector.get("worker_id", "")),
+        trace=trim_trace(connector.get("trace")),
+        tasks=sorted(tasks, key=lambda t: t.id),
+    )
+
+
+def _summary(trace: str | None) -> str:
+    """The line of a trace that says what failed: the first line of a Java trace (the exception),
+    the last line of a Python traceback."""
+    lines = [line for line in (trace or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[-1].strip() if lines[0].startswith("Traceback") else lines[0].strip()
+
+
+# --- auto-restart
+
+
+def backoff(restarts: int, base_s: float, max_s: float) -> timedelta:
+    """The wait before the next automatic restart after `restarts` of them: none before the
+    first, then `base`, `2 base`, `4 base`, ... up to `max`."""
+    if restarts <= 0:
+        return timedelta(0)
+    return timedelta(seconds=min(max_s, base_s * 2 ** (restarts - 1)))
+
+
+def is_failed(status: ConnectorStatus) -> bool:
+    return status.state == FAILED or any(t.state == FAILED for t in status.tasks)
+
+
+def is_healthy(status: ConnectorStatus) -> bool:
+    return (
+        status.state == RUNNING
+        and bool(status.tasks)
+        and all(t.state == RUNNING for t in status.tasks)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AutoRestartDecision:
+    restart: bool
+    status: AutoRestartStatus | None
+    exhausted: bool = False
+    """The connector is failed and `maxRestarts` is used up."""
+
+
+def auto_restart(
+    policy: AutoRestart,
+    observed: ConnectorStatus | None,
+    previous: AutoRestartStatus | None,
+    now: datetime,
+    *,
+    base_s: float,
+    max_s: float,
+) -> AutoRestartDecision:
+    """Whether to restart the failed parts of the connector now, and the counter to record."""
+    if not policy.enabled or observed is None:
+        return AutoRestartDecision(restart=False, status=previous)
+    count = previous.count if previous else 0
+    last = (
+        parse_rfc3339(previous.last_restart_time)
+        if previous and previous.last_restart_time
+        else None
+    )
+    wait = backoff(count, base_s, max_s)
+    if is_healthy(observed):
+        if count and last is not None and now - last >= backoff(count + 1, base_s, max_s):
+            return AutoRestartDecision(
+                restart=False, status=AutoRestartStatus(count=0, last_restart_time=rfc3339(last))
+            )
+        return AutoRestartDecision(restart=False, status=previous)
+    if not is_failed(observed):
+        return AutoRestartDecision(restart=False, status=previous)
+    if policy.max_restarts is not None and count >= policy.max_restarts:
+        return AutoRestartDecision(restart=False, status=previous, exhausted=True)
+    if last is not None and now - last < wait:
+        return AutoRestartDecision(restart=False, status=previous)
+    return AutoRestartDecision(
+        restart=True, status=AutoRestartStatus(count=count + 1, last_restart_time=rfc3339(now))
+    )
+
+
+# --- status and conditions
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the handlers saw in one pass."""
+
+    generation: int | None
+    workers_ready: int
+    replicas: int
+    """Worker pods that exist."""
+    connector: ConnectorStatus | None
+    """The connector's status from the workers; None when it is unknown or missing."""
+    config_error: str | None = None
+    """Why the workers rejected the connector config."""
+    unreachable: str | None = None
+    """Why no worker's REST API answered."""
+
+
+def ready_condition(
+    spec: KafkaConnectorSpec, obs: Observation
+) -> tuple[ConditionStatus, ReadyReason, str]:
+    """The Ready condition's status, reason and message."""
+    false = ConditionStatus.FALSE
+    if obs.config_error is not None:
+        return false, ReadyReason.INVALID_CONFIG, obs.config_error
+    if obs.workers_ready == 0:
+        message = (
+            "spec.replicas is 0: no worker runs the connector"
+            if spec.replicas == 0
+            else f"0/{spec.replicas} worker pods are ready"
+        )
+        return false, ReadyReason.WORKERS_NOT_READY, message
+    if obs.connector is None:
+        reason = obs.unreachable or "the workers do not report the connector yet"
+        return false, ReadyReason.PENDING, reason
+    connector = obs.connector
+    if connector.state == FAILED:
+        return (
+            false,
+            ReadyReason.CONNECTOR_FAILED,
+            (
+                f"connector FAILED on {connector.worker or 'an unknown worker'}: "
+                f"{_summary(connector.trace)}"
+            ).rstrip(": "),
+        )
+    failed = [t for t in connector.tasks if t.state == FAILED]
+    if failed:
+        first = failed[0]
+        ids = ", ".join(str(t.id) for t in failed)
+        return (
+            false,
+            ReadyReason.TASK_FAILED,
+            (
+                f"{len(failed)} of {len(connector.tasks)} tasks FAILED ({ids}); task {first.id} on "
+                f"{first.worker or 'an unknown worker'}: {_summary(first.trace)}"
+            ).rstrip(": "),
+        )
+    want = rest_state(spec.state)
+    if spec.state is TargetState.STOPPED:
+        if connector.state == STOPPED:
+            return ConditionStatus.TRUE, ReadyReason.STOPPED, "the connector is stopped"
+        return false, ReadyReason.PENDING, f"stopping: the connector is {connector.state}"
+    in_state = sum(1 for t in connector.tasks if t.state == want)
+    if connector.state == want and connector.tasks and in_state == len(connector.tasks):
+        reason = ReadyReason.RUNNING if want == RUNNING else ReadyReason.PAUSED
+        return ConditionStatus.TRUE, reason, (f"the connector and {in_state} tasks are {want}")
+    return (
+        false,
+        ReadyReason.PENDING,
+        (f"the connector is {connector.state}, {in_state}/{len(connector.tasks)} tasks {want}"),
+    )
+
+
+def build_status(
+    spec: KafkaConnectorSpec,
+    obs: Observation,
+    *,
+    selector: str,
+    previous: KafkaConnectorStatus | None,
+    auto_restart_status: AutoRestartStatus | None,
+    now: datetime,
+) -> KafkaConnectorStatus:
+    status, reason, message = ready_condition(spec, obs)
+    old = next((c for c in (previous.conditions if previous else []) if c.type == READY), None)
+    since = old.last_transition_time if old is not None and old.status == status else None
+    condition = Condition(
+        type=READY,
+        status=status,
+        reason=reason.value,
+        message=message,
+        last_transition_time=since or rfc3339(now),
+        observed_generation=obs.generation,
+    )
+    tasks_ready = sum(1 for t in obs.connector.tasks if t.state == RUNNING) if obs.connector else 0
+    return KafkaConnectorStatus(
+        conditions=[condition],
+        observed_generation=obs.generation,
+        connector_state=obs.connector,
+        tasks_ready=tasks_ready,
+        workers_ready=obs.workers_ready,
+        replicas=obs.replicas,
+        selector=selector,
+        auto_restart=auto_restart_status,
+    )
+
+
+def status_body(status: KafkaConnectorStatus) -> JsonObject:
+    """The status as the resource stores it: unset fields are absent."""
+    return status.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def status_patch(new: KafkaConnectorStatus, current: Mapping[str, Any] | None) -> JsonObject | None:
+    """A merge patch that makes `current` (the stored status) equal `new`, or None when it
+    already is. Keys the new status lacks are removed, so stale state never lingers."""
+    body = status_body(new)
+    current = dict(current or {})
+    if {k: v for k, v in current.items() if k in STATUS_KEYS} == body:
+        return None
+    patch: JsonObject = {k: None for k in current if k in STATUS_KEYS and k not in body}
+    patch.update(body)
+    return {"status": patch}
+
+
+STATUS_KEYS: Final = frozenset(
+    field.alias or name for name, field in KafkaConnectorStatus.model_fields.items()
+)

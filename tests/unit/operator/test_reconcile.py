@@ -1,0 +1,395 @@
+"""The operator's decisions: config and state commands, restarts, readiness and status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from kconnect_operator import cleanup, reconcile
+from kconnect_operator.models import (
+    AutoRestart,
+    AutoRestartStatus,
+    ConditionStatus,
+    ConnectorStatus,
+    KafkaConnectorSpec,
+    ReadyReason,
+    TargetState,
+    TaskStatus,
+)
+from kconnect_operator.reconcile import Observation, StateCommand
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def spec(**overrides: Any) -> KafkaConnectorSpec:
+    return KafkaConnectorSpec.model_validate(
+        {"class": "DataGen", "bootstrapServers": "kafka:9092", "tasksMax": 2, **overrides}
+    )
+
+
+def connector(state: str = "RUNNING", *tasks: str, trace: str | None = None) -> ConnectorStatus:
+    return ConnectorStatus(
+        state=state,
+        worker="10.0.0.1:8083",
+        trace=trace,
+        tasks=[
+            TaskStatus(
+                id=i,
+                state=t,
+                worker="10.0.0.2:8083",
+                trace="org.Boom: broke\n\tat x" if t == "FAILED" else None,
+            )
+            for i, t in enumerate(tasks)
+        ],
+    )
+
+
+def observe(**overrides: Any) -> Observation:
+    fields: dict[str, Any] = {
+        "generation": 3,
+        "workers_ready": 2,
+        "replicas": 2,
+        "connector": connector("RUNNING", "RUNNING", "RUNNING"),
+    }
+    fields.update(overrides)
+    return Observation(**fields)
+
+
+# --- config
+
+
+def test_connector_config_completes_the_spec_with_name_class_and_tasks() -> None:
+    s = spec(config={"topic": "users", "max.records": "10"})
+    assert reconcile.connector_config(s, "orders") == {
+        "connector.class": "DataGen",
+        "max.records": "10",
+        "name": "orders",
+        "tasks.max": "2",
+        "topic": "users",
+    }
+
+
+def test_config_is_sent_only_when_missing_or_different() -> None:
+    desired = {"a": "1", "name": "x"}
+    assert reconcile.config_differs(desired, None)
+    assert reconcile.config_differs(desired, {"a": "2", "name": "x"})
+    assert reconcile.config_differs(desired, {"a": "1", "name": "x", "b": "3"})
+    assert not reconcile.config_differs(desired, {"name": "x", "a": "1"})
+
+
+# --- target state
+
+
+@pytest.mark.parametrize(
+    ("desired", "observed", "last_sent", "expected"),
+    [
+        (TargetState.RUNNING, "RUNNING", None, None),
+        (TargetState.PAUSED, "RUNNING", None, StateCommand.PAUSE),
+        (TargetState.PAUSED, "RUNNING", TargetState.PAUSED, StateCommand.PAUSE),
+        (TargetState.PAUSED, "PAUSED", TargetState.PAUSED, None),
+        (TargetState.RUNNING, "PAUSED", TargetState.PAUSED, StateCommand.RESUME),
+        (TargetState.RUNNING, "STOPPED", None, StateCommand.RESUME),
+        (TargetState.STOPPED, "RUNNING", None, StateCommand.STOP),
+        (TargetState.STOPPED, "STOPPED", None, None),
+        # Unsettled: sent once per wanted state, never repeated, and RUNNING needs no command.
+        (TargetState.PAUSED, "FAILED", None, StateCommand.PAUSE),
+        (TargetState.PAUSED, "FAILED", TargetState.PAUSED, None),
+        (TargetState.STOPPED, "UNASSIGNED", TargetState.PAUSED, StateCommand.STOP),
+        (TargetState.RUNNING, "FAILED", TargetState.PAUSED, None),
+        (TargetState.PAUSED, None, None, None),
+    ],
+)
+def test_state_command(
+    desired: TargetState,
+    observed: str | None,
+    last_sent: TargetState | None,
+    expected: StateCommand | None,
+) -> None:
+    assert reconcile.state_command(desired, observed, last_sent) == expected
+
+
+# --- workers
+
+
+def pod(name: str, ip: str | None, *, ready: bool = True, terminating: bool = False) -> Any:
+    meta: dict[str, Any] = {"name": name}
+    if terminating:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    status: dict[str, Any] = {"conditions": [{"type": "Ready", "status": str(ready)}]}
+    if ip:
+        status["podIP"] = ip
+    return {"metadata": meta, "status": status}
+
+
+def test_ready_workers_are_ready_addressed_and_not_terminating() -> None:
+    pods = [
+        pod("w-b", "10.0.0.2"),
+        pod("w-a", "10.0.0.1"),
+        pod("w-c", "10.0.0.3", ready=False),
+        pod("w-d", None),
+        pod("w-e", "10.0.0.5", terminating=True),
+        pod("w-f", "fd00::6"),
+    ]
+    workers = reconcile.ready_workers(pods, 8083)
+    assert [(w.pod, w.url) for w in workers] == [
+        ("w-a", "http://10.0.0.1:8083"),
+        ("w-b", "http://10.0.0.2:8083"),
+        ("w-f", "http://[fd00::6]:8083"),
+    ]
+    assert reconcile.live_pods(pods) == 5
+
+
+# --- restart annotations
+
+
+@pytest.mark.parametrize(
+    ("value", "include_tasks", "only_failed"),
+    [
+        ("true", False, False),
+        ("", False, False),
+        ("includeTasks", True, False),
+        ("includeTasks,onlyFailed", True, True),
+        (" onlyFailed , includeTasks ", True, True),
+    ],
+)
+def test_restart_annotation(value: str, include_tasks: bool, only_failed: bool) -> None:
+    parsed = reconcile.restart_annotations({reconcile.RESTART_ANNOTATION: value, "other": "x"})
+    assert parsed.requests == (
+        reconcile.RestartRequest(task=None, include_tasks=include_tasks, only_failed=only_failed),
+    )
+    assert parsed.remove == (reconcile.RESTART_ANNOTATION,)
+    assert parsed.errors == ()
+
+
+def test_restart_task_annotation_and_bad_values_are_removed_with_a_reason() -> None:
+    parsed = reconcile.restart_annotations({reconcile.RESTART_TASK_ANNOTATION: "1"})
+    assert parsed.requests == (reconcile.RestartRequest(task=1),)
+    bad = reconcile.restart_annotations(
+        {reconcile.RESTART_ANNOTATION: "includeTask", reconcile.RESTART_TASK_ANNOTATION: "one"}
+    )
+    assert bad.requests == ()
+    assert set(bad.remove) == {reconcile.RESTART_ANNOTATION, reconcile.RESTART_TASK_ANNOTATION}
+    assert "unknown includeTask" in bad.errors[0]
+    assert "expected a task number" in bad.errors[1]
+    assert reconcile.restart_annotations({}).remove == ()
+
+
+# --- auto-restart
+
+
+POLICY = AutoRestart(enabled=True, maxRestarts=3)
+
+
+def decide(
+    observed: ConnectorStatus | None,
+    previous: AutoRestartStatus | None,
+    now: datetime = NOW,
+    policy: AutoRestart = POLICY,
+) -> reconcile.AutoRestartDecision:
+    return reconcile.auto_restart(policy, observed, previous, now, base_s=10, max_s=60)
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert [reconcile.backoff(n, 10, 60).total_seconds() for n in range(6)] == [
+        0,
+        10,
+        20,
+        40,
+        60,
+        60,
+    ]
+
+
+def test_a_failed_task_is_restarted_at_once_then_with_backoff() -> None:
+    failed = connector("RUNNING", "RUNNING", "FAILED")
+    first = decide(failed, None)
+    assert first.restart
+    assert first.status == AutoRestartStatus(count=1, last_restart_time="2026-01-02T03:04:05Z")
+    too_soon = decide(failed, first.status, NOW + timedelta(seconds=9))
+    assert not too_soon.restart
+    assert too_soon.status == first.status
+    second = decide(failed, first.status, NOW + timedelta(seconds=10))
+    assert second.restart
+    assert second.status is not None
+    assert second.status.count == 2
+
+
+def test_auto_restart_stops_at_max_restarts() -> None:
+    used_up = AutoRestartStatus(count=3, last_restart_time="2026-01-01T00:00:00Z")
+    decision = decide(connector("FAILED"), used_up)
+    assert not decision.restart
+    assert decision.exhausted
+    assert decision.status == used_up
+
+
+def test_the_counter_resets_after_staying_healthy() -> None:
+    previous = AutoRestartStatus(count=2, last_restart_time="2026-01-02T03:04:05Z")
+    healthy = connector("RUNNING", "RUNNING")
+    assert decide(healthy, previous, NOW + timedelta(seconds=39)).status == previous
+    reset = decide(healthy, previous, NOW + timedelta(seconds=40)).status
+    assert reset == AutoRestartStatus(count=0, last_restart_time="2026-01-02T03:04:05Z")
+
+
+def test_auto_restart_disabled_or_unknown_does_nothing() -> None:
+    off = AutoRestart(enabled=False)
+    assert not decide(connector("FAILED"), None, policy=off).restart
+    assert not decide(None, None).restart
+    assert not decide(connector("UNASSIGNED", "UNASSIGNED"), None).restart
+
+
+# --- readiness and status
+
+
+def test_ready_when_connector_and_all_tasks_run() -> None:
+    status, reason, message = reconcile.ready_condition(spec(), observe())
+    assert (status, reason) == (ConditionStatus.TRUE, ReadyReason.RUNNING)
+    assert "2 tasks are RUNNING" in message
+
+
+@pytest.mark.parametrize(
+    ("obs", "reason", "needle"),
+    [
+        (observe(workers_ready=0), ReadyReason.WORKERS_NOT_READY, "0/1 worker pods"),
+        (observe(config_error="topic: missing"), ReadyReason.INVALID_CONFIG, "topic: missing"),
+        (
+            observe(connector=connector("FAILED", trace="java.lang.X: no\n\tat y")),
+            ReadyReason.CONNECTOR_FAILED,
+            "java.lang.X: no",
+        ),
+        (
+            observe(connector=connector("RUNNING", "RUNNING", "FAILED")),
+            ReadyReason.TASK_FAILED,
+            "1 of 2 tasks FAILED (1); task 1 on 10.0.0.2:8083: org.Boom: broke",
+        ),
+        (
+            observe(
+                connector=connector(
+                    "FAILED",
+                    trace='Traceback (most recent call last):\n  File "x.py"\nValueError: bad',
+                )
+            ),
+            ReadyReason.CONNECTOR_FAILED,
+            "10.0.0.1:8083: ValueError: bad",
+        ),
+        (
+            observe(connector=connector("RUNNING", "RUNNING", "UNASSIGNED")),
+            ReadyReason.PENDING,
+            "1/2 tasks RUNNING",
+        ),
+        (observe(connector=connector("RUNNING")), ReadyReason.PENDING, "0/0 tasks"),
+        (observe(connector=None), ReadyReason.PENDING, "do not report"),
+        (observe(connector=None, unreachable="no worker answered"), ReadyReason.PENDING, "no w"),
+    ],
+)
+def test_not_ready(obs: Observation, reason: ReadyReason, needle: str) -> None:
+    status, got_reason, message = reconcile.ready_condition(spec(), obs)
+    assert status is ConditionStatus.FALSE
+    assert got_reason is reason
+    assert needle in message
+
+
+def test_paused_and_stopped_connectors_are_ready_once_settled() -> None:
+    paused = spec(state="paused")
+    assert reconcile.ready_condition(paused, observe(connector=connector("PAUSED", "PAUSED")))[
+        :2
+    ] == (ConditionStatus.TRUE, ReadyReason.PAUSED)
+    assert reconcile.ready_condition(paused, observe())[:2] == (
+        ConditionStatus.FALSE,
+        ReadyReason.PENDING,
+    )
+    stopped = spec(state="stopped")
+    assert reconcile.ready_condition(stopped, observe(connector=connector("STOPPED")))[:2] == (
+        ConditionStatus.TRUE,
+        ReadyReason.STOPPED,
+    )
+    # A failed task outranks the wanted state.
+    failing = observe(connector=connector("PAUSED", "FAILED"))
+    assert reconcile.ready_condition(paused, failing)[1] is ReadyReason.TASK_FAILED
+
+
+def test_scaled_to_zero_says_so() -> None:
+    message = reconcile.ready_condition(spec(replicas=0), observe(workers_ready=0))[2]
+    assert "spec.replicas is 0" in message
+
+
+def build(obs: Observation, previous: Any = None, now: datetime = NOW) -> Any:
+    return reconcile.build_status(
+        spec(),
+        obs,
+        selector="a=b",
+        previous=previous,
+        auto_restart_status=None,
+        now=now,
+    )
+
+
+def test_status_counts_and_the_transition_time_moves_only_on_change() -> None:
+    first = build(observe(connector=connector("RUNNING", "RUNNING", "UNASSIGNED")))
+    assert (first.tasks_ready, first.workers_ready, first.replicas) == (1, 2, 2)
+    assert first.observed_generation == 3
+    assert first.selector == "a=b"
+    later = NOW + timedelta(minutes=1)
+    still_pending = build(
+        observe(connector=connector("UNASSIGNED", "UNASSIGNED", "UNASSIGNED")), first, later
+    )
+    assert still_pending.conditions[0].last_transition_time == "2026-01-02T03:04:05Z"
+    ready = build(observe(), still_pending, later)
+    assert ready.conditions[0].status is ConditionStatus.TRUE
+    assert ready.conditions[0].last_transition_time == "2026-01-02T03:05:05Z"
+
+
+def test_status_patch_is_none_when_unchanged_and_removes_stale_keys() -> None:
+    status = build(observe())
+    body = reconcile.status_body(status)
+    assert reconcile.status_patch(status, body) is None
+    # Keys the operator does not own (none are written, but a stale one may exist) are ignored.
+    assert reconcile.status_patch(status, {**body, "kopf": {"x": 1}}) is None
+    gone = build(observe(workers_ready=0, connector=None))
+    patch = reconcile.status_patch(gone, body)
+    assert patch is not None
+    assert patch["status"]["connectorState"] is None
+    assert patch["status"]["workersReady"] == 0
+
+
+def test_connector_status_from_the_rest_body_trims_traces() -> None:
+    raw = {
+        "name": "x",
+        "connector": {"state": "RUNNING", "worker_id": "w1:8083"},
+        "tasks": [
+            {"id": 1, "state": "FAILED", "worker_id": "w2:8083", "trace": "E" * 5000},
+            {"id": 0, "state": "RUNNING", "worker_id": "w1:8083"},
+        ],
+        "type": "source",
+    }
+    parsed = reconcile.connector_status(raw)
+    assert parsed.state == "RUNNING"
+    assert [t.id for t in parsed.tasks] == [0, 1]
+    assert parsed.tasks[1].trace is not None
+    assert len(parsed.tasks[1].trace) <= 2000
+    assert parsed.tasks[1].trace.endswith("(trimmed)")
+
+
+# --- what deletionPolicy Delete removes
+
+
+def test_kafka_state_names_the_topics_and_groups() -> None:
+    state = cleanup.kafka_state(spec(), "team-a", "orders")
+    assert state.topics[:3] == (
+        "kconnect.team-a.orders.configs",
+        "kconnect.team-a.orders.offsets",
+        "kconnect.team-a.orders.status",
+    )
+    assert state.topics[3].startswith("kconnect_team-a_orders-tasks-orders-")
+    assert state.groups == ("kconnect.team-a.orders", "connect-orders")
+    overridden = spec(config={"consumer.override.group.id": "mine"})
+    assert cleanup.kafka_state(overridden, "team-a", "orders").groups[1] == "mine"
+
+
+def test_the_cleanup_client_uses_the_workers_security_settings() -> None:
+    s = spec(workerConfig={"security.protocol": "SSL", "offset.flush.interval.ms": "100"})
+    config = cleanup.client_config(s)
+    assert config["bootstrap.servers"] == "kafka:9092"
+    assert config["security.protocol"] == "SSL"
+    assert "offset.flush.interval.ms" not in config
