@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: setup demo demo-k8s demo-k8s-down test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench clean crds
+.PHONY: setup demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench clean crds
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,11 +62,34 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# The CRDs from the operator's models, and their copies in the Helm chart.
 crds: setup
 	$(PY) -m kconnect_operator.crdgen crds
+	cp crds/*.yaml charts/kconnect/crds/
+
+# Helm never upgrades a chart's CRDs: this applies the chart's copies to the current cluster.
+crds-upgrade: setup
+	charts/kconnect/scripts/upgrade-crds.sh
 
 bench: setup kafka-fetch cluster-build
 	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# kconnect on a local kind cluster, for people with Docker (docs/kind.md).
+kind-up:
+	e2e/kind/kind-up.sh
+
+kind-down:
+	e2e/kind/kind-down.sh
+
+# The images' hash-pinned locks from pyproject.toml (docs/images.md); PIP_COMPILE_ARGS=--upgrade
+# refreshes every pin.
+PIP_TOOLS := $(KCONNECT_CACHE)/pip-tools
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url
+image-lock:
+	$(PYTHON) -m venv $(PIP_TOOLS)
+	$(PIP_TOOLS)/bin/pip install --quiet 'pip-tools==7.6.2'
+	env -u PIP_FIND_LINKS CUSTOM_COMPILE_COMMAND='make image-lock' $(PIP_TOOLS)/bin/pip-compile $(LOCK_FLAGS) $(PIP_COMPILE_ARGS) --output-file worker/requirements.lock pyproject.toml
+	env -u PIP_FIND_LINKS CUSTOM_COMPILE_COMMAND='make image-lock' $(PIP_TOOLS)/bin/pip-compile $(LOCK_FLAGS) $(PIP_COMPILE_ARGS) --extra operator --output-file operator/requirements.lock pyproject.toml

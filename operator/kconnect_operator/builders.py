@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -240,10 +240,11 @@ def build_config_map(spec: KafkaConnectorSpec, owner: Owner) -> JsonObject:
 # --- the Deployment
 
 
-def start_script() -> str:
+def start_script(command: Sequence[str] = WORKER_COMMAND, arguments: Sequence[str] = ()) -> str:
     """The container's shell step: a per-pod copy of the worker file whose REST listener binds the
-    pod IP and advertises it, then `exec` into the worker so it receives SIGTERM itself. An IPv6
-    pod IP is bracketed in the listener URL."""
+    pod IP and advertises it, then `exec` into the worker (`command` on the copy, then
+    `arguments`) so it receives SIGTERM itself. An IPv6 pod IP is bracketed in the listener
+    URL. `arguments` must need no shell quoting."""
     source = f"{CONFIG_DIR}/{CONFIG_KEY}"
     target = f"{RUNTIME_DIR}/{CONFIG_KEY}"
     return (
@@ -253,7 +254,7 @@ def start_script() -> str:
         f'  printf "listeners=http://%s:{REST_PORT}\\n" "$host"\n'
         '  printf "rest.advertised.host.name=%s\\n" "$POD_IP"\n'
         f"}} > {target}\n"
-        f"exec {' '.join(WORKER_COMMAND)} {target}\n"
+        f"exec {' '.join([*command, target, *arguments])}\n"
     )
 
 

@@ -111,6 +111,11 @@ class ConnectClient:
             raise
         return raw if isinstance(raw, dict) else None
 
+    async def connectors_status(self) -> JsonObject:
+        """`GET /connectors?expand=status`: every connector's status, by name."""
+        raw = await self._request("GET", "/connectors", params={"expand": "status"})
+        return raw if isinstance(raw, dict) else {}
+
     async def command(self, name: str, command: str) -> None:
         """`pause`, `resume` or `stop`."""
         await self._request("PUT", f"/connectors/{_seg(name)}/{command}")

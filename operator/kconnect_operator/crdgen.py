@@ -1,6 +1,9 @@
-"""The `KafkaConnector` CRD, generated from the pydantic models in `models`.
+"""The `KafkaConnector` and `StandaloneConnect` CRDs, generated from the pydantic models in
+`models` and `standalone_models`.
 
-`python -m kconnect_operator.crdgen [DIR]` writes `DIR/kafkaconnector.yaml` (`crds/` by default).
+`python -m kconnect_operator.crdgen [DIR]` writes `DIR/kafkaconnector.yaml` and
+`DIR/standaloneconnect.yaml` (`crds/` by default). Each CRD is described by a `Definition`: the
+root model, its names, printer columns and subresources.
 The output is a pure function of the models: keys are sorted, lists keep a fixed order, and the
 YAML is emitted here rather than by a library whose style could change, so a unit test can
 regenerate it and compare it byte for byte with the committed file.
@@ -19,9 +22,13 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from pydantic import BaseModel
+
+from kconnect_operator import standalone_models as sa
 from kconnect_operator.models import (
     API_VERSION,
     CATEGORIES,
@@ -70,6 +77,70 @@ SCALE: Final[JsonObject] = {
     "statusReplicasPath": ".status.replicas",
     "labelSelectorPath": ".status.selector",
 }
+
+STANDALONE_PRINTER_COLUMNS: Final[tuple[JsonObject, ...]] = (
+    {
+        "name": "Connectors",
+        "type": "integer",
+        "jsonPath": ".status.connectorsReady",
+        "description": "Connectors RUNNING with every task RUNNING.",
+    },
+    {"name": "Tasks ready", "type": "integer", "jsonPath": ".status.tasksReady"},
+    {"name": "Workers ready", "type": "integer", "jsonPath": ".status.workersReady"},
+    {"name": "Ready", "type": "string", "jsonPath": f"{READY_JSONPATH}.status"},
+    {
+        "name": "Reason",
+        "type": "string",
+        "jsonPath": f"{READY_JSONPATH}.reason",
+        "priority": 1,
+    },
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """What one CRD is made of."""
+
+    model: type[BaseModel]
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    file: str
+    source: str
+    """The models' module, named in the file's header."""
+    printer_columns: tuple[JsonObject, ...]
+    subresources: JsonObject
+
+    @property
+    def name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+
+KAFKA_CONNECTOR: Final = Definition(
+    model=KafkaConnector,
+    kind=KIND,
+    plural=PLURAL,
+    singular=SINGULAR,
+    short_names=SHORT_NAMES,
+    file=CRD_FILE,
+    source="kconnect_operator/models.py",
+    printer_columns=PRINTER_COLUMNS,
+    subresources={"status": {}, "scale": dict(SCALE)},
+)
+STANDALONE_CONNECT: Final = Definition(
+    model=sa.StandaloneConnect,
+    kind=sa.KIND,
+    plural=sa.PLURAL,
+    singular=sa.SINGULAR,
+    short_names=sa.SHORT_NAMES,
+    file="standaloneconnect.yaml",
+    source="kconnect_operator/standalone_models.py",
+    printer_columns=STANDALONE_PRINTER_COLUMNS,
+    subresources={"status": {}},
+)
+DEFINITIONS: Final = (KAFKA_CONNECTOR, STANDALONE_CONNECT)
 
 _VALIDATIONS: Final = "x-kubernetes-validations"
 _SCALAR_TYPES: Final = ("string", "integer", "number", "boolean")
@@ -135,9 +206,9 @@ def _structural(node: JsonObject, defs: JsonObject, *, defaults: bool) -> JsonOb
     return out
 
 
-def openapi_schema() -> JsonObject:
+def openapi_schema(definition: Definition = KAFKA_CONNECTOR) -> JsonObject:
     """The CRD version's `openAPIV3Schema`, structural."""
-    raw = KafkaConnector.model_json_schema(by_alias=True, mode="validation")
+    raw = definition.model.model_json_schema(by_alias=True, mode="validation")
     defs = raw.get("$defs", {})
     properties = raw["properties"]
     root: JsonObject = {
@@ -156,7 +227,7 @@ def openapi_schema() -> JsonObject:
     return root
 
 
-def crd() -> JsonObject:
+def crd(definition: Definition = KAFKA_CONNECTOR) -> JsonObject:
     """The whole CustomResourceDefinition document."""
     group, version = API_VERSION.split("/")
     assert (group, version) == (GROUP, VERSION)
@@ -164,7 +235,7 @@ def crd() -> JsonObject:
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": CRD_NAME,
+            "name": definition.name,
             "labels": {
                 "app.kubernetes.io/name": "kconnect",
                 "app.kubernetes.io/part-of": "kconnect",
@@ -173,11 +244,11 @@ def crd() -> JsonObject:
         "spec": {
             "group": GROUP,
             "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": SINGULAR,
-                "shortNames": list(SHORT_NAMES),
+                "kind": definition.kind,
+                "listKind": f"{definition.kind}List",
+                "plural": definition.plural,
+                "singular": definition.singular,
+                "shortNames": list(definition.short_names),
                 "categories": list(CATEGORIES),
             },
             "scope": "Namespaced",
@@ -186,9 +257,9 @@ def crd() -> JsonObject:
                     "name": VERSION,
                     "served": True,
                     "storage": True,
-                    "schema": {"openAPIV3Schema": openapi_schema()},
-                    "subresources": {"status": {}, "scale": dict(SCALE)},
-                    "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS],
+                    "schema": {"openAPIV3Schema": openapi_schema(definition)},
+                    "subresources": {k: dict(v) for k, v in definition.subresources.items()},
+                    "additionalPrinterColumns": [dict(c) for c in definition.printer_columns],
                 }
             ],
         },
@@ -291,21 +362,26 @@ def to_yaml(document: JsonObject) -> str:
     return "\n".join(out) + "\n"
 
 
-def render() -> str:
+def render(definition: Definition = KAFKA_CONNECTOR) -> str:
     """The CRD file's text."""
-    document = crd()
+    document = crd(definition)
     schema = document["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     problems = structural_problems(schema)
     if problems:
         raise SchemaError("the CRD schema is not structural:\n  " + "\n  ".join(problems))
-    return HEADER + "---\n" + to_yaml(document)
+    header = HEADER.replace("kconnect_operator/models.py", definition.source)
+    return header + "---\n" + to_yaml(document)
 
 
-def write(directory: Path) -> Path:
+def write(directory: Path) -> list[Path]:
+    """Write every CRD into `directory`; the files written."""
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / CRD_FILE
-    target.write_text(render(), encoding="utf-8")
-    return target
+    written = []
+    for definition in DEFINITIONS:
+        target = directory / definition.file
+        target.write_text(render(definition), encoding="utf-8")
+        written.append(target)
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -313,8 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) > 1:
         print("usage: python -m kconnect_operator.crdgen [DIR]", file=sys.stderr)
         return 2
-    target = write(Path(args[0] if args else "crds"))
-    print(f"wrote {target}")
+    for target in write(Path(args[0] if args else "crds")):
+        print(f"wrote {target}")
     return 0
 
 

@@ -544,3 +544,7 @@ async def delete_kafka_state(
     )
     logger.info(message)
     kopf.event(body, type="Normal", reason="KafkaStateDeleted", message=message)
+
+
+# StandaloneConnect's handlers register themselves on `registry` when imported.
+from kconnect_operator import standalone_handlers  # noqa: E402, F401

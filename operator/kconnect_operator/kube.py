@@ -39,6 +39,8 @@ _PLURALS: Final[Mapping[str, str]] = {
     "Pod": "pods",
     "Event": "events",
     "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
     "PodDisruptionBudget": "poddisruptionbudgets",
     "NetworkPolicy": "networkpolicies",
     "KafkaConnector": "kafkaconnectors",

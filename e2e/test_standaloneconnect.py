@@ -1,0 +1,225 @@
+"""StandaloneConnect end to end: the real API server and controller-manager (its StatefulSet
+controller makes the pod), the operator process, the test kubelet running the pod as a
+`kconnect standalone` process, and a real Kafka broker.
+
+The test kubelet supports emptyDir but not PersistentVolumeClaims, so survival of the offsets is
+tested across a container restart (the kubelet restarts a killed container in the same pod, and
+the emptyDir with the offsets file stays). Survival across pod deletion needs a claim, which is
+covered by the builders' unit tests only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from collections.abc import Iterator
+from typing import Any, Final
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for
+from e2e.test_kafkaconnector import ready_condition, record_count, rest, unique
+
+READY_TIMEOUT_S: Final = 150.0
+SELECTOR: Final = "kconnect.io/standalone"
+
+
+def standalone(
+    name: str, namespace: str, bootstrap: str, connectors: list[JsonObject]
+) -> JsonObject:
+    return {
+        "apiVersion": "kconnect.io/v1alpha1",
+        "kind": "StandaloneConnect",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "bootstrapServers": bootstrap,
+            "workerConfig": {"offset.flush.interval.ms": "500"},
+            "connectors": connectors,
+        },
+    }
+
+
+def datagen(name: str, topic: str, records: int, per_second: int | None = None) -> JsonObject:
+    config = {"topic": topic, "max.records": str(records)}
+    if per_second is not None:
+        config["records.per.second"] = str(per_second)
+    return {"name": name, "class": "DataGen", "tasksMax": 1, "config": config}
+
+
+def wait_ready(kubectl: Kubectl, namespace: str, name: str, check: Any = None) -> JsonObject:
+    def matches() -> JsonObject | None:
+        obj = kubectl.get("standaloneconnect", name, namespace)
+        ok = ready_condition(obj).get("status") == "True"
+        return obj if ok and obj is not None and (check is None or check(obj)) else None
+
+    try:
+        found: JsonObject = wait_for(f"{namespace}/{name} Ready", matches, READY_TIMEOUT_S)
+    except AssertionError as e:
+        obj = kubectl.get("standaloneconnect", name, namespace)
+        raise AssertionError(f"{e}\nstatus: {(obj or {}).get('status')}") from None
+    return found
+
+
+def the_pod(kubectl: Kubectl, namespace: str, name: str) -> JsonObject:
+    pods = [
+        p
+        for p in kubectl.items("pods", namespace, f"{SELECTOR}={name}")
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
+    return pods[0]
+
+
+def seqs(bootstrap: str, topic: str) -> list[int]:
+    """Every record's seq (its key), in order, duplicates included."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": unique("seq"), "enable.auto.commit": False}
+    )
+    try:
+        high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        out: list[int] = []
+        read = 0
+        while read < high:
+            msg = consumer.poll(5)
+            if msg is None:
+                break
+            if msg.error():
+                continue
+            read += 1
+            match = re.search(rb"\d+", msg.key() or b"")
+            assert match is not None, msg.key()
+            out.append(int(match.group()))
+        return out
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
+    try:
+        yield kubectl
+    except BaseException:
+        print(operator.log_tail())
+        raise
+
+
+def test_a_standalone_worker_runs_rolls_resumes_and_is_collected(
+    system: Kubectl, namespace: str, kafka_bootstrap: str, kubelet: Any
+) -> None:
+    name = unique("sa")
+    slow, quick, later = unique("slow"), unique("quick"), unique("later")
+    resource = standalone(
+        name,
+        namespace,
+        kafka_bootstrap,
+        [datagen("slow", slow, 400, per_second=40), datagen("quick", quick, 50)],
+    )
+    system.apply(resource)
+    obj = wait_ready(system, namespace, name)
+    status = obj["status"]
+    assert status["workersReady"] == 1
+    assert status["observedGeneration"] == obj["metadata"]["generation"]
+    assert [c["name"] for c in status["connectors"]] == ["quick", "slow"]
+    assert {c["state"] for c in status["connectors"]} == {"RUNNING"}
+    assert status["connectorsReady"] == 2
+    for kind in ("statefulset", "service", "configmap"):
+        owned = [
+            c
+            for c in system.items(kind, namespace)
+            if any(
+                r["uid"] == obj["metadata"]["uid"] for r in c["metadata"].get("ownerReferences", [])
+            )
+        ]
+        assert owned, f"no {kind} owned by {name}"
+    assert (
+        len([s for s in system.items("service", namespace) if name in s["metadata"]["name"]]) == 2
+    )
+    wait_for(f"50 records in {quick}", lambda: record_count(kafka_bootstrap, quick) >= 50, 60)
+
+    # Kill the worker mid-run: the kubelet restarts the container in the same pod, and the
+    # offsets in the emptyDir let the source resume; no seq is lost, some may repeat.
+    pod = the_pod(system, namespace, name)
+    pod_name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
+    wait_for(f"some records in {slow}", lambda: record_count(kafka_bootstrap, slow) >= 60, 60)
+    pid = kubelet.container_pid(namespace, pod_name, "worker", uid=uid)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for(
+        "the container restarted",
+        lambda: (
+            (system.get("pod", pod_name, namespace) or {})
+            .get("status", {})
+            .get("containerStatuses", [{}])[0]
+            .get("restartCount", 0)
+            >= 1
+        ),
+        90,
+    )
+    wait_ready(system, namespace, name)
+    assert the_pod(system, namespace, name)["metadata"]["uid"] == uid
+    wait_for(
+        f"seqs 0..399 in {slow}",
+        lambda: set(seqs(kafka_bootstrap, slow)) >= set(range(400)),
+        120,
+    )
+    got = seqs(kafka_bootstrap, slow)
+    assert set(got) == set(range(400)), "no seq lost and none invented"
+    assert len(got) < 800, f"{len(got)} records: the restarted source started over"
+
+    # Replace a connector: the ConfigMap changes, the pod rolls, and the removed connector is
+    # gone from the worker.
+    resource["spec"]["connectors"] = [
+        datagen("slow", slow, 400, per_second=40),
+        datagen("later", later, 30),
+    ]
+    system.apply(resource)
+    obj = wait_ready(
+        system,
+        namespace,
+        name,
+        check=lambda o: [c["name"] for c in o["status"]["connectors"]] == ["later", "slow"],
+    )
+    new_pod = the_pod(system, namespace, name)
+    assert new_pod["metadata"]["uid"] != uid
+    assert sorted(rest(new_pod, "/connectors")) == ["later", "slow"]
+    wait_for(f"30 records in {later}", lambda: record_count(kafka_bootstrap, later) >= 30, 60)
+    table = system.run("-n", namespace, "get", "ksc", name)
+    header, row = table.splitlines()[:2]
+    assert header.split()[:2] == ["NAME", "CONNECTORS"]
+    assert row.split()[1:5] == ["2", "2", "1", "True"]
+
+    # Deleting the resource collects everything.
+    system.run("-n", namespace, "delete", "standaloneconnect", name)
+    for kind in ("statefulset", "service", "configmap", "pods"):
+        wait_for(
+            f"{kind} of {name} collected",
+            lambda kind=kind: (
+                not [
+                    c
+                    for c in system.items(kind, namespace)
+                    if c["metadata"]["name"].startswith(f"{name}-")
+                ]
+            ),
+            90,
+        )
+
+
+def test_the_api_server_rejects_duplicate_connector_names_and_managed_keys(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    bad = standalone(
+        unique("bad"),
+        namespace,
+        kafka_bootstrap,
+        [datagen("a", "t", 1), datagen("a", "u", 1)],
+    )
+    with pytest.raises(KubectlError, match="connector names must be unique"):
+        system.apply(bad)
+    bad = standalone(unique("bad"), namespace, kafka_bootstrap, [datagen("a", "t", 1)])
+    bad["spec"]["connectors"][0]["config"]["tasks.max"] = "2"
+    bad["spec"]["workerConfig"]["offset.storage.file.filename"] = "/var/x"
+    with pytest.raises(KubectlError, match=r"tasks\.max"):
+        system.apply(bad)

@@ -1,0 +1,294 @@
+"""The kopf handlers of `StandaloneConnect`, registered on `handlers.registry`.
+
+Thin, as `handlers` is: they read the resource, call `standalone_builders` and
+`standalone_reconcile`, and carry out the result through `kube` and `connect`.
+
+Two loops per resource:
+- **Children** (`apply_standalone_children`): on create, on every spec change, on operator start,
+  and when a referenced Secret changes, every child is server-side applied. A change to any file
+  the worker reads (or to a referenced Secret) changes the pod template's hash, and the
+  StatefulSet rolls the pod; nothing else does.
+- **Status** (`standalone_loop`, a kopf daemon): it finds the ready worker pod, reads
+  `GET /connectors?expand=status` from it, and writes the status only when it changed. It runs
+  every `sync_interval_s` (every 2 s while not Ready) and at once when the resource or its pod
+  changes.
+
+The wake-up keys share `Runtime.wakeups` with KafkaConnectors; the name part is
+`standaloneconnect/<name>`, which no Kubernetes name can be, so the two kinds never wake each
+other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+import kopf
+from pydantic import ValidationError
+
+from kconnect.errors import ConfigError
+from kconnect_operator import builders, metrics, reconcile
+from kconnect_operator import standalone_builders as sb
+from kconnect_operator import standalone_reconcile as sr
+from kconnect_operator.connect import ConnectClient, ConnectError
+from kconnect_operator.handlers import (
+    MIN_GAP_S,
+    NOT_READY_INTERVAL_S,
+    Runtime,
+    _runtime,
+    _validation_message,
+    registry,
+)
+from kconnect_operator.kube import KubeError, collection_path, object_path
+from kconnect_operator.models import GROUP, READY, VERSION
+from kconnect_operator.standalone_models import (
+    KIND,
+    PLURAL,
+    StandaloneConnectSpec,
+    StandaloneConnectStatus,
+)
+
+RESOURCE: Final = (GROUP, VERSION, PLURAL)
+
+
+def wake_key(name: str) -> str:
+    return f"{PLURAL.removesuffix('s')}/{name}"
+
+
+def _spec(body: Mapping[str, Any]) -> StandaloneConnectSpec:
+    try:
+        return StandaloneConnectSpec.model_validate(dict(body.get("spec") or {}))
+    except ValidationError as e:
+        raise kopf.PermanentError(f"invalid spec: {_validation_message(e)}") from e
+
+
+def _owner(body: Mapping[str, Any]) -> sb.Owner:
+    meta = body["metadata"]
+    return sb.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+def _resource_path(namespace: str, name: str) -> str:
+    return object_path(f"{GROUP}/{VERSION}", KIND, namespace, name)
+
+
+def _previous_status(body: Mapping[str, Any]) -> StandaloneConnectStatus | None:
+    raw = body.get("status")
+    if not raw:
+        return None
+    try:
+        return StandaloneConnectStatus.model_validate(
+            {k: v for k, v in dict(raw).items() if k in sr.STATUS_KEYS}
+        )
+    except ValidationError:
+        return None
+
+
+async def _set_status(
+    runtime: Runtime, body: Mapping[str, Any], status: StandaloneConnectStatus
+) -> None:
+    patch = sr.status_patch(status, body.get("status"))
+    if patch is not None:
+        meta = body["metadata"]
+        await runtime.kube.merge_patch(
+            _resource_path(meta["namespace"], meta["name"]) + "/status", patch
+        )
+
+
+async def _secret_versions(runtime: Runtime, namespace: str, names: list[str]) -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for secret in names:
+        found = await runtime.kube.get(object_path("v1", "Secret", namespace, secret))
+        if found is not None:
+            versions[secret] = found["metadata"]["resourceVersion"]
+    return versions
+
+
+async def _desired_hash(runtime: Runtime, spec: StandaloneConnectSpec, owner: sb.Owner) -> str:
+    versions = await _secret_versions(runtime, owner.namespace, sb.referenced_secrets(spec))
+    return sb.config_hash(spec, owner, versions)
+
+
+async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
+    spec = _spec(body)
+    owner = _owner(body)
+    try:
+        children = sb.build_children(
+            spec,
+            owner,
+            image=runtime.options.image,
+            secret_versions=await _secret_versions(
+                runtime, owner.namespace, sb.referenced_secrets(spec)
+            ),
+        )
+    except ConfigError as e:
+        message = f"spec.workerConfig: {e}"
+        kopf.warn(body, reason="InvalidConfig", message=message)
+        obs = sr.Observation(
+            generation=body["metadata"].get("generation"),
+            workers_ready=0,
+            current=False,
+            connectors=None,
+            config_error=message,
+        )
+        status = sr.build_status(spec, obs, previous=_previous_status(body), now=datetime.now(UTC))
+        await _set_status(runtime, body, status)
+        raise kopf.PermanentError(str(e)) from e
+    for child in children:
+        await runtime.kube.apply(child)
+
+
+@kopf.on.resume(*RESOURCE, registry=registry)
+@kopf.on.create(*RESOURCE, registry=registry)
+@kopf.on.update(*RESOURCE, registry=registry, field="spec")
+async def apply_standalone_children(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    try:
+        await _apply_children(runtime, body)
+    except KubeError as e:
+        metrics.RECONCILES.inc(kind=KIND, result="error")
+        raise kopf.TemporaryError(f"applying the children: {e}", delay=5) from e
+    metrics.RECONCILES.inc(kind=KIND, result="ok")
+    meta = body["metadata"]
+    runtime.wake(meta["namespace"], wake_key(meta["name"]))
+
+
+@kopf.index(*RESOURCE, registry=registry)
+def standalone_secret_references(
+    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str, str], str]:
+    """Which StandaloneConnects each Secret feeds, so that a changed Secret rolls their pod."""
+    try:
+        parsed = StandaloneConnectSpec.model_validate(dict(spec))
+    except ValidationError:
+        return {}
+    return {(namespace or "", secret): name for secret in sb.referenced_secrets(parsed)}
+
+
+@kopf.on.event("", "v1", "secrets", registry=registry)
+async def standalone_secret_changed(
+    namespace: str | None, name: str, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
+) -> None:
+    references: kopf.Index[tuple[str, str], str] = kwargs["standalone_secret_references"]
+    runtime = _runtime(memo)
+    if namespace is None:
+        return
+    for owner in references.get((namespace, name), []):
+        raw = await runtime.kube.get(_resource_path(namespace, owner))
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            continue
+        body = kopf.Body(cast(kopf.RawBody, raw))
+        logger.info("Secret %s/%s changed: applying %s's children", namespace, name, owner)
+        try:
+            await _apply_children(runtime, body)
+        except (KubeError, kopf.PermanentError) as e:
+            logger.warning("Secret %s/%s changed; applying %s: %s", namespace, name, owner, e)
+
+
+@kopf.on.event(*RESOURCE, registry=registry)
+async def standalone_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
+    _runtime(memo).wake(namespace or "", wake_key(name))
+
+
+@kopf.on.event(
+    "",
+    "v1",
+    "pods",
+    registry=registry,
+    labels={
+        "app.kubernetes.io/managed-by": builders.MANAGED_BY,
+        sb.SELECTOR_LABEL: kopf.PRESENT,
+    },
+)
+async def standalone_pod_changed(
+    namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
+) -> None:
+    _runtime(memo).wake(namespace or "", wake_key(labels[sb.SELECTOR_LABEL]))
+
+
+@kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=2.0)
+async def standalone_loop(
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    stopped: kopf.DaemonStopped,
+    **_: Any,
+) -> None:
+    runtime = _runtime(memo)
+    key = (namespace or "", wake_key(name))
+    wake = runtime.wakeups.setdefault(key, asyncio.Event())
+    ready = False
+    try:
+        while not stopped:
+            wake.clear()
+            try:
+                ready = await sync_standalone(runtime, body, logger)
+                metrics.RECONCILES.inc(kind=KIND, result="ok")
+            except (KubeError, ConnectError, kopf.PermanentError) as e:
+                metrics.RECONCILES.inc(kind=KIND, result="error")
+                logger.warning("syncing the status: %s", e)
+            interval = (
+                runtime.options.sync_interval_s
+                if ready
+                else min(NOT_READY_INTERVAL_S, runtime.options.sync_interval_s)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+            await asyncio.sleep(MIN_GAP_S)
+    finally:
+        if runtime.wakeups.get(key) is wake:
+            del runtime.wakeups[key]
+
+
+async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger) -> bool:
+    """One pass: the worker pod, its connectors, the status. True when Ready."""
+    meta = body["metadata"]
+    if meta.get("deletionTimestamp"):
+        return False
+    spec = _spec(body)
+    owner = _owner(body)
+    pods = await runtime.kube.list(
+        collection_path("v1", "Pod", owner.namespace), label_selector=sb.selector_string(owner)
+    )
+    workers = reconcile.ready_workers(pods, builders.REST_PORT)
+    by_name = {p["metadata"]["name"]: p for p in pods}
+    config_error: str | None = None
+    try:
+        desired = await _desired_hash(runtime, spec, owner)
+    except ConfigError as e:
+        desired, config_error = "", f"spec.workerConfig: {e}"
+    current = bool(workers) and all(
+        sr.pod_config_hash(by_name[w.pod], builders.CONFIG_HASH_ANNOTATION) == desired
+        for w in workers
+    )
+    connectors = None
+    unreachable = None
+    if workers:
+        client = ConnectClient(
+            runtime.http,
+            [w.url for w in workers],
+            timeout_s=runtime.options.rest_timeout_s,
+            on_response=lambda method, code: metrics.REST_REQUESTS.inc(
+                method=method, code=str(code)
+            ),
+        )
+        try:
+            connectors = sr.connector_statuses(await client.connectors_status())
+        except ConnectError as e:
+            unreachable = f"the worker's REST API: {e.message}"
+            logger.info("standalone %s/%s: %s", owner.namespace, owner.name, unreachable)
+    obs = sr.Observation(
+        generation=meta.get("generation"),
+        workers_ready=len(workers),
+        current=current,
+        connectors=connectors,
+        config_error=config_error,
+        unreachable=unreachable,
+    )
+    status = sr.build_status(spec, obs, previous=_previous_status(body), now=datetime.now(UTC))
+    await _set_status(runtime, body, status)
+    return any(c.type == READY and c.status == "True" for c in status.conditions)

