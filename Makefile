@@ -62,10 +62,11 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# The CRDs from the operator's models, and their copies in the Helm chart.
+# The CRDs from the operator's models, their copies in the Helm chart, and the reference docs.
 crds: setup
 	$(PY) -m kconnect_operator.crdgen crds
 	cp crds/*.yaml charts/kconnect/crds/
+	$(PY) -m kconnect_operator.refdoc docs/reference
 
 # Helm never upgrades a chart's CRDs: this applies the chart's copies to the current cluster.
 crds-upgrade: setup

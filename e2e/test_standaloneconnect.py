@@ -2,10 +2,12 @@
 controller makes the pod), the operator process, the test kubelet running the pod as a
 `kconnect standalone` process, and a real Kafka broker.
 
-The test kubelet supports emptyDir but not PersistentVolumeClaims, so survival of the offsets is
-tested across a container restart (the kubelet restarts a killed container in the same pod, and
-the emptyDir with the offsets file stays). Survival across pod deletion needs a claim, which is
-covered by the builders' unit tests only.
+Survival of the source offsets is tested both ways: with the default ephemeral storage across a
+container restart (the kubelet restarts a killed container in the same pod, and the emptyDir with
+the offsets file stays), and with `offsetStorage: persistentVolumeClaim` across the deletion of
+the pod (the StatefulSet makes a new pod, which mounts the same claim; the test kubelet provisions
+it as a hostPath directory, see docs/kubelet.md). In both, the seqs in the topic have no gap and
+fewer than twice the records were written, so the source resumed instead of starting over.
 """
 
 from __future__ import annotations
@@ -205,6 +207,62 @@ def test_a_standalone_worker_runs_rolls_resumes_and_is_collected(
             ),
             90,
         )
+
+
+def test_offsets_on_a_claim_survive_the_deletion_of_the_pod(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name, topic = unique("pvc"), unique("kept")
+    total = 400
+    resource = standalone(
+        name, namespace, kafka_bootstrap, [datagen("kept", topic, total, per_second=40)]
+    )
+    resource["spec"]["offsetStorage"] = {"type": "persistentVolumeClaim", "size": "64Mi"}
+    system.apply(resource)
+    wait_ready(system, namespace, name)
+    pod = the_pod(system, namespace, name)
+    pod_name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
+    claims = [v for v in pod["spec"]["volumes"] if "persistentVolumeClaim" in v]
+    assert claims, f"{pod_name} mounts no claim: {pod['spec']['volumes']}"
+    claim_name = claims[0]["persistentVolumeClaim"]["claimName"]
+    claim = system.get("pvc", claim_name, namespace)
+    assert claim is not None
+    assert claim["status"]["phase"] == "Bound"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "64Mi"
+
+    # Delete the pod mid-run (offsets are flushed every 500 ms): the StatefulSet makes a new pod
+    # of the same name, which mounts the same claim and resumes from the stored offsets.
+    wait_for(f"some records in {topic}", lambda: record_count(kafka_bootstrap, topic) >= 100, 60)
+    system.run("-n", namespace, "delete", "pod", pod_name, "--wait=false")
+    before = record_count(kafka_bootstrap, topic)  # all the old pod's: the new one waits for it
+
+    def replaced() -> JsonObject | None:
+        pods = [
+            p
+            for p in system.items("pods", namespace, f"{SELECTOR}={name}")
+            if p["metadata"]["uid"] != uid and not p["metadata"].get("deletionTimestamp")
+        ]
+        return pods[0] if pods else None
+
+    wait_for(f"a new pod for {name}", replaced, 90)
+    wait_ready(system, namespace, name, check=lambda _: replaced() is not None)
+    new_pod = the_pod(system, namespace, name)
+    assert new_pod["metadata"]["uid"] != uid
+    new_claims = [v["persistentVolumeClaim"]["claimName"] for v in new_pod["spec"]["volumes"]
+                  if "persistentVolumeClaim" in v]  # fmt: skip
+    assert new_claims == [claim_name]
+    wait_for(
+        f"seqs 0..{total - 1} in {topic}",
+        lambda: set(seqs(kafka_bootstrap, topic)) >= set(range(total)),
+        120,
+    )
+    got = seqs(kafka_bootstrap, topic)
+    assert set(got) == set(range(total)), "no seq lost and none invented"
+    assert len(got) < 2 * total, f"{len(got)} records: the new pod's source started over"
+    # Starting over would repeat every record written before the deletion; resuming repeats at
+    # most those written since the last offset flush.
+    assert len(got) - total < before, f"{len(got) - total} repeats of {before}: started over"
+    system.run("-n", namespace, "delete", "standaloneconnect", name)
 
 
 def test_the_api_server_rejects_duplicate_connector_names_and_managed_keys(

@@ -19,7 +19,8 @@ It is test infrastructure, not a product feature. The Python API here starts it 
 - :meth:`Kubelet.stop` sends SIGTERM, waits for the pods to stop (bounded by the shutdown grace),
   then SIGKILLs what is left. Container processes die with the kubelet in any case.
 - The state directory holds ``kubelet.log`` and ``pods/<namespace>_<name>_<uid>/`` with each
-  container's ``<container>.log`` and, while it runs, ``<container>.pid``.
+  container's ``<container>.log`` and, while it runs, ``<container>.pid``, and
+  ``volumes/pvc-<claim uid>/`` for each PersistentVolume it provisioned (see ``claims.py``).
 
 This module needs only the standard library, so that importing it costs nothing.
 """

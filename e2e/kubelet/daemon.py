@@ -8,7 +8,10 @@ Threads, each with one owner and one job (the daemon starts and stops all of the
   scheduler (unbound pods) or to the pod's worker (pods bound to this node); a pod that vanished
   while the watch was down is treated as DELETED;
 - **scheduler**: binds the pods that fit through ``pods/binding``, and marks the others
-  ``Unschedulable``; a failed API call is retried after a second;
+  ``Unschedulable``; a failed API call is retried after a second, and a pod whose claims do not
+  exist yet is looked at again every second until they do;
+- **provisioner** (``provisioner.py``): PersistentVolumes for the claims of the kubelet's
+  StorageClass, which it creates (as the default class) before it is ready;
 - **one worker per pod** (``pods.py``), which owns the pod's processes and status.
 
 Invariants: at most one kubelet per state directory (a lock file); at most one kubelet per pod IP
@@ -34,9 +37,10 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Final, TextIO
 
-from e2e.kubelet import addresses, envs, node, scheduling
+from e2e.kubelet import addresses, claims, envs, node, scheduling
 from e2e.kubelet.api import MERGE_PATCH, Api, ApiError, JsonObject, Watch
 from e2e.kubelet.pods import KILL_WAIT_S, PodWorker, Settings
+from e2e.kubelet.provisioner import Provisioner
 from e2e.kubelet.status import TERMINAL_PHASES
 
 LOG = logging.getLogger(__name__)
@@ -94,6 +98,10 @@ class Daemon:
         self._synced = threading.Event()
         self._watch: Watch | None = None
         self._heartbeat: node.Heartbeat | None = None
+        self._provisioner = Provisioner(
+            api, config.node_name, config.state_dir / "volumes", config.namespaces
+        )
+        self._provisioner_started = False
         self._threads: list[threading.Thread] = []
         self._lock_handles: list[TextIO] = []  # held until the process exits
         self.pod_ip_prefix = ""  # the prefix in use, once run() has taken one
@@ -111,6 +119,9 @@ class Daemon:
                 raise KubeletError(f"node {name} is not Ready after registration")
             self._heartbeat = node.Heartbeat(self._api, registered, self._capacity)
             self._heartbeat.start()
+            self._provisioner.ensure_class()
+            self._provisioner.start()
+            self._provisioner_started = True
             for target, thread_name in (
                 (self._watch_loop, "pod-watch"),
                 (self._schedule_loop, "scheduler"),
@@ -180,6 +191,8 @@ class Daemon:
         for worker in workers:
             if not worker.join(max(0.0, deadline - time.monotonic())):
                 LOG.error("pod %s/%s did not stop in time", worker.namespace, worker.name)
+        if self._provisioner_started:
+            self._provisioner.stop()
         if self._heartbeat is not None:
             self._heartbeat.stop()
         LOG.info("stopped")
@@ -320,12 +333,14 @@ class Daemon:
                 if not self._pending:
                     self._pending_changed.wait(1.0)
                 batch = dict(self._pending)
-            failed = False
+            failed = waiting = False
             for uid, pod in batch.items():
                 if self._stopped.is_set():
                     return
                 try:
-                    self._schedule(pod)
+                    if not self._schedule(pod):
+                        waiting = True
+                        continue  # stays pending: looked at again after RETRY_S
                 except ApiError as exc:
                     if not (exc.conflict or exc.not_found):
                         LOG.warning("could not schedule pod %s (retrying): %s", uid, exc)
@@ -342,23 +357,40 @@ class Daemon:
                 with self._lock:
                     if self._pending.get(uid) is pod:
                         del self._pending[uid]
-            if failed:
-                self._stopped.wait(RETRY_S)
+            if failed or waiting:
+                with self._pending_changed:
+                    self._pending_changed.wait(RETRY_S)
 
-    def _schedule(self, pod: JsonObject) -> None:
+    def _schedule(self, pod: JsonObject) -> bool:
+        """Bind the pod or say why it is unschedulable; False to look at it again later."""
         metadata = pod["metadata"]
         namespace, name = metadata["namespace"], metadata["name"]
-        if scheduling.fits(pod, self._config.node_name, self._labels):
-            self._api.request(
-                "POST",
-                f"/api/v1/namespaces/{namespace}/pods/{name}/binding",
-                scheduling.binding(pod, self._config.node_name),
-            )
-            LOG.info("bound pod %s/%s to %s", namespace, name, self._config.node_name)
-            return
-        conditions = scheduling.unschedulable_conditions(pod, datetime.datetime.now(datetime.UTC))
+        now = datetime.datetime.now(datetime.UTC)
+        if not scheduling.fits(pod, self._config.node_name, self._labels):
+            self._unschedulable(pod, scheduling.unschedulable_conditions(pod, now))
+            return True  # the node's labels do not change: nothing to retry
+        problem = claims.claims_problem(
+            pod,
+            lambda claim: self._api.get(
+                f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{claim}"
+            ),
+        )
+        if problem is not None:
+            self._unschedulable(pod, scheduling.unschedulable_conditions(pod, now, problem))
+            return False
+        self._api.request(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/pods/{name}/binding",
+            scheduling.binding(pod, self._config.node_name),
+        )
+        LOG.info("bound pod %s/%s to %s", namespace, name, self._config.node_name)
+        return True
+
+    def _unschedulable(self, pod: JsonObject, conditions: list[JsonObject] | None) -> None:
         if conditions is None:
             return
+        metadata = pod["metadata"]
+        namespace, name = metadata["namespace"], metadata["name"]
         self._api.request(
             "PATCH",
             f"/api/v1/namespaces/{namespace}/pods/{name}/status",
@@ -366,8 +398,9 @@ class Daemon:
             content_type=MERGE_PATCH,
         )
         LOG.info(
-            "pod %s/%s does not fit node %s: Unschedulable", namespace, name, self._config.node_name
-        )
+            "pod %s/%s is Unschedulable on node %s: %s",
+            namespace, name, self._config.node_name, conditions[0].get("message"),
+        )  # fmt: skip
 
 
 def namespaces_of(values: Collection[str]) -> frozenset[str]:

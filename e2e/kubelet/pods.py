@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
-from e2e.kubelet import containers, envs, probes, restarts, status, volumes
+from e2e.kubelet import claims, containers, envs, probes, restarts, status, volumes
 from e2e.kubelet.api import MERGE_PATCH, Api, ApiError, JsonObject
 from e2e.kubelet.status import ContainerView, Running, Terminated, Waiting
 
@@ -255,6 +255,7 @@ class _Slot:
     killing: bool = False  # a failed probe had it stopped; it restarts once it has ended
     kill_deadline: float | None = None  # when SIGTERM turns into SIGKILL
     finished: bool = False  # exited and will not run again
+    log_offset: int = 0  # where the current run's output starts in <container>.log
 
     @property
     def name(self) -> str:
@@ -343,6 +344,7 @@ class PodWorker:
         self._volumes_ready = False
         self._volume_error = ""
         self._next_volume_sync = 0.0
+        self._claim_sources: dict[str, Path] = {}  # volume name -> the bound PV's directory
         self._thread = threading.Thread(
             target=self._main_loop, name=f"pod {self.namespace}/{self.name}", daemon=True
         )
@@ -478,6 +480,18 @@ class PodWorker:
                 continue
             self._ended(slot, ended)
 
+    def _run_output(self, slot: _Slot) -> bytes:
+        """The end of what the run that just ended wrote to its log (enough for a message)."""
+        path = containers.ContainerFiles.of(self.dir, slot.name).log
+        try:
+            with path.open("rb") as log:
+                size = log.seek(0, os.SEEK_END)
+                log.seek(max(slot.log_offset, size - status.LOG_READ_BYTES))
+                return log.read()
+        except OSError as exc:
+            LOG.warning("pod %s/%s: cannot read %s: %s", self.namespace, self.name, path, exc)
+            return b""
+
     def _running(self, slot: _Slot, pid: int) -> None:
         slot.pid = pid
         slot.state = Running(_now())
@@ -508,12 +522,15 @@ class PodWorker:
         slot.killing = False
         slot.kill_deadline = None
         reason = "StartError" if ended.error else status.exit_reason(ended.code)
+        message = ended.error
+        if not message and status.wants_log_message(slot.spec, ended.code):
+            message = status.log_message(self._run_output(slot))
         terminated = Terminated(
             exit_code=ended.code,
             reason=reason,
             started_at=slot.run_started,
             finished_at=now,
-            message=ended.error,
+            message=message,
             pid=slot.pid,
         )
         why = f": {ended.error}" if ended.error else ""
@@ -588,6 +605,8 @@ class PodWorker:
                 target.mkdir(parents=True, exist_ok=True)
             elif kind == "hostPath":
                 _check_host_path(volume["hostPath"])
+            elif kind == "persistentVolumeClaim":
+                self._claim_sources[name] = self._claim_source(volume["persistentVolumeClaim"])
             else:
                 payload = volumes.volume_payload(
                     pod, volume, self._objects, self._objects, self._settings.allocatable
@@ -597,6 +616,22 @@ class PodWorker:
             raise volumes.VolumeError(
                 f'MountVolume.SetUp failed for volume "{name}" : {exc}'
             ) from exc
+
+    def _claim_source(self, source: JsonObject) -> Path:
+        """The bound PV's directory; VolumeError while the claim is not Bound."""
+        claim_name = str(source["claimName"])
+        try:
+            claim = self._api.get(
+                f"/api/v1/namespaces/{self.namespace}/persistentvolumeclaims/{claim_name}"
+            )
+            bound_to = claims.claim_volume_name(claim, self.namespace, claim_name)
+            volume = self._api.get(f"/api/v1/persistentvolumes/{bound_to}")
+            path = claims.claim_mount_source(claim or {}, volume)
+        except claims.ClaimNotReady as exc:
+            raise volumes.VolumeError(str(exc)) from exc
+        if not path.is_dir():
+            raise volumes.VolumeError(f"the directory {path} of volume {bound_to} does not exist")
+        return path
 
     def _volume_dir(self, name: str) -> Path:
         return self.dir / "volumes" / name
@@ -611,11 +646,15 @@ class PodWorker:
             if volume is None:
                 raise volumes.VolumeError(f'volumeMount "{mount["name"]}": no volume of that name')
             kind = volumes.volume_kind(volume)
-            base = (
-                Path(volume["hostPath"]["path"])
-                if kind == "hostPath"
-                else self._volume_dir(str(volume["name"]))
-            )
+            if kind == "hostPath":
+                base = Path(volume["hostPath"]["path"])
+            elif kind == "persistentVolumeClaim":
+                claimed = self._claim_sources.get(str(volume["name"]))
+                if claimed is None:
+                    raise volumes.VolumeError(f'volume "{volume["name"]}": claim not bound yet')
+                base = claimed
+            else:
+                base = self._volume_dir(str(volume["name"]))
             sub_path = mount.get("subPath") or ""
             if mount.get("subPathExpr"):
                 sub_path = envs.expand(str(mount["subPathExpr"]), env)
@@ -633,7 +672,9 @@ class PodWorker:
                 containers.Mount(
                     source=source,
                     target=str(mount["mountPath"]),
-                    read_only=bool(mount.get("readOnly")) or kind == "files",
+                    read_only=bool(mount.get("readOnly"))
+                    or kind == "files"
+                    or bool((volume.get("persistentVolumeClaim") or {}).get("readOnly")),
                     file=source.is_file(),
                 )
             )
@@ -699,12 +740,17 @@ class PodWorker:
         slot.pid = None
         # Probes and hooks run with the same environment as the container.
         slot.env = envs.process_env(os.environ, self._settings.path_first, self.name, env)
+        files = containers.ContainerFiles.of(self.dir, slot.name)
+        try:
+            slot.log_offset = files.log.stat().st_size
+        except FileNotFoundError:
+            slot.log_offset = 0
         slot.run = containers.start(
             command=command,
             env=slot.env,
             working_dir=str(slot.spec.get("workingDir") or "/"),
             mounts=mounts,
-            files=containers.ContainerFiles.of(self.dir, slot.name),
+            files=files,
         )
         slot.state = Waiting("ContainerCreating")
         slot.run_started = None

@@ -9,6 +9,9 @@ fit. Pure.
   ``metadata.name``) must match the node. Resources, taints and tolerations, pod (anti-)affinity
   and topology spread are not considered: there is one node, and it takes every pod that may run
   on it.
+- **Claims** (``claims.py``): a pod whose ``persistentVolumeClaim`` volumes name a claim that does
+  not exist or is being deleted is not bound (``persistentvolumeclaim "x" not found``), and is
+  looked at again every second, as the real scheduler requeues it when claims change.
 - **A pod that does not fit** stays Pending with the condition ``PodScheduled=False``, reason
   ``Unschedulable`` and the real scheduler's message; :func:`unschedulable_conditions` returns None
   when the pod already says so, so nothing is written twice.
@@ -90,15 +93,18 @@ def _matches(expression: JsonObject, labels: Mapping[str, str]) -> bool:
     return False
 
 
-def unschedulable_conditions(pod: JsonObject, now: datetime.datetime) -> list[JsonObject] | None:
-    """The pod's conditions with ``PodScheduled`` False/Unschedulable, or None if already so."""
+def unschedulable_conditions(
+    pod: JsonObject, now: datetime.datetime, message: str = NO_MATCH_MESSAGE
+) -> list[JsonObject] | None:
+    """The pod's conditions with ``PodScheduled`` False/Unschedulable and ``message``, or None if
+    already so."""
     current = list((pod.get("status") or {}).get("conditions") or [])
     previous = next((c for c in current if c.get("type") == "PodScheduled"), None)
     if (
         previous is not None
         and previous.get("status") == "False"
         and previous.get("reason") == "Unschedulable"
-        and previous.get("message") == NO_MATCH_MESSAGE
+        and previous.get("message") == message
     ):
         return None
     since = (
@@ -112,7 +118,7 @@ def unschedulable_conditions(pod: JsonObject, now: datetime.datetime) -> list[Js
         "type": "PodScheduled",
         "status": "False",
         "reason": "Unschedulable",
-        "message": NO_MATCH_MESSAGE,
+        "message": message,
         "lastProbeTime": None,
         "lastTransitionTime": since,
     }

@@ -14,6 +14,11 @@ the ``status`` the API server gets, following the real kubelet (``getPhase``,
 - **Only a change is written.** :func:`status_patch` compares the fields the kubelet owns with
   the pod's current status and returns None when they agree, so an idle pod costs no writes.
 
+A container that failed under ``terminationMessagePolicy: FallbackToLogsOnError`` gets the end of
+its run's output as ``terminated.message`` (:func:`log_message`: the last 80 lines, at most their
+last 2048 bytes, as the real kubelet's ``readLastStringFromContainerLogs``); the kubelet reads no
+``terminationMessagePath`` file.
+
 Times are whole seconds in RFC 3339, as the API server stores them.
 """
 
@@ -94,6 +99,27 @@ class ContainerView:
     @property
     def has_run(self) -> bool:
         return self.last_state is not None or not isinstance(self.state, Waiting)
+
+
+MESSAGE_LOG_LINES: Final = 80
+MESSAGE_MAX_BYTES: Final = 2048
+LOG_READ_BYTES: Final = 64 * 1024
+"""How much of a log's end is read to find its last lines; more than 80 lines x 2 KiB is never
+needed since only the last :data:`MESSAGE_MAX_BYTES` are kept."""
+
+
+def wants_log_message(container: JsonObject, exit_code: int) -> bool:
+    """``terminationMessagePolicy: FallbackToLogsOnError`` and the container failed."""
+    policy = container.get("terminationMessagePolicy") or "File"
+    return policy == "FallbackToLogsOnError" and exit_code != 0
+
+
+def log_message(output: bytes) -> str:
+    """A termination message from a run's output, as the real kubelet makes it: the last
+    :data:`MESSAGE_LOG_LINES` lines, of which the last :data:`MESSAGE_MAX_BYTES` bytes."""
+    lines = output.splitlines(keepends=True)[-MESSAGE_LOG_LINES:]
+    tail = b"".join(lines)[-MESSAGE_MAX_BYTES:]
+    return tail.decode("utf-8", errors="replace")
 
 
 def exit_reason(exit_code: int) -> str:

@@ -7,8 +7,9 @@ nothing of it appears on the host outside the state directory.
 - **Supported:** ``configMap``, ``secret`` (``items``, ``defaultMode``, item ``mode``,
   ``optional``), ``downwardAPI`` (``fieldRef``, ``resourceFieldRef``), ``projected`` (sources
   ``configMap``, ``secret``, ``downwardAPI`` and ``serviceAccountToken``), ``emptyDir`` (a plain
-  directory whatever its ``medium``; ``sizeLimit`` is not enforced) and ``hostPath`` (the host's
-  own path, bound as it is). Anything else raises :class:`VolumeError`.
+  directory whatever its ``medium``; ``sizeLimit`` is not enforced), ``hostPath`` (the host's
+  own path, bound as it is) and ``persistentVolumeClaim`` (the bound PV's ``hostPath``, once the
+  claim is Bound; see ``claims.py``). Anything else raises :class:`VolumeError`.
 - **Files are written atomically, as the real kubelet's AtomicWriter does:** a timestamped
   directory ``..<time>`` holds the files, the symlink ``..data`` points to it, and each top-level
   name is a symlink into ``..data``. A new payload goes into a new directory and ``..data`` is
@@ -62,8 +63,9 @@ class TokenSource(Protocol):
 
 
 def volume_kind(volume: JsonObject) -> str:
-    """``emptyDir``, ``hostPath`` or ``files`` (a volume the kubelet writes); VolumeError else."""
-    for kind in ("emptyDir", "hostPath"):
+    """``emptyDir``, ``hostPath``, ``persistentVolumeClaim`` or ``files`` (a volume the kubelet
+    writes); VolumeError else."""
+    for kind in ("emptyDir", "hostPath", "persistentVolumeClaim"):
         if kind in volume:
             return kind
     if any(kind in volume for kind in ("configMap", "secret", "downwardAPI", "projected")):
@@ -72,7 +74,7 @@ def volume_kind(volume: JsonObject) -> str:
     raise VolumeError(
         f'volume "{volume.get("name")}": type {", ".join(kinds) or "(none)"} is not supported '
         "by the test kubelet (supported: configMap, secret, downwardAPI, projected, emptyDir, "
-        "hostPath)"
+        "hostPath, persistentVolumeClaim)"
     )
 
 

@@ -31,20 +31,23 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 from kconnect.config.worker import DistributedConfig
 from kconnect_operator.models import (
     API_VERSION,
     KIND,
+    MAX_NAME_LENGTH,
     JsonObject,
     KafkaConnectorSpec,
+    WorkerSpec,
     check_resource_name,
     derived_names,
 )
 
 REST_PORT: Final = 8083
 REST_PORT_NAME: Final = "rest"
+WORKER_CONTAINER: Final = "worker"
 HEALTH_PATH: Final = "/health"
 
 CONFIG_KEY: Final = "worker.properties"
@@ -81,17 +84,39 @@ DRAIN_MARGIN_S: Final = 30
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerKind:
+    """What tells one kind of owner's children apart: the owner's kind, the children's component
+    label and the label that selects its worker pods (one label per kind, so that the two kinds'
+    pods never match each other's selectors)."""
+
+    kind: str
+    component: str
+    selector_label: str
+    max_name_length: int
+
+
+CONNECTOR_OWNER: Final = OwnerKind(
+    kind=KIND,
+    component=COMPONENT,
+    selector_label=SELECTOR_LABEL,
+    max_name_length=MAX_NAME_LENGTH,
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Owner:
-    """The KafkaConnector that owns the children."""
+    """The resource that owns the children: a KafkaConnector here; subclasses set `kind`."""
+
+    kind: ClassVar[OwnerKind] = CONNECTOR_OWNER
 
     name: str
     namespace: str
     uid: str
 
     def __post_init__(self) -> None:
-        check_resource_name(self.namespace, self.name)
+        check_resource_name(self.namespace, self.name, max_length=self.kind.max_name_length)
         if not self.uid:
-            raise ValueError(f"KafkaConnector {self.namespace}/{self.name}: no metadata.uid")
+            raise ValueError(f"{self.kind.kind} {self.namespace}/{self.name}: no metadata.uid")
 
 
 def child_name(owner: Owner) -> str:
@@ -108,7 +133,7 @@ def selector_labels(owner: Owner) -> dict[str, str]:
     return {
         "app.kubernetes.io/instance": owner.name,
         "app.kubernetes.io/name": APP_NAME,
-        SELECTOR_LABEL: owner.name,
+        owner.kind.selector_label: owner.name,
     }
 
 
@@ -123,7 +148,7 @@ def labels(owner: Owner) -> dict[str, str]:
         sorted(
             {
                 **selector_labels(owner),
-                "app.kubernetes.io/component": COMPONENT,
+                "app.kubernetes.io/component": owner.kind.component,
                 "app.kubernetes.io/managed-by": MANAGED_BY,
             }.items()
         )
@@ -133,7 +158,7 @@ def labels(owner: Owner) -> dict[str, str]:
 def owner_reference(owner: Owner) -> JsonObject:
     return {
         "apiVersion": API_VERSION,
-        "kind": KIND,
+        "kind": owner.kind.kind,
         "name": owner.name,
         "uid": owner.uid,
         "controller": True,
@@ -141,7 +166,8 @@ def owner_reference(owner: Owner) -> JsonObject:
     }
 
 
-def _metadata(owner: Owner, name: str) -> JsonObject:
+def metadata(owner: Owner, name: str) -> JsonObject:
+    """A child's metadata: its name, the owner's namespace, `labels` and the owner reference."""
     return {
         "name": name,
         "namespace": owner.namespace,
@@ -200,7 +226,7 @@ def render_properties(props: Mapping[str, str]) -> str:
     )
 
 
-def referenced_secrets(spec: KafkaConnectorSpec) -> list[str]:
+def referenced_secrets(spec: WorkerSpec) -> list[str]:
     """The Secrets the worker pods use, sorted: their versions feed the config hash."""
     ext = spec.external_configuration
     names = {e.value_from.secret_key_ref.name for e in ext.env if e.value_from.secret_key_ref}
@@ -232,7 +258,7 @@ def build_config_map(spec: KafkaConnectorSpec, owner: Owner) -> JsonObject:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(owner, config_map_name(owner)),
+        "metadata": metadata(owner, config_map_name(owner)),
         "data": {CONFIG_KEY: render_properties(worker_properties(spec, owner))},
     }
 
@@ -262,7 +288,7 @@ def _field_env(name: str, path: str) -> JsonObject:
     return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
 
 
-def _env(spec: KafkaConnectorSpec) -> list[JsonObject]:
+def _env(spec: WorkerSpec) -> list[JsonObject]:
     env: list[JsonObject] = [
         _field_env("POD_IP", "status.podIP"),
         _field_env("POD_NAME", "metadata.name"),
@@ -290,12 +316,28 @@ def _volumes(spec: KafkaConnectorSpec, owner: Owner) -> tuple[list[JsonObject], 
                 "items": [{"key": CONFIG_KEY, "path": CONFIG_KEY}],
             },
         },
-        {"name": "runtime", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+        RUNTIME_VOLUME,
     ]
     mounts: list[JsonObject] = [
         {"name": "worker-config", "mountPath": CONFIG_DIR, "readOnly": True},
-        {"name": "runtime", "mountPath": RUNTIME_DIR},
+        RUNTIME_MOUNT,
     ]
+    ext_volumes, ext_mounts = external_volumes(spec)
+    return volumes + ext_volumes, mounts + ext_mounts
+
+
+RUNTIME_VOLUME: Final[JsonObject] = {
+    "name": "runtime",
+    "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"},
+}
+"""The private emptyDir the start script writes the per-pod worker file to."""
+RUNTIME_MOUNT: Final[JsonObject] = {"name": "runtime", "mountPath": RUNTIME_DIR}
+
+
+def external_volumes(spec: WorkerSpec) -> tuple[list[JsonObject], list[JsonObject]]:
+    """The volumes and mounts of `externalConfiguration.volumes`, sorted by name."""
+    volumes: list[JsonObject] = []
+    mounts: list[JsonObject] = []
     for ext in sorted(spec.external_configuration.volumes, key=lambda v: v.name):
         volume_name = f"ext-{ext.name}"[:63]
         if ext.secret is not None:
@@ -320,7 +362,7 @@ def _probe(*, period: int, failures: int) -> JsonObject:
     }
 
 
-def _resources(spec: KafkaConnectorSpec) -> JsonObject:
+def _resources(spec: WorkerSpec) -> JsonObject:
     out: JsonObject = {}
     if spec.resources.limits:
         out["limits"] = dict(sorted(spec.resources.limits.items()))
@@ -329,30 +371,30 @@ def _resources(spec: KafkaConnectorSpec) -> JsonObject:
     return out
 
 
-def build_deployment(
-    spec: KafkaConnectorSpec,
+def pod_template(
+    spec: WorkerSpec,
     owner: Owner,
     *,
     image: str,
-    secret_versions: Mapping[str, str],
+    script: str,
+    config_hash: str,
+    volumes: list[JsonObject],
+    mounts: list[JsonObject],
+    grace_seconds: int,
 ) -> JsonObject:
-    """The worker Deployment. `image` is used when the spec names none; `secret_versions` maps
-    Secret names to resourceVersions (see `config_hash`)."""
+    """The worker pod template both kinds use: one `worker` container running `script`, the
+    spec's image (`image` when it names none), resources and template overrides, and the config
+    hash that rolls the pods. The container's termination message falls back to its log tail, so
+    the operator can say why a crash-looping worker exits."""
     template = spec.template
-    volumes, mounts = _volumes(spec, owner)
     pod_labels = dict(sorted({**template.labels, **labels(owner)}.items()))
     pod_annotations = dict(
-        sorted(
-            {
-                **template.annotations,
-                CONFIG_HASH_ANNOTATION: config_hash(spec, owner, secret_versions),
-            }.items()
-        )
+        sorted({**template.annotations, CONFIG_HASH_ANNOTATION: config_hash}.items())
     )
     container: JsonObject = {
-        "name": "worker",
+        "name": WORKER_CONTAINER,
         "image": spec.image or image,
-        "command": ["/bin/sh", "-c", start_script()],
+        "command": ["/bin/sh", "-c", script],
         "env": _env(spec),
         "ports": [{"name": REST_PORT_NAME, "containerPort": REST_PORT, "protocol": "TCP"}],
         "startupProbe": _probe(period=5, failures=60),
@@ -369,6 +411,7 @@ def build_deployment(
             "runAsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": mounts,
     }
     pod_spec: JsonObject = {
@@ -382,7 +425,7 @@ def build_deployment(
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "terminationGracePeriodSeconds": termination_grace_seconds(spec, owner),
+        "terminationGracePeriodSeconds": grace_seconds,
         "volumes": volumes,
     }
     if template.node_selector:
@@ -392,9 +435,35 @@ def build_deployment(
     if template.affinity is not None:
         pod_spec["affinity"] = dict(template.affinity)
     return {
+        "metadata": {"labels": pod_labels, "annotations": pod_annotations},
+        "spec": pod_spec,
+    }
+
+
+def build_deployment(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    *,
+    image: str,
+    secret_versions: Mapping[str, str],
+) -> JsonObject:
+    """The worker Deployment. `image` is used when the spec names none; `secret_versions` maps
+    Secret names to resourceVersions (see `config_hash`)."""
+    volumes, mounts = _volumes(spec, owner)
+    template = pod_template(
+        spec,
+        owner,
+        image=image,
+        script=start_script(),
+        config_hash=config_hash(spec, owner, secret_versions),
+        volumes=volumes,
+        mounts=mounts,
+        grace_seconds=termination_grace_seconds(spec, owner),
+    )
+    return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(owner, child_name(owner)),
+        "metadata": metadata(owner, child_name(owner)),
         "spec": {
             "replicas": spec.replicas,
             "revisionHistoryLimit": 3,
@@ -403,10 +472,7 @@ def build_deployment(
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             },
-            "template": {
-                "metadata": {"labels": pod_labels, "annotations": pod_annotations},
-                "spec": pod_spec,
-            },
+            "template": template,
         },
     }
 
@@ -420,19 +486,22 @@ def build_service(owner: Owner) -> JsonObject:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(owner, child_name(owner)),
+        "metadata": metadata(owner, child_name(owner)),
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(owner),
-            "ports": [
-                {
-                    "name": REST_PORT_NAME,
-                    "port": REST_PORT,
-                    "targetPort": REST_PORT_NAME,
-                    "protocol": "TCP",
-                }
-            ],
+            "ports": [rest_service_port()],
         },
+    }
+
+
+def rest_service_port() -> JsonObject:
+    """The REST port as a Service exposes it."""
+    return {
+        "name": REST_PORT_NAME,
+        "port": REST_PORT,
+        "targetPort": REST_PORT_NAME,
+        "protocol": "TCP",
     }
 
 
@@ -441,7 +510,7 @@ def build_pod_disruption_budget(owner: Owner) -> JsonObject:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _metadata(owner, child_name(owner)),
+        "metadata": metadata(owner, child_name(owner)),
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(owner)}},
     }
 
@@ -458,7 +527,7 @@ def build_network_policy(
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _metadata(owner, child_name(owner)),
+        "metadata": metadata(owner, child_name(owner)),
         "spec": {
             "podSelector": {"matchLabels": selector_labels(owner)},
             "policyTypes": ["Ingress"],

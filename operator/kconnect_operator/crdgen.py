@@ -52,14 +52,7 @@ HEADER: Final = (
 
 READY_JSONPATH: Final = '.status.conditions[?(@.type=="Ready")]'
 
-PRINTER_COLUMNS: Final[tuple[JsonObject, ...]] = (
-    {"name": "Class", "type": "string", "jsonPath": ".spec.class"},
-    {
-        "name": "State",
-        "type": "string",
-        "jsonPath": ".status.connectorState.state",
-        "description": "The connector's state as the workers report it.",
-    },
+_COMMON_COLUMNS: Final[tuple[JsonObject, ...]] = (
     {"name": "Tasks ready", "type": "integer", "jsonPath": ".status.tasksReady"},
     {"name": "Workers ready", "type": "integer", "jsonPath": ".status.workersReady"},
     {"name": "Ready", "type": "string", "jsonPath": f"{READY_JSONPATH}.status"},
@@ -70,6 +63,18 @@ PRINTER_COLUMNS: Final[tuple[JsonObject, ...]] = (
         "priority": 1,
     },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+)
+"""The columns both kinds print after their own."""
+
+PRINTER_COLUMNS: Final[tuple[JsonObject, ...]] = (
+    {"name": "Class", "type": "string", "jsonPath": ".spec.class"},
+    {
+        "name": "State",
+        "type": "string",
+        "jsonPath": ".status.connectorState.state",
+        "description": "The connector's state as the workers report it.",
+    },
+    *_COMMON_COLUMNS,
 )
 
 SCALE: Final[JsonObject] = {
@@ -85,16 +90,7 @@ STANDALONE_PRINTER_COLUMNS: Final[tuple[JsonObject, ...]] = (
         "jsonPath": ".status.connectorsReady",
         "description": "Connectors RUNNING with every task RUNNING.",
     },
-    {"name": "Tasks ready", "type": "integer", "jsonPath": ".status.tasksReady"},
-    {"name": "Workers ready", "type": "integer", "jsonPath": ".status.workersReady"},
-    {"name": "Ready", "type": "string", "jsonPath": f"{READY_JSONPATH}.status"},
-    {
-        "name": "Reason",
-        "type": "string",
-        "jsonPath": f"{READY_JSONPATH}.reason",
-        "priority": 1,
-    },
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    *_COMMON_COLUMNS,
 )
 
 

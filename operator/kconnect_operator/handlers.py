@@ -21,12 +21,11 @@ message goes to the Ready condition (reason InvalidConfig) and to a Warning Even
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import aiohttp
 import kopf
@@ -35,7 +34,7 @@ from pydantic import ValidationError
 from kconnect.errors import ConfigError
 from kconnect_operator import builders, cleanup, metrics, reconcile
 from kconnect_operator.connect import ConnectClient, ConnectError
-from kconnect_operator.kube import Kube, KubeError, collection_path, load_credentials, object_path
+from kconnect_operator.kube import Kube, collection_path, load_credentials, object_path
 from kconnect_operator.models import (
     GROUP,
     KIND,
@@ -50,37 +49,24 @@ from kconnect_operator.models import (
     TargetState,
 )
 from kconnect_operator.options import OperatorOptions
+from kconnect_operator.runtime import (
+    Runtime,
+    apply_and_count,
+    connect_client,
+    reapply_for_secret,
+    run_loop,
+    runtime_of,
+    secret_versions,
+    set_status,
+    validation_message,
+)
 
 registry = kopf.OperatorRegistry()
 
 RESOURCE: Final = (GROUP, VERSION, PLURAL)
 PREFIX: Final = "kconnect.io"
 FINALIZER: Final = f"{PREFIX}/finalizer"
-NOT_READY_INTERVAL_S: Final = 2.0
-"""How often a connector that is not Ready is looked at, without an event."""
-MIN_GAP_S: Final = 0.5
-"""The shortest pause between two passes of one connector: a burst of events makes one pass."""
 WORKERS_GONE_POLL_S: Final = 3.0
-
-
-@dataclass
-class Runtime:
-    """The operator's shared clients, created at startup and closed at cleanup."""
-
-    options: OperatorOptions
-    kube: Kube
-    http: aiohttp.ClientSession
-    wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
-
-    def wake(self, namespace: str, name: str) -> None:
-        event = self.wakeups.get((namespace, name))
-        if event is not None:
-            event.set()
-
-
-def _runtime(memo: Any) -> Runtime:
-    runtime: Runtime = memo.runtime
-    return runtime
 
 
 def _options(memo: Any) -> OperatorOptions:
@@ -123,13 +109,7 @@ def _spec(body: Mapping[str, Any]) -> KafkaConnectorSpec:
     try:
         return KafkaConnectorSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError as e:
-        raise kopf.PermanentError(f"invalid spec: {_validation_message(e)}") from e
-
-
-def _validation_message(error: ValidationError) -> str:
-    return "; ".join(
-        f"spec.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
-    )
+        raise kopf.PermanentError(f"invalid spec: {validation_message(e)}") from e
 
 
 def _owner(body: Mapping[str, Any]) -> builders.Owner:
@@ -156,24 +136,11 @@ def _previous_status(body: Mapping[str, Any]) -> KafkaConnectorStatus | None:
 async def _set_status(
     runtime: Runtime, body: Mapping[str, Any], status: KafkaConnectorStatus
 ) -> None:
-    patch = reconcile.status_patch(status, body.get("status"))
-    if patch is not None:
-        meta = body["metadata"]
-        await runtime.kube.merge_patch(
-            _resource_path(meta["namespace"], meta["name"]) + "/status", patch
-        )
+    meta = body["metadata"]
+    await set_status(runtime, body, _resource_path(meta["namespace"], meta["name"]), status)
 
 
 # --- children
-
-
-async def _secret_versions(runtime: Runtime, namespace: str, names: list[str]) -> dict[str, str]:
-    versions: dict[str, str] = {}
-    for secret in names:
-        found = await runtime.kube.get(object_path("v1", "Secret", namespace, secret))
-        if found is not None:
-            versions[secret] = found["metadata"]["resourceVersion"]
-    return versions
 
 
 async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
@@ -185,14 +152,14 @@ async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
             spec,
             owner,
             image=options.image,
-            secret_versions=await _secret_versions(
+            secret_versions=await secret_versions(
                 runtime, owner.namespace, builders.referenced_secrets(spec)
             ),
             operator_namespace=options.operator_namespace,
             operator_labels=options.operator_labels,
         )
     except ConfigError as e:
-        await _reject(runtime, body, spec, f"spec.workerConfig: {e}")
+        await _reject(runtime, body, spec, str(e))
         raise kopf.PermanentError(str(e)) from e
     for child in children:
         await runtime.kube.apply(child)
@@ -224,13 +191,8 @@ async def _reject(
 @kopf.on.create(*RESOURCE, registry=registry)
 @kopf.on.update(*RESOURCE, registry=registry, field="spec")
 async def apply_children(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    runtime = _runtime(memo)
-    try:
-        await _apply_children(runtime, body)
-    except KubeError as e:
-        metrics.RECONCILES.inc(kind=KIND, result="error")
-        raise kopf.TemporaryError(f"applying the children: {e}", delay=5) from e
-    metrics.RECONCILES.inc(kind=KIND, result="ok")
+    runtime = runtime_of(memo)
+    await apply_and_count(runtime, KIND, lambda: _apply_children(runtime, body))
     runtime.wake(body["metadata"]["namespace"], body["metadata"]["name"])
 
 
@@ -255,19 +217,18 @@ async def secret_changed(
     **kwargs: Any,
 ) -> None:
     references: kopf.Index[tuple[str, str], str] = kwargs["secret_references"]
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     if namespace is None:
         return
-    for connector in references.get((namespace, name), []):
-        raw = await runtime.kube.get(_resource_path(namespace, connector))
-        if raw is None or raw["metadata"].get("deletionTimestamp"):
-            continue
-        body = kopf.Body(cast(kopf.RawBody, raw))
-        logger.info("Secret %s/%s changed: applying %s's children", namespace, name, connector)
-        try:
-            await _apply_children(runtime, body)
-        except (KubeError, kopf.PermanentError) as e:
-            logger.warning("Secret %s/%s changed; applying %s: %s", namespace, name, connector, e)
+    await reapply_for_secret(
+        runtime,
+        namespace,
+        name,
+        references.get((namespace, name), []),
+        _resource_path,
+        _apply_children,
+        logger,
+    )
 
 
 # --- events that wake a connector's loop
@@ -275,7 +236,7 @@ async def secret_changed(
 
 @kopf.on.event(*RESOURCE, registry=registry)
 async def resource_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    _runtime(memo).wake(namespace or "", name)
+    runtime_of(memo).wake(namespace or "", name)
 
 
 @kopf.on.event(
@@ -291,7 +252,7 @@ async def resource_changed(namespace: str | None, name: str, memo: kopf.Memo, **
 async def worker_pod_changed(
     namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
 ) -> None:
-    _runtime(memo).wake(namespace or "", labels[builders.SELECTOR_LABEL])
+    runtime_of(memo).wake(namespace or "", labels[builders.SELECTOR_LABEL])
 
 
 # --- the connector loop
@@ -318,30 +279,25 @@ async def connector_loop(
     stopped: kopf.DaemonStopped,
     **_: Any,
 ) -> None:
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     namespace = namespace or ""
-    wake = runtime.wakeups.setdefault((namespace, name), asyncio.Event())
     state = LoopState()
+
+    async def one_pass() -> bool:
+        await sync_connector(runtime, body, state, logger)
+        return state.ready
+
     try:
-        while not stopped:
-            wake.clear()
-            try:
-                await sync_connector(runtime, body, state, logger)
-                metrics.RECONCILES.inc(kind=KIND, result="ok")
-            except (KubeError, ConnectError, kopf.PermanentError) as e:
-                metrics.RECONCILES.inc(kind=KIND, result="error")
-                logger.warning("syncing the connector: %s", e)
-            interval = (
-                runtime.options.sync_interval_s
-                if state.ready
-                else min(NOT_READY_INTERVAL_S, runtime.options.sync_interval_s)
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=interval)
-            await asyncio.sleep(MIN_GAP_S)
+        await run_loop(
+            runtime,
+            (namespace, name),
+            stopped,
+            one_pass,
+            kind=KIND,
+            what="the connector",
+            logger=logger,
+        )
     finally:
-        if runtime.wakeups.get((namespace, name)) is wake:
-            del runtime.wakeups[(namespace, name)]
         metrics.forget_connector(namespace, name)
 
 
@@ -365,14 +321,7 @@ async def sync_connector(
     unreachable: str | None = None
     auto_status = previous.auto_restart if previous else None
     if workers:
-        client = ConnectClient(
-            runtime.http,
-            [w.url for w in workers],
-            timeout_s=runtime.options.rest_timeout_s,
-            on_response=lambda method, code: metrics.REST_REQUESTS.inc(
-                method=method, code=str(code)
-            ),
-        )
+        client = connect_client(runtime, [w.url for w in workers])
         try:
             connector, auto_status = await _sync_over_rest(
                 runtime, client, body, spec, state, now, auto_status, logger
@@ -521,7 +470,7 @@ async def delete_kafka_state(
 ) -> None:
     """With `deletionPolicy: Delete`: stop the workers, then delete the internal topics, the task
     topic and the consumer groups. Retried until it succeeds; the finalizer holds the resource."""
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     spec = _spec(body)
     owner = _owner(body)
     deployment = object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner))

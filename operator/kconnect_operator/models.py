@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -252,11 +252,71 @@ class ExternalConfiguration(_Model):
         return self
 
 
-def _no_keys(mapping: dict[str, str], keys: tuple[str, ...], why: str) -> dict[str, str]:
+def no_keys(mapping: dict[str, str], keys: tuple[str, ...], why: str) -> dict[str, str]:
     present = [k for k in keys if k in mapping]
     if present:
         raise ValueError(f"must not contain {', '.join(repr(k) for k in present)}: {why}")
     return mapping
+
+
+# --- the spec fields both kinds have: the worker's image, Kafka, config and pod. Each kind keeps
+# its own docstrings (they say "workers" or "worker"); the schema parts are made here.
+
+
+def bootstrap_servers_field() -> Any:
+    return Field(alias="bootstrapServers", min_length=1)
+
+
+def image_field() -> Any:
+    return Field(None, min_length=1)
+
+
+def worker_config_field(managed_keys: tuple[str, ...]) -> Any:
+    """`workerConfig`, whose CEL rule refuses the keys the operator manages."""
+    return Field(
+        default_factory=dict,
+        alias="workerConfig",
+        json_schema_extra=cel(
+            f"!({list(managed_keys)!r}.exists(k, k in self))",
+            "workerConfig must not set the keys the operator manages: " + ", ".join(managed_keys),
+        ),
+    )
+
+
+def resources_field() -> Any:
+    return Field(default_factory=ResourceRequirements)
+
+
+def template_field() -> Any:
+    return Field(default_factory=PodTemplate)
+
+
+def external_configuration_field() -> Any:
+    return Field(default_factory=ExternalConfiguration, alias="externalConfiguration")
+
+
+def resource_name_rule(max_length: int, names: str) -> JsonObject:
+    """The CEL rule on a resource's `metadata.name`: a DNS-1035 label of at most `max_length`
+    characters, because it `names` the children that embed it."""
+    return cel(
+        f"self.metadata.name.size() <= {max_length}"
+        f" && self.metadata.name.matches({NAME_PATTERN!r})",
+        f"metadata.name must be a DNS-1035 label of at most {max_length} characters: "
+        f"it names {names}",
+    )
+
+
+class WorkerSpec(Protocol):
+    """What the shared builders read from either kind's spec."""
+
+    @property
+    def image(self) -> str | None: ...
+    @property
+    def resources(self) -> ResourceRequirements: ...
+    @property
+    def template(self) -> PodTemplate: ...
+    @property
+    def external_configuration(self) -> ExternalConfiguration: ...
 
 
 class KafkaConnectorSpec(_Model):
@@ -282,19 +342,11 @@ class KafkaConnectorSpec(_Model):
     """running, paused or stopped."""
     replicas: int = Field(1, ge=0)
     """The number of worker pods. The scale subresource acts on it."""
-    bootstrap_servers: str = Field(alias="bootstrapServers", min_length=1)
+    bootstrap_servers: str = bootstrap_servers_field()
     """The Kafka bootstrap servers the workers connect to."""
-    image: str | None = Field(None, min_length=1)
+    image: str | None = image_field()
     """The worker image; the operator's default when unset."""
-    worker_config: dict[str, str] = Field(
-        default_factory=dict,
-        alias="workerConfig",
-        json_schema_extra=cel(
-            f"!({list(MANAGED_WORKER_KEYS)!r}.exists(k, k in self))",
-            "workerConfig must not set the keys the operator manages: "
-            + ", ".join(MANAGED_WORKER_KEYS),
-        ),
-    )
+    worker_config: dict[str, str] = worker_config_field(MANAGED_WORKER_KEYS)
     """Extra worker properties (converters, client settings, config providers, replication
     factors). The keys the operator manages may not be set here."""
     group_id: str | None = Field(
@@ -322,13 +374,11 @@ class KafkaConnectorSpec(_Model):
         json_schema_extra=_immutable("statusStorageTopic"),
     )
     """The status topic; `kconnect.<namespace>.<name>.status` when unset. Immutable."""
-    resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    resources: ResourceRequirements = resources_field()
     """Compute resources of the worker container."""
-    template: PodTemplate = Field(default_factory=PodTemplate)
+    template: PodTemplate = template_field()
     """Overrides for the worker pods."""
-    external_configuration: ExternalConfiguration = Field(
-        default_factory=ExternalConfiguration, alias="externalConfiguration"
-    )
+    external_configuration: ExternalConfiguration = external_configuration_field()
     """Secrets and ConfigMaps exposed to the workers as env or files. A change to a referenced
     Secret rolls the worker pods."""
     auto_restart: AutoRestart = Field(default_factory=AutoRestart, alias="autoRestart")
@@ -340,14 +390,14 @@ class KafkaConnectorSpec(_Model):
     @field_validator("config")
     @classmethod
     def _config(cls, v: dict[str, str]) -> dict[str, str]:
-        return _no_keys(
+        return no_keys(
             v, FORBIDDEN_CONFIG_KEYS, "set them with metadata.name, spec.class and spec.tasksMax"
         )
 
     @field_validator("worker_config")
     @classmethod
     def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
-        return _no_keys(v, MANAGED_WORKER_KEYS, "the operator manages these keys")
+        return no_keys(v, MANAGED_WORKER_KEYS, "the operator manages these keys")
 
 
 class ConditionStatus(StrEnum):
@@ -453,12 +503,7 @@ class KafkaConnector(_Model):
 
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra=cel(
-            f"self.metadata.name.size() <= {MAX_NAME_LENGTH}"
-            f" && self.metadata.name.matches({NAME_PATTERN!r})",
-            f"metadata.name must be a DNS-1035 label of at most {MAX_NAME_LENGTH} characters: "
-            "it names the worker Service",
-        ),
+        json_schema_extra=resource_name_rule(MAX_NAME_LENGTH, "the worker Service"),
     )
 
     api_version: Literal["kconnect.io/v1alpha1"] = Field("kconnect.io/v1alpha1", alias="apiVersion")
@@ -477,14 +522,14 @@ class DerivedNames(_Model):
     status_storage_topic: str
 
 
-def check_resource_name(namespace: str, name: str) -> None:
-    """Raise ValueError unless `namespace` and `name` are ones the API server would admit."""
+def check_resource_name(namespace: str, name: str, *, max_length: int = MAX_NAME_LENGTH) -> None:
+    """Raise ValueError unless `namespace` and `name` are ones the API server would admit for a
+    kind whose names have at most `max_length` characters."""
     if not (len(namespace) <= 63 and re.fullmatch(NAMESPACE_PATTERN, namespace)):
         raise ValueError(f"namespace {namespace!r}: expected a DNS-1123 label")
-    if not (len(name) <= MAX_NAME_LENGTH and re.fullmatch(NAME_PATTERN, name)):
+    if not (len(name) <= max_length and re.fullmatch(NAME_PATTERN, name)):
         raise ValueError(
-            f"metadata.name {name!r}: expected a DNS-1035 label of at most "
-            f"{MAX_NAME_LENGTH} characters"
+            f"metadata.name {name!r}: expected a DNS-1035 label of at most {max_length} characters"
         )
 
 

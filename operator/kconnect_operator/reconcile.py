@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from pydantic import BaseModel
+
 from kconnect_operator.models import (
     READY,
     AutoRestart,
@@ -396,6 +398,29 @@ def ready_condition(
     )
 
 
+def ready(
+    status: ConditionStatus,
+    reason: StrEnum,
+    message: str,
+    *,
+    previous: Sequence[Condition],
+    generation: int | None,
+    now: datetime,
+) -> Condition:
+    """The Ready condition, keeping the previous one's lastTransitionTime while its status
+    stays the same."""
+    old = next((c for c in previous if c.type == READY), None)
+    since = old.last_transition_time if old is not None and old.status == status else None
+    return Condition(
+        type=READY,
+        status=status,
+        reason=reason.value,
+        message=message,
+        last_transition_time=since or rfc3339(now),
+        observed_generation=generation,
+    )
+
+
 def build_status(
     spec: KafkaConnectorSpec,
     obs: Observation,
@@ -406,15 +431,13 @@ def build_status(
     now: datetime,
 ) -> KafkaConnectorStatus:
     status, reason, message = ready_condition(spec, obs)
-    old = next((c for c in (previous.conditions if previous else []) if c.type == READY), None)
-    since = old.last_transition_time if old is not None and old.status == status else None
-    condition = Condition(
-        type=READY,
-        status=status,
-        reason=reason.value,
-        message=message,
-        last_transition_time=since or rfc3339(now),
-        observed_generation=obs.generation,
+    condition = ready(
+        status,
+        reason,
+        message,
+        previous=previous.conditions if previous else (),
+        generation=obs.generation,
+        now=now,
     )
     tasks_ready = sum(1 for t in obs.connector.tasks if t.state == RUNNING) if obs.connector else 0
     return KafkaConnectorStatus(
@@ -429,23 +452,28 @@ def build_status(
     )
 
 
-def status_body(status: KafkaConnectorStatus) -> JsonObject:
+def status_body(status: BaseModel) -> JsonObject:
     """The status as the resource stores it: unset fields are absent."""
     return status.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
-def status_patch(new: KafkaConnectorStatus, current: Mapping[str, Any] | None) -> JsonObject | None:
-    """A merge patch that makes `current` (the stored status) equal `new`, or None when it
-    already is. Keys the new status lacks are removed, so stale state never lingers."""
+def status_keys(model: type[BaseModel]) -> frozenset[str]:
+    """The keys of a status model, as the resource stores them."""
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
+
+
+def status_patch(new: BaseModel, current: Mapping[str, Any] | None) -> JsonObject | None:
+    """A merge patch that makes `current` (the stored status) equal `new` (either kind's
+    status), or None when it already is. Keys the new status lacks are removed, so stale state
+    never lingers."""
+    keys = status_keys(type(new))
     body = status_body(new)
     current = dict(current or {})
-    if {k: v for k, v in current.items() if k in STATUS_KEYS} == body:
+    if {k: v for k, v in current.items() if k in keys} == body:
         return None
-    patch: JsonObject = {k: None for k in current if k in STATUS_KEYS and k not in body}
+    patch: JsonObject = {k: None for k in current if k in keys and k not in body}
     patch.update(body)
     return {"status": patch}
 
 
-STATUS_KEYS: Final = frozenset(
-    field.alias or name for name, field in KafkaConnectorStatus.model_fields.items()
-)
+STATUS_KEYS: Final = status_keys(KafkaConnectorStatus)

@@ -26,14 +26,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 from kconnect.config.worker import StandaloneConfig
 from kconnect_operator import builders
-from kconnect_operator.models import API_VERSION, NAMESPACE_PATTERN, JsonObject
+from kconnect_operator.models import JsonObject
 from kconnect_operator.standalone_models import (
     KIND,
     MAX_NAME_LENGTH,
@@ -58,27 +57,20 @@ DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
 """Worker defaults the operator writes; `workerConfig` overrides each."""
 
 
+STANDALONE_OWNER: Final = builders.OwnerKind(
+    kind=KIND,
+    component=COMPONENT,
+    selector_label=SELECTOR_LABEL,
+    max_name_length=MAX_NAME_LENGTH,
+)
+
+
 @dataclass(frozen=True, slots=True)
-class Owner:
-    """The StandaloneConnect that owns the children."""
+class Owner(builders.Owner):
+    """The StandaloneConnect that owns the children: `builders.Owner` with its own kind, so the
+    shared `builders.labels`, `builders.selector_labels` and `builders.metadata` serve both."""
 
-    name: str
-    namespace: str
-    uid: str
-
-    def __post_init__(self) -> None:
-        if not (len(self.namespace) <= 63 and re.fullmatch(NAMESPACE_PATTERN, self.namespace)):
-            raise ValueError(f"namespace {self.namespace!r}: expected a DNS-1123 label")
-        if not (
-            len(self.name) <= MAX_NAME_LENGTH
-            and re.fullmatch(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", self.name)
-        ):
-            raise ValueError(
-                f"metadata.name {self.name!r}: expected a DNS-1035 label of at most "
-                f"{MAX_NAME_LENGTH} characters"
-            )
-        if not self.uid:
-            raise ValueError(f"{KIND} {self.namespace}/{self.name}: no metadata.uid")
+    kind: ClassVar[builders.OwnerKind] = STANDALONE_OWNER
 
 
 def child_name(owner: Owner) -> str:
@@ -97,50 +89,6 @@ def config_map_name(owner: Owner) -> str:
 def pod_name(owner: Owner) -> str:
     """The StatefulSet's one pod."""
     return f"{child_name(owner)}-0"
-
-
-def selector_labels(owner: Owner) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/instance": owner.name,
-        "app.kubernetes.io/name": builders.APP_NAME,
-        SELECTOR_LABEL: owner.name,
-    }
-
-
-def selector_string(owner: Owner) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(selector_labels(owner).items()))
-
-
-def labels(owner: Owner) -> dict[str, str]:
-    return dict(
-        sorted(
-            {
-                **selector_labels(owner),
-                "app.kubernetes.io/component": COMPONENT,
-                "app.kubernetes.io/managed-by": builders.MANAGED_BY,
-            }.items()
-        )
-    )
-
-
-def owner_reference(owner: Owner) -> JsonObject:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "name": owner.name,
-        "uid": owner.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def _metadata(owner: Owner, name: str) -> JsonObject:
-    return {
-        "name": name,
-        "namespace": owner.namespace,
-        "labels": labels(owner),
-        "ownerReferences": [owner_reference(owner)],
-    }
 
 
 # --- the files
@@ -188,18 +136,11 @@ def config_files(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def referenced_secrets(spec: StandaloneConnectSpec) -> list[str]:
-    ext = spec.external_configuration
-    names = {e.value_from.secret_key_ref.name for e in ext.env if e.value_from.secret_key_ref}
-    names |= {v.secret.secret_name for v in ext.volumes if v.secret}
-    return sorted(names)
-
-
 def config_hash(
     spec: StandaloneConnectSpec, owner: Owner, secret_versions: Mapping[str, str]
 ) -> str:
     """A hash of every file the worker reads and of the referenced Secrets' resourceVersions."""
-    secrets = {name: secret_versions.get(name) for name in referenced_secrets(spec)}
+    secrets = {name: secret_versions.get(name) for name in builders.referenced_secrets(spec)}
     payload = json.dumps(
         {"files": config_files(spec, owner), "secrets": secrets},
         sort_keys=True,
@@ -218,7 +159,7 @@ def build_config_map(spec: StandaloneConnectSpec, owner: Owner) -> JsonObject:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(owner, config_map_name(owner)),
+        "metadata": builders.metadata(owner, config_map_name(owner)),
         "data": config_files(spec, owner),
     }
 
@@ -232,82 +173,22 @@ def start_script(spec: StandaloneConnectSpec) -> str:
     return builders.start_script(STANDALONE_COMMAND, files)
 
 
-def _field_env(name: str, path: str) -> JsonObject:
-    return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
-
-
-def _env(spec: StandaloneConnectSpec) -> list[JsonObject]:
-    env: list[JsonObject] = [
-        _field_env("POD_IP", "status.podIP"),
-        _field_env("POD_NAME", "metadata.name"),
-        _field_env("POD_NAMESPACE", "metadata.namespace"),
-        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-        {"name": "PYTHONUNBUFFERED", "value": "1"},
-        {"name": "TMPDIR", "value": builders.RUNTIME_DIR},
-    ]
-    for item in sorted(spec.external_configuration.env, key=lambda e: e.name):
-        if item.value_from.secret_key_ref is not None:
-            ref, kind = item.value_from.secret_key_ref, "secretKeyRef"
-        else:
-            assert item.value_from.config_map_key_ref is not None
-            ref, kind = item.value_from.config_map_key_ref, "configMapKeyRef"
-        env.append({"name": item.name, "valueFrom": {kind: {"name": ref.name, "key": ref.key}}})
-    return env
-
-
 def _volumes(
     spec: StandaloneConnectSpec, owner: Owner
 ) -> tuple[list[JsonObject], list[JsonObject]]:
     volumes: list[JsonObject] = [
         {"name": "worker-config", "configMap": {"name": config_map_name(owner)}},
-        {"name": "runtime", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+        builders.RUNTIME_VOLUME,
     ]
     if spec.offset_storage.type is OffsetStorageType.EPHEMERAL:
         volumes.append({"name": OFFSETS_VOLUME, "emptyDir": {}})
     mounts: list[JsonObject] = [
         {"name": "worker-config", "mountPath": builders.CONFIG_DIR, "readOnly": True},
-        {"name": "runtime", "mountPath": builders.RUNTIME_DIR},
+        builders.RUNTIME_MOUNT,
         {"name": OFFSETS_VOLUME, "mountPath": OFFSETS_DIR},
     ]
-    for ext in sorted(spec.external_configuration.volumes, key=lambda v: v.name):
-        volume_name = f"ext-{ext.name}"[:63]
-        if ext.secret is not None:
-            source: JsonObject = {"secret": {"secretName": ext.secret.secret_name}}
-        else:
-            assert ext.config_map is not None
-            source = {"configMap": {"name": ext.config_map.name}}
-        volumes.append({"name": volume_name, **source})
-        mounts.append(
-            {
-                "name": volume_name,
-                "mountPath": f"{builders.EXTERNAL_DIR}/{ext.name}",
-                "readOnly": True,
-            }
-        )
-    return volumes, mounts
-
-
-def _probe(*, period: int, failures: int) -> JsonObject:
-    return {
-        "httpGet": {
-            "path": builders.HEALTH_PATH,
-            "port": builders.REST_PORT_NAME,
-            "scheme": "HTTP",
-        },
-        "periodSeconds": period,
-        "timeoutSeconds": 3,
-        "failureThreshold": failures,
-        "successThreshold": 1,
-    }
-
-
-def _resources(spec: StandaloneConnectSpec) -> JsonObject:
-    out: JsonObject = {}
-    if spec.resources.limits:
-        out["limits"] = dict(sorted(spec.resources.limits.items()))
-    if spec.resources.requests:
-        out["requests"] = dict(sorted(spec.resources.requests.items()))
-    return out
+    ext_volumes, ext_mounts = builders.external_volumes(spec)
+    return volumes + ext_volumes, mounts + ext_mounts
 
 
 def _claim_template(spec: StandaloneConnectSpec, owner: Owner) -> JsonObject:
@@ -321,7 +202,7 @@ def _claim_template(spec: StandaloneConnectSpec, owner: Owner) -> JsonObject:
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": OFFSETS_VOLUME, "labels": labels(owner)},
+        "metadata": {"name": OFFSETS_VOLUME, "labels": builders.labels(owner)},
         "spec": claim_spec,
     }
 
@@ -334,76 +215,25 @@ def build_stateful_set(
     secret_versions: Mapping[str, str],
 ) -> JsonObject:
     """The worker StatefulSet: one replica. `image` is used when the spec names none."""
-    template = spec.template
     volumes, mounts = _volumes(spec, owner)
-    pod_labels = dict(sorted({**template.labels, **labels(owner)}.items()))
-    pod_annotations = dict(
-        sorted(
-            {
-                **template.annotations,
-                builders.CONFIG_HASH_ANNOTATION: config_hash(spec, owner, secret_versions),
-            }.items()
-        )
+    template = builders.pod_template(
+        spec,
+        owner,
+        image=image,
+        script=start_script(spec),
+        config_hash=config_hash(spec, owner, secret_versions),
+        volumes=volumes,
+        mounts=mounts,
+        grace_seconds=termination_grace_seconds(spec, owner),
     )
-    container: JsonObject = {
-        "name": "worker",
-        "image": spec.image or image,
-        "command": ["/bin/sh", "-c", start_script(spec)],
-        "env": _env(spec),
-        "ports": [
-            {
-                "name": builders.REST_PORT_NAME,
-                "containerPort": builders.REST_PORT,
-                "protocol": "TCP",
-            }
-        ],
-        "startupProbe": _probe(period=5, failures=60),
-        "readinessProbe": _probe(period=5, failures=3),
-        "livenessProbe": _probe(period=10, failures=6),
-        "resources": _resources(spec),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": builders.RUN_AS_USER,
-            "runAsGroup": builders.RUN_AS_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "volumeMounts": mounts,
-    }
-    pod_spec: JsonObject = {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "containers": [container],
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": builders.RUN_AS_USER,
-            "runAsGroup": builders.RUN_AS_USER,
-            "fsGroup": builders.RUN_AS_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "terminationGracePeriodSeconds": termination_grace_seconds(spec, owner),
-        "volumes": volumes,
-    }
-    if template.node_selector:
-        pod_spec["nodeSelector"] = dict(sorted(template.node_selector.items()))
-    if template.tolerations:
-        pod_spec["tolerations"] = [dict(t) for t in template.tolerations]
-    if template.affinity is not None:
-        pod_spec["affinity"] = dict(template.affinity)
     sts_spec: JsonObject = {
         "replicas": 1,
         "revisionHistoryLimit": 3,
         "serviceName": headless_service_name(owner),
         "podManagementPolicy": "OrderedReady",
-        "selector": {"matchLabels": selector_labels(owner)},
+        "selector": {"matchLabels": builders.selector_labels(owner)},
         "updateStrategy": {"type": "RollingUpdate"},
-        "template": {
-            "metadata": {"labels": pod_labels, "annotations": pod_annotations},
-            "spec": pod_spec,
-        },
+        "template": template,
     }
     if spec.offset_storage.type is OffsetStorageType.PERSISTENT_VOLUME_CLAIM:
         sts_spec["volumeClaimTemplates"] = [_claim_template(spec, owner)]
@@ -414,17 +244,8 @@ def build_stateful_set(
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": _metadata(owner, child_name(owner)),
+        "metadata": builders.metadata(owner, child_name(owner)),
         "spec": sts_spec,
-    }
-
-
-def _rest_port() -> JsonObject:
-    return {
-        "name": builders.REST_PORT_NAME,
-        "port": builders.REST_PORT,
-        "targetPort": builders.REST_PORT_NAME,
-        "protocol": "TCP",
     }
 
 
@@ -433,12 +254,12 @@ def build_headless_service(owner: Owner) -> JsonObject:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(owner, headless_service_name(owner)),
+        "metadata": builders.metadata(owner, headless_service_name(owner)),
         "spec": {
             "clusterIP": "None",
             "publishNotReadyAddresses": True,
-            "selector": selector_labels(owner),
-            "ports": [_rest_port()],
+            "selector": builders.selector_labels(owner),
+            "ports": [builders.rest_service_port()],
         },
     }
 
@@ -448,8 +269,12 @@ def build_service(owner: Owner) -> JsonObject:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(owner, child_name(owner)),
-        "spec": {"type": "ClusterIP", "selector": selector_labels(owner), "ports": [_rest_port()]},
+        "metadata": builders.metadata(owner, child_name(owner)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": builders.selector_labels(owner),
+            "ports": [builders.rest_service_port()],
+        },
     }
 
 

@@ -20,30 +20,32 @@ other.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import kopf
 from pydantic import ValidationError
 
 from kconnect.errors import ConfigError
-from kconnect_operator import builders, metrics, reconcile
+from kconnect_operator import builders, reconcile
 from kconnect_operator import standalone_builders as sb
 from kconnect_operator import standalone_reconcile as sr
-from kconnect_operator.connect import ConnectClient, ConnectError
-from kconnect_operator.handlers import (
-    MIN_GAP_S,
-    NOT_READY_INTERVAL_S,
-    Runtime,
-    _runtime,
-    _validation_message,
-    registry,
-)
-from kconnect_operator.kube import KubeError, collection_path, object_path
+from kconnect_operator.connect import ConnectError
+from kconnect_operator.handlers import registry
+from kconnect_operator.kube import collection_path, object_path
 from kconnect_operator.models import GROUP, READY, VERSION
+from kconnect_operator.runtime import (
+    Runtime,
+    apply_and_count,
+    connect_client,
+    reapply_for_secret,
+    run_loop,
+    runtime_of,
+    secret_versions,
+    set_status,
+    validation_message,
+)
 from kconnect_operator.standalone_models import (
     KIND,
     PLURAL,
@@ -62,7 +64,7 @@ def _spec(body: Mapping[str, Any]) -> StandaloneConnectSpec:
     try:
         return StandaloneConnectSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError as e:
-        raise kopf.PermanentError(f"invalid spec: {_validation_message(e)}") from e
+        raise kopf.PermanentError(f"invalid spec: {validation_message(e)}") from e
 
 
 def _owner(body: Mapping[str, Any]) -> sb.Owner:
@@ -89,25 +91,12 @@ def _previous_status(body: Mapping[str, Any]) -> StandaloneConnectStatus | None:
 async def _set_status(
     runtime: Runtime, body: Mapping[str, Any], status: StandaloneConnectStatus
 ) -> None:
-    patch = sr.status_patch(status, body.get("status"))
-    if patch is not None:
-        meta = body["metadata"]
-        await runtime.kube.merge_patch(
-            _resource_path(meta["namespace"], meta["name"]) + "/status", patch
-        )
-
-
-async def _secret_versions(runtime: Runtime, namespace: str, names: list[str]) -> dict[str, str]:
-    versions: dict[str, str] = {}
-    for secret in names:
-        found = await runtime.kube.get(object_path("v1", "Secret", namespace, secret))
-        if found is not None:
-            versions[secret] = found["metadata"]["resourceVersion"]
-    return versions
+    meta = body["metadata"]
+    await set_status(runtime, body, _resource_path(meta["namespace"], meta["name"]), status)
 
 
 async def _desired_hash(runtime: Runtime, spec: StandaloneConnectSpec, owner: sb.Owner) -> str:
-    versions = await _secret_versions(runtime, owner.namespace, sb.referenced_secrets(spec))
+    versions = await secret_versions(runtime, owner.namespace, builders.referenced_secrets(spec))
     return sb.config_hash(spec, owner, versions)
 
 
@@ -119,12 +108,12 @@ async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
             spec,
             owner,
             image=runtime.options.image,
-            secret_versions=await _secret_versions(
-                runtime, owner.namespace, sb.referenced_secrets(spec)
+            secret_versions=await secret_versions(
+                runtime, owner.namespace, builders.referenced_secrets(spec)
             ),
         )
     except ConfigError as e:
-        message = f"spec.workerConfig: {e}"
+        message = str(e)
         kopf.warn(body, reason="InvalidConfig", message=message)
         obs = sr.Observation(
             generation=body["metadata"].get("generation"),
@@ -144,13 +133,8 @@ async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
 @kopf.on.create(*RESOURCE, registry=registry)
 @kopf.on.update(*RESOURCE, registry=registry, field="spec")
 async def apply_standalone_children(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    runtime = _runtime(memo)
-    try:
-        await _apply_children(runtime, body)
-    except KubeError as e:
-        metrics.RECONCILES.inc(kind=KIND, result="error")
-        raise kopf.TemporaryError(f"applying the children: {e}", delay=5) from e
-    metrics.RECONCILES.inc(kind=KIND, result="ok")
+    runtime = runtime_of(memo)
+    await apply_and_count(runtime, KIND, lambda: _apply_children(runtime, body))
     meta = body["metadata"]
     runtime.wake(meta["namespace"], wake_key(meta["name"]))
 
@@ -164,7 +148,7 @@ def standalone_secret_references(
         parsed = StandaloneConnectSpec.model_validate(dict(spec))
     except ValidationError:
         return {}
-    return {(namespace or "", secret): name for secret in sb.referenced_secrets(parsed)}
+    return {(namespace or "", secret): name for secret in builders.referenced_secrets(parsed)}
 
 
 @kopf.on.event("", "v1", "secrets", registry=registry)
@@ -172,24 +156,23 @@ async def standalone_secret_changed(
     namespace: str | None, name: str, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
 ) -> None:
     references: kopf.Index[tuple[str, str], str] = kwargs["standalone_secret_references"]
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     if namespace is None:
         return
-    for owner in references.get((namespace, name), []):
-        raw = await runtime.kube.get(_resource_path(namespace, owner))
-        if raw is None or raw["metadata"].get("deletionTimestamp"):
-            continue
-        body = kopf.Body(cast(kopf.RawBody, raw))
-        logger.info("Secret %s/%s changed: applying %s's children", namespace, name, owner)
-        try:
-            await _apply_children(runtime, body)
-        except (KubeError, kopf.PermanentError) as e:
-            logger.warning("Secret %s/%s changed; applying %s: %s", namespace, name, owner, e)
+    await reapply_for_secret(
+        runtime,
+        namespace,
+        name,
+        references.get((namespace, name), []),
+        _resource_path,
+        _apply_children,
+        logger,
+    )
 
 
 @kopf.on.event(*RESOURCE, registry=registry)
 async def standalone_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    _runtime(memo).wake(namespace or "", wake_key(name))
+    runtime_of(memo).wake(namespace or "", wake_key(name))
 
 
 @kopf.on.event(
@@ -205,7 +188,7 @@ async def standalone_changed(namespace: str | None, name: str, memo: kopf.Memo, 
 async def standalone_pod_changed(
     namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
 ) -> None:
-    _runtime(memo).wake(namespace or "", wake_key(labels[sb.SELECTOR_LABEL]))
+    runtime_of(memo).wake(namespace or "", wake_key(labels[sb.SELECTOR_LABEL]))
 
 
 @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=2.0)
@@ -218,30 +201,16 @@ async def standalone_loop(
     stopped: kopf.DaemonStopped,
     **_: Any,
 ) -> None:
-    runtime = _runtime(memo)
-    key = (namespace or "", wake_key(name))
-    wake = runtime.wakeups.setdefault(key, asyncio.Event())
-    ready = False
-    try:
-        while not stopped:
-            wake.clear()
-            try:
-                ready = await sync_standalone(runtime, body, logger)
-                metrics.RECONCILES.inc(kind=KIND, result="ok")
-            except (KubeError, ConnectError, kopf.PermanentError) as e:
-                metrics.RECONCILES.inc(kind=KIND, result="error")
-                logger.warning("syncing the status: %s", e)
-            interval = (
-                runtime.options.sync_interval_s
-                if ready
-                else min(NOT_READY_INTERVAL_S, runtime.options.sync_interval_s)
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=interval)
-            await asyncio.sleep(MIN_GAP_S)
-    finally:
-        if runtime.wakeups.get(key) is wake:
-            del runtime.wakeups[key]
+    runtime = runtime_of(memo)
+    await run_loop(
+        runtime,
+        (namespace or "", wake_key(name)),
+        stopped,
+        lambda: sync_standalone(runtime, body, logger),
+        kind=KIND,
+        what="the status",
+        logger=logger,
+    )
 
 
 async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger) -> bool:
@@ -252,7 +221,8 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
     spec = _spec(body)
     owner = _owner(body)
     pods = await runtime.kube.list(
-        collection_path("v1", "Pod", owner.namespace), label_selector=sb.selector_string(owner)
+        collection_path("v1", "Pod", owner.namespace),
+        label_selector=builders.selector_string(owner),
     )
     workers = reconcile.ready_workers(pods, builders.REST_PORT)
     by_name = {p["metadata"]["name"]: p for p in pods}
@@ -260,7 +230,7 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
     try:
         desired = await _desired_hash(runtime, spec, owner)
     except ConfigError as e:
-        desired, config_error = "", f"spec.workerConfig: {e}"
+        desired, config_error = "", str(e)
     current = bool(workers) and all(
         sr.pod_config_hash(by_name[w.pod], builders.CONFIG_HASH_ANNOTATION) == desired
         for w in workers
@@ -268,14 +238,7 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
     connectors = None
     unreachable = None
     if workers:
-        client = ConnectClient(
-            runtime.http,
-            [w.url for w in workers],
-            timeout_s=runtime.options.rest_timeout_s,
-            on_response=lambda method, code: metrics.REST_REQUESTS.inc(
-                method=method, code=str(code)
-            ),
-        )
+        client = connect_client(runtime, [w.url for w in workers])
         try:
             connectors = sr.connector_statuses(await client.connectors_status())
         except ConnectError as e:
@@ -288,6 +251,7 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
         connectors=connectors,
         config_error=config_error,
         unreachable=unreachable,
+        worker_failure=sr.worker_failure(pods, builders.WORKER_CONTAINER),
     )
     status = sr.build_status(spec, obs, previous=_previous_status(body), now=datetime.now(UTC))
     await _set_status(runtime, body, status)

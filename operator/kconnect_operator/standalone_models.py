@@ -24,7 +24,6 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from kconnect_operator.models import (
     CATEGORIES,
     FORBIDDEN_CONFIG_KEYS,
-    NAME_PATTERN,
     Condition,
     ExternalConfiguration,
     ObjectMeta,
@@ -33,8 +32,15 @@ from kconnect_operator.models import (
     ResourceRequirements,
     TaskStatus,
     _Model,
-    _no_keys,
+    bootstrap_servers_field,
     cel,
+    external_configuration_field,
+    image_field,
+    no_keys,
+    resource_name_rule,
+    resources_field,
+    template_field,
+    worker_config_field,
 )
 
 KIND: Final = "StandaloneConnect"
@@ -105,7 +111,7 @@ class StandaloneConnector(_Model):
     @field_validator("config")
     @classmethod
     def _config(cls, v: dict[str, str]) -> dict[str, str]:
-        return _no_keys(v, FORBIDDEN_CONFIG_KEYS, "set them with name, class and tasksMax")
+        return no_keys(v, FORBIDDEN_CONFIG_KEYS, "set them with name, class and tasksMax")
 
 
 class OffsetStorageType(StrEnum):
@@ -157,30 +163,20 @@ class StandaloneConnectSpec(_Model):
         ),
     )
     """The connectors the worker runs, each from its own file."""
-    bootstrap_servers: str = Field(alias="bootstrapServers", min_length=1)
+    bootstrap_servers: str = bootstrap_servers_field()
     """The Kafka bootstrap servers the worker connects to."""
-    image: str | None = Field(None, min_length=1)
+    image: str | None = image_field()
     """The worker image; the operator's default when unset."""
-    worker_config: dict[str, str] = Field(
-        default_factory=dict,
-        alias="workerConfig",
-        json_schema_extra=cel(
-            f"!({list(MANAGED_WORKER_KEYS)!r}.exists(k, k in self))",
-            "workerConfig must not set the keys the operator manages: "
-            + ", ".join(MANAGED_WORKER_KEYS),
-        ),
-    )
+    worker_config: dict[str, str] = worker_config_field(MANAGED_WORKER_KEYS)
     """Extra worker properties (converters, client settings, config providers, the offset flush
     interval). The keys the operator manages may not be set here."""
     offset_storage: OffsetStorage = Field(default_factory=OffsetStorage, alias="offsetStorage")
     """Where the source offsets live. Immutable."""
-    resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    resources: ResourceRequirements = resources_field()
     """Compute resources of the worker container."""
-    template: PodTemplate = Field(default_factory=PodTemplate)
+    template: PodTemplate = template_field()
     """Overrides for the worker pod."""
-    external_configuration: ExternalConfiguration = Field(
-        default_factory=ExternalConfiguration, alias="externalConfiguration"
-    )
+    external_configuration: ExternalConfiguration = external_configuration_field()
     """Secrets and ConfigMaps exposed to the worker as env or files. A change to a referenced
     Secret rolls the worker pod."""
 
@@ -196,7 +192,7 @@ class StandaloneConnectSpec(_Model):
     @field_validator("worker_config")
     @classmethod
     def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
-        return _no_keys(v, MANAGED_WORKER_KEYS, "the operator manages these keys")
+        return no_keys(v, MANAGED_WORKER_KEYS, "the operator manages these keys")
 
 
 class StandaloneReadyReason(StrEnum):
@@ -211,6 +207,8 @@ class StandaloneReadyReason(StrEnum):
     CONNECTOR_FAILED = "ConnectorFailed"
     TASK_FAILED = "TaskFailed"
     INVALID_CONFIG = "InvalidConfig"
+    WORKER_FAILED = "WorkerFailed"
+    """The worker container exits with an error (it is crash-looping)."""
 
 
 class NamedConnectorStatus(_Model):
@@ -246,11 +244,8 @@ class StandaloneConnect(_Model):
 
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra=cel(
-            f"self.metadata.name.size() <= {MAX_NAME_LENGTH}"
-            f" && self.metadata.name.matches({NAME_PATTERN!r})",
-            f"metadata.name must be a DNS-1035 label of at most {MAX_NAME_LENGTH} characters: "
-            "it names the worker StatefulSet and Services",
+        json_schema_extra=resource_name_rule(
+            MAX_NAME_LENGTH, "the worker StatefulSet and Services"
         ),
     )
 

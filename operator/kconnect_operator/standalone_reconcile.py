@@ -8,6 +8,8 @@ Invariants:
   is the desired one), **runs exactly the listed connectors**, and every one of them and every
   task is RUNNING. While a roll is in progress the reason is Updating.
 - **Ready is False while anything is FAILED,** with the first failure's summary.
+- **A crash-looping worker says why:** while no worker is ready and its container exits with an
+  error, the reason is WorkerFailed and the message is the error the worker printed last.
 - **A condition's lastTransitionTime moves only when its status changes.**
 """
 
@@ -18,8 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from kconnect_operator.models import READY, Condition, ConditionStatus, JsonObject
-from kconnect_operator.reconcile import FAILED, RUNNING, _summary, connector_status, rfc3339
+from kconnect_operator.models import ConditionStatus, JsonObject
+from kconnect_operator.reconcile import (
+    FAILED,
+    RUNNING,
+    _summary,
+    connector_status,
+    ready,
+    status_keys,
+)
 from kconnect_operator.standalone_models import (
     NamedConnectorStatus,
     StandaloneConnectSpec,
@@ -50,6 +59,45 @@ def pod_config_hash(pod: JsonObject, annotation: str) -> str | None:
     return str(value) if value is not None else None
 
 
+ERROR_PREFIX: Final = "kconnect: error:"
+"""How the kconnect CLI starts the line that says why it exits."""
+
+
+def _exit_message(terminated: Mapping[str, Any]) -> str:
+    lines = [line.strip() for line in str(terminated.get("message") or "").splitlines()]
+    errors = [line for line in lines if line.startswith(ERROR_PREFIX)]
+    if errors:
+        return errors[-1]
+    filled = [line for line in lines if line]
+    if filled:
+        return filled[-1]
+    return f"the worker exited with code {terminated.get('exitCode')}"
+
+
+def worker_failure(pods: Sequence[JsonObject], container: str) -> str | None:
+    """Why the `container` of the first crash-looping pod exits, or None when none is.
+
+    A container crash-loops when it is waiting in CrashLoopBackOff, or when its current or last
+    run ended with a non-zero exit code. The message is the last `kconnect: error:` line of the
+    termination message (the log tail, with `terminationMessagePolicy: FallbackToLogsOnError`),
+    else its last non-empty line, else the exit code."""
+    for pod in pods:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        for cs in statuses:
+            if cs.get("name") != container:
+                continue
+            state = cs.get("state") or {}
+            last = cs.get("lastState") or {}
+            terminated = [t for t in (state.get("terminated"), last.get("terminated")) if t]
+            failed = [t for t in terminated if t.get("exitCode", 0) != 0]
+            backoff = (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+            if failed:
+                return _exit_message(failed[0])
+            if backoff:
+                return _exit_message(terminated[0] if terminated else {"exitCode": "unknown"})
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What the handlers saw in one pass."""
@@ -63,6 +111,8 @@ class Observation:
     config_error: str | None = None
     """Why the spec cannot become a worker (a worker config the worker would refuse)."""
     unreachable: str | None = None
+    worker_failure: str | None = None
+    """Why the worker container exits, while it is crash-looping (see `worker_failure`)."""
 
 
 def _healthy(connector: NamedConnectorStatus) -> bool:
@@ -80,6 +130,8 @@ def ready_condition(
     if obs.config_error is not None:
         return false, reason.INVALID_CONFIG, obs.config_error
     if obs.workers_ready == 0:
+        if obs.worker_failure is not None:
+            return false, reason.WORKER_FAILED, obs.worker_failure
         return false, reason.WORKERS_NOT_READY, "the worker pod is not ready"
     if obs.connectors is None:
         return false, reason.PENDING, obs.unreachable or "the worker does not answer yet"
@@ -133,15 +185,13 @@ def build_status(
     now: datetime,
 ) -> StandaloneConnectStatus:
     status, reason, message = ready_condition(spec, obs)
-    old = next((c for c in (previous.conditions if previous else []) if c.type == READY), None)
-    since = old.last_transition_time if old is not None and old.status == status else None
-    condition = Condition(
-        type=READY,
-        status=status,
-        reason=reason.value,
-        message=message,
-        last_transition_time=since or rfc3339(now),
-        observed_generation=obs.generation,
+    condition = ready(
+        status,
+        reason,
+        message,
+        previous=previous.conditions if previous else (),
+        generation=obs.generation,
+        now=now,
     )
     connectors = list(obs.connectors or [])
     return StandaloneConnectStatus(
@@ -154,19 +204,4 @@ def build_status(
     )
 
 
-STATUS_KEYS: Final = frozenset(
-    field.alias or name for name, field in StandaloneConnectStatus.model_fields.items()
-)
-
-
-def status_patch(
-    new: StandaloneConnectStatus, current: Mapping[str, Any] | None
-) -> JsonObject | None:
-    """A merge patch making the stored status equal `new`, or None when it already is."""
-    body = new.model_dump(by_alias=True, mode="json", exclude_none=True)
-    current = dict(current or {})
-    if {k: v for k, v in current.items() if k in STATUS_KEYS} == body:
-        return None
-    patch: JsonObject = {k: None for k in current if k in STATUS_KEYS and k not in body}
-    patch.update(body)
-    return {"status": patch}
+STATUS_KEYS: Final = status_keys(StandaloneConnectStatus)

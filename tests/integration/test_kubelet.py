@@ -789,3 +789,180 @@ def test_the_node_is_ready_and_holds_its_lease(cluster: Cluster) -> None:
     assert not [t for t in node["spec"].get("taints", []) if t["effect"] == "NoExecute"]
     lease = json.loads(cluster.kubectl("-n", "kube-node-lease", "get", "lease", name, "-o", "json"))
     assert lease["spec"]["holderIdentity"] == name
+
+
+# Appends its pod's UID to /data/visits and prints who visited before it, then sleeps.
+VISITOR = (
+    textwrap.dedent(
+        """
+        import os
+        path = "/data/visits"
+        before = open(path).read().split() if os.path.exists(path) else []
+        with open(path, "a") as handle:
+            handle.write(os.environ["POD_UID"] + "\\n")
+        print("visited before:", " ".join(before) or "-", flush=True)
+        """
+    )
+    + SLEEPER
+)
+
+
+def test_a_stateful_set_keeps_its_claim_across_pods_and_the_volume_goes_with_the_claim(
+    cluster: Cluster, namespace: str
+) -> None:
+    container = python_container(
+        VISITOR,
+        env=[{"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}],
+        volumeMounts=[{"name": "data", "mountPath": "/data"}],
+    )
+    cluster.apply(
+        namespace,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "serviceName": "web",
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [container], "terminationGracePeriodSeconds": 5},
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "16Mi"}},
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    first = running_pod(cluster, namespace, "web-0")
+    first_uid = first["metadata"]["uid"]
+    claim = cluster.get("pvc", "data-web-0", namespace)
+    assert claim is not None
+    # No storageClassName in the template: the default class was filled in at admission.
+    assert claim["spec"]["storageClassName"] == "kconnect-local"
+    assert claim["status"]["phase"] == "Bound"
+    volume_name = claim["spec"]["volumeName"]
+    volume = json.loads(cluster.kubectl("get", "pv", volume_name, "-o", "json"))
+    assert volume["spec"]["claimRef"]["uid"] == claim["metadata"]["uid"]
+    assert volume["spec"]["capacity"] == {"storage": "16Mi"}
+    directory = Path(volume["spec"]["hostPath"]["path"])
+    assert directory.is_relative_to(cluster.kubelet.state_dir)
+    wait_for("the first visit", (directory / "visits").exists)
+    first_log = cluster.kubelet.container_log(namespace, "web-0", "main", uid=first_uid)
+    wait_for("the first pod's greeting", lambda: log_with(first_log, "visited before: -"))
+
+    cluster.kubectl("-n", namespace, "delete", "pod", "web-0", "--wait=false")
+
+    def replaced() -> JsonObject | None:
+        found = cluster.get("pod", "web-0", namespace)
+        new = found is not None and found["metadata"]["uid"] != first_uid
+        return found if new and is_ready(found) else None
+
+    second = wait_for("web-0 recreated and Ready", replaced)
+    second_uid = second["metadata"]["uid"]
+    second_log = cluster.kubelet.container_log(namespace, "web-0", "main", uid=second_uid)
+    assert wait_for("the second pod's greeting", lambda: log_with(second_log, "visited before:"))
+    assert f"visited before: {first_uid}" in second_log.read_text()
+    assert (directory / "visits").read_text().split() == [first_uid, second_uid]
+
+    cluster.kubectl("-n", namespace, "delete", "statefulset", "web", "--wait=false")
+    wait_for("web-0 gone", lambda: cluster.get("pod", "web-0", namespace) is None)
+    cluster.kubectl("-n", namespace, "delete", "pvc", "data-web-0", "--wait=false")
+    wait_for(
+        f"{volume_name} deleted",
+        lambda: not cluster.kubectl("get", "pv", volume_name, "--ignore-not-found").strip(),
+    )
+    assert not directory.exists()
+
+
+def test_a_pod_waits_for_its_claim_to_exist_and_mounts_it_read_only(
+    cluster: Cluster, namespace: str
+) -> None:
+    script = "import os; print('writable:', os.access('/data', os.W_OK), flush=True)\n" + SLEEPER
+    cluster.apply(
+        namespace,
+        pod(
+            "reader",
+            python_container(script, volumeMounts=[{"name": "data", "mountPath": "/data"}]),
+            volumes=[
+                {"name": "data", "persistentVolumeClaim": {"claimName": "later", "readOnly": True}}
+            ],
+        ),
+    )
+
+    def unschedulable() -> JsonObject | None:
+        found = cluster.get("pod", "reader", namespace)
+        return found if condition(found or {}, "PodScheduled").get("reason") else None
+
+    found = wait_for("PodScheduled=False Unschedulable", unschedulable)
+    scheduled = condition(found, "PodScheduled")
+    assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
+    assert 'persistentvolumeclaim "later" not found' in scheduled["message"]
+    assert "nodeName" not in found["spec"]
+
+    cluster.apply(
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "later"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Mi"}},
+            },
+        },
+    )
+    running = running_pod(cluster, namespace, "reader")
+    log = cluster.kubelet.container_log(namespace, "reader", "main", uid=running["metadata"]["uid"])
+    assert wait_for("the pod's report", lambda: log_with(log, "writable:"))
+    assert "writable: False" in log.read_text()
+
+
+def test_a_failed_container_falls_back_to_its_log_for_the_termination_message(
+    cluster: Cluster, namespace: str
+) -> None:
+    script = (
+        "import sys\n"
+        "for i in range(200): print('line', i, flush=True)\n"
+        "print('goodbye', file=sys.stderr, flush=True); sys.exit(3)"
+    )
+    fallback = {"terminationMessagePolicy": "FallbackToLogsOnError"}
+    cluster.apply(
+        namespace,
+        pod(
+            "once",
+            python_container(script, **fallback),
+            {**python_container(script), "name": "plain"},
+            {**python_container("print('fine')", **fallback), "name": "fine"},
+            restartPolicy="Never",
+        ),
+        pod("again", python_container(script, **fallback)),
+    )
+    found = pod_in_phase(cluster, namespace, "once", "Failed")
+    message = container_status(found)["state"]["terminated"]["message"]
+    lines = message.splitlines()
+    assert lines[-1] == "goodbye"
+    assert lines[0] == "line 121"  # the last 80 lines
+    plain = container_status(found, "plain")["state"]["terminated"]
+    fine = container_status(found, "fine")["state"]["terminated"]
+    assert (plain["exitCode"], fine["exitCode"]) == (3, 0)
+    assert "message" not in plain  # the default policy, File, reads no log
+    assert "message" not in fine  # it did not fail
+
+    def restarted() -> JsonObject | None:
+        status = container_status(cluster.get("pod", "again", namespace) or {})
+        return status if status.get("restartCount", 0) >= 2 else None
+
+    status = wait_for("a restart of again", restarted)
+    last = status["lastState"]["terminated"]
+    assert last["exitCode"] == 3
+    # Only the last run's output, though the log file holds every run's.
+    assert last["message"].count("goodbye") == 1
+    assert last["message"].splitlines()[0] == "line 121"

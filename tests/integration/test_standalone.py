@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.workers import REPO, Standalone, read_lines, wait_until, write_properties
 
 QUICKSTART = REPO / "examples" / "quickstart"
@@ -146,3 +148,51 @@ def test_quickstart_json_connector_file_and_datagen(standalone: Standalone, new_
     seqs = [line.split()[0] for line in read_lines(sink)]
     assert len(seqs) == 10_000
     assert len(set(seqs)) == 10_000
+
+
+def test_config_provider_variables_are_resolved_in_the_worker_and_never_stored(
+    standalone: Standalone,
+    new_topic,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic = new_topic()
+    secrets = tmp_path / "secrets"  # a mounted Secret: one file per key
+    secrets.mkdir()
+    source_file, sink_file = tmp_path / "in.txt", tmp_path / "out.txt"
+    (secrets / "input").write_text(str(source_file))
+    (tmp_path / "topics.properties").write_text(f"name={topic}\n")
+    monkeypatch.setenv("KC_TEST_SINK_FILE", str(sink_file))
+    monkeypatch.setenv("KC_TEST_FLUSH_MS", "250")
+    java = "org.apache.kafka.common.config.provider."
+    worker = standalone.worker_props(
+        **{
+            "config.providers": "file,dir,env",
+            "config.providers.file.class": java + "FileConfigProvider",
+            "config.providers.dir.class": java + "DirectoryConfigProvider",
+            "config.providers.env.class": java + "EnvVarConfigProvider",
+            # The worker's own config is resolved too.
+            "offset.flush.interval.ms": "${env:KC_TEST_FLUSH_MS}",
+        }
+    )
+    topic_variable = f"${{file:{tmp_path}/topics.properties:name}}"
+    source = {
+        "name": "secret-source",
+        "connector.class": "FileStreamSource",
+        "file": f"${{dir:{secrets}:input}}",
+        "topic": topic_variable,
+    }
+    sink = {
+        "name": "secret-sink",
+        "connector.class": "FileStreamSink",
+        "file": "${env:KC_TEST_SINK_FILE}",
+        "topics": topic_variable,
+    }
+    source_file.write_text("".join(f"line {i}\n" for i in range(20)))
+    w = standalone.start([source, sink], worker=worker)
+    wait_until("20 lines through Kafka", lambda: len(read_lines(sink_file)) == 20)
+    assert read_lines(sink_file) == [f"line {i}" for i in range(20)]
+    # What the REST API serves is the config as written, variables and all.
+    assert w.get("/connectors/secret-source/config")["file"] == f"${{dir:{secrets}:input}}"
+    assert w.get("/connectors/secret-sink/config")["file"] == "${env:KC_TEST_SINK_FILE}"
+    assert w.terminate() == 0

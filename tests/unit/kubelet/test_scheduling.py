@@ -95,6 +95,12 @@ def test_an_unschedulable_pod_is_marked_once() -> None:
     assert conditions[1] == {"type": "Other", "status": "True"}
     pod["status"]["conditions"] = conditions
     assert scheduling.unschedulable_conditions(pod, NOW + datetime.timedelta(minutes=1)) is None
+    # A new reason is news; the condition keeps its transition time.
+    later = NOW + datetime.timedelta(minutes=2)
+    changed = scheduling.unschedulable_conditions(pod, later, 'persistentvolumeclaim "x" not found')
+    assert changed is not None
+    assert changed[0]["message"] == 'persistentvolumeclaim "x" not found'
+    assert changed[0]["lastTransitionTime"] == "2025-01-02T03:04:05Z"
 
 
 def test_the_binding_carries_the_uid_as_a_precondition() -> None:

@@ -248,3 +248,20 @@ def test_only_a_change_is_written() -> None:
     assert status.status_patch({**echoed, "initContainerStatuses": [{"name": "x"}]}, desired) == {
         "initContainerStatuses": None
     }
+
+
+def test_a_failed_container_under_fallback_to_logs_gets_its_log_tail_as_message() -> None:
+    fallback = {"name": "main", "terminationMessagePolicy": "FallbackToLogsOnError"}
+    assert status.wants_log_message(fallback, 1)
+    assert not status.wants_log_message(fallback, 0)
+    assert not status.wants_log_message({"name": "main"}, 1)  # File, the default
+    assert not status.wants_log_message({**fallback, "terminationMessagePolicy": "File"}, 1)
+    output = b"".join(f"line {i}\n".encode() for i in range(100))
+    message = status.log_message(output)
+    assert message.splitlines() == [f"line {i}" for i in range(20, 100)]  # the last 80 lines
+    long_lines = b"".join(bytes([65 + i]) * 99 + b"\n" for i in range(26))
+    message = status.log_message(long_lines)
+    assert len(message.encode()) == 2048
+    assert message.endswith("Z" * 99 + "\n")
+    assert status.log_message(b"no newline at the end") == "no newline at the end"
+    assert status.log_message(b"bad \xff byte\n") == "bad \ufffd byte\n"

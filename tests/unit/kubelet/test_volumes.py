@@ -141,8 +141,10 @@ def test_downward_api_and_projected_volumes() -> None:
 
 
 def test_unsupported_volumes_and_paths_are_refused() -> None:
-    with pytest.raises(volumes.VolumeError, match="persistentVolumeClaim is not supported"):
-        volumes.volume_kind({"name": "data", "persistentVolumeClaim": {"claimName": "c"}})
+    with pytest.raises(volumes.VolumeError, match="nfs is not supported"):
+        volumes.volume_kind({"name": "data", "nfs": {"server": "s", "path": "/"}})
+    claim = {"name": "data", "persistentVolumeClaim": {"claimName": "c"}}
+    assert volumes.volume_kind(claim) == "persistentVolumeClaim"
     assert volumes.volume_kind({"name": "x", "emptyDir": {}}) == "emptyDir"
     assert volumes.volume_kind({"name": "x", "projected": {}}) == "files"
     for bad in ("/etc/passwd", "../up", "a/../../b", "..data", ""):

@@ -230,6 +230,12 @@ def test_image_from_spec_or_default() -> None:
     assert container(deployment(make_spec(image="registry/kc:2")))["image"] == "registry/kc:2"
 
 
+def test_the_worker_container_keeps_its_log_tail_as_termination_message() -> None:
+    c = container(deployment())
+    assert c["name"] == builders.WORKER_CONTAINER
+    assert c["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
 def test_the_container_runs_kconnect_distributed_on_the_mounted_file() -> None:
     c = container(deployment())
     assert c["command"][:2] == ["/bin/sh", "-c"]

@@ -9,12 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from kconnect.errors import ConfigError
-from kconnect_operator import builders, crdgen
+from kconnect_operator import builders, crdgen, reconcile
 from kconnect_operator import standalone_builders as sb
 from kconnect_operator import standalone_reconcile as sr
+from kconnect_operator.models import ConditionStatus
 from kconnect_operator.standalone_models import (
     NamedConnectorStatus,
     StandaloneConnectSpec,
+    StandaloneReadyReason,
 )
 
 OWNER = sb.Owner(name="jobs", namespace="data", uid="u-1")
@@ -281,11 +283,11 @@ def test_status_is_written_only_when_it_changed_and_transition_time_sticks() -> 
     later = sr.build_status(spec(), _obs(raw), previous=first, now=datetime(2026, 2, 1, tzinfo=UTC))
     assert later == first
     stored = first.model_dump(by_alias=True, mode="json", exclude_none=True)
-    assert sr.status_patch(later, stored) is None
+    assert reconcile.status_patch(later, stored) is None
     down = sr.build_status(
         spec(), _obs(None, ready=0), previous=first, now=datetime(2026, 2, 1, tzinfo=UTC)
     )
-    patch = sr.status_patch(down, stored)
+    patch = reconcile.status_patch(down, stored)
     assert patch is not None
     assert patch["status"]["conditions"][0]["lastTransitionTime"] == "2026-02-01T00:00:00Z"
     assert patch["status"]["connectors"] == []
@@ -300,3 +302,83 @@ def test_named_status_parses_the_rest_body() -> None:
         tasks=status.tasks,
     )
     assert status.tasks[0].trace == "Boom\n at x"
+
+
+# --- a crash-looping worker
+
+
+def _pod(state: dict[str, Any], last: dict[str, Any] | None = None, name: str = "worker") -> Any:
+    status: dict[str, Any] = {"name": name, "state": state}
+    if last is not None:
+        status["lastState"] = last
+    return {"metadata": {"name": "jobs-standalone-0"}, "status": {"containerStatuses": [status]}}
+
+
+def _terminated(code: int, message: str | None = None) -> dict[str, Any]:
+    terminated: dict[str, Any] = {"exitCode": code}
+    if message is not None:
+        terminated["message"] = message
+    return {"terminated": terminated}
+
+
+LOG_TAIL = (
+    "starting\n"
+    "kconnect: error: spec.a: first problem\n"
+    "Traceback (most recent call last):\n"
+    "kconnect: error: connector a: no plugin 'Nope'\n"
+    "exiting\n\n"
+)
+
+
+def test_worker_failure_prefers_the_last_kconnect_error_line() -> None:
+    backoff = {"waiting": {"reason": "CrashLoopBackOff"}}
+    pod = _pod(backoff, _terminated(1, LOG_TAIL))
+    assert sr.worker_failure([pod], "worker") == "kconnect: error: connector a: no plugin 'Nope'"
+
+
+def test_worker_failure_falls_back_to_the_last_line_then_the_exit_code() -> None:
+    assert sr.worker_failure([_pod(_terminated(2, "a\nlast words\n\n"))], "worker") == "last words"
+    assert (
+        sr.worker_failure([_pod(_terminated(137, " \n"))], "worker")
+        == "the worker exited with code 137"
+    )
+    assert sr.worker_failure([_pod(_terminated(3))], "worker") == "the worker exited with code 3"
+
+
+def test_worker_failure_ignores_clean_exits_running_workers_and_other_containers() -> None:
+    running = {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
+    assert sr.worker_failure([_pod(running)], "worker") is None
+    assert sr.worker_failure([_pod(_terminated(0, "bye"))], "worker") is None
+    assert sr.worker_failure([_pod(running, _terminated(0))], "worker") is None
+    assert sr.worker_failure([_pod(_terminated(1, "x"), name="sidecar")], "worker") is None
+    assert sr.worker_failure([{"metadata": {"name": "p"}}], "worker") is None
+    assert sr.worker_failure([], "worker") is None
+
+
+def test_a_crash_looping_worker_is_worker_failed_with_its_error() -> None:
+    message = "kconnect: error: connector a: no plugin 'Nope'"
+    obs = sr.Observation(
+        generation=1, workers_ready=0, current=False, connectors=None, worker_failure=message
+    )
+    assert sr.ready_condition(spec(), obs) == (
+        ConditionStatus.FALSE,
+        StandaloneReadyReason.WORKER_FAILED,
+        message,
+    )
+    # A worker that is ready again is judged by what it runs, not by its last crash.
+    recovered = sr.Observation(
+        generation=1,
+        workers_ready=1,
+        current=True,
+        connectors=sr.connector_statuses(
+            {"a": _connector("a"), "b.x": _connector("b.x", tasks=("RUNNING", "RUNNING"))}
+        ),
+        worker_failure=message,
+    )
+    assert sr.ready_condition(spec(), recovered)[1] is StandaloneReadyReason.RUNNING
+
+
+def test_the_worker_container_keeps_its_log_tail_as_termination_message() -> None:
+    (container,) = _sts()["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == builders.WORKER_CONTAINER
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"

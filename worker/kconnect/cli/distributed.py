@@ -20,7 +20,7 @@ from kconnect.cli.common import (
     make_admin,
     serve,
 )
-from kconnect.cli.files import read_properties
+from kconnect.cli.files import read_worker_properties
 from kconnect.config.worker import DistributedConfig
 from kconnect.herder.distributed import DistributedHerder
 from kconnect.plugins.registry import default_registry
@@ -55,7 +55,7 @@ def internal_topics(config: DistributedConfig) -> list[InternalTopic]:
 
 def run_distributed(worker_path: str) -> int:
     started = time.monotonic()
-    props = read_properties(worker_path)
+    props = read_worker_properties(worker_path)
     config = check_worker_config(DistributedConfig, props, worker_path)
     admin = make_admin(props, config)
     cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S)

@@ -1,4 +1,5 @@
-"""Reading config files: worker `.properties`, and connector `.properties` or `.json`.
+"""Reading config files: worker `.properties` (with config-provider variables resolved), and
+connector `.properties` or `.json` (kept as written: the worker resolves them at each start).
 
 A connector JSON file is either the body of `POST /connectors` (`{"name": ..., "config": {...}}`)
 or a flat object of keys; scalar values are taken as their text, as Kafka Connect does. Every
@@ -11,6 +12,7 @@ import json
 from pathlib import Path
 
 from kconnect.config.properties import parse_properties
+from kconnect.config.providers import ConfigTransformer
 from kconnect.errors import ConfigError
 
 
@@ -29,6 +31,16 @@ def _read(path: str) -> str:
 
 def read_properties(path: str) -> dict[str, str]:
     return parse_properties(_read(path), path)
+
+
+def read_worker_properties(path: str) -> dict[str, str]:
+    """A worker file with its config-provider variables resolved, as Kafka Connect's worker
+    resolves its own config (a SASL password from a mounted Secret, say)."""
+    props = read_properties(path)
+    try:
+        return ConfigTransformer.from_worker_props(props).transform(props)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _text(value: object, key: str, path: str) -> str:

@@ -22,7 +22,7 @@ from kconnect.cli.common import (
     make_admin,
     serve,
 )
-from kconnect.cli.files import read_connector_config, read_properties
+from kconnect.cli.files import read_connector_config, read_worker_properties
 from kconnect.config.worker import StandaloneConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.standalone import StandaloneHerder
@@ -54,7 +54,7 @@ def load_connectors(paths: list[str], worker_props: Mapping[str, str]) -> list[d
 
 def run_standalone(worker_path: str, connector_paths: list[str]) -> int:
     started = time.monotonic()
-    props = read_properties(worker_path)
+    props = read_worker_properties(worker_path)
     config = check_worker_config(StandaloneConfig, props, worker_path)
     connectors = load_connectors(connector_paths, props)
     offsets = FileOffsetStore(config.offset_storage_file_filename)

@@ -17,6 +17,7 @@ from pydantic_core import PydanticUndefined
 from kconnect.api.connector import Connector, SinkConnector
 from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
+from kconnect.config.providers import ConfigTransformer
 from kconnect.config.validation import describe_errors
 from kconnect.config.worker import prefixed
 from kconnect.errors import ConfigError
@@ -93,6 +94,13 @@ def validate_config(
     registry: PluginRegistry, worker_props: Mapping[str, str], config: Mapping[str, str]
 ) -> ConfigInfos:
     errors: dict[str, list[str]] = {}
+    raw = config
+    # Variables are validated as the worker would start them: resolved. Values shown stay raw.
+    try:
+        config = ConfigTransformer.from_worker_props(worker_props).transform(config)
+    except ConfigError as e:
+        key = str(e).partition(":")[0] if ":" in str(e) else "connector.class"
+        errors.setdefault(key if key in raw else "connector.class", []).append(str(e))
     class_name = config.get("connector.class", "")
     connector_cls: type[Connector] | None = None
     try:
@@ -139,7 +147,7 @@ def validate_config(
             seen.add(key_info.name)
             if key_info.group and key_info.group not in groups:
                 groups.append(key_info.group)
-            value = config.get(key_info.name, key_info.default_value)
+            value = raw.get(key_info.name, key_info.default_value)
             infos.append(
                 ConfigInfo(
                     key_info,
@@ -153,7 +161,7 @@ def validate_config(
     # Errors on keys no model declares (a converter's prefixed key, say) still count.
     for key, messages in errors.items():
         definition = ConfigKeyInfo(key, "STRING", False, None, "LOW", "", None)
-        infos.append(ConfigInfo(definition, ConfigValueInfo(key, config.get(key), errors=messages)))
+        infos.append(ConfigInfo(definition, ConfigValueInfo(key, raw.get(key), errors=messages)))
     name = registry.display_name(connector_cls) if connector_cls is not None else class_name
     error_count = sum(len(c.value.errors) for c in infos)
     return ConfigInfos(name=name, error_count=error_count, groups=groups, configs=infos)

@@ -19,6 +19,7 @@ from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.task import SinkTask, SourceTask
 from kconnect.api.types import ConnectorName, TaskId
 from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
+from kconnect.config.providers import ConfigTransformer
 from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.plugins.registry import PluginRegistry
@@ -76,6 +77,8 @@ class Worker:
         self.registry = registry
         self.offsets = offsets
         self.status = status
+        # Variables in connector configs are resolved here, at each start, never stored.
+        self.transformer = ConfigTransformer.from_worker_props(worker_props)
         self.connectors: dict[ConnectorName, ConnectorRunner] = {}
         self.tasks: dict[TaskId, TaskRunner] = {}
         # Topics each connector's tasks have used: `GET /connectors/{c}/topics`.
@@ -97,6 +100,7 @@ class Worker:
         if name in self.connectors:
             raise RuntimeError(f"connector {name} is already running on this worker")
         try:
+            props = self.transformer.transform(props)
             connector = self.connector_class(props)()
         except Exception as e:  # noqa: BLE001 - a plugin's constructor is its own code
             self.status.put_connector(
@@ -189,6 +193,8 @@ class Worker:
         task_props: Mapping[str, str],
         target: TargetState,
     ) -> TaskRunner:
+        connector_props = self.transformer.transform(connector_props)
+        task_props = self.transformer.transform(task_props)
         connector_cls = self.connector_class(connector_props)
         task_cls = connector_cls().task_class()
         key, value, header = build_converters(self.registry, self.worker_props, connector_props)

@@ -1,0 +1,157 @@
+"""The operator's shared clients, and the handler steps both kinds take with them.
+
+`handlers` (KafkaConnector) and `standalone_handlers` (StandaloneConnect) differ in what they
+decide, not in how they talk to the API server and the workers: this module holds that common
+shell. It does I/O, so it is not part of the pure core.
+
+A resource's loop (`run_loop`) wakes on its event or after its interval, whichever comes first,
+and never runs two passes closer than `MIN_GAP_S`; one failed pass is logged and counted, and the
+loop goes on. The loop removes its wake-up event when it ends, unless a newer loop replaced it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
+
+import aiohttp
+import kopf
+from pydantic import BaseModel, ValidationError
+
+from kconnect_operator import metrics, reconcile
+from kconnect_operator.connect import ConnectClient, ConnectError
+from kconnect_operator.kube import Kube, KubeError, object_path
+from kconnect_operator.options import OperatorOptions
+
+NOT_READY_INTERVAL_S: Final = 2.0
+"""How often a resource that is not Ready is looked at, without an event."""
+MIN_GAP_S: Final = 0.5
+"""The shortest pause between two passes of one resource: a burst of events makes one pass."""
+
+
+@dataclass
+class Runtime:
+    """The operator's shared clients, created at startup and closed at cleanup."""
+
+    options: OperatorOptions
+    kube: Kube
+    http: aiohttp.ClientSession
+    wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+
+    def wake(self, namespace: str, name: str) -> None:
+        event = self.wakeups.get((namespace, name))
+        if event is not None:
+            event.set()
+
+
+def runtime_of(memo: Any) -> Runtime:
+    runtime: Runtime = memo.runtime
+    return runtime
+
+
+def validation_message(error: ValidationError) -> str:
+    return "; ".join(
+        f"spec.{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors()
+    )
+
+
+async def set_status(
+    runtime: Runtime, body: Mapping[str, Any], resource_path: str, status: BaseModel
+) -> None:
+    """Patch the resource's status to `status`, unless it already is."""
+    patch = reconcile.status_patch(status, body.get("status"))
+    if patch is not None:
+        await runtime.kube.merge_patch(resource_path + "/status", patch)
+
+
+async def secret_versions(runtime: Runtime, namespace: str, names: list[str]) -> dict[str, str]:
+    """The resourceVersions of the named Secrets that exist."""
+    versions: dict[str, str] = {}
+    for secret in names:
+        found = await runtime.kube.get(object_path("v1", "Secret", namespace, secret))
+        if found is not None:
+            versions[secret] = found["metadata"]["resourceVersion"]
+    return versions
+
+
+async def apply_and_count(
+    runtime: Runtime, kind: str, apply: Callable[[], Awaitable[None]]
+) -> None:
+    """Apply the children, counting the result; an API error is retried by kopf."""
+    try:
+        await apply()
+    except KubeError as e:
+        metrics.RECONCILES.inc(kind=kind, result="error")
+        raise kopf.TemporaryError(f"applying the children: {e}", delay=5) from e
+    metrics.RECONCILES.inc(kind=kind, result="ok")
+
+
+async def reapply_for_secret(
+    runtime: Runtime,
+    namespace: str,
+    secret: str,
+    owners: Iterable[str],
+    resource_path: Callable[[str, str], str],
+    apply: Callable[[Runtime, kopf.Body], Awaitable[None]],
+    logger: kopf.Logger,
+) -> None:
+    """Apply the children of each owner that references the changed Secret."""
+    for owner in owners:
+        raw = await runtime.kube.get(resource_path(namespace, owner))
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            continue
+        body = kopf.Body(cast(kopf.RawBody, raw))
+        logger.info("Secret %s/%s changed: applying %s's children", namespace, secret, owner)
+        try:
+            await apply(runtime, body)
+        except (KubeError, kopf.PermanentError) as e:
+            logger.warning("Secret %s/%s changed; applying %s: %s", namespace, secret, owner, e)
+
+
+def connect_client(runtime: Runtime, urls: Sequence[str]) -> ConnectClient:
+    """A REST client for the given workers, counting its responses."""
+    return ConnectClient(
+        runtime.http,
+        list(urls),
+        timeout_s=runtime.options.rest_timeout_s,
+        on_response=lambda method, code: metrics.REST_REQUESTS.inc(method=method, code=str(code)),
+    )
+
+
+async def run_loop(
+    runtime: Runtime,
+    key: tuple[str, str],
+    stopped: kopf.DaemonStopped,
+    one_pass: Callable[[], Awaitable[bool]],
+    *,
+    kind: str,
+    what: str,
+    logger: kopf.Logger,
+) -> None:
+    """Run `one_pass` (True when the resource is Ready) until `stopped`, on wake-ups under `key`
+    and every `sync_interval_s` (every `NOT_READY_INTERVAL_S` while not Ready)."""
+    wake = runtime.wakeups.setdefault(key, asyncio.Event())
+    ready = False
+    try:
+        while not stopped:
+            wake.clear()
+            try:
+                ready = await one_pass()
+                metrics.RECONCILES.inc(kind=kind, result="ok")
+            except (KubeError, ConnectError, kopf.PermanentError) as e:
+                metrics.RECONCILES.inc(kind=kind, result="error")
+                logger.warning("syncing %s: %s", what, e)
+            interval = (
+                runtime.options.sync_interval_s
+                if ready
+                else min(NOT_READY_INTERVAL_S, runtime.options.sync_interval_s)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+            await asyncio.sleep(MIN_GAP_S)
+    finally:
+        if runtime.wakeups.get(key) is wake:
+            del runtime.wakeups[key]
