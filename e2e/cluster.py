@@ -159,6 +159,29 @@ class Operator:
         except (urllib.error.URLError, OSError):
             return ""
 
+    def syncs(self, namespace: str, name: str, kind: str = "KafkaConnector") -> float:
+        """Passes the operator has completed over one resource, ok or not."""
+        series = (
+            f'kconnect_operator_resource_syncs_total{{kind="{kind}",'
+            f'namespace="{namespace}",name="{name}"}} '
+        )
+        for line in self.metrics().splitlines():
+            if line.startswith(series):
+                return float(line[len(series) :])
+        return 0.0
+
+    def wait_passes(
+        self, namespace: str, name: str, passes: int, timeout: float = OPERATOR_READY_TIMEOUT_S
+    ) -> None:
+        """Wait until the operator has looked at a resource `passes` more times: long enough for
+        it to act on what it saw, e.g. to prove that it did not."""
+        target = self.syncs(namespace, name) + passes
+        wait_for(
+            f"{passes} more operator passes over {namespace}/{name}",
+            lambda: self.syncs(namespace, name) >= target,
+            timeout,
+        )
+
     def wait_leading(self, timeout: float = OPERATOR_READY_TIMEOUT_S) -> None:
         def leading() -> bool:
             if self.process.poll() is not None:

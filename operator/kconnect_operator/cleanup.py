@@ -16,16 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from kconnect.storage.topics import task_topic_name
 from kconnect.worker.clients import admin_config
 from kconnect_operator.models import KafkaConnectorSpec, derived_names
 
-_GONE: Final = ("UNKNOWN_TOPIC_OR_PART", "GROUP_ID_NOT_FOUND", "_UNKNOWN_TOPIC")
+_GONE: Final = frozenset(
+    {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.GROUP_ID_NOT_FOUND, KafkaError._UNKNOWN_TOPIC}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,28 +75,34 @@ class CleanupReport:
     errors: tuple[str, ...]
 
 
+def _settle(
+    futures: Mapping[str, Any], what: str, timeout_s: float
+) -> tuple[tuple[str, ...], list[str]]:
+    """The names whose deletion succeeded, and an error per failure other than "already gone"."""
+    done: list[str] = []
+    errors: list[str] = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            done.append(name)
+        except KafkaException as e:
+            error = e.args[0] if e.args else None
+            if not (isinstance(error, KafkaError) and error.code() in _GONE):
+                errors.append(f"{what} {name}: {e}")
+    return tuple(done), errors
+
+
 def delete_kafka_state(
     config: Mapping[str, str], state: KafkaState, *, timeout_s: float = 30.0
 ) -> CleanupReport:
     """Delete the topics and groups of `state` (blocking: run it in a thread)."""
     admin = AdminClient(dict(config))
-    deleted_topics: list[str] = []
-    deleted_groups: list[str] = []
-    errors: list[str] = []
-    futures = admin.delete_topics(list(state.topics), operation_timeout=timeout_s)
-    for topic, future in futures.items():
-        try:
-            future.result(timeout=timeout_s)
-            deleted_topics.append(topic)
-        except KafkaException as e:
-            if not any(code in str(e) for code in _GONE):
-                errors.append(f"topic {topic}: {e}")
-    group_futures = admin.delete_consumer_groups(list(state.groups), request_timeout=timeout_s)
-    for group, future in group_futures.items():
-        try:
-            future.result(timeout=timeout_s)
-            deleted_groups.append(group)
-        except KafkaException as e:
-            if not any(code in str(e) for code in _GONE):
-                errors.append(f"consumer group {group}: {e}")
-    return CleanupReport(tuple(deleted_topics), tuple(deleted_groups), tuple(errors))
+    topics, topic_errors = _settle(
+        admin.delete_topics(list(state.topics), operation_timeout=timeout_s), "topic", timeout_s
+    )
+    groups, group_errors = _settle(
+        admin.delete_consumer_groups(list(state.groups), request_timeout=timeout_s),
+        "consumer group",
+        timeout_s,
+    )
+    return CleanupReport(topics, groups, tuple(topic_errors + group_errors))

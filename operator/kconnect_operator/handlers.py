@@ -53,12 +53,14 @@ from kconnect_operator.runtime import (
     Runtime,
     apply_and_count,
     connect_client,
+    parse_spec,
     reapply_for_secret,
+    resource_path,
     run_loop,
     runtime_of,
     secret_versions,
     set_status,
-    validation_message,
+    stored_status,
 )
 
 registry = kopf.OperatorRegistry()
@@ -104,14 +106,6 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 # --- reading the resource
 
 
-def _spec(body: Mapping[str, Any]) -> KafkaConnectorSpec:
-    """The spec, or a PermanentError naming what is wrong (the CRD admits little that fails)."""
-    try:
-        return KafkaConnectorSpec.model_validate(dict(body.get("spec") or {}))
-    except ValidationError as e:
-        raise kopf.PermanentError(f"invalid spec: {validation_message(e)}") from e
-
-
 def _owner(body: Mapping[str, Any]) -> builders.Owner:
     meta = body["metadata"]
     return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
@@ -121,30 +115,11 @@ def _resource_path(namespace: str, name: str) -> str:
     return object_path(f"{GROUP}/{VERSION}", KIND, namespace, name)
 
 
-def _previous_status(body: Mapping[str, Any]) -> KafkaConnectorStatus | None:
-    raw = body.get("status")
-    if not raw:
-        return None
-    try:
-        return KafkaConnectorStatus.model_validate(
-            {k: v for k, v in dict(raw).items() if k in reconcile.STATUS_KEYS}
-        )
-    except ValidationError:
-        return None
-
-
-async def _set_status(
-    runtime: Runtime, body: Mapping[str, Any], status: KafkaConnectorStatus
-) -> None:
-    meta = body["metadata"]
-    await set_status(runtime, body, _resource_path(meta["namespace"], meta["name"]), status)
-
-
 # --- children
 
 
 async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
-    spec = _spec(body)
+    spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body)
     options = runtime.options
     try:
@@ -180,11 +155,11 @@ async def _reject(
             config_error=message,
         ),
         selector=builders.selector_string(_owner(body)),
-        previous=_previous_status(body),
+        previous=stored_status(KafkaConnectorStatus, body),
         auto_restart_status=None,
         now=datetime.now(UTC),
     )
-    await _set_status(runtime, body, status)
+    await set_status(runtime, body, resource_path(KIND, body), status)
 
 
 @kopf.on.resume(*RESOURCE, registry=registry)
@@ -294,6 +269,7 @@ async def connector_loop(
             stopped,
             one_pass,
             kind=KIND,
+            name=name,
             what="the connector",
             logger=logger,
         )
@@ -308,11 +284,11 @@ async def sync_connector(
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
         return
-    spec = _spec(body)
+    spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body)
     namespace, name = owner.namespace, owner.name
     now = datetime.now(UTC)
-    previous = _previous_status(body)
+    previous = stored_status(KafkaConnectorStatus, body)
     pods = await runtime.kube.list(
         collection_path("v1", "Pod", namespace), label_selector=builders.selector_string(owner)
     )
@@ -348,7 +324,7 @@ async def sync_connector(
     ready = next(c for c in status.conditions if c.type == READY)
     state.ready = ready.status == "True"
     _observe(namespace, name, status)
-    await _set_status(runtime, body, status)
+    await set_status(runtime, body, resource_path(KIND, body), status)
 
 
 def _observe(namespace: str, name: str, status: KafkaConnectorStatus) -> None:
@@ -471,7 +447,7 @@ async def delete_kafka_state(
     """With `deletionPolicy: Delete`: stop the workers, then delete the internal topics, the task
     topic and the consumer groups. Retried until it succeeds; the finalizer holds the resource."""
     runtime = runtime_of(memo)
-    spec = _spec(body)
+    spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body)
     deployment = object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner))
     await runtime.kube.delete(deployment, propagation="Foreground")

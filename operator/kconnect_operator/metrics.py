@@ -278,7 +278,16 @@ AUTO_RESTARTS: Final = Counter(
     registry=REGISTRY,
 )
 
+RESOURCE_SYNCS: Final = Counter(
+    "kconnect_operator_resource_syncs_total",
+    "Passes of the operator's loop over one resource (its workers, REST state and status), "
+    "ok or not.",
+    ("kind", "namespace", "name"),
+    registry=REGISTRY,
+)
+
 PER_CONNECTOR: Final = (
+    RESOURCE_SYNCS,
     CONNECTOR_READY,
     CONNECTOR_TASKS,
     CONNECTOR_WORKERS_READY,

@@ -474,6 +474,3 @@ def status_patch(new: BaseModel, current: Mapping[str, Any] | None) -> JsonObjec
     patch: JsonObject = {k: None for k in current if k in keys and k not in body}
     patch.update(body)
     return {"status": patch}
-
-
-STATUS_KEYS: Final = status_keys(KafkaConnectorStatus)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import aiohttp
 import kopf
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from kconnect_operator import metrics, reconcile
 from kconnect_operator.connect import ConnectClient, ConnectError
 from kconnect_operator.kube import Kube, KubeError, object_path
+from kconnect_operator.models import GROUP, VERSION
 from kconnect_operator.options import OperatorOptions
 
 NOT_READY_INTERVAL_S: Final = 2.0
@@ -50,6 +51,36 @@ class Runtime:
 def runtime_of(memo: Any) -> Runtime:
     runtime: Runtime = memo.runtime
     return runtime
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_spec(model: type[M], body: Mapping[str, Any]) -> M:
+    """The resource's spec, or a PermanentError naming what is wrong (the CRD admits little that
+    fails)."""
+    try:
+        return model.model_validate(dict(body.get("spec") or {}))
+    except ValidationError as e:
+        raise kopf.PermanentError(f"invalid spec: {validation_message(e)}") from e
+
+
+def stored_status(model: type[M], body: Mapping[str, Any]) -> M | None:
+    """The status the resource holds, read with `model`; None when absent or unreadable."""
+    raw = body.get("status")
+    if not raw:
+        return None
+    keys = reconcile.status_keys(model)
+    try:
+        return model.model_validate({k: v for k, v in dict(raw).items() if k in keys})
+    except ValidationError:
+        return None
+
+
+def resource_path(kind: str, body: Mapping[str, Any]) -> str:
+    """The API path of the kconnect.io resource `body` (of `kind`)."""
+    meta = body["metadata"]
+    return object_path(f"{GROUP}/{VERSION}", kind, meta["namespace"], meta["name"])
 
 
 def validation_message(error: ValidationError) -> str:
@@ -128,6 +159,7 @@ async def run_loop(
     one_pass: Callable[[], Awaitable[bool]],
     *,
     kind: str,
+    name: str,
     what: str,
     logger: kopf.Logger,
 ) -> None:
@@ -144,6 +176,7 @@ async def run_loop(
             except (KubeError, ConnectError, kopf.PermanentError) as e:
                 metrics.RECONCILES.inc(kind=kind, result="error")
                 logger.warning("syncing %s: %s", what, e)
+            metrics.RESOURCE_SYNCS.inc(kind=kind, namespace=key[0], name=name)
             interval = (
                 runtime.options.sync_interval_s
                 if ready
@@ -155,3 +188,4 @@ async def run_loop(
     finally:
         if runtime.wakeups.get(key) is wake:
             del runtime.wakeups[key]
+        metrics.RESOURCE_SYNCS.remove(kind=kind, namespace=key[0], name=name)

@@ -39,12 +39,14 @@ from kconnect_operator.runtime import (
     Runtime,
     apply_and_count,
     connect_client,
+    parse_spec,
     reapply_for_secret,
+    resource_path,
     run_loop,
     runtime_of,
     secret_versions,
     set_status,
-    validation_message,
+    stored_status,
 )
 from kconnect_operator.standalone_models import (
     KIND,
@@ -60,13 +62,6 @@ def wake_key(name: str) -> str:
     return f"{PLURAL.removesuffix('s')}/{name}"
 
 
-def _spec(body: Mapping[str, Any]) -> StandaloneConnectSpec:
-    try:
-        return StandaloneConnectSpec.model_validate(dict(body.get("spec") or {}))
-    except ValidationError as e:
-        raise kopf.PermanentError(f"invalid spec: {validation_message(e)}") from e
-
-
 def _owner(body: Mapping[str, Any]) -> sb.Owner:
     meta = body["metadata"]
     return sb.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
@@ -76,32 +71,13 @@ def _resource_path(namespace: str, name: str) -> str:
     return object_path(f"{GROUP}/{VERSION}", KIND, namespace, name)
 
 
-def _previous_status(body: Mapping[str, Any]) -> StandaloneConnectStatus | None:
-    raw = body.get("status")
-    if not raw:
-        return None
-    try:
-        return StandaloneConnectStatus.model_validate(
-            {k: v for k, v in dict(raw).items() if k in sr.STATUS_KEYS}
-        )
-    except ValidationError:
-        return None
-
-
-async def _set_status(
-    runtime: Runtime, body: Mapping[str, Any], status: StandaloneConnectStatus
-) -> None:
-    meta = body["metadata"]
-    await set_status(runtime, body, _resource_path(meta["namespace"], meta["name"]), status)
-
-
 async def _desired_hash(runtime: Runtime, spec: StandaloneConnectSpec, owner: sb.Owner) -> str:
     versions = await secret_versions(runtime, owner.namespace, builders.referenced_secrets(spec))
     return sb.config_hash(spec, owner, versions)
 
 
 async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
-    spec = _spec(body)
+    spec = parse_spec(StandaloneConnectSpec, body)
     owner = _owner(body)
     try:
         children = sb.build_children(
@@ -122,8 +98,10 @@ async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
             connectors=None,
             config_error=message,
         )
-        status = sr.build_status(spec, obs, previous=_previous_status(body), now=datetime.now(UTC))
-        await _set_status(runtime, body, status)
+        status = sr.build_status(
+            spec, obs, previous=stored_status(StandaloneConnectStatus, body), now=datetime.now(UTC)
+        )
+        await set_status(runtime, body, resource_path(KIND, body), status)
         raise kopf.PermanentError(str(e)) from e
     for child in children:
         await runtime.kube.apply(child)
@@ -208,6 +186,7 @@ async def standalone_loop(
         stopped,
         lambda: sync_standalone(runtime, body, logger),
         kind=KIND,
+        name=name,
         what="the status",
         logger=logger,
     )
@@ -218,7 +197,7 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
         return False
-    spec = _spec(body)
+    spec = parse_spec(StandaloneConnectSpec, body)
     owner = _owner(body)
     pods = await runtime.kube.list(
         collection_path("v1", "Pod", owner.namespace),
@@ -253,6 +232,8 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
         unreachable=unreachable,
         worker_failure=sr.worker_failure(pods, builders.WORKER_CONTAINER),
     )
-    status = sr.build_status(spec, obs, previous=_previous_status(body), now=datetime.now(UTC))
-    await _set_status(runtime, body, status)
+    status = sr.build_status(
+        spec, obs, previous=stored_status(StandaloneConnectStatus, body), now=datetime.now(UTC)
+    )
+    await set_status(runtime, body, resource_path(KIND, body), status)
     return any(c.type == READY and c.status == "True" for c in status.conditions)

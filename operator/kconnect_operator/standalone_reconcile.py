@@ -27,7 +27,6 @@ from kconnect_operator.reconcile import (
     _summary,
     connector_status,
     ready,
-    status_keys,
 )
 from kconnect_operator.standalone_models import (
     NamedConnectorStatus,
@@ -202,6 +201,3 @@ def build_status(
         tasks_ready=sum(1 for c in connectors for t in c.tasks if t.state == RUNNING),
         workers_ready=obs.workers_ready,
     )
-
-
-STATUS_KEYS: Final = status_keys(StandaloneConnectStatus)

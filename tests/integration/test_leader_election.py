@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -461,6 +462,11 @@ def replicas(
             replica.close()
 
 
+def lease_renewed_at(spec: dict[str, Any]) -> float:
+    """The lease's renewTime (RFC 3339 with microseconds) in seconds since the epoch."""
+    return datetime.fromisoformat(spec["renewTime"].replace("Z", "+00:00")).timestamp()
+
+
 def lease_spec(plane: controlplane.ControlPlane, name: str) -> dict[str, Any]:
     lease = json.loads(kubectl(plane, "-n", NAMESPACE, "get", "lease", name, "-o", "json"))
     spec: dict[str, Any] = lease["spec"]
@@ -497,9 +503,18 @@ def test_a_second_replica_stands_by_and_takes_over_after_sigterm(
     second.wait_standing_by("replica-a")
     assert second.get("/healthz") == (200, "ok")
 
-    # The standby stays one while the leader renews, past several lease durations.
-    time.sleep(STANDBY_CHECK_S)
-    assert second.leader_metric() == "0", second.log()
+    # The standby stays one while the leader renews: until the leader has renewed the lease
+    # across two lease durations, long enough for an unrenewed lease to expire twice.
+    start = lease_renewed_at(lease_spec(operator_cluster, lease))
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        assert second.leader_metric() == "0", second.log()
+        current = lease_spec(operator_cluster, lease)
+        assert current["holderIdentity"].startswith("replica-a_"), current
+        if lease_renewed_at(current) - start >= STANDBY_CHECK_S:
+            break
+        assert time.monotonic() < deadline, f"the leader stopped renewing: {current}"
+        time.sleep(TIMING.retry_period_s)
     assert first.leader_metric() == "1", first.log()
     before = lease_spec(operator_cluster, lease)
     assert before["holderIdentity"].startswith("replica-a_"), before

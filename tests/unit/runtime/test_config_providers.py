@@ -144,3 +144,39 @@ def test_validation_checks_resolved_values_and_shows_raw_ones(secrets: Path) -> 
     assert bad.error_count == 1
     errors = {c.value.name: c.value.errors for c in bad.configs if c.value.errors}
     assert list(errors) == ["max.records"]
+
+
+def test_validation_reports_an_unreadable_variable_on_its_own_key(tmp_path: Path) -> None:
+    worker = {
+        "config.providers": "file",
+        "config.providers.file.class": JAVA + "FileConfigProvider",
+    }
+    infos = validate_config(
+        default_registry(),
+        worker,
+        {
+            "name": "g",
+            "connector.class": "DataGen",
+            "topic": "t",
+            "max.records": f"${{file:{tmp_path}/gone.properties:records}}",
+        },
+    )
+    errors = {c.value.name: c.value.errors for c in infos.configs if c.value.errors}
+    assert list(errors) == ["max.records"]
+    assert "config provider 'file': cannot read" in errors["max.records"][0]
+
+
+class _Broken:
+    def configure(self, params: dict[str, str]) -> None:
+        raise KeyError("region")
+
+
+def test_a_provider_that_fails_to_start_is_a_config_error_naming_the_key() -> None:
+    props = {
+        "config.providers": "vault",
+        "config.providers.vault.class": f"{__name__}._Broken",
+    }
+    with pytest.raises(ConfigError) as e:
+        ConfigTransformer.from_worker_props(props)
+    assert "config.providers.vault.class=" in str(e.value)
+    assert "failed to start: KeyError" in str(e.value)

@@ -39,6 +39,14 @@ VARIABLE: Final = re.compile(r"\$\{([^}]*?):(?:([^}]*?):)?([^}]*?)\}")
 """Kafka Connect's `ConfigTransformer.DEFAULT_PATTERN`: `${provider:[path:]key}`."""
 
 
+class ConfigProviderError(ConfigError):
+    """A variable of `key` could not be resolved; the message names the key first."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
 class ConfigProvider(Protocol):
     def configure(self, params: Mapping[str, str]) -> None: ...
 
@@ -169,11 +177,17 @@ class ConfigTransformer:
                     "provider class such as "
                     "org.apache.kafka.common.config.provider.FileConfigProvider"
                 )
-            provider = _load(class_name, key)
             prefix = f"{PROVIDERS_KEY}.{name}.param."
-            provider.configure(
-                {k[len(prefix) :]: v for k, v in worker_props.items() if k.startswith(prefix)}
-            )
+            params = {k[len(prefix) :]: v for k, v in worker_props.items() if k.startswith(prefix)}
+            try:
+                provider = _load(class_name, key)
+                provider.configure(params)
+            except ConfigError:
+                raise
+            except Exception as e:  # a user's provider may fail in any way
+                raise ConfigError(
+                    f"{key}={class_name!r}: the provider failed to start: {type(e).__name__}: {e}"
+                ) from e
             providers[name] = provider
         return cls(providers)
 
@@ -199,8 +213,9 @@ class ConfigTransformer:
             try:
                 found[(provider, path)] = self._providers[provider].get(path, keys)
             except ConfigError as e:
-                where = first_key[(provider, path)]
-                raise ConfigError(f"{where}: config provider {provider!r}: {e}") from e
+                raise ConfigProviderError(
+                    first_key[(provider, path)], f"config provider {provider!r}: {e}"
+                ) from e
 
         def replace(match: re.Match[str]) -> str:
             provider, path, key = match.group(1), match.group(2) or "", match.group(3)

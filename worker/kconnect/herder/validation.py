@@ -17,7 +17,7 @@ from pydantic_core import PydanticUndefined
 from kconnect.api.connector import Connector, SinkConnector
 from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
-from kconnect.config.providers import ConfigTransformer
+from kconnect.config.providers import ConfigProviderError, ConfigTransformer
 from kconnect.config.validation import describe_errors
 from kconnect.config.worker import prefixed
 from kconnect.errors import ConfigError
@@ -98,9 +98,10 @@ def validate_config(
     # Variables are validated as the worker would start them: resolved. Values shown stay raw.
     try:
         config = ConfigTransformer.from_worker_props(worker_props).transform(config)
-    except ConfigError as e:
-        key = str(e).partition(":")[0] if ":" in str(e) else "connector.class"
-        errors.setdefault(key if key in raw else "connector.class", []).append(str(e))
+    except ConfigProviderError as e:
+        errors.setdefault(e.key, []).append(str(e))
+    except ConfigError as e:  # the worker's provider declarations themselves
+        errors.setdefault("connector.class", []).append(str(e))
     class_name = config.get("connector.class", "")
     connector_cls: type[Connector] | None = None
     try:
