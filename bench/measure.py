@@ -110,8 +110,16 @@ class Bench:
 
     # --- runs -------------------------------------------------------------------------------------
 
-    def source_run(self, converter: str, records: int, topic: str) -> RunResult:
-        """One DataGen task writing `records` text records to `topic` (created here)."""
+    def source_run(
+        self,
+        converter: str,
+        records: int,
+        topic: str,
+        schema: str = "text",
+        extra: dict[str, str] | None = None,
+    ) -> RunResult:
+        """One DataGen task writing `records` records of `schema` to `topic` (created here);
+        `extra` adds connector keys (transforms, errors.*)."""
         self.create_topic(topic)
         run = self.fresh("source")
         connector = {
@@ -119,9 +127,10 @@ class Bench:
             "connector.class": "DataGen",
             "tasks.max": "1",
             "topic": topic,
-            "schema": "text",
+            "schema": schema,
             "max.records": str(records),
             "seed": "1",
+            **(extra or {}),
         }
         worker = WorkerProcess(
             self.workdir, run, self.worker_props(converter, SOURCE_FLUSH_MS, run), [connector]
@@ -155,8 +164,11 @@ class Bench:
             worker.stop()
         return RunResult(records - high0, now - t0, cpu, max_rss, first or 0.0)
 
-    def sink_run(self, converter: str, records: int, topic: str) -> RunResult:
-        """One FileStreamSink task copying `records` from `topic` to a fresh file."""
+    def sink_run(
+        self, converter: str, records: int, topic: str, extra: dict[str, str] | None = None
+    ) -> RunResult:
+        """One FileStreamSink task copying `records` from `topic` to a fresh file; `extra` adds
+        connector keys (transforms, errors.*)."""
         run = self.fresh("sink")
         out = self.workdir / f"{run}.txt"
         connector = {
@@ -165,6 +177,7 @@ class Bench:
             "tasks.max": "1",
             "topics": topic,
             "file": str(out),
+            **(extra or {}),
         }
         worker = WorkerProcess(
             self.workdir, run, self.worker_props(converter, SINK_FLUSH_MS, run), [connector]

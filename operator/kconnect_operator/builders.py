@@ -6,11 +6,19 @@ and compare it with what is there. Every child carries a controller owner refere
 KafkaConnector, so deleting the resource garbage-collects the workers.
 
 What rolls the worker pods and what does not:
-- The pod template carries `kconnect.io/config-hash`, a hash of the rendered worker properties
-  and of the resourceVersions of the Secrets the spec references. A change to either changes the
-  template, so the Deployment rolls the pods; nothing else feeds the hash.
-- The connector's own fields (`class`, `tasksMax`, `config`, `state`) appear in no child: they go
-  to the workers over REST, and a change to them never touches the Deployment.
+- The pod template carries `kconnect.io/config-hash`, a hash of the rendered worker properties,
+  of the resourceVersions of the Secrets the spec references and of a log format other than
+  `text`. A change to any of them changes the template, so the Deployment rolls the pods; nothing
+  else feeds the hash. The log format reaches the worker as `KCONNECT_LOG_FORMAT` in its env.
+- The connector's own fields (`class`, `tasksMax`, `config`, `state`) and the log levels
+  (`logging.loggers`) appear in no child: they go to the workers over REST, and a change to them
+  never touches the Deployment.
+
+Config providers: unless `workerConfig` sets `config.providers` itself, the worker properties
+declare `env`, `file` and `dir` (Kafka's EnvVarConfigProvider, FileConfigProvider and
+DirectoryConfigProvider), the last two limited to `EXTERNAL_DIR`, so that a connector config can
+name a mounted Secret as `${dir:/opt/kconnect/external-configuration/<volume>:<key>}` with no
+further setup. Setting `config.providers` replaces all three: the user declares what they list.
 
 The pod IP in the worker's REST settings: `kconnect distributed FILE` reads a plain properties file
 with no variable substitution, and the Kubernetes downward API can put the pod IP in env but not
@@ -40,6 +48,7 @@ from kconnect_operator.models import (
     MAX_NAME_LENGTH,
     JsonObject,
     KafkaConnectorSpec,
+    LogFormat,
     WorkerSpec,
     check_resource_name,
     derived_names,
@@ -78,6 +87,23 @@ DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "status.storage.replication.factor": "-1",
 }
 """Worker defaults the operator writes; `workerConfig` overrides each."""
+
+CONFIG_PROVIDERS_KEY: Final = "config.providers"
+DEFAULT_CONFIG_PROVIDERS: Final[Mapping[str, str]] = {
+    CONFIG_PROVIDERS_KEY: "env,file,dir",
+    "config.providers.env.class": "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+    "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+    "config.providers.file.param.allowed.paths": EXTERNAL_DIR,
+    "config.providers.dir.class": (
+        "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
+    ),
+    "config.providers.dir.param.allowed.paths": EXTERNAL_DIR,
+}
+"""The config providers the worker gets when `workerConfig` declares none; `config.providers`
+in `workerConfig` replaces them all."""
+
+LOG_FORMAT_ENV: Final = "KCONNECT_LOG_FORMAT"
+"""The worker's log format (`text` or `json`), read by `kconnect` at start."""
 
 DRAIN_MARGIN_S: Final = 30
 """Grace beyond the worker's own stop timeouts: leaving the group, closing clients and REST."""
@@ -179,13 +205,23 @@ def metadata(owner: Owner, name: str) -> JsonObject:
 # --- worker config
 
 
+def default_properties(
+    defaults: Mapping[str, str], worker_config: Mapping[str, str]
+) -> dict[str, str]:
+    """`defaults`, plus `DEFAULT_CONFIG_PROVIDERS` unless `worker_config` declares its own
+    providers: the providers' keys go together, never mixed with the user's."""
+    if CONFIG_PROVIDERS_KEY in worker_config:
+        return dict(defaults)
+    return {**defaults, **DEFAULT_CONFIG_PROVIDERS}
+
+
 def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
     """The worker's properties, sorted by key: defaults, then `workerConfig`, then the keys the
     operator manages (the REST listener is added per pod by `start_script`). Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     names = derived_names(spec, owner.namespace, owner.name)
     props = {
-        **DEFAULT_WORKER_PROPERTIES,
+        **default_properties(DEFAULT_WORKER_PROPERTIES, spec.worker_config),
         **spec.worker_config,
         "bootstrap.servers": spec.bootstrap_servers,
         "group.id": names.group_id,
@@ -234,17 +270,25 @@ def referenced_secrets(spec: WorkerSpec) -> list[str]:
     return sorted(names)
 
 
+def hash_of(payload: JsonObject, spec: WorkerSpec) -> str:
+    """The config hash of `payload` (what the worker reads) and of the spec's log format. The
+    format joins the payload only when it is not `text`, so a resource that never set it keeps
+    the hash it had before the format existed, and its pods do not roll for it."""
+    if spec.logging.format is not LogFormat.TEXT:
+        payload = {**payload, "logFormat": spec.logging.format.value}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def config_hash(spec: KafkaConnectorSpec, owner: Owner, secret_versions: Mapping[str, str]) -> str:
-    """A hash of the rendered worker properties and the referenced Secrets' resourceVersions
-    (a Secret missing from `secret_versions` counts as absent). Versions of other Secrets are
-    ignored."""
+    """A hash of the rendered worker properties, the referenced Secrets' resourceVersions (a
+    Secret missing from `secret_versions` counts as absent) and the log format. Versions of other
+    Secrets are ignored."""
     secrets = {name: secret_versions.get(name) for name in referenced_secrets(spec)}
-    payload = json.dumps(
+    return hash_of(
         {"properties": render_properties(worker_properties(spec, owner)), "secrets": secrets},
-        sort_keys=True,
-        separators=(",", ":"),
+        spec,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def termination_grace_seconds(spec: KafkaConnectorSpec, owner: Owner) -> int:
@@ -297,6 +341,8 @@ def _env(spec: WorkerSpec) -> list[JsonObject]:
         {"name": "PYTHONUNBUFFERED", "value": "1"},
         {"name": "TMPDIR", "value": RUNTIME_DIR},
     ]
+    if spec.logging.format is not LogFormat.TEXT:
+        env.append({"name": LOG_FORMAT_ENV, "value": spec.logging.format.value})
     for item in sorted(spec.external_configuration.env, key=lambda e: e.name):
         if item.value_from.secret_key_ref is not None:
             ref, kind = item.value_from.secret_key_ref, "secretKeyRef"

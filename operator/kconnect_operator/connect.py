@@ -133,6 +133,32 @@ class ConnectClient:
     async def restart_task(self, name: str, task: int) -> None:
         await self._request("POST", f"/connectors/{_seg(name)}/tasks/{task}/restart")
 
+    async def loggers(self) -> dict[str, str]:
+        """`GET /admin/loggers`: the level of the root and of every logger with a level of its
+        own, by name (Kafka leaves loggers at OFF out)."""
+        raw = await self._request("GET", "/admin/loggers")
+        out: dict[str, str] = {}
+        for name, entry in (raw or {}).items():
+            if isinstance(entry, dict) and isinstance(entry.get("level"), str):
+                out[str(name)] = str(entry["level"])
+        return out
+
+    async def logger(self, name: str) -> str | None:
+        """`GET /admin/loggers/{name}`: the logger's effective level, or None when the worker
+        has no such logger."""
+        try:
+            raw = await self._request("GET", f"/admin/loggers/{_seg(name)}")
+        except ConnectError as e:
+            if e.status == 404:
+                return None
+            raise
+        level = raw.get("level") if isinstance(raw, dict) else None
+        return str(level) if isinstance(level, str) else None
+
+    async def set_logger(self, name: str, level: str) -> None:
+        """`PUT /admin/loggers/{name}`: set the logger and its descendants on this worker."""
+        await self._request("PUT", f"/admin/loggers/{_seg(name)}", body={"level": level})
+
 
 def _seg(name: str) -> str:
     return quote(name, safe="")

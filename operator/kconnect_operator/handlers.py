@@ -10,8 +10,12 @@ Two loops per KafkaConnector:
   pod template's hash and rolls the pods, and nothing else does.
 - **The connector** (`connector_loop`, a kopf daemon): it finds the ready workers, makes their
   connector config and target state match the spec over REST, carries out restart annotations and
-  auto-restarts, and writes the status when it changed. It runs every `sync_interval_s` (every
-  2 s while not Ready), and at once when the resource or one of its pods changes.
+  auto-restarts, sets each worker's log levels where they differ from `spec.logging.loggers`, and
+  writes the status when it changed. It runs every `sync_interval_s` (every 2 s while not Ready),
+  and at once when the resource or one of its pods changes.
+
+The loggers set from the spec are remembered in `status.appliedLoggers`, so that one removed from
+the spec is reset on the workers once, and the workers' own loggers are never touched.
 
 Failure handling: one resource's failure is logged, counted and retried on its own loop; it never
 blocks another resource. A config the workers reject is not resent until the spec changes; its
@@ -55,12 +59,14 @@ from kconnect_operator.runtime import (
     connect_client,
     parse_spec,
     reapply_for_secret,
+    report_loggers,
     resource_path,
     run_loop,
     runtime_of,
     secret_versions,
     set_status,
     stored_status,
+    sync_loggers,
 )
 
 registry = kopf.OperatorRegistry()
@@ -145,6 +151,7 @@ async def _reject(
 ) -> None:
     """Record a spec the operator cannot turn into workers: Ready=False, InvalidConfig."""
     kopf.warn(body, reason="InvalidConfig", message=message)
+    previous = stored_status(KafkaConnectorStatus, body)
     status = reconcile.build_status(
         spec,
         reconcile.Observation(
@@ -155,9 +162,10 @@ async def _reject(
             config_error=message,
         ),
         selector=builders.selector_string(_owner(body)),
-        previous=stored_status(KafkaConnectorStatus, body),
+        previous=previous,
         auto_restart_status=None,
         now=datetime.now(UTC),
+        applied=previous.applied_loggers if previous else None,
     )
     await set_status(runtime, body, resource_path(KIND, body), status)
 
@@ -305,6 +313,13 @@ async def sync_connector(
         except ConnectError as e:
             unreachable = f"the workers' REST API: {e.message}"
             logger.info("connector %s/%s: %s", namespace, name, unreachable)
+    loggers = await sync_loggers(
+        runtime,
+        workers,
+        spec.logging.loggers,
+        (previous.applied_loggers if previous else None) or [],
+    )
+    report_loggers(body, loggers, logger)
     observation = reconcile.Observation(
         generation=meta.get("generation"),
         workers_ready=len(workers),
@@ -320,6 +335,7 @@ async def sync_connector(
         previous=previous,
         auto_restart_status=auto_status,
         now=now,
+        applied=loggers.applied,
     )
     ready = next(c for c in status.conditions if c.type == READY)
     state.ready = ready.status == "True"

@@ -233,6 +233,60 @@ class ExternalVolume(_Model):
         return self
 
 
+class LogLevel(StrEnum):
+    """A log level, under the Kafka (log4j) name the workers' `/admin/loggers` speaks."""
+
+    TRACE = "TRACE"
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+    FATAL = "FATAL"
+    OFF = "OFF"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+ROOT_LOGGER: Final = "root"
+"""The root logger's name in `/admin/loggers`, as in Kafka Connect."""
+DEFAULT_LOG_LEVEL: Final = LogLevel.INFO
+"""The level a logger removed from `spec.logging.loggers` returns to when `root` is not listed."""
+MAX_LOGGERS: Final = 64
+"""Bounds the loggers the operator compares on every worker in every pass."""
+
+
+class Logging(_Model):
+    loggers: dict[str, LogLevel] = Field(
+        default_factory=dict,
+        max_length=MAX_LOGGERS,
+        json_schema_extra=cel(
+            "self.all(n, n.size() > 0 && !n.contains('/'))",
+            "logging.loggers: a logger name must be non-empty and contain no '/'",
+        ),
+    )
+    """Log levels by logger name (`root` is the root logger): TRACE, DEBUG, INFO, WARN, ERROR,
+    FATAL or OFF. They are applied to every ready worker at run time through the REST API's
+    `/admin/loggers`, without restarting it; a new worker gets them within one sync. A logger
+    removed from here is set back to the level of `root` (INFO when `root` is not listed)."""
+    format: LogFormat = LogFormat.TEXT
+    """`text` (the default: Kafka Connect's layout) or `json` (one JSON object per line). A
+    change restarts the worker pods."""
+
+    @field_validator("loggers")
+    @classmethod
+    def _loggers(cls, v: dict[str, LogLevel]) -> dict[str, LogLevel]:
+        for name in v:
+            if not name or "/" in name:
+                raise ValueError(
+                    f"logger name {name!r}: expected a non-empty name without '/', "
+                    "such as 'root' or 'kconnect.worker'"
+                )
+        return v
+
+
 class ExternalConfiguration(_Model):
     env: list[ExternalEnv] = Field(default_factory=list)
     """Environment variables from Secret or ConfigMap keys, for config providers such as `env`."""
@@ -295,6 +349,10 @@ def external_configuration_field() -> Any:
     return Field(default_factory=ExternalConfiguration, alias="externalConfiguration")
 
 
+def logging_field() -> Any:
+    return Field(default_factory=Logging)
+
+
 def resource_name_rule(max_length: int, names: str) -> JsonObject:
     """The CEL rule on a resource's `metadata.name`: a DNS-1035 label of at most `max_length`
     characters, because it `names` the children that embed it."""
@@ -317,6 +375,8 @@ class WorkerSpec(Protocol):
     def template(self) -> PodTemplate: ...
     @property
     def external_configuration(self) -> ExternalConfiguration: ...
+    @property
+    def logging(self) -> Logging: ...
 
 
 class KafkaConnectorSpec(_Model):
@@ -381,6 +441,8 @@ class KafkaConnectorSpec(_Model):
     external_configuration: ExternalConfiguration = external_configuration_field()
     """Secrets and ConfigMaps exposed to the workers as env or files. A change to a referenced
     Secret rolls the worker pods."""
+    logging: Logging = logging_field()
+    """The workers' log levels, changed at run time, and their log format."""
     auto_restart: AutoRestart = Field(default_factory=AutoRestart, alias="autoRestart")
     """Automatic restarts of a failed connector or task."""
     deletion_policy: DeletionPolicy = Field(DeletionPolicy.RETAIN, alias="deletionPolicy")
@@ -468,6 +530,10 @@ class AutoRestartStatus(_Model):
     """When the last automatic restart happened (RFC 3339)."""
 
 
+def applied_loggers_field() -> Any:
+    return Field(None, alias="appliedLoggers")
+
+
 class KafkaConnectorStatus(_Model):
     conditions: list[Condition] = Field(default_factory=list)
     """Ready, with a reason when False."""
@@ -485,6 +551,9 @@ class KafkaConnectorStatus(_Model):
     """The worker pods' label selector, for the scale subresource."""
     auto_restart: AutoRestartStatus | None = Field(None, alias="autoRestart")
     """The automatic restart counter."""
+    applied_loggers: list[str] | None = applied_loggers_field()
+    """The loggers of `spec.logging.loggers` the operator has set on the workers. One removed
+    from the spec stays listed until every ready worker has it back at the root's level."""
 
 
 class ObjectMeta(BaseModel):

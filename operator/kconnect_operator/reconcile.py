@@ -18,11 +18,15 @@ Invariants:
 - **Auto-restart backs off exponentially** (`base * 2^(n-1)` before the n-th restart after the
   first, capped) and its counter resets once the connector has stayed healthy for the backoff
   that would come next.
+- **Log levels are sent only where a worker's differ,** each worker compared on its own, and in
+  an order that leaves every logger at its wanted level although setting a logger also sets its
+  descendants on the worker. A logger removed from the spec is set back to the root's wanted
+  level once, and forgotten only after every ready worker has it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -31,7 +35,9 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from kconnect_operator.models import (
+    DEFAULT_LOG_LEVEL,
     READY,
+    ROOT_LOGGER,
     AutoRestart,
     AutoRestartStatus,
     Condition,
@@ -40,6 +46,7 @@ from kconnect_operator.models import (
     JsonObject,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
+    LogLevel,
     ReadyReason,
     TargetState,
     TaskStatus,
@@ -169,6 +176,67 @@ def ready_workers(pods: Sequence[JsonObject], port: int) -> list[Worker]:
 def live_pods(pods: Sequence[JsonObject]) -> int:
     """Worker pods that exist and are not terminating: the scale subresource's replicas."""
     return sum(1 for pod in pods if not _terminating(pod))
+
+
+# --- log levels
+
+
+def _is_root(name: str) -> bool:
+    return name.lower() == ROOT_LOGGER
+
+
+def logger_targets(wanted: Mapping[str, LogLevel], applied: Collection[str]) -> dict[str, LogLevel]:
+    """The level each logger must have on every worker: the wanted ones, and each one `applied`
+    before but no longer wanted, back at the root's wanted level (INFO when the spec does not
+    name `root`). Loggers the spec never named are left as the worker has them."""
+    root = next((level for name, level in wanted.items() if _is_root(name)), DEFAULT_LOG_LEVEL)
+    removed = {name: root for name in applied if name not in wanted}
+    return {**removed, **wanted}
+
+
+def _ancestor_first(name: str) -> tuple[int, int, str]:
+    return (0 if _is_root(name) else 1, name.count("."), name)
+
+
+def _below(name: str, ancestor: str) -> bool:
+    """Whether setting `ancestor` on a worker also sets `name` (Kafka's `/admin/loggers` sets a
+    logger and its descendants; the root, every logger)."""
+    return name != ancestor and (_is_root(ancestor) or name.startswith(ancestor + "."))
+
+
+def logger_changes(
+    targets: Mapping[str, LogLevel], observed: Mapping[str, str | None]
+) -> list[tuple[str, LogLevel]]:
+    """The `PUT /admin/loggers/{name}` requests, in order, that bring one worker's loggers to
+    `targets`.
+
+    `observed` is each target logger's level as the worker reports it (None when it reports
+    none, e.g. a logger that does not exist yet). A PUT on a logger also sets its descendants on
+    the worker, so loggers are visited ancestors first, and after a PUT every target below it is
+    taken to be at the ancestor's level: a child whose level the parent's PUT overwrote is set
+    again, and a child that already had its level but is about to be overwritten is set too."""
+    predicted: dict[str, str | None] = {name: observed.get(name) for name in targets}
+    changes: list[tuple[str, LogLevel]] = []
+    for name in sorted(targets, key=_ancestor_first):
+        level = targets[name]
+        if predicted[name] == level.value:
+            continue
+        changes.append((name, level))
+        predicted[name] = level.value
+        for other in targets:
+            if _below(other, name):
+                predicted[other] = level.value
+    return changes
+
+
+def applied_loggers(
+    wanted: Mapping[str, LogLevel], previous: Collection[str], *, synced: bool
+) -> list[str] | None:
+    """The loggers to remember as applied (None for none): the wanted ones once every ready
+    worker has its targets (`synced`); until then also the previously applied ones, so a
+    removed logger is reset on a later pass."""
+    names = set(wanted) if synced else set(wanted) | set(previous)
+    return sorted(names) or None
 
 
 # --- restart annotations
@@ -429,6 +497,7 @@ def build_status(
     previous: KafkaConnectorStatus | None,
     auto_restart_status: AutoRestartStatus | None,
     now: datetime,
+    applied: list[str] | None = None,
 ) -> KafkaConnectorStatus:
     status, reason, message = ready_condition(spec, obs)
     condition = ready(
@@ -449,6 +518,7 @@ def build_status(
         replicas=obs.replicas,
         selector=selector,
         auto_restart=auto_restart_status,
+        applied_loggers=applied,
     )
 
 

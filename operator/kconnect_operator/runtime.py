@@ -7,13 +7,17 @@ shell. It does I/O, so it is not part of the pure core.
 A resource's loop (`run_loop`) wakes on its event or after its interval, whichever comes first,
 and never runs two passes closer than `MIN_GAP_S`; one failed pass is logged and counted, and the
 loop goes on. The loop removes its wake-up event when it ends, unless a newer loop replaced it.
+
+Log levels (`sync_loggers`) are a per-worker setting, not a cluster one: each ready worker is read
+and set on its own, and a worker that does not answer leaves the others unaffected; the removed
+loggers it still has are reset on a later pass.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar, cast
 
@@ -24,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from kconnect_operator import metrics, reconcile
 from kconnect_operator.connect import ConnectClient, ConnectError
 from kconnect_operator.kube import Kube, KubeError, object_path
-from kconnect_operator.models import GROUP, VERSION
+from kconnect_operator.models import GROUP, VERSION, LogLevel
 from kconnect_operator.options import OperatorOptions
 
 NOT_READY_INTERVAL_S: Final = 2.0
@@ -150,6 +154,70 @@ def connect_client(runtime: Runtime, urls: Sequence[str]) -> ConnectClient:
         timeout_s=runtime.options.rest_timeout_s,
         on_response=lambda method, code: metrics.REST_REQUESTS.inc(method=method, code=str(code)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LoggerSync:
+    """What one pass over the workers' log levels did."""
+
+    applied: list[str] | None
+    """The loggers to remember as applied (`reconcile.applied_loggers`)."""
+    changed: tuple[str, ...] = ()
+    """`logger=LEVEL` for each level set, on any worker."""
+    workers_changed: int = 0
+    failures: tuple[str, ...] = ()
+    """`<pod>: <why>` for each worker that could not be read or set."""
+
+
+async def sync_loggers(
+    runtime: Runtime,
+    workers: Sequence[reconcile.Worker],
+    wanted: Mapping[str, LogLevel],
+    previous: Collection[str],
+) -> LoggerSync:
+    """Bring every ready worker's log levels to the spec's: read `GET /admin/loggers` (and
+    `GET /admin/loggers/{name}` for a target the listing leaves out), then send only the PUTs
+    `reconcile.logger_changes` decides. Nothing is requested when the spec names no logger and
+    none is left to reset."""
+    targets = reconcile.logger_targets(wanted, previous)
+    changed: set[str] = set()
+    workers_changed = 0
+    failures: list[str] = []
+    for worker in workers if targets else ():
+        client = connect_client(runtime, [worker.url])
+        try:
+            listed = await client.loggers()
+            observed: dict[str, str | None] = {}
+            for name in targets:
+                observed[name] = listed.get(name)
+                if observed[name] is None:
+                    observed[name] = await client.logger(name)
+            changes = reconcile.logger_changes(targets, observed)
+            for name, level in changes:
+                await client.set_logger(name, level.value)
+                changed.add(f"{name}={level.value}")
+        except ConnectError as e:
+            failures.append(f"{worker.pod}: {e.message}")
+        else:
+            workers_changed += 1 if changes else 0
+    synced = bool(workers) and not failures
+    return LoggerSync(
+        applied=reconcile.applied_loggers(wanted, previous, synced=synced),
+        changed=tuple(sorted(changed)),
+        workers_changed=workers_changed,
+        failures=tuple(failures),
+    )
+
+
+def report_loggers(body: kopf.Body, result: LoggerSync, logger: kopf.Logger) -> None:
+    """An Event for levels that were set, and a log line for workers that were not reached."""
+    if result.changed:
+        workers = "1 worker" if result.workers_changed == 1 else f"{result.workers_changed} workers"
+        message = f"log levels set on {workers}: {', '.join(result.changed)}"
+        kopf.event(body, type="Normal", reason="LogLevelsSet", message=message)
+        logger.info(message)
+    for failure in result.failures:
+        logger.warning("setting log levels: %s", failure)
 
 
 async def run_loop(

@@ -12,9 +12,10 @@ A StandaloneConnect becomes:
   Service `<name>-standalone` for the REST API.
 
 What rolls the pod: the pod template carries `kconnect.io/config-hash`, a hash of the rendered
-worker file, every connector file and the referenced Secrets' resourceVersions. A standalone worker
-runs exactly the files it was started with, so any connector change (added, edited, removed) is a
-roll, and the restarted worker no longer runs a removed connector.
+worker file, every connector file, the referenced Secrets' resourceVersions and the log format. A
+standalone worker runs exactly the files it was started with, so any connector change (added,
+edited, removed) is a roll, and the restarted worker no longer runs a removed connector. The log
+levels are not in any file: they go to the worker over REST and never roll it.
 
 The pod is hardened as a KafkaConnector's worker pod is (`builders`): the same start script binding
 the pod IP, the same probes on /health, security contexts and termination grace. Builders return
@@ -23,8 +24,6 @@ plain JSON-ready dicts, the same for the same inputs, so the shell applies them 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -99,7 +98,7 @@ def worker_properties(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, st
     manages (the REST listener is added in the pod by the start script). Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     props = {
-        **DEFAULT_WORKER_PROPERTIES,
+        **builders.default_properties(DEFAULT_WORKER_PROPERTIES, spec.worker_config),
         **spec.worker_config,
         "bootstrap.servers": spec.bootstrap_servers,
         "offset.storage.file.filename": OFFSETS_FILE,
@@ -139,14 +138,10 @@ def config_files(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, str]:
 def config_hash(
     spec: StandaloneConnectSpec, owner: Owner, secret_versions: Mapping[str, str]
 ) -> str:
-    """A hash of every file the worker reads and of the referenced Secrets' resourceVersions."""
+    """A hash of every file the worker reads, of the referenced Secrets' resourceVersions and of
+    the log format (see `builders.hash_of`)."""
     secrets = {name: secret_versions.get(name) for name in builders.referenced_secrets(spec)}
-    payload = json.dumps(
-        {"files": config_files(spec, owner), "secrets": secrets},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return builders.hash_of({"files": config_files(spec, owner), "secrets": secrets}, spec)
 
 
 def termination_grace_seconds(spec: StandaloneConnectSpec, owner: Owner) -> int:

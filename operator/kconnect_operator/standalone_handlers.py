@@ -9,9 +9,10 @@ Two loops per resource:
   the worker reads (or to a referenced Secret) changes the pod template's hash, and the
   StatefulSet rolls the pod; nothing else does.
 - **Status** (`standalone_loop`, a kopf daemon): it finds the ready worker pod, reads
-  `GET /connectors?expand=status` from it, and writes the status only when it changed. It runs
-  every `sync_interval_s` (every 2 s while not Ready) and at once when the resource or its pod
-  changes.
+  `GET /connectors?expand=status` from it, sets its log levels where they differ from
+  `spec.logging.loggers` (remembered in `status.appliedLoggers`, as for a KafkaConnector), and
+  writes the status only when it changed. It runs every `sync_interval_s` (every 2 s while not
+  Ready) and at once when the resource or its pod changes.
 
 The wake-up keys share `Runtime.wakeups` with KafkaConnectors; the name part is
 `standaloneconnect/<name>`, which no Kubernetes name can be, so the two kinds never wake each
@@ -41,12 +42,14 @@ from kconnect_operator.runtime import (
     connect_client,
     parse_spec,
     reapply_for_secret,
+    report_loggers,
     resource_path,
     run_loop,
     runtime_of,
     secret_versions,
     set_status,
     stored_status,
+    sync_loggers,
 )
 from kconnect_operator.standalone_models import (
     KIND,
@@ -98,8 +101,13 @@ async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
             connectors=None,
             config_error=message,
         )
+        previous = stored_status(StandaloneConnectStatus, body)
         status = sr.build_status(
-            spec, obs, previous=stored_status(StandaloneConnectStatus, body), now=datetime.now(UTC)
+            spec,
+            obs,
+            previous=previous,
+            now=datetime.now(UTC),
+            applied=previous.applied_loggers if previous else None,
         )
         await set_status(runtime, body, resource_path(KIND, body), status)
         raise kopf.PermanentError(str(e)) from e
@@ -223,6 +231,14 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
         except ConnectError as e:
             unreachable = f"the worker's REST API: {e.message}"
             logger.info("standalone %s/%s: %s", owner.namespace, owner.name, unreachable)
+    previous = stored_status(StandaloneConnectStatus, body)
+    loggers = await sync_loggers(
+        runtime,
+        workers,
+        spec.logging.loggers,
+        (previous.applied_loggers if previous else None) or [],
+    )
+    report_loggers(body, loggers, logger)
     obs = sr.Observation(
         generation=meta.get("generation"),
         workers_ready=len(workers),
@@ -233,7 +249,7 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
         worker_failure=sr.worker_failure(pods, builders.WORKER_CONTAINER),
     )
     status = sr.build_status(
-        spec, obs, previous=stored_status(StandaloneConnectStatus, body), now=datetime.now(UTC)
+        spec, obs, previous=previous, now=datetime.now(UTC), applied=loggers.applied
     )
     await set_status(runtime, body, resource_path(KIND, body), status)
     return any(c.type == READY and c.status == "True" for c in status.conditions)

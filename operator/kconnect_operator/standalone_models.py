@@ -26,16 +26,19 @@ from kconnect_operator.models import (
     FORBIDDEN_CONFIG_KEYS,
     Condition,
     ExternalConfiguration,
+    Logging,
     ObjectMeta,
     PodTemplate,
     Quantity,
     ResourceRequirements,
     TaskStatus,
     _Model,
+    applied_loggers_field,
     bootstrap_servers_field,
     cel,
     external_configuration_field,
     image_field,
+    logging_field,
     no_keys,
     resource_name_rule,
     resources_field,
@@ -179,6 +182,8 @@ class StandaloneConnectSpec(_Model):
     external_configuration: ExternalConfiguration = external_configuration_field()
     """Secrets and ConfigMaps exposed to the worker as env or files. A change to a referenced
     Secret rolls the worker pod."""
+    logging: Logging = logging_field()
+    """The worker's log levels, changed at run time, and its log format."""
 
     @field_validator("connectors")
     @classmethod
@@ -237,6 +242,9 @@ class StandaloneConnectStatus(_Model):
     """Tasks in the RUNNING state, over all connectors."""
     workers_ready: int = Field(0, alias="workersReady", ge=0)
     """Worker pods that are ready (0 or 1)."""
+    applied_loggers: list[str] | None = applied_loggers_field()
+    """The loggers of `spec.logging.loggers` the operator has set on the worker. One removed
+    from the spec stays listed until the ready worker has it back at the root's level."""
 
 
 class StandaloneConnect(_Model):

@@ -182,6 +182,7 @@ def build_status(
     *,
     previous: StandaloneConnectStatus | None,
     now: datetime,
+    applied: list[str] | None = None,
 ) -> StandaloneConnectStatus:
     status, reason, message = ready_condition(spec, obs)
     condition = ready(
@@ -200,4 +201,5 @@ def build_status(
         connectors_ready=sum(1 for c in connectors if _healthy(c)),
         tasks_ready=sum(1 for c in connectors for t in c.tasks if t.state == RUNNING),
         workers_ready=obs.workers_ready,
+        applied_loggers=applied,
     )

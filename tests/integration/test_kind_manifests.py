@@ -148,16 +148,19 @@ def crds(kubectl: Kubectl) -> set[str]:
 
 @needs_binaries
 @pytest.mark.parametrize(
-    ("example", "crd"),
+    ("example", "crd", "others"),
     [
-        ("examples/connector.yaml", "kafkaconnector"),
-        ("examples/standaloneconnect.yaml", "standaloneconnect"),
+        ("examples/connector.yaml", "kafkaconnector", []),
+        ("examples/standaloneconnect.yaml", "standaloneconnect", []),
+        ("examples/connector-with-secret.yaml", "kafkaconnector", ["secret/orders-writer"]),
     ],
 )
 def test_example_passes_a_server_dry_run(
-    kubectl: Kubectl, crds: set[str], example: str, crd: str
+    kubectl: Kubectl, crds: set[str], example: str, crd: str, others: list[str]
 ) -> None:
     if crd not in crds:
         pytest.skip(f"crds/{crd}.yaml does not exist yet, so {example} can't be validated")
-    (line,) = dry_run(kubectl, KCONNECT_NAMESPACE, examples(example))
-    assert line.startswith(f"{crd}.kconnect.io/")
+    lines = dry_run(kubectl, KCONNECT_NAMESPACE, examples(example))
+    resources = [line for line in lines if line.startswith(f"{crd}.kconnect.io/")]
+    assert len(resources) == 1, lines
+    assert sorted(line.split()[0] for line in lines if line not in resources) == others

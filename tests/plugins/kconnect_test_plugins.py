@@ -9,8 +9,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
-from kconnect import SinkConnector, SinkRecord, SinkTask, SourceConnector, SourceRecord, SourceTask
+from kconnect import (
+    ConnectRecord,
+    DataError,
+    RetriableError,
+    SinkConnector,
+    SinkRecord,
+    SinkTask,
+    SourceConnector,
+    SourceRecord,
+    SourceTask,
+)
 from kconnect.api.task import Task
+from kconnect.api.transform import Transformation
 
 
 class FailingSourceTask(SourceTask):
@@ -76,6 +87,62 @@ class PoisonSink(SinkConnector):
 
     def task_class(self) -> type[PoisonSinkTask]:
         return PoisonSinkTask
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        return [dict(self._props) for _ in range(max_tasks)]
+
+
+class FailOnValue(Transformation[ConnectRecord]):
+    """Fails on records whose value is `fail.value` (a DataError), and is flaky: the first
+    `flaky.times` records it sees raise a RetriableError once each, then pass."""
+
+    def configure(self, configs: Mapping[str, str]) -> None:
+        self._fail_value = configs.get("fail.value", "poison")
+        self._flaky_left = int(configs.get("flaky.times", "0"))
+
+    def apply(self, record: ConnectRecord) -> ConnectRecord | None:
+        if record.value == self._fail_value:
+            raise DataError(f"injected failure: value {record.value!r} is not allowed")
+        if self._flaky_left > 0:
+            self._flaky_left -= 1
+            raise RetriableError("injected transient failure in a transform")
+        return record
+
+
+class FlakySinkTask(SinkTask):
+    """Appends each value to `file`; the first `flaky.times` calls of put() raise a
+    RetriableError (a sink system that is briefly unavailable) and write nothing. Values equal to
+    `errant.value` are reported through the errant record reporter instead of written."""
+
+    def start(self, props: Mapping[str, str]) -> None:
+        self._path = props["file"]
+        self._flaky_left = int(props.get("flaky.times", "0"))
+        self._errant = props.get("errant.value")
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        if not records:
+            return
+        if self._flaky_left > 0:
+            self._flaky_left -= 1
+            raise RetriableError("injected transient failure: the sink system is unavailable")
+        reporter = self.context.errant_record_reporter()
+        with open(self._path, "a") as f:
+            for r in records:
+                if self._errant is not None and r.value == self._errant and reporter is not None:
+                    reporter.report(r, ValueError(f"the sink rejected offset {r.kafka_offset}"))
+                    continue
+                f.write(f"{r.value}\n")
+
+    def stop(self) -> None:
+        pass
+
+
+class FlakySink(SinkConnector):
+    def start(self, props: Mapping[str, str]) -> None:
+        self._props = dict(props)
+
+    def task_class(self) -> type[FlakySinkTask]:
+        return FlakySinkTask
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [dict(self._props) for _ in range(max_tasks)]

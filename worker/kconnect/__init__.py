@@ -8,6 +8,7 @@ from kconnect.api.config import ConnectorConfig
 from kconnect.api.connector import Connector, ConnectorContext, SinkConnector, SourceConnector
 from kconnect.api.records import ConnectRecord, Header, Headers, SinkRecord, SourceRecord
 from kconnect.api.task import (
+    ErrantRecordReporter,
     OffsetStorageReader,
     RecordMetadata,
     SinkTask,
@@ -16,6 +17,7 @@ from kconnect.api.task import (
     SourceTaskContext,
     Task,
 )
+from kconnect.api.transform import Predicate, Transformation, TransformConfig
 from kconnect.api.types import (
     ConnectorName,
     JsonValue,
@@ -35,11 +37,13 @@ __all__ = [
     "ConnectorContext",
     "ConnectorName",
     "DataError",
+    "ErrantRecordReporter",
     "Header",
     "Headers",
     "JsonValue",
     "OffsetAndMetadata",
     "OffsetStorageReader",
+    "Predicate",
     "RecordMetadata",
     "RetriableError",
     "SinkConnector",
@@ -54,4 +58,6 @@ __all__ = [
     "TaskId",
     "TaskNumber",
     "TopicPartition",
+    "TransformConfig",
+    "Transformation",
 ]

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kconnect.config.properties import parse_properties
+from kconnect.config.providers import ConfigTransformer
 from kconnect.errors import ConfigError
 from kconnect_operator import builders
 from kconnect_operator.builders import (
@@ -38,6 +39,7 @@ SECRET_ENV = {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db"
 CM_ENV = {"name": "REGION", "valueFrom": {"configMapKeyRef": {"name": "site", "key": "region"}}}
 TLS_VOLUME = {"name": "tls", "secret": {"secretName": "kafka-tls"}}
 CM_VOLUME = {"name": "schemas", "configMap": {"name": "avro"}}
+PROVIDERS = "org.apache.kafka.common.config.provider"
 
 
 def make_spec(**extra: object) -> KafkaConnectorSpec:
@@ -165,6 +167,12 @@ def test_config_map_holds_the_worker_properties() -> None:
         "config.storage.replication.factor": "-1",
         "offset.storage.replication.factor": "-1",
         "status.storage.replication.factor": "-1",
+        "config.providers": "env,file,dir",
+        "config.providers.env.class": f"{PROVIDERS}.EnvVarConfigProvider",
+        "config.providers.file.class": f"{PROVIDERS}.FileConfigProvider",
+        "config.providers.file.param.allowed.paths": "/opt/kconnect/external-configuration",
+        "config.providers.dir.class": f"{PROVIDERS}.DirectoryConfigProvider",
+        "config.providers.dir.param.allowed.paths": "/opt/kconnect/external-configuration",
     }
     # The pod adds its own IP at start; the file never carries one.
     assert "rest.advertised.host.name" not in props
@@ -187,6 +195,40 @@ def test_worker_config_overrides_defaults_and_adds_keys() -> None:
     assert props["config.providers"] == "env"
     assert props["group.id"] == "legacy"
     assert list(props) == sorted(props)
+
+
+def test_config_providers_set_in_worker_config_replace_the_defaults() -> None:
+    spec = make_spec(
+        workerConfig={
+            "config.providers": "vault",
+            "config.providers.vault.class": "my_company.providers:Vault",
+        }
+    )
+    props = worker_properties(spec, OWNER)
+    assert props["config.providers"] == "vault"
+    assert not [k for k in props if k.startswith(("config.providers.dir", "config.providers.env"))]
+
+
+def test_the_default_providers_resolve_a_mounted_secret(tmp_path: Path) -> None:
+    """The defaults are ones the worker loads, and `dir` reads a file of a mounted volume but
+    nothing outside the external-configuration directory."""
+    props = dict(worker_properties(make_spec(), OWNER))
+    mounted = tmp_path / "opt" / "kconnect" / "external-configuration"
+    (mounted / "db").mkdir(parents=True)
+    (mounted / "db" / "password").write_text("s3cr3t", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "password").write_text("other", encoding="utf-8")
+    for key in (
+        "config.providers.dir.param.allowed.paths",
+        "config.providers.file.param.allowed.paths",
+    ):
+        assert props[key] == builders.EXTERNAL_DIR
+        props[key] = str(mounted)
+    transformer = ConfigTransformer.from_worker_props(props)
+    resolved = transformer.transform({"connection.password": f"${{dir:{mounted}/db:password}}"})
+    assert resolved == {"connection.password": "s3cr3t"}
+    with pytest.raises(ConfigError, match=r"allowed\.paths"):
+        transformer.transform({"p": f"${{dir:{tmp_path / 'elsewhere'}:password}}"})
 
 
 def test_worker_config_the_worker_rejects_names_the_key() -> None:

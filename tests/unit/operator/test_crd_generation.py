@@ -125,6 +125,7 @@ def test_spec_fields_and_required() -> None:
         "resources",
         "template",
         "externalConfiguration",
+        "logging",
         "autoRestart",
         "deletionPolicy",
     }
@@ -156,6 +157,7 @@ def test_status_fields() -> None:
         "replicas",
         "selector",
         "autoRestart",
+        "appliedLoggers",
     }
     task = status["connectorState"]["properties"]["tasks"]["items"]["properties"]
     assert set(task) == {"id", "state", "worker", "trace"}

@@ -109,6 +109,21 @@ def test_config_map_has_the_worker_file_and_one_file_per_connector() -> None:
     assert "tasks.max=2\n" in cm["data"]["b.x.properties"]
 
 
+def test_the_worker_file_has_the_default_config_providers_unless_it_sets_its_own() -> None:
+    props = sb.worker_properties(spec(), OWNER)
+    assert {k: v for k, v in props.items() if k.startswith("config.providers")} == dict(
+        builders.DEFAULT_CONFIG_PROVIDERS
+    )
+    own = sb.worker_properties(
+        spec(workerConfig={"config.providers": "env", "config.providers.env.class": "EnvVar"}),
+        OWNER,
+    )
+    assert {k: v for k, v in own.items() if k.startswith("config.providers")} == {
+        "config.providers": "env",
+        "config.providers.env.class": "EnvVar",
+    }
+
+
 def test_a_worker_config_the_worker_refuses_is_caught() -> None:
     with pytest.raises(ConfigError, match=r"offset\.flush\.interval\.ms"):
         sb.worker_properties(spec(workerConfig={"offset.flush.interval.ms": "soon"}), OWNER)

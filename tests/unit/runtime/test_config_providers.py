@@ -180,3 +180,77 @@ def test_a_provider_that_fails_to_start_is_a_config_error_naming_the_key() -> No
         ConfigTransformer.from_worker_props(props)
     assert "config.providers.vault.class=" in str(e.value)
     assert "failed to start: KeyError" in str(e.value)
+
+
+class _Static:
+    """A user's provider: every key resolves to `<path>/<key>` with a configured suffix."""
+
+    def configure(self, params: dict[str, str]) -> None:
+        self._suffix = params.get("suffix", "")
+
+    def get(self, path: str, keys: set[str]) -> dict[str, str]:
+        return {k: f"{path}/{k}{self._suffix}" for k in keys}
+
+
+def test_a_provider_installed_under_the_entry_point_group_is_found_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib.metadata import EntryPoint
+
+    from kconnect.config import providers
+
+    installed = [
+        EntryPoint(name="static", value=f"{__name__}:_Static", group=providers.ENTRY_POINT_GROUP),
+        EntryPoint(name="broken", value="no.such.module:X", group=providers.ENTRY_POINT_GROUP),
+    ]
+
+    def fake_entry_points(*, group: str, name: str) -> list[EntryPoint]:
+        return [ep for ep in installed if ep.group == group and ep.name == name]
+
+    monkeypatch.setattr(providers, "entry_points", fake_entry_points)
+    transformer = ConfigTransformer.from_worker_props(
+        {
+            "config.providers": "vault",
+            "config.providers.vault.class": "static",
+            "config.providers.vault.param.suffix": "!",
+        }
+    )
+    assert transformer.transform({"password": "${vault:secret/db:password}"}) == {
+        "password": "secret/db/password!"
+    }
+    with pytest.raises(ConfigError) as e:
+        ConfigTransformer.from_worker_props(
+            {"config.providers": "v", "config.providers.v.class": "broken"}
+        )
+    assert "config.providers.v.class='broken'" in str(e.value)
+    assert "no.such.module:X" in str(e.value)
+
+
+def test_task_configs_are_stored_with_the_variables_put_back() -> None:
+    from kconnect.config.providers import reverse_transform
+
+    raw = {"file": "${dir:/s:path}", "topic": "t", "password": "${env:PW}"}
+    task = [{"file": "/data/in.txt", "topic": "t", "password": "hunter2", "task.n": "0"}]
+    assert reverse_transform(raw, task) == [
+        {"file": "${dir:/s:path}", "topic": "t", "password": "${env:PW}", "task.n": "0"}
+    ]
+    assert reverse_transform({"topic": "t"}, task) == task
+
+
+def test_validation_messages_never_quote_a_resolved_secret(tmp_path: Path) -> None:
+    (tmp_path / "tasks").write_text("not-a-number-s3cr3t")
+    worker = {
+        "config.providers": "dir",
+        "config.providers.dir.class": JAVA + "DirectoryConfigProvider",
+    }
+    config = {
+        "name": "c",
+        "connector.class": "FileStreamSource",
+        "topic": "t",
+        "tasks.max": f"${{dir:{tmp_path}:tasks}}",
+    }
+    infos = validate_config(default_registry(), worker, config)
+    messages = " ".join(infos.error_messages())
+    assert "tasks.max" in messages
+    assert "s3cr3t" not in messages
+    assert f"${{dir:{tmp_path}:tasks}}" in messages

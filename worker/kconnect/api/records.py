@@ -9,7 +9,7 @@ the hot path, so they keep no per-instance dict.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Self
 
 from kconnect.api.types import SourceOffset, SourcePartition
 
@@ -118,6 +118,21 @@ class ConnectRecord:
 
     def has_headers(self) -> bool:
         return bool(self._headers)
+
+    def new_record(
+        self,
+        topic: str,
+        kafka_partition: int | None,
+        key_schema: Schema | None,
+        key: object,
+        value_schema: Schema | None,
+        value: object,
+        timestamp: int | None,
+        headers: Headers | None = None,
+    ) -> Self:
+        """A copy with other routing or data, as a transform makes it. Headers are copied
+        unless given; what the record kind adds (source offset, Kafka offset) is kept."""
+        raise NotImplementedError(f"{type(self).__name__} does not support new_record")
 
     def _fields(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in _all_slots(type(self)))

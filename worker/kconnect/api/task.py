@@ -50,7 +50,25 @@ class SourceTaskContext(TaskContext):
     def offset_storage_reader(self) -> OffsetStorageReader: ...
 
 
+class ErrantRecordReporter(ABC):
+    """Reports a record that `put` could not write, without failing the whole batch.
+
+    Under `errors.tolerance=all` the record is logged (`errors.log.enable`) and written, as it was
+    read from Kafka, to the dead-letter queue (`errors.deadletterqueue.topic.name`); the task goes
+    on with the rest. Under `errors.tolerance=none` `report` raises, and the task fails with
+    `error` as the cause. A reported record counts as handled: its offset is committed once the
+    queue has it.
+    """
+
+    @abstractmethod
+    def report(self, record: SinkRecord, error: BaseException) -> None: ...
+
+
 class SinkTaskContext(TaskContext):
+    def errant_record_reporter(self) -> ErrantRecordReporter | None:
+        """The reporter for records `put` cannot write (Kafka Connect's KIP-610)."""
+        return None
+
     @abstractmethod
     def offset(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Rewind or skip: consume these partitions from these offsets next."""

@@ -2,18 +2,22 @@
 
 A user error (a file that can't be read, a bad key, an unknown class) ends the process with exit
 code 1 and one message naming the file, the key, the value and what was expected, before anything
-has started; never with a Python traceback.
+has started; never with a Python traceback. With `--log-format json` (or `KCONNECT_LOG_FORMAT=json`)
+that message is a JSON log line like every other line on stderr (`kconnect.cli.logs`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from confluent_kafka import KafkaException
 
+from kconnect.cli.logs import JSON, LOG_FORMAT_ENV, LOG_FORMATS, TEXT, configure_logging
 from kconnect.errors import ConnectError
+from kconnect.rest.loggers import parse_level
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 1
@@ -23,7 +27,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kconnect", description="Kafka Connect, in Python, built for Kubernetes."
     )
-    parser.add_argument("--log-level", default="INFO", help="root log level (default INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        help="root log level, a Kafka (log4j) name: TRACE, DEBUG, INFO, WARN, ERROR, FATAL "
+        "(default INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=None,
+        help=f"text: Kafka Connect's layout; json: one object per line "
+        f"(default: ${LOG_FORMAT_ENV}, else text)",
+    )
     sub = parser.add_subparsers(dest="mode", required=True)
     standalone = sub.add_parser(
         "standalone",
@@ -43,17 +59,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="[%(asctime)s] %(levelname)s %(message)s (%(name)s)",
-        stream=sys.stderr,
-    )
+def _log_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, str]:
+    """(level, format) from the arguments and the environment; a usage error names the bad
+    value and what is expected."""
+    level = parse_level(args.log_level)
+    if level is None:
+        parser.error(
+            f"argument --log-level: invalid level {args.log_level!r}: expected one of "
+            "TRACE, DEBUG, INFO, WARN, ERROR, FATAL"
+        )
+    log_format = args.log_format
+    if log_format is None:
+        log_format = os.environ.get(LOG_FORMAT_ENV, "").strip().lower() or TEXT
+        if log_format not in LOG_FORMATS:
+            parser.error(
+                f"invalid {LOG_FORMAT_ENV}={os.environ[LOG_FORMAT_ENV]!r}: expected one of "
+                f"{', '.join(LOG_FORMATS)}"
+            )
+    return level, log_format
+
+
+def _fail(message: str, log_format: str) -> int:
+    """Report a user or environment error: plain text on stderr, or a log line in JSON."""
+    if log_format == JSON:
+        logging.getLogger("kconnect.cli").error("kconnect: error: %s", message)
+    else:
+        print(f"kconnect: error: {message}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    configure_logging(args.log_level)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level, log_format = _log_settings(parser, args)
+    configure_logging(level, log_format)
     try:
         if args.mode == "standalone":
             from kconnect.cli.standalone import run_standalone  # noqa: PLC0415
@@ -66,12 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConnectError as e:
         # A user error (ConfigError) or an environment one (Kafka unreachable, an internal
         # topic that can't be read): a message, never a traceback.
-        print(f"kconnect: error: {e}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(str(e), log_format)
     except KafkaException as e:
         # A client setting librdkafka rejects (say, an unknown `producer.` key).
-        print(f"kconnect: error: Kafka client: {e.args[0] if e.args else e}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail(f"Kafka client: {e.args[0] if e.args else e}", log_format)
     return EXIT_USAGE
 
 

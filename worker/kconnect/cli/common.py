@@ -1,5 +1,5 @@
-"""What both worker modes do the same way: check the worker file, find Kafka, serve REST, and
-stop on a signal."""
+"""What both worker modes do the same way: check the worker file, find Kafka, serve REST and
+metrics, and stop on a signal."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from confluent_kafka.admin import AdminClient
 from kconnect.config.worker import WorkerConfig, unexpected_keys
 from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
+from kconnect.metrics import Registry
 from kconnect.plugins.registry import default_registry
-from kconnect.rest.listeners import parse_listeners
-from kconnect.rest.server import RestServer
+from kconnect.rest.listeners import parse_listener, parse_listeners
+from kconnect.rest.server import MetricsServer, RestServer
 from kconnect.worker import clients
 from kconnect.worker.worker import build_converters
 
@@ -43,6 +44,13 @@ def check_worker_config(model: type[C], props: Mapping[str, str], source: str) -
         parse_listeners(config.listener_list())
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
+    if config.metrics_listener:
+        try:
+            parse_listener(config.metrics_listener)
+        except ConfigError as e:
+            raise ConfigError(
+                f"{source}: metrics.listener={config.metrics_listener!r}: {e}"
+            ) from None
     return config
 
 
@@ -86,20 +94,33 @@ async def serve(
     mode: str,
     on_bound: Callable[[str], Awaitable[None]],
     on_stop: Callable[[], None],
+    metrics: Registry | None = None,
 ) -> None:
-    """Serve REST until SIGTERM or SIGINT. `on_bound(worker_id)` runs once the REST port is
-    bound (a worker's id is its advertised host:port); `on_stop` drains and commits."""
+    """Serve REST (and `metrics` on `/metrics`, also on `metrics.listener` when set) until
+    SIGTERM or SIGINT. `on_bound(worker_id)` runs once the REST port is bound (a worker's id is
+    its advertised host:port); `on_stop` drains and commits."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    metrics = metrics if metrics is not None else Registry()
     listeners = config.listener_list()
-    rest = RestServer(herder, [listeners])
+    rest = RestServer(herder, [listeners], metrics=metrics)
     try:
         await rest.start()
     except OSError as e:
         raise ConfigError(f"listeners={listeners!r}: cannot listen: {e.strerror}") from None
+    metrics_server: MetricsServer | None = None
     try:
+        if config.metrics_listener:
+            metrics_server = MetricsServer(metrics, [config.metrics_listener])
+            try:
+                await metrics_server.start()
+            except OSError as e:
+                raise ConfigError(
+                    f"metrics.listener={config.metrics_listener!r}: cannot listen: "
+                    f"{e.strerror or e}"
+                ) from None
         advertised = advertised_url(config, rest.urls[0])
         log.info("REST server listening on %s, advertised as %s", rest.urls, advertised)
         await on_bound(urlsplit(advertised).netloc)
@@ -108,4 +129,6 @@ async def serve(
         log.info("stopping: draining, flushing and committing every task")
         await loop.run_in_executor(None, on_stop)
     finally:
+        if metrics_server is not None:
+            await metrics_server.stop()
         await rest.stop()

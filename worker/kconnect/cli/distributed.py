@@ -21,6 +21,7 @@ from kconnect.cli.common import (
     serve,
 )
 from kconnect.cli.files import read_worker_properties
+from kconnect.cli.metrics import worker_registry
 from kconnect.config.worker import DistributedConfig
 from kconnect.herder.distributed import DistributedHerder
 from kconnect.plugins.registry import default_registry
@@ -90,6 +91,12 @@ def run_distributed(worker_path: str) -> int:
                 mode="distributed",
                 on_bound=on_bound,
                 on_stop=herder.stop,
+                metrics=worker_registry(
+                    worker,
+                    mode="distributed",
+                    version=package_version(),
+                    rebalance=lambda: herder.rebalance,
+                ),
             )
         )
     finally:

@@ -23,6 +23,7 @@ from kconnect.cli.common import (
     serve,
 )
 from kconnect.cli.files import read_connector_config, read_worker_properties
+from kconnect.cli.metrics import worker_registry
 from kconnect.config.worker import StandaloneConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.standalone import StandaloneHerder
@@ -83,6 +84,7 @@ def run_standalone(worker_path: str, connector_paths: list[str]) -> int:
                 mode="standalone",
                 on_bound=on_bound,
                 on_stop=herder.stop,
+                metrics=worker_registry(worker, mode="standalone", version=package_version()),
             )
         )
     finally:

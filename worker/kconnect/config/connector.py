@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,6 +20,17 @@ CONNECTOR_CLASS = "connector.class"
 TASKS_MAX = "tasks.max"
 TOPICS = "topics"
 TOPICS_REGEX = "topics.regex"
+
+
+ERRORS_RETRY_TIMEOUT_INFINITE = -1
+
+
+class ToleranceType(StrEnum):
+    NONE = "none"
+    ALL = "all"
+
+
+_ERRORS = {"group": "Error Handling"}
 
 
 class CommonConnectorConfig(BaseModel):
@@ -91,6 +103,68 @@ class CommonConnectorConfig(BaseModel):
         json_schema_extra={"importance": "LOW", "group": "Predicates", "type": "LIST"},
     )
 
+    errors_retry_timeout: int = Field(
+        0,
+        alias="errors.retry.timeout",
+        ge=ERRORS_RETRY_TIMEOUT_INFINITE,
+        description=(
+            "The maximum duration in milliseconds that a failed operation will be reattempted. "
+            "The default is 0, which means no retries will be attempted. Use -1 for infinite "
+            "retries."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_ERRORS, "type": "LONG"},
+    )
+    errors_retry_max_delay_ms: int = Field(
+        60000,
+        alias="errors.retry.max.delay.ms",
+        ge=1,
+        description=(
+            "The maximum duration in milliseconds between consecutive retry attempts. Jitter "
+            "will be added to the delay once this limit is reached to prevent thundering herd "
+            "issues."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_ERRORS, "type": "LONG"},
+    )
+    errors_tolerance: ToleranceType = Field(
+        ToleranceType.NONE,
+        alias="errors.tolerance",
+        description=(
+            "Behavior for tolerating errors during connector operation. 'none' is the default "
+            "value and signals that any error will result in an immediate connector task "
+            "failure; 'all' changes the behavior to skip over problematic records."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_ERRORS},
+    )
+    errors_log_enable: bool = Field(
+        False,
+        alias="errors.log.enable",
+        description=(
+            "If true, write each error and the details of the failed operation and problematic "
+            "record to the Connect application log. This is 'false' by default, so that only "
+            "errors that are not tolerated are reported."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_ERRORS},
+    )
+    errors_log_include_messages: bool = Field(
+        False,
+        alias="errors.log.include.messages",
+        description=(
+            "Whether to include in the log the Connect record that resulted in a failure. For "
+            "sink records, the topic, partition, offset, and timestamp will be logged. For "
+            "source records, the key and value (and their schemas), all headers, and the "
+            "timestamp, Kafka topic, Kafka partition, source partition, and source offset will "
+            "be logged. This is 'false' by default, which will prevent record keys, values, "
+            "and headers from being written to log files."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_ERRORS},
+    )
+
+    @field_validator("errors_tolerance", mode="before")
+    @classmethod
+    def _tolerance(cls, v: object) -> object:
+        # Kafka Connect accepts the value in any case.
+        return v.strip().lower() if isinstance(v, str) else v
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
@@ -119,6 +193,38 @@ class SinkConnectorCommonConfig(CommonConnectorConfig):
         json_schema_extra={"importance": "HIGH", "group": "Common"},
     )
 
+    errors_deadletterqueue_topic_name: str = Field(
+        "",
+        alias="errors.deadletterqueue.topic.name",
+        description=(
+            "The name of the topic to be used as the dead letter queue (DLQ) for messages that "
+            "result in an error when processed by this sink connector, or its transformations "
+            "or converters. The topic name is blank by default, which means that no messages "
+            "are to be recorded in the DLQ."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_ERRORS},
+    )
+    errors_deadletterqueue_topic_replication_factor: int = Field(
+        3,
+        alias="errors.deadletterqueue.topic.replication.factor",
+        ge=-1,
+        description=(
+            "Replication factor used to create the dead letter queue topic when it doesn't "
+            "already exist; -1 uses the broker's default."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_ERRORS, "type": "SHORT"},
+    )
+    errors_deadletterqueue_context_headers_enable: bool = Field(
+        False,
+        alias="errors.deadletterqueue.context.headers.enable",
+        description=(
+            "If true, add headers containing error context to the messages written to the dead "
+            "letter queue. To avoid clashing with headers from the original record, all error "
+            "context header keys, all error context header keys will start with __connect.errors."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_ERRORS},
+    )
+
     @field_validator("topics_regex")
     @classmethod
     def _regex(cls, v: str) -> str:
@@ -136,6 +242,17 @@ class SinkConnectorCommonConfig(CommonConnectorConfig):
             raise ValueError("topics and topics.regex are mutually exclusive; set only one of them")
         if not has_topics and not self.topics_regex:
             raise ValueError("Must configure one of topics or topics.regex")
+        dlq = self.errors_deadletterqueue_topic_name.strip()
+        if dlq and dlq in self.topic_list():
+            raise ValueError(
+                f"The DLQ topic '{dlq}' may not be included in the list of topics "
+                f"('topics={self.topics}') consumed by the connector"
+            )
+        if dlq and self.topics_regex and re.fullmatch(self.topics_regex, dlq):
+            raise ValueError(
+                f"The DLQ topic '{dlq}' may not be matched by the regex for the topics "
+                f"('topics.regex={self.topics_regex}') consumed by the connector"
+            )
         return self
 
     def topic_list(self) -> list[str]:

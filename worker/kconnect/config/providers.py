@@ -13,6 +13,11 @@ Kafka Connect's mechanism (KIP-297, KIP-421), with its keys and built-in classes
   mounted Kubernetes Secret looks);
 - `${env:DB_PASSWORD}`: an environment variable (`allowlist.pattern` restricts which).
 
+A provider of one's own is any class with `configure(params)` and `get(path, keys)`, named in
+`config.providers.<name>.class` by a dotted path (`mypkg.vault:VaultConfigProvider`) or, when a
+package registers it under the entry-point group `kconnect.config_providers`, by its entry
+point's name (`config.providers.vault.class=vault`).
+
 Invariants:
 - **Secrets stay out of Kafka.** Connector configs are stored and served (`GET .../config`)
   with their variables; they are resolved only in the worker that starts the connector or task,
@@ -28,6 +33,7 @@ import importlib
 import os
 import re
 from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -35,6 +41,7 @@ from kconnect.config.properties import parse_properties
 from kconnect.errors import ConfigError
 
 PROVIDERS_KEY: Final = "config.providers"
+ENTRY_POINT_GROUP: Final = "kconnect.config_providers"
 VARIABLE: Final = re.compile(r"\$\{([^}]*?):(?:([^}]*?):)?([^}]*?)\}")
 """Kafka Connect's `ConfigTransformer.DEFAULT_PATTERN`: `${provider:[path:]key}`."""
 
@@ -139,8 +146,23 @@ BUILT_IN: Final[Mapping[str, Callable[[], ConfigProvider]]] = {
 }
 
 
+def _from_entry_point(name: str, key: str) -> Callable[[], ConfigProvider] | None:
+    """A provider installed by a package under the entry-point group `kconnect.config_providers`
+    (`vault = "mypkg.vault:VaultConfigProvider"`), found by its entry point's name."""
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        try:
+            loaded: Callable[[], ConfigProvider] = ep.load()
+        except Exception as e:  # noqa: BLE001 - a broken package is reported by name
+            raise ConfigError(
+                f"{key}={name!r}: the config provider {ep.value!r} failed to load: "
+                f"{type(e).__name__}: {e}"
+            ) from None
+        return loaded
+    return None
+
+
 def _load(class_name: str, key: str) -> ConfigProvider:
-    factory = BUILT_IN.get(class_name)
+    factory = BUILT_IN.get(class_name) or _from_entry_point(class_name, key)
     if factory is not None:
         return factory()
     module, sep, attr = class_name.replace(":", ".").rpartition(".")
@@ -152,7 +174,8 @@ def _load(class_name: str, key: str) -> ConfigProvider:
         raise ConfigError(
             f"{key}={class_name!r}: unknown config provider; expected one of "
             "FileConfigProvider, DirectoryConfigProvider, EnvVarConfigProvider (or their "
-            "org.apache.kafka.common.config.provider names) or a dotted path to a class"
+            "org.apache.kafka.common.config.provider names), the name of an entry point in "
+            f"the group {ENTRY_POINT_GROUP!r}, or a dotted path to a class"
         )
     provider: ConfigProvider = cls()
     return provider
@@ -222,3 +245,20 @@ class ConfigTransformer:
             return found.get((provider, path), {}).get(key, match.group(0))
 
         return {k: VARIABLE.sub(replace, v) for k, v in props.items()}
+
+
+def reverse_transform(
+    raw: Mapping[str, str], task_configs: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """Task configs as they may be stored: a key whose connector value was written with a
+    variable gets that variable back instead of what it resolved to.
+
+    A connector sees its config resolved, and most copy it into their task configs; without this
+    the resolved secret would be written to the config topic and served by `GET .../tasks`, as
+    Kafka Connect's `Worker.reverseTransform` prevents too. Tasks resolve the variable again
+    when they start.
+    """
+    with_variables = {k: v for k, v in raw.items() if VARIABLE.search(v)}
+    if not with_variables:
+        return task_configs
+    return [{k: with_variables.get(k, v) for k, v in config.items()} for config in task_configs]

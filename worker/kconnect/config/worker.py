@@ -99,6 +99,16 @@ class WorkerConfig(BaseModel):
     )
     topic_creation_enable: bool = Field(True, alias="topic.creation.enable")
     config_providers: str = Field("", alias="config.providers")
+    metrics_listener: str = Field(
+        "",
+        alias="metrics.listener",
+        description=(
+            "A kconnect key: one more listener, in the form of `listeners` "
+            "(http://HOST:PORT, e.g. http://:9404), that serves only GET /metrics, so "
+            "Prometheus can scrape a port the REST API's access rules need not open. "
+            "Empty: /metrics is served on the REST listeners only (it always is)."
+        ),
+    )
 
     @field_validator("connector_client_config_override_policy")
     @classmethod

@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 
 from kconnect.api.connector import Connector, SinkConnector, SourceConnector
 from kconnect.api.converter import Converter, HeaderConverter
+from kconnect.api.transform import Predicate, Transformation
 from kconnect.api.types import (
     ConnectorName,
     JsonValue,
@@ -54,6 +55,8 @@ _KIND_TO_TYPE = {
     PluginKind.SINK: PluginType.SINK,
     PluginKind.CONVERTER: PluginType.CONVERTER,
     PluginKind.HEADER_CONVERTER: PluginType.HEADER_CONVERTER,
+    PluginKind.TRANSFORMATION: PluginType.TRANSFORMATION,
+    PluginKind.PREDICATE: PluginType.PREDICATE,
 }
 
 
@@ -221,7 +224,9 @@ class CommonHerder(Herder):
         if issubclass(cls, Connector):
             return config_key_infos(cls.config_model)
         model = getattr(cls, "config_model", None)
-        if isinstance(model, type) and issubclass(cls, Converter | HeaderConverter):
+        if isinstance(model, type) and issubclass(
+            cls, Converter | HeaderConverter | Transformation | Predicate
+        ):
             return config_key_infos(model)
         return []
 

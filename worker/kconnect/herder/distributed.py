@@ -37,7 +37,7 @@ from kconnect.config.worker import DistributedConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.common import CommonHerder
 from kconnect.herder.errors import AlreadyExistsError, NotFoundError
-from kconnect.herder.membership import Membership
+from kconnect.herder.membership import Membership, RebalanceStats
 from kconnect.herder.model import (
     ConnectorInfo,
     ConnectorStateInfo,
@@ -144,6 +144,11 @@ class DistributedHerder(CommonHerder):
     @property
     def worker_id(self) -> str:
         return self._worker.worker_id
+
+    @property
+    def rebalance(self) -> RebalanceStats:
+        """This worker's group rebalances (the membership is made anew when starting)."""
+        return self._membership.rebalance
 
     # --- CommonHerder's views
     def _connector_configs(self) -> Mapping[ConnectorName, Mapping[str, str]]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,6 +36,33 @@ CLIENT_LOG = logging.getLogger("kconnect.librdkafka")
 
 TopicPartition = tuple[str, int]
 Callback = Callable[[frozenset[TopicPartition]], None]
+
+
+class RebalanceStats:
+    """The group rebalances this worker has been through, for `/metrics`.
+
+    Kafka Connect's `connect-worker-rebalance-metrics`, read from the group's own callbacks:
+    a rebalance is complete when the group hands out an assignment (every rebalance does, with
+    an empty one for a worker whose tasks did not change), and this worker is rebalancing from
+    the moment tasks are taken from it (or from its start, until it first joins) until then.
+    Only the membership thread writes; a scrape reads the attributes one by one.
+    """
+
+    __slots__ = ("completed", "last_completed", "rebalancing")
+
+    def __init__(self) -> None:
+        self.completed = 0
+        self.rebalancing = True  # joining the group is this worker's first rebalance
+        self.last_completed: float | None = None
+        """`time.monotonic()` when the last rebalance completed; None before the first."""
+
+    def started(self) -> None:
+        self.rebalancing = True
+
+    def finished(self) -> None:
+        self.completed += 1
+        self.rebalancing = False
+        self.last_completed = time.monotonic()
 
 
 class Membership:
@@ -79,6 +107,7 @@ class Membership:
         self._joined = threading.Event()
         self._stopped = threading.Event()
         self.assigned: frozenset[TopicPartition] = frozenset()
+        self.rebalance = RebalanceStats()
 
     # --- any thread
     def start(self) -> None:
@@ -163,6 +192,7 @@ class Membership:
     def _assigned_cb(self, consumer: Any, partitions: list[Any]) -> None:
         added = self._parts(consumer, partitions)
         self.assigned = self.assigned | added
+        self.rebalance.finished()
         self._joined.set()
         if added:
             log.info("assigned %d task partitions: %s", len(added), sorted(added))
@@ -171,6 +201,7 @@ class Membership:
     def _revoked_cb(self, consumer: Any, partitions: list[Any]) -> None:
         removed = self._parts(None, partitions)
         self.assigned = self.assigned - removed
+        self.rebalance.started()
         if removed:
             log.info("revoked %d task partitions: %s", len(removed), sorted(removed))
             self._on_revoke(removed)
@@ -178,6 +209,7 @@ class Membership:
     def _lost_cb(self, consumer: Any, partitions: list[Any]) -> None:
         lost = self._parts(None, partitions)
         self.assigned = self.assigned - lost
+        self.rebalance.started()
         if lost:
             log.warning("lost %d task partitions: %s", len(lost), sorted(lost))
             self._on_lost(lost)

@@ -2,11 +2,22 @@
 
 Validation never raises for a bad config: every problem becomes an error on the key it concerns,
 so a user sees all of them at once. It checks the runtime's common keys, the connector class,
-the connector's own `config_model`, and the converters the config names.
+the connector's own `config_model`, the converters the config names, and the transformation
+chain.
+
+The chain is checked as Kafka Connect's `ConnectorConfig.enrich` does: each alias in
+`transforms` gets the group `Transforms: <alias>` with `transforms.<alias>.type`, `.predicate`,
+`.negate` and the transform's own keys under their full names (`transforms.mask.fields`), and
+each alias in `predicates` the group `Predicates: <alias>` likewise. A type that doesn't
+resolve, or resolves to the wrong kind of plugin, is an error on its `type` key; a bad own key
+is an error on that key's full name; a rule over several keys is reported on the `type` key. The
+plugins are configured once (as the converters are) so that checks made in `configure` count
+too; nothing here does I/O of its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, get_args, get_origin
 
@@ -16,13 +27,20 @@ from pydantic_core import PydanticUndefined
 
 from kconnect.api.connector import Connector, SinkConnector
 from kconnect.api.converter import Converter, HeaderConverter
-from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
+from kconnect.api.records import ConnectRecord
+from kconnect.api.transform import Predicate, Transformation
+from kconnect.config.connector import (
+    CommonConnectorConfig,
+    SinkConnectorCommonConfig,
+    split_list,
+)
 from kconnect.config.providers import ConfigProviderError, ConfigTransformer
 from kconnect.config.validation import describe_errors
 from kconnect.config.worker import prefixed
 from kconnect.errors import ConfigError
 from kconnect.herder.model import ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo
 from kconnect.plugins.registry import PluginRegistry
+from kconnect.transforms.chain import PREDICATES, TRANSFORMS, parse_chain_spec
 
 _TYPES: dict[type, str] = {bool: "BOOLEAN", int: "INT", float: "DOUBLE", str: "STRING"}
 
@@ -84,10 +102,199 @@ def _model_errors(model: type[BaseModel], config: Mapping[str, str]) -> dict[str
         for key, message in describe_errors(e, config):
             where = key
             if key == "<config>":
-                where = "topics" if "topics" in message else "connector.class"
+                if "DLQ topic" in message:
+                    where = "errors.deadletterqueue.topic.name"
+                elif "topics" in message:
+                    where = "topics"
+                else:
+                    where = "connector.class"
             errors.setdefault(where, []).append(message)
         return errors
     return {}
+
+
+_TRANSFORM_IMPLICIT_KEYS = ("type", "predicate", "negate")
+_PREDICATE_IMPLICIT_KEYS = ("type",)
+
+
+def _chain_key_infos(
+    registry: PluginRegistry, config: Mapping[str, str], errors: dict[str, list[str]]
+) -> list[ConfigKeyInfo]:
+    """The definitions of every transform's and predicate's keys; their errors go to `errors`."""
+    _, chain_errors = parse_chain_spec(config)
+    for key, messages in chain_errors.items():
+        errors.setdefault(key, []).extend(messages)
+    out: list[ConfigKeyInfo] = []
+    for alias in dict.fromkeys(split_list(config.get(TRANSFORMS, ""))):
+        prefix = f"{TRANSFORMS}.{alias}."
+        group = f"Transforms: {alias}"
+        out += [
+            ConfigKeyInfo(
+                prefix + "type",
+                "CLASS",
+                True,
+                None,
+                "HIGH",
+                f"Class for the '{alias}' transformation.",
+                group,
+                1,
+                "LONG",
+                f"Transformation type for {alias}",
+            ),
+            ConfigKeyInfo(
+                prefix + "predicate",
+                "STRING",
+                False,
+                None,
+                "MEDIUM",
+                "The alias of a predicate used to determine whether to apply this transformation.",
+                group,
+                2,
+                "NONE",
+                prefix + "predicate",
+            ),
+            ConfigKeyInfo(
+                prefix + "negate",
+                "BOOLEAN",
+                False,
+                "false",
+                "MEDIUM",
+                "Whether the configured predicate should be negated.",
+                group,
+                3,
+                "NONE",
+                prefix + "negate",
+            ),
+        ]
+        out += _plugin_key_infos(
+            registry, config, errors, prefix, group, Transformation, _TRANSFORM_IMPLICIT_KEYS
+        )
+    for alias in dict.fromkeys(split_list(config.get(PREDICATES, ""))):
+        prefix = f"{PREDICATES}.{alias}."
+        group = f"Predicates: {alias}"
+        out.append(
+            ConfigKeyInfo(
+                prefix + "type",
+                "CLASS",
+                True,
+                None,
+                "HIGH",
+                f"Class for the '{alias}' predicate.",
+                group,
+                1,
+                "LONG",
+                f"Predicate type for {alias}",
+            )
+        )
+        out += _plugin_key_infos(
+            registry, config, errors, prefix, group, Predicate, _PREDICATE_IMPLICIT_KEYS
+        )
+    return out
+
+
+def _plugin_key_infos(
+    registry: PluginRegistry,
+    config: Mapping[str, str],
+    errors: dict[str, list[str]],
+    prefix: str,
+    group: str,
+    base: type[Transformation[ConnectRecord]] | type[Predicate[ConnectRecord]],
+    implicit: tuple[str, ...],
+) -> list[ConfigKeyInfo]:
+    """One transform's or predicate's own keys under `prefix`, checked against its model."""
+    type_key = prefix + "type"
+    type_name = config.get(type_key, "").strip()
+    if not type_name:
+        return []  # the chain's own check reports the missing type
+    try:
+        cls = registry.resolve_as(type_name, base, type_key)
+    except ConfigError as e:
+        errors.setdefault(type_key, []).append(str(e))
+        return []
+    own = {
+        k[len(prefix) :]: v
+        for k, v in config.items()
+        if k.startswith(prefix) and k[len(prefix) :] not in implicit
+    }
+    model = cls.config_model
+    found = _model_errors_under(model, own, prefix, type_key)
+    for key, messages in found.items():
+        errors.setdefault(key, []).extend(messages)
+    if not found:
+        for message in _configure_errors(cls, own):
+            errors.setdefault(type_key, []).append(message)
+    # Keys named like the implicit ones are masked by them, as in Kafka Connect.
+    keys = [k for k in config_key_infos(model) if k.name not in implicit]
+    return [
+        dataclasses.replace(
+            k,
+            name=prefix + k.name,
+            group=group,
+            order_in_group=len(implicit) + i,
+        )
+        for i, k in enumerate(keys, start=1)
+    ]
+
+
+def _model_errors_under(
+    model: type[BaseModel], own: Mapping[str, str], prefix: str, type_key: str
+) -> dict[str, list[str]]:
+    """`model`'s errors for the keys without their prefix, reported on the full keys."""
+    try:
+        model.model_validate(own)
+    except ValidationError as e:
+        errors: dict[str, list[str]] = {}
+        for key, message in describe_errors(e, own):
+            if key == "<config>":
+                errors.setdefault(type_key, []).append(message)
+                continue
+            full = prefix + key
+            errors.setdefault(full, []).append(message.replace(f"'{key}'", f"'{full}'"))
+        return errors
+    return {}
+
+
+def _configure_errors(
+    cls: type[Transformation[ConnectRecord]] | type[Predicate[ConnectRecord]],
+    own: Mapping[str, str],
+) -> list[str]:
+    """What `configure` rejects beyond the model, such as a check written in code."""
+    try:
+        plugin = cls()
+        try:
+            plugin.configure(own)
+        finally:
+            plugin.close()
+    except ConfigError as e:
+        return [str(e)]
+    except Exception as e:  # noqa: BLE001 - a plugin's configure is its own code
+        return [f"{cls.__qualname__}.configure failed: {type(e).__name__}: {e}"]
+    return []
+
+
+def _without_resolved_values(
+    errors: dict[str, list[str]], raw: Mapping[str, str], resolved: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """Error messages with every resolved variable shown as written: a message quoting a bad
+    value must not reveal the secret a `${...}` variable resolved to."""
+    swaps = [
+        (resolved[k], v)
+        for k, v in raw.items()
+        if k in resolved and resolved[k] != v and resolved[k]
+    ]
+    if not swaps:
+        return errors
+    swaps.sort(key=lambda s: len(s[0]), reverse=True)
+    out: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        cleaned = []
+        for message in messages:
+            text = message
+            for secret, written in swaps:
+                text = text.replace(secret, written)
+            cleaned.append(text)
+        out[key] = cleaned
+    return out
 
 
 def validate_config(
@@ -138,27 +345,30 @@ def validate_config(
         except ConfigError as e:
             errors.setdefault(key, []).append(str(e))
 
+    chain_keys = _chain_key_infos(registry, config, errors)
+    errors = _without_resolved_values(errors, raw, config)
+
     infos: list[ConfigInfo] = []
     seen: set[str] = set()
     groups: list[str] = []
-    for model in models:
-        for key_info in config_key_infos(model):
-            if key_info.name in seen:
-                continue
-            seen.add(key_info.name)
-            if key_info.group and key_info.group not in groups:
-                groups.append(key_info.group)
-            value = raw.get(key_info.name, key_info.default_value)
-            infos.append(
-                ConfigInfo(
-                    key_info,
-                    ConfigValueInfo(
-                        key_info.name,
-                        None if key_info.type == "PASSWORD" and value else value,
-                        errors=errors.pop(key_info.name, []),
-                    ),
-                )
+    definitions = [key_info for model in models for key_info in config_key_infos(model)]
+    for key_info in [*definitions, *chain_keys]:
+        if key_info.name in seen:
+            continue
+        seen.add(key_info.name)
+        if key_info.group and key_info.group not in groups:
+            groups.append(key_info.group)
+        value = raw.get(key_info.name, key_info.default_value)
+        infos.append(
+            ConfigInfo(
+                key_info,
+                ConfigValueInfo(
+                    key_info.name,
+                    None if key_info.type == "PASSWORD" and value else value,
+                    errors=errors.pop(key_info.name, []),
+                ),
             )
+        )
     # Errors on keys no model declares (a converter's prefixed key, say) still count.
     for key, messages in errors.items():
         definition = ConfigKeyInfo(key, "STRING", False, None, "LOW", "", None)

@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from kconnect.api.connector import Connector, SinkConnector, SourceConnector
 from kconnect.api.converter import Converter, HeaderConverter
+from kconnect.api.transform import Predicate, Transformation
 from kconnect.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,20 @@ JAVA_ALIASES: dict[str, str] = {
 }
 _JAVA_NAME_OF = {v: k for k, v in JAVA_ALIASES.items()}
 
+JAVA_TRANSFORMS_PACKAGE = "org.apache.kafka.connect.transforms."
+JAVA_PREDICATES_PACKAGE = "org.apache.kafka.connect.transforms.predicates."
+_BUILTIN_TRANSFORMS_MODULE = "kconnect.transforms."
+"""The built-in transforms and predicates are registered under Kafka Connect's nested-class
+names (`InsertField$Value`), so the Java name is the package plus the entry point's name."""
+
+
+def _java_transform_alias(name: str) -> str:
+    for package in (JAVA_PREDICATES_PACKAGE, JAVA_TRANSFORMS_PACKAGE):
+        if name.startswith(package):
+            return name.removeprefix(package)
+    return name
+
+
 _SUFFIXES = ("Connector", "Converter", "Transformation", "Predicate")
 
 T = TypeVar("T")
@@ -54,6 +69,8 @@ class PluginKind(StrEnum):
     SINK = "sink"
     CONVERTER = "converter"
     HEADER_CONVERTER = "header_converter"
+    TRANSFORMATION = "transformation"
+    PREDICATE = "predicate"
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,10 @@ def kinds_of(cls: type) -> tuple[PluginKind, ...]:
         kinds.append(PluginKind.CONVERTER)
     if issubclass(cls, HeaderConverter):
         kinds.append(PluginKind.HEADER_CONVERTER)
+    if issubclass(cls, Transformation):
+        kinds.append(PluginKind.TRANSFORMATION)
+    if issubclass(cls, Predicate):
+        kinds.append(PluginKind.PREDICATE)
     return tuple(kinds)
 
 
@@ -104,7 +125,7 @@ class PluginRegistry:
         name = name.strip()
         if not name:
             raise ConfigError("empty plugin class name")
-        ep_name = JAVA_ALIASES.get(name, name)
+        ep_name = JAVA_ALIASES.get(name) or _java_transform_alias(name)
         if ep_name in self._eps:
             return self._load(ep_name)
         if name in self._broken:
@@ -138,8 +159,14 @@ class PluginRegistry:
     def display_name(self, cls: type) -> str:
         """The name a listing shows: the Java name of a built-in, else the dotted path."""
         for ep_name, loaded in self._loaded.items():
-            if loaded is cls and ep_name in _JAVA_NAME_OF:
+            if loaded is not cls:
+                continue
+            if ep_name in _JAVA_NAME_OF:
                 return _JAVA_NAME_OF[ep_name]
+            if self._eps[ep_name].value.startswith(_BUILTIN_TRANSFORMS_MODULE):
+                predicate = issubclass(cls, Predicate)
+                package = JAVA_PREDICATES_PACKAGE if predicate else JAVA_TRANSFORMS_PACKAGE
+                return package + ep_name
         return f"{cls.__module__}.{cls.__qualname__}"
 
     # --- listing

@@ -5,7 +5,8 @@ clients and UIs work unchanged. Handlers are thin: they decode the request (`bod
 herder's coroutine (or call its plain method for server info, health and plugins) and render the
 herder's model with `to_json()`. They keep no state besides the log-level registry, and do
 nothing per request beyond that decoding, one herder call and the rendering, because tools poll
-`/connectors/{c}/status`.
+`/connectors/{c}/status`. `/metrics`, which Kafka Connect lacks, renders a `kconnect.metrics`
+registry that reads the running worker when it is scraped.
 
 Every failure leaves as Kafka's `{"error_code": N, "message": "..."}` with status N:
 
@@ -35,6 +36,7 @@ from aiohttp import web
 from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
 from kconnect.herder.base import Herder
 from kconnect.herder.errors import HerderError, NotFoundError
+from kconnect.metrics import CONTENT_TYPE, Registry
 from kconnect.rest import bodies
 from kconnect.rest.loggers import PythonLoggers, parse_level
 from kconnect.storage.states import TargetState
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 HERDER_KEY = web.AppKey("herder", Herder)
 LOGGERS_KEY = web.AppKey("loggers", PythonLoggers)
+METRICS_KEY = web.AppKey("metrics", Registry)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -167,6 +170,13 @@ async def health(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=openapi_document(), content_type="application/json")
+
+
+async def prometheus_metrics(request: web.Request) -> web.Response:
+    """Not Kafka Connect's (it has JMX): the worker's metrics in Prometheus' text format 0.0.4,
+    read from the running worker now."""
+    body = request.app[METRICS_KEY].render().encode()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 # --- connectors
@@ -370,6 +380,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/", server_info),
     ("GET", "/health", health),
     ("GET", "/openapi.json", openapi),
+    ("GET", "/metrics", prometheus_metrics),
     ("GET", "/connectors", list_connectors),
     ("POST", "/connectors", create_connector),
     ("GET", "/connectors/{connector}", get_connector),
@@ -409,15 +420,35 @@ def _aiohttp_path(template: str) -> str:
     return template
 
 
-def build_app(herder: Herder, *, loggers: PythonLoggers | None = None) -> web.Application:
-    """The Kafka Connect REST API over `herder`. `loggers` backs `/admin/loggers` (one per
-    worker, so `last_modified` survives across requests)."""
-    app = web.Application(middlewares=[error_middleware])
-    app[HERDER_KEY] = herder
-    app[LOGGERS_KEY] = loggers if loggers is not None else PythonLoggers()
-    for method, template, handler in ROUTES:
+def _add_routes(app: web.Application, routes: list[tuple[str, str, Handler]]) -> None:
+    for method, template, handler in routes:
         path = _aiohttp_path(template)
         app.router.add_route(method, path, handler)
         if path != "/":
             app.router.add_route(method, path + "/", handler)
+
+
+def build_app(
+    herder: Herder,
+    *,
+    loggers: PythonLoggers | None = None,
+    metrics: Registry | None = None,
+) -> web.Application:
+    """The Kafka Connect REST API over `herder`. `loggers` backs `/admin/loggers` (one per
+    worker, so `last_modified` survives across requests); `metrics` is what `/metrics` renders
+    (without one, it answers an empty exposition)."""
+    app = web.Application(middlewares=[error_middleware])
+    app[HERDER_KEY] = herder
+    app[LOGGERS_KEY] = loggers if loggers is not None else PythonLoggers()
+    app[METRICS_KEY] = metrics if metrics is not None else Registry()
+    _add_routes(app, ROUTES)
+    return app
+
+
+def build_metrics_app(metrics: Registry) -> web.Application:
+    """`GET /metrics` alone, for a listener of its own (`metrics.listener`); every other path
+    is a 404 in Kafka Connect's error shape."""
+    app = web.Application(middlewares=[error_middleware])
+    app[METRICS_KEY] = metrics
+    _add_routes(app, [("GET", "/metrics", prometheus_metrics)])
     return app

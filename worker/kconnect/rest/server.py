@@ -1,6 +1,9 @@
 """The REST server's lifecycle: bind the listeners, serve, and stop gracefully.
 
-`RestServer` owns one aiohttp `AppRunner` and one listening socket per listener. It parses its
+`RestServer` serves the REST API (and `/metrics`); `MetricsServer` serves only `/metrics`, on
+the `metrics.listener` of its own. Both share this lifecycle.
+
+A server owns one aiohttp `AppRunner` and one listening socket per listener. It parses its
 listeners when constructed, so a bad `listeners` value fails before anything starts. `start()`
 binds every listener or none: if one can't be bound, the ones already bound are closed and the
 `OSError` propagates. Port 0 binds a free port; `urls` and `port` then report the bound ones.
@@ -25,7 +28,8 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from kconnect.herder.base import Herder
-from kconnect.rest.app import build_app
+from kconnect.metrics import Registry
+from kconnect.rest.app import build_app, build_metrics_app
 from kconnect.rest.listeners import Listener, parse_listeners
 from kconnect.rest.loggers import PythonLoggers
 
@@ -34,23 +38,29 @@ log = logging.getLogger(__name__)
 _BACKLOG = 128
 
 
-class RestServer:
+def _parse(listeners: Sequence[str]) -> list[Listener]:
+    parsed = [listener for value in listeners for listener in parse_listeners(value)]
+    if not parsed:
+        # parse_listeners names the problem for an empty setting.
+        parse_listeners("")
+    return parsed
+
+
+class _Server:
+    """An aiohttp application served on its listeners: the lifecycle both servers share.
+    `what` names the server in its log lines and bind errors ("REST", "metrics")."""
+
     def __init__(
         self,
-        herder: Herder,
-        listeners: Sequence[str],
-        advertised_url: str | None = None,
+        app: web.Application,
+        listeners: list[Listener],
         *,
-        shutdown_timeout: float = 30.0,
-        loggers: PythonLoggers | None = None,
+        what: str,
+        shutdown_timeout: float,
     ) -> None:
-        parsed = [listener for value in listeners for listener in parse_listeners(value)]
-        if not parsed:
-            # parse_listeners names the problem for an empty setting.
-            parse_listeners("")
-        self._listeners = parsed
-        self._advertised_url = advertised_url.rstrip("/") if advertised_url else None
-        self._app = build_app(herder, loggers=loggers)
+        self._app = app
+        self._listeners = listeners
+        self._what = what
         self._shutdown_timeout = shutdown_timeout
         self._runner: web.AppRunner | None = None
         self._stopping: asyncio.Future[None] | None = None
@@ -83,8 +93,74 @@ class RestServer:
     def port(self) -> int:
         """The bound port of the first listener."""
         if not self._bound:
-            raise RuntimeError("The REST server has no bound port: it isn't started")
+            raise RuntimeError(f"The {self._what} server has no bound port: it isn't started")
         return self._bound[0][1]
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError(f"The {self._what} server is already started")
+        if self._stopping is not None:
+            await asyncio.shield(self._stopping)
+            self._stopping = None
+        runner = web.AppRunner(
+            self._app, handle_signals=False, shutdown_timeout=self._shutdown_timeout
+        )
+        await runner.setup()
+        bound: list[tuple[Listener, int]] = []
+        try:
+            for listener in self._listeners:
+                sock = await _bind(listener, self._what)
+                try:
+                    site = web.SockSite(runner, sock, backlog=_BACKLOG)
+                    await site.start()
+                except BaseException:
+                    sock.close()
+                    raise
+                bound.append((listener, sock.getsockname()[1]))
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._bound = bound
+        log.info("%s server listening on %s", self._what, ", ".join(self.urls))
+
+    async def stop(self) -> None:
+        """Stop gracefully. The shutdown runs in a task of its own, shielded: a caller that is
+        cancelled leaves it running, and any later `stop()` waits for that same shutdown."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            self._bound = []
+            self._stopping = asyncio.ensure_future(self._shutdown(runner))
+        if self._stopping is not None:
+            await asyncio.shield(self._stopping)
+
+    async def _shutdown(self, runner: web.AppRunner) -> None:
+        log.info("Stopping the %s server", self._what)
+        await runner.cleanup()
+        log.info("%s server stopped", self._what)
+
+
+class RestServer(_Server):
+    """The Kafka Connect REST API over `herder` on `listeners`, with `/metrics` rendering
+    `metrics`."""
+
+    def __init__(
+        self,
+        herder: Herder,
+        listeners: Sequence[str],
+        advertised_url: str | None = None,
+        *,
+        shutdown_timeout: float = 30.0,
+        loggers: PythonLoggers | None = None,
+        metrics: Registry | None = None,
+    ) -> None:
+        super().__init__(
+            build_app(herder, loggers=loggers, metrics=metrics),
+            _parse(listeners),
+            what="REST",
+            shutdown_timeout=shutdown_timeout,
+        )
+        self._advertised_url = advertised_url.rstrip("/") if advertised_url else None
 
     @property
     def advertised_url(self) -> str:
@@ -99,57 +175,27 @@ class RestServer:
             return Listener(listener.scheme, socket.gethostname(), port).url()
         return listener.url(port)
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError("The REST server is already started")
-        if self._stopping is not None:
-            await asyncio.shield(self._stopping)
-            self._stopping = None
-        runner = web.AppRunner(
-            self._app, handle_signals=False, shutdown_timeout=self._shutdown_timeout
+
+class MetricsServer(_Server):
+    """Only `GET /metrics`, rendering `metrics`, on listeners of its own."""
+
+    def __init__(
+        self, metrics: Registry, listeners: Sequence[str], *, shutdown_timeout: float = 5.0
+    ) -> None:
+        super().__init__(
+            build_metrics_app(metrics),
+            _parse(listeners),
+            what="metrics",
+            shutdown_timeout=shutdown_timeout,
         )
-        await runner.setup()
-        bound: list[tuple[Listener, int]] = []
-        try:
-            for listener in self._listeners:
-                sock = await _bind(listener)
-                try:
-                    site = web.SockSite(runner, sock, backlog=_BACKLOG)
-                    await site.start()
-                except BaseException:
-                    sock.close()
-                    raise
-                bound.append((listener, sock.getsockname()[1]))
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._bound = bound
-        log.info("REST server listening on %s", ", ".join(self.urls))
-
-    async def stop(self) -> None:
-        """Stop gracefully. The shutdown runs in a task of its own, shielded: a caller that is
-        cancelled leaves it running, and any later `stop()` waits for that same shutdown."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            self._bound = []
-            self._stopping = asyncio.ensure_future(self._shutdown(runner))
-        if self._stopping is not None:
-            await asyncio.shield(self._stopping)
-
-    @staticmethod
-    async def _shutdown(runner: web.AppRunner) -> None:
-        log.info("Stopping the REST server")
-        await runner.cleanup()
-        log.info("REST server stopped")
 
 
-async def _bind(listener: Listener) -> socket.socket:
+async def _bind(listener: Listener, what: str) -> socket.socket:
     """One socket for `listener`, bound and listening; an `OSError` names the listener."""
     try:
         return await _bind_socket(listener)
     except OSError as exc:
-        message = f"Cannot bind REST listener {listener.url()}: {exc.strerror or exc}"
+        message = f"Cannot bind {what} listener {listener.url()}: {exc.strerror or exc}"
         if exc.errno is None:
             raise OSError(message) from exc
         raise OSError(exc.errno, message) from exc

@@ -8,14 +8,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Concatenate, ParamSpec, TypeVar
 
 from kconnect.api.connector import Connector, ConnectorContext
 from kconnect.api.types import ConnectorName
+from kconnect.logcontext import log_context
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.worker.task import format_trace
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _in_log_context(
+    method: Callable[Concatenate[ConnectorRunner, P], T],
+) -> Callable[Concatenate[ConnectorRunner, P], T]:
+    """Lines the connector logs while this runs carry its name (`[orders|worker]`)."""
+
+    def wrapper(self: ConnectorRunner, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with log_context(self.name):
+            return method(self, *args, **kwargs)
+
+    wrapper.__doc__ = method.__doc__
+    return wrapper
 
 
 class _Context(ConnectorContext):
@@ -50,6 +68,7 @@ class ConnectorRunner:
         self.failed = False
         self.target = TargetState.STOPPED
 
+    @_in_log_context
     def set_target(self, target: TargetState) -> bool:
         """Move to `target`; returns whether the connector is healthy afterwards."""
         self.target = target
@@ -71,6 +90,7 @@ class ConnectorRunner:
         self._report(State.PAUSED if target is TargetState.PAUSED else State.RUNNING)
         return True
 
+    @_in_log_context
     def task_configs(self, max_tasks: int) -> list[dict[str, str]] | None:
         if not self.started or self.failed:
             return None
@@ -81,11 +101,13 @@ class ConnectorRunner:
             return None
         return [dict(c) for c in configs]
 
+    @_in_log_context
     def fail(self, error: BaseException) -> None:
         log.error("connector %s failed: %s", self.name, error, exc_info=error)
         self.failed = True
         self._report(State.FAILED, format_trace(error))
 
+    @_in_log_context
     def shutdown(self) -> None:
         self._stop()
         if not self.failed:

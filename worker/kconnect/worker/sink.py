@@ -22,18 +22,32 @@ from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from kconnect.api.converter import Converter, HeaderConverter
-from kconnect.api.records import Headers, SinkRecord, TimestampType
-from kconnect.api.task import SinkTask, SinkTaskContext
+from kconnect.api.records import ConnectRecord, Headers, SinkRecord, TimestampType
+from kconnect.api.task import ErrantRecordReporter, SinkTask, SinkTaskContext
 from kconnect.api.types import OffsetAndMetadata, TaskId, TopicPartition
+from kconnect.config.connector import ERRORS_RETRY_TIMEOUT_INFINITE
 from kconnect.errors import ConnectError, RetriableError
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
+from kconnect.transforms.chain import TransformationChain
 from kconnect.worker.clients import with_group_protocol
+from kconnect.worker.dlq import DeadLetterQueueReporter
+from kconnect.worker.error_handling import (
+    FAILED,
+    ConsumedRecord,
+    ErrorReporter,
+    RetryWithTolerance,
+    Stage,
+    backoff_ms,
+    class_name_of,
+)
 from kconnect.worker.task import CLIENT_LOG, TaskRunner
 
 log = logging.getLogger(__name__)
 
-Transform = Callable[[SinkRecord], SinkRecord | None]
+# The steps of turning a message into a record, as the fast path counts them; a failure at step
+# `n >= _TRANSFORM` happened in transform `n - _TRANSFORM`.
+_HEADERS, _KEY, _VALUE, _TRANSFORM = 0, 1, 2, 3
 
 _TIMESTAMP_TYPES = {
     0: TimestampType.NO_TIMESTAMP_TYPE,
@@ -80,6 +94,17 @@ class _Context(SinkTaskContext):
     def request_commit(self) -> None:
         self.commit_requested = True
 
+    def errant_record_reporter(self) -> ErrantRecordReporter | None:
+        return self._runner.errant_reporter
+
+
+class _ErrantReporter(ErrantRecordReporter):
+    def __init__(self, runner: SinkTaskRunner) -> None:
+        self._runner = runner
+
+    def report(self, record: SinkRecord, error: BaseException) -> None:
+        self._runner.report_errant(record, error)
+
 
 class SinkTaskRunner(TaskRunner):
     def __init__(
@@ -99,7 +124,12 @@ class SinkTaskRunner(TaskRunner):
         value_converter: Converter,
         header_converter: HeaderConverter,
         flush_interval_ms: int,
-        transform: Transform | None = None,
+        errors: RetryWithTolerance,
+        chain: TransformationChain | None = None,
+        error_reporters: Sequence[ErrorReporter] = (),
+        dlq: Callable[[], DeadLetterQueueReporter] | None = None,
+        put_retry_timeout_ms: int = 0,
+        flush_timeout_ms: int = 5000,
         topics_seen: set[str] | None = None,
         protocol_fallback: bool = True,
     ) -> None:
@@ -114,7 +144,16 @@ class SinkTaskRunner(TaskRunner):
         self._value = value_converter
         self._header = header_converter
         self._interval = flush_interval_ms / 1000
-        self._transform = transform
+        self._chain = chain if chain else None
+        self._errors = errors
+        errors.stopping = lambda: self.stopping
+        self._reporters = list(error_reporters)
+        self._make_dlq = dlq
+        self._dlq: DeadLetterQueueReporter | None = None
+        self._put_retry_timeout_ms = put_retry_timeout_ms
+        self._flush_timeout = flush_timeout_ms / 1000
+        self.errant_reporter = _ErrantReporter(self)
+        self._batch: list[Any] = []
         self._consumer: Any = None
         self._context = _Context(self)
         self.assignment: set[TopicPartition] = set()
@@ -127,6 +166,10 @@ class SinkTaskRunner(TaskRunner):
 
     # --- lifecycle
     def initialize(self) -> None:
+        if self._make_dlq is not None:
+            self._dlq = self._make_dlq()
+            self._reporters.append(self._dlq)
+        self._errors.reporters = self._reporters
         self._subscribe()
         self.task.initialize(self._context)
         self.task.start(self.task_props)
@@ -174,9 +217,15 @@ class SinkTaskRunner(TaskRunner):
             self._seek(rewinds)
             return  # the batch in hand predates the rewind
         if msgs:
+            metrics = self.metrics
+            metrics.sink_record_read_total += len(msgs)
+            self._batch = msgs
             records = self._convert(msgs)
             if records:
                 self._deliver(records)
+                metrics.sink_record_send_total += len(records)
+                metrics.batch(len(records))
+            self._batch = []
         if self._context.commit_requested or time.monotonic() >= self._next_commit:
             self._context.commit_requested = False
             self.commit(self.assignment)
@@ -221,12 +270,24 @@ class SinkTaskRunner(TaskRunner):
                 self._forget(sorted(self.assignment))
         finally:
             self._consumer = None
-            self.task.stop()
+            try:
+                self.task.stop()
+            finally:
+                if self._chain is not None:
+                    self._chain.close()
+                if self._dlq is not None:
+                    self._dlq.close()
 
     # --- the hot path
     def _convert(self, msgs: list[Any]) -> list[SinkRecord]:
-        """Messages → SinkRecords. Converters with a fixed schema are called directly (see
-        `Converter.fixed_schema_reader`), which saves a SchemaAndValue per key and value."""
+        """Messages → SinkRecords, through the transforms. Converters with a fixed schema are
+        called directly (see `Converter.fixed_schema_reader`), which saves a SchemaAndValue per
+        key and value.
+
+        A message that fails in any step is handed, with the step and the error, to
+        `_convert_failed`, which applies `errors.*`; the loop itself carries no error handling
+        beyond one `try` and a step counter.
+        """
         # Unpacked once per batch, not per record.
         key_fixed = self._key.fixed_schema_reader()
         value_fixed = self._value.fixed_schema_reader()
@@ -234,10 +295,11 @@ class SinkTaskRunner(TaskRunner):
         value_schema_fixed, read_value = value_fixed if value_fixed is not None else (None, None)
         key_conv = self._key.to_connect_data
         value_conv = self._value.to_connect_data
-        transform = self._transform
+        stages = self._chain.stages if self._chain is not None else ()
         current = self._current
         records: list[SinkRecord] = []
         append = records.append
+        step = _HEADERS
         for msg in msgs:
             if msg.error() is not None:
                 self._on_message_error(msg.error())
@@ -245,41 +307,148 @@ class SinkTaskRunner(TaskRunner):
             topic = msg.topic()
             partition = msg.partition()
             offset = msg.offset()
-            raw_headers = msg.headers()
-            headers = self._convert_headers(topic, raw_headers) if raw_headers else None
-            raw = msg.key()
-            if read_key is not None:
-                key_schema = key_schema_fixed
-                key = None if raw is None else read_key(raw)
-            else:
-                key_schema, key = key_conv(topic, raw, headers)
-            raw = msg.value()
-            if read_value is not None:
-                value_schema = value_schema_fixed
-                value = None if raw is None else read_value(raw)
-            else:
-                value_schema, value = value_conv(topic, raw, headers)
-            ts_type, ts = msg.timestamp()
-            record = SinkRecord(
-                topic,
-                partition,
-                offset,
-                value,
-                value_schema=value_schema,
-                key=key,
-                key_schema=key_schema,
-                timestamp=ts if ts_type else None,
-                timestamp_type=_TIMESTAMP_TYPES.get(ts_type, TimestampType.CREATE_TIME),
-                headers=headers,
-            )
             current[(topic, partition)] = offset + 1
-            if transform is not None:
-                transformed = transform(record)
-                if transformed is None:
-                    continue
-                record = transformed
-            append(record)
+            try:
+                step = _HEADERS
+                raw_headers = msg.headers()
+                headers = self._convert_headers(topic, raw_headers) if raw_headers else None
+                step = _KEY
+                raw = msg.key()
+                if read_key is not None:
+                    key_schema = key_schema_fixed
+                    key = None if raw is None else read_key(raw)
+                else:
+                    key_schema, key = key_conv(topic, raw, headers)
+                step = _VALUE
+                raw = msg.value()
+                if read_value is not None:
+                    value_schema = value_schema_fixed
+                    value = None if raw is None else read_value(raw)
+                else:
+                    value_schema, value = value_conv(topic, raw, headers)
+                ts_type, ts = msg.timestamp()
+                record: ConnectRecord | None = SinkRecord(
+                    topic,
+                    partition,
+                    offset,
+                    value,
+                    value_schema=value_schema,
+                    key=key,
+                    key_schema=key_schema,
+                    timestamp=ts if ts_type else None,
+                    timestamp_type=_TIMESTAMP_TYPES.get(ts_type, TimestampType.CREATE_TIME),
+                    headers=headers,
+                )
+                step = _TRANSFORM
+                for stage in stages:
+                    record = stage.apply(record)  # type: ignore[arg-type]
+                    if record is None:
+                        break
+                    step += 1
+            except Exception as e:  # noqa: BLE001 - errors.* decides; see _convert_failed
+                record = self._convert_failed(msg, step, e)
+            if record is not None:
+                append(record)  # type: ignore[arg-type]
         return records
+
+    def _convert_failed(self, msg: Any, failed_step: int, error: Exception) -> SinkRecord | None:
+        """Redo one message step by step under `errors.*`: the failed step gets `error` as its
+        first attempt and may be retried; a tolerated failure is reported and skips the
+        message (None). A failure not tolerated raises, and the task fails uncommitted."""
+        errors = self._errors
+        topic = msg.topic()
+        consumed = _consumed(msg)
+
+        def run(step: int, stage: Stage, cls: str, op: Callable[[], Any]) -> Any:
+            first = error if step == failed_step else None
+            return errors.execute(op, stage, cls, consumed=consumed, first_error=first)
+
+        raw_headers = msg.headers()
+        headers: Headers | None = None
+        if raw_headers:
+            converted = run(
+                _HEADERS,
+                Stage.HEADER_CONVERTER,
+                class_name_of(self._header),
+                lambda: self._convert_headers(topic, raw_headers),
+            )
+            if converted is FAILED:
+                return None
+            headers = converted
+        key = run(
+            _KEY,
+            Stage.KEY_CONVERTER,
+            class_name_of(self._key),
+            lambda: self._key.to_connect_data(topic, msg.key(), headers),
+        )
+        if key is FAILED:
+            return None
+        value = run(
+            _VALUE,
+            Stage.VALUE_CONVERTER,
+            class_name_of(self._value),
+            lambda: self._value.to_connect_data(topic, msg.value(), headers),
+        )
+        if value is FAILED:
+            return None
+        ts_type, ts = msg.timestamp()
+        record: ConnectRecord | None = SinkRecord(
+            topic,
+            msg.partition(),
+            msg.offset(),
+            value.value,
+            value_schema=value.schema,
+            key=key.value,
+            key_schema=key.schema,
+            timestamp=ts if ts_type else None,
+            timestamp_type=_TIMESTAMP_TYPES.get(ts_type, TimestampType.CREATE_TIME),
+            headers=headers,
+        )
+        stages = self._chain.stages if self._chain is not None else ()
+        for i, stage in enumerate(stages):
+            assert record is not None
+            current = record
+            result = run(
+                _TRANSFORM + i,
+                Stage.TRANSFORMATION,
+                stage.class_name,
+                lambda stage=stage, current=current: stage.apply(current),  # type: ignore[misc]
+            )
+            if result is FAILED or result is None:
+                return None
+            record = result
+        return record  # type: ignore[return-value]
+
+    def report_errant(self, record: SinkRecord, error: BaseException) -> None:
+        """A record `put` could not write, reported by the task (on its own thread)."""
+        where = (
+            record.original_topic,
+            record.original_kafka_partition,
+            record.original_kafka_offset,
+        )
+        consumed = next(
+            (
+                _consumed(m)
+                for m in self._batch
+                if m.error() is None and (m.topic(), m.partition(), m.offset()) == where
+            ),
+            None,
+        )
+        if consumed is None:
+            # Not from the batch in hand (a task that buffers): what is known is where it was read.
+            consumed = ConsumedRecord(
+                where[0],
+                where[1],
+                where[2],
+                record.timestamp,
+                record.timestamp_type,
+                None,
+                None,
+                None,
+            )
+        self._errors.fail(
+            Stage.TASK_PUT, class_name_of(self.task), error, consumed=consumed, tolerable=True
+        )
 
     def _convert_headers(self, topic: str, raw: list[tuple[str, bytes | None]]) -> Headers:
         conv = self._header.to_connect_header
@@ -290,15 +459,46 @@ class SinkTaskRunner(TaskRunner):
         return headers
 
     def _deliver(self, records: list[SinkRecord]) -> None:
+        """`put` the batch; a `RetriableError` redelivers the same batch after a wait.
+
+        The wait is what the task asked for (`context.timeout`), else a backoff from 300 ms
+        capped by `errors.retry.max.delay.ms`. As in Kafka Connect, a sink retries for as long
+        as it takes by default; `errors.retry.timeout` > 0 bounds it, and then the task fails
+        without committing the batch.
+        """
+        metrics = self.metrics
+        start = time.monotonic()
+        attempt = 0
         while True:
+            attempt += 1
             try:
+                began = time.monotonic()
                 self.task.put(records)
-                self.records_put += len(records)
+                metrics.put_batch_seconds_sum += time.monotonic() - began
                 return
             except RetriableError as e:
-                wait = max(self._context.retry_timeout_ms, 100) / 1000
-                log.warning("task %s: put failed, retrying in %.1fs: %s", self.id, wait, e)
-                self._wait_paused(wait, e)
+                metrics.total_record_failures += 1
+                limit = self._put_retry_timeout_ms
+                elapsed_ms = (time.monotonic() - start) * 1000
+                if limit not in (0, ERRORS_RETRY_TIMEOUT_INFINITE) and elapsed_ms >= limit:
+                    metrics.total_record_errors += 1
+                    raise ConnectError(
+                        f"put() kept failing with a retriable error for {elapsed_ms:.0f} ms, "
+                        f"longer than errors.retry.timeout={limit}; the batch was not committed"
+                    ) from e
+                asked = self._context.retry_timeout_ms
+                wait_ms = (
+                    asked
+                    if asked > 0
+                    else backoff_ms(attempt, self._errors.config.retry_max_delay_ms)
+                )
+                if limit not in (0, ERRORS_RETRY_TIMEOUT_INFINITE):
+                    wait_ms = min(wait_ms, max(limit - elapsed_ms, 0.0))
+                log.warning(
+                    "task %s: put failed, retrying in %.1fs: %s", self.id, wait_ms / 1000, e
+                )
+                self._wait_paused(wait_ms / 1000, e)
+                metrics.total_retries += 1
 
     def _wait_paused(self, seconds: float, cause: Exception) -> None:
         """Wait with every partition paused, keeping group membership alive."""
@@ -348,12 +548,26 @@ class SinkTaskRunner(TaskRunner):
             if tp in partitions and self._committed.get((tp.topic, tp.partition)) != om.offset
         ]
         if not to_commit:
+            self.metrics.offset_commit_skip_total += 1
+            return
+        began = time.monotonic()
+        if self._dlq is not None and not self._dlq.flush(self._flush_timeout):
+            # Nothing is committed past a failed record until the queue has it.
+            log.warning(
+                "task %s: records sent to the dead letter queue %s are not acknowledged yet; "
+                "offsets will be committed later",
+                self.id,
+                self._dlq.topic,
+            )
+            self.metrics.commit(False, time.monotonic() - began)
             return
         try:
             self._consumer.commit(offsets=to_commit, asynchronous=False)
         except KafkaException as e:
+            self.metrics.commit(False, time.monotonic() - began)
             log.warning("task %s: offset commit failed, will retry: %s", self.id, e)
             return
+        self.metrics.commit(True, time.monotonic() - began)
         for tp in to_commit:
             self._committed[(tp.topic, tp.partition)] = tp.offset
 
@@ -396,6 +610,20 @@ class SinkTaskRunner(TaskRunner):
 
     def _on_client_error(self, err: KafkaError) -> None:
         log.warning("task %s consumer: %s", self.id, err)
+
+
+def _consumed(msg: Any) -> ConsumedRecord:
+    ts_type, ts = msg.timestamp()
+    return ConsumedRecord(
+        msg.topic(),
+        msg.partition(),
+        msg.offset(),
+        ts if ts_type else None,
+        _TIMESTAMP_TYPES.get(ts_type, TimestampType.CREATE_TIME),
+        msg.key(),
+        msg.value(),
+        msg.headers(),
+    )
 
 
 def _librdkafka_regex(pattern: str) -> str:

@@ -18,18 +18,33 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kconnect.api.converter import Converter, HeaderConverter
-from kconnect.api.records import Headers, SourceRecord
+from kconnect.api.records import ConnectRecord, Headers, SourceRecord
 from kconnect.api.task import OffsetStorageReader, RecordMetadata, SourceTask, SourceTaskContext
 from kconnect.api.types import SourceOffset, SourcePartition, TaskId
-from kconnect.errors import ConnectError
+from kconnect.errors import ConnectError, RetriableError
 from kconnect.storage.offsets import OffsetStore, canonical_partition
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
+from kconnect.transforms.chain import TransformationChain
+from kconnect.worker.error_handling import (
+    FAILED,
+    RetryWithTolerance,
+    Stage,
+    backoff_ms,
+    class_name_of,
+)
 from kconnect.worker.task import CLIENT_LOG, TaskRunner
 
 log = logging.getLogger(__name__)
 
-Transform = Callable[[SourceRecord], SourceRecord | None]
+# The steps of turning a record into a message, as the fast path counts them; a failure at step
+# `n < _KEY` happened in transform `n`.
+_KEY, _VALUE, _PRODUCE = 1000, 1001, 1002
+
+
+class _DeliveryFailed(ConnectError):
+    """The producer lost a record, or the task was cancelled mid-send: never a record's own
+    failure, so `errors.tolerance` does not apply to it."""
 
 
 class _OffsetReader(OffsetStorageReader):
@@ -78,7 +93,8 @@ class SourceTaskRunner(TaskRunner):
         offsets: OffsetStore,
         flush_interval_ms: int,
         flush_timeout_ms: int,
-        transform: Transform | None = None,
+        errors: RetryWithTolerance,
+        chain: TransformationChain | None = None,
         topics_seen: set[str] | None = None,
     ) -> None:
         super().__init__(task_id, task_props, target, status, worker_id, topics_seen)
@@ -90,7 +106,10 @@ class SourceTaskRunner(TaskRunner):
         self._offsets = offsets
         self._interval = flush_interval_ms / 1000
         self._flush_timeout = flush_timeout_ms / 1000
-        self._transform = transform
+        self._chain = chain if chain else None
+        self._errors = errors
+        errors.stopping = lambda: self.stopping
+        self._poll_failures = 0
         self._producer: Any = None
         self._pending: dict[str, tuple[SourcePartition, SourceOffset | None]] = {}
         self._delivery_error: KafkaError | None = None
@@ -121,8 +140,24 @@ class SourceTaskRunner(TaskRunner):
             log.exception("task %s failed in stop()", self.id)
 
     def iterate(self) -> None:
-        records = self.task.poll()
+        metrics = self.metrics
+        began = time.monotonic()
+        try:
+            records = self.task.poll()
+        except RetriableError as e:
+            # As in Kafka Connect, poll() is simply called again; a pause keeps it from spinning.
+            self._poll_failures += 1
+            metrics.total_record_failures += 1
+            metrics.total_retries += 1
+            wait = backoff_ms(self._poll_failures, self._errors.config.retry_max_delay_ms) / 1000
+            log.warning("task %s: poll failed, retrying in %.1fs: %s", self.id, wait, e)
+            self._producer.poll(wait)
+            return
+        self._poll_failures = 0
         if records:
+            metrics.poll_batch_seconds_sum += time.monotonic() - began
+            metrics.source_record_poll_total += len(records)
+            metrics.batch(len(records))
             self._send(records)
         else:
             self._producer.poll(0)
@@ -145,42 +180,63 @@ class SourceTaskRunner(TaskRunner):
                 self._producer.purge(in_queue=True, in_flight=False, blocking=False)
                 self._producer.flush(0)
             self._producer = None
+            if self._chain is not None:
+                self._chain.close()
 
     # --- the hot path
     def _send(self, records: Sequence[SourceRecord]) -> None:
-        """Convert and produce a batch, and note the last offset of each source partition.
+        """Transform, convert and produce a batch, and note the last offset of each source
+        partition.
 
         Per record this is two converter calls and one `produce`; offsets are noted once per
-        run of records from the same source partition, not once per record.
+        run of records from the same source partition, not once per record. A record that
+        fails in any step is handed to `_send_failed`, which applies `errors.*`; a record that
+        is skipped (by a transform, or as a tolerated failure) still has its offset committed.
         """
         produce = self._producer.produce
         key_conv = self._key.from_connect_data
         value_conv = self._value.from_connect_data
-        transform = self._transform
+        stages = self._chain.stages if self._chain is not None else ()
         per_record_ack = self._per_record_ack
         pending = self._pending
         seen = self.topics_seen
         run_partition: SourcePartition | None = None
         run_key = ""
         run_offset: SourceOffset | None = None
+        written = 0
+        step = 0
         for original in records:
-            record = original if transform is None else transform(original)
-            if record is not None:
-                topic = record.topic
-                if topic not in seen:
-                    self.note_topic(topic)
-                headers = record._headers
-                key = key_conv(topic, record.key_schema, record.key, headers)
-                value = value_conv(topic, record.value_schema, record.value, headers)
-                partition = record.kafka_partition
-                timestamp = record.timestamp
-                try:
-                    if headers or per_record_ack or partition is not None or timestamp:
-                        self._produce_full(original, record, topic, key, value)
-                    else:
-                        produce(topic, value, key)
-                except BufferError:
-                    self._produce_when_room(original, record, topic, key, value)
+            try:
+                record: ConnectRecord | None = original
+                for step, stage in enumerate(stages):  # noqa: B007 - `step` is read on failure
+                    record = stage.apply(record)  # type: ignore[arg-type]
+                    if record is None:
+                        break
+                if record is not None:
+                    topic = record.topic
+                    if topic not in seen:
+                        self.note_topic(topic)
+                    headers = record._headers
+                    step = _KEY
+                    key = key_conv(topic, record.key_schema, record.key, headers)
+                    step = _VALUE
+                    value = value_conv(topic, record.value_schema, record.value, headers)
+                    step = _PRODUCE
+                    partition = record.kafka_partition
+                    timestamp = record.timestamp
+                    try:
+                        if headers or per_record_ack or partition is not None or timestamp:
+                            self._produce_full(original, record, topic, key, value)  # type: ignore[arg-type]
+                        else:
+                            produce(topic, value, key)
+                    except BufferError:
+                        self._produce_when_room(original, record, topic, key, value)  # type: ignore[arg-type]
+                    written += 1
+            except _DeliveryFailed:
+                raise
+            except Exception as e:  # noqa: BLE001 - errors.* decides; see _send_failed
+                if self._send_failed(original, step, e):
+                    written += 1
             source_partition = original.source_partition
             if source_partition is not None:
                 if source_partition is not run_partition and (
@@ -194,7 +250,75 @@ class SourceTaskRunner(TaskRunner):
         if run_partition is not None:
             pending[run_key] = (run_partition, run_offset)
         self.records_sent += len(records)
+        self.metrics.source_record_write_total += written
         self._producer.poll(0)
+
+    def _send_failed(self, original: SourceRecord, failed_step: int, error: Exception) -> bool:
+        """Redo one record step by step under `errors.*`; the failed step gets `error` as its
+        first attempt. True when the record was produced in the end; False when it was dropped
+        or its failure tolerated (and reported). A failure not tolerated raises: the task
+        fails, and no offset past the record is committed."""
+        errors = self._errors
+
+        def run(step: int, stage: Stage, cls: str, op: Callable[[], Any]) -> Any:
+            first = error if step == failed_step else None
+            return errors.execute(op, stage, cls, source_record=original, first_error=first)
+
+        record: ConnectRecord | None = original
+        stages = self._chain.stages if self._chain is not None else ()
+        for i, stage in enumerate(stages):
+            current = record
+            result = run(
+                i,
+                Stage.TRANSFORMATION,
+                stage.class_name,
+                lambda stage=stage, current=current: stage.apply(current),  # type: ignore[misc]
+            )
+            if result is FAILED or result is None:
+                return False
+            record = result
+        assert isinstance(record, SourceRecord)
+        topic = record.topic
+        if topic not in self.topics_seen:
+            self.note_topic(topic)
+        headers = record._headers
+        key = run(
+            _KEY,
+            Stage.KEY_CONVERTER,
+            class_name_of(self._key),
+            lambda: self._key.from_connect_data(topic, record.key_schema, record.key, headers),
+        )
+        if key is FAILED:
+            return False
+        value = run(
+            _VALUE,
+            Stage.VALUE_CONVERTER,
+            class_name_of(self._value),
+            lambda: self._value.from_connect_data(
+                topic, record.value_schema, record.value, headers
+            ),
+        )
+        if value is FAILED:
+            return False
+        if failed_step == _PRODUCE:
+            # The producer refused the record outright (too large, say); Kafka Connect skips
+            # such a record under errors.tolerance=all (KIP-779), and fails the task otherwise.
+            errors.fail(
+                Stage.KAFKA_PRODUCE,
+                class_name_of(self._producer),
+                error,
+                source=original,
+                tolerable=True,
+            )
+            return False
+
+        def send() -> None:
+            try:
+                self._produce_full(original, record, topic, key, value)
+            except BufferError:
+                self._produce_when_room(original, record, topic, key, value)
+
+        return run(_PRODUCE, Stage.KAFKA_PRODUCE, class_name_of(self._producer), send) is not FAILED
 
     def _produce_full(
         self,
@@ -231,7 +355,7 @@ class SourceTaskRunner(TaskRunner):
             self._producer.poll(0.05)
             self._check_delivery()
             if self.stopping and self.cancelled:
-                raise ConnectError("task cancelled while waiting for room in the producer queue")
+                raise _DeliveryFailed("task cancelled while waiting for room in the producer queue")
             try:
                 self._produce_full(original, record, topic, key, value)
                 return
@@ -250,8 +374,13 @@ class SourceTaskRunner(TaskRunner):
             return  # the assignment is lost: another worker may own this task now
         snapshot = self._pending
         self._pending = {}
+        began = time.monotonic()
         remaining = self._producer.flush(self._flush_timeout)
-        self._check_delivery()
+        try:
+            self._check_delivery()
+        except ConnectError:
+            self.metrics.commit(False, time.monotonic() - began)
+            raise
         if remaining:
             # Not everything was acknowledged in offset.flush.timeout.ms: keep the offsets for
             # the next commit rather than commit past unacknowledged records.
@@ -263,20 +392,36 @@ class SourceTaskRunner(TaskRunner):
             )
             snapshot.update(self._pending)
             self._pending = snapshot
+            self.metrics.commit(False, time.monotonic() - began)
             return
         if snapshot:
             self._offsets.put(self.id.connector, list(snapshot.values()))
+            self.metrics.commit(True, time.monotonic() - began)
+        else:
+            self.metrics.offset_commit_skip_total += 1
         self.task.commit()
 
     def _check_delivery(self) -> None:
         if self._delivery_error is not None:
-            raise ConnectError(
+            raise _DeliveryFailed(
                 f"a record could not be written to Kafka: {self._delivery_error}; no offset "
                 "past it is committed"
             )
 
     def _on_delivery_error(self, err: KafkaError | None, msg: Any) -> None:
-        if err is not None and self._delivery_error is None:
+        if err is None:
+            return
+        if self._errors.tolerates_all and not err.fatal():
+            # Kafka Connect (KIP-779): under errors.tolerance=all a record the broker refused is
+            # reported and skipped, and its offset is committed like any other.
+            self._errors.fail(
+                Stage.KAFKA_PRODUCE,
+                class_name_of(self._producer),
+                KafkaException(err),
+                tolerable=True,
+            )
+            return
+        if self._delivery_error is None:
             self._delivery_error = err
 
     def _ack_callback(self, record: SourceRecord) -> Callable[[KafkaError | None, Any], None]:

@@ -19,8 +19,10 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from kconnect.api.types import TaskId
+from kconnect.logcontext import set_task_context
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
+from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ class TaskRunner(ABC):
         self._stopping = False
         self._cancelled = False
         self.failed = False
+        self.metrics = TaskMetrics()
+        # The last state this runner reported (what `/metrics` shows as the task's status).
+        self.state = State.UNASSIGNED
         self._thread = threading.Thread(target=self._run, name=f"task-{task_id}", daemon=True)
 
     # --- called by the worker, on its own thread
@@ -109,6 +114,7 @@ class TaskRunner(ABC):
 
     # --- the task thread
     def _run(self) -> None:
+        set_task_context(self.id.connector, self.id.task)
         try:
             self.initialize()
             if self._stopping:
@@ -158,6 +164,7 @@ class TaskRunner(ABC):
     def _report(self, state: State, trace: str | None = None) -> None:
         if self._cancelled and state is not State.FAILED:
             return  # another worker owns this task's status now
+        self.state = state
         self._status.put_task(self.id, StateInfo(state, self._worker_id, trace))
 
     # --- what each kind of task fills in

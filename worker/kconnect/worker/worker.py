@@ -19,18 +19,27 @@ from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.task import SinkTask, SourceTask
 from kconnect.api.types import ConnectorName, TaskId
 from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
-from kconnect.config.providers import ConfigTransformer
+from kconnect.config.providers import ConfigTransformer, reverse_transform
 from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
+from kconnect.plugins.chain import build_chain
 from kconnect.plugins.registry import PluginRegistry
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
-from kconnect.worker import clients
+from kconnect.worker import clients, dlq
 from kconnect.worker.connector import ConnectorRunner
+from kconnect.worker.dlq import DeadLetterQueueReporter
+from kconnect.worker.error_handling import (
+    ErrorHandlingConfig,
+    ErrorReporter,
+    LogReporter,
+    RetryWithTolerance,
+)
 from kconnect.worker.sink import SinkTaskRunner
 from kconnect.worker.source import SourceTaskRunner
 from kconnect.worker.task import TaskRunner, format_trace
+from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +90,9 @@ class Worker:
         self.transformer = ConfigTransformer.from_worker_props(worker_props)
         self.connectors: dict[ConnectorName, ConnectorRunner] = {}
         self.tasks: dict[TaskId, TaskRunner] = {}
+        # Each running connector's config as written, variables unresolved: task configs are
+        # stored with the variables put back (`reverse_transform`).
+        self._raw_props: dict[ConnectorName, dict[str, str]] = {}
         # Topics each connector's tasks have used: `GET /connectors/{c}/topics`.
         self._topics: dict[ConnectorName, set[str]] = {}
 
@@ -99,6 +111,7 @@ class Worker:
         """Instantiate and move to `target`; False when it failed (its status says why)."""
         if name in self.connectors:
             raise RuntimeError(f"connector {name} is already running on this worker")
+        self._raw_props[name] = dict(props)
         try:
             props = self.transformer.transform(props)
             connector = self.connector_class(props)()
@@ -132,6 +145,7 @@ class Worker:
         if configs is None:
             return None
         task_class = runner.connector.task_class()
+        configs = reverse_transform(self._raw_props.get(name, {}), configs)
         for c in configs:
             c[TASK_CLASS] = f"{task_class.__module__}.{task_class.__qualname__}"
         return configs
@@ -162,6 +176,7 @@ class Worker:
 
     def stop_connector(self, name: ConnectorName) -> None:
         runner = self.connectors.pop(name, None)
+        self._raw_props.pop(name, None)
         if runner is not None:
             runner.shutdown()
 
@@ -199,7 +214,18 @@ class Worker:
         task_cls = connector_cls().task_class()
         key, value, header = build_converters(self.registry, self.worker_props, connector_props)
         policy = self.config.connector_client_config_override_policy
+        is_sink = issubclass(connector_cls, SinkConnector)
+        settings = (SinkConnectorCommonConfig if is_sink else CommonConnectorConfig).parse(
+            connector_props
+        )
+        metrics = TaskMetrics()
+        reporters: list[ErrorReporter] = []
+        if settings.errors_log_enable:
+            reporters.append(LogReporter(task_id, settings.errors_log_include_messages, metrics))
+        errors = RetryWithTolerance(task_id, ErrorHandlingConfig.of(settings), metrics, reporters)
         common: dict[str, Any] = {
+            "errors": errors,
+            "chain": build_chain(self.registry, connector_props),
             "status": self.status,
             "worker_id": self.worker_id,
             "key_converter": key,
@@ -212,7 +238,7 @@ class Worker:
             task = task_cls()
             if not isinstance(task, SourceTask):
                 raise ConfigError(f"{task_cls!r} of a source connector is not a SourceTask")
-            return SourceTaskRunner(
+            source_runner = SourceTaskRunner(
                 task_id,
                 task,
                 task_props,
@@ -228,12 +254,14 @@ class Worker:
                 flush_timeout_ms=self.config.offset_flush_timeout_ms,
                 **common,
             )
-        if issubclass(connector_cls, SinkConnector):
+            source_runner.metrics = metrics
+            return source_runner
+        if is_sink:
             task = task_cls()
             if not isinstance(task, SinkTask):
                 raise ConfigError(f"{task_cls!r} of a sink connector is not a SinkTask")
             sink_config = SinkConnectorCommonConfig.parse(connector_props)
-            return SinkTaskRunner(
+            runner: TaskRunner = SinkTaskRunner(
                 task_id,
                 task,
                 task_props,
@@ -251,9 +279,52 @@ class Worker:
                 protocol_fallback=not clients.group_protocol_chosen(
                     self.worker_props, connector_props
                 ),
+                error_reporters=reporters,
+                dlq=self._dlq_factory(task_id, sink_config, connector_props, metrics),
+                put_retry_timeout_ms=sink_config.errors_retry_timeout,
+                flush_timeout_ms=self.config.offset_flush_timeout_ms,
                 **common,
             )
+            runner.metrics = metrics
+            return runner
         raise ConfigError(f"{connector_cls!r} is neither a SourceConnector nor a SinkConnector")
+
+    def _dlq_factory(
+        self,
+        task_id: TaskId,
+        config: SinkConnectorCommonConfig,
+        connector_props: Mapping[str, str],
+        metrics: TaskMetrics,
+    ) -> Callable[[], DeadLetterQueueReporter] | None:
+        """What makes the task's dead-letter queue on its own thread, if it has one."""
+        topic = config.errors_deadletterqueue_topic_name.strip()
+        if not topic:
+            return None
+        producer_config = clients.producer_config(
+            self.worker_props,
+            connector_props,
+            connector=task_id.connector,
+            task=task_id.task,
+            policy=self.config.connector_client_config_override_policy,
+        )
+        admin_config = {
+            "bootstrap.servers": self.config.bootstrap_servers,
+            **clients.admin_config(self.worker_props),
+        }
+
+        def make() -> DeadLetterQueueReporter:
+            dlq.ensure_topic(
+                admin_config, topic, config.errors_deadletterqueue_topic_replication_factor
+            )
+            return DeadLetterQueueReporter(
+                task_id,
+                topic,
+                context_headers_enabled=config.errors_deadletterqueue_context_headers_enable,
+                producer_config=producer_config,
+                metrics=metrics,
+            )
+
+        return make
 
     def set_task_target(self, task_id: TaskId, target: TargetState) -> None:
         runner = self.tasks.get(task_id)
