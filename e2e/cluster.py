@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -205,3 +205,13 @@ class Operator:
                 self.process.wait(timeout)
         self._log.close()
         return self.process.returncode
+
+
+def with_operator_log(operator: Operator, kubectl: Kubectl) -> Iterator[Kubectl]:
+    """`kubectl` for one test, as a fixture's body: when the test fails, the operator's log tail
+    is printed, so it is part of the report."""
+    try:
+        yield kubectl
+    except BaseException:
+        print(operator.log_tail())
+        raise

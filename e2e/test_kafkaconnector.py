@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for
+from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
 
 READY_TIMEOUT_S: Final = 150.0
 SELECTOR: Final = "kconnect.io/connector"
@@ -121,11 +121,7 @@ def events(kubectl: Kubectl, namespace: str, name: str) -> list[JsonObject]:
 @pytest.fixture
 def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
     """The running system; on failure, the operator's log tail is part of the report."""
-    try:
-        yield kubectl
-    except BaseException:
-        print(operator.log_tail())
-        raise
+    yield from with_operator_log(operator, kubectl)
 
 
 # --- tests

@@ -24,7 +24,7 @@ from typing import Any, Final
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for
+from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
 from e2e.test_kafkaconnector import (
     READY_TIMEOUT_S,
     connector_resource,
@@ -43,11 +43,7 @@ LOG_FORMAT_ENV: Final = {"name": "KCONNECT_LOG_FORMAT", "value": "json"}
 @pytest.fixture
 def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
     """The running system; on failure, the operator's log tail is part of the report."""
-    try:
-        yield kubectl
-    except BaseException:
-        print(operator.log_tail())
-        raise
+    yield from with_operator_log(operator, kubectl)
 
 
 def patch_spec(kubectl: Kubectl, namespace: str, name: str, spec: JsonObject) -> None:

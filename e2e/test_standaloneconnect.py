@@ -21,7 +21,7 @@ from typing import Any, Final
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for
+from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
 from e2e.test_kafkaconnector import ready_condition, record_count, rest, unique
 
 READY_TIMEOUT_S: Final = 150.0
@@ -101,11 +101,8 @@ def seqs(bootstrap: str, topic: str) -> list[int]:
 
 @pytest.fixture
 def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
-    try:
-        yield kubectl
-    except BaseException:
-        print(operator.log_tail())
-        raise
+    """The running system; on failure, the operator's log tail is part of the report."""
+    yield from with_operator_log(operator, kubectl)
 
 
 def test_a_standalone_worker_runs_rolls_resumes_and_is_collected(

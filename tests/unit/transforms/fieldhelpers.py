@@ -1,15 +1,21 @@
-"""Records and configured transforms for the field transform tests."""
+"""Records and configured transforms for the field transform tests; `configured` serves the
+routing, header and timestamp transform tests too."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from kconnect.api.records import ConnectRecord, SinkRecord, SourceRecord
 from kconnect.api.transform import Predicate, Transformation
 from kconnect.data.schema import Schema
 
-T = TypeVar("T", bound=Transformation[ConnectRecord])
+
+class Configurable(Protocol):
+    def configure(self, configs: Mapping[str, str]) -> None: ...
+
+
+C = TypeVar("C", bound=Configurable)
 
 TOPIC = "orders"
 PARTITION = 3
@@ -17,11 +23,11 @@ OFFSET = 42
 TIMESTAMP = 1_700_000_000_123
 
 
-def configured(cls: type[T], props: Mapping[str, str]) -> T:
-    """A new `cls` configured with `props`, as the runtime makes one."""
-    transform = cls()
-    transform.configure(props)
-    return transform
+def configured(cls: type[C], props: Mapping[str, str]) -> C:
+    """A new transform or predicate `cls` configured with `props`, as the runtime makes one."""
+    instance = cls()
+    instance.configure(props)
+    return instance
 
 
 def sink(

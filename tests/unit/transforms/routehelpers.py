@@ -1,8 +1,6 @@
-"""Records and configured transforms for the routing, header and timestamp transform tests."""
+"""Records and headers for the routing, header and timestamp transform tests."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from kconnect.api.records import Header, Headers, SinkRecord, SourceRecord
 from kconnect.data.schema import Schema
@@ -53,13 +51,6 @@ def sink(
         timestamp=timestamp,
         headers=headers,
     )
-
-
-def configured(cls: type[Any], props: dict[str, str]) -> Any:
-    """A new instance of the transform or predicate `cls`, configured with `props`."""
-    instance = cls()
-    instance.configure(props)
-    return instance
 
 
 def header_list(headers: Headers) -> list[tuple[str, Schema | None, object]]:

@@ -10,7 +10,8 @@ from kconnect.data.schema import Schema, SchemaBuilder, Struct
 from kconnect.errors import ConfigError, DataError
 from kconnect.transforms.header_from import HeaderFromKey, HeaderFromValue
 from kconnect.transforms.headers import DropHeaders, InsertHeader
-from tests.unit.transforms.routehelpers import configured, header_list, headers_of, sink, source
+from tests.unit.transforms.fieldhelpers import configured
+from tests.unit.transforms.routehelpers import header_list, headers_of, sink, source
 
 # --- InsertHeader ----------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ from kconnect.transforms.timestamp_converter import (
     TimestampConverterValue,
 )
 from kconnect.transforms.timestamp_router import TimestampRouter
-from tests.unit.transforms.routehelpers import configured, headers_of, sink, source
+from tests.unit.transforms.fieldhelpers import configured
+from tests.unit.transforms.routehelpers import headers_of, sink, source
 
 # --- Filter ----------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ from kconnect.data.schema import Schema
 from kconnect.errors import ConfigError, DataError
 from kconnect.transforms.regex_router import RegexRouter
 from kconnect.transforms.timestamp_router import TimestampRouter
-from tests.unit.transforms.routehelpers import configured, headers_of, sink, source
+from tests.unit.transforms.fieldhelpers import configured
+from tests.unit.transforms.routehelpers import headers_of, sink, source
 
 # 2024-03-05T07:08:09.045Z
 INSTANT = 1_709_622_489_045

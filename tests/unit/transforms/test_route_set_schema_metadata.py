@@ -6,7 +6,8 @@ from kconnect.transforms.set_schema_metadata import (
     SetSchemaMetadataKey,
     SetSchemaMetadataValue,
 )
-from tests.unit.transforms.routehelpers import configured, sink, source
+from tests.unit.transforms.fieldhelpers import configured
+from tests.unit.transforms.routehelpers import sink, source
 
 
 def value_setter(props: dict[str, str]) -> SetSchemaMetadataValue:

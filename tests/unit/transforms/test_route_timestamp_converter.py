@@ -9,7 +9,8 @@ from kconnect.transforms.timestamp_converter import (
     TimestampConverterKey,
     TimestampConverterValue,
 )
-from tests.unit.transforms.routehelpers import configured, sink, source
+from tests.unit.transforms.fieldhelpers import configured
+from tests.unit.transforms.routehelpers import sink, source
 
 # 1970-01-02T00:00:01.234Z, as Kafka Connect's own tests use it.
 UNIX = 86_401_234

@@ -35,8 +35,10 @@ class TransformConfig(ConnectorConfig):
     """The base of a transform's or predicate's config model: no keys of its own."""
 
 
-class Transformation(ABC, Generic[R]):
-    """A single message transform. Subclasses set `config_model` to describe their keys."""
+class _RecordPlugin(ABC):
+    """What a transform and a predicate share: a config model, a version, `configure` and
+    `close`. The two stay siblings, never one a subclass of the other, since the plugin registry
+    tells a transform from a predicate by subclass."""
 
     config_model: ClassVar[type[ConnectorConfig]] = TransformConfig
 
@@ -47,32 +49,23 @@ class Transformation(ABC, Generic[R]):
 
     @abstractmethod
     def configure(self, configs: Mapping[str, str]) -> None:
-        """Read this transform's keys (the `transforms.<alias>.` prefix removed)."""
+        """Read this plugin's keys (the `transforms.<alias>.` or `predicates.<alias>.` prefix
+        removed)."""
+
+    def close(self) -> None:
+        """Release what `configure` acquired."""
+
+
+class Transformation(_RecordPlugin, Generic[R]):
+    """A single message transform. Subclasses set `config_model` to describe their keys."""
 
     @abstractmethod
     def apply(self, record: R) -> R | None:
         """The transformed record, or None to drop it."""
 
-    def close(self) -> None:
-        """Release what `configure` acquired."""
 
-
-class Predicate(ABC, Generic[R]):
+class Predicate(_RecordPlugin, Generic[R]):
     """A condition on a record, used to apply a transform only to some records."""
-
-    config_model: ClassVar[type[ConnectorConfig]] = TransformConfig
-
-    def version(self) -> str:
-        from kconnect.api.connector import package_version  # noqa: PLC0415
-
-        return package_version()
-
-    @abstractmethod
-    def configure(self, configs: Mapping[str, str]) -> None:
-        """Read this predicate's keys (the `predicates.<alias>.` prefix removed)."""
 
     @abstractmethod
     def test(self, record: R) -> bool: ...
-
-    def close(self) -> None:
-        """Release what `configure` acquired."""

@@ -13,18 +13,32 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Annotated, ClassVar, TypeVar
 
+from pydantic import Field as ConfigField
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from kconnect.api.records import ConnectRecord, SinkRecord
+from kconnect.api.records import ConnectRecord, Headers, SinkRecord
 from kconnect.api.transform import Transformation
 from kconnect.data.schema import Field, Schema, SchemaBuilder, Struct, Type
 from kconnect.errors import DataError
 
 R = TypeVar("R", bound=ConnectRecord)
+
+ReplaceNullWithDefault = Annotated[
+    bool,
+    ConfigField(
+        alias="replace.null.with.default",
+        description=(
+            "Whether to replace fields that have a default value and that are null to the "
+            "default value. When set to true, the default value is used, otherwise null is used."
+        ),
+        json_schema_extra={"importance": "MEDIUM"},
+    ),
+]
+"""The `replace.null.with.default` key (KIP-1040) of the transforms that read struct fields."""
 
 
 class Part(enum.Enum):
@@ -43,27 +57,66 @@ class PartTransformation(Transformation[R]):
     def operating_value(self, record: R) -> object:
         return record.key if self.part is Part.KEY else record.value
 
-    def new_part(self, record: R, schema: Schema | None, value: object) -> R:
+    def new_part(
+        self, record: R, schema: Schema | None, value: object, headers: Headers | None = None
+    ) -> R:
         """A copy of `record` with its key (or value) and that part's schema replaced."""
         if self.part is Part.KEY:
-            return record.new_record(
-                record.topic,
-                record.kafka_partition,
-                schema,
-                value,
-                record.value_schema,
-                record.value,
-                record.timestamp,
-            )
-        return record.new_record(
-            record.topic,
-            record.kafka_partition,
-            record.key_schema,
-            record.key,
-            schema,
-            value,
-            record.timestamp,
-        )
+            return with_key(record, schema, value, headers)
+        return with_value(record, schema, value, headers)
+
+
+def with_key(record: R, schema: Schema | None, key: object, headers: Headers | None = None) -> R:
+    """A copy of `record` with another key and key schema (and headers, when given)."""
+    return record.new_record(
+        record.topic,
+        record.kafka_partition,
+        schema,
+        key,
+        record.value_schema,
+        record.value,
+        record.timestamp,
+        headers,
+    )
+
+
+def with_value(
+    record: R, schema: Schema | None, value: object, headers: Headers | None = None
+) -> R:
+    """A copy of `record` with another value and value schema (and headers, when given)."""
+    return record.new_record(
+        record.topic,
+        record.kafka_partition,
+        record.key_schema,
+        record.key,
+        schema,
+        value,
+        record.timestamp,
+        headers,
+    )
+
+
+def with_topic(record: R, topic: str) -> R:
+    """A copy of `record` sent to another topic."""
+    return record.new_record(
+        topic,
+        record.kafka_partition,
+        record.key_schema,
+        record.key,
+        record.value_schema,
+        record.value,
+        record.timestamp,
+    )
+
+
+def with_headers(record: R, headers: Headers) -> R:
+    """A copy of `record` with `headers` in place of its own."""
+    return with_value(record, record.value_schema, record.value, headers)
+
+
+def copy_headers(record: ConnectRecord) -> Headers:
+    """A new header list with the record's headers; the record's own list is left alone."""
+    return record.headers.copy() if record.has_headers() else Headers()
 
 
 def _type_name(value: object) -> str:
@@ -133,6 +186,58 @@ def field_value(struct: Struct, field: Field, replace_null_with_default: bool) -
     """A field's value; with `replace.null.with.default=false` a null stays null even when the
     field's schema has a default (KIP-1040)."""
     return struct.get(field) if replace_null_with_default else struct.get_without_default(field)
+
+
+_NO_RENAMES: Mapping[str, str] = {}
+
+
+def copied_values(struct: Struct, replace_null_with_default: bool) -> list[object]:
+    """The values of `struct`'s fields in order, read as `field_value` reads them: a new list
+    a transform may extend with the fields it adds."""
+    values = list(struct._values)
+    if replace_null_with_default and None in values:
+        fields = struct.schema.fields
+        return [fields[i].schema.default if v is None else v for i, v in enumerate(values)]
+    return values
+
+
+def _check(field: Field, value: object) -> None:
+    """`Struct.put`'s check, for a value a transform made rather than copied."""
+    if value is not None or not field.schema.optional:
+        field.schema.checker(value, field.name)
+
+
+def rebuild_struct(
+    struct: Struct,
+    schema: Schema,
+    replace_null_with_default: bool,
+    *,
+    renamed_from: Mapping[str, str] = _NO_RENAMES,
+    update: Callable[[Field, object], object] | None = None,
+) -> Struct:
+    """A struct of `schema`, a schema derived from `struct`'s: each field takes the value of the
+    field of `struct` with its name (or the name in `renamed_from`), read as `field_value` does
+    and passed through `update(source_field, value)` when given.
+
+    This runs per record, so a value is checked against its new field only when it may not fit:
+    when `update` changed it or the field's schema changed. A value copied into a field of the
+    same schema was checked when the input struct was made.
+    """
+    source_schema = struct.schema
+    source_values = struct._values
+    values: list[object] = []
+    append = values.append
+    for f in schema.fields:
+        source = source_schema.field(renamed_from.get(f.name, f.name))
+        assert source is not None  # `schema` was derived from this struct's schema
+        original = source_values[source.index]
+        if original is None and replace_null_with_default:
+            original = source.schema.default
+        current = original if update is None else update(source, original)
+        if current is not original or (f.schema is not source.schema and f.schema != source.schema):
+            _check(f, current)
+        append(current)
+    return Struct._trusted(schema, values)
 
 
 class SchemaUpdateCache:

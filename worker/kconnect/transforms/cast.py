@@ -74,9 +74,10 @@ from kconnect.errors import DataError
 from kconnect.transforms._part import (
     Part,
     PartTransformation,
+    ReplaceNullWithDefault,
     SchemaUpdateCache,
     copy_schema_basics,
-    field_value,
+    rebuild_struct,
     require_map,
     require_struct,
 )
@@ -350,15 +351,7 @@ class CastConfig(TransformConfig):
         ),
         json_schema_extra={"importance": "HIGH", "type": "LIST"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description=(
-            "Whether to replace fields that have a default value and that are null to the "
-            "default value. When set to true, the default value is used, otherwise null is used."
-        ),
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @field_validator("spec")
     @classmethod
@@ -403,15 +396,14 @@ class Cast(PartTransformation[R]):
             return self.new_part(record, updated_schema, cast_value(schema, value, whole))
         struct = require_struct(value, PURPOSE)
         updated_schema = self._schemas.get_or_build(schema, self._updated_schema)
-        result = Struct(updated_schema)
-        replace = self._replace_null_with_default
-        for f in struct.schema.fields:
-            current = field_value(struct, f, replace)
-            target = self._casts.get(f.name)
-            if target is not None:
-                current = cast_value(f.schema, current, target)
-            result.put(f.name, current)
+        result = rebuild_struct(
+            struct, updated_schema, self._replace_null_with_default, update=self._cast_field
+        )
         return self.new_part(record, updated_schema, result)
+
+    def _cast_field(self, f: SchemaField, value: object) -> object:
+        target = self._casts.get(f.name)
+        return value if target is None else cast_value(f.schema, value, target)
 
     def _updated_schema(self, schema: Schema) -> Schema:
         if self._whole is not None:

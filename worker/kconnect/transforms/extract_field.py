@@ -33,6 +33,7 @@ from kconnect.errors import DataError
 from kconnect.transforms._part import (
     Part,
     PartTransformation,
+    ReplaceNullWithDefault,
     config_key_error,
     field_value,
     require_map_or_null,
@@ -184,15 +185,7 @@ class ExtractFieldConfig(TransformConfig):
         description=FIELD_SYNTAX_VERSION_DOC,
         json_schema_extra={"importance": "HIGH", "type": "STRING"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description=(
-            "Whether to replace fields that have a default value and that are null to the "
-            "default value. When set to true, the default value is used, otherwise null is used."
-        ),
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @field_validator("field_syntax_version", mode="before")
     @classmethod

@@ -34,7 +34,9 @@ from kconnect.errors import DataError
 from kconnect.transforms._part import (
     Part,
     PartTransformation,
+    ReplaceNullWithDefault,
     SchemaUpdateCache,
+    copy_headers,
     copy_schema_basics,
     require_map,
     require_struct,
@@ -64,14 +66,7 @@ class HeaderFromConfig(TransformConfig):
         "the headers (retained in the key/value).",
         json_schema_extra={"importance": "HIGH"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description="Whether to replace fields that have a default value and that are null to "
-        "the default value. When set to true, the default value is used, otherwise null is "
-        "used.",
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @field_validator("fields")
     @classmethod
@@ -119,34 +114,14 @@ class HeaderFrom(PartTransformation[R]):
 
     def apply(self, record: R) -> R:
         schema = self.operating_schema(record)
-        headers = record.headers.copy() if record.has_headers() else Headers()
+        headers = copy_headers(record)
         updated_schema: Schema | None
         updated_value: object
         if schema is None:
             updated_schema, updated_value = None, self._apply_schemaless(record, headers)
         else:
             updated_schema, updated_value = self._apply_with_schema(record, schema, headers)
-        if self.part is Part.KEY:
-            return record.new_record(
-                record.topic,
-                record.kafka_partition,
-                updated_schema,
-                updated_value,
-                record.value_schema,
-                record.value,
-                record.timestamp,
-                headers,
-            )
-        return record.new_record(
-            record.topic,
-            record.kafka_partition,
-            record.key_schema,
-            record.key,
-            updated_schema,
-            updated_value,
-            record.timestamp,
-            headers,
-        )
+        return self.new_part(record, updated_schema, updated_value, headers)
 
     def _purpose(self) -> str:
         return f"header {self._operation}"

@@ -38,13 +38,14 @@ from typing import TypeVar
 
 from pydantic import Field, field_validator
 
-from kconnect.api.records import ConnectRecord, Headers
+from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import Transformation, TransformConfig
 from kconnect.config.connector import split_list
 from kconnect.data._javatext import to_float32
 from kconnect.data.logical import Date, Decimal, Time, Timestamp
 from kconnect.data.schema import Schema, SchemaAndValue
 from kconnect.transforms._datefmt import PatternError, compile_pattern
+from kconnect.transforms._part import copy_headers, with_headers
 
 R = TypeVar("R", bound=ConnectRecord)
 
@@ -127,11 +128,6 @@ def _parse_number(token: str) -> SchemaAndValue:
     return SchemaAndValue(Decimal.schema(scale), number)
 
 
-def _copy_headers(record: ConnectRecord) -> Headers:
-    """A new header list with the record's headers; the record's own list is left alone."""
-    return record.headers.copy() if record.has_headers() else Headers()
-
-
 class InsertHeaderConfig(TransformConfig):
     header: str = Field(
         alias="header",
@@ -160,18 +156,9 @@ class InsertHeader(Transformation[R]):
         self._literal = parse_literal(config.value_literal)
 
     def apply(self, record: R) -> R:
-        headers = _copy_headers(record)
+        headers = copy_headers(record)
         headers.add(self._header, self._literal.value, self._literal.schema)
-        return record.new_record(
-            record.topic,
-            record.kafka_partition,
-            record.key_schema,
-            record.key,
-            record.value_schema,
-            record.value,
-            record.timestamp,
-            headers,
-        )
+        return with_headers(record, headers)
 
 
 class DropHeadersConfig(TransformConfig):
@@ -204,16 +191,7 @@ class DropHeaders(Transformation[R]):
         self._names = DropHeadersConfig.parse(configs).header_names()
 
     def apply(self, record: R) -> R:
-        headers = _copy_headers(record)
+        headers = copy_headers(record)
         for name in self._names:
             headers.remove(name)
-        return record.new_record(
-            record.topic,
-            record.kafka_partition,
-            record.key_schema,
-            record.key,
-            record.value_schema,
-            record.value,
-            record.timestamp,
-            headers,
-        )
+        return with_headers(record, headers)

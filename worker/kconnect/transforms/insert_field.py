@@ -34,10 +34,11 @@ from kconnect.data.schema import Schema, SchemaBuilder, Struct
 from kconnect.transforms._part import (
     Part,
     PartTransformation,
+    ReplaceNullWithDefault,
     SchemaUpdateCache,
     config_key_error,
+    copied_values,
     copy_schema_basics,
-    field_value,
     require_map,
     require_sink_record,
     require_struct,
@@ -111,15 +112,7 @@ class InsertFieldConfig(TransformConfig):
         description="Static field value, if field name configured.",
         json_schema_extra={"importance": "MEDIUM"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description=(
-            "Whether to replace fields that have a default value and that are null to the "
-            "default value. When set to true, the default value is used, otherwise null is used."
-        ),
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @field_validator(
         "topic_field", "partition_field", "offset_field", "timestamp_field", "static_field"
@@ -205,23 +198,24 @@ class InsertField(PartTransformation[R]):
     def _apply_with_schema(self, record: R, value: object) -> R:
         struct = require_struct(value, PURPOSE)
         schema = self._schemas.get_or_build(struct.schema, self._updated_schema)
-        updated = Struct(schema)
-        replace = self._replace_null_with_default
-        for f in struct.schema.fields:
-            updated.put(f.name, field_value(struct, f, replace))
+        # Built without checking each value again: the copied ones were checked when the input
+        # struct was made, and each inserted one is made to fit its field's fixed schema, in
+        # the order `_updated_schema` adds the fields.
+        values = copied_values(struct, self._replace_null_with_default)
         if self._topic is not None:
-            updated.put(self._topic.name, record.topic)
-        if self._partition is not None and record.kafka_partition is not None:
-            updated.put(self._partition.name, record.kafka_partition)
+            values.append(record.topic)
+        if self._partition is not None:
+            values.append(record.kafka_partition)
         if self._offset is not None:
-            updated.put(self._offset.name, require_sink_record(record, PURPOSE).kafka_offset)
-        if self._timestamp is not None and record.timestamp is not None:
-            updated.put(
-                self._timestamp.name, Timestamp.to_logical(Timestamp.SCHEMA, record.timestamp)
-            )
-        if self._static is not None and self._static_value is not None:
-            updated.put(self._static.name, self._static_value)
-        return self.new_part(record, schema, updated)
+            values.append(require_sink_record(record, PURPOSE).kafka_offset)
+        if self._timestamp is not None:
+            ts = record.timestamp
+            values.append(None if ts is None else Timestamp.to_logical(Timestamp.SCHEMA, ts))
+        if self._static is not None:
+            values.append(self._static_value)
+        # A required field left null (a record without a timestamp, say) fails where Kafka
+        # Connect fails it: in the converter, which checks the whole struct.
+        return self.new_part(record, schema, Struct._trusted(schema, values))
 
     def _updated_schema(self, schema: Schema) -> Schema:
         builder = copy_schema_basics(schema, SchemaBuilder.struct())

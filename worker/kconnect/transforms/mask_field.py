@@ -40,11 +40,13 @@ from kconnect.data.schema import (
     Struct,
     Type,
 )
+from kconnect.data.schema import Field as SchemaField
 from kconnect.errors import DataError
 from kconnect.transforms._part import (
     Part,
     PartTransformation,
-    field_value,
+    ReplaceNullWithDefault,
+    copied_values,
     require_map,
     require_struct,
 )
@@ -56,6 +58,7 @@ PURPOSE = "mask fields"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _MISSING = object()
+_PLAN_CACHE_SIZE = 16
 
 # The empty value of each kind of value, keyed the way `_kind` names a value.
 _EMPTY: dict[str, object] = {
@@ -158,15 +161,7 @@ class MaskFieldConfig(TransformConfig):
         ),
         json_schema_extra={"importance": "LOW"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description=(
-            "Whether to replace fields that have a default value and that are null to the "
-            "default value. When set to true, the default value is used, otherwise null is used."
-        ),
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @field_validator("fields")
     @classmethod
@@ -194,6 +189,7 @@ class MaskField(PartTransformation[R]):
         self._replacement: str | None = None
         self._replace_null_with_default = True
         self._replacements: dict[str, object] = {}
+        self._plans: dict[Schema, tuple[tuple[SchemaField, str], ...]] = {}
 
     def configure(self, configs: Mapping[str, str]) -> None:
         config = MaskFieldConfig.parse(configs)
@@ -202,6 +198,7 @@ class MaskField(PartTransformation[R]):
         self._replacement = config.replacement
         self._replace_null_with_default = config.replace_null_with_default
         self._replacements = {}
+        self._plans = {}
 
     def apply(self, record: R) -> R | None:
         value = self.operating_value(record)
@@ -216,14 +213,25 @@ class MaskField(PartTransformation[R]):
                 )
             return self.new_part(record, None, updated)
         struct = require_struct(value, PURPOSE)
-        result = Struct(struct.schema)
-        replace = self._replace_null_with_default
-        for f in struct.schema.fields:
-            current = field_value(struct, f, replace)
-            if current is not None and f.name in self._masked:
-                current = self._masked_value(f.name, _schema_kind(f.schema))
-            result.put(f, current)
-        return self.new_part(record, schema, result)
+        values = copied_values(struct, self._replace_null_with_default)
+        for f, kind in self._plan(struct.schema):
+            if values[f.index] is not None:
+                values[f.index] = self._masked_value(f.name, kind)
+        # Unmasked values were checked when the input struct was made, and a masked one is
+        # the empty value or the replacement read for the field's own type.
+        return self.new_part(record, schema, Struct._trusted(struct.schema, values))
+
+    def _plan(self, schema: Schema) -> tuple[tuple[SchemaField, str], ...]:
+        """The masked fields a struct schema has, with their kinds; worked out once per schema."""
+        plan = self._plans.get(schema)
+        if plan is None:
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            plan = tuple(
+                (f, _schema_kind(f.schema)) for f in schema.fields if f.name in self._masked
+            )
+            self._plans[schema] = plan
+        return plan
 
     def _masked_value(self, name: str, kind: str) -> object:
         """The value a non-null field of `kind` is masked with; `DataError` when there is none."""

@@ -23,6 +23,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import Transformation, TransformConfig
 from kconnect.transforms._javaregex import Replacement, compile_java_regex, compile_replacement
+from kconnect.transforms._part import with_topic
 
 R = TypeVar("R", bound=ConnectRecord)
 
@@ -86,12 +87,4 @@ class RegexRouter(Transformation[R]):
         topic = reroute(self._pattern, self._replacement, record.topic)
         if topic is None:
             return record
-        return record.new_record(
-            topic,
-            record.kafka_partition,
-            record.key_schema,
-            record.key,
-            record.value_schema,
-            record.value,
-            record.timestamp,
-        )
+        return with_topic(record, topic)

@@ -27,13 +27,14 @@ from pydantic import Field, field_validator
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import TransformConfig
 from kconnect.config.connector import split_list
-from kconnect.data.schema import Schema, SchemaBuilder, Struct
+from kconnect.data.schema import Schema, SchemaBuilder
 from kconnect.transforms._part import (
     Part,
     PartTransformation,
+    ReplaceNullWithDefault,
     SchemaUpdateCache,
     copy_schema_basics,
-    field_value,
+    rebuild_struct,
     require_map,
     require_struct,
 )
@@ -90,15 +91,7 @@ class ReplaceFieldConfig(TransformConfig):
         description="Deprecated. Use include instead.",
         json_schema_extra={"importance": "LOW", "type": "LIST"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description=(
-            "Whether to replace fields that have a default value and that are null to the "
-            "default value. When set to true, the default value is used, otherwise null is used."
-        ),
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @field_validator("renames")
     @classmethod
@@ -164,13 +157,9 @@ class ReplaceField(PartTransformation[R]):
             return self.new_part(record, None, updated)
         struct = require_struct(value, PURPOSE)
         schema = self._schemas.get_or_build(struct.schema, self._updated_schema)
-        result = Struct(schema)
-        reverse = self._reverse_renames
-        replace = self._replace_null_with_default
-        for f in schema.fields:
-            source = struct.schema.field(reverse.get(f.name, f.name))
-            assert source is not None  # the schema was derived from this struct's schema
-            result.put(f, field_value(struct, source, replace))
+        result = rebuild_struct(
+            struct, schema, self._replace_null_with_default, renamed_from=self._reverse_renames
+        )
         return self.new_part(record, schema, result)
 
     def _updated_schema(self, schema: Schema) -> Schema:

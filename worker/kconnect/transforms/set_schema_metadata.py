@@ -24,7 +24,13 @@ from pydantic import Field, model_validator
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import TransformConfig
 from kconnect.data.schema import Schema, Struct
-from kconnect.transforms._part import Part, PartTransformation, field_value, require_schema
+from kconnect.transforms._part import (
+    Part,
+    PartTransformation,
+    ReplaceNullWithDefault,
+    field_value,
+    require_schema,
+)
 
 R = TypeVar("R", bound=ConnectRecord)
 
@@ -44,14 +50,7 @@ class SetSchemaMetadataConfig(TransformConfig):
         description="Schema version to set.",
         json_schema_extra={"importance": "HIGH", "type": "INT"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description="Whether to replace fields that have a default value and that are null to "
-        "the default value. When set to true, the default value is used, otherwise null is "
-        "used.",
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @model_validator(mode="after")
     def _something_to_set(self) -> Self:

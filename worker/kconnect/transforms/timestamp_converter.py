@@ -56,6 +56,7 @@ from kconnect.transforms._datefmt import DateFormat, PatternError, compile_patte
 from kconnect.transforms._part import (
     Part,
     PartTransformation,
+    ReplaceNullWithDefault,
     SchemaUpdateCache,
     copy_schema_basics,
     field_value,
@@ -108,14 +109,7 @@ class TimestampConverterConfig(TransformConfig):
         "during conversions from, and to, values with sub-millisecond components.",
         json_schema_extra={"importance": "LOW"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description="Whether to replace fields that have a default value and that are null to "
-        "the default value. When set to true, the default value is used, otherwise null is "
-        "used.",
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @field_validator("format")
     @classmethod

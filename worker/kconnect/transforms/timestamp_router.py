@@ -23,6 +23,7 @@ from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import Transformation, TransformConfig
 from kconnect.errors import DataError
 from kconnect.transforms._datefmt import DateFormat, PatternError, compile_pattern
+from kconnect.transforms._part import with_topic
 
 R = TypeVar("R", bound=ConnectRecord)
 
@@ -85,12 +86,4 @@ class TimestampRouter(Transformation[R]):
             formatted = self._timestamp_format.format(timestamp)
         except PatternError as e:
             raise DataError(f"Could not format the timestamp of the record: {e}") from None
-        return record.new_record(
-            routed_topic(self._topic_format, record.topic, formatted),
-            record.kafka_partition,
-            record.key_schema,
-            record.key,
-            record.value_schema,
-            record.value,
-            record.timestamp,
-        )
+        return with_topic(record, routed_topic(self._topic_format, record.topic, formatted))

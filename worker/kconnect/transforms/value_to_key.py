@@ -24,13 +24,15 @@ from pydantic import Field, field_validator
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import Transformation, TransformConfig
 from kconnect.config.connector import split_list
-from kconnect.data.schema import Schema, SchemaBuilder, Struct
+from kconnect.data.schema import Schema, SchemaBuilder
 from kconnect.errors import DataError
 from kconnect.transforms._part import (
+    ReplaceNullWithDefault,
     SchemaUpdateCache,
-    field_value,
+    rebuild_struct,
     require_map,
     require_struct,
+    with_key,
 )
 
 R = TypeVar("R", bound=ConnectRecord)
@@ -44,15 +46,7 @@ class ValueToKeyConfig(TransformConfig):
         description="Field names on the record value to extract as the record key.",
         json_schema_extra={"importance": "HIGH", "type": "LIST"},
     )
-    replace_null_with_default: bool = Field(
-        True,
-        alias="replace.null.with.default",
-        description=(
-            "Whether to replace fields that have a default value and that are null to the "
-            "default value. When set to true, the default value is used, otherwise null is used."
-        ),
-        json_schema_extra={"importance": "MEDIUM"},
-    )
+    replace_null_with_default: ReplaceNullWithDefault = True
 
     @field_validator("fields")
     @classmethod
@@ -86,23 +80,10 @@ class ValueToKey(Transformation[R]):
         if record.value_schema is None:
             value = require_map(record.value, PURPOSE)
             key = {name: value.get(name) for name in self._fields}
-            return record.new_record(
-                record.topic,
-                record.kafka_partition,
-                None,
-                key,
-                record.value_schema,
-                record.value,
-                record.timestamp,
-            )
+            return with_key(record, None, key)
         struct = require_struct(record.value, PURPOSE)
         key_schema = self._schemas.get_or_build(struct.schema, self._key_schema)
-        key_struct = Struct(key_schema)
-        replace = self._replace_null_with_default
-        for f in key_schema.fields:
-            source = struct.schema.field(f.name)
-            assert source is not None  # the key schema was derived from this schema
-            key_struct.put(f, field_value(struct, source, replace))
+        key_struct = rebuild_struct(struct, key_schema, self._replace_null_with_default)
         return record.new_record(
             record.topic,
             record.kafka_partition,
