@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: setup demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench clean crds
+.PHONY: setup demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java-fetch clean crds
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,9 @@ crds-upgrade: setup
 
 bench: setup kafka-fetch cluster-build
 	$(PY) -m bench.run
+
+bench-java-fetch: setup
+	$(PY) -m bench.javaconnect fetch
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

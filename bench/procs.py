@@ -102,14 +102,22 @@ class WorkerProcess:
         files = [write_properties(workdir / f"{name}.worker.properties", props)]
         for i, c in enumerate(connectors):
             files.append(write_properties(workdir / f"{name}.connector{i}.properties", c))
-        self.args = [sys.executable, "-m", "kconnect.cli", mode, *map(str, files)]
+        self.args = self.command(mode, files)
         self._conn: http.client.HTTPConnection | None = None
         self._log = self.log_path.open("wb")
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            self.args, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT
+            self.args,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         _live.append(self.proc)
+
+    def command(self, mode: Literal["standalone", "distributed"], files: list[Path]) -> list[str]:
+        """The worker's command line; another runtime's worker overrides this."""
+        return [sys.executable, "-m", "kconnect.cli", mode, *map(str, files)]
 
     @property
     def pid(self) -> int:

@@ -332,21 +332,9 @@ def libs_dir() -> Path:
     return cache_root() / f"kafka-{kafka_version()}" / "libs"
 
 
-def _pom_digest() -> str:
-    return hashlib.sha256(POM.read_bytes()).hexdigest()
-
-
-def _marker() -> Path:
-    return libs_dir().parent / "fetched"
-
-
 def fetched() -> Path | None:
     """The libs directory if a complete fetch for the current pom is in the cache, else None."""
-    marker, libs = _marker(), libs_dir()
-    with contextlib.suppress(OSError):
-        if marker.read_text("ascii").strip() == _pom_digest() and libs.is_dir():
-            return libs
-    return None
+    return maven_fetched(POM, libs_dir())
 
 
 def fetch() -> Path:
@@ -354,22 +342,50 @@ def fetch() -> Path:
 
     Instant once done. A failed or interrupted run leaves no marker, so the next call starts over.
     """
-    done = fetched()
+    return maven_fetch(POM, libs_dir(), f"kafka_2.13-{kafka_version()}.jar")
+
+
+def _pom_digest(pom: Path) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+def _marker(libs: Path) -> Path:
+    return libs.parent / "fetched"
+
+
+def maven_fetched(pom: Path, libs: Path) -> Path | None:
+    """``libs`` if it holds a complete copy of ``pom``'s runtime dependencies, else None.
+
+    Complete means that the marker next to ``libs`` holds the digest of ``pom`` as it is now.
+    """
+    with contextlib.suppress(OSError):
+        if _marker(libs).read_text("ascii").strip() == _pom_digest(pom) and libs.is_dir():
+            return libs
+    return None
+
+
+def maven_fetch(pom: Path, libs: Path, expected_jar: str) -> Path:
+    """Copy ``pom``'s runtime dependencies into ``libs`` with Maven, unless already done.
+
+    Maven writes into a temporary sibling of ``libs`` that is renamed into place once
+    ``expected_jar`` is among the copied files; the marker is written last. A lock file next to
+    ``libs``'s parent serializes concurrent fetches of the same directory.
+    """
+    done = maven_fetched(pom, libs)
     if done is not None:
         return done
-    libs = libs_dir()
     home = libs.parent
     home.mkdir(parents=True, exist_ok=True)
     with _locked(home.parent / f"{home.name}.lock"):
-        done = fetched()  # another process may have finished while this one waited for the lock
+        done = maven_fetched(pom, libs)  # another process may have finished meanwhile
         if done is not None:
             return done
         mvn = shutil.which("mvn")
         if mvn is None:
             raise FetchError(
-                "Maven ('mvn') is not on PATH; it is needed once, to fetch Kafka's jars"
+                f"Maven ('mvn') is not on PATH; it is needed once, to fetch the jars of {pom}"
             )
-        digest = _pom_digest()  # of the pom Maven reads, even if it is edited meanwhile
+        digest = _pom_digest(pom)  # of the pom Maven reads, even if it is edited meanwhile
         partial = Path(tempfile.mkdtemp(prefix="libs.partial-", dir=home))
         try:
             command = [
@@ -377,7 +393,7 @@ def fetch() -> Path:
                 "-q",
                 "-B",
                 "-f",
-                str(POM),
+                str(pom),
                 "dependency:copy-dependencies",
                 f"-DoutputDirectory={partial}",
             ]
@@ -397,16 +413,16 @@ def fetch() -> Path:
             output = _tail_text(result.stdout + result.stderr, LOG_TAIL_LINES)
             if result.returncode != 0:
                 raise FetchError(f"Maven exited with {result.returncode}: {command}\n{output}")
-            expected = partial / f"kafka_2.13-{kafka_version()}.jar"
+            expected = partial / expected_jar
             if not expected.is_file():
                 raise FetchError(
                     f"Maven succeeded but {expected.name} is missing from {partial}\n{output}"
                 )
-            _marker().unlink(missing_ok=True)
+            _marker(libs).unlink(missing_ok=True)
             if libs.exists():
                 shutil.rmtree(libs)
             partial.rename(libs)
-            _write_atomically(_marker(), digest + "\n")
+            _write_atomically(_marker(libs), digest + "\n")
         finally:
             shutil.rmtree(partial, ignore_errors=True)
     return libs
@@ -584,7 +600,7 @@ def _java_command(
     libs: Path, jvm_options: Sequence[str], logs_dir: Path, main_class: str, args: Sequence[str]
 ) -> list[str]:
     return [
-        _java(),
+        java_executable(),
         *jvm_options,
         f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
         f"-Dkafka.logs.dir={logs_dir}",
@@ -595,7 +611,7 @@ def _java_command(
     ]
 
 
-def _java() -> str:
+def java_executable() -> str:
     java_home = os.environ.get("JAVA_HOME", "")
     if java_home and (Path(java_home) / "bin" / "java").is_file():
         return str(Path(java_home) / "bin" / "java")
