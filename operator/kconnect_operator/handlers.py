@@ -59,14 +59,13 @@ from kconnect_operator.runtime import (
     connect_client,
     parse_spec,
     reapply_for_secret,
-    report_loggers,
     resource_path,
     run_loop,
     runtime_of,
     secret_versions,
     set_status,
     stored_status,
-    sync_loggers,
+    sync_and_report_loggers,
 )
 
 registry = kopf.OperatorRegistry()
@@ -115,10 +114,6 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 def _owner(body: Mapping[str, Any]) -> builders.Owner:
     meta = body["metadata"]
     return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
-
-
-def _resource_path(namespace: str, name: str) -> str:
-    return object_path(f"{GROUP}/{VERSION}", KIND, namespace, name)
 
 
 # --- children
@@ -199,16 +194,12 @@ async def secret_changed(
     logger: kopf.Logger,
     **kwargs: Any,
 ) -> None:
-    references: kopf.Index[tuple[str, str], str] = kwargs["secret_references"]
-    runtime = runtime_of(memo)
-    if namespace is None:
-        return
     await reapply_for_secret(
-        runtime,
+        runtime_of(memo),
+        KIND,
         namespace,
         name,
-        references.get((namespace, name), []),
-        _resource_path,
+        kwargs["secret_references"],
         _apply_children,
         logger,
     )
@@ -313,13 +304,14 @@ async def sync_connector(
         except ConnectError as e:
             unreachable = f"the workers' REST API: {e.message}"
             logger.info("connector %s/%s: %s", namespace, name, unreachable)
-    loggers = await sync_loggers(
+    loggers = await sync_and_report_loggers(
         runtime,
+        body,
         workers,
         spec.logging.loggers,
-        (previous.applied_loggers if previous else None) or [],
+        previous.applied_loggers if previous else None,
+        logger,
     )
-    report_loggers(body, loggers, logger)
     observation = reconcile.Observation(
         generation=meta.get("generation"),
         workers_ready=len(workers),
@@ -425,7 +417,7 @@ async def _sync_over_rest(
         kopf.warn(body, reason="InvalidAnnotation", message=error)
     if annotations.remove:
         await runtime.kube.merge_patch(
-            _resource_path(meta["namespace"], name),
+            resource_path(KIND, body),
             {"metadata": {"annotations": dict.fromkeys(annotations.remove)}},
         )
 

@@ -126,16 +126,19 @@ async def apply_and_count(
 
 async def reapply_for_secret(
     runtime: Runtime,
-    namespace: str,
+    kind: str,
+    namespace: str | None,
     secret: str,
-    owners: Iterable[str],
-    resource_path: Callable[[str, str], str],
+    references: Mapping[tuple[str, str], Iterable[str]],
     apply: Callable[[Runtime, kopf.Body], Awaitable[None]],
     logger: kopf.Logger,
 ) -> None:
-    """Apply the children of each owner that references the changed Secret."""
-    for owner in owners:
-        raw = await runtime.kube.get(resource_path(namespace, owner))
+    """Apply the children of each `kind` resource that `references` (its Secret index) says uses
+    the changed Secret; a cluster-scoped Secret event (no namespace) concerns none."""
+    if namespace is None:
+        return
+    for owner in references.get((namespace, secret), []):
+        raw = await runtime.kube.get(object_path(f"{GROUP}/{VERSION}", kind, namespace, owner))
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             continue
         body = kopf.Body(cast(kopf.RawBody, raw))
@@ -207,6 +210,21 @@ async def sync_loggers(
         workers_changed=workers_changed,
         failures=tuple(failures),
     )
+
+
+async def sync_and_report_loggers(
+    runtime: Runtime,
+    body: kopf.Body,
+    workers: Sequence[reconcile.Worker],
+    wanted: Mapping[str, LogLevel],
+    previous_applied: Collection[str] | None,
+    logger: kopf.Logger,
+) -> LoggerSync:
+    """`sync_loggers` against the loggers the status remembers as applied (none when it remembers
+    none), then `report_loggers`."""
+    result = await sync_loggers(runtime, workers, wanted, previous_applied or [])
+    report_loggers(body, result, logger)
+    return result
 
 
 def report_loggers(body: kopf.Body, result: LoggerSync, logger: kopf.Logger) -> None:

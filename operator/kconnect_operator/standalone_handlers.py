@@ -34,7 +34,7 @@ from kconnect_operator import standalone_builders as sb
 from kconnect_operator import standalone_reconcile as sr
 from kconnect_operator.connect import ConnectError
 from kconnect_operator.handlers import registry
-from kconnect_operator.kube import collection_path, object_path
+from kconnect_operator.kube import collection_path
 from kconnect_operator.models import GROUP, READY, VERSION
 from kconnect_operator.runtime import (
     Runtime,
@@ -42,14 +42,13 @@ from kconnect_operator.runtime import (
     connect_client,
     parse_spec,
     reapply_for_secret,
-    report_loggers,
     resource_path,
     run_loop,
     runtime_of,
     secret_versions,
     set_status,
     stored_status,
-    sync_loggers,
+    sync_and_report_loggers,
 )
 from kconnect_operator.standalone_models import (
     KIND,
@@ -68,10 +67,6 @@ def wake_key(name: str) -> str:
 def _owner(body: Mapping[str, Any]) -> sb.Owner:
     meta = body["metadata"]
     return sb.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
-
-
-def _resource_path(namespace: str, name: str) -> str:
-    return object_path(f"{GROUP}/{VERSION}", KIND, namespace, name)
 
 
 async def _desired_hash(runtime: Runtime, spec: StandaloneConnectSpec, owner: sb.Owner) -> str:
@@ -141,16 +136,12 @@ def standalone_secret_references(
 async def standalone_secret_changed(
     namespace: str | None, name: str, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
 ) -> None:
-    references: kopf.Index[tuple[str, str], str] = kwargs["standalone_secret_references"]
-    runtime = runtime_of(memo)
-    if namespace is None:
-        return
     await reapply_for_secret(
-        runtime,
+        runtime_of(memo),
+        KIND,
         namespace,
         name,
-        references.get((namespace, name), []),
-        _resource_path,
+        kwargs["standalone_secret_references"],
         _apply_children,
         logger,
     )
@@ -232,13 +223,14 @@ async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger
             unreachable = f"the worker's REST API: {e.message}"
             logger.info("standalone %s/%s: %s", owner.namespace, owner.name, unreachable)
     previous = stored_status(StandaloneConnectStatus, body)
-    loggers = await sync_loggers(
+    loggers = await sync_and_report_loggers(
         runtime,
+        body,
         workers,
         spec.logging.loggers,
-        (previous.applied_loggers if previous else None) or [],
+        previous.applied_loggers if previous else None,
+        logger,
     )
-    report_loggers(body, loggers, logger)
     obs = sr.Observation(
         generation=meta.get("generation"),
         workers_ready=len(workers),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from tests.support.workers import Standalone, Worker, read_lines, wait_until
+from confluent_kafka import Consumer, TopicPartition
+
+from tests.support.workers import Standalone, read_lines, wait_until
 
 
 def _lines_now(path) -> int:  # type: ignore[no-untyped-def]
@@ -21,14 +23,22 @@ def _datagen(topic: str, **extra: str) -> dict[str, str]:
     }
 
 
-def _source_offsets_grow(w: Worker, name: str) -> bool:
-    before = w.request("GET", f"/connectors/{name}/status")[1]
-    return bool(before)
+def _topic_size(bootstrap: str, topic: str, partitions: int) -> int:
+    """Records in `topic`: the sum of its partitions' high-water marks."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"size-{topic}"})
+    try:
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        )
+    finally:
+        consumer.close()
 
 
 def test_lifecycle_create_pause_resume_restart_stop_delete(
     standalone: Standalone,
     new_topic,  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str,
 ) -> None:
     topic = new_topic(partitions=2)
     sink_file = standalone.cwd / "out.txt"
@@ -77,9 +87,16 @@ def test_lifecycle_create_pause_resume_restart_stop_delete(
     status, _ = w.request("PUT", "/connectors/gen/pause")
     assert status == 202
     w.wait_state("gen", "PAUSED", tasks=2)
-    time.sleep(1.5)  # let the sink write out what was produced before the pause
+    produced = _topic_size(kafka_bootstrap, topic, 2)
+    wait_until(
+        "the sink to write out what was produced before the pause",
+        lambda: _lines_now(sink_file) >= produced,
+    )
     settled = _lines_now(sink_file)
+    # Nothing more is produced: a negative, so it is observed over a window of a few of the
+    # worker's offset flush intervals (500 ms).
     time.sleep(2.0)
+    assert _topic_size(kafka_bootstrap, topic, 2) == produced
     assert _lines_now(sink_file) == settled
 
     # Resume: RUNNING again and records flow again.
@@ -262,7 +279,6 @@ def test_records_polled_before_a_task_fails_are_written_and_committed(
     new_topic,  # type: ignore[no-untyped-def]
     kafka_bootstrap: str,
 ) -> None:
-    from confluent_kafka import Consumer, TopicPartition
 
     topic = new_topic()
     w = standalone.start()

@@ -42,6 +42,7 @@ from kconnect.worker.error_handling import (
     class_name_of,
 )
 from kconnect.worker.task import CLIENT_LOG, TaskRunner
+from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,10 @@ class SinkTaskRunner(TaskRunner):
         put_retry_timeout_ms: int = 0,
         flush_timeout_ms: int = 5000,
         topics_seen: set[str] | None = None,
+        metrics: TaskMetrics | None = None,
         protocol_fallback: bool = True,
     ) -> None:
-        super().__init__(task_id, task_props, target, status, worker_id, topics_seen)
+        super().__init__(task_id, task_props, target, status, worker_id, topics_seen, metrics)
         self.task = task
         self._consumer_config = dict(consumer_config)
         self._protocol_fallback = protocol_fallback
@@ -162,7 +164,6 @@ class SinkTaskRunner(TaskRunner):
         self._committed: dict[tuple[str, int], int] = {}
         self._next_commit = 0.0
         self._all_paused = False
-        self.records_put = 0
 
     # --- lifecycle
     def initialize(self) -> None:

@@ -34,6 +34,7 @@ from kconnect.worker.error_handling import (
     class_name_of,
 )
 from kconnect.worker.task import CLIENT_LOG, TaskRunner
+from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,9 @@ class SourceTaskRunner(TaskRunner):
         errors: RetryWithTolerance,
         chain: TransformationChain | None = None,
         topics_seen: set[str] | None = None,
+        metrics: TaskMetrics | None = None,
     ) -> None:
-        super().__init__(task_id, task_props, target, status, worker_id, topics_seen)
+        super().__init__(task_id, task_props, target, status, worker_id, topics_seen, metrics)
         self.task = task
         self._producer_config = dict(producer_config)
         self._key = key_converter
@@ -115,7 +117,6 @@ class SourceTaskRunner(TaskRunner):
         self._delivery_error: KafkaError | None = None
         self._next_commit = 0.0
         self._per_record_ack = type(task).commit_record is not SourceTask.commit_record
-        self.records_sent = 0
 
     # --- lifecycle
     def initialize(self) -> None:
@@ -249,7 +250,6 @@ class SourceTaskRunner(TaskRunner):
                 run_offset = original.source_offset
         if run_partition is not None:
             pending[run_key] = (run_partition, run_offset)
-        self.records_sent += len(records)
         self.metrics.source_record_write_total += written
         self._producer.poll(0)
 

@@ -47,6 +47,7 @@ class TaskRunner(ABC):
         status: StatusStore,
         worker_id: str,
         topics_seen: set[str] | None = None,
+        metrics: TaskMetrics | None = None,
     ) -> None:
         self.id = task_id
         self.topics_seen: set[str] = topics_seen if topics_seen is not None else set()
@@ -58,7 +59,7 @@ class TaskRunner(ABC):
         self._stopping = False
         self._cancelled = False
         self.failed = False
-        self.metrics = TaskMetrics()
+        self.metrics = metrics if metrics is not None else TaskMetrics()
         # The last state this runner reported (what `/metrics` shows as the task's status).
         self.state = State.UNASSIGNED
         self._thread = threading.Thread(target=self._run, name=f"task-{task_id}", daemon=True)

@@ -225,6 +225,7 @@ class Worker:
         errors = RetryWithTolerance(task_id, ErrorHandlingConfig.of(settings), metrics, reporters)
         common: dict[str, Any] = {
             "errors": errors,
+            "metrics": metrics,
             "chain": build_chain(self.registry, connector_props),
             "status": self.status,
             "worker_id": self.worker_id,
@@ -238,7 +239,7 @@ class Worker:
             task = task_cls()
             if not isinstance(task, SourceTask):
                 raise ConfigError(f"{task_cls!r} of a source connector is not a SourceTask")
-            source_runner = SourceTaskRunner(
+            return SourceTaskRunner(
                 task_id,
                 task,
                 task_props,
@@ -254,14 +255,12 @@ class Worker:
                 flush_timeout_ms=self.config.offset_flush_timeout_ms,
                 **common,
             )
-            source_runner.metrics = metrics
-            return source_runner
         if is_sink:
             task = task_cls()
             if not isinstance(task, SinkTask):
                 raise ConfigError(f"{task_cls!r} of a sink connector is not a SinkTask")
             sink_config = SinkConnectorCommonConfig.parse(connector_props)
-            runner: TaskRunner = SinkTaskRunner(
+            return SinkTaskRunner(
                 task_id,
                 task,
                 task_props,
@@ -285,8 +284,6 @@ class Worker:
                 flush_timeout_ms=self.config.offset_flush_timeout_ms,
                 **common,
             )
-            runner.metrics = metrics
-            return runner
         raise ConfigError(f"{connector_cls!r} is neither a SourceConnector nor a SinkConnector")
 
     def _dlq_factory(
