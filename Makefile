@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: setup demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java-fetch clean crds
+.PHONY: setup demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,operator]'
+	$(PY) -m pip install --quiet -e '.[dev,operator,bench]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -77,6 +77,11 @@ bench: setup kafka-fetch cluster-build
 
 bench-java-fetch: setup
 	$(PY) -m bench.javaconnect fetch
+
+# kconnect and Apache Kafka Connect's Java runtime side by side (docs/benchmarks.md); QUICK=1 runs
+# every workload in a short form.
+bench-java: setup kafka-fetch bench-java-fetch
+	$(PY) -m bench.compare $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

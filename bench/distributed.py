@@ -24,14 +24,14 @@ import datetime
 import re
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from bench.measure import STRING
-from bench.procs import WorkerProcess
+from bench.procs import WorkerFactory, WorkerProcess
 
 FAILOVER_POLL_S = 0.1
 STATUS_POLL_S = 0.05
@@ -47,9 +47,15 @@ TUNED = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
 Owners = dict[int, str]
 """Task number → id of the worker that reports it RUNNING."""
 
-_TIMESTAMP = r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] \w+ "
-_START = re.compile(_TIMESTAMP + r"starting task (\S+)", re.MULTILINE)
-_STOP = re.compile(_TIMESTAMP + r"(?:stopping|cancelling) tasks (.+?) \(", re.MULTILINE)
+TaskConnector = Callable[[str, Path], dict[str, str]]
+"""The config of a connector with :data:`TASKS` tasks, given its data topic and a scratch file."""
+
+# Both runtimes' log layouts: kconnect logs `starting task <id>` and `stopping tasks <id>, <id>
+# (...)`; Kafka Connect logs `[Worker clientId=..] Starting task <id> (...)` and, per task,
+# `Stopping task <id> (...)`. The timestamp is Kafka's `[%d]` in both.
+_TIMESTAMP = r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] \w+ (?:\[[^\]\n]*\] )?"
+_START = re.compile(_TIMESTAMP + r"[Ss]tarting task (\S+)", re.MULTILINE)
+_STOP = re.compile(_TIMESTAMP + r"(?:[Ss]topping|cancelling) tasks? (.+?) \(", re.MULTILINE)
 
 
 # --- pure helpers -------------------------------------------------------------------------------
@@ -116,6 +122,8 @@ def move_gaps(
 
 @dataclasses.dataclass(frozen=True)
 class RebalanceResult:
+    stopped: int
+    """Distinct tasks that the old workers stopped after the new worker was started."""
     restarted: int
     """Task starts, across all workers, after the new worker was started."""
     moved: int
@@ -144,8 +152,15 @@ class Cluster:
     """`kconnect distributed` workers sharing one private group and its internal topics."""
 
     def __init__(
-        self, bootstrap: str, workdir: Path, name: str, timeout: float, extra: Mapping[str, str]
+        self,
+        bootstrap: str,
+        workdir: Path,
+        name: str,
+        timeout: float,
+        extra: Mapping[str, str],
+        start: WorkerFactory = WorkerProcess,
     ) -> None:
+        self.start_worker = start
         self.bootstrap = bootstrap
         self.workdir = workdir
         self.name = name
@@ -177,7 +192,7 @@ class Cluster:
     def start(self, count: int = 1) -> list[WorkerProcess]:
         """Start `count` workers at once and wait until each answers ``/health``."""
         new = [
-            WorkerProcess(
+            self.start_worker(
                 self.workdir,
                 f"{self.name}-w{len(self.workers) + i}",
                 self.props(),
@@ -269,11 +284,13 @@ class Distributed:
             total += int(high)
         return total
 
-    def _cluster(self, extra: Mapping[str, str]) -> tuple[Cluster, str, str]:
+    def _cluster(
+        self, extra: Mapping[str, str], start: WorkerFactory = WorkerProcess
+    ) -> tuple[Cluster, str, str]:
         run = self.fresh("dist")
         topic = f"{run}-data"
         self.create_topic(topic)
-        return Cluster(self.bootstrap, self.workdir, run, self.timeout, extra), run, topic
+        return Cluster(self.bootstrap, self.workdir, run, self.timeout, extra, start), run, topic
 
     def _cleanup(self, cluster: Cluster, topic: str) -> None:
         cluster.stop()
@@ -281,14 +298,20 @@ class Distributed:
 
     # --- runs -------------------------------------------------------------------------------------
 
-    def failover_run(self, extra: Mapping[str, str]) -> float:
-        """Three workers, one throttled DataGen with six tasks; SIGKILL the worker that runs the
-        most tasks (never the one polled) and time until every task is RUNNING elsewhere."""
-        cluster, run, topic = self._cluster(extra)
+    def failover_run(
+        self,
+        extra: Mapping[str, str],
+        start: WorkerFactory = WorkerProcess,
+        connector: TaskConnector | None = None,
+    ) -> float:
+        """Three workers (made by `start`) and one connector with six tasks (by default a
+        throttled DataGen); SIGKILL the worker that runs the most tasks (never the one polled)
+        and time until every task is RUNNING elsewhere."""
+        cluster, run, topic = self._cluster(extra, start)
         try:
             cluster.start(3)
             first = cluster.workers[0]
-            first.create_connector(run, datagen(topic, FAILOVER_RATE))
+            first.create_connector(run, (connector or _datagen)(topic, self.workdir / run))
             _, owners = cluster.wait_owners(first, run, STATUS_POLL_S, spread=3)
             load = Counter(owners.values())
             by_load = sorted(cluster.workers, key=lambda w: load[w.worker_id])
@@ -313,13 +336,16 @@ class Distributed:
         finally:
             self._cleanup(cluster, topic)
 
-    def rebalance_run(self) -> RebalanceResult:
-        """Two workers with the six tasks; start a third and count what restarted once the
-        assignment settles (every task RUNNING, owners unchanged for SETTLE_S)."""
-        cluster, run, topic = self._cluster({})
+    def rebalance_run(
+        self, start: WorkerFactory = WorkerProcess, connector: TaskConnector | None = None
+    ) -> RebalanceResult:
+        """Two workers (made by `start`) with the six tasks (by default of a throttled DataGen);
+        start a third and count what restarted once the assignment settles (every task RUNNING,
+        owners unchanged for SETTLE_S)."""
+        cluster, run, topic = self._cluster({}, start)
         try:
             a, b = cluster.start(2)
-            a.create_connector(run, datagen(topic, FAILOVER_RATE))
+            a.create_connector(run, (connector or _datagen)(topic, self.workdir / run))
             cluster.wait_owners(a, run, STATUS_POLL_S, spread=2)
             self._settle(cluster, a, run)
             before = sum(len(task_starts(w.log_text())) for w in (a, b))
@@ -340,7 +366,13 @@ class Distributed:
             moved = sorted(f"{run}-{n}" for n, w in owners.items() if w == c.worker_id)
             gaps = move_gaps(moved, logs[:2], logs[2], since)
             max_gap = max(gaps) if gaps and len(gaps) == len(moved) else None
-            return RebalanceResult(restarted, len(moved), max_gap, settle_s)
+            stopped = {
+                task
+                for log in logs[:2]
+                for at, task in task_stops(log)
+                if at >= since and task.startswith(f"{run}-")
+            }
+            return RebalanceResult(len(stopped), restarted, len(moved), max_gap, settle_s)
         finally:
             self._cleanup(cluster, topic)
 
@@ -396,6 +428,10 @@ class Distributed:
         finally:
             self._cleanup(cluster, topic)
         return ClusterRate(records - high0, now - t0)
+
+
+def _datagen(topic: str, scratch: Path) -> dict[str, str]:
+    return datagen(topic, FAILOVER_RATE)
 
 
 def datagen(topic: str, rate: int) -> dict[str, str]:

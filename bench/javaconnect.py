@@ -16,8 +16,8 @@ Invariants:
   polling, its bounded waits, its stop (SIGTERM, then SIGKILL) and :func:`bench.procs.kill_all`
   are the ones every kconnect worker in the harness gets, so a measurement written for one runs
   against the other.
-- **Its log is a file.** The JVM's stdout and stderr go to ``<workdir>/<name>.log``; log4j's
-  default configuration writes INFO and above there.
+- **Its log is a file.** The JVM's stdout and stderr go to ``<workdir>/<name>.log``, at INFO in
+  Kafka's layout (``bench/java/connect-log4j2.properties``), whose timestamps read like kconnect's.
 
 ``python -m bench.javaconnect fetch`` fetches the jars; ``python -m bench.javaconnect smoke`` runs
 one FileStreamSource on a private broker and prints how long the worker took to start and how much
@@ -41,8 +41,6 @@ from e2e.services import kafka
 POM: Final = Path(__file__).resolve().parent / "java" / "pom.xml"
 STANDALONE_MAIN: Final = "org.apache.kafka.connect.cli.ConnectStandalone"
 DISTRIBUTED_MAIN: Final = "org.apache.kafka.connect.cli.ConnectDistributed"
-FILE_SOURCE: Final = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-FILE_SINK: Final = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 
 # What Kafka's own bin/connect-standalone.sh and kafka-run-class.sh give the JVM, so the worker
 # measured is the worker Kafka's users run.
@@ -57,9 +55,8 @@ JVM_OPTIONS: Final = (
     "-XX:MaxInlineLevel=15",
     "-Djava.awt.headless=true",
 )
-# With no log4j2 configuration file, log4j's default configuration logs to the console at this
-# level; the console is the worker's log file.
-LOG_LEVEL: Final = "INFO"
+# Kafka's log layout at INFO on the console, which is the worker's log file.
+LOG_CONFIG: Final = Path(__file__).resolve().parent / "java" / "connect-log4j2.properties"
 
 SMOKE_LINES: Final = 1000
 SMOKE_TIMEOUT_S: Final = 120.0
@@ -128,7 +125,7 @@ class JavaWorker(WorkerProcess):
         return [
             kafka.java_executable(),
             *self._jvm_options,
-            f"-Dlog4j2.level={LOG_LEVEL}",
+            f"-Dlog4j2.configurationFile={LOG_CONFIG}",
             "-cp",
             f"{self._libs}/*",
             main,
@@ -155,7 +152,7 @@ def smoke(lines: int = SMOKE_LINES, timeout: float = SMOKE_TIMEOUT_S) -> int:
     Prints the time from the JVM's start to the connector and its task being RUNNING, the time
     until the topic's high-water mark reaches ``lines``, and the worker's RSS then.
     """
-    from bench.measure import STRING, Bench  # needs confluent_kafka; `fetch` does not
+    from bench.measure import FILE_SOURCE, STRING, Bench  # needs confluent_kafka; `fetch` does not
 
     libs = fetch()
     state_dir = Path(tempfile.mkdtemp(prefix="kconnect-bench-java-"))

@@ -22,9 +22,11 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from bench.procs import WorkerProcess, cpu_seconds, rss_bytes
+from bench.procs import WorkerFactory, WorkerProcess, cpu_seconds, rss_bytes
 
 STRING = "org.apache.kafka.connect.storage.StringConverter"
+FILE_SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
+FILE_SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 JSON = "org.apache.kafka.connect.json.JsonConverter"
 
 STATUS_POLL_S = 0.02
@@ -59,6 +61,8 @@ class RunResult:
 class StartupResult:
     seconds: float
     idle_rss: int
+    idle_cpu_seconds: float
+    """CPU seconds spent over the idle window; 0 when none was asked for."""
 
 
 class Bench:
@@ -135,8 +139,15 @@ class Bench:
         worker = WorkerProcess(
             self.workdir, run, self.worker_props(converter, SOURCE_FLUSH_MS, run), [connector]
         )
+        return self.timed_source(worker, run, topic, records)
+
+    def timed_source(
+        self, worker: WorkerProcess, connector: str, topic: str, records: int
+    ) -> RunResult:
+        """Time `worker`'s `connector` from RUNNING until `topic` holds exactly `records`
+        records; the worker is stopped on every path."""
         try:
-            t0 = worker.wait_running(run, self.timeout, STATUS_POLL_S)
+            t0 = worker.wait_running(connector, self.timeout, STATUS_POLL_S)
             cpu0 = cpu_seconds(worker.pid)
             max_rss = rss_bytes(worker.pid)
             # Records acknowledged before RUNNING was seen are not counted against the window.
@@ -182,8 +193,15 @@ class Bench:
         worker = WorkerProcess(
             self.workdir, run, self.worker_props(converter, SINK_FLUSH_MS, run), [connector]
         )
+        return self.timed_sink(worker, run, out, records)
+
+    def timed_sink(
+        self, worker: WorkerProcess, connector: str, out: Path, records: int
+    ) -> RunResult:
+        """Time `worker`'s `connector` from RUNNING until `out` holds exactly `records` lines;
+        the worker is stopped and `out` removed on every path."""
         try:
-            t0 = worker.wait_running(run, self.timeout, STATUS_POLL_S)
+            t0 = worker.wait_running(connector, self.timeout, STATUS_POLL_S)
             cpu0 = cpu_seconds(worker.pid)
             max_rss = rss_bytes(worker.pid)
             lines = 0
@@ -214,12 +232,15 @@ class Bench:
                 raise worker.fail(f"{out} has {lines} lines, expected exactly {records}")
         finally:
             worker.stop()
-        out.unlink(missing_ok=True)
+            out.unlink(missing_ok=True)
         return RunResult(records, now - t0, cpu, max_rss, first or 0.0)
 
-    def startup_run(self) -> StartupResult:
-        """Popen to RUNNING of a worker with one FileStreamSource on an empty file; then, after the
-        worker has settled, its idle RSS."""
+    def startup_run(
+        self, start: WorkerFactory = WorkerProcess, idle_window_s: float = 0.0
+    ) -> StartupResult:
+        """Popen to RUNNING of a worker (made by `start`) with one FileStreamSource on an empty
+        file; then, after the worker has settled, its idle RSS, and the CPU it spends idle over
+        `idle_window_s` (not measured when 0)."""
         run = self.fresh("startup")
         source = self.workdir / f"{run}.in"
         source.touch()
@@ -227,12 +248,12 @@ class Bench:
         self.create_topic(topic)
         connector = {
             "name": run,
-            "connector.class": "FileStreamSource",
+            "connector.class": FILE_SOURCE,
             "tasks.max": "1",
             "file": str(source),
             "topic": topic,
         }
-        worker = WorkerProcess(
+        worker = start(
             self.workdir, run, self.worker_props(STRING, SOURCE_FLUSH_MS, run), [connector]
         )
         try:
@@ -241,7 +262,11 @@ class Bench:
             time.sleep(IDLE_SETTLE_S)
             worker.check_alive()
             rss = rss_bytes(worker.pid)
+            cpu0 = cpu_seconds(worker.pid)
+            time.sleep(idle_window_s)
+            worker.check_alive()
+            idle_cpu = cpu_seconds(worker.pid) - cpu0
         finally:
             worker.stop()
         self.delete_topic(topic)
-        return StartupResult(seconds, rss)
+        return StartupResult(seconds, rss, idle_cpu)

@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -77,6 +77,20 @@ def cpu_seconds(pid: int) -> float:
     # The command name may contain spaces; the fields after it are fixed.
     fields = raw[raw.rindex(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class WorkerFactory(Protocol):
+    """Starts one worker of some runtime: :class:`WorkerProcess` itself for kconnect, or a
+    subclass with its runtime's command."""
+
+    def __call__(
+        self,
+        workdir: Path,
+        name: str,
+        worker: Mapping[str, str],
+        connectors: list[Mapping[str, str]],
+        mode: Literal["standalone", "distributed"] = "standalone",
+    ) -> WorkerProcess: ...
 
 
 class WorkerProcess:

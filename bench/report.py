@@ -8,14 +8,21 @@ Invariants:
   target; nothing here raises because a figure missed.
 - **Hand-written notes survive.** Everything from the ``<!-- notes -->`` marker to the end of
   ``docs/benchmarks.md`` is kept verbatim when the page is regenerated.
+- **``latest.json`` is shared.** ``make bench`` and ``make bench-java``
+  (``bench/compare_report.py``) each own some top-level keys of ``bench/results/latest.json``;
+  ``merge_json``, the one function here that touches a file, rewrites only the caller's keys and
+  keeps the others as they were.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import statistics
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Protocol
 
 NOTES_MARKER = "<!-- notes -->"
 DEFAULT_NOTES = (
@@ -35,9 +42,12 @@ class Target:
             return figure == self.value
         return figure >= self.value if self.kind == "min" else figure <= self.value
 
+    @property
+    def sign(self) -> str:
+        return {"min": "≥", "max": "≤", "eq": "="}[self.kind]
+
     def text(self, unit: str) -> str:
-        sign = {"min": "≥", "max": "≤", "eq": "="}[self.kind]
-        return f"{sign} {fmt_number(self.value)} {unit}"
+        return f"{self.sign} {fmt_number(self.value)} {unit}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,11 +107,18 @@ def met_cell(m: Measurement) -> str:
     return "—" if met is None else ("yes" if met else "**no**")
 
 
-def footnotes(measurements: Sequence[Measurement]) -> dict[str, int]:
+class Noted(Protocol):
+    """A table row that may carry a footnote."""
+
+    @property
+    def note(self) -> str: ...
+
+
+def footnotes(rows: Sequence[Noted]) -> dict[str, int]:
     """Each distinct note, numbered in order of first use, so rows that share a note share one
     footnote."""
     numbers: dict[str, int] = {}
-    for m in measurements:
+    for m in rows:
         if m.note and m.note not in numbers:
             numbers[m.note] = len(numbers) + 1
     return numbers
@@ -161,3 +178,21 @@ def results_json(
         "setup": dict(setup),
         "measurements": [m.to_json() for m in measurements],
     }
+
+
+def merge_json(path: Path, owned: Mapping[str, object]) -> None:
+    """Set the top-level keys in ``owned`` in the JSON object at ``path``; keep every other key.
+
+    A missing file, or one that does not hold a JSON object, counts as ``{}``. The file is replaced
+    in one rename, so a reader never sees half of it.
+    """
+    try:
+        existing: object = json.loads(path.read_text("utf-8"))
+    except (FileNotFoundError, ValueError):  # ValueError: not JSON, or not UTF-8
+        existing = {}
+    merged: dict[str, object] = existing if isinstance(existing, dict) else {}
+    merged.update(owned)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(merged, indent=2) + "\n", "utf-8")
+    os.replace(partial, path)

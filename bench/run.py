@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
-import json
 import os
 import platform
 import shutil
@@ -36,7 +35,14 @@ from bench import k8s
 from bench.distributed import FAILOVER_POLL_S, FAILOVER_RATE, SETTLE_S, TASKS, TUNED, Distributed
 from bench.measure import JSON, SINK_FLUSH_MS, SOURCE_FLUSH_MS, STRING, Bench, RunResult
 from bench.procs import HarnessError, kill_all
-from bench.report import Measurement, Target, preserved_notes, render_page, results_json
+from bench.report import (
+    Measurement,
+    Target,
+    merge_json,
+    preserved_notes,
+    render_page,
+    results_json,
+)
 from e2e.kubelet import StartError as KubeletStartError
 from e2e.services import controlplane, kafka
 
@@ -430,8 +436,8 @@ def write_report(measurements: Sequence[Measurement], setup: dict[str, str]) -> 
     existing = DOC.read_text() if DOC.exists() else None
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(render_page(measurements, info, setup, preserved_notes(existing)))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results_json(measurements, info, setup), indent=2) + "\n")
+    # Keys this run does not own (the side-by-side workloads of `make bench-java`) are kept.
+    merge_json(RESULTS, results_json(measurements, info, setup))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

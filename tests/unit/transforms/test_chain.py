@@ -1,5 +1,6 @@
 import pytest
 
+from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import Predicate, Transformation
 from kconnect.errors import ConfigError
 from kconnect.plugins.chain import build_chain
@@ -172,6 +173,26 @@ def test_build_chain_with_negate_applies_to_the_other_records() -> None:
     not_matching = chain.apply(other)
     assert not_matching is not None
     assert not_matching.value == {"payload": "v", "tagged": "yes"}
+
+
+def test_each_stage_is_applied_as_the_runtime_applies_it() -> None:
+    # The runtime calls `stage.apply` per stage; guarded or not, it equals the chain's result.
+    chain = build_chain(REGISTRY, CHAIN)
+    for topic in ("orders", "customers"):
+        record = sink("v")
+        record.topic = topic
+        current: ConnectRecord | None = record
+        for stage in chain.stages:
+            assert current is not None
+            current = stage.apply(current)
+        assert current == chain.apply(record)
+    unguarded, guarded = chain.stages
+    assert unguarded.predicate is None
+    assert unguarded.apply == unguarded.transformation.apply
+    assert guarded.predicate is not None
+    skipped = sink("v")
+    skipped.topic = "customers"
+    assert guarded.apply(skipped) is skipped
 
 
 def test_a_predicate_is_shared_and_closed_once() -> None:

@@ -177,3 +177,114 @@ def test_bad_boolean_names_the_key() -> None:
         ConfigError, match=r"invalid value 'maybe' for key 'replace\.null\.with\.default'"
     ):
         configured(InsertFieldValue, {"topic.field": "t", "replace.null.with.default": "maybe"})
+
+
+# --- the derived schema is planned once per input schema --------------------------------------
+
+OTHER_SCHEMA = (
+    SchemaBuilder.struct()
+    .field("name", Schema.STRING)
+    .field("n", SchemaBuilder.int64().optional().default_value(9).build())
+    .build()
+)
+
+
+def inserted(schema: Schema, static_field: str = "origin") -> Schema:
+    """What `schema` becomes with a topic field and an optional static field, built here."""
+    builder = SchemaBuilder.struct()
+    if schema.name is not None:
+        builder.name(schema.name)
+    if schema.version is not None:
+        builder.version(schema.version)
+    if schema.doc is not None:
+        builder.doc(schema.doc)
+    for f in schema.fields:
+        builder.field(f.name, f.schema)
+    return builder.field("t", Schema.STRING).field(static_field, Schema.OPTIONAL_STRING).build()
+
+
+def test_each_input_schema_gets_its_own_derived_schema_and_values() -> None:
+    t = configured(
+        InsertFieldValue, {"topic.field": "t!", "static.field": "origin", "static.value": "db"}
+    )
+    first = Struct(VALUE_SCHEMA).put("id", 1)
+    other = Struct(OTHER_SCHEMA).put("name", "x")  # n null, with a default of 9
+    for value in (first, other, first, other):
+        out = applied(t, sink(value, value.schema))
+        expected = inserted(value.schema)
+        assert out.value_schema == expected
+        reference = Struct(expected).put("t", "orders").put("origin", "db")
+        for f in value.schema.fields:
+            reference.put(f.name, value.get(f))
+        assert out.value == reference
+        assert isinstance(out.value, Struct)
+        assert out.value.schema is out.value_schema
+        out.value.validate()
+
+
+def test_an_equal_input_schema_shares_the_derived_schema() -> None:
+    t = configured(InsertFieldValue, {"static.field": "origin", "static.value": "db"})
+    rebuilt = SchemaBuilder.struct().name("order").version(2).doc("an order")
+    equal_schema = rebuilt.field("id", Schema.INT32).build()
+    assert equal_schema == VALUE_SCHEMA
+    assert equal_schema is not VALUE_SCHEMA
+    first = applied(t, sink(Struct(VALUE_SCHEMA).put("id", 1), VALUE_SCHEMA))
+    applied(t, sink(Struct(OTHER_SCHEMA).put("name", "x"), OTHER_SCHEMA))
+    second = applied(t, sink(Struct(equal_schema).put("id", 2), equal_schema))
+    assert second.value_schema is first.value_schema
+
+
+def test_defaults_are_read_only_from_schemas_that_have_them() -> None:
+    t = configured(InsertFieldValue, {"static.field": "origin", "static.value": "db"})
+    with_default = applied(t, sink(Struct(OTHER_SCHEMA).put("name", "x"), OTHER_SCHEMA)).value
+    without = applied(t, sink(Struct(VALUE_SCHEMA).put("id", 1), VALUE_SCHEMA)).value
+    assert isinstance(with_default, Struct)
+    assert isinstance(without, Struct)
+    assert with_default.get_without_default("n") == 9
+    assert without.get_without_default("id") == 1
+
+
+def test_the_input_struct_and_record_are_left_alone() -> None:
+    t = configured(InsertFieldValue, {"static.field": "origin", "static.value": "db"})
+    value = Struct(VALUE_SCHEMA).put("id", 1)
+    record = sink(value, VALUE_SCHEMA)
+    out = applied(t, record)
+    assert isinstance(out.value, Struct)
+    out.value.put("id", 2)
+    assert value.get("id") == 1
+    assert record.value is value
+    assert record.value_schema is VALUE_SCHEMA
+
+
+def test_fields_from_the_record_are_read_per_record() -> None:
+    t = configured(
+        InsertFieldValue,
+        {
+            "offset.field": "offset",
+            "timestamp.field": "ts",
+            "static.field": "s",
+            "static.value": "v",
+        },
+    )
+    value = Struct(VALUE_SCHEMA).put("id", 1)
+    first = applied(t, sink(value, VALUE_SCHEMA)).value
+    second = applied(t, sink(value, VALUE_SCHEMA, timestamp=None)).value
+    assert isinstance(first, Struct)
+    assert isinstance(second, Struct)
+    assert [v for _, v in first.values()] == [
+        1,
+        42,
+        dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=dt.UTC),
+        "v",
+    ]
+    assert [v for _, v in second.values()] == [1, 42, None, "v"]
+
+
+def test_configuring_again_forgets_the_derived_schema() -> None:
+    t = configured(InsertFieldValue, {"static.field": "origin", "static.value": "db"})
+    applied(t, sink(Struct(VALUE_SCHEMA).put("id", 1), VALUE_SCHEMA))
+    t.configure({"static.field": "source", "static.value": "db2"})
+    out = applied(t, sink(Struct(VALUE_SCHEMA).put("id", 1), VALUE_SCHEMA))
+    assert isinstance(out.value, Struct)
+    assert [f.name for f in out.value.schema.fields] == ["id", "source"]
+    assert out.value.get("source") == "db2"

@@ -240,3 +240,110 @@ def test_config_errors_name_the_key() -> None:
         configured(MaskFieldValue, {"fields": " , "})
     with pytest.raises(ConfigError, match=r"invalid value ' ' for key 'replacement'"):
         configured(MaskFieldValue, {"fields": "a", "replacement": " "})
+
+
+# --- the masks are planned once per struct schema ---------------------------------------------
+
+USER = (
+    SchemaBuilder.struct()
+    .field("id", Schema.INT64)
+    .field("email", Schema.STRING)
+    .field("note", Schema.OPTIONAL_STRING)
+    .build()
+)
+# The masked field elsewhere, and with a default.
+MOVED = (
+    SchemaBuilder.struct()
+    .field("note", Schema.OPTIONAL_STRING)
+    .field("id", Schema.INT64)
+    .field("email", SchemaBuilder.string().optional().default_value("d").build())
+    .build()
+)
+
+
+def test_each_struct_schema_gets_its_own_plan() -> None:
+    t = configured(MaskFieldValue, {"fields": "email,note"})
+    user = Struct(USER).put("id", 1).put("email", "a@b").put("note", "n")
+    moved = Struct(MOVED).put("id", 2).put("note", "m")  # email null, with a default
+    for value in (user, moved, user, moved):
+        out = applied(t, sink(value, value.schema))
+        assert isinstance(out.value, Struct)
+        assert out.value_schema is value.schema
+        assert out.value.schema is value.schema
+        assert out.value.get("email") == ""
+        assert out.value.get("note") == ""
+        assert out.value.get("id") == value.get("id")
+        out.value.validate()
+
+
+def test_an_equal_struct_schema_is_masked_the_same() -> None:
+    t = configured(MaskFieldValue, {"fields": "email", "replacement": "***"})
+    equal_schema = (
+        SchemaBuilder.struct()
+        .field("id", Schema.INT64)
+        .field("email", Schema.STRING)
+        .field("note", Schema.OPTIONAL_STRING)
+        .build()
+    )
+    assert equal_schema == USER
+    assert equal_schema is not USER
+    applied(t, sink(Struct(USER).put("id", 1).put("email", "a@b"), USER))
+    out = applied(t, sink(Struct(equal_schema).put("id", 2).put("email", "c@d"), equal_schema))
+    assert isinstance(out.value, Struct)
+    assert out.value.schema is equal_schema
+    assert out.value.get("email") == "***"
+
+
+def test_empty_arrays_and_maps_are_new_for_each_record() -> None:
+    t = configured(MaskFieldValue, {"fields": "array,map"})
+    first = applied(t, sink(full_struct(), SCHEMA)).value
+    second = applied(t, sink(full_struct(), SCHEMA)).value
+    assert isinstance(first, Struct)
+    assert isinstance(second, Struct)
+    first_array = first.get("array")
+    assert isinstance(first_array, list)
+    first_array.append(1)
+    assert second.get("array") == []
+    assert second.get("map") == {}
+    assert first.get("map") is not second.get("map")
+
+
+def test_a_field_without_a_mask_fails_each_record_that_has_a_value() -> None:
+    t = configured(MaskFieldValue, {"fields": "bytes"})
+    unset = full_struct().put("bytes", None)
+    assert applied(t, sink(unset, SCHEMA)).value == unset
+    for _ in range(2):
+        with pytest.raises(DataError, match=r"^Cannot mask value of type bytes"):
+            t.apply(sink(full_struct(), SCHEMA))
+    assert applied(t, sink(unset, SCHEMA)).value == unset
+
+
+def test_a_replacement_that_does_not_fit_fails_only_records_with_a_value() -> None:
+    t = configured(MaskFieldValue, {"fields": "note", "replacement": "abc"})
+    moved = Struct(MOVED).put("id", 2).put("email", "e")
+    assert applied(t, sink(moved, MOVED)).value == moved
+    int_note = SchemaBuilder.struct().field("note", Schema.OPTIONAL_INT32).build()
+    assert applied(t, sink(Struct(int_note), int_note)).value == Struct(int_note)
+    for _ in range(2):
+        with pytest.raises(DataError, match=r"^Cannot mask field 'note' of type int32"):
+            t.apply(sink(Struct(int_note).put("note", 5), int_note))
+
+
+def test_the_input_struct_is_left_alone() -> None:
+    t = configured(MaskFieldValue, {"fields": "email"})
+    value = Struct(USER).put("id", 1).put("email", "a@b")
+    out = applied(t, sink(value, USER))
+    assert value.get("email") == "a@b"
+    assert isinstance(out.value, Struct)
+    out.value.put("id", 2)
+    assert value.get("id") == 1
+
+
+def test_configuring_again_forgets_the_plan() -> None:
+    t = configured(MaskFieldValue, {"fields": "email"})
+    value = Struct(USER).put("id", 1).put("email", "a@b").put("note", "n")
+    applied(t, sink(value, USER))
+    t.configure({"fields": "note"})
+    out = applied(t, sink(value, USER))
+    assert isinstance(out.value, Struct)
+    assert (out.value.get("email"), out.value.get("note")) == ("a@b", "")

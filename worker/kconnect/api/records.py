@@ -158,8 +158,7 @@ def _all_slots(cls: type) -> list[str]:
     return names
 
 
-def _copy_headers_of(record: ConnectRecord) -> Headers | None:
-    return None if record._headers is None else record._headers.copy()
+_new_record = object.__new__
 
 
 class SourceRecord(ConnectRecord):
@@ -208,18 +207,23 @@ class SourceRecord(ConnectRecord):
         headers: Headers | None = None,
     ) -> SourceRecord:
         """A copy with other routing or data, as a transform makes it."""
-        return SourceRecord(
-            topic,
-            value,
-            source_partition=self.source_partition,
-            source_offset=self.source_offset,
-            value_schema=value_schema,
-            key=key,
-            key_schema=key_schema,
-            kafka_partition=kafka_partition,
-            timestamp=timestamp,
-            headers=headers if headers is not None else _copy_headers_of(self),
-        )
+        # Every slot is assigned here rather than through the keyword constructor: each
+        # transform makes one copy per record, and the constructor call costs as much again.
+        record = _new_record(SourceRecord)
+        record.topic = topic
+        record.kafka_partition = kafka_partition
+        record.key_schema = key_schema
+        record.key = key
+        record.value_schema = value_schema
+        record.value = value
+        record.timestamp = timestamp
+        if headers is None:
+            own = self._headers
+            headers = None if own is None else own.copy()
+        record._headers = headers
+        record.source_partition = self.source_partition
+        record.source_offset = self.source_offset
+        return record
 
 
 class TimestampType:
@@ -268,6 +272,37 @@ class SinkRecord(ConnectRecord):
         self.original_kafka_partition = kafka_partition
         self.original_kafka_offset = kafka_offset
 
+    @staticmethod
+    def consumed(
+        topic: str,
+        kafka_partition: int,
+        kafka_offset: int,
+        key_schema: Schema | None,
+        key: object,
+        value_schema: Schema | None,
+        value: object,
+        timestamp: int | None,
+        timestamp_type: str,
+        headers: Headers | None,
+    ) -> SinkRecord:
+        """The record the runtime makes for each consumed message: the constructor's fields,
+        positional and assigned straight to the slots, since this runs once per record."""
+        record = _new_record(SinkRecord)
+        record.topic = topic
+        record.kafka_partition = kafka_partition
+        record.key_schema = key_schema
+        record.key = key
+        record.value_schema = value_schema
+        record.value = value
+        record.timestamp = timestamp
+        record._headers = headers
+        record.kafka_offset = kafka_offset
+        record.timestamp_type = timestamp_type
+        record.original_topic = topic
+        record.original_kafka_partition = kafka_partition
+        record.original_kafka_offset = kafka_offset
+        return record
+
     def new_record(
         self,
         topic: str,
@@ -279,18 +314,23 @@ class SinkRecord(ConnectRecord):
         timestamp: int | None,
         headers: Headers | None = None,
     ) -> SinkRecord:
-        record = SinkRecord(
-            topic,
-            kafka_partition if kafka_partition is not None else self.original_kafka_partition,
-            self.kafka_offset,
-            value,
-            value_schema=value_schema,
-            key=key,
-            key_schema=key_schema,
-            timestamp=timestamp,
-            timestamp_type=self.timestamp_type,
-            headers=headers if headers is not None else _copy_headers_of(self),
+        # Slots assigned directly, as in `SourceRecord.new_record`.
+        record = _new_record(SinkRecord)
+        record.topic = topic
+        record.kafka_partition = (
+            kafka_partition if kafka_partition is not None else self.original_kafka_partition
         )
+        record.key_schema = key_schema
+        record.key = key
+        record.value_schema = value_schema
+        record.value = value
+        record.timestamp = timestamp
+        if headers is None:
+            own = self._headers
+            headers = None if own is None else own.copy()
+        record._headers = headers
+        record.kafka_offset = self.kafka_offset
+        record.timestamp_type = self.timestamp_type
         record.original_topic = self.original_topic
         record.original_kafka_partition = self.original_kafka_partition
         record.original_kafka_offset = self.original_kafka_offset

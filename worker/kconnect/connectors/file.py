@@ -53,7 +53,7 @@ from kconnect.api.types import (
     SourcePartition,
     TopicPartition,
 )
-from kconnect.data.schema import Schema
+from kconnect.data.schema import Schema, Struct
 from kconnect.errors import ConnectError
 
 log = logging.getLogger(__name__)
@@ -509,7 +509,10 @@ class FileStreamSinkTask(SinkTask):
         if not records:
             return
         out = self._output()
-        lines = [v if type(v) is str else java_string(v) for v in [r.value for r in records]]
+        lines = [
+            v if type(v) is str else repr(v) if type(v) is Struct else java_string(v)
+            for v in [r.value for r in records]
+        ]
         lines.append("")  # so that the join ends with a newline
         out.write("\n".join(lines))
 

@@ -25,7 +25,9 @@ truncated number. It also reads back the `"NaN"`/`"Infinity"` strings it writes 
 Speed: each schema is compiled once into a chain of closures that turn a value straight into
 JSON text (and one that turns parsed JSON into Connect values), kept in an LRU cache bounded by
 `schemas.cache.size`; the envelope's schema text is part of that cache. On read, when a record's
-envelope starts with the same schema text as the previous one, the schema is not parsed again.
+envelope starts with the same schema text as the previous one, the schema is not parsed again,
+and the payload is parsed by pydantic-core's JSON parser (falling back to the `json` module for
+what it declines, see `_quick_parse`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal as _PyDecimal
 from json.encoder import encode_basestring as _c_encode_basestring
 from typing import TYPE_CHECKING, Final
+
+from pydantic_core import from_json as _jiter_from_json
 
 from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.converters._config import get_bool, get_choice, get_converter_type, get_int
@@ -90,6 +94,7 @@ _ENVELOPE_MSG: Final = (
     "additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false "
     "in your converter configuration."
 )
+_LOGICAL_NAMES: Final = frozenset({DECIMAL_NAME, DATE_NAME, TIME_NAME, TIMESTAMP_NAME})
 _SCHEMA_PREFIX: Final = '{"schema":'
 _PAYLOAD_MARK: Final = ',"payload":'
 
@@ -336,32 +341,91 @@ def _compile_nonnull(schema: Schema, opts: _Options) -> Encoder:
 
 
 def _compile_struct(schema: Schema, opts: _Options) -> Encoder:
-    names = tuple(f.name for f in schema.fields)
-    keys = tuple(json_str(f.name) + ":" for f in schema.fields)
-    encs = tuple(_compile_nonnull(f.schema, opts) for f in schema.fields)
-    nulls = tuple(_null_text(f.schema, e, opts) for f, e in zip(schema.fields, encs, strict=True))
-    spec = tuple(zip(names, keys, encs, nulls, strict=True))
+    """A STRUCT encoder generated for `schema`: straight-line code that writes STRING, BOOLEAN and
+    integer fields inline and hands every other field, and every null, to its own encoder (which
+    also names the field in errors). Writing a struct is the per-record work of every
+    JsonConverter source, so no call is spent on a field that needs none."""
+    fields = schema.fields
+    names = tuple(f.name for f in fields)
+    encs = tuple(_compile_nonnull(f.schema, opts) for f in fields)
+    nulls = tuple(_null_text(f.schema, e, opts) for f, e in zip(fields, encs, strict=True))
 
-    def enc_struct(v: object) -> str:
-        if not isinstance(v, Struct):
-            raise _bad_value(schema, v)
-        vs = v.schema
-        if vs is not schema and not vs.same_shape(schema):
-            raise _PathError(f"Mismatching schema: the struct's is {vs!r}, expected {schema!r}")
-        out: list[str] = []
-        for (name, key, enc, null), x in zip(spec, v._values, strict=True):
-            if x is None:
-                if null is None:
-                    raise _null_required(schema.fields[len(out)].schema).at(name)
-                out.append(key + null)
-            else:
-                try:
-                    out.append(key + enc(x))
-                except _PathError as e:
-                    raise e.at(name) from None
-        return "{" + ",".join(out) + "}"
+    def full(i: int, x: object) -> str:
+        if x is None:
+            null = nulls[i]
+            if null is None:
+                raise _null_required(fields[i].schema).at(names[i])
+            return null
+        try:
+            return encs[i](x)
+        except _PathError as e:
+            raise e.at(names[i]) from None
 
-    return enc_struct
+    def not_a_struct(v: object) -> _PathError:
+        return _bad_value(schema, v)
+
+    def mismatch(vs: Schema) -> _PathError:
+        return _PathError(f"Mismatching schema: the struct's is {vs!r}, expected {schema!r}")
+
+    lines = [
+        "def enc_struct(v):",
+        "    if not isinstance(v, Struct):",
+        "        raise not_a_struct(v)",
+        "    vs = v.schema",
+        "    if vs is not schema and not vs.same_shape(schema):",
+        "        raise mismatch(vs)",
+    ]
+    if not fields:
+        lines.append("    return '{}'")
+    else:
+        lines.append(f"    {''.join(f'v{i}, ' for i in range(len(fields)))}= v._values")
+    parts: list[str] = []
+    for i, f in enumerate(fields):
+        var = f"v{i}"
+        kind = f.schema.type if f.schema.name not in _LOGICAL_NAMES else None
+        if kind is Type.STRING:
+            lines += [
+                f"    if type({var}) is str:",
+                f"        {var} = escape({var})",
+                f"        if BACKSLASH_U in {var}:",
+                f"            {var} = upper_escapes({var})",
+                "    else:",
+                f"        {var} = full({i}, {var})",
+            ]
+        elif kind is Type.BOOLEAN:
+            lines.append(
+                f"    {var} = 'true' if {var} is True else 'false' if {var} is False "
+                f"else full({i}, {var})"
+            )
+        elif kind in INT_RANGES:
+            lo, hi = INT_RANGES[kind]
+            lines.append(
+                f"    {var} = int_repr({var}) if type({var}) is int and {lo} <= {var} <= {hi} "
+                f"else full({i}, {var})"
+            )
+        else:
+            lines.append(f"    {var} = full({i}, {var})")
+        key = ("{" if i == 0 else ",") + json_str(f.name) + ":"
+        parts += [repr(key), var]
+    if fields:
+        lines.append(f"    return ''.join(({', '.join(parts)}, '}}'))")
+    namespace: dict[str, object] = {
+        "Struct": Struct,
+        "schema": schema,
+        "full": full,
+        "not_a_struct": not_a_struct,
+        "mismatch": mismatch,
+        "escape": _c_encode_basestring,
+        "BACKSLASH_U": "\\u",
+        "upper_escapes": lambda out: _ESCAPE_FIX.sub(_upper_escape, out),
+        "int_repr": int.__repr__,
+    }
+    # The source is built above; field names enter it only through repr() of json_str().
+    code = compile("\n".join(lines), f"<JsonConverter struct {schema.name or ''}>", "exec")
+    exec(code, namespace)  # noqa: S102
+    encoder = namespace["enc_struct"]
+    assert callable(encoder)
+    return encoder
 
 
 def _encode_schemaless(v: object, opts: _Options) -> str:
@@ -665,23 +729,80 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
             return result
 
         return dec_map_pairs
-    fields = tuple((f.name, compile_decoder(f.schema, opts)) for f in schema.fields)
+    return _compile_struct_dec(schema, opts)
 
-    def dec_struct(x: object) -> object:
-        if type(x) is not dict:
-            raise _PathError(
-                "Structs should be encoded as JSON objects, but found " + _json_kind(x)
-            )
-        get = x.get
-        values: list[object] = []
-        for fname, d in fields:
-            try:
-                values.append(d(get(fname)))
-            except _PathError as e:
-                raise e.at(fname) from None
-        return Struct._trusted(schema, values)
 
-    return dec_struct
+def _plain_test(schema: Schema, var: str) -> str | None:
+    """A Python expression that is true when JSON value `var` is already what the field's decoder
+    would return unchanged: a str for STRING, a bool for BOOLEAN, an in-range int for an integer
+    type, a float for FLOAT64. None for logical types and everything else, which always take the
+    decoder."""
+    if schema.name in _LOGICAL_NAMES:
+        return None
+    t = schema.type
+    if t is Type.STRING:
+        return f"type({var}) is str"
+    if t is Type.BOOLEAN:
+        return f"type({var}) is bool"
+    if t is Type.FLOAT64:
+        return f"type({var}) is float"
+    if t in INT_RANGES:
+        lo, hi = INT_RANGES[t]
+        return f"type({var}) is int and {lo} <= {var} <= {hi}"
+    return None
+
+
+def _compile_struct_dec(schema: Schema, opts: _Options) -> Decoder:
+    """A STRUCT decoder generated for `schema`: straight-line code with one inline type test per
+    primitive field, falling back to the field's full decoder (nulls, defaults, logical types,
+    errors with the field's path) only when the test fails. Reading a struct is the per-record
+    work of every JsonConverter sink, so it pays to spend no call on a field that needs none."""
+    names = tuple(f.name for f in schema.fields)
+    decoders = tuple(compile_decoder(f.schema, opts) for f in schema.fields)
+
+    def full(i: int, x: object) -> object:
+        try:
+            return decoders[i](x)
+        except _PathError as e:
+            raise e.at(names[i]) from None
+
+    def not_an_object(x: object) -> _PathError:
+        return _PathError("Structs should be encoded as JSON objects, but found " + _json_kind(x))
+
+    lines = [
+        "def dec_struct(x):",
+        "    if type(x) is not dict:",
+        "        raise not_an_object(x)",
+        "    get = x.get",
+    ]
+    for i, f in enumerate(schema.fields):
+        var = f"v{i}"
+        lines.append(f"    {var} = get({f.name!r})")
+        test = _plain_test(f.schema, var)
+        if test is None:
+            lines.append(f"    {var} = full({i}, {var})")
+        else:
+            lines += [f"    if not ({test}):", f"        {var} = full({i}, {var})"]
+    # Struct._trusted, inlined: the values were checked above.
+    lines += [
+        "    s = new(Struct)",
+        "    s.schema = schema",
+        f"    s._values = [{', '.join(f'v{i}' for i in range(len(names)))}]",
+        "    return s",
+    ]
+    namespace: dict[str, object] = {
+        "full": full,
+        "not_an_object": not_an_object,
+        "new": Struct.__new__,
+        "Struct": Struct,
+        "schema": schema,
+    }
+    # The source is built above; field names enter it only through repr().
+    code = compile("\n".join(lines), f"<JsonConverter struct {schema.name or ''}>", "exec")
+    exec(code, namespace)  # noqa: S102
+    decoder = namespace["dec_struct"]
+    assert callable(decoder)
+    return decoder
 
 
 def _has_decimal(schema: Schema) -> bool:
@@ -774,16 +895,46 @@ def json_to_schema(node: object, opts: _Options) -> Schema | None:
 class _Entry:
     """What the converter keeps per schema: its envelope prefix and compiled encoder/decoder."""
 
-    __slots__ = ("decoder", "encoder", "exact", "prefix", "schema")
+    __slots__ = ("decoder", "encoder", "exact", "nonnull_decoder", "prefix", "schema")
 
     def __init__(
-        self, schema: Schema | None, prefix: str, encoder: Encoder, decoder: Decoder, exact: bool
+        self,
+        schema: Schema | None,
+        prefix: str,
+        encoder: Encoder,
+        decoder: Decoder,
+        exact: bool,
+        nonnull_decoder: Decoder | None = None,
     ) -> None:
         self.schema = schema
         self.prefix = prefix
         self.encoder = encoder
         self.decoder = decoder
         self.exact = exact
+        self.nonnull_decoder = nonnull_decoder or decoder
+        """`decoder` without its null handling, for a payload known not to be null."""
+
+
+_UNPARSED: Final = object()
+_NULL: Final = SchemaAndValue(None, None)
+# SchemaAndValue's own __new__ is a Python function; tuple's builds the same object in C.
+_schema_and_value: Final = tuple.__new__
+
+
+def _quick_parse(data: bytes) -> object:
+    """`data` parsed by pydantic-core's JSON parser, or `_UNPARSED` when it declines.
+
+    It parses a record's payload about three times as fast as the `json` module, and returns the
+    same values wherever it succeeds (big integers, -0.0, 1e400 as inf and duplicate keys, last
+    wins, included; a test compares the two on generated documents). It declines a little more
+    than the `json` module does: unpaired surrogate escapes (`"\\ud800"`), other encodings than
+    UTF-8, and a byte-order mark. So whatever it declines goes to the `json` module, which decides,
+    and its error messages stay the ones users see.
+    """
+    try:
+        return _jiter_from_json(data, allow_inf_nan=False, cache_strings="keys")
+    except ValueError:
+        return _UNPARSED
 
 
 def _identity(x: object) -> object:
@@ -811,6 +962,7 @@ class JsonConverter(Converter, HeaderConverter):
         self._last_enc: _Entry | None = None
         self._last_dec: _Entry | None = None
         self._last_dec_mark = ""
+        self._last_dec_mark_bytes = b""
 
     def configure(self, configs: Mapping[str, str], is_key: bool = False) -> None:
         get_converter_type(configs)
@@ -824,6 +976,7 @@ class JsonConverter(Converter, HeaderConverter):
         self._last_enc = None
         self._last_dec = None
         self._last_dec_mark = ""
+        self._last_dec_mark_bytes = b""
 
     @property
     def schemas_enabled(self) -> bool:
@@ -894,13 +1047,30 @@ class JsonConverter(Converter, HeaderConverter):
         self, topic: str, value: bytes | None, headers: Headers | None = None
     ) -> SchemaAndValue:
         if value is None:
-            return SchemaAndValue(None, None)
+            return _NULL
         if type(value) is not bytes:
             value = bytes(value)
         if not self._schemas_enable:
             if not value.strip():
-                return SchemaAndValue(None, None)
+                return _NULL
             return SchemaAndValue(None, self._parse(value))
+        entry = self._last_dec
+        if entry is not None and not entry.exact and value.startswith(self._last_dec_mark_bytes):
+            body = value.rstrip(b" \t\r\n")
+            if body.endswith(b"}"):
+                payload = _quick_parse(body[len(self._last_dec_mark_bytes) : -1])
+                if payload is not _UNPARSED:
+                    try:
+                        decoded = (
+                            entry.decoder(payload)
+                            if payload is None
+                            else entry.nonnull_decoder(payload)
+                        )
+                        return _schema_and_value(SchemaAndValue, (entry.schema, decoded))
+                    except _PathError as e:
+                        raise DataError(
+                            f"Converting JSON to Kafka Connect data failed: {e}"
+                        ) from None
         try:
             text = value.decode("utf-8")
         except UnicodeDecodeError:
@@ -931,6 +1101,10 @@ class JsonConverter(Converter, HeaderConverter):
     @staticmethod
     def _parse(value: bytes, exact: bool = False) -> object:
         """The JSON document in `value` (UTF-8, or the UTF-16/32 that Jackson also detects)."""
+        if not exact:
+            parsed = _quick_parse(value)
+            if parsed is not _UNPARSED:
+                return parsed
         try:
             try:
                 text = value.decode("utf-8")
@@ -970,6 +1144,7 @@ class JsonConverter(Converter, HeaderConverter):
                     _no_encoder,
                     compile_decoder(schema, self._opts),
                     _has_decimal(schema),
+                    _compile_dec(schema, self._opts),
                 )
             if self._cache_size > 0:
                 self._dec_cache[key] = entry
@@ -999,6 +1174,7 @@ class JsonConverter(Converter, HeaderConverter):
         if text.startswith(_PAYLOAD_MARK, end):
             self._last_dec = entry
             self._last_dec_mark = text[: end + len(_PAYLOAD_MARK)]
+            self._last_dec_mark_bytes = self._last_dec_mark.encode("utf-8")
 
     # -- headers: the same format
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, NamedTuple
 
+from kconnect.data._javatext import java_to_string
 from kconnect.errors import DataError
 
 DECIMAL_NAME = "org.apache.kafka.connect.data.Decimal"
@@ -83,6 +84,7 @@ class Schema:
         "_checker",
         "_field_map",
         "_hash",
+        "_struct_repr",
         "default",
         "doc",
         "fields",
@@ -106,6 +108,7 @@ class Schema:
     key_schema: Schema | None
     value_schema: Schema | None
     _field_map: dict[str, Field]
+    _struct_repr: Callable[[list[object]], str] | None
     _hash: int
     _checker: Checker | None
 
@@ -164,6 +167,7 @@ class Schema:
         sa(self, "key_schema", key_schema if type is Type.MAP else None)
         sa(self, "value_schema", value_schema if type in (Type.MAP, Type.ARRAY) else None)
         sa(self, "_field_map", {f.name: f for f in fields})
+        sa(self, "_struct_repr", None)
         sa(
             self,
             "_hash",
@@ -582,14 +586,53 @@ class Struct:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        from kconnect.data._javatext import java_to_string  # noqa: PLC0415
+        # Java's `Struct.toString`: `Struct{a=1,b=x}`, unset fields left out. FileStreamSink
+        # writes this for every struct record, so each schema gets its own generated formatter.
+        schema = self.schema
+        fmt = schema._struct_repr
+        if fmt is None:
+            fmt = _compile_struct_repr(schema)
+            object.__setattr__(schema, "_struct_repr", fmt)
+        return fmt(self._values)
 
-        parts = [
-            f"{f.name}={v!r}" if isinstance(v, Struct) else f"{f.name}={java_to_string(v)}"
-            for f, v in zip(self.schema.fields, self._values, strict=True)
-            if v is not None
-        ]
-        return "Struct{" + ",".join(parts) + "}"
+
+def _field_text(v: object) -> str:
+    if type(v) is int:
+        return str(v)
+    if type(v) is Struct:
+        return repr(v)
+    return java_to_string(v)
+
+
+def _compile_struct_repr(schema: Schema) -> Callable[[list[object]], str]:
+    """`Struct.__repr__` for `schema` as straight-line code: a STRING field's str and an integer
+    field's int are written inline; every other value goes through `_field_text`."""
+    n = len(schema.fields)
+    if n == 0:
+        return lambda values: "Struct{}"
+    lines = [
+        "def struct_repr(values):",
+        f"    {''.join(f'v{i}, ' for i in range(n))}= values",
+        "    parts = []",
+        "    append = parts.append",
+    ]
+    for i, f in enumerate(schema.fields):
+        var = f"v{i}"
+        t = f.schema.type
+        if t is Type.STRING:
+            text = f"{var} if type({var}) is str else text({var})"
+        elif t in INT_RANGES:
+            text = f"str({var}) if type({var}) is int else text({var})"
+        else:
+            text = f"text({var})"
+        lines += [f"    if {var} is not None:", f"        append({f.name + '='!r} + ({text}))"]
+    lines.append("    return 'Struct{' + ','.join(parts) + '}'")
+    namespace: dict[str, object] = {"text": _field_text}
+    # The source is built above; field names enter it only through repr().
+    exec(compile("\n".join(lines), "<Struct repr>", "exec"), namespace)  # noqa: S102
+    fmt = namespace["struct_repr"]
+    assert callable(fmt)
+    return fmt
 
 
 def validate_value(schema: Schema, value: object, path: str = "") -> None:

@@ -46,24 +46,49 @@ class Part(enum.Enum):
     VALUE = "value"
 
 
+# The members as module constants: reading `Part.KEY` goes through the enum's metaclass and
+# costs several times an attribute read, which shows on a per-record path.
+KEY = Part.KEY
+VALUE = Part.VALUE
+
+
 class PartTransformation(Transformation[R]):
     """A transform of the record's key or value; the `$Key`/`$Value` subclass sets `part`."""
 
     part: ClassVar[Part] = Part.VALUE
 
     def operating_schema(self, record: R) -> Schema | None:
-        return record.key_schema if self.part is Part.KEY else record.value_schema
+        return record.key_schema if self.part is KEY else record.value_schema
 
     def operating_value(self, record: R) -> object:
-        return record.key if self.part is Part.KEY else record.value
+        return record.key if self.part is KEY else record.value
 
     def new_part(
         self, record: R, schema: Schema | None, value: object, headers: Headers | None = None
     ) -> R:
         """A copy of `record` with its key (or value) and that part's schema replaced."""
-        if self.part is Part.KEY:
-            return with_key(record, schema, value, headers)
-        return with_value(record, schema, value, headers)
+        # One call to `new_record`, not through `with_key`/`with_value`: this runs per record.
+        if self.part is KEY:
+            return record.new_record(
+                record.topic,
+                record.kafka_partition,
+                schema,
+                value,
+                record.value_schema,
+                record.value,
+                record.timestamp,
+                headers,
+            )
+        return record.new_record(
+            record.topic,
+            record.kafka_partition,
+            record.key_schema,
+            record.key,
+            schema,
+            value,
+            record.timestamp,
+            headers,
+        )
 
 
 def with_key(record: R, schema: Schema | None, key: object, headers: Headers | None = None) -> R:
@@ -199,6 +224,17 @@ def copied_values(struct: Struct, replace_null_with_default: bool) -> list[objec
         fields = struct.schema.fields
         return [fields[i].schema.default if v is None else v for i, v in enumerate(values)]
     return values
+
+
+def has_field_defaults(schema: Schema) -> bool:
+    """Whether a field of struct `schema` has a default, so that reading its values with
+    `replace.null.with.default` can differ from reading them as put."""
+    return any(f.schema.default is not None for f in schema.fields)
+
+
+trusted_struct = Struct._trusted
+"""`Struct._trusted`, bound once: a per-record path calls it without looking up and binding
+the class method on every record."""
 
 
 def _check(field: Field, value: object) -> None:

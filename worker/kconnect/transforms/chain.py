@@ -21,7 +21,7 @@ which stage failed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kconnect.api.records import ConnectRecord
@@ -140,9 +140,15 @@ def parse_chain_spec(props: Mapping[str, str]) -> tuple[ChainSpec, dict[str, lis
 
 
 class TransformStage:
-    """One transform with its optional predicate. `apply` is what the runtime calls per record."""
+    """One transform with its optional predicate. `apply` is what the runtime calls per record.
 
-    __slots__ = ("alias", "class_name", "negate", "predicate", "transformation")
+    A stage is fixed once made. Without a predicate, `apply` is the transform's own `apply`, so
+    an unguarded stage adds no call of its own to each record.
+    """
+
+    __slots__ = ("alias", "apply", "class_name", "negate", "predicate", "transformation")
+
+    apply: Callable[[ConnectRecord], ConnectRecord | None]
 
     def __init__(
         self,
@@ -157,10 +163,13 @@ class TransformStage:
         self.transformation = transformation
         self.predicate = predicate
         self.negate = negate
+        self.apply = transformation.apply if predicate is None else self._apply_when_matched
 
-    def apply(self, record: ConnectRecord) -> ConnectRecord | None:
+    def _apply_when_matched(self, record: ConnectRecord) -> ConnectRecord | None:
+        """The transform, on a record its predicate (negated when `negate`) holds for."""
         predicate = self.predicate
-        if predicate is not None and predicate.test(record) == self.negate:
+        assert predicate is not None  # only chosen as `apply` when there is a predicate
+        if predicate.test(record) == self.negate:
             return record
         return self.transformation.apply(record)
 

@@ -19,10 +19,31 @@ from pydantic import Field
 
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import TransformConfig
-from kconnect.data.schema import Schema, SchemaBuilder, Struct
-from kconnect.transforms._part import Part, PartTransformation, SchemaUpdateCache
+from kconnect.data.schema import DECIMAL_NAME, Schema, SchemaBuilder, Type
+from kconnect.transforms._part import (
+    VALUE,
+    Part,
+    PartTransformation,
+    SchemaUpdateCache,
+    trusted_struct,
+)
 
 R = TypeVar("R", bound=ConnectRecord)
+
+
+def _fitting_type(schema: Schema) -> type | None:
+    """A type every value of which fits `schema`: the types whose check in `Schema.checker` is
+    the type alone. Integers are range-checked, and logical and container types look further,
+    so they have none."""
+    if schema.type is Type.STRING:
+        return str
+    if schema.type is Type.BOOLEAN:
+        return bool
+    if schema.type in (Type.FLOAT32, Type.FLOAT64):
+        return float
+    if schema.type is Type.BYTES and schema.name != DECIMAL_NAME:
+        return bytes
+    return None
 
 
 class HoistFieldConfig(TransformConfig):
@@ -44,24 +65,65 @@ class HoistField(PartTransformation[R]):
     def __init__(self) -> None:
         self._field = ""
         self._schemas = SchemaUpdateCache()
+        self._forget_plan()
 
     def configure(self, configs: Mapping[str, str]) -> None:
         self._field = HoistFieldConfig.parse(configs).field
         self._schemas.clear()
+        self._forget_plan()
+
+    def _forget_plan(self) -> None:
+        # The plan of the last part schema met, recognised by identity: a connector hands out
+        # the same schema object record after record (`Schema.STRING`, say), and an identity
+        # check costs far less than the hash and equality of a cache lookup.
+        self._last_schema: Schema | None = None
+        self._last_plan: tuple[Schema, type | None] = (Schema.STRING, None)
 
     def apply(self, record: R) -> R | None:
-        value = self.operating_value(record)
-        schema = self.operating_schema(record)
+        on_value = self.part is VALUE
+        if on_value:
+            value = record.value
+            schema = record.value_schema
+        else:
+            value = record.key
+            schema = record.key_schema
         if schema is None:
             return self.new_part(record, None, {self._field: value})
-        updated = self._schemas.get_or_build(schema, self._wrapping_schema)
-        return self.new_part(record, updated, Struct(updated).put(self._field, value))
+        if schema is self._last_schema:
+            updated, fitting_type = self._last_plan
+        else:
+            updated, fitting_type = self._plan(schema)
+        # The part is checked against its schema as `Struct.put` would check it, unless its
+        # type alone shows that it fits.
+        if type(value) is not fitting_type:
+            updated.fields[0].schema.checker(value, self._field)
+        hoisted = trusted_struct(updated, [value])
+        if on_value:  # `new_part`, inlined: this runs per record
+            return record.new_record(
+                record.topic,
+                record.kafka_partition,
+                record.key_schema,
+                record.key,
+                updated,
+                hoisted,
+                record.timestamp,
+            )
+        return self.new_part(record, updated, hoisted)
+
+    def _plan(self, schema: Schema) -> tuple[Schema, type | None]:
+        """The struct schema a part of `schema` is wrapped in, and the Python type whose values
+        fit `schema` without a check (None when every value needs one)."""
+        plan = (self._schemas.get_or_build(schema, self._wrapping_schema), _fitting_type(schema))
+        self._last_schema = schema
+        self._last_plan = plan
+        return plan
 
     def _wrapping_schema(self, schema: Schema) -> Schema:
         return SchemaBuilder.struct().field(self._field, schema).build()
 
     def close(self) -> None:
         self._schemas.clear()
+        self._forget_plan()
 
 
 class HoistFieldKey(HoistField[R]):

@@ -32,6 +32,7 @@ from kconnect.api.transform import TransformConfig
 from kconnect.data.logical import Timestamp
 from kconnect.data.schema import Schema, SchemaBuilder, Struct
 from kconnect.transforms._part import (
+    VALUE,
     Part,
     PartTransformation,
     ReplaceNullWithDefault,
@@ -39,9 +40,11 @@ from kconnect.transforms._part import (
     config_key_error,
     copied_values,
     copy_schema_basics,
+    has_field_defaults,
     require_map,
     require_sink_record,
     require_struct,
+    trusted_struct,
 )
 
 R = TypeVar("R", bound=ConnectRecord)
@@ -161,6 +164,9 @@ class InsertField(PartTransformation[R]):
         self._static_value: str | None = None
         self._replace_null_with_default = True
         self._schemas = SchemaUpdateCache()
+        self._static_tail: list[object] = []
+        self._from_record = False
+        self._forget_plan()
 
     def configure(self, configs: Mapping[str, str]) -> None:
         config = InsertFieldConfig.parse(configs)
@@ -171,15 +177,62 @@ class InsertField(PartTransformation[R]):
         self._static = InsertionSpec.parse(config.static_field)
         self._static_value = config.static_value
         self._replace_null_with_default = config.replace_null_with_default
+        # The static field is the last one added, so its value is the same tail on every record.
+        self._static_tail = [self._static_value] if self._static is not None else []
+        self._from_record = any(
+            spec is not None
+            for spec in (self._topic, self._partition, self._offset, self._timestamp)
+        )
         self._schemas.clear()
+        self._forget_plan()
+
+    def _forget_plan(self) -> None:
+        # The plan of the last input schema met, recognised by identity: a converter hands out
+        # the same schema object record after record, and an identity check costs far less
+        # than the hash and equality of a cache lookup.
+        self._last_schema: Schema | None = None
+        self._last_plan: tuple[Schema, bool] = (Schema.STRING, False)
 
     def apply(self, record: R) -> R | None:
-        value = self.operating_value(record)
+        on_value = self.part is VALUE
+        if on_value:
+            value = record.value
+            schema = record.value_schema
+        else:
+            value = record.key
+            schema = record.key_schema
         if value is None:
             return record
-        if self.operating_schema(record) is None:
+        if schema is None:
             return self._apply_schemaless(record, value)
-        return self._apply_with_schema(record, value)
+        struct = value if type(value) is Struct else require_struct(value, PURPOSE)
+        source_schema = struct.schema
+        if source_schema is self._last_schema:
+            updated, fill_defaults = self._last_plan
+        else:
+            updated, fill_defaults = self._plan(source_schema)
+        # Built without checking each value again: the copied ones were checked when the input
+        # struct was made, and each inserted one is made to fit its field's fixed schema, in
+        # the order `_updated_schema` adds the fields.
+        copied = copied_values(struct, True) if fill_defaults else struct._values
+        if self._from_record:
+            values = copied + self._record_values(record) + self._static_tail
+        else:
+            values = copied + self._static_tail
+        # A required field left null (a record without a timestamp, say) fails where Kafka
+        # Connect fails it: in the converter, which checks the whole struct.
+        inserted = trusted_struct(updated, values)
+        if on_value:  # `new_part`, inlined: this runs per record
+            return record.new_record(
+                record.topic,
+                record.kafka_partition,
+                record.key_schema,
+                record.key,
+                updated,
+                inserted,
+                record.timestamp,
+            )
+        return self.new_part(record, updated, inserted)
 
     def _apply_schemaless(self, record: R, value: object) -> R:
         updated = dict(require_map(value, PURPOSE))
@@ -195,13 +248,20 @@ class InsertField(PartTransformation[R]):
             updated[self._static.name] = self._static_value
         return self.new_part(record, None, updated)
 
-    def _apply_with_schema(self, record: R, value: object) -> R:
-        struct = require_struct(value, PURPOSE)
-        schema = self._schemas.get_or_build(struct.schema, self._updated_schema)
-        # Built without checking each value again: the copied ones were checked when the input
-        # struct was made, and each inserted one is made to fit its field's fixed schema, in
-        # the order `_updated_schema` adds the fields.
-        values = copied_values(struct, self._replace_null_with_default)
+    def _plan(self, source_schema: Schema) -> tuple[Schema, bool]:
+        """The schema a struct of `source_schema` becomes, and whether its nulls must be read
+        as their fields' defaults (only when some field has one)."""
+        plan = (
+            self._schemas.get_or_build(source_schema, self._updated_schema),
+            self._replace_null_with_default and has_field_defaults(source_schema),
+        )
+        self._last_schema = source_schema
+        self._last_plan = plan
+        return plan
+
+    def _record_values(self, record: R) -> list[object]:
+        """The values of the fields taken from the record, in the order they are added."""
+        values: list[object] = []
         if self._topic is not None:
             values.append(record.topic)
         if self._partition is not None:
@@ -211,11 +271,7 @@ class InsertField(PartTransformation[R]):
         if self._timestamp is not None:
             ts = record.timestamp
             values.append(None if ts is None else Timestamp.to_logical(Timestamp.SCHEMA, ts))
-        if self._static is not None:
-            values.append(self._static_value)
-        # A required field left null (a record without a timestamp, say) fails where Kafka
-        # Connect fails it: in the converter, which checks the whole struct.
-        return self.new_part(record, schema, Struct._trusted(schema, values))
+        return values
 
     def _updated_schema(self, schema: Schema) -> Schema:
         builder = copy_schema_basics(schema, SchemaBuilder.struct())
@@ -248,6 +304,7 @@ class InsertField(PartTransformation[R]):
 
     def close(self) -> None:
         self._schemas.clear()
+        self._forget_plan()
 
 
 class InsertFieldKey(InsertField[R]):

@@ -23,7 +23,7 @@ import datetime as _dt
 import decimal
 import re
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pydantic import Field, field_validator
 
@@ -40,15 +40,17 @@ from kconnect.data.schema import (
     Struct,
     Type,
 )
-from kconnect.data.schema import Field as SchemaField
 from kconnect.errors import DataError
 from kconnect.transforms._part import (
+    VALUE,
     Part,
     PartTransformation,
     ReplaceNullWithDefault,
     copied_values,
+    has_field_defaults,
     require_map,
     require_struct,
+    trusted_struct,
 )
 
 R = TypeVar("R", bound=ConnectRecord)
@@ -58,6 +60,7 @@ PURPOSE = "mask fields"
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _MISSING = object()
+_UNRESOLVED = object()
 _PLAN_CACHE_SIZE = 16
 
 # The empty value of each kind of value, keyed the way `_kind` names a value.
@@ -146,6 +149,18 @@ def _read_replacement(text: str, kind: str) -> object:
     raise ValueError("only numeric and string fields can take a replacement")
 
 
+class _Plan(NamedTuple):
+    """How to mask a struct of one schema, worked out once per schema."""
+
+    fill_defaults: bool
+    """Whether its nulls read as their fields' defaults: only when some field has one."""
+    constant: tuple[tuple[int, object], ...]
+    """(index, mask value) of each masked field whose mask is the same on every record."""
+    per_record: tuple[tuple[int, str, str], ...]
+    """(index, name, kind) of each other masked field: an array or map, which gets an empty
+    one of its own, or a field without a mask value, which is a `DataError` when non-null."""
+
+
 class MaskFieldConfig(TransformConfig):
     fields: str = Field(
         alias="fields",
@@ -189,7 +204,8 @@ class MaskField(PartTransformation[R]):
         self._replacement: str | None = None
         self._replace_null_with_default = True
         self._replacements: dict[str, object] = {}
-        self._plans: dict[Schema, tuple[tuple[SchemaField, str], ...]] = {}
+        self._plans: dict[Schema, _Plan] = {}
+        self._forget_plan()
 
     def configure(self, configs: Mapping[str, str]) -> None:
         config = MaskFieldConfig.parse(configs)
@@ -199,10 +215,23 @@ class MaskField(PartTransformation[R]):
         self._replace_null_with_default = config.replace_null_with_default
         self._replacements = {}
         self._plans = {}
+        self._forget_plan()
+
+    def _forget_plan(self) -> None:
+        # The plan of the last struct schema met, recognised by identity: a converter hands out
+        # the same schema object record after record, and an identity check costs far less
+        # than the hash and equality of a dict lookup.
+        self._last_schema: Schema | None = None
+        self._last_plan = _Plan(False, (), ())
 
     def apply(self, record: R) -> R | None:
-        value = self.operating_value(record)
-        schema = self.operating_schema(record)
+        on_value = self.part is VALUE
+        if on_value:
+            value = record.value
+            schema = record.value_schema
+        else:
+            value = record.key
+            schema = record.key_schema
         if schema is None:
             original = require_map(value, PURPOSE)
             updated = dict(original)
@@ -212,26 +241,70 @@ class MaskField(PartTransformation[R]):
                     None if field_val is None else self._masked_value(name, _value_kind(field_val))
                 )
             return self.new_part(record, None, updated)
-        struct = require_struct(value, PURPOSE)
-        values = copied_values(struct, self._replace_null_with_default)
-        for f, kind in self._plan(struct.schema):
-            if values[f.index] is not None:
-                values[f.index] = self._masked_value(f.name, kind)
+        struct = value if type(value) is Struct else require_struct(value, PURPOSE)
+        struct_schema = struct.schema
+        if struct_schema is self._last_schema:
+            fill_defaults, constant, per_record = self._last_plan
+        else:
+            fill_defaults, constant, per_record = self._plan(struct_schema)
+        values = copied_values(struct, True) if fill_defaults else struct._values.copy()
+        for index, mask in constant:
+            if values[index] is not None:
+                values[index] = mask
+        if per_record:
+            for index, name, kind in per_record:
+                if values[index] is not None:
+                    values[index] = self._masked_value(name, kind)
         # Unmasked values were checked when the input struct was made, and a masked one is
         # the empty value or the replacement read for the field's own type.
-        return self.new_part(record, schema, Struct._trusted(struct.schema, values))
+        masked = trusted_struct(struct_schema, values)
+        if on_value:  # `new_part`, inlined: this runs per record
+            return record.new_record(
+                record.topic,
+                record.kafka_partition,
+                record.key_schema,
+                record.key,
+                schema,
+                masked,
+                record.timestamp,
+            )
+        return self.new_part(record, schema, masked)
 
-    def _plan(self, schema: Schema) -> tuple[tuple[SchemaField, str], ...]:
-        """The masked fields a struct schema has, with their kinds; worked out once per schema."""
+    def _plan(self, schema: Schema) -> _Plan:
+        """How to mask a struct of `schema`; worked out once per schema."""
         plan = self._plans.get(schema)
         if plan is None:
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
-            plan = tuple(
-                (f, _schema_kind(f.schema)) for f in schema.fields if f.name in self._masked
+            constant: list[tuple[int, object]] = []
+            per_record: list[tuple[int, str, str]] = []
+            for f in schema.fields:
+                if f.name in self._masked:
+                    kind = _schema_kind(f.schema)
+                    mask = self._constant_mask(f.name, kind)
+                    if mask is _UNRESOLVED:
+                        per_record.append((f.index, f.name, kind))
+                    else:
+                        constant.append((f.index, mask))
+            plan = _Plan(
+                self._replace_null_with_default and has_field_defaults(schema),
+                tuple(constant),
+                tuple(per_record),
             )
             self._plans[schema] = plan
+        self._last_schema = schema
+        self._last_plan = plan
         return plan
+
+    def _constant_mask(self, name: str, kind: str) -> object:
+        """The value every non-null field of `kind` is masked with, or `_UNRESOLVED` when each
+        needs its own (an empty list or map, which the sink may change) or there is none."""
+        if kind in ("array", "map"):
+            return _UNRESOLVED
+        try:
+            return self._masked_value(name, kind)
+        except DataError:
+            return _UNRESOLVED
 
     def _masked_value(self, name: str, kind: str) -> object:
         """The value a non-null field of `kind` is masked with; `DataError` when there is none."""

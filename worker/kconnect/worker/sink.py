@@ -298,6 +298,7 @@ class SinkTaskRunner(TaskRunner):
         value_conv = self._value.to_connect_data
         stages = self._chain.stages if self._chain is not None else ()
         current = self._current
+        consumed = SinkRecord.consumed
         records: list[SinkRecord] = []
         append = records.append
         step = _HEADERS
@@ -328,17 +329,17 @@ class SinkTaskRunner(TaskRunner):
                 else:
                     value_schema, value = value_conv(topic, raw, headers)
                 ts_type, ts = msg.timestamp()
-                record: ConnectRecord | None = SinkRecord(
+                record: ConnectRecord | None = consumed(
                     topic,
                     partition,
                     offset,
+                    key_schema,
+                    key,
+                    value_schema,
                     value,
-                    value_schema=value_schema,
-                    key=key,
-                    key_schema=key_schema,
-                    timestamp=ts if ts_type else None,
-                    timestamp_type=_TIMESTAMP_TYPES.get(ts_type, TimestampType.CREATE_TIME),
-                    headers=headers,
+                    ts if ts_type else None,
+                    _TIMESTAMP_TYPES.get(ts_type, TimestampType.CREATE_TIME),
+                    headers,
                 )
                 step = _TRANSFORM
                 for stage in stages:

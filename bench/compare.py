@@ -1,0 +1,734 @@
+"""``make bench-java``: kconnect and Apache Kafka Connect's Java runtime, side by side.
+
+Both runtimes run the same workloads on one private broker in one session: the same connector
+configs (Kafka's own class names, which kconnect resolves), converters, transforms, worker
+settings and input data. Only the command that starts a worker differs (:mod:`bench.javaconnect`).
+
+The workloads:
+
+1. FileStreamSource: a file of N lines of 100 bytes → a fresh topic, until the broker has
+   acknowledged all N.
+2. FileStreamSink: a topic of N records → a fresh file, until the file holds N lines.
+3. Both again with JsonConverter (``schemas.enable=true``), and with JsonConverter and two
+   transforms, InsertField and MaskField. FileStreamSource's values are strings, which those two
+   do not take, so the source chain starts with HoistField to make each line a struct.
+4. Distributed failover: 3 workers, a FileStreamSink with 6 tasks; SIGKILL the worker with the
+   most tasks and time until every task is RUNNING on the survivors; with each runtime's defaults,
+   then with both tuned for the fastest failover.
+5. Rebalance impact: a 3rd worker joins 2 that run the 6 tasks; which tasks stopped, for how long.
+6. Resources: start → RUNNING, idle RSS and idle CPU of one worker; its RSS and CPU in workload 1.
+
+Invariants:
+
+- **Alternating, repeated.** Every throughput workload runs `repeat` times per runtime, and the
+  order of the two runtimes flips on each repeat, so a slow minute of the machine lands on both.
+- **Every run starts clean:** a fresh worker, connector name (hence consumer group), topic or
+  output file and offsets file. Input files and sink topics are made once and only read.
+- **Figures are observed from outside the worker** (:mod:`bench.measure`): a source ends when the
+  topic's high-water mark reaches N, a sink when the file holds N lines.
+
+Exit status: 0 when every workload was measured, whether or not it met its target; 1 when the
+harness could not measure (a worker died, a wait timed out, the broker did not start), after
+printing why and the worker's log tail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import importlib.metadata
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Final, Literal
+
+import confluent_kafka
+from confluent_kafka import Producer
+
+from bench import compare_report, javaconnect
+from bench.distributed import TASKS, TUNED, Distributed, RebalanceResult
+from bench.measure import (
+    FILE_SINK,
+    FILE_SOURCE,
+    JSON,
+    SINK_FLUSH_MS,
+    SOURCE_FLUSH_MS,
+    STRING,
+    Bench,
+    RunResult,
+)
+from bench.procs import HarnessError, WorkerFactory, WorkerProcess, kill_all
+from bench.report import Target, fmt_number
+from bench.run import machine
+from e2e.services import kafka
+
+REPO: Final = Path(__file__).resolve().parents[1]
+DOC: Final = REPO / "docs" / "benchmarks.md"
+IMAGES: Final = REPO / "docs" / "images"
+RESULTS: Final = REPO / "bench" / "results" / "latest.json"
+
+DEFAULT_RECORDS: Final = 1_000_000
+QUICK_RECORDS: Final = 100_000
+LINE_BYTES: Final = 100
+"""Bytes per line of the source file, newline included, and per value of the string topic."""
+MIB: Final = 1024 * 1024
+IDLE_WINDOW_S: Final = 10.0
+QUICK_IDLE_WINDOW_S: Final = 3.0
+
+RuntimeName = Literal["kconnect", "java"]
+
+THROUGHPUT_TARGET: Final = Target("min", 1.0)
+FAILOVER_TARGET: Final = Target("min", 10.0)
+MEMORY_TARGET: Final = Target("min", 4.0)
+STARTUP_TARGET: Final = Target("min", 1.0)
+UNAFFECTED_TARGET: Final = Target("eq", 0)
+
+# Fastest failover each runtime allows: the broker's smallest session timeout
+# (group.min.session.timeout.ms, 6 s by default) for both, and Kafka Connect's delay before it
+# reassigns a departed worker's tasks (scheduled.rebalance.max.delay.ms, 5 min by default) set to 0.
+TUNED_FAILOVER: Final[Mapping[RuntimeName, Mapping[str, str]]] = {
+    "kconnect": TUNED,
+    "java": {**TUNED, "scheduled.rebalance.max.delay.ms": "0"},
+}
+
+# --- the workloads' configs ---------------------------------------------------------------------
+
+INSERT: Final = {
+    "transforms.insert.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+    "transforms.insert.static.field": "origin",
+    "transforms.insert.static.value": "bench",
+}
+SOURCE_TRANSFORMS: Final = {
+    # FileStreamSource's values are strings; HoistField makes each a one-field struct that
+    # InsertField and MaskField take. MaskField masks the field InsertField added, so the
+    # record keeps its 100-byte line.
+    "transforms": "hoist,insert,mask",
+    "transforms.hoist.type": "org.apache.kafka.connect.transforms.HoistField$Value",
+    "transforms.hoist.field": "line",
+    **INSERT,
+    "transforms.mask.type": "org.apache.kafka.connect.transforms.MaskField$Value",
+    "transforms.mask.fields": "origin",
+}
+SINK_TRANSFORMS: Final = {
+    "transforms": "insert,mask",
+    **INSERT,
+    "transforms.mask.type": "org.apache.kafka.connect.transforms.MaskField$Value",
+    "transforms.mask.fields": "email",
+}
+
+STRUCT_SCHEMA: Final = {
+    "type": "struct",
+    "name": "bench.User",
+    "optional": False,
+    "fields": [
+        {"field": "id", "type": "int64", "optional": False},
+        {"field": "name", "type": "string", "optional": False},
+        {"field": "email", "type": "string", "optional": False},
+        {"field": "note", "type": "string", "optional": False},
+    ],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Throughput:
+    """One throughput workload: a FileStreamSource or FileStreamSink task and its configs."""
+
+    name: str
+    label: str
+    kind: Literal["source", "sink"]
+    converter: str
+    transforms: Mapping[str, str]
+    input: Literal["lines", "string-topic", "struct-topic"]
+
+
+THROUGHPUT: Final = (
+    Throughput(
+        "source_string", "FileStreamSource → topic, StringConverter", "source", STRING, {}, "lines"
+    ),
+    Throughput(
+        "source_json",
+        "FileStreamSource → topic, JsonConverter (schemas.enable=true)",
+        "source",
+        JSON,
+        {},
+        "lines",
+    ),
+    Throughput(
+        "source_json_transforms",
+        "FileStreamSource → topic, JsonConverter, HoistField + InsertField + MaskField",
+        "source",
+        JSON,
+        SOURCE_TRANSFORMS,
+        "lines",
+    ),
+    Throughput(
+        "sink_string",
+        "topic → FileStreamSink, StringConverter",
+        "sink",
+        STRING,
+        {},
+        "string-topic",
+    ),
+    Throughput(
+        "sink_json",
+        "topic → FileStreamSink, JsonConverter (schemas.enable=true), 4-field structs",
+        "sink",
+        JSON,
+        {},
+        "struct-topic",
+    ),
+    Throughput(
+        "sink_json_transforms",
+        "topic → FileStreamSink, JsonConverter, InsertField + MaskField",
+        "sink",
+        JSON,
+        SINK_TRANSFORMS,
+        "struct-topic",
+    ),
+)
+
+
+def line(i: int) -> bytes:
+    """Line `i` of the source file and value `i` of the string topic: LINE_BYTES - 1 bytes."""
+    head = f"{i:010d} the quick brown fox jumps over the lazy dog "
+    return (head + "x" * (LINE_BYTES - 1 - len(head))).encode()
+
+
+def struct_value(i: int) -> bytes:
+    """Value `i` of the struct topic: JsonConverter's envelope around a ~100-byte payload."""
+    payload = {
+        "id": i,
+        "name": f"user-{i:08d}",
+        "email": f"user-{i:08d}@example.com",
+        "note": f"record {i:010d} of the kconnect side-by-side benchmark",
+    }
+    return json.dumps({"schema": STRUCT_SCHEMA, "payload": payload}, separators=(",", ":")).encode()
+
+
+def file_sink(topic: str, scratch: Path) -> dict[str, str]:
+    """The distributed runs' connector: a FileStreamSink with TASKS tasks on TASKS partitions."""
+    return {
+        "connector.class": FILE_SINK,
+        "tasks.max": str(TASKS),
+        "topics": topic,
+        "file": f"{scratch}.out",
+    }
+
+
+# --- the session --------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(f"[bench-java {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def alternating(repeat: int) -> Iterator[tuple[int, RuntimeName]]:
+    """(repeat index, runtime) in the order the runs go: kconnect first on even repeats, Java
+    first on odd ones."""
+    for i in range(repeat):
+        order: tuple[RuntimeName, RuntimeName] = (
+            ("kconnect", "java") if i % 2 == 0 else ("java", "kconnect")
+        )
+        for runtime in order:
+            yield i, runtime
+
+
+@dataclasses.dataclass
+class Session:
+    bench: Bench
+    dist: Distributed
+    starters: Mapping[RuntimeName, WorkerFactory]
+    records: int
+    repeat: int
+    quick: bool
+    inputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Input name → file path or topic, made on first use."""
+
+    def start(self, runtime: RuntimeName) -> WorkerFactory:
+        return self.starters[runtime]
+
+    # --- inputs -----------------------------------------------------------------------------------
+
+    def input(self, kind: Literal["lines", "string-topic", "struct-topic"]) -> str:
+        if kind not in self.inputs:
+            began = time.monotonic()
+            if kind == "lines":
+                path = self.bench.workdir / "input.txt"
+                with path.open("wb") as f:
+                    for i in range(self.records):
+                        f.write(line(i) + b"\n")
+                self.inputs[kind] = str(path)
+            else:
+                topic = f"bench-input-{kind}"
+                self.bench.create_topic(topic)
+                make = line if kind == "string-topic" else struct_value
+                self._fill(topic, make)
+                self.inputs[kind] = topic
+            log(f"made {kind} input ({self.records:,} records) in {time.monotonic() - began:.1f} s")
+        return self.inputs[kind]
+
+    def _fill(self, topic: str, make: Callable[[int], bytes]) -> None:
+        producer = Producer(
+            {
+                "bootstrap.servers": self.bench.bootstrap,
+                "linger.ms": 50,
+                "batch.size": 1_000_000,
+                "compression.type": "none",
+            }
+        )
+        for i in range(self.records):
+            while True:
+                try:
+                    producer.produce(topic, make(i))
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        if producer.flush(120):
+            raise HarnessError(f"could not write {self.records:,} records to {topic}")
+        high = self.bench.high_watermark(topic)
+        if high != self.records:
+            raise HarnessError(f"{topic} has {high} records after filling, expected {self.records}")
+
+    # --- workloads -------------------------------------------------------------------------------
+
+    def throughput_run(self, w: Throughput, runtime: RuntimeName) -> RunResult:
+        run = self.bench.fresh(f"{runtime}-{w.name}")
+        props = self.bench.worker_props(
+            w.converter, SOURCE_FLUSH_MS if w.kind == "source" else SINK_FLUSH_MS, run
+        )
+        source = self.input(w.input)
+        if w.kind == "source":
+            topic = f"{run}-out"
+            self.bench.create_topic(topic)
+            connector = {
+                "name": run,
+                "connector.class": FILE_SOURCE,
+                "tasks.max": "1",
+                "file": source,
+                "topic": topic,
+                **w.transforms,
+            }
+            worker = self.start(runtime)(self.bench.workdir, run, props, [connector])
+            try:
+                return self.bench.timed_source(worker, run, topic, self.records)
+            finally:
+                self.bench.delete_topic(topic)
+        out = self.bench.workdir / f"{run}.txt"
+        connector = {
+            "name": run,
+            "connector.class": FILE_SINK,
+            "tasks.max": "1",
+            "topics": source,
+            "file": str(out),
+            **w.transforms,
+        }
+        worker = self.start(runtime)(self.bench.workdir, run, props, [connector])
+        return self.bench.timed_sink(worker, run, out, self.records)
+
+
+def _describe(r: RunResult) -> str:
+    return (
+        f"{r.rate:,.0f} records/s ({r.seconds:.2f} s, CPU {r.cpu_seconds:.2f} s, "
+        f"max RSS {r.max_rss / MIB:.0f} MiB)"
+    )
+
+
+def measure_throughput(
+    s: Session,
+) -> tuple[list[compare_report.Comparison], dict[str, list[RunResult]]]:
+    """Workloads 1–3; also returns workload 1's runs, whose RSS and CPU are workload 6's."""
+    out = []
+    source_runs: dict[str, list[RunResult]] = {"kconnect": [], "java": []}
+    for w in THROUGHPUT:
+        rates: dict[RuntimeName, list[float]] = {"kconnect": [], "java": []}
+        for i, runtime in alternating(s.repeat):
+            r = s.throughput_run(w, runtime)
+            log(f"{w.name} {runtime} {i + 1}/{s.repeat}: {_describe(r)}")
+            rates[runtime].append(r.rate)
+            if w.name == "source_string":
+                source_runs[runtime].append(r)
+        out.append(
+            compare_report.Comparison(
+                w.name,
+                w.label,
+                "records/s",
+                "throughput",
+                tuple(rates["kconnect"]),
+                tuple(rates["java"]),
+                higher_is_better=True,
+                target=THROUGHPUT_TARGET,
+                note=(
+                    f"One task, {s.records:,} records of {LINE_BYTES} bytes (lines; the struct "
+                    "topic's payloads are about as long), timed from the first status poll that "
+                    "shows the task RUNNING until the topic's high-water mark reaches N (source) "
+                    "or the file holds N lines (sink)."
+                ),
+            )
+        )
+    return out, source_runs
+
+
+def measure_failover(s: Session) -> list[compare_report.Comparison]:
+    out = []
+    variants: list[tuple[str, str, Mapping[RuntimeName, Mapping[str, str]]]] = [
+        ("default", "each runtime's defaults", {"kconnect": {}, "java": {}}),
+        ("tuned", "both tuned for the fastest failover", TUNED_FAILOVER),
+    ]
+    for key, label, extras in variants:
+        runs: dict[RuntimeName, list[float]] = {"kconnect": [], "java": []}
+        skipped = ""
+        for i, runtime in alternating(s.repeat):
+            if s.quick and key == "default" and runtime == "java":
+                skipped = (
+                    " Java with defaults is not run in the QUICK form: its scheduled rebalance "
+                    "delay alone is 5 minutes."
+                )
+                continue
+            seconds = s.dist.failover_run(extras[runtime], s.start(runtime), file_sink)
+            log(f"failover {key} {runtime} {i + 1}/{s.repeat}: {seconds:.2f} s")
+            runs[runtime].append(seconds)
+        settings = "; ".join(
+            f"{rt}: {', '.join(f'{k}={v}' for k, v in extras[rt].items()) or 'defaults'}"
+            for rt in ("kconnect", "java")
+        )
+        out.append(
+            compare_report.Comparison(
+                f"failover_{key}",
+                f"SIGKILL one of 3 workers → all {TASKS} tasks RUNNING again, {label}",
+                "s",
+                "failover",
+                tuple(runs["kconnect"]),
+                tuple(runs["java"]),
+                higher_is_better=False,
+                target=FAILOVER_TARGET if key == "default" else None,
+                note=(
+                    f"3 distributed workers, one FileStreamSink with tasks.max={TASKS} on a "
+                    f"{TASKS}-partition topic; the worker with the most tasks is killed and "
+                    "`GET /connectors/<name>/status` on a survivor is polled every 0.1 s until "
+                    f"all tasks are RUNNING on the survivors. Settings: {settings}.{skipped}"
+                ),
+            )
+        )
+    return out
+
+
+def measure_rebalance(s: Session) -> list[compare_report.Comparison]:
+    results: dict[RuntimeName, list[RebalanceResult]] = {"kconnect": [], "java": []}
+    for i, runtime in alternating(s.repeat):
+        r = s.dist.rebalance_run(s.start(runtime), file_sink)
+        gap = "n/a" if r.max_gap_s is None else f"{r.max_gap_s:.2f} s"
+        log(
+            f"rebalance {runtime} {i + 1}/{s.repeat}: {r.stopped} stopped, {r.moved} moved, "
+            f"{r.restarted} restarted, moved tasks down at most {gap}"
+        )
+        results[runtime].append(r)
+    note = (
+        f"2 distributed workers run a FileStreamSink with tasks.max={TASKS}; a 3rd starts. Once "
+        "every task is RUNNING and no owner has changed for 3 s, the worker logs are read: "
+        "a task stopped if an old worker logged its stop after the 3rd worker started; it moved "
+        "if the new worker runs it; its down time runs from that stop to its start on the new "
+        "worker."
+    )
+
+    def runs(
+        of: Callable[[RebalanceResult], float | None],
+    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        def pick(rt: RuntimeName) -> tuple[float, ...]:
+            return tuple(v for r in results[rt] if (v := of(r)) is not None)
+
+        return pick("kconnect"), pick("java")
+
+    stopped = runs(lambda r: float(r.stopped))
+    unaffected = runs(lambda r: float(r.stopped - r.moved))
+    gaps = runs(lambda r: r.max_gap_s)
+    return [
+        compare_report.Comparison(
+            "rebalance_stopped",
+            "a worker joins: tasks stopped",
+            "tasks",
+            "rebalance",
+            *stopped,
+            higher_is_better=False,
+            note=note,
+        ),
+        compare_report.Comparison(
+            "rebalance_unaffected_stopped",
+            "a worker joins: tasks stopped that did not move",
+            "tasks",
+            "rebalance",
+            *unaffected,
+            higher_is_better=False,
+            target=UNAFFECTED_TARGET,
+            target_on="kconnect",
+            note=note,
+        ),
+        compare_report.Comparison(
+            "rebalance_moved_down",
+            "a worker joins: longest time a moved task was not running",
+            "s",
+            "rebalance",
+            *gaps,
+            higher_is_better=False,
+            note=note,
+        ),
+    ]
+
+
+def measure_resources(
+    s: Session, source_runs: Mapping[str, Sequence[RunResult]], startups: int
+) -> list[compare_report.Comparison]:
+    window = QUICK_IDLE_WINDOW_S if s.quick else IDLE_WINDOW_S
+    starts: dict[RuntimeName, list[float]] = {"kconnect": [], "java": []}
+    rss: dict[RuntimeName, list[float]] = {"kconnect": [], "java": []}
+    cpu: dict[RuntimeName, list[float]] = {"kconnect": [], "java": []}
+    for i, runtime in alternating(startups):
+        r = s.bench.startup_run(s.start(runtime), window)
+        log(
+            f"start-up {runtime} {i + 1}/{startups}: {r.seconds:.2f} s, idle RSS "
+            f"{r.idle_rss / MIB:.1f} MiB, idle CPU {r.idle_cpu_seconds:.3f} s in {window:.0f} s"
+        )
+        starts[runtime].append(r.seconds)
+        rss[runtime].append(r.idle_rss / MIB)
+        cpu[runtime].append(r.idle_cpu_seconds / window * 60)
+    idle_note = (
+        "One standalone worker with one FileStreamSource on an empty file, started with no other "
+        "load; start-up runs from the process's start to the first status poll (every 10 ms) "
+        "showing the connector and task RUNNING. 3 s later its RSS is read from /proc, then the "
+        f"CPU it uses over {window:.0f} s, scaled to a minute."
+    )
+    load_note = (
+        "During workload 1 (FileStreamSource → topic, StringConverter): the worker's largest RSS "
+        "seen while it ran, and its CPU seconds (all threads, user + system) from RUNNING until "
+        "the last record was acknowledged."
+    )
+
+    def of(get: Callable[[RunResult], float]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return (
+            tuple(get(r) for r in source_runs["kconnect"]),
+            tuple(get(r) for r in source_runs["java"]),
+        )
+
+    return [
+        compare_report.Comparison(
+            "startup",
+            "process start → connector and task RUNNING",
+            "s",
+            "resources",
+            tuple(starts["kconnect"]),
+            tuple(starts["java"]),
+            higher_is_better=False,
+            target=STARTUP_TARGET,
+            note=idle_note,
+        ),
+        compare_report.Comparison(
+            "idle_rss",
+            "RSS of an idle worker (one idle FileStreamSource)",
+            "MiB",
+            "resources",
+            tuple(rss["kconnect"]),
+            tuple(rss["java"]),
+            higher_is_better=False,
+            target=MEMORY_TARGET,
+            note=idle_note,
+        ),
+        compare_report.Comparison(
+            "idle_cpu",
+            "CPU of an idle worker, per minute",
+            "CPU s",
+            "resources",
+            tuple(cpu["kconnect"]),
+            tuple(cpu["java"]),
+            higher_is_better=False,
+            note=idle_note,
+        ),
+        compare_report.Comparison(
+            "load_rss",
+            "largest RSS during workload 1",
+            "MiB",
+            "resources",
+            *of(lambda r: r.max_rss / MIB),
+            higher_is_better=False,
+            note=load_note,
+        ),
+        compare_report.Comparison(
+            "load_cpu",
+            f"CPU seconds for workload 1 ({s.records:,} records)",
+            "CPU s",
+            "resources",
+            *of(lambda r: r.cpu_seconds),
+            higher_is_better=False,
+            note=load_note,
+        ),
+    ]
+
+
+def java_version() -> str:
+    try:
+        out = subprocess.run(
+            [kafka.java_executable(), "-version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    first = (out.stderr or out.stdout).splitlines()
+    return first[0].strip() if first else "unknown"
+
+
+def versions() -> dict[str, str]:
+    return {
+        "kconnect": machine()["kconnect commit"],
+        "Apache Kafka Connect (Java runtime)": javaconnect.connect_version(),
+        "Java": java_version(),
+        "JVM options (Kafka's connect-*.sh defaults)": " ".join(javaconnect.JVM_OPTIONS),
+        "Kafka broker": kafka.kafka_version(),
+        "confluent-kafka / librdkafka": (
+            f"{importlib.metadata.version('confluent-kafka')} / {confluent_kafka.libversion()[0]}"
+        ),
+    }
+
+
+def settings(records: int, repeat: int, startups: int) -> dict[str, str]:
+    def keys(m: Mapping[str, str]) -> str:
+        return ", ".join(f"`{k}={v}`" for k, v in m.items())
+
+    return {
+        "records per throughput run": f"{records:,}",
+        "runs per figure": (
+            f"{repeat} per runtime, alternating which runtime goes first; "
+            f"{startups} start-up{'s' if startups > 1 else ''}"
+        ),
+        "source input": f"a file of {records:,} lines of {LINE_BYTES} bytes (newline included)",
+        "sink inputs": (
+            f"a topic of {records:,} {LINE_BYTES - 1}-byte strings; a topic of {records:,} "
+            "JsonConverter envelopes of a 4-field struct (~100-byte payload)"
+        ),
+        "topics": "1 partition (6 in distributed runs), replication 1, one local KRaft broker",
+        "worker": (
+            f"standalone, `offset.flush.interval.ms` {SOURCE_FLUSH_MS} (source) / {SINK_FLUSH_MS} "
+            "(sink), `key.converter` = `value.converter`, `schemas.enable=true`; every other key "
+            "at its default in each runtime"
+        ),
+        "source transforms": keys(SOURCE_TRANSFORMS),
+        "sink transforms": keys(SINK_TRANSFORMS),
+        "tuned failover": "; ".join(f"{rt}: {keys(m)}" for rt, m in TUNED_FAILOVER.items()),
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.compare", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_RECORDS:,} records, one run of each workload per runtime",
+    )
+    parser.add_argument("--records", type=int, default=None, help="records per throughput run")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per workload and runtime")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds allowed for each single run"
+    )
+    args = parser.parse_args(argv)
+    if args.records is None:
+        args.records = QUICK_RECORDS if args.quick else DEFAULT_RECORDS
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    if args.records <= 0 or args.repeat <= 0:
+        parser.error("expected a positive number of records and of repeats")
+    return args
+
+
+def _sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    startups = 1 if args.quick else 3
+    signal.signal(signal.SIGTERM, _sigterm)
+    state_dir = Path(tempfile.mkdtemp(prefix="kconnect-bench-java-"))
+    workdir = state_dir / "runs"
+    workdir.mkdir()
+    bench: Bench | None = None
+    dist: Distributed | None = None
+    began = time.monotonic()
+    try:
+        libs = javaconnect.fetch()
+        log(f"starting a private broker in {state_dir}")
+        broker = kafka.start(state_dir / "kafka", die_with_parent=True)
+        bench = Bench(broker.bootstrap, workdir, args.timeout)
+        dist = Distributed(broker.bootstrap, workdir, args.timeout)
+        starters: dict[RuntimeName, WorkerFactory] = {
+            "kconnect": WorkerProcess,
+            "java": functools.partial(javaconnect.JavaWorker, libs=libs),
+        }
+        session = Session(bench, dist, starters, args.records, args.repeat, args.quick)
+        log(
+            f"broker at {broker.bootstrap}; {args.records:,} records per run, "
+            f"{args.repeat} run(s) per runtime"
+        )
+        throughput, source_runs = measure_throughput(session)
+        comparisons = [
+            *throughput,
+            *measure_failover(session),
+            *measure_rebalance(session),
+            *measure_resources(session, source_runs, startups),
+        ]
+        written = compare_report.write_outputs(
+            comparisons,
+            machine(),
+            versions(),
+            settings(args.records, args.repeat, startups),
+            args.quick,
+            doc=DOC,
+            results=RESULTS,
+            images=IMAGES,
+        )
+        for path in written.values():
+            log(f"wrote {path.relative_to(REPO)}")
+        for c in comparisons:
+            ratio = "—" if c.ratio is None else f"{c.ratio:.2f}×"
+            met = "" if c.met is None else ("  (target met)" if c.met else "  (TARGET MISSED)")
+            k, j = c.median("kconnect"), c.median("java")
+            log(
+                f"  {c.name}: kconnect {'not run' if k is None else fmt_number(k)} / "
+                f"Java {'not run' if j is None else fmt_number(j)} {c.unit}, "
+                f"kconnect advantage {ratio}{met}"
+            )
+        log(f"done in {time.monotonic() - began:.0f} s")
+        return 0
+    except HarnessError as e:
+        print(f"bench-java: cannot measure: {e}", file=sys.stderr)
+        return 1
+    except (kafka.KafkaServiceError, confluent_kafka.KafkaException) as e:
+        print(f"bench-java: Kafka: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench-java: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        kill_all()
+        if bench is not None:
+            bench.close()
+            bench = None
+        if dist is not None:
+            dist.close()
+            dist = None
+        try:
+            kafka.stop(state_dir / "kafka")
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
