@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -47,6 +48,9 @@ TUNED = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
 Owners = dict[int, str]
 """Task number → id of the worker that reports it RUNNING."""
 
+Victim = Literal["busiest", "leader", "follower"]
+"""Which worker a failover run kills; see `Distributed.failover_run`."""
+
 TaskConnector = Callable[[str, Path], dict[str, str]]
 """The config of a connector with :data:`TASKS` tasks, given its data topic and a scratch file."""
 
@@ -54,6 +58,8 @@ TaskConnector = Callable[[str, Path], dict[str, str]]
 # (...)`; Kafka Connect logs `[Worker clientId=..] Starting task <id> (...)` and, per task,
 # `Stopping task <id> (...)`. The timestamp is Kafka's `[%d]` in both.
 _TIMESTAMP = r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] \w+ (?:\[[^\]\n]*\] )?"
+# Kafka Connect logs the group's leader with every assignment it receives.
+_LEADER = re.compile(r"leaderUrl='https?://([^/']+)/?'")
 _START = re.compile(_TIMESTAMP + r"[Ss]tarting task (\S+)", re.MULTILINE)
 _STOP = re.compile(_TIMESTAMP + r"(?:[Ss]topping|cancelling) tasks? (.+?) \(", re.MULTILINE)
 
@@ -83,6 +89,13 @@ def running_owners(status: object, tasks: int) -> Owners | None:
 
 def _stamp(text: str) -> float:
     return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def group_leader(log: str) -> str | None:
+    """The `host:port` of the group's leader in the last assignment `log` records, or None when
+    the log names no leader (kconnect's group has no leader that makes a decision of its own)."""
+    found = _LEADER.findall(log)
+    return str(found[-1]) if found else None
 
 
 def task_starts(log: str) -> list[tuple[float, str]]:
@@ -133,6 +146,14 @@ class RebalanceResult:
     new one; None when no task moved or the log lines were missing."""
     settle_s: float
     """From starting the new worker to the settled assignment (including the settle period)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FailoverResult:
+    seconds: float
+    """From SIGKILL until a survivor reports every task RUNNING on the survivors."""
+    killed_leader: bool | None
+    """Whether the killed worker was the group's leader; None where the runtime does not log it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,10 +324,16 @@ class Distributed:
         extra: Mapping[str, str],
         start: WorkerFactory = WorkerProcess,
         connector: TaskConnector | None = None,
-    ) -> float:
+        victim: Victim = "busiest",
+    ) -> FailoverResult:
         """Three workers (made by `start`) and one connector with six tasks (by default a
-        throttled DataGen); SIGKILL the worker that runs the most tasks (never the one polled)
-        and time until every task is RUNNING elsewhere."""
+        throttled DataGen); SIGKILL one worker (never the one polled) and time until every task
+        is RUNNING elsewhere.
+
+        `victim` picks the worker: the one with the most tasks ("busiest"), the busiest one that
+        is not the group's leader ("follower"), or the leader itself ("leader"). The leader is
+        known only where a runtime logs it (Kafka Connect's `leaderUrl='http://host:port/'`);
+        elsewhere every choice falls back to the busiest worker."""
         cluster, run, topic = self._cluster(extra, start)
         try:
             cluster.start(3)
@@ -314,25 +341,33 @@ class Distributed:
             first.create_connector(run, (connector or _datagen)(topic, self.workdir / run))
             _, owners = cluster.wait_owners(first, run, STATUS_POLL_S, spread=3)
             load = Counter(owners.values())
+            leader = group_leader(first.log_text())
             by_load = sorted(cluster.workers, key=lambda w: load[w.worker_id])
-            poller, victim = by_load[0], by_load[-1]
-            survivors = [w for w in cluster.workers if w is not victim]
+            if leader is None or victim == "busiest":
+                chosen = by_load[-1]
+            elif victim == "leader":
+                chosen = next(w for w in cluster.workers if w.worker_id == leader)
+            else:
+                chosen = [w for w in by_load if w.worker_id != leader][-1]
+            survivors = [w for w in cluster.workers if w is not chosen]
+            poller = min(survivors, key=lambda w: load[w.worker_id])
             killed_at = time.monotonic()
-            victim.kill()
+            chosen.kill()
 
             def recovered() -> float | None:
                 cluster.check_alive(*survivors)
                 now = cluster.owners(poller, run)
-                if now is None or victim.worker_id in now.values():
+                if now is None or chosen.worker_id in now.values():
                     return None
                 return time.monotonic() - killed_at
 
-            return poller.wait_for(
-                f"{run}: tasks RUNNING without {victim.worker_id}",
+            seconds = poller.wait_for(
+                f"{run}: tasks RUNNING without {chosen.worker_id}",
                 recovered,
                 self.timeout,
                 FAILOVER_POLL_S,
             )
+            return FailoverResult(seconds, None if leader is None else chosen.worker_id == leader)
         finally:
             self._cleanup(cluster, topic)
 

@@ -185,9 +185,10 @@ def smoke(lines: int = SMOKE_LINES, timeout: float = SMOKE_TIMEOUT_S) -> int:
         )
         print(f"started {STANDALONE_MAIN} (pid {worker.pid}); log {worker.log_path}", flush=True)
         running_at = worker.wait_running(connector, timeout, POLL_S)
+        watermarks = bench
         done_at = worker.wait_for(
             f"the high-water mark of {topic} to reach {lines}",
-            lambda: time.monotonic() if bench.high_watermark(topic) >= lines else None,
+            lambda: time.monotonic() if watermarks.high_watermark(topic) >= lines else None,
             timeout,
             POLL_S,
         )

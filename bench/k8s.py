@@ -9,6 +9,7 @@ which needs both worker pods Ready and both tasks RUNNING. Every wait is bounded
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import time
@@ -73,7 +74,9 @@ def apply_to_ready(bootstrap: str, runs: int, log: Callable[[str], None]) -> lis
                 }
                 began = time.monotonic()
                 kubectl.apply(resource)
-                wait_for(f"{name} Ready", lambda n=name: _ready(kubectl, n), READY_TIMEOUT_S, 0.2)
+                wait_for(
+                    f"{name} Ready", functools.partial(_ready, kubectl, name), READY_TIMEOUT_S, 0.2
+                )
                 times.append(time.monotonic() - began)
                 log(f"kubectl apply → Ready {i + 1}/{runs}: {times[-1]:.2f} s")
                 kubectl.run("-n", NAMESPACE, "delete", "kafkaconnector", name, "--timeout=120s")

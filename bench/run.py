@@ -300,7 +300,7 @@ def measure_distributed(dist: Distributed, records: int, repeat: int) -> list[Me
     ):
         runs = []
         for i in range(repeat):
-            seconds = dist.failover_run(extra)
+            seconds = dist.failover_run(extra).seconds
             log(f"failover {key} {i + 1}/{repeat}: {seconds:.2f} s")
             runs.append(seconds)
         out.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from bench.distributed import move_gaps, task_starts, task_stops
+from bench.distributed import group_leader, move_gaps, task_starts, task_stops
 
 KCONNECT_LOG = """\
 [2026-11-24 09:26:49,843] INFO starting task dist-1-0 (kconnect.worker.worker:201)
@@ -68,3 +68,25 @@ def test_java_move_gap_runs_from_the_stop_to_the_start_on_the_new_owner() -> Non
         move_gaps(["dist-1-0"], [JAVA_OLD_OWNER], JAVA_NEW_OWNER, _at("2026-11-24 09:17:00,000"))
         == []
     )
+
+
+JAVA_ASSIGNMENTS = """\
+[2026-11-24 09:16:40,174] INFO [Worker clientId=connect-127.0.0.1:54349, groupId=dist-1] Joined \
+group at generation 3 with protocol version 2 and got assignment: Assignment{error=0, \
+leader='connect-127.0.0.1:58271-579665c7', leaderUrl='http://127.0.0.1:58271/', offset=2, \
+connectorIds=[dist-1], taskIds=[]} with rebalance delay: 0 \
+(org.apache.kafka.connect.runtime.distributed.DistributedHerder)
+[2026-11-24 09:16:52,704] INFO [Worker clientId=connect-127.0.0.1:54349, groupId=dist-1] Joined \
+group at generation 6 with protocol version 2 and got assignment: Assignment{error=0, \
+leader='connect-127.0.0.1:42601-1b2c', leaderUrl='http://127.0.0.1:42601/', offset=9, \
+connectorIds=[dist-1], taskIds=[dist-1-2]} with rebalance delay: 0 \
+(org.apache.kafka.connect.runtime.distributed.DistributedHerder)
+"""
+
+
+def test_group_leader_is_the_last_assignment_s() -> None:
+    assert group_leader(JAVA_ASSIGNMENTS) == "127.0.0.1:42601"
+
+
+def test_kconnect_logs_name_no_leader() -> None:
+    assert group_leader(KCONNECT_LOG) is None
