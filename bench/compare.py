@@ -146,11 +146,19 @@ class Throughput:
     converter: str
     transforms: Mapping[str, str]
     input: Literal["lines", "string-topic", "struct-topic"]
+    short: str
+    """The label on the plot's axis."""
 
 
 THROUGHPUT: Final = (
     Throughput(
-        "source_string", "FileStreamSource → topic, StringConverter", "source", STRING, {}, "lines"
+        "source_string",
+        "FileStreamSource → topic, StringConverter",
+        "source",
+        STRING,
+        {},
+        "lines",
+        "source, String",
     ),
     Throughput(
         "source_json",
@@ -159,6 +167,7 @@ THROUGHPUT: Final = (
         JSON,
         {},
         "lines",
+        "source, JSON",
     ),
     Throughput(
         "source_json_transforms",
@@ -167,6 +176,7 @@ THROUGHPUT: Final = (
         JSON,
         SOURCE_TRANSFORMS,
         "lines",
+        "source, JSON + 3 transforms",
     ),
     Throughput(
         "sink_string",
@@ -175,6 +185,7 @@ THROUGHPUT: Final = (
         STRING,
         {},
         "string-topic",
+        "sink, String",
     ),
     Throughput(
         "sink_json",
@@ -183,6 +194,7 @@ THROUGHPUT: Final = (
         JSON,
         {},
         "struct-topic",
+        "sink, JSON structs",
     ),
     Throughput(
         "sink_json_transforms",
@@ -191,6 +203,7 @@ THROUGHPUT: Final = (
         JSON,
         SINK_TRANSFORMS,
         "struct-topic",
+        "sink, JSON + 2 transforms",
     ),
 )
 
@@ -364,6 +377,7 @@ def measure_throughput(
                 tuple(rates["java"]),
                 higher_is_better=True,
                 target=THROUGHPUT_TARGET,
+                short=w.short,
                 note=(
                     f"One task, {s.records:,} records of {LINE_BYTES} bytes (lines; the struct "
                     "topic's payloads are about as long), timed from the first status poll that "
@@ -373,6 +387,13 @@ def measure_throughput(
             )
         )
     return out, source_runs
+
+
+FAILOVER_SHORT: Final = {
+    "default": "defaults, a follower killed",
+    "default_leader": "defaults, the leader killed",
+    "tuned": "tuned, a follower killed",
+}
 
 
 def measure_failover(s: Session) -> list[compare_report.Comparison]:
@@ -423,6 +444,7 @@ def measure_failover(s: Session) -> list[compare_report.Comparison]:
                 tuple(runs["java"]),
                 higher_is_better=False,
                 target=FAILOVER_TARGET if key == "default" else None,
+                short=FAILOVER_SHORT[key],
                 note=(
                     f"3 distributed workers, one FileStreamSink with tasks.max={TASKS} on a "
                     f"{TASKS}-partition topic; one worker is killed and "
@@ -659,6 +681,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds allowed for each single run"
     )
+    parser.add_argument(
+        "--replot",
+        action="store_true",
+        help="measure nothing: draw the docs section and plots again from latest.json",
+    )
     args = parser.parse_args(argv)
     if args.records is None:
         args.records = QUICK_RECORDS if args.quick else DEFAULT_RECORDS
@@ -673,8 +700,36 @@ def _sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def replot() -> int:
+    """The docs section and plots drawn again from `latest.json`'s last side-by-side run."""
+    data = json.loads(RESULTS.read_text())
+    shorts = {w.name: w.short for w in THROUGHPUT} | {
+        f"failover_{k}": v for k, v in FAILOVER_SHORT.items()
+    }
+    comparisons = [
+        compare_report.comparison_from_json(name, obj, shorts.get(name, ""))
+        for name, obj in data["workloads"].items()
+    ]
+    run = data["side_by_side"]
+    written = compare_report.write_outputs(
+        comparisons,
+        run["machine"],
+        run["versions"],
+        run["settings"],
+        bool(run["quick"]),
+        doc=DOC,
+        results=RESULTS,
+        images=IMAGES,
+    )
+    for path in written.values():
+        log(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.replot:
+        return replot()
     startups = 1 if args.quick else 3
     signal.signal(signal.SIGTERM, _sigterm)
     state_dir = Path(tempfile.mkdtemp(prefix="kconnect-bench-java-"))

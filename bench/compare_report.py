@@ -45,7 +45,7 @@ import statistics
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from bench.report import (
     DEFAULT_NOTES,
@@ -113,6 +113,12 @@ class Comparison:
     target: Target | None = None
     target_on: TargetOn = "ratio"
     note: str = ""
+    short: str = ""
+    """A shorter label for the plots' axes; the label when empty."""
+
+    @property
+    def axis_label(self) -> str:
+        return self.short or self.label
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
@@ -181,6 +187,25 @@ class Comparison:
             "met": self.met,
             "note": self.note,
         }
+
+
+def comparison_from_json(name: str, obj: Mapping[str, Any], short: str = "") -> Comparison:
+    """The comparison `Comparison.to_json` wrote under `name`, for drawing a page and plots
+    again from `latest.json` without measuring (`python -m bench.compare --replot`)."""
+    target = obj.get("target")
+    return Comparison(
+        name,
+        str(obj["label"]),
+        str(obj["unit"]),
+        obj["group"],
+        tuple(float(r) for r in obj["kconnect_runs"]),
+        tuple(float(r) for r in obj["java_runs"]),
+        higher_is_better=str(obj["ratio_means"]).endswith("kconnect/java"),
+        target=None if target is None else Target(target["kind"], float(target["value"])),
+        target_on="ratio" if target is None else target["on"],
+        note=str(obj.get("note", "")),
+        short=short,
+    )
 
 
 def _rounded(value: float | None) -> float | None:
@@ -469,7 +494,7 @@ def plot_throughput(comparisons: Sequence[Comparison], path: Path) -> None:
                 va="center",
                 fontsize=8,
             )
-    ax.set_yticks(range(len(rows)), [_wrapped(c.label, 34, 2) for c in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [_wrapped(c.axis_label, 34, 2) for c in rows], fontsize=8)
     # Top to bottom in the given order; the limits also keep a "not run" slot in view.
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, top * 1.2 if top > 0 else 1)
@@ -517,7 +542,7 @@ def plot_failover(comparisons: Sequence[Comparison], path: Path) -> None:
                 ha="center",
                 fontsize=8,
             )
-    ax.set_xticks(range(len(rows)), [_wrapped(c.label, 30, 3) for c in rows], fontsize=8)
+    ax.set_xticks(range(len(rows)), [_wrapped(c.axis_label, 30, 3) for c in rows], fontsize=8)
     ax.set_xlim(-0.5, len(rows) - 0.5)  # keeps a "not run" slot in view
     if log:
         ax.set_yscale("log")

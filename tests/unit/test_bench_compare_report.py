@@ -22,6 +22,7 @@ from bench.compare_report import (
     THROUGHPUT_PNG,
     THROUGHPUT_TITLE,
     Comparison,
+    comparison_from_json,
     plot_failover,
     plot_throughput,
     render_section,
@@ -466,3 +467,13 @@ def test_write_outputs_skips_an_empty_group_and_writes_nothing_for_a_broken_page
         )
     assert not elsewhere.exists()
     assert not (tmp_path / "i2").exists()
+
+
+def test_a_comparison_read_back_from_its_json_is_the_same_comparison() -> None:
+    """`python -m bench.compare --replot` draws the page again from latest.json."""
+    for c in SAMPLE:
+        back = comparison_from_json(c.name, json.loads(json.dumps(c.to_json())), short="axis")
+        assert back.to_json() == c.to_json()
+        assert back.axis_label == "axis"
+        assert (back.ratio, back.met) == (c.ratio, c.met)
+    assert SAMPLE[0].axis_label == SAMPLE[0].label
