@@ -39,11 +39,9 @@ import dataclasses
 import functools
 import importlib.metadata
 import json
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -64,9 +62,10 @@ from bench.measure import (
     Bench,
     RunResult,
 )
-from bench.procs import HarnessError, WorkerFactory, WorkerProcess, kill_all
+from bench.procs import HarnessError, WorkerFactory, WorkerProcess
 from bench.report import Target, fmt_number
 from bench.run import machine
+from bench.session import private_broker
 from e2e.services import kafka
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -558,57 +557,52 @@ def measure_resources(
             tuple(get(r) for r in source_runs["java"]),
         )
 
-    return [
-        compare_report.Comparison(
+    def both(runs: dict[RuntimeName, list[float]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return tuple(runs["kconnect"]), tuple(runs["java"])
+
+    rows: list[
+        tuple[str, str, str, tuple[tuple[float, ...], tuple[float, ...]], str, Target | None]
+    ]
+    rows = [
+        (
             "startup",
             "process start → connector and task RUNNING",
             "s",
-            "resources",
-            tuple(starts["kconnect"]),
-            tuple(starts["java"]),
-            higher_is_better=False,
-            target=STARTUP_TARGET,
-            note=idle_note,
+            both(starts),
+            idle_note,
+            STARTUP_TARGET,
         ),
-        compare_report.Comparison(
+        (
             "idle_rss",
             "RSS of an idle worker (one idle FileStreamSource)",
             "MiB",
-            "resources",
-            tuple(rss["kconnect"]),
-            tuple(rss["java"]),
-            higher_is_better=False,
-            target=MEMORY_TARGET,
-            note=idle_note,
+            both(rss),
+            idle_note,
+            MEMORY_TARGET,
         ),
-        compare_report.Comparison(
-            "idle_cpu",
-            "CPU of an idle worker, per minute",
-            "CPU s",
-            "resources",
-            tuple(cpu["kconnect"]),
-            tuple(cpu["java"]),
-            higher_is_better=False,
-            note=idle_note,
-        ),
-        compare_report.Comparison(
+        ("idle_cpu", "CPU of an idle worker, per minute", "CPU s", both(cpu), idle_note, None),
+        (
             "load_rss",
             "largest RSS during workload 1",
             "MiB",
-            "resources",
-            *of(lambda r: r.max_rss / MIB),
-            higher_is_better=False,
-            note=load_note,
+            of(lambda r: r.max_rss / MIB),
+            load_note,
+            None,
         ),
-        compare_report.Comparison(
+        (
             "load_cpu",
             f"CPU seconds for workload 1 ({s.records:,} records)",
             "CPU s",
-            "resources",
-            *of(lambda r: r.cpu_seconds),
-            higher_is_better=False,
-            note=load_note,
+            of(lambda r: r.cpu_seconds),
+            load_note,
+            None,
         ),
+    ]
+    return [
+        compare_report.Comparison(
+            name, label, unit, "resources", *runs, higher_is_better=False, target=target, note=note
+        )
+        for name, label, unit, runs, note, target in rows
     ]
 
 
@@ -702,15 +696,24 @@ def _sigterm(signum: int, frame: object) -> None:
 
 def replot() -> int:
     """The docs section and plots drawn again from `latest.json`'s last side-by-side run."""
-    data = json.loads(RESULTS.read_text())
     shorts = {w.name: w.short for w in THROUGHPUT} | {
         f"failover_{k}": v for k, v in FAILOVER_SHORT.items()
     }
-    comparisons = [
-        compare_report.comparison_from_json(name, obj, shorts.get(name, ""))
-        for name, obj in data["workloads"].items()
-    ]
-    run = data["side_by_side"]
+    try:
+        data = json.loads(RESULTS.read_text())
+        comparisons = [
+            compare_report.comparison_from_json(name, obj, shorts.get(name, ""))
+            for name, obj in data["workloads"].items()
+        ]
+        run = data["side_by_side"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        print(
+            f"bench-java: {RESULTS.relative_to(REPO)} holds no side-by-side run to draw "
+            f"({type(e).__name__}: {e}); expected the `workloads` and `side_by_side` keys that "
+            "`make bench-java` writes",
+            file=sys.stderr,
+        )
+        return 1
     written = compare_report.write_outputs(
         comparisons,
         run["machine"],
@@ -732,34 +735,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return replot()
     startups = 1 if args.quick else 3
     signal.signal(signal.SIGTERM, _sigterm)
-    state_dir = Path(tempfile.mkdtemp(prefix="kconnect-bench-java-"))
-    workdir = state_dir / "runs"
-    workdir.mkdir()
-    bench: Bench | None = None
-    dist: Distributed | None = None
     began = time.monotonic()
     try:
         libs = javaconnect.fetch()
-        log(f"starting a private broker in {state_dir}")
-        broker = kafka.start(state_dir / "kafka", die_with_parent=True)
-        bench = Bench(broker.bootstrap, workdir, args.timeout)
-        dist = Distributed(broker.bootstrap, workdir, args.timeout)
-        starters: dict[RuntimeName, WorkerFactory] = {
-            "kconnect": WorkerProcess,
-            "java": functools.partial(javaconnect.JavaWorker, libs=libs),
-        }
-        session = Session(bench, dist, starters, args.records, args.repeat, args.quick)
-        log(
-            f"broker at {broker.bootstrap}; {args.records:,} records per run, "
-            f"{args.repeat} run(s) per runtime"
-        )
-        throughput, source_runs = measure_throughput(session)
-        comparisons = [
-            *throughput,
-            *measure_failover(session),
-            *measure_rebalance(session),
-            *measure_resources(session, source_runs, startups),
-        ]
+        with private_broker("kconnect-bench-java-", args.timeout, log) as (bootstrap, bench, dist):
+            starters: dict[RuntimeName, WorkerFactory] = {
+                "kconnect": WorkerProcess,
+                "java": functools.partial(javaconnect.JavaWorker, libs=libs),
+            }
+            session = Session(bench, dist, starters, args.records, args.repeat, args.quick)
+            log(
+                f"broker at {bootstrap}; {args.records:,} records per run, "
+                f"{args.repeat} run(s) per runtime"
+            )
+            throughput, source_runs = measure_throughput(session)
+            comparisons = [
+                *throughput,
+                *measure_failover(session),
+                *measure_rebalance(session),
+                *measure_resources(session, source_runs, startups),
+            ]
         written = compare_report.write_outputs(
             comparisons,
             machine(),
@@ -792,18 +787,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench-java: interrupted", file=sys.stderr)
         return 130
-    finally:
-        kill_all()
-        if bench is not None:
-            bench.close()
-            bench = None
-        if dist is not None:
-            dist.close()
-            dist = None
-        try:
-            kafka.stop(state_dir / "kafka")
-        finally:
-            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

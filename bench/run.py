@@ -19,11 +19,9 @@ import datetime
 import importlib.metadata
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +32,7 @@ import confluent_kafka
 from bench import k8s
 from bench.distributed import FAILOVER_POLL_S, FAILOVER_RATE, SETTLE_S, TASKS, TUNED, Distributed
 from bench.measure import JSON, SINK_FLUSH_MS, SOURCE_FLUSH_MS, STRING, Bench, RunResult
-from bench.procs import HarnessError, kill_all
+from bench.procs import HarnessError
 from bench.report import (
     Measurement,
     Target,
@@ -43,6 +41,7 @@ from bench.report import (
     render_page,
     results_json,
 )
+from bench.session import private_broker
 from e2e.kubelet import StartError as KubeletStartError
 from e2e.services import controlplane, kafka
 
@@ -469,21 +468,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     repeat, startups = (1, 1) if args.quick else (3, 5)
     signal.signal(signal.SIGTERM, _sigterm)
-    state_dir = Path(tempfile.mkdtemp(prefix="kconnect-bench-"))
-    workdir = state_dir / "runs"
-    workdir.mkdir()
-    bench: Bench | None = None
-    dist: Distributed | None = None
     try:
-        log(f"starting a private broker in {state_dir}")
-        broker = kafka.start(state_dir / "kafka", die_with_parent=True)
-        log(f"broker at {broker.bootstrap}; {args.records:,} records per run, {repeat} run(s) each")
-        bench = Bench(broker.bootstrap, workdir, args.timeout)
-        measurements = measure_all(bench, args.records, repeat, startups)
-        dist = Distributed(broker.bootstrap, workdir, args.timeout)
-        dist_records = max(TASKS, DIST_RECORDS * args.records // DEFAULT_RECORDS)
-        measurements += measure_distributed(dist, dist_records, repeat)
-        measurements += measure_k8s(broker.bootstrap, repeat)
+        with private_broker("kconnect-bench-", args.timeout, log) as (bootstrap, bench, dist):
+            log(f"broker at {bootstrap}; {args.records:,} records per run, {repeat} run(s) each")
+            measurements = measure_all(bench, args.records, repeat, startups)
+            dist_records = max(TASKS, DIST_RECORDS * args.records // DEFAULT_RECORDS)
+            measurements += measure_distributed(dist, dist_records, repeat)
+            measurements += measure_k8s(bootstrap, repeat)
         setup = {
             "records per throughput run": f"{args.records:,}",
             "runs per figure": f"{repeat} throughput, {startups} start-up",
@@ -515,20 +506,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130
-    finally:
-        kill_all()
-        if bench is not None:
-            bench.close()
-            # Dropping the last reference destroys the Kafka clients before the broker stops, so
-            # they do not log its disappearance.
-            bench = None
-        if dist is not None:
-            dist.close()
-            dist = None
-        try:
-            kafka.stop(state_dir / "kafka")
-        finally:
-            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

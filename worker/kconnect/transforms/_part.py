@@ -67,28 +67,9 @@ class PartTransformation(Transformation[R]):
         self, record: R, schema: Schema | None, value: object, headers: Headers | None = None
     ) -> R:
         """A copy of `record` with its key (or value) and that part's schema replaced."""
-        # One call to `new_record`, not through `with_key`/`with_value`: this runs per record.
         if self.part is KEY:
-            return record.new_record(
-                record.topic,
-                record.kafka_partition,
-                schema,
-                value,
-                record.value_schema,
-                record.value,
-                record.timestamp,
-                headers,
-            )
-        return record.new_record(
-            record.topic,
-            record.kafka_partition,
-            record.key_schema,
-            record.key,
-            schema,
-            value,
-            record.timestamp,
-            headers,
-        )
+            return with_key(record, schema, value, headers)
+        return with_value(record, schema, value, headers)
 
 
 def with_key(record: R, schema: Schema | None, key: object, headers: Headers | None = None) -> R:
