@@ -12,6 +12,9 @@ The workloads:
 3. Both again with JsonConverter (``schemas.enable=true``), and with JsonConverter and two
    transforms, InsertField and MaskField. FileStreamSource's values are strings, which those two
    do not take, so the source chain starts with HoistField to make each line a struct.
+   Schemaless JSON (``schemas.enable=false``) with nested values, both ways: a sink reading
+   objects that hold objects and arrays, and a source whose lines two HoistFields nest into
+   maps of maps.
 4. Distributed failover: 3 workers, a FileStreamSink with 6 tasks; SIGKILL the worker with the
    most tasks and time until every task is RUNNING on the survivors; with each runtime's defaults,
    then with both tuned for the fastest failover.
@@ -122,6 +125,18 @@ SINK_TRANSFORMS: Final = {
     "transforms.mask.fields": "email",
 }
 
+SCHEMALESS: Final = {"value.converter.schemas.enable": "false"}
+SOURCE_NESTED: Final = {
+    # Two HoistFields without a schema make each line {"record": {"line": "..."}}: nested maps
+    # that the converter writes as schemaless JSON.
+    **SCHEMALESS,
+    "transforms": "line,record",
+    "transforms.line.type": "org.apache.kafka.connect.transforms.HoistField$Value",
+    "transforms.line.field": "line",
+    "transforms.record.type": "org.apache.kafka.connect.transforms.HoistField$Value",
+    "transforms.record.field": "record",
+}
+
 STRUCT_SCHEMA: Final = {
     "type": "struct",
     "name": "bench.User",
@@ -135,6 +150,9 @@ STRUCT_SCHEMA: Final = {
 }
 
 
+Input = Literal["lines", "string-topic", "struct-topic", "nested-topic"]
+
+
 @dataclasses.dataclass(frozen=True)
 class Throughput:
     """One throughput workload: a FileStreamSource or FileStreamSink task and its configs."""
@@ -143,8 +161,9 @@ class Throughput:
     label: str
     kind: Literal["source", "sink"]
     converter: str
-    transforms: Mapping[str, str]
-    input: Literal["lines", "string-topic", "struct-topic"]
+    extra: Mapping[str, str]
+    """Connector config beyond the connector's own keys: transforms, converter settings."""
+    input: Input
     short: str
     """The label on the plot's axis."""
 
@@ -204,6 +223,24 @@ THROUGHPUT: Final = (
         "struct-topic",
         "sink, JSON + 2 transforms",
     ),
+    Throughput(
+        "sink_json_schemaless",
+        "topic → FileStreamSink, JsonConverter (schemas.enable=false), nested objects and arrays",
+        "sink",
+        JSON,
+        SCHEMALESS,
+        "nested-topic",
+        "sink, schemaless JSON",
+    ),
+    Throughput(
+        "source_json_schemaless",
+        "FileStreamSource → topic, HoistField × 2, JsonConverter (schemas.enable=false)",
+        "source",
+        JSON,
+        SOURCE_NESTED,
+        "lines",
+        "source, schemaless JSON",
+    ),
 )
 
 
@@ -222,6 +259,20 @@ def struct_value(i: int) -> bytes:
         "note": f"record {i:010d} of the kconnect side-by-side benchmark",
     }
     return json.dumps({"schema": STRUCT_SCHEMA, "payload": payload}, separators=(",", ":")).encode()
+
+
+def nested_value(i: int) -> bytes:
+    """Value `i` of the nested topic: schemaless JSON with objects and arrays, ~200 bytes."""
+    payload = {
+        "id": i,
+        "name": f"user-{i:08d}",
+        "active": i % 2 == 0,
+        "score": i / 8,
+        "tags": ["a", "b", f"t{i % 10}"],
+        "address": {"street": f"{i % 1000} Main St", "zip": 10000 + i % 90000, "geo": [1.5, 2.25]},
+        "items": [{"sku": f"s{i % 97}", "qty": i % 7}, {"sku": "x", "qty": 1}],
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def file_sink(topic: str, scratch: Path) -> dict[str, str]:
@@ -268,7 +319,7 @@ class Session:
 
     # --- inputs -----------------------------------------------------------------------------------
 
-    def input(self, kind: Literal["lines", "string-topic", "struct-topic"]) -> str:
+    def input(self, kind: Input) -> str:
         if kind not in self.inputs:
             began = time.monotonic()
             if kind == "lines":
@@ -280,7 +331,11 @@ class Session:
             else:
                 topic = f"bench-input-{kind}"
                 self.bench.create_topic(topic)
-                make = line if kind == "string-topic" else struct_value
+                make = {
+                    "string-topic": line,
+                    "struct-topic": struct_value,
+                    "nested-topic": nested_value,
+                }[kind]
                 self._fill(topic, make)
                 self.inputs[kind] = topic
             log(f"made {kind} input ({self.records:,} records) in {time.monotonic() - began:.1f} s")
@@ -325,7 +380,7 @@ class Session:
                 "tasks.max": "1",
                 "file": source,
                 "topic": topic,
-                **w.transforms,
+                **w.extra,
             }
             worker = self.start(runtime)(self.bench.workdir, run, props, [connector])
             try:
@@ -339,7 +394,7 @@ class Session:
             "tasks.max": "1",
             "topics": source,
             "file": str(out),
-            **w.transforms,
+            **w.extra,
         }
         worker = self.start(runtime)(self.bench.workdir, run, props, [connector])
         return self.bench.timed_sink(worker, run, out, self.records)
@@ -353,12 +408,12 @@ def _describe(r: RunResult) -> str:
 
 
 def measure_throughput(
-    s: Session,
+    s: Session, only: Sequence[Throughput] = THROUGHPUT
 ) -> tuple[list[compare_report.Comparison], dict[str, list[RunResult]]]:
     """Workloads 1–3; also returns workload 1's runs, whose RSS and CPU are workload 6's."""
     out = []
     source_runs: dict[str, list[RunResult]] = {"kconnect": [], "java": []}
-    for w in THROUGHPUT:
+    for w in only:
         rates: dict[RuntimeName, list[float]] = {"kconnect": [], "java": []}
         for i, runtime in alternating(s.repeat):
             r = s.throughput_run(w, runtime)
@@ -379,9 +434,9 @@ def measure_throughput(
                 short=w.short,
                 note=(
                     f"One task, {s.records:,} records of {LINE_BYTES} bytes (lines; the struct "
-                    "topic's payloads are about as long), timed from the first status poll that "
-                    "shows the task RUNNING until the topic's high-water mark reaches N (source) "
-                    "or the file holds N lines (sink)."
+                    "topic's payloads are about as long, the nested topic's about twice), timed "
+                    "from the first status poll that shows the task RUNNING until the topic's "
+                    "high-water mark reaches N (source) or the file holds N lines (sink)."
                 ),
             )
         )
@@ -676,6 +731,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--timeout", type=float, default=600.0, help="seconds allowed for each single run"
     )
     parser.add_argument(
+        "--only",
+        default="",
+        metavar="NAME[,NAME]",
+        help="measure only these throughput workloads and print them; writes nothing "
+        f"(names: {', '.join(w.name for w in THROUGHPUT)})",
+    )
+    parser.add_argument(
         "--replot",
         action="store_true",
         help="measure nothing: draw the docs section and plots again from latest.json",
@@ -687,6 +749,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.repeat = 1 if args.quick else 3
     if args.records <= 0 or args.repeat <= 0:
         parser.error("expected a positive number of records and of repeats")
+    names = {w.name: w for w in THROUGHPUT}
+    wanted = [n for n in args.only.split(",") if n]
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        parser.error(f"unknown workload {', '.join(unknown)}; expected one of {', '.join(names)}")
+    args.only = [names[n] for n in wanted]
     return args
 
 
@@ -729,6 +797,17 @@ def replot() -> int:
     return 0
 
 
+def _summary(c: compare_report.Comparison) -> str:
+    ratio = "—" if c.ratio is None else f"{c.ratio:.2f}×"
+    met = "" if c.met is None else ("  (target met)" if c.met else "  (TARGET MISSED)")
+    k, j = c.median("kconnect"), c.median("java")
+    return (
+        f"kconnect {'not run' if k is None else fmt_number(k)} / "
+        f"Java {'not run' if j is None else fmt_number(j)} {c.unit}, "
+        f"kconnect advantage {ratio}{met}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.replot:
@@ -748,6 +827,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"broker at {bootstrap}; {args.records:,} records per run, "
                 f"{args.repeat} run(s) per runtime"
             )
+            if args.only:
+                for c in measure_throughput(session, args.only)[0]:
+                    log(f"  {c.name}: {_summary(c)}")
+                return 0
             throughput, source_runs = measure_throughput(session)
             comparisons = [
                 *throughput,
@@ -768,14 +851,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in written.values():
             log(f"wrote {path.relative_to(REPO)}")
         for c in comparisons:
-            ratio = "—" if c.ratio is None else f"{c.ratio:.2f}×"
-            met = "" if c.met is None else ("  (target met)" if c.met else "  (TARGET MISSED)")
-            k, j = c.median("kconnect"), c.median("java")
-            log(
-                f"  {c.name}: kconnect {'not run' if k is None else fmt_number(k)} / "
-                f"Java {'not run' if j is None else fmt_number(j)} {c.unit}, "
-                f"kconnect advantage {ratio}{met}"
-            )
+            log(f"  {c.name}: {_summary(c)}")
         log(f"done in {time.monotonic() - began:.0f} s")
         return 0
     except HarnessError as e:

@@ -502,3 +502,16 @@ def test_sink_connector_makes_max_identical_task_configs() -> None:
     assert connector.task_configs(3) == [props, props, props]
     assert connector.task_class() is FileStreamSinkTask
     assert connector.alter_offsets(props, {TopicPartition("t", 0): 5}) is True
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1.0e16, "1.0E16"),
+        (1.0e-5, "1.0E-5"),
+        ({"a": [1, "x", None, 2.5e-4], 3: {"k": True}}, "{a=[1, x, null, 2.5E-4], 3={k=true}}"),
+        ((1, "b"), "[1, b]"),
+    ],
+)
+def test_java_string_prints_floats_and_nested_values_as_java_does(value: object, text: str) -> None:
+    assert java_string(value) == text

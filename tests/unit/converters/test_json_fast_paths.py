@@ -231,3 +231,71 @@ def test_field_names_that_need_escaping_round_trip() -> None:
     assert json.loads(data)["payload"] == {n: n * 2 for n in names}
     for _ in range(2):
         assert c.to_connect_data("t", data).value == record
+
+
+# --- schemaless values --------------------------------------------------------------------------
+
+
+def _schemaless() -> JsonConverter:
+    c = JsonConverter()
+    c.configure({"schemas.enable": "false"}, is_key=False)
+    return c
+
+
+def _reference_text(v: object) -> str:
+    """Schemaless JSON as Java's JsonConverter writes it, spelled out the plain way."""
+    from kconnect.converters.json import json_double, json_str
+
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return json_double(v)
+    if isinstance(v, str):
+        return json_str(v)
+    if isinstance(v, list):
+        return "[" + ",".join(_reference_text(x) for x in v) + "]"
+    assert isinstance(v, dict)
+    if all(isinstance(k, str) for k in v):
+        return "{" + ",".join(json_str(k) + ":" + _reference_text(x) for k, x in v.items()) + "}"
+    return (
+        "[" + ",".join(f"[{_reference_text(k)},{_reference_text(x)}]" for k, x in v.items()) + "]"
+    )
+
+
+_keys = st.text(max_size=6) | st.integers(-5, 5)
+_nested = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_nested)
+def test_schemaless_writer_matches_the_plain_spelling(value: object) -> None:
+    out = _schemaless().from_connect_data("t", None, value)
+    if value is None:
+        assert out is None
+        return
+    assert out is not None
+    assert out.decode("utf-8", "surrogatepass") == _reference_text(value)
+
+
+def test_schemaless_writer_keeps_nested_maps_with_other_keys_as_pairs() -> None:
+    value = {"outer": {1: "a", 2: [{"x": 1.0e16}]}, "b": [b"\x00", None]}
+    out = _schemaless().from_connect_data("t", None, value)
+    assert out == b'{"outer":[[1,"a"],[2,[{"x":1.0E16}]]],"b":["AA==",null]}'
+
+
+def test_schemaless_reader_takes_blank_values_as_null_and_reads_what_the_fast_parser_declines() -> (
+    None
+):
+    c = _schemaless()
+    assert c.to_connect_data("t", b"  \n").value is None
+    assert c.to_connect_data("t", b'{"a":"\\ud800"}').value == {"a": "\ud800"}
+    with pytest.raises(DataError, match="serialization error"):
+        c.to_connect_data("t", b'{"a":')

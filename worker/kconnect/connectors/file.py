@@ -30,7 +30,6 @@ the operating system and, like Java's `PrintStream.flush`, does not fsync.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import select
 import sys
@@ -53,6 +52,7 @@ from kconnect.api.types import (
     SourcePartition,
     TopicPartition,
 )
+from kconnect.data._javatext import java_double_str
 from kconnect.data.schema import Schema, Struct
 from kconnect.errors import ConnectError
 
@@ -214,8 +214,29 @@ def java_string(value: object) -> str:
     """`value` as Java's `PrintStream.println(Object)` shows it: null, true, [a, b], {k=v}.
 
     Bytes are decoded as UTF-8 (Java would print an array's identity, which helps nobody); a
-    Struct shows as its repr, which is Java's `Struct{a=1,b=x}`.
+    Struct shows as its repr, which is Java's `Struct{a=1,b=x}`; a float as `Double.toString`.
+
+    It runs per record, and schemaless values nest: the common types are tested by identity
+    first, and a container formats its string members without a call.
     """
+    if type(value) is str:
+        return value
+    if type(value) is dict:
+        pairs = [
+            (k if type(k) is str else java_string(k))
+            + "="
+            + (v if type(v) is str else java_string(v))
+            for k, v in value.items()
+        ]
+        return "{" + ", ".join(pairs) + "}"
+    if type(value) is list:
+        return "[" + ", ".join([v if type(v) is str else java_string(v) for v in value]) + "]"
+    if type(value) is int:
+        return int.__repr__(value)
+    return _java_string_other(value)
+
+
+def _java_string_other(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
@@ -225,15 +246,13 @@ def java_string(value: object) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return repr(value)
+        return java_double_str(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(java_string(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{java_string(k)}={java_string(v)}" for k, v in value.items()) + "}"
+        return "[" + ", ".join([java_string(v) for v in value]) + "]"
+    if isinstance(value, Mapping):
+        return (
+            "{" + ", ".join([f"{java_string(k)}={java_string(v)}" for k, v in value.items()]) + "}"
+        )
     return str(value)
 
 

@@ -429,7 +429,56 @@ def _compile_struct(schema: Schema, opts: _Options) -> Encoder:
 
 
 def _encode_schemaless(v: object, opts: _Options) -> str:
-    """A value without a schema: its JSON type follows its Python type."""
+    """A value without a schema: its JSON type follows its Python type.
+
+    It runs per record over nested values: the common types are tested by identity first, and a
+    container writes its string members without a call.
+    """
+    if type(v) is str:
+        return json_str(v)
+    if type(v) is dict:
+        enc = _encode_schemaless
+        try:
+            # json_str raises TypeError for a key that is not a string.
+            return (
+                "{"
+                + ",".join(
+                    [
+                        json_str(k) + ":" + (json_str(x) if type(x) is str else enc(x, opts))
+                        for k, x in v.items()
+                    ]
+                )
+                + "}"
+            )
+        except TypeError:
+            if all(isinstance(k, str) for k in v):
+                raise
+            return _encode_pairs(v, opts)
+    if type(v) is list:
+        enc = _encode_schemaless
+        return "[" + ",".join([json_str(x) if type(x) is str else enc(x, opts) for x in v]) + "]"
+    if type(v) is int:
+        return int.__repr__(v)
+    if type(v) is float:
+        return json_double(v)
+    return _encode_schemaless_other(v, opts)
+
+
+def _encode_pairs(v: Mapping[object, object], opts: _Options) -> str:
+    """A map with a key that is not a string: an array of `[key, value]` pairs, as Java writes."""
+    return (
+        "["
+        + ",".join(
+            [
+                "[" + _encode_schemaless(k, opts) + "," + _encode_schemaless(x, opts) + "]"
+                for k, x in v.items()
+            ]
+        )
+        + "]"
+    )
+
+
+def _encode_schemaless_other(v: object, opts: _Options) -> str:
     if v is None:
         return "null"
     if v is True:
@@ -453,16 +502,7 @@ def _encode_schemaless(v: object, opts: _Options) -> str:
                 + ",".join([json_str(k) + ":" + _encode_schemaless(x, opts) for k, x in v.items()])
                 + "}"
             )
-        return (
-            "["
-            + ",".join(
-                [
-                    "[" + _encode_schemaless(k, opts) + "," + _encode_schemaless(x, opts) + "]"
-                    for k, x in v.items()
-                ]
-            )
-            + "]"
-        )
+        return _encode_pairs(v, opts)
     if isinstance(v, Struct):
         # Java fails here ("Mismatching schema"); the struct carries its schema, so use it.
         return _compile_nonnull(v.schema, opts)(v)
@@ -1051,9 +1091,12 @@ class JsonConverter(Converter, HeaderConverter):
         if type(value) is not bytes:
             value = bytes(value)
         if not self._schemas_enable:
+            parsed = _quick_parse(value)
+            if parsed is not _UNPARSED:
+                return _schema_and_value(SchemaAndValue, (None, parsed))
             if not value.strip():
                 return _NULL
-            return SchemaAndValue(None, self._parse(value))
+            return SchemaAndValue(None, self._parse(value, declined=True))
         entry = self._last_dec
         if entry is not None and not entry.exact and value.startswith(self._last_dec_mark_bytes):
             body = value.rstrip(b" \t\r\n")
@@ -1099,9 +1142,12 @@ class JsonConverter(Converter, HeaderConverter):
             raise DataError(f"Converting JSON to Kafka Connect data failed: {e}") from None
 
     @staticmethod
-    def _parse(value: bytes, exact: bool = False) -> object:
-        """The JSON document in `value` (UTF-8, or the UTF-16/32 that Jackson also detects)."""
-        if not exact:
+    def _parse(value: bytes, exact: bool = False, declined: bool = False) -> object:
+        """The JSON document in `value` (UTF-8, or the UTF-16/32 that Jackson also detects).
+
+        `declined` says the fast parser has already declined `value`.
+        """
+        if not exact and not declined:
             parsed = _quick_parse(value)
             if parsed is not _UNPARSED:
                 return parsed
