@@ -88,10 +88,13 @@ def test_jaas_path_from_worker_key_or_kafka_opts() -> None:
 
 
 def test_authenticator_checks_the_header() -> None:
-    auth = BasicAuthenticator({"alice": "s3cret", "bob": "pa:ss"})
+    auth = BasicAuthenticator({"alice": "s3cret", "bob": "pa:ss", "eve": "x"})
     assert auth.authenticate(_basic("alice", "s3cret")["Authorization"]) == "alice"
     assert auth.authenticate(_basic("bob", "pa:ss")["Authorization"].lower()) is None
     assert auth.authenticate("basic " + base64.b64encode(b"bob:pa:ss").decode()) == "bob"
+    padded = base64.b64encode(b"eve:x").decode()
+    assert padded.endswith("=")
+    assert auth.authenticate(f"Basic {padded.rstrip('=')}") == "eve"
     for header in (
         None,
         "",

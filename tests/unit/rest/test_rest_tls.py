@@ -225,7 +225,7 @@ def test_jks_and_pkcs12_stores_are_refused_with_how_to_convert(pki: Pki, tmp_pat
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({}, r"an https listener needs the server's certificate and key"),
+        ({}, r"needs the server's certificate and key: set listeners\.https\.ssl\.keystore\.loc"),
         ({"ssl.cipher.suites": "TLS_AES_128_GCM_SHA256"}, r"ssl\.cipher\.suites is not supp"),
         ({"ssl.client.auth": "sometimes"}, r"Invalid value 'sometimes' for .*ssl\.client\.auth"),
         ({"ssl.enabled.protocols": "TLSv1.1"}, r"expected TLSv1\.2 and/or TLSv1\.3"),
@@ -245,3 +245,15 @@ def test_bad_tls_settings_name_the_key(pki: Pki, extra: dict[str, str], expected
 def test_https_listener_without_tls_settings_is_never_served_plain() -> None:
     with pytest.raises(ConfigError, match="has no TLS settings"):
         RestServer(FakeHerder(), ["https://127.0.0.1:0"])
+
+
+def test_unknown_listener_tls_keys_are_warned_about(
+    pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    server_context(
+        {
+            "listeners.https.ssl.keystore.location": str(pki.server_pem),
+            "listeners.https.ssl.keystore.lcation": "/typo",
+        }
+    )
+    assert "unknown keys, ignored: listeners.https.ssl.keystore.lcation" in caplog.text

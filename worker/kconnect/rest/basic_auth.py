@@ -271,7 +271,9 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     if scheme.lower() != "basic" or not encoded:
         return None
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        text = encoded.strip()
+        # Java's decoder, which Kafka uses, takes the padding as optional.
+        decoded = base64.b64decode(text + "=" * (-len(text) % 4), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     user, colon, password = decoded.partition(":")

@@ -61,6 +61,24 @@ _REFUSED = {
     "remove it to use OpenSSL's default secure suites",
     "ssl.engine.factory.class": "it names a Java class; kconnect cannot run Java code",
 }
+_KNOWN = frozenset(
+    {
+        *_JAVA_ONLY,
+        *_REFUSED,
+        "ssl.keystore.type",
+        "ssl.keystore.location",
+        "ssl.keystore.password",
+        "ssl.keystore.certificate.chain",
+        "ssl.keystore.key",
+        "ssl.key.password",
+        "ssl.truststore.type",
+        "ssl.truststore.location",
+        "ssl.truststore.password",
+        "ssl.truststore.certificates",
+        "ssl.client.auth",
+        "ssl.enabled.protocols",
+    }
+)
 _JKS_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 _CONVERT = {
@@ -78,7 +96,11 @@ def tls_settings(props: Mapping[str, str], prefix: str) -> tuple[dict[str, str],
     scoped = prefixed(props, prefix)
     if scoped:
         return scoped, prefix
-    return {k: v for k, v in props.items() if k.startswith("ssl.")}, ""
+    top = {k: v for k, v in props.items() if k.startswith("ssl.")}
+    # With no key store at the top level either, errors name the keys to set: the prefixed ones,
+    # which (unlike the top-level `ssl.*` keys) the worker's Kafka clients do not take too.
+    keystore = ("ssl.keystore.location", "ssl.keystore.certificate.chain", "ssl.keystore.key")
+    return top, "" if any(k in top for k in keystore) else prefix
 
 
 def server_context(props: Mapping[str, str], prefix: str = LISTENERS_PREFIX) -> ssl.SSLContext:
@@ -99,6 +121,10 @@ class _Builder:
         return self._s.get(name, "")
 
     def build(self) -> ssl.SSLContext:
+        if self._p:
+            unknown = sorted(k for k in self._s if k not in _KNOWN)
+            if unknown:
+                log.warning("unknown keys, ignored: %s", ", ".join(self._key(k) for k in unknown))
         for name, why in _REFUSED.items():
             if self._get(name):
                 raise ConfigError(f"{self._key(name)} is not supported: {why}")
