@@ -215,17 +215,19 @@ def test_worker_config_names_the_extension_and_jaas_file(tmp_path: Path) -> None
     assert security.authenticator is not None
 
 
-def test_standalone_worker_with_unknown_extension_exits_with_a_message(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["standalone", "distributed"])
+def test_worker_with_unknown_extension_exits_with_a_message(mode: str, tmp_path: Path) -> None:
     """The whole command: it stops before connecting to Kafka (there is none here)."""
     worker = tmp_path / "worker.properties"
     worker.write_text(
         "bootstrap.servers=127.0.0.1:1\n"
         f"offset.storage.file.filename={tmp_path}/offsets\n"
+        "group.id=g\nconfig.storage.topic=c\noffset.storage.topic=o\nstatus.storage.topic=s\n"
         "listeners=http://127.0.0.1:0\n"
         "rest.extension.classes=com.example.MyRestExtension\n"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "kconnect.cli", "standalone", str(worker)],
+        [sys.executable, "-m", "kconnect.cli", mode, str(worker)],
         capture_output=True,
         text=True,
         timeout=60,
