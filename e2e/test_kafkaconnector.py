@@ -434,6 +434,10 @@ def test_auto_restart_restarts_a_failing_task_up_to_its_limit(
         ({"tasksMax": 0}, "spec.tasksMax"),
         ({"state": "sleeping"}, "spec.state"),
         ({"workerConfig": {"group.id": "theirs"}}, "workerConfig must not set the keys"),
+        (
+            {"workerConfig": {"rest.extension.classes": "BasicAuthSecurityRestExtension"}},
+            "workerConfig must not set rest.extension.classes or admin.listeners",
+        ),
         ({"deletionPolicy": "Shred"}, "spec.deletionPolicy"),
     ],
 )

@@ -325,16 +325,41 @@ def image_field() -> Any:
     return Field(None, min_length=1)
 
 
+REST_SECURITY_KEYS: Final = ("rest.extension.classes", "admin.listeners")
+"""Worker keys that would lock the operator out of its workers: basic authentication (the
+operator's REST client and the kubelet's probes carry no credentials) and admin endpoints moved
+off the REST port (the operator sets log levels there). The NetworkPolicy protects the API."""
+REST_SECURITY_WHY: Final = (
+    "the operator and the kubelet's probes reach the workers' REST API without credentials and "
+    "set log levels on its /admin endpoints; the NetworkPolicy restricts who reaches it"
+)
+
+
 def worker_config_field(managed_keys: tuple[str, ...]) -> Any:
-    """`workerConfig`, whose CEL rule refuses the keys the operator manages."""
+    """`workerConfig`, whose CEL rules refuse the keys the operator manages and the REST security
+    keys that would lock the operator out."""
     return Field(
         default_factory=dict,
         alias="workerConfig",
-        json_schema_extra=cel(
-            f"!({list(managed_keys)!r}.exists(k, k in self))",
-            "workerConfig must not set the keys the operator manages: " + ", ".join(managed_keys),
+        json_schema_extra=_cel_list(
+            (
+                f"!({list(managed_keys)!r}.exists(k, k in self))",
+                "workerConfig must not set the keys the operator manages: "
+                + ", ".join(managed_keys),
+            ),
+            (
+                f"!({list(REST_SECURITY_KEYS)!r}.exists(k, k in self))",
+                f"workerConfig must not set {' or '.join(REST_SECURITY_KEYS)}: "
+                + REST_SECURITY_WHY,
+            ),
         ),
     )
+
+
+def no_worker_keys(mapping: dict[str, str], managed_keys: tuple[str, ...]) -> dict[str, str]:
+    """`workerConfig` without the keys the operator manages or that would lock it out."""
+    no_keys(mapping, managed_keys, "the operator manages these keys")
+    return no_keys(mapping, REST_SECURITY_KEYS, REST_SECURITY_WHY)
 
 
 def resources_field() -> Any:
@@ -459,7 +484,7 @@ class KafkaConnectorSpec(_Model):
     @field_validator("worker_config")
     @classmethod
     def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
-        return no_keys(v, MANAGED_WORKER_KEYS, "the operator manages these keys")
+        return no_worker_keys(v, MANAGED_WORKER_KEYS)
 
 
 class ConditionStatus(StrEnum):

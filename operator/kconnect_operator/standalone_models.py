@@ -40,6 +40,7 @@ from kconnect_operator.models import (
     image_field,
     logging_field,
     no_keys,
+    no_worker_keys,
     resource_name_rule,
     resources_field,
     template_field,
@@ -197,7 +198,7 @@ class StandaloneConnectSpec(_Model):
     @field_validator("worker_config")
     @classmethod
     def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
-        return no_keys(v, MANAGED_WORKER_KEYS, "the operator manages these keys")
+        return no_worker_keys(v, MANAGED_WORKER_KEYS)
 
 
 class StandaloneReadyReason(StrEnum):

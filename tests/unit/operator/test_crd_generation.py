@@ -9,7 +9,11 @@ import pytest
 import yaml
 
 from kconnect_operator import crdgen
-from kconnect_operator.models import FORBIDDEN_CONFIG_KEYS, MANAGED_WORKER_KEYS
+from kconnect_operator.models import (
+    FORBIDDEN_CONFIG_KEYS,
+    MANAGED_WORKER_KEYS,
+    REST_SECURITY_KEYS,
+)
 
 COMMITTED = Path(__file__).resolve().parents[3] / "crds" / crdgen.CRD_FILE
 
@@ -187,6 +191,9 @@ def test_cel_rules() -> None:
     worker_rule = rules(props["workerConfig"])[0]
     for key in MANAGED_WORKER_KEYS:
         assert f"'{key}'" in worker_rule
+    rest_rule = rules(props["workerConfig"])[1]
+    for key in REST_SECURITY_KEYS:
+        assert f"'{key}'" in rest_rule
     for field in ("groupId", "configStorageTopic", "offsetStorageTopic", "statusStorageTopic"):
         assert rules(props[field]) == ["self == oldSelf"]
     ext = props["externalConfiguration"]["properties"]

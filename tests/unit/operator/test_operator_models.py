@@ -11,6 +11,7 @@ from kconnect_operator.models import (
     MANAGED_WORKER_KEYS,
     MAX_NAME_LENGTH,
     MAX_TRACE_CHARS,
+    REST_SECURITY_KEYS,
     DeletionPolicy,
     KafkaConnector,
     KafkaConnectorSpec,
@@ -103,6 +104,15 @@ def test_worker_config_rejects_managed_keys(key: str) -> None:
     text = error_text(workerConfig={key: "x"})
     assert "workerConfig" in text
     assert repr(key) in text
+
+
+@pytest.mark.parametrize("key", REST_SECURITY_KEYS)
+def test_worker_config_rejects_rest_keys_that_lock_the_operator_out(key: str) -> None:
+    """Basic auth or admin endpoints off the REST port: the operator's client and the probes
+    could no longer reach the workers, so the resource is refused, not left never Ready."""
+    text = error_text(workerConfig={key: "x"})
+    assert repr(key) in text
+    assert "without credentials" in text
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,12 @@ def test_connector_config_must_not_set_what_the_resource_sets(key: str) -> None:
         )
 
 
+@pytest.mark.parametrize("key", ["rest.extension.classes", "admin.listeners"])
+def test_worker_config_rejects_rest_keys_that_lock_the_operator_out(key: str) -> None:
+    with pytest.raises(ValidationError, match=rf"{key}.*without credentials"):
+        spec(workerConfig={key: "x"})
+
+
 def test_worker_config_must_not_set_managed_keys_and_worker_is_reserved() -> None:
     with pytest.raises(ValidationError, match=r"offset\.storage\.file\.filename"):
         spec(workerConfig={"offset.storage.file.filename": "/x"})

@@ -15,6 +15,7 @@ from kconnect.rest import Listener, parse_listeners
         ("http://127.0.0.1:0", [Listener("http", "127.0.0.1", 0)]),
         ("HTTP://worker-1.example.com:8083", [Listener("http", "worker-1.example.com", 8083)]),
         ("http://[::1]:8083", [Listener("http", "::1", 8083)]),
+        ("HTTPS://:8443,http://:8083", [Listener("https", "", 8443), Listener("http", "", 8083)]),
         ("http://localhost:8083/", [Listener("http", "localhost", 8083)]),
         (
             " http://:8083 , http://127.0.0.1:9083,",
@@ -41,10 +42,6 @@ def test_parse_listeners(value: str, expected: list[Listener]) -> None:
         ("http://host:port", "Invalid port 'port' in listener 'http://host:port'"),
         ("http://host:-1", "Invalid port '-1' in listener 'http://host:-1'"),
         ("http://host:65536", "expected an integer from 0 to 65535"),
-        (
-            "https://:8443",
-            "Unsupported listener 'https://:8443' in listeners: https is not supported",
-        ),
         ("ftp://:21", "Unsupported protocol 'ftp' in listener 'ftp://:21' of listeners"),
     ],
 )
@@ -56,8 +53,8 @@ def test_bad_listeners_name_the_listener_and_the_form(value: str, expected: str)
 
 
 def test_only_the_bad_listener_is_named() -> None:
-    with pytest.raises(ConfigError, match="'https://:8443'") as info:
-        parse_listeners("http://:8083,https://:8443")
+    with pytest.raises(ConfigError, match="'ws://:8443'") as info:
+        parse_listeners("http://:8083,ws://:8443")
     assert "'http://:8083'" not in str(info.value)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +22,7 @@ from kconnect.herder.base import Herder
 from kconnect.metrics import Registry
 from kconnect.plugins.registry import default_registry
 from kconnect.rest.listeners import parse_listener, parse_listeners
+from kconnect.rest.security import RestSecurity, rest_security
 from kconnect.rest.server import MetricsServer, RestServer
 from kconnect.worker import clients
 from kconnect.worker.worker import build_converters
@@ -47,12 +49,31 @@ def check_worker_config(model: type[C], props: Mapping[str, str], source: str) -
         raise ConfigError(f"{source}: {e}") from None
     if config.metrics_listener:
         try:
-            parse_listener(config.metrics_listener)
+            listener = parse_listener(config.metrics_listener, "metrics.listener")
         except ConfigError as e:
             raise ConfigError(
                 f"{source}: metrics.listener={config.metrics_listener!r}: {e}"
             ) from None
+        if listener.scheme != "http":
+            raise ConfigError(
+                f"{source}: metrics.listener={config.metrics_listener!r}: it serves plain "
+                "http only (http://HOST:PORT)"
+            )
     return config
+
+
+def check_rest_security(
+    props: Mapping[str, str],
+    config: WorkerConfig,
+    source: str,
+    env: Mapping[str, str] | None = None,
+) -> RestSecurity:
+    """TLS, authentication and admin listeners of the REST API, read now so that a mistake stops
+    the worker before it starts anything; every mistake is a ConfigError naming the file."""
+    try:
+        return rest_security(props, config, os.environ if env is None else env)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
 
 
 def make_admin(props: Mapping[str, str], config: WorkerConfig) -> AdminClient:
@@ -96,6 +117,7 @@ async def serve(
     on_bound: Callable[[str], Awaitable[None]],
     on_stop: Callable[[], None],
     metrics: Registry | None = None,
+    security: RestSecurity | None = None,
 ) -> None:
     """Serve REST (and `metrics` on `/metrics`, also on `metrics.listener` when set) until
     SIGTERM or SIGINT. `on_bound(worker_id)` runs once the REST port is bound (a worker's id is
@@ -106,11 +128,20 @@ async def serve(
         loop.add_signal_handler(sig, stopping.set)
     metrics = metrics if metrics is not None else Registry()
     listeners = config.listener_list()
-    rest = RestServer(herder, [listeners], metrics=metrics)
+    security = security if security is not None else RestSecurity()
+    rest = RestServer(
+        herder,
+        [listeners],
+        metrics=metrics,
+        admin_listeners=security.admin_listeners,
+        authenticator=security.authenticator,
+        ssl_context=security.ssl_context,
+        admin_ssl_context=security.admin_ssl_context,
+    )
     try:
         await rest.start()
     except OSError as e:
-        raise ConfigError(f"listeners={listeners!r}: cannot listen: {e.strerror}") from None
+        raise ConfigError(f"REST listeners: cannot listen: {e.strerror or e}") from None
     metrics_server: MetricsServer | None = None
     try:
         if config.metrics_listener:

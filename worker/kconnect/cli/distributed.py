@@ -15,6 +15,7 @@ import time
 from kconnect.api.connector import package_version
 from kconnect.cli.common import (
     CLUSTER_ID_TIMEOUT_S,
+    check_rest_security,
     check_worker_config,
     lookup_cluster_id,
     make_admin,
@@ -58,6 +59,7 @@ def run_distributed(worker_path: str) -> int:
     started = time.monotonic()
     props = read_worker_properties(worker_path)
     config = check_worker_config(DistributedConfig, props, worker_path)
+    security = check_rest_security(props, config, worker_path)
     admin = make_admin(props, config)
     cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S)
     ensure_internal_topics(admin, internal_topics(config))
@@ -91,6 +93,7 @@ def run_distributed(worker_path: str) -> int:
                 mode="distributed",
                 on_bound=on_bound,
                 on_stop=herder.stop,
+                security=security,
                 metrics=worker_registry(
                     worker,
                     mode="distributed",

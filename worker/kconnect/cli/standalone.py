@@ -17,6 +17,7 @@ from kconnect.api.connector import package_version
 from kconnect.api.types import ConnectorName
 from kconnect.cli.common import (
     CLUSTER_ID_TIMEOUT_S,
+    check_rest_security,
     check_worker_config,
     lookup_cluster_id,
     make_admin,
@@ -57,6 +58,7 @@ def run_standalone(worker_path: str, connector_paths: list[str]) -> int:
     started = time.monotonic()
     props = read_worker_properties(worker_path)
     config = check_worker_config(StandaloneConfig, props, worker_path)
+    security = check_rest_security(props, config, worker_path)
     connectors = load_connectors(connector_paths, props)
     offsets = FileOffsetStore(config.offset_storage_file_filename)
     admin = make_admin(props, config)
@@ -84,6 +86,7 @@ def run_standalone(worker_path: str, connector_paths: list[str]) -> int:
                 mode="standalone",
                 on_bound=on_bound,
                 on_stop=herder.stop,
+                security=security,
                 metrics=worker_registry(worker, mode="standalone", version=package_version()),
             )
         )

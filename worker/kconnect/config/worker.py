@@ -3,9 +3,15 @@
 
 Keys fall in four sets. Keys the worker uses are fields of `WorkerConfig`. Prefixed keys
 (`producer.`, `consumer.`, `admin.`, the converters' own keys) pass on to the clients and
-converters. Keys Kafka Connect has but this worker has no use for (`plugin.path`, JMX metrics,
-REST TLS for now) are *ignored*. Anything else is *unknown*. Ignored and unknown keys are warned
-about once at start-up and are never fatal, so existing files run unchanged.
+converters, and the REST server's TLS keys (`listeners.https.`, `admin.listeners.https.`) to the
+REST server. Keys Kafka Connect has but this worker has no use for (`plugin.path`, JMX metrics)
+are *ignored*. Anything else is *unknown*. Ignored and unknown keys are warned about once at
+start-up and are never fatal, so existing files run unchanged; but no key that protects the REST
+API is ever ignored (`rest.extension.classes`, `admin.listeners`, the TLS keys): the REST server
+either applies it or refuses to start.
+
+`admin.listeners` starts with the admin client's prefix `admin.` but is the REST server's key, as
+is everything under `admin.listeners.`: `admin_client_props` leaves them out of the admin client.
 """
 
 from __future__ import annotations
@@ -45,11 +51,9 @@ IGNORED_KEYS = frozenset(
         "metrics.recording.level",
         "metrics.sample.window.ms",
         "auto.include.jmx.reporter",
-        "rest.extension.classes",
         "response.http.headers.config",
         "access.control.allow.origin",
         "access.control.allow.methods",
-        "admin.listeners",
         "connections.max.idle.ms",
         "receive.buffer.bytes",
         "send.buffer.bytes",
@@ -99,6 +103,25 @@ class WorkerConfig(BaseModel):
     )
     topic_creation_enable: bool = Field(True, alias="topic.creation.enable")
     config_providers: str = Field("", alias="config.providers")
+    admin_listeners: str | None = Field(
+        None,
+        alias="admin.listeners",
+        description=(
+            "Where the /admin endpoints are served, in the form of `listeners`. Unset: on the "
+            "REST listeners; empty: nowhere (404); else on these listeners only, and no longer "
+            "on the REST listeners."
+        ),
+    )
+    rest_extension_classes: str = Field("", alias="rest.extension.classes")
+    jaas_config_file: str | None = Field(
+        None,
+        alias="java.security.auth.login.config",
+        description=(
+            "A kconnect key: the JAAS file that a JVM would get from "
+            "-Djava.security.auth.login.config. When unset, the same option in the environment "
+            "variable KAFKA_OPTS is read."
+        ),
+    )
     metrics_listener: str = Field(
         "",
         alias="metrics.listener",
@@ -166,6 +189,21 @@ def prefixed(props: Mapping[str, str], prefix: str) -> dict[str, str]:
     """The keys under `prefix`, with the prefix removed."""
     n = len(prefix)
     return {k[n:]: v for k, v in props.items() if k.startswith(prefix) and len(k) > n}
+
+
+ADMIN_LISTENERS = "admin.listeners"
+
+
+def is_admin_listeners_key(key: str) -> bool:
+    """`admin.listeners` and the `admin.listeners.` keys: the REST server's, not the admin
+    client's, although they share its `admin.` prefix."""
+    return key == ADMIN_LISTENERS or key.startswith(ADMIN_LISTENERS + ".")
+
+
+def admin_client_props(props: Mapping[str, str]) -> dict[str, str]:
+    """The worker's `admin.` keys for its admin client, prefix removed, without the REST
+    server's `admin.listeners` keys."""
+    return prefixed({k: v for k, v in props.items() if not is_admin_listeners_key(k)}, "admin.")
 
 
 class DistributedConfig(WorkerConfig):

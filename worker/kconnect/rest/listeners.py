@@ -5,8 +5,9 @@ in any case, an empty host for every interface, an IPv6 host in brackets (`http:
 port 0 for a free port chosen at bind time. Parsing is pure and fails with a `ConfigError` that
 names the listener at fault and the form expected; nothing here opens a socket.
 
-Only `http` is served for now. An `https` listener is rejected here, at config time, rather than
-silently served as plain HTTP.
+The protocols are `http` and `https`; an `https` listener gets its certificate from the
+`listeners.https.ssl.*` keys (`kconnect.rest.tls`). Anything else is rejected here, at config time.
+`admin.listeners` has the same syntax, and there an empty value is allowed: it means no listener.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from dataclasses import dataclass
 from kconnect.errors import ConfigError
 
 LISTENERS_CONFIG = "listeners"
-EXPECTED_FORM = "http://HOST:PORT (an empty HOST binds every interface, e.g. http://:8083)"
+ADMIN_LISTENERS_CONFIG = "admin.listeners"
+EXPECTED_FORM = (
+    "http://HOST:PORT or https://HOST:PORT (an empty HOST binds every interface, e.g. http://:8083)"
+)
 
 _LISTENER = re.compile(
     r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[^\]]*\]|[^\[\]/:]*):(?P<port>[^:/]*)/?$"
@@ -43,48 +47,51 @@ class Listener:
         return f"{self.scheme}://{host}:{self.port if port is None else port}"
 
 
-def parse_listener(value: str) -> Listener:
+def parse_listener(value: str, setting: str = LISTENERS_CONFIG) -> Listener:
     """Parse one `PROTOCOL://HOST:PORT`; `ConfigError` naming it and the expected form."""
     text = value.strip()
     match = _LISTENER.match(text)
     if match is None:
-        raise ConfigError(
-            f"Invalid value {value!r} in {LISTENERS_CONFIG}: expected {EXPECTED_FORM}"
-        )
+        raise ConfigError(f"Invalid value {value!r} in {setting}: expected {EXPECTED_FORM}")
     scheme = match["scheme"].lower()
     host = match["host"]
     if host.startswith("["):
         host = host[1:-1]
         if ":" not in host:
             raise ConfigError(
-                f"Invalid value {value!r} in {LISTENERS_CONFIG}: brackets are for IPv6 "
+                f"Invalid value {value!r} in {setting}: brackets are for IPv6 "
                 f"addresses only; expected {EXPECTED_FORM}"
             )
     port_text = match["port"]
     if not port_text.isdigit() or int(port_text) > _MAX_PORT:
         raise ConfigError(
-            f"Invalid port {port_text!r} in listener {value!r} of {LISTENERS_CONFIG}: "
+            f"Invalid port {port_text!r} in listener {value!r} of {setting}: "
             f"expected an integer from 0 to {_MAX_PORT} in {EXPECTED_FORM}"
         )
-    if scheme == "https":
-        raise ConfigError(
-            f"Unsupported listener {value!r} in {LISTENERS_CONFIG}: https is not supported "
-            f"yet; terminate TLS in front of the worker and use {EXPECTED_FORM}"
-        )
-    if scheme != "http":
+    if scheme not in ("http", "https"):
         raise ConfigError(
             f"Unsupported protocol {match['scheme']!r} in listener {value!r} of "
-            f"{LISTENERS_CONFIG}: expected {EXPECTED_FORM}"
+            f"{setting}: expected {EXPECTED_FORM}"
         )
     return Listener(scheme=scheme, host=host, port=int(port_text))
 
 
-def parse_listeners(value: str) -> list[Listener]:
+def parse_listeners(value: str, setting: str = LISTENERS_CONFIG) -> list[Listener]:
     """Parse the comma-separated `listeners` setting into at least one `Listener`."""
     items = [item for item in (part.strip() for part in value.split(",")) if item]
     if not items:
         raise ConfigError(
-            f"Invalid value {value!r} for {LISTENERS_CONFIG}: expected a comma-separated "
+            f"Invalid value {value!r} for {setting}: expected a comma-separated "
             f"list of at least one {EXPECTED_FORM}"
         )
-    return [parse_listener(item) for item in items]
+    return [parse_listener(item, setting) for item in items]
+
+
+def parse_admin_listeners(value: str | None) -> list[Listener] | None:
+    """`admin.listeners`: None when unset (the admin endpoints stay on `listeners`), an empty
+    list when blank (no admin endpoints at all), else the listeners."""
+    if value is None:
+        return None
+    if not value.strip():
+        return []
+    return parse_listeners(value, ADMIN_LISTENERS_CONFIG)

@@ -3,7 +3,19 @@
 `RestServer` serves the REST API (and `/metrics`); `MetricsServer` serves only `/metrics`, on
 the `metrics.listener` of its own. Both share this lifecycle.
 
-A server owns one aiohttp `AppRunner` and one listening socket per listener. It parses its
+What protects the REST API is applied here, to every listener, or the server does not start:
+- an `https` listener serves TLS with the `ssl.SSLContext` given for it (`kconnect.rest.tls`
+  builds it from the `listeners.https.ssl.*` keys); an https listener without one is a
+  `ConfigError`, never plain HTTP;
+- a `BasicAuthenticator` (`rest.extension.classes`) answers 401 to every request it does not
+  admit, on the REST and the admin listeners alike (Kafka leaves separate admin listeners
+  unauthenticated);
+- `admin_listeners` (`admin.listeners`) moves the `/admin` endpoints to listeners of their own,
+  which serve nothing else, and the REST listeners then answer 404 there; an empty list serves
+  them nowhere. `None` keeps them on the REST listeners, as Kafka does by default.
+
+A server owns one aiohttp `AppRunner` per application (the REST API, and the admin endpoints
+when they have listeners of their own) and one listening socket per listener. It parses its
 listeners when constructed, so a bad `listeners` value fails before anything starts. `start()`
 binds every listener or none: if one can't be bound, the ones already bound are closed and the
 `OSError` propagates. Port 0 binds a free port; `urls` and `port` then report the bound ones.
@@ -23,14 +35,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
+from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
 from kconnect.metrics import Registry
 from kconnect.rest.app import build_app, build_metrics_app
-from kconnect.rest.listeners import Listener, parse_listeners
+from kconnect.rest.basic_auth import BasicAuthenticator
+from kconnect.rest.listeners import (
+    ADMIN_LISTENERS_CONFIG,
+    LISTENERS_CONFIG,
+    Listener,
+    parse_admin_listeners,
+    parse_listeners,
+)
 from kconnect.rest.loggers import PythonLoggers
 
 log = logging.getLogger(__name__)
@@ -38,56 +61,72 @@ log = logging.getLogger(__name__)
 _BACKLOG = 128
 
 
-def _parse(listeners: Sequence[str]) -> list[Listener]:
-    parsed = [listener for value in listeners for listener in parse_listeners(value)]
+def _parse(listeners: Sequence[str], setting: str = LISTENERS_CONFIG) -> list[Listener]:
+    parsed = [listener for value in listeners for listener in parse_listeners(value, setting)]
     if not parsed:
         # parse_listeners names the problem for an empty setting.
-        parse_listeners("")
+        parse_listeners("", setting)
     return parsed
 
 
+@dataclass(frozen=True)
+class _Endpoint:
+    """An application, the listeners that serve it and the TLS context of its https ones."""
+
+    app: web.Application
+    listeners: list[Listener]
+    ssl_context: ssl.SSLContext | None = None
+
+
+def _local_urls(bound: list[tuple[Listener, int]]) -> list[str]:
+    return [
+        listener.url(port)
+        if not listener.all_interfaces
+        else Listener(listener.scheme, "127.0.0.1", port).url()
+        for listener, port in bound
+    ]
+
+
 class _Server:
-    """An aiohttp application served on its listeners: the lifecycle both servers share.
-    `what` names the server in its log lines and bind errors ("REST", "metrics")."""
+    """aiohttp applications served on their listeners: the lifecycle both servers share.
+    `what` names the server in its log lines and bind errors ("REST", "metrics"). The first
+    endpoint is the server's own: `urls` and `port` report its listeners."""
 
     def __init__(
         self,
-        app: web.Application,
-        listeners: list[Listener],
+        endpoints: list[_Endpoint],
         *,
         what: str,
         shutdown_timeout: float,
     ) -> None:
-        self._app = app
-        self._listeners = listeners
+        self._endpoints = endpoints
         self._what = what
         self._shutdown_timeout = shutdown_timeout
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self._stopping: asyncio.Future[None] | None = None
-        self._bound: list[tuple[Listener, int]] = []
+        self._bound_by: list[list[tuple[Listener, int]]] = []
 
     @property
     def app(self) -> web.Application:
-        return self._app
+        return self._endpoints[0].app
 
     @property
     def listeners(self) -> list[Listener]:
-        return list(self._listeners)
+        return list(self._endpoints[0].listeners)
 
     @property
     def started(self) -> bool:
-        return self._runner is not None
+        return bool(self._runners)
+
+    @property
+    def _bound(self) -> list[tuple[Listener, int]]:
+        return self._bound_by[0] if self._bound_by else []
 
     @property
     def urls(self) -> list[str]:
         """One URL per listener with its bound port, a host a local client can reach (an
         all-interfaces listener reports 127.0.0.1). Empty until started."""
-        return [
-            listener.url(port)
-            if not listener.all_interfaces
-            else Listener(listener.scheme, "127.0.0.1", port).url()
-            for listener, port in self._bound
-        ]
+        return _local_urls(self._bound)
 
     @property
     def port(self) -> int:
@@ -97,52 +136,65 @@ class _Server:
         return self._bound[0][1]
 
     async def start(self) -> None:
-        if self._runner is not None:
+        if self._runners:
             raise RuntimeError(f"The {self._what} server is already started")
         if self._stopping is not None:
             await asyncio.shield(self._stopping)
             self._stopping = None
-        runner = web.AppRunner(
-            self._app, handle_signals=False, shutdown_timeout=self._shutdown_timeout
-        )
-        await runner.setup()
-        bound: list[tuple[Listener, int]] = []
+        runners: list[web.AppRunner] = []
+        bound_by: list[list[tuple[Listener, int]]] = []
         try:
-            for listener in self._listeners:
-                sock = await _bind(listener, self._what)
-                try:
-                    site = web.SockSite(runner, sock, backlog=_BACKLOG)
-                    await site.start()
-                except BaseException:
-                    sock.close()
-                    raise
-                bound.append((listener, sock.getsockname()[1]))
+            for endpoint in self._endpoints:
+                runner = web.AppRunner(
+                    endpoint.app, handle_signals=False, shutdown_timeout=self._shutdown_timeout
+                )
+                await runner.setup()
+                runners.append(runner)
+                bound: list[tuple[Listener, int]] = []
+                for listener in endpoint.listeners:
+                    sock = await _bind(listener, self._what)
+                    context = endpoint.ssl_context if listener.scheme == "https" else None
+                    try:
+                        site = web.SockSite(runner, sock, backlog=_BACKLOG, ssl_context=context)
+                        await site.start()
+                    except BaseException:
+                        sock.close()
+                        raise
+                    bound.append((listener, sock.getsockname()[1]))
+                bound_by.append(bound)
         except BaseException:
-            await runner.cleanup()
+            for runner in reversed(runners):
+                await runner.cleanup()
             raise
-        self._runner = runner
-        self._bound = bound
-        log.info("%s server listening on %s", self._what, ", ".join(self.urls))
+        self._runners = runners
+        self._bound_by = bound_by
+        log.info(
+            "%s server listening on %s",
+            self._what,
+            ", ".join(url for bound in bound_by for url in _local_urls(bound)),
+        )
 
     async def stop(self) -> None:
         """Stop gracefully. The shutdown runs in a task of its own, shielded: a caller that is
         cancelled leaves it running, and any later `stop()` waits for that same shutdown."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            self._bound = []
-            self._stopping = asyncio.ensure_future(self._shutdown(runner))
+        runners, self._runners = self._runners, []
+        if runners:
+            self._bound_by = []
+            self._stopping = asyncio.ensure_future(self._shutdown(runners))
         if self._stopping is not None:
             await asyncio.shield(self._stopping)
 
-    async def _shutdown(self, runner: web.AppRunner) -> None:
+    async def _shutdown(self, runners: list[web.AppRunner]) -> None:
         log.info("Stopping the %s server", self._what)
-        await runner.cleanup()
+        await asyncio.gather(*(runner.cleanup() for runner in runners))
         log.info("%s server stopped", self._what)
 
 
 class RestServer(_Server):
     """The Kafka Connect REST API over `herder` on `listeners`, with `/metrics` rendering
-    `metrics`."""
+    `metrics`. `admin_listeners` is the `admin.listeners` setting (None: unset);
+    `authenticator` admits requests on every listener; `ssl_context` serves the https
+    `listeners`, `admin_ssl_context` the https `admin_listeners`."""
 
     def __init__(
         self,
@@ -153,14 +205,36 @@ class RestServer(_Server):
         shutdown_timeout: float = 30.0,
         loggers: PythonLoggers | None = None,
         metrics: Registry | None = None,
+        admin_listeners: str | None = None,
+        authenticator: BasicAuthenticator | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        admin_ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(
-            build_app(herder, loggers=loggers, metrics=metrics),
-            _parse(listeners),
-            what="REST",
-            shutdown_timeout=shutdown_timeout,
-        )
+        loggers = loggers if loggers is not None else PythonLoggers()
+        main = _parse(listeners)
+        admin = parse_admin_listeners(admin_listeners)
+        _check_tls(main, ssl_context, LISTENERS_CONFIG)
+        _check_tls(admin or [], admin_ssl_context, ADMIN_LISTENERS_CONFIG)
+        app = build_app(herder, loggers=loggers, metrics=metrics)
+        endpoints = [_Endpoint(app, main, ssl_context)]
+        if admin is not None:
+            # The admin endpoints leave the REST listeners; they get listeners of their own.
+            _restrict(app, admin=False)
+            if admin:
+                admin_app = build_app(herder, loggers=loggers, metrics=metrics)
+                _restrict(admin_app, admin=True)
+                endpoints.append(_Endpoint(admin_app, admin, admin_ssl_context))
+        if authenticator is not None:
+            for endpoint in endpoints:
+                endpoint.app.middlewares.insert(0, authenticator.middleware())
+        super().__init__(endpoints, what="REST", shutdown_timeout=shutdown_timeout)
         self._advertised_url = advertised_url.rstrip("/") if advertised_url else None
+
+    @property
+    def admin_urls(self) -> list[str]:
+        """The admin listeners' URLs, as `urls`; empty when the admin endpoints are served on
+        the REST listeners, or nowhere."""
+        return _local_urls(self._bound_by[1]) if len(self._bound_by) > 1 else []
 
     @property
     def advertised_url(self) -> str:
@@ -182,12 +256,46 @@ class MetricsServer(_Server):
     def __init__(
         self, metrics: Registry, listeners: Sequence[str], *, shutdown_timeout: float = 5.0
     ) -> None:
+        parsed = _parse(listeners, "metrics.listener")
+        for listener in parsed:
+            if listener.scheme != "http":
+                raise ConfigError(
+                    f"Unsupported listener {listener.url()!r} in metrics.listener: it serves "
+                    "plain http only (http://HOST:PORT)"
+                )
         super().__init__(
-            build_metrics_app(metrics),
-            _parse(listeners),
+            [_Endpoint(build_metrics_app(metrics), parsed)],
             what="metrics",
             shutdown_timeout=shutdown_timeout,
         )
+
+
+def _check_tls(listeners: list[Listener], context: ssl.SSLContext | None, setting: str) -> None:
+    """An https listener is served with TLS or not at all."""
+    https = [listener.url() for listener in listeners if listener.scheme == "https"]
+    if https and context is None:
+        raise ConfigError(
+            f"{setting}: the https listener {https[0]} has no TLS settings: set "
+            f"{setting}.https.ssl.keystore.location (a PEM file with the key and certificate "
+            "chain) and the other ssl.* keys under that prefix"
+        )
+
+
+def _is_admin_path(path: str) -> bool:
+    return path == "/admin" or path.startswith("/admin/")
+
+
+def _restrict(app: web.Application, *, admin: bool) -> None:
+    """Serve only the /admin endpoints (`admin`), or everything but them: a 404 otherwise."""
+
+    @web.middleware
+    async def only(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if _is_admin_path(request.path) != admin:
+            raise web.HTTPNotFound()
+        return await handler(request)
+
+    middleware: Middleware = only
+    app.middlewares.append(middleware)
 
 
 async def _bind(listener: Listener, what: str) -> socket.socket:

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Mapping
 
-from kconnect.config.worker import CLIENT_KEYS, CLIENT_PREFIXES, prefixed
+from kconnect.config.worker import CLIENT_KEYS, CLIENT_PREFIXES, admin_client_props, prefixed
 from kconnect.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -242,5 +242,5 @@ def max_poll_records(worker_props: Mapping[str, str], connector_props: Mapping[s
 
 
 def admin_config(worker_props: Mapping[str, str]) -> dict[str, str]:
-    merged = {**_inherited(worker_props), **prefixed(worker_props, "admin.")}
+    merged = {**_inherited(worker_props), **admin_client_props(worker_props)}
     return translate(merged, "admin")
