@@ -1,0 +1,258 @@
+"""No REST answer holds a resolved config provider value: a probe through every endpoint that
+echoes a config or a message, against the real app over a real standalone herder and worker.
+
+The worker's broker is an address nobody listens on: nothing here needs Kafka, because the
+connectors probed are either rejected or left STOPPED. Every secret carries the marker `S3CRET`,
+which survives any quoting (repr, JSON), so finding the marker anywhere in an answer is a leak;
+the secrets end in a newline (as a mounted Secret's file does) and hold quotes, backslashes and
+non-ASCII text, the cases a search-and-replace of the resolved text misses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from confluent_kafka.admin import AdminClient
+
+from kconnect.config.worker import StandaloneConfig
+from kconnect.herder.standalone import StandaloneHerder
+from kconnect.plugins.registry import default_registry
+from kconnect.rest import build_app
+from kconnect.storage.file_offsets import FileOffsetStore
+from kconnect.storage.status import MemoryStatusStore
+from kconnect.worker.worker import Worker
+from tests.unit.rest.rest_support import Reply, send
+
+MARKER = "S3CRET"
+ETC_USERS = "root:x:0:0:S3CRET-root:/root:/bin/bash\ndaemon:x:1:1:S3CRET-daemon:/:/bin/sh\n"
+WEIRD = 'S3CRET-weird "quoted" \\back\\slash \u00fcn\u00efc\u00f8d\u00e9 \u2603\n'
+ENV_VALUE = "S3CRET-env 'single' \"double\" \\ \u00e9\u2603"
+JAVA = "org.apache.kafka.common.config.provider."
+
+
+@pytest.fixture
+def secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "mounted"
+    directory.mkdir()
+    (directory / "passwd").write_text(ETC_USERS, "utf-8")
+    (directory / "tasks").write_text("S3CRET-tasks\n", "utf-8")
+    (directory / "weird").write_text(WEIRD, "utf-8")
+    (directory / "class").write_text("S3CRET.no.such.Connector\n", "utf-8")
+    (tmp_path / "db.properties").write_text("password=S3CRET-prop-\\u00fc\n", "utf-8")
+    monkeypatch.setenv("KC_SECRET_ENV", ENV_VALUE)
+    return tmp_path
+
+
+def _worker_props(tmp_path: Path) -> dict[str, str]:
+    return {
+        "bootstrap.servers": "127.0.0.1:9",
+        "offset.storage.file.filename": str(tmp_path / "offsets"),
+        "config.providers": "file,dir,env",
+        "config.providers.file.class": JAVA + "FileConfigProvider",
+        "config.providers.dir.class": JAVA + "DirectoryConfigProvider",
+        "config.providers.env.class": JAVA + "EnvVarConfigProvider",
+    }
+
+
+@pytest.fixture
+def herder(secrets: Path) -> Iterator[StandaloneHerder]:
+    props = _worker_props(secrets)
+    config = StandaloneConfig.parse(props)
+    offsets = FileOffsetStore(config.offset_storage_file_filename)
+    worker = Worker("standalone", props, config, default_registry(), offsets, MemoryStatusStore())
+    h = StandaloneHerder(
+        worker,
+        admin=AdminClient({"bootstrap.servers": "127.0.0.1:9"}),
+        kafka_cluster_id="c",
+        version="test",
+    )
+    h.mark_ready()
+    try:
+        yield h
+    finally:
+        h.stop()
+        offsets.close()
+
+
+def _bad_configs(d: Path, props: Path) -> dict[str, dict[str, str]]:
+    """Configs that fail validation with a secret in the key at fault (or near it)."""
+    sink = {"connector.class": "FileStreamSink", "topics": "t"}
+    return {
+        "file content as a converter": {**sink, "key.converter": f"${{dir:{d}:passwd}}"},
+        "file content as the connector class": {
+            "connector.class": f"${{dir:{d}:passwd}}",
+            "topics": "t",
+        },
+        "a class name from a secret": {"connector.class": f"${{dir:{d}:class}}", "topics": "t"},
+        "a bad integer ending in a newline": {**sink, "tasks.max": f"${{dir:{d}:tasks}}"},
+        "quotes, backslashes and unicode": {**sink, "errors.tolerance": f"${{dir:{d}:weird}}"},
+        "an env variable in a header converter": {
+            **sink,
+            "header.converter": "${env:KC_SECRET_ENV}",
+        },
+        "a rule over several keys": {
+            **sink,
+            "topics": "${env:KC_SECRET_ENV}",
+            "topics.regex": "x.*",
+        },
+        "file content as transform aliases": {**sink, "transforms": f"${{dir:{d}:passwd}}"},
+        "a transform type from a secret": {
+            **sink,
+            "transforms": "r",
+            "transforms.r.type": f"${{file:{props}:password}}",
+        },
+        "a validator quoting another key": {
+            **sink,
+            "transforms": "r",
+            "transforms.r.type": "RegexRouter",
+            "transforms.r.regex": f"${{dir:{d}:weird}}",
+            "transforms.r.replacement": "$9",
+        },
+        "a converter's own key": {
+            **sink,
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": f"${{file:{props}:password}}",
+        },
+        "a source's own key": {
+            "connector.class": "FileStreamSource",
+            "topic": "${env:KC_SECRET_ENV}",
+            "batch.size": f"${{dir:{d}:weird}}",
+        },
+    }
+
+
+def _leaks(reply: Reply) -> list[str]:
+    return [needle for needle in (MARKER, "root:x", "/bin/bash") if needle in reply.text]
+
+
+def _run(herder: StandaloneHerder, scenario: Any) -> Any:
+    async def main() -> Any:
+        async with TestClient(TestServer(build_app(herder))) as client:
+            return await scenario(client)
+
+    return asyncio.run(main())
+
+
+def test_validate_and_rejected_writes_never_answer_a_resolved_value(
+    herder: StandaloneHerder, secrets: Path
+) -> None:
+    configs = _bad_configs(secrets / "mounted", secrets / "db.properties")
+
+    async def scenario(client: TestClient[Any, Any]) -> dict[str, list[tuple[str, Reply]]]:
+        replies: dict[str, list[tuple[str, Reply]]] = {}
+        # One good connector, left STOPPED, so PUT and PATCH of an existing one are probed too.
+        good = {"connector.class": "FileStreamSink", "topics": "t", "file": "/dev/null"}
+        created = await send(
+            client,
+            "POST",
+            "/connectors",
+            json={"name": "kept", "config": good, "initial_state": "STOPPED"},
+        )
+        assert created.status == 201, created.text
+        for what, config in configs.items():
+            replies[what] = [
+                (
+                    "validate",
+                    await send(
+                        client,
+                        "PUT",
+                        "/connector-plugins/FileStreamSink/config/validate",
+                        json=config,
+                    ),
+                ),
+                (
+                    "POST",
+                    await send(client, "POST", "/connectors", json={"name": "c", "config": config}),
+                ),
+                ("PUT new", await send(client, "PUT", "/connectors/c/config", json=config)),
+                ("PUT", await send(client, "PUT", "/connectors/kept/config", json=config)),
+                ("PATCH", await send(client, "PATCH", "/connectors/kept/config", json=config)),
+            ]
+        return replies
+
+    replies = _run(herder, scenario)
+    for what, answers in replies.items():
+        for endpoint, reply in answers:
+            assert not _leaks(reply), (what, endpoint, reply.text)
+            if endpoint == "validate":
+                assert reply.status == 200, (what, reply.text)
+                assert isinstance(reply.body, dict)
+                assert reply.body["error_count"] > 0, (what, reply.text)
+            else:
+                assert reply.status == 400, (what, endpoint, reply.text)
+
+
+def test_validate_shows_values_and_the_connector_name_as_written(
+    herder: StandaloneHerder, secrets: Path
+) -> None:
+    d = secrets / "mounted"
+    config = {
+        "connector.class": f"${{dir:{d}:class}}",
+        "topics": "t",
+        "tasks.max": f"${{dir:{d}:tasks}}",
+    }
+
+    async def scenario(client: TestClient[Any, Any]) -> Reply:
+        return await send(
+            client, "PUT", "/connector-plugins/FileStreamSink/config/validate", json=config
+        )
+
+    reply = _run(herder, scenario)
+    assert isinstance(reply.body, dict)
+    assert reply.body["name"] == config["connector.class"]
+    values = {c["value"]["name"]: c["value"] for c in reply.body["configs"]}
+    assert values["tasks.max"]["value"] == config["tasks.max"]
+    # The check ran on the resolved value, and says so with the variable as written.
+    assert values["tasks.max"]["errors"] == [
+        f"invalid value {config['tasks.max']!r} for key 'tasks.max': expected an integer"
+    ]
+
+
+def test_accepted_configs_are_served_as_written(herder: StandaloneHerder, secrets: Path) -> None:
+    d = secrets / "mounted"
+    (d / "sink").write_text(str(secrets / "S3CRET-out.txt") + "\n", "utf-8")
+    config = {
+        "connector.class": "FileStreamSink",
+        "topics": "t",
+        "file": f"${{dir:{d}:sink}}",
+        "consumer.override.client.id": "${env:KC_SECRET_ENV}",
+    }
+
+    async def scenario(client: TestClient[Any, Any]) -> list[Reply]:
+        out = [
+            await send(
+                client,
+                "POST",
+                "/connectors",
+                json={"name": "s", "config": config, "initial_state": "STOPPED"},
+            )
+        ]
+        for path in (
+            "/connectors/s",
+            "/connectors/s/config",
+            "/connectors/s/status",
+            "/connectors/s/tasks",
+            "/connectors?expand=info&expand=status",
+            "/connector-plugins",
+            "/connector-plugins/FileStreamSink/config",
+        ):
+            out.append(await send(client, "GET", path))
+        out.append(
+            await send(
+                client, "PUT", "/connector-plugins/FileStreamSink/config/validate", json=config
+            )
+        )
+        return out
+
+    replies = _run(herder, scenario)
+    assert replies[0].status == 201, replies[0].text
+    for reply in replies:
+        assert reply.status == 200 or reply is replies[0], reply.text
+        assert not _leaks(reply), reply.text
+    assert isinstance(replies[2].body, dict)
+    assert replies[2].body["file"] == config["file"]
