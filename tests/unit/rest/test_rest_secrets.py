@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,14 @@ def _worker_props(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def herder(secrets: Path) -> Iterator[StandaloneHerder]:
-    props = _worker_props(secrets)
+@contextmanager
+def _standalone(props: dict[str, str]) -> Iterator[StandaloneHerder]:
     config = StandaloneConfig.parse(props)
     offsets = FileOffsetStore(config.offset_storage_file_filename)
     worker = Worker("standalone", props, config, default_registry(), offsets, MemoryStatusStore())
     h = StandaloneHerder(
         worker,
-        admin=AdminClient({"bootstrap.servers": "127.0.0.1:9"}),
+        admin=AdminClient({"bootstrap.servers": "127.0.0.1:9", "log_level": "0"}),
         kafka_cluster_id="c",
         version="test",
     )
@@ -77,6 +77,12 @@ def herder(secrets: Path) -> Iterator[StandaloneHerder]:
     finally:
         h.stop()
         offsets.close()
+
+
+@pytest.fixture
+def herder(secrets: Path) -> Iterator[StandaloneHerder]:
+    with _standalone(_worker_props(secrets)) as h:
+        yield h
 
 
 def _bad_configs(d: Path, props: Path) -> dict[str, dict[str, str]]:
@@ -256,3 +262,73 @@ def test_accepted_configs_are_served_as_written(herder: StandaloneHerder, secret
         assert not _leaks(reply), reply.text
     assert isinstance(replies[2].body, dict)
     assert replies[2].body["file"] == config["file"]
+
+
+# --- client overrides that load code, run commands, reach URLs or read files
+
+
+def _override_replies(herder: StandaloneHerder, config: dict[str, str]) -> list[Reply]:
+    async def scenario(client: TestClient[Any, Any]) -> list[Reply]:
+        return [
+            await send(
+                client, "PUT", "/connector-plugins/FileStreamSink/config/validate", json=config
+            ),
+            await send(
+                client,
+                "POST",
+                "/connectors",
+                json={"name": "o", "config": config, "initial_state": "STOPPED"},
+            ),
+        ]
+
+    result: list[Reply] = _run(herder, scenario)
+    return result
+
+
+def test_an_override_reaching_a_url_the_worker_does_not_allow_is_a_400_naming_the_key(
+    herder: StandaloneHerder,
+) -> None:
+    key = "producer.override.sasl.oauthbearer.token.endpoint.url"
+    config = {
+        "connector.class": "FileStreamSink",
+        "topics": "t",
+        "consumer.override.plugin.library.paths": "/tmp/evil.so",
+        key: "${env:KC_SECRET_ENV}",
+    }
+    validated, created = _override_replies(herder, config)
+    assert isinstance(validated.body, dict)
+    errors = {c["value"]["name"]: c["value"]["errors"] for c in validated.body["configs"]}
+    assert errors[key] == [
+        f"invalid value '${{env:KC_SECRET_ENV}}' for key '{key}': "
+        "sasl.oauthbearer.token.endpoint.url makes the worker send credentials to that URL; "
+        "expected a URL the worker's connector.client.config.override.allowed.urls lists "
+        "(now: none)"
+    ]
+    assert (
+        "'consumer.override.plugin.library.paths'"
+        in errors["consumer.override.plugin.library.paths"][0]
+    )
+    assert created.status == 400
+    assert isinstance(created.body, dict)
+    assert key in created.body["message"]
+    assert "consumer.override.plugin.library.paths" in created.body["message"]
+    assert MARKER not in validated.text + created.text
+
+
+def test_the_worker_config_allows_an_override_url(secrets: Path) -> None:
+    url = "https://idp.example/oauth2/token"
+    props = {
+        **_worker_props(secrets),
+        "connector.client.config.override.allowed.urls": f"https://other.example/, {url}",
+    }
+    config = {
+        "name": "o",
+        "connector.class": "FileStreamSink",
+        "topics": "t",
+        "producer.override.sasl.oauthbearer.token.endpoint.url": url,
+    }
+    with _standalone(props) as h:
+        validated, created = _override_replies(h, config)
+    assert isinstance(validated.body, dict)
+    assert validated.body["error_count"] == 0, validated.text
+    assert created.status == 201, created.text

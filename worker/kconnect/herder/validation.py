@@ -37,11 +37,12 @@ from kconnect.config.connector import (
 )
 from kconnect.config.providers import ConfigProviderError, ConfigTransformer
 from kconnect.config.validation import describe_problems
-from kconnect.config.worker import prefixed
+from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.herder.model import ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo
 from kconnect.plugins.registry import PluginRegistry
 from kconnect.transforms.chain import PREDICATES, TRANSFORMS, parse_chain_spec
+from kconnect.worker.clients import override_errors
 
 _TYPES: dict[type, str] = {bool: "BOOLEAN", int: "INT", float: "DOUBLE", str: "STRING"}
 
@@ -321,6 +322,17 @@ def _configure_errors(
     return []
 
 
+def _override_policy(worker_props: Mapping[str, str]) -> str:
+    """The worker's `connector.client.config.override.policy` (All, None or Principal)."""
+    field = WorkerConfig.model_fields["connector_client_config_override_policy"]
+    try:
+        return WorkerConfig.model_validate(
+            {field.alias: worker_props.get(str(field.alias), field.default)}
+        ).connector_client_config_override_policy
+    except ValidationError:
+        return "None"  # the worker refuses to start with it: allow nothing meanwhile
+
+
 @dataclass
 class _Checked:
     """What one pass of the checks over a config found."""
@@ -332,10 +344,16 @@ class _Checked:
 
 
 def _check(
-    registry: PluginRegistry, config: Mapping[str, str], written: Mapping[str, str]
+    registry: PluginRegistry,
+    worker_props: Mapping[str, str],
+    config: Mapping[str, str],
+    written: Mapping[str, str],
 ) -> _Checked:
     """Every check over `config`; messages show values as `written` holds them."""
     errors: Errors = {}
+    policy = _override_policy(worker_props)
+    for key, message in override_errors(worker_props, config, policy, written).items():
+        _add(errors, key, Finding("override", message, quotes_input=False))
     class_name = config.get("connector.class", "")
     connector_cls: type[Connector] | None = None
     try:
@@ -434,11 +452,11 @@ def validate_config(
         _add(provider_errors, "connector.class", Finding("provider", str(e), quotes_input=False))
     resolved_keys = sorted(k for k, v in written.items() if resolved.get(k) != v)
 
-    checked = _check(registry, resolved, written)
+    checked = _check(registry, worker_props, resolved, written)
     models = checked.models
     definitions = [key_info for model in models for key_info in config_key_infos(model)]
     if resolved_keys:
-        as_written = _check(registry, written, written)
+        as_written = _check(registry, worker_props, written, written)
         chain_keys = as_written.chain_keys
         known = {*written, *(k.name for k in definitions), *(k.name for k in chain_keys)}
         errors = _shown(checked.errors, as_written.errors, known, resolved_keys)
