@@ -27,36 +27,20 @@ from kconnect.rest import build_app
 from kconnect.storage.file_offsets import FileOffsetStore
 from kconnect.storage.status import MemoryStatusStore
 from kconnect.worker.worker import Worker
+from tests.support.secrets import MARKER, bad_configs, leaks, provider_props, write_secrets
 from tests.unit.rest.rest_support import Reply, send
-
-MARKER = "S3CRET"
-ETC_USERS = "root:x:0:0:S3CRET-root:/root:/bin/bash\ndaemon:x:1:1:S3CRET-daemon:/:/bin/sh\n"
-WEIRD = 'S3CRET-weird "quoted" \\back\\slash \u00fcn\u00efc\u00f8d\u00e9 \u2603\n'
-ENV_VALUE = "S3CRET-env 'single' \"double\" \\ \u00e9\u2603"
-JAVA = "org.apache.kafka.common.config.provider."
 
 
 @pytest.fixture
 def secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "mounted"
-    directory.mkdir()
-    (directory / "passwd").write_text(ETC_USERS, "utf-8")
-    (directory / "tasks").write_text("S3CRET-tasks\n", "utf-8")
-    (directory / "weird").write_text(WEIRD, "utf-8")
-    (directory / "class").write_text("S3CRET.no.such.Connector\n", "utf-8")
-    (tmp_path / "db.properties").write_text("password=S3CRET-prop-\\u00fc\n", "utf-8")
-    monkeypatch.setenv("KC_SECRET_ENV", ENV_VALUE)
-    return tmp_path
+    return write_secrets(tmp_path, monkeypatch)
 
 
 def _worker_props(tmp_path: Path) -> dict[str, str]:
     return {
         "bootstrap.servers": "127.0.0.1:9",
         "offset.storage.file.filename": str(tmp_path / "offsets"),
-        "config.providers": "file,dir,env",
-        "config.providers.file.class": JAVA + "FileConfigProvider",
-        "config.providers.dir.class": JAVA + "DirectoryConfigProvider",
-        "config.providers.env.class": JAVA + "EnvVarConfigProvider",
+        **provider_props(),
     }
 
 
@@ -85,55 +69,8 @@ def herder(secrets: Path) -> Iterator[StandaloneHerder]:
         yield h
 
 
-def _bad_configs(d: Path, props: Path) -> dict[str, dict[str, str]]:
-    """Configs that fail validation with a secret in the key at fault (or near it)."""
-    sink = {"connector.class": "FileStreamSink", "topics": "t"}
-    return {
-        "file content as a converter": {**sink, "key.converter": f"${{dir:{d}:passwd}}"},
-        "file content as the connector class": {
-            "connector.class": f"${{dir:{d}:passwd}}",
-            "topics": "t",
-        },
-        "a class name from a secret": {"connector.class": f"${{dir:{d}:class}}", "topics": "t"},
-        "a bad integer ending in a newline": {**sink, "tasks.max": f"${{dir:{d}:tasks}}"},
-        "quotes, backslashes and unicode": {**sink, "errors.tolerance": f"${{dir:{d}:weird}}"},
-        "an env variable in a header converter": {
-            **sink,
-            "header.converter": "${env:KC_SECRET_ENV}",
-        },
-        "a rule over several keys": {
-            **sink,
-            "topics": "${env:KC_SECRET_ENV}",
-            "topics.regex": "x.*",
-        },
-        "file content as transform aliases": {**sink, "transforms": f"${{dir:{d}:passwd}}"},
-        "a transform type from a secret": {
-            **sink,
-            "transforms": "r",
-            "transforms.r.type": f"${{file:{props}:password}}",
-        },
-        "a validator quoting another key": {
-            **sink,
-            "transforms": "r",
-            "transforms.r.type": "RegexRouter",
-            "transforms.r.regex": f"${{dir:{d}:weird}}",
-            "transforms.r.replacement": "$9",
-        },
-        "a converter's own key": {
-            **sink,
-            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-            "value.converter.schemas.enable": f"${{file:{props}:password}}",
-        },
-        "a source's own key": {
-            "connector.class": "FileStreamSource",
-            "topic": "${env:KC_SECRET_ENV}",
-            "batch.size": f"${{dir:{d}:weird}}",
-        },
-    }
-
-
 def _leaks(reply: Reply) -> list[str]:
-    return [needle for needle in (MARKER, "root:x", "/bin/bash") if needle in reply.text]
+    return leaks(reply.text)
 
 
 def _run(herder: StandaloneHerder, scenario: Any) -> Any:
@@ -147,7 +84,7 @@ def _run(herder: StandaloneHerder, scenario: Any) -> Any:
 def test_validate_and_rejected_writes_never_answer_a_resolved_value(
     herder: StandaloneHerder, secrets: Path
 ) -> None:
-    configs = _bad_configs(secrets / "mounted", secrets / "db.properties")
+    configs = bad_configs(secrets / "mounted", secrets / "db.properties")
 
     async def scenario(client: TestClient[Any, Any]) -> dict[str, list[tuple[str, Reply]]]:
         replies: dict[str, list[tuple[str, Reply]]] = {}
