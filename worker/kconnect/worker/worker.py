@@ -251,6 +251,7 @@ class Worker:
             log.exception("task %s could not be started", task_id)
             trace = redact(format_trace(e))
             self.status.put_task(task_id, StateInfo(State.FAILED, self.worker_id, trace))
+            REDACTORS.unregister((task_id.connector, task_id.task))
             return
         runner.redact = redact
         self.tasks[task_id] = runner
