@@ -13,6 +13,15 @@ resolve, or resolves to the wrong kind of plugin, is an error on its `type` key;
 is an error on that key's full name; a rule over several keys is reported on the `type` key. The
 plugins are configured once (as the converters are) so that checks made in `configure` count
 too; nothing here does I/O of its own.
+
+Config provider variables (`${dir:/mnt/db:password}`) are resolved first, so the checks see what
+the worker will run, but no resolved value leaves in the answer: values, key names, groups and
+the top-level `name` come from the config as written. A message is shown as a check wrote it only
+when it is built from the written value and the models' constants; any other message (a
+validator's, a plugin's `configure`) is taken from the same check over the config as written when
+it fails the same way there, and otherwise replaced by one saying only that the check failed
+(`_shown`). Override keys are checked against the policy and the worker's allow-lists
+(`kconnect.worker.clients.override_errors`).
 """
 
 from __future__ import annotations

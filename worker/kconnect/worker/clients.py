@@ -7,6 +7,11 @@ Precedence, lowest first: the runtime's defaults, the worker's top-level client 
 (`bootstrap.servers`, `security.protocol`, `ssl.*`, `sasl.*`), the worker's `producer.` /
 `consumer.` / `admin.` keys, then the connector's `producer.override.` / `consumer.override.` /
 `admin.override.` keys, as `connector.client.config.override.policy` allows.
+
+Whatever the policy, a connector's overrides never set a key that makes the worker load code,
+run a command, send credentials to a URL or read a file of the caller's choosing, unless the
+worker's own config allows it (`override_errors`): validation reports them on their keys, and a
+task is never built with one.
 """
 
 from __future__ import annotations
