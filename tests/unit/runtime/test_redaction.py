@@ -63,6 +63,17 @@ def test_a_resolved_value_is_replaced_however_a_message_quotes_it(secret: str) -
         assert written in shown
 
 
+def test_each_variable_of_a_value_is_replaced_on_its_own() -> None:
+    written = "jdbc:pg://db/x?user=${env:DB_USER}&password=${dir:/mnt/db:password}"
+    resolved = "jdbc:pg://db/x?user=app-S3CRET&password=S3CRET-pw"
+    redact = Redactor.of({"connection.url": written}, {"connection.url": resolved})
+    assert redact(f"cannot connect with {resolved!r}") == f"cannot connect with {written!r}"
+    assert redact("password authentication failed: 'S3CRET-pw'") == (
+        "password authentication failed: '${dir:/mnt/db:password}'"
+    )
+    assert redact("role app-S3CRET does not exist") == "role ${env:DB_USER} does not exist"
+
+
 def test_short_values_and_unchanged_values_are_left_alone() -> None:
     redact = Redactor.of(
         {"tasks.max": "${env:N}", "topic": "orders", "unknown": "${vault:x}"},

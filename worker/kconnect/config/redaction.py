@@ -29,6 +29,8 @@ import threading
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Final
 
+from kconnect.config.providers import VARIABLE
+
 MIN_LENGTH: Final = 4
 
 
@@ -48,6 +50,26 @@ def _forms(value: str) -> set[str]:
     return {f for f in out if len(f) >= MIN_LENGTH}
 
 
+def _variable_values(written: str, resolved: str) -> list[tuple[str, str]]:
+    """(what it resolved to, the variable) for each variable of `written`, found by matching
+    the text around the variables against `resolved`."""
+    parts = VARIABLE.split(written)
+    variables = [m.group(0) for m in VARIABLE.finditer(written)]
+    if not variables:
+        return []
+    # VARIABLE has three groups: split() puts them between the literal texts.
+    literals = parts[:: VARIABLE.groups + 1]
+    pattern = "(.*?)".join(re.escape(lit) for lit in literals)
+    match = re.fullmatch(pattern, resolved, re.DOTALL)
+    if match is None:
+        return []
+    return [
+        (value, variable)
+        for value, variable in zip(match.groups(), variables, strict=True)
+        if value != variable
+    ]
+
+
 class Redactor:
     """Replaces resolved values in text with the variables they were resolved from."""
 
@@ -61,10 +83,16 @@ class Redactor:
 
     @classmethod
     def of(cls, written: Mapping[str, str], resolved: Mapping[str, str]) -> Redactor:
-        """For a config as written and as resolved: each value a variable changed."""
-        return cls(
-            (resolved[k], v) for k, v in written.items() if k in resolved and resolved[k] != v
-        )
+        """For a config as written and as resolved: each value a variable changed, and within
+        it what each variable resolved to (`jdbc:...?password=${env:PW}`: the password alone)."""
+        pairs: list[tuple[str, str]] = []
+        for key, text in written.items():
+            value = resolved.get(key, text)
+            if value == text:
+                continue
+            pairs.append((value, text))
+            pairs.extend(_variable_values(text, value))
+        return cls(pairs)
 
     def pairs(self) -> list[tuple[str, str]]:
         return list(self._by_form.items())
