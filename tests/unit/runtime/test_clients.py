@@ -5,6 +5,7 @@ from kconnect.worker.clients import (
     consumer_config,
     group_protocol_chosen,
     max_poll_records,
+    override_errors,
     producer_config,
     translate,
     with_group_protocol,
@@ -120,3 +121,83 @@ def test_group_protocol_chosen() -> None:
     assert not group_protocol_chosen(WORKER, {})
     assert group_protocol_chosen({"consumer.group.protocol": "classic"}, {})
     assert group_protocol_chosen({}, {"consumer.override.group.protocol": "consumer"})
+
+
+# --- client overrides that load code, run commands, reach URLs or read files
+
+UNSAFE = {
+    "producer.override.plugin.library.paths": "/tmp/evil.so",
+    "producer.override.ssl.engine.location": "/tmp/engine.so",
+    "producer.override.ssl.providers": "/tmp/provider",
+    "consumer.override.sasl.kerberos.kinit.cmd": "touch /tmp/pwned",
+    "consumer.override.sasl.kerberos.principal": "x; touch /tmp/pwned",
+    "consumer.override.sasl.kerberos.keytab": "/etc/shadow",
+    "producer.override.sasl.oauthbearer.token.endpoint.url": "http://169.254.169.254/token",
+    "producer.override.sasl.oauthbearer.metadata.authentication.type": "azure_imds",
+    "admin.override.ssl.ca.location": "/etc/shadow",
+    "producer.override.ssl.key.location": "/var/run/secrets/other/key.pem",
+    "consumer.override.offset.store.path": "/etc/cron.d",
+    "producer.override.https.ca.location": "/etc/shadow",
+    "producer.override.sasl.oauthbearer.assertion.private.key.file": "/etc/shadow",
+}
+
+
+def test_overrides_that_load_code_run_commands_reach_urls_or_read_files_are_refused() -> None:
+    errors = override_errors(WORKER, UNSAFE, "All", written=UNSAFE)
+    assert sorted(errors) == sorted(UNSAFE)
+    for key, message in errors.items():
+        assert f"'{key}'" in message
+        assert "connector.client.config.override.allowed." in message
+    assert (
+        "allowed.urls lists (now: none)"
+        in errors["producer.override.sasl.oauthbearer.token.endpoint.url"]
+    )
+
+
+def test_the_worker_config_allows_named_urls_files_and_keys() -> None:
+    worker = {
+        **WORKER,
+        "connector.client.config.override.allowed.urls": "https://idp.example/token",
+        "connector.client.config.override.allowed.files": "/etc/kafka/ca.pem,/etc/tls/",
+        "connector.client.config.override.allowed.unsafe.keys": "sasl.kerberos.principal",
+    }
+    allowed = {
+        "producer.override.sasl.oauthbearer.token.endpoint.url": "https://idp.example/token",
+        "admin.override.ssl.ca.location": "/etc/kafka/ca.pem",
+        "producer.override.ssl.key.location": "/etc/tls/client/key.pem",
+        "consumer.override.ssl.ca.location": "probe",
+        "consumer.override.sasl.kerberos.principal": "connect@EXAMPLE",
+        "producer.override.sasl.oauthbearer.metadata.authentication.type": "none",
+        "producer.override.linger.ms": "50",
+    }
+    assert override_errors(worker, allowed, "All") == {}
+    refused = {
+        "producer.override.sasl.oauthbearer.token.endpoint.url": "https://idp.example/token2",
+        "producer.override.ssl.key.location": "/etc/tls/../shadow",
+        "consumer.override.ssl.ca.location": "/etc/kafka/ca.pem.bak",
+        "consumer.override.sasl.kerberos.keytab": "/etc/krb5.keytab",
+    }
+    assert sorted(override_errors(worker, refused, "All")) == sorted(refused)
+
+
+def test_a_custom_kinit_command_makes_the_keys_it_names_unsafe() -> None:
+    worker = {**WORKER, "sasl.kerberos.kinit.cmd": "kinit -S %{sasl.kerberos.service.name}"}
+    props = {"consumer.override.sasl.kerberos.service.name": "kafka; touch /tmp/pwned"}
+    assert list(override_errors(worker, props, "All")) == list(props)
+    assert override_errors(WORKER, props, "All") == {}
+
+
+def test_a_task_is_never_built_with_an_unsafe_override_and_its_error_shows_no_value() -> None:
+    props = {"producer.override.sasl.oauthbearer.token.endpoint.url": "http://S3CRET.example/"}
+    with pytest.raises(ConfigError) as e:
+        producer_config(WORKER, props, connector="c", task=0, policy="All")
+    assert "producer.override.sasl.oauthbearer.token.endpoint.url" in str(e.value)
+    assert "S3CRET" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"plugin\.library\.paths"):
+        consumer_config(
+            WORKER,
+            {"consumer.override.plugin.library.paths": "/tmp/x.so"},
+            connector="c",
+            task=0,
+            policy="All",
+        )

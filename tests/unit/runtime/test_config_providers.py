@@ -254,3 +254,19 @@ def test_validation_messages_never_quote_a_resolved_secret(tmp_path: Path) -> No
     assert "tasks.max" in messages
     assert "s3cr3t" not in messages
     assert f"${{dir:{tmp_path}:tasks}}" in messages
+
+
+class _Crashing:
+    def configure(self, params: dict[str, str]) -> None:
+        pass
+
+    def get(self, path: str, keys: set[str]) -> dict[str, str]:
+        raise KeyError(path)
+
+
+def test_a_provider_failing_in_get_is_an_error_on_the_key_not_a_crash() -> None:
+    worker = {"config.providers": "v", "config.providers.v.class": f"{__name__}._Crashing"}
+    config = {"name": "c", "connector.class": "FileStreamSink", "topics": "${v:db:password}"}
+    infos = validate_config(default_registry(), worker, config)
+    errors = {c.value.name: c.value.errors for c in infos.configs if c.value.errors}
+    assert errors["topics"][0] == "topics: config provider 'v' failed: KeyError: 'db'"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kconnect.config.properties import parse_properties
 from kconnect.config.providers import ConfigTransformer
+from kconnect.config.redaction import REDACTORS, Redactor
 from kconnect.errors import ConfigError
 
 
@@ -35,12 +36,15 @@ def read_properties(path: str) -> dict[str, str]:
 
 def read_worker_properties(path: str) -> dict[str, str]:
     """A worker file with its config-provider variables resolved, as Kafka Connect's worker
-    resolves its own config (a SASL password from a mounted Secret, say)."""
+    resolves its own config (a SASL password from a mounted Secret, say). The values resolved
+    are masked in this process's log lines from then on (`REDACTORS`)."""
     props = read_properties(path)
     try:
-        return ConfigTransformer.from_worker_props(props).transform(props)
+        resolved = ConfigTransformer.from_worker_props(props).transform(props)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+    REDACTORS.register(("worker", path), Redactor.of(props, resolved))
+    return resolved
 
 
 def _text(value: object, key: str, path: str) -> str:

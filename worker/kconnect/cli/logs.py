@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Final, TextIO
 
 from kconnect.api.types import JsonValue
+from kconnect.config.redaction import RedactingFilter
 from kconnect.logcontext import ContextFilter, context_of
 from kconnect.rest.loggers import level_name
 
@@ -106,6 +107,7 @@ def log_handler(log_format: str, stream: TextIO) -> logging.Handler:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if log_format == JSON else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactingFilter())
     return handler
 
 

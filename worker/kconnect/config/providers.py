@@ -239,6 +239,11 @@ class ConfigTransformer:
                 raise ConfigProviderError(
                     first_key[(provider, path)], f"config provider {provider!r}: {e}"
                 ) from e
+            except Exception as e:  # a user's provider may fail in any way
+                raise ConfigProviderError(
+                    first_key[(provider, path)],
+                    f"config provider {provider!r} failed: {type(e).__name__}: {e}",
+                ) from e
 
         def replace(match: re.Match[str]) -> str:
             provider, path, key = match.group(1), match.group(2) or "", match.group(3)

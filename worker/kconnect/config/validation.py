@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -12,25 +12,45 @@ from kconnect.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def describe_errors(error: ValidationError, props: Mapping[str, object]) -> list[tuple[str, str]]:
-    """(key, message) for each problem, the key as the user wrote it (the dotted alias)."""
-    problems: list[tuple[str, str]] = []
+class Problem(NamedTuple):
+    """One validation problem: the key, pydantic's error type, and the message for people."""
+
+    key: str
+    kind: str
+    message: str
+    quotes_input: bool
+    """Whether `message` may hold text taken from the validated input (a validator's own
+    message). When False it is built only from the shown value and the model's constants."""
+
+
+def describe_problems(error: ValidationError, props: Mapping[str, object]) -> list[Problem]:
+    """Each problem of `error`, the key as the user wrote it (the dotted alias), and the value
+    shown as `props` holds it (which need not be what was validated: see `quotes_input`)."""
+    problems: list[Problem] = []
     for item in error.errors(include_url=False):
         loc = item.get("loc", ())
         key = ".".join(str(p) for p in loc) if loc else "<config>"
         kind = item.get("type", "")
+        quotes = kind not in _BUILT_FROM_CONSTANTS
         if not loc:
             # A rule over several keys: its message names them.
-            problems.append((key, _expected(item.get("msg", ""), kind, item.get("ctx") or {})))
+            expected = _expected(item.get("msg", ""), kind, item.get("ctx") or {})
+            problems.append(Problem(key, kind, expected, quotes))
             continue
         if kind == "missing":
-            problems.append((key, f"missing required key '{key}'"))
+            problems.append(Problem(key, kind, f"missing required key '{key}'", False))
             continue
         given = props.get(str(loc[0])) if loc else None
         shown = given if given is not None else item.get("input")
         expected = _expected(item.get("msg", ""), kind, item.get("ctx") or {})
-        problems.append((key, f"invalid value {shown!r} for key '{key}': {expected}"))
+        message = f"invalid value {shown!r} for key '{key}': {expected}"
+        problems.append(Problem(key, kind, message, quotes))
     return problems
+
+
+def describe_errors(error: ValidationError, props: Mapping[str, object]) -> list[tuple[str, str]]:
+    """(key, message) for each problem, the key as the user wrote it (the dotted alias)."""
+    return [(p.key, p.message) for p in describe_problems(error, props)]
 
 
 _EXPECTED = {
@@ -43,6 +63,14 @@ _EXPECTED = {
     "bool_type": "expected true or false",
     "string_type": "expected a string",
 }
+
+
+_BUILT_FROM_CONSTANTS = frozenset(
+    {*_EXPECTED, "missing", "greater_than_equal", "less_than_equal", "string_too_short"}
+    | {"literal_error", "enum"}
+)
+"""Error types whose message `_expected` builds from constants of the model, never from the
+validated input."""
 
 
 def _expected(msg: str, kind: str, ctx: Mapping[str, object]) -> str:

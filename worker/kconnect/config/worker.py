@@ -101,6 +101,35 @@ class WorkerConfig(BaseModel):
     connector_client_config_override_policy: str = Field(
         "All", alias="connector.client.config.override.policy"
     )
+    connector_client_config_override_allowed_urls: str = Field(
+        "",
+        alias="connector.client.config.override.allowed.urls",
+        description=(
+            "A kconnect key: the URLs (comma-separated, matched exactly) that a connector's "
+            "client overrides may name in sasl.oauthbearer.token.endpoint.url, as Kafka's "
+            "org.apache.kafka.sasl.oauthbearer.allowed.urls system property. Empty: none."
+        ),
+    )
+    connector_client_config_override_allowed_files: str = Field(
+        "",
+        alias="connector.client.config.override.allowed.files",
+        description=(
+            "A kconnect key: the files (comma-separated; an entry ending in '/' admits the "
+            "files under that directory) that a connector's client overrides may name in keys "
+            "that read files (ssl.key.location, ssl.ca.location, ...), as Kafka's "
+            "org.apache.kafka.sasl.oauthbearer.allowed.files. Empty: none."
+        ),
+    )
+    connector_client_config_override_allowed_unsafe_keys: str = Field(
+        "",
+        alias="connector.client.config.override.allowed.unsafe.keys",
+        description=(
+            "A kconnect key: client keys (comma-separated, without the producer.override. "
+            "prefix) that a connector's overrides may set with any value though they load "
+            "code, run commands, reach URLs or read files (plugin.library.paths, "
+            "sasl.kerberos.kinit.cmd, ...). Empty: none."
+        ),
+    )
     topic_creation_enable: bool = Field(True, alias="topic.creation.enable")
     config_providers: str = Field("", alias="config.providers")
     admin_listeners: str | None = Field(

@@ -13,13 +13,23 @@ resolve, or resolves to the wrong kind of plugin, is an error on its `type` key;
 is an error on that key's full name; a rule over several keys is reported on the `type` key. The
 plugins are configured once (as the converters are) so that checks made in `configure` count
 too; nothing here does I/O of its own.
+
+Config provider variables (`${dir:/mnt/db:password}`) are resolved first, so the checks see what
+the worker will run, but no resolved value leaves in the answer: values, key names, groups and
+the top-level `name` come from the config as written. A message is shown as a check wrote it only
+when it is built from the written value and the models' constants; any other message (a
+validator's, a plugin's `configure`) is taken from the same check over the config as written when
+it fails the same way there, and otherwise replaced by one saying only that the check failed
+(`_shown`). Override keys are checked against the policy and the worker's allow-lists
+(`kconnect.worker.clients.override_errors`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, get_args, get_origin
+from dataclasses import dataclass
+from typing import Any, NamedTuple, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
@@ -35,12 +45,13 @@ from kconnect.config.connector import (
     split_list,
 )
 from kconnect.config.providers import ConfigProviderError, ConfigTransformer
-from kconnect.config.validation import describe_errors
-from kconnect.config.worker import prefixed
+from kconnect.config.validation import describe_problems
+from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.herder.model import ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo
 from kconnect.plugins.registry import PluginRegistry
 from kconnect.transforms.chain import PREDICATES, TRANSFORMS, parse_chain_spec
+from kconnect.worker.clients import override_errors
 
 _TYPES: dict[type, str] = {bool: "BOOLEAN", int: "INT", float: "DOUBLE", str: "STRING"}
 
@@ -94,21 +105,44 @@ def config_key_infos(model: type[BaseModel]) -> list[ConfigKeyInfo]:
     return out
 
 
-def _model_errors(model: type[BaseModel], config: Mapping[str, str]) -> dict[str, list[str]]:
+class Finding(NamedTuple):
+    """One error on one key: its kind (pydantic's error type, or the exception's class), the
+    message, and whether the message may quote the values the check was given."""
+
+    kind: str
+    message: str
+    quotes_input: bool = True
+
+
+Errors = dict[str, list[Finding]]
+
+
+def _add(errors: Errors, key: str, finding: Finding) -> None:
+    errors.setdefault(key, []).append(finding)
+
+
+def _raised(error: Exception) -> Finding:
+    """A check's exception: its text is the check's own, so it may quote what it was given."""
+    return Finding(type(error).__name__, str(error))
+
+
+def _model_errors(
+    model: type[BaseModel], config: Mapping[str, str], written: Mapping[str, str]
+) -> Errors:
     try:
         model.model_validate(config)
     except ValidationError as e:
-        errors: dict[str, list[str]] = {}
-        for key, message in describe_errors(e, config):
-            where = key
-            if key == "<config>":
-                if "DLQ topic" in message:
+        errors: Errors = {}
+        for problem in describe_problems(e, written):
+            where = problem.key
+            if problem.key == "<config>":
+                if "DLQ topic" in problem.message:
                     where = "errors.deadletterqueue.topic.name"
-                elif "topics" in message:
+                elif "topics" in problem.message:
                     where = "topics"
                 else:
                     where = "connector.class"
-            errors.setdefault(where, []).append(message)
+            _add(errors, where, Finding(problem.kind, problem.message, problem.quotes_input))
         return errors
     return {}
 
@@ -118,12 +152,16 @@ _PREDICATE_IMPLICIT_KEYS = ("type",)
 
 
 def _chain_key_infos(
-    registry: PluginRegistry, config: Mapping[str, str], errors: dict[str, list[str]]
+    registry: PluginRegistry,
+    config: Mapping[str, str],
+    written: Mapping[str, str],
+    errors: Errors,
 ) -> list[ConfigKeyInfo]:
     """The definitions of every transform's and predicate's keys; their errors go to `errors`."""
     _, chain_errors = parse_chain_spec(config)
     for key, messages in chain_errors.items():
-        errors.setdefault(key, []).extend(messages)
+        for message in messages:
+            _add(errors, key, Finding("chain", message))
     out: list[ConfigKeyInfo] = []
     for alias in dict.fromkeys(split_list(config.get(TRANSFORMS, ""))):
         prefix = f"{TRANSFORMS}.{alias}."
@@ -167,7 +205,14 @@ def _chain_key_infos(
             ),
         ]
         out += _plugin_key_infos(
-            registry, config, errors, prefix, group, Transformation, _TRANSFORM_IMPLICIT_KEYS
+            registry,
+            config,
+            written,
+            errors,
+            prefix,
+            group,
+            Transformation,
+            _TRANSFORM_IMPLICIT_KEYS,
         )
     for alias in dict.fromkeys(split_list(config.get(PREDICATES, ""))):
         prefix = f"{PREDICATES}.{alias}."
@@ -187,7 +232,7 @@ def _chain_key_infos(
             )
         )
         out += _plugin_key_infos(
-            registry, config, errors, prefix, group, Predicate, _PREDICATE_IMPLICIT_KEYS
+            registry, config, written, errors, prefix, group, Predicate, _PREDICATE_IMPLICIT_KEYS
         )
     return out
 
@@ -195,7 +240,8 @@ def _chain_key_infos(
 def _plugin_key_infos(
     registry: PluginRegistry,
     config: Mapping[str, str],
-    errors: dict[str, list[str]],
+    written: Mapping[str, str],
+    errors: Errors,
     prefix: str,
     group: str,
     base: type[Transformation[ConnectRecord]] | type[Predicate[ConnectRecord]],
@@ -209,20 +255,24 @@ def _plugin_key_infos(
     try:
         cls = registry.resolve_as(type_name, base, type_key)
     except ConfigError as e:
-        errors.setdefault(type_key, []).append(str(e))
+        _add(errors, type_key, _raised(e))
         return []
-    own = {
-        k[len(prefix) :]: v
-        for k, v in config.items()
-        if k.startswith(prefix) and k[len(prefix) :] not in implicit
-    }
+
+    def own_keys(props: Mapping[str, str]) -> dict[str, str]:
+        return {
+            k[len(prefix) :]: v
+            for k, v in props.items()
+            if k.startswith(prefix) and k[len(prefix) :] not in implicit
+        }
+
+    own = own_keys(config)
     model = cls.config_model
-    found = _model_errors_under(model, own, prefix, type_key)
-    for key, messages in found.items():
-        errors.setdefault(key, []).extend(messages)
+    found = _model_errors_under(model, own, own_keys(written), prefix, type_key)
+    for key, findings in found.items():
+        errors.setdefault(key, []).extend(findings)
     if not found:
-        for message in _configure_errors(cls, own):
-            errors.setdefault(type_key, []).append(message)
+        for finding in _configure_errors(cls, own):
+            _add(errors, type_key, finding)
     # Keys named like the implicit ones are masked by them, as in Kafka Connect.
     keys = [k for k in config_key_infos(model) if k.name not in implicit]
     return [
@@ -237,19 +287,24 @@ def _plugin_key_infos(
 
 
 def _model_errors_under(
-    model: type[BaseModel], own: Mapping[str, str], prefix: str, type_key: str
-) -> dict[str, list[str]]:
+    model: type[BaseModel],
+    own: Mapping[str, str],
+    written: Mapping[str, str],
+    prefix: str,
+    type_key: str,
+) -> Errors:
     """`model`'s errors for the keys without their prefix, reported on the full keys."""
     try:
         model.model_validate(own)
     except ValidationError as e:
-        errors: dict[str, list[str]] = {}
-        for key, message in describe_errors(e, own):
-            if key == "<config>":
-                errors.setdefault(type_key, []).append(message)
+        errors: Errors = {}
+        for problem in describe_problems(e, written):
+            if problem.key == "<config>":
+                _add(errors, type_key, Finding(problem.kind, problem.message, problem.quotes_input))
                 continue
-            full = prefix + key
-            errors.setdefault(full, []).append(message.replace(f"'{key}'", f"'{full}'"))
+            full = prefix + problem.key
+            message = problem.message.replace(f"'{problem.key}'", f"'{full}'")
+            _add(errors, full, Finding(problem.kind, message, problem.quotes_input))
         return errors
     return {}
 
@@ -257,7 +312,7 @@ def _model_errors_under(
 def _configure_errors(
     cls: type[Transformation[ConnectRecord]] | type[Predicate[ConnectRecord]],
     own: Mapping[str, str],
-) -> list[str]:
+) -> list[Finding]:
     """What `configure` rejects beyond the model, such as a check written in code."""
     try:
         plugin = cls()
@@ -266,68 +321,67 @@ def _configure_errors(
         finally:
             plugin.close()
     except ConfigError as e:
-        return [str(e)]
+        return [_raised(e)]
     except Exception as e:  # noqa: BLE001 - a plugin's configure is its own code
-        return [f"{cls.__qualname__}.configure failed: {type(e).__name__}: {e}"]
+        return [
+            Finding(
+                type(e).__name__, f"{cls.__qualname__}.configure failed: {type(e).__name__}: {e}"
+            )
+        ]
     return []
 
 
-def _without_resolved_values(
-    errors: dict[str, list[str]], raw: Mapping[str, str], resolved: Mapping[str, str]
-) -> dict[str, list[str]]:
-    """Error messages with every resolved variable shown as written: a message quoting a bad
-    value must not reveal the secret a `${...}` variable resolved to."""
-    swaps = [
-        (resolved[k], v)
-        for k, v in raw.items()
-        if k in resolved and resolved[k] != v and resolved[k]
-    ]
-    if not swaps:
-        return errors
-    swaps.sort(key=lambda s: len(s[0]), reverse=True)
-    out: dict[str, list[str]] = {}
-    for key, messages in errors.items():
-        cleaned = []
-        for message in messages:
-            text = message
-            for secret, written in swaps:
-                text = text.replace(secret, written)
-            cleaned.append(text)
-        out[key] = cleaned
-    return out
-
-
-def validate_config(
-    registry: PluginRegistry, worker_props: Mapping[str, str], config: Mapping[str, str]
-) -> ConfigInfos:
-    errors: dict[str, list[str]] = {}
-    raw = config
-    # Variables are validated as the worker would start them: resolved. Values shown stay raw.
+def _override_policy(worker_props: Mapping[str, str]) -> str:
+    """The worker's `connector.client.config.override.policy` (All, None or Principal)."""
+    field = WorkerConfig.model_fields["connector_client_config_override_policy"]
     try:
-        config = ConfigTransformer.from_worker_props(worker_props).transform(config)
-    except ConfigProviderError as e:
-        errors.setdefault(e.key, []).append(str(e))
-    except ConfigError as e:  # the worker's provider declarations themselves
-        errors.setdefault("connector.class", []).append(str(e))
+        return WorkerConfig.model_validate(
+            {field.alias: worker_props.get(str(field.alias), field.default)}
+        ).connector_client_config_override_policy
+    except ValidationError:
+        return "None"  # the worker refuses to start with it: allow nothing meanwhile
+
+
+@dataclass
+class _Checked:
+    """What one pass of the checks over a config found."""
+
+    connector_cls: type[Connector] | None
+    models: list[type[BaseModel]]
+    chain_keys: list[ConfigKeyInfo]
+    errors: Errors
+
+
+def _check(
+    registry: PluginRegistry,
+    worker_props: Mapping[str, str],
+    config: Mapping[str, str],
+    written: Mapping[str, str],
+) -> _Checked:
+    """Every check over `config`; messages show values as `written` holds them."""
+    errors: Errors = {}
+    policy = _override_policy(worker_props)
+    for key, message in override_errors(worker_props, config, policy, written).items():
+        _add(errors, key, Finding("override", message, quotes_input=False))
     class_name = config.get("connector.class", "")
     connector_cls: type[Connector] | None = None
     try:
         connector_cls = registry.resolve_as(class_name, Connector, "connector.class")
     except ConfigError as e:
-        errors.setdefault("connector.class", []).append(str(e))
+        _add(errors, "connector.class", _raised(e))
 
     common: type[CommonConnectorConfig] = (
         SinkConnectorCommonConfig
         if connector_cls is not None and issubclass(connector_cls, SinkConnector)
         else CommonConnectorConfig
     )
-    for key, messages in _model_errors(common, config).items():
-        errors.setdefault(key, []).extend(messages)
+    for key, findings in _model_errors(common, config, written).items():
+        errors.setdefault(key, []).extend(findings)
     models: list[type[BaseModel]] = [common]
     if connector_cls is not None:
         models.append(connector_cls.config_model)
-        for key, messages in _model_errors(connector_cls.config_model, config).items():
-            errors.setdefault(key, []).extend(messages)
+        for key, findings in _model_errors(connector_cls.config_model, config, written).items():
+            errors.setdefault(key, []).extend(findings)
     for key, base in (
         ("key.converter", Converter),
         ("value.converter", Converter),
@@ -343,22 +397,94 @@ def validate_config(
             elif isinstance(conv, HeaderConverter):
                 conv.configure(prefixed(config, key + "."))
         except ConfigError as e:
-            errors.setdefault(key, []).append(str(e))
+            _add(errors, key, _raised(e))
 
-    chain_keys = _chain_key_infos(registry, config, errors)
-    errors = _without_resolved_values(errors, raw, config)
+    chain_keys = _chain_key_infos(registry, config, written, errors)
+    return _Checked(connector_cls, models, chain_keys, errors)
+
+
+def _shown(
+    checked: Errors, written: Errors, known_keys: set[str], resolved_keys: list[str]
+) -> dict[str, list[str]]:
+    """The messages a user may see, when some values came from config providers.
+
+    `checked` are the errors of the config as the worker would run it (resolved); `written`
+    those of the same checks over the config as written (its variables unresolved), whose
+    messages can hold no resolved value. A message is shown as `checked` has it only when it is
+    built from the written values and the models' constants; else the same check's message
+    over the written config is shown, when that check failed the same way there too; else only
+    that it failed. A key named after a resolved value (a transform alias, say) is never shown:
+    its error goes to the first resolved key.
+    """
+    out: dict[str, list[str]] = {}
+    for key, findings in checked.items():
+        known = key in known_keys
+        where = key if known else resolved_keys[0]
+        for finding in findings:
+            if known and not finding.quotes_input:
+                message = finding.message
+            else:
+                same = [f for f in written.get(key, []) if f.kind == finding.kind] if known else []
+                message = same[0].message if same else _withheld(where, resolved_keys)
+            out.setdefault(where, []).append(message)
+    return out
+
+
+def _withheld(key: str, resolved_keys: list[str]) -> str:
+    return (
+        f"{key}: invalid once the config provider variables of "
+        f"{', '.join(repr(k) for k in resolved_keys)} are resolved; the reason is not shown "
+        "because it could quote a resolved value"
+    )
+
+
+def validate_config(
+    registry: PluginRegistry, worker_props: Mapping[str, str], config: Mapping[str, str]
+) -> ConfigInfos:
+    """The answer of `PUT /connector-plugins/{p}/config/validate` for `config`.
+
+    Variables are checked as the worker would start them: resolved. Nothing in the answer is
+    built from a resolved value, so no secret and no file's content can leave through it: values
+    are shown as written, key names and groups come from the config as written, the top-level
+    `name` is the written `connector.class` when that holds a variable, and messages follow
+    `_shown`.
+    """
+    written = dict(config)
+    provider_errors: Errors = {}
+    resolved = written
+    try:
+        resolved = ConfigTransformer.from_worker_props(worker_props).transform(written)
+    except ConfigProviderError as e:
+        # Built from the variable as written and the reason its source could not be read.
+        _add(provider_errors, e.key, Finding("provider", str(e), quotes_input=False))
+    except ConfigError as e:  # the worker's provider declarations themselves
+        _add(provider_errors, "connector.class", Finding("provider", str(e), quotes_input=False))
+    resolved_keys = sorted(k for k, v in written.items() if resolved.get(k) != v)
+
+    checked = _check(registry, worker_props, resolved, written)
+    models = checked.models
+    definitions = [key_info for model in models for key_info in config_key_infos(model)]
+    if resolved_keys:
+        as_written = _check(registry, worker_props, written, written)
+        chain_keys = as_written.chain_keys
+        known = {*written, *(k.name for k in definitions), *(k.name for k in chain_keys)}
+        errors = _shown(checked.errors, as_written.errors, known, resolved_keys)
+    else:
+        chain_keys = checked.chain_keys
+        errors = {k: [f.message for f in found] for k, found in checked.errors.items()}
+    for key, findings in provider_errors.items():
+        errors[key] = [f.message for f in findings] + errors.get(key, [])
 
     infos: list[ConfigInfo] = []
     seen: set[str] = set()
     groups: list[str] = []
-    definitions = [key_info for model in models for key_info in config_key_infos(model)]
     for key_info in [*definitions, *chain_keys]:
         if key_info.name in seen:
             continue
         seen.add(key_info.name)
         if key_info.group and key_info.group not in groups:
             groups.append(key_info.group)
-        value = raw.get(key_info.name, key_info.default_value)
+        value = written.get(key_info.name, key_info.default_value)
         infos.append(
             ConfigInfo(
                 key_info,
@@ -372,7 +498,13 @@ def validate_config(
     # Errors on keys no model declares (a converter's prefixed key, say) still count.
     for key, messages in errors.items():
         definition = ConfigKeyInfo(key, "STRING", False, None, "LOW", "", None)
-        infos.append(ConfigInfo(definition, ConfigValueInfo(key, raw.get(key), errors=messages)))
-    name = registry.display_name(connector_cls) if connector_cls is not None else class_name
+        infos.append(
+            ConfigInfo(definition, ConfigValueInfo(key, written.get(key), errors=messages))
+        )
+    connector_cls = checked.connector_cls
+    if "connector.class" in resolved_keys or connector_cls is None:
+        name = written.get("connector.class", "")
+    else:
+        name = registry.display_name(connector_cls)
     error_count = sum(len(c.value.errors) for c in infos)
     return ConfigInfos(name=name, error_count=error_count, groups=groups, configs=infos)

@@ -7,11 +7,17 @@ Precedence, lowest first: the runtime's defaults, the worker's top-level client 
 (`bootstrap.servers`, `security.protocol`, `ssl.*`, `sasl.*`), the worker's `producer.` /
 `consumer.` / `admin.` keys, then the connector's `producer.override.` / `consumer.override.` /
 `admin.override.` keys, as `connector.client.config.override.policy` allows.
+
+Whatever the policy, a connector's overrides never set a key that makes the worker load code,
+run a command, send credentials to a URL or read a file of the caller's choosing, unless the
+worker's own config allows it (`override_errors`): validation reports them on their keys, and a
+task is never built with one.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 from collections.abc import Mapping
 
@@ -104,24 +110,163 @@ def _inherited(worker_props: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+OVERRIDE_PREFIXES = ("producer.override.", "consumer.override.", "admin.override.")
+
+ALLOWED_URLS_KEY = "connector.client.config.override.allowed.urls"
+ALLOWED_FILES_KEY = "connector.client.config.override.allowed.files"
+ALLOWED_UNSAFE_KEYS_KEY = "connector.client.config.override.allowed.unsafe.keys"
+
+_LOADS_CODE = {
+    "plugin.library.paths": "loads native libraries into the worker",
+    "ssl.engine.location": "loads an OpenSSL engine library into the worker",
+    "ssl.engine.id": "chooses an OpenSSL engine to load into the worker",
+    "ssl.providers": "loads OpenSSL providers into the worker",
+}
+_REACHES_URLS = frozenset(
+    {"sasl.oauthbearer.token.endpoint.url", "sasl.oauthbearer.jwks.endpoint.url"}
+)
+_READS_FILES = frozenset(
+    {
+        "ssl.key.location",
+        "ssl.certificate.location",
+        "ssl.ca.location",
+        "ssl.crl.location",
+        "ssl.keystore.location",
+        "ssl.truststore.location",
+        "https.ca.location",
+        "sasl.oauthbearer.assertion.private.key.file",
+        "sasl.oauthbearer.assertion.file",
+        "sasl.oauthbearer.assertion.jwt.template.file",
+        "sasl.kerberos.keytab",
+        "offset.store.path",
+    }
+)
+_KINIT_CMD = "sasl.kerberos.kinit.cmd"
+_DEFAULT_KINIT_CMD = (
+    'kinit -R -t "%{sasl.kerberos.keytab}" -k %{sasl.kerberos.principal} || '
+    'kinit -t "%{sasl.kerberos.keytab}" -k %{sasl.kerberos.principal}'
+)
+_KINIT_VARIABLE = re.compile(r"%\{([^}]*)\}")
+_METADATA_AUTH = "sasl.oauthbearer.metadata.authentication.type"
+
+
+def _listed(worker_props: Mapping[str, str], key: str) -> list[str]:
+    return [v.strip() for v in worker_props.get(key, "").split(",") if v.strip()]
+
+
+def _file_allowed(path: str, allowed: list[str]) -> bool:
+    """An allowed file is named exactly; an entry ending in "/" admits the files under it."""
+    if path.strip() in allowed:
+        return True
+    normal = posixpath.normpath(path.strip())
+    if not normal.startswith("/"):
+        return False
+    return any(
+        entry.endswith("/") and normal.startswith(posixpath.normpath(entry) + "/")
+        for entry in allowed
+    )
+
+
+def _kinit_keys(worker_props: Mapping[str, str]) -> set[str]:
+    """The client keys the worker's Kerberos command line is built from (`%{key}`)."""
+    keys = [_KINIT_CMD, *(f"{client}.{_KINIT_CMD}" for client in ("producer", "consumer", "admin"))]
+    commands = [_DEFAULT_KINIT_CMD, *(worker_props[k] for k in keys if k in worker_props)]
+    return {name for cmd in commands for name in _KINIT_VARIABLE.findall(cmd)}
+
+
+def _unsafe(
+    key: str, value: str, worker_props: Mapping[str, str], kinit_keys: set[str]
+) -> str | None:
+    """Why a connector may not set client key `key` to `value`, or None when it may.
+
+    These keys make the worker load code, run a command, send credentials to a URL or read a
+    file of its own choosing; the worker's config alone may set them, or allow them:
+    `connector.client.config.override.allowed.unsafe.keys` (any value of the keys it lists),
+    `...allowed.urls` (these URLs) and `...allowed.files` (these files), as Kafka's
+    `org.apache.kafka.sasl.oauthbearer.allowed.urls` and `...allowed.files` do for OAuth.
+    """
+    name = key.strip().lower()
+    if name in _listed(worker_props, ALLOWED_UNSAFE_KEYS_KEY):
+        return None
+    unsafe_keys = f"the worker's {ALLOWED_UNSAFE_KEYS_KEY} lists {name}"
+    if name in _LOADS_CODE:
+        return f"{name} {_LOADS_CODE[name]}; a connector may not set it unless {unsafe_keys}"
+    if name == _KINIT_CMD or name in kinit_keys:
+        return (
+            f"{name} is part of the Kerberos command line the client runs in a shell; a "
+            f"connector may not set it unless {unsafe_keys}"
+        )
+    if name == _METADATA_AUTH and value.strip().lower() != "none":
+        return (
+            f"{name} makes the client fetch credentials from the cloud's metadata service and "
+            f"send them to the brokers; a connector may set only 'none' unless {unsafe_keys}"
+        )
+    if name in _REACHES_URLS and value.strip() not in _listed(worker_props, ALLOWED_URLS_KEY):
+        allowed = ", ".join(_listed(worker_props, ALLOWED_URLS_KEY)) or "none"
+        return (
+            f"{name} makes the worker send credentials to that URL; expected a URL the worker's "
+            f"{ALLOWED_URLS_KEY} lists (now: {allowed})"
+        )
+    if name in _READS_FILES and value.strip() != "probe":
+        allowed_files = _listed(worker_props, ALLOWED_FILES_KEY)
+        if not _file_allowed(value, allowed_files):
+            return (
+                f"{name} makes the worker read (or write) that file; expected a file the "
+                f"worker's {ALLOWED_FILES_KEY} lists, or one under a directory it lists with a "
+                f"trailing '/' (now: {', '.join(allowed_files) or 'none'})"
+            )
+    return None
+
+
+def override_errors(
+    worker_props: Mapping[str, str],
+    connector_props: Mapping[str, str],
+    policy: str,
+    written: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """{connector key: why it is not allowed} for each client override in `connector_props`
+    that `policy` or the worker's allow-lists forbid. Values are checked as given (resolved);
+    a message shows the value as `written` holds it, and no value without `written`."""
+    kinit_keys = _kinit_keys(worker_props)
+    errors: dict[str, str] = {}
+    for prefix in OVERRIDE_PREFIXES:
+        for client_key, value in prefixed(connector_props, prefix).items():
+            full = prefix + client_key
+            if policy == "None" or (policy == "Principal" and client_key not in _PRINCIPAL):
+                errors[full] = (
+                    f"The '{policy}' policy does not allow '{client_key}' to be overridden in "
+                    f"the connector configuration (key '{full}', "
+                    f"connector.client.config.override.policy={policy})"
+                )
+                continue
+            reason = _unsafe(client_key, value, worker_props, kinit_keys)
+            if reason is None:
+                continue
+            if written is not None and full in written:
+                errors[full] = f"invalid value {written[full]!r} for key '{full}': {reason}"
+            else:
+                errors[full] = f"key '{full}': {reason}"
+    return errors
+
+
+_PRINCIPAL = frozenset({"sasl.jaas.config", "sasl.mechanism", "security.protocol"})
+
+
 def _overrides(
-    connector_props: Mapping[str, str], prefix: str, policy: str, connector: str
+    worker_props: Mapping[str, str],
+    connector_props: Mapping[str, str],
+    prefix: str,
+    policy: str,
+    connector: str,
 ) -> dict[str, str]:
     found = prefixed(connector_props, prefix)
-    if found and policy == "None":
-        raise ConfigError(
-            f"connector {connector!r}: client overrides {sorted(prefix + k for k in found)} are "
-            "not allowed by connector.client.config.override.policy=None"
-        )
-    if policy == "Principal":
-        allowed = {"sasl.jaas.config", "sasl.mechanism", "security.protocol"}
-        bad = sorted(prefix + k for k in found if k not in allowed)
-        if bad:
-            raise ConfigError(
-                f"connector {connector!r}: client overrides {bad} are not allowed by "
-                "connector.client.config.override.policy=Principal (only sasl.jaas.config, "
-                "sasl.mechanism and security.protocol)"
-            )
+    errors = {
+        k: v
+        for k, v in override_errors(worker_props, connector_props, policy).items()
+        if k.startswith(prefix)
+    }
+    if errors:
+        raise ConfigError(f"connector {connector!r}: " + "; ".join(errors.values()))
     return found
 
 
@@ -144,7 +289,9 @@ def producer_config(
         "queue.buffering.max.kbytes": "1048576",
     }
     merged = {**base, **_inherited(worker_props), **prefixed(worker_props, "producer.")}
-    merged.update(_overrides(connector_props, "producer.override.", policy, connector))
+    merged.update(
+        _overrides(worker_props, connector_props, "producer.override.", policy, connector)
+    )
     return translate(merged, "producer")
 
 
@@ -171,7 +318,9 @@ def consumer_config(
         "allow.auto.create.topics": "true",
     }
     merged = {**base, **_inherited(worker_props), **prefixed(worker_props, "consumer.")}
-    merged.update(_overrides(connector_props, "consumer.override.", policy, connector))
+    merged.update(
+        _overrides(worker_props, connector_props, "consumer.override.", policy, connector)
+    )
     merged.setdefault("group.protocol", "consumer")
     return with_group_protocol(translate(merged, "consumer"), merged["group.protocol"])
 

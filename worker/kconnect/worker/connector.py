@@ -57,8 +57,10 @@ class ConnectorRunner:
         status: StatusStore,
         worker_id: str,
         on_reconfigure: Callable[[], None],
+        redact: Callable[[str], str] = str,
     ) -> None:
         self.name = name
+        self._redact = redact  # puts config provider variables back into traces
         self.connector = connector
         self.props = dict(props)
         self._status = status
@@ -105,7 +107,7 @@ class ConnectorRunner:
     def fail(self, error: BaseException) -> None:
         log.error("connector %s failed: %s", self.name, error, exc_info=error)
         self.failed = True
-        self._report(State.FAILED, format_trace(error))
+        self._report(State.FAILED, self._redact(format_trace(error)))
 
     @_in_log_context
     def shutdown(self) -> None:

@@ -16,7 +16,7 @@ instead of being committed past: the failed record is read again after a restart
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -46,8 +46,11 @@ TOPIC_KEY = "errors.deadletterqueue.topic.name"
 REPLICATION_KEY = "errors.deadletterqueue.topic.replication.factor"
 
 
-def context_headers(context: ProcessingContext) -> list[tuple[str, bytes]]:
-    """The `__connect.errors.*` headers for a failure, values as UTF-8 text like Java's."""
+def context_headers(
+    context: ProcessingContext, redact: Callable[[str], str] = str
+) -> list[tuple[str, bytes]]:
+    """The `__connect.errors.*` headers for a failure, values as UTF-8 text like Java's; the
+    error's message and trace with config provider variables put back (`redact`)."""
     c = context.consumed
     topic, partition, offset = (c.topic, c.partition, c.offset) if c else ("", -1, -1)
     error = context.error
@@ -60,8 +63,8 @@ def context_headers(context: ProcessingContext) -> list[tuple[str, bytes]]:
         (STAGE, context.stage.value.encode()),
         (EXECUTING_CLASS, context.class_name.encode()),
         (EXCEPTION, class_name_of(error).encode()),
-        (EXCEPTION_MESSAGE, str(error).encode()),
-        (EXCEPTION_STACKTRACE, format_trace(error).encode()),
+        (EXCEPTION_MESSAGE, redact(str(error)).encode()),
+        (EXCEPTION_STACKTRACE, redact(format_trace(error)).encode()),
     ]
 
 
@@ -105,8 +108,10 @@ class DeadLetterQueueReporter:
         context_headers_enabled: bool,
         producer_config: Mapping[str, str],
         metrics: TaskMetrics,
+        redact: Callable[[str], str] = str,
     ) -> None:
         self._task_id = task_id
+        self._redact = redact
         self._topic = topic
         self._context_headers = context_headers_enabled
         self._metrics = metrics
@@ -131,7 +136,7 @@ class DeadLetterQueueReporter:
         headers = list(consumed.headers or [])
         if self._context_headers:
             present = {k for k, _ in headers}
-            for key, value in context_headers(context):
+            for key, value in context_headers(context, self._redact):
                 if key in present:
                     log.error("Header already contains the '%s' key.", key)
                     continue

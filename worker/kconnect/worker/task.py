@@ -15,7 +15,7 @@ import logging
 import threading
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from kconnect.api.types import TaskId
@@ -60,6 +60,8 @@ class TaskRunner(ABC):
         self._cancelled = False
         self.failed = False
         self.metrics = metrics if metrics is not None else TaskMetrics()
+        self.redact: Callable[[str], str] = str
+        """Puts config provider variables back into a trace (the worker sets it)."""
         # The last state this runner reported (what `/metrics` shows as the task's status).
         self.state = State.UNASSIGNED
         self._thread = threading.Thread(target=self._run, name=f"task-{task_id}", daemon=True)
@@ -166,7 +168,8 @@ class TaskRunner(ABC):
         if self._cancelled and state is not State.FAILED:
             return  # another worker owns this task's status now
         self.state = state
-        self._status.put_task(self.id, StateInfo(state, self._worker_id, trace))
+        shown = self.redact(trace) if trace is not None else None
+        self._status.put_task(self.id, StateInfo(state, self._worker_id, shown))
 
     # --- what each kind of task fills in
     @abstractmethod

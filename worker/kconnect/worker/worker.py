@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from kconnect.api.connector import Connector, SinkConnector, SourceConnector
 from kconnect.api.converter import Converter, HeaderConverter
@@ -20,6 +20,7 @@ from kconnect.api.task import SinkTask, SourceTask
 from kconnect.api.types import ConnectorName, TaskId
 from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
 from kconnect.config.providers import ConfigTransformer, reverse_transform
+from kconnect.config.redaction import REDACTORS, Redactor
 from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.plugins.chain import build_chain
@@ -46,25 +47,62 @@ log = logging.getLogger(__name__)
 TASK_CLASS = "task.class"
 
 
+T = TypeVar("T")
+
+
+def resolve_class(
+    registry: PluginRegistry,
+    base: type[T],
+    key: str,
+    resolved: Mapping[str, str],
+    written: Mapping[str, str] | None = None,
+) -> type[T]:
+    """The plugin class `resolved[key]` names. When a config provider variable gave that name,
+    a failure says so with the variable as `written` holds it: the registry's own message
+    quotes the name, or part of it, and the name could be a secret or a file's content."""
+    name = resolved.get(key, "")
+    try:
+        return registry.resolve_as(name, base, key)
+    except ConfigError:
+        shown = written.get(key, name) if written is not None else name
+        if shown == name:
+            raise
+        raise ConfigError(
+            f"invalid value {shown!r} for key '{key}': what its config provider variables "
+            f"resolve to is not the name of a {base.__name__} (not shown: it could be a secret)"
+        ) from None
+
+
 def build_converters(
-    registry: PluginRegistry, worker_props: Mapping[str, str], connector_props: Mapping[str, str]
+    registry: PluginRegistry,
+    worker_props: Mapping[str, str],
+    connector_props: Mapping[str, str],
+    written: Mapping[str, str] | None = None,
 ) -> tuple[Converter, Converter, HeaderConverter]:
     """The converters a connector's tasks use: the connector's own when it names a class (with its
-    prefixed keys), else the worker's (with the worker's prefixed keys), as Kafka Connect does."""
+    prefixed keys), else the worker's (with the worker's prefixed keys), as Kafka Connect does.
+    `written` is the connector's config before its variables were resolved, for messages."""
     defaults = WorkerConfig.model_fields
     out: list[Converter] = []
     for key in ("key.converter", "value.converter"):
-        props = connector_props if connector_props.get(key) else worker_props
+        own = bool(connector_props.get(key))
+        props = connector_props if own else worker_props
         default = defaults[key.replace(".", "_")].default
-        name = props.get(key) or str(default)
-        cls = registry.resolve_as(name, Converter, key)
+        cls = resolve_class(
+            registry,
+            Converter,
+            key,
+            {key: props.get(key) or str(default)},
+            written if own else None,
+        )
         conv = cls()
         conv.configure(prefixed(props, key + "."), key == "key.converter")
         out.append(conv)
     key = "header.converter"
-    props = connector_props if connector_props.get(key) else worker_props
+    own = bool(connector_props.get(key))
+    props = connector_props if own else worker_props
     name = props.get(key) or str(defaults["header_converter"].default)
-    hcls = registry.resolve_as(name, HeaderConverter, key)
+    hcls = resolve_class(registry, HeaderConverter, key, {key: name}, written if own else None)
     header = hcls()
     header.configure(prefixed(props, key + "."))
     return out[0], out[1], header
@@ -96,9 +134,10 @@ class Worker:
         # Topics each connector's tasks have used: `GET /connectors/{c}/topics`.
         self._topics: dict[ConnectorName, set[str]] = {}
 
-    def connector_class(self, props: Mapping[str, str]) -> type[Connector]:
-        name = props.get("connector.class", "")
-        return self.registry.resolve_as(name, Connector, "connector.class")
+    def connector_class(
+        self, props: Mapping[str, str], written: Mapping[str, str] | None = None
+    ) -> type[Connector]:
+        return resolve_class(self.registry, Connector, "connector.class", props, written)
 
     # --- connectors
     def start_connector(
@@ -112,21 +151,25 @@ class Worker:
         if name in self.connectors:
             raise RuntimeError(f"connector {name} is already running on this worker")
         self._raw_props[name] = dict(props)
+        redact = Redactor()
         try:
-            props = self.transformer.transform(props)
-            connector = self.connector_class(props)()
+            resolved = self.transformer.transform(props)
+            redact = Redactor.of(props, resolved)
+            REDACTORS.register((name, None), redact)
+            connector = self.connector_class(resolved, props)()
         except Exception as e:  # noqa: BLE001 - a plugin's constructor is its own code
             self.status.put_connector(
-                name, StateInfo(State.FAILED, self.worker_id, format_trace(e))
+                name, StateInfo(State.FAILED, self.worker_id, redact(format_trace(e)))
             )
             return False
         runner = ConnectorRunner(
             name,
             connector,
-            props,
+            resolved,
             status=self.status,
             worker_id=self.worker_id,
             on_reconfigure=on_reconfigure,
+            redact=redact,
         )
         self.connectors[name] = runner
         return runner.set_target(target)
@@ -179,6 +222,7 @@ class Worker:
         self._raw_props.pop(name, None)
         if runner is not None:
             runner.shutdown()
+        REDACTORS.unregister((name, None))
 
     # --- tasks
     def start_task(
@@ -191,12 +235,25 @@ class Worker:
         """Start a task; a task that can't even be built is reported FAILED, not raised."""
         if task_id in self.tasks:
             raise RuntimeError(f"task {task_id} is already running on this worker")
+        redact = Redactor()
         try:
-            runner = self._build_task(task_id, connector_props, task_props, target)
+            resolved_connector = self.transformer.transform(connector_props)
+            resolved_task = self.transformer.transform(task_props)
+            redact = Redactor(
+                Redactor.of(connector_props, resolved_connector).pairs()
+                + Redactor.of(task_props, resolved_task).pairs()
+            )
+            REDACTORS.register((task_id.connector, task_id.task), redact)
+            runner = self._build_task(
+                task_id, resolved_connector, resolved_task, target, redact, connector_props
+            )
         except Exception as e:
             log.exception("task %s could not be started", task_id)
-            self.status.put_task(task_id, StateInfo(State.FAILED, self.worker_id, format_trace(e)))
+            trace = redact(format_trace(e))
+            self.status.put_task(task_id, StateInfo(State.FAILED, self.worker_id, trace))
+            REDACTORS.unregister((task_id.connector, task_id.task))
             return
+        runner.redact = redact
         self.tasks[task_id] = runner
         log.info("starting task %s", task_id)
         runner.start()
@@ -207,12 +264,16 @@ class Worker:
         connector_props: Mapping[str, str],
         task_props: Mapping[str, str],
         target: TargetState,
+        redact: Callable[[str], str] = str,
+        written: Mapping[str, str] | None = None,
     ) -> TaskRunner:
-        connector_props = self.transformer.transform(connector_props)
-        task_props = self.transformer.transform(task_props)
-        connector_cls = self.connector_class(connector_props)
+        """The runner of a task, from its connector's and its own config, both resolved
+        (`written`: the connector's as written, for messages)."""
+        connector_cls = self.connector_class(connector_props, written)
         task_cls = connector_cls().task_class()
-        key, value, header = build_converters(self.registry, self.worker_props, connector_props)
+        key, value, header = build_converters(
+            self.registry, self.worker_props, connector_props, written
+        )
         policy = self.config.connector_client_config_override_policy
         is_sink = issubclass(connector_cls, SinkConnector)
         settings = (SinkConnectorCommonConfig if is_sink else CommonConnectorConfig).parse(
@@ -279,7 +340,7 @@ class Worker:
                     self.worker_props, connector_props
                 ),
                 error_reporters=reporters,
-                dlq=self._dlq_factory(task_id, sink_config, connector_props, metrics),
+                dlq=self._dlq_factory(task_id, sink_config, connector_props, metrics, redact),
                 put_retry_timeout_ms=sink_config.errors_retry_timeout,
                 flush_timeout_ms=self.config.offset_flush_timeout_ms,
                 **common,
@@ -292,6 +353,7 @@ class Worker:
         config: SinkConnectorCommonConfig,
         connector_props: Mapping[str, str],
         metrics: TaskMetrics,
+        redact: Callable[[str], str] = str,
     ) -> Callable[[], DeadLetterQueueReporter] | None:
         """What makes the task's dead-letter queue on its own thread, if it has one."""
         topic = config.errors_deadletterqueue_topic_name.strip()
@@ -319,6 +381,7 @@ class Worker:
                 context_headers_enabled=config.errors_deadletterqueue_context_headers_enable,
                 producer_config=producer_config,
                 metrics=metrics,
+                redact=redact,
             )
 
         return make
@@ -350,6 +413,9 @@ class Worker:
                     r.id,
                 )
                 r.cancel()
+            else:
+                # An abandoned task may still log; its values stay masked until the worker ends.
+                REDACTORS.unregister((r.id.connector, r.id.task))
 
     def active_topics(self, name: ConnectorName) -> set[str]:
         """Topics the connector's tasks used, on any worker (the status store tracks them)."""
