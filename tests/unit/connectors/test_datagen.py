@@ -38,7 +38,7 @@ from tests.unit.connectors.conftest import DictOffsetReader, FakeSourceTaskConte
 
 @pytest.fixture(autouse=True)
 def _short_idle_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(DataGenTask, "idle_wait_s", 0.01)
+    monkeypatch.setattr(DataGenTask, "idle_wait_s", 0.0)
 
 
 def start_task(context: FakeSourceTaskContext, **props: str) -> DataGenTask:
@@ -351,7 +351,7 @@ def _run_tasks(
     return made
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=60)
 @given(
     counts=st.lists(st.integers(1, 12), min_size=2, max_size=6),
     polls=st.lists(st.integers(0, 4), min_size=1, max_size=5),
