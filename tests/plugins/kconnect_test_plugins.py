@@ -6,6 +6,7 @@ this folder on PYTHONPATH.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 
@@ -143,6 +144,48 @@ class FlakySink(SinkConnector):
 
     def task_class(self) -> type[FlakySinkTask]:
         return FlakySinkTask
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        return [dict(self._props) for _ in range(max_tasks)]
+
+
+class GatedSinkTask(SinkTask):
+    """A sink system that is down while the file `hold` exists: put() then raises a
+    RetriableError and writes nothing, asking to be retried after `retry.ms` (default 100). Every
+    call of put() appends a line to `attempts`:
+    `refused` or `accepted`, then the `partition:offset` of each record it was given. Accepted
+    records are appended to `file` as `partition offset value` lines."""
+
+    def start(self, props: Mapping[str, str]) -> None:
+        self._path = props["file"]
+        self._hold = props["hold"]
+        self._attempts = props["attempts"]
+        self._retry_ms = int(props.get("retry.ms", "100"))
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        if not records:
+            return
+        held = os.path.exists(self._hold)
+        where = " ".join(f"{r.kafka_partition}:{r.kafka_offset}" for r in records)
+        with open(self._attempts, "a") as f:
+            f.write(f"{'refused' if held else 'accepted'} {where}\n")
+        if held:
+            self.context.timeout(self._retry_ms)
+            raise RetriableError("injected transient failure: the sink system is down")
+        with open(self._path, "a") as f:
+            for r in records:
+                f.write(f"{r.kafka_partition} {r.kafka_offset} {r.value}\n")
+
+    def stop(self) -> None:
+        pass
+
+
+class GatedSink(SinkConnector):
+    def start(self, props: Mapping[str, str]) -> None:
+        self._props = dict(props)
+
+    def task_class(self) -> type[GatedSinkTask]:
+        return GatedSinkTask
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [dict(self._props) for _ in range(max_tasks)]

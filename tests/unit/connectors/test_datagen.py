@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import threading
-from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kconnect.api.records import SourceRecord
 from kconnect.connectors.datagen import (
+    BLOCK,
+    SLOTS,
     DataGenConnector,
     DataGenTask,
     TokenBucket,
@@ -21,7 +22,10 @@ from kconnect.connectors.datagen import (
     order_value,
     orders_schema,
     record_value,
+    slot_of,
+    slot_seq_from,
     task_share,
+    task_slots,
     text_value,
     user_value,
     users_schema,
@@ -29,14 +33,12 @@ from kconnect.connectors.datagen import (
 )
 from kconnect.data import Schema, Struct, validate_value
 from kconnect.errors import ConfigError, ConnectError
-
-if TYPE_CHECKING:
-    from conftest import DictOffsetReader, FakeSourceTaskContext
+from tests.unit.connectors.conftest import DictOffsetReader, FakeSourceTaskContext
 
 
 @pytest.fixture(autouse=True)
 def _short_idle_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(DataGenTask, "idle_wait_s", 0.01)
+    monkeypatch.setattr(DataGenTask, "idle_wait_s", 0.0)
 
 
 def start_task(context: FakeSourceTaskContext, **props: str) -> DataGenTask:
@@ -67,31 +69,51 @@ def run_to_end(task: DataGenTask) -> list[SourceRecord]:
 # --- the split ------------------------------------------------------------------------------
 
 
-@given(total=st.integers(min_value=0, max_value=10**6), tasks=st.integers(1, 64))
-def test_shares_sum_to_the_total_and_match_the_strides(total: int, tasks: int) -> None:
+@given(total=st.integers(min_value=0, max_value=3 * SLOTS * BLOCK), tasks=st.integers(1, SLOTS))
+def test_shares_sum_to_the_total_and_count_the_seqs_of_the_tasks_slots(
+    total: int, tasks: int
+) -> None:
     shares = [task_share(total, tasks, i) for i in range(tasks)]
     assert sum(shares) == total
-    assert max(shares) - min(shares) <= 1
-    assert shares == [len(range(i, total, tasks)) for i in range(tasks)]
+    owner = {q: i for i in range(tasks) for q in task_slots(tasks, i)}
+    counted = [0] * tasks
+    for block in range(0, total, BLOCK):
+        counted[owner[slot_of(block)]] += min(BLOCK, total - block)
+    assert shares == counted
 
 
 def test_unbounded_share() -> None:
     assert task_share(-1, 3, 0) == -1
 
 
-@given(
-    committed=st.none() | st.integers(0, 10**9),
-    tasks=st.integers(1, 50),
-    data=st.data(),
-)
-def test_next_seq_is_the_first_of_the_stride_after_the_committed_one(
-    committed: int | None, tasks: int, data: st.DataObject
+@given(tasks=st.integers(1, SLOTS))
+def test_every_slot_has_exactly_one_owner(tasks: int) -> None:
+    owned = [q for i in range(tasks) for q in task_slots(tasks, i)]
+    assert sorted(owned) == list(range(SLOTS))
+
+
+@given(seq=st.integers(0, 10**9), slot=st.integers(0, SLOTS - 1))
+def test_slot_seq_from_is_the_slots_first_seq_not_before(seq: int, slot: int) -> None:
+    found = slot_seq_from(slot, seq)
+    assert found >= seq
+    assert slot_of(found) == slot
+    # Nothing in between belongs to the slot: only whole blocks of other slots are passed over.
+    assert found == seq or found % BLOCK == 0
+    assert found - seq < SLOTS * BLOCK
+
+
+@given(committed=st.none() | st.integers(0, 10**9), data=st.data())
+def test_next_seq_is_the_slots_first_after_the_committed_one(
+    committed: int | None, data: st.DataObject
 ) -> None:
-    index = data.draw(st.integers(0, tasks - 1))
-    seq = next_seq(committed, tasks, index)
-    assert seq % tasks == index
-    floor = -1 if committed is None else committed
-    assert floor < seq <= floor + tasks
+    slot = data.draw(st.integers(0, SLOTS - 1)) if committed is None else slot_of(committed)
+    seq = next_seq(slot, committed)
+    assert slot_of(seq) == slot
+    if committed is None:
+        assert seq == slot * BLOCK
+    else:
+        assert seq > committed
+        assert all(slot_of(s) != slot for s in range(committed + 1, seq))
 
 
 # --- record content -------------------------------------------------------------------------
@@ -210,7 +232,7 @@ def test_task_makes_batches_of_text_records(source_context: FakeSourceTaskContex
         assert record.value_schema == Schema.STRING
         assert record.key == str(seq)
         assert record.key_schema == Schema.STRING
-        assert record.source_partition == {"datagen.task": 0}
+        assert record.source_partition == {"datagen.slot": 0}
         assert record.source_offset == {"seq": seq}
     assert seqs(task.poll() or []) == list(range(50, 100))
     task.stop()
@@ -243,7 +265,10 @@ def test_tasks_together_make_each_seq_once(source_context: FakeSourceTaskContext
         task.start(config)
         records = run_to_end(task)
         assert len(records) == task_share(1001, 3, index)
-        assert {r.source_partition["datagen.task"] for r in records} == {index}  # type: ignore[index]
+        for r in records:
+            slot = r.source_partition["datagen.slot"]  # type: ignore[index]
+            assert slot % 3 == index
+            assert slot_of(int(str(r.key))) == slot
         made += seqs(records)
     assert sorted(made) == list(range(1001))
 
@@ -258,36 +283,154 @@ def test_task_stays_idle_once_its_share_is_done(source_context: FakeSourceTaskCo
 def test_task_resumes_after_the_committed_seq(
     source_context: FakeSourceTaskContext, offset_reader: DictOffsetReader
 ) -> None:
-    offset_reader.store({"datagen.task": 0}, {"seq": 41})
+    offset_reader.store({"datagen.slot": 0}, {"seq": 41})
     task = start_task(source_context, **{"batch.size": "3"})
     records = task.poll() or []
     assert seqs(records) == [42, 43, 44]
     assert [r.value for r in records] == [text_value(0, s) for s in (42, 43, 44)]
 
 
-def test_task_resumes_in_its_stride(
+def test_task_resumes_each_of_its_slots(
     source_context: FakeSourceTaskContext, offset_reader: DictOffsetReader
 ) -> None:
-    offset_reader.store({"datagen.task": 2}, {"seq": 5})
-    props = {"batch.size": "2", "datagen.task.index": "2", "datagen.task.count": "3"}
+    offset_reader.store({"datagen.slot": 2}, {"seq": 2 * BLOCK + 5})
+    offset_reader.store({"datagen.slot": 5}, {"seq": 5 * BLOCK + BLOCK - 1})  # a full block
+    props = {"batch.size": str(BLOCK), "datagen.task.index": "2", "datagen.task.count": "3"}
     task = start_task(source_context, **props)
-    assert seqs(task.poll() or []) == [8, 11]
-    assert offset_reader.asked == [{"datagen.task": 2}]
+    assert {"datagen.slot": 2} in offset_reader.asked
+    # Slot 2 goes on in its block, and then the lowest seqs of the other slots come first.
+    first = seqs(task.poll() or [])
+    assert first == list(range(2 * BLOCK + 6, 3 * BLOCK)) + list(range(8 * BLOCK, 8 * BLOCK + 6))
+    # Slot 5's next block is a whole round later.
+    made = seqs(run_to_end_of(task, 200))
+    assert 5 * BLOCK + BLOCK - 1 not in made
+    assert (5 + SLOTS) * BLOCK in made
+
+
+def run_to_end_of(task: DataGenTask, polls: int) -> list[SourceRecord]:
+    records: list[SourceRecord] = []
+    for _ in range(polls):
+        records += task.poll() or []
+    return records
 
 
 def test_resume_counts_against_max_records(
     source_context: FakeSourceTaskContext, offset_reader: DictOffsetReader
 ) -> None:
-    offset_reader.store({"datagen.task": 0}, {"seq": 7})
+    offset_reader.store({"datagen.slot": 0}, {"seq": 7})
     task = start_task(source_context, **{"max.records": "10"})
     assert seqs(run_to_end(task)) == [8, 9]
+
+
+def _commit(offset_reader: DictOffsetReader, records: list[SourceRecord]) -> None:
+    """What the runtime commits for records it delivered: the last offset per partition."""
+    for r in records:
+        assert r.source_partition is not None
+        assert r.source_offset is not None
+        offset_reader.store(r.source_partition, r.source_offset)
+
+
+def _run_tasks(
+    context: FakeSourceTaskContext, props: dict[str, str], tasks_max: int, polls: list[int]
+) -> list[int]:
+    """Start the connector's tasks for `tasks_max`, poll task i `polls[i % len(polls)]` times
+    (-1: until its share is done), commit what each made, and stop them all, as a
+    reconfiguration does."""
+    connector = DataGenConnector()
+    connector.start(props)
+    made: list[int] = []
+    for index, config in enumerate(connector.task_configs(tasks_max)):
+        task = DataGenTask()
+        task.initialize(context)
+        task.start(config)
+        wanted = polls[index % len(polls)]
+        records = run_to_end(task) if wanted < 0 else run_to_end_of(task, wanted)
+        _commit(context.offset_storage_reader, records)
+        task.stop()
+        made += seqs(records)
+    return made
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    counts=st.lists(st.integers(1, 12), min_size=2, max_size=6),
+    polls=st.lists(st.integers(0, 4), min_size=1, max_size=5),
+    batch=st.integers(10, 250),
+)
+def test_changing_tasks_max_makes_no_seq_twice_and_skips_none(
+    counts: list[int], polls: list[int], batch: int
+) -> None:
+    total = 3000
+    context = FakeSourceTaskContext({}, DictOffsetReader())
+    props = {"name": "gen", "topic": "gen", "max.records": str(total), "batch.size": str(batch)}
+    made: list[int] = []
+    for count in counts:
+        made += _run_tasks(context, props, count, polls)
+    made += _run_tasks(context, props, counts[-1], [-1])  # to the end
+    assert sorted(made) == list(range(total))
+
+
+def test_growing_from_one_to_three_tasks_continues_where_the_one_stopped(
+    source_context: FakeSourceTaskContext,
+) -> None:
+    props = {"name": "gen", "topic": "gen", "max.records": "1000", "batch.size": "100"}
+    first = _run_tasks(source_context, props, 1, [3])
+    assert first == list(range(300))
+    rest = _run_tasks(source_context, props, 3, [-1])
+    assert sorted(rest) == list(range(300, 1000))
+
+
+def test_tasks_max_is_capped_at_the_slots() -> None:
+    connector = DataGenConnector()
+    connector.start({"name": "gen", "topic": "gen"})
+    configs = connector.task_configs(SLOTS + 5)
+    assert len(configs) == SLOTS
+    assert {c["datagen.task.count"] for c in configs} == {str(SLOTS)}
+
+
+@pytest.mark.parametrize(
+    ("lanes", "tasks_now"),
+    [
+        ({0: 297, 1: 100, 2: 2}, 3),  # unchanged count; ragged, as tasks never run in step
+        ({0: 297, 1: 100, 2: 2}, 5),  # the count changed along with the upgrade
+        ({0: 40, 1: 41}, 2),
+        ({0: 40, 1: 41}, 1),
+        ({1: 55}, 2),  # a lane that never committed
+    ],
+)
+def test_offsets_of_the_per_task_layout_are_read_and_nothing_they_made_is_made_again(
+    source_context: FakeSourceTaskContext,
+    offset_reader: DictOffsetReader,
+    lanes: dict[int, int],
+    tasks_now: int,
+) -> None:
+    old_tasks = max(3 if len(lanes) == 3 else 2, max(lanes) + 1)
+    for lane, last in lanes.items():
+        offset_reader.store({"datagen.task": lane}, {"seq": last})
+    before = {s for lane, last in lanes.items() for s in range(lane, last + 1, old_tasks)}
+    props = {"name": "gen", "topic": "gen", "max.records": "1000", "batch.size": "64"}
+    after = _run_tasks(source_context, props, tasks_now, [-1])
+    assert len(after) == len(set(after))
+    assert not before & set(after)
+    assert before | set(after) == set(range(1000))
+
+
+def test_offsets_of_the_per_task_layout_that_fit_no_count_fail_the_task(
+    source_context: FakeSourceTaskContext, offset_reader: DictOffsetReader
+) -> None:
+    offset_reader.store({"datagen.task": 0}, {"seq": 7})
+    offset_reader.store({"datagen.task": 1}, {"seq": 8})
+    with pytest.raises(
+        ConnectError, match=r"task 0: seq 7, task 1: seq 8\) were not made by 2 tasks"
+    ):
+        start_task(source_context, **{"datagen.task.count": "2"})
 
 
 @pytest.mark.parametrize("seq", ["7", -1, 2.0, True])
 def test_task_rejects_a_committed_seq_that_is_not_one(
     source_context: FakeSourceTaskContext, offset_reader: DictOffsetReader, seq: object
 ) -> None:
-    offset_reader.store({"datagen.task": 0}, {"seq": seq})  # type: ignore[dict-item]
+    offset_reader.store({"datagen.slot": 0}, {"seq": seq})  # type: ignore[dict-item]
     with pytest.raises(ConnectError, match="'seq'"):
         start_task(source_context)
 

@@ -5,18 +5,30 @@ Invariants:
 - **Content is a pure function of (seed, schema, seq).** A restarted task regenerates exactly the
   records it made before, and two connectors with the same seed make the same data. The text lines
   come from a pool of precomputed bodies, so making one costs a string format, not a random draw.
-- **Sequence numbers are global and interleaved.** With n tasks, task i makes seq i, i+n, i+2n, ...
-  All tasks together therefore make each seq once, and `max.records = T` makes exactly the seqs
-  0..T-1; a test that collects the records proves nothing was lost or repeated by checking that
-  set. Task i's share of T is the number of its seqs below T: T // n, plus one when i < T % n.
+- **Sequence numbers are global, dealt out in blocks to a fixed set of slots.** The seqs are cut
+  into blocks of `BLOCK` consecutive seqs, and block b belongs to slot b % `SLOTS`, whatever
+  `tasks.max` is. Each slot is a source partition, `{"datagen.slot": q}`, whose offset
+  `{"seq": s}` is the last seq made in it; a slot's seqs are made in order. With n tasks, task i
+  owns the slots i, i+n, i+2n, ... (so at most `SLOTS` tasks run). All tasks together make each
+  seq once, and `max.records = T` makes exactly the seqs 0..T-1; a test that collects the records
+  proves nothing was lost or repeated by checking that set.
+- **Changing `tasks.max` moves whole slots between tasks** and changes nothing else: the new
+  owner of a slot continues after the slot's committed seq, so nothing already made is made
+  again and nothing is skipped, however often the count grows or shrinks. (Keying the offsets by
+  task, as this connector first did, cannot do that: task i's stride depends on the count.)
 - **Every record says its seq**: as the `seq` field of a struct, at the start of a text line
   (`seq=000000123 ...`), and as its key (a STRING). Keys are unique across tasks.
-- **Resume.** Task i has the source partition `{"datagen.task": i}` and commits `{"seq": s}`, the
-  last seq it made. On start it continues with the next seq of its stride after s. Changing
-  `tasks.max` changes the strides, so a restart after such a change may skip or repeat records.
-- **Throttling** (`records.per.second`, split evenly across tasks) is a token bucket refilled from
-  the monotonic clock. Fractions of a token carry over, so the long-run rate does not drift, and
-  `poll` waits once per batch, never per record.
+- **Offsets of the earlier layout stay readable.** Before slots, task i of n made seq i, i+n, ...
+  and committed `{"seq": s}` under `{"datagen.task": i}`. Those offsets are still read: a seq
+  such a task made is never made again (`LegacyLanes`). The count n they were made with is taken
+  to be the current task count when their seqs fit it, else one more than the highest task index
+  found; offsets that fit neither fail the task with a message saying so.
+- **A task makes the lowest seq its slots have left first**, a block's run at a time: with one
+  task the seqs come out in order, 0, 1, 2, ..., and a run shares one source partition, so the
+  runtime's per-partition offset bookkeeping runs once per run, not once per record.
+- **Throttling** (`records.per.second`, split across tasks by the slots they own) is a token
+  bucket refilled from the monotonic clock. Fractions of a token carry over, so the long-run rate
+  does not drift, and `poll` waits once per batch, never per record.
 - **`stop()` is prompt.** Every wait is on the stop `Event`; a task whose share is done waits there
   and returns nothing, without spinning.
 """
@@ -24,6 +36,7 @@ Invariants:
 from __future__ import annotations
 
 import functools
+import heapq
 import random
 import threading
 import time
@@ -45,6 +58,8 @@ from kconnect.data.schema import Schema, SchemaBuilder, Struct
 from kconnect.errors import ConnectError
 
 TASK_FIELD = "datagen.task"
+"""The source partition's key in offsets of the earlier, per-task layout (read, never written)."""
+SLOT_FIELD = "datagen.slot"
 SEQ_FIELD = "seq"
 TASK_INDEX_CONFIG = "datagen.task.index"
 TASK_COUNT_CONFIG = "datagen.task.count"
@@ -92,7 +107,8 @@ class DataGenConfig(ConnectorConfig):
         allow_inf_nan=False,
         description=(
             "Total rate across all tasks, in records per second; 0 for as fast as possible. The "
-            "rate is split evenly across tasks."
+            "rate is split across tasks by the share of the 360 slots each owns (evenly when "
+            "tasks.max divides 360)."
         ),
         json_schema_extra={"importance": "MEDIUM", "display_name": "Records per second"},
     )
@@ -130,27 +146,48 @@ class DataGenTaskConfig(DataGenConfig):
 
 # --- the work split -------------------------------------------------------------------------
 
+SLOTS = 360
+"""How many slots the seqs are dealt into: the most tasks DataGen runs. 360 has many divisors, so
+most task counts get equal numbers of slots."""
+BLOCK = 100
+"""Consecutive seqs in one block. A task makes a block's seqs as one run under one source
+partition; block b belongs to slot b % SLOTS."""
+_ROUND = SLOTS * BLOCK
+
+
+def slot_of(seq: int) -> int:
+    """The slot seq belongs to."""
+    return seq // BLOCK % SLOTS
+
+
+def task_slots(tasks: int, index: int) -> range:
+    """The slots task `index` of `tasks` owns."""
+    return range(index, SLOTS, tasks)
+
+
+def slot_seq_from(slot: int, seq: int) -> int:
+    """The first seq of `slot` at or after `seq`."""
+    block = seq // BLOCK
+    if block % SLOTS == slot:
+        return seq
+    return (block + (slot - block) % SLOTS) * BLOCK
+
+
+def slot_share(total: int, slot: int) -> int:
+    """How many of the seqs below `total` belong to `slot`."""
+    rounds, rest = divmod(total, _ROUND)
+    return rounds * BLOCK + min(BLOCK, max(0, rest - slot * BLOCK))
+
 
 def task_share(total: int, tasks: int, index: int) -> int:
-    """How many of `total` records task `index` of `tasks` makes (-1: no limit).
-
-    Task i makes the seqs i, i+n, ... below `total`; the shares of all tasks sum to `total`.
-    """
+    """How many of `total` records task `index` of `tasks` makes (-1: no limit)."""
     if total < 0:
         return -1
-    return total // tasks + (1 if index < total % tasks else 0)
+    return sum(slot_share(total, q) for q in task_slots(tasks, index))
 
 
-def next_seq(committed: int | None, tasks: int, index: int) -> int:
-    """The first seq task `index` makes after `committed` (None: nothing made yet)."""
-    if committed is None:
-        return index
-    after = committed + 1
-    return after + (index - after) % tasks
-
-
-def seq_from_offset(offset: SourceOffset | None, index: int) -> int | None:
-    """The last seq a task committed, from its stored offset."""
+def seq_from_offset(offset: SourceOffset | None, where: str) -> int | None:
+    """The last seq committed under a source partition (`where` names it in the error)."""
     if offset is None:
         return None
     seq = offset.get(SEQ_FIELD)
@@ -158,10 +195,64 @@ def seq_from_offset(offset: SourceOffset | None, index: int) -> int | None:
         return None
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise ConnectError(
-            f"The committed offset of DataGen task {index} has '{SEQ_FIELD}'={seq!r}; "
+            f"The committed offset of DataGen {where} has '{SEQ_FIELD}'={seq!r}; "
             "expected a non-negative integer"
         )
     return seq
+
+
+def next_seq(slot: int, committed: int | None) -> int:
+    """The first seq `slot` makes after its committed seq (None: nothing made yet)."""
+    return slot * BLOCK if committed is None else slot_seq_from(slot, committed + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyLanes:
+    """What the earlier, per-task layout made: lane i of `tasks` made i, i+tasks, ... up to
+    `last[i]` (None: nothing). Every seq up to `low` was made, none after `high`."""
+
+    tasks: int
+    last: tuple[int | None, ...]
+
+    @property
+    def low(self) -> int:
+        return min(-1 if s is None else s for s in self.last) if self.last else -1
+
+    @property
+    def high(self) -> int:
+        return max(-1 if s is None else s for s in self.last) if self.last else -1
+
+    def made(self, seq: int) -> bool:
+        lane = seq % self.tasks
+        last = self.last[lane] if lane < len(self.last) else None
+        return last is not None and seq <= last
+
+    def first_unmade(self, slot: int, seq: int) -> int:
+        """The first seq of `slot` at or after `seq` (one of the slot's) not made already;
+        None of the seqs after `high` was."""
+        seq = slot_seq_from(slot, max(seq, self.low + 1))
+        while seq <= self.high and self.made(seq):
+            seq = slot_seq_from(slot, seq + 1)
+        return seq
+
+
+def legacy_lanes(found: Mapping[int, int], tasks_now: int) -> LegacyLanes | None:
+    """The earlier layout, from the last seqs found under `{"datagen.task": i}` by lane i."""
+    if not found:
+        return None
+    top = max(found) + 1
+    counts = tuple(dict.fromkeys((tasks_now, top)))
+    for tasks in counts:
+        if top <= tasks and all(seq % tasks == lane for lane, seq in found.items()):
+            return LegacyLanes(tasks, tuple(found.get(i) for i in range(tasks)))
+    shown = ", ".join(f"task {lane}: seq {seq}" for lane, seq in sorted(found.items()))
+    tried = " or ".join(str(n) for n in counts)
+    raise ConnectError(
+        f"DataGen offsets of the earlier per-task layout ({shown}) were not made by {tried} "
+        "tasks (task i of n makes the seqs i, i+n, ...), so what they made cannot be told; "
+        "reset the connector's offsets (DELETE /connectors/<name>/offsets while it is STOPPED) "
+        "to start again from seq 0"
+    )
 
 
 # --- throttling -----------------------------------------------------------------------------
@@ -364,7 +455,7 @@ def record_value(schema_name: SchemaName, seed: int, seq: int) -> str | Struct:
 
 
 class DataGenConnector(SourceConnector):
-    """Generates records; `tasks.max` tasks share the work, each with its own seqs."""
+    """Generates records; up to `tasks.max` tasks (at most `SLOTS`) share the slots."""
 
     config_model = DataGenConfig
 
@@ -379,14 +470,15 @@ class DataGenConnector(SourceConnector):
         return DataGenTask
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        tasks = min(max_tasks, SLOTS)
         return [
-            {**self._props, TASK_INDEX_CONFIG: str(i), TASK_COUNT_CONFIG: str(max_tasks)}
-            for i in range(max_tasks)
+            {**self._props, TASK_INDEX_CONFIG: str(i), TASK_COUNT_CONFIG: str(tasks)}
+            for i in range(tasks)
         ]
 
 
 class DataGenTask(SourceTask):
-    """Makes seq index, index+count, ... in batches, throttled when asked."""
+    """Makes the seqs of its slots, a block's run at a time, lowest first; throttled when asked."""
 
     idle_wait_s: ClassVar[float] = 0.5
     """How long `poll` waits before returning nothing when the task's share is done."""
@@ -397,51 +489,96 @@ class DataGenTask(SourceTask):
         self._topic = ""
         self._schema_name: SchemaName = "text"
         self._seed = 0
-        self._index = 0
-        self._count = 1
         self._batch_size = 1000
-        self._next = 0
         self._limit: int | None = None
         self._bucket: TokenBucket | None = None
-        self._partition: SourcePartition = {TASK_FIELD: 0}
+        self._legacy: LegacyLanes | None = None
+        # (next seq, slot) of every slot with seqs left to make, lowest seq first.
+        self._heap: list[tuple[int, int]] = []
+        self._partitions: dict[int, SourcePartition] = {}
 
     def start(self, props: Mapping[str, str]) -> None:
         config = DataGenTaskConfig.parse(props)
         self._topic = config.topic
         self._schema_name = config.schema_name
         self._seed = config.seed
-        self._index = config.task_index
-        self._count = config.task_count
         self._batch_size = config.batch_size
         self._limit = config.max_records if config.max_records >= 0 else None
-        self._partition = {TASK_FIELD: self._index}
-        committed = seq_from_offset(
-            self.context.offset_storage_reader.offset({TASK_FIELD: self._index}), self._index
-        )
-        self._next = next_seq(committed, self._count, self._index)
-        rate = config.records_per_second / self._count
+        slots = task_slots(config.task_count, config.task_index)
+        reader = self.context.offset_storage_reader
+        self._legacy = self._read_legacy(config.task_count)
+        self._partitions = {q: {SLOT_FIELD: q} for q in slots}
+        stored = reader.offsets(list(self._partitions.values()))
+        self._heap = []
+        for q, (_, offset) in zip(slots, stored, strict=True):
+            committed = seq_from_offset(offset, f"slot {q}")
+            self._heap.append((self._unmade(q, next_seq(q, committed)), q))
+        heapq.heapify(self._heap)
+        rate = config.records_per_second * len(slots) / SLOTS
         self._bucket = (
             TokenBucket.full(rate, bucket_capacity(rate, self._batch_size), time.monotonic())
             if rate > 0
             else None
         )
 
+    def _read_legacy(self, tasks_now: int) -> LegacyLanes | None:
+        """The offsets of the earlier per-task layout: lanes 0.. up to the current count and
+        then as long as there are more."""
+        reader = self.context.offset_storage_reader
+        found: dict[int, int] = {}
+        lane = 0
+        while True:
+            seq = seq_from_offset(reader.offset({TASK_FIELD: lane}), f"task {lane}")
+            if seq is None and lane >= tasks_now:
+                break
+            if seq is not None:
+                found[lane] = seq
+            lane += 1
+        return legacy_lanes(found, tasks_now)
+
+    def _unmade(self, slot: int, seq: int) -> int:
+        """The first seq of `slot` from `seq` on that was not made already."""
+        if self._legacy is None:
+            return slot_seq_from(slot, seq)
+        return self._legacy.first_unmade(slot, seq)
+
     def poll(self) -> list[SourceRecord] | None:
         if self._stopping.is_set():
             return None
+        heap = self._heap
+        limit = self._limit
+        while heap and limit is not None and heap[0][0] >= limit:
+            heapq.heappop(heap)  # this slot's share is done
+        if not heap:
+            self._stopping.wait(self.idle_wait_s)
+            return None
         wanted = self._batch_size
-        if self._limit is not None:
-            wanted = min(wanted, len(range(self._next, self._limit, self._count)))
-            if wanted == 0:
-                self._stopping.wait(self.idle_wait_s)
-                return None
         if self._bucket is not None:
             wanted = self._throttle(wanted)
             if wanted == 0:
                 return None
-        seqs = range(self._next, self._next + wanted * self._count, self._count)
-        self._next = seqs.stop
-        return self._records(seqs)
+        return self._make(wanted) or None
+
+    def _make(self, wanted: int) -> list[SourceRecord]:
+        """Up to `wanted` records: runs of the lowest slot's block, one slot at a time."""
+        heap = self._heap
+        limit = self._limit
+        legacy = self._legacy
+        out: list[SourceRecord] = []
+        while heap and len(out) < wanted:
+            seq, slot = heap[0]
+            if limit is not None and seq >= limit:
+                heapq.heappop(heap)
+                continue
+            end = min((seq // BLOCK + 1) * BLOCK, seq + wanted - len(out))
+            if limit is not None:
+                end = min(end, limit)
+            seqs: range | list[int] = range(seq, end)
+            if legacy is not None and seq <= legacy.high:
+                seqs = [s for s in seqs if not legacy.made(s)]
+            out += self._records(seqs, self._partitions[slot])
+            heapq.heapreplace(heap, (self._unmade(slot, end), slot))
+        return out
 
     def stop(self) -> None:
         self._stopping.set()
@@ -458,9 +595,8 @@ class DataGenTask(SourceTask):
         granted, self._bucket = self._bucket.take(time.monotonic(), wanted)
         return granted
 
-    def _records(self, seqs: range) -> list[SourceRecord]:
+    def _records(self, seqs: range | list[int], partition: SourcePartition) -> list[SourceRecord]:
         topic = self._topic
-        partition = self._partition
         key_schema = Schema.STRING
         if self._schema_name == "text":
             # `text_value`, inlined: this loop is the source side of the throughput benchmark,

@@ -2,9 +2,13 @@
 
 Offsets are committed to the consumer group `connect-<connector>` every
 `offset.flush.interval.ms`, on revocation and on graceful stop, and only the offsets the task's
-`pre_commit` returns (by default: after `flush`). A lost assignment closes the task's partitions
-without committing. A `RetriableError` from `put` redelivers the same batch after the timeout
-the task asked for; any other error fails the task without committing the batch.
+`pre_commit` returns (by default: after `flush`), never past the last record `put` accepted
+(`kconnect.worker.sink_positions` keeps that bookkeeping). A lost assignment closes the task's
+partitions without committing. A `RetriableError` from `put` redelivers the same batch after the
+timeout the task asked for, with every partition paused; records of partitions revoked in the
+meantime leave the batch, since their next owner reads them again from the committed offset. A
+stop during the retries ends them: the batch is not delivered and only what was delivered before
+it is committed. Any other error fails the task without committing the batch.
 
 Rebalance callbacks run inside `consume()` on the task thread, so the consumer is only ever used
 from the one thread that made it.
@@ -24,7 +28,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.records import ConnectRecord, Headers, SinkRecord, TimestampType
 from kconnect.api.task import ErrantRecordReporter, SinkTask, SinkTaskContext
-from kconnect.api.types import OffsetAndMetadata, TaskId, TopicPartition
+from kconnect.api.types import TaskId, TopicPartition
 from kconnect.config.connector import ERRORS_RETRY_TIMEOUT_INFINITE
 from kconnect.errors import ConnectError, RetriableError
 from kconnect.storage.states import TargetState
@@ -41,6 +45,7 @@ from kconnect.worker.error_handling import (
     backoff_ms,
     class_name_of,
 )
+from kconnect.worker.sink_positions import SinkPositions, assigned_only
 from kconnect.worker.task import CLIENT_LOG, TaskRunner
 from kconnect.worker.task_metrics import TaskMetrics
 
@@ -156,12 +161,13 @@ class SinkTaskRunner(TaskRunner):
         self._flush_timeout = flush_timeout_ms / 1000
         self.errant_reporter = _ErrantReporter(self)
         self._batch: list[Any] = []
+        # The records handed to put() and not accepted yet (a batch awaiting redelivery).
+        self._undelivered: list[SinkRecord] = []
+        self._redelivering = False
         self._consumer: Any = None
         self._context = _Context(self)
         self.assignment: set[TopicPartition] = set()
-        # The next offset to commit per partition: one past the last record given to put().
-        self._current: dict[tuple[str, int], int] = {}
-        self._committed: dict[tuple[str, int], int] = {}
+        self._positions = SinkPositions()
         self._next_commit = 0.0
         self._all_paused = False
 
@@ -215,17 +221,22 @@ class SinkTaskRunner(TaskRunner):
         msgs = self._consumer.consume(self._max_poll, 0.5)
         rewinds = self._context.take_rewinds()
         if rewinds:
+            # The batch in hand predates the rewind: read it again after the seek.
+            self._unread(msgs, rewinds)
             self._seek(rewinds)
-            return  # the batch in hand predates the rewind
+            return
         if msgs:
             metrics = self.metrics
             metrics.sink_record_read_total += len(msgs)
             self._batch = msgs
             records = self._convert(msgs)
-            if records:
-                self._deliver(records)
-                metrics.sink_record_send_total += len(records)
-                metrics.batch(len(records))
+            if not records or self._deliver(records):
+                self._positions.accept()
+                if records:
+                    metrics.sink_record_send_total += len(records)
+                    metrics.batch(len(records))
+            else:
+                self._positions.abandon()
             self._batch = []
         if self._context.commit_requested or time.monotonic() >= self._next_commit:
             self._context.commit_requested = False
@@ -250,7 +261,8 @@ class SinkTaskRunner(TaskRunner):
         if self._consumer is None or not self.assignment or not self.on_task_thread():
             return
         parts = sorted(self.assignment)
-        paused = [p for p in parts if self._all_paused or p in self._context.paused]
+        every = self._all_paused or self._redelivering
+        paused = [p for p in parts if every or p in self._context.paused]
         active = [p for p in parts if p not in paused]
         if paused:
             self._consumer.pause([KafkaTopicPartition(t, p) for t, p in paused])
@@ -297,7 +309,7 @@ class SinkTaskRunner(TaskRunner):
         key_conv = self._key.to_connect_data
         value_conv = self._value.to_connect_data
         stages = self._chain.stages if self._chain is not None else ()
-        current = self._current
+        current = self._positions.consumed
         consumed = SinkRecord.consumed
         records: list[SinkRecord] = []
         append = records.append
@@ -460,63 +472,82 @@ class SinkTaskRunner(TaskRunner):
             headers.add(key, sv.value, sv.schema)
         return headers
 
-    def _deliver(self, records: list[SinkRecord]) -> None:
-        """`put` the batch; a `RetriableError` redelivers the same batch after a wait.
+    def _deliver(self, records: list[SinkRecord]) -> bool:
+        """`put` the batch; a `RetriableError` redelivers it after a wait. True once `put`
+        accepted it (or nothing of it is left to deliver); False if the task was asked to stop
+        first, and then the batch is not delivered.
 
         The wait is what the task asked for (`context.timeout`), else a backoff from 300 ms
         capped by `errors.retry.max.delay.ms`. As in Kafka Connect, a sink retries for as long
         as it takes by default; `errors.retry.timeout` > 0 bounds it, and then the task fails
-        without committing the batch.
+        without committing the batch. While it waits, a rebalance may revoke partitions: their
+        records leave the batch (`_forget`), and if none is left there is nothing to redeliver.
         """
         metrics = self.metrics
         start = time.monotonic()
         attempt = 0
-        while True:
-            attempt += 1
-            try:
-                began = time.monotonic()
-                self.task.put(records)
-                metrics.put_batch_seconds_sum += time.monotonic() - began
-                return
-            except RetriableError as e:
-                metrics.total_record_failures += 1
-                limit = self._put_retry_timeout_ms
-                elapsed_ms = (time.monotonic() - start) * 1000
-                if limit not in (0, ERRORS_RETRY_TIMEOUT_INFINITE) and elapsed_ms >= limit:
-                    metrics.total_record_errors += 1
-                    raise ConnectError(
-                        f"put() kept failing with a retriable error for {elapsed_ms:.0f} ms, "
-                        f"longer than errors.retry.timeout={limit}; the batch was not committed"
-                    ) from e
-                asked = self._context.retry_timeout_ms
-                wait_ms = (
-                    asked
-                    if asked > 0
-                    else backoff_ms(attempt, self._errors.config.retry_max_delay_ms)
-                )
-                if limit not in (0, ERRORS_RETRY_TIMEOUT_INFINITE):
-                    wait_ms = min(wait_ms, max(limit - elapsed_ms, 0.0))
-                log.warning(
-                    "task %s: put failed, retrying in %.1fs: %s", self.id, wait_ms / 1000, e
-                )
-                self._wait_paused(wait_ms / 1000, e)
-                metrics.total_retries += 1
-
-    def _wait_paused(self, seconds: float, cause: Exception) -> None:
-        """Wait with every partition paused, keeping group membership alive."""
-        parts = [KafkaTopicPartition(t, p) for t, p in self.assignment]
-        if parts:
-            self._consumer.pause(parts)
+        self._undelivered = records
         try:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                if self.stopping:
-                    raise ConnectError(
-                        "task stopped while retrying put(); the batch was not committed"
-                    ) from cause
-                self._poll_nothing(0.1)
+            while True:
+                attempt += 1
+                try:
+                    began = time.monotonic()
+                    self.task.put(self._undelivered)
+                    metrics.put_batch_seconds_sum += time.monotonic() - began
+                    return True
+                except RetriableError as e:
+                    metrics.total_record_failures += 1
+                    limit = self._put_retry_timeout_ms
+                    elapsed_ms = (time.monotonic() - start) * 1000
+                    if limit not in (0, ERRORS_RETRY_TIMEOUT_INFINITE) and elapsed_ms >= limit:
+                        metrics.total_record_errors += 1
+                        raise ConnectError(
+                            f"put() kept failing with a retriable error for {elapsed_ms:.0f} "
+                            f"ms, longer than errors.retry.timeout={limit}; the batch was not "
+                            "committed"
+                        ) from e
+                    asked = self._context.retry_timeout_ms
+                    wait_ms = (
+                        asked
+                        if asked > 0
+                        else backoff_ms(attempt, self._errors.config.retry_max_delay_ms)
+                    )
+                    if limit not in (0, ERRORS_RETRY_TIMEOUT_INFINITE):
+                        wait_ms = min(wait_ms, max(limit - elapsed_ms, 0.0))
+                    log.warning(
+                        "task %s: put failed, retrying in %.1fs: %s", self.id, wait_ms / 1000, e
+                    )
+                    if not self._redelivering:
+                        # Nothing new is read until the batch is delivered.
+                        self._redelivering = True
+                        self.apply_pauses()
+                    if not self._wait(wait_ms / 1000):
+                        log.info(
+                            "task %s: stopped while retrying put(); the %d records of the batch "
+                            "were not delivered and their offsets are not committed",
+                            self.id,
+                            len(self._undelivered),
+                        )
+                        return False
+                    if not self._undelivered:
+                        return True  # every partition of the batch was revoked meanwhile
+                    metrics.total_retries += 1
         finally:
-            self.apply_pauses()
+            self._undelivered = []
+            if self._redelivering:
+                self._redelivering = False
+                self.apply_pauses()
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait while every partition is paused, keeping group membership alive (rebalance
+        callbacks run meanwhile, and pause what they assign). False if the task was asked to
+        stop."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.stopping:
+                return False
+            self._poll_nothing(0.1)
+        return not self.stopping
 
     def _poll_nothing(self, timeout: float) -> None:
         """consume() while paused; a record that still arrives is put back by seeking."""
@@ -529,26 +560,33 @@ class SinkTaskRunner(TaskRunner):
         for tp, offset in rewinds.items():
             if tp in self.assignment:
                 self._consumer.seek(KafkaTopicPartition(tp.topic, tp.partition, offset))
-                self._current[(tp.topic, tp.partition)] = offset
+                self._positions.rewind((tp.topic, tp.partition), offset)
+
+    def _unread(self, msgs: list[Any], rewinds: Mapping[TopicPartition, int]) -> None:
+        """Put back messages read but not converted: each partition not being rewound is
+        sought back to its first message, so nothing is skipped."""
+        first: dict[tuple[str, int], int] = {}
+        for msg in msgs:
+            if msg.error() is None:
+                first.setdefault((msg.topic(), msg.partition()), msg.offset())
+        for (topic, partition), offset in first.items():
+            if (topic, partition) in self.assignment and (topic, partition) not in rewinds:
+                self._consumer.seek(KafkaTopicPartition(topic, partition, offset))
 
     # --- commits
     def commit(self, partitions: set[TopicPartition] | list[TopicPartition]) -> None:
+        """Offer the task what `put` accepted in `partitions`, and commit what `pre_commit`
+        gives back of it. A batch awaiting redelivery is not part of it."""
         self._next_commit = time.monotonic() + self._interval
         if self.cancelled:
             return  # the assignment is lost: another worker may own this task now
-        current = {
-            TopicPartition(t, p): OffsetAndMetadata(o)
-            for (t, p), o in self._current.items()
-            if TopicPartition(t, p) in partitions
-        }
-        if not current:
+        positions = self._positions
+        offered = positions.offer(set(partitions))
+        if not offered:
             return
-        committable = self.task.pre_commit(current)
-        to_commit = [
-            KafkaTopicPartition(tp.topic, tp.partition, om.offset)
-            for tp, om in committable.items()
-            if tp in partitions and self._committed.get((tp.topic, tp.partition)) != om.offset
-        ]
+        to_commit, ignored = positions.to_commit(offered, self.task.pre_commit(offered))
+        for why in ignored:
+            log.warning("task %s: pre_commit returned an offset that is ignored: %s", self.id, why)
         if not to_commit:
             self.metrics.offset_commit_skip_total += 1
             return
@@ -564,14 +602,16 @@ class SinkTaskRunner(TaskRunner):
             self.metrics.commit(False, time.monotonic() - began)
             return
         try:
-            self._consumer.commit(offsets=to_commit, asynchronous=False)
+            self._consumer.commit(
+                offsets=[KafkaTopicPartition(t, p, o) for (t, p), o in sorted(to_commit.items())],
+                asynchronous=False,
+            )
         except KafkaException as e:
             self.metrics.commit(False, time.monotonic() - began)
             log.warning("task %s: offset commit failed, will retry: %s", self.id, e)
             return
         self.metrics.commit(True, time.monotonic() - began)
-        for tp in to_commit:
-            self._committed[(tp.topic, tp.partition)] = tp.offset
+        positions.mark_committed(to_commit)
 
     # --- rebalance callbacks (on the task thread, inside consume())
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
@@ -597,8 +637,10 @@ class SinkTaskRunner(TaskRunner):
     def _forget(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self.assignment.discard(tp)
-            self._current.pop((tp.topic, tp.partition), None)
-            self._committed.pop((tp.topic, tp.partition), None)
+        self._positions.forget((tp.topic, tp.partition) for tp in partitions)
+        if self._undelivered:
+            # Their next owner reads them again from the committed offset.
+            self._undelivered = assigned_only(self._undelivered, self.assignment)
 
     def _on_message_error(self, err: KafkaError) -> None:
         if self._fall_back_to_classic(err):
