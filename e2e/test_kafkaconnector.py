@@ -576,3 +576,37 @@ def test_a_changed_referenced_secret_rolls_the_worker_pods(
         hash_before
     )
     wait_condition(system, namespace, name)
+
+
+def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
+    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("claimed")
+    resource = connector_resource(
+        name, namespace, kafka_bootstrap, config={"topic": unique("claimed"), "max.records": "5"}
+    )
+    resource["metadata"]["annotations"] = {"kconnect.io/operator": "elsewhere/other-kconnect"}
+    system.apply(resource)
+
+    refusals = wait_for(
+        "an OwnedByAnotherOperator Event",
+        lambda: [
+            e for e in events(system, namespace, name) if e["reason"] == "OwnedByAnotherOperator"
+        ],
+        60,
+    )
+    assert refusals[0]["type"] == "Warning"
+    assert "elsewhere/other-kconnect" in refusals[0]["message"]
+    operator.wait_passes(namespace, name, 3)
+    # Nothing was made or written: no children, no status, the claim untouched.
+    assert system.get("deployment", f"{name}-connect", namespace) is None
+    assert system.get("configmap", f"{name}-connect-config", namespace) is None
+    obj = system.get("kafkaconnector", name, namespace)
+    assert obj is not None
+    assert not (obj.get("status") or {}).get("conditions")
+    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == "elsewhere/other-kconnect"
+
+    # Handed over: with the claim removed, this install claims the resource and reconciles it.
+    system.run("-n", namespace, "annotate", "kctr", name, "kconnect.io/operator-")
+    obj = wait_condition(system, namespace, name)
+    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == "default/kconnect-operator"

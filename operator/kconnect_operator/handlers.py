@@ -5,14 +5,18 @@ and carry out the result through `kube` (the API server) and `connect` (the work
 
 Two loops per KafkaConnector:
 - **Children** (`apply_children`): on create, on every spec change, on operator start, and when a
-  referenced Secret changes, every child is server-side applied. Applying an unchanged child is a
-  no-op on the API server, so this is idempotent; a changed worker config or Secret changes the
-  pod template's hash and rolls the pods, and nothing else does.
+  referenced Secret changed (seen by the connector loop, below), every child is server-side
+  applied. Applying an unchanged child is a no-op on the API server, so this is idempotent; a
+  changed worker config or Secret changes the pod template's hash and rolls the pods, and
+  nothing else does.
 - **The connector** (`connector_loop`, a kopf daemon): it finds the ready workers, makes their
   connector config and target state match the spec over REST, carries out restart annotations and
   auto-restarts, sets each worker's log levels where they differ from `spec.logging.loggers`, and
-  writes the status when it changed. It runs every `sync_interval_s` (every 2 s while not Ready),
-  and at once when the resource or one of its pods changes.
+  writes the status when it changed. When the spec references Secrets, each pass also reads them
+  by name (`get`, never `list` or `watch`) and applies the children when their versions no longer
+  match the pod template's hash, so the operator needs no cluster-wide read access to Secrets.
+  It runs every `sync_interval_s` (every 2 s while not Ready), and at once when the resource or
+  one of its pods changes.
 
 The loggers set from the spec are remembered in `status.appliedLoggers`, so that one removed from
 the spec is reset on the workers once, and the workers' own loggers are never touched.
@@ -33,7 +37,6 @@ from typing import Any, Final
 
 import aiohttp
 import kopf
-from pydantic import ValidationError
 
 from kconnect.errors import ConfigError
 from kconnect_operator import builders, cleanup, metrics, reconcile
@@ -56,10 +59,12 @@ from kconnect_operator.options import OperatorOptions
 from kconnect_operator.runtime import (
     Runtime,
     apply_and_count,
+    claim,
     connect_client,
     parse_spec,
-    reapply_for_secret,
+    refuse,
     resource_path,
+    roll_if_secrets_changed,
     run_loop,
     runtime_of,
     secret_versions,
@@ -170,39 +175,12 @@ async def _reject(
 @kopf.on.update(*RESOURCE, registry=registry, field="spec")
 async def apply_children(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = runtime_of(memo)
+    holder = await claim(runtime, KIND, body)
+    if holder is not None:
+        refuse(body, KIND, holder, runtime.options.instance)
+        return
     await apply_and_count(runtime, KIND, lambda: _apply_children(runtime, body))
     runtime.wake(body["metadata"]["namespace"], body["metadata"]["name"])
-
-
-@kopf.index(*RESOURCE, registry=registry)
-def secret_references(
-    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str]:
-    """Which KafkaConnectors each Secret feeds, so that a changed Secret rolls their pods."""
-    try:
-        parsed = KafkaConnectorSpec.model_validate(dict(spec))
-    except ValidationError:
-        return {}
-    return {(namespace or "", secret): name for secret in builders.referenced_secrets(parsed)}
-
-
-@kopf.on.event("", "v1", "secrets", registry=registry)
-async def secret_changed(
-    namespace: str | None,
-    name: str,
-    memo: kopf.Memo,
-    logger: kopf.Logger,
-    **kwargs: Any,
-) -> None:
-    await reapply_for_secret(
-        runtime_of(memo),
-        KIND,
-        namespace,
-        name,
-        kwargs["secret_references"],
-        _apply_children,
-        logger,
-    )
 
 
 # --- events that wake a connector's loop
@@ -241,6 +219,8 @@ class LoopState:
     """A config the workers rejected: not sent again while the spec asks for it."""
     config_error: str | None = None
     ready: bool = False
+    refused_by: str | None = None
+    """The other install that holds the resource, while it does."""
 
 
 @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=2.0)
@@ -283,8 +263,26 @@ async def sync_connector(
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
         return
+    holder = await claim(runtime, KIND, body)
+    if holder is not None:
+        if state.refused_by != holder:
+            refuse(body, KIND, holder, runtime.options.instance)
+        state.refused_by, state.ready = holder, False
+        return
+    if state.refused_by is not None:
+        # Handed over: the children were never applied by this install.
+        state.refused_by = None
+        await _apply_children(runtime, body)
     spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body)
+    await roll_if_secrets_changed(
+        runtime,
+        object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner)),
+        lambda versions: builders.config_hash(spec, owner, versions),
+        builders.referenced_secrets(spec),
+        lambda: _apply_children(runtime, body),
+        logger,
+    )
     namespace, name = owner.namespace, owner.name
     now = datetime.now(UTC)
     previous = stored_status(KafkaConnectorStatus, body)
@@ -455,6 +453,11 @@ async def delete_kafka_state(
     """With `deletionPolicy: Delete`: stop the workers, then delete the internal topics, the task
     topic and the consumer groups. Retried until it succeeds; the finalizer holds the resource."""
     runtime = runtime_of(memo)
+    holder = await claim(runtime, KIND, body)
+    if holder is not None:
+        raise kopf.TemporaryError(
+            f"reconciled by the operator install {holder!r}: waiting for it to clean up", delay=30
+        )
     spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body)
     deployment = object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner))
