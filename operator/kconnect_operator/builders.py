@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from kconnect.config.worker import DistributedConfig
+from kconnect.errors import ConfigError
+from kconnect.rest.listeners import parse_listener
 from kconnect_operator.models import (
     API_VERSION,
     KIND,
@@ -49,6 +51,7 @@ from kconnect_operator.models import (
     JsonObject,
     KafkaConnectorSpec,
     LogFormat,
+    NetworkPolicyPeer,
     WorkerSpec,
     check_resource_name,
     derived_names,
@@ -56,6 +59,8 @@ from kconnect_operator.models import (
 
 REST_PORT: Final = 8083
 REST_PORT_NAME: Final = "rest"
+METRICS_PORT_NAME: Final = "metrics"
+METRICS_LISTENER_KEY: Final = "metrics.listener"
 WORKER_CONTAINER: Final = "worker"
 HEALTH_PATH: Final = "/health"
 
@@ -398,6 +403,40 @@ def external_volumes(spec: WorkerSpec) -> tuple[list[JsonObject], list[JsonObjec
     return volumes, mounts
 
 
+def metrics_port(worker_config: Mapping[str, str]) -> int | None:
+    """The port of the worker's `metrics.listener`, None when it sets none. It must be a fixed
+    port other than the REST port, or the NetworkPolicy could not admit it alone: a
+    `ConfigError` says so."""
+    value = worker_config.get(METRICS_LISTENER_KEY, "").strip()
+    if not value:
+        return None
+    try:
+        port = parse_listener(value).port
+    except ConfigError as e:
+        raise ConfigError(f"workerConfig {METRICS_LISTENER_KEY}={value!r}: {e}") from None
+    if port == 0:
+        raise ConfigError(
+            f"workerConfig {METRICS_LISTENER_KEY}={value!r}: expected a fixed port such as "
+            "http://:9404; port 0 is chosen at bind time, so no NetworkPolicy can admit it"
+        )
+    if port == REST_PORT:
+        raise ConfigError(
+            f"workerConfig {METRICS_LISTENER_KEY}={value!r}: port {REST_PORT} is the REST "
+            "port; expected another port such as http://:9404"
+        )
+    return port
+
+
+def _container_ports(spec: WorkerSpec) -> list[JsonObject]:
+    ports: list[JsonObject] = [
+        {"name": REST_PORT_NAME, "containerPort": REST_PORT, "protocol": "TCP"}
+    ]
+    port = metrics_port(spec.worker_config)
+    if port is not None:
+        ports.append({"name": METRICS_PORT_NAME, "containerPort": port, "protocol": "TCP"})
+    return ports
+
+
 def _probe(*, period: int, failures: int) -> JsonObject:
     return {
         "httpGet": {"path": HEALTH_PATH, "port": REST_PORT_NAME, "scheme": "HTTP"},
@@ -442,7 +481,7 @@ def pod_template(
         "image": spec.image or image,
         "command": ["/bin/sh", "-c", script],
         "env": _env(spec),
-        "ports": [{"name": REST_PORT_NAME, "containerPort": REST_PORT, "protocol": "TCP"}],
+        "ports": _container_ports(spec),
         "startupProbe": _probe(period=5, failures=60),
         "readinessProbe": _probe(period=5, failures=3),
         "livenessProbe": _probe(period=10, failures=6),
@@ -561,15 +600,44 @@ def build_pod_disruption_budget(owner: Owner) -> JsonObject:
     }
 
 
+def _peer(peer: NetworkPolicyPeer) -> JsonObject:
+    return peer.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
 def build_network_policy(
     owner: Owner,
+    spec: WorkerSpec,
     *,
     operator_namespace: str,
     operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
+    workers_talk: bool = True,
 ) -> JsonObject:
-    """Only the operator's pods and the owner's own workers (which forward requests to their
-    leader) reach the REST port. Egress is not restricted: workers need Kafka and whatever their
-    connectors talk to."""
+    """Only the operator's pods and, with `workers_talk`, the owner's own workers (which forward
+    requests to their leader) reach the REST port. When `workerConfig` sets `metrics.listener`,
+    its port is admitted too: from `networkPolicy.metricsPeers`, or from everywhere when it
+    lists none. Egress is not restricted: workers need Kafka and whatever their connectors talk
+    to."""
+    rest_from: list[JsonObject] = []
+    if workers_talk:
+        rest_from.append({"podSelector": {"matchLabels": selector_labels(owner)}})
+    rest_from.append(
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": operator_namespace}
+            },
+            "podSelector": {"matchLabels": dict(sorted(operator_labels.items()))},
+        }
+    )
+    ingress: list[JsonObject] = [
+        {"from": rest_from, "ports": [{"protocol": "TCP", "port": REST_PORT}]}
+    ]
+    port = metrics_port(spec.worker_config)
+    if port is not None:
+        rule: JsonObject = {"ports": [{"protocol": "TCP", "port": port}]}
+        peers = [_peer(p) for p in spec.network_policy.metrics_peers]
+        if peers:
+            rule = {"from": peers, **rule}
+        ingress.append(rule)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -577,20 +645,7 @@ def build_network_policy(
         "spec": {
             "podSelector": {"matchLabels": selector_labels(owner)},
             "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        {"podSelector": {"matchLabels": selector_labels(owner)}},
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": operator_namespace}
-                            },
-                            "podSelector": {"matchLabels": dict(sorted(operator_labels.items()))},
-                        },
-                    ],
-                    "ports": [{"protocol": "TCP", "port": REST_PORT}],
-                }
-            ],
+            "ingress": ingress,
         },
     }
 
@@ -610,7 +665,7 @@ def build_children(
         build_service(owner),
         build_pod_disruption_budget(owner),
         build_network_policy(
-            owner, operator_namespace=operator_namespace, operator_labels=operator_labels
+            owner, spec, operator_namespace=operator_namespace, operator_labels=operator_labels
         ),
         build_deployment(spec, owner, image=image, secret_versions=secret_versions),
     ]

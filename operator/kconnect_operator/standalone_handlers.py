@@ -87,6 +87,8 @@ async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
             secret_versions=await secret_versions(
                 runtime, owner.namespace, builders.referenced_secrets(spec)
             ),
+            operator_namespace=runtime.options.operator_namespace,
+            operator_labels=runtime.options.operator_labels,
         )
     except ConfigError as e:
         message = str(e)

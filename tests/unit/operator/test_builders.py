@@ -542,6 +542,71 @@ def test_hash_is_per_resource() -> None:
 # --- Service, PodDisruptionBudget, NetworkPolicy
 
 
+def test_network_policy_admits_the_metrics_port_from_everywhere_by_default() -> None:
+    np = build_network_policy(
+        OWNER, make_spec(workerConfig={"metrics.listener": "http://:9404"}), operator_namespace="o"
+    )
+    rest, metrics = np["spec"]["ingress"]
+    assert rest["ports"] == [{"protocol": "TCP", "port": 8083}]
+    # No `from`: every source may scrape; the REST port keeps its own narrow rule.
+    assert metrics == {"ports": [{"protocol": "TCP", "port": 9404}]}
+    assert {"name": "metrics", "containerPort": 9404, "protocol": "TCP"} in container(
+        deployment(make_spec(workerConfig={"metrics.listener": "http://:9404"}))
+    )["ports"]
+
+
+def test_network_policy_admits_the_metrics_port_from_the_configured_peers() -> None:
+    peers = [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}},
+    ]
+    np = build_network_policy(
+        OWNER,
+        make_spec(
+            workerConfig={"metrics.listener": "http://0.0.0.0:9404"},
+            networkPolicy={"metricsPeers": peers},
+        ),
+        operator_namespace="o",
+    )
+    assert np["spec"]["ingress"][1] == {
+        "from": peers,
+        "ports": [{"protocol": "TCP", "port": 9404}],
+    }
+
+
+def test_no_metrics_listener_no_metrics_rule_or_port() -> None:
+    np = build_network_policy(OWNER, make_spec(), operator_namespace="o")
+    assert len(np["spec"]["ingress"]) == 1
+    assert [p["name"] for p in container(deployment())["ports"]] == ["rest"]
+
+
+@pytest.mark.parametrize(
+    ("listener", "message"),
+    [
+        ("http://:0", "expected a fixed port"),
+        ("http://:8083", "port 8083 is the REST port"),
+        ("nonsense", "metrics.listener='nonsense'"),
+    ],
+)
+def test_a_metrics_listener_no_policy_can_admit_alone_is_refused(
+    listener: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        children(make_spec(workerConfig={"metrics.listener": listener}))
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [
+        {},
+        {"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}},
+    ],
+)
+def test_a_metrics_peer_needs_an_ip_block_or_selectors(peer: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="a peer needs ipBlock alone"):
+        make_spec(networkPolicy={"metricsPeers": [peer]})
+
+
 def test_service() -> None:
     svc = build_service(OWNER)
     assert svc["metadata"]["name"] == "orders-connect"
@@ -560,7 +625,7 @@ def test_pod_disruption_budget() -> None:
 
 def test_network_policy_admits_only_the_operator_and_the_workers() -> None:
     np = build_network_policy(
-        OWNER, operator_namespace="ops", operator_labels={"app": "kconnect-operator"}
+        OWNER, make_spec(), operator_namespace="ops", operator_labels={"app": "kconnect-operator"}
     )
     spec = np["spec"]
     assert np["apiVersion"] == "networking.k8s.io/v1"

@@ -126,6 +126,7 @@ def test_spec_fields_and_required() -> None:
         "template",
         "externalConfiguration",
         "logging",
+        "networkPolicy",
         "autoRestart",
         "deletionPolicy",
     }
