@@ -610,3 +610,30 @@ def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
     system.run("-n", namespace, "annotate", "kctr", name, "kconnect.io/operator-")
     obj = wait_condition(system, namespace, name)
     assert obj["metadata"]["annotations"]["kconnect.io/operator"] == "default/kconnect-operator"
+
+
+def test_the_file_connectors_run_only_where_the_worker_config_allows_them(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("filesink")
+    resource = connector_resource(
+        name,
+        namespace,
+        kafka_bootstrap,
+        cls="FileStreamSink",
+        config={"topics": unique("filesink"), "file": "/dev/null"},
+    )
+    system.apply(resource)
+    obj = wait_condition(system, namespace, name, status="False", reason="InvalidConfig")
+    message = ready_condition(obj)["message"]
+    assert "disabled on this worker" in message
+    assert "file.connectors.enable" in message
+    configmap = system.get("configmap", f"{name}-connect-config", namespace)
+    assert configmap is not None
+    assert "file.connectors.enable=false\n" in configmap["data"]["worker.properties"]
+
+    # Asked for: the workers roll with the key set, and the connector runs.
+    resource["spec"]["workerConfig"] = {"file.connectors.enable": "true"}
+    system.apply(resource)
+    obj = wait_condition(system, namespace, name)
+    assert obj["status"]["connectorState"]["state"] == "RUNNING"

@@ -18,7 +18,14 @@ Config providers: unless `workerConfig` sets `config.providers` itself, the work
 declare `env`, `file` and `dir` (Kafka's EnvVarConfigProvider, FileConfigProvider and
 DirectoryConfigProvider), the last two limited to `EXTERNAL_DIR`, so that a connector config can
 name a mounted Secret as `${dir:/opt/kconnect/external-configuration/<volume>:<key>}` with no
-further setup. Setting `config.providers` replaces all three: the user declares what they list.
+further setup. `env` is limited (`allowlist.pattern`) to the variables the spec declares in
+`externalConfiguration.env`: a connector config, which any REST caller can write, never reads the
+rest of the worker's environment. Setting `config.providers` replaces all three: the user
+declares what they list, and their limits.
+
+The file connectors: the worker properties set `file.connectors.enable=false` unless
+`workerConfig` sets it, so FileStreamSource and FileStreamSink (which read and write any file the
+worker can) run only where a resource asks for them.
 
 The pod IP in the worker's REST settings: `kconnect distributed FILE` reads a plain properties file
 with no variable substitution, and the Kubernetes downward API can put the pod IP in env but not
@@ -37,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -82,6 +90,9 @@ MANAGED_BY: Final = "kconnect-operator"
 DEFAULT_OPERATOR_LABELS: Final[Mapping[str, str]] = {"app.kubernetes.io/name": MANAGED_BY}
 """The labels of the operator's pods, which the NetworkPolicy lets reach the REST port."""
 
+FILE_CONNECTORS_KEY: Final = "file.connectors.enable"
+"""The worker key that allows FileStreamSource and FileStreamSink; the operator writes `false`."""
+
 DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "key.converter": "org.apache.kafka.connect.json.JsonConverter",
     "value.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -90,6 +101,7 @@ DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "config.storage.replication.factor": "-1",
     "offset.storage.replication.factor": "-1",
     "status.storage.replication.factor": "-1",
+    FILE_CONNECTORS_KEY: "false",
 }
 """Worker defaults the operator writes; `workerConfig` overrides each."""
 
@@ -104,8 +116,12 @@ DEFAULT_CONFIG_PROVIDERS: Final[Mapping[str, str]] = {
     ),
     "config.providers.dir.param.allowed.paths": EXTERNAL_DIR,
 }
-"""The config providers the worker gets when `workerConfig` declares none; `config.providers`
-in `workerConfig` replaces them all."""
+"""The config providers the worker gets when `workerConfig` declares none (with `env` limited by
+`env_allowlist`); `config.providers` in `workerConfig` replaces them all."""
+
+ENV_ALLOWLIST_KEY: Final = "config.providers.env.param.allowlist.pattern"
+NO_ENV: Final = "(?!)"
+"""An `allowlist.pattern` no name matches: the env provider reads nothing."""
 
 LOG_FORMAT_ENV: Final = "KCONNECT_LOG_FORMAT"
 """The worker's log format (`text` or `json`), read by `kconnect` at start."""
@@ -210,14 +226,20 @@ def metadata(owner: Owner, name: str) -> JsonObject:
 # --- worker config
 
 
-def default_properties(
-    defaults: Mapping[str, str], worker_config: Mapping[str, str]
-) -> dict[str, str]:
-    """`defaults`, plus `DEFAULT_CONFIG_PROVIDERS` unless `worker_config` declares its own
-    providers: the providers' keys go together, never mixed with the user's."""
-    if CONFIG_PROVIDERS_KEY in worker_config:
+def env_allowlist(spec: WorkerSpec) -> str:
+    """The env provider's `allowlist.pattern` (a whole-name regex): the variables the spec
+    declares in `externalConfiguration.env`, and nothing else (`NO_ENV` when it declares none)."""
+    names = sorted(e.name for e in spec.external_configuration.env)
+    return "|".join(re.escape(n) for n in names) or NO_ENV
+
+
+def default_properties(defaults: Mapping[str, str], spec: WorkerSpec) -> dict[str, str]:
+    """`defaults`, plus `DEFAULT_CONFIG_PROVIDERS` (with the env provider's allow-list) unless
+    the spec's `workerConfig` declares its own providers: the providers' keys go together, never
+    mixed with the user's."""
+    if CONFIG_PROVIDERS_KEY in spec.worker_config:
         return dict(defaults)
-    return {**defaults, **DEFAULT_CONFIG_PROVIDERS}
+    return {**defaults, **DEFAULT_CONFIG_PROVIDERS, ENV_ALLOWLIST_KEY: env_allowlist(spec)}
 
 
 def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
@@ -226,7 +248,7 @@ def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     names = derived_names(spec, owner.namespace, owner.name)
     props = {
-        **default_properties(DEFAULT_WORKER_PROPERTIES, spec.worker_config),
+        **default_properties(DEFAULT_WORKER_PROPERTIES, spec),
         **spec.worker_config,
         "bootstrap.servers": spec.bootstrap_servers,
         "group.id": names.group_id,

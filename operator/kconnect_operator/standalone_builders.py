@@ -55,6 +55,7 @@ DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "key.converter": "org.apache.kafka.connect.json.JsonConverter",
     "value.converter": "org.apache.kafka.connect.json.JsonConverter",
     "header.converter": "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+    builders.FILE_CONNECTORS_KEY: "false",
 }
 """Worker defaults the operator writes; `workerConfig` overrides each."""
 
@@ -101,7 +102,7 @@ def worker_properties(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, st
     manages (the REST listener is added in the pod by the start script). Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     props = {
-        **builders.default_properties(DEFAULT_WORKER_PROPERTIES, spec.worker_config),
+        **builders.default_properties(DEFAULT_WORKER_PROPERTIES, spec),
         **spec.worker_config,
         "bootstrap.servers": spec.bootstrap_servers,
         "offset.storage.file.filename": OFFSETS_FILE,

@@ -169,10 +169,14 @@ def test_config_map_holds_the_worker_properties() -> None:
         "status.storage.replication.factor": "-1",
         "config.providers": "env,file,dir",
         "config.providers.env.class": f"{PROVIDERS}.EnvVarConfigProvider",
+        # No env declared: the env provider reads no variable of the worker's environment.
+        "config.providers.env.param.allowlist.pattern": "(?!)",
         "config.providers.file.class": f"{PROVIDERS}.FileConfigProvider",
         "config.providers.file.param.allowed.paths": "/opt/kconnect/external-configuration",
         "config.providers.dir.class": f"{PROVIDERS}.DirectoryConfigProvider",
         "config.providers.dir.param.allowed.paths": "/opt/kconnect/external-configuration",
+        # The file connectors run only where workerConfig allows them.
+        "file.connectors.enable": "false",
     }
     # The pod adds its own IP at start; the file never carries one.
     assert "rest.advertised.host.name" not in props
@@ -523,7 +527,11 @@ def test_referenced_secret_versions_change_the_hash() -> None:
         externalConfiguration={"env": [SECRET_ENV, CM_ENV], "volumes": [TLS_VOLUME]}
     )
     assert referenced_secrets(with_cm) == ["db", "kafka-tls"]
-    assert config_hash(with_cm, OWNER, versions) == base
+    other_cm = {**CM_ENV, "valueFrom": {"configMapKeyRef": {"name": "other", "key": "region"}}}
+    with_other_cm = make_spec(
+        externalConfiguration={"env": [SECRET_ENV, other_cm], "volumes": [TLS_VOLUME]}
+    )
+    assert config_hash(with_other_cm, OWNER, versions) == config_hash(with_cm, OWNER, versions)
     assert pod_hash(deployment(spec, secret_versions=versions)) == base
 
 
@@ -640,3 +648,36 @@ def test_network_policy_admits_only_the_operator_and_the_workers() -> None:
             "podSelector": {"matchLabels": {"app": "kconnect-operator"}},
         },
     ]
+
+
+def test_the_env_provider_reads_only_the_declared_variables() -> None:
+    props = worker_properties(make_spec(externalConfiguration={"env": [SECRET_ENV, CM_ENV]}), OWNER)
+    pattern = props["config.providers.env.param.allowlist.pattern"]
+    transformer = ConfigTransformer.from_worker_props(props)
+    environ = {"DB_PASSWORD": "pw", "REGION": "eu", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "x"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in environ.items():
+            mp.setenv(key, value)
+        resolved = transformer.transform(
+            {"a": "${env:DB_PASSWORD}", "b": "${env:REGION}", "c": "${env:AWS_SECRET_ACCESS_KEY}"}
+        )
+    assert pattern == "DB_PASSWORD|REGION"
+    assert resolved == {"a": "pw", "b": "eu", "c": "${env:AWS_SECRET_ACCESS_KEY}"}
+    # Declaring nothing admits nothing; declaring providers of one's own keeps one's limits.
+    none = worker_properties(make_spec(), OWNER)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", "/root")
+        assert ConfigTransformer.from_worker_props(none).transform({"h": "${env:HOME}"}) == {
+            "h": "${env:HOME}"
+        }
+    own = worker_properties(
+        make_spec(workerConfig={"config.providers": "env", "config.providers.env.class": "x"}),
+        OWNER,
+    )
+    assert "config.providers.env.param.allowlist.pattern" not in own
+
+
+def test_the_file_connectors_are_allowed_only_where_worker_config_asks() -> None:
+    assert worker_properties(make_spec(), OWNER)["file.connectors.enable"] == "false"
+    allowed = make_spec(workerConfig={"file.connectors.enable": "true"})
+    assert worker_properties(allowed, OWNER)["file.connectors.enable"] == "true"

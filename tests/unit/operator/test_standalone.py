@@ -111,9 +111,11 @@ def test_config_map_has_the_worker_file_and_one_file_per_connector() -> None:
 
 def test_the_worker_file_has_the_default_config_providers_unless_it_sets_its_own() -> None:
     props = sb.worker_properties(spec(), OWNER)
-    assert {k: v for k, v in props.items() if k.startswith("config.providers")} == dict(
-        builders.DEFAULT_CONFIG_PROVIDERS
-    )
+    assert {k: v for k, v in props.items() if k.startswith("config.providers")} == {
+        **builders.DEFAULT_CONFIG_PROVIDERS,
+        builders.ENV_ALLOWLIST_KEY: builders.NO_ENV,
+    }
+    assert props["file.connectors.enable"] == "false"
     own = sb.worker_properties(
         spec(workerConfig={"config.providers": "env", "config.providers.env.class": "EnvVar"}),
         OWNER,

@@ -19,7 +19,7 @@ from kconnect.config.worker import WorkerConfig, unexpected_keys
 from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
 from kconnect.metrics import Registry
-from kconnect.plugins.registry import default_registry
+from kconnect.plugins.registry import FILE_CONNECTORS, PluginRegistry, default_registry
 from kconnect.rest.listeners import parse_listener, parse_listeners
 from kconnect.rest.server import MetricsServer, RestServer
 from kconnect.worker import clients
@@ -53,6 +53,20 @@ def check_worker_config(model: type[C], props: Mapping[str, str], source: str) -
                 f"{source}: metrics.listener={config.metrics_listener!r}: {e}"
             ) from None
     return config
+
+
+FILE_CONNECTORS_DISABLED = (
+    "the file connectors read and write any file the worker can, and this worker's config sets "
+    "file.connectors.enable=false; set it to true to allow them"
+)
+
+
+def plugin_registry(config: WorkerConfig) -> PluginRegistry:
+    """The worker's plugins: every installed one, less the file connectors when the config sets
+    `file.connectors.enable=false`."""
+    if config.file_connectors_enable:
+        return default_registry()
+    return default_registry().without(dict.fromkeys(FILE_CONNECTORS, FILE_CONNECTORS_DISABLED))
 
 
 def make_admin(props: Mapping[str, str], config: WorkerConfig) -> AdminClient:
