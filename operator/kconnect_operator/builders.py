@@ -159,6 +159,9 @@ class Owner:
     name: str
     namespace: str
     uid: str
+    sink_group: str | None = None
+    """The sink consumer group recorded on the resource (`SINK_GROUP_ANNOTATION`); None when
+    none is recorded yet (the default, `default_sink_group`, then applies)."""
 
     def __post_init__(self) -> None:
         check_resource_name(self.namespace, self.name, max_length=self.kind.max_name_length)
@@ -223,6 +226,54 @@ def metadata(owner: Owner, name: str) -> JsonObject:
     }
 
 
+# --- the sink consumer group
+
+SINK_GROUP_ANNOTATION: Final = "kconnect.io/sink-group"
+"""The sink consumer group the operator chose for a resource, recorded when it first applies the
+children, so that the choice never changes under the resource's committed offsets."""
+WORKER_GROUP_KEY: Final = "consumer.group.id"
+CONNECTOR_GROUP_KEY: Final = "consumer.override.group.id"
+
+
+def default_sink_group(namespace: str, name: str) -> str:
+    """The sink group of a new resource: `connect-<namespace>.<name>`. A namespace holds no dot
+    and a name neither, so two resources never share it."""
+    return f"connect-{namespace}.{name}"
+
+
+def initial_sink_group(namespace: str, name: str, *, existed: bool) -> str:
+    """The group to record for a resource that has none recorded: Kafka Connect's
+    `connect-<name>` for one an earlier operator already ran (`existed`: its committed offsets
+    are there), `default_sink_group` for a new one."""
+    return f"connect-{name}" if existed else default_sink_group(namespace, name)
+
+
+def sink_group(spec: KafkaConnectorSpec, owner: Owner) -> str:
+    """The group a sink's tasks commit to: the connector's `consumer.override.group.id`, else
+    `workerConfig`'s `consumer.group.id`, else the recorded one, else the default."""
+    return (
+        spec.config.get(CONNECTOR_GROUP_KEY)
+        or spec.worker_config.get(WORKER_GROUP_KEY)
+        or owner.sink_group
+        or default_sink_group(owner.namespace, owner.name)
+    )
+
+
+def _check_sink_group(spec: KafkaConnectorSpec, owner: Owner, worker_group: str) -> None:
+    group = sink_group(spec, owner)
+    if not group.strip() or group != group.strip():
+        raise ConfigError(
+            f"{owner.namespace}/{owner.name}: sink consumer group {group!r}: expected a "
+            "non-empty group id without surrounding spaces"
+        )
+    if group == worker_group:
+        raise ConfigError(
+            f"{owner.namespace}/{owner.name}: sink consumer group {group!r} is the worker group "
+            f"(spec.groupId): expected another group id in {CONNECTOR_GROUP_KEY} or "
+            f"workerConfig {WORKER_GROUP_KEY}"
+        )
+
+
 # --- worker config
 
 
@@ -247,8 +298,11 @@ def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
     operator manages (the REST listener is added per pod by `start_script`). Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     names = derived_names(spec, owner.namespace, owner.name)
+    _check_sink_group(spec, owner, names.group_id)
     props = {
         **default_properties(DEFAULT_WORKER_PROPERTIES, spec),
+        # One connector per worker cluster: the worker-wide sink group is the connector's.
+        WORKER_GROUP_KEY: owner.sink_group or default_sink_group(owner.namespace, owner.name),
         **spec.worker_config,
         "bootstrap.servers": spec.bootstrap_servers,
         "group.id": names.group_id,

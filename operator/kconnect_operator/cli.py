@@ -384,6 +384,7 @@ def parse_config(
             sync_interval_s=args.sync_interval,
             restart_backoff_s=args.restart_backoff,
             restart_backoff_max_s=max(args.restart_backoff, args.restart_backoff_max),
+            namespaces=tuple(dict.fromkeys(args.namespaces)),
             instance=args.instance or f"{args.lease_namespace}/{args.lease_name}",
         ),
         verbose=args.verbose,

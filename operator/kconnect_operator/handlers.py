@@ -116,9 +116,36 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 # --- reading the resource
 
 
-def _owner(body: Mapping[str, Any]) -> builders.Owner:
+def _owner(body: Mapping[str, Any], sink_group: str | None = None) -> builders.Owner:
     meta = body["metadata"]
-    return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    recorded = (meta.get("annotations") or {}).get(builders.SINK_GROUP_ANNOTATION)
+    return builders.Owner(
+        name=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta["uid"],
+        sink_group=sink_group or recorded,
+    )
+
+
+LAST_HANDLED: Final = f"{PREFIX}/last-handled-configuration"
+
+
+async def _record_sink_group(runtime: Runtime, body: kopf.Body) -> str:
+    """The resource's recorded sink group, recorded now if it has none: a resource an earlier
+    operator already handled (it has a status or kopf's last-handled record) keeps Kafka
+    Connect's `connect-<name>` and its committed offsets; a new one gets its own group."""
+    meta = body["metadata"]
+    annotations = meta.get("annotations") or {}
+    recorded = annotations.get(builders.SINK_GROUP_ANNOTATION)
+    if recorded:
+        return str(recorded)
+    existed = bool(body.get("status")) or LAST_HANDLED in annotations
+    group = builders.initial_sink_group(meta["namespace"], meta["name"], existed=existed)
+    await runtime.kube.merge_patch(
+        resource_path(KIND, body),
+        {"metadata": {"annotations": {builders.SINK_GROUP_ANNOTATION: group}}},
+    )
+    return group
 
 
 # --- children
@@ -126,7 +153,7 @@ def _owner(body: Mapping[str, Any]) -> builders.Owner:
 
 async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
     spec = parse_spec(KafkaConnectorSpec, body)
-    owner = _owner(body)
+    owner = _owner(body, await _record_sink_group(runtime, body))
     options = runtime.options
     try:
         children = builders.build_children(
@@ -274,7 +301,7 @@ async def sync_connector(
         state.refused_by = None
         await _apply_children(runtime, body)
     spec = parse_spec(KafkaConnectorSpec, body)
-    owner = _owner(body)
+    owner = _owner(body, await _record_sink_group(runtime, body))
     await roll_if_secrets_changed(
         runtime,
         object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner)),
@@ -470,7 +497,17 @@ async def delete_kafka_state(
         raise kopf.TemporaryError(
             f"waiting for {len(pods)} worker pods to stop", delay=WORKERS_GONE_POLL_S
         )
-    state = cleanup.kafka_state(spec, owner.namespace, owner.name)
+    state, kept = cleanup.shared(
+        cleanup.kafka_state(spec, owner.namespace, owner.name, builders.sink_group(spec, owner)),
+        await _kafka_state_of_others(runtime, body),
+    )
+    if kept:
+        kopf.event(
+            body,
+            type="Normal",
+            reason="KafkaStateKept",
+            message=f"kept what other resources use: {', '.join(kept)}",
+        )
     report = await asyncio.to_thread(cleanup.delete_kafka_state, cleanup.client_config(spec), state)
     if report.errors:
         raise kopf.TemporaryError("; ".join(report.errors), delay=10)
@@ -480,6 +517,29 @@ async def delete_kafka_state(
     )
     logger.info(message)
     kopf.event(body, type="Normal", reason="KafkaStateDeleted", message=message)
+
+
+async def _kafka_state_of_others(
+    runtime: Runtime, body: kopf.Body
+) -> dict[str, cleanup.KafkaState]:
+    """The topics and groups of every other KafkaConnector this operator serves, by
+    `namespace/name`."""
+    namespaces = runtime.options.namespaces or (None,)
+    others: dict[str, cleanup.KafkaState] = {}
+    for namespace in namespaces:
+        for item in await runtime.kube.list(collection_path(f"{GROUP}/{VERSION}", KIND, namespace)):
+            if item["metadata"].get("uid") == body["metadata"]["uid"]:
+                continue
+            try:
+                spec = KafkaConnectorSpec.model_validate(item.get("spec") or {})
+                owner = _owner(item)
+                state = cleanup.kafka_state(
+                    spec, owner.namespace, owner.name, builders.sink_group(spec, owner)
+                )
+            except (ValueError, KeyError):
+                continue  # a resource the API server holds but no builder accepts uses nothing
+            others[f"{owner.namespace}/{owner.name}"] = state
+    return others
 
 
 # StandaloneConnect's handlers register themselves on `registry` when imported.

@@ -177,6 +177,8 @@ def test_config_map_holds_the_worker_properties() -> None:
         "config.providers.dir.param.allowed.paths": "/opt/kconnect/external-configuration",
         # The file connectors run only where workerConfig allows them.
         "file.connectors.enable": "false",
+        # The sink's consumer group is the resource's own: its namespace is in the name.
+        "consumer.group.id": "connect-team-a.orders",
     }
     # The pod adds its own IP at start; the file never carries one.
     assert "rest.advertised.host.name" not in props
@@ -681,3 +683,42 @@ def test_the_file_connectors_are_allowed_only_where_worker_config_asks() -> None
     assert worker_properties(make_spec(), OWNER)["file.connectors.enable"] == "false"
     allowed = make_spec(workerConfig={"file.connectors.enable": "true"})
     assert worker_properties(allowed, OWNER)["file.connectors.enable"] == "true"
+
+
+# --- the sink consumer group
+
+
+def test_two_resources_of_one_name_in_two_namespaces_get_two_sink_groups() -> None:
+    a = Owner(name="orders", namespace="team-a", uid="a")
+    b = Owner(name="orders", namespace="team-b", uid="b")
+    groups = {worker_properties(make_spec(), o)["consumer.group.id"] for o in (a, b)}
+    assert groups == {"connect-team-a.orders", "connect-team-b.orders"}
+    assert builders.sink_group(make_spec(), a) == "connect-team-a.orders"
+
+
+def test_a_recorded_sink_group_is_kept_and_an_existing_resource_keeps_kafka_connects() -> None:
+    assert builders.initial_sink_group("team-a", "orders", existed=True) == "connect-orders"
+    assert builders.initial_sink_group("team-a", "orders", existed=False) == (
+        "connect-team-a.orders"
+    )
+    legacy = Owner(name="orders", namespace="team-a", uid="u", sink_group="connect-orders")
+    assert worker_properties(make_spec(), legacy)["consumer.group.id"] == "connect-orders"
+    assert builders.sink_group(make_spec(), legacy) == "connect-orders"
+
+
+def test_an_explicit_sink_group_wins_and_is_checked() -> None:
+    mine = make_spec(config={"consumer.override.group.id": "mine"})
+    assert builders.sink_group(mine, OWNER) == "mine"
+    worker = make_spec(workerConfig={"consumer.group.id": "ours"})
+    assert builders.sink_group(worker, OWNER) == "ours"
+    assert worker_properties(worker, OWNER)["consumer.group.id"] == "ours"
+    for bad, message in (
+        (
+            make_spec(config={"consumer.override.group.id": "kconnect.team-a.orders"}),
+            "worker group",
+        ),
+        (make_spec(workerConfig={"consumer.group.id": "mine", "x": "1"}, groupId="mine"), "worker"),
+        (make_spec(config={"consumer.override.group.id": " padded"}), "surrounding spaces"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            worker_properties(bad, OWNER)
