@@ -663,7 +663,7 @@ def test_same_named_sinks_in_two_namespaces_keep_their_own_offsets(
     topic = new_topic()
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     for i in range(20):
-        producer.produce(topic, key=str(i).encode(), value=b'"v"')
+        producer.produce(topic, value=f"v{i}".encode())
     assert producer.flush(30) == 0
     other = unique("sinkgroups")
     system.run("create", "namespace", other)
@@ -681,6 +681,7 @@ def test_same_named_sinks_in_two_namespaces_keep_their_own_offsets(
                     workerConfig={
                         "file.connectors.enable": "true",
                         "offset.flush.interval.ms": "1000",
+                        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
                         "value.converter": "org.apache.kafka.connect.storage.StringConverter",
                     },
                 )

@@ -22,8 +22,10 @@ The loggers set from the spec are remembered in `status.appliedLoggers`, so that
 the spec is reset on the workers once, and the workers' own loggers are never touched.
 
 Failure handling: one resource's failure is logged, counted and retried on its own loop; it never
-blocks another resource. A config the workers reject is not resent until the spec changes; its
-message goes to the Ready condition (reason InvalidConfig) and to a Warning Event.
+blocks another resource. A config the workers reject is not resent until it changes or the ready
+workers run another worker config (their pods' config hash: a `workerConfig` change may make it
+valid, e.g. allowing the file connectors); its message goes to the Ready condition (reason
+InvalidConfig) and to a Warning Event.
 """
 
 from __future__ import annotations
@@ -243,7 +245,13 @@ class LoopState:
 
     last_sent_state: TargetState | None = None
     rejected: dict[str, str] | None = None
-    """A config the workers rejected: not sent again while the spec asks for it."""
+    """A config the workers rejected: not sent again while the spec asks for it of the same
+    workers."""
+    workers: frozenset[str] = frozenset()
+    """The config hashes of the ready workers in this pass."""
+    rejected_by: frozenset[str] = frozenset()
+    """`workers` when the config was rejected: workers with another worker config (say, one
+    that allows a plugin) are asked again."""
     config_error: str | None = None
     ready: bool = False
     refused_by: str | None = None
@@ -317,6 +325,12 @@ async def sync_connector(
         collection_path("v1", "Pod", namespace), label_selector=builders.selector_string(owner)
     )
     workers = reconcile.ready_workers(pods, builders.REST_PORT)
+    ready_pods = {w.pod for w in workers}
+    state.workers = frozenset(
+        str((p["metadata"].get("annotations") or {}).get(builders.CONFIG_HASH_ANNOTATION))
+        for p in pods
+        if p["metadata"]["name"] in ready_pods
+    )
     connector: ConnectorStatus | None = None
     unreachable: str | None = None
     auto_status = previous.auto_restart if previous else None
@@ -385,7 +399,9 @@ async def _sync_over_rest(
     meta = body["metadata"]
     name = meta["name"]
     desired = reconcile.connector_config(spec, name)
-    if state.rejected is not None and state.rejected != desired:
+    if state.rejected is not None and (
+        state.rejected != desired or state.rejected_by != state.workers
+    ):
         state.rejected = state.config_error = None
     if state.rejected is not None:
         return None, auto_status
@@ -402,6 +418,7 @@ async def _sync_over_rest(
             if e.status != 400:
                 raise
             state.rejected, state.config_error = desired, e.message
+            state.rejected_by = state.workers
             kopf.warn(body, reason="InvalidConfig", message=e.message)
             return None, auto_status
         verb = "created" if current is None else "updated"
