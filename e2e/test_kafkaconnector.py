@@ -654,7 +654,7 @@ def committed(bootstrap: str, group: str, topic: str) -> int:
     except KafkaException:
         return -1
     [partition] = result.topic_partitions
-    return int(partition.offset)
+    return max(int(partition.offset), -1)  # OFFSET_INVALID (-1001): nothing committed
 
 
 def test_same_named_sinks_in_two_namespaces_keep_their_own_offsets(
