@@ -356,6 +356,8 @@ def test_install_reconcile_upgrade_uninstall(
     )
     obj = wait_connector(kubectl, watched, name, reason="Running", diagnostics=diagnostics)
     assert ready_condition(obj)["status"] == "True"
+    # The release's operator claimed it: `<release namespace>/<lease name>`.
+    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == f"{release_ns}/{fullname}"
     assert lease_holder(kubectl, release_ns, fullname).startswith(f"{leader}_")
 
     # helm upgrade: a changed value rolls the pods, two replicas elect one leader, and it acts.
