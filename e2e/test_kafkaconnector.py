@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
@@ -580,3 +586,153 @@ def test_a_changed_referenced_secret_rolls_the_worker_pods(
         hash_before
     )
     wait_condition(system, namespace, name)
+
+
+def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
+    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("claimed")
+    resource = connector_resource(
+        name, namespace, kafka_bootstrap, config={"topic": unique("claimed"), "max.records": "5"}
+    )
+    resource["metadata"]["annotations"] = {"kconnect.io/operator": "elsewhere/other-kconnect"}
+    system.apply(resource)
+
+    refusals = wait_for(
+        "an OwnedByAnotherOperator Event",
+        lambda: [
+            e for e in events(system, namespace, name) if e["reason"] == "OwnedByAnotherOperator"
+        ],
+        60,
+    )
+    assert refusals[0]["type"] == "Warning"
+    assert "elsewhere/other-kconnect" in refusals[0]["message"]
+    operator.wait_passes(namespace, name, 3)
+    # Nothing was made or written: no children, no status, the claim untouched.
+    assert system.get("deployment", f"{name}-connect", namespace) is None
+    assert system.get("configmap", f"{name}-connect-config", namespace) is None
+    obj = system.get("kafkaconnector", name, namespace)
+    assert obj is not None
+    assert not (obj.get("status") or {}).get("conditions")
+    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == "elsewhere/other-kconnect"
+
+    # Handed over: with the claim removed, this install claims the resource and reconciles it.
+    system.run("-n", namespace, "annotate", "kctr", name, "kconnect.io/operator-")
+    obj = wait_condition(system, namespace, name)
+    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == "default/kconnect-operator"
+
+
+def test_the_file_connectors_run_only_where_the_worker_config_allows_them(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("filesink")
+    resource = connector_resource(
+        name,
+        namespace,
+        kafka_bootstrap,
+        cls="FileStreamSink",
+        config={"topics": unique("filesink"), "file": "/dev/null"},
+    )
+    system.apply(resource)
+    obj = wait_condition(system, namespace, name, status="False", reason="InvalidConfig")
+    message = ready_condition(obj)["message"]
+    assert "disabled on this worker" in message
+    assert "file.connectors.enable" in message
+    configmap = system.get("configmap", f"{name}-connect-config", namespace)
+    assert configmap is not None
+    assert "file.connectors.enable=false\n" in configmap["data"]["worker.properties"]
+
+    # Asked for: the workers roll with the key set, and the connector runs.
+    resource["spec"]["workerConfig"] = {"file.connectors.enable": "true"}
+    system.apply(resource)
+    obj = wait_condition(system, namespace, name)
+    assert obj["status"]["connectorState"]["state"] == "RUNNING"
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    """The group's committed offset of partition 0 of `topic` (-1 when none)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0)])
+    try:
+        result = admin.list_consumer_group_offsets([request])[group].result(timeout=10)
+    except KafkaException:
+        return -1
+    [partition] = result.topic_partitions
+    return max(int(partition.offset), -1)  # OFFSET_INVALID (-1001): nothing committed
+
+
+def test_same_named_sinks_in_two_namespaces_keep_their_own_offsets(
+    system: Kubectl, namespace: str, kafka_bootstrap: str, new_topic: Any
+) -> None:
+    topic = new_topic()
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i in range(20):
+        producer.produce(topic, value=f"v{i}".encode())
+    assert producer.flush(30) == 0
+    other = unique("sinkgroups")
+    system.run("create", "namespace", other)
+    name = unique("sink")
+    try:
+        for ns, policy in ((namespace, "Delete"), (other, "Retain")):
+            system.apply(
+                connector_resource(
+                    name,
+                    ns,
+                    kafka_bootstrap,
+                    cls="FileStreamSink",
+                    deletionPolicy=policy,
+                    config={"topics": topic, "file": "/dev/null"},
+                    workerConfig={
+                        "file.connectors.enable": "true",
+                        "offset.flush.interval.ms": "1000",
+                        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+                        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+                    },
+                )
+            )
+        groups = {ns: f"connect-{ns}.{name}" for ns in (namespace, other)}
+        for ns, group in groups.items():
+            wait_condition(system, ns, name)
+            obj = system.get("kafkaconnector", name, ns)
+            assert obj is not None
+            assert obj["metadata"]["annotations"]["kconnect.io/sink-group"] == group
+            # Each resource's own group read every record: neither took the other's share.
+            wait_for(
+                f"{group} to commit all 20 records",
+                lambda g=group: committed(kafka_bootstrap, g, topic) == 20,
+                READY_TIMEOUT_S,
+            )
+        assert committed(kafka_bootstrap, f"connect-{name}", topic) == -1
+
+        # Deleting one with deletionPolicy Delete deletes its group, never the other's.
+        system.run("-n", namespace, "delete", "kctr", name, "--timeout=120s")
+        wait_for(
+            f"{groups[namespace]} to be deleted",
+            lambda: committed(kafka_bootstrap, groups[namespace], topic) == -1,
+            60,
+        )
+        assert committed(kafka_bootstrap, groups[other], topic) == 20
+    finally:
+        system.run("delete", "namespace", other, "--wait=false", check=False)
+
+
+def test_a_resource_an_earlier_operator_ran_keeps_its_sink_group(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("legacy")
+    resource = connector_resource(
+        name, namespace, kafka_bootstrap, config={"topic": unique("legacy"), "max.records": "5"}
+    )
+    # What an earlier operator left on a resource it handled: kopf's last-handled record (of an
+    # older spec, so that this operator sees a change to apply).
+    resource["metadata"]["annotations"] = {
+        "kconnect.io/last-handled-configuration": json.dumps(
+            {"spec": {**resource["spec"], "tasksMax": 2}}
+        )
+    }
+    system.apply(resource)
+    obj = wait_condition(system, namespace, name)
+    assert obj["metadata"]["annotations"]["kconnect.io/sink-group"] == f"connect-{name}"
+    configmap = system.get("configmap", f"{name}-connect-config", namespace)
+    assert configmap is not None
+    assert f"consumer.group.id=connect-{name}\n" in configmap["data"]["worker.properties"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import urllib.request
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
+from e2e.services import processes
 from e2e.test_kafkaconnector import ready_condition, record_count, rest, unique
 
 READY_TIMEOUT_S: Final = 150.0
@@ -124,7 +126,7 @@ def test_a_standalone_worker_runs_rolls_resumes_and_is_collected(
     assert [c["name"] for c in status["connectors"]] == ["quick", "slow"]
     assert {c["state"] for c in status["connectors"]} == {"RUNNING"}
     assert status["connectorsReady"] == 2
-    for kind in ("statefulset", "service", "configmap"):
+    for kind in ("statefulset", "service", "configmap", "networkpolicy"):
         owned = [
             c
             for c in system.items(kind, namespace)
@@ -278,3 +280,34 @@ def test_the_api_server_rejects_duplicate_connector_names_and_managed_keys(
     bad["spec"]["workerConfig"]["offset.storage.file.filename"] = "/var/x"
     with pytest.raises(KubectlError, match=r"tasks\.max"):
         system.apply(bad)
+
+
+def test_the_network_policy_admits_the_operator_and_the_metrics_scrapers(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("sametrics")
+    [port] = processes.free_ports(1)
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "mon"}}}
+    resource = standalone(name, namespace, kafka_bootstrap, [datagen("gen", unique("m"), 10)])
+    resource["spec"]["workerConfig"]["metrics.listener"] = f"http://:{port}"
+    resource["spec"]["networkPolicy"] = {"metricsPeers": [monitoring]}
+    system.apply(resource)
+    wait_ready(system, namespace, name)
+
+    policy = system.get("networkpolicy", f"{name}-standalone", namespace)
+    assert policy is not None
+    rest_rule, metrics_rule = policy["spec"]["ingress"]
+    # The REST API: only the operator's pods, in the operator's namespace.
+    assert rest_rule["ports"] == [{"protocol": "TCP", "port": 8083}]
+    [operator_peer] = rest_rule["from"]
+    assert operator_peer["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "kconnect-operator"}
+    }
+    # The metrics port: the configured scrapers.
+    assert metrics_rule == {"from": [monitoring], "ports": [{"protocol": "TCP", "port": port}]}
+    pod = the_pod(system, namespace, name)
+    assert {"name": "metrics", "containerPort": port, "protocol": "TCP"} in pod["spec"][
+        "containers"
+    ][0]["ports"]
+    with urllib.request.urlopen(f"http://{pod['status']['podIP']}:{port}/metrics", timeout=10) as r:
+        assert b"kconnect" in r.read()

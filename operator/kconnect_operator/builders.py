@@ -18,7 +18,14 @@ Config providers: unless `workerConfig` sets `config.providers` itself, the work
 declare `env`, `file` and `dir` (Kafka's EnvVarConfigProvider, FileConfigProvider and
 DirectoryConfigProvider), the last two limited to `EXTERNAL_DIR`, so that a connector config can
 name a mounted Secret as `${dir:/opt/kconnect/external-configuration/<volume>:<key>}` with no
-further setup. Setting `config.providers` replaces all three: the user declares what they list.
+further setup. `env` is limited (`allowlist.pattern`) to the variables the spec declares in
+`externalConfiguration.env`: a connector config, which any REST caller can write, never reads the
+rest of the worker's environment. Setting `config.providers` replaces all three: the user
+declares what they list, and their limits.
+
+The file connectors: the worker properties set `file.connectors.enable=false` unless
+`workerConfig` sets it, so FileStreamSource and FileStreamSink (which read and write any file the
+worker can) run only where a resource asks for them.
 
 The pod IP in the worker's REST settings: `kconnect distributed FILE` reads a plain properties file
 with no variable substitution, and the Kubernetes downward API can put the pod IP in env but not
@@ -37,11 +44,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from kconnect.config.worker import DistributedConfig
+from kconnect.errors import ConfigError
+from kconnect.rest.listeners import parse_listener
 from kconnect_operator.models import (
     API_VERSION,
     KIND,
@@ -49,6 +59,7 @@ from kconnect_operator.models import (
     JsonObject,
     KafkaConnectorSpec,
     LogFormat,
+    NetworkPolicyPeer,
     WorkerSpec,
     check_resource_name,
     derived_names,
@@ -56,6 +67,8 @@ from kconnect_operator.models import (
 
 REST_PORT: Final = 8083
 REST_PORT_NAME: Final = "rest"
+METRICS_PORT_NAME: Final = "metrics"
+METRICS_LISTENER_KEY: Final = "metrics.listener"
 WORKER_CONTAINER: Final = "worker"
 HEALTH_PATH: Final = "/health"
 
@@ -77,6 +90,9 @@ MANAGED_BY: Final = "kconnect-operator"
 DEFAULT_OPERATOR_LABELS: Final[Mapping[str, str]] = {"app.kubernetes.io/name": MANAGED_BY}
 """The labels of the operator's pods, which the NetworkPolicy lets reach the REST port."""
 
+FILE_CONNECTORS_KEY: Final = "file.connectors.enable"
+"""The worker key that allows FileStreamSource and FileStreamSink; the operator writes `false`."""
+
 DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "key.converter": "org.apache.kafka.connect.json.JsonConverter",
     "value.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -85,6 +101,7 @@ DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "config.storage.replication.factor": "-1",
     "offset.storage.replication.factor": "-1",
     "status.storage.replication.factor": "-1",
+    FILE_CONNECTORS_KEY: "false",
 }
 """Worker defaults the operator writes; `workerConfig` overrides each."""
 
@@ -99,8 +116,12 @@ DEFAULT_CONFIG_PROVIDERS: Final[Mapping[str, str]] = {
     ),
     "config.providers.dir.param.allowed.paths": EXTERNAL_DIR,
 }
-"""The config providers the worker gets when `workerConfig` declares none; `config.providers`
-in `workerConfig` replaces them all."""
+"""The config providers the worker gets when `workerConfig` declares none (with `env` limited by
+`env_allowlist`); `config.providers` in `workerConfig` replaces them all."""
+
+ENV_ALLOWLIST_KEY: Final = "config.providers.env.param.allowlist.pattern"
+NO_ENV: Final = "(?!)"
+"""An `allowlist.pattern` no name matches: the env provider reads nothing."""
 
 LOG_FORMAT_ENV: Final = "KCONNECT_LOG_FORMAT"
 """The worker's log format (`text` or `json`), read by `kconnect` at start."""
@@ -138,6 +159,9 @@ class Owner:
     name: str
     namespace: str
     uid: str
+    sink_group: str | None = None
+    """The sink consumer group recorded on the resource (`SINK_GROUP_ANNOTATION`); None when
+    none is recorded yet (the default, `default_sink_group`, then applies)."""
 
     def __post_init__(self) -> None:
         check_resource_name(self.namespace, self.name, max_length=self.kind.max_name_length)
@@ -202,17 +226,71 @@ def metadata(owner: Owner, name: str) -> JsonObject:
     }
 
 
+# --- the sink consumer group
+
+SINK_GROUP_ANNOTATION: Final = "kconnect.io/sink-group"
+"""The sink consumer group the operator chose for a resource, recorded when it first applies the
+children, so that the choice never changes under the resource's committed offsets."""
+WORKER_GROUP_KEY: Final = "consumer.group.id"
+CONNECTOR_GROUP_KEY: Final = "consumer.override.group.id"
+
+
+def default_sink_group(namespace: str, name: str) -> str:
+    """The sink group of a new resource: `connect-<namespace>.<name>`. A namespace holds no dot
+    and a name neither, so two resources never share it."""
+    return f"connect-{namespace}.{name}"
+
+
+def initial_sink_group(namespace: str, name: str, *, existed: bool) -> str:
+    """The group to record for a resource that has none recorded: Kafka Connect's
+    `connect-<name>` for one an earlier operator already ran (`existed`: its committed offsets
+    are there), `default_sink_group` for a new one."""
+    return f"connect-{name}" if existed else default_sink_group(namespace, name)
+
+
+def sink_group(spec: KafkaConnectorSpec, owner: Owner) -> str:
+    """The group a sink's tasks commit to: the connector's `consumer.override.group.id`, else
+    `workerConfig`'s `consumer.group.id`, else the recorded one, else the default."""
+    return (
+        spec.config.get(CONNECTOR_GROUP_KEY)
+        or spec.worker_config.get(WORKER_GROUP_KEY)
+        or owner.sink_group
+        or default_sink_group(owner.namespace, owner.name)
+    )
+
+
+def _check_sink_group(spec: KafkaConnectorSpec, owner: Owner, worker_group: str) -> None:
+    group = sink_group(spec, owner)
+    if not group.strip() or group != group.strip():
+        raise ConfigError(
+            f"{owner.namespace}/{owner.name}: sink consumer group {group!r}: expected a "
+            "non-empty group id without surrounding spaces"
+        )
+    if group == worker_group:
+        raise ConfigError(
+            f"{owner.namespace}/{owner.name}: sink consumer group {group!r} is the worker group "
+            f"(spec.groupId): expected another group id in {CONNECTOR_GROUP_KEY} or "
+            f"workerConfig {WORKER_GROUP_KEY}"
+        )
+
+
 # --- worker config
 
 
-def default_properties(
-    defaults: Mapping[str, str], worker_config: Mapping[str, str]
-) -> dict[str, str]:
-    """`defaults`, plus `DEFAULT_CONFIG_PROVIDERS` unless `worker_config` declares its own
-    providers: the providers' keys go together, never mixed with the user's."""
-    if CONFIG_PROVIDERS_KEY in worker_config:
+def env_allowlist(spec: WorkerSpec) -> str:
+    """The env provider's `allowlist.pattern` (a whole-name regex): the variables the spec
+    declares in `externalConfiguration.env`, and nothing else (`NO_ENV` when it declares none)."""
+    names = sorted(e.name for e in spec.external_configuration.env)
+    return "|".join(re.escape(n) for n in names) or NO_ENV
+
+
+def default_properties(defaults: Mapping[str, str], spec: WorkerSpec) -> dict[str, str]:
+    """`defaults`, plus `DEFAULT_CONFIG_PROVIDERS` (with the env provider's allow-list) unless
+    the spec's `workerConfig` declares its own providers: the providers' keys go together, never
+    mixed with the user's."""
+    if CONFIG_PROVIDERS_KEY in spec.worker_config:
         return dict(defaults)
-    return {**defaults, **DEFAULT_CONFIG_PROVIDERS}
+    return {**defaults, **DEFAULT_CONFIG_PROVIDERS, ENV_ALLOWLIST_KEY: env_allowlist(spec)}
 
 
 def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
@@ -220,8 +298,11 @@ def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
     operator manages (the REST listener is added per pod by `start_script`). Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     names = derived_names(spec, owner.namespace, owner.name)
+    _check_sink_group(spec, owner, names.group_id)
     props = {
-        **default_properties(DEFAULT_WORKER_PROPERTIES, spec.worker_config),
+        **default_properties(DEFAULT_WORKER_PROPERTIES, spec),
+        # One connector per worker cluster: the worker-wide sink group is the connector's.
+        WORKER_GROUP_KEY: owner.sink_group or default_sink_group(owner.namespace, owner.name),
         **spec.worker_config,
         "bootstrap.servers": spec.bootstrap_servers,
         "group.id": names.group_id,
@@ -398,6 +479,40 @@ def external_volumes(spec: WorkerSpec) -> tuple[list[JsonObject], list[JsonObjec
     return volumes, mounts
 
 
+def metrics_port(worker_config: Mapping[str, str]) -> int | None:
+    """The port of the worker's `metrics.listener`, None when it sets none. It must be a fixed
+    port other than the REST port, or the NetworkPolicy could not admit it alone: a
+    `ConfigError` says so."""
+    value = worker_config.get(METRICS_LISTENER_KEY, "").strip()
+    if not value:
+        return None
+    try:
+        port = parse_listener(value).port
+    except ConfigError as e:
+        raise ConfigError(f"workerConfig {METRICS_LISTENER_KEY}={value!r}: {e}") from None
+    if port == 0:
+        raise ConfigError(
+            f"workerConfig {METRICS_LISTENER_KEY}={value!r}: expected a fixed port such as "
+            "http://:9404; port 0 is chosen at bind time, so no NetworkPolicy can admit it"
+        )
+    if port == REST_PORT:
+        raise ConfigError(
+            f"workerConfig {METRICS_LISTENER_KEY}={value!r}: port {REST_PORT} is the REST "
+            "port; expected another port such as http://:9404"
+        )
+    return port
+
+
+def _container_ports(spec: WorkerSpec) -> list[JsonObject]:
+    ports: list[JsonObject] = [
+        {"name": REST_PORT_NAME, "containerPort": REST_PORT, "protocol": "TCP"}
+    ]
+    port = metrics_port(spec.worker_config)
+    if port is not None:
+        ports.append({"name": METRICS_PORT_NAME, "containerPort": port, "protocol": "TCP"})
+    return ports
+
+
 def _probe(*, period: int, failures: int) -> JsonObject:
     return {
         "httpGet": {"path": HEALTH_PATH, "port": REST_PORT_NAME, "scheme": "HTTP"},
@@ -442,7 +557,7 @@ def pod_template(
         "image": spec.image or image,
         "command": ["/bin/sh", "-c", script],
         "env": _env(spec),
-        "ports": [{"name": REST_PORT_NAME, "containerPort": REST_PORT, "protocol": "TCP"}],
+        "ports": _container_ports(spec),
         "startupProbe": _probe(period=5, failures=60),
         "readinessProbe": _probe(period=5, failures=3),
         "livenessProbe": _probe(period=10, failures=6),
@@ -561,15 +676,44 @@ def build_pod_disruption_budget(owner: Owner) -> JsonObject:
     }
 
 
+def _peer(peer: NetworkPolicyPeer) -> JsonObject:
+    return peer.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
 def build_network_policy(
     owner: Owner,
+    spec: WorkerSpec,
     *,
     operator_namespace: str,
     operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
+    workers_talk: bool = True,
 ) -> JsonObject:
-    """Only the operator's pods and the owner's own workers (which forward requests to their
-    leader) reach the REST port. Egress is not restricted: workers need Kafka and whatever their
-    connectors talk to."""
+    """Only the operator's pods and, with `workers_talk`, the owner's own workers (which forward
+    requests to their leader) reach the REST port. When `workerConfig` sets `metrics.listener`,
+    its port is admitted too: from `networkPolicy.metricsPeers`, or from everywhere when it
+    lists none. Egress is not restricted: workers need Kafka and whatever their connectors talk
+    to."""
+    rest_from: list[JsonObject] = []
+    if workers_talk:
+        rest_from.append({"podSelector": {"matchLabels": selector_labels(owner)}})
+    rest_from.append(
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": operator_namespace}
+            },
+            "podSelector": {"matchLabels": dict(sorted(operator_labels.items()))},
+        }
+    )
+    ingress: list[JsonObject] = [
+        {"from": rest_from, "ports": [{"protocol": "TCP", "port": REST_PORT}]}
+    ]
+    port = metrics_port(spec.worker_config)
+    if port is not None:
+        rule: JsonObject = {"ports": [{"protocol": "TCP", "port": port}]}
+        peers = [_peer(p) for p in spec.network_policy.metrics_peers]
+        if peers:
+            rule = {"from": peers, **rule}
+        ingress.append(rule)
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -577,20 +721,7 @@ def build_network_policy(
         "spec": {
             "podSelector": {"matchLabels": selector_labels(owner)},
             "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        {"podSelector": {"matchLabels": selector_labels(owner)}},
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": operator_namespace}
-                            },
-                            "podSelector": {"matchLabels": dict(sorted(operator_labels.items()))},
-                        },
-                    ],
-                    "ports": [{"protocol": "TCP", "port": REST_PORT}],
-                }
-            ],
+            "ingress": ingress,
         },
     }
 
@@ -610,7 +741,7 @@ def build_children(
         build_service(owner),
         build_pod_disruption_budget(owner),
         build_network_policy(
-            owner, operator_namespace=operator_namespace, operator_labels=operator_labels
+            owner, spec, operator_namespace=operator_namespace, operator_labels=operator_labels
         ),
         build_deployment(spec, owner, image=image, secret_versions=secret_versions),
     ]

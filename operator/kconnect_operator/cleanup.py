@@ -7,9 +7,11 @@ uses the workers' own client settings (`bootstrapServers`, and the `security.*`,
 `ssl.*` keys of `workerConfig`).
 
 It must run after the workers are gone, or they would recreate the topics. Deleting what is
-already gone is not an error, so the deletion can be retried until it succeeds. A consumer group
-that still has members is refused by the broker (and reported): a connector elsewhere that uses a
-group of the same name is never stripped of its offsets.
+already gone is not an error, so the deletion can be retried until it succeeds. A topic or group
+another KafkaConnector uses (an explicit `groupId`, topic or sink group override shared by two
+resources, or two older resources sharing Kafka Connect's `connect-<name>`) is kept (`shared`),
+even when that resource's workers are stopped; and a consumer group that still has members is
+refused by the broker (and reported).
 """
 
 from __future__ import annotations
@@ -36,13 +38,8 @@ class KafkaState:
     groups: tuple[str, ...]
 
 
-def sink_group(spec: KafkaConnectorSpec, name: str) -> str:
-    """The sink connector's consumer group: Kafka Connect's `connect-<name>`, unless the connector
-    overrides `group.id` for its consumer."""
-    return spec.config.get("consumer.override.group.id") or f"connect-{name}"
-
-
-def kafka_state(spec: KafkaConnectorSpec, namespace: str, name: str) -> KafkaState:
+def kafka_state(spec: KafkaConnectorSpec, namespace: str, name: str, sink_group: str) -> KafkaState:
+    """The topics and groups of one resource; `sink_group` is `builders.sink_group`'s."""
     names = derived_names(spec, namespace, name)
     return KafkaState(
         topics=(
@@ -51,7 +48,29 @@ def kafka_state(spec: KafkaConnectorSpec, namespace: str, name: str) -> KafkaSta
             names.status_storage_topic,
             task_topic_name(names.group_id, name),
         ),
-        groups=(names.group_id, sink_group(spec, name)),
+        groups=(names.group_id, sink_group),
+    )
+
+
+def shared(state: KafkaState, others: Mapping[str, KafkaState]) -> tuple[KafkaState, list[str]]:
+    """`state` less every topic and group one of `others` (by `namespace/name`) uses too, and a
+    line per one kept: a resource never deletes what another still uses."""
+    users: dict[str, str] = {}
+    for other, theirs in sorted(others.items()):
+        for item in (*theirs.topics, *theirs.groups):
+            users.setdefault(item, other)
+    kept = [
+        f"{what} {item} (used by {users[item]})"
+        for what, items in (("topic", state.topics), ("consumer group", state.groups))
+        for item in items
+        if item in users
+    ]
+    return (
+        KafkaState(
+            topics=tuple(t for t in state.topics if t not in users),
+            groups=tuple(g for g in state.groups if g not in users),
+        ),
+        kept,
     )
 
 

@@ -48,7 +48,14 @@ from typing import Final
 import kopf
 import kubernetes.config
 import urllib3
-from kubernetes.client import ApiClient, ApiException, Configuration, CustomObjectsApi
+from kubernetes.client import (
+    ApiClient,
+    ApiException,
+    AppsV1Api,
+    Configuration,
+    CustomObjectsApi,
+    V1OwnerReference,
+)
 
 from kconnect_operator import handlers, metrics, models
 from kconnect_operator.health import HealthServer
@@ -86,6 +93,9 @@ class LeaseConfig:
     namespace: str
     identity: str
     timing: LeaseTiming
+    owner_deployment: str | None = None
+    """The Deployment (in the Lease's namespace) that owns the Lease, so deleting it deletes the
+    Lease; None for no owner."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +247,15 @@ def build_parser(*, default_namespace: str, default_image: str) -> argparse.Argu
         help="the Lease's namespace (default: this pod's namespace, here %(default)s)",
     )
     election.add_argument(
+        "--lease-owner",
+        default=None,
+        type=_dns_subdomain,
+        metavar="DEPLOYMENT",
+        help="the operator's Deployment, in the Lease's namespace: the Lease gets an owner "
+        "reference to it, so deleting the Deployment (helm uninstall) deletes the Lease "
+        "(default: no owner)",
+    )
+    election.add_argument(
         "--lease-duration",
         default=_DEFAULT_TIMING.lease_duration_s,
         type=_positive_int,
@@ -272,6 +291,14 @@ def build_parser(*, default_namespace: str, default_image: str) -> argparse.Argu
         type=_dns_label("namespace"),
         help="where the operator runs, for the workers' NetworkPolicy "
         "(default: this pod's namespace, here %(default)s)",
+    )
+    operator.add_argument(
+        "--instance",
+        default=None,
+        type=_non_empty,
+        help="this install's name, claimed on every resource it reconciles (annotation "
+        "kconnect.io/operator); resources another install claimed are left alone "
+        "(default: <lease-namespace>/<lease-name>)",
     )
     operator.add_argument(
         "--sync-interval",
@@ -344,6 +371,7 @@ def parse_config(
             namespace=args.lease_namespace,
             identity=f"{holder}_{uuid.uuid4().hex[:12]}",
             timing=timing,
+            owner_deployment=args.lease_owner,
         )
     return Config(
         namespaces=tuple(dict.fromkeys(args.namespaces)),
@@ -356,6 +384,8 @@ def parse_config(
             sync_interval_s=args.sync_interval,
             restart_backoff_s=args.restart_backoff,
             restart_backoff_max_s=max(args.restart_backoff, args.restart_backoff_max),
+            namespaces=tuple(dict.fromkeys(args.namespaces)),
+            instance=args.instance or f"{args.lease_namespace}/{args.lease_name}",
         ),
         verbose=args.verbose,
         quiet=args.quiet,
@@ -458,6 +488,7 @@ async def run(config: Config) -> int:
                 identity=config.lease.identity,
                 timing=config.lease.timing,
                 on_change=_set_leader_metric,
+                owner=await _lease_owner(api_client, config.lease),
             )
             state.ready = True
             if not await elector.acquire(stop):
@@ -573,6 +604,33 @@ def _kopf_failure(kopf_task: asyncio.Task[None]) -> str | None:
         return None
     error = kopf_task.exception()
     return None if error is None else f"{type(error).__name__}: {error}"
+
+
+async def _lease_owner(api_client: ApiClient, lease: LeaseConfig) -> V1OwnerReference | None:
+    """The owner reference of `--lease-owner`'s Deployment; None (logged) when it cannot be read,
+    so a missing owner costs only the Lease's clean-up, never the operator's start."""
+    if lease.owner_deployment is None:
+        return None
+    try:
+        deployment = await asyncio.to_thread(
+            AppsV1Api(api_client).read_namespaced_deployment,
+            lease.owner_deployment,
+            lease.namespace,
+            _request_timeout=API_CHECK_TIMEOUT_S,
+        )
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+        logger.warning(
+            "Cannot read the Lease's owner, Deployment %s/%s (%s): the Lease gets no owner "
+            "and outlives the Deployment.",
+            lease.namespace,
+            lease.owner_deployment,
+            getattr(error, "status", None) or error,
+        )
+        return None
+    meta = deployment.metadata
+    if meta is None or not meta.uid:
+        return None
+    return V1OwnerReference(api_version="apps/v1", kind="Deployment", name=meta.name, uid=meta.uid)
 
 
 def _set_leader_metric(leading: bool) -> None:

@@ -5,21 +5,27 @@ and carry out the result through `kube` (the API server) and `connect` (the work
 
 Two loops per KafkaConnector:
 - **Children** (`apply_children`): on create, on every spec change, on operator start, and when a
-  referenced Secret changes, every child is server-side applied. Applying an unchanged child is a
-  no-op on the API server, so this is idempotent; a changed worker config or Secret changes the
-  pod template's hash and rolls the pods, and nothing else does.
+  referenced Secret changed (seen by the connector loop, below), every child is server-side
+  applied. Applying an unchanged child is a no-op on the API server, so this is idempotent; a
+  changed worker config or Secret changes the pod template's hash and rolls the pods, and
+  nothing else does.
 - **The connector** (`connector_loop`, a kopf daemon): it finds the ready workers, makes their
   connector config and target state match the spec over REST, carries out restart annotations and
   auto-restarts, sets each worker's log levels where they differ from `spec.logging.loggers`, and
-  writes the status when it changed. It runs every `sync_interval_s` (every 2 s while not Ready),
-  and at once when the resource or one of its pods changes.
+  writes the status when it changed. When the spec references Secrets, each pass also reads them
+  by name (`get`, never `list` or `watch`) and applies the children when their versions no longer
+  match the pod template's hash, so the operator needs no cluster-wide read access to Secrets.
+  It runs every `sync_interval_s` (every 2 s while not Ready), and at once when the resource or
+  one of its pods changes.
 
 The loggers set from the spec are remembered in `status.appliedLoggers`, so that one removed from
 the spec is reset on the workers once, and the workers' own loggers are never touched.
 
 Failure handling: one resource's failure is logged, counted and retried on its own loop; it never
-blocks another resource. A config the workers reject is not resent until the spec changes; its
-message goes to the Ready condition (reason InvalidConfig) and to a Warning Event.
+blocks another resource. A config the workers reject is not resent until it changes or the ready
+workers run another worker config (their pods' config hash: a `workerConfig` change may make it
+valid, e.g. allowing the file connectors); its message goes to the Ready condition (reason
+InvalidConfig) and to a Warning Event.
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ from typing import Any, Final
 
 import aiohttp
 import kopf
-from pydantic import ValidationError
 
 from kconnect.errors import ConfigError
 from kconnect_operator import builders, cleanup, metrics, reconcile
@@ -56,10 +61,12 @@ from kconnect_operator.options import OperatorOptions
 from kconnect_operator.runtime import (
     Runtime,
     apply_and_count,
+    claim,
     connect_client,
     parse_spec,
-    reapply_for_secret,
+    refuse,
     resource_path,
+    roll_if_secrets_changed,
     run_loop,
     runtime_of,
     secret_versions,
@@ -111,9 +118,36 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 # --- reading the resource
 
 
-def _owner(body: Mapping[str, Any]) -> builders.Owner:
+def _owner(body: Mapping[str, Any], sink_group: str | None = None) -> builders.Owner:
     meta = body["metadata"]
-    return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    recorded = (meta.get("annotations") or {}).get(builders.SINK_GROUP_ANNOTATION)
+    return builders.Owner(
+        name=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta["uid"],
+        sink_group=sink_group or recorded,
+    )
+
+
+LAST_HANDLED: Final = f"{PREFIX}/last-handled-configuration"
+
+
+async def _record_sink_group(runtime: Runtime, body: kopf.Body) -> str:
+    """The resource's recorded sink group, recorded now if it has none: a resource an earlier
+    operator already handled (it has a status or kopf's last-handled record) keeps Kafka
+    Connect's `connect-<name>` and its committed offsets; a new one gets its own group."""
+    meta = body["metadata"]
+    annotations = meta.get("annotations") or {}
+    recorded = annotations.get(builders.SINK_GROUP_ANNOTATION)
+    if recorded:
+        return str(recorded)
+    existed = bool(body.get("status")) or LAST_HANDLED in annotations
+    group = builders.initial_sink_group(meta["namespace"], meta["name"], existed=existed)
+    await runtime.kube.merge_patch(
+        resource_path(KIND, body),
+        {"metadata": {"annotations": {builders.SINK_GROUP_ANNOTATION: group}}},
+    )
+    return group
 
 
 # --- children
@@ -121,7 +155,7 @@ def _owner(body: Mapping[str, Any]) -> builders.Owner:
 
 async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
     spec = parse_spec(KafkaConnectorSpec, body)
-    owner = _owner(body)
+    owner = _owner(body, await _record_sink_group(runtime, body))
     options = runtime.options
     try:
         children = builders.build_children(
@@ -170,39 +204,12 @@ async def _reject(
 @kopf.on.update(*RESOURCE, registry=registry, field="spec")
 async def apply_children(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = runtime_of(memo)
+    holder = await claim(runtime, KIND, body)
+    if holder is not None:
+        refuse(body, KIND, holder, runtime.options.instance)
+        return
     await apply_and_count(runtime, KIND, lambda: _apply_children(runtime, body))
     runtime.wake(body["metadata"]["namespace"], body["metadata"]["name"])
-
-
-@kopf.index(*RESOURCE, registry=registry)
-def secret_references(
-    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str]:
-    """Which KafkaConnectors each Secret feeds, so that a changed Secret rolls their pods."""
-    try:
-        parsed = KafkaConnectorSpec.model_validate(dict(spec))
-    except ValidationError:
-        return {}
-    return {(namespace or "", secret): name for secret in builders.referenced_secrets(parsed)}
-
-
-@kopf.on.event("", "v1", "secrets", registry=registry)
-async def secret_changed(
-    namespace: str | None,
-    name: str,
-    memo: kopf.Memo,
-    logger: kopf.Logger,
-    **kwargs: Any,
-) -> None:
-    await reapply_for_secret(
-        runtime_of(memo),
-        KIND,
-        namespace,
-        name,
-        kwargs["secret_references"],
-        _apply_children,
-        logger,
-    )
 
 
 # --- events that wake a connector's loop
@@ -238,9 +245,17 @@ class LoopState:
 
     last_sent_state: TargetState | None = None
     rejected: dict[str, str] | None = None
-    """A config the workers rejected: not sent again while the spec asks for it."""
+    """A config the workers rejected: not sent again while the spec asks for it of the same
+    workers."""
+    workers: frozenset[str] = frozenset()
+    """The config hashes of the ready workers in this pass."""
+    rejected_by: frozenset[str] = frozenset()
+    """`workers` when the config was rejected: workers with another worker config (say, one
+    that allows a plugin) are asked again."""
     config_error: str | None = None
     ready: bool = False
+    refused_by: str | None = None
+    """The other install that holds the resource, while it does."""
 
 
 @kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=2.0)
@@ -283,8 +298,26 @@ async def sync_connector(
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
         return
+    holder = await claim(runtime, KIND, body)
+    if holder is not None:
+        if state.refused_by != holder:
+            refuse(body, KIND, holder, runtime.options.instance)
+        state.refused_by, state.ready = holder, False
+        return
+    if state.refused_by is not None:
+        # Handed over: the children were never applied by this install.
+        state.refused_by = None
+        await _apply_children(runtime, body)
     spec = parse_spec(KafkaConnectorSpec, body)
-    owner = _owner(body)
+    owner = _owner(body, await _record_sink_group(runtime, body))
+    await roll_if_secrets_changed(
+        runtime,
+        object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner)),
+        lambda versions: builders.config_hash(spec, owner, versions),
+        builders.referenced_secrets(spec),
+        lambda: _apply_children(runtime, body),
+        logger,
+    )
     namespace, name = owner.namespace, owner.name
     now = datetime.now(UTC)
     previous = stored_status(KafkaConnectorStatus, body)
@@ -292,6 +325,12 @@ async def sync_connector(
         collection_path("v1", "Pod", namespace), label_selector=builders.selector_string(owner)
     )
     workers = reconcile.ready_workers(pods, builders.REST_PORT)
+    ready_pods = {w.pod for w in workers}
+    state.workers = frozenset(
+        str((p["metadata"].get("annotations") or {}).get(builders.CONFIG_HASH_ANNOTATION))
+        for p in pods
+        if p["metadata"]["name"] in ready_pods
+    )
     connector: ConnectorStatus | None = None
     unreachable: str | None = None
     auto_status = previous.auto_restart if previous else None
@@ -360,7 +399,9 @@ async def _sync_over_rest(
     meta = body["metadata"]
     name = meta["name"]
     desired = reconcile.connector_config(spec, name)
-    if state.rejected is not None and state.rejected != desired:
+    if state.rejected is not None and (
+        state.rejected != desired or state.rejected_by != state.workers
+    ):
         state.rejected = state.config_error = None
     if state.rejected is not None:
         return None, auto_status
@@ -377,6 +418,7 @@ async def _sync_over_rest(
             if e.status != 400:
                 raise
             state.rejected, state.config_error = desired, e.message
+            state.rejected_by = state.workers
             kopf.warn(body, reason="InvalidConfig", message=e.message)
             return None, auto_status
         verb = "created" if current is None else "updated"
@@ -455,6 +497,11 @@ async def delete_kafka_state(
     """With `deletionPolicy: Delete`: stop the workers, then delete the internal topics, the task
     topic and the consumer groups. Retried until it succeeds; the finalizer holds the resource."""
     runtime = runtime_of(memo)
+    holder = await claim(runtime, KIND, body)
+    if holder is not None:
+        raise kopf.TemporaryError(
+            f"reconciled by the operator install {holder!r}: waiting for it to clean up", delay=30
+        )
     spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body)
     deployment = object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner))
@@ -467,7 +514,17 @@ async def delete_kafka_state(
         raise kopf.TemporaryError(
             f"waiting for {len(pods)} worker pods to stop", delay=WORKERS_GONE_POLL_S
         )
-    state = cleanup.kafka_state(spec, owner.namespace, owner.name)
+    state, kept = cleanup.shared(
+        cleanup.kafka_state(spec, owner.namespace, owner.name, builders.sink_group(spec, owner)),
+        await _kafka_state_of_others(runtime, body),
+    )
+    if kept:
+        kopf.event(
+            body,
+            type="Normal",
+            reason="KafkaStateKept",
+            message=f"kept what other resources use: {', '.join(kept)}",
+        )
     report = await asyncio.to_thread(cleanup.delete_kafka_state, cleanup.client_config(spec), state)
     if report.errors:
         raise kopf.TemporaryError("; ".join(report.errors), delay=10)
@@ -477,6 +534,29 @@ async def delete_kafka_state(
     )
     logger.info(message)
     kopf.event(body, type="Normal", reason="KafkaStateDeleted", message=message)
+
+
+async def _kafka_state_of_others(
+    runtime: Runtime, body: kopf.Body
+) -> dict[str, cleanup.KafkaState]:
+    """The topics and groups of every other KafkaConnector this operator serves, by
+    `namespace/name`."""
+    namespaces = runtime.options.namespaces or (None,)
+    others: dict[str, cleanup.KafkaState] = {}
+    for namespace in namespaces:
+        for item in await runtime.kube.list(collection_path(f"{GROUP}/{VERSION}", KIND, namespace)):
+            if item["metadata"].get("uid") == body["metadata"]["uid"]:
+                continue
+            try:
+                spec = KafkaConnectorSpec.model_validate(item.get("spec") or {})
+                owner = _owner(item)
+                state = cleanup.kafka_state(
+                    spec, owner.namespace, owner.name, builders.sink_group(spec, owner)
+                )
+            except (ValueError, KeyError):
+                continue  # a resource the API server holds but no builder accepts uses nothing
+            others[f"{owner.namespace}/{owner.name}"] = state
+    return others
 
 
 # StandaloneConnect's handlers register themselves on `registry` when imported.

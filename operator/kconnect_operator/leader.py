@@ -28,6 +28,9 @@ Invariants:
   and `hold` returns. The renew deadline is shorter than the lease duration, so a leader stops
   believing it leads before any standby may take over (given the process acts on `hold`
   returning promptly).
+- **The Lease can be owned.** Given an owner (the operator's Deployment), the Lease carries an
+  owner reference to it, written on create and added on the next write to a Lease that lacks it,
+  so deleting the Deployment (`helm uninstall`) garbage-collects the Lease too.
 - **A release hands over at once.** `release` empties `holderIdentity` and sets
   `leaseDurationSeconds` to 1, the way client-go does, so a standby acquires on its next retry
   instead of waiting out the lease.
@@ -61,6 +64,7 @@ from kubernetes.client import (
     V1Lease,
     V1LeaseSpec,
     V1ObjectMeta,
+    V1OwnerReference,
 )
 
 logger = logging.getLogger(__name__)
@@ -241,6 +245,16 @@ def _micro_time(instant: dt.datetime | None) -> dt.datetime | None:
     return instant
 
 
+def with_owner(
+    current: list[V1OwnerReference] | None, owner: V1OwnerReference | None
+) -> list[V1OwnerReference] | None:
+    """The Lease's owner references: `current`, plus `owner` unless one with its uid is there."""
+    refs = list(current or [])
+    if owner is not None and all(ref.uid != owner.uid for ref in refs):
+        refs.append(owner)
+    return refs or None
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -266,7 +280,9 @@ class LeaderElector:
         identity: str,
         timing: LeaseTiming,
         on_change: Callable[[bool], None] | None = None,
+        owner: V1OwnerReference | None = None,
     ) -> None:
+        """`owner`, when given, is written as the Lease's owner reference."""
         problems = timing.check()
         if problems:
             raise ValueError("; ".join(problems))
@@ -278,6 +294,7 @@ class LeaderElector:
         self.identity: Final = identity
         self.timing: Final = timing
         self._on_change = on_change
+        self._owner = owner
         self._observation: Observation | None = None
         self._leading = False
 
@@ -440,7 +457,11 @@ class LeaderElector:
 
     async def _create(self, record: LeaderRecord, timeout_s: float) -> None:
         body = V1Lease(
-            metadata=V1ObjectMeta(name=self.name, namespace=self.namespace),
+            metadata=V1ObjectMeta(
+                name=self.name,
+                namespace=self.namespace,
+                owner_references=with_owner(None, self._owner),
+            ),
             spec=spec_from_record(record),
         )
         await self._call(
@@ -456,6 +477,7 @@ class LeaderElector:
                 resource_version=metadata.resource_version,
                 labels=metadata.labels,
                 annotations=metadata.annotations,
+                owner_references=with_owner(metadata.owner_references, self._owner),
             ),
             spec=spec_from_record(record),
         )

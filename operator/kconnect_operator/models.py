@@ -306,6 +306,51 @@ class ExternalConfiguration(_Model):
         return self
 
 
+class IPBlock(_Model):
+    cidr: str = Field(min_length=1)
+    """The CIDR admitted, for example `10.0.0.0/8`."""
+    except_: list[str] = Field(default_factory=list, alias="except")
+    """CIDRs within `cidr` that are not admitted."""
+
+
+class NetworkPolicyPeer(_Model):
+    """A source a NetworkPolicy admits, as in its `ingress[].from`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.ipBlock) ? !has(self.podSelector) && !has(self.namespaceSelector)"
+            " : has(self.podSelector) || has(self.namespaceSelector)",
+            "a peer needs ipBlock alone, or podSelector and/or namespaceSelector",
+        )
+    )
+
+    pod_selector: FreeFormObject | None = Field(None, alias="podSelector")
+    """A label selector of pods (in the worker's namespace unless namespaceSelector is set)."""
+    namespace_selector: FreeFormObject | None = Field(None, alias="namespaceSelector")
+    """A label selector of namespaces; `{}` selects every namespace."""
+    ip_block: IPBlock | None = Field(None, alias="ipBlock")
+    """A CIDR range."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> NetworkPolicyPeer:
+        selectors = self.pod_selector is not None or self.namespace_selector is not None
+        if (self.ip_block is not None) == selectors:
+            raise ValueError("a peer needs ipBlock alone, or podSelector and/or namespaceSelector")
+        return self
+
+
+class NetworkPolicySpec(_Model):
+    metrics_peers: list[NetworkPolicyPeer] = Field(default_factory=list, alias="metricsPeers")
+    """Who may reach the metrics port when `workerConfig` sets `metrics.listener` (Prometheus, for
+    example `namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}`), as
+    NetworkPolicy peers. Empty (the default): every source, as the metrics port serves nothing
+    but metrics. The REST port stays open only to the operator and the workers."""
+
+
+def network_policy_field() -> Any:
+    return Field(default_factory=NetworkPolicySpec, alias="networkPolicy")
+
+
 def no_keys(mapping: dict[str, str], keys: tuple[str, ...], why: str) -> dict[str, str]:
     present = [k for k in keys if k in mapping]
     if present:
@@ -402,6 +447,10 @@ class WorkerSpec(Protocol):
     def external_configuration(self) -> ExternalConfiguration: ...
     @property
     def logging(self) -> Logging: ...
+    @property
+    def worker_config(self) -> dict[str, str]: ...
+    @property
+    def network_policy(self) -> NetworkPolicySpec: ...
 
 
 class KafkaConnectorSpec(_Model):
@@ -468,6 +517,8 @@ class KafkaConnectorSpec(_Model):
     Secret rolls the worker pods."""
     logging: Logging = logging_field()
     """The workers' log levels, changed at run time, and their log format."""
+    network_policy: NetworkPolicySpec = network_policy_field()
+    """What the workers' NetworkPolicy admits besides the operator and the workers."""
     auto_restart: AutoRestart = Field(default_factory=AutoRestart, alias="autoRestart")
     """Automatic restarts of a failed connector or task."""
     deletion_policy: DeletionPolicy = Field(DeletionPolicy.RETAIN, alias="deletionPolicy")

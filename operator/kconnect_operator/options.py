@@ -31,3 +31,9 @@ class OperatorOptions:
     restart_backoff_s: float = 10.0
     """The first auto-restart backoff; it doubles per restart up to `restart_backoff_max_s`."""
     restart_backoff_max_s: float = 600.0
+    namespaces: tuple[str, ...] = ()
+    """The namespaces served; empty for all of them."""
+    instance: str = "default/kconnect-operator"
+    """This operator install's name, claimed on each resource it reconciles (the annotation
+    `kconnect.io/operator`): a resource another install claimed is left alone. By default the
+    Lease's `<namespace>/<name>`, which two installs never share."""

@@ -8,6 +8,12 @@ A resource's loop (`run_loop`) wakes on its event or after its interval, whichev
 and never runs two passes closer than `MIN_GAP_S`; one failed pass is logged and counted, and the
 loop goes on. The loop removes its wake-up event when it ends, unless a newer loop replaced it.
 
+Ownership (`claim`): each install names itself (`OperatorOptions.instance`) and claims a resource
+before it acts on it, by setting the annotation `kconnect.io/operator` with a compare-and-swap
+(the patch carries the resourceVersion read). A resource claimed by another install is left
+alone, with a Warning Event, so two installs never fight over one resource; removing the
+annotation hands it to whichever install claims it next.
+
 Log levels (`sync_loggers`) are a per-worker setting, not a cluster one: each ready worker is read
 and set on its own, and a worker that does not answer leaves the others unaffected; the removed
 loggers it still has are reset on a later pass.
@@ -17,20 +23,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, TypeVar
 
 import aiohttp
 import kopf
 from pydantic import BaseModel, ValidationError
 
+from kconnect.errors import ConfigError
 from kconnect_operator import metrics, reconcile
+from kconnect_operator.builders import CONFIG_HASH_ANNOTATION
 from kconnect_operator.connect import ConnectClient, ConnectError
 from kconnect_operator.kube import Kube, KubeError, object_path
 from kconnect_operator.models import GROUP, VERSION, LogLevel
 from kconnect_operator.options import OperatorOptions
 
+OPERATOR_ANNOTATION: Final = "kconnect.io/operator"
+"""The install that reconciles a resource (`OperatorOptions.instance`)."""
 NOT_READY_INTERVAL_S: Final = 2.0
 """How often a resource that is not Ready is looked at, without an event."""
 MIN_GAP_S: Final = 0.5
@@ -102,6 +112,56 @@ async def set_status(
         await runtime.kube.merge_patch(resource_path + "/status", patch)
 
 
+def claimant(body: Mapping[str, Any]) -> str | None:
+    """The install that claimed the resource, if any."""
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    value = annotations.get(OPERATOR_ANNOTATION)
+    return str(value) if value else None
+
+
+async def claim(runtime: Runtime, kind: str, body: Mapping[str, Any]) -> str | None:
+    """Claim the resource for this install: None when it is (now) this install's, else the other
+    install that holds it. The claim is a compare-and-swap on the resourceVersion, so of two
+    installs claiming at once one wins; the loser reads the winner back."""
+    me = runtime.options.instance
+    current: Mapping[str, Any] | None = body
+    for _ in range(3):
+        if current is None:
+            return None  # gone: nothing to fight over
+        holder = claimant(current)
+        if holder is not None:
+            return None if holder == me else holder
+        meta = current["metadata"]
+        patch = {
+            "metadata": {
+                "resourceVersion": meta["resourceVersion"],
+                "annotations": {OPERATOR_ANNOTATION: me},
+            }
+        }
+        try:
+            await runtime.kube.merge_patch(resource_path(kind, current), patch)
+        except KubeError as e:
+            if e.status != 409:
+                raise
+            current = await runtime.kube.get(resource_path(kind, current))
+            continue
+        return None
+    raise KubeError(409, f"could not claim {kind} {body['metadata']['name']}: it keeps changing")
+
+
+def refuse(body: kopf.Body, kind: str, holder: str, me: str) -> None:
+    """The Warning Event of a resource another install reconciles."""
+    kopf.warn(
+        body,
+        reason="OwnedByAnotherOperator",
+        message=(
+            f"this {kind} is reconciled by the operator install {holder!r} "
+            f"(annotation {OPERATOR_ANNOTATION}); the install {me!r} leaves it alone. "
+            f"Remove the annotation to hand it over."
+        ),
+    )
+
+
 async def secret_versions(runtime: Runtime, namespace: str, names: list[str]) -> dict[str, str]:
     """The resourceVersions of the named Secrets that exist."""
     versions: dict[str, str] = {}
@@ -124,29 +184,40 @@ async def apply_and_count(
     metrics.RECONCILES.inc(kind=kind, result="ok")
 
 
-async def reapply_for_secret(
+async def roll_if_secrets_changed(
     runtime: Runtime,
-    kind: str,
-    namespace: str | None,
-    secret: str,
-    references: Mapping[tuple[str, str], Iterable[str]],
-    apply: Callable[[Runtime, kopf.Body], Awaitable[None]],
+    workload_path: str,
+    desired_hash: Callable[[Mapping[str, str]], str],
+    secrets: Sequence[str],
+    apply: Callable[[], Awaitable[None]],
     logger: kopf.Logger,
-) -> None:
-    """Apply the children of each `kind` resource that `references` (its Secret index) says uses
-    the changed Secret; a cluster-scoped Secret event (no namespace) concerns none."""
-    if namespace is None:
-        return
-    for owner in references.get((namespace, secret), []):
-        raw = await runtime.kube.get(object_path(f"{GROUP}/{VERSION}", kind, namespace, owner))
-        if raw is None or raw["metadata"].get("deletionTimestamp"):
-            continue
-        body = kopf.Body(cast(kopf.RawBody, raw))
-        logger.info("Secret %s/%s changed: applying %s's children", namespace, secret, owner)
-        try:
-            await apply(runtime, body)
-        except (KubeError, kopf.PermanentError) as e:
-            logger.warning("Secret %s/%s changed; applying %s: %s", namespace, secret, owner, e)
+) -> bool:
+    """Apply the children (and so roll the pods) when the referenced `secrets`, read by name,
+    no longer match the config hash on the pod template of the workload at `workload_path`.
+    Nothing is read when no Secret is referenced; a workload not there yet is `apply`'s to make,
+    and a spec the builders refuse is reported by `apply` on its own path. True when applied."""
+    if not secrets:
+        return False
+    versions = await secret_versions(runtime, namespace_of(workload_path), list(secrets))
+    try:
+        desired = desired_hash(versions)
+    except ConfigError:
+        return False
+    workload = await runtime.kube.get(workload_path)
+    if workload is None:
+        return False
+    template = workload.get("spec", {}).get("template", {}).get("metadata", {})
+    if (template.get("annotations") or {}).get(CONFIG_HASH_ANNOTATION) == desired:
+        return False
+    logger.info("a referenced Secret changed: applying the children")
+    await apply()
+    return True
+
+
+def namespace_of(path: str) -> str:
+    """The namespace of a namespaced object's API path."""
+    parts = path.split("/")
+    return parts[parts.index("namespaces") + 1]
 
 
 def connect_client(runtime: Runtime, urls: Sequence[str]) -> ConnectClient:

@@ -9,7 +9,10 @@ A StandaloneConnect becomes:
   volume: a claim from `volumeClaimTemplates` (persistentVolumeClaim), so they survive the pod,
   or an emptyDir (ephemeral), so they survive only container restarts;
 - a headless Service `<name>-standalone-headless` (the StatefulSet's `serviceName`) and a
-  Service `<name>-standalone` for the REST API.
+  Service `<name>-standalone` for the REST API;
+- a NetworkPolicy `<name>-standalone` that lets only the operator reach the REST port (and, when
+  `workerConfig` sets `metrics.listener`, `networkPolicy.metricsPeers` the metrics port), as a
+  KafkaConnector's workers have.
 
 What rolls the pod: the pod template carries `kconnect.io/config-hash`, a hash of the rendered
 worker file, every connector file, the referenced Secrets' resourceVersions and the log format. A
@@ -52,6 +55,7 @@ DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "key.converter": "org.apache.kafka.connect.json.JsonConverter",
     "value.converter": "org.apache.kafka.connect.json.JsonConverter",
     "header.converter": "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+    builders.FILE_CONNECTORS_KEY: "false",
 }
 """Worker defaults the operator writes; `workerConfig` overrides each."""
 
@@ -98,7 +102,7 @@ def worker_properties(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, st
     manages (the REST listener is added in the pod by the start script). Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     props = {
-        **builders.default_properties(DEFAULT_WORKER_PROPERTIES, spec.worker_config),
+        **builders.default_properties(DEFAULT_WORKER_PROPERTIES, spec),
         **spec.worker_config,
         "bootstrap.servers": spec.bootstrap_servers,
         "offset.storage.file.filename": OFFSETS_FILE,
@@ -273,17 +277,49 @@ def build_service(owner: Owner) -> JsonObject:
     }
 
 
+def child_policy_name(owner: Owner) -> str:
+    """The NetworkPolicy's name: the StatefulSet's."""
+    return child_name(owner)
+
+
+def build_network_policy(
+    spec: StandaloneConnectSpec,
+    owner: Owner,
+    *,
+    operator_namespace: str,
+    operator_labels: Mapping[str, str] = builders.DEFAULT_OPERATOR_LABELS,
+) -> JsonObject:
+    """`builders.build_network_policy` for the one worker: only the operator reaches its REST
+    port (a standalone worker forwards to no one), and the metrics port as for a
+    KafkaConnector."""
+    policy = builders.build_network_policy(
+        owner,
+        spec,
+        operator_namespace=operator_namespace,
+        operator_labels=operator_labels,
+        workers_talk=False,
+    )
+    policy["metadata"] = builders.metadata(owner, child_policy_name(owner))
+    return policy
+
+
 def build_children(
     spec: StandaloneConnectSpec,
     owner: Owner,
     *,
     image: str,
     secret_versions: Mapping[str, str],
+    operator_namespace: str,
+    operator_labels: Mapping[str, str] = builders.DEFAULT_OPERATOR_LABELS,
 ) -> list[JsonObject]:
-    """Every child, in the order to apply them: config and Services before the pod."""
+    """Every child, in the order to apply them: config, Services and the NetworkPolicy before
+    the pod."""
     return [
         build_config_map(spec, owner),
         build_headless_service(owner),
         build_service(owner),
+        build_network_policy(
+            spec, owner, operator_namespace=operator_namespace, operator_labels=operator_labels
+        ),
         build_stateful_set(spec, owner, image=image, secret_versions=secret_versions),
     ]

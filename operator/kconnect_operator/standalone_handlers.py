@@ -5,7 +5,8 @@ Thin, as `handlers` is: they read the resource, call `standalone_builders` and
 
 Two loops per resource:
 - **Children** (`apply_standalone_children`): on create, on every spec change, on operator start,
-  and when a referenced Secret changes, every child is server-side applied. A change to any file
+  and when a referenced Secret changed (read by name in each status pass, as for a
+  KafkaConnector), every child is server-side applied. A change to any file
   the worker reads (or to a referenced Secret) changes the pod template's hash, and the
   StatefulSet rolls the pod; nothing else does.
 - **Status** (`standalone_loop`, a kopf daemon): it finds the ready worker pod, reads
@@ -26,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import kopf
-from pydantic import ValidationError
 
 from kconnect.errors import ConfigError
 from kconnect_operator import builders, reconcile
@@ -34,15 +34,17 @@ from kconnect_operator import standalone_builders as sb
 from kconnect_operator import standalone_reconcile as sr
 from kconnect_operator.connect import ConnectError
 from kconnect_operator.handlers import registry
-from kconnect_operator.kube import collection_path
+from kconnect_operator.kube import collection_path, object_path
 from kconnect_operator.models import GROUP, READY, VERSION
 from kconnect_operator.runtime import (
     Runtime,
     apply_and_count,
+    claim,
     connect_client,
     parse_spec,
-    reapply_for_secret,
+    refuse,
     resource_path,
+    roll_if_secrets_changed,
     run_loop,
     runtime_of,
     secret_versions,
@@ -85,6 +87,8 @@ async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
             secret_versions=await secret_versions(
                 runtime, owner.namespace, builders.referenced_secrets(spec)
             ),
+            operator_namespace=runtime.options.operator_namespace,
+            operator_labels=runtime.options.operator_labels,
         )
     except ConfigError as e:
         message = str(e)
@@ -115,36 +119,13 @@ async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
 @kopf.on.update(*RESOURCE, registry=registry, field="spec")
 async def apply_standalone_children(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = runtime_of(memo)
+    holder = await claim(runtime, KIND, body)
+    if holder is not None:
+        refuse(body, KIND, holder, runtime.options.instance)
+        return
     await apply_and_count(runtime, KIND, lambda: _apply_children(runtime, body))
     meta = body["metadata"]
     runtime.wake(meta["namespace"], wake_key(meta["name"]))
-
-
-@kopf.index(*RESOURCE, registry=registry)
-def standalone_secret_references(
-    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str]:
-    """Which StandaloneConnects each Secret feeds, so that a changed Secret rolls their pod."""
-    try:
-        parsed = StandaloneConnectSpec.model_validate(dict(spec))
-    except ValidationError:
-        return {}
-    return {(namespace or "", secret): name for secret in builders.referenced_secrets(parsed)}
-
-
-@kopf.on.event("", "v1", "secrets", registry=registry)
-async def standalone_secret_changed(
-    namespace: str | None, name: str, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
-) -> None:
-    await reapply_for_secret(
-        runtime_of(memo),
-        KIND,
-        namespace,
-        name,
-        kwargs["standalone_secret_references"],
-        _apply_children,
-        logger,
-    )
 
 
 @kopf.on.event(*RESOURCE, registry=registry)
@@ -179,11 +160,12 @@ async def standalone_loop(
     **_: Any,
 ) -> None:
     runtime = runtime_of(memo)
+    refused: list[str | None] = [None]
     await run_loop(
         runtime,
         (namespace or "", wake_key(name)),
         stopped,
-        lambda: sync_standalone(runtime, body, logger),
+        lambda: sync_standalone(runtime, body, logger, refused),
         kind=KIND,
         name=name,
         what="the status",
@@ -191,13 +173,33 @@ async def standalone_loop(
     )
 
 
-async def sync_standalone(runtime: Runtime, body: kopf.Body, logger: kopf.Logger) -> bool:
-    """One pass: the worker pod, its connectors, the status. True when Ready."""
+async def sync_standalone(
+    runtime: Runtime, body: kopf.Body, logger: kopf.Logger, refused: list[str | None]
+) -> bool:
+    """One pass: the worker pod, its connectors, the status. True when Ready. `refused` holds
+    the other install that holds the resource, while one does."""
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
         return False
+    holder = await claim(runtime, KIND, body)
+    if holder is not None:
+        if refused[0] != holder:
+            refuse(body, KIND, holder, runtime.options.instance)
+        refused[0] = holder
+        return False
+    if refused[0] is not None:
+        refused[0] = None  # handed over: the children were never applied by this install
+        await _apply_children(runtime, body)
     spec = parse_spec(StandaloneConnectSpec, body)
     owner = _owner(body)
+    await roll_if_secrets_changed(
+        runtime,
+        object_path("apps/v1", "StatefulSet", owner.namespace, sb.child_name(owner)),
+        lambda versions: sb.config_hash(spec, owner, versions),
+        builders.referenced_secrets(spec),
+        lambda: _apply_children(runtime, body),
+        logger,
+    )
     pods = await runtime.kube.list(
         collection_path("v1", "Pod", owner.namespace),
         label_selector=builders.selector_string(owner),

@@ -27,6 +27,7 @@ from kconnect_operator.models import (
     Condition,
     ExternalConfiguration,
     Logging,
+    NetworkPolicySpec,
     ObjectMeta,
     PodTemplate,
     Quantity,
@@ -39,6 +40,7 @@ from kconnect_operator.models import (
     external_configuration_field,
     image_field,
     logging_field,
+    network_policy_field,
     no_keys,
     no_worker_keys,
     resource_name_rule,
@@ -185,6 +187,8 @@ class StandaloneConnectSpec(_Model):
     Secret rolls the worker pod."""
     logging: Logging = logging_field()
     """The worker's log levels, changed at run time, and its log format."""
+    network_policy: NetworkPolicySpec = network_policy_field()
+    """What the worker's NetworkPolicy admits besides the operator."""
 
     @field_validator("connectors")
     @classmethod

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
+import yaml
 
 from e2e.cluster import JsonObject, Kubectl, WaitTimeout, wait_for
 from e2e.kubelet import Kubelet
@@ -138,6 +139,11 @@ def test_helm_lint_is_clean(helm: Helm, values: Sequence[str], *, strict: bool) 
             ["leaderElection.renewDeadline=20"],
             "leaderElection.renewDeadline: 20 must be less than leaderElection.leaseDuration",
         ),
+        (
+            # The operator refuses it (the deadline must exceed 1.2 retry periods): the chart too.
+            ["leaderElection.retryPeriod=9"],
+            "leaderElection.retryPeriod: 9 is too long for leaderElection.renewDeadline (10)",
+        ),
     ],
 )
 def test_wrong_values_fail_with_the_value_named(
@@ -166,6 +172,18 @@ def test_rendered_chart_passes_server_side_dry_run(
     expected = {"CustomResourceDefinition", "ServiceAccount", "Deployment", "Service"}
     expected |= {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
     assert expected <= kinds, kinds
+
+    # Secrets are read by name only, in both modes: no rule lists or watches them.
+    docs = [yaml.safe_load(doc) for doc in rendered.split("\n---\n")]
+    secret_rules = [
+        rule
+        for doc in docs
+        if doc and doc.get("kind") in ("Role", "ClusterRole")
+        for rule in doc.get("rules") or []
+        if "secrets" in rule.get("resources", [])
+    ]
+    assert secret_rules, "no rule for secrets"
+    assert all(rule["verbs"] == ["get"] for rule in secret_rules), secret_rules
 
     out = kubectl.run("apply", "--dry-run=server", "-f", "-", stdin=rendered)
     assert "deployment.apps/dry-kconnect created (server dry run)" in out
@@ -307,6 +325,18 @@ def test_install_reconcile_upgrade_uninstall(
     assert can_i(kubectl, sa, "update", "leases/other", "-n", release_ns) == "no"
     assert can_i(kubectl, sa, "update", f"leases/{fullname}", "-n", release_ns) == "yes"
     assert can_i(kubectl, sa, "create", "secrets", "-n", watched) == "no"
+    # Secrets: read by name only, never listed or watched.
+    assert can_i(kubectl, sa, "get", "secrets", "-n", watched) == "yes"
+    assert can_i(kubectl, sa, "list", "secrets", "-n", watched) == "no"
+    assert can_i(kubectl, sa, "watch", "secrets", "-n", watched) == "no"
+    # The Lease is owned by the operator's Deployment, so uninstalling collects it.
+    lease = kubectl.get("lease", fullname, release_ns)
+    assert lease is not None
+    deployment = kubectl.get("deployment", fullname, release_ns)
+    assert deployment is not None
+    assert [(r["kind"], r["name"], r["uid"]) for r in lease["metadata"]["ownerReferences"]] == [
+        ("Deployment", fullname, deployment["metadata"]["uid"])
+    ]
 
     # It reconciles a KafkaConnector in the namespace it serves.
     name = unique("helm-datagen")
@@ -326,6 +356,8 @@ def test_install_reconcile_upgrade_uninstall(
     )
     obj = wait_connector(kubectl, watched, name, reason="Running", diagnostics=diagnostics)
     assert ready_condition(obj)["status"] == "True"
+    # The release's operator claimed it: `<release namespace>/<lease name>`.
+    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == f"{release_ns}/{fullname}"
     assert lease_holder(kubectl, release_ns, fullname).startswith(f"{leader}_")
 
     # helm upgrade: a changed value rolls the pods, two replicas elect one leader, and it acts.
@@ -360,6 +392,11 @@ def test_install_reconcile_upgrade_uninstall(
         "the operator pods to be gone", lambda: not operator_pods(kubectl, release_ns, release), 60
     )
     assert kubectl.get("serviceaccount", fullname, release_ns) is None
+    wait_for(
+        "the Lease to be garbage-collected",
+        lambda: kubectl.get("lease", fullname, release_ns) is None,
+        60,
+    )
     assert kubectl.get("role", fullname, watched) is None
     crd = kubectl.get("crd", "kafkaconnectors.kconnect.io", "default")
     assert crd is not None

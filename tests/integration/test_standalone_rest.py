@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from tests.support.workers import Standalone, read_lines, wait_until
 
@@ -309,3 +310,47 @@ def test_records_polled_before_a_task_fails_are_written_and_committed(
         assert written() == 4
     finally:
         consumer.close()
+
+
+def test_a_sinks_offsets_are_those_of_the_group_its_tasks_use(
+    standalone: Standalone,
+    new_topic,  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str,
+) -> None:
+    """The worker's `consumer.group.id` names the sink's group (as the operator sets it), and
+    `/offsets` reads that group, as Kafka Connect's `baseConsumerConfigs` does."""
+    topic = new_topic()
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i in range(10):
+        producer.produce(topic, value=f"line-{i}".encode())
+    assert producer.flush(30) == 0
+    sink_file = standalone.cwd / "grouped.txt"
+    group = f"connect-ns.grouped-{topic}"
+    w = standalone.start(worker=standalone.worker_props(**{"consumer.group.id": group}))
+    config = {"connector.class": "FileStreamSink", "topics": topic, "file": str(sink_file)}
+    status, body = w.request("POST", "/connectors", {"name": "grouped", "config": config})
+    assert status == 201, body
+    wait_until("10 lines in the sink file", lambda: _lines_now(sink_file) == 10)
+    assert w.request("PUT", "/connectors/grouped/stop")[0] == 204
+    w.wait_state("grouped", "STOPPED", tasks=0)
+    offsets = w.get("/connectors/grouped/offsets")["offsets"]
+    assert offsets == [
+        {"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 10}}
+    ]
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0)])
+    [committed] = admin.list_consumer_group_offsets([request])[group].result(10).topic_partitions
+    assert committed.offset == 10
+
+
+def test_a_worker_without_file_connectors_refuses_and_hides_them(standalone: Standalone) -> None:
+    w = standalone.start(worker=standalone.worker_props(**{"file.connectors.enable": "false"}))
+    classes = {p["class"] for p in w.get("/connector-plugins?connectorsOnly=false")}
+    assert "org.apache.kafka.connect.file.FileStreamSinkConnector" not in classes
+    assert "org.apache.kafka.connect.file.FileStreamSourceConnector" not in classes
+    config = {"connector.class": "FileStreamSink", "topics": "t", "file": "/tmp/x"}
+    status, body = w.request("POST", "/connectors", {"name": "files", "config": config})
+    assert status == 400, body
+    assert "file.connectors.enable" in body["message"]
+    status, _ = w.request("GET", "/connectors/files")
+    assert status == 404

@@ -77,10 +77,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-# Referenced Secrets are read for the pod template's hash and watched for changes; never written.
+# Referenced Secrets: only `get`, by the name a resource references, for the pod template's
+# hash (their resourceVersion; the data is never used). Never listed, watched or written.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get"]
 # Worker pods: their readiness and IPs (the REST endpoints).
 - apiGroups: [""]
   resources: ["pods"]

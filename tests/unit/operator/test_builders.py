@@ -169,10 +169,16 @@ def test_config_map_holds_the_worker_properties() -> None:
         "status.storage.replication.factor": "-1",
         "config.providers": "env,file,dir",
         "config.providers.env.class": f"{PROVIDERS}.EnvVarConfigProvider",
+        # No env declared: the env provider reads no variable of the worker's environment.
+        "config.providers.env.param.allowlist.pattern": "(?!)",
         "config.providers.file.class": f"{PROVIDERS}.FileConfigProvider",
         "config.providers.file.param.allowed.paths": "/opt/kconnect/external-configuration",
         "config.providers.dir.class": f"{PROVIDERS}.DirectoryConfigProvider",
         "config.providers.dir.param.allowed.paths": "/opt/kconnect/external-configuration",
+        # The file connectors run only where workerConfig allows them.
+        "file.connectors.enable": "false",
+        # The sink's consumer group is the resource's own: its namespace is in the name.
+        "consumer.group.id": "connect-team-a.orders",
     }
     # The pod adds its own IP at start; the file never carries one.
     assert "rest.advertised.host.name" not in props
@@ -523,7 +529,11 @@ def test_referenced_secret_versions_change_the_hash() -> None:
         externalConfiguration={"env": [SECRET_ENV, CM_ENV], "volumes": [TLS_VOLUME]}
     )
     assert referenced_secrets(with_cm) == ["db", "kafka-tls"]
-    assert config_hash(with_cm, OWNER, versions) == base
+    other_cm = {**CM_ENV, "valueFrom": {"configMapKeyRef": {"name": "other", "key": "region"}}}
+    with_other_cm = make_spec(
+        externalConfiguration={"env": [SECRET_ENV, other_cm], "volumes": [TLS_VOLUME]}
+    )
+    assert config_hash(with_other_cm, OWNER, versions) == config_hash(with_cm, OWNER, versions)
     assert pod_hash(deployment(spec, secret_versions=versions)) == base
 
 
@@ -540,6 +550,71 @@ def test_hash_is_per_resource() -> None:
 
 
 # --- Service, PodDisruptionBudget, NetworkPolicy
+
+
+def test_network_policy_admits_the_metrics_port_from_everywhere_by_default() -> None:
+    np = build_network_policy(
+        OWNER, make_spec(workerConfig={"metrics.listener": "http://:9404"}), operator_namespace="o"
+    )
+    rest, metrics = np["spec"]["ingress"]
+    assert rest["ports"] == [{"protocol": "TCP", "port": 8083}]
+    # No `from`: every source may scrape; the REST port keeps its own narrow rule.
+    assert metrics == {"ports": [{"protocol": "TCP", "port": 9404}]}
+    assert {"name": "metrics", "containerPort": 9404, "protocol": "TCP"} in container(
+        deployment(make_spec(workerConfig={"metrics.listener": "http://:9404"}))
+    )["ports"]
+
+
+def test_network_policy_admits_the_metrics_port_from_the_configured_peers() -> None:
+    peers = [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}},
+    ]
+    np = build_network_policy(
+        OWNER,
+        make_spec(
+            workerConfig={"metrics.listener": "http://0.0.0.0:9404"},
+            networkPolicy={"metricsPeers": peers},
+        ),
+        operator_namespace="o",
+    )
+    assert np["spec"]["ingress"][1] == {
+        "from": peers,
+        "ports": [{"protocol": "TCP", "port": 9404}],
+    }
+
+
+def test_no_metrics_listener_no_metrics_rule_or_port() -> None:
+    np = build_network_policy(OWNER, make_spec(), operator_namespace="o")
+    assert len(np["spec"]["ingress"]) == 1
+    assert [p["name"] for p in container(deployment())["ports"]] == ["rest"]
+
+
+@pytest.mark.parametrize(
+    ("listener", "message"),
+    [
+        ("http://:0", "expected a fixed port"),
+        ("http://:8083", "port 8083 is the REST port"),
+        ("nonsense", "metrics.listener='nonsense'"),
+    ],
+)
+def test_a_metrics_listener_no_policy_can_admit_alone_is_refused(
+    listener: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        children(make_spec(workerConfig={"metrics.listener": listener}))
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [
+        {},
+        {"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}},
+    ],
+)
+def test_a_metrics_peer_needs_an_ip_block_or_selectors(peer: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="a peer needs ipBlock alone"):
+        make_spec(networkPolicy={"metricsPeers": [peer]})
 
 
 def test_service() -> None:
@@ -560,7 +635,7 @@ def test_pod_disruption_budget() -> None:
 
 def test_network_policy_admits_only_the_operator_and_the_workers() -> None:
     np = build_network_policy(
-        OWNER, operator_namespace="ops", operator_labels={"app": "kconnect-operator"}
+        OWNER, make_spec(), operator_namespace="ops", operator_labels={"app": "kconnect-operator"}
     )
     spec = np["spec"]
     assert np["apiVersion"] == "networking.k8s.io/v1"
@@ -575,3 +650,75 @@ def test_network_policy_admits_only_the_operator_and_the_workers() -> None:
             "podSelector": {"matchLabels": {"app": "kconnect-operator"}},
         },
     ]
+
+
+def test_the_env_provider_reads_only_the_declared_variables() -> None:
+    props = worker_properties(make_spec(externalConfiguration={"env": [SECRET_ENV, CM_ENV]}), OWNER)
+    pattern = props["config.providers.env.param.allowlist.pattern"]
+    transformer = ConfigTransformer.from_worker_props(props)
+    environ = {"DB_PASSWORD": "pw", "REGION": "eu", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "x"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in environ.items():
+            mp.setenv(key, value)
+        resolved = transformer.transform(
+            {"a": "${env:DB_PASSWORD}", "b": "${env:REGION}", "c": "${env:AWS_SECRET_ACCESS_KEY}"}
+        )
+    assert pattern == "DB_PASSWORD|REGION"
+    assert resolved == {"a": "pw", "b": "eu", "c": "${env:AWS_SECRET_ACCESS_KEY}"}
+    # Declaring nothing admits nothing; declaring providers of one's own keeps one's limits.
+    none = worker_properties(make_spec(), OWNER)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", "/root")
+        assert ConfigTransformer.from_worker_props(none).transform({"h": "${env:HOME}"}) == {
+            "h": "${env:HOME}"
+        }
+    own = worker_properties(
+        make_spec(workerConfig={"config.providers": "env", "config.providers.env.class": "x"}),
+        OWNER,
+    )
+    assert "config.providers.env.param.allowlist.pattern" not in own
+
+
+def test_the_file_connectors_are_allowed_only_where_worker_config_asks() -> None:
+    assert worker_properties(make_spec(), OWNER)["file.connectors.enable"] == "false"
+    allowed = make_spec(workerConfig={"file.connectors.enable": "true"})
+    assert worker_properties(allowed, OWNER)["file.connectors.enable"] == "true"
+
+
+# --- the sink consumer group
+
+
+def test_two_resources_of_one_name_in_two_namespaces_get_two_sink_groups() -> None:
+    a = Owner(name="orders", namespace="team-a", uid="a")
+    b = Owner(name="orders", namespace="team-b", uid="b")
+    groups = {worker_properties(make_spec(), o)["consumer.group.id"] for o in (a, b)}
+    assert groups == {"connect-team-a.orders", "connect-team-b.orders"}
+    assert builders.sink_group(make_spec(), a) == "connect-team-a.orders"
+
+
+def test_a_recorded_sink_group_is_kept_and_an_existing_resource_keeps_kafka_connects() -> None:
+    assert builders.initial_sink_group("team-a", "orders", existed=True) == "connect-orders"
+    assert builders.initial_sink_group("team-a", "orders", existed=False) == (
+        "connect-team-a.orders"
+    )
+    legacy = Owner(name="orders", namespace="team-a", uid="u", sink_group="connect-orders")
+    assert worker_properties(make_spec(), legacy)["consumer.group.id"] == "connect-orders"
+    assert builders.sink_group(make_spec(), legacy) == "connect-orders"
+
+
+def test_an_explicit_sink_group_wins_and_is_checked() -> None:
+    mine = make_spec(config={"consumer.override.group.id": "mine"})
+    assert builders.sink_group(mine, OWNER) == "mine"
+    worker = make_spec(workerConfig={"consumer.group.id": "ours"})
+    assert builders.sink_group(worker, OWNER) == "ours"
+    assert worker_properties(worker, OWNER)["consumer.group.id"] == "ours"
+    for bad, message in (
+        (
+            make_spec(config={"consumer.override.group.id": "kconnect.team-a.orders"}),
+            "worker group",
+        ),
+        (make_spec(workerConfig={"consumer.group.id": "mine", "x": "1"}, groupId="mine"), "worker"),
+        (make_spec(config={"consumer.override.group.id": " padded"}), "surrounding spaces"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            worker_properties(bad, OWNER)

@@ -130,6 +130,7 @@ def test_spec_fields_and_required() -> None:
         "template",
         "externalConfiguration",
         "logging",
+        "networkPolicy",
         "autoRestart",
         "deletionPolicy",
     }

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kubernetes.client import V1OwnerReference
 
 from kconnect_operator.leader import (
     Action,
@@ -18,6 +19,7 @@ from kconnect_operator.leader import (
     record_from_spec,
     released,
     spec_from_record,
+    with_owner,
 )
 
 ME = "replica-a_1"
@@ -147,3 +149,13 @@ def test_timing_checks_name_what_is_wrong() -> None:
     assert "lease duration (10s) must be greater than the renew deadline (10s)" in problem
     (problem,) = LeaseTiming(15, 2, 2).check()
     assert "renew deadline (2s) must be greater than 1.2 times the retry period (2s)" in problem
+
+
+def test_the_owner_is_added_once_and_other_owners_are_kept() -> None:
+    owner = V1OwnerReference(api_version="apps/v1", kind="Deployment", name="op", uid="u1")
+    other = V1OwnerReference(api_version="v1", kind="ConfigMap", name="x", uid="u2")
+    assert with_owner(None, None) is None
+    assert with_owner(None, owner) == [owner]
+    assert with_owner([other], owner) == [other, owner]
+    assert with_owner([owner], owner) == [owner]
+    assert with_owner([other], None) == [other]

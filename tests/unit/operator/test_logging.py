@@ -152,9 +152,15 @@ def test_log_levels_change_no_child() -> None:
     before = children(spec())
     after = children(spec(logging={"loggers": {"root": "DEBUG", "kconnect": "TRACE"}}))
     assert after == before
-    sa_before = sb.build_children(standalone(), SA_OWNER, image="i", secret_versions={})
+    sa_before = sb.build_children(
+        standalone(), SA_OWNER, image="i", secret_versions={}, operator_namespace="ops"
+    )
     sa_after = sb.build_children(
-        standalone(logging={"loggers": {"root": "DEBUG"}}), SA_OWNER, image="i", secret_versions={}
+        standalone(logging={"loggers": {"root": "DEBUG"}}),
+        SA_OWNER,
+        image="i",
+        secret_versions={},
+        operator_namespace="ops",
     )
     assert sa_after == sa_before
 

@@ -125,6 +125,7 @@ def test_flags_win_over_the_environment() -> None:
         sync_interval_s=2.5,
         restart_backoff_s=3,
         restart_backoff_max_s=30,
+        instance="leases/kconnect.leader",
     )
     assert config.lease is not None
     assert (config.lease.name, config.lease.namespace) == ("kconnect.leader", "leases")
@@ -227,3 +228,22 @@ def test_without_a_kubernetes_configuration_the_operator_exits_1(
     assert asyncio.run(cli.run(config)) == 1
     assert "cannot configure the Kubernetes client" in caplog.text
     assert metrics.LEADER.value() == 0
+
+
+def test_the_install_is_named_after_its_lease_unless_told() -> None:
+    config = parse("--lease-namespace", "ops", "--lease-name", "kc-kconnect")
+    assert config.options.instance == "ops/kc-kconnect"
+    assert parse("--instance", "team-a").options.instance == "team-a"
+    # Two installs with their own Leases are two instances.
+    assert (
+        parse("--lease-name", "a").options.instance != parse("--lease-name", "b").options.instance
+    )
+
+
+def test_the_lease_owner_is_the_named_deployment() -> None:
+    lease = parse("--lease-owner", "kc-kconnect").lease
+    assert lease is not None
+    assert lease.owner_deployment == "kc-kconnect"
+    default = parse().lease
+    assert default is not None
+    assert default.owner_deployment is None

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kconnect_operator import cleanup, reconcile
+from kconnect_operator import builders, cleanup, reconcile
 from kconnect_operator.models import (
     AutoRestart,
     AutoRestartStatus,
@@ -375,16 +375,18 @@ def test_connector_status_from_the_rest_body_trims_traces() -> None:
 
 
 def test_kafka_state_names_the_topics_and_groups() -> None:
-    state = cleanup.kafka_state(spec(), "team-a", "orders")
+    owner = builders.Owner(name="orders", namespace="team-a", uid="u")
+    state = cleanup.kafka_state(spec(), "team-a", "orders", builders.sink_group(spec(), owner))
     assert state.topics[:3] == (
         "kconnect.team-a.orders.configs",
         "kconnect.team-a.orders.offsets",
         "kconnect.team-a.orders.status",
     )
     assert state.topics[3].startswith("kconnect_team-a_orders-tasks-orders-")
-    assert state.groups == ("kconnect.team-a.orders", "connect-orders")
+    assert state.groups == ("kconnect.team-a.orders", "connect-team-a.orders")
     overridden = spec(config={"consumer.override.group.id": "mine"})
-    assert cleanup.kafka_state(overridden, "team-a", "orders").groups[1] == "mine"
+    group = builders.sink_group(overridden, owner)
+    assert cleanup.kafka_state(overridden, "team-a", "orders", group).groups[1] == "mine"
 
 
 def test_the_cleanup_client_uses_the_workers_security_settings() -> None:
@@ -393,3 +395,18 @@ def test_the_cleanup_client_uses_the_workers_security_settings() -> None:
     assert config["bootstrap.servers"] == "kafka:9092"
     assert config["security.protocol"] == "SSL"
     assert "offset.flush.interval.ms" not in config
+
+
+def test_deletion_keeps_what_another_resource_uses() -> None:
+    mine = cleanup.KafkaState(topics=("a.configs", "shared.topic"), groups=("w", "connect-x"))
+    others = {
+        "ns2/x": cleanup.KafkaState(topics=("b.configs",), groups=("w2", "connect-x")),
+        "ns3/y": cleanup.KafkaState(topics=("shared.topic",), groups=("w3",)),
+    }
+    left, kept = cleanup.shared(mine, others)
+    assert left == cleanup.KafkaState(topics=("a.configs",), groups=("w",))
+    assert kept == [
+        "topic shared.topic (used by ns3/y)",
+        "consumer group connect-x (used by ns2/x)",
+    ]
+    assert cleanup.shared(mine, {}) == (mine, [])

@@ -117,9 +117,11 @@ def test_config_map_has_the_worker_file_and_one_file_per_connector() -> None:
 
 def test_the_worker_file_has_the_default_config_providers_unless_it_sets_its_own() -> None:
     props = sb.worker_properties(spec(), OWNER)
-    assert {k: v for k, v in props.items() if k.startswith("config.providers")} == dict(
-        builders.DEFAULT_CONFIG_PROVIDERS
-    )
+    assert {k: v for k, v in props.items() if k.startswith("config.providers")} == {
+        **builders.DEFAULT_CONFIG_PROVIDERS,
+        builders.ENV_ALLOWLIST_KEY: builders.NO_ENV,
+    }
+    assert props["file.connectors.enable"] == "false"
     own = sb.worker_properties(
         spec(workerConfig={"config.providers": "env", "config.providers.env.class": "EnvVar"}),
         OWNER,
@@ -212,12 +214,15 @@ def test_connector_and_worker_changes_roll_the_pod_and_nothing_else_does() -> No
 def test_children_and_services() -> None:
     kinds = [
         (c["kind"], c["metadata"]["name"])
-        for c in sb.build_children(spec(), OWNER, image="i", secret_versions={})
+        for c in sb.build_children(
+            spec(), OWNER, image="i", secret_versions={}, operator_namespace="ops"
+        )
     ]
     assert kinds == [
         ("ConfigMap", "jobs-standalone-config"),
         ("Service", "jobs-standalone-headless"),
         ("Service", "jobs-standalone"),
+        ("NetworkPolicy", "jobs-standalone"),
         ("StatefulSet", "jobs-standalone"),
     ]
     headless = sb.build_headless_service(OWNER)
@@ -403,3 +408,40 @@ def test_the_worker_container_keeps_its_log_tail_as_termination_message() -> Non
     (container,) = _sts()["spec"]["template"]["spec"]["containers"]
     assert container["name"] == builders.WORKER_CONTAINER
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_network_policy_admits_only_the_operator_to_the_rest_port() -> None:
+    np = sb.build_network_policy(
+        spec(), OWNER, operator_namespace="ops", operator_labels={"app": "op"}
+    )
+    assert np["metadata"]["name"] == "jobs-standalone"
+    assert np["metadata"]["ownerReferences"][0]["kind"] == "StandaloneConnect"
+    assert np["spec"]["podSelector"] == {"matchLabels": builders.selector_labels(OWNER)}
+    assert np["spec"]["policyTypes"] == ["Ingress"]
+    assert np["spec"]["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ops"}},
+                    "podSelector": {"matchLabels": {"app": "op"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 8083}],
+        }
+    ]
+
+
+def test_network_policy_admits_the_metrics_port_from_the_configured_peers() -> None:
+    monitoring = {"namespaceSelector": {"matchLabels": {"team": "monitoring"}}}
+    s = spec(
+        workerConfig={"metrics.listener": "http://:9404"},
+        networkPolicy={"metricsPeers": [monitoring]},
+    )
+    np = sb.build_network_policy(s, OWNER, operator_namespace="ops")
+    rest, metrics = np["spec"]["ingress"]
+    assert rest["ports"] == [{"protocol": "TCP", "port": 8083}]
+    assert metrics == {"from": [monitoring], "ports": [{"protocol": "TCP", "port": 9404}]}
+    ports = sb.build_stateful_set(s, OWNER, image="i", secret_versions={})["spec"]["template"][
+        "spec"
+    ]["containers"][0]["ports"]
+    assert {"name": "metrics", "containerPort": 9404, "protocol": "TCP"} in ports

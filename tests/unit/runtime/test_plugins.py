@@ -4,6 +4,8 @@ import pytest
 
 from kconnect.api.connector import Connector, SinkConnector
 from kconnect.api.converter import Converter, HeaderConverter
+from kconnect.cli.common import plugin_registry
+from kconnect.config.worker import WorkerConfig
 from kconnect.connectors.file import FileStreamSinkConnector, FileStreamSourceConnector
 from kconnect.converters.json import JsonConverter
 from kconnect.converters.string import StringConverter
@@ -113,3 +115,42 @@ def test_defaults_when_nothing_is_set(registry: PluginRegistry) -> None:
 
 def test_connector_base_is_not_resolvable_as_source(registry: PluginRegistry) -> None:
     assert issubclass(registry.resolve_as("DataGen", Connector, "connector.class"), Connector)
+
+
+class MyFileSource(FileStreamSourceConnector):
+    """A subclass inherits the file access; it is refused with its base."""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "FileStreamSource",
+        "FileStreamSourceConnector",
+        "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        "kconnect.connectors.file:FileStreamSourceConnector",
+        "kconnect.connectors.file.FileStreamSourceConnector",
+        "FileStreamSink",
+        "org.apache.kafka.connect.file.FileStreamSinkConnector",
+        f"{__name__}:MyFileSource",
+    ],
+)
+def test_a_worker_without_file_connectors_refuses_every_name_of_them(name: str) -> None:
+    config = WorkerConfig.parse({"file.connectors.enable": "false"})
+    registry = plugin_registry(config)
+    with pytest.raises(ConfigError, match=r"is disabled on this worker: .*file.connectors.enable"):
+        registry.resolve(name)
+    with pytest.raises(ConfigError, match=r"connector\.class"):
+        registry.resolve_as(name, Connector, "connector.class")
+    listed = {d.cls for d in registry.plugins()}
+    assert FileStreamSourceConnector not in listed
+    assert FileStreamSinkConnector not in listed
+    # Everything else is still there, and the shared registry is untouched.
+    assert registry.resolve("DataGen") is not None
+    assert registry.resolve("JsonConverter") is JsonConverter
+    assert plugin_registry(WorkerConfig.parse({})).resolve(name) is not None
+
+
+def test_file_connectors_are_allowed_by_default_as_kafka_example_configs_expect() -> None:
+    registry = plugin_registry(WorkerConfig.parse({}))
+    assert registry.resolve("FileStreamSink") is FileStreamSinkConnector
+    assert FileStreamSinkConnector in {d.cls for d in registry.plugins()}

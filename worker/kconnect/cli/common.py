@@ -20,7 +20,7 @@ from kconnect.config.worker import WorkerConfig, unexpected_keys
 from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
 from kconnect.metrics import Registry
-from kconnect.plugins.registry import default_registry
+from kconnect.plugins.registry import FILE_CONNECTORS, PluginRegistry, default_registry
 from kconnect.rest.listeners import parse_listener, parse_listeners
 from kconnect.rest.security import RestSecurity, rest_security
 from kconnect.rest.server import MetricsServer, RestServer
@@ -74,6 +74,20 @@ def check_rest_security(
         return rest_security(props, config, os.environ if env is None else env)
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
+
+
+FILE_CONNECTORS_DISABLED = (
+    "the file connectors read and write any file the worker can, and this worker's config sets "
+    "file.connectors.enable=false; set it to true to allow them"
+)
+
+
+def plugin_registry(config: WorkerConfig) -> PluginRegistry:
+    """The worker's plugins: every installed one, less the file connectors when the config sets
+    `file.connectors.enable=false`."""
+    if config.file_connectors_enable:
+        return default_registry()
+    return default_registry().without(dict.fromkeys(FILE_CONNECTORS, FILE_CONNECTORS_DISABLED))
 
 
 def make_admin(props: Mapping[str, str], config: WorkerConfig) -> AdminClient:

@@ -19,13 +19,13 @@ from kconnect.cli.common import (
     check_worker_config,
     lookup_cluster_id,
     make_admin,
+    plugin_registry,
     serve,
 )
 from kconnect.cli.files import read_worker_properties
 from kconnect.cli.metrics import worker_registry
 from kconnect.config.worker import DistributedConfig
 from kconnect.herder.distributed import DistributedHerder
-from kconnect.plugins.registry import default_registry
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.kafka_status import KafkaStatusStore
 from kconnect.storage.topics import InternalTopic, ensure_internal_topics
@@ -69,7 +69,7 @@ def run_distributed(worker_path: str) -> int:
     status = KafkaStatusStore(config.status_storage_topic, client_config=client_config)
     offsets.start()
     status.start()
-    worker = Worker("unbound", props, config, default_registry(), offsets, status)
+    worker = Worker("unbound", props, config, plugin_registry(config), offsets, status)
     herder = DistributedHerder(
         worker,
         config,

@@ -21,6 +21,7 @@ from kconnect.cli.common import (
     check_worker_config,
     lookup_cluster_id,
     make_admin,
+    plugin_registry,
     serve,
 )
 from kconnect.cli.files import read_connector_config, read_worker_properties
@@ -29,7 +30,7 @@ from kconnect.config.worker import StandaloneConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.standalone import StandaloneHerder
 from kconnect.herder.validation import validate_config
-from kconnect.plugins.registry import default_registry
+from kconnect.plugins.registry import PluginRegistry
 from kconnect.storage.file_offsets import FileOffsetStore
 from kconnect.storage.status import MemoryStatusStore
 from kconnect.worker.worker import Worker
@@ -37,8 +38,9 @@ from kconnect.worker.worker import Worker
 log = logging.getLogger("kconnect.standalone")
 
 
-def load_connectors(paths: list[str], worker_props: Mapping[str, str]) -> list[dict[str, str]]:
-    registry = default_registry()
+def load_connectors(
+    paths: list[str], worker_props: Mapping[str, str], registry: PluginRegistry
+) -> list[dict[str, str]]:
     seen: dict[str, str] = {}
     out: list[dict[str, str]] = []
     for path in paths:
@@ -59,11 +61,11 @@ def run_standalone(worker_path: str, connector_paths: list[str]) -> int:
     props = read_worker_properties(worker_path)
     config = check_worker_config(StandaloneConfig, props, worker_path)
     security = check_rest_security(props, config, worker_path)
-    connectors = load_connectors(connector_paths, props)
+    registry = plugin_registry(config)
+    connectors = load_connectors(connector_paths, props, registry)
     offsets = FileOffsetStore(config.offset_storage_file_filename)
     admin = make_admin(props, config)
     cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S)
-    registry = default_registry()
     worker = Worker("standalone", props, config, registry, offsets, MemoryStatusStore())
     herder = StandaloneHerder(
         worker, admin=admin, kafka_cluster_id=cluster_id, version=package_version()

@@ -162,6 +162,17 @@ class WorkerConfig(BaseModel):
         ),
     )
 
+    file_connectors_enable: bool = Field(
+        True,
+        alias="file.connectors.enable",
+        description=(
+            "A kconnect key: whether FileStreamSource and FileStreamSink may run. They read and "
+            "write any file the worker can, so a worker reachable by untrusted REST callers "
+            "should set it to false (Kafka removed them from its default classpath in 3.2, "
+            "KAFKA-13748); the operator does unless workerConfig sets it."
+        ),
+    )
+
     @field_validator("connector_client_config_override_policy")
     @classmethod
     def _policy(cls, v: str) -> str:

@@ -47,6 +47,7 @@ from kconnect.storage import sink_offsets
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import State, StateInfo
 from kconnect.storage.status import StatusStore
+from kconnect.worker import clients
 
 T = TypeVar("T")
 
@@ -261,13 +262,19 @@ class CommonHerder(Herder):
                 f"'/connectors/{name}/stop' endpoint"
             )
 
+    def _sink_group(self, name: ConnectorName) -> str:
+        """The group the sink's tasks commit to, worker and connector overrides included."""
+        return clients.sink_group_id(self._worker_props, self._config(name), name)
+
     def _is_sink(self, name: ConnectorName) -> bool:
         return self._type(self._config(name)) is ConnectorType.SINK
 
     async def connector_offsets(self, name: ConnectorName) -> ConnectorOffsets:
         def run() -> ConnectorOffsets:
             if self._is_sink(name):
-                items = sink_offsets.read_sink_offsets(self._admin, name)
+                items = sink_offsets.read_sink_offsets(
+                    self._admin, name, group=self._sink_group(name)
+                )
             else:
                 self._offset_store.read_to_end()
                 items = list(self._offset_store.connector_offsets(name))
@@ -283,7 +290,9 @@ class CommonHerder(Herder):
             parsed = _offset_entries(offsets)
             if self._is_sink(name):
                 try:
-                    sink_offsets.alter_sink_offsets(self._admin, name, parsed)
+                    sink_offsets.alter_sink_offsets(
+                        self._admin, name, parsed, group=self._sink_group(name)
+                    )
                 except ConfigError as e:
                     raise BadRequestError(str(e)) from None
             else:
@@ -296,7 +305,7 @@ class CommonHerder(Herder):
         def run() -> str:
             self._require_stopped(name)
             if self._is_sink(name):
-                sink_offsets.reset_sink_offsets(self._admin, name)
+                sink_offsets.reset_sink_offsets(self._admin, name, group=self._sink_group(name))
             else:
                 self._offset_store.read_to_end()
                 items = self._offset_store.connector_offsets(name)

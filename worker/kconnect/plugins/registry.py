@@ -12,6 +12,10 @@ in this order:
 4. a dotted path to any importable class (`mypkg.connectors:MySource` or
    `mypkg.connectors.MySource`).
 
+A registry may refuse some plugins (`without`): a worker whose config sets
+`file.connectors.enable=false` refuses the file connectors, whatever name reaches them (alias, Java
+name, simple name, dotted path, or a subclass), and does not list them.
+
 An unknown name is a `ConfigError` that lists what is known. Entry points are read once; a plugin
 whose entry point fails to import is reported by name when it is asked for, and doesn't hide the
 others.
@@ -19,8 +23,10 @@ others.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib.metadata import EntryPoint, entry_points
@@ -60,6 +66,9 @@ def _java_transform_alias(name: str) -> str:
 
 
 _SUFFIXES = ("Connector", "Converter", "Transformation", "Predicate")
+
+FILE_CONNECTORS = ("FileStreamSource", "FileStreamSink")
+"""The built-in plugins that read and write the worker's files, by entry-point name."""
 
 T = TypeVar("T")
 
@@ -118,10 +127,36 @@ class PluginRegistry:
         self._loaded: dict[str, type] = {}
         self._broken: dict[str, str] = {}
         self._all_loaded = False
+        self._refused: dict[str, str] = {}
+
+    def without(self, refused: Mapping[str, str]) -> PluginRegistry:
+        """A view of this registry, sharing what it loaded, that refuses the plugins named by
+        entry point in `refused` (and their subclasses), each with the reason given."""
+        view = copy.copy(self)
+        view._refused = {**self._refused, **refused}
+        return view
+
+    def _refusal(self, cls: type) -> str | None:
+        """Why `cls` is refused here, or None."""
+        for ep_name, why in self._refused.items():
+            try:
+                refused = self._load(ep_name) if ep_name in self._eps else None
+            except ConfigError:
+                continue
+            if refused is not None and isinstance(cls, type) and issubclass(cls, refused):
+                return why
+        return None
 
     # --- resolution
     def resolve(self, name: str) -> type:
-        """The class for `name`, or a `ConfigError` saying what is known."""
+        """The class for `name`, or a `ConfigError` saying what is known or why it is refused."""
+        cls = self._resolve(name)
+        why = self._refusal(cls) if self._refused else None
+        if why is not None:
+            raise ConfigError(f"plugin {name.strip()!r} is disabled on this worker: {why}")
+        return cls
+
+    def _resolve(self, name: str) -> type:
         name = name.strip()
         if not name:
             raise ConfigError("empty plugin class name")
@@ -178,6 +213,8 @@ class PluginRegistry:
             if cls in seen:
                 continue
             seen.add(cls)
+            if self._refused and self._refusal(cls) is not None:
+                continue
             kinds = kinds_of(cls)
             if kinds:
                 out.append(PluginDescriptor(self.display_name(cls), cls, kinds, _version_of(cls)))

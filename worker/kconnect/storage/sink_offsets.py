@@ -1,4 +1,6 @@
-"""Sink connector offsets: the committed offsets of the consumer group `connect-<connector>`.
+"""Sink connector offsets: the committed offsets of the connector's consumer group, which is
+`connect-<connector>` unless the worker's `consumer.group.id` or the connector's
+`consumer.override.group.id` names another (`group=`), as Kafka Connect reads it.
 
 The REST API's `/connectors/{c}/offsets` shows and changes them in Kafka Connect's shapes:
 partition `{"kafka_topic": t, "kafka_partition": p}`, offset `{"kafka_offset": o}`. Changing them
@@ -165,10 +167,10 @@ def _committed(admin: AdminClient, group: str, timeout: float) -> dict[tuple[str
 
 
 def read_sink_offsets(
-    admin: AdminClient, connector: str, timeout: float = 30.0
+    admin: AdminClient, connector: str, timeout: float = 30.0, *, group: str | None = None
 ) -> list[SinkOffsetEntry]:
     """The committed offsets of the connector's consumer group, in the REST shape."""
-    return to_rest(_committed(admin, consumer_group_id(connector), timeout))
+    return to_rest(_committed(admin, group or consumer_group_id(connector), timeout))
 
 
 def _commit(
@@ -176,8 +178,8 @@ def _commit(
     connector: str,
     offsets: Mapping[tuple[str, int], int],
     timeout: float,
+    group: str,
 ) -> None:
-    group = consumer_group_id(connector)
     request = ConsumerGroupTopicPartitions(
         group, [TopicPartition(t, p, o) for (t, p), o in sorted(offsets.items())]
     )
@@ -201,8 +203,9 @@ def _commit(
             )
 
 
-def _delete_group(admin: AdminClient, connector: str, verb: str, timeout: float) -> None:
-    group = consumer_group_id(connector)
+def _delete_group(
+    admin: AdminClient, connector: str, verb: str, timeout: float, group: str
+) -> None:
     futures = admin.delete_consumer_groups([group], request_timeout=timeout)
     try:
         futures[group].result(timeout=timeout)
@@ -222,8 +225,11 @@ def alter_sink_offsets(
     connector: str,
     entries: Sequence[tuple[Mapping[str, object] | None, Mapping[str, object] | None]],
     timeout: float = 30.0,
+    *,
+    group: str | None = None,
 ) -> None:
     """Set the given partitions' offsets; a None offset resets the partition (no offset)."""
+    group = group or consumer_group_id(connector)
     parsed = parse_sink_offsets(entries)
     if not parsed:
         return
@@ -235,21 +241,21 @@ def alter_sink_offsets(
     to_set = {tp: o for tp, o in parsed.items() if o is not None}
     resets = {tp for tp, o in parsed.items() if o is None}
     if not resets:
-        _commit(admin, connector, to_set, remaining())
+        _commit(admin, connector, to_set, remaining(), group)
         return
-    current = _committed(admin, consumer_group_id(connector), remaining())
+    current = _committed(admin, group, remaining())
     keep = {tp: o for tp, o in current.items() if tp not in resets} | to_set
-    _delete_group(admin, connector, "alter", remaining())
+    _delete_group(admin, connector, "alter", remaining(), group)
     if not keep:
         return
     try:
-        _commit(admin, connector, keep, remaining())
+        _commit(admin, connector, keep, remaining(), group)
     except (ConnectError, TimeoutError) as e:
         shown = to_rest(keep)
         log.exception(
             "Consumer group %r of connector %s was deleted to reset %d partitions, but "
             "committing the offsets of the other partitions failed. Offsets to restore: %s",
-            consumer_group_id(connector),
+            group,
             connector,
             len(resets),
             shown,
@@ -261,6 +267,8 @@ def alter_sink_offsets(
         ) from None
 
 
-def reset_sink_offsets(admin: AdminClient, connector: str, timeout: float = 30.0) -> None:
+def reset_sink_offsets(
+    admin: AdminClient, connector: str, timeout: float = 30.0, *, group: str | None = None
+) -> None:
     """Forget every committed offset of the connector: delete its consumer group."""
-    _delete_group(admin, connector, "reset", timeout)
+    _delete_group(admin, connector, "reset", timeout, group or consumer_group_id(connector))

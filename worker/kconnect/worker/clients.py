@@ -295,6 +295,19 @@ def producer_config(
     return translate(merged, "producer")
 
 
+def sink_group_id(
+    worker_props: Mapping[str, str], connector_props: Mapping[str, str], connector: str
+) -> str:
+    """A sink connector's consumer group, as `consumer_config` sets it: the connector's
+    `consumer.override.group.id`, else the worker's `consumer.group.id`, else
+    `connect-<connector>` (Kafka Connect's `baseConsumerConfigs`)."""
+    return (
+        connector_props.get("consumer.override.group.id")
+        or worker_props.get("consumer.group.id")
+        or f"connect-{connector}"
+    )
+
+
 def consumer_config(
     worker_props: Mapping[str, str],
     connector_props: Mapping[str, str],
@@ -305,7 +318,7 @@ def consumer_config(
 ) -> dict[str, str]:
     base = {
         "client.id": f"connector-consumer-{connector}-{task}",
-        "group.id": f"connect-{connector}",
+        "group.id": f"connect-{connector}",  # the default of `sink_group_id`
         "enable.auto.commit": "false",
         "auto.offset.reset": "earliest",
         "enable.partition.eof": "false",
