@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import pytest
 
+from kconnect.api.connector import SourceConnector
+from kconnect.api.task import SourceTask
 from kconnect.api.types import ConnectorName, TaskId, TaskNumber
 from kconnect.config.worker import WorkerConfig
 from kconnect.herder.membership import group_generation
@@ -21,6 +23,7 @@ from kconnect.storage.kafka_log import KafkaLog, ReadInterrupted, backoff_s
 from kconnect.storage.offsets import MemoryOffsetStore
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import MemoryStatusStore, can_write_safely
+from kconnect.worker.connector import ConnectorRunner
 from kconnect.worker.task import TaskRunner
 from kconnect.worker.worker import Worker
 
@@ -214,3 +217,49 @@ def test_a_stopping_worker_does_not_wait_for_end_offsets() -> None:
     with pytest.raises(ReadInterrupted):
         log.end_offsets(60.0, interrupted=lambda: True)
     assert time.monotonic() - began < 30.0
+
+
+class _Source(SourceConnector):
+    def start(self, props: Mapping[str, str]) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def task_class(self) -> type[SourceTask]:
+        raise NotImplementedError
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        return []
+
+    def version(self) -> str:
+        return "1"
+
+
+def test_a_connector_stopped_here_never_overwrites_its_new_owner() -> None:
+    status = MemoryStatusStore()
+    name = ConnectorName("gen")
+
+    def runner() -> ConnectorRunner:
+        return ConnectorRunner(
+            name,
+            _Source(),
+            {},
+            status=status,
+            worker_id=ME,
+            on_reconfigure=lambda: None,
+            generation=3,
+        )
+
+    mine = runner()
+    mine.set_target(TargetState.STARTED)
+    assert status.connector(name) == StateInfo(State.RUNNING, ME, None, 3)
+    mine.shutdown()
+    assert status.connector(name) == StateInfo(State.UNASSIGNED, ME, None, 3)
+
+    lost = runner()
+    lost.set_target(TargetState.STARTED)
+    owner = StateInfo(State.RUNNING, "10.0.0.2:8083", None, 4)
+    status.put_connector(name, owner)  # the new owner, in a newer generation
+    lost.shutdown()
+    assert status.connector(name) == owner

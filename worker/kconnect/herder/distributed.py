@@ -338,6 +338,7 @@ class DistributedHerder(CommonHerder):
             w.stop_connector(name)
         if self._closed:
             return  # stopping: only stops, nothing new starts
+        w.generation = self._membership.generation
         for name in p.start_connectors:
             w.start_connector(
                 name,
@@ -353,7 +354,6 @@ class DistributedHerder(CommonHerder):
             w.set_task_target(task, target)
         if p.start_tasks:
             self._worker.offsets.read_to_end(interrupted=lambda: self._closed)
-            w.generation = self._membership.generation
         deferred = False
         for task in p.start_tasks:
             task_config = config.task_config(task)

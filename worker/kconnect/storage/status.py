@@ -31,6 +31,10 @@ class StatusStore(ABC):
     def put_task(self, task: TaskId, info: StateInfo) -> None: ...
 
     @abstractmethod
+    def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
+        """`put_task_safe` for a connector's state."""
+
+    @abstractmethod
     def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
         """Write unless another worker reported the task in a newer group generation (Kafka
         Connect's `putSafe`, see `can_write_safely`); True if written."""
@@ -73,6 +77,13 @@ class MemoryStatusStore(StatusStore):
     def put_task(self, task: TaskId, info: StateInfo) -> None:
         with self._lock:
             self._tasks[task] = info
+
+    def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
+        with self._lock:
+            if not can_write_safely(self._connectors.get(name), info):
+                return False
+            self._connectors[name] = info
+            return True
 
     def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
         with self._lock:

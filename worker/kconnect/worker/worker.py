@@ -127,7 +127,7 @@ class Worker:
             connector = self.connector_class(props)()
         except Exception as e:  # noqa: BLE001 - a plugin's constructor is its own code
             self.status.put_connector(
-                name, StateInfo(State.FAILED, self.worker_id, format_trace(e))
+                name, StateInfo(State.FAILED, self.worker_id, format_trace(e), self.generation)
             )
             return False
         runner = ConnectorRunner(
@@ -137,6 +137,7 @@ class Worker:
             status=self.status,
             worker_id=self.worker_id,
             on_reconfigure=on_reconfigure,
+            generation=self.generation,
         )
         self.connectors[name] = runner
         return runner.set_target(target)
