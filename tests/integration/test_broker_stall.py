@@ -1,10 +1,12 @@
 """A paused broker under a three-worker cluster: tasks come back, and status tells the truth.
 
 The broker is this test's own (it is frozen with SIGSTOP, which the session's shared broker must
-not be). Frozen longer than `session.timeout.ms`, it fences itself when it resumes: every
-partition's leader epoch goes up and every worker loses its assignment. Clients holding the old
-leader epochs must not wait for librdkafka's periodic metadata refresh (5 minutes) to start the
-tasks again.
+not be). Frozen longer than `session.timeout.ms`, every worker loses its assignment; when it
+resumes, the controller usually fences it (a pause that ends without a fence is repeated), and
+every partition's leader epoch goes up. Clients holding the old leader epochs must not wait for
+librdkafka's periodic metadata refresh (5 minutes) to start tasks again: the rejoin may restart
+the lost tasks before the epochs move, so a connector restart afterwards starts tasks again with
+the epochs moved, and must be done within a generous bound.
 
 What runs where is read from each worker's `/metrics` (the task runners the worker holds); what the
 cluster claims is `GET /connectors/{c}/status`. A task the status shows RUNNING on a worker that
