@@ -14,7 +14,15 @@ Two shared facts drive everything, and both live in Kafka:
 `_reconcile` turns (config, assignment, what runs) into the smallest set of starts and stops
 (`herder.plan`). It runs on the herder thread, one at a time. Revocations run it synchronously
 from the membership thread, so tasks that move are drained and committed before the group gives
-them to another worker; a lost assignment cancels tasks without committing.
+them to another worker; a lost assignment cancels tasks without committing and without waiting
+for them (they are reported UNASSIGNED at once, and the membership rejoins at once).
+
+Before starting tasks the offsets topic is read to its end, so a source task resumes from the
+last offset any worker committed. That read retries with fresh metadata when partition leaders
+moved (a broker restart, a leader election), so tasks start again within seconds of the broker's
+return. Stopping interrupts it: `stop` is bounded by the task graceful timeout and the group's
+leave, not by a slow broker. A task whose previous instance here is still running (stuck in
+connector code) is not started twice; its start is retried every second.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ from kconnect.storage.config_log import (
     target_state_record,
     task_config_records,
 )
-from kconnect.storage.kafka_log import KafkaLog
+from kconnect.storage.kafka_log import KafkaLog, ReadInterrupted
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
@@ -302,9 +310,19 @@ class DistributedHerder(CommonHerder):
     def _reconcile(self) -> None:
         try:
             self._reconcile_once()
+        except ReadInterrupted:
+            log.info("stopping: tasks not started")
         except Exception:
+            if self._closed:
+                log.warning("reconciling while stopping failed", exc_info=True)
+                return
             log.exception("reconciling the worker's assignment failed; retrying soon")
-            threading.Timer(1.0, self._request_reconcile).start()
+            self._retry_soon()
+
+    def _retry_soon(self) -> None:
+        timer = threading.Timer(1.0, self._request_reconcile)
+        timer.daemon = True
+        timer.start()
 
     def _reconcile_once(self) -> None:
         config = self._state
@@ -318,6 +336,9 @@ class DistributedHerder(CommonHerder):
                 self._task_connector_props.pop(t, None)
         for name in sorted(p.stop_connectors):
             w.stop_connector(name)
+        if self._closed:
+            return  # stopping: only stops, nothing new starts
+        w.generation = self._membership.generation
         for name in p.start_connectors:
             w.start_connector(
                 name,
@@ -332,14 +353,19 @@ class DistributedHerder(CommonHerder):
         for task, target in p.retarget_tasks.items():
             w.set_task_target(task, target)
         if p.start_tasks:
-            self._worker.offsets.read_to_end()
+            self._worker.offsets.read_to_end(interrupted=lambda: self._closed)
+        deferred = False
         for task in p.start_tasks:
             task_config = config.task_config(task)
             if task_config is None:
                 continue
             connector_props = config.connectors[task.connector]
-            w.start_task(task, connector_props, task_config, config.target(task.connector))
-            self._task_connector_props[task] = connector_props
+            if w.start_task(task, connector_props, task_config, config.target(task.connector)):
+                self._task_connector_props[task] = connector_props
+            else:
+                deferred = True
+        if deferred:
+            self._retry_soon()
         for name in sorted(self._regenerate):
             self._generate_tasks(name)
         self._regenerate.clear()

@@ -15,6 +15,10 @@ through three callbacks, which run on that thread inside `poll()`:
 - `on_lost(partitions)`: this worker was dropped from the group (a missed session timeout, say);
   the tasks must stop without committing, since another worker may already own them.
 
+Each assignment carries the group's generation (`generation`, read from the consumer's group
+metadata). Statuses are stamped with it, so that a worker that lost a task cannot overwrite the
+state its new owner reported (Kafka Connect's `putSafe`).
+
 The group uses the classic protocol, because its session timeout is the client's to choose
 (`session.timeout.ms`, Kafka Connect's default 10 s), while KIP-848's is set by the broker (45 s
 by default). The task topics carry no records; the consumer is there for the group.
@@ -24,18 +28,37 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, KafkaError, KafkaException
 
 log = logging.getLogger(__name__)
 CLIENT_LOG = logging.getLogger("kconnect.librdkafka")
 
 TopicPartition = tuple[str, int]
 Callback = Callable[[frozenset[TopicPartition]], None]
+
+
+_GROUP_METADATA_MAGIC = b"CGMDv2:"
+
+
+def group_generation(metadata: bytes) -> int | None:
+    """The generation id in librdkafka's serialized consumer group metadata, or None.
+
+    The format (`rd_kafka_consumer_group_metadata_write`) is `CGMDv2:`, the generation as a
+    32-bit integer in the host's byte order, then the group id, member id and instance id. None
+    for anything else, or for -1 (not a member).
+    """
+    magic = _GROUP_METADATA_MAGIC
+    if not metadata.startswith(magic) or len(metadata) < len(magic) + 4:
+        return None
+    raw = metadata[len(magic) : len(magic) + 4]
+    generation = int.from_bytes(raw, sys.byteorder, signed=True)
+    return generation if generation >= 0 else None
 
 
 class RebalanceStats:
@@ -107,6 +130,8 @@ class Membership:
         self._joined = threading.Event()
         self._stopped = threading.Event()
         self.assigned: frozenset[TopicPartition] = frozenset()
+        self.generation = 0
+        """The group generation of the last assignment (0 before the first)."""
         self.rebalance = RebalanceStats()
 
     # --- any thread
@@ -190,6 +215,13 @@ class Membership:
         return frozenset(tp for tp in found if tp[0] != self._anchor)
 
     def _assigned_cb(self, consumer: Any, partitions: list[Any]) -> None:
+        try:
+            generation = group_generation(consumer.consumer_group_metadata())
+        except KafkaException:  # the generation only orders status writes
+            log.debug("could not read the group generation", exc_info=True)
+            generation = None
+        if generation is not None:
+            self.generation = generation
         added = self._parts(consumer, partitions)
         self.assigned = self.assigned | added
         self.rebalance.finished()

@@ -26,7 +26,7 @@ from kconnect.herder.model import (
     ConnectorStateInfo,
 )
 from kconnect.storage.offsets import OffsetStore
-from kconnect.storage.states import TargetState
+from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.worker.worker import Worker
 
@@ -255,7 +255,27 @@ class StandaloneHerder(CommonHerder):
         self._task_configs[name] = configs
         target = self._targets.get(name, TargetState.STARTED)
         for i, task_config in enumerate(configs):
-            self._worker.start_task(TaskId(name, TaskNumber(i)), config, task_config, target)
+            self._start_task(TaskId(name, TaskNumber(i)), config, task_config, target)
+
+    def _start_task(
+        self,
+        task: TaskId,
+        config: Mapping[str, str],
+        task_config: Mapping[str, str],
+        target: TargetState,
+    ) -> None:
+        if not self._worker.start_task(task, config, task_config, target):
+            # Nothing retries here: say so in the status, and let a restart try again.
+            self._worker.status.put_task(
+                task,
+                StateInfo(
+                    State.FAILED,
+                    self._worker.worker_id,
+                    f"Task {task} was not started: its previous instance did not stop within "
+                    "task.shutdown.graceful.timeout.ms and is still running in connector code. "
+                    "Restart the task once it has returned.",
+                ),
+            )
 
     def _stop_tasks(self, name: ConnectorName) -> None:
         self._worker.stop_tasks(self._worker.connector_tasks(name))
@@ -277,4 +297,4 @@ class StandaloneHerder(CommonHerder):
         target = self._targets.get(name, TargetState.STARTED)
         for t in tasks:
             if t.task < len(configs):
-                self._worker.start_task(t, config, configs[t.task], target)
+                self._start_task(t, config, configs[t.task], target)

@@ -15,6 +15,17 @@ Invariants:
   handed every record before them to `on_record`. Positions advance on records and on
   librdkafka's end-of-partition events, so gaps (compacted records, transaction markers) never
   hold the barrier up.
+- Asking for end offsets survives moving leaders. After a broker restart, a leader election or a
+  reassignment, an admin client's cached metadata names old leaders and leader epochs, and
+  librdkafka keeps sending ListOffsets with them (`FENCED_LEADER_EPOCH`, `NOT_LEADER...`) until
+  the request times out, and again until its periodic metadata refresh
+  (`topic.metadata.refresh.interval.ms`, 5 minutes by default). So each round is bounded by
+  `_ATTEMPT_S`, and after a leader error or a round without an answer the admin client is
+  replaced by a fresh one, whose first metadata request names the current leaders; rounds are
+  spaced by a bounded backoff (`backoff_s`). This is Java's fix for the same loop (KAFKA-9535:
+  refresh metadata before retrying a ListOffsets that failed on a leader error).
+- A wait can be cut short: `read_to_end(..., interrupted=...)` raises `ReadInterrupted` as soon as
+  the predicate is true (a worker that is shutting down does not wait for a slow broker).
 - One producer (`acks=all`, idempotent), safe to use from any thread. Records with a key are
   partitioned by murmur2, as Java's producer does, so both runtimes put a key in the same
   partition.
@@ -54,6 +65,24 @@ RecordCallback = Callable[[bytes | None, bytes | None, int, int], None]
 """`on_record(key, value, partition, offset)`."""
 
 _POLL_S = 0.1
+_ATTEMPT_S = 5.0
+"""Bound of one round of ListOffsets: waiting longer on stale leaders never helps."""
+_BACKOFF_FIRST_S = 0.1
+_BACKOFF_MAX_S = 2.0
+# Errors that mean the client's metadata names the wrong leader or leader epoch: a fresh client
+# asks for metadata first and gets it right.
+_LEADER_ERRORS = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.FENCED_LEADER_EPOCH,
+        KafkaError.UNKNOWN_LEADER_EPOCH,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
+)
 # Errors the admin client reports without marking them retriable, though they pass on their own.
 _RETRIABLE = frozenset(
     {
@@ -69,6 +98,19 @@ _RETRIABLE = frozenset(
     }
 )
 _BATCH = 500
+
+
+def backoff_s(attempt: int) -> float:
+    """The pause before retry `attempt` (0 for the first): doubling from 0.1 s, at most 2 s."""
+    return min(_BACKOFF_FIRST_S * float(2 ** min(max(attempt, 0), 16)), _BACKOFF_MAX_S)
+
+
+def _never() -> bool:
+    return False
+
+
+class ReadInterrupted(ConnectError):
+    """A wait on the log was cut short because its caller is stopping."""
 
 
 def _error_cb(err: KafkaError) -> None:
@@ -112,14 +154,7 @@ class KafkaLog:
         self._reader_error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
-        # The admin client is a producer inside librdkafka, which would have the broker create
-        # a missing topic when asked for its metadata; internal topics are created on purpose.
-        self._admin = AdminClient(
-            _client_config(
-                self._client_config,
-                **{"client.id": name, "allow.auto.create.topics": "false"},
-            )
-        )
+        self._admin = self._new_admin()
         self._producer = Producer(
             _client_config(
                 self._client_config,
@@ -130,6 +165,16 @@ class KafkaLog:
                     "partitioner": "murmur2_random",
                     "linger.ms": "0",
                 },
+            )
+        )
+
+    def _new_admin(self) -> AdminClient:
+        # The admin client is a producer inside librdkafka, which would have the broker create
+        # a missing topic when asked for its metadata; internal topics are created on purpose.
+        return AdminClient(
+            _client_config(
+                self._client_config,
+                **{"client.id": self.name, "allow.auto.create.topics": "false"},
             )
         )
 
@@ -266,35 +311,42 @@ class KafkaLog:
                         self._positions[partition] = position
                 self._cond.notify_all()
 
-    def end_offsets(self, timeout: float = 30.0) -> dict[int, int]:
+    def end_offsets(
+        self, timeout: float = 30.0, *, interrupted: Callable[[], bool] = _never
+    ) -> dict[int, int]:
         """The offset after the last committed record of each partition, as of now.
 
-        Partitions whose leader is moving or not yet known (retriable errors) are asked again
-        until `timeout`.
+        Partitions whose leader is moving or not yet known (retriable errors) are asked again,
+        with fresh metadata after a leader error, until `timeout` (`TimeoutError`) or until
+        `interrupted()` (`ReadInterrupted`).
         """
         deadline = time.monotonic() + timeout
         out: dict[int, int] = {}
+        attempt = 0
         while True:
-            last: KafkaError | None = None
-            futures = self._admin.list_offsets(
+            if interrupted():
+                raise ReadInterrupted(f"{self.name}: reading topic {self.topic!r} interrupted")
+            last: KafkaError | str | None = None
+            stale = False
+            admin = self._admin
+            bound = max(min(deadline - time.monotonic(), _ATTEMPT_S), 0.1)
+            futures = admin.list_offsets(
                 {
                     TopicPartition(self.topic, p): OffsetSpec.latest()  # type: ignore[no-untyped-call]
                     for p in self._partitions
                     if p not in out
                 },
                 isolation_level=IsolationLevel.READ_COMMITTED,
-                request_timeout=max(deadline - time.monotonic(), 0.1),
+                request_timeout=bound,
             )
+            answer_by = time.monotonic() + bound + 1.0
             for tp, future in futures.items():
                 try:
                     out[tp.partition] = future.result(
-                        timeout=max(deadline - time.monotonic(), 0.1)
+                        timeout=max(answer_by - time.monotonic(), 0.1)
                     ).offset
                 except TimeoutError:
-                    raise TimeoutError(
-                        f"{self.name}: end offsets of topic {self.topic!r} not known after "
-                        f"{timeout:.1f}s"
-                    ) from None
+                    last, stale = f"no answer within {bound:.1f}s", True
                 except KafkaException as e:
                     err = e.args[0] if e.args else None
                     if not isinstance(err, KafkaError) or not (
@@ -304,6 +356,7 @@ class KafkaLog:
                             f"{self.name}: cannot read the end offsets of topic {self.topic!r}: {e}"
                         ) from None
                     last = err
+                    stale = stale or err.code() in _LEADER_ERRORS
             if last is None:
                 return out
             if time.monotonic() >= deadline:
@@ -311,14 +364,28 @@ class KafkaLog:
                     f"{self.name}: end offsets of topic {self.topic!r} not known after "
                     f"{timeout:.1f}s: {last}"
                 )
-            time.sleep(0.1)
+            if stale and admin is self._admin:
+                log.info(
+                    "%s: end offsets of topic %r: %s; retrying with fresh metadata",
+                    self.name,
+                    self.topic,
+                    last,
+                )
+                self._admin = self._new_admin()
+            time.sleep(min(backoff_s(attempt), max(deadline - time.monotonic(), 0.0)))
+            attempt += 1
 
-    def read_to_end(self, timeout: float = 30.0) -> None:
-        """Return once every record before the current end offsets went to `on_record`."""
+    def read_to_end(
+        self, timeout: float = 30.0, *, interrupted: Callable[[], bool] = _never
+    ) -> None:
+        """Return once every record before the current end offsets went to `on_record`.
+
+        `TimeoutError` after `timeout`; `ReadInterrupted` as soon as `interrupted()` is true.
+        """
         if self._thread is None:
             raise RuntimeError(f"{self.name}: read_to_end before start")
         deadline = time.monotonic() + timeout
-        targets = self.end_offsets(timeout)
+        targets = self.end_offsets(timeout, interrupted=interrupted)
         with self._cond:
             while True:
                 if self._reader_error is not None:
@@ -333,13 +400,15 @@ class KafkaLog:
                 }
                 if not behind:
                     return
+                if interrupted():
+                    raise ReadInterrupted(f"{self.name}: reading topic {self.topic!r} interrupted")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stopping.is_set():
                     raise TimeoutError(
                         f"{self.name}: topic {self.topic!r} not read to its end within "
                         f"{timeout:.1f}s; (position, end) per partition still behind: {behind}"
                     )
-                self._cond.wait(min(remaining, 1.0))
+                self._cond.wait(min(remaining, 0.2))
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ up with records written before it; it converges on the topic's last write per ke
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from kconnect.api.types import ConnectorName, SourceOffset, SourcePartition
 from kconnect.errors import DataError
@@ -58,9 +58,15 @@ class KafkaOffsetStore(MemoryOffsetStore):
         """Read the topic to its end; or raise."""
         self._log.start(timeout)
 
-    def read_to_end(self, timeout: float = 30.0) -> None:
-        """Wait until every offset committed so far, by any worker, is in memory."""
-        self._log.read_to_end(timeout)
+    def read_to_end(
+        self, timeout: float = 30.0, *, interrupted: Callable[[], bool] | None = None
+    ) -> None:
+        """Wait until every offset committed so far, by any worker, is in memory; or raise
+        (`TimeoutError`, or `ReadInterrupted` once `interrupted()` is true)."""
+        if interrupted is None:
+            self._log.read_to_end(timeout)
+        else:
+            self._log.read_to_end(timeout, interrupted=interrupted)
 
     def close(self) -> None:
         self._log.stop()

@@ -32,7 +32,7 @@ from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
 from kconnect.errors import DataError
 from kconnect.storage.kafka_log import KafkaLog
 from kconnect.storage.states import State, StateInfo
-from kconnect.storage.status import StatusStore
+from kconnect.storage.status import StatusStore, can_write_safely
 
 log = logging.getLogger(__name__)
 
@@ -141,15 +141,6 @@ def serialize_topic(connector: str, topic: str, task: int, timestamp_ms: int) ->
         }
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def can_write_safely(current: StateInfo | None, new: StateInfo) -> bool:
-    """Java's `putSafe` rule."""
-    return (
-        current is None
-        or current.worker_id == new.worker_id
-        or current.generation <= new.generation
-    )
 
 
 class KafkaStatusStore(StatusStore):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from kconnect.api.types import ConnectorName, JsonValue, SourceOffset, SourcePartition
 from kconnect.errors import DataError
@@ -88,9 +88,12 @@ class OffsetStore(ABC):
     ) -> None:
         """Make these offsets durable (a None offset removes the partition), or raise."""
 
-    def read_to_end(self) -> None:
-        """Catch up with offsets other workers committed; a shared store reads its topic.
-        Local stores are always up to date."""
+    def read_to_end(
+        self, timeout: float = 30.0, *, interrupted: Callable[[], bool] | None = None
+    ) -> None:
+        """Catch up with offsets other workers committed; a shared store reads its topic, for
+        at most `timeout` seconds and no longer than `interrupted()` stays false. Local stores
+        are always up to date."""
 
     def close(self) -> None:
         pass

@@ -13,12 +13,31 @@ from kconnect.api.types import ConnectorName, TaskId
 from kconnect.storage.states import State, StateInfo
 
 
+def can_write_safely(current: StateInfo | None, new: StateInfo) -> bool:
+    """Java's `putSafe` rule: no state yet, the same worker's state, or a generation at least
+    as new. A worker that lost a task therefore cannot overwrite what its new owner reported."""
+    return (
+        current is None
+        or current.worker_id == new.worker_id
+        or current.generation <= new.generation
+    )
+
+
 class StatusStore(ABC):
     @abstractmethod
     def put_connector(self, name: ConnectorName, info: StateInfo) -> None: ...
 
     @abstractmethod
     def put_task(self, task: TaskId, info: StateInfo) -> None: ...
+
+    @abstractmethod
+    def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
+        """`put_task_safe` for a connector's state."""
+
+    @abstractmethod
+    def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
+        """Write unless another worker reported the task in a newer group generation (Kafka
+        Connect's `putSafe`, see `can_write_safely`); True if written."""
 
     @abstractmethod
     def connector(self, name: ConnectorName) -> StateInfo | None: ...
@@ -58,6 +77,20 @@ class MemoryStatusStore(StatusStore):
     def put_task(self, task: TaskId, info: StateInfo) -> None:
         with self._lock:
             self._tasks[task] = info
+
+    def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
+        with self._lock:
+            if not can_write_safely(self._connectors.get(name), info):
+                return False
+            self._connectors[name] = info
+            return True
+
+    def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
+        with self._lock:
+            if not can_write_safely(self._tasks.get(task), info):
+                return False
+            self._tasks[task] = info
+            return True
 
     def connector(self, name: ConnectorName) -> StateInfo | None:
         with self._lock:

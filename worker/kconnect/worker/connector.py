@@ -58,9 +58,12 @@ class ConnectorRunner:
         worker_id: str,
         on_reconfigure: Callable[[], None],
         redact: Callable[[str], str] = str,
+        generation: int = 0,
     ) -> None:
         self.name = name
         self._redact = redact  # puts config provider variables back into traces
+        self.generation = generation
+        """The group generation in which this worker was given the connector."""
         self.connector = connector
         self.props = dict(props)
         self._status = status
@@ -113,7 +116,11 @@ class ConnectorRunner:
     def shutdown(self) -> None:
         self._stop()
         if not self.failed:
-            self._report(State.UNASSIGNED)
+            # As Kafka Connect (`putSafe`): not over a newer owner's state, since the connector
+            # may already run elsewhere when this worker lost it.
+            self._status.put_connector_safe(
+                self.name, StateInfo(State.UNASSIGNED, self._worker_id, None, self.generation)
+            )
 
     def _stop(self) -> None:
         if not self.started:
@@ -125,4 +132,6 @@ class ConnectorRunner:
             self.fail(e)
 
     def _report(self, state: State, trace: str | None = None) -> None:
-        self._status.put_connector(self.name, StateInfo(state, self._worker_id, trace))
+        self._status.put_connector(
+            self.name, StateInfo(state, self._worker_id, trace, self.generation)
+        )

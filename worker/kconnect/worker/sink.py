@@ -139,8 +139,11 @@ class SinkTaskRunner(TaskRunner):
         topics_seen: set[str] | None = None,
         metrics: TaskMetrics | None = None,
         protocol_fallback: bool = True,
+        generation: int = 0,
     ) -> None:
-        super().__init__(task_id, task_props, target, status, worker_id, topics_seen, metrics)
+        super().__init__(
+            task_id, task_props, target, status, worker_id, topics_seen, metrics, generation
+        )
         self.task = task
         self._consumer_config = dict(consumer_config)
         self._protocol_fallback = protocol_fallback

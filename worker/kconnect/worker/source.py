@@ -98,8 +98,11 @@ class SourceTaskRunner(TaskRunner):
         chain: TransformationChain | None = None,
         topics_seen: set[str] | None = None,
         metrics: TaskMetrics | None = None,
+        generation: int = 0,
     ) -> None:
-        super().__init__(task_id, task_props, target, status, worker_id, topics_seen, metrics)
+        super().__init__(
+            task_id, task_props, target, status, worker_id, topics_seen, metrics, generation
+        )
         self.task = task
         self._producer_config = dict(producer_config)
         self._key = key_converter
@@ -155,6 +158,8 @@ class SourceTaskRunner(TaskRunner):
             self._producer.poll(wait)
             return
         self._poll_failures = 0
+        if self.cancelled:
+            return  # another worker may run this task now: what poll() returned is not sent
         if records:
             metrics.poll_batch_seconds_sum += time.monotonic() - began
             metrics.source_record_poll_total += len(records)

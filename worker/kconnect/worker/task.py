@@ -7,11 +7,20 @@ RUNNING, PAUSED, FAILED (with the trace), and UNASSIGNED once the runner has shu
 
 A failure in connector code fails only this task: the trace goes to its status and the worker
 and the other tasks keep running.
+
+Cancelling (a lost assignment, or a stop that overran `task.shutdown.graceful.timeout.ms`) marks
+the task UNASSIGNED at once, with Kafka Connect's `putSafe` rule: the write is skipped when
+another worker already reported the task in a newer group generation. From then on the thread
+reports nothing and commits nothing, whatever connector code it is still in, so a cancelled task
+is never shown RUNNING and never overwrites its new owner's state. A thread blocked in connector
+code cannot be killed from Python: the worker keeps the runner until the thread has exited, and
+starts no second copy of the task meanwhile (`Worker.start_task`).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import traceback
 from abc import ABC, abstractmethod
@@ -48,8 +57,11 @@ class TaskRunner(ABC):
         worker_id: str,
         topics_seen: set[str] | None = None,
         metrics: TaskMetrics | None = None,
+        generation: int = 0,
     ) -> None:
         self.id = task_id
+        self.generation = generation
+        """The group generation in which this worker was given the task: its states carry it."""
         self.topics_seen: set[str] = topics_seen if topics_seen is not None else set()
         self.task_props = dict(task_props)
         self._status = status
@@ -86,14 +98,38 @@ class TaskRunner(ABC):
         self.on_stop_requested()
 
     def cancel(self) -> None:
-        """The assignment is lost: stop without committing anything."""
+        """Stop without committing anything (the assignment is lost, or the stop overran).
+
+        The task is reported UNASSIGNED now, unless it failed, never reported a state, or another
+        worker reported it in a newer generation; the thread reports nothing after this.
+        """
         with self._cond:
+            first = not self._cancelled
             self._cancelled = True
+            unassign = first and self.state in (State.RUNNING, State.PAUSED)
+            if unassign:
+                self.state = State.UNASSIGNED
+        if unassign:
+            self._status.put_task_safe(
+                self.id, StateInfo(State.UNASSIGNED, self._worker_id, None, self.generation)
+            )
         self.stop()
 
     def join(self, timeout: float | None) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the task thread still runs (it may be inside connector code)."""
+        return self._thread.is_alive()
+
+    def where(self) -> str:
+        """Where the task thread is now (innermost frame), for a message about a stuck task."""
+        frame = sys._current_frames().get(self._thread.ident or -1)
+        if frame is None:
+            return "not running"
+        return f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})"
 
     def note_topic(self, topic: str) -> None:
         """The task used `topic` for the first time: record it as an active topic."""
@@ -165,11 +201,15 @@ class TaskRunner(ABC):
             self._report(State.UNASSIGNED)
 
     def _report(self, state: State, trace: str | None = None) -> None:
-        if self._cancelled and state is not State.FAILED:
-            return  # another worker owns this task's status now
-        self.state = state
-        shown = self.redact(trace) if trace is not None else None
-        self._status.put_task(self.id, StateInfo(state, self._worker_id, shown))
+        # Under the lock, so that no report can follow cancel()'s UNASSIGNED.
+        with self._cond:
+            if self._cancelled:
+                return  # another worker may own this task's status now
+            self.state = state
+            shown = self.redact(trace) if trace is not None else None
+            self._status.put_task(
+                self.id, StateInfo(state, self._worker_id, shown, self.generation)
+            )
 
     # --- what each kind of task fills in
     @abstractmethod

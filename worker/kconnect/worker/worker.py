@@ -2,9 +2,15 @@
 
 The worker does what the herder decides and no more. It builds each task's converters and Kafka
 client, starts it on its own thread, and stops tasks in parallel, each given
-`task.shutdown.graceful.timeout.ms` to drain, flush and commit. A task that outlives the timeout
-is abandoned (its thread is a daemon, and it commits nothing after that: its status is no longer
-this worker's to write).
+`task.shutdown.graceful.timeout.ms` to drain, flush and commit.
+
+A task that outlives the timeout, or whose assignment was lost, is cancelled: it is reported
+UNASSIGNED at once, commits and reports nothing after that, and its runner is kept in `stopping`
+until its thread has exited (Python cannot kill a thread that is blocked in connector code). While
+it is there, `start_task` refuses to start the same task again, so this process never runs two
+copies of one task; the herder retries the start. `shutdown` waits for every task thread, the
+stuck ones included, within one graceful timeout, and names those still running (and where) when
+it gives up: the process is exiting, and its daemon threads end with it.
 """
 
 from __future__ import annotations
@@ -128,6 +134,10 @@ class Worker:
         self.transformer = ConfigTransformer.from_worker_props(worker_props)
         self.connectors: dict[ConnectorName, ConnectorRunner] = {}
         self.tasks: dict[TaskId, TaskRunner] = {}
+        # Tasks asked to stop whose threads have not exited yet (see the module docstring).
+        self.stopping: dict[TaskId, TaskRunner] = {}
+        self.generation = 0
+        """The group generation the herder last joined in: tasks started now carry it."""
         # Each running connector's config as written, variables unresolved: task configs are
         # stored with the variables put back (`reverse_transform`).
         self._raw_props: dict[ConnectorName, dict[str, str]] = {}
@@ -159,7 +169,8 @@ class Worker:
             connector = self.connector_class(resolved, props)()
         except Exception as e:  # noqa: BLE001 - a plugin's constructor is its own code
             self.status.put_connector(
-                name, StateInfo(State.FAILED, self.worker_id, redact(format_trace(e)))
+                name,
+                StateInfo(State.FAILED, self.worker_id, redact(format_trace(e)), self.generation),
             )
             return False
         runner = ConnectorRunner(
@@ -170,6 +181,7 @@ class Worker:
             worker_id=self.worker_id,
             on_reconfigure=on_reconfigure,
             redact=redact,
+            generation=self.generation,
         )
         self.connectors[name] = runner
         return runner.set_target(target)
@@ -231,10 +243,23 @@ class Worker:
         connector_props: Mapping[str, str],
         task_props: Mapping[str, str],
         target: TargetState,
-    ) -> None:
-        """Start a task; a task that can't even be built is reported FAILED, not raised."""
+    ) -> bool:
+        """Start a task; a task that can't even be built is reported FAILED, not raised.
+
+        False when the task's previous instance here has not exited yet: it is not started, and
+        the caller tries again later.
+        """
         if task_id in self.tasks:
             raise RuntimeError(f"task {task_id} is already running on this worker")
+        self.reap()
+        previous = self.stopping.get(task_id)
+        if previous is not None:
+            log.warning(
+                "task %s: not started again yet, its previous instance is still running in %s",
+                task_id,
+                previous.where(),
+            )
+            return False
         redact = Redactor()
         try:
             resolved_connector = self.transformer.transform(connector_props)
@@ -250,13 +275,16 @@ class Worker:
         except Exception as e:
             log.exception("task %s could not be started", task_id)
             trace = redact(format_trace(e))
-            self.status.put_task(task_id, StateInfo(State.FAILED, self.worker_id, trace))
+            self.status.put_task(
+                task_id, StateInfo(State.FAILED, self.worker_id, trace, self.generation)
+            )
             REDACTORS.unregister((task_id.connector, task_id.task))
-            return
+            return True
         runner.redact = redact
         self.tasks[task_id] = runner
         log.info("starting task %s", task_id)
         runner.start()
+        return True
 
     def _build_task(
         self,
@@ -295,6 +323,7 @@ class Worker:
             "header_converter": header,
             "flush_interval_ms": self.config.offset_flush_interval_ms,
             "topics_seen": self._topics.setdefault(task_id.connector, set()),
+            "generation": self.generation,
         }
         if issubclass(connector_cls, SourceConnector):
             task = task_cls()
@@ -392,7 +421,11 @@ class Worker:
             runner.set_target(target)
 
     def stop_tasks(self, ids: list[TaskId], *, cancel: bool = False) -> None:
-        """Stop these tasks in parallel and wait for each, up to the graceful timeout."""
+        """Stop these tasks in parallel and wait for each, up to the graceful timeout.
+
+        `cancel` (a lost assignment): stop without committing, and without waiting, since
+        nothing the tasks still do can be committed; their threads are reaped later.
+        """
         runners = [r for r in (self.tasks.pop(i, None) for i in ids) if r is not None]
         if runners:
             log.info(
@@ -401,21 +434,36 @@ class Worker:
                 ", ".join(str(r.id) for r in runners),
             )
         for r in runners:
+            self.stopping[r.id] = r
             if cancel:
                 r.cancel()
             else:
                 r.stop()
-        deadline = time.monotonic() + self.config.task_shutdown_graceful_timeout_ms / 1000
+        if not cancel:
+            self._await_stopped(runners, self.config.task_shutdown_graceful_timeout_ms / 1000)
+        self.reap()
+
+    def _await_stopped(self, runners: list[TaskRunner], timeout: float) -> None:
+        """Wait for these runners up to `timeout`; cancel those still running then."""
+        deadline = time.monotonic() + timeout
         for r in runners:
-            if not r.join(max(0.0, deadline - time.monotonic())):
+            if not r.join(max(0.0, deadline - time.monotonic())) and not r.cancelled:
                 log.error(
-                    "task %s did not stop within task.shutdown.graceful.timeout.ms; abandoning it",
+                    "task %s did not stop within task.shutdown.graceful.timeout.ms (it is in "
+                    "%s); cancelled: it commits and reports nothing more",
                     r.id,
+                    r.where(),
                 )
                 r.cancel()
             else:
                 # An abandoned task may still log; its values stay masked until the worker ends.
                 REDACTORS.unregister((r.id.connector, r.id.task))
+
+    def reap(self) -> None:
+        """Forget the stopped tasks whose threads have exited."""
+        for task_id, runner in list(self.stopping.items()):
+            if not runner.alive:
+                del self.stopping[task_id]
 
     def active_topics(self, name: ConnectorName) -> set[str]:
         """Topics the connector's tasks used, on any worker (the status store tracks them)."""
@@ -430,6 +478,21 @@ class Worker:
         return sorted(t for t in self.tasks if t.connector == name)
 
     def shutdown(self) -> None:
+        """Stop every task (gracefully, within one graceful timeout, cancelled tasks included)
+        and every connector; name the task threads that are still running after that."""
+        began = time.monotonic()
+        timeout = self.config.task_shutdown_graceful_timeout_ms / 1000
         self.stop_tasks(list(self.tasks))
+        self._await_stopped(
+            list(self.stopping.values()), max(0.0, timeout - (time.monotonic() - began))
+        )
+        self.reap()
+        for task_id, runner in sorted(self.stopping.items()):
+            log.error(
+                "task %s is still running in %s after task.shutdown.graceful.timeout.ms; "
+                "it ends with the process",
+                task_id,
+                runner.where(),
+            )
         for name in list(self.connectors):
             self.stop_connector(name)
