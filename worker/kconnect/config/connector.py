@@ -23,6 +23,10 @@ TOPICS_REGEX = "topics.regex"
 
 
 ERRORS_RETRY_TIMEOUT_INFINITE = -1
+ERRORS_RETRY_DELAY_MAX_MS = "errors.retry.delay.max.ms"
+DEPRECATED_ERRORS_RETRY_MAX_DELAY_MS = "errors.retry.max.delay.ms"
+"""kconnect's former, misspelt name of `errors.retry.delay.max.ms`: still read when Kafka's name
+is absent, so configs written for earlier kconnect releases keep their cap."""
 
 
 class ToleranceType(StrEnum):
@@ -114,9 +118,9 @@ class CommonConnectorConfig(BaseModel):
         ),
         json_schema_extra={"importance": "MEDIUM", **_ERRORS, "type": "LONG"},
     )
-    errors_retry_max_delay_ms: int = Field(
+    errors_retry_delay_max_ms: int = Field(
         60000,
-        alias="errors.retry.max.delay.ms",
+        alias=ERRORS_RETRY_DELAY_MAX_MS,
         ge=1,
         description=(
             "The maximum duration in milliseconds between consecutive retry attempts. Jitter "
@@ -158,6 +162,17 @@ class CommonConnectorConfig(BaseModel):
         ),
         json_schema_extra={"importance": "MEDIUM", **_ERRORS},
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_names(cls, data: object) -> object:
+        if (
+            isinstance(data, Mapping)
+            and DEPRECATED_ERRORS_RETRY_MAX_DELAY_MS in data
+            and ERRORS_RETRY_DELAY_MAX_MS not in data
+        ):
+            return {**data, ERRORS_RETRY_DELAY_MAX_MS: data[DEPRECATED_ERRORS_RETRY_MAX_DELAY_MS]}
+        return data
 
     @field_validator("errors_tolerance", mode="before")
     @classmethod

@@ -62,10 +62,14 @@ class ConfigProvider(Protocol):
         ...
 
 
+ALLOWED_PATHS_CONFIG: Final = "allowed.paths"
+ALLOWLIST_PATTERN_CONFIG: Final = "allowlist.pattern"
+
+
 def _allowed(path: str, params: Mapping[str, str]) -> Path:
     """`path`, resolved, when `allowed.paths` (comma-separated) admits it."""
     resolved = Path(path).resolve()
-    allowed = [p.strip() for p in params.get("allowed.paths", "").split(",") if p.strip()]
+    allowed = [p.strip() for p in params.get(ALLOWED_PATHS_CONFIG, "").split(",") if p.strip()]
     if allowed and not any(resolved.is_relative_to(Path(a).resolve()) for a in allowed):
         raise ConfigError(f"{path!r} is not under allowed.paths ({', '.join(allowed)})")
     return resolved
@@ -73,6 +77,8 @@ def _allowed(path: str, params: Mapping[str, str]) -> Path:
 
 class FileConfigProvider:
     """Keys of a `.properties` file."""
+
+    CONFIG_KEYS: Final = (ALLOWED_PATHS_CONFIG,)
 
     def __init__(self) -> None:
         self._params: dict[str, str] = {}
@@ -91,6 +97,8 @@ class FileConfigProvider:
 
 class DirectoryConfigProvider:
     """Files of a directory, by name: the key is a file name, the value its content."""
+
+    CONFIG_KEYS: Final = (ALLOWED_PATHS_CONFIG,)
 
     def __init__(self) -> None:
         self._params: dict[str, str] = {}
@@ -113,12 +121,14 @@ class DirectoryConfigProvider:
 class EnvVarConfigProvider:
     """Environment variables; `allowlist.pattern` (a regex, whole match) limits which."""
 
+    CONFIG_KEYS: Final = (ALLOWLIST_PATTERN_CONFIG,)
+
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = environ if environ is not None else os.environ
         self._allow: re.Pattern[str] | None = None
 
     def configure(self, params: Mapping[str, str]) -> None:
-        pattern = params.get("allowlist.pattern")
+        pattern = params.get(ALLOWLIST_PATTERN_CONFIG)
         try:
             self._allow = re.compile(pattern) if pattern else None
         except re.error as e:

@@ -42,6 +42,17 @@ JAVA_ALIASES: dict[str, str] = {
     "org.apache.kafka.connect.storage.StringConverter": "StringConverter",
     "org.apache.kafka.connect.converters.ByteArrayConverter": "ByteArrayConverter",
     "org.apache.kafka.connect.storage.SimpleHeaderConverter": "SimpleHeaderConverter",
+    **{
+        f"org.apache.kafka.connect.converters.{name}": name
+        for name in (
+            "BooleanConverter",
+            "DoubleConverter",
+            "FloatConverter",
+            "IntegerConverter",
+            "LongConverter",
+            "ShortConverter",
+        )
+    },
 }
 _JAVA_NAME_OF = {v: k for k, v in JAVA_ALIASES.items()}
 

@@ -464,7 +464,7 @@ class SinkTaskRunner(TaskRunner):
         """`put` the batch; a `RetriableError` redelivers the same batch after a wait.
 
         The wait is what the task asked for (`context.timeout`), else a backoff from 300 ms
-        capped by `errors.retry.max.delay.ms`. As in Kafka Connect, a sink retries for as long
+        capped by `errors.retry.delay.max.ms`. As in Kafka Connect, a sink retries for as long
         as it takes by default; `errors.retry.timeout` > 0 bounds it, and then the task fails
         without committing the batch.
         """
@@ -492,7 +492,7 @@ class SinkTaskRunner(TaskRunner):
                 wait_ms = (
                     asked
                     if asked > 0
-                    else backoff_ms(attempt, self._errors.config.retry_max_delay_ms)
+                    else backoff_ms(attempt, self._errors.config.retry_delay_max_ms)
                 )
                 if limit not in (0, ERRORS_RETRY_TIMEOUT_INFINITE):
                     wait_ms = min(wait_ms, max(limit - elapsed_ms, 0.0))

@@ -150,7 +150,7 @@ class SourceTaskRunner(TaskRunner):
             self._poll_failures += 1
             metrics.total_record_failures += 1
             metrics.total_retries += 1
-            wait = backoff_ms(self._poll_failures, self._errors.config.retry_max_delay_ms) / 1000
+            wait = backoff_ms(self._poll_failures, self._errors.config.retry_delay_max_ms) / 1000
             log.warning("task %s: poll failed, retrying in %.1fs: %s", self.id, wait, e)
             self._producer.poll(wait)
             return
