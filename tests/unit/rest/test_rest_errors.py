@@ -285,3 +285,50 @@ def test_body_too_large_is_413_in_the_error_shape(herder: FakeHerder) -> None:
     reply = call(herder, "PUT", "/connectors/src/config", data=body)
     assert reply.status == 413
     error_of(reply)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"name": "x", "config": {"a": "\\ud800"}}', "surrogate"),
+        (b'{"name": "x", "config": {"a": "b\\udc00"}}', "surrogate"),
+        (b'{"name": "\\ud800", "config": {}}', "surrogate"),
+        (b'{"name": "x", "config": {"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}", "deep"),
+        (b'{"name": "x", "config": {"tasks.max": ' + b"9" * 4_301 + b"}}", "4,300 digits"),
+    ],
+    ids=["surrogate", "low-surrogate", "surrogate-name", "deep", "long-integer"],
+)
+@pytest.mark.parametrize(
+    ("method", "path", "herder_call"),
+    [
+        ("POST", "/connectors", "put_connector_config"),
+        ("PUT", "/connectors/x/config", "put_connector_config"),
+        ("PATCH", "/connectors/x/config", "patch_connector_config"),
+        ("PUT", "/connector-plugins/X/config/validate", "validate_connector_config"),
+    ],
+)
+def test_unreadable_json_is_400_and_reaches_nothing(
+    herder: FakeHerder, body: bytes, expected: str, method: str, path: str, herder_call: str
+) -> None:
+    """A body Python's json module would read into a value that fails later (half a surrogate
+    pair), or fail on with a RecursionError or a ValueError without position, is a 400 naming
+    the line and column; the herder is never called, so nothing is created or changed."""
+    reply = call(herder, method, path, data=body, headers={"Content-Type": "application/json"})
+    assert reply.status == 400
+    message = error_of(reply)
+    assert message.startswith("Request body is not valid JSON")
+    assert expected in message
+    assert "line 1, column" in message
+    assert herder.called(herder_call) == []
+
+
+def test_a_surrogate_pair_is_one_character(herder: FakeHerder) -> None:
+    reply = call(
+        herder,
+        "POST",
+        "/connectors",
+        data=b'{"name": "x", "config": {"connector.class": "C", "a": "\\ud83d\\ude00"}}',
+    )
+    assert reply.status == 201
+    ((args, _),) = herder.called("put_connector_config")
+    assert args[1]["a"] == "\U0001f600"

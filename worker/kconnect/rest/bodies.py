@@ -8,16 +8,20 @@ they are; numbers and booleans are accepted and turned into their text (`5` -> `
 `true` -> `"true"`), because existing clients and tools send them; objects and arrays are
 rejected. A null value removes a key in `PATCH .../config`, is dropped by `.../config/validate`
 (the key then counts as unset) and is rejected everywhere else.
+
+A body is read whole before anything acts on it (`kconnect.config.jsontext`): a document nested
+too deep, an integer too long to read, or a string holding half a UTF-16 surrogate pair
+(`"\\ud800"`) is a 400 naming the line and column, and nothing is created or changed.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from kconnect.api.types import ConnectorName, JsonValue
+from kconnect.config import jsontext
 from kconnect.herder.errors import BadRequestError
 from kconnect.storage.states import TargetState
 
@@ -26,10 +30,6 @@ NAME_CONFIG = "name"
 
 def _bad(message: str) -> NoReturn:
     raise BadRequestError(message)
-
-
-def _reject_constant(token: str) -> NoReturn:
-    _bad(f"Request body is not valid JSON: {token} is not a JSON number")
 
 
 def _json_type(value: JsonValue) -> str:
@@ -55,10 +55,10 @@ def parse_json(raw: bytes) -> JsonValue:
     except UnicodeDecodeError as exc:
         _bad(f"Request body is not valid UTF-8 at byte {exc.start}: expected a JSON document")
     try:
-        value: JsonValue = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        _bad(f"Request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
-    return value
+        value = jsontext.loads(text)
+    except jsontext.JsonTextError as exc:
+        _bad(f"Request body is not valid JSON: {exc}")
+    return cast(JsonValue, value)
 
 
 def expect_object(value: JsonValue, what: str) -> dict[str, JsonValue]:
