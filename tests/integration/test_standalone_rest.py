@@ -309,3 +309,40 @@ def test_records_polled_before_a_task_fails_are_written_and_committed(
         assert written() == 4
     finally:
         consumer.close()
+
+
+def test_a_connector_created_paused_has_no_tasks_until_resumed(
+    standalone: Standalone,
+    new_topic,  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str,
+) -> None:
+    """As in Kafka Connect: a connector created PAUSED makes no task configs (and so produces
+    nothing) until it is resumed; its status carries the connector's version (KIP-891)."""
+    topic = new_topic(partitions=2)
+    w = standalone.start()
+    status, body = w.request(
+        "POST",
+        "/connectors",
+        {"name": "gen", "config": _datagen(topic), "initial_state": "PAUSED"},
+    )
+    assert status == 201, body
+    assert body["tasks"] == []
+    state = w.wait_state("gen", "PAUSED", tasks=None)
+    assert state["tasks"] == []
+    assert isinstance(state["connector"]["version"], str)
+    assert w.get("/connectors/gen/tasks") == []
+    assert w.request("GET", "/connectors/gen/tasks/0/status")[0] == 404
+    assert _topic_size(kafka_bootstrap, topic, 2) == 0
+
+    assert w.request("PUT", "/connectors/gen/resume")[0] == 202
+    state = w.wait_state("gen", "RUNNING", tasks=2)
+    assert [t["id"] for t in state["tasks"]] == [0, 1]
+    assert all(isinstance(t["version"], str) for t in state["tasks"])
+    assert len(w.get("/connectors/gen/tasks")) == 2
+    wait_until("records after the resume", lambda: _topic_size(kafka_bootstrap, topic, 2) > 0)
+
+
+def test_topics_of_an_unknown_connector_answer_as_kafka_connect(standalone: Standalone) -> None:
+    w = standalone.start()
+    assert w.request("GET", "/connectors/nope/topics") == (200, {"nope": {"topics": []}})
+    assert w.request("PUT", "/connectors/nope/topics/reset") == (202, None)

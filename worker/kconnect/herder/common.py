@@ -182,12 +182,15 @@ class CommonHerder(Herder):
         self, status: ConnectorStateInfo, connector: bool, tasks: frozenset[TaskId]
     ) -> ConnectorStateInfo:
         """The status a restart answers with: what will restart shown as RESTARTING."""
-        restarting = StateInfo(State.RESTARTING, self.worker_id)
+
+        def restarting(info: StateInfo) -> StateInfo:
+            return StateInfo(State.RESTARTING, self.worker_id, version=info.version)
+
         return ConnectorStateInfo(
             status.name,
-            restarting if connector else status.connector,
+            restarting(status.connector) if connector else status.connector,
             [
-                TaskStateInfo(t.id, restarting)
+                TaskStateInfo(t.id, restarting(t.info))
                 if TaskId(status.name, TaskNumber(t.id)) in tasks
                 else t
                 for t in status.tasks

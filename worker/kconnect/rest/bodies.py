@@ -46,6 +46,11 @@ def _json_type(value: JsonValue) -> str:
     return "an object"
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """Whether a Content-Type header names `application/json` (parameters aside, any case)."""
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
 def parse_json(raw: bytes) -> JsonValue:
     """Decode a request body; an empty body is a 400 too, since every caller needs one."""
     if not raw.strip():
@@ -116,6 +121,26 @@ def check_and_put_name(name: str, config: dict[str, str], where: str) -> dict[st
             f"Connector name configuration ({included}) doesn't match connector name "
             f"in the {where} ({name})"
         )
+    return config
+
+
+CONNECTOR_CLASS_CONFIG = "connector.class"
+
+
+def _normalized_plugin_name(name: str) -> str:
+    return name.removesuffix("Connector") if name != "Connector" else name
+
+
+def check_plugin(plugin: str, config: dict[str, str]) -> dict[str, str]:
+    """Kafka Connect's check on `PUT /connector-plugins/{p}/config/validate`: a `connector.class`
+    in the body must name the plugin of the path (the full class name, or one ending in the
+    path's, `Connector` suffixes aside), and must be there (Kafka Connect answers 500 without
+    it, for the same BadRequestException; here it is the 400 it means)."""
+    included = config.get(CONNECTOR_CLASS_CONFIG)
+    if included is None:
+        _bad(f"Connector config {config} contains no connector type")
+    if not _normalized_plugin_name(included).endswith(_normalized_plugin_name(plugin)):
+        _bad(f"Included connector type {included} does not match request type {plugin}")
     return config
 
 

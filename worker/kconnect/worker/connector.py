@@ -15,7 +15,7 @@ from kconnect.api.types import ConnectorName
 from kconnect.logcontext import log_context
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
-from kconnect.worker.task import format_trace
+from kconnect.worker.task import format_trace, plugin_version
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class ConnectorRunner:
     ) -> None:
         self.name = name
         self.connector = connector
+        self.version = plugin_version(connector)
         self.props = dict(props)
         self._status = status
         self._worker_id = worker_id
@@ -123,4 +124,6 @@ class ConnectorRunner:
             self.fail(e)
 
     def _report(self, state: State, trace: str | None = None) -> None:
-        self._status.put_connector(self.name, StateInfo(state, self._worker_id, trace))
+        self._status.put_connector(
+            self.name, StateInfo(state, self._worker_id, trace, version=self.version)
+        )

@@ -41,7 +41,7 @@ from kconnect.worker.error_handling import (
     backoff_ms,
     class_name_of,
 )
-from kconnect.worker.task import CLIENT_LOG, TaskRunner
+from kconnect.worker.task import CLIENT_LOG, TaskRunner, plugin_version
 from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ class SinkTaskRunner(TaskRunner):
     ) -> None:
         super().__init__(task_id, task_props, target, status, worker_id, topics_seen, metrics)
         self.task = task
+        self.version = plugin_version(task)
         self._consumer_config = dict(consumer_config)
         self._protocol_fallback = protocol_fallback
         self._topics = list(topics)

@@ -33,7 +33,7 @@ from kconnect.worker.error_handling import (
     backoff_ms,
     class_name_of,
 )
-from kconnect.worker.task import CLIENT_LOG, TaskRunner
+from kconnect.worker.task import CLIENT_LOG, TaskRunner, plugin_version
 from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class SourceTaskRunner(TaskRunner):
     ) -> None:
         super().__init__(task_id, task_props, target, status, worker_id, topics_seen, metrics)
         self.task = task
+        self.version = plugin_version(task)
         self._producer_config = dict(producer_config)
         self._key = key_converter
         self._value = value_converter
