@@ -230,11 +230,16 @@ DIFFERENT_ON_PURPOSE: Final = {
 
 
 def shape(value: Any) -> Any:
-    """`value` with every scalar replaced by its type name; an error body by its code."""
+    """`value` with every scalar replaced by its type name; an error body by its code; the
+    recommended values of a validated key by whether there are any (the installed plugins
+    differ: kconnect has DataGen, and its SimpleHeaderConverter is a record converter too)."""
     if isinstance(value, dict):
         if set(value) == {"error_code", "message"}:
             return {"error_code": value["error_code"]}
-        return {k: shape(v) for k, v in sorted(value.items())}
+        return {
+            k: (bool(v) if k == "recommended_values" else shape(v))
+            for k, v in sorted(value.items())
+        }
     if isinstance(value, list):
         return [shape(v) for v in value]
     if value is None:

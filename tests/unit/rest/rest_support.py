@@ -228,8 +228,8 @@ class FakeHerder(Herder):
             return [p for p in PLUGINS if p.type in (PluginType.SINK, PluginType.SOURCE)]
         return list(PLUGINS)
 
-    def plugin_config(self, plugin: str) -> list[ConfigKeyInfo]:
-        self._record("plugin_config", plugin)
+    def plugin_config(self, plugin: str, version: str | None = None) -> list[ConfigKeyInfo]:
+        self._record("plugin_config", plugin, version)
         if plugin not in ("FileStreamSink", "kconnect.connectors.file.FileStreamSinkConnector"):
             raise NotFoundError(f"Unknown plugin {plugin}.")
         return [TOPICS_KEY]

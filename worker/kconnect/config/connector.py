@@ -14,12 +14,19 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kconnect.config.validation import validate_model
+from kconnect.config.versions import VersionSpecError, parse_requirement
 
 NAME = "name"
 CONNECTOR_CLASS = "connector.class"
 TASKS_MAX = "tasks.max"
 TOPICS = "topics"
 TOPICS_REGEX = "topics.regex"
+CONNECTOR_PLUGIN_VERSION = "connector.plugin.version"
+CONVERTER_PLUGIN_VERSIONS = {
+    "key.converter": "key.converter.plugin.version",
+    "value.converter": "value.converter.plugin.version",
+    "header.converter": "header.converter.plugin.version",
+}
 
 
 ERRORS_RETRY_TIMEOUT_INFINITE = -1
@@ -27,6 +34,22 @@ ERRORS_RETRY_DELAY_MAX_MS = "errors.retry.delay.max.ms"
 DEPRECATED_ERRORS_RETRY_MAX_DELAY_MS = "errors.retry.max.delay.ms"
 """kconnect's former, misspelt name of `errors.retry.delay.max.ms`: still read when Kafka's name
 is absent, so configs written for earlier kconnect releases keep their cap."""
+
+
+class ConfigActionReload(StrEnum):
+    NONE = "none"
+    RESTART = "restart"
+
+
+class ExactlyOnceSupport(StrEnum):
+    REQUESTED = "requested"
+    REQUIRED = "required"
+
+
+class TransactionBoundary(StrEnum):
+    POLL = "poll"
+    INTERVAL = "interval"
+    CONNECTOR = "connector"
 
 
 class ToleranceType(StrEnum):
@@ -63,6 +86,19 @@ class CommonConnectorConfig(BaseModel):
             "display_name": "Connector class",
         },
     )
+    connector_plugin_version: str | None = Field(
+        None,
+        alias="connector.plugin.version",
+        description=(
+            "Version of the connector (KIP-891): a version or a range such as [1.0,2.0). "
+            "kconnect has one version of each plugin; a requirement it does not meet is an error."
+        ),
+        json_schema_extra={
+            "importance": "MEDIUM",
+            "group": "Common",
+            "display_name": "Connector version",
+        },
+    )
     tasks_max: int = Field(
         1,
         alias="tasks.max",
@@ -82,17 +118,47 @@ class CommonConnectorConfig(BaseModel):
         description="Converter class for keys; overrides the worker's key.converter.",
         json_schema_extra={"importance": "LOW", "group": "Common", "type": "CLASS"},
     )
+    key_converter_plugin_version: str | None = Field(
+        None,
+        alias="key.converter.plugin.version",
+        description="Version of the key converter (KIP-891), as connector.plugin.version.",
+        json_schema_extra={
+            "importance": "LOW",
+            "group": "Common",
+            "display_name": "Key converter version",
+        },
+    )
     value_converter: str | None = Field(
         None,
         alias="value.converter",
         description="Converter class for values; overrides the worker's value.converter.",
         json_schema_extra={"importance": "LOW", "group": "Common", "type": "CLASS"},
     )
+    value_converter_plugin_version: str | None = Field(
+        None,
+        alias="value.converter.plugin.version",
+        description="Version of the value converter (KIP-891), as connector.plugin.version.",
+        json_schema_extra={
+            "importance": "LOW",
+            "group": "Common",
+            "display_name": "Value converter version",
+        },
+    )
     header_converter: str | None = Field(
         None,
         alias="header.converter",
         description="Header converter class; overrides the worker's header.converter.",
         json_schema_extra={"importance": "LOW", "group": "Common", "type": "CLASS"},
+    )
+    header_converter_plugin_version: str | None = Field(
+        None,
+        alias="header.converter.plugin.version",
+        description="Version of the header converter (KIP-891), as connector.plugin.version.",
+        json_schema_extra={
+            "importance": "LOW",
+            "group": "Common",
+            "display_name": "Header converter version",
+        },
     )
     transforms: str = Field(
         "",
@@ -105,6 +171,16 @@ class CommonConnectorConfig(BaseModel):
         alias="predicates",
         description="Aliases for the predicates used by transformations.",
         json_schema_extra={"importance": "LOW", "group": "Predicates", "type": "LIST"},
+    )
+    config_action_reload: ConfigActionReload = Field(
+        ConfigActionReload.RESTART,
+        alias="config.action.reload",
+        description=(
+            "The action to take when a config provider reports a change to the connector's "
+            "configuration: 'restart' or 'none'. kconnect's built-in providers report no "
+            "changes; a restart always reads the values afresh."
+        ),
+        json_schema_extra={"importance": "LOW", "group": "Common", "display_name": "Reload Action"},
     )
 
     errors_retry_timeout: int = Field(
@@ -174,7 +250,21 @@ class CommonConnectorConfig(BaseModel):
             return {**data, ERRORS_RETRY_DELAY_MAX_MS: data[DEPRECATED_ERRORS_RETRY_MAX_DELAY_MS]}
         return data
 
-    @field_validator("errors_tolerance", mode="before")
+    @field_validator(
+        "connector_plugin_version",
+        "key_converter_plugin_version",
+        "value_converter_plugin_version",
+        "header_converter_plugin_version",
+    )
+    @classmethod
+    def _version_requirement(cls, v: str | None) -> str | None:
+        try:
+            parse_requirement(v)
+        except VersionSpecError as e:
+            raise ValueError(str(e)) from None
+        return v
+
+    @field_validator("errors_tolerance", "config_action_reload", mode="before")
     @classmethod
     def _tolerance(cls, v: object) -> object:
         # Kafka Connect accepts the value in any case.
@@ -192,6 +282,72 @@ class CommonConnectorConfig(BaseModel):
     @classmethod
     def parse(cls, props: Mapping[str, str], source: str | None = None) -> Self:
         return validate_model(cls, props, source)
+
+
+_EXACTLY_ONCE = {"group": "Exactly Once Support"}
+
+
+class SourceConnectorCommonConfig(CommonConnectorConfig):
+    """Kafka Connect's `SourceConnectorConfig` keys. kconnect has no exactly-once sources yet and
+    creates topics with the broker's defaults, as a Kafka Connect standalone worker does: these
+    keys are checked, and `exactly.once.support=required` is an error, as it is there."""
+
+    topic_creation_groups: str = Field(
+        "",
+        alias="topic.creation.groups",
+        description="Groups of configurations for topics created by source connectors",
+        json_schema_extra={"importance": "LOW", "group": "Topic Creation", "type": "LIST"},
+    )
+    exactly_once_support: ExactlyOnceSupport = Field(
+        ExactlyOnceSupport.REQUESTED,
+        alias="exactly.once.support",
+        description=(
+            "Permitted values are requested, required. If set to 'required', forces a "
+            "preflight check for the connector to ensure that it can provide exactly-once "
+            "semantics with the given configuration."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_EXACTLY_ONCE},
+    )
+    transaction_boundary: TransactionBoundary = Field(
+        TransactionBoundary.POLL,
+        alias="transaction.boundary",
+        description=(
+            "Permitted values are: poll, interval, connector. The transaction boundary "
+            "applies only to workers with exactly-once support."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_EXACTLY_ONCE},
+    )
+    transaction_boundary_interval_ms: int | None = Field(
+        None,
+        alias="transaction.boundary.interval.ms",
+        ge=0,
+        description="If 'transaction.boundary' is set to 'interval', the commit interval.",
+        json_schema_extra={"importance": "LOW", **_EXACTLY_ONCE, "type": "LONG"},
+    )
+    offsets_storage_topic: str | None = Field(
+        None,
+        alias="offsets.storage.topic",
+        description=(
+            "The name of a separate offsets topic to use for this connector; used only with "
+            "exactly-once support."
+        ),
+        json_schema_extra={"importance": "LOW", "group": "offsets.topic"},
+    )
+
+    @field_validator("exactly_once_support", "transaction_boundary", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("exactly_once_support")
+    @classmethod
+    def _no_exactly_once(cls, v: ExactlyOnceSupport) -> ExactlyOnceSupport:
+        if v is ExactlyOnceSupport.REQUIRED:
+            raise ValueError(
+                "exactly-once support is required, but this worker has none "
+                "(kconnect has no exactly-once sources yet); use 'requested'"
+            )
+        return v
 
 
 class SinkConnectorCommonConfig(CommonConnectorConfig):

@@ -18,7 +18,7 @@ too; nothing here does I/O of its own.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -30,16 +30,20 @@ from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import Predicate, Transformation
 from kconnect.config.connector import (
+    CONNECTOR_PLUGIN_VERSION,
+    CONVERTER_PLUGIN_VERSIONS,
     CommonConnectorConfig,
     SinkConnectorCommonConfig,
+    SourceConnectorCommonConfig,
     split_list,
 )
 from kconnect.config.providers import ConfigProviderError, ConfigTransformer
 from kconnect.config.validation import describe_errors
-from kconnect.config.worker import prefixed
+from kconnect.config.versions import VersionSpecError
+from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.herder.model import ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo
-from kconnect.plugins.registry import PluginRegistry
+from kconnect.plugins.registry import PluginKind, PluginRegistry, version_mismatch, version_of
 from kconnect.transforms.chain import PREDICATES, TRANSFORMS, parse_chain_spec
 
 _TYPES: dict[type, str] = {bool: "BOOLEAN", int: "INT", float: "DOUBLE", str: "STRING"}
@@ -297,6 +301,96 @@ def _without_resolved_values(
     return out
 
 
+_WORKER_CONVERTER_DEFAULTS = {
+    key: str(WorkerConfig.model_fields[field].default)
+    for key, field in (
+        ("key.converter", "key_converter"),
+        ("value.converter", "value_converter"),
+        ("header.converter", "header_converter"),
+    )
+}
+
+
+def _implied_values(
+    registry: PluginRegistry,
+    worker_props: Mapping[str, str],
+    config: Mapping[str, str],
+    connector_cls: type | None,
+) -> dict[str, str]:
+    """The values Kafka Connect shows for keys the config leaves unset: the worker's converters,
+    and the versions of the connector and converters that would run."""
+    implied: dict[str, str] = {}
+    if connector_cls is not None:
+        implied[CONNECTOR_PLUGIN_VERSION] = version_of(connector_cls)
+    for key, version_key in CONVERTER_PLUGIN_VERSIONS.items():
+        name = config.get(key) or worker_props.get(key) or _WORKER_CONVERTER_DEFAULTS[key]
+        implied[key] = name
+        try:
+            implied[version_key] = version_of(registry.resolve(name))
+        except ConfigError:
+            continue  # reported on the converter's key
+    return implied
+
+
+def _recommended_values(
+    registry: PluginRegistry, implied: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """Kafka Connect's recommenders: the installed converters (by the names listings show) for
+    the converter keys, and the installed version for each version key."""
+    by_kind: dict[PluginKind, list[str]] = {}
+    for plugin in registry.plugins():
+        for kind in plugin.kinds:
+            by_kind.setdefault(kind, []).append(plugin.class_name)
+    converters = sorted(by_kind.get(PluginKind.CONVERTER, []))
+    out: dict[str, list[str]] = {
+        "key.converter": converters,
+        "value.converter": converters,
+        "header.converter": sorted(by_kind.get(PluginKind.HEADER_CONVERTER, [])),
+    }
+    for key in (CONNECTOR_PLUGIN_VERSION, *CONVERTER_PLUGIN_VERSIONS.values()):
+        if key in implied:
+            out[key] = [implied[key]]
+    return out
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "INT": int,
+    "LONG": int,
+    "SHORT": int,
+    "DOUBLE": float,
+}
+
+
+def _parses(java_type: str, text: str) -> bool:
+    if java_type == "BOOLEAN":
+        return text.strip().lower() in ("true", "false")
+    parse = _PARSERS.get(java_type)
+    if parse is None:
+        return True
+    try:
+        parse(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_version(
+    registry: PluginRegistry,
+    cls: type,
+    requirement: str | None,
+    key: str,
+    errors: dict[str, list[str]],
+) -> None:
+    """A KIP-891 version requirement the installed plugin does not meet is an error on `key`
+    (a malformed one is reported by the model)."""
+    try:
+        mismatch = version_mismatch(registry.display_name(cls), cls, requirement)
+    except VersionSpecError:
+        return
+    if mismatch is not None:
+        errors.setdefault(key, []).append(mismatch)
+
+
 def validate_config(
     registry: PluginRegistry, worker_props: Mapping[str, str], config: Mapping[str, str]
 ) -> ConfigInfos:
@@ -319,8 +413,16 @@ def validate_config(
     common: type[CommonConnectorConfig] = (
         SinkConnectorCommonConfig
         if connector_cls is not None and issubclass(connector_cls, SinkConnector)
-        else CommonConnectorConfig
+        else SourceConnectorCommonConfig
     )
+    if connector_cls is not None:
+        _check_version(
+            registry,
+            connector_cls,
+            config.get(CONNECTOR_PLUGIN_VERSION),
+            CONNECTOR_PLUGIN_VERSION,
+            errors,
+        )
     for key, messages in _model_errors(common, config).items():
         errors.setdefault(key, []).extend(messages)
     models: list[type[BaseModel]] = [common]
@@ -337,6 +439,8 @@ def validate_config(
             continue
         try:
             cls = registry.resolve_as(config[key], base, key)
+            version_key = CONVERTER_PLUGIN_VERSIONS[key]
+            _check_version(registry, cls, config.get(version_key), version_key, errors)
             conv = cls()
             if isinstance(conv, Converter):
                 conv.configure(prefixed(config, key + "."), key == "key.converter")
@@ -348,23 +452,38 @@ def validate_config(
     chain_keys = _chain_key_infos(registry, config, errors)
     errors = _without_resolved_values(errors, raw, config)
 
+    implied = _implied_values(registry, worker_props, config, connector_cls)
+    recommended = _recommended_values(registry, implied)
     infos: list[ConfigInfo] = []
     seen: set[str] = set()
     groups: list[str] = []
-    definitions = [key_info for model in models for key_info in config_key_infos(model)]
+    # As Kafka Connect's definitions enriched for the worker: its converters and the installed
+    # versions are the defaults.
+    definitions = [
+        dataclasses.replace(key_info, default_value=implied[key_info.name])
+        if key_info.name in implied
+        else key_info
+        for model in models
+        for key_info in config_key_infos(model)
+    ]
     for key_info in [*definitions, *chain_keys]:
         if key_info.name in seen:
             continue
         seen.add(key_info.name)
         if key_info.group and key_info.group not in groups:
             groups.append(key_info.group)
-        value = raw.get(key_info.name, key_info.default_value)
+        value = raw.get(key_info.name)
+        if value is None:
+            value = key_info.default_value
+        elif key_info.name in errors and not _parses(key_info.type, value):
+            value = None  # Kafka Connect shows no value for one it could not parse
         infos.append(
             ConfigInfo(
                 key_info,
                 ConfigValueInfo(
                     key_info.name,
                     None if key_info.type == "PASSWORD" and value else value,
+                    recommended_values=list(recommended.get(key_info.name, ())),
                     errors=errors.pop(key_info.name, []),
                 ),
             )

@@ -29,6 +29,7 @@ from typing import TypeVar
 from kconnect.api.connector import Connector, SinkConnector, SourceConnector
 from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.transform import Predicate, Transformation
+from kconnect.config.versions import parse_requirement
 from kconnect.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,8 @@ def kinds_of(cls: type) -> tuple[PluginKind, ...]:
     return tuple(kinds)
 
 
-def _version_of(cls: type) -> str:
+def version_of(cls: type) -> str:
+    """A plugin's version: a connector's `version()`, else kconnect's for a built-in."""
     if issubclass(cls, Connector):
         try:
             return cls.__new__(cls).version()
@@ -120,6 +122,19 @@ def _version_of(cls: type) -> str:
     from kconnect.api.connector import package_version  # noqa: PLC0415
 
     return package_version() if cls.__module__.startswith("kconnect.") else "unknown"
+
+
+def version_mismatch(display_name: str, cls: type, requirement: str | None) -> str | None:
+    """Why the installed `cls` does not meet a KIP-891 version requirement, or None when it
+    does (or none is given); `VersionSpecError` when the requirement is malformed."""
+    wanted = parse_requirement(requirement)
+    installed = version_of(cls)
+    if wanted is None or wanted.contains(installed):
+        return None
+    return (
+        f"Plugin {display_name} not found that matches the version range {requirement}, "
+        f"available versions: [{installed}]"
+    )
 
 
 class PluginRegistry:
@@ -191,7 +206,7 @@ class PluginRegistry:
             seen.add(cls)
             kinds = kinds_of(cls)
             if kinds:
-                out.append(PluginDescriptor(self.display_name(cls), cls, kinds, _version_of(cls)))
+                out.append(PluginDescriptor(self.display_name(cls), cls, kinds, version_of(cls)))
         return sorted(out, key=lambda d: d.class_name)
 
     # --- loading

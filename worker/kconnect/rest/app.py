@@ -328,7 +328,9 @@ async def list_plugins(request: web.Request) -> web.Response:
 
 
 async def plugin_config(request: web.Request) -> web.Response:
-    keys = _herder(request).plugin_config(request.match_info["plugin"])
+    keys = _herder(request).plugin_config(
+        request.match_info["plugin"], request.query.get("version")
+    )
     return json_response([k.to_json() for k in keys])
 
 
