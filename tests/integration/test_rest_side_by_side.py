@@ -184,6 +184,24 @@ def requests(workdir: Path) -> list[Request]:
             f"/connector-plugins/{FILE_SOURCE}/config/validate",
             {"connector.class": "FileStreamSource", "name": "v", "topic": "t"},
         ),
+        Request(
+            "validate sink, no topics and a bad tasks.max",
+            "PUT",
+            "/connector-plugins/FileStreamSink/config/validate",
+            {"connector.class": FILE_SINK, "name": "v", "tasks.max": "abc"},
+        ),
+        Request(
+            "validate sink, topics and topics.regex and a bad tolerance",
+            "PUT",
+            "/connector-plugins/FileStreamSink/config/validate",
+            {
+                "connector.class": FILE_SINK,
+                "name": "v",
+                "topics": "a",
+                "topics.regex": "b.*",
+                "errors.tolerance": "some",
+            },
+        ),
         Request("loggers, none changed", "GET", "/admin/loggers"),
         Request(
             "set a logger", "PUT", "/admin/loggers/org.apache.kafka.connect", {"level": "WARN"}
@@ -217,6 +235,10 @@ DIFFERENT_ON_PURPOSE: Final = {
     "create a{b}": (
         "Kafka Connect creates the connector, then answers 500 (it builds the Location header "
         "from a URI template, where {b} is a variable); kconnect answers 201"
+    ),
+    "validate sink, no topics and a bad tasks.max": (
+        "Kafka Connect reports tasks.max=abc twice (not a number, then 'must be non-null'); "
+        "kconnect once. The other failing keys (topics, topics.regex) are the same"
     ),
     "validate, no connector.class": (
         "Kafka Connect answers 500 for its own BadRequestException ('contains no connector "

@@ -21,6 +21,7 @@ CONNECTOR_CLASS = "connector.class"
 TASKS_MAX = "tasks.max"
 TOPICS = "topics"
 TOPICS_REGEX = "topics.regex"
+DLQ_TOPIC = "errors.deadletterqueue.topic.name"
 CONNECTOR_PLUGIN_VERSION = "connector.plugin.version"
 CONVERTER_PLUGIN_VERSIONS = {
     "key.converter": "key.converter.plugin.version",
@@ -408,26 +409,56 @@ class SinkConnectorCommonConfig(CommonConnectorConfig):
 
     @model_validator(mode="after")
     def _topics_xor_regex(self) -> Self:
-        has_topics = bool(self.topic_list())
-        if has_topics and self.topics_regex:
-            raise ValueError("topics and topics.regex are mutually exclusive; set only one of them")
-        if not has_topics and not self.topics_regex:
-            raise ValueError("Must configure one of topics or topics.regex")
-        dlq = self.errors_deadletterqueue_topic_name.strip()
-        if dlq and dlq in self.topic_list():
-            raise ValueError(
-                f"The DLQ topic '{dlq}' may not be included in the list of topics "
-                f"('topics={self.topics}') consumed by the connector"
-            )
-        if dlq and self.topics_regex and re.fullmatch(self.topics_regex, dlq):
-            raise ValueError(
-                f"The DLQ topic '{dlq}' may not be matched by the regex for the topics "
-                f"('topics.regex={self.topics_regex}') consumed by the connector"
-            )
+        problems = sink_topic_errors(
+            {
+                TOPICS: self.topics,
+                TOPICS_REGEX: self.topics_regex,
+                DLQ_TOPIC: self.errors_deadletterqueue_topic_name,
+            }
+        )
+        if problems:
+            raise ValueError(problems[0][1])
         return self
 
     def topic_list(self) -> list[str]:
         return [t.strip() for t in self.topics.split(",") if t.strip()]
+
+
+def sink_topic_errors(config: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The rules over several sink keys, as (key, message): on the raw values, so validation
+    reports them even when another key of the config is already wrong. As Kafka Connect does, a
+    rule on `topics` and `topics.regex` is reported on both keys."""
+    topics = split_list(config.get(TOPICS, "") or "")
+    regex = (config.get(TOPICS_REGEX, "") or "").strip()
+    dlq = (config.get(DLQ_TOPIC, "") or "").strip()
+    both = "topics and topics.regex are mutually exclusive options, but both are set."
+    neither = "Must configure one of topics or topics.regex"
+    if topics and regex:
+        return [(TOPICS, both), (TOPICS_REGEX, both)]
+    if not topics and not regex:
+        return [(TOPICS, neither), (TOPICS_REGEX, neither)]
+    if dlq and dlq in topics:
+        return [
+            (
+                DLQ_TOPIC,
+                f"The DLQ topic '{dlq}' may not be included in the list of topics "
+                f"('topics={config.get(TOPICS)}') consumed by the connector",
+            )
+        ]
+    if dlq and regex:
+        try:
+            matched = re.fullmatch(regex, dlq) is not None
+        except re.error:
+            return []  # reported on topics.regex
+        if matched:
+            return [
+                (
+                    DLQ_TOPIC,
+                    f"The DLQ topic '{dlq}' may not be matched by the regex for the topics "
+                    f"('topics.regex={regex}') consumed by the connector",
+                )
+            ]
+    return []
 
 
 def split_list(value: str) -> list[str]:

@@ -35,6 +35,7 @@ from kconnect.config.connector import (
     CommonConnectorConfig,
     SinkConnectorCommonConfig,
     SourceConnectorCommonConfig,
+    sink_topic_errors,
     split_list,
 )
 from kconnect.config.providers import ConfigProviderError, ConfigTransformer
@@ -423,8 +424,16 @@ def validate_config(
             CONNECTOR_PLUGIN_VERSION,
             errors,
         )
+    rules = sink_topic_errors(config) if common is SinkConnectorCommonConfig else []
+    rule_messages = {message for _, message in rules}
     for key, messages in _model_errors(common, config).items():
-        errors.setdefault(key, []).extend(messages)
+        # The sink's rules over several keys come from `rules`, whether or not the model got
+        # as far as checking them.
+        kept = [m for m in messages if m not in rule_messages]
+        if kept:
+            errors.setdefault(key, []).extend(kept)
+    for key, message in rules:
+        errors.setdefault(key, []).append(message)
     models: list[type[BaseModel]] = [common]
     if connector_cls is not None:
         models.append(connector_cls.config_model)
