@@ -89,6 +89,53 @@ def requests(workdir: Path) -> list[Request]:
             "POST",
             "/connectors/src/restart?includeTasks=true&onlyFailed=false",
         ),
+        Request("health", "GET", "/health"),
+        Request("unknown expansion", "GET", "/connectors?expand=nope"),
+        Request("unknown task status", "GET", "/connectors/src/tasks/99/status"),
+        Request("restart a task", "POST", "/connectors/src/tasks/0/restart"),
+        Request("restart an unknown task", "POST", "/connectors/src/tasks/99/restart"),
+        Request("restart plain", "POST", "/connectors/src/restart"),
+        Request(
+            "update config",
+            "PUT",
+            "/connectors/src/config",
+            _source("src", src_file, topic, **{"tasks.max": "1"})["config"],
+        ),
+        Request("patch config", "PATCH", "/connectors/src/config", {"batch.size": "100"}),
+        Request(
+            "patch config, other name",
+            "PATCH",
+            "/connectors/src/config",
+            {"name": "other"},
+        ),
+        Request("create a duplicate", "POST", "/connectors", _source("src", src_file, topic)),
+        Request("create without config", "POST", "/connectors", {"name": "noconfig"}),
+        Request(
+            "create, invalid config",
+            "POST",
+            "/connectors",
+            {"name": "bad", "config": {"connector.class": FILE_SOURCE, "tasks.max": "x"}},
+        ),
+        Request(
+            "create, unknown class",
+            "POST",
+            "/connectors",
+            {"name": "bad", "config": {"connector.class": "com.example.Nope"}},
+        ),
+        Request("offsets of a running source", "GET", "/connectors/src/offsets"),
+        Request(
+            "alter offsets of a running source",
+            "PATCH",
+            "/connectors/src/offsets",
+            {"offsets": [{"partition": {"filename": "x"}, "offset": {"position": 1}}]},
+        ),
+        Request("reset offsets of a running source", "DELETE", "/connectors/src/offsets"),
+        Request("unknown connector restart", "POST", "/connectors/nope/restart"),
+        Request("unknown connector pause", "PUT", "/connectors/nope/pause"),
+        Request("unknown connector delete", "DELETE", "/connectors/nope"),
+        Request("unknown connector tasks", "GET", "/connectors/nope/tasks"),
+        Request("unknown connector config", "GET", "/connectors/nope/config"),
+        Request("unknown connector offsets", "GET", "/connectors/nope/offsets"),
         Request("unknown connector", "GET", "/connectors/nope"),
         Request("unknown connector status", "GET", "/connectors/nope/status"),
         Request("unknown connector topics", "GET", "/connectors/nope/topics"),
@@ -202,6 +249,9 @@ def requests(workdir: Path) -> list[Request]:
                 "errors.tolerance": "some",
             },
         ),
+        Request("unknown logger", "GET", "/admin/loggers/no.such.logger.anywhere"),
+        Request("set a logger, bad level", "PUT", "/admin/loggers/x", {"level": "NOPE"}),
+        Request("set a logger, no level", "PUT", "/admin/loggers/x", {}),
         Request("loggers, none changed", "GET", "/admin/loggers"),
         Request(
             "set a logger", "PUT", "/admin/loggers/org.apache.kafka.connect", {"level": "WARN"}
@@ -226,6 +276,23 @@ def requests(workdir: Path) -> list[Request]:
         Request(
             "offsets of a stopped source", "GET", "/connectors/src/offsets", wait="src:STOPPED"
         ),
+        Request("tasks of a stopped source", "GET", "/connectors/src/tasks"),
+        Request(
+            "alter offsets of a stopped source",
+            "PATCH",
+            "/connectors/src/offsets",
+            {"offsets": [{"partition": {"filename": "x"}, "offset": {"position": 1}}]},
+        ),
+        Request("reset offsets of a stopped source", "DELETE", "/connectors/src/offsets"),
+        Request("malformed JSON", "POST", "/connectors", raw=b'{"name": "x",'),
+        Request(
+            "half a surrogate pair",
+            "POST",
+            "/connectors",
+            raw=b'{"name": "sur", "config": {"connector.class": "FileStreamSource", '
+            b'"topic": "t", "file": "\\ud800"}}',
+        ),
+        Request("after half a surrogate pair", "GET", "/connectors/sur"),
         Request("delete", "DELETE", "/connectors/src"),
         Request("deleted", "GET", "/connectors/src"),
     ]
@@ -240,6 +307,23 @@ DIFFERENT_ON_PURPOSE: Final = {
         "Kafka Connect reports tasks.max=abc twice (not a number, then 'must be non-null'); "
         "kconnect once. The other failing keys (topics, topics.regex) are the same"
     ),
+    "patch config, other name": (
+        "Kafka Connect stores a patched config whose name is not the connector's (200); kconnect "
+        "answers 400, as both do for the same config sent with PUT"
+    ),
+    "create without config": (
+        "Kafka Connect answers 500 (a NullPointerException); kconnect a 400 naming the field"
+    ),
+    "unknown connector restart": (
+        "Kafka Connect answers 500 (a NullPointerException); kconnect 404, as for every other "
+        "route of an unknown connector"
+    ),
+    "malformed JSON": "Kafka Connect answers 500; kconnect a 400 naming line and column",
+    "half a surrogate pair": (
+        "Kafka Connect creates a connector whose config holds half a UTF-16 surrogate pair "
+        "(201); kconnect rejects the body with a 400 and creates nothing"
+    ),
+    "after half a surrogate pair": "the connector above exists only in Kafka Connect",
     "validate, no connector.class": (
         "Kafka Connect answers 500 for its own BadRequestException ('contains no connector "
         "type'); kconnect answers the 400 it means"

@@ -37,7 +37,7 @@ WIRE = [
     (BooleanConverter, True, b"\x01"),
     (BooleanConverter, False, b"\x00"),
 ]
-SCHEMAS = {
+SCHEMAS: dict[type[Converter], Schema] = {
     ShortConverter: Schema.OPTIONAL_INT16,
     IntegerConverter: Schema.OPTIONAL_INT32,
     LongConverter: Schema.OPTIONAL_INT64,
@@ -59,9 +59,10 @@ def test_writes_and_reads_kafkas_serialized_form(
     assert fixed is not None
     assert fixed[0] == SCHEMAS[cls]
     assert fixed[1](wire) == value
-    assert isinstance(c, HeaderConverter)
-    assert c.from_connect_header("t", "h", None, value) == wire
-    assert c.to_connect_header("t", "h", wire) == SchemaAndValue(SCHEMAS[cls], value)
+    header: object = c
+    assert isinstance(header, HeaderConverter)
+    assert header.from_connect_header("t", "h", None, value) == wire
+    assert header.to_connect_header("t", "h", wire) == SchemaAndValue(SCHEMAS[cls], value)
 
 
 @pytest.mark.parametrize("cls", list(SCHEMAS))
