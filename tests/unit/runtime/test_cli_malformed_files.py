@@ -7,6 +7,7 @@ port nothing listens on and no broker is needed. The command runs as a process, 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -79,6 +80,13 @@ def _provider_file(content: bytes) -> Callable[[Path], list[Path]]:
 
 CONNECTOR = '"connector.class": "FileStreamSource", "topic": "t"'
 
+# Modules on the test's PYTHONPATH, named by a class name in a file: one that exits when
+# imported (as a script's `__main__` module does), one that fails.
+MODULES = {
+    "exits_at_import": "raise SystemExit(0)\n",
+    "fails_at_import": 'raise RuntimeError("boom at import")\n',
+}
+
 CASES = {
     "json nested 60,000 deep": (
         _json_connector('{"name": "a", "config": {"x": ' + DEEP + "}}"),
@@ -120,6 +128,18 @@ CASES = {
         _offsets_file(b'{"version": 1, "offsets": {"ab": "cd"}}'),
         ["offsets.json", "list of [key, value] pairs"],
     ),
+    "connector class whose module exits at import": (
+        _properties_connector("name=a\nconnector.class=exits_at_import.Connector\n"),
+        ["c.properties", "'connector.class'", "tried to exit the process"],
+    ),
+    "connector class whose module fails at import": (
+        _properties_connector("name=a\nconnector.class=fails_at_import.Connector\n"),
+        ["c.properties", "'connector.class'", "RuntimeError: boom at import"],
+    ),
+    "worker converter whose module exits at import": (
+        _worker_text("value.converter=exits_at_import.Converter\n"),
+        ["worker.properties", "'value.converter'", "tried to exit the process"],
+    ),
     "provider file of binary bytes": (
         _provider_file(b"\xff\xfe\x00"),
         ["secret.properties", "not UTF-8"],
@@ -131,12 +151,17 @@ CASES = {
 def test_a_malformed_file_exits_1_naming_file_and_line(case: str, tmp_path: Path) -> None:
     make, expected = CASES[case]
     args = [str(p) for p in make(tmp_path)]
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    for name, text in MODULES.items():
+        (modules / f"{name}.py").write_text(text)
     done = subprocess.run(
         [sys.executable, "-m", "kconnect.cli", "standalone", *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(modules)},
         check=False,
     )
     assert done.returncode == 1, done.stderr

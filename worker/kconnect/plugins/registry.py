@@ -218,7 +218,7 @@ class PluginRegistry:
         ep = self._eps[ep_name]
         try:
             obj = ep.load()
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not hide the others
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - a broken plugin must not hide the others
             self._broken[ep_name] = f"{type(e).__name__}: {e}"
             log.warning("plugin %s (%s) failed to load: %s", ep_name, ep.value, e)
             raise ConfigError(f"plugin {ep_name!r} ({ep.value}) failed to load: {e}") from None
@@ -246,6 +246,17 @@ def _import_path(path: str) -> type:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(f"cannot import module {module_name!r} for class {path!r}: {e}") from None
+    except SystemExit as e:
+        # A script-like module (one that runs and exits when imported) is not a plugin; its
+        # exit must not end the worker, least of all with status 0 and no message.
+        raise ConfigError(
+            f"importing module {module_name!r} for class {path!r} tried to exit the process "
+            f"(SystemExit({e.code!r})): it is not a plugin module"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - the module's own code, run by importing it
+        raise ConfigError(
+            f"importing module {module_name!r} for class {path!r} failed: {type(e).__name__}: {e}"
+        ) from None
     obj: object = module
     for part in attr.split("."):
         try:
