@@ -192,6 +192,27 @@ def requests(workdir: Path) -> list[Request]:
             "/connector-plugins/org.apache.kafka.connect.json.JsonConverter/config",
         ),
         Request(
+            "primitive converter plugin config",
+            "GET",
+            "/connector-plugins/org.apache.kafka.connect.converters.LongConverter/config",
+        ),
+        Request(
+            "header converter plugin config",
+            "GET",
+            "/connector-plugins/org.apache.kafka.connect.storage.SimpleHeaderConverter/config",
+        ),
+        Request(
+            "transform plugin config",
+            "GET",
+            "/connector-plugins/org.apache.kafka.connect.transforms.Cast%24Value/config",
+        ),
+        Request(
+            "predicate plugin config",
+            "GET",
+            "/connector-plugins/org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
+            "/config",
+        ),
+        Request(
             "plugin config, bad version range",
             "GET",
             f"/connector-plugins/{FILE_SOURCE}/config?version=%5B2.0",
