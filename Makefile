@@ -47,13 +47,15 @@ demo-k8s: setup kafka-fetch cluster-build
 demo-k8s-down: setup
 	$(PY) -m examples.demo_k8s down
 
-test: setup kafka-fetch cluster-build
+# The integration tests read Kafka Connect's own config definitions from its jars
+# (tests/integration/test_java_config_keys.py), fetched into the cache once.
+test: setup kafka-fetch cluster-build bench-java-fetch
 	$(PY) -m pytest tests e2e
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-test-integration: setup kafka-fetch cluster-build
+test-integration: setup kafka-fetch cluster-build bench-java-fetch
 	$(PY) -m pytest tests/integration
 
 lint: setup

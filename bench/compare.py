@@ -125,7 +125,8 @@ SINK_TRANSFORMS: Final = {
     "transforms.mask.fields": "email",
 }
 
-SCHEMALESS: Final = {"value.converter.schemas.enable": "false"}
+# A connector's converter settings count only where it names its converter, in both runtimes.
+SCHEMALESS: Final = {"value.converter": JSON, "value.converter.schemas.enable": "false"}
 SOURCE_NESTED: Final = {
     # Two HoistFields without a schema make each line {"record": {"line": "..."}}: nested maps
     # that the converter writes as schemaless JSON.

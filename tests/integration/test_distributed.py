@@ -365,3 +365,30 @@ def test_failed_task_trace_is_visible_from_every_worker(
             == Counter({f"bad-{i}": 2 for i in range(3)})
         ),
     )
+
+
+def test_a_connector_created_paused_has_no_tasks_until_resumed(
+    cluster: Cluster,
+    new_topic,  # type: ignore[no-untyped-def]
+) -> None:
+    """As in Kafka Connect: no task configs are written for a connector created PAUSED until
+    it is resumed; status carries the plugin versions (KIP-891), read back from the status
+    topic by another worker."""
+    a, b = cluster.start(), cluster.start()
+    topic = new_topic(partitions=2)
+    status, body = a.request(
+        "POST",
+        "/connectors",
+        {"name": "gen", "config": datagen(topic, 2), "initial_state": "PAUSED"},
+    )
+    assert status == 201, body
+    state = b.wait_state("gen", "PAUSED", tasks=None)
+    assert isinstance(state["connector"]["version"], str)
+    # Long enough for the connector's owner to have written task configs, were it to.
+    time.sleep(3)
+    assert b.get("/connectors/gen/tasks") == []
+    assert b.status("gen")["tasks"] == []
+
+    assert b.request("PUT", "/connectors/gen/resume")[0] == 202
+    s = wait_all_running(a, "gen", 2)
+    assert all(isinstance(t["version"], str) for t in s["tasks"])

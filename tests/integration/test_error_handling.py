@@ -190,7 +190,7 @@ def test_retries_recover_from_transient_faults_in_a_transform_and_in_put(
         "file": str(out),
         "flaky.times": "3",
         "errors.retry.timeout": "60000",
-        "errors.retry.max.delay.ms": "500",
+        "errors.retry.delay.max.ms": "500",
         "transforms": "flaky",
         "transforms.flaky.type": "kconnect_test_plugins:FailOnValue",
         "transforms.flaky.flaky.times": "2",
@@ -217,7 +217,7 @@ def test_put_retries_end_at_errors_retry_timeout(
         "file": str(out),
         "flaky.times": "1000000",
         "errors.retry.timeout": "1500",
-        "errors.retry.max.delay.ms": "200",
+        "errors.retry.delay.max.ms": "200",
     }
     w = standalone.start([sink])
     wait_until(

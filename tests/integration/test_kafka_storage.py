@@ -342,7 +342,7 @@ def test_status_is_shared_by_two_stores(
             t1: StateInfo(State.FAILED, "w2:8083", trace="Traceback: boom", generation=3),
         }
 
-    # Records as Java writes them.
+    # Records as Java 4.1 writes them (`version`, KIP-891, null when not known).
     consumer = Consumer(
         {
             "bootstrap.servers": kafka_bootstrap,
@@ -363,10 +363,11 @@ def test_status_is_shared_by_two_stores(
     finally:
         consumer.close()
     assert raw[b"status-connector-my-conn-1"] == (
-        b'{"state":"RUNNING","trace":null,"worker_id":"w1:8083","generation":3}'
+        b'{"state":"RUNNING","trace":null,"worker_id":"w1:8083","generation":3,"version":null}'
     )
     assert raw[b"status-task-my-conn-1-1"] == (
-        b'{"state":"FAILED","trace":"Traceback: boom","worker_id":"w2:8083","generation":3}'
+        b'{"state":"FAILED","trace":"Traceback: boom","worker_id":"w2:8083","generation":3,'
+        b'"version":null}'
     )
 
     b.forget(c)

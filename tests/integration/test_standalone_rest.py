@@ -354,3 +354,69 @@ def test_a_worker_without_file_connectors_refuses_and_hides_them(standalone: Sta
     assert "file.connectors.enable" in body["message"]
     status, _ = w.request("GET", "/connectors/files")
     assert status == 404
+
+
+def test_a_connector_created_paused_has_no_tasks_until_resumed(
+    standalone: Standalone,
+    new_topic,  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str,
+) -> None:
+    """As in Kafka Connect: a connector created PAUSED makes no task configs (and so produces
+    nothing) until it is resumed; its status carries the connector's version (KIP-891)."""
+    topic = new_topic(partitions=2)
+    w = standalone.start()
+    status, body = w.request(
+        "POST",
+        "/connectors",
+        {"name": "gen", "config": _datagen(topic), "initial_state": "PAUSED"},
+    )
+    assert status == 201, body
+    assert body["tasks"] == []
+    state = w.wait_state("gen", "PAUSED", tasks=None)
+    assert state["tasks"] == []
+    assert isinstance(state["connector"]["version"], str)
+    assert w.get("/connectors/gen/tasks") == []
+    assert w.request("GET", "/connectors/gen/tasks/0/status")[0] == 404
+    assert _topic_size(kafka_bootstrap, topic, 2) == 0
+
+    assert w.request("PUT", "/connectors/gen/resume")[0] == 202
+    state = w.wait_state("gen", "RUNNING", tasks=2)
+    assert [t["id"] for t in state["tasks"]] == [0, 1]
+    assert all(isinstance(t["version"], str) for t in state["tasks"])
+    assert len(w.get("/connectors/gen/tasks")) == 2
+    wait_until("records after the resume", lambda: _topic_size(kafka_bootstrap, topic, 2) > 0)
+
+
+def test_topics_of_an_unknown_connector_answer_as_kafka_connect(standalone: Standalone) -> None:
+    w = standalone.start()
+    assert w.request("GET", "/connectors/nope/topics") == (200, {"nope": {"topics": []}})
+    assert w.request("PUT", "/connectors/nope/topics/reset") == (202, None)
+
+
+def test_plugin_config_lists_the_framework_keys_and_checks_a_version(
+    standalone: Standalone,
+) -> None:
+    """As Kafka Connect 4.1: the connector's own keys, then the framework's for its kind; a
+    `version` requirement (KIP-891) that is malformed or not met is a 400."""
+    w = standalone.start()
+    source = w.get("/connector-plugins/FileStreamSource/config")
+    names = [k["name"] for k in source]
+    assert names[:3] == ["file", "topic", "batch.size"]
+    assert names[3:6] == ["name", "connector.class", "connector.plugin.version"]
+    assert {"errors.retry.delay.max.ms", "exactly.once.support", "offsets.storage.topic"} <= set(
+        names
+    )
+    installed = next(k for k in source if k["name"] == "connector.plugin.version")
+    assert installed["default_value"] == w.get("/")["version"]
+    sink = [k["name"] for k in w.get("/connector-plugins/FileStreamSink/config")]
+    assert {"topics", "topics.regex", "errors.deadletterqueue.topic.name"} <= set(sink)
+    assert "exactly.once.support" not in sink
+
+    path = "/connector-plugins/FileStreamSource/config?version="
+    status, body = w.request("GET", path + "%5B2.0")
+    assert (status, body["message"]) == (400, "Invalid version specification: [2.0")
+    status, body = w.request("GET", path + "%5B99.0%2C100.0%5D")
+    assert status == 400
+    assert "not found that matches the version range [99.0,100.0]" in body["message"]
+    assert w.request("GET", path + installed["default_value"])[0] == 200
+    assert w.request("GET", path + "latest")[0] == 200

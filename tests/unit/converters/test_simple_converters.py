@@ -124,8 +124,12 @@ def test_header_converter_infers_schemas_like_values_parse_string(
     assert c.to_connect_header("t", "h", text.encode()) == expected
 
 
-def test_header_converter_null_and_bad_utf8() -> None:
+def test_header_converter_null_and_binary_values() -> None:
     c = SimpleHeaderConverter()
     assert c.to_connect_header("t", "h", None) == SchemaAndValue(None, None)
-    with pytest.raises(DataError, match="'h' on topic 't' is not UTF-8"):
-        c.to_connect_header("t", "h", b"\xff")
+    # A binary header (not UTF-8 text) is kept as BYTES, unchanged, instead of failing the record.
+    for raw in (b"\xff", b"\xff\xfe\x00\x01", b"\xc3\x28", b"ok\x80"):
+        assert c.to_connect_header("t", "h", raw) == SchemaAndValue(Schema.BYTES, raw)
+        assert c.to_connect_data("t", raw) == SchemaAndValue(Schema.BYTES, raw)
+    # Written back, it is base64 text, as Java's Values.convertToString writes BYTES.
+    assert c.from_connect_header("t", "h", Schema.BYTES, b"\xff\xfe") == b"//4="

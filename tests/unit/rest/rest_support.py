@@ -228,8 +228,8 @@ class FakeHerder(Herder):
             return [p for p in PLUGINS if p.type in (PluginType.SINK, PluginType.SOURCE)]
         return list(PLUGINS)
 
-    def plugin_config(self, plugin: str) -> list[ConfigKeyInfo]:
-        self._record("plugin_config", plugin)
+    def plugin_config(self, plugin: str, version: str | None = None) -> list[ConfigKeyInfo]:
+        self._record("plugin_config", plugin, version)
         if plugin not in ("FileStreamSink", "kconnect.connectors.file.FileStreamSinkConnector"):
             raise NotFoundError(f"Unknown plugin {plugin}.")
         return [TOPICS_KEY]
@@ -252,6 +252,9 @@ class Reply:
 
 
 async def _send(client: TestClient[Any, Any], method: str, path: str, **kwargs: Any) -> Reply:
+    # Raw bytes go as JSON, as Kafka Connect's clients send them, unless a test says otherwise.
+    if "data" in kwargs and "headers" not in kwargs:
+        kwargs["headers"] = {"Content-Type": "application/json"}
     async with client.request(method, path, **kwargs) as response:
         text = await response.text()
         body: JsonValue = json.loads(text) if text else None

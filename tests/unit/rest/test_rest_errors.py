@@ -16,7 +16,7 @@ from kconnect.herder.errors import (
     NotFoundError,
     NotReadyError,
 )
-from tests.unit.rest.rest_support import FakeHerder, call, error_of
+from tests.unit.rest.rest_support import FakeHerder, call, error_of, send, with_client
 
 
 @pytest.fixture
@@ -79,7 +79,12 @@ def test_herder_errors_map_to_their_status(
         ("DELETE", "/connectors/src/offsets", "reset_connector_offsets", {}),
         ("GET", "/connector-plugins", "connector_plugins", {}),
         ("GET", "/connector-plugins/FileStreamSink/config", "plugin_config", {}),
-        ("PUT", "/connector-plugins/X/config/validate", "validate_connector_config", {"json": {}}),
+        (
+            "PUT",
+            "/connector-plugins/X/config/validate",
+            "validate_connector_config",
+            {"json": {"connector.class": "X"}},
+        ),
         ("GET", "/", "server_info", {}),
         ("GET", "/health", "health", {}),
     ],
@@ -285,3 +290,132 @@ def test_body_too_large_is_413_in_the_error_shape(herder: FakeHerder) -> None:
     reply = call(herder, "PUT", "/connectors/src/config", data=body)
     assert reply.status == 413
     error_of(reply)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"name": "x", "config": {"a": "\\ud800"}}', "surrogate"),
+        (b'{"name": "x", "config": {"a": "b\\udc00"}}', "surrogate"),
+        (b'{"name": "\\ud800", "config": {}}', "surrogate"),
+        (b'{"name": "x", "config": {"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}", "deep"),
+        (b'{"name": "x", "config": {"tasks.max": ' + b"9" * 4_301 + b"}}", "4,300 digits"),
+    ],
+    ids=["surrogate", "low-surrogate", "surrogate-name", "deep", "long-integer"],
+)
+@pytest.mark.parametrize(
+    ("method", "path", "herder_call"),
+    [
+        ("POST", "/connectors", "put_connector_config"),
+        ("PUT", "/connectors/x/config", "put_connector_config"),
+        ("PATCH", "/connectors/x/config", "patch_connector_config"),
+        ("PUT", "/connector-plugins/X/config/validate", "validate_connector_config"),
+    ],
+)
+def test_unreadable_json_is_400_and_reaches_nothing(
+    herder: FakeHerder, body: bytes, expected: str, method: str, path: str, herder_call: str
+) -> None:
+    """A body Python's json module would read into a value that fails later (half a surrogate
+    pair), or fail on with a RecursionError or a ValueError without position, is a 400 naming
+    the line and column; the herder is never called, so nothing is created or changed."""
+    reply = call(herder, method, path, data=body, headers={"Content-Type": "application/json"})
+    assert reply.status == 400
+    message = error_of(reply)
+    assert message.startswith("Request body is not valid JSON")
+    assert expected in message
+    assert "line 1, column" in message
+    assert herder.called(herder_call) == []
+
+
+def test_a_surrogate_pair_is_one_character(herder: FakeHerder) -> None:
+    reply = call(
+        herder,
+        "POST",
+        "/connectors",
+        data=b'{"name": "x", "config": {"connector.class": "C", "a": "\\ud83d\\ude00"}}',
+    )
+    assert reply.status == 201
+    ((args, _),) = herder.called("put_connector_config")
+    assert args[1]["a"] == "\U0001f600"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/octet-stream", "text/json"],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/connectors"),
+        ("PUT", "/connectors/x/config"),
+        ("PATCH", "/connectors/x/config"),
+        ("PUT", "/connector-plugins/X/config/validate"),
+        ("PUT", "/admin/loggers/kconnect"),
+    ],
+)
+def test_a_body_that_is_not_sent_as_json_is_415(
+    herder: FakeHerder, content_type: str, method: str, path: str
+) -> None:
+    """As Kafka Connect's resources consume only application/json."""
+    body = b'{"name": "x", "config": {"connector.class": "C"}}'
+    reply = call(herder, method, path, data=body, headers={"Content-Type": content_type})
+    assert reply.status == 415
+    assert error_of(reply) == "HTTP 415 Unsupported Media Type"
+    assert herder.called("put_connector_config") == []
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=UTF-8"])
+def test_json_with_parameters_is_accepted(herder: FakeHerder, content_type: str) -> None:
+    body = b'{"name": "x", "config": {"connector.class": "C"}}'
+    reply = call(herder, "POST", "/connectors", data=body, headers={"Content-Type": content_type})
+    assert reply.status == 201
+
+
+@pytest.mark.parametrize(
+    ("plugin", "included", "ok"),
+    [
+        ("FileStreamSource", "org.apache.kafka.connect.file.FileStreamSourceConnector", True),
+        ("FileStreamSourceConnector", "FileStreamSource", True),
+        ("FileStreamSource", "FileStreamSource", True),
+        ("FileStreamSource", "org.apache.kafka.connect.file.FileStreamSinkConnector", False),
+        ("org.apache.kafka.connect.file.FileStreamSinkConnector", "FileStreamSink", False),
+    ],
+)
+def test_validate_checks_the_class_against_the_path(
+    herder: FakeHerder, plugin: str, included: str, ok: bool
+) -> None:
+    """Kafka Connect's rule: the body's connector.class must end with the path's plugin name,
+    `Connector` suffixes aside; otherwise a 400 and nothing is validated."""
+    reply = call(
+        herder,
+        "PUT",
+        f"/connector-plugins/{plugin}/config/validate",
+        json={"connector.class": included, "name": "v"},
+    )
+    if ok:
+        assert reply.status == 200
+        assert len(herder.called("validate_connector_config")) == 1
+    else:
+        assert reply.status == 400
+        assert error_of(reply) == (
+            f"Included connector type {included} does not match request type {plugin}"
+        )
+        assert herder.called("validate_connector_config") == []
+
+
+def test_validate_without_a_connector_class_is_400(herder: FakeHerder) -> None:
+    reply = call(herder, "PUT", "/connector-plugins/X/config/validate", json={"name": "v"})
+    assert reply.status == 400
+    assert "contains no connector type" in error_of(reply)
+
+
+def test_a_body_with_no_content_type_is_415(herder: FakeHerder) -> None:
+    async def scenario(client: Any) -> Any:
+        # aiohttp's client adds no Content-Type to bytes passed through a payload this way.
+        from aiohttp import payload
+
+        body = payload.BytesPayload(b'{"name": "x", "config": {}}', content_type="")
+        return await send(client, "POST", "/connectors", data=body, headers={})
+
+    reply = with_client(herder, scenario)
+    assert reply.status == 415

@@ -463,6 +463,31 @@ def test_names_in_paths_are_percent_decoded(herder: FakeHerder) -> None:
     assert herder.called("delete_connector") == [(("a/b c",), {})]
 
 
+@pytest.mark.parametrize("raw", ["a{b}", "a%7Bb%7D", "%7B%7D"])
+def test_names_with_braces_are_managed_like_any_other(herder: FakeHerder, raw: str) -> None:
+    """Kafka Connect allows `{` and `}` in a connector's name; every route must reach it."""
+    name = raw.replace("%7B", "{").replace("%7D", "}")
+    herder.add(name)
+
+    async def scenario(client: TestClient[Any, Any]) -> list[Reply]:
+        return [
+            await send(client, "GET", f"/connectors/{raw}/status"),
+            await send(client, "GET", f"/connectors/{raw}/config"),
+            await send(client, "PUT", f"/connectors/{raw}/pause"),
+            await send(client, "GET", f"/connectors/{raw}/tasks/0/status"),
+            await send(client, "DELETE", f"/connectors/{raw}"),
+        ]
+
+    status, config, pause, _, delete = with_client(herder, scenario)
+    assert status.status == 200
+    assert isinstance(status.body, dict)
+    assert status.body["name"] == name
+    assert config.status == 200
+    assert pause.status == 202
+    assert delete.status == 204
+    assert herder.called("delete_connector") == [((name,), {})]
+
+
 def test_location_of_a_created_connector_is_percent_encoded(herder: FakeHerder) -> None:
     reply = call(herder, "POST", "/connectors", json={"name": "a/b c", "config": {}})
     assert reply.status == 201

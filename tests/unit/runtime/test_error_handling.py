@@ -232,7 +232,7 @@ def test_error_keys_parse_with_kafka_connects_names_and_defaults() -> None:
             **base,
             "errors.tolerance": "ALL",
             "errors.retry.timeout": "-1",
-            "errors.retry.max.delay.ms": "250",
+            "errors.retry.delay.max.ms": "250",
             "errors.log.enable": "true",
             "errors.log.include.messages": "true",
         }
@@ -244,6 +244,19 @@ def test_error_keys_parse_with_kafka_connects_names_and_defaults() -> None:
         CommonConnectorConfig.parse({**base, "errors.tolerance": "some"})
     with pytest.raises(ConfigError, match=r"errors\.retry\.timeout"):
         CommonConnectorConfig.parse({**base, "errors.retry.timeout": "-2"})
+
+
+def test_retry_delay_cap_is_read_under_kafkas_name_and_checked() -> None:
+    base = {"name": "c", "connector.class": "X"}
+    with pytest.raises(ConfigError, match=r"'abc' for key 'errors\.retry\.delay\.max\.ms'"):
+        CommonConnectorConfig.parse({**base, "errors.retry.delay.max.ms": "abc"})
+    # kconnect's former name still caps the delay, unless Kafka's name is also given.
+    old = CommonConnectorConfig.parse({**base, "errors.retry.max.delay.ms": "700"})
+    assert old.errors_retry_delay_max_ms == 700
+    both = CommonConnectorConfig.parse(
+        {**base, "errors.retry.max.delay.ms": "700", "errors.retry.delay.max.ms": "900"}
+    )
+    assert both.errors_retry_delay_max_ms == 900
 
 
 def test_the_dlq_topic_may_not_be_a_topic_the_sink_reads() -> None:

@@ -1,4 +1,5 @@
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +155,27 @@ def test_file_connectors_are_allowed_by_default_as_kafka_example_configs_expect(
     registry = plugin_registry(WorkerConfig.parse({}))
     assert registry.resolve("FileStreamSink") is FileStreamSinkConnector
     assert FileStreamSinkConnector in {d.cls for d in registry.plugins()}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("raise SystemExit(0)\n", r"tried to exit the process \(SystemExit\(0\)\)"),
+        ("import sys\nsys.exit('usage: ...')\n", r"tried to exit the process"),
+        ('raise RuntimeError("boom")\n', r"failed: RuntimeError: boom"),
+    ],
+)
+def test_a_module_that_exits_or_fails_at_import_is_a_config_error(
+    registry: PluginRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    body: str,
+    expected: str,
+) -> None:
+    """Never a SystemExit out of a class lookup: a worker asked to load a script-like module
+    (by a connector file, or over REST) reports it instead of exiting with status 0."""
+    name = f"script_like_{abs(hash(body))}"
+    (tmp_path / f"{name}.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError, match=expected):
+        registry.resolve(f"{name}.Connector")

@@ -65,12 +65,21 @@ def test_task_topic_names_are_stable_and_readable() -> None:
 
 
 def test_status_values_are_written_as_java_writes_them() -> None:
-    assert serialize_state(StateInfo(State.RUNNING, "10.0.0.1:8083", generation=7)) == (
-        b'{"state":"RUNNING","trace":null,"worker_id":"10.0.0.1:8083","generation":7}'
+    """Kafka 4.1's status schema, `version` (KIP-891) included."""
+    running = StateInfo(State.RUNNING, "10.0.0.1:8083", generation=7, version="4.1.1")
+    assert serialize_state(running) == (
+        b'{"state":"RUNNING","trace":null,"worker_id":"10.0.0.1:8083","generation":7,'
+        b'"version":"4.1.1"}'
     )
     assert serialize_state(StateInfo(State.FAILED, "w", trace="boom\n\tat x", generation=0)) == (
-        b'{"state":"FAILED","trace":"boom\\n\\tat x","worker_id":"w","generation":0}'
+        b'{"state":"FAILED","trace":"boom\\n\\tat x","worker_id":"w","generation":0,"version":null}'
     )
+    assert parse_state(serialize_state(running) or b"") == running
+    # Written by Kafka Connect before 4.1: no version.
+    old = parse_state(b'{"state":"PAUSED","trace":null,"worker_id":"w","generation":1}')
+    assert old.version is None
+    assert "version" not in old.to_json()
+    assert running.to_json()["version"] == "4.1.1"
     assert serialize_state(StateInfo(State.DESTROYED, "w")) is None
 
 

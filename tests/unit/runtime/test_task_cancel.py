@@ -253,9 +253,9 @@ def test_a_connector_stopped_here_never_overwrites_its_new_owner() -> None:
 
     mine = runner()
     mine.set_target(TargetState.STARTED)
-    assert status.connector(name) == StateInfo(State.RUNNING, ME, None, 3)
+    assert status.connector(name) == StateInfo(State.RUNNING, ME, None, 3, version="1")
     mine.shutdown()
-    assert status.connector(name) == StateInfo(State.UNASSIGNED, ME, None, 3)
+    assert status.connector(name) == StateInfo(State.UNASSIGNED, ME, None, 3, version="1")
 
     lost = runner()
     lost.set_target(TargetState.STARTED)

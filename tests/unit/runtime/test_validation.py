@@ -43,14 +43,34 @@ def test_every_problem_is_reported_on_its_key() -> None:
 
 def test_sink_needs_exactly_one_of_topics_and_regex() -> None:
     base = {"name": "s", "connector.class": "FileStreamSink"}
+    # As Kafka Connect: the rule is reported on both keys.
+    neither = ["Must configure one of topics or topics.regex"]
     assert errors(validate_config(REGISTRY, {}, base)) == {
-        "topics": ["Must configure one of topics or topics.regex"]
+        "topics": neither,
+        "topics.regex": neither,
     }
     both = validate_config(REGISTRY, {}, {**base, "topics": "a", "topics.regex": "b.*"})
     assert "mutually exclusive" in errors(both)["topics"][0]
+    assert "mutually exclusive" in errors(both)["topics.regex"][0]
     bad_regex = validate_config(REGISTRY, {}, {**base, "topics.regex": "("})
     assert "regular expression" in errors(bad_regex)["topics.regex"][0]
     assert validate_config(REGISTRY, {}, {**base, "topics.regex": "t-.*"}).error_count == 0
+
+
+def test_every_failing_key_is_reported_even_when_another_already_failed() -> None:
+    """Kafka Connect checks the sink's topic rules whatever else is wrong; so does kconnect."""
+    base = {"name": "s", "connector.class": "FileStreamSink", "file": "/x"}
+    found = errors(validate_config(REGISTRY, {}, {**base, "tasks.max": "abc"}))
+    assert set(found) == {"tasks.max", "topics", "topics.regex"}
+    config = {**base, "topics": "a", "topics.regex": "b.*", "errors.tolerance": "some"}
+    infos = validate_config(REGISTRY, {}, config)
+    assert set(errors(infos)) == {"errors.tolerance", "topics", "topics.regex"}
+    assert infos.error_count == 3
+    dlq = {**base, "topics": "a", "errors.deadletterqueue.topic.name": "a", "tasks.max": "0"}
+    assert set(errors(validate_config(REGISTRY, {}, dlq))) == {
+        "tasks.max",
+        "errors.deadletterqueue.topic.name",
+    }
 
 
 def test_unknown_class_is_an_error_on_connector_class() -> None:

@@ -4,14 +4,17 @@ A converter is configured once per task, for keys or for values, and then called
 thread for every record; it needs no locking, but it must be cheap. Config keys are those of
 Kafka Connect (`schemas.enable`, `converter.encoding`, ...), without the `key.converter.` or
 `value.converter.` prefix. A bad config raises `ConfigError`; bytes that can't be read raise
-`DataError`.
+`DataError`. A class describes its keys with a pydantic `config_model`, as connectors and
+transforms do; `GET /connector-plugins/{p}/config` lists them.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+from kconnect.api.config import ConnectorConfig
 
 if TYPE_CHECKING:
     from kconnect.api.records import Headers
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
 
 
 class Converter(ABC):
+    config_model: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+
     def configure(self, configs: Mapping[str, str], is_key: bool) -> None:
         """Read the converter's own keys (prefix removed)."""
 
@@ -41,6 +46,8 @@ class Converter(ABC):
 
 
 class HeaderConverter(ABC):
+    config_model: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+
     def configure(self, configs: Mapping[str, str]) -> None:
         """Read the converter's own keys (prefix removed)."""
 

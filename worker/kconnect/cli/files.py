@@ -3,7 +3,8 @@ connector `.properties` or `.json` (kept as written: the worker resolves them at
 
 A connector JSON file is either the body of `POST /connectors` (`{"name": ..., "config": {...}}`)
 or a flat object of keys; scalar values are taken as their text, as Kafka Connect does. Every
-error names the file.
+error names the file, and the line where the file says where (malformed JSON, nesting too deep,
+a number too long, half a surrogate pair, a bad `.properties` escape).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kconnect.config import jsontext
 from kconnect.config.properties import parse_properties
 from kconnect.config.providers import ConfigTransformer
 from kconnect.config.redaction import REDACTORS, Redactor
@@ -65,10 +67,10 @@ def read_connector_config(path: str) -> dict[str, str]:
     if not path.endswith(".json"):
         return parse_properties(text, path)
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
+        doc = jsontext.loads(text)
+    except jsontext.JsonTextError as e:
         raise ConfigError(
-            f"{path}: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}"
+            f"{path}: not valid JSON at line {e.line}, column {e.column}: {e.reason}"
         ) from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a JSON object, got {type(doc).__name__}")

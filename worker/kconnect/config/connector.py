@@ -14,15 +14,43 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kconnect.config.validation import validate_model
+from kconnect.config.versions import VersionSpecError, parse_requirement
 
 NAME = "name"
 CONNECTOR_CLASS = "connector.class"
 TASKS_MAX = "tasks.max"
 TOPICS = "topics"
 TOPICS_REGEX = "topics.regex"
+DLQ_TOPIC = "errors.deadletterqueue.topic.name"
+CONNECTOR_PLUGIN_VERSION = "connector.plugin.version"
+CONVERTER_PLUGIN_VERSIONS = {
+    "key.converter": "key.converter.plugin.version",
+    "value.converter": "value.converter.plugin.version",
+    "header.converter": "header.converter.plugin.version",
+}
 
 
 ERRORS_RETRY_TIMEOUT_INFINITE = -1
+ERRORS_RETRY_DELAY_MAX_MS = "errors.retry.delay.max.ms"
+DEPRECATED_ERRORS_RETRY_MAX_DELAY_MS = "errors.retry.max.delay.ms"
+"""kconnect's former, misspelt name of `errors.retry.delay.max.ms`: still read when Kafka's name
+is absent, so configs written for earlier kconnect releases keep their cap."""
+
+
+class ConfigActionReload(StrEnum):
+    NONE = "none"
+    RESTART = "restart"
+
+
+class ExactlyOnceSupport(StrEnum):
+    REQUESTED = "requested"
+    REQUIRED = "required"
+
+
+class TransactionBoundary(StrEnum):
+    POLL = "poll"
+    INTERVAL = "interval"
+    CONNECTOR = "connector"
 
 
 class ToleranceType(StrEnum):
@@ -59,6 +87,19 @@ class CommonConnectorConfig(BaseModel):
             "display_name": "Connector class",
         },
     )
+    connector_plugin_version: str | None = Field(
+        None,
+        alias="connector.plugin.version",
+        description=(
+            "Version of the connector (KIP-891): a version or a range such as [1.0,2.0). "
+            "kconnect has one version of each plugin; a requirement it does not meet is an error."
+        ),
+        json_schema_extra={
+            "importance": "MEDIUM",
+            "group": "Common",
+            "display_name": "Connector version",
+        },
+    )
     tasks_max: int = Field(
         1,
         alias="tasks.max",
@@ -78,17 +119,47 @@ class CommonConnectorConfig(BaseModel):
         description="Converter class for keys; overrides the worker's key.converter.",
         json_schema_extra={"importance": "LOW", "group": "Common", "type": "CLASS"},
     )
+    key_converter_plugin_version: str | None = Field(
+        None,
+        alias="key.converter.plugin.version",
+        description="Version of the key converter (KIP-891), as connector.plugin.version.",
+        json_schema_extra={
+            "importance": "LOW",
+            "group": "Common",
+            "display_name": "Key converter version",
+        },
+    )
     value_converter: str | None = Field(
         None,
         alias="value.converter",
         description="Converter class for values; overrides the worker's value.converter.",
         json_schema_extra={"importance": "LOW", "group": "Common", "type": "CLASS"},
     )
+    value_converter_plugin_version: str | None = Field(
+        None,
+        alias="value.converter.plugin.version",
+        description="Version of the value converter (KIP-891), as connector.plugin.version.",
+        json_schema_extra={
+            "importance": "LOW",
+            "group": "Common",
+            "display_name": "Value converter version",
+        },
+    )
     header_converter: str | None = Field(
         None,
         alias="header.converter",
         description="Header converter class; overrides the worker's header.converter.",
         json_schema_extra={"importance": "LOW", "group": "Common", "type": "CLASS"},
+    )
+    header_converter_plugin_version: str | None = Field(
+        None,
+        alias="header.converter.plugin.version",
+        description="Version of the header converter (KIP-891), as connector.plugin.version.",
+        json_schema_extra={
+            "importance": "LOW",
+            "group": "Common",
+            "display_name": "Header converter version",
+        },
     )
     transforms: str = Field(
         "",
@@ -102,6 +173,16 @@ class CommonConnectorConfig(BaseModel):
         description="Aliases for the predicates used by transformations.",
         json_schema_extra={"importance": "LOW", "group": "Predicates", "type": "LIST"},
     )
+    config_action_reload: ConfigActionReload = Field(
+        ConfigActionReload.RESTART,
+        alias="config.action.reload",
+        description=(
+            "The action to take when a config provider reports a change to the connector's "
+            "configuration: 'restart' or 'none'. kconnect's built-in providers report no "
+            "changes; a restart always reads the values afresh."
+        ),
+        json_schema_extra={"importance": "LOW", "group": "Common", "display_name": "Reload Action"},
+    )
 
     errors_retry_timeout: int = Field(
         0,
@@ -114,9 +195,9 @@ class CommonConnectorConfig(BaseModel):
         ),
         json_schema_extra={"importance": "MEDIUM", **_ERRORS, "type": "LONG"},
     )
-    errors_retry_max_delay_ms: int = Field(
+    errors_retry_delay_max_ms: int = Field(
         60000,
-        alias="errors.retry.max.delay.ms",
+        alias=ERRORS_RETRY_DELAY_MAX_MS,
         ge=1,
         description=(
             "The maximum duration in milliseconds between consecutive retry attempts. Jitter "
@@ -159,7 +240,32 @@ class CommonConnectorConfig(BaseModel):
         json_schema_extra={"importance": "MEDIUM", **_ERRORS},
     )
 
-    @field_validator("errors_tolerance", mode="before")
+    @model_validator(mode="before")
+    @classmethod
+    def _deprecated_names(cls, data: object) -> object:
+        if (
+            isinstance(data, Mapping)
+            and DEPRECATED_ERRORS_RETRY_MAX_DELAY_MS in data
+            and ERRORS_RETRY_DELAY_MAX_MS not in data
+        ):
+            return {**data, ERRORS_RETRY_DELAY_MAX_MS: data[DEPRECATED_ERRORS_RETRY_MAX_DELAY_MS]}
+        return data
+
+    @field_validator(
+        "connector_plugin_version",
+        "key_converter_plugin_version",
+        "value_converter_plugin_version",
+        "header_converter_plugin_version",
+    )
+    @classmethod
+    def _version_requirement(cls, v: str | None) -> str | None:
+        try:
+            parse_requirement(v)
+        except VersionSpecError as e:
+            raise ValueError(str(e)) from None
+        return v
+
+    @field_validator("errors_tolerance", "config_action_reload", mode="before")
     @classmethod
     def _tolerance(cls, v: object) -> object:
         # Kafka Connect accepts the value in any case.
@@ -177,6 +283,72 @@ class CommonConnectorConfig(BaseModel):
     @classmethod
     def parse(cls, props: Mapping[str, str], source: str | None = None) -> Self:
         return validate_model(cls, props, source)
+
+
+_EXACTLY_ONCE = {"group": "Exactly Once Support"}
+
+
+class SourceConnectorCommonConfig(CommonConnectorConfig):
+    """Kafka Connect's `SourceConnectorConfig` keys. kconnect has no exactly-once sources yet and
+    creates topics with the broker's defaults, as a Kafka Connect standalone worker does: these
+    keys are checked, and `exactly.once.support=required` is an error, as it is there."""
+
+    topic_creation_groups: str = Field(
+        "",
+        alias="topic.creation.groups",
+        description="Groups of configurations for topics created by source connectors",
+        json_schema_extra={"importance": "LOW", "group": "Topic Creation", "type": "LIST"},
+    )
+    exactly_once_support: ExactlyOnceSupport = Field(
+        ExactlyOnceSupport.REQUESTED,
+        alias="exactly.once.support",
+        description=(
+            "Permitted values are requested, required. If set to 'required', forces a "
+            "preflight check for the connector to ensure that it can provide exactly-once "
+            "semantics with the given configuration."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_EXACTLY_ONCE},
+    )
+    transaction_boundary: TransactionBoundary = Field(
+        TransactionBoundary.POLL,
+        alias="transaction.boundary",
+        description=(
+            "Permitted values are: poll, interval, connector. The transaction boundary "
+            "applies only to workers with exactly-once support."
+        ),
+        json_schema_extra={"importance": "MEDIUM", **_EXACTLY_ONCE},
+    )
+    transaction_boundary_interval_ms: int | None = Field(
+        None,
+        alias="transaction.boundary.interval.ms",
+        ge=0,
+        description="If 'transaction.boundary' is set to 'interval', the commit interval.",
+        json_schema_extra={"importance": "LOW", **_EXACTLY_ONCE, "type": "LONG"},
+    )
+    offsets_storage_topic: str | None = Field(
+        None,
+        alias="offsets.storage.topic",
+        description=(
+            "The name of a separate offsets topic to use for this connector; used only with "
+            "exactly-once support."
+        ),
+        json_schema_extra={"importance": "LOW", "group": "offsets.topic"},
+    )
+
+    @field_validator("exactly_once_support", "transaction_boundary", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("exactly_once_support")
+    @classmethod
+    def _no_exactly_once(cls, v: ExactlyOnceSupport) -> ExactlyOnceSupport:
+        if v is ExactlyOnceSupport.REQUIRED:
+            raise ValueError(
+                "exactly-once support is required, but this worker has none "
+                "(kconnect has no exactly-once sources yet); use 'requested'"
+            )
+        return v
 
 
 class SinkConnectorCommonConfig(CommonConnectorConfig):
@@ -237,26 +409,56 @@ class SinkConnectorCommonConfig(CommonConnectorConfig):
 
     @model_validator(mode="after")
     def _topics_xor_regex(self) -> Self:
-        has_topics = bool(self.topic_list())
-        if has_topics and self.topics_regex:
-            raise ValueError("topics and topics.regex are mutually exclusive; set only one of them")
-        if not has_topics and not self.topics_regex:
-            raise ValueError("Must configure one of topics or topics.regex")
-        dlq = self.errors_deadletterqueue_topic_name.strip()
-        if dlq and dlq in self.topic_list():
-            raise ValueError(
-                f"The DLQ topic '{dlq}' may not be included in the list of topics "
-                f"('topics={self.topics}') consumed by the connector"
-            )
-        if dlq and self.topics_regex and re.fullmatch(self.topics_regex, dlq):
-            raise ValueError(
-                f"The DLQ topic '{dlq}' may not be matched by the regex for the topics "
-                f"('topics.regex={self.topics_regex}') consumed by the connector"
-            )
+        problems = sink_topic_errors(
+            {
+                TOPICS: self.topics,
+                TOPICS_REGEX: self.topics_regex,
+                DLQ_TOPIC: self.errors_deadletterqueue_topic_name,
+            }
+        )
+        if problems:
+            raise ValueError(problems[0][1])
         return self
 
     def topic_list(self) -> list[str]:
         return [t.strip() for t in self.topics.split(",") if t.strip()]
+
+
+def sink_topic_errors(config: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The rules over several sink keys, as (key, message): on the raw values, so validation
+    reports them even when another key of the config is already wrong. As Kafka Connect does, a
+    rule on `topics` and `topics.regex` is reported on both keys."""
+    topics = split_list(config.get(TOPICS, "") or "")
+    regex = (config.get(TOPICS_REGEX, "") or "").strip()
+    dlq = (config.get(DLQ_TOPIC, "") or "").strip()
+    both = "topics and topics.regex are mutually exclusive options, but both are set."
+    neither = "Must configure one of topics or topics.regex"
+    if topics and regex:
+        return [(TOPICS, both), (TOPICS_REGEX, both)]
+    if not topics and not regex:
+        return [(TOPICS, neither), (TOPICS_REGEX, neither)]
+    if dlq and dlq in topics:
+        return [
+            (
+                DLQ_TOPIC,
+                f"The DLQ topic '{dlq}' may not be included in the list of topics "
+                f"('topics={config.get(TOPICS)}') consumed by the connector",
+            )
+        ]
+    if dlq and regex:
+        try:
+            matched = re.fullmatch(regex, dlq) is not None
+        except re.error:
+            return []  # reported on topics.regex
+        if matched:
+            return [
+                (
+                    DLQ_TOPIC,
+                    f"The DLQ topic '{dlq}' may not be matched by the regex for the topics "
+                    f"('topics.regex={regex}') consumed by the connector",
+                )
+            ]
+    return []
 
 
 def split_list(value: str) -> list[str]:

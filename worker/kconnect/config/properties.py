@@ -1,14 +1,18 @@
 """A reader for Java `.properties` files, as Kafka's example configs are written.
 
 It follows `java.util.Properties.load`: `#` and `!` comments, `=`, `:` or white space between key
-and value, backslash line continuations, and the escapes `\\t \\n \\r \\f \\uXXXX`. A malformed
-escape is an error that names the file and line.
+and value, backslash line continuations, and the escapes `\\t \\n \\r \\f \\uXXXX`, where a UTF-16
+surrogate pair (`\\uD83D\\uDE00`) is the one character it encodes, as in Java. A malformed escape,
+or half a surrogate pair, is an error that names the file and line.
 """
 
 from __future__ import annotations
 
+import re
+
 from kconnect.errors import ConfigError
 
+_LOW_SURROGATE = re.compile(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 
 
@@ -79,8 +83,18 @@ def _unescape(s: str, source: str, line_no: int) -> str:
                     f"{source}:{line_no}: malformed \\uXXXX escape {s[i : i + 6]!r}; "
                     "expected four hexadecimal digits"
                 )
-            out.append(chr(int(digits, 16)))
+            unit = int(digits, 16)
             i += 6
+            if 0xD800 <= unit <= 0xDBFF and _LOW_SURROGATE.match(s, i):
+                # A UTF-16 surrogate pair, as Java writes a character beyond U+FFFF.
+                unit = 0x10000 + ((unit - 0xD800) << 10) + (int(s[i + 2 : i + 6], 16) - 0xDC00)
+                i += 6
+            elif 0xD800 <= unit <= 0xDFFF:
+                raise ConfigError(
+                    f"{source}:{line_no}: \\u{digits} is half of a UTF-16 surrogate pair, not a "
+                    "character; write the pair (\\uD83D\\uDE00) or the character itself"
+                )
+            out.append(chr(unit))
             continue
         out.append(_ESCAPES.get(n, n))
         i += 2

@@ -62,10 +62,26 @@ class ConfigProvider(Protocol):
         ...
 
 
+ALLOWED_PATHS_CONFIG: Final = "allowed.paths"
+ALLOWLIST_PATTERN_CONFIG: Final = "allowlist.pattern"
+
+
+def _read_text(file: Path, shown: str) -> str:
+    """A file's text; an error names the file as the variable wrote it, never its content."""
+    try:
+        return file.read_text("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read {shown}: not UTF-8 text (at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {shown}: {e.strerror or e}") from None
+
+
 def _allowed(path: str, params: Mapping[str, str]) -> Path:
     """`path`, resolved, when `allowed.paths` (comma-separated) admits it."""
+    if "\0" in path:
+        raise ConfigError(f"{path!r} is not a file name: it holds a NUL character")
     resolved = Path(path).resolve()
-    allowed = [p.strip() for p in params.get("allowed.paths", "").split(",") if p.strip()]
+    allowed = [p.strip() for p in params.get(ALLOWED_PATHS_CONFIG, "").split(",") if p.strip()]
     if allowed and not any(resolved.is_relative_to(Path(a).resolve()) for a in allowed):
         raise ConfigError(f"{path!r} is not under allowed.paths ({', '.join(allowed)})")
     return resolved
@@ -73,6 +89,8 @@ def _allowed(path: str, params: Mapping[str, str]) -> Path:
 
 class FileConfigProvider:
     """Keys of a `.properties` file."""
+
+    CONFIG_KEYS: Final = (ALLOWED_PATHS_CONFIG,)
 
     def __init__(self) -> None:
         self._params: dict[str, str] = {}
@@ -82,15 +100,14 @@ class FileConfigProvider:
 
     def get(self, path: str, keys: set[str]) -> dict[str, str]:
         file = _allowed(path, self._params)
-        try:
-            props = parse_properties(file.read_text("utf-8"), str(file))
-        except OSError as e:
-            raise ConfigError(f"cannot read {path}: {e.strerror or e}") from e
+        props = parse_properties(_read_text(file, path), str(file))
         return {k: props[k] for k in keys if k in props}
 
 
 class DirectoryConfigProvider:
     """Files of a directory, by name: the key is a file name, the value its content."""
+
+    CONFIG_KEYS: Final = (ALLOWED_PATHS_CONFIG,)
 
     def __init__(self) -> None:
         self._params: dict[str, str] = {}
@@ -106,19 +123,21 @@ class DirectoryConfigProvider:
         for key in keys:
             file = directory / key
             if "/" not in key and file.is_file():
-                out[key] = file.read_text("utf-8")
+                out[key] = _read_text(file, f"{path}/{key}")
         return out
 
 
 class EnvVarConfigProvider:
     """Environment variables; `allowlist.pattern` (a regex, whole match) limits which."""
 
+    CONFIG_KEYS: Final = (ALLOWLIST_PATTERN_CONFIG,)
+
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = environ if environ is not None else os.environ
         self._allow: re.Pattern[str] | None = None
 
     def configure(self, params: Mapping[str, str]) -> None:
-        pattern = params.get("allowlist.pattern")
+        pattern = params.get(ALLOWLIST_PATTERN_CONFIG)
         try:
             self._allow = re.compile(pattern) if pattern else None
         except re.error as e:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from kconnect.api.converter import Converter, HeaderConverter
-from kconnect.converters._config import get_converter_type
+from kconnect.converters._config import ConverterTypeConfig, get_converter_type
 from kconnect.data.schema import Schema, SchemaAndValue, Type
 from kconnect.errors import DataError
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 class ByteArrayConverter(Converter, HeaderConverter):
+    config_model = ConverterTypeConfig
+
     def configure(self, configs: Mapping[str, str], is_key: bool = False) -> None:
         get_converter_type(configs)
 

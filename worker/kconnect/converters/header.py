@@ -10,7 +10,9 @@ Reading infers the schema as Java's `Values.parseString` does for scalars: empty
 STRING; `true`/`false` (any case) is BOOLEAN; an integer is the smallest of INT8, INT16, INT32,
 INT64 that holds it (a number with only zeros after the point counts as an integer, as in Java),
 larger integers a Decimal of scale 0; a number with a fraction is FLOAT32 when it is within
-float range, else FLOAT64; anything else is the STRING as written. Simplified against Java:
+float range, else FLOAT64; anything else is the STRING as written. Bytes that are not UTF-8
+text (a binary header) are read as BYTES, unchanged; Java decodes them with U+FFFD replacement
+characters into a STRING, which loses the bytes. Simplified against Java:
 lists, maps, quoted strings and ISO dates/times in header text are read back as STRING rather
 than parsed into ARRAY, MAP or the temporal logical types.
 """
@@ -18,6 +20,7 @@ than parsed into ARRAY, MAP or the temporal logical types.
 from __future__ import annotations
 
 import decimal
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -32,6 +35,8 @@ from kconnect.errors import DataError
 
 if TYPE_CHECKING:
     from kconnect.api.records import Headers
+
+log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _INT_SCHEMAS = (
@@ -105,13 +110,19 @@ class SimpleHeaderConverter(HeaderConverter, Converter):
     def to_connect_header(self, topic: str, header_key: str, value: bytes | None) -> SchemaAndValue:
         if value is None:
             return SchemaAndValue(None, None)
+        raw = bytes(value)
         try:
-            text = bytes(value).decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise DataError(
-                f"header {header_key!r} on topic {topic!r} is not UTF-8 text "
-                f"(bad byte at offset {e.start})"
-            ) from None
+            # Binary data (a tracing id, a hash, a serialized object) is a header like any other:
+            # it is kept as it was written.
+            log.debug(
+                "header %r on topic %r is not UTF-8 text (bad byte at offset %d): kept as BYTES",
+                header_key,
+                topic,
+                e.start,
+            )
+            return SchemaAndValue(Schema.BYTES, raw)
         return parse_string(text)
 
     # Usable as a record converter too, as Java's class is.

@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Final
 from pydantic_core import from_json as _jiter_from_json
 
 from kconnect.api.converter import Converter, HeaderConverter
-from kconnect.converters._config import get_bool, get_choice, get_converter_type, get_int
+from kconnect.converters._config import (
+    JsonConverterConfig,
+    get_bool,
+    get_choice,
+    get_converter_type,
+    get_int,
+)
 from kconnect.data._javatext import java_double_str, java_float_str, to_float32
 from kconnect.data.logical import Date, Decimal, Time, Timestamp
 from kconnect.data.schema import (
@@ -992,6 +998,8 @@ class JsonConverter(Converter, HeaderConverter):
     (default 1000), `decimal.format` (BASE64 or NUMERIC, default BASE64),
     `replace.null.with.default` (default true), and `converter.type`.
     """
+
+    config_model = JsonConverterConfig
 
     def __init__(self) -> None:
         self._schemas_enable = True

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from kconnect.api.converter import Converter, HeaderConverter
-from kconnect.converters._config import get_converter_type, get_encoding
+from kconnect.converters._config import StringConverterConfig, get_converter_type, get_encoding
 from kconnect.data._javatext import java_float_str, java_to_string
 from kconnect.data.schema import Schema, SchemaAndValue, Type
 from kconnect.errors import DataError
@@ -27,6 +27,8 @@ ENCODING_CONFIG = "converter.encoding"
 
 
 class StringConverter(Converter, HeaderConverter):
+    config_model = StringConverterConfig
+
     def __init__(self) -> None:
         self._encode_with = "utf-8"
         self._decode_with = "utf-8"

@@ -120,8 +120,9 @@ class Herder(ABC):
     def connector_plugins(self, connectors_only: bool) -> list[PluginInfo]: ...
 
     @abstractmethod
-    def plugin_config(self, plugin: str) -> list[ConfigKeyInfo]:
-        """The config keys of a plugin; `NotFoundError` for an unknown plugin."""
+    def plugin_config(self, plugin: str, version: str | None = None) -> list[ConfigKeyInfo]:
+        """The config keys of a plugin; `NotFoundError` for an unknown plugin, `BadRequestError`
+        for a `version` requirement (KIP-891) that is malformed or that it does not meet."""
 
     @abstractmethod
     async def validate_connector_config(

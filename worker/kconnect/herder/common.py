@@ -6,6 +6,7 @@ read access to them and to the status store, the views below are the same in eve
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -23,6 +24,12 @@ from kconnect.api.types import (
     TaskId,
     TaskNumber,
 )
+from kconnect.config.connector import (
+    CONNECTOR_PLUGIN_VERSION,
+    SinkConnectorCommonConfig,
+    SourceConnectorCommonConfig,
+)
+from kconnect.config.versions import VersionSpecError
 from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
 from kconnect.herder.errors import BadRequestError, NotFoundError
@@ -42,7 +49,7 @@ from kconnect.herder.model import (
 )
 from kconnect.herder.restart import RestartPlan, plan_restart
 from kconnect.herder.validation import config_key_infos, validate_config
-from kconnect.plugins.registry import PluginKind, PluginRegistry
+from kconnect.plugins.registry import PluginKind, PluginRegistry, version_mismatch, version_of
 from kconnect.storage import sink_offsets
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import State, StateInfo
@@ -183,12 +190,15 @@ class CommonHerder(Herder):
         self, status: ConnectorStateInfo, connector: bool, tasks: frozenset[TaskId]
     ) -> ConnectorStateInfo:
         """The status a restart answers with: what will restart shown as RESTARTING."""
-        restarting = StateInfo(State.RESTARTING, self.worker_id)
+
+        def restarting(info: StateInfo) -> StateInfo:
+            return StateInfo(State.RESTARTING, self.worker_id, version=info.version)
+
         return ConnectorStateInfo(
             status.name,
-            restarting if connector else status.connector,
+            restarting(status.connector) if connector else status.connector,
             [
-                TaskStateInfo(t.id, restarting)
+                TaskStateInfo(t.id, restarting(t.info))
                 if TaskId(status.name, TaskNumber(t.id)) in tasks
                 else t
                 for t in status.tasks
@@ -217,13 +227,34 @@ class CommonHerder(Herder):
                 out.append(PluginInfo(d.class_name, _KIND_TO_TYPE[kind], d.version))
         return out
 
-    def plugin_config(self, plugin: str) -> list[ConfigKeyInfo]:
+    def plugin_config(self, plugin: str, version: str | None = None) -> list[ConfigKeyInfo]:
         try:
             cls = self._registry.resolve(plugin)
         except ConfigError:
             raise NotFoundError(f"Unknown plugin {plugin}.") from None
+        try:
+            mismatch = version_mismatch(self._registry.display_name(cls), cls, version)
+        except VersionSpecError as e:
+            raise BadRequestError(str(e)) from None
+        if mismatch is not None:
+            raise BadRequestError(mismatch)
         if issubclass(cls, Connector):
-            return config_key_infos(cls.config_model)
+            # The connector's own keys, then the framework's, as Kafka Connect lists them.
+            framework = (
+                SinkConnectorCommonConfig
+                if issubclass(cls, SinkConnector)
+                else SourceConnectorCommonConfig
+            )
+            own = config_key_infos(cls.config_model)
+            names = {k.name for k in own}
+            installed = version_of(cls)
+            return own + [
+                dataclasses.replace(k, default_value=installed)
+                if k.name == CONNECTOR_PLUGIN_VERSION
+                else k
+                for k in config_key_infos(framework)
+                if k.name not in names
+            ]
         model = getattr(cls, "config_model", None)
         if isinstance(model, type) and issubclass(
             cls, Converter | HeaderConverter | Transformation | Predicate

@@ -389,6 +389,9 @@ class DistributedHerder(CommonHerder):
             if committed:
                 self._write(task_config_records(name, []))
             return
+        if config.target(name) is TargetState.PAUSED and not committed:
+            # Created PAUSED: as in Kafka Connect, no tasks until it is resumed.
+            return
         configs = self._worker.generate_task_configs(name)
         if configs is None:
             return
@@ -518,10 +521,9 @@ class DistributedHerder(CommonHerder):
         await self._call_writer(run)
 
     # --- topics
+    # Kafka Connect answers these for any name, known or not (an unknown one has no topics).
     async def connector_topics(self, name: ConnectorName) -> list[str]:
-        self._config(name)
         return sorted(self._worker.active_topics(name))
 
     async def reset_connector_topics(self, name: ConnectorName) -> None:
-        self._config(name)
         self._worker.reset_active_topics(name)

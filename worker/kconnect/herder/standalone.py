@@ -184,7 +184,12 @@ class StandaloneHerder(CommonHerder):
         healthy = self._worker.set_connector_target(name, state)
         for task_id in self._worker.connector_tasks(name):
             self._worker.set_task_target(task_id, state)
-        if healthy and previous is TargetState.STOPPED:
+        # Tasks are made when the connector runs: after a stop, or when it was created PAUSED
+        # and has none yet (as in Kafka Connect, a connector created PAUSED has no tasks).
+        if healthy and (
+            previous is TargetState.STOPPED
+            or (state is TargetState.STARTED and not self._task_configs.get(name))
+        ):
             self._reconfigure(name)
 
     async def restart_connector(
@@ -216,12 +221,11 @@ class StandaloneHerder(CommonHerder):
             raise NotFoundError(f"Connector {task.connector} not found")
         return task.connector
 
+    # Kafka Connect answers these for any name, known or not (an unknown one has no topics).
     async def connector_topics(self, name: ConnectorName) -> list[str]:
-        self._config(name)
         return sorted(self._worker.active_topics(name))
 
     async def reset_connector_topics(self, name: ConnectorName) -> None:
-        self._config(name)
         self._worker.reset_active_topics(name)
 
     # --- on the herder thread
@@ -231,7 +235,7 @@ class StandaloneHerder(CommonHerder):
         healthy = self._worker.start_connector(
             name, config, target, on_reconfigure=lambda: self._request_reconfigure(name)
         )
-        if healthy and target is not TargetState.STOPPED:
+        if healthy and target is TargetState.STARTED:
             self._reconfigure(name)
         elif target is TargetState.STOPPED:
             self._task_configs[name] = []

@@ -27,7 +27,7 @@ it fails the same way there, and otherwise replaced by one saying only that the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, get_args, get_origin
 
@@ -40,16 +40,21 @@ from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import Predicate, Transformation
 from kconnect.config.connector import (
+    CONNECTOR_PLUGIN_VERSION,
+    CONVERTER_PLUGIN_VERSIONS,
     CommonConnectorConfig,
     SinkConnectorCommonConfig,
+    SourceConnectorCommonConfig,
+    sink_topic_errors,
     split_list,
 )
 from kconnect.config.providers import ConfigProviderError, ConfigTransformer
 from kconnect.config.validation import describe_problems
+from kconnect.config.versions import VersionSpecError
 from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.herder.model import ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo
-from kconnect.plugins.registry import PluginRegistry
+from kconnect.plugins.registry import PluginKind, PluginRegistry, version_mismatch, version_of
 from kconnect.transforms.chain import PREDICATES, TRANSFORMS, parse_chain_spec
 from kconnect.worker.clients import override_errors
 
@@ -342,6 +347,92 @@ def _override_policy(worker_props: Mapping[str, str]) -> str:
         return "None"  # the worker refuses to start with it: allow nothing meanwhile
 
 
+_WORKER_CONVERTER_DEFAULTS = {
+    key: str(WorkerConfig.model_fields[field].default)
+    for key, field in (
+        ("key.converter", "key_converter"),
+        ("value.converter", "value_converter"),
+        ("header.converter", "header_converter"),
+    )
+}
+
+
+def _implied_values(
+    registry: PluginRegistry,
+    worker_props: Mapping[str, str],
+    config: Mapping[str, str],
+    connector_cls: type | None,
+) -> dict[str, str]:
+    """The values Kafka Connect shows for keys the config leaves unset: the worker's converters,
+    and the versions of the connector and converters that would run."""
+    implied: dict[str, str] = {}
+    if connector_cls is not None:
+        implied[CONNECTOR_PLUGIN_VERSION] = version_of(connector_cls)
+    for key, version_key in CONVERTER_PLUGIN_VERSIONS.items():
+        name = config.get(key) or worker_props.get(key) or _WORKER_CONVERTER_DEFAULTS[key]
+        implied[key] = name
+        try:
+            implied[version_key] = version_of(registry.resolve(name))
+        except ConfigError:
+            continue  # reported on the converter's key
+    return implied
+
+
+def _recommended_values(
+    registry: PluginRegistry, implied: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """Kafka Connect's recommenders: the installed converters (by the names listings show) for
+    the converter keys, and the installed version for each version key."""
+    by_kind: dict[PluginKind, list[str]] = {}
+    for plugin in registry.plugins():
+        for kind in plugin.kinds:
+            by_kind.setdefault(kind, []).append(plugin.class_name)
+    converters = sorted(by_kind.get(PluginKind.CONVERTER, []))
+    out: dict[str, list[str]] = {
+        "key.converter": converters,
+        "value.converter": converters,
+        "header.converter": sorted(by_kind.get(PluginKind.HEADER_CONVERTER, [])),
+    }
+    for key in (CONNECTOR_PLUGIN_VERSION, *CONVERTER_PLUGIN_VERSIONS.values()):
+        if key in implied:
+            out[key] = [implied[key]]
+    return out
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "INT": int,
+    "LONG": int,
+    "SHORT": int,
+    "DOUBLE": float,
+}
+
+
+def _parses(java_type: str, text: str) -> bool:
+    if java_type == "BOOLEAN":
+        return text.strip().lower() in ("true", "false")
+    parse = _PARSERS.get(java_type)
+    if parse is None:
+        return True
+    try:
+        parse(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _check_version(
+    registry: PluginRegistry, cls: type, requirement: str | None, key: str, errors: Errors
+) -> None:
+    """A KIP-891 version requirement the installed plugin does not meet is an error on `key`
+    (a malformed one is reported by the model). The message quotes the requirement."""
+    try:
+        mismatch = version_mismatch(registry.display_name(cls), cls, requirement)
+    except VersionSpecError:
+        return
+    if mismatch is not None:
+        _add(errors, key, Finding("version", mismatch))
+
+
 @dataclass
 class _Checked:
     """What one pass of the checks over a config found."""
@@ -373,10 +464,26 @@ def _check(
     common: type[CommonConnectorConfig] = (
         SinkConnectorCommonConfig
         if connector_cls is not None and issubclass(connector_cls, SinkConnector)
-        else CommonConnectorConfig
+        else SourceConnectorCommonConfig
     )
+    if connector_cls is not None:
+        _check_version(
+            registry,
+            connector_cls,
+            config.get(CONNECTOR_PLUGIN_VERSION),
+            CONNECTOR_PLUGIN_VERSION,
+            errors,
+        )
+    rules = sink_topic_errors(config) if common is SinkConnectorCommonConfig else []
+    rule_messages = {message for _, message in rules}
     for key, findings in _model_errors(common, config, written).items():
-        errors.setdefault(key, []).extend(findings)
+        # The sink's rules over several keys come from `rules`, whether or not the model got
+        # as far as checking them.
+        kept = [f for f in findings if f.message not in rule_messages]
+        if kept:
+            errors.setdefault(key, []).extend(kept)
+    for key, message in rules:
+        _add(errors, key, Finding("topics", message))
     models: list[type[BaseModel]] = [common]
     if connector_cls is not None:
         models.append(connector_cls.config_model)
@@ -391,6 +498,8 @@ def _check(
             continue
         try:
             cls = registry.resolve_as(config[key], base, key)
+            version_key = CONVERTER_PLUGIN_VERSIONS[key]
+            _check_version(registry, cls, config.get(version_key), version_key, errors)
             conv = cls()
             if isinstance(conv, Converter):
                 conv.configure(prefixed(config, key + "."), key == "key.converter")
@@ -463,7 +572,17 @@ def validate_config(
 
     checked = _check(registry, worker_props, resolved, written)
     models = checked.models
-    definitions = [key_info for model in models for key_info in config_key_infos(model)]
+    # As Kafka Connect's definitions enriched for the worker: its converters and the installed
+    # versions are the defaults. They come from the config as written, never a resolved value.
+    implied = _implied_values(registry, worker_props, written, checked.connector_cls)
+    recommended = _recommended_values(registry, implied)
+    definitions = [
+        dataclasses.replace(key_info, default_value=implied[key_info.name])
+        if key_info.name in implied
+        else key_info
+        for model in models
+        for key_info in config_key_infos(model)
+    ]
     if resolved_keys:
         as_written = _check(registry, worker_props, written, written)
         chain_keys = as_written.chain_keys
@@ -484,13 +603,18 @@ def validate_config(
         seen.add(key_info.name)
         if key_info.group and key_info.group not in groups:
             groups.append(key_info.group)
-        value = written.get(key_info.name, key_info.default_value)
+        value = written.get(key_info.name)
+        if value is None:
+            value = key_info.default_value
+        elif key_info.name in errors and not _parses(key_info.type, value):
+            value = None  # Kafka Connect shows no value for one it could not parse
         infos.append(
             ConfigInfo(
                 key_info,
                 ConfigValueInfo(
                     key_info.name,
                     None if key_info.type == "PASSWORD" and value else value,
+                    recommended_values=list(recommended.get(key_info.name, ())),
                     errors=errors.pop(key_info.name, []),
                 ),
             )

@@ -35,6 +35,7 @@ from typing import TypeVar
 from kconnect.api.connector import Connector, SinkConnector, SourceConnector
 from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.transform import Predicate, Transformation
+from kconnect.config.versions import parse_requirement
 from kconnect.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,17 @@ JAVA_ALIASES: dict[str, str] = {
     "org.apache.kafka.connect.storage.StringConverter": "StringConverter",
     "org.apache.kafka.connect.converters.ByteArrayConverter": "ByteArrayConverter",
     "org.apache.kafka.connect.storage.SimpleHeaderConverter": "SimpleHeaderConverter",
+    **{
+        f"org.apache.kafka.connect.converters.{name}": name
+        for name in (
+            "BooleanConverter",
+            "DoubleConverter",
+            "FloatConverter",
+            "IntegerConverter",
+            "LongConverter",
+            "ShortConverter",
+        )
+    },
 }
 _JAVA_NAME_OF = {v: k for k, v in JAVA_ALIASES.items()}
 
@@ -109,7 +121,8 @@ def kinds_of(cls: type) -> tuple[PluginKind, ...]:
     return tuple(kinds)
 
 
-def _version_of(cls: type) -> str:
+def version_of(cls: type) -> str:
+    """A plugin's version: a connector's `version()`, else kconnect's for a built-in."""
     if issubclass(cls, Connector):
         try:
             return cls.__new__(cls).version()
@@ -118,6 +131,19 @@ def _version_of(cls: type) -> str:
     from kconnect.api.connector import package_version  # noqa: PLC0415
 
     return package_version() if cls.__module__.startswith("kconnect.") else "unknown"
+
+
+def version_mismatch(display_name: str, cls: type, requirement: str | None) -> str | None:
+    """Why the installed `cls` does not meet a KIP-891 version requirement, or None when it
+    does (or none is given); `VersionSpecError` when the requirement is malformed."""
+    wanted = parse_requirement(requirement)
+    installed = version_of(cls)
+    if wanted is None or wanted.contains(installed):
+        return None
+    return (
+        f"Plugin {display_name} not found that matches the version range {requirement}, "
+        f"available versions: [{installed}]"
+    )
 
 
 class PluginRegistry:
@@ -217,7 +243,7 @@ class PluginRegistry:
                 continue
             kinds = kinds_of(cls)
             if kinds:
-                out.append(PluginDescriptor(self.display_name(cls), cls, kinds, _version_of(cls)))
+                out.append(PluginDescriptor(self.display_name(cls), cls, kinds, version_of(cls)))
         return sorted(out, key=lambda d: d.class_name)
 
     # --- loading
@@ -229,7 +255,7 @@ class PluginRegistry:
         ep = self._eps[ep_name]
         try:
             obj = ep.load()
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not hide the others
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - a broken plugin must not hide the others
             self._broken[ep_name] = f"{type(e).__name__}: {e}"
             log.warning("plugin %s (%s) failed to load: %s", ep_name, ep.value, e)
             raise ConfigError(f"plugin {ep_name!r} ({ep.value}) failed to load: {e}") from None
@@ -257,6 +283,17 @@ def _import_path(path: str) -> type:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(f"cannot import module {module_name!r} for class {path!r}: {e}") from None
+    except SystemExit as e:
+        # A script-like module (one that runs and exits when imported) is not a plugin; its
+        # exit must not end the worker, least of all with status 0 and no message.
+        raise ConfigError(
+            f"importing module {module_name!r} for class {path!r} tried to exit the process "
+            f"(SystemExit({e.code!r})): it is not a plugin module"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - the module's own code, run by importing it
+        raise ConfigError(
+            f"importing module {module_name!r} for class {path!r} failed: {type(e).__name__}: {e}"
+        ) from None
     obj: object = module
     for part in attr.split("."):
         try:

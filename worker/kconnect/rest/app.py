@@ -18,8 +18,8 @@ Every failure leaves as Kafka's `{"error_code": N, "message": "..."}` with statu
 Like Jersey, every path also answers with a trailing slash (`GET /connectors/`). Path segments
 are percent-decoded, so a connector named `a/b c` is `/connectors/a%2Fb%20c`.
 
-Request bodies are read as JSON whatever their Content-Type: Kafka Connect insists on
-`application/json` (415 otherwise), but accepting what curl sends by default breaks no client.
+A request body must be sent as `application/json` (any parameters, such as a charset, are
+allowed); another Content-Type, or none, is a 415, as in Kafka Connect.
 """
 
 from __future__ import annotations
@@ -145,6 +145,9 @@ def _flag(request: web.Request, name: str, default: bool) -> bool:
 
 
 async def _body(request: web.Request) -> JsonValue:
+    if not bodies.is_json_media_type(request.headers.get("Content-Type", "")):
+        # Jersey's answer to a resource that consumes only application/json.
+        raise HerderError("HTTP 415 Unsupported Media Type", 415)
     return bodies.parse_json(await request.read())
 
 
@@ -325,13 +328,17 @@ async def list_plugins(request: web.Request) -> web.Response:
 
 
 async def plugin_config(request: web.Request) -> web.Response:
-    keys = _herder(request).plugin_config(request.match_info["plugin"])
+    keys = _herder(request).plugin_config(
+        request.match_info["plugin"], request.query.get("version")
+    )
     return json_response([k.to_json() for k in keys])
 
 
 async def validate_config(request: web.Request) -> web.Response:
+    plugin = request.match_info["plugin"]
     config = bodies.config_to_validate(await _body(request), "Connector config")
-    infos = await _herder(request).validate_connector_config(config, request.match_info["plugin"])
+    config = bodies.check_plugin(plugin, config)
+    infos = await _herder(request).validate_connector_config(config, plugin)
     return json_response(infos.to_json())
 
 
@@ -410,8 +417,14 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 """Every endpoint, as (method, path template as the OpenAPI document spells it, handler)."""
 
-# Path parameters with a narrower pattern than aiohttp's default `[^{}/]+`.
-_PATTERNS = {"{task}": "{task:-?[0-9]+}"}
+# Path parameters with another pattern than aiohttp's default `[^{}/]+`: a connector's or a
+# logger's name may hold `{` and `}` (Kafka Connect allows them), a task id is an integer.
+_PATTERNS = {
+    "{connector}": "{connector:[^/]+}",
+    "{logger}": "{logger:[^/]+}",
+    "{plugin}": "{plugin:[^/]+}",
+    "{task}": "{task:-?[0-9]+}",
+}
 
 
 def _aiohttp_path(template: str) -> str:

@@ -8,16 +8,20 @@ they are; numbers and booleans are accepted and turned into their text (`5` -> `
 `true` -> `"true"`), because existing clients and tools send them; objects and arrays are
 rejected. A null value removes a key in `PATCH .../config`, is dropped by `.../config/validate`
 (the key then counts as unset) and is rejected everywhere else.
+
+A body is read whole before anything acts on it (`kconnect.config.jsontext`): a document nested
+too deep, an integer too long to read, or a string holding half a UTF-16 surrogate pair
+(`"\\ud800"`) is a 400 naming the line and column, and nothing is created or changed.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from kconnect.api.types import ConnectorName, JsonValue
+from kconnect.config import jsontext
 from kconnect.herder.errors import BadRequestError
 from kconnect.storage.states import TargetState
 
@@ -26,10 +30,6 @@ NAME_CONFIG = "name"
 
 def _bad(message: str) -> NoReturn:
     raise BadRequestError(message)
-
-
-def _reject_constant(token: str) -> NoReturn:
-    _bad(f"Request body is not valid JSON: {token} is not a JSON number")
 
 
 def _json_type(value: JsonValue) -> str:
@@ -46,6 +46,11 @@ def _json_type(value: JsonValue) -> str:
     return "an object"
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """Whether a Content-Type header names `application/json` (parameters aside, any case)."""
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
 def parse_json(raw: bytes) -> JsonValue:
     """Decode a request body; an empty body is a 400 too, since every caller needs one."""
     if not raw.strip():
@@ -55,10 +60,10 @@ def parse_json(raw: bytes) -> JsonValue:
     except UnicodeDecodeError as exc:
         _bad(f"Request body is not valid UTF-8 at byte {exc.start}: expected a JSON document")
     try:
-        value: JsonValue = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        _bad(f"Request body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
-    return value
+        value = jsontext.loads(text)
+    except jsontext.JsonTextError as exc:
+        _bad(f"Request body is not valid JSON: {exc}")
+    return cast(JsonValue, value)
 
 
 def expect_object(value: JsonValue, what: str) -> dict[str, JsonValue]:
@@ -116,6 +121,26 @@ def check_and_put_name(name: str, config: dict[str, str], where: str) -> dict[st
             f"Connector name configuration ({included}) doesn't match connector name "
             f"in the {where} ({name})"
         )
+    return config
+
+
+CONNECTOR_CLASS_CONFIG = "connector.class"
+
+
+def _normalized_plugin_name(name: str) -> str:
+    return name.removesuffix("Connector") if name != "Connector" else name
+
+
+def check_plugin(plugin: str, config: dict[str, str]) -> dict[str, str]:
+    """Kafka Connect's check on `PUT /connector-plugins/{p}/config/validate`: a `connector.class`
+    in the body must name the plugin of the path (the full class name, or one ending in the
+    path's, `Connector` suffixes aside), and must be there (Kafka Connect answers 500 without
+    it, for the same BadRequestException; here it is the 400 it means)."""
+    included = config.get(CONNECTOR_CLASS_CONFIG)
+    if included is None:
+        _bad(f"Connector config {config} contains no connector type")
+    if not _normalized_plugin_name(included).endswith(_normalized_plugin_name(plugin)):
+        _bad(f"Included connector type {included} does not match request type {plugin}")
     return config
 
 

@@ -14,6 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from kconnect.config import jsontext
 from kconnect.errors import ConfigError, DataError
 from kconnect.storage.offsets import MemoryOffsetStore, serialize_key, serialize_value
 
@@ -27,29 +28,37 @@ class FileOffsetStore(MemoryOffsetStore):
         self._load()
 
     def _load(self) -> None:
+        not_offsets = f"offset.storage.file.filename: {self.path} is not a kconnect offsets file"
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return
-        except OSError as e:
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{not_offsets}: not UTF-8 text (at byte {e.start})") from None
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the name
             raise ConfigError(
                 f"offset.storage.file.filename: cannot read {self.path}: {e}"
             ) from None
         if not text.strip():
             return
         try:
-            doc = json.loads(text)
+            doc = jsontext.loads(text)
+        except jsontext.JsonTextError as e:
+            raise ConfigError(
+                f"{not_offsets}: line {e.line}, column {e.column}: {e.reason}"
+            ) from None
+        try:
             if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION:
                 raise DataError(f'expected an object with "version": {FORMAT_VERSION}')
             entries = doc["offsets"]
+            if not isinstance(entries, list):
+                raise DataError('expected "offsets" to be a list of [key, value] pairs')
             items: dict[bytes, bytes | None] = {}
             for key, value in entries:
                 items[str(key).encode()] = None if value is None else str(value).encode()
             self._load_items(items)
-        except (ValueError, KeyError, TypeError, DataError) as e:
-            raise ConfigError(
-                f"offset.storage.file.filename: {self.path} is not a kconnect offsets file: {e}"
-            ) from None
+        except (ValueError, KeyError, TypeError, DataError, RecursionError) as e:
+            raise ConfigError(f"{not_offsets}: {e}") from None
 
     def _persist(self) -> None:
         entries = [

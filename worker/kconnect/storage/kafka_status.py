@@ -3,7 +3,8 @@
 
 Format, as Java writes it (JsonConverter without schemas, fields in this order):
 - key `status-connector-<name>` or `status-task-<name>-<n>`;
-- value `{"state":"RUNNING","trace":null,"worker_id":"host:port","generation":3}`;
+- value `{"state":"RUNNING","trace":null,"worker_id":"host:port","generation":3,"version":"1.0"}`
+  (`version`, the plugin's, is Kafka 4.1's, KIP-891; older values lack it);
 - a tombstone (or Java's DESTROYED state, which it writes as one) removes the entry.
 - active topics: key `status-topic-<topic>:connector-<name>`, value
   `{"topic":{"name":...,"connector":...,"task":n,"discoverTimestamp":ms}}`; a tombstone forgets it.
@@ -60,6 +61,7 @@ def serialize_state(info: StateInfo) -> bytes | None:
         "trace": info.trace,
         "worker_id": info.worker_id,
         "generation": info.generation,
+        "version": info.version,
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -88,7 +90,10 @@ def parse_state(raw: bytes) -> StateInfo:
         raise DataError(
             f"status value {raw[:200]!r}: 'generation' {generation!r} is not an integer"
         )
-    return StateInfo(State(state), worker_id, trace, generation)
+    version = doc.get("version")
+    if version is not None and not isinstance(version, str):
+        raise DataError(f"status value {raw[:200]!r}: 'version' {version!r} is not a string")
+    return StateInfo(State(state), worker_id, trace, generation, version)
 
 
 def parse_key(raw: bytes) -> ConnectorName | TaskId | None:

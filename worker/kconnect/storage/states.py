@@ -48,9 +48,13 @@ class StateInfo:
     worker_id: str
     trace: str | None = None
     generation: int = 0
+    version: str | None = None
+    """The connector's or task's `version()` (KIP-891), when the worker running it knew it."""
 
     def to_json(self) -> dict[str, JsonValue]:
         out: dict[str, JsonValue] = {"state": self.state.value, "worker_id": self.worker_id}
         if self.trace:
             out["trace"] = self.trace
+        if self.version is not None:
+            out["version"] = self.version
         return out

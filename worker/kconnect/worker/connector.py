@@ -15,7 +15,7 @@ from kconnect.api.types import ConnectorName
 from kconnect.logcontext import log_context
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
-from kconnect.worker.task import format_trace
+from kconnect.worker.task import format_trace, plugin_version
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class ConnectorRunner:
         self.generation = generation
         """The group generation in which this worker was given the connector."""
         self.connector = connector
+        self.version = plugin_version(connector)
         self.props = dict(props)
         self._status = status
         self._worker_id = worker_id
@@ -119,7 +120,10 @@ class ConnectorRunner:
             # As Kafka Connect (`putSafe`): not over a newer owner's state, since the connector
             # may already run elsewhere when this worker lost it.
             self._status.put_connector_safe(
-                self.name, StateInfo(State.UNASSIGNED, self._worker_id, None, self.generation)
+                self.name,
+                StateInfo(
+                    State.UNASSIGNED, self._worker_id, None, self.generation, version=self.version
+                ),
             )
 
     def _stop(self) -> None:
@@ -133,5 +137,6 @@ class ConnectorRunner:
 
     def _report(self, state: State, trace: str | None = None) -> None:
         self._status.put_connector(
-            self.name, StateInfo(state, self._worker_id, trace, self.generation)
+            self.name,
+            StateInfo(state, self._worker_id, trace, self.generation, version=self.version),
         )

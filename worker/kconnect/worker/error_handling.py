@@ -1,7 +1,7 @@
 """Error handling for one task: retries, tolerance and reporting, with Kafka Connect's keys.
 
     errors.retry.timeout          how long a failing operation is retried (0 none, -1 forever)
-    errors.retry.max.delay.ms     the cap on the backoff between attempts
+    errors.retry.delay.max.ms     the cap on the backoff between attempts
     errors.tolerance              none: the first error fails the task; all: skip the record
     errors.log.enable             log each error with the stage and class that failed
     errors.log.include.messages   ... and the record's coordinates or content
@@ -9,7 +9,7 @@
 
 Rules, as in Kafka Connect's `RetryWithToleranceOperator`:
 - **Only a `RetriableError` is retried,** with exponential backoff from 300 ms, capped by
-  `errors.retry.max.delay.ms` (past the cap, a random delay below it), until
+  `errors.retry.delay.max.ms` (past the cap, a random delay below it), until
   `errors.retry.timeout` has passed since the first attempt.
 - **What can be tolerated depends on the stage.** In the converter and transform stages any
   exception can be skipped under `errors.tolerance=all`. In the others (a sink's `put`, the
@@ -110,7 +110,7 @@ class ErrorReporter(Protocol):
 @dataclass(frozen=True)
 class ErrorHandlingConfig:
     retry_timeout_ms: int = 0
-    retry_max_delay_ms: int = 60000
+    retry_delay_max_ms: int = 60000
     tolerance: ToleranceType = ToleranceType.NONE
     log_enable: bool = False
     log_include_messages: bool = False
@@ -119,7 +119,7 @@ class ErrorHandlingConfig:
     def of(cls, config: CommonConnectorConfig) -> ErrorHandlingConfig:
         return cls(
             retry_timeout_ms=config.errors_retry_timeout,
-            retry_max_delay_ms=config.errors_retry_max_delay_ms,
+            retry_delay_max_ms=config.errors_retry_delay_max_ms,
             tolerance=config.errors_tolerance,
             log_enable=config.errors_log_enable,
             log_include_messages=config.errors_log_include_messages,
@@ -260,7 +260,7 @@ class RetryWithTolerance:
         return (self.clock() - start) * 1000 < timeout_ms and not self.stopping()
 
     def _backoff(self, attempt: int, start: float, timeout_ms: int) -> None:
-        delay_ms = backoff_ms(attempt, self.config.retry_max_delay_ms)
+        delay_ms = backoff_ms(attempt, self.config.retry_delay_max_ms)
         if timeout_ms != ERRORS_RETRY_TIMEOUT_INFINITE:
             remaining = timeout_ms - (self.clock() - start) * 1000
             delay_ms = max(0.0, min(delay_ms, remaining))

@@ -46,7 +46,7 @@ from kconnect.worker.error_handling import (
     class_name_of,
 )
 from kconnect.worker.sink_positions import SinkPositions, assigned_only
-from kconnect.worker.task import CLIENT_LOG, TaskRunner
+from kconnect.worker.task import CLIENT_LOG, TaskRunner, plugin_version
 from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ class SinkTaskRunner(TaskRunner):
             task_id, task_props, target, status, worker_id, topics_seen, metrics, generation
         )
         self.task = task
+        self.version = plugin_version(task)
         self._consumer_config = dict(consumer_config)
         self._protocol_fallback = protocol_fallback
         self._topics = list(topics)
@@ -481,7 +482,7 @@ class SinkTaskRunner(TaskRunner):
         first, and then the batch is not delivered.
 
         The wait is what the task asked for (`context.timeout`), else a backoff from 300 ms
-        capped by `errors.retry.max.delay.ms`. As in Kafka Connect, a sink retries for as long
+        capped by `errors.retry.delay.max.ms`. As in Kafka Connect, a sink retries for as long
         as it takes by default; `errors.retry.timeout` > 0 bounds it, and then the task fails
         without committing the batch. While it waits, a rebalance may revoke partitions: their
         records leave the batch (`_forget`), and if none is left there is nothing to redeliver.
@@ -513,7 +514,7 @@ class SinkTaskRunner(TaskRunner):
                     wait_ms = (
                         asked
                         if asked > 0
-                        else backoff_ms(attempt, self._errors.config.retry_max_delay_ms)
+                        else backoff_ms(attempt, self._errors.config.retry_delay_max_ms)
                     )
                     if limit not in (0, ERRORS_RETRY_TIMEOUT_INFINITE):
                         wait_ms = min(wait_ms, max(limit - elapsed_ms, 0.0))

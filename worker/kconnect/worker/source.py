@@ -33,7 +33,7 @@ from kconnect.worker.error_handling import (
     backoff_ms,
     class_name_of,
 )
-from kconnect.worker.task import CLIENT_LOG, TaskRunner
+from kconnect.worker.task import CLIENT_LOG, TaskRunner, plugin_version
 from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ class SourceTaskRunner(TaskRunner):
             task_id, task_props, target, status, worker_id, topics_seen, metrics, generation
         )
         self.task = task
+        self.version = plugin_version(task)
         self._producer_config = dict(producer_config)
         self._key = key_converter
         self._value = value_converter
@@ -153,7 +154,7 @@ class SourceTaskRunner(TaskRunner):
             self._poll_failures += 1
             metrics.total_record_failures += 1
             metrics.total_retries += 1
-            wait = backoff_ms(self._poll_failures, self._errors.config.retry_max_delay_ms) / 1000
+            wait = backoff_ms(self._poll_failures, self._errors.config.retry_delay_max_ms) / 1000
             log.warning("task %s: poll failed, retrying in %.1fs: %s", self.id, wait, e)
             self._producer.poll(wait)
             return

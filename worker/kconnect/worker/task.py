@@ -43,6 +43,20 @@ def format_trace(error: BaseException) -> str:
     return "".join(traceback.format_exception(error)).rstrip()
 
 
+def plugin_version(plugin: object) -> str | None:
+    """A connector's or task's `version()`, as its status shows it (KIP-891); None when it has
+    none or its `version()` fails (the plugin's own code: that must not fail the runner)."""
+    version = getattr(plugin, "version", None)
+    if not callable(version):
+        return None
+    try:
+        value = version()
+    except Exception:  # a plugin's version() is its own code
+        log.debug("%r.version() failed", plugin, exc_info=True)
+        return None
+    return value if isinstance(value, str) else None
+
+
 class TaskRunner(ABC):
     commits_after_failure: ClassVar[bool] = False
     """Whether a task that failed still commits what it finished before the failure when it
@@ -76,6 +90,8 @@ class TaskRunner(ABC):
         """Puts config provider variables back into a trace (the worker sets it)."""
         # The last state this runner reported (what `/metrics` shows as the task's status).
         self.state = State.UNASSIGNED
+        self.version: str | None = None
+        """The task's `version()`, shown in its status (KIP-891); set by the subclass."""
         self._thread = threading.Thread(target=self._run, name=f"task-{task_id}", daemon=True)
 
     # --- called by the worker, on its own thread
@@ -111,7 +127,10 @@ class TaskRunner(ABC):
                 self.state = State.UNASSIGNED
         if unassign:
             self._status.put_task_safe(
-                self.id, StateInfo(State.UNASSIGNED, self._worker_id, None, self.generation)
+                self.id,
+                StateInfo(
+                    State.UNASSIGNED, self._worker_id, None, self.generation, version=self.version
+                ),
             )
         self.stop()
 
@@ -208,7 +227,8 @@ class TaskRunner(ABC):
             self.state = state
             shown = self.redact(trace) if trace is not None else None
             self._status.put_task(
-                self.id, StateInfo(state, self._worker_id, shown, self.generation)
+                self.id,
+                StateInfo(state, self._worker_id, shown, self.generation, version=self.version),
             )
 
     # --- what each kind of task fills in
