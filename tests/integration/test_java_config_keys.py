@@ -69,6 +69,21 @@ KAFKA_3_WORKER_KEYS: Final = {
 }
 KCONNECT_WORKER_KEYS: Final = {
     "metrics.listener": "kconnect extension: a listener serving only /metrics",
+    "connector.client.config.override.allowed.urls": (
+        "kconnect extension: the URLs client overrides may reach (Kafka: a JVM system property)"
+    ),
+    "connector.client.config.override.allowed.files": (
+        "kconnect extension: the files client overrides may read (Kafka: a JVM system property)"
+    ),
+    "connector.client.config.override.allowed.unsafe.keys": (
+        "kconnect extension: librdkafka keys that load code or run commands, allowed by name"
+    ),
+    "file.connectors.enable": (
+        "kconnect extension: Kafka leaves the file connectors off the classpath instead"
+    ),
+    "java.security.auth.login.config": (
+        "the JVM system property that names the JAAS file, as a worker key (there is no JVM)"
+    ),
 }
 WORKER_ONLY_IN_KCONNECT: Final = {**KAFKA_3_WORKER_KEYS, **KCONNECT_WORKER_KEYS}
 
