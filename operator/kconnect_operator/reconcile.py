@@ -459,6 +459,13 @@ def ready_condition(
     if connector.state == want and connector.tasks and in_state == len(connector.tasks):
         reason = ReadyReason.RUNNING if want == RUNNING else ReadyReason.PAUSED
         return ConditionStatus.TRUE, reason, (f"the connector and {in_state} tasks are {want}")
+    if connector.state == PAUSED == want and not connector.tasks:
+        # Created paused: as in Kafka Connect, it has no tasks until it is first resumed.
+        return (
+            ConditionStatus.TRUE,
+            ReadyReason.PAUSED,
+            "the connector is PAUSED; it has no tasks until it is resumed",
+        )
     return (
         false,
         ReadyReason.PENDING,

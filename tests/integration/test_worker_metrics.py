@@ -258,7 +258,7 @@ def test_a_bad_metrics_listener_stops_the_worker_naming_the_key(standalone: Stan
     result = standalone.run_to_exit(["standalone", str(worker_file)])
     assert result.returncode == 1
     assert "metrics.listener='https://:9404'" in result.stderr
-    assert "https is not supported" in result.stderr
+    assert "serves plain http only" in result.stderr
     assert "Traceback" not in result.stderr
 
 

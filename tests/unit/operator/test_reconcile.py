@@ -304,6 +304,16 @@ def test_paused_and_stopped_connectors_are_ready_once_settled() -> None:
         ConditionStatus.TRUE,
         ReadyReason.STOPPED,
     )
+    # Created paused, a connector has no tasks until it is first resumed.
+    assert reconcile.ready_condition(paused, observe(connector=connector("PAUSED")))[:2] == (
+        ConditionStatus.TRUE,
+        ReadyReason.PAUSED,
+    )
+    running = spec(state="running")
+    assert reconcile.ready_condition(running, observe(connector=connector("RUNNING")))[:2] == (
+        ConditionStatus.FALSE,
+        ReadyReason.PENDING,
+    )
     # A failed task outranks the wanted state.
     failing = observe(connector=connector("PAUSED", "FAILED"))
     assert reconcile.ready_condition(paused, failing)[1] is ReadyReason.TASK_FAILED
