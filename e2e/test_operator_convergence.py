@@ -177,8 +177,12 @@ def test_a_large_spec_runs_and_can_be_deleted(
     )
     wait_condition(system, namespace, name)
     assert FINALIZER in finalizers(system, "kafkaconnector", name, namespace)
-    system.run("-n", namespace, "delete", "kctr", name, "--timeout=120s")
-    assert system.get("kafkaconnector", name, namespace) is None
+    system.run("-n", namespace, "delete", "kctr", name, "--wait=false")
+    wait_for(
+        "the resource to be deleted",
+        lambda: system.get("kafkaconnector", name, namespace) is None,
+        READY_TIMEOUT_S,
+    )
 
 
 def test_an_oversized_config_is_refused_with_a_clear_message(
