@@ -342,3 +342,41 @@ def test_a_deployment_the_api_server_refuses_is_named(
         lambda: messages(system, namespace, name, "ApplyFailed"),
         30,
     )
+
+
+def test_a_standalone_connects_children_are_put_back_too(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    name = unique("solo-drift")
+    system.apply(
+        standalone(name, namespace, kafka_bootstrap, [datagen("gen", unique("solo"), 5, 1)])
+    )
+    wait_ready(system, namespace, name)
+    service, config_map = f"{name}-standalone", f"{name}-standalone-config"
+    files = (system.get("configmap", config_map, namespace) or {})["data"]
+    system.run("-n", namespace, "delete", "service", service)
+    system.run(
+        "-n", namespace, "patch", "configmap", config_map, "--type=merge",
+        "-p", json.dumps({"data": {"gen.properties": "tampered=1\n"}}),
+    )  # fmt: skip
+
+    def restored() -> bool:
+        data = (system.get("configmap", config_map, namespace) or {}).get("data")
+        return system.get("service", service, namespace) is not None and data == files
+
+    wait_for("the Service and the ConfigMap to be put back", restored, REPAIR_TIMEOUT_S)
+
+    def reported() -> bool:
+        found = " | ".join(
+            e["message"]
+            for e in system.items("events", namespace)
+            if e["involvedObject"].get("kind") == "StandaloneConnect"
+            and e["involvedObject"].get("name") == name
+            and e["reason"] == "DriftRepaired"
+        )
+        return (
+            f"Service {service} was deleted" in found
+            and f"ConfigMap {config_map} was changed outside the operator" in found
+        )
+
+    wait_for("DriftRepaired Events", reported, 30)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -84,6 +84,7 @@ from kconnect_operator.runtime import (
     sync_and_report_loggers,
     versions,
     wake_referencing,
+    watch_children,
 )
 
 registry = kopf.OperatorRegistry()
@@ -190,63 +191,20 @@ async def secret_changed(namespace: str | None, name: str, memo: kopf.Memo, **kw
 
 @kopf.on.event("", "v1", "configmaps", registry=registry)
 async def config_map_changed(
-    namespace: str | None, name: str, labels: Mapping[str, str], memo: kopf.Memo, **kwargs: Any
+    namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
 ) -> None:
-    """A referenced ConfigMap rolls its users' pods; an operator's worker ConfigMap that changed
-    (or went) is put back."""
-    runtime = runtime_of(memo)
-    wake_referencing(runtime, namespace, name, kwargs["config_map_references"])
-    wake_owner(runtime, namespace, labels)
-
-
-def wake_owner(runtime: Runtime, namespace: str | None, labels: Mapping[str, str]) -> None:
-    """Wake the loop of the resource that owns a child with these labels, if the operator made
-    it."""
-    if labels.get("app.kubernetes.io/managed-by") != builders.MANAGED_BY:
-        return
-    if builders.SELECTOR_LABEL in labels:
-        runtime.wake(namespace or "", labels[builders.SELECTOR_LABEL])
-    for owner_kind in OTHER_OWNER_LABELS:
-        if owner_kind.label in labels:
-            runtime.wake(namespace or "", owner_kind.wake_key(labels[owner_kind.label]))
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerLabel:
-    """How another kind's children name their owner, and its loop's wake-up key."""
-
-    label: str
-    wake_key: Callable[[str], str]
-
-
-OTHER_OWNER_LABELS: list[OwnerLabel] = []
-"""Filled by `standalone_handlers`, so that one watch per child kind serves both kinds."""
-
-CHILD_KINDS: Final = (
-    ("", "v1", "services"),
-    ("apps", "v1", "deployments"),
-    ("apps", "v1", "statefulsets"),
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("networking.k8s.io", "v1", "networkpolicies"),
-)
-"""The kinds of children the operator watches (ConfigMaps have their own handler)."""
+    """A referenced ConfigMap rolls its users' pods."""
+    wake_referencing(runtime_of(memo), namespace, name, kwargs["config_map_references"])
 
 
 async def child_changed(
     namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
 ) -> None:
-    wake_owner(runtime_of(memo), namespace, labels)
+    """A child that changed or went: its owner's next pass puts it back if it drifted."""
+    runtime_of(memo).wake(namespace or "", labels[builders.SELECTOR_LABEL])
 
 
-for _group, _version, _plural in CHILD_KINDS:
-    kopf.on.event(
-        _group,
-        _version,
-        _plural,
-        registry=registry,
-        id=f"child_changed/{_plural}",
-        labels={"app.kubernetes.io/managed-by": builders.MANAGED_BY},
-    )(child_changed)
+watch_children(registry, child_changed, builders.SELECTOR_LABEL, "connector")
 
 
 @kopf.on.event(

@@ -47,6 +47,7 @@ import kopf
 from pydantic import BaseModel, ValidationError
 
 from kconnect_operator import children, metrics, reconcile
+from kconnect_operator.builders import MANAGED_BY
 from kconnect_operator.connect import ConnectClient, ConnectError
 from kconnect_operator.kube import Kube, KubeError, object_path
 from kconnect_operator.models import GROUP, VERSION, Condition, JsonObject, LogLevel
@@ -260,6 +261,36 @@ def report_cause(body: kopf.Body, previous: Sequence[Condition], status: BaseMod
     event = reconcile.cause_event(previous, conditions)
     if event is not None:
         kopf.event(body, type="Warning", reason=event[0], message=event[1])
+
+
+CHILD_KINDS: Final = (
+    ("", "v1", "configmaps"),
+    ("", "v1", "services"),
+    ("apps", "v1", "deployments"),
+    ("apps", "v1", "statefulsets"),
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("networking.k8s.io", "v1", "networkpolicies"),
+)
+"""The kinds of children the operator watches for drift."""
+
+
+def watch_children(
+    registry: kopf.OperatorRegistry,
+    handler: Callable[..., Awaitable[None]],
+    selector_label: str,
+    owner: str,
+) -> None:
+    """Register `handler` for events of the children of every kind whose `selector_label` names
+    their `owner` kind's resource, and that the operator made."""
+    for group, version, plural in CHILD_KINDS:
+        kopf.on.event(
+            group,
+            version,
+            plural,
+            registry=registry,
+            id=f"{owner}_child_changed/{plural}",
+            labels={"app.kubernetes.io/managed-by": MANAGED_BY, selector_label: kopf.PRESENT},
+        )(handler)
 
 
 def wake_referencing(

@@ -33,7 +33,7 @@ from kconnect_operator import builders, children, reconcile
 from kconnect_operator import standalone_builders as sb
 from kconnect_operator import standalone_reconcile as sr
 from kconnect_operator.connect import ConnectError
-from kconnect_operator.handlers import OTHER_OWNER_LABELS, OwnerLabel, registry
+from kconnect_operator.handlers import registry
 from kconnect_operator.kube import collection_path, object_path
 from kconnect_operator.models import API_VERSION, GROUP, READY, VERSION
 from kconnect_operator.runtime import (
@@ -52,6 +52,7 @@ from kconnect_operator.runtime import (
     sync_and_report_loggers,
     versions,
     wake_referencing,
+    watch_children,
 )
 from kconnect_operator.standalone_models import (
     KIND,
@@ -115,7 +116,14 @@ async def standalone_config_map_changed(
     )
 
 
-OTHER_OWNER_LABELS.append(OwnerLabel(label=sb.SELECTOR_LABEL, wake_key=wake_key))
+async def standalone_child_changed(
+    namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
+) -> None:
+    """A child that changed or went: its owner's next pass puts it back if it drifted."""
+    runtime_of(memo).wake(namespace or "", wake_key(labels[sb.SELECTOR_LABEL]))
+
+
+watch_children(registry, standalone_child_changed, sb.SELECTOR_LABEL, "standalone")
 
 
 @kopf.on.event(*RESOURCE, registry=registry)
