@@ -380,3 +380,54 @@ def test_a_standalone_connects_children_are_put_back_too(
         )
 
     wait_for("DriftRepaired Events", reported, 30)
+
+
+def test_children_nobody_touched_are_left_alone(
+    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+) -> None:
+    """What the API server adds or rewrites (defaults, quantities in canonical form) is not
+    drift: an untouched resource's children are not written again, and no repair is reported."""
+    name = unique("calm")
+    system.apply(
+        connector_resource(
+            name,
+            namespace,
+            kafka_bootstrap,
+            config={"topic": unique("calm"), "records.per.second": "2"},
+            resources={"requests": {"cpu": "0.05", "memory": "64Mi"}, "limits": {"cpu": 1}},
+            template={
+                "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+                "annotations": {"team": "data"},
+            },
+            externalConfiguration={
+                "volumes": [{"name": "plugins", "configMap": {"name": "test-plugins"}}]
+            },
+        )
+    )
+    wait_condition(system, namespace, name)
+    kinds = {
+        "configmap": f"{name}-connect-config",
+        "service": f"{name}-connect",
+        "poddisruptionbudget": f"{name}-connect",
+        "networkpolicy": f"{name}-connect",
+        "deployment": f"{name}-connect",
+    }
+
+    def versions() -> dict[str, str]:
+        return {
+            kind: (system.get(kind, child, namespace) or {})["metadata"]["resourceVersion"]
+            for kind, child in kinds.items()
+            if kind != "deployment"  # its status moves with the pods
+        } | {
+            "deployment": str(
+                (system.get("deployment", kinds["deployment"], namespace) or {})["metadata"][
+                    "generation"
+                ]
+            )
+        }
+
+    before = versions()
+    operator.wait_passes(namespace, name, 3)
+    assert versions() == before
+    assert messages(system, namespace, name, "DriftRepaired") == []
+    assert messages(system, namespace, name, "Rolling") == []

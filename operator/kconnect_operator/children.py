@@ -227,10 +227,27 @@ def differences(wanted: object, live: object, path: str = "") -> list[str]:
 class ChildrenPlan:
     apply: tuple[JsonObject, ...]
     """The (stamped) children to server-side apply, in the builders' order."""
-    repaired: tuple[str, ...]
-    """One message per child that drifted or was deleted, for an Event."""
+    repaired: tuple[tuple[str, str], ...]
+    """`(child_key, message)` per child that drifted or was deleted, for an Event."""
     roll: tuple[str, ...]
     """Why the workload's pods roll; empty when they do not."""
+    workload: str | None = None
+    """The `child_key` of the workload whose pods roll."""
+
+    def changed(self, key: str, before: JsonObject | None, after: JsonObject | None) -> bool:
+        """Whether applying `key` changed it: it was missing, or the API server wrote a new
+        version. An apply that changed nothing (the live object held the wanted values in a
+        form `differences` does not recognise) is not reported."""
+        if before is None:
+            return True
+        return _version(before) != _version(after)
+
+
+def _version(obj: JsonObject | None) -> str | None:
+    if obj is None:
+        return None
+    value = (obj.get("metadata") or {}).get("resourceVersion")
+    return str(value) if value is not None else None
 
 
 def _annotation(obj: Mapping[str, Any] | None, name: str) -> str | None:
@@ -263,8 +280,9 @@ def plan(
     `child_key`, None when it does not exist). `reconciled_before`: the resource's children were
     made before (its status has a condition), so a missing one was deleted."""
     apply: list[JsonObject] = []
-    repaired: list[str] = []
+    repaired: list[tuple[str, str]] = []
     roll: list[str] = []
+    workload: str | None = None
     for child in wanted:
         key = child_key(child)
         current = live.get(key)
@@ -272,7 +290,7 @@ def plan(
         if current is None:
             apply.append(desired)
             if reconciled_before:
-                repaired.append(f"{key.replace('/', ' ')} was deleted: recreated it")
+                repaired.append((key, f"{key.replace('/', ' ')} was deleted: recreated it"))
             continue
         drift = differences(desired, current)
         if not drift:
@@ -281,12 +299,16 @@ def plan(
         same_manifest = _annotation(current, APPLIED_HASH_ANNOTATION) == manifest_hash(child)
         if same_manifest:
             repaired.append(
-                f"{key.replace('/', ' ')} was changed outside the operator ({_named(drift)}): "
-                "restored it"
+                (
+                    key,
+                    f"{key.replace('/', ' ')} was changed outside the operator "
+                    f"({_named(drift)}): restored it",
+                )
             )
         template = [p for p in drift if p.startswith("spec.template")]
         if child["kind"] not in WORKLOAD_KINDS or not template:
             continue
+        workload = key
         if _template_hash(current) != _template_hash(child):
             roll.extend(
                 roll_causes(
@@ -296,4 +318,6 @@ def plan(
             )
         else:
             roll.append(f"the pod template changed ({_named(template)})")
-    return ChildrenPlan(apply=tuple(apply), repaired=tuple(repaired), roll=tuple(roll))
+    return ChildrenPlan(
+        apply=tuple(apply), repaired=tuple(repaired), roll=tuple(roll), workload=workload
+    )

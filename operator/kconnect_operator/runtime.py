@@ -231,9 +231,10 @@ async def apply_plan(
     workers: str,
 ) -> Applied:
     """Server-side apply `plan`'s children in order, then report what it repaired (a Warning
-    Event, DriftRepaired) and the roll with its causes (a Normal Event, Rolling). A child the
-    API server refuses (a 4xx answer other than a conflict or throttling) stops the plan and
-    is returned for the status; other errors raise, and the next pass retries."""
+    Event, DriftRepaired) and the roll with its causes (a Normal Event, Rolling), for the
+    children the API server changed. A child the API server refuses (a 4xx answer other than a
+    conflict or throttling) stops the plan and is returned for the status; other errors raise,
+    and the next pass retries."""
     after = dict(live)
     for child in plan.apply:
         try:
@@ -243,9 +244,11 @@ async def apply_plan(
                 raise
             key = children.child_key(child).replace("/", " ")
             return Applied(after, f"the API server refused {key}: {e.message}")
-    for message in plan.repaired:
-        kopf.event(body, type="Warning", reason="DriftRepaired", message=message)
-    if plan.roll:
+    for key, message in plan.repaired:
+        if plan.changed(key, live.get(key), after.get(key)):
+            kopf.event(body, type="Warning", reason="DriftRepaired", message=message)
+    workload = plan.workload
+    if plan.roll and workload and plan.changed(workload, live.get(workload), after.get(workload)):
         kopf.event(
             body,
             type="Normal",

@@ -75,8 +75,11 @@ def test_a_deleted_child_is_recreated_and_reported() -> None:
         "Service/orders-connect",
     ]
     assert set(plan.repaired) == {
-        "Service orders-connect was deleted: recreated it",
-        "NetworkPolicy orders-connect was deleted: recreated it",
+        ("Service/orders-connect", "Service orders-connect was deleted: recreated it"),
+        (
+            "NetworkPolicy/orders-connect",
+            "NetworkPolicy orders-connect was deleted: recreated it",
+        ),
     }
 
 
@@ -88,12 +91,14 @@ def test_a_deployment_scaled_or_given_another_image_by_hand_is_restored() -> Non
     deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1"
     plan = children.plan(kids, live, reconciled_before=True)
     assert [children.child_key(c) for c in plan.apply] == ["Deployment/orders-connect"]
-    (message,) = plan.repaired
+    ((key, message),) = plan.repaired
+    assert key == "Deployment/orders-connect"
     assert message.startswith("Deployment orders-connect was changed outside the operator (")
     assert "spec.replicas" in message
     assert "spec.template.spec.containers[worker].image" in message
     # Putting the image back rolls the pods, and says why.
     assert plan.roll == ("the pod template changed (spec.template.spec.containers[worker].image)",)
+    assert plan.workload == "Deployment/orders-connect"
 
 
 def test_an_edited_worker_config_map_is_restored() -> None:
@@ -103,8 +108,11 @@ def test_an_edited_worker_config_map_is_restored() -> None:
     plan = children.plan(kids, live, reconciled_before=True)
     assert [children.child_key(c) for c in plan.apply] == ["ConfigMap/orders-connect-config"]
     assert plan.repaired == (
-        "ConfigMap orders-connect-config was changed outside the operator "
-        "(data.worker.properties): restored it",
+        (
+            "ConfigMap/orders-connect-config",
+            "ConfigMap orders-connect-config was changed outside the operator "
+            "(data.worker.properties): restored it",
+        ),
     )
 
 
@@ -152,3 +160,16 @@ def test_the_config_sources_annotation_is_on_the_deployment() -> None:
     sources = json.loads(deployment["metadata"]["annotations"][children.CONFIG_SOURCES_ANNOTATION])
     assert set(sources) == {"properties"}
     assert builders.CONFIG_HASH_ANNOTATION == children.CONFIG_HASH_ANNOTATION
+
+
+def test_only_an_apply_that_changed_the_child_is_reported() -> None:
+    kids = wanted()
+    live = live_of(kids)
+    live["Deployment/orders-connect"]["spec"]["replicas"] = 5
+    plan = children.plan(kids, live, reconciled_before=True)
+    before = live["Deployment/orders-connect"]
+    rewritten = {**before, "metadata": {**before["metadata"], "resourceVersion": "8"}}
+    assert plan.changed("Deployment/orders-connect", before, rewritten)
+    # The API server kept the object as it was: the values were the wanted ones after all.
+    assert not plan.changed("Deployment/orders-connect", before, before)
+    assert plan.changed("Service/orders-connect", None, before)
