@@ -300,6 +300,15 @@ def test_a_crash_looping_worker_says_why(
     assert "NoSuchConverter" in message
 
 
+def test_an_unreachable_kafka_is_named(system: Kubectl, namespace: str) -> None:
+    name = unique("nokafka")
+    system.apply(connector_resource(name, namespace, "127.0.0.1:1", config={"topic": "t"}))
+    obj = wait_condition(system, namespace, name, status="False", reason="WorkerFailed")
+    message = ready_condition(obj)["message"]
+    assert message.startswith("kconnect: error: cannot reach Kafka at bootstrap.servers=")
+    assert "127.0.0.1:1" in message
+
+
 def test_an_invalid_worker_config_stays_invalid_config(
     system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
 ) -> None:
