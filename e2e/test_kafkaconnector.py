@@ -331,9 +331,11 @@ def test_pause_resume_and_stop_follow_the_spec(
             config={"topic": unique("states"), "records.per.second": "20"},
         )
     )
-    # Created paused: the connector never runs before it is paused.
+    # Created paused: the connector never runs before it is paused, and (as in Kafka Connect)
+    # it has no tasks until it is resumed.
     obj = wait_condition(system, namespace, name, reason="Paused")
-    assert {t["state"] for t in obj["status"]["connectorState"]["tasks"]} == {"PAUSED"}
+    assert obj["status"]["connectorState"]["state"] == "PAUSED"
+    assert obj["status"]["connectorState"]["tasks"] == []
     pods_before = {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)}
 
     def set_state(state: str) -> None:

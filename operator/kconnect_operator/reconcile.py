@@ -582,6 +582,14 @@ def ready_condition(
     if connector.state == want and connector.tasks and in_state == len(connector.tasks):
         reason = ReadyReason.RUNNING if want == RUNNING else ReadyReason.PAUSED
         return ConditionStatus.TRUE, reason, (f"the connector and {in_state} tasks are {want}")
+    if want == PAUSED and connector.state == PAUSED and not connector.tasks:
+        # Created paused: as in Kafka Connect, no tasks exist until the connector is resumed.
+        return (
+            ConditionStatus.TRUE,
+            ReadyReason.PAUSED,
+            "the connector is PAUSED and has no tasks (created paused: its tasks are made when it "
+            "is resumed)",
+        )
     if connector.state == UNASSIGNED:
         return (
             false,

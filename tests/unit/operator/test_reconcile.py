@@ -299,6 +299,15 @@ def test_paused_and_stopped_connectors_are_ready_once_settled() -> None:
         ConditionStatus.FALSE,
         ReadyReason.PENDING,
     )
+    # Created paused: as in Kafka Connect, the connector has no tasks until it is resumed, and
+    # is settled as it is.
+    created_paused = reconcile.ready_condition(paused, observe(connector=connector("PAUSED")))
+    assert created_paused[:2] == (ConditionStatus.TRUE, ReadyReason.PAUSED)
+    assert "no tasks" in created_paused[2]
+    # A running connector with no tasks yet is not settled.
+    assert reconcile.ready_condition(spec(), observe(connector=connector("RUNNING")))[1] is (
+        ReadyReason.PENDING
+    )
     stopped = spec(state="stopped")
     assert reconcile.ready_condition(stopped, observe(connector=connector("STOPPED")))[:2] == (
         ConditionStatus.TRUE,
