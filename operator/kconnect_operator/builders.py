@@ -7,9 +7,10 @@ KafkaConnector, so deleting the resource garbage-collects the workers.
 
 What rolls the worker pods and what does not:
 - The pod template carries `kconnect.io/config-hash`, a hash of the rendered worker properties,
-  of the resourceVersions of the Secrets the spec references and of a log format other than
-  `text`. A change to any of them changes the template, so the Deployment rolls the pods; nothing
-  else feeds the hash. The log format reaches the worker as `KCONNECT_LOG_FORMAT` in its env.
+  of the resourceVersions of the Secrets and ConfigMaps the spec references and of a log
+  format other than `text`. A change to any of them changes the template, so the Deployment
+  rolls the pods; nothing else feeds the hash. The log format reaches the worker as
+  `KCONNECT_LOG_FORMAT` in its env.
 - The connector's own fields (`class`, `tasksMax`, `config`, `state`) and the log levels
   (`logging.loggers`) appear in no child: they go to the workers over REST, and a change to them
   never touches the Deployment.
@@ -52,6 +53,8 @@ from typing import ClassVar, Final
 from kconnect.config.worker import DistributedConfig
 from kconnect.errors import ConfigError
 from kconnect.rest.listeners import parse_listener
+from kconnect_operator import children
+from kconnect_operator.children import CONFIG_SOURCES_ANNOTATION, config_sources
 from kconnect_operator.models import (
     API_VERSION,
     KIND,
@@ -81,7 +84,7 @@ WORKER_COMMAND: Final = ("kconnect", "distributed")
 RUN_AS_USER: Final = 1001
 """The worker image's unprivileged user."""
 
-CONFIG_HASH_ANNOTATION: Final = "kconnect.io/config-hash"
+CONFIG_HASH_ANNOTATION: Final = children.CONFIG_HASH_ANNOTATION
 SELECTOR_LABEL: Final = "kconnect.io/connector"
 APP_NAME: Final = "kconnect"
 COMPONENT: Final = "connect-worker"
@@ -351,25 +354,72 @@ def referenced_secrets(spec: WorkerSpec) -> list[str]:
     return sorted(names)
 
 
-def hash_of(payload: JsonObject, spec: WorkerSpec) -> str:
-    """The config hash of `payload` (what the worker reads) and of the spec's log format. The
-    format joins the payload only when it is not `text`, so a resource that never set it keeps
-    the hash it had before the format existed, and its pods do not roll for it."""
+def referenced_config_maps(spec: WorkerSpec) -> list[str]:
+    """The ConfigMaps the worker pods use, sorted: their versions feed the config hash."""
+    ext = spec.external_configuration
+    names = {
+        e.value_from.config_map_key_ref.name for e in ext.env if e.value_from.config_map_key_ref
+    }
+    names |= {v.config_map.name for v in ext.volumes if v.config_map}
+    return sorted(names)
+
+
+def hash_payload(
+    payload: JsonObject,
+    spec: WorkerSpec,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None,
+) -> JsonObject:
+    """`payload` (what the worker reads) with the versions of the referenced Secrets and
+    ConfigMaps (one missing from the versions counts as absent) and the log format when it is
+    not `text`. ConfigMaps join only when the spec references one, so a resource that references
+    none keeps the hash it had before they counted."""
+    out: JsonObject = {
+        **payload,
+        "secrets": {name: secret_versions.get(name) for name in referenced_secrets(spec)},
+    }
+    config_maps = referenced_config_maps(spec)
+    if config_maps:
+        versions = config_map_versions or {}
+        out["configMaps"] = {name: versions.get(name) for name in config_maps}
     if spec.logging.format is not LogFormat.TEXT:
-        payload = {**payload, "logFormat": spec.logging.format.value}
+        out["logFormat"] = spec.logging.format.value
+    return out
+
+
+def hash_of(payload: JsonObject) -> str:
+    """The config hash of a `hash_payload`. The log format joins the payload only when it is not
+    `text`, so a resource that never set it keeps the hash it had before the format existed, and
+    its pods do not roll for it."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def config_hash(spec: KafkaConnectorSpec, owner: Owner, secret_versions: Mapping[str, str]) -> str:
-    """A hash of the rendered worker properties, the referenced Secrets' resourceVersions (a
-    Secret missing from `secret_versions` counts as absent) and the log format. Versions of other
-    Secrets are ignored."""
-    secrets = {name: secret_versions.get(name) for name in referenced_secrets(spec)}
-    return hash_of(
-        {"properties": render_properties(worker_properties(spec, owner)), "secrets": secrets},
+def config_payload(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
+) -> JsonObject:
+    """What the config hash covers: the rendered worker properties, the referenced Secrets' and
+    ConfigMaps' resourceVersions and the log format (see `hash_payload`)."""
+    return hash_payload(
+        {"properties": render_properties(worker_properties(spec, owner))},
         spec,
+        secret_versions,
+        config_map_versions,
     )
+
+
+def config_hash(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
+) -> str:
+    """A hash of `config_payload`. Versions of Secrets and ConfigMaps the spec does not reference
+    are ignored."""
+    return hash_of(config_payload(spec, owner, secret_versions, config_map_versions))
 
 
 def termination_grace_seconds(spec: KafkaConnectorSpec, owner: Owner) -> int:
@@ -607,16 +657,20 @@ def build_deployment(
     *,
     image: str,
     secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
 ) -> JsonObject:
-    """The worker Deployment. `image` is used when the spec names none; `secret_versions` maps
-    Secret names to resourceVersions (see `config_hash`)."""
+    """The worker Deployment. `image` is used when the spec names none; `secret_versions` and
+    `config_map_versions` map Secret and ConfigMap names to resourceVersions (see
+    `config_hash`). Its `kconnect.io/config-sources` annotation lists what the hash covers, so
+    a roll can be reported with its cause."""
     volumes, mounts = _volumes(spec, owner)
+    payload = config_payload(spec, owner, secret_versions, config_map_versions)
     template = pod_template(
         spec,
         owner,
         image=image,
         script=start_script(),
-        config_hash=config_hash(spec, owner, secret_versions),
+        config_hash=hash_of(payload),
         volumes=volumes,
         mounts=mounts,
         grace_seconds=termination_grace_seconds(spec, owner),
@@ -624,7 +678,10 @@ def build_deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(owner, child_name(owner)),
+        "metadata": {
+            **metadata(owner, child_name(owner)),
+            "annotations": {CONFIG_SOURCES_ANNOTATION: config_sources(payload)},
+        },
         "spec": {
             "replicas": spec.replicas,
             "revisionHistoryLimit": 3,
@@ -734,6 +791,7 @@ def build_children(
     secret_versions: Mapping[str, str],
     operator_namespace: str,
     operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
+    config_map_versions: Mapping[str, str] | None = None,
 ) -> list[JsonObject]:
     """Every child, in the order to apply them: config before the pods that mount it."""
     return [
@@ -743,5 +801,11 @@ def build_children(
         build_network_policy(
             owner, spec, operator_namespace=operator_namespace, operator_labels=operator_labels
         ),
-        build_deployment(spec, owner, image=image, secret_versions=secret_versions),
+        build_deployment(
+            spec,
+            owner,
+            image=image,
+            secret_versions=secret_versions,
+            config_map_versions=config_map_versions,
+        ),
     ]

@@ -11,11 +11,14 @@ already gone is not an error, so the deletion can be retried until it succeeds. 
 another KafkaConnector uses (an explicit `groupId`, topic or sink group override shared by two
 resources, or two older resources sharing Kafka Connect's `connect-<name>`) is kept (`shared`),
 even when that resource's workers are stopped; and a consumer group that still has members is
-refused by the broker (and reported).
+refused by the broker (and reported). A group whose coordinator the broker cannot name yet (its
+offsets topic not created, or the coordinator moving) is asked again within the timeout, as
+Kafka's own admin client does.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -30,6 +33,17 @@ from kconnect_operator.models import KafkaConnectorSpec, derived_names
 _GONE: Final = frozenset(
     {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.GROUP_ID_NOT_FOUND, KafkaError._UNKNOWN_TOPIC}
 )
+_COORDINATOR_MOVED: Final = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    }
+)
+"""Group errors Kafka's own admin client retries (its DeleteConsumerGroups handler looks the
+coordinator up again): a broker whose offsets topic does not exist yet, or whose coordinator
+moved or is loading, answers them. librdkafka reports them instead."""
+RETRY_BACKOFF_S: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,20 +109,25 @@ class CleanupReport:
 
 
 def _settle(
-    futures: Mapping[str, Any], what: str, timeout_s: float
-) -> tuple[tuple[str, ...], list[str]]:
-    """The names whose deletion succeeded, and an error per failure other than "already gone"."""
+    futures: Mapping[str, Any], what: str, timeout_s: float, *, retry: frozenset[int] = frozenset()
+) -> tuple[tuple[str, ...], list[str], dict[str, str]]:
+    """The names whose deletion succeeded, an error per failure other than "already gone" or one
+    in `retry`, and the error of each name that failed with one in `retry`."""
     done: list[str] = []
     errors: list[str] = []
+    retriable: dict[str, str] = {}
     for name, future in futures.items():
         try:
             future.result(timeout=timeout_s)
             done.append(name)
         except KafkaException as e:
             error = e.args[0] if e.args else None
-            if not (isinstance(error, KafkaError) and error.code() in _GONE):
+            code = error.code() if isinstance(error, KafkaError) else None
+            if code in retry:
+                retriable[name] = f"{what} {name}: {e}"
+            elif code not in _GONE:
                 errors.append(f"{what} {name}: {e}")
-    return tuple(done), errors
+    return tuple(done), errors, retriable
 
 
 def delete_kafka_state(
@@ -116,12 +135,26 @@ def delete_kafka_state(
 ) -> CleanupReport:
     """Delete the topics and groups of `state` (blocking: run it in a thread)."""
     admin = AdminClient(dict(config))
-    topics, topic_errors = _settle(
+    topics, topic_errors, _ = _settle(
         admin.delete_topics(list(state.topics), operation_timeout=timeout_s), "topic", timeout_s
     )
-    groups, group_errors = _settle(
-        admin.delete_consumer_groups(list(state.groups), request_timeout=timeout_s),
-        "consumer group",
-        timeout_s,
-    )
+    deadline = time.monotonic() + timeout_s
+    groups: tuple[str, ...] = ()
+    group_errors: list[str] = []
+    pending = list(state.groups)
+    while pending:
+        deleted, errors, retriable = _settle(
+            admin.delete_consumer_groups(pending, request_timeout=timeout_s),
+            "consumer group",
+            timeout_s,
+            retry=_COORDINATOR_MOVED,
+        )
+        groups += deleted
+        group_errors += errors
+        if retriable and time.monotonic() + RETRY_BACKOFF_S < deadline:
+            time.sleep(RETRY_BACKOFF_S)  # the coordinator is looked up again
+            pending = list(retriable)
+            continue
+        group_errors += retriable.values()
+        break
     return CleanupReport(topics, groups, tuple(topic_errors + group_errors))

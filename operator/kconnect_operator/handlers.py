@@ -1,22 +1,33 @@
 """The kopf handlers of the operator, registered on `registry`.
 
-Handlers are thin: they read the resource, call the pure functions of `builders` and `reconcile`,
-and carry out the result through `kube` (the API server) and `connect` (the workers' REST API).
+Handlers are thin: they read the resource, call the pure functions of `builders`, `children` and
+`reconcile`, and carry out the result through `kube` (the API server) and `connect` (the workers'
+REST API).
 
-Two loops per KafkaConnector:
-- **Children** (`apply_children`): on create, on every spec change, on operator start, and when a
-  referenced Secret changed (seen by the connector loop, below), every child is server-side
-  applied. Applying an unchanged child is a no-op on the API server, so this is idempotent; a
-  changed worker config or Secret changes the pod template's hash and rolls the pods, and
-  nothing else does.
-- **The connector** (`connector_loop`, a kopf daemon): it finds the ready workers, makes their
-  connector config and target state match the spec over REST, carries out restart annotations and
-  auto-restarts, sets each worker's log levels where they differ from `spec.logging.loggers`, and
-  writes the status when it changed. When the spec references Secrets, each pass also reads them
-  by name (`get`, never `list` or `watch`) and applies the children when their versions no longer
-  match the pod template's hash, so the operator needs no cluster-wide read access to Secrets.
-  It runs every `sync_interval_s` (every 2 s while not Ready), and at once when the resource or
-  one of its pods changes.
+One loop per KafkaConnector (`connector_loop`), started by the resource's first event and owned
+by `Runtime` (not a kopf daemon: see `runtime`). Each pass observes, decides, then acts:
+- **observe**: the resource (claimed for this install first: one another install claimed is
+  left alone, with an Event), its children, the referenced Secrets (read by name: `get`, never
+  `list` or `watch`) and ConfigMaps, the worker pods, and over REST the connector's config and
+  status;
+- **decide**: the children the builders want, which of them to apply (`children.plan`: missing,
+  drifted, or changed by the spec, a Secret or a ConfigMap), the connector's config and state
+  commands, restarts, and the status (`reconcile.build_status`);
+- **act**: apply the children, report repairs and rolls as Events, talk to the workers, write
+  the status when it changed, and post a Warning Event when the Ready condition names a new
+  cause.
+
+A pass runs every `sync_interval_s` (every 2 s while not Ready) and at once when the resource,
+one of its children, one of its pods or a referenced ConfigMap changes. Secrets are not watched
+(the operator needs no cluster-wide read access to them): a changed Secret is seen by the next
+pass. So a deleted Service, a Deployment scaled or edited by hand or an edited worker ConfigMap
+is put back within a pass, and a changed Secret or ConfigMap rolls the pods. A change to the
+connector's own fields never touches the Deployment.
+
+The sink consumer group is recorded on the resource (`builders.SINK_GROUP_ANNOTATION`) by its
+first pass: `connect-<namespace>.<name>` for a new resource, Kafka Connect's `connect-<name>` for
+one an earlier operator already ran (it has a status or kopf's last-handled record), so that its
+committed offsets stay in use.
 
 The loggers set from the spec are remembered in `status.appliedLoggers`, so that one removed from
 the spec is reset on the workers once, and the workers' own loggers are never touched.
@@ -25,7 +36,14 @@ Failure handling: one resource's failure is logged, counted and retried on its o
 blocks another resource. A config the workers reject is not resent until it changes or the ready
 workers run another worker config (their pods' config hash: a `workerConfig` change may make it
 valid, e.g. allowing the file connectors); its message goes to the Ready condition (reason
-InvalidConfig) and to a Warning Event.
+InvalidConfig) and to a Warning Event. So do a worker config the worker would refuse
+(InvalidConfig), a child the API server refuses (ApplyFailed) and workers that cannot start
+(WorkerFailed, with what the pods, the workload or the API server say).
+
+Deletion: only a resource with `deletionPolicy: Delete` carries kopf's finalizer (for
+`delete_kafka_state`); kopf removes it from a resource whose policy became Retain. Any other
+resource is deleted at once, operator or not, and the API server collects its children. The
+clean-up keeps the topics and groups another KafkaConnector uses.
 """
 
 from __future__ import annotations
@@ -35,16 +53,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import aiohttp
 import kopf
+from pydantic import ValidationError
 
 from kconnect.errors import ConfigError
-from kconnect_operator import builders, cleanup, metrics, reconcile
+from kconnect_operator import builders, children, cleanup, metrics, reconcile
 from kconnect_operator.connect import ConnectClient, ConnectError
 from kconnect_operator.kube import Kube, collection_path, load_credentials, object_path
 from kconnect_operator.models import (
+    API_VERSION,
     GROUP,
     KIND,
     PLURAL,
@@ -59,20 +79,25 @@ from kconnect_operator.models import (
 )
 from kconnect_operator.options import OperatorOptions
 from kconnect_operator.runtime import (
+    Applied,
+    LevelTriggered,
     Runtime,
-    apply_and_count,
+    apply_plan,
     claim,
     connect_client,
+    observe_children,
     parse_spec,
     refuse,
+    report_cause,
     resource_path,
-    roll_if_secrets_changed,
     run_loop,
     runtime_of,
-    secret_versions,
     set_status,
     stored_status,
     sync_and_report_loggers,
+    versions,
+    wake_referencing,
+    watch_children,
 )
 
 registry = kopf.OperatorRegistry()
@@ -92,9 +117,7 @@ def _options(memo: Any) -> OperatorOptions:
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = LevelTriggered()
     # Events are posted explicitly; handler logs stay logs.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
@@ -111,6 +134,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime | None = getattr(memo, "runtime", None)
     if runtime is not None:
+        await runtime.stop_loops()
         await runtime.http.close()
         await runtime.kube.close()
 
@@ -150,74 +174,60 @@ async def _record_sink_group(runtime: Runtime, body: kopf.Body) -> str:
     return group
 
 
-# --- children
-
-
-async def _apply_children(runtime: Runtime, body: kopf.Body) -> None:
-    spec = parse_spec(KafkaConnectorSpec, body)
-    owner = _owner(body, await _record_sink_group(runtime, body))
-    options = runtime.options
-    try:
-        children = builders.build_children(
-            spec,
-            owner,
-            image=options.image,
-            secret_versions=await secret_versions(
-                runtime, owner.namespace, builders.referenced_secrets(spec)
-            ),
-            operator_namespace=options.operator_namespace,
-            operator_labels=options.operator_labels,
-        )
-    except ConfigError as e:
-        await _reject(runtime, body, spec, str(e))
-        raise kopf.PermanentError(str(e)) from e
-    for child in children:
-        await runtime.kube.apply(child)
-
-
-async def _reject(
-    runtime: Runtime, body: kopf.Body, spec: KafkaConnectorSpec, message: str
-) -> None:
-    """Record a spec the operator cannot turn into workers: Ready=False, InvalidConfig."""
-    kopf.warn(body, reason="InvalidConfig", message=message)
-    previous = stored_status(KafkaConnectorStatus, body)
-    status = reconcile.build_status(
-        spec,
-        reconcile.Observation(
-            generation=body["metadata"].get("generation"),
-            workers_ready=0,
-            replicas=0,
-            connector=None,
-            config_error=message,
-        ),
-        selector=builders.selector_string(_owner(body)),
-        previous=previous,
-        auto_restart_status=None,
-        now=datetime.now(UTC),
-        applied=previous.applied_loggers if previous else None,
-    )
-    await set_status(runtime, body, resource_path(KIND, body), status)
-
-
-@kopf.on.resume(*RESOURCE, registry=registry)
-@kopf.on.create(*RESOURCE, registry=registry)
-@kopf.on.update(*RESOURCE, registry=registry, field="spec")
-async def apply_children(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    runtime = runtime_of(memo)
-    holder = await claim(runtime, KIND, body)
-    if holder is not None:
-        refuse(body, KIND, holder, runtime.options.instance)
-        return
-    await apply_and_count(runtime, KIND, lambda: _apply_children(runtime, body))
-    runtime.wake(body["metadata"]["namespace"], body["metadata"]["name"])
-
-
-# --- events that wake a connector's loop
+# --- events that start and wake a connector's loop
 
 
 @kopf.on.event(*RESOURCE, registry=registry)
-async def resource_changed(namespace: str | None, name: str, memo: kopf.Memo, **_: Any) -> None:
-    runtime_of(memo).wake(namespace or "", name)
+async def resource_changed(
+    type: str | None,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    uid: str | None,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    **_: Any,
+) -> None:
+    """Start the resource's loop on its first event (the operator's listing included), wake it
+    on every other, and stop it once the resource is gone or being deleted."""
+    runtime = runtime_of(memo)
+    key = (namespace or "", name)
+    if type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
+        await runtime.stop_loop(key, uid)
+        return
+    runtime.start_loop(key, uid or "", lambda: connector_loop(runtime, key, uid or "", logger))
+    runtime.wake(*key)
+
+
+@kopf.index(*RESOURCE, registry=registry)
+def config_map_references(
+    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str, str], str]:
+    """Which KafkaConnectors each ConfigMap feeds, so that a changed ConfigMap rolls their
+    pods."""
+    try:
+        parsed = KafkaConnectorSpec.model_validate(dict(spec))
+    except ValidationError:
+        return {}
+    return {(namespace or "", cm): name for cm in builders.referenced_config_maps(parsed)}
+
+
+@kopf.on.event("", "v1", "configmaps", registry=registry)
+async def config_map_changed(
+    namespace: str | None, name: str, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """A referenced ConfigMap rolls its users' pods."""
+    wake_referencing(runtime_of(memo), namespace, name, kwargs["config_map_references"])
+
+
+async def child_changed(
+    namespace: str | None, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
+) -> None:
+    """A child that changed or went: its owner's next pass puts it back if it drifted."""
+    runtime_of(memo).wake(namespace or "", labels[builders.SELECTOR_LABEL])
+
+
+watch_children(registry, child_changed, builders.SELECTOR_LABEL, "connector")
 
 
 @kopf.on.event(
@@ -253,35 +263,20 @@ class LoopState:
     """`workers` when the config was rejected: workers with another worker config (say, one
     that allows a plugin) are asked again."""
     config_error: str | None = None
-    ready: bool = False
     refused_by: str | None = None
     """The other install that holds the resource, while it does."""
 
 
-@kopf.daemon(*RESOURCE, registry=registry, cancellation_timeout=2.0)
 async def connector_loop(
-    body: kopf.Body,
-    namespace: str | None,
-    name: str,
-    memo: kopf.Memo,
-    logger: kopf.Logger,
-    stopped: kopf.DaemonStopped,
-    **_: Any,
+    runtime: Runtime, key: tuple[str, str], uid: str, logger: kopf.Logger
 ) -> None:
-    runtime = runtime_of(memo)
-    namespace = namespace or ""
+    namespace, name = key
     state = LoopState()
-
-    async def one_pass() -> bool:
-        await sync_connector(runtime, body, state, logger)
-        return state.ready
-
     try:
         await run_loop(
             runtime,
-            (namespace, name),
-            stopped,
-            one_pass,
+            key,
+            lambda: sync_connector(runtime, key, uid, state, logger),
             kind=KIND,
             name=name,
             what="the connector",
@@ -291,39 +286,72 @@ async def connector_loop(
         metrics.forget_connector(namespace, name)
 
 
+def _child_keys(owner: builders.Owner) -> list[tuple[str, str, str]]:
+    child = builders.child_name(owner)
+    return [
+        ("v1", "ConfigMap", builders.config_map_name(owner)),
+        ("v1", "Service", child),
+        ("policy/v1", "PodDisruptionBudget", child),
+        ("networking.k8s.io/v1", "NetworkPolicy", child),
+        ("apps/v1", "Deployment", child),
+    ]
+
+
 async def sync_connector(
-    runtime: Runtime, body: kopf.Body, state: LoopState, logger: kopf.Logger
-) -> None:
-    """One pass: workers, config, target state, restarts, status."""
+    runtime: Runtime, key: tuple[str, str], uid: str, state: LoopState, logger: kopf.Logger
+) -> bool | None:
+    """One pass: children, workers, config, target state, restarts, status. True when Ready,
+    None when the resource is gone or being deleted."""
+    namespace, name = key
+    raw = await runtime.kube.get(object_path(API_VERSION, KIND, namespace, name))
+    if raw is None or raw["metadata"].get("uid") != uid or raw["metadata"].get("deletionTimestamp"):
+        return None
+    body = kopf.Body(cast(kopf.RawBody, raw))
     meta = body["metadata"]
-    if meta.get("deletionTimestamp"):
-        return
     holder = await claim(runtime, KIND, body)
     if holder is not None:
         if state.refused_by != holder:
             refuse(body, KIND, holder, runtime.options.instance)
-        state.refused_by, state.ready = holder, False
-        return
-    if state.refused_by is not None:
-        # Handed over: the children were never applied by this install.
-        state.refused_by = None
-        await _apply_children(runtime, body)
+        state.refused_by = holder
+        return False
+    state.refused_by = None
     spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body, await _record_sink_group(runtime, body))
-    await roll_if_secrets_changed(
-        runtime,
-        object_path("apps/v1", "Deployment", owner.namespace, builders.child_name(owner)),
-        lambda versions: builders.config_hash(spec, owner, versions),
-        builders.referenced_secrets(spec),
-        lambda: _apply_children(runtime, body),
-        logger,
-    )
-    namespace, name = owner.namespace, owner.name
     now = datetime.now(UTC)
     previous = stored_status(KafkaConnectorStatus, body)
+
+    # observe the inputs of the children, and the children
+    secrets = builders.referenced_secrets(spec)
+    config_maps = builders.referenced_config_maps(spec)
+    secret_versions = await versions(runtime, "Secret", namespace, secrets)
+    config_map_versions = await versions(runtime, "ConfigMap", namespace, config_maps)
+    live = await observe_children(runtime, namespace, _child_keys(owner))
     pods = await runtime.kube.list(
         collection_path("v1", "Pod", namespace), label_selector=builders.selector_string(owner)
     )
+
+    # decide and apply the children
+    spec_error: str | None = None
+    applied = Applied(live)
+    try:
+        wanted = builders.build_children(
+            spec,
+            owner,
+            image=runtime.options.image,
+            secret_versions=secret_versions,
+            config_map_versions=config_map_versions,
+            operator_namespace=runtime.options.operator_namespace,
+            operator_labels=runtime.options.operator_labels,
+        )
+    except ConfigError as e:
+        spec_error = str(e)
+    else:
+        plan = children.plan(
+            wanted, live, reconciled_before=previous is not None and bool(previous.conditions)
+        )
+        applied = await apply_plan(runtime, body, plan, live, workers="worker pods")
+
+    # the workers and the connector
     workers = reconcile.ready_workers(pods, builders.REST_PORT)
     ready_pods = {w.pod for w in workers}
     state.workers = frozenset(
@@ -351,13 +379,23 @@ async def sync_connector(
         previous.applied_loggers if previous else None,
         logger,
     )
+    workload = applied.live.get(f"Deployment/{builders.child_name(owner)}")
     observation = reconcile.Observation(
         generation=meta.get("generation"),
         workers_ready=len(workers),
         replicas=reconcile.live_pods(pods),
         connector=connector,
-        config_error=state.config_error,
+        config_error=spec_error or state.config_error,
         unreachable=unreachable,
+        apply_error=applied.error,
+        workers_failure=reconcile.workers_cause(
+            pods,
+            workload,
+            builders.WORKER_CONTAINER,
+            reconcile.missing_references(
+                secrets, secret_versions, config_maps, config_map_versions
+            ),
+        ),
     )
     status = reconcile.build_status(
         spec,
@@ -369,9 +407,10 @@ async def sync_connector(
         applied=loggers.applied,
     )
     ready = next(c for c in status.conditions if c.type == READY)
-    state.ready = ready.status == "True"
     _observe(namespace, name, status)
+    report_cause(body, previous.conditions if previous else (), status)
     await set_status(runtime, body, resource_path(KIND, body), status)
+    return ready.status == "True"
 
 
 def _observe(namespace: str, name: str, status: KafkaConnectorStatus) -> None:
@@ -419,7 +458,6 @@ async def _sync_over_rest(
                 raise
             state.rejected, state.config_error = desired, e.message
             state.rejected_by = state.workers
-            kopf.warn(body, reason="InvalidConfig", message=e.message)
             return None, auto_status
         verb = "created" if current is None else "updated"
         kopf.event(body, type="Normal", reason="ConfigApplied", message=f"connector config {verb}")

@@ -68,6 +68,15 @@ MANAGED_WORKER_KEYS: Final = (
 """Worker keys the operator writes: from spec fields, or fixed because probes, the Service and the
 NetworkPolicy depend on them. `workerConfig` may not set them."""
 
+MAX_CONFIG_ENTRIES: Final = 1_000
+"""The most keys a `config` or `workerConfig` map may have."""
+MAX_CONFIG_CHARS: Final = 512 * 1024
+"""The most characters (keys and values together) a connector's `config` may have: it travels
+to the workers as one record of the config topic, which Kafka caps at 1 MB by default."""
+MAX_WORKER_CONFIG_CHARS: Final = 128 * 1024
+"""The most characters (keys and values together) of `workerConfig`: it becomes the worker file
+in a ConfigMap, which Kubernetes caps at 1 MiB."""
+
 MAX_TRACE_CHARS: Final = 2_000
 """Traces in status are trimmed to this many characters, keeping the head (the exception)."""
 
@@ -81,8 +90,26 @@ def cel(rule: str, message: str) -> JsonObject:
     return {"x-kubernetes-validations": [{"rule": rule, "message": message}]}
 
 
-def _cel_list(*rules: tuple[str, str]) -> JsonObject:
+def cel_list(*rules: tuple[str, str]) -> JsonObject:
     return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
+
+
+def config_size_rule(field: str, max_chars: int) -> tuple[str, str]:
+    """The CEL rule (and its message) bounding a string map's keys and values together."""
+    return (
+        f"self.map(k, k.size() + self[k].size()).sum() <= {max_chars}",
+        f"{field} is too large: its keys and values may have at most {max_chars} characters "
+        "together; put large values in a Secret or ConfigMap and reference them with "
+        "externalConfiguration and a config provider",
+    )
+
+
+def check_config_size(field: str, mapping: dict[str, str], max_chars: int) -> dict[str, str]:
+    """`config_size_rule` in Python, with the API server's message and the size found."""
+    size = sum(len(k) + len(v) for k, v in mapping.items())
+    if size > max_chars:
+        raise ValueError(f"{config_size_rule(field, max_chars)[1]} (it has {size})")
+    return mapping
 
 
 def _immutable(field: str) -> JsonObject:
@@ -379,14 +406,18 @@ REST_SECURITY_WHY: Final = (
     "set log levels on its /admin endpoints; the NetworkPolicy restricts who reaches it"
 )
 
+ConfigValue = Annotated[str, Field(max_length=MAX_CONFIG_CHARS)]
+WorkerConfigValue = Annotated[str, Field(max_length=MAX_WORKER_CONFIG_CHARS)]
+
 
 def worker_config_field(managed_keys: tuple[str, ...]) -> Any:
     """`workerConfig`, whose CEL rules refuse the keys the operator manages and the REST security
-    keys that would lock the operator out."""
+    keys that would lock the operator out, and bound its size."""
     return Field(
         default_factory=dict,
         alias="workerConfig",
-        json_schema_extra=_cel_list(
+        max_length=MAX_CONFIG_ENTRIES,
+        json_schema_extra=cel_list(
             (
                 f"!({list(managed_keys)!r}.exists(k, k in self))",
                 "workerConfig must not set the keys the operator manages: "
@@ -397,6 +428,7 @@ def worker_config_field(managed_keys: tuple[str, ...]) -> Any:
                 f"workerConfig must not set {' or '.join(REST_SECURITY_KEYS)}: "
                 + REST_SECURITY_WHY,
             ),
+            config_size_rule("workerConfig", MAX_WORKER_CONFIG_CHARS),
         ),
     )
 
@@ -405,6 +437,15 @@ def no_worker_keys(mapping: dict[str, str], managed_keys: tuple[str, ...]) -> di
     """`workerConfig` without the keys the operator manages or that would lock it out."""
     no_keys(mapping, managed_keys, "the operator manages these keys")
     return no_keys(mapping, REST_SECURITY_KEYS, REST_SECURITY_WHY)
+
+
+def connector_config_field(*rules: tuple[str, str]) -> Any:
+    """A connector's `config`, with `rules` and the CEL rule bounding its size."""
+    return Field(
+        default_factory=dict,
+        max_length=MAX_CONFIG_ENTRIES,
+        json_schema_extra=cel_list(*rules, config_size_rule("config", MAX_CONFIG_CHARS)),
+    )
 
 
 def resources_field() -> Any:
@@ -458,17 +499,14 @@ class KafkaConnectorSpec(_Model):
     """The connector class: a kconnect plugin alias or a Kafka Connect class name."""
     tasks_max: int = Field(1, alias="tasksMax", ge=1)
     """The most tasks the connector may create."""
-    config: dict[str, str] = Field(
-        default_factory=dict,
-        json_schema_extra=_cel_list(
-            *(
-                (
-                    f"!({key!r} in self)",
-                    f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it",
-                )
-                for key in FORBIDDEN_CONFIG_KEYS
+    config: dict[str, ConfigValue] = connector_config_field(
+        *(
+            (
+                f"!({key!r} in self)",
+                f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it",
             )
-        ),
+            for key in FORBIDDEN_CONFIG_KEYS
+        )
     )
     """The connector's config. `name`, `connector.class` and `tasks.max` come from the resource's
     name, `class` and `tasksMax`."""
@@ -480,7 +518,7 @@ class KafkaConnectorSpec(_Model):
     """The Kafka bootstrap servers the workers connect to."""
     image: str | None = image_field()
     """The worker image; the operator's default when unset."""
-    worker_config: dict[str, str] = worker_config_field(MANAGED_WORKER_KEYS)
+    worker_config: dict[str, WorkerConfigValue] = worker_config_field(MANAGED_WORKER_KEYS)
     """Extra worker properties (converters, client settings, config providers, replication
     factors). The keys the operator manages may not be set here."""
     group_id: str | None = Field(
@@ -528,14 +566,16 @@ class KafkaConnectorSpec(_Model):
     @field_validator("config")
     @classmethod
     def _config(cls, v: dict[str, str]) -> dict[str, str]:
-        return no_keys(
+        no_keys(
             v, FORBIDDEN_CONFIG_KEYS, "set them with metadata.name, spec.class and spec.tasksMax"
         )
+        return check_config_size("config", v, MAX_CONFIG_CHARS)
 
     @field_validator("worker_config")
     @classmethod
     def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
-        return no_worker_keys(v, MANAGED_WORKER_KEYS)
+        no_worker_keys(v, MANAGED_WORKER_KEYS)
+        return check_config_size("workerConfig", v, MAX_WORKER_CONFIG_CHARS)
 
 
 class ConditionStatus(StrEnum):
@@ -553,6 +593,10 @@ class ReadyReason(StrEnum):
     PENDING = "Pending"
     """Workers are ready, but the connector or a task has not reached the wanted state yet."""
     WORKERS_NOT_READY = "WorkersNotReady"
+    WORKER_FAILED = "WorkerFailed"
+    """No worker is ready and the pods, the workload or a missing Secret or ConfigMap say why."""
+    APPLY_FAILED = "ApplyFailed"
+    """The API server refused a child (the Deployment, the worker ConfigMap, ...)."""
     CONNECTOR_FAILED = "ConnectorFailed"
     TASK_FAILED = "TaskFailed"
     INVALID_CONFIG = "InvalidConfig"
@@ -567,8 +611,8 @@ class Condition(_Model):
     status: ConditionStatus
     """True, False or Unknown."""
     reason: str = ""
-    """A CamelCase reason, for example WorkersNotReady, ConnectorFailed, TaskFailed,
-    InvalidConfig."""
+    """A CamelCase reason, for example WorkersNotReady, WorkerFailed, ApplyFailed,
+    ConnectorFailed, TaskFailed, InvalidConfig."""
     message: str = ""
     """A message for people."""
     last_transition_time: str | None = Field(None, alias="lastTransitionTime")

@@ -64,6 +64,7 @@ RUNNING: Final = "RUNNING"
 PAUSED: Final = "PAUSED"
 STOPPED: Final = "STOPPED"
 FAILED: Final = "FAILED"
+UNASSIGNED: Final = "UNASSIGNED"
 SETTLED_STATES: Final = frozenset({RUNNING, PAUSED, STOPPED})
 
 _REST_STATE: Final[Mapping[TargetState, str]] = {
@@ -293,6 +294,120 @@ def restart_annotations(annotations: Mapping[str, str]) -> RestartAnnotations:
     return RestartAnnotations(tuple(requests), tuple(remove), tuple(errors))
 
 
+# --- why the workers are not ready
+
+ERROR_PREFIX: Final = "kconnect: error:"
+"""How the kconnect CLI starts the line that says why it exits."""
+
+WAITING_FAILURES: Final = frozenset(
+    {
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "ErrImagePull",
+        "ErrImageNeverPull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "RunContainerError",
+    }
+)
+"""Reasons a container waits that the kubelet will not resolve by itself."""
+
+
+def _exit_message(terminated: Mapping[str, Any]) -> str:
+    lines = [line.strip() for line in str(terminated.get("message") or "").splitlines()]
+    errors = [line for line in lines if line.startswith(ERROR_PREFIX)]
+    if errors:
+        return errors[-1]
+    filled = [line for line in lines if line]
+    if filled:
+        return filled[-1]
+    return f"the worker exited with code {terminated.get('exitCode')}"
+
+
+def _pod_name(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("name") or "a worker pod")
+
+
+def worker_failure(pods: Sequence[JsonObject], container: str) -> str | None:
+    """Why the `container` of the first failing pod does not run, or None when none fails.
+
+    A container crash-loops when it is waiting in CrashLoopBackOff, or when its current or last
+    run ended with a non-zero exit code. The message is the last `kconnect: error:` line of the
+    termination message (the log tail, with `terminationMessagePolicy: FallbackToLogsOnError`),
+    else its last non-empty line, else the exit code. A container that cannot start (a missing
+    Secret or ConfigMap key, an image that cannot be pulled) says so with the kubelet's reason
+    and message, and a pod that cannot be scheduled with the scheduler's."""
+    for pod in pods:
+        if _terminating(pod):
+            continue
+        status = pod.get("status") or {}
+        for cs in status.get("containerStatuses") or []:
+            if cs.get("name") != container:
+                continue
+            state = cs.get("state") or {}
+            last = cs.get("lastState") or {}
+            waiting = state.get("waiting") or {}
+            terminated = [t for t in (state.get("terminated"), last.get("terminated")) if t]
+            failed = [t for t in terminated if t.get("exitCode", 0) != 0]
+            if waiting.get("reason") in WAITING_FAILURES:
+                message = str(waiting.get("message") or "").strip()
+                return f"pod {_pod_name(pod)}: {waiting['reason']}" + (
+                    f": {message}" if message else ""
+                )
+            if failed:
+                return _exit_message(failed[0])
+            if waiting.get("reason") == "CrashLoopBackOff":
+                return _exit_message(terminated[0] if terminated else {"exitCode": "unknown"})
+        for condition in status.get("conditions") or []:
+            if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+                message = str(condition.get("message") or condition.get("reason") or "").strip()
+                return f"pod {_pod_name(pod)} cannot be scheduled: {message}".rstrip(": ")
+        if status.get("phase") == "Failed":
+            why = ": ".join(str(x) for x in (status.get("reason"), status.get("message")) if x)
+            return f"pod {_pod_name(pod)} failed" + (f": {why}" if why else "")
+    return None
+
+
+def workload_failure(workload: Mapping[str, Any] | None) -> str | None:
+    """Why the Deployment or StatefulSet cannot make its pods (its ReplicaFailure condition, or
+    a Progressing condition that gave up), or None."""
+    if workload is None:
+        return None
+    kind, name = workload.get("kind", "the workload"), _pod_name(workload)
+    for condition in (workload.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+            return f"{kind} {name} cannot create pods: {condition.get('message', '')}".rstrip(": ")
+        if condition.get("type") == "Progressing" and condition.get("status") == "False":
+            return f"{kind} {name}: {condition.get('message', '')}".rstrip(": ")
+    return None
+
+
+def missing_references(
+    secrets: Sequence[str],
+    secret_versions: Mapping[str, str],
+    config_maps: Sequence[str],
+    config_map_versions: Mapping[str, str],
+) -> str | None:
+    """The referenced Secrets and ConfigMaps that do not exist, or None."""
+    missing = [f"Secret {n}" for n in secrets if n not in secret_versions]
+    missing += [f"ConfigMap {n}" for n in config_maps if n not in config_map_versions]
+    if not missing:
+        return None
+    verb = "does" if len(missing) == 1 else "do"
+    return f"{', '.join(missing)} {verb} not exist (referenced by spec.externalConfiguration)"
+
+
+def workers_cause(
+    pods: Sequence[JsonObject],
+    workload: Mapping[str, Any] | None,
+    container: str,
+    missing: str | None,
+) -> str | None:
+    """Why no worker is ready, as the pods, the workload and the API server tell it: a pod's
+    failure first (it is the most precise), then a missing reference, then the workload's."""
+    return worker_failure(pods, container) or missing or workload_failure(workload)
+
+
 # --- the connector's reported status
 
 
@@ -406,9 +521,13 @@ class Observation:
     connector: ConnectorStatus | None
     """The connector's status from the workers; None when it is unknown or missing."""
     config_error: str | None = None
-    """Why the workers rejected the connector config."""
+    """Why the spec cannot become workers, or why the workers rejected the connector config."""
     unreachable: str | None = None
     """Why no worker's REST API answered."""
+    apply_error: str | None = None
+    """Why the API server refused a child."""
+    workers_failure: str | None = None
+    """Why no worker is ready, when something says so (`workers_cause`)."""
 
 
 def ready_condition(
@@ -418,6 +537,10 @@ def ready_condition(
     false = ConditionStatus.FALSE
     if obs.config_error is not None:
         return false, ReadyReason.INVALID_CONFIG, obs.config_error
+    if obs.apply_error is not None:
+        return false, ReadyReason.APPLY_FAILED, obs.apply_error
+    if obs.workers_ready == 0 and spec.replicas > 0 and obs.workers_failure is not None:
+        return false, ReadyReason.WORKER_FAILED, obs.workers_failure
     if obs.workers_ready == 0:
         message = (
             "spec.replicas is 0: no worker runs the connector"
@@ -459,18 +582,36 @@ def ready_condition(
     if connector.state == want and connector.tasks and in_state == len(connector.tasks):
         reason = ReadyReason.RUNNING if want == RUNNING else ReadyReason.PAUSED
         return ConditionStatus.TRUE, reason, (f"the connector and {in_state} tasks are {want}")
-    if connector.state == PAUSED == want and not connector.tasks:
-        # Created paused: as in Kafka Connect, it has no tasks until it is first resumed.
+    if want == PAUSED and connector.state == PAUSED and not connector.tasks:
+        # Created paused: as in Kafka Connect, no tasks exist until the connector is resumed.
         return (
             ConditionStatus.TRUE,
             ReadyReason.PAUSED,
-            "the connector is PAUSED; it has no tasks until it is resumed",
+            "the connector is PAUSED and has no tasks (created paused: its tasks are made when it "
+            "is resumed)",
+        )
+    if connector.state == UNASSIGNED:
+        return (
+            false,
+            ReadyReason.PENDING,
+            (
+                f"the connector is UNASSIGNED: no worker runs it (a worker that lost its Kafka "
+                f"group membership, e.g. while a broker is unreachable, holds no assignment), "
+                f"so its tasks' last reported states ({_states(connector.tasks)}) are stale"
+            ),
         )
     return (
         false,
         ReadyReason.PENDING,
         (f"the connector is {connector.state}, {in_state}/{len(connector.tasks)} tasks {want}"),
     )
+
+
+def _states(tasks: Sequence[TaskStatus]) -> str:
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.state] = counts.get(task.state, 0) + 1
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no tasks"
 
 
 def ready(
@@ -494,6 +635,30 @@ def ready(
         last_transition_time=since or rfc3339(now),
         observed_generation=generation,
     )
+
+
+CAUSE_REASONS: Final = frozenset(
+    {
+        ReadyReason.INVALID_CONFIG.value,
+        ReadyReason.APPLY_FAILED.value,
+        ReadyReason.WORKER_FAILED.value,
+    }
+)
+"""Ready reasons that name a cause someone must act on: each new one is also a Warning Event."""
+
+
+def cause_event(
+    previous: Sequence[Condition], current: Sequence[Condition]
+) -> tuple[str, str] | None:
+    """The Warning Event (reason, message) to post when the Ready condition newly names a cause
+    (`CAUSE_REASONS`): one per cause, not one per pass."""
+    new = next((c for c in current if c.type == READY), None)
+    old = next((c for c in previous if c.type == READY), None)
+    if new is None or new.status != ConditionStatus.FALSE or new.reason not in CAUSE_REASONS:
+        return None
+    if old is not None and (old.reason, old.message) == (new.reason, new.message):
+        return None
+    return new.reason, new.message
 
 
 def build_status(

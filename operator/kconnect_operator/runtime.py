@@ -14,6 +14,18 @@ before it acts on it, by setting the annotation `kconnect.io/operator` with a co
 alone, with a Warning Event, so two installs never fight over one resource; removing the
 annotation hands it to whichever install claims it next.
 
+The loops are the operator's own tasks, not kopf daemons: kopf puts a finalizer on every object
+that has a daemon, so that it can stop the daemon before the object goes; with the operator
+down (or uninstalled), such an object could not be deleted, nor its namespace. `Runtime` owns
+the loops instead: an event for a resource starts its loop (once per uid), the loop ends by
+itself when its pass finds the resource gone or being deleted, and `stop_loops` cancels and
+awaits every loop when the operator stops. Only a resource whose deletion needs cleanup (a
+KafkaConnector with `deletionPolicy: Delete`) carries kopf's finalizer.
+
+kopf keeps no copy of a resource's spec (`LevelTriggered`): every pass reconciles the whole
+resource from what it observes, so nothing depends on what changed since the last pass, and no
+spec is too large to be handled or deleted.
+
 Log levels (`sync_loggers`) are a per-worker setting, not a cluster one: each ready worker is read
 and set on its own, and a worker that does not answer leaves the others unaffected; the removed
 loggers it still has are reset on a later pass.
@@ -23,7 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+import logging
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -31,12 +52,11 @@ import aiohttp
 import kopf
 from pydantic import BaseModel, ValidationError
 
-from kconnect.errors import ConfigError
-from kconnect_operator import metrics, reconcile
-from kconnect_operator.builders import CONFIG_HASH_ANNOTATION
+from kconnect_operator import children, metrics, reconcile
+from kconnect_operator.builders import MANAGED_BY
 from kconnect_operator.connect import ConnectClient, ConnectError
 from kconnect_operator.kube import Kube, KubeError, object_path
-from kconnect_operator.models import GROUP, VERSION, LogLevel
+from kconnect_operator.models import GROUP, VERSION, Condition, JsonObject, LogLevel
 from kconnect_operator.options import OperatorOptions
 
 OPERATOR_ANNOTATION: Final = "kconnect.io/operator"
@@ -47,19 +67,88 @@ MIN_GAP_S: Final = 0.5
 """The shortest pause between two passes of one resource: a burst of events makes one pass."""
 
 
+LOOP_STOP_TIMEOUT_S: Final = 5.0
+"""How long stopping waits for cancelled loops to finish."""
+
+
+class LevelTriggered(kopf.DiffBaseStorage):
+    """kopf's diff base, kept nowhere: it reports the resource as last handled exactly as it is.
+
+    The operator's handlers are level-triggered (each pass reconciles the whole resource), so
+    it registers no on-create, on-update or on-resume handlers, and kopf needs no record of the
+    last handled spec. kopf's own stores keep that record in an annotation (limited to 256 KiB
+    for all of an object's annotations) or in the status: a large spec made the write fail, and
+    as the write came with the finalizer's removal, such a resource could never be deleted.
+    With this storage kopf never writes it. A handler that needs a diff cannot be registered
+    with it: `handlers` checks that none is."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return self.build(body=body)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
+@dataclass
+class Loop:
+    uid: str
+    task: asyncio.Task[None]
+
+
 @dataclass
 class Runtime:
-    """The operator's shared clients, created at startup and closed at cleanup."""
+    """The operator's shared clients, created at startup and closed at cleanup, and the
+    resources' loops, which it owns."""
 
     options: OperatorOptions
     kube: Kube
     http: aiohttp.ClientSession
     wakeups: dict[tuple[str, str], asyncio.Event] = field(default_factory=dict)
+    loops: dict[tuple[str, str], Loop] = field(default_factory=dict)
 
     def wake(self, namespace: str, name: str) -> None:
         event = self.wakeups.get((namespace, name))
         if event is not None:
             event.set()
+
+    def start_loop(
+        self, key: tuple[str, str], uid: str, run: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Start the loop of the resource `key` with `uid`, unless it runs. A loop of an older
+        resource of the same name is cancelled; it ends on its own soon anyway."""
+        loop = self.loops.get(key)
+        if loop is not None and loop.uid == uid and not loop.task.done():
+            return
+        if loop is not None:
+            loop.task.cancel()
+        task = asyncio.create_task(run(), name=f"loop {key[0]}/{key[1]}")
+        self.loops[key] = Loop(uid, task)
+        task.add_done_callback(lambda done: self._forget(key, done))
+
+    def _forget(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        loop = self.loops.get(key)
+        if loop is not None and loop.task is task:
+            del self.loops[key]
+        if not task.cancelled() and task.exception() is not None:
+            logging.getLogger(__name__).error(
+                "the loop of %s/%s failed", *key, exc_info=task.exception()
+            )
+
+    async def stop_loop(self, key: tuple[str, str], uid: str | None = None) -> None:
+        """Cancel the loop of `key` (only if it is `uid`'s) and wait for it, within a bound."""
+        loop = self.loops.get(key)
+        if loop is None or (uid is not None and loop.uid != uid):
+            return
+        loop.task.cancel()
+        await asyncio.wait({loop.task}, timeout=LOOP_STOP_TIMEOUT_S)
+
+    async def stop_loops(self) -> None:
+        """Cancel every loop and wait for them, within a bound."""
+        tasks = {loop.task for loop in self.loops.values()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=LOOP_STOP_TIMEOUT_S)
 
 
 def runtime_of(memo: Any) -> Runtime:
@@ -162,62 +251,123 @@ def refuse(body: kopf.Body, kind: str, holder: str, me: str) -> None:
     )
 
 
-async def secret_versions(runtime: Runtime, namespace: str, names: list[str]) -> dict[str, str]:
-    """The resourceVersions of the named Secrets that exist."""
-    versions: dict[str, str] = {}
-    for secret in names:
-        found = await runtime.kube.get(object_path("v1", "Secret", namespace, secret))
-        if found is not None:
-            versions[secret] = found["metadata"]["resourceVersion"]
-    return versions
+async def versions(runtime: Runtime, kind: str, namespace: str, names: list[str]) -> dict[str, str]:
+    """The resourceVersions of the named Secrets or ConfigMaps (`kind`) that exist."""
+    found: dict[str, str] = {}
+    for name in names:
+        obj = await runtime.kube.get(object_path("v1", kind, namespace, name))
+        if obj is not None:
+            found[name] = obj["metadata"]["resourceVersion"]
+    return found
 
 
-async def apply_and_count(
-    runtime: Runtime, kind: str, apply: Callable[[], Awaitable[None]]
-) -> None:
-    """Apply the children, counting the result; an API error is retried by kopf."""
-    try:
-        await apply()
-    except KubeError as e:
-        metrics.RECONCILES.inc(kind=kind, result="error")
-        raise kopf.TemporaryError(f"applying the children: {e}", delay=5) from e
-    metrics.RECONCILES.inc(kind=kind, result="ok")
+async def observe_children(
+    runtime: Runtime, namespace: str, keys: Iterable[tuple[str, str, str]]
+) -> dict[str, JsonObject | None]:
+    """Each child named by `(apiVersion, kind, name)`, by `children.child_key`; None when it
+    does not exist."""
+    return {
+        f"{kind}/{name}": await runtime.kube.get(object_path(api_version, kind, namespace, name))
+        for api_version, kind, name in keys
+    }
 
 
-async def roll_if_secrets_changed(
+@dataclass(frozen=True, slots=True)
+class Applied:
+    live: dict[str, JsonObject | None]
+    """The children as they are after applying (the applied ones as the API server answered)."""
+    error: str | None = None
+    """Why the API server refused a child: the rest of the plan was not applied."""
+
+
+async def apply_plan(
     runtime: Runtime,
-    workload_path: str,
-    desired_hash: Callable[[Mapping[str, str]], str],
-    secrets: Sequence[str],
-    apply: Callable[[], Awaitable[None]],
-    logger: kopf.Logger,
-) -> bool:
-    """Apply the children (and so roll the pods) when the referenced `secrets`, read by name,
-    no longer match the config hash on the pod template of the workload at `workload_path`.
-    Nothing is read when no Secret is referenced; a workload not there yet is `apply`'s to make,
-    and a spec the builders refuse is reported by `apply` on its own path. True when applied."""
-    if not secrets:
-        return False
-    versions = await secret_versions(runtime, namespace_of(workload_path), list(secrets))
-    try:
-        desired = desired_hash(versions)
-    except ConfigError:
-        return False
-    workload = await runtime.kube.get(workload_path)
-    if workload is None:
-        return False
-    template = workload.get("spec", {}).get("template", {}).get("metadata", {})
-    if (template.get("annotations") or {}).get(CONFIG_HASH_ANNOTATION) == desired:
-        return False
-    logger.info("a referenced Secret changed: applying the children")
-    await apply()
-    return True
+    body: kopf.Body,
+    plan: children.ChildrenPlan,
+    live: Mapping[str, JsonObject | None],
+    *,
+    workers: str,
+) -> Applied:
+    """Server-side apply `plan`'s children in order, then report what it repaired (a Warning
+    Event, DriftRepaired) and the roll with its causes (a Normal Event, Rolling), for the
+    children the API server changed. A child the API server refuses (a 4xx answer other than a
+    conflict or throttling) stops the plan and is returned for the status; other errors raise,
+    and the next pass retries."""
+    after = dict(live)
+    for child in plan.apply:
+        try:
+            after[children.child_key(child)] = await runtime.kube.apply(child)
+        except KubeError as e:
+            if not 400 <= e.status < 500 or e.status in (409, 429):
+                raise
+            key = children.child_key(child).replace("/", " ")
+            return Applied(after, f"the API server refused {key}: {e.message}")
+    for key, message in plan.repaired:
+        if plan.changed(key, live.get(key), after.get(key)):
+            kopf.event(body, type="Warning", reason="DriftRepaired", message=message)
+    workload = plan.workload
+    if plan.roll and workload and plan.changed(workload, live.get(workload), after.get(workload)):
+        kopf.event(
+            body,
+            type="Normal",
+            reason="Rolling",
+            message=f"rolling the {workers}: {'; '.join(plan.roll)}",
+        )
+    return Applied(after)
 
 
-def namespace_of(path: str) -> str:
-    """The namespace of a namespaced object's API path."""
-    parts = path.split("/")
-    return parts[parts.index("namespaces") + 1]
+def report_cause(body: kopf.Body, previous: Sequence[Condition], status: BaseModel) -> None:
+    """A Warning Event when the Ready condition newly names a cause (`reconcile.cause_event`)."""
+    conditions: Sequence[Condition] = getattr(status, "conditions", ())
+    event = reconcile.cause_event(previous, conditions)
+    if event is not None:
+        kopf.event(body, type="Warning", reason=event[0], message=event[1])
+
+
+CHILD_KINDS: Final = (
+    ("", "v1", "configmaps"),
+    ("", "v1", "services"),
+    ("apps", "v1", "deployments"),
+    ("apps", "v1", "statefulsets"),
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("networking.k8s.io", "v1", "networkpolicies"),
+)
+"""The kinds of children the operator watches for drift."""
+
+
+def watch_children(
+    registry: kopf.OperatorRegistry,
+    handler: Callable[..., Awaitable[None]],
+    selector_label: str,
+    owner: str,
+) -> None:
+    """Register `handler` for events of the children of every kind whose `selector_label` names
+    their `owner` kind's resource, and that the operator made."""
+    for group, version, plural in CHILD_KINDS:
+        kopf.on.event(
+            group,
+            version,
+            plural,
+            registry=registry,
+            id=f"{owner}_child_changed/{plural}",
+            labels={"app.kubernetes.io/managed-by": MANAGED_BY, selector_label: kopf.PRESENT},
+        )(handler)
+
+
+def wake_referencing(
+    runtime: Runtime,
+    namespace: str | None,
+    name: str,
+    references: Mapping[tuple[str, str], Iterable[str]],
+    wake_key: Callable[[str], str] = lambda owner: owner,
+) -> None:
+    """Wake the loop of each resource that `references` (an index of Secrets or ConfigMaps)
+    says uses `name`: its next pass sees the new version and rolls the pods. A cluster-scoped
+    event (no namespace) concerns none."""
+    if namespace is None:
+        return
+    for owner in references.get((namespace, name), []):
+        runtime.wake(namespace, wake_key(owner))
 
 
 def connect_client(runtime: Runtime, urls: Sequence[str]) -> ConnectClient:
@@ -312,23 +462,25 @@ def report_loggers(body: kopf.Body, result: LoggerSync, logger: kopf.Logger) -> 
 async def run_loop(
     runtime: Runtime,
     key: tuple[str, str],
-    stopped: kopf.DaemonStopped,
-    one_pass: Callable[[], Awaitable[bool]],
+    one_pass: Callable[[], Awaitable[bool | None]],
     *,
     kind: str,
     name: str,
     what: str,
     logger: kopf.Logger,
 ) -> None:
-    """Run `one_pass` (True when the resource is Ready) until `stopped`, on wake-ups under `key`
-    and every `sync_interval_s` (every `NOT_READY_INTERVAL_S` while not Ready)."""
+    """Run `one_pass` (True when the resource is Ready, None when it is gone or being deleted)
+    until it says the resource is gone or the loop is cancelled, on wake-ups under `key` and
+    every `sync_interval_s` (every `NOT_READY_INTERVAL_S` while not Ready)."""
     wake = runtime.wakeups.setdefault(key, asyncio.Event())
-    ready = False
+    ready: bool | None = False
     try:
-        while not stopped:
+        while True:
             wake.clear()
             try:
                 ready = await one_pass()
+                if ready is None:
+                    return
                 metrics.RECONCILES.inc(kind=kind, result="ok")
             except (KubeError, ConnectError, kopf.PermanentError) as e:
                 metrics.RECONCILES.inc(kind=kind, result="error")

@@ -15,9 +15,10 @@ A StandaloneConnect becomes:
   KafkaConnector's workers have.
 
 What rolls the pod: the pod template carries `kconnect.io/config-hash`, a hash of the rendered
-worker file, every connector file, the referenced Secrets' resourceVersions and the log format. A
-standalone worker runs exactly the files it was started with, so any connector change (added,
-edited, removed) is a roll, and the restarted worker no longer runs a removed connector. The log
+worker file, every connector file, the referenced Secrets' and ConfigMaps' resourceVersions and
+the log format. A standalone worker runs exactly the files it was started with, so any connector
+change (added, edited, removed) is a roll, and the restarted worker no longer runs a removed
+connector. The log
 levels are not in any file: they go to the worker over REST and never roll it.
 
 The pod is hardened as a KafkaConnector's worker pod is (`builders`): the same start script binding
@@ -34,6 +35,7 @@ from typing import ClassVar, Final
 
 from kconnect.config.worker import StandaloneConfig
 from kconnect_operator import builders
+from kconnect_operator.children import CONFIG_SOURCES_ANNOTATION, config_sources
 from kconnect_operator.models import JsonObject
 from kconnect_operator.standalone_models import (
     KIND,
@@ -139,13 +141,27 @@ def config_files(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def config_payload(
+    spec: StandaloneConnectSpec,
+    owner: Owner,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
+) -> JsonObject:
+    """What the config hash covers: every file the worker reads, the referenced Secrets' and
+    ConfigMaps' resourceVersions and the log format (see `builders.hash_payload`)."""
+    return builders.hash_payload(
+        {"files": config_files(spec, owner)}, spec, secret_versions, config_map_versions
+    )
+
+
 def config_hash(
-    spec: StandaloneConnectSpec, owner: Owner, secret_versions: Mapping[str, str]
+    spec: StandaloneConnectSpec,
+    owner: Owner,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
 ) -> str:
-    """A hash of every file the worker reads, of the referenced Secrets' resourceVersions and of
-    the log format (see `builders.hash_of`)."""
-    secrets = {name: secret_versions.get(name) for name in builders.referenced_secrets(spec)}
-    return builders.hash_of({"files": config_files(spec, owner), "secrets": secrets}, spec)
+    """A hash of `config_payload`."""
+    return builders.hash_of(config_payload(spec, owner, secret_versions, config_map_versions))
 
 
 def termination_grace_seconds(spec: StandaloneConnectSpec, owner: Owner) -> int:
@@ -212,15 +228,18 @@ def build_stateful_set(
     *,
     image: str,
     secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
 ) -> JsonObject:
-    """The worker StatefulSet: one replica. `image` is used when the spec names none."""
+    """The worker StatefulSet: one replica. `image` is used when the spec names none. Its
+    `kconnect.io/config-sources` annotation lists what the config hash covers."""
     volumes, mounts = _volumes(spec, owner)
+    payload = config_payload(spec, owner, secret_versions, config_map_versions)
     template = builders.pod_template(
         spec,
         owner,
         image=image,
         script=start_script(spec),
-        config_hash=config_hash(spec, owner, secret_versions),
+        config_hash=builders.hash_of(payload),
         volumes=volumes,
         mounts=mounts,
         grace_seconds=termination_grace_seconds(spec, owner),
@@ -243,7 +262,10 @@ def build_stateful_set(
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": builders.metadata(owner, child_name(owner)),
+        "metadata": {
+            **builders.metadata(owner, child_name(owner)),
+            "annotations": {CONFIG_SOURCES_ANNOTATION: config_sources(payload)},
+        },
         "spec": sts_spec,
     }
 
@@ -309,6 +331,7 @@ def build_children(
     *,
     image: str,
     secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
     operator_namespace: str,
     operator_labels: Mapping[str, str] = builders.DEFAULT_OPERATOR_LABELS,
 ) -> list[JsonObject]:
@@ -321,5 +344,11 @@ def build_children(
         build_network_policy(
             spec, owner, operator_namespace=operator_namespace, operator_labels=operator_labels
         ),
-        build_stateful_set(spec, owner, image=image, secret_versions=secret_versions),
+        build_stateful_set(
+            spec,
+            owner,
+            image=image,
+            secret_versions=secret_versions,
+            config_map_versions=config_map_versions,
+        ),
     ]

@@ -24,7 +24,10 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from kconnect_operator.models import (
     CATEGORIES,
     FORBIDDEN_CONFIG_KEYS,
+    MAX_CONFIG_CHARS,
+    MAX_WORKER_CONFIG_CHARS,
     Condition,
+    ConfigValue,
     ExternalConfiguration,
     Logging,
     NetworkPolicySpec,
@@ -33,10 +36,14 @@ from kconnect_operator.models import (
     Quantity,
     ResourceRequirements,
     TaskStatus,
+    WorkerConfigValue,
     _Model,
     applied_loggers_field,
     bootstrap_servers_field,
     cel,
+    cel_list,
+    check_config_size,
+    connector_config_field,
     external_configuration_field,
     image_field,
     logging_field,
@@ -96,13 +103,12 @@ class StandaloneConnector(_Model):
     """The connector class: a kconnect plugin alias or a Kafka Connect class name."""
     tasks_max: int = Field(1, alias="tasksMax", ge=1)
     """The most tasks the connector may create."""
-    config: dict[str, str] = Field(
-        default_factory=dict,
-        json_schema_extra=cel(
+    config: dict[str, ConfigValue] = connector_config_field(
+        (
             f"!({list(FORBIDDEN_CONFIG_KEYS)!r}.exists(k, k in self))",
             "config must not contain 'name', 'connector.class' or 'tasks.max': "
             "set them with name, class and tasksMax",
-        ),
+        )
     )
     """The connector's config. `name`, `connector.class` and `tasks.max` come from `name`,
     `class` and `tasksMax`."""
@@ -117,7 +123,8 @@ class StandaloneConnector(_Model):
     @field_validator("config")
     @classmethod
     def _config(cls, v: dict[str, str]) -> dict[str, str]:
-        return no_keys(v, FORBIDDEN_CONFIG_KEYS, "set them with name, class and tasksMax")
+        no_keys(v, FORBIDDEN_CONFIG_KEYS, "set them with name, class and tasksMax")
+        return check_config_size("config", v, MAX_CONFIG_CHARS)
 
 
 class OffsetStorageType(StrEnum):
@@ -163,9 +170,19 @@ class StandaloneConnectSpec(_Model):
     connectors: list[StandaloneConnector] = Field(
         default_factory=list,
         max_length=MAX_CONNECTORS,
-        json_schema_extra=cel(
-            "self.all(c, self.exists_one(d, d.name == c.name))",
-            "connector names must be unique",
+        json_schema_extra=cel_list(
+            (
+                "self.all(c, self.exists_one(d, d.name == c.name))",
+                "connector names must be unique",
+            ),
+            (
+                "self.map(c, c.config.map(k, k.size() + c.config[k].size()).sum()).sum()"
+                f" <= {MAX_CONFIG_CHARS}",
+                "the connectors' configs are too large: their keys and values may have at most "
+                f"{MAX_CONFIG_CHARS} characters together (they share one ConfigMap); put large "
+                "values in a Secret or ConfigMap and reference them with externalConfiguration "
+                "and a config provider",
+            ),
         ),
     )
     """The connectors the worker runs, each from its own file."""
@@ -173,7 +190,7 @@ class StandaloneConnectSpec(_Model):
     """The Kafka bootstrap servers the worker connects to."""
     image: str | None = image_field()
     """The worker image; the operator's default when unset."""
-    worker_config: dict[str, str] = worker_config_field(MANAGED_WORKER_KEYS)
+    worker_config: dict[str, WorkerConfigValue] = worker_config_field(MANAGED_WORKER_KEYS)
     """Extra worker properties (converters, client settings, config providers, the offset flush
     interval). The keys the operator manages may not be set here."""
     offset_storage: OffsetStorage = Field(default_factory=OffsetStorage, alias="offsetStorage")
@@ -197,12 +214,19 @@ class StandaloneConnectSpec(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"connector names must be unique: {', '.join(dupes)} repeated")
+        size = sum(len(k) + len(x) for c in v for k, x in c.config.items())
+        if size > MAX_CONFIG_CHARS:
+            raise ValueError(
+                "the connectors' configs are too large: their keys and values may have at most "
+                f"{MAX_CONFIG_CHARS} characters together (they have {size})"
+            )
         return v
 
     @field_validator("worker_config")
     @classmethod
     def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
-        return no_worker_keys(v, MANAGED_WORKER_KEYS)
+        no_worker_keys(v, MANAGED_WORKER_KEYS)
+        return check_config_size("workerConfig", v, MAX_WORKER_CONFIG_CHARS)
 
 
 class StandaloneReadyReason(StrEnum):
@@ -218,6 +242,8 @@ class StandaloneReadyReason(StrEnum):
     TASK_FAILED = "TaskFailed"
     INVALID_CONFIG = "InvalidConfig"
     WORKER_FAILED = "WorkerFailed"
+    APPLY_FAILED = "ApplyFailed"
+    """The API server refused a child (the StatefulSet, the ConfigMap, ...)."""
     """The worker container exits with an error (it is crash-looping)."""
 
 

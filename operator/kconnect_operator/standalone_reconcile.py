@@ -8,8 +8,11 @@ Invariants:
   is the desired one), **runs exactly the listed connectors**, and every one of them and every
   task is RUNNING. While a roll is in progress the reason is Updating.
 - **Ready is False while anything is FAILED,** with the first failure's summary.
-- **A crash-looping worker says why:** while no worker is ready and its container exits with an
-  error, the reason is WorkerFailed and the message is the error the worker printed last.
+- **A worker that does not run says why:** while no worker is ready and its container exits with
+  an error, cannot start (a missing Secret or ConfigMap, an image that cannot be pulled) or its
+  pod cannot be scheduled, the reason is WorkerFailed and the message is what the pod, the
+  StatefulSet or the API server says (for an exit, the error the worker printed last).
+- **A child the API server refuses** makes the reason ApplyFailed, with its message.
 - **A condition's lastTransitionTime moves only when its status changes.**
 """
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from kconnect_operator.models import ConditionStatus, JsonObject
 from kconnect_operator.reconcile import (
@@ -58,45 +61,6 @@ def pod_config_hash(pod: JsonObject, annotation: str) -> str | None:
     return str(value) if value is not None else None
 
 
-ERROR_PREFIX: Final = "kconnect: error:"
-"""How the kconnect CLI starts the line that says why it exits."""
-
-
-def _exit_message(terminated: Mapping[str, Any]) -> str:
-    lines = [line.strip() for line in str(terminated.get("message") or "").splitlines()]
-    errors = [line for line in lines if line.startswith(ERROR_PREFIX)]
-    if errors:
-        return errors[-1]
-    filled = [line for line in lines if line]
-    if filled:
-        return filled[-1]
-    return f"the worker exited with code {terminated.get('exitCode')}"
-
-
-def worker_failure(pods: Sequence[JsonObject], container: str) -> str | None:
-    """Why the `container` of the first crash-looping pod exits, or None when none is.
-
-    A container crash-loops when it is waiting in CrashLoopBackOff, or when its current or last
-    run ended with a non-zero exit code. The message is the last `kconnect: error:` line of the
-    termination message (the log tail, with `terminationMessagePolicy: FallbackToLogsOnError`),
-    else its last non-empty line, else the exit code."""
-    for pod in pods:
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        for cs in statuses:
-            if cs.get("name") != container:
-                continue
-            state = cs.get("state") or {}
-            last = cs.get("lastState") or {}
-            terminated = [t for t in (state.get("terminated"), last.get("terminated")) if t]
-            failed = [t for t in terminated if t.get("exitCode", 0) != 0]
-            backoff = (state.get("waiting") or {}).get("reason") == "CrashLoopBackOff"
-            if failed:
-                return _exit_message(failed[0])
-            if backoff:
-                return _exit_message(terminated[0] if terminated else {"exitCode": "unknown"})
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What the handlers saw in one pass."""
@@ -111,7 +75,9 @@ class Observation:
     """Why the spec cannot become a worker (a worker config the worker would refuse)."""
     unreachable: str | None = None
     worker_failure: str | None = None
-    """Why the worker container exits, while it is crash-looping (see `worker_failure`)."""
+    """Why the worker does not run, when something says so (`reconcile.workers_cause`)."""
+    apply_error: str | None = None
+    """Why the API server refused a child."""
 
 
 def _healthy(connector: NamedConnectorStatus) -> bool:
@@ -128,6 +94,8 @@ def ready_condition(
     false, reason = ConditionStatus.FALSE, StandaloneReadyReason
     if obs.config_error is not None:
         return false, reason.INVALID_CONFIG, obs.config_error
+    if obs.apply_error is not None:
+        return false, reason.APPLY_FAILED, obs.apply_error
     if obs.workers_ready == 0:
         if obs.worker_failure is not None:
             return false, reason.WORKER_FAILED, obs.worker_failure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -523,18 +524,45 @@ def test_referenced_secret_versions_change_the_hash() -> None:
     missing = dict(versions)
     del missing["db"]
     assert config_hash(spec, OWNER, missing) != base
-    # Secrets the spec does not reference, and ConfigMap refs, never roll the pods.
+    # Secrets the spec does not reference never roll the pods.
     assert config_hash(spec, OWNER, {**versions, "unrelated": "2"}) == base
     with_cm = make_spec(
         externalConfiguration={"env": [SECRET_ENV, CM_ENV], "volumes": [TLS_VOLUME]}
     )
+    # A ConfigMap is no Secret (its versions join the hash on their own: see below).
     assert referenced_secrets(with_cm) == ["db", "kafka-tls"]
-    other_cm = {**CM_ENV, "valueFrom": {"configMapKeyRef": {"name": "other", "key": "region"}}}
-    with_other_cm = make_spec(
-        externalConfiguration={"env": [SECRET_ENV, other_cm], "volumes": [TLS_VOLUME]}
-    )
-    assert config_hash(with_other_cm, OWNER, versions) == config_hash(with_cm, OWNER, versions)
     assert pod_hash(deployment(spec, secret_versions=versions)) == base
+
+
+def test_referenced_config_map_versions_change_the_hash() -> None:
+    spec = make_spec(externalConfiguration={"env": [CM_ENV], "volumes": [CM_VOLUME]})
+    assert builders.referenced_config_maps(spec) == ["avro", "site"]
+    assert referenced_secrets(spec) == []
+    cms = {"avro": "5", "site": "6", "unrelated": "7"}
+    base = config_hash(spec, OWNER, {}, cms)
+    assert config_hash(spec, OWNER, {}, {**cms, "site": "8"}) != base
+    assert config_hash(spec, OWNER, {}, {**cms, "avro": "9"}) != base
+    assert config_hash(spec, OWNER, {}, {"site": "6"}) != base
+    assert config_hash(spec, OWNER, {}, {**cms, "unrelated": "1"}) == base
+    dep = deployment(spec, config_map_versions=cms)
+    assert pod_hash(dep) == base
+    # What the hash covers is listed on the Deployment, so a roll names its cause.
+    sources = json.loads(dep["metadata"]["annotations"]["kconnect.io/config-sources"])
+    assert sources["configMaps/site"] == "6"
+    assert sources["configMaps/avro"] == "5"
+    assert set(sources) == {"properties", "configMaps/avro", "configMaps/site"}
+
+
+def test_a_resource_without_config_map_references_keeps_its_hash() -> None:
+    """The hash covers ConfigMaps only when the spec references one: upgrading the operator
+    does not roll the pods of resources that reference none."""
+    spec = make_spec(externalConfiguration={"env": [SECRET_ENV]})
+    payload = {
+        "properties": builders.render_properties(builders.worker_properties(spec, OWNER)),
+        "secrets": {"db": "1"},
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    assert config_hash(spec, OWNER, {"db": "1"}) == hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def test_referencing_a_new_secret_changes_the_hash() -> None:

@@ -140,7 +140,20 @@ def test_spec_fields_and_required() -> None:
     assert props["replicas"]["minimum"] == 0
     assert props["replicas"]["default"] == 1
     assert props["tasksMax"]["minimum"] == 1
-    assert props["config"]["additionalProperties"] == {"type": "string"}
+    assert props["config"]["additionalProperties"] == {"type": "string", "maxLength": 524288}
+    assert props["config"]["maxProperties"] == 1000
+    assert props["workerConfig"]["additionalProperties"] == {"type": "string", "maxLength": 131072}
+    size_rules = {
+        field: [r for r in props[field]["x-kubernetes-validations"] if ".sum()" in r["rule"]]
+        for field in ("config", "workerConfig")
+    }
+    assert size_rules["config"][0]["rule"] == (
+        "self.map(k, k.size() + self[k].size()).sum() <= 524288"
+    )
+    assert "config is too large" in size_rules["config"][0]["message"]
+    assert size_rules["workerConfig"][0]["rule"] == (
+        "self.map(k, k.size() + self[k].size()).sum() <= 131072"
+    )
     assert set(props["template"]["properties"]) == {
         "labels",
         "annotations",

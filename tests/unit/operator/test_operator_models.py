@@ -321,3 +321,20 @@ def test_trim_trace() -> None:
     assert len(trimmed) == MAX_TRACE_CHARS
     assert trimmed.startswith("Traceback\n")
     assert trimmed.endswith("(trimmed)")
+
+
+def test_config_and_worker_config_sizes_are_bounded_with_a_clear_message() -> None:
+    from kconnect_operator.models import MAX_CONFIG_CHARS, MAX_WORKER_CONFIG_CHARS
+
+    base = {"class": "DataGen", "bootstrapServers": "kafka:9092"}
+    KafkaConnectorSpec.model_validate({**base, "config": {"k": "x" * (MAX_CONFIG_CHARS - 1)}})
+    with pytest.raises(ValidationError) as failure:
+        KafkaConnectorSpec.model_validate(
+            {**base, "config": {"a": "x" * (MAX_CONFIG_CHARS // 2), "b": "y" * MAX_CONFIG_CHARS}}
+        )
+    assert "config is too large" in str(failure.value)
+    with pytest.raises(ValidationError) as failure:
+        KafkaConnectorSpec.model_validate(
+            {**base, "workerConfig": {"a": "x" * MAX_WORKER_CONFIG_CHARS}}
+        )
+    assert "workerConfig is too large" in str(failure.value)

@@ -299,20 +299,19 @@ def test_paused_and_stopped_connectors_are_ready_once_settled() -> None:
         ConditionStatus.FALSE,
         ReadyReason.PENDING,
     )
+    # Created paused: as in Kafka Connect, the connector has no tasks until it is resumed, and
+    # is settled as it is.
+    created_paused = reconcile.ready_condition(paused, observe(connector=connector("PAUSED")))
+    assert created_paused[:2] == (ConditionStatus.TRUE, ReadyReason.PAUSED)
+    assert "no tasks" in created_paused[2]
+    # A running connector with no tasks yet is not settled.
+    assert reconcile.ready_condition(spec(), observe(connector=connector("RUNNING")))[1] is (
+        ReadyReason.PENDING
+    )
     stopped = spec(state="stopped")
     assert reconcile.ready_condition(stopped, observe(connector=connector("STOPPED")))[:2] == (
         ConditionStatus.TRUE,
         ReadyReason.STOPPED,
-    )
-    # Created paused, a connector has no tasks until it is first resumed.
-    assert reconcile.ready_condition(paused, observe(connector=connector("PAUSED")))[:2] == (
-        ConditionStatus.TRUE,
-        ReadyReason.PAUSED,
-    )
-    running = spec(state="running")
-    assert reconcile.ready_condition(running, observe(connector=connector("RUNNING")))[:2] == (
-        ConditionStatus.FALSE,
-        ReadyReason.PENDING,
     )
     # A failed task outranks the wanted state.
     failing = observe(connector=connector("PAUSED", "FAILED"))
@@ -420,3 +419,153 @@ def test_deletion_keeps_what_another_resource_uses() -> None:
         "consumer group connect-x (used by ns2/x)",
     ]
     assert cleanup.shared(mine, {}) == (mine, [])
+
+
+# --- why the workers are not ready (item: status names the cause)
+
+
+def _worker_pod(name: str = "w-1", **container: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "status": {"containerStatuses": [{"name": "worker", **container}]},
+    }
+
+
+def test_a_container_that_cannot_start_says_why() -> None:
+    missing = _worker_pod(
+        state={
+            "waiting": {
+                "reason": "CreateContainerConfigError",
+                "message": 'secret "db" not found',
+            }
+        }
+    )
+    assert reconcile.worker_failure([missing], "worker") == (
+        'pod w-1: CreateContainerConfigError: secret "db" not found'
+    )
+    pull = _worker_pod(state={"waiting": {"reason": "ImagePullBackOff", "message": "nope:1"}})
+    assert reconcile.worker_failure([pull], "worker") == "pod w-1: ImagePullBackOff: nope:1"
+    # Waiting while it starts is no failure.
+    creating = _worker_pod(state={"waiting": {"reason": "ContainerCreating"}})
+    assert reconcile.worker_failure([creating], "worker") is None
+
+
+def test_a_crash_looping_worker_names_its_error_line() -> None:
+    crashing = _worker_pod(
+        state={"waiting": {"reason": "CrashLoopBackOff"}},
+        lastState={
+            "terminated": {
+                "exitCode": 1,
+                "message": "starting\nkconnect: error: value.converter: no plugin 'Nope'\n",
+            }
+        },
+    )
+    assert reconcile.worker_failure([crashing], "worker") == (
+        "kconnect: error: value.converter: no plugin 'Nope'"
+    )
+
+
+def test_an_unschedulable_or_failed_pod_says_why() -> None:
+    pending = {
+        "metadata": {"name": "w-2"},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 Insufficient cpu.",
+                }
+            ],
+        },
+    }
+    assert reconcile.worker_failure([pending], "worker") == (
+        "pod w-2 cannot be scheduled: 0/1 nodes are available: 1 Insufficient cpu."
+    )
+    evicted = {
+        "metadata": {"name": "w-3"},
+        "status": {"phase": "Failed", "reason": "Evicted", "message": "low on memory"},
+    }
+    assert reconcile.worker_failure([evicted], "worker") == "pod w-3 failed: Evicted: low on memory"
+
+
+def test_a_workload_that_cannot_create_pods_says_why() -> None:
+    deployment = {
+        "kind": "Deployment",
+        "metadata": {"name": "c-connect"},
+        "status": {
+            "conditions": [
+                {
+                    "type": "ReplicaFailure",
+                    "status": "True",
+                    "message": 'pods "c-connect-1" is forbidden: exceeded quota',
+                }
+            ]
+        },
+    }
+    assert reconcile.workload_failure(deployment) == (
+        'Deployment c-connect cannot create pods: pods "c-connect-1" is forbidden: exceeded quota'
+    )
+    assert reconcile.workload_failure({"kind": "Deployment", "metadata": {"name": "x"}}) is None
+    assert reconcile.workload_failure(None) is None
+
+
+def test_missing_references_are_named() -> None:
+    assert reconcile.missing_references(["db"], {}, ["site"], {"site": "1"}) == (
+        "Secret db does not exist (referenced by spec.externalConfiguration)"
+    )
+    assert reconcile.missing_references(["db"], {}, ["site"], {}) == (
+        "Secret db, ConfigMap site do not exist (referenced by spec.externalConfiguration)"
+    )
+    assert reconcile.missing_references(["db"], {"db": "1"}, [], {}) is None
+
+
+def test_a_pod_failure_comes_before_a_missing_reference_and_the_workload() -> None:
+    crashing = _worker_pod(state={"terminated": {"exitCode": 2, "message": "boom"}})
+    assert reconcile.workers_cause([crashing], None, "worker", "Secret db does not exist") == "boom"
+    assert reconcile.workers_cause([], None, "worker", "Secret db does not exist") == (
+        "Secret db does not exist"
+    )
+    assert reconcile.workers_cause([], None, "worker", None) is None
+
+
+def test_the_ready_condition_names_the_cause() -> None:
+    failing = observe(workers_ready=0, connector=None, workers_failure="kconnect: error: bad")
+    assert reconcile.ready_condition(spec(), failing) == (
+        ConditionStatus.FALSE,
+        ReadyReason.WORKER_FAILED,
+        "kconnect: error: bad",
+    )
+    refused = observe(apply_error="the API server refused Deployment x: invalid")
+    assert reconcile.ready_condition(spec(), refused)[1:] == (
+        ReadyReason.APPLY_FAILED,
+        "the API server refused Deployment x: invalid",
+    )
+    # An invalid worker config outranks the workers it leaves not ready.
+    invalid = observe(workers_ready=0, connector=None, config_error="spec.workerConfig: bad")
+    assert reconcile.ready_condition(spec(), invalid)[1] is ReadyReason.INVALID_CONFIG
+    # Without a cause, the count.
+    plain = observe(workers_ready=0, connector=None)
+    assert reconcile.ready_condition(spec(replicas=2), plain)[2] == "0/2 worker pods are ready"
+
+
+def test_an_unassigned_connector_does_not_pass_stale_task_states_off_as_running() -> None:
+    obs = observe(connector=connector("UNASSIGNED", *["RUNNING"] * 6))
+    status, reason, message = reconcile.ready_condition(spec(tasksMax=6), obs)
+    assert (status, reason) == (ConditionStatus.FALSE, ReadyReason.PENDING)
+    assert "UNASSIGNED: no worker runs it" in message
+    assert "(6 RUNNING) are stale" in message
+    assert "6/6 tasks RUNNING" not in message
+
+
+def test_a_new_cause_is_one_warning_event() -> None:
+    first = build(observe(workers_ready=0, connector=None, workers_failure="boom"))
+    assert reconcile.cause_event([], first.conditions) == ("WorkerFailed", "boom")
+    # The same cause on the next pass: no second Event.
+    assert reconcile.cause_event(first.conditions, first.conditions) is None
+    other = build(observe(workers_ready=0, connector=None, workers_failure="bang"), first)
+    assert reconcile.cause_event(first.conditions, other.conditions) == ("WorkerFailed", "bang")
+    # Reasons that are no one's fault (still starting) are no Event.
+    pending = build(observe(connector=None))
+    assert reconcile.cause_event([], pending.conditions) is None

@@ -84,7 +84,10 @@ def test_the_crd_carries_the_rules_and_columns() -> None:
     assert version["subresources"] == {"status": {}}
     props = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     rules = [r["rule"] for r in props["connectors"]["x-kubernetes-validations"]]
-    assert rules == ["self.all(c, self.exists_one(d, d.name == c.name))"]
+    assert rules == [
+        "self.all(c, self.exists_one(d, d.name == c.name))",
+        "self.map(c, c.config.map(k, k.size() + c.config[k].size()).sum()).sum() <= 524288",
+    ]
     assert props["connectors"]["maxItems"] == 64
     storage_rules = [r["rule"] for r in props["offsetStorage"]["x-kubernetes-validations"]]
     assert "self == oldSelf" in storage_rules
@@ -359,26 +362,35 @@ LOG_TAIL = (
 def test_worker_failure_prefers_the_last_kconnect_error_line() -> None:
     backoff = {"waiting": {"reason": "CrashLoopBackOff"}}
     pod = _pod(backoff, _terminated(1, LOG_TAIL))
-    assert sr.worker_failure([pod], "worker") == "kconnect: error: connector a: no plugin 'Nope'"
+    assert (
+        reconcile.worker_failure([pod], "worker")
+        == "kconnect: error: connector a: no plugin 'Nope'"
+    )
 
 
 def test_worker_failure_falls_back_to_the_last_line_then_the_exit_code() -> None:
-    assert sr.worker_failure([_pod(_terminated(2, "a\nlast words\n\n"))], "worker") == "last words"
     assert (
-        sr.worker_failure([_pod(_terminated(137, " \n"))], "worker")
+        reconcile.worker_failure([_pod(_terminated(2, "a\nlast words\n\n"))], "worker")
+        == "last words"
+    )
+    assert (
+        reconcile.worker_failure([_pod(_terminated(137, " \n"))], "worker")
         == "the worker exited with code 137"
     )
-    assert sr.worker_failure([_pod(_terminated(3))], "worker") == "the worker exited with code 3"
+    assert (
+        reconcile.worker_failure([_pod(_terminated(3))], "worker")
+        == "the worker exited with code 3"
+    )
 
 
 def test_worker_failure_ignores_clean_exits_running_workers_and_other_containers() -> None:
     running = {"running": {"startedAt": "2026-01-01T00:00:00Z"}}
-    assert sr.worker_failure([_pod(running)], "worker") is None
-    assert sr.worker_failure([_pod(_terminated(0, "bye"))], "worker") is None
-    assert sr.worker_failure([_pod(running, _terminated(0))], "worker") is None
-    assert sr.worker_failure([_pod(_terminated(1, "x"), name="sidecar")], "worker") is None
-    assert sr.worker_failure([{"metadata": {"name": "p"}}], "worker") is None
-    assert sr.worker_failure([], "worker") is None
+    assert reconcile.worker_failure([_pod(running)], "worker") is None
+    assert reconcile.worker_failure([_pod(_terminated(0, "bye"))], "worker") is None
+    assert reconcile.worker_failure([_pod(running, _terminated(0))], "worker") is None
+    assert reconcile.worker_failure([_pod(_terminated(1, "x"), name="sidecar")], "worker") is None
+    assert reconcile.worker_failure([{"metadata": {"name": "p"}}], "worker") is None
+    assert reconcile.worker_failure([], "worker") is None
 
 
 def test_a_crash_looping_worker_is_worker_failed_with_its_error() -> None:
