@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from tests.support.workers import Standalone, read_lines, wait_until
@@ -420,3 +426,35 @@ def test_plugin_config_lists_the_framework_keys_and_checks_a_version(
     assert "not found that matches the version range [99.0,100.0]" in body["message"]
     assert w.request("GET", path + installed["default_value"])[0] == 200
     assert w.request("GET", path + "latest")[0] == 200
+
+
+def test_a_sinks_topic_is_active_once_a_record_of_it_is_read(
+    standalone: Standalone,
+    new_topic,  # type: ignore[no-untyped-def]
+    kafka_bootstrap: str,
+) -> None:
+    """As in Kafka Connect, a topic becomes active when a record of it is read: an idle sink
+    that holds its partitions has no active topics."""
+    topic = new_topic()
+    sink_file = standalone.cwd / "idle.txt"
+    w = standalone.start()
+    config = {"connector.class": "FileStreamSink", "topics": topic, "file": str(sink_file)}
+    status, body = w.request("POST", "/connectors", {"name": "idle", "config": config})
+    assert status == 201, body
+    w.wait_state("idle", "RUNNING", tasks=1)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+
+    def assigned() -> bool:
+        try:
+            group = admin.describe_consumer_groups(["connect-idle"])["connect-idle"].result(10)
+        except KafkaException:
+            return False  # the group's coordinator is not known yet
+        return any(m.assignment.topic_partitions for m in group.members)
+
+    wait_until("the sink's partitions assigned", assigned)
+    assert w.get("/connectors/idle/topics") == {"idle": {"topics": []}}
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(topic, value=b"one")
+    assert producer.flush(30) == 0
+    wait_until("1 line in the sink file", lambda: _lines_now(sink_file) == 1)
+    assert w.get("/connectors/idle/topics") == {"idle": {"topics": [topic]}}

@@ -232,6 +232,12 @@ class SinkTaskRunner(TaskRunner):
         if msgs:
             metrics = self.metrics
             metrics.sink_record_read_total += len(msgs)
+            # A topic is active once a record of it is read, as Kafka Connect records it (an
+            # idle sink has no active topics, whatever it is assigned).
+            topics = {m.topic() for m in msgs}
+            if not topics <= self.topics_seen:
+                for topic in sorted(t for t in topics - self.topics_seen if t is not None):
+                    self.note_topic(topic)
             self._batch = msgs
             records = self._convert(msgs)
             if not records or self._deliver(records):
@@ -621,8 +627,6 @@ class SinkTaskRunner(TaskRunner):
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         added = [TopicPartition(p.topic, p.partition) for p in partitions]
         self.assignment.update(added)
-        for topic in sorted({tp.topic for tp in added} - self.topics_seen):
-            self.note_topic(topic)
         self.task.open(added)
         self.apply_pauses()
 
