@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -513,7 +512,6 @@ def test_same_requests_same_answers(pair: Pair) -> None:
             identical.append(r.label)
         else:
             differing[r.label] = (answers[0], answers[1])
-        time.sleep(0)
     report = pair.workdir / "side-by-side.json"
     report.write_text(
         json.dumps(
