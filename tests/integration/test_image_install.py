@@ -290,6 +290,14 @@ def test_worker_image_runs_kconnect_and_finds_builtin_plugins(image_venvs: dict[
         "print(default_registry().resolve('DataGen').__name__)"
     )
     assert found.strip() == "DataGenConnector"
+    # hatch_build.py compiled the native module into the wheel (this machine has a compiler).
+    native = worker.python(
+        "from kconnect.data import _javatext; print(_javatext.NATIVE.__file__); "
+        "print(_javatext.java_text({'a': [1.0e7, b'x']}))"
+    )
+    so, text = native.splitlines()
+    assert so.startswith(str(worker.path)), so
+    assert text == "{a=[1.0E7, x]}"
 
 
 def test_worker_image_leaves_the_operator_dependencies_out(image_venvs: dict[str, Venv]) -> None:

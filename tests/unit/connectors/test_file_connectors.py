@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kconnect.api.connector import package_version
@@ -21,7 +21,6 @@ from kconnect.connectors.file import (
     FileStreamSinkTask,
     FileStreamSourceConnector,
     FileStreamSourceTask,
-    java_string,
     split_lines,
     validate_offsets,
 )
@@ -470,14 +469,6 @@ def test_sink_prints_values_as_java_does(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [(False, "false"), (1.5, "1.5"), (float("nan"), "NaN"), (float("-inf"), "-Infinity")],
-)
-def test_java_string(value: object, text: str) -> None:
-    assert java_string(value) == text
-
-
 def test_sink_without_file_writes_to_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
     out = io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
@@ -502,73 +493,3 @@ def test_sink_connector_makes_max_identical_task_configs() -> None:
     assert connector.task_configs(3) == [props, props, props]
     assert connector.task_class() is FileStreamSinkTask
     assert connector.alter_offsets(props, {TopicPartition("t", 0): 5}) is True
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1.0e16, "1.0E16"),
-        (1.0e-5, "1.0E-5"),
-        ({"a": [1, "x", None, 2.5e-4], 3: {"k": True}}, "{a=[1, x, null, 2.5E-4], 3={k=true}}"),
-        ((1, "b"), "[1, b]"),
-    ],
-)
-def test_java_string_prints_floats_and_nested_values_as_java_does(value: object, text: str) -> None:
-    assert java_string(value) == text
-
-
-def _java_text(value: object) -> str:
-    """Java's `toString` of a plain value, spelt out the slow, obvious way."""
-    from kconnect.data._javatext import java_double_str
-
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return java_double_str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_java_text(v) for v in value) + "]"
-    assert isinstance(value, dict)
-    return "{" + ", ".join(f"{_java_text(k)}={_java_text(v)}" for k, v in value.items()) + "}"
-
-
-_plain_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats()
-    | st.text(
-        alphabet=st.sampled_from("ab': \"\\\n\x00é{}[]=,N1.e-TrueFalseNone\u200b"), max_size=8
-    )
-    | st.text(max_size=6)
-)
-_plain_values = st.recursive(
-    _plain_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(
-            st.text(max_size=5) | st.integers(-3, 3) | st.booleans(), inner, max_size=4
-        )
-    ),
-    max_leaves=20,
-)
-
-
-@settings(max_examples=1500, deadline=None)
-@given(_plain_values)
-def test_java_string_spells_nested_values_as_java_does(value: object) -> None:
-    assert java_string(value) == _java_text(value)
-
-
-def test_java_string_leaves_other_objects_in_containers_to_their_own_text() -> None:
-    import decimal
-
-    struct_schema = SchemaBuilder.struct().field("a", Schema.INT32).build()
-    struct = Struct(struct_schema).put("a", 1)
-    assert java_string([struct, decimal.Decimal("1.50"), b"x"]) == "[Struct{a=1}, 1.50, x]"
-    assert java_string({"f": 1.0e7, "g": 0.0005}) == "{f=1.0E7, g=5.0E-4}"

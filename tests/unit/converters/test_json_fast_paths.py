@@ -299,3 +299,47 @@ def test_schemaless_reader_takes_blank_values_as_null_and_reads_what_the_fast_pa
     assert c.to_connect_data("t", b'{"a":"\\ud800"}').value == {"a": "\ud800"}
     with pytest.raises(DataError, match="serialization error"):
         c.to_connect_data("t", b'{"a":')
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"  \n",
+        b'{"a":"\\ud800"}',
+        b'{"a":1,"a":2}',
+        b"1e400",
+        b"-0.0",
+        b'[1, "x", null]',
+        b"\xef\xbb\xbf1",
+    ],
+)
+def test_schemaless_fixed_reader_agrees_with_to_connect_data(data: bytes) -> None:
+    c = _schemaless()
+    fixed = c.fixed_schema_reader()
+    assert fixed is not None
+    schema, read = fixed
+    assert schema is None
+    assert _same(read(data), c.to_connect_data("t", data).value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_documents)
+def test_schemaless_fixed_reader_reads_generated_documents_as_to_connect_data_does(
+    doc: object,
+) -> None:
+    c = _schemaless()
+    fixed = c.fixed_schema_reader()
+    assert fixed is not None
+    data = json.dumps(doc).encode()
+    assert _same(fixed[1](data), c.to_connect_data("t", data).value)
+
+
+def test_schemaless_fixed_reader_fails_as_to_connect_data_does() -> None:
+    c = _schemaless()
+    fixed = c.fixed_schema_reader()
+    assert fixed is not None
+    with pytest.raises(DataError, match="serialization error"):
+        fixed[1](b'{"a":')
+    enveloped = JsonConverter()
+    enveloped.configure({"schemas.enable": "true"}, False)
+    assert enveloped.fixed_schema_reader() is None

@@ -23,7 +23,8 @@ The source task keeps these invariants:
 - Standard input (no `file`) has no offsets: records carry `{"filename": None}` and
   `{"position": None}`, as in Java. A read from it never blocks: it reads only what is there.
 
-The sink task appends each record's value and a newline. It buffers; `flush` hands the buffer to
+The sink task appends each record's value, as Java's `toString` spells it (`java_lines`, native
+when built), and a newline. It buffers; `flush` hands the buffer to
 the operating system and, like Java's `PrintStream.flush`, does not fsync.
 """
 
@@ -52,8 +53,8 @@ from kconnect.api.types import (
     SourcePartition,
     TopicPartition,
 )
-from kconnect.data._javatext import java_double_str
-from kconnect.data.schema import Schema, Struct
+from kconnect.data._javatext import java_lines
+from kconnect.data.schema import Schema
 from kconnect.errors import ConnectError
 
 log = logging.getLogger(__name__)
@@ -208,52 +209,6 @@ def validate_offsets(
         if FILENAME_FIELD not in partition:
             raise ConnectError(f"Partition objects should contain the key '{FILENAME_FIELD}'")
     return True
-
-
-def java_string(value: object) -> str:
-    """`value` as Java's `PrintStream.println(Object)` shows it: null, true, [a, b], {k=v}.
-
-    Bytes are decoded as UTF-8 (Java would print an array's identity, which helps nobody); a
-    Struct shows as its repr, which is Java's `Struct{a=1,b=x}`; a float as `Double.toString`.
-
-    It runs per record, and schemaless values nest: the common types are tested by identity
-    first, and a container formats its string members without a call.
-    """
-    if type(value) is str:
-        return value
-    if type(value) is dict:
-        pairs = [
-            (k if type(k) is str else java_string(k))
-            + "="
-            + (v if type(v) is str else java_string(v))
-            for k, v in value.items()
-        ]
-        return "{" + ", ".join(pairs) + "}"
-    if type(value) is list:
-        return "[" + ", ".join([v if type(v) is str else java_string(v) for v in value]) + "]"
-    if type(value) is int:
-        return int.__repr__(value)
-    return _java_string_other(value)
-
-
-def _java_string_other(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, float):
-        return java_double_str(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join([java_string(v) for v in value]) + "]"
-    if isinstance(value, Mapping):
-        return (
-            "{" + ", ".join([f"{java_string(k)}={java_string(v)}" for k, v in value.items()]) + "}"
-        )
-    return str(value)
 
 
 # --- source ---------------------------------------------------------------------------------
@@ -528,12 +483,7 @@ class FileStreamSinkTask(SinkTask):
         if not records:
             return
         out = self._output()
-        lines = [
-            v if type(v) is str else repr(v) if type(v) is Struct else java_string(v)
-            for v in [r.value for r in records]
-        ]
-        lines.append("")  # so that the join ends with a newline
-        out.write("\n".join(lines))
+        out.write(java_lines([r.value for r in records]))
 
     def flush(self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         log.debug("Flushing output stream for %s", self._log_name())

@@ -1091,6 +1091,23 @@ class JsonConverter(Converter, HeaderConverter):
 
     # -- reading
 
+    def fixed_schema_reader(self) -> tuple[Schema | None, Callable[[bytes], object]] | None:
+        """Schemaless JSON has no schema, whatever the record: the runtime may then call
+        `_read_schemaless` directly. With `schemas.enable` each envelope names its own."""
+        if self._schemas_enable:
+            return None
+        return None, self._read_schemaless
+
+    def _read_schemaless(self, value: bytes) -> object:
+        """`to_connect_data(...).value` for non-null bytes and `schemas.enable=false`."""
+        try:
+            return _jiter_from_json(value, allow_inf_nan=False, cache_strings="keys")
+        except ValueError:
+            pass
+        if not value.strip():
+            return None
+        return self._parse(value, declined=True)
+
     def to_connect_data(
         self, topic: str, value: bytes | None, headers: Headers | None = None
     ) -> SchemaAndValue:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import importlib
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Final, Protocol, cast
 
 _F32 = struct.Struct(">f")
 _MIN_NORMAL_F64 = 2.2250738585072014e-308
@@ -180,3 +182,91 @@ def java_to_string(value: object, *, embedded: bool = False) -> str:
     if isinstance(value, _dt.time):
         return _format_time(value)
     return str(value)
+
+
+# --- Java's toString, as PrintStream.println(Object) writes a value ------------------------------
+
+
+def java_text_py(value: object) -> str:
+    """`value` as Java's `toString` spells it: null, true, [a, b], {k=v}; pure Python.
+
+    This is the specification `kconnect.data._javatextc` follows. Bytes are decoded as UTF-8
+    (Java would print an array's identity, which helps nobody); a Struct shows as its repr, which
+    is Java's `Struct{a=1,b=x}`; a float as `Double.toString`.
+
+    It runs per record, and schemaless values nest: the common types are tested by identity
+    first, and a container formats its string members without a call.
+    """
+    if type(value) is str:
+        return value
+    if type(value) is dict:
+        pairs = [
+            (k if type(k) is str else java_text_py(k))
+            + "="
+            + (v if type(v) is str else java_text_py(v))
+            for k, v in value.items()
+        ]
+        return "{" + ", ".join(pairs) + "}"
+    if type(value) is list:
+        return "[" + ", ".join([v if type(v) is str else java_text_py(v) for v in value]) + "]"
+    if type(value) is int:
+        return int.__repr__(value)
+    return _spell_other(value, java_text_py)
+
+
+def _spell_other(value: object, spell: Callable[[object], str]) -> str:
+    """The types `java_text_py`'s fast path (and the native module) leave aside; `spell` spells
+    members of containers."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, float):
+        return java_double_str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join([spell(v) for v in value]) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join([f"{spell(k)}={spell(v)}" for k, v in value.items()]) + "}"
+    return str(value)
+
+
+class _Native(Protocol):
+    """`kconnect.data._javatextc`, built from `_javatextc.c` by hatch_build.py when it can be."""
+
+    def java_text(self, other: Callable[[object], str], value: object, /) -> str: ...
+
+    def java_lines(self, other: Callable[[object], str], values: list[object], /) -> str: ...
+
+
+def _load_native() -> _Native | None:
+    try:
+        return cast(_Native, importlib.import_module("kconnect.data._javatextc"))
+    except ImportError:
+        return None
+
+
+NATIVE: Final = _load_native()
+
+
+def _native_other(value: object) -> str:
+    return _spell_other(value, java_text)
+
+
+def java_text(value: object) -> str:
+    """`java_text_py(value)`, from the native module when it is built."""
+    if NATIVE is not None:
+        return NATIVE.java_text(_native_other, value)
+    return java_text_py(value)
+
+
+def java_lines(values: list[object]) -> str:
+    """Each value as `java_text` spells it, each followed by a newline: a batch of output lines."""
+    if NATIVE is not None:
+        return NATIVE.java_lines(_native_other, values)
+    lines = [v if type(v) is str else java_text_py(v) for v in values]
+    lines.append("")  # so that the join ends with a newline
+    return "\n".join(lines)

@@ -1,0 +1,264 @@
+"""Java's `toString` spelling of values: the pure-Python specification and the native module.
+
+`java_text_py` is the specification; `kconnect.data._javatextc` (compiled by hatch_build.py) must
+spell every value the same way, raise the same errors, and survive hostile values: deep nesting,
+a fallback that mutates what is being read or returns a non-string.
+"""
+
+from __future__ import annotations
+
+import collections
+import decimal
+import enum
+import os
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kconnect.data import Schema, SchemaBuilder, Struct, _javatext
+from kconnect.data._javatext import java_double_str, java_lines, java_text, java_text_py
+
+REPO = Path(__file__).resolve().parents[3]
+SOURCE = REPO / "worker" / "kconnect" / "data" / "_javatextc.c"
+NATIVE_OFF = os.environ.get("KCONNECT_NATIVE", "").strip().lower() == "off"
+
+SPELLERS: dict[str, Callable[[object], str]] = {"python": java_text_py, "native": java_text}
+
+
+@pytest.fixture(params=sorted(SPELLERS))
+def spell(request: pytest.FixtureRequest) -> Callable[[object], str]:
+    if request.param == "native" and _javatext.NATIVE is None:
+        pytest.skip("the native module is not built (KCONNECT_NATIVE=off)")
+    return SPELLERS[str(request.param)]
+
+
+def test_the_native_module_is_built() -> None:
+    """`make setup` builds it (KCONNECT_NATIVE=require); the suite must test the shipped path."""
+    if NATIVE_OFF:
+        pytest.skip("KCONNECT_NATIVE=off")
+    assert _javatext.NATIVE is not None, "kconnect.data._javatextc is missing: run `make setup`"
+
+
+def _struct() -> Struct:
+    schema = SchemaBuilder.struct().field("a", Schema.INT32).field("b", Schema.STRING).build()
+    return Struct(schema).put("a", 1).put("b", "x")
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+class Tag(str):
+    def __str__(self) -> str:
+        return "not this"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "null"),
+        (False, "false"),
+        (True, "true"),
+        ("é", "é"),
+        (42, "42"),
+        (-(2**63), "-9223372036854775808"),
+        (2**63 - 1, "9223372036854775807"),
+        (2**70, "1180591620717411303424"),
+        (1.5, "1.5"),
+        (100.0, "100.0"),
+        (0.001, "0.001"),
+        (9999999.0, "9999999.0"),
+        (1.0e7, "1.0E7"),
+        (0.0005, "5.0E-4"),
+        (1.0e16, "1.0E16"),
+        (1.0e-5, "1.0E-5"),
+        (-0.0, "-0.0"),
+        (float("nan"), "NaN"),
+        (float("-inf"), "-Infinity"),
+        (b"caf\xc3\xa9", "café"),
+        (b"\xff", "\ufffd"),
+        ([1, "a"], "[1, a]"),
+        ((1, "b"), "[1, b]"),
+        ({"k": None}, "{k=null}"),
+        ({"a": [1, "x", None, 2.5e-4], 3: {"k": True}}, "{a=[1, x, null, 2.5E-4], 3={k=true}}"),
+        ({None: 1, 1.5: 2, False: 3}, "{null=1, 1.5=2, false=3}"),
+        (collections.OrderedDict(b=[1.0e20]), "{b=[1.0E20]}"),
+        ([_struct(), decimal.Decimal("1.50"), b"x"], "[Struct{a=1,b=x}, 1.50, x]"),
+        ({"c": Colour.RED}, "{c=1}"),
+        ([Tag("t")], "[t]"),
+        ([[], {}, [[]]], "[[], {}, [[]]]"),
+    ],
+)
+def test_values_are_spelled_as_java_does(
+    spell: Callable[[object], str], value: object, text: str
+) -> None:
+    assert spell(value) == text
+
+
+def _obvious(value: object) -> str:
+    """Java's `toString` of a plain value, spelt out the slow, obvious way."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return java_double_str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_obvious(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{_obvious(k)}={_obvious(v)}" for k, v in value.items()) + "}"
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.binary(max_size=4)
+    | st.text(
+        alphabet=st.sampled_from("ab': \"\\\n\x00é{}[]=,N1.e-TrueFalseNone\u200b"), max_size=8
+    )
+    | st.text(max_size=6)
+)
+_keys = st.text(max_size=5) | st.integers(-3, 3) | st.booleans() | st.floats()
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(
+            st.text(max_size=5) | st.integers(-3, 3) | st.booleans() | st.floats(),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_values)
+def test_nested_values_are_spelled_as_java_does(value: object) -> None:
+    expected = _obvious(value)
+    assert java_text_py(value) == expected
+    assert java_text(value) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_values, max_size=8))
+def test_a_batch_of_lines_is_each_value_and_a_newline(values: list[object]) -> None:
+    assert java_lines(values) == "".join(_obvious(v) + "\n" for v in values)
+
+
+def test_a_batch_falls_back_to_python_as_well(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_javatext, "NATIVE", None)
+    assert java_lines(["a", {"k": [1, 1.0e7]}, None]) == "a\n{k=[1, 1.0E7]}\nnull\n"
+    assert java_lines([]) == ""
+
+
+def _nested(depth: int) -> object:
+    value: object = "leaf"
+    for i in range(depth):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+def test_values_nested_past_the_recursion_limit_raise_and_do_not_crash(
+    spell: Callable[[object], str],
+) -> None:
+    with pytest.raises(RecursionError):
+        spell(_nested(sys.getrecursionlimit() + 50))
+    assert spell(_nested(100)).count("leaf") == 1  # and it still works afterwards
+
+
+def test_an_int_too_long_to_print_raises_as_python_does(spell: Callable[[object], str]) -> None:
+    with pytest.raises(ValueError, match="digits"):
+        spell({"n": 10**5000})
+
+
+# --- the native module's own contract: `other` is the caller's and may be hostile --------------
+
+
+@pytest.fixture
+def native() -> _javatext._Native:
+    if _javatext.NATIVE is None:
+        pytest.skip("the native module is not built (KCONNECT_NATIVE=off)")
+    return _javatext.NATIVE
+
+
+def test_native_other_must_return_a_str(native: _javatext._Native) -> None:
+    with pytest.raises(TypeError, match="spelling of a bytes must be a str, not int"):
+        native.java_text(lambda _: 1, [b"x"])
+    with pytest.raises(TypeError, match="other must be callable"):
+        native.java_text(None, [1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="values must be a list"):
+        native.java_lines(str, ("a",))  # type: ignore[arg-type]
+
+
+def test_native_passes_on_what_other_raises(native: _javatext._Native) -> None:
+    def refuse(value: object) -> str:
+        raise LookupError(f"no spelling for {value!r}")
+
+    with pytest.raises(LookupError, match="no spelling for b'x'"):
+        native.java_lines(refuse, ["fine", {"a": [b"x"]}])
+
+
+class _Mutator:
+    """An object whose `str()` changes the container being spelled, as hostile code could."""
+
+    def __init__(self, change: Callable[[], None]) -> None:
+        self.change = change
+
+    def __str__(self) -> str:
+        self.change()
+        return "changed"
+
+
+def test_a_list_that_shrinks_while_spelled_ends_early(spell: Callable[[object], str]) -> None:
+    items: list[object] = []
+    items.extend([_Mutator(items.clear), b"b", b"c", b"d"])
+    assert spell(items) == "[changed]"
+
+
+def test_a_dict_that_grows_while_spelled_raises(spell: Callable[[object], str]) -> None:
+    mapping: dict[object, object] = {}
+    mapping["a"] = _Mutator(lambda: mapping.update((f"k{i}", i) for i in range(100)))
+    mapping["b"] = 2
+    with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
+        spell(mapping)
+
+
+def test_the_c_source_compiles_without_warnings(tmp_path: Path) -> None:
+    """-Wall -Wextra -Werror, as a reviewer would build it."""
+    if NATIVE_OFF:
+        pytest.skip("KCONNECT_NATIVE=off")
+    ldshared = sysconfig.get_config_var("LDSHARED")
+    assert ldshared, "no LDSHARED in this interpreter's build configuration"
+    out = tmp_path / ("_javatextc" + str(sysconfig.get_config_var("EXT_SUFFIX")))
+    command = [
+        *str(ldshared).split(),
+        "-O2",
+        "-fPIC",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        f"-I{sysconfig.get_paths()['include']}",
+        str(SOURCE),
+        "-o",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 0
