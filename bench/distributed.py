@@ -31,8 +31,8 @@ from typing import Literal
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from bench.measure import STRING
-from bench.procs import WorkerFactory, WorkerProcess
+from bench.measure import FAILURE_POLL_S, STRING
+from bench.procs import Every, WorkerFactory, WorkerProcess
 
 FAILOVER_POLL_S = 0.1
 STATUS_POLL_S = 0.05
@@ -449,8 +449,11 @@ class Distributed:
             t0, _ = cluster.wait_owners(first, run, STATUS_POLL_S, spread=workers)
             high0 = self.high_watermarks(topic)
             deadline = t0 + self.timeout
+            health = Every(FAILURE_POLL_S)
             while True:
                 cluster.check_alive()
+                if health.due():
+                    first.check_healthy(run)
                 high = self.high_watermarks(topic)
                 now = time.monotonic()
                 if high >= records:

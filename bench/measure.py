@@ -22,7 +22,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from bench.procs import WorkerFactory, WorkerProcess, cpu_seconds, rss_bytes
+from bench.procs import Every, WorkerFactory, WorkerProcess, cpu_seconds, rss_bytes
 
 STRING = "org.apache.kafka.connect.storage.StringConverter"
 FILE_SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
@@ -31,6 +31,8 @@ JSON = "org.apache.kafka.connect.json.JsonConverter"
 
 STATUS_POLL_S = 0.02
 PROGRESS_POLL_S = 0.05
+# How often a run in progress asks for the connector's status, to stop at a FAILED task.
+FAILURE_POLL_S = 1.0
 STARTUP_POLL_S = 0.01
 IDLE_SETTLE_S = 3.0
 SOURCE_FLUSH_MS = 10_000
@@ -154,8 +156,11 @@ class Bench:
             high0 = self.high_watermark(topic)
             first: float | None = 0.0 if high0 else None
             deadline = t0 + self.timeout
+            health = Every(FAILURE_POLL_S)
             while True:
                 worker.check_alive()
+                if health.due():
+                    worker.check_healthy(connector)
                 max_rss = max(max_rss, rss_bytes(worker.pid))
                 high = self.high_watermark(topic)
                 now = time.monotonic()
@@ -208,8 +213,11 @@ class Bench:
             pos = 0
             first: float | None = None
             deadline = t0 + self.timeout
+            health = Every(FAILURE_POLL_S)
             while True:
                 worker.check_alive()
+                if health.due():
+                    worker.check_healthy(connector)
                 max_rss = max(max_rss, rss_bytes(worker.pid))
                 if out.exists():
                     with out.open("rb") as f:

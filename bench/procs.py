@@ -36,6 +36,22 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 _live: list[subprocess.Popen[bytes]] = []
 
 
+class Every:
+    """`due()` is true at most once per `period` seconds, the first call included: for checks a
+    polling loop makes less often than it polls."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._next = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.period
+        return True
+
+
 class HarnessError(RuntimeError):
     """The harness itself could not measure: a worker died, or a wait timed out."""
 
@@ -206,12 +222,31 @@ class WorkerProcess:
             return False
         if status != 200 or not isinstance(body, dict):
             return False
+        self._raise_if_failed(connector, body)
         tasks = body.get("tasks") or []
         states = {t.get("state") for t in tasks if isinstance(t, dict)}
-        for state in [*states, body.get("connector", {}).get("state")]:
-            if state == "FAILED":
-                raise self.fail(f"{connector} FAILED: {json.dumps(body)[:2000]}")
         return body.get("connector", {}).get("state") == "RUNNING" and states == {"RUNNING"}
+
+    def check_healthy(self, connector: str) -> None:
+        """Raise HarnessError if the process exited or `connector` or one of its tasks is FAILED,
+        so that a run stops at a failure instead of waiting out its whole timeout."""
+        self.check_alive()
+        body = self.status(connector)
+        if isinstance(body, dict):
+            self._raise_if_failed(connector, body)
+
+    def _raise_if_failed(self, connector: str, body: dict[object, object]) -> None:
+        tasks = body.get("tasks")
+        states = (
+            [t.get("state") for t in tasks if isinstance(t, dict)]
+            if isinstance(tasks, list)
+            else []
+        )
+        connector_state = body.get("connector")
+        if isinstance(connector_state, dict):
+            states.append(connector_state.get("state"))
+        if "FAILED" in states:
+            raise self.fail(f"{connector} FAILED: {json.dumps(body)[:2000]}")
 
     def wait_running(self, connector: str, timeout: float, interval: float) -> float:
         """Poll until `connector` and its tasks are RUNNING; the monotonic time it was seen."""
