@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cluster import Cluster, task_owners, task_starts, wait_all_running
-from tests.support.workers import read_lines, wait_until
+from tests.support.workers import holds_for, read_lines, wait_until
 
 
 @pytest.fixture
@@ -384,10 +384,15 @@ def test_a_connector_created_paused_has_no_tasks_until_resumed(
     assert status == 201, body
     state = b.wait_state("gen", "PAUSED", tasks=None)
     assert isinstance(state["connector"]["version"], str)
-    # Long enough for the connector's owner to have written task configs, were it to.
-    time.sleep(3)
-    assert b.get("/connectors/gen/tasks") == []
-    assert b.status("gen")["tasks"] == []
+    # Long enough for the connector's owner to have written task configs, were it to; checked
+    # all along, on both workers.
+    holds_for(
+        "no tasks while created PAUSED",
+        lambda: all(
+            w.get("/connectors/gen/tasks") == [] and w.status("gen")["tasks"] == [] for w in (a, b)
+        ),
+        3.0,
+    )
 
     assert b.request("PUT", "/connectors/gen/resume")[0] == 202
     s = wait_all_running(a, "gen", 2)

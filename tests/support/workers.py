@@ -46,6 +46,19 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float = WAIT_S) -> 
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
 
 
+def holds_for(what: str, check: Callable[[], Any], window: float) -> None:
+    """Poll `check` for `window` seconds; fail naming `what` the first time it is falsy. For
+    absences: something that must not happen within a time it would have happened in."""
+    deadline = time.monotonic() + window
+    while True:
+        seen = check()
+        if not seen:
+            pytest.fail(f"{what} stopped holding; last seen: {seen!r}")
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
+
+
 class Worker:
     """One `kconnect standalone` process."""
 
