@@ -281,7 +281,11 @@ def test_source_records_a_transform_refuses(
         "errors.tolerance": tolerance,
         "errors.log.enable": "true",
         "errors.log.include.messages": "true",
-        "transforms": "guard",
+        # The refusing transform is the second: the report names it, not the first.
+        "transforms": "tag,guard",
+        "transforms.tag.type": "org.apache.kafka.connect.transforms.InsertHeader",
+        "transforms.tag.header": "seen",
+        "transforms.tag.value.literal": "yes",
         "transforms.guard.type": "kconnect_test_plugins:FailOnValue",
     }
     w = standalone.start([connector])
@@ -291,6 +295,9 @@ def test_source_records_a_transform_refuses(
         assert w.status("src")["tasks"][0]["state"] == "RUNNING"
         log = w.log()
         assert "while performing TRANSFORMATION operation with class" in log
+        failed = [line for line in log.splitlines() if "TRANSFORMATION operation" in line]
+        assert failed, log
+        assert all("FailOnValue" in line and "InsertHeader" not in line for line in failed)
         assert "with record = SourceRecord(" in log
     else:
         wait_until("the task to fail", lambda: w.status("src")["tasks"][0]["state"] == "FAILED")

@@ -196,3 +196,43 @@ def test_config_provider_variables_are_resolved_in_the_worker_and_never_stored(
     assert w.get("/connectors/secret-source/config")["file"] == f"${{dir:{secrets}:input}}"
     assert w.get("/connectors/secret-sink/config")["file"] == "${env:KC_TEST_SINK_FILE}"
     assert w.terminate() == 0
+
+
+def test_a_source_records_timestamp_reaches_kafka(standalone: Standalone, new_topic) -> None:  # type: ignore[no-untyped-def]
+    """The timestamp a source task gives a record is the one Kafka stores (CreateTime), not one
+    the client or the broker picks."""
+    from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer
+
+    topic = new_topic(partitions=1)
+    base = 1_600_000_000_000  # long before this test ran, so a stamp picked at produce time shows
+    connector = {
+        "name": "stamped",
+        "connector.class": "kconnect_test_plugins:StampedSource",
+        "topic": topic,
+        "timestamp.base": str(base),
+        "count": "50",
+    }
+    w = standalone.start([connector])
+    consumer = Consumer(
+        {
+            "bootstrap.servers": standalone.bootstrap,
+            "group.id": f"{topic}-reader",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    got: list[tuple[int, int, bytes | None]] = []
+    try:
+        consumer.subscribe([topic])
+
+        def read() -> bool:
+            for msg in consumer.consume(50, 1.0):
+                if msg.error() is None:
+                    ts_type, ts = msg.timestamp()
+                    got.append((ts_type, ts, msg.value()))
+            return len(got) >= 50
+
+        wait_until("50 records", read)
+    finally:
+        consumer.close()
+    assert got == [(TIMESTAMP_CREATE_TIME, base + i, f"stamped-{i}".encode()) for i in range(50)]
+    assert w.interrupt() == 0

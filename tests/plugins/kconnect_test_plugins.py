@@ -189,3 +189,35 @@ class GatedSink(SinkConnector):
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [dict(self._props) for _ in range(max_tasks)]
+
+
+class StampedSourceTask(SourceTask):
+    """Emits `count` records whose timestamps are `timestamp.base` + their index, then idles:
+    for checking that a record's own timestamp reaches Kafka."""
+
+    def start(self, props: Mapping[str, str]) -> None:
+        self._topic = props["topic"]
+        self._base = int(props["timestamp.base"])
+        self._left = list(range(int(props["count"])))
+        self._stopped = threading.Event()
+
+    def poll(self) -> Sequence[SourceRecord] | None:
+        if not self._left:
+            self._stopped.wait(0.1)
+            return None
+        batch, self._left = self._left, []
+        return [SourceRecord(self._topic, f"stamped-{i}", timestamp=self._base + i) for i in batch]
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+class StampedSource(SourceConnector):
+    def start(self, props: Mapping[str, str]) -> None:
+        self._props = dict(props)
+
+    def task_class(self) -> type[StampedSourceTask]:
+        return StampedSourceTask
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        return [dict(self._props)]

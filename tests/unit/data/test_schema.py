@@ -208,3 +208,46 @@ def test_accepted_python_types() -> None:
         validate_value(Schema.FLOAT64, True)
     with pytest.raises(DataError):
         validate_value(Schema.BOOLEAN, 1)
+
+
+def test_struct_checks_each_field_by_its_own_rules_and_names_it() -> None:
+    """The generated struct checker: fitting types pass on their type, everything else meets the
+    field's own checker, with the field's path in the message; odd field names are data, never
+    code."""
+    odd = "a'b\"}{\\n"
+    inner = SchemaBuilder.struct().field(odd, Schema.BYTES).build()
+    schema = (
+        SchemaBuilder.struct()
+        .field("s", Schema.STRING)
+        .field("b", Schema.OPTIONAL_BOOLEAN)
+        .field("f", Schema.FLOAT64)
+        .field("d", Decimal.schema(2))
+        .field("i", Schema.INT8)
+        .field("n", inner)
+        .build()
+    )
+    good = Struct(schema)
+    good.put("s", "x").put("f", 1.5).put("d", decimal.Decimal("1.50")).put("i", 7)
+    good.put("n", Struct(inner).put(odd, b"\x00"))
+    validate_value(schema, good)
+    cases = [
+        (2, b"bytes", "field 'top.f'"),  # float field: bytes are not a number
+        (3, b"\x01", "field 'top.d'"),  # a Decimal field's BYTES type alone does not fit
+        (4, 300, r"field 'top.i'.*\[-128, 127\]"),
+        (0, None, "field 'top.s'.*needs a value"),
+    ]
+    for index, value, message in cases:
+        bad = Struct(schema)
+        bad._values = list(good._values)
+        bad._values[index] = value
+        with pytest.raises(DataError, match=message):
+            validate_value(schema, bad, "top")
+    nested = Struct(schema)
+    nested._values = list(good._values)
+    nested._values[5] = Struct(inner)._trusted(inner, ["not bytes"])
+    with pytest.raises(DataError, match=r"field 'top\.n\.a'b"):
+        validate_value(schema, nested, "top")
+    cut = Struct(schema)
+    cut._values = good._values[:2]
+    with pytest.raises(ValueError, match="values to unpack"):
+        validate_value(schema, cut)

@@ -410,7 +410,17 @@ def _compile_struct(schema: Schema, opts: _Options) -> Encoder:
                 f"else full({i}, {var})"
             )
         else:
-            lines.append(f"    {var} = full({i}, {var})")
+            # Non-null values go straight to the field's encoder (a nested struct's, say): no
+            # call through `full`, which is left the nulls.
+            lines += [
+                f"    if {var} is None:",
+                f"        {var} = full({i}, None)",
+                "    else:",
+                "        try:",
+                f"            {var} = encs[{i}]({var})",
+                "        except PathError as e:",
+                f"            raise e.at(names[{i}]) from None",
+            ]
         key = ("{" if i == 0 else ",") + json_str(f.name) + ":"
         parts += [repr(key), var]
     if fields:
@@ -419,6 +429,9 @@ def _compile_struct(schema: Schema, opts: _Options) -> Encoder:
         "Struct": Struct,
         "schema": schema,
         "full": full,
+        "encs": encs,
+        "names": names,
+        "PathError": _PathError,
         "not_a_struct": not_a_struct,
         "mismatch": mismatch,
         "escape": _c_encode_basestring,

@@ -660,6 +660,26 @@ def _fail(schema: Schema, value: object, path: str, expected: str) -> DataError:
     )
 
 
+def _nullable(schema: Schema) -> bool:
+    """Whether a struct field of `schema` may be None: optional, or with a default to stand in."""
+    return schema.optional or schema.default is not None
+
+
+def fitting_type(schema: Schema) -> type | None:
+    """A type every value of which fits `schema` with no check beyond the type itself (None when
+    there is none): integers are range-checked, and logical and container types look further."""
+    t = schema.type
+    if t is Type.STRING:
+        return str
+    if t is Type.BOOLEAN:
+        return bool
+    if t is Type.FLOAT32 or t is Type.FLOAT64:
+        return float
+    if t is Type.BYTES and schema.name != DECIMAL_NAME:
+        return bytes
+    return None
+
+
 def _compile_checker(schema: Schema) -> Checker:
     optional = schema.optional
     t = schema.type
@@ -779,17 +799,66 @@ def _compile_inner(schema: Schema) -> Checker:
 
         return check_map
 
-    def check_struct(v: object, path: str) -> None:
-        if not isinstance(v, Struct):
-            raise _fail(schema, v, path, "a Struct")
-        if v.schema is not schema and not v.schema.same_shape(schema):
-            raise DataError(
-                f"invalid value {_short(v)}{_where(path)}: the struct's schema "
-                f"{v.schema!r} does not match the expected schema {schema!r}"
-            )
-        for f, item in zip(v.schema.fields, v._values, strict=True):
-            if item is None and (f.schema.optional or f.schema.default is not None):
-                continue
-            f.schema.checker(item, f"{path}.{f.name}" if path else f.name)
+    return _struct_checker(schema)
 
-    return check_struct
+
+def _struct_checker(schema: Schema) -> Checker:
+    """A STRUCT checker generated for `schema`: straight-line code with one line per field.
+
+    A struct passes through HoistField and the converters once per record, and most fields are
+    strings: a field whose value has its schema's `fitting_type` costs one type test, a None
+    where None may stand costs one more, and only other values call the field's own checker.
+    A field's path is spelled only then. No name from the schema enters the generated source:
+    fields are reached by index.
+    """
+    fields = schema.fields
+    names = tuple(f.name for f in fields)
+    checkers = tuple(f.schema.checker for f in fields)
+
+    def not_a_struct(v: object, path: str) -> DataError:
+        return _fail(schema, v, path, "a Struct")
+
+    def mismatch(v: Struct, path: str) -> DataError:
+        return DataError(
+            f"invalid value {_short(v)}{_where(path)}: the struct's schema "
+            f"{v.schema!r} does not match the expected schema {schema!r}"
+        )
+
+    def at(path: str, i: int) -> str:
+        return f"{path}.{names[i]}" if path else names[i]
+
+    namespace: dict[str, object] = {
+        "Struct": Struct,
+        "schema": schema,
+        "checkers": checkers,
+        "not_a_struct": not_a_struct,
+        "mismatch": mismatch,
+        "at": at,
+    }
+    lines = [
+        "def check_struct(v, path):",
+        "    if type(v) is not Struct and not isinstance(v, Struct):",
+        "        raise not_a_struct(v, path)",
+        "    vs = v.schema",
+        "    if vs is not schema and not vs.same_shape(schema):",
+        "        raise mismatch(v, path)",
+    ]
+    if fields:
+        # same_shape means as many values as fields; a struct whose list was cut raises here.
+        lines.append(f"    {''.join(f'v{i}, ' for i in range(len(fields)))}= v._values")
+    for i, f in enumerate(fields):
+        skip = []
+        fits = fitting_type(f.schema)
+        if fits is not None:
+            namespace[f"fits{i}"] = fits
+            skip.append(f"type(v{i}) is fits{i}")
+        if _nullable(f.schema):
+            skip.append(f"v{i} is None")
+        condition = f"not ({' or '.join(skip)})" if skip else "True"
+        lines += [f"    if {condition}:", f"        checkers[{i}](v{i}, at(path, {i}))"]
+    lines.append("    return None")
+    code = compile("\n".join(lines), f"<struct checker {schema.name or ''}>", "exec")
+    exec(code, namespace)  # noqa: S102 - built above from indices only
+    checker = namespace["check_struct"]
+    assert callable(checker)
+    return checker

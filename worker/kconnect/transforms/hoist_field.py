@@ -19,7 +19,7 @@ from pydantic import Field
 
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import TransformConfig
-from kconnect.data.schema import DECIMAL_NAME, Schema, SchemaBuilder, Type
+from kconnect.data.schema import Schema, SchemaBuilder, fitting_type
 from kconnect.transforms._part import (
     VALUE,
     Part,
@@ -29,21 +29,6 @@ from kconnect.transforms._part import (
 )
 
 R = TypeVar("R", bound=ConnectRecord)
-
-
-def _fitting_type(schema: Schema) -> type | None:
-    """A type every value of which fits `schema`: the types whose check in `Schema.checker` is
-    the type alone. Integers are range-checked, and logical and container types look further,
-    so they have none."""
-    if schema.type is Type.STRING:
-        return str
-    if schema.type is Type.BOOLEAN:
-        return bool
-    if schema.type in (Type.FLOAT32, Type.FLOAT64):
-        return float
-    if schema.type is Type.BYTES and schema.name != DECIMAL_NAME:
-        return bytes
-    return None
 
 
 class HoistFieldConfig(TransformConfig):
@@ -113,7 +98,7 @@ class HoistField(PartTransformation[R]):
     def _plan(self, schema: Schema) -> tuple[Schema, type | None]:
         """The struct schema a part of `schema` is wrapped in, and the Python type whose values
         fit `schema` without a check (None when every value needs one)."""
-        plan = (self._schemas.get_or_build(schema, self._wrapping_schema), _fitting_type(schema))
+        plan = (self._schemas.get_or_build(schema, self._wrapping_schema), fitting_type(schema))
         self._last_schema = schema
         self._last_plan = plan
         return plan

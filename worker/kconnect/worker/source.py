@@ -25,7 +25,7 @@ from kconnect.errors import ConnectError, RetriableError
 from kconnect.storage.offsets import OffsetStore, canonical_partition
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
-from kconnect.transforms.chain import TransformationChain
+from kconnect.transforms.chain import TransformationChain, TransformStage
 from kconnect.worker.error_handling import (
     FAILED,
     RetryWithTolerance,
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # The steps of turning a record into a message, as the fast path counts them; a failure at step
 # `n < _KEY` happened in transform `n`.
 _KEY, _VALUE, _PRODUCE = 1000, 1001, 1002
+_TRANSFORMING = -1  # a transform failed; `_send` finds which one from the stage it was in
 
 
 class _DeliveryFailed(ConnectError):
@@ -211,11 +212,13 @@ class SourceTaskRunner(TaskRunner):
         run_key = ""
         run_offset: SourceOffset | None = None
         written = 0
-        step = 0
+        step = _TRANSFORMING
+        stage: TransformStage | None = None
         for original in records:
             try:
                 record: ConnectRecord | None = original
-                for step, stage in enumerate(stages):  # noqa: B007 - `step` is read on failure
+                step = _TRANSFORMING
+                for stage in stages:
                     record = stage.apply(record)  # type: ignore[arg-type]
                     if record is None:
                         break
@@ -232,8 +235,12 @@ class SourceTaskRunner(TaskRunner):
                     partition = record.kafka_partition
                     timestamp = record.timestamp
                     try:
-                        if headers or per_record_ack or partition is not None or timestamp:
+                        if headers or per_record_ack or partition is not None:
                             self._produce_full(original, record, topic, key, value)  # type: ignore[arg-type]
+                        elif timestamp:
+                            # Positional, as the keywords cost a parse per call: topic, value,
+                            # key, partition, callback, on_delivery, timestamp.
+                            produce(topic, value, key, -1, None, None, timestamp)
                         else:
                             produce(topic, value, key)
                     except BufferError:
@@ -242,6 +249,8 @@ class SourceTaskRunner(TaskRunner):
             except _DeliveryFailed:
                 raise
             except Exception as e:  # noqa: BLE001 - errors.* decides; see _send_failed
+                if step == _TRANSFORMING and stage is not None:
+                    step = stages.index(stage)  # which transform: found only when one fails
                 if self._send_failed(original, step, e):
                     written += 1
             source_partition = original.source_partition
