@@ -48,7 +48,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import confluent_kafka
 from confluent_kafka import Producer
@@ -739,6 +739,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"(names: {', '.join(w.name for w in THROUGHPUT)})",
     )
     parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --only: put these workloads' new figures into latest.json and the docs "
+        "section in place of the last full run's, noting the commit they were measured at",
+    )
+    parser.add_argument(
         "--replot",
         action="store_true",
         help="measure nothing: draw the docs section and plots again from latest.json",
@@ -752,6 +758,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("expected a positive number of records and of repeats")
     names = {w.name: w for w in THROUGHPUT}
     wanted = [n for n in args.only.split(",") if n]
+    if args.update and (not wanted or args.quick):
+        parser.error("--update takes --only NAME[,NAME] and full runs (not --quick)")
     unknown = [n for n in wanted if n not in names]
     if unknown:
         parser.error(f"unknown workload {', '.join(unknown)}; expected one of {', '.join(names)}")
@@ -763,8 +771,9 @@ def _sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def replot() -> int:
-    """The docs section and plots drawn again from `latest.json`'s last side-by-side run."""
+def _last_run() -> tuple[list[compare_report.Comparison], dict[str, Any]] | None:
+    """`latest.json`'s last side-by-side run: its comparisons and its run description; None,
+    with the reason on stderr, when there is none."""
     shorts = {w.name: w.short for w in THROUGHPUT} | {
         f"failover_{k}": v for k, v in FAILOVER_SHORT.items()
     }
@@ -774,7 +783,7 @@ def replot() -> int:
             compare_report.comparison_from_json(name, obj, shorts.get(name, ""))
             for name, obj in data["workloads"].items()
         ]
-        run = data["side_by_side"]
+        run = dict(data["side_by_side"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         print(
             f"bench-java: {RESULTS.relative_to(REPO)} holds no side-by-side run to draw "
@@ -782,12 +791,31 @@ def replot() -> int:
             "`make bench-java` writes",
             file=sys.stderr,
         )
+        return None
+    return comparisons, run
+
+
+def replot(fresh: Sequence[compare_report.Comparison] = (), note: str = "") -> int:
+    """The docs section and plots drawn again from `latest.json`'s last side-by-side run, with
+    `fresh` comparisons in place of those of the same names and `note` among the settings."""
+    last = _last_run()
+    if last is None:
         return 1
+    comparisons, run = last
+    by_name = {c.name: c for c in fresh}
+    missing = [name for name in by_name if name not in {c.name for c in comparisons}]
+    if missing:
+        print(f"bench-java: the last run has no {', '.join(missing)} to replace", file=sys.stderr)
+        return 1
+    comparisons = [by_name.get(c.name, c) for c in comparisons]
+    settings_ = dict(run["settings"])
+    if note:
+        settings_["re-measured"] = note
     written = compare_report.write_outputs(
         comparisons,
         run["machine"],
         run["versions"],
-        run["settings"],
+        settings_,
         bool(run["quick"]),
         doc=DOC,
         results=RESULTS,
@@ -828,17 +856,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"broker at {bootstrap}; {args.records:,} records per run, "
                 f"{args.repeat} run(s) per runtime"
             )
+            fresh: list[compare_report.Comparison] = []
+            comparisons: list[compare_report.Comparison] = []
             if args.only:
-                for c in measure_throughput(session, args.only)[0]:
+                fresh = measure_throughput(session, args.only)[0]
+                for c in fresh:
                     log(f"  {c.name}: {_summary(c)}")
-                return 0
-            throughput, source_runs = measure_throughput(session)
-            comparisons = [
-                *throughput,
-                *measure_failover(session),
-                *measure_rebalance(session),
-                *measure_resources(session, source_runs, startups),
-            ]
+                if not args.update:
+                    return 0
+            else:
+                throughput, source_runs = measure_throughput(session)
+                comparisons = [
+                    *throughput,
+                    *measure_failover(session),
+                    *measure_rebalance(session),
+                    *measure_resources(session, source_runs, startups),
+                ]
+        if fresh:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            note = (
+                f"{', '.join(c.name for c in fresh)}: measured again at kconnect "
+                f"{machine()['kconnect commit']} on {when} ({args.records:,} records, "
+                f"{args.repeat} runs per runtime); every other row is from the full run"
+            )
+            return replot(fresh, note)
         written = compare_report.write_outputs(
             comparisons,
             machine(),

@@ -477,3 +477,36 @@ def test_a_comparison_read_back_from_its_json_is_the_same_comparison() -> None:
         assert back.axis_label == "axis"
         assert (back.ratio, back.met) == (c.ratio, c.met)
     assert SAMPLE[0].axis_label == SAMPLE[0].label
+
+
+def test_update_replaces_only_the_named_workloads_and_notes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m bench.compare --only NAME --update`: the new figures of NAME take the place of
+    the full run's, every other row stays, and the settings say which rows were measured when."""
+    from bench import compare
+
+    doc = tmp_path / "docs" / "benchmarks.md"
+    results = tmp_path / "latest.json"
+    doc.parent.mkdir()
+    doc.write_text(PAGE)
+    write_outputs(
+        SAMPLE, MACHINE, VERSIONS, SETTINGS, False, doc=doc, results=results, images=tmp_path
+    )
+    monkeypatch.setattr(compare, "DOC", doc)
+    monkeypatch.setattr(compare, "RESULTS", results)
+    monkeypatch.setattr(compare, "IMAGES", tmp_path / "images")
+    monkeypatch.setattr(compare, "REPO", tmp_path)
+    name = SAMPLE[0].name
+    fresh = rate((9.0, 9.5, 9.9), (1.0, 1.1, 1.2), name=name)
+    assert compare.replot([fresh], f"{name}: measured again") == 0
+
+    data = json.loads(results.read_text())
+    assert data["workloads"][name] == fresh.to_json()
+    others = {c.name: c.to_json() for c in SAMPLE[1:]}
+    assert {k: v for k, v in data["workloads"].items() if k != name} == others
+    assert data["side_by_side"]["settings"]["re-measured"] == f"{name}: measured again"
+    assert f"{name}: measured again" in doc.read_text()
+
+    unknown = rate((1.0,), (1.0,), name="no_such_workload")
+    assert compare.replot([unknown], "x") == 1
