@@ -54,7 +54,7 @@ from kconnect.api.types import (
     TopicPartition,
 )
 from kconnect.data._javatext import java_lines
-from kconnect.data.schema import Schema
+from kconnect.data.schema import Schema, Struct
 from kconnect.errors import ConnectError
 
 log = logging.getLogger(__name__)
@@ -483,7 +483,10 @@ class FileStreamSinkTask(SinkTask):
         if not records:
             return
         out = self._output()
-        out.write(java_lines([r.value for r in records]))
+        # A Struct spells itself (its repr is generated per schema); the rest is java_lines'.
+        out.write(
+            java_lines([repr(v) if type(v) is Struct else v for v in [r.value for r in records]])
+        )
 
     def flush(self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         log.debug("Flushing output stream for %s", self._log_name())

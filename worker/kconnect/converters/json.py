@@ -954,7 +954,15 @@ def json_to_schema(node: object, opts: _Options) -> Schema | None:
 class _Entry:
     """What the converter keeps per schema: its envelope prefix and compiled encoder/decoder."""
 
-    __slots__ = ("decoder", "encoder", "exact", "nonnull_decoder", "prefix", "schema")
+    __slots__ = (
+        "decoder",
+        "encoder",
+        "exact",
+        "nonnull_decoder",
+        "nonnull_encoder",
+        "prefix",
+        "schema",
+    )
 
     def __init__(
         self,
@@ -964,10 +972,13 @@ class _Entry:
         decoder: Decoder,
         exact: bool,
         nonnull_decoder: Decoder | None = None,
+        nonnull_encoder: Encoder | None = None,
     ) -> None:
         self.schema = schema
         self.prefix = prefix
         self.encoder = encoder
+        self.nonnull_encoder = nonnull_encoder or encoder
+        """`encoder` without its null handling, for a value known not to be None."""
         self.decoder = decoder
         self.exact = exact
         self.nonnull_decoder = nonnull_decoder or decoder
@@ -1062,12 +1073,14 @@ class JsonConverter(Converter, HeaderConverter):
             prefix = _SCHEMA_PREFIX + schema_to_json(schema, opts) + _PAYLOAD_MARK
         except _PathError as e:
             raise DataError(f"Cannot write the schema's default value as JSON: {e}") from None
+        nonnull = _compile_nonnull(schema, opts)
         entry = _Entry(
             schema,
             prefix,
-            _with_nulls(schema, _compile_nonnull(schema, opts), opts),
+            _with_nulls(schema, nonnull, opts),
             compile_decoder(schema, opts),
             _has_decimal(schema),
+            nonnull_encoder=nonnull,
         )
         if self._cache_size > 0:
             cache[schema] = entry
@@ -1096,7 +1109,7 @@ class JsonConverter(Converter, HeaderConverter):
                 entry = self._entry_for(schema)
                 self._last_enc = entry
             try:
-                payload = entry.encoder(value)
+                payload = entry.encoder(value) if value is None else entry.nonnull_encoder(value)
             except _PathError as e:
                 raise DataError(f"Converting Kafka Connect data to JSON failed: {e}") from None
             text = entry.prefix + payload + "}" if self._schemas_enable else payload
