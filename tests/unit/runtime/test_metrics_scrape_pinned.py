@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Final
 
 from kconnect.api.types import ConnectorName, TaskId, TaskNumber
-from kconnect.cli.metrics import RebalanceView, TaskView, WorkerView, worker_families
-from kconnect.metrics import Registry
+from kconnect.herder.worker_metrics import RebalanceView, TaskView, WorkerView, worker_families
+from kconnect.prometheus import Registry
 from kconnect.storage.states import State
 from kconnect.worker.task_metrics import TaskMetrics
 
