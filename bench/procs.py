@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
+from kconnect.config.properties import format_properties
+
 T = TypeVar("T")
 
 LOG_TAIL_LINES = 40
@@ -63,7 +65,7 @@ def free_port() -> int:
 
 
 def write_properties(path: Path, props: Mapping[str, str]) -> Path:
-    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    path.write_text(format_properties(props))
     return path
 
 

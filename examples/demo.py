@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from e2e.services import kafka
+from kconnect.config.properties import format_properties
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart"
@@ -101,8 +102,14 @@ def run(bootstrap: str, work: Path) -> None:
         )
     )
     (work / "datagen-sink.properties").write_text(
-        "name=datagen-sink\nconnector.class=FileStreamSink\ntopics=demo-datagen\n"
-        f"file={work / 'users.txt'}\n"
+        format_properties(
+            {
+                "name": "datagen-sink",
+                "connector.class": "FileStreamSink",
+                "topics": "demo-datagen",
+                "file": str(work / "users.txt"),
+            }
+        )
     )
     say("kconnect standalone with Kafka's quickstart files (only the broker address changed)")
     for f in ("connect-file-source.properties", "connect-file-sink.properties"):
@@ -182,9 +189,8 @@ def cluster(bootstrap: str, work: Path) -> None:
         for port in ports:
             path = work / f"worker-{port}.properties"
             path.write_text(
-                "".join(
-                    f"{k}={v}\n"
-                    for k, v in {
+                format_properties(
+                    {
                         "bootstrap.servers": bootstrap,
                         "group.id": group,
                         "config.storage.topic": f"{group}-configs",
@@ -194,7 +200,7 @@ def cluster(bootstrap: str, work: Path) -> None:
                         "offset.storage.replication.factor": "1",
                         "status.storage.replication.factor": "1",
                         "listeners": f"http://127.0.0.1:{port}",
-                    }.items()
+                    }
                 )
             )
             log = (work / f"worker-{port}.log").open("wb")

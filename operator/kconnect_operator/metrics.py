@@ -1,9 +1,9 @@
-"""The operator's metrics, on the registry it shares with the worker (`kconnect.metrics`).
+"""The operator's metrics, on the registry it shares with the worker (`kconnect.prometheus`).
 
 The operator's metrics are defined here at module level on `REGISTRY`, so a handler imports the
 object it updates (`from kconnect_operator.metrics import RECONCILES`) and the health server
 renders the same registry on `/metrics`. The registry itself (its invariants: exact label sets,
-counters that only go up, deterministic and escaped output) lives in `kconnect.metrics`; its
+counters that only go up, deterministic and escaped output) lives in `kconnect.prometheus`; its
 names are re-exported here so the operator has one module to import.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Final
 
-from kconnect.metrics import CONTENT_TYPE, Counter, Gauge, Registry
+from kconnect.prometheus import CONTENT_TYPE, Counter, Gauge, Registry
 
 __all__ = [
     "AUTO_RESTARTS",

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from kconnect.config.properties import format_properties
+
 REPO = Path(__file__).resolve().parents[2]
 TEST_PLUGINS = REPO / "tests" / "plugins"
 WAIT_S = 60.0
@@ -30,7 +32,7 @@ def free_port() -> int:
 
 
 def write_properties(path: Path, props: Mapping[str, str]) -> Path:
-    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    path.write_text(format_properties(props))
     return path
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kconnect.metrics import CONTENT_TYPE, Counter, Family, Gauge, Registry
+from kconnect.prometheus import CONTENT_TYPE, Counter, Family, Gauge, Registry
 
 
 def test_a_collector_is_called_at_each_render_and_merged_in_name_order() -> None:

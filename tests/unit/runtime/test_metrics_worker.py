@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from kconnect.api.connector import SourceConnector
 from kconnect.api.task import SourceTask
 from kconnect.api.types import ConnectorName, TaskId, TaskNumber
-from kconnect.cli.metrics import (
+from kconnect.config.worker import WorkerConfig
+from kconnect.herder.membership import RebalanceStats
+from kconnect.herder.worker_metrics import (
     RebalanceView,
     TaskView,
     WorkerView,
@@ -16,10 +18,8 @@ from kconnect.cli.metrics import (
     worker_families,
     worker_registry,
 )
-from kconnect.config.worker import WorkerConfig
-from kconnect.herder.membership import RebalanceStats
-from kconnect.metrics import Family, Registry
 from kconnect.plugins.registry import default_registry
+from kconnect.prometheus import Family, Registry
 from kconnect.storage.offsets import MemoryOffsetStore
 from kconnect.storage.states import State, TargetState
 from kconnect.storage.status import MemoryStatusStore

@@ -19,8 +19,8 @@ from confluent_kafka.admin import AdminClient
 from kconnect.config.worker import WorkerConfig, unexpected_keys
 from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
-from kconnect.metrics import Registry
 from kconnect.plugins.registry import FILE_CONNECTORS, PluginRegistry, default_registry
+from kconnect.prometheus import Registry
 from kconnect.rest.listeners import parse_listener, parse_listeners
 from kconnect.rest.security import RestSecurity, rest_security
 from kconnect.rest.server import MetricsServer, RestServer

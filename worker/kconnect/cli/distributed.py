@@ -23,9 +23,9 @@ from kconnect.cli.common import (
     serve,
 )
 from kconnect.cli.files import read_worker_properties
-from kconnect.cli.metrics import worker_registry
 from kconnect.config.worker import DistributedConfig
 from kconnect.herder.distributed import DistributedHerder
+from kconnect.herder.worker_metrics import worker_registry
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.kafka_status import KafkaStatusStore
 from kconnect.storage.topics import InternalTopic, ensure_internal_topics

@@ -25,11 +25,11 @@ from kconnect.cli.common import (
     serve,
 )
 from kconnect.cli.files import read_connector_config, read_worker_properties
-from kconnect.cli.metrics import worker_registry
 from kconnect.config.worker import StandaloneConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.standalone import StandaloneHerder
 from kconnect.herder.validation import validate_config
+from kconnect.herder.worker_metrics import worker_registry
 from kconnect.plugins.registry import PluginRegistry
 from kconnect.storage.file_offsets import FileOffsetStore
 from kconnect.storage.status import MemoryStatusStore

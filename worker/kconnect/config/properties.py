@@ -1,101 +1,81 @@
-"""A reader for Java `.properties` files, as Kafka's example configs are written.
+"""Java `.properties` text: the one reader and the one writer of kconnect.
 
-It follows `java.util.Properties.load`: `#` and `!` comments, `=`, `:` or white space between key
-and value, backslash line continuations, and the escapes `\\t \\n \\r \\f \\uXXXX`, where a UTF-16
-surrogate pair (`\\uD83D\\uDE00`) is the one character it encodes, as in Java. A malformed escape,
-or half a surrogate pair, is an error that names the file and line.
+Both follow `java.util.Properties` through the `javaproperties` library, which implements Java's
+rules: `#` and `!` comments, `=`, `:` or white space (space, tab, form feed) between key and
+value, only `\\n`, `\\r` and `\\r\\n` ending a line (a form feed or U+2028 inside a line is
+text), backslash line continuations, the escapes `\\t \\n \\r \\f \\uXXXX`, and a UTF-16
+surrogate pair (`\\uD83D\\uDE00`) read as the one character it encodes.
+
+Invariants:
+- **What `format_properties` writes, `parse_properties` and Java's `Properties.load` read back
+  unchanged**, for any keys and values: the writer escapes as `Properties.store` does (`=`, `:`,
+  `#`, `!`, spaces in keys and leading spaces in values, control characters), and writes every
+  character outside printable ASCII as `\\uXXXX` (a pair for one beyond U+FFFF), so the text is
+  ASCII and reads the same as UTF-8 or as Latin-1, the encoding `Properties.load(InputStream)` uses.
+- **A malformed file is an error that names the file and line** where its entry starts: a
+  `\\u` escape without four hexadecimal digits, or half a surrogate pair, which Java would keep as
+  a lone UTF-16 unit but no Python text can hold usefully. Nothing of the file's content beyond
+  the bad escape is quoted.
+- Later keys win, as in Java.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+import javaproperties
 
 from kconnect.errors import ConfigError
 
-_LOW_SURROGATE = re.compile(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
-_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+_LINE_END = re.compile(r"\r\n|\r|\n")
+"""What ends a line for `Properties.load`; `str.splitlines` would also split at `\\f`, U+2028..."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_properties(text: str, source: str = "<string>") -> dict[str, str]:
+    """The keys and values of `text`; `source` names it in errors (`w.properties:3: ...`)."""
     props: dict[str, str] = {}
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line_no = i + 1
-        logical = lines[i].lstrip(" \t\f")
-        i += 1
-        if not logical or logical[0] in "#!":
-            continue
-        # A line that ends in an odd number of backslashes continues on the next one.
-        while _continues(logical) and i < len(lines):
-            logical = logical[:-1] + lines[i].lstrip(" \t\f")
-            i += 1
-        if _continues(logical):
-            logical = logical[:-1]
-        key, value = _split(logical)
-        props[_unescape(key, source, line_no)] = _unescape(value, source, line_no)
-    return props
+    line_no = 1
+    elements = javaproperties.parse(text)
+    while True:
+        try:
+            element = next(elements)
+        except StopIteration:
+            return props
+        except javaproperties.InvalidUEscapeError as e:
+            raise ConfigError(
+                f"{source}:{_bad_line(text, line_no)}: malformed \\uXXXX escape {e.escape!r}; "
+                "expected four hexadecimal digits"
+            ) from None
+        if isinstance(element, javaproperties.KeyValue):
+            for part in (element.key, element.value):
+                if _SURROGATE.search(part):
+                    raise ConfigError(
+                        f"{source}:{line_no}: half of a UTF-16 surrogate pair, not a character; "
+                        "write the pair (\\uD83D\\uDE00) or the character itself"
+                    )
+            props[element.key] = element.value
+        line_no += len(_LINE_END.findall(element.source))
 
 
-def _continues(line: str) -> bool:
-    count = len(line) - len(line.rstrip("\\"))
-    return count % 2 == 1
+def _bad_line(text: str, first: int) -> int:
+    """The line of the first malformed `\\u` escape at or after line `first` (where the entry
+    that failed starts), counting a continued line's later lines too."""
+    lines = _LINE_END.split(text)
+    for n in range(first, len(lines) + 1):
+        if re.search(r"\\u(?![0-9a-fA-F]{4})", lines[n - 1].replace("\\\\", "")):
+            return n
+    return first
 
 
-def _split(line: str) -> tuple[str, str]:
-    i = 0
-    while i < len(line):
-        c = line[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c in "=: \t\f":
-            break
-        i += 1
-    key = line[:i]
-    rest = line[i:].lstrip(" \t\f")
-    if rest[:1] in ("=", ":") and ((i < len(line) and line[i] in " \t\f") or True):
-        if i < len(line) and line[i] in "=:":
-            rest = line[i + 1 :].lstrip(" \t\f")
-        elif rest[:1] in ("=", ":"):
-            rest = rest[1:].lstrip(" \t\f")
-    return key, rest
-
-
-def _unescape(s: str, source: str, line_no: int) -> str:
-    if "\\" not in s:
-        return s
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        c = s[i]
-        if c != "\\":
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 >= len(s):
-            break
-        n = s[i + 1]
-        if n == "u":
-            digits = s[i + 2 : i + 6]
-            if len(digits) != 4 or any(d not in "0123456789abcdefABCDEF" for d in digits):
-                raise ConfigError(
-                    f"{source}:{line_no}: malformed \\uXXXX escape {s[i : i + 6]!r}; "
-                    "expected four hexadecimal digits"
-                )
-            unit = int(digits, 16)
-            i += 6
-            if 0xD800 <= unit <= 0xDBFF and _LOW_SURROGATE.match(s, i):
-                # A UTF-16 surrogate pair, as Java writes a character beyond U+FFFF.
-                unit = 0x10000 + ((unit - 0xD800) << 10) + (int(s[i + 2 : i + 6], 16) - 0xDC00)
-                i += 6
-            elif 0xD800 <= unit <= 0xDFFF:
-                raise ConfigError(
-                    f"{source}:{line_no}: \\u{digits} is half of a UTF-16 surrogate pair, not a "
-                    "character; write the pair (\\uD83D\\uDE00) or the character itself"
-                )
-            out.append(chr(unit))
-            continue
-        out.append(_ESCAPES.get(n, n))
-        i += 2
-    return "".join(out)
+def format_properties(props: Mapping[str, str]) -> str:
+    """`props` as `.properties` text, keys sorted, one `key=value` line each, no comments."""
+    for key, value in props.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(
+                f"property {key!r}: expected a str key and a str value, got a "
+                f"{type(key).__name__} and a {type(value).__name__}"
+            )
+    return javaproperties.dumps(props, timestamp=False, sort_keys=True, ensure_ascii=True)

@@ -5,7 +5,7 @@ clients and UIs work unchanged. Handlers are thin: they decode the request (`bod
 herder's coroutine (or call its plain method for server info, health and plugins) and render the
 herder's model with `to_json()`. They keep no state besides the log-level registry, and do
 nothing per request beyond that decoding, one herder call and the rendering, because tools poll
-`/connectors/{c}/status`. `/metrics`, which Kafka Connect lacks, renders a `kconnect.metrics`
+`/connectors/{c}/status`. `/metrics`, which Kafka Connect lacks, renders a `kconnect.prometheus`
 registry that reads the running worker when it is scraped.
 
 Every failure leaves as Kafka's `{"error_code": N, "message": "..."}` with status N:
@@ -36,7 +36,7 @@ from aiohttp import web
 from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
 from kconnect.herder.base import Herder
 from kconnect.herder.errors import HerderError, NotFoundError
-from kconnect.metrics import CONTENT_TYPE, Registry
+from kconnect.prometheus import CONTENT_TYPE, Registry
 from kconnect.rest import bodies
 from kconnect.rest.loggers import PythonLoggers, parse_level
 from kconnect.storage.states import TargetState

@@ -44,7 +44,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
-from kconnect.metrics import Registry
+from kconnect.prometheus import Registry
 from kconnect.rest.app import build_app, build_metrics_app
 from kconnect.rest.basic_auth import BasicAuthenticator
 from kconnect.rest.listeners import (

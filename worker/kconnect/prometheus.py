@@ -29,6 +29,14 @@ Invariants:
   and must only read.
 - **Label values are escaped, never rejected.** A backslash, a double quote and a newline in a
   value render as `\\\\`, `\\"` and `\\n`, so any connector name or error text is safe.
+
+Why not `prometheus_client`: its text exposition (0.0.4 and OpenMetrics alike) writes every
+counter as `<name>_total`, so Kafka Connect's counters whose names do not end in `_total`
+(`task-error-metrics`' `total-retries` is `kconnect_task_error_total_retries`, six more like it)
+would be renamed under the dashboards built on them; its kept counters also add a
+`<name>_created` family each. The task metrics cost the hot path nothing either way (they are
+plain attributes read at scrape time, see `kconnect.herder.worker_metrics`), so the choice is
+only about the output, and the output must not change.
 """
 
 from __future__ import annotations

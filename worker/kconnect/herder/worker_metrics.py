@@ -22,6 +22,11 @@ Every task series has the labels `connector` and `task`, every connector series 
 and the state in a `status` label, in lower case as Kafka Connect shows it there
 (`kconnect_connector_task_status{connector="orders",task="0",status="running"} 1`).
 
+It lives in the herder layer because that is the lowest one that sees everything it reads: the
+worker's runners (`kconnect.worker`) and the group membership's rebalance counts
+(`kconnect.herder.membership`). The `cli` only assembles it (`worker_registry`) for the REST and
+metrics listeners; the format itself is `kconnect.prometheus`'s.
+
 docs/metrics.md lists every metric with its Kafka Connect equivalent.
 """
 
@@ -34,7 +39,7 @@ from typing import Literal
 
 from kconnect.api.types import ConnectorName, TaskId
 from kconnect.herder.membership import RebalanceStats
-from kconnect.metrics import Collector, Family, Registry
+from kconnect.prometheus import Collector, Family, Registry
 from kconnect.storage.states import State, TargetState
 from kconnect.worker.connector import ConnectorRunner
 from kconnect.worker.sink import SinkTaskRunner
