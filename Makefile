@@ -19,24 +19,24 @@ $(VENV)/.installed: pyproject.toml hatch_build.py worker/kconnect/data/_javatext
 setup: $(VENV)/.installed
 
 kafka-fetch: setup
-	$(PY) -m e2e.services.kafka fetch
+	$(PY) -m kconnect_devenv.kafka fetch
 
 kafka-up: setup
-	$(PY) -m e2e.services.kafka up
+	$(PY) -m kconnect_devenv.kafka up
 
 kafka-down: setup
-	$(PY) -m e2e.services.kafka down
+	$(PY) -m kconnect_devenv.kafka down
 
 # The local Kubernetes control plane (docs/controlplane.md). The first build compiles it from Go
 # modules (about 6 minutes on 2 cores); later runs find it built and return at once.
 cluster-build: setup
-	$(PY) -m e2e.services.controlplane fetch
+	$(PY) -m kconnect_devenv.controlplane fetch
 
 cluster-up: setup
-	$(PY) -m e2e.services.controlplane up
+	$(PY) -m kconnect_devenv.controlplane up
 
 cluster-down: setup
-	$(PY) -m e2e.services.controlplane down
+	$(PY) -m kconnect_devenv.controlplane down
 
 demo: setup
 	$(PY) -m examples.demo

@@ -8,7 +8,7 @@ only when a test asks for it, so ``pytest tests/unit`` starts nothing.
 
 The Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) is started the same
 way, once per session and only on demand, in its own temporary state directory; so is the test
-kubelet (``e2e/kubelet``), whose node runs the control plane's pods as local processes.
+kubelet (``kconnect_devenv/kubelet``), whose node runs the control plane's pods as local processes.
 
 Every test under ``tests/integration`` gets the ``integration`` marker and every test under ``e2e``
 the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier alone.
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
-from e2e import kubelet as test_kubelet
-from e2e.services import controlplane, kafka
+from kconnect_devenv import controlplane, kafka
+from kconnect_devenv import kubelet as test_kubelet
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient

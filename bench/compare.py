@@ -69,7 +69,7 @@ from bench.procs import HarnessError, WorkerFactory, WorkerProcess
 from bench.report import Target, fmt_number
 from bench.run import machine
 from bench.session import private_broker
-from e2e.services import kafka
+from kconnect_devenv import kafka
 
 REPO: Final = Path(__file__).resolve().parents[1]
 DOC: Final = REPO / "docs" / "benchmarks.md"

@@ -10,8 +10,8 @@ Invariants:
 
 - **Only a complete download is ever used.** The jars live in
   ``$KCONNECT_CACHE/kafka-connect-java-<version>/libs``, next to the broker's, and are fetched the
-  way the broker's are (:func:`e2e.services.kafka.maven_fetch`): into a temporary directory that is
-  renamed into place, then a marker holding the pom's digest, all under a lock file.
+  way the broker's are (:func:`kconnect_devenv.kafka.maven_fetch`): into a temporary directory
+  that is renamed into place, then a marker holding the pom's digest, all under a lock file.
 - **A Java worker is a** :class:`bench.procs.WorkerProcess`. Only the command differs; its REST
   polling, its bounded waits, its stop (SIGTERM, then SIGKILL) and :func:`bench.procs.kill_all`
   are the ones every kconnect worker in the harness gets, so a measurement written for one runs
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from bench.procs import HarnessError, WorkerProcess, kill_all, rss_bytes
-from e2e.services import kafka
+from kconnect_devenv import kafka, lifecycle
 
 POM: Final = Path(__file__).resolve().parent / "java" / "pom.xml"
 STANDALONE_MAIN: Final = "org.apache.kafka.connect.cli.ConnectStandalone"
@@ -74,7 +74,7 @@ def connect_version() -> str:
 
 
 def libs_dir() -> Path:
-    return kafka.cache_root() / f"kafka-connect-java-{connect_version()}" / "libs"
+    return lifecycle.cache_root() / f"kafka-connect-java-{connect_version()}" / "libs"
 
 
 def fetched() -> Path | None:

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from e2e import kubelet as test_kubelet
-from e2e.cluster import CRDS, Kubectl, Operator, wait_for
-from e2e.services import controlplane
+from kconnect_devenv import controlplane
+from kconnect_devenv import kubelet as test_kubelet
+from kconnect_devenv.cluster import CRDS, Kubectl, Operator, wait_for
 
 READY_TIMEOUT_S: Final = 180.0
 NAMESPACE: Final = "bench"

@@ -42,8 +42,8 @@ from bench.report import (
     results_json,
 )
 from bench.session import private_broker
-from e2e.kubelet import StartError as KubeletStartError
-from e2e.services import controlplane, kafka
+from kconnect_devenv import controlplane, kafka
+from kconnect_devenv.kubelet import StartError as KubeletStartError
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"

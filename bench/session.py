@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.distributed import Distributed
 from bench.measure import Bench
 from bench.procs import kill_all
-from e2e.services import kafka
+from kconnect_devenv import kafka
 
 
 @contextlib.contextmanager

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.cluster import CRDS, Kubectl, Operator
-from e2e.services import controlplane
+from kconnect_devenv import controlplane
+from kconnect_devenv.cluster import CRDS, Kubectl, Operator
 
 TEST_PLUGINS = Path(__file__).resolve().parents[1] / "tests" / "plugins"
 

@@ -23,7 +23,14 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
+from kconnect_devenv.cluster import (
+    JsonObject,
+    Kubectl,
+    KubectlError,
+    Operator,
+    wait_for,
+    with_operator_log,
+)
 
 READY_TIMEOUT_S: Final = 150.0
 SELECTOR: Final = "kconnect.io/connector"

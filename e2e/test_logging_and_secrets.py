@@ -24,7 +24,6 @@ from typing import Any, Final
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
 from e2e.test_kafkaconnector import (
     READY_TIMEOUT_S,
     connector_resource,
@@ -34,6 +33,14 @@ from e2e.test_kafkaconnector import (
     unique,
     wait_condition,
     worker_pods,
+)
+from kconnect_devenv.cluster import (
+    JsonObject,
+    Kubectl,
+    KubectlError,
+    Operator,
+    wait_for,
+    with_operator_log,
 )
 
 EXTERNAL_DIR: Final = "/opt/kconnect/external-configuration"

@@ -14,7 +14,6 @@ from typing import Final
 
 import pytest
 
-from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
 from e2e.test_kafkaconnector import (
     READY_TIMEOUT_S,
     connector_resource,
@@ -25,6 +24,14 @@ from e2e.test_kafkaconnector import (
     worker_pods,
 )
 from e2e.test_standaloneconnect import datagen, standalone, wait_ready
+from kconnect_devenv.cluster import (
+    JsonObject,
+    Kubectl,
+    KubectlError,
+    Operator,
+    wait_for,
+    with_operator_log,
+)
 
 FINALIZER: Final = "kconnect.io/finalizer"
 REPAIR_TIMEOUT_S: Final = 90.0

@@ -22,9 +22,16 @@ from typing import Any, Final
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from e2e.cluster import JsonObject, Kubectl, KubectlError, Operator, wait_for, with_operator_log
-from e2e.services import processes
 from e2e.test_kafkaconnector import ready_condition, record_count, rest, unique
+from kconnect_devenv import processes
+from kconnect_devenv.cluster import (
+    JsonObject,
+    Kubectl,
+    KubectlError,
+    Operator,
+    wait_for,
+    with_operator_log,
+)
 
 READY_TIMEOUT_S: Final = 150.0
 SELECTOR: Final = "kconnect.io/standalone"

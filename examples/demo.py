@@ -22,8 +22,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from e2e.services import kafka
 from kconnect.config.properties import format_properties
+from kconnect_devenv import kafka
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart"

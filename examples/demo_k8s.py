@@ -26,9 +26,9 @@ from typing import Any, Final
 
 from confluent_kafka import Consumer
 
-from e2e import kubelet as test_kubelet
-from e2e.cluster import CRDS, Kubectl, Operator, wait_for
-from e2e.services import controlplane, kafka, processes
+from kconnect_devenv import controlplane, kafka, lifecycle, processes
+from kconnect_devenv import kubelet as test_kubelet
+from kconnect_devenv.cluster import CRDS, Kubectl, Operator, wait_for
 
 HERE: Final = Path(__file__).resolve().parent
 CONNECTOR_FILE: Final = HERE / "connector.yaml"
@@ -37,7 +37,7 @@ STOP_TIMEOUT_S: Final = 45.0
 
 
 def state_dir() -> Path:
-    return controlplane.cache_root() / "run" / "demo-k8s"
+    return lifecycle.cache_root() / "run" / "demo-k8s"
 
 
 def say(text: str) -> None:
@@ -54,7 +54,7 @@ def _alive(pid_file: Path, mark: str) -> int | None:
     return pid if mark in cmdline else None
 
 
-KUBELET_MARK: Final = "e2e.kubelet"
+KUBELET_MARK: Final = "kconnect_devenv.kubelet"
 OPERATOR_MARK: Final = "kconnect-operator"
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from e2e.services import kafka
+from kconnect_devenv import kafka
 from tests.support.cluster import Cluster, task_starts, wait_all_running
 from tests.support.workers import Worker, read_lines
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.services import kafka
+from kconnect_devenv import kafka
 from tests.support.workers import Standalone, read_lines, wait_until
 
 

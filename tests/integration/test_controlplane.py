@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from e2e.cluster import Kubectl
-from e2e.services import controlplane
+from kconnect_devenv import controlplane
+from kconnect_devenv.cluster import Kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 CLI_TIMEOUT_S = 300.0
@@ -154,7 +154,7 @@ def test_cli_up_is_idempotent_and_down_deletes_the_data(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "e2e.services.controlplane",
+                "kconnect_devenv.controlplane",
                 "--state-dir",
                 str(state_dir),
                 *args,

@@ -29,9 +29,9 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from e2e.cluster import JsonObject, Kubectl, WaitTimeout, wait_for
-from e2e.kubelet import Kubelet
-from e2e.services import controlplane
+from kconnect_devenv import controlplane
+from kconnect_devenv.cluster import JsonObject, Kubectl, WaitTimeout, wait_for
+from kconnect_devenv.kubelet import Kubelet
 
 REPO: Final = Path(__file__).resolve().parents[2]
 CHART: Final = REPO / "charts" / "kconnect"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 
-from e2e.services import kafka
+from kconnect_devenv import kafka
 
 if TYPE_CHECKING:
     from tests.conftest import NewTopic
@@ -120,7 +120,7 @@ def test_broker_listens_on_loopback_only(kafka_broker: kafka.Broker) -> None:
 
 def _cli(cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "e2e.services.kafka", *args],
+        [sys.executable, "-m", "kconnect_devenv.kafka", *args],
         cwd=REPO,
         env={**os.environ, "KCONNECT_CACHE": str(cache)},
         capture_output=True,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.cluster import CRDS, Kubectl
-from e2e.services import controlplane
+from kconnect_devenv import controlplane
+from kconnect_devenv.cluster import CRDS, Kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 KIND_DIR = REPO / "e2e" / "kind"

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from e2e import kubelet as test_kubelet
-from e2e.services import controlplane
+from kconnect_devenv import controlplane
+from kconnect_devenv import kubelet as test_kubelet
 
 WAIT_S = 60.0
 KUBECTL_TIMEOUT_S = 60.0

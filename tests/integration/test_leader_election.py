@@ -27,9 +27,9 @@ import kubernetes
 import pytest
 from kubernetes.client import ApiClient, CoordinationV1Api, V1Lease
 
-from e2e.cluster import Kubectl
-from e2e.services import controlplane
-from e2e.services.processes import free_ports, parent_death_signal
+from kconnect_devenv import controlplane
+from kconnect_devenv.cluster import Kubectl
+from kconnect_devenv.processes import free_ports, parent_death_signal
 from kconnect_operator.leader import LeaderElector, LeaseTiming
 
 REPO = Path(__file__).resolve().parents[2]

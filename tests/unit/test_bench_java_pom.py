@@ -1,7 +1,7 @@
 """The Java Kafka Connect runtime that the benchmarks compare with is the broker's Kafka version.
 
-``bench/java/pom.xml`` and ``e2e/services/kafka/pom.xml`` each pin ``kafka.version``; a comparison
-against another Connect release than the broker's would measure two variables at once.
+``bench/java/pom.xml`` and ``kconnect_devenv/kafka/pom.xml`` each pin ``kafka.version``; a
+comparison against another Connect release than the broker's would measure two variables at once.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from e2e.services.kafka import kafka_version
+from kconnect_devenv.kafka import kafka_version
 
 REPO: Final = Path(__file__).resolve().parents[2]
-BROKER_POM: Final = REPO / "e2e" / "services" / "kafka" / "pom.xml"
+BROKER_POM: Final = REPO / "kconnect_devenv" / "kafka" / "pom.xml"
 CONNECT_POM: Final = REPO / "bench" / "java" / "pom.xml"
 
 

@@ -1,0 +1,19 @@
+"""The local development environment: real services on this machine for tests, demos, benchmarks.
+
+Nothing here ships: neither the worker (``kconnect``) nor the operator (``kconnect_operator``) may
+import it, and it imports no test tier, benchmark or example (import-linter checks both). The test
+tiers (``tests/``, ``e2e/``), ``bench/``, ``examples/`` and the Makefile use it.
+
+- :mod:`~kconnect_devenv.kafka`: a single-node Apache Kafka broker, fetched with Maven.
+- :mod:`~kconnect_devenv.controlplane`: etcd, kube-apiserver and kube-controller-manager, built
+  with Go.
+- :mod:`~kconnect_devenv.kubelet`: the kubelet that runs the control plane's pods as processes.
+- :mod:`~kconnect_devenv.cluster`: kubectl and the operator as a process, against that cluster.
+- :mod:`~kconnect_devenv.lifecycle`: the lifecycle the broker and the control plane share (state
+  file, lock, start, stop, log tails, command line); :mod:`~kconnect_devenv.builds`: their cached
+  builds; :mod:`~kconnect_devenv.processes`: process plumbing.
+
+Everything built or fetched lives under ``$KCONNECT_CACHE`` (default ``~/.cache/kconnect``). The
+services themselves need only the standard library; the kubelet talks to the API server through
+the ``kubernetes`` client.
+"""

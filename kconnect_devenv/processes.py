@@ -1,0 +1,173 @@
+"""Process plumbing shared by the development services (the Kafka broker, the control plane).
+
+Each service starts its servers as detached process groups, records their pids in a state file,
+and later has to tell its own server from an unrelated process that reused the pid: `is_alive`
+checks the pid's command line for a path only that server has (its config file or data dir).
+Children this interpreter started are kept in `CHILDREN` so they are collected, not left as
+zombies. :func:`run_tool` runs a build or setup tool (Maven, Go, openssl, Kafka's StorageTool)
+with a bound. Stdlib only: the services run before the project's venv may exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Servers started by this interpreter, by pid."""
+
+
+def parent_death_signal(signum: int) -> Callable[[], None] | None:
+    """A preexec function asking Linux to send ``signum`` to the child when its parent dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    # Resolved before fork: nothing may be imported or allocated between fork and exec.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signum)
+
+    return preexec
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct loopback ports that were free just now; all are held until all are picked."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def is_alive(pid: int, mark: Path) -> bool:
+    """Whether ``pid`` runs and is the server whose command line names ``mark``, not a later
+    owner of its pid."""
+    child = CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:
+        CHILDREN.pop(pid, None)
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False  # pid reused by another user's process
+    proc = Path("/proc") / str(pid)
+    if not proc.is_dir():
+        return True  # no procfs: the pid is all there is to go on
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"} and os.fsencode(str(mark)) in cmdline
+
+
+def signal_group(pid: int, signum: int) -> None:
+    # Each server leads its own session and process group, so this reaches nothing else.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signum)
+
+
+def wait_gone(pid: int, mark: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        child = CHILDREN.get(pid)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=0.1)
+            if child.returncode is not None:
+                CHILDREN.pop(pid, None)
+                return True
+        elif not is_alive(pid, mark):
+            return True
+        else:
+            time.sleep(0.1)
+        if time.monotonic() >= deadline:
+            return False
+
+
+def terminate(pid: int, mark: Path, grace: float, kill_wait: float) -> bool:
+    """SIGTERM, then SIGKILL after ``grace``; False if the server outlived SIGKILL too."""
+    signal_group(pid, signal.SIGTERM)
+    if wait_gone(pid, mark, grace):
+        return True
+    signal_group(pid, signal.SIGKILL)
+    return wait_gone(pid, mark, kill_wait)
+
+
+def kill(pid: int, kill_wait: float) -> None:
+    """Kill a server this process started and collect it; used when startup fails."""
+    signal_group(pid, signal.SIGKILL)
+    child = CHILDREN.get(pid)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=kill_wait)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on ``path``; released when the holder exits, even by SIGKILL."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, "utf-8")
+    temporary.replace(path)
+
+
+def tail_text(text: str, lines: int) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run_tool(
+    command: Sequence[str],
+    *,
+    what: str,
+    timeout: float,
+    error: type[Exception],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a build or setup tool to completion, its output captured as text, without input.
+
+    Raises ``error("<what> did not finish within <timeout>s")`` when it runs longer than
+    ``timeout`` (it is killed then); its exit status is the caller's to judge.
+    """
+    try:
+        return subprocess.run(
+            list(command),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise error(f"{what} did not finish within {timeout:.0f}s") from exc
+
+
+def exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
