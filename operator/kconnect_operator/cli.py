@@ -3,8 +3,9 @@
 The process runs one event loop that owns everything else:
 
 1. the health server (`/healthz`, `/readyz`, `/metrics`), started first;
-2. the Kubernetes client, configured in-cluster or from the kubeconfig (`KUBECONFIG`), the same
-   way kopf logs in;
+2. the login (`kube.login`: the service account in a pod, else the kubeconfig, `KUBECONFIG`) and
+   the one Kubernetes API client built from it (`kube.Kube`); the same login is kopf's login
+   handler, so kopf, the Lease and the handlers use the same credentials;
 3. leader election on a Lease (unless `--no-leader-election`): a standby replica stays live and
    ready with `kconnect_operator_leader 0` until it acquires the Lease;
 4. kopf, run in-process with `handlers.registry` and the `OperatorOptions` in its memo, while the
@@ -46,20 +47,11 @@ from pathlib import Path
 from typing import Final
 
 import kopf
-import kubernetes.config
-import urllib3
-from kubernetes.client import (
-    ApiClient,
-    ApiException,
-    AppsV1Api,
-    Configuration,
-    CustomObjectsApi,
-    V1OwnerReference,
-)
 
 from kconnect_operator import handlers, metrics, models
 from kconnect_operator.health import HealthServer
-from kconnect_operator.leader import HTTP_NOT_FOUND, JITTER_FACTOR, LeaderElector, LeaseTiming
+from kconnect_operator.kube import Kube, KubeError, login, object_path
+from kconnect_operator.leader import JITTER_FACTOR, LeaderElector, LeaseTiming, OwnerReference
 from kconnect_operator.options import DEFAULT_IMAGE, OperatorOptions
 
 logger = logging.getLogger("kconnect_operator")
@@ -402,27 +394,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 # The process.
 
 
-class KubeConfigError(Exception):
-    """Neither the in-cluster service account nor a kubeconfig gives a usable client."""
-
-
-def load_api_client() -> ApiClient:
-    """A client configured the way kopf's `login_via_client` logs in: in-cluster, else the
-    kubeconfig (`$KUBECONFIG`, else `~/.kube/config`)."""
-    configuration = Configuration()
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except kubernetes.config.ConfigException as in_cluster:
-        try:
-            kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except (kubernetes.config.ConfigException, OSError) as kubeconfig:
-            raise KubeConfigError(
-                f"cannot configure the Kubernetes client: not in a cluster ({in_cluster}) and "
-                f"no usable kubeconfig ({kubeconfig}); set KUBECONFIG or run in a pod"
-            ) from kubeconfig
-    return ApiClient(configuration=configuration)
-
-
 class _State:
     """What the probes report."""
 
@@ -471,24 +442,25 @@ async def run(config: Config) -> int:
             logger.error("%s", error)  # noqa: TRY400 - the message says it all
             return EXIT_FAILURE
         try:
-            api_client = await asyncio.to_thread(load_api_client)
-        except KubeConfigError as error:
+            info = await asyncio.to_thread(login)
+        except KubeError as error:
             logger.error("%s", error)  # noqa: TRY400
             return EXIT_FAILURE
+        kube = Kube(info, relogin=login)
         try:
             _log_start(config)
-            await _check_crd(api_client)
+            await _check_crd(kube)
             if config.lease is None:
                 state.ready = True
                 return await _lead(config, None, state, kopf_stop, install_signal_handlers)
             elector = LeaderElector(
-                api_client,
+                kube,
                 name=config.lease.name,
                 namespace=config.lease.namespace,
                 identity=config.lease.identity,
                 timing=config.lease.timing,
                 on_change=_set_leader_metric,
-                owner=await _lease_owner(api_client, config.lease),
+                owner=await _lease_owner(kube, config.lease),
             )
             state.ready = True
             if not await elector.acquire(stop):
@@ -496,7 +468,7 @@ async def run(config: Config) -> int:
                 return EXIT_OK
             return await _lead(config, elector, state, kopf_stop, install_signal_handlers)
         finally:
-            api_client.close()  # type: ignore[no-untyped-call]
+            await kube.close()
     finally:
         state.ready = False
         await server.stop()
@@ -568,11 +540,9 @@ async def _run_kopf(
     reinstall_signal_handlers: Callable[[], None],
 ) -> None:
     registry = handlers.registry
-    # A plain OperatorRegistry has no login handlers; log in as the Lease's client does.
-    # kopf de-duplicates a handler registered twice under the same id.
-    kopf.on.login(registry=registry, id="kconnect-login", errors=kopf.ErrorsMode.IGNORED)(
-        kopf.login_via_client
-    )
+    # A plain OperatorRegistry has no login handlers; kopf logs in as the operator's own client
+    # does. kopf de-duplicates a handler registered twice under the same id.
+    kopf.on.login(registry=registry, id="kconnect-login", errors=kopf.ErrorsMode.IGNORED)(login)
     tasks = await kopf.spawn_tasks(
         registry=registry,
         clusterwide=config.clusterwide,
@@ -606,31 +576,34 @@ def _kopf_failure(kopf_task: asyncio.Task[None]) -> str | None:
     return None if error is None else f"{type(error).__name__}: {error}"
 
 
-async def _lease_owner(api_client: ApiClient, lease: LeaseConfig) -> V1OwnerReference | None:
+async def _lease_owner(kube: Kube, lease: LeaseConfig) -> OwnerReference | None:
     """The owner reference of `--lease-owner`'s Deployment; None (logged) when it cannot be read,
     so a missing owner costs only the Lease's clean-up, never the operator's start."""
     if lease.owner_deployment is None:
         return None
+    path = object_path("apps/v1", "Deployment", lease.namespace, lease.owner_deployment)
     try:
-        deployment = await asyncio.to_thread(
-            AppsV1Api(api_client).read_namespaced_deployment,
-            lease.owner_deployment,
-            lease.namespace,
-            _request_timeout=API_CHECK_TIMEOUT_S,
-        )
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+        async with asyncio.timeout(API_CHECK_TIMEOUT_S):
+            deployment = await kube.get(path)
+    except (KubeError, TimeoutError) as error:
+        status = error.status if isinstance(error, KubeError) and error.status else None
         logger.warning(
             "Cannot read the Lease's owner, Deployment %s/%s (%s): the Lease gets no owner "
             "and outlives the Deployment.",
             lease.namespace,
             lease.owner_deployment,
-            getattr(error, "status", None) or error,
+            status or type(error).__name__,
         )
         return None
-    meta = deployment.metadata
-    if meta is None or not meta.uid:
+    meta = (deployment or {}).get("metadata") or {}
+    if not meta.get("uid"):
+        logger.warning(
+            "The Lease's owner, Deployment %s/%s, does not exist: the Lease gets no owner.",
+            lease.namespace,
+            lease.owner_deployment,
+        )
         return None
-    return V1OwnerReference(api_version="apps/v1", kind="Deployment", name=meta.name, uid=meta.uid)
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"], "uid": meta["uid"]}
 
 
 def _set_leader_metric(leading: bool) -> None:
@@ -651,26 +624,22 @@ def _log_start(config: Config) -> None:
         )
 
 
-async def _check_crd(api_client: ApiClient) -> None:
+async def _check_crd(kube: Kube) -> None:
     """Says clearly when the KafkaConnector CRD is missing; kopf then waits for it."""
-    api = CustomObjectsApi(api_client)
     try:
-        found = await asyncio.to_thread(
-            api.get_api_resources,
-            models.GROUP,
-            models.VERSION,
-            _request_timeout=API_CHECK_TIMEOUT_S,
-        )
-    except ApiException as error:
-        if error.status == HTTP_NOT_FOUND:
-            _warn_crd_missing()
-        else:
+        async with asyncio.timeout(API_CHECK_TIMEOUT_S):
+            found = await kube.get(f"/apis/{models.GROUP}/{models.VERSION}")
+    except TimeoutError:
+        logger.warning("Cannot reach the API server to check for the CRD: timed out.")
+        return
+    except KubeError as error:
+        if error.status:
             logger.warning("Cannot check for the %s CRD: HTTP %s.", models.KIND, error.status)
+        else:
+            logger.warning("Cannot reach the API server to check for the CRD: %s", error)
         return
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        logger.warning("Cannot reach the API server to check for the CRD: %s", error)
-        return
-    if models.PLURAL not in {resource.name for resource in found.resources}:
+    resources = (found or {}).get("resources") or []
+    if models.PLURAL not in {resource.get("name") for resource in resources}:
         _warn_crd_missing()
 
 

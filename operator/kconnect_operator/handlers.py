@@ -62,7 +62,7 @@ from pydantic import ValidationError
 from kconnect.errors import ConfigError
 from kconnect_operator import builders, children, cleanup, metrics, reconcile
 from kconnect_operator.connect import ConnectClient, ConnectError
-from kconnect_operator.kube import Kube, collection_path, load_credentials, object_path
+from kconnect_operator.kube import Kube, collection_path, login, object_path
 from kconnect_operator.models import (
     API_VERSION,
     GROUP,
@@ -125,7 +125,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     options = _options(memo)
     memo.runtime = Runtime(
         options=options,
-        kube=Kube(load_credentials()),
+        kube=Kube(await asyncio.to_thread(login), relogin=login),
         http=aiohttp.ClientSession(),
     )
 

@@ -13,7 +13,7 @@ the same as for any controller:
 
 The decision is a pure function, `decide`, of the observed record, the local time at which this
 replica first saw that record, and the identity. `LeaderElector` is the shell around it: it reads
-and writes the Lease through `CoordinationV1Api` on a worker thread (`asyncio.to_thread`).
+and writes the Lease as JSON through the operator's one API client (`kube.Kube`).
 
 Invariants:
 - **Expiry is judged by local observation, not by the holder's clock.** A record is expired when
@@ -38,9 +38,8 @@ Invariants:
 Failure modes: API errors, timeouts and conflicts count as a failed attempt and are logged; they
 never raise out of `acquire` or `hold`. Only cancellation propagates.
 
-The Lease's times are MicroTime: the API server parses exactly six fraction digits, and the client
-serializes with `datetime.isoformat`, which drops the fraction of a whole second. Such an instant
-is written one microsecond later.
+The Lease's times are MicroTime: the API server parses exactly six fraction digits, so every
+instant is written with six (`micro_time`), a whole second too.
 """
 
 from __future__ import annotations
@@ -52,20 +51,12 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final
 
-import urllib3
-from kubernetes.client import (
-    ApiClient,
-    ApiException,
-    CoordinationV1Api,
-    V1Lease,
-    V1LeaseSpec,
-    V1ObjectMeta,
-    V1OwnerReference,
-)
+from kconnect_operator.kube import HTTP_CONFLICT, Kube, KubeError, collection_path, object_path
+from kconnect_operator.models import JsonObject
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +67,10 @@ periods between tries."""
 RELEASED_LEASE_DURATION_S: Final = 1
 """The `leaseDurationSeconds` of a released Lease, as client-go writes it."""
 
-HTTP_NOT_FOUND: Final = 404
-HTTP_CONFLICT: Final = 409
+LEASE_API_VERSION: Final = "coordination.k8s.io/v1"
 
-_T = TypeVar("_T")
+OwnerReference = JsonObject
+"""An owner reference as the API server writes it: apiVersion, kind, name, uid."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,42 +206,51 @@ def released(record: LeaderRecord, wall: dt.datetime) -> LeaderRecord:
     )
 
 
-def record_from_spec(spec: V1LeaseSpec | None) -> LeaderRecord:
+def record_from_spec(spec: Mapping[str, Any] | None) -> LeaderRecord:
     """The record a Lease's spec holds; absent fields read as empty, zero or None."""
-    if spec is None:
-        return LeaderRecord("", 0, None, None, 0)
+    spec = spec or {}
     return LeaderRecord(
-        holder_identity=spec.holder_identity or "",
-        lease_duration_s=spec.lease_duration_seconds or 0,
-        acquire_time=spec.acquire_time,
-        renew_time=spec.renew_time,
-        lease_transitions=spec.lease_transitions or 0,
+        holder_identity=spec.get("holderIdentity") or "",
+        lease_duration_s=spec.get("leaseDurationSeconds") or 0,
+        acquire_time=_parse_time(spec.get("acquireTime")),
+        renew_time=_parse_time(spec.get("renewTime")),
+        lease_transitions=spec.get("leaseTransitions") or 0,
     )
 
 
-def spec_from_record(record: LeaderRecord) -> V1LeaseSpec:
-    return V1LeaseSpec(
-        holder_identity=record.holder_identity,
-        lease_duration_seconds=record.lease_duration_s,
-        acquire_time=_micro_time(record.acquire_time),
-        renew_time=_micro_time(record.renew_time),
-        lease_transitions=record.lease_transitions,
-    )
+def spec_from_record(record: LeaderRecord) -> JsonObject:
+    """The Lease spec holding `record`."""
+    return {
+        "holderIdentity": record.holder_identity,
+        "leaseDurationSeconds": record.lease_duration_s,
+        "acquireTime": micro_time(record.acquire_time),
+        "renewTime": micro_time(record.renew_time),
+        "leaseTransitions": record.lease_transitions,
+    }
 
 
-def _micro_time(instant: dt.datetime | None) -> dt.datetime | None:
-    """An instant the client serializes with the six fraction digits MicroTime requires."""
-    if instant is not None and instant.microsecond == 0:
-        return instant + dt.timedelta(microseconds=1)
-    return instant
+def micro_time(instant: dt.datetime | None) -> str | None:
+    """`instant` as a MicroTime: UTC, with the six fraction digits the API server requires."""
+    if instant is None:
+        return None
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def with_owner(
-    current: list[V1OwnerReference] | None, owner: V1OwnerReference | None
-) -> list[V1OwnerReference] | None:
+    current: list[OwnerReference] | None, owner: OwnerReference | None
+) -> list[OwnerReference] | None:
     """The Lease's owner references: `current`, plus `owner` unless one with its uid is there."""
     refs = list(current or [])
-    if owner is not None and all(ref.uid != owner.uid for ref in refs):
+    if owner is not None and all(ref.get("uid") != owner.get("uid") for ref in refs):
         refs.append(owner)
     return refs or None
 
@@ -273,14 +273,14 @@ class LeaderElector:
 
     def __init__(
         self,
-        api_client: ApiClient,
+        kube: Kube,
         *,
         name: str,
         namespace: str,
         identity: str,
         timing: LeaseTiming,
         on_change: Callable[[bool], None] | None = None,
-        owner: V1OwnerReference | None = None,
+        owner: OwnerReference | None = None,
     ) -> None:
         """`owner`, when given, is written as the Lease's owner reference."""
         problems = timing.check()
@@ -288,7 +288,7 @@ class LeaderElector:
             raise ValueError("; ".join(problems))
         if not identity:
             raise ValueError("the leader-election identity must not be empty")
-        self._api = CoordinationV1Api(api_client)
+        self._kube = kube
         self.name: Final = name
         self.namespace: Final = namespace
         self.identity: Final = identity
@@ -375,17 +375,19 @@ class LeaderElector:
             return False
         try:
             async with asyncio.timeout(timeout_s):
-                lease = await self._read(timeout_s)
-                if lease is None or record_from_spec(lease.spec).holder_identity != self.identity:
+                lease = await self._read()
+                if lease is None or record_from_spec(lease.get("spec")).holder_identity != (
+                    self.identity
+                ):
                     logger.warning(
                         "Not releasing the lease %s/%s: it is no longer ours.",
                         self.namespace,
                         self.name,
                     )
                     return False
-                record = released(record_from_spec(lease.spec), utc_now())
-                await self._replace(lease, record, timeout_s)
-        except (TimeoutError, ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+                record = released(record_from_spec(lease.get("spec")), utc_now())
+                await self._replace(lease, record)
+        except (TimeoutError, KubeError) as error:
             logger.warning(
                 "Could not release the lease %s/%s (%s); it expires in %ss instead.",
                 self.namespace,
@@ -401,8 +403,8 @@ class LeaderElector:
         """One round of client-go's tryAcquireOrRenew; True when this replica now leads."""
         try:
             async with asyncio.timeout(timeout_s):
-                lease = await self._read(timeout_s)
-                record = record_from_spec(lease.spec) if lease is not None else None
+                lease = await self._read()
+                record = record_from_spec(lease.get("spec")) if lease is not None else None
                 self._observation = observe(self._observation, record, time.monotonic())
                 decision = decide(
                     self._observation,
@@ -415,10 +417,10 @@ class LeaderElector:
                     self._set_leading(False)
                     return False
                 if lease is None:
-                    await self._create(decision.record, timeout_s)
+                    await self._create(decision.record)
                 else:
-                    await self._replace(lease, decision.record, timeout_s)
-        except ApiException as error:
+                    await self._replace(lease, decision.record)
+        except KubeError as error:
             if error.status == HTTP_CONFLICT:
                 logger.debug("Lost a race for the lease %s/%s.", self.namespace, self.name)
             else:
@@ -430,7 +432,7 @@ class LeaderElector:
                     _describe(error),
                 )
             return False
-        except (TimeoutError, urllib3.exceptions.HTTPError, OSError) as error:
+        except TimeoutError as error:
             logger.warning(
                 "Could not reach the API server for the lease %s/%s: %s",
                 self.namespace,
@@ -442,57 +444,43 @@ class LeaderElector:
         self._set_leading(True)
         return True
 
-    async def _read(self, timeout_s: float) -> V1Lease | None:
-        try:
-            return await self._call(
-                self._api.read_namespaced_lease,
-                self.name,
-                self.namespace,
-                _request_timeout=timeout_s,
-            )
-        except ApiException as error:
-            if error.status == HTTP_NOT_FOUND:
-                return None
-            raise
-
-    async def _create(self, record: LeaderRecord, timeout_s: float) -> None:
-        body = V1Lease(
-            metadata=V1ObjectMeta(
-                name=self.name,
-                namespace=self.namespace,
-                owner_references=with_owner(None, self._owner),
-            ),
-            spec=spec_from_record(record),
-        )
-        await self._call(
-            self._api.create_namespaced_lease, self.namespace, body, _request_timeout=timeout_s
+    async def _read(self) -> JsonObject | None:
+        return await self._kube.get(
+            object_path(LEASE_API_VERSION, "Lease", self.namespace, self.name)
         )
 
-    async def _replace(self, lease: V1Lease, record: LeaderRecord, timeout_s: float) -> None:
-        metadata = lease.metadata or V1ObjectMeta()
-        body = V1Lease(
-            metadata=V1ObjectMeta(
-                name=self.name,
-                namespace=self.namespace,
-                resource_version=metadata.resource_version,
-                labels=metadata.labels,
-                annotations=metadata.annotations,
-                owner_references=with_owner(metadata.owner_references, self._owner),
-            ),
-            spec=spec_from_record(record),
-        )
-        await self._call(
-            self._api.replace_namespaced_lease,
-            self.name,
-            self.namespace,
-            body,
-            _request_timeout=timeout_s,
-        )
+    async def _create(self, record: LeaderRecord) -> None:
+        metadata: JsonObject = {"name": self.name, "namespace": self.namespace}
+        owners = with_owner(None, self._owner)
+        if owners:
+            metadata["ownerReferences"] = owners
+        body = {
+            "apiVersion": LEASE_API_VERSION,
+            "kind": "Lease",
+            "metadata": metadata,
+            "spec": spec_from_record(record),
+        }
+        await self._kube.create(collection_path(LEASE_API_VERSION, "Lease", self.namespace), body)
 
-    @staticmethod
-    async def _call(method: Callable[..., _T], *args: object, _request_timeout: float) -> _T:
-        # A blocking call on the default executor; the API server's answer or the timeout ends it.
-        return await asyncio.to_thread(method, *args, _request_timeout=max(_request_timeout, 0.1))
+    async def _replace(self, lease: Mapping[str, Any], record: LeaderRecord) -> None:
+        """A compare-and-swap: the write carries the resourceVersion that was read."""
+        current = lease.get("metadata") or {}
+        metadata: JsonObject = {
+            key: current[key]
+            for key in ("resourceVersion", "labels", "annotations")
+            if current.get(key) is not None
+        }
+        metadata |= {"name": self.name, "namespace": self.namespace}
+        owners = with_owner(current.get("ownerReferences"), self._owner)
+        if owners:
+            metadata["ownerReferences"] = owners
+        body = {
+            "apiVersion": LEASE_API_VERSION,
+            "kind": "Lease",
+            "metadata": metadata,
+            "spec": spec_from_record(record),
+        }
+        await self._kube.replace(body)
 
     def _set_leading(self, leading: bool) -> None:
         if leading == self._leading:
@@ -503,8 +491,8 @@ class LeaderElector:
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, ApiException):
-        return f"HTTP {error.status} {error.reason}".strip()
+    if isinstance(error, KubeError):
+        return f"HTTP {error.status}: {error.message}" if error.status else error.message
     if isinstance(error, TimeoutError):
         return "timed out"
     return f"{type(error).__name__}: {error}"
