@@ -8,8 +8,8 @@ The process runs one event loop that owns everything else:
    handler, so kopf, the Lease and the handlers use the same credentials;
 3. leader election on a Lease (unless `--no-leader-election`): a standby replica stays live and
    ready with `kconnect_operator_leader 0` until it acquires the Lease;
-4. kopf, run in-process with `handlers.registry` and the `OperatorOptions` in its memo, while the
-   Lease is renewed beside it.
+4. kopf, run in-process with `registration.registry` and the `OperatorOptions` in its memo,
+   while the Lease is renewed beside it.
 
 How it ends, and the exit code:
 - **SIGTERM or SIGINT** sets kopf's stop flag and waits for kopf (bounded, then cancelled),
@@ -48,11 +48,15 @@ from typing import Final
 
 import kopf
 
-from kconnect_operator import handlers, metrics, models
-from kconnect_operator.health import HealthServer
-from kconnect_operator.kube import Kube, KubeError, login, object_path
-from kconnect_operator.leader import JITTER_FACTOR, LeaderElector, LeaseTiming, OwnerReference
-from kconnect_operator.options import DEFAULT_IMAGE, OperatorOptions
+from kconnect_operator import registration
+from kconnect_operator.core import shapes
+from kconnect_operator.core.election import JITTER_FACTOR, LeaseTiming, OwnerReference
+from kconnect_operator.core.options import DEFAULT_IMAGE, OperatorOptions
+from kconnect_operator.io import operator_metrics
+from kconnect_operator.io.health import HealthServer
+from kconnect_operator.io.kube import Kube, KubeError, login, object_path
+from kconnect_operator.io.leader import LeaderElector
+from kconnect_operator.kafkaconnector import model as kc_model
 
 logger = logging.getLogger("kconnect_operator")
 
@@ -431,7 +435,7 @@ async def run(config: Config) -> int:
 
     install_signal_handlers()
     state = _State()
-    metrics.LEADER.set(0)
+    operator_metrics.LEADER.set(0)
     server = HealthServer(
         config.health_host, config.health_port, live=state.live, ready=state.is_ready
     )
@@ -475,7 +479,7 @@ async def run(config: Config) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signum)
-        metrics.LEADER.set(0)
+        operator_metrics.LEADER.set(0)
 
 
 async def _lead(
@@ -487,7 +491,7 @@ async def _lead(
 ) -> int:
     """Runs kopf while the Lease is held; returns the exit code once it is stopped or lost."""
     if elector is None:
-        metrics.LEADER.set(1)
+        operator_metrics.LEADER.set(1)
     renewal = asyncio.create_task(elector.hold(), name="lease renewal") if elector else None
     # kopf cancels every task created after this snapshot when it stops.
     ignored = asyncio.all_tasks()
@@ -525,7 +529,7 @@ async def _lead(
         return EXIT_FAILURE
     if elector is not None:
         await elector.release(RELEASE_TIMEOUT_S)
-    metrics.LEADER.set(0)
+    operator_metrics.LEADER.set(0)
     if failed is not None or not stopped_on_request:
         logger.error("The operator stopped on its own: %s", failed or "kopf exited")
         return EXIT_FAILURE
@@ -539,7 +543,7 @@ async def _run_kopf(
     ignored: Collection[asyncio.Task[object]],
     reinstall_signal_handlers: Callable[[], None],
 ) -> None:
-    registry = handlers.registry
+    registry = registration.registry
     # A plain OperatorRegistry has no login handlers; kopf logs in as the operator's own client
     # does. kopf de-duplicates a handler registered twice under the same id.
     kopf.on.login(registry=registry, id="kconnect-login", errors=kopf.ErrorsMode.IGNORED)(login)
@@ -607,7 +611,7 @@ async def _lease_owner(kube: Kube, lease: LeaseConfig) -> OwnerReference | None:
 
 
 def _set_leader_metric(leading: bool) -> None:
-    metrics.LEADER.set(1 if leading else 0)
+    operator_metrics.LEADER.set(1 if leading else 0)
 
 
 def _log_start(config: Config) -> None:
@@ -628,18 +632,18 @@ async def _check_crd(kube: Kube) -> None:
     """Says clearly when the KafkaConnector CRD is missing; kopf then waits for it."""
     try:
         async with asyncio.timeout(API_CHECK_TIMEOUT_S):
-            found = await kube.get(f"/apis/{models.GROUP}/{models.VERSION}")
+            found = await kube.get(f"/apis/{shapes.GROUP}/{shapes.VERSION}")
     except TimeoutError:
         logger.warning("Cannot reach the API server to check for the CRD: timed out.")
         return
     except KubeError as error:
         if error.status:
-            logger.warning("Cannot check for the %s CRD: HTTP %s.", models.KIND, error.status)
+            logger.warning("Cannot check for the %s CRD: HTTP %s.", kc_model.KIND, error.status)
         else:
             logger.warning("Cannot reach the API server to check for the CRD: %s", error)
         return
     resources = (found or {}).get("resources") or []
-    if models.PLURAL not in {resource.get("name") for resource in resources}:
+    if kc_model.PLURAL not in {resource.get("name") for resource in resources}:
         _warn_crd_missing()
 
 
@@ -647,8 +651,8 @@ def _warn_crd_missing() -> None:
     logger.warning(
         "The %s CRD (%s.%s/%s) is not installed: install the chart or `kubectl apply -f crds/`. "
         "The operator waits for it.",
-        models.KIND,
-        models.PLURAL,
-        models.GROUP,
-        models.VERSION,
+        kc_model.KIND,
+        kc_model.PLURAL,
+        shapes.GROUP,
+        shapes.VERSION,
     )

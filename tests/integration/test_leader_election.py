@@ -32,8 +32,9 @@ from kubernetes.client import ApiClient, CoordinationV1Api, V1Lease
 from e2e.cluster import Kubectl
 from e2e.services import controlplane
 from e2e.services.processes import free_ports, parent_death_signal
-from kconnect_operator.kube import Kube, login
-from kconnect_operator.leader import LeaderElector, LeaseTiming
+from kconnect_operator.core.election import LeaseTiming
+from kconnect_operator.io.kube import Kube, login
+from kconnect_operator.io.leader import LeaderElector
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR = REPO / ".venv" / "bin" / "kconnect-operator"
