@@ -31,8 +31,9 @@ from typing import Any, Final
 
 import aiohttp
 import kopf
+from pydantic import ValidationError
 
-from kconnect_operator.core.manifests import MANAGED_BY
+from kconnect_operator.core.manifests import MANAGED_BY, referenced_config_maps
 from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import GROUP, VERSION
 from kconnect_operator.io.kube import Kube, login
@@ -123,7 +124,11 @@ def register(kind: ResourceKind) -> None:
     def config_map_references(
         namespace: str | None, name: str, spec: kopf.Spec, **_: Any
     ) -> dict[tuple[str, str], str]:
-        return {(namespace or "", cm): name for cm in kind.referenced_config_maps(spec)}
+        try:
+            parsed = kind.parse_spec(dict(spec))
+        except ValidationError:
+            return {}
+        return {(namespace or "", cm): name for cm in referenced_config_maps(parsed)}
 
     resource = (GROUP, VERSION, kind.plural)
     kopf.on.event(*resource, registry=registry, id=f"{kind.plural}_changed")(resource_changed)

@@ -29,6 +29,12 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from kconnect_operator.core.actions import SetLogLevels
+from kconnect_operator.core.manifests import (
+    WORKER_CONTAINER,
+    referenced_config_maps,
+    referenced_secrets,
+)
 from kconnect_operator.core.shapes import (
     DEFAULT_LOG_LEVEL,
     READY,
@@ -40,6 +46,7 @@ from kconnect_operator.core.shapes import (
     LogLevel,
     ReadyReason,
     TaskStatus,
+    WorkerSpec,
     trim_trace,
 )
 
@@ -249,6 +256,50 @@ def workers_cause(
     """Why no worker is ready, as the pods, the workload and the API server tell it: a pod's
     failure first (it is the most precise), then a missing reference, then the workload's."""
     return worker_failure(pods, container) or missing or workload_failure(workload)
+
+
+def spec_workers_cause(
+    pods: Sequence[JsonObject],
+    workload: Mapping[str, Any] | None,
+    spec: WorkerSpec,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str],
+) -> str | None:
+    """`workers_cause` of a spec's worker container, with the Secrets and ConfigMaps it names
+    that do not exist."""
+    missing = missing_references(
+        referenced_secrets(spec),
+        secret_versions,
+        referenced_config_maps(spec),
+        config_map_versions,
+    )
+    return workers_cause(pods, workload, WORKER_CONTAINER, missing)
+
+
+def log_level_actions(
+    workers: Sequence[Worker],
+    observed: Mapping[str, Mapping[str, str | None] | str],
+    spec: WorkerSpec,
+    remembered: Collection[str] | None,
+    failed: Collection[str] = (),
+) -> tuple[list[SetLogLevels], list[str] | None]:
+    """The log levels to set on each ready worker whose `observed` levels differ from the
+    spec's, and the loggers to remember as applied (`remembered`: the ones the status
+    remembers). `observed` holds a worker's levels of the targets, or why they could not be
+    read; `failed` names the workers whose levels could not be set (after acting): a removed
+    logger is forgotten only once every ready worker was reached."""
+    wanted, previous = spec.logging.loggers, remembered or []
+    targets = logger_targets(wanted, previous)
+    actions: list[SetLogLevels] = []
+    for worker in workers if targets else ():
+        levels = observed.get(worker.pod)
+        if not isinstance(levels, str) and levels is not None:
+            changes = logger_changes(targets, levels)
+            if changes:
+                actions.append(SetLogLevels(worker.pod, worker.url, tuple(changes)))
+    unread = any(isinstance(levels, str) for levels in observed.values())
+    synced = bool(workers) and not unread and not failed
+    return actions, applied_loggers(wanted, previous, synced=synced)
 
 
 def connector_status(raw: Mapping[str, Any]) -> ConnectorStatus:

@@ -27,9 +27,9 @@ kopf keeps no copy of a resource's spec (`LevelTriggered`): every pass reconcile
 resource from what it observes, so nothing depends on what changed since the last pass, and no
 spec is too large to be handled or deleted.
 
-Log levels (`sync_loggers`) are a per-worker setting, not a cluster one: each ready worker is read
-and set on its own, and a worker that does not answer leaves the others unaffected; the removed
-loggers it still has are reset on a later pass.
+Log levels (`observe_loggers`, then `SetLogLevels` actions) are a per-worker setting, not a
+cluster one: each ready worker is read and set on its own, and a worker that does not answer
+leaves the others unaffected; the removed loggers it still has are reset on a later pass.
 """
 
 from __future__ import annotations
@@ -40,29 +40,45 @@ import logging
 from collections.abc import (
     Awaitable,
     Callable,
-    Collection,
     Coroutine,
     Iterable,
     Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import aiohttp
 import kopf
 from pydantic import BaseModel, ValidationError
 
-from kconnect_operator.core import children
+from kconnect_operator.core import children, manifests
 from kconnect_operator.core import status as core_status
+from kconnect_operator.core.actions import (
+    REST_ACTIONS,
+    Action,
+    ApplyChildren,
+    AutoRestartConnector,
+    Outcome,
+    RemoveAnnotations,
+    Restart,
+    RestartTask,
+    SendCommand,
+    SendConfig,
+    SetLogLevels,
+    Warn,
+)
+from kconnect_operator.core.manifests import REST_PORT
 from kconnect_operator.core.options import OperatorOptions
-from kconnect_operator.core.shapes import GROUP, VERSION, Condition, JsonObject, LogLevel
+from kconnect_operator.core.shapes import GROUP, VERSION, Condition, JsonObject, WorkerSpec
 from kconnect_operator.io import operator_metrics
-from kconnect_operator.io.kube import Kube, KubeError, object_path
+from kconnect_operator.io.kube import Kube, KubeError, collection_path, object_path
 from kconnect_operator.io.worker_rest import WorkerRestClient, WorkerRestError
 
 OPERATOR_ANNOTATION: Final = "kconnect.io/operator"
 """The install that reconciles a resource (`OperatorOptions.instance`)."""
+HTTP_BAD_REQUEST: Final = 400
+HTTP_NOT_FOUND: Final = 404
 NOT_READY_INTERVAL_S: Final = 2.0
 """How often a resource that is not Ready is looked at, without an event."""
 MIN_GAP_S: Final = 0.5
@@ -168,8 +184,9 @@ class ResourceKind:
     plural: str
     selector_label: str
     """The label that names the owning resource on its children and worker pods."""
-    referenced_config_maps: Callable[[Mapping[str, Any]], list[str]]
-    """The ConfigMaps a spec (as stored, possibly invalid: then none) feeds into the pods."""
+    parse_spec: Callable[[Mapping[str, Any]], WorkerSpec]
+    """The kind's spec model's `model_validate`: a spec as stored, read for the ConfigMaps it
+    feeds into the pods (none when it is invalid)."""
     loop: LoopFactory
     register_more: Callable[[kopf.OperatorRegistry], None] | None = None
     """The kind's own further handlers (a KafkaConnector's clean-up on deletion)."""
@@ -366,83 +383,302 @@ def connect_client(runtime: Runtime, urls: Sequence[str]) -> WorkerRestClient:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class LoggerSync:
-    """What one pass over the workers' log levels did."""
-
-    applied: list[str] | None
-    """The loggers to remember as applied (`core_status.applied_loggers`)."""
-    changed: tuple[str, ...] = ()
-    """`logger=LEVEL` for each level set, on any worker."""
-    workers_changed: int = 0
-    failures: tuple[str, ...] = ()
-    """`<pod>: <why>` for each worker that could not be read or set."""
+LoggerLevels = Mapping[str, str | None] | str
+"""One worker's levels of the targeted loggers (None: the worker does not know the logger), or
+why they could not be read."""
 
 
-async def sync_loggers(
+async def observe_loggers(
     runtime: Runtime,
     workers: Sequence[core_status.Worker],
-    wanted: Mapping[str, LogLevel],
-    previous: Collection[str],
-) -> LoggerSync:
-    """Bring every ready worker's log levels to the spec's: read `GET /admin/loggers` (and
-    `GET /admin/loggers/{name}` for a target the listing leaves out), then send only the PUTs
-    `core_status.logger_changes` decides. Nothing is requested when the spec names no logger and
-    none is left to reset."""
-    targets = core_status.logger_targets(wanted, previous)
-    changed: set[str] = set()
-    workers_changed = 0
-    failures: list[str] = []
+    spec: WorkerSpec,
+    previous: BaseModel | None,
+) -> dict[str, LoggerLevels]:
+    """Each ready worker's levels of the loggers to set or reset (the spec's, and the ones the
+    `previous` status remembers as applied), by pod: `GET /admin/loggers`, and
+    `GET /admin/loggers/{name}` for a target the listing leaves out. Nothing is requested when
+    there is no target (the spec names no logger and none is left to reset)."""
+    remembered = getattr(previous, "applied_loggers", None) or []
+    targets = core_status.logger_targets(spec.logging.loggers, remembered)
+    found: dict[str, LoggerLevels] = {}
     for worker in workers if targets else ():
         client = connect_client(runtime, [worker.url])
         try:
             listed = await client.loggers()
-            observed: dict[str, str | None] = {}
+            levels: dict[str, str | None] = {}
             for name in targets:
-                observed[name] = listed.get(name)
-                if observed[name] is None:
-                    observed[name] = await client.logger(name)
-            changes = core_status.logger_changes(targets, observed)
-            for name, level in changes:
-                await client.set_logger(name, level.value)
-                changed.add(f"{name}={level.value}")
+                levels[name] = listed.get(name)
+                if levels[name] is None:
+                    levels[name] = await client.logger(name)
         except WorkerRestError as e:
-            failures.append(f"{worker.pod}: {e.message}")
+            found[worker.pod] = e.message
         else:
-            workers_changed += 1 if changes else 0
-    synced = bool(workers) and not failures
-    return LoggerSync(
-        applied=core_status.applied_loggers(wanted, previous, synced=synced),
-        changed=tuple(sorted(changed)),
+            found[worker.pod] = levels
+    return found
+
+
+async def act(
+    runtime: Runtime,
+    body: kopf.Body,
+    kind: str,
+    actions: Sequence[Action],
+    live: Mapping[str, JsonObject | None],
+    urls: Sequence[str],
+    logger: kopf.Logger,
+) -> Outcome:
+    """Carry out `actions` in order (`core.actions` says how failures stop them), against the
+    children `live` as observed and the ready workers at `urls`; what came of them."""
+    apply_error: str | None = None
+    after: Mapping[str, JsonObject | None] | None = None
+    rest_done: int | None = None
+    config_rejected: str | None = None
+    unreachable: str | None = None
+    failures: list[str] = []
+    levels_set: set[str] = set()
+    workers_changed = 0
+    rest: list[Action] | None = [a for a in actions if isinstance(a, REST_ACTIONS)]
+    for action in actions:
+        if isinstance(action, REST_ACTIONS):
+            if rest:  # the whole sequence, where its first action stands
+                rest_done, config_rejected, unreachable = await _act_rest(
+                    runtime, body, kind, rest, urls, logger
+                )
+            rest = None
+        elif isinstance(action, ApplyChildren):
+            applied = await apply_plan(runtime, body, action.plan, live, workers=action.workers)
+            apply_error, after = applied.error, applied.live
+        elif isinstance(action, SetLogLevels):
+            client = connect_client(runtime, [action.url])
+            try:
+                for name, level in action.changes:
+                    await client.set_logger(name, level.value)
+                    levels_set.add(f"{name}={level.value}")
+            except WorkerRestError as e:
+                failures.append(f"{action.pod}: {e.message}")
+            else:
+                workers_changed += 1
+    return Outcome(
+        apply_error=apply_error,
+        live=after,
+        rest_done=rest_done,
+        config_rejected=config_rejected,
+        unreachable=unreachable,
+        logger_failures=tuple(failures),
+        log_levels_set=tuple(sorted(levels_set)),
         workers_changed=workers_changed,
-        failures=tuple(failures),
     )
 
 
-async def sync_and_report_loggers(
+async def _act_rest(
     runtime: Runtime,
     body: kopf.Body,
-    workers: Sequence[core_status.Worker],
-    wanted: Mapping[str, LogLevel],
-    previous_applied: Collection[str] | None,
+    kind: str,
+    actions: Sequence[Action],
+    urls: Sequence[str],
     logger: kopf.Logger,
-) -> LoggerSync:
-    """`sync_loggers` against the loggers the status remembers as applied (none when it remembers
-    none), then `report_loggers`."""
-    result = await sync_loggers(runtime, workers, wanted, previous_applied or [])
-    report_loggers(body, result, logger)
-    return result
+) -> tuple[int | None, str | None, str | None]:
+    """The REST sequence: `(done, rejected, unreachable)`; `done` is None when all succeeded."""
+    client = connect_client(runtime, urls)
+    for done, action in enumerate(actions):
+        try:
+            await _act_one(runtime, client, body, kind, action, logger)
+        except WorkerRestError as e:
+            if isinstance(action, SendConfig) and e.status == HTTP_BAD_REQUEST:
+                return done, e.message, None
+            return done, None, f"the workers' REST API: {e.message}"
+    return None, None, None
 
 
-def report_loggers(body: kopf.Body, result: LoggerSync, logger: kopf.Logger) -> None:
+async def _act_one(
+    runtime: Runtime,
+    client: WorkerRestClient,
+    body: kopf.Body,
+    kind: str,
+    action: Action,
+    logger: kopf.Logger,
+) -> None:
+    meta = body["metadata"]
+    if isinstance(action, SendConfig):
+        if action.initial_state is not None:
+            await client.create(action.name, action.config, action.initial_state)
+        else:
+            await client.put_config(action.name, action.config)
+        message = f"connector config {action.verb}"
+        kopf.event(body, type="Normal", reason="ConfigApplied", message=message)
+        logger.info("connector %s: config %s", action.name, action.verb)
+    elif isinstance(action, SendCommand):
+        await client.command(action.name, action.command)
+        kopf.event(body, type="Normal", reason="StateChanged", message=f"sent {action.command}")
+    elif isinstance(action, Restart):
+        await client.restart(
+            action.name, include_tasks=action.include_tasks, only_failed=action.only_failed
+        )
+        message = (
+            f"restarted the connector (includeTasks={str(action.include_tasks).lower()}, "
+            f"onlyFailed={str(action.only_failed).lower()})"
+        )
+        kopf.event(body, type="Normal", reason="Restarted", message=message)
+    elif isinstance(action, RestartTask):
+        try:
+            await client.restart_task(action.name, action.task)
+        except WorkerRestError as e:
+            if e.status != HTTP_NOT_FOUND:
+                raise
+            kopf.warn(body, reason="RestartFailed", message=f"task {action.task}: {e}")
+            return
+        message = f"restarted task {action.task}"
+        kopf.event(body, type="Normal", reason="Restarted", message=message)
+    elif isinstance(action, Warn):
+        kopf.warn(body, reason=action.reason, message=action.message)
+    elif isinstance(action, RemoveAnnotations):
+        await runtime.kube.merge_patch(
+            resource_path(kind, body),
+            {"metadata": {"annotations": dict.fromkeys(action.keys)}},
+        )
+    elif isinstance(action, AutoRestartConnector):
+        await client.restart(action.name, include_tasks=True, only_failed=True)
+        operator_metrics.AUTO_RESTARTS.inc(namespace=meta["namespace"], name=action.name)
+        kopf.event(
+            body,
+            type="Normal",
+            reason="AutoRestarted",
+            message=f"restarted the failed connector and tasks (restart {action.count})",
+        )
+
+
+def report_loggers(
+    body: kopf.Body,
+    outcome: Outcome,
+    observed: Mapping[str, LoggerLevels],
+    logger: kopf.Logger,
+) -> None:
     """An Event for levels that were set, and a log line for workers that were not reached."""
-    if result.changed:
-        workers = "1 worker" if result.workers_changed == 1 else f"{result.workers_changed} workers"
-        message = f"log levels set on {workers}: {', '.join(result.changed)}"
+    if outcome.log_levels_set:
+        count = outcome.workers_changed
+        workers = "1 worker" if count == 1 else f"{count} workers"
+        message = f"log levels set on {workers}: {', '.join(outcome.log_levels_set)}"
         kopf.event(body, type="Normal", reason="LogLevelsSet", message=message)
         logger.info(message)
-    for failure in result.failures:
+    read_failures = [f"{pod}: {why}" for pod, why in observed.items() if isinstance(why, str)]
+    for failure in (*read_failures, *outcome.logger_failures):
         logger.warning("setting log levels: %s", failure)
+
+
+class PassObservation(Protocol):
+    """What every kind's observation holds that the shared pass uses."""
+
+    @property
+    def pods(self) -> Sequence[JsonObject]: ...
+    @property
+    def live(self) -> Mapping[str, JsonObject | None]: ...
+    @property
+    def rest_error(self) -> str | None: ...
+    @property
+    def loggers(self) -> Mapping[str, LoggerLevels]: ...
+    @property
+    def previous(self) -> BaseModel | None: ...
+
+
+class PassDecision(Protocol):
+    """What every kind's decision holds that the shared pass uses."""
+
+    @property
+    def actions(self) -> tuple[Action, ...]: ...
+    @property
+    def status(self) -> BaseModel: ...
+    @property
+    def ready(self) -> bool: ...
+
+
+Obs = TypeVar("Obs", bound=PassObservation)
+Dec = TypeVar("Dec", bound=PassDecision)
+
+
+@dataclass
+class Claim:
+    """The other install that holds a resource, while one does (for its Event, once)."""
+
+    holder: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pass(Generic[Obs, Dec]):
+    """One kind's pass: how it observes a resource, and how it decides."""
+
+    kind: str
+    what: str
+    """How the pass's log lines name the resource: `connector`, `standalone`."""
+    rest_api: str
+    """How they name the REST API: `the workers' REST API`, `the worker's REST API`."""
+    observe: Callable[[Runtime, kopf.Body], Awaitable[Obs]]
+    decide: Callable[[Obs, Outcome | None], Dec]
+    decided: Callable[[kopf.Body, Obs, Dec], None] | None = None
+    """Called with the final decision before the status is written (metrics, the loop's
+    memory)."""
+
+
+async def sync(
+    runtime: Runtime,
+    one: Pass[Obs, Dec],
+    namespace: str,
+    name: str,
+    uid: str,
+    claimed: Claim,
+    logger: kopf.Logger,
+) -> bool | None:
+    """One pass over a resource: read it and claim it; observe; decide; act; decide the status
+    again from what came of the actions when something failed; report; write the status. True
+    when Ready, None when the resource is gone or being deleted (the loop then ends)."""
+    raw = await runtime.kube.get(object_path(f"{GROUP}/{VERSION}", one.kind, namespace, name))
+    if raw is None or raw["metadata"].get("uid") != uid or raw["metadata"].get("deletionTimestamp"):
+        return None
+    body = kopf.Body(cast(kopf.RawBody, raw))
+    holder = await claim(runtime, one.kind, body)
+    if holder is not None:
+        if claimed.holder != holder:
+            refuse(body, one.kind, holder, runtime.options.instance)
+        claimed.holder = holder
+        return False
+    claimed.holder = None
+    observed = await one.observe(runtime, body)
+    decision = one.decide(observed, None)
+    urls = [w.url for w in core_status.ready_workers(observed.pods, REST_PORT)]
+    outcome = await act(runtime, body, one.kind, decision.actions, observed.live, urls, logger)
+    if outcome != Outcome():
+        decision = one.decide(observed, outcome)
+    unreachable = outcome.unreachable
+    if observed.rest_error is not None and urls:
+        unreachable = f"{one.rest_api}: {observed.rest_error}"
+    if unreachable is not None:
+        logger.info("%s %s/%s: %s", one.what, namespace, name, unreachable)
+    report_loggers(body, outcome, observed.loggers, logger)
+    if one.decided is not None:
+        one.decided(body, observed, decision)
+    report_cause(body, getattr(observed.previous, "conditions", None) or (), decision.status)
+    await set_status(runtime, body, resource_path(one.kind, body), decision.status)
+    return decision.ready
+
+
+async def observe_workload(
+    runtime: Runtime,
+    body: Mapping[str, Any],
+    spec: WorkerSpec,
+    child_keys: Iterable[tuple[str, str, str]],
+    selector: str,
+) -> tuple[dict[str, str], dict[str, str], dict[str, JsonObject | None], list[JsonObject]]:
+    """What a resource's children are built from and what they are: the referenced Secrets' and
+    ConfigMaps' versions (read by name), the children (by `children.child_key`), and the worker
+    pods."""
+    namespace = body["metadata"]["namespace"]
+    secret_versions = await versions(
+        runtime, "Secret", namespace, manifests.referenced_secrets(spec)
+    )
+    config_map_versions = await versions(
+        runtime, "ConfigMap", namespace, manifests.referenced_config_maps(spec)
+    )
+    live = await observe_children(runtime, namespace, child_keys)
+    pods = await runtime.kube.list(collection_path("v1", "Pod", namespace), label_selector=selector)
+    return secret_versions, config_map_versions, live, pods
 
 
 async def run_loop(

@@ -23,13 +23,34 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from kconnect.errors import ConfigError
 from kconnect.storage.states import State
+from kconnect_operator.core import children
+from kconnect_operator.core.actions import (
+    Action,
+    ApplyChildren,
+    AutoRestartConnector,
+    Outcome,
+    RemoveAnnotations,
+    Restart,
+    RestartTask,
+    SendCommand,
+    SendConfig,
+    Warn,
+)
+from kconnect_operator.core.manifests import (
+    CONFIG_HASH_ANNOTATION,
+    REST_PORT,
+    selector_string,
+)
+from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import (
+    READY,
     ConditionStatus,
     ConnectorStatus,
     JsonObject,
@@ -37,11 +58,16 @@ from kconnect_operator.core.shapes import (
     TaskStatus,
 )
 from kconnect_operator.core.status import (
+    Worker,
     is_terminating,
+    log_level_actions,
     ready,
+    ready_workers,
     rfc3339,
+    spec_workers_cause,
     trace_summary,
 )
+from kconnect_operator.kafkaconnector.build import Owner, build_children, child_name
 from kconnect_operator.kafkaconnector.model import (
     AutoRestart,
     AutoRestartStatus,
@@ -387,3 +413,217 @@ def build_status(
         auto_restart=auto_restart_status,
         applied_loggers=applied,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# One pass: what was observed, and the one decision over it.
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What a resource's loop remembers between passes about the connector's config and state."""
+
+    last_sent_state: TargetState | None = None
+    """The target state this operator last sent (None when it sent none since it started)."""
+    rejected: Mapping[str, str] | None = None
+    """A config the workers rejected: not sent again while the spec asks for it of the same
+    workers."""
+    rejected_by: frozenset[str] = frozenset()
+    """The ready workers' config hashes when the config was rejected: workers with another
+    worker config (say, one that allows a plugin) are asked again."""
+    config_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """Everything one pass read before deciding: the resource, its children and pods, and what
+    the workers said."""
+
+    spec: KafkaConnectorSpec
+    owner: Owner
+    generation: int | None
+    annotations: Mapping[str, str]
+    previous: KafkaConnectorStatus | None
+    options: OperatorOptions
+    secret_versions: Mapping[str, str]
+    config_map_versions: Mapping[str, str]
+    live: Mapping[str, JsonObject | None]
+    """The children, by `children.child_key`; None for a missing one."""
+    pods: Sequence[JsonObject]
+    memory: Memory
+    now: datetime
+    config: Mapping[str, str] | None = None
+    """The connector's config on the workers; None when it does not exist there."""
+    connector: ConnectorStatus | None = None
+    """The connector's status on the workers; None when unknown or missing."""
+    rest_error: str | None = None
+    """Why the workers' REST API did not answer the reads (config, status)."""
+    loggers: Mapping[str, Mapping[str, str | None] | str] = field(default_factory=dict)
+    """Each ready worker's levels of the targeted loggers, or why they could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    actions: tuple[Action, ...]
+    status: KafkaConnectorStatus
+    memory: Memory
+    ready: bool
+
+
+def ready_hashes(pods: Sequence[JsonObject], workers: Sequence[Worker]) -> frozenset[str]:
+    """The config hashes of the ready workers' pods."""
+    ready_pods = {w.pod for w in workers}
+    return frozenset(
+        str((p["metadata"].get("annotations") or {}).get(CONFIG_HASH_ANNOTATION))
+        for p in pods
+        if p["metadata"]["name"] in ready_pods
+    )
+
+
+def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
+    """The actions of one pass, in order, and the status they lead to.
+
+    Without `outcome`, the status is the one the actions lead to when they all succeed. Given
+    what came of carrying them out (`io.shell.act`), the status and the memory say what failed:
+    the status of a pass is `decide(observed, outcome).status`, the same function over what was
+    observed, the API server's and the workers' answers included.
+    """
+    done = outcome or Outcome()
+    spec, owner, name = o.spec, o.owner, o.owner.name
+    actions: list[Action] = []
+
+    spec_error: str | None = None
+    try:
+        wanted = build_children(
+            spec,
+            owner,
+            image=o.options.image,
+            secret_versions=o.secret_versions,
+            config_map_versions=o.config_map_versions,
+            operator_namespace=o.options.operator_namespace,
+            operator_labels=o.options.operator_labels,
+        )
+    except ConfigError as e:
+        spec_error = str(e)
+    else:
+        reconciled_before = o.previous is not None and bool(o.previous.conditions)
+        plan = children.plan(wanted, o.live, reconciled_before=reconciled_before)
+        actions.append(ApplyChildren(plan, "worker pods"))
+
+    workers = ready_workers(o.pods, REST_PORT)
+    hashes = ready_hashes(o.pods, workers)
+    memory = o.memory
+    desired = connector_config(spec, name)
+    if memory.rejected is not None and (memory.rejected != desired or memory.rejected_by != hashes):
+        memory = replace(memory, rejected=None, config_error=None)
+
+    connector: ConnectorStatus | None = None
+    unreachable: str | None = None
+    auto_status = o.previous.auto_restart if o.previous else None
+    if workers and memory.rejected is None:
+        if o.rest_error is not None:
+            unreachable = f"the workers' REST API: {o.rest_error}"
+        else:
+            connector, auto_status, memory = _decide_rest(o, desired, memory, done, actions)
+            if done.unreachable is not None:
+                connector, unreachable = None, done.unreachable
+                auto_status = o.previous.auto_restart if o.previous else None
+            if done.config_rejected is not None:
+                connector = None
+                auto_status = o.previous.auto_restart if o.previous else None
+                memory = replace(
+                    memory,
+                    rejected=desired,
+                    config_error=done.config_rejected,
+                    rejected_by=hashes,
+                )
+
+    remembered = o.previous.applied_loggers if o.previous else None
+    levels, applied = log_level_actions(workers, o.loggers, spec, remembered, done.logger_failures)
+    actions.extend(levels)
+
+    live = done.live if done.live is not None else o.live
+    observation = Observation(
+        generation=o.generation,
+        workers_ready=len(workers),
+        replicas=live_pods(o.pods),
+        connector=connector,
+        config_error=spec_error or memory.config_error,
+        unreachable=unreachable,
+        apply_error=done.apply_error,
+        workers_failure=spec_workers_cause(
+            o.pods,
+            live.get(f"Deployment/{child_name(owner)}"),
+            spec,
+            o.secret_versions,
+            o.config_map_versions,
+        ),
+    )
+    status = build_status(
+        spec,
+        observation,
+        selector=selector_string(owner),
+        previous=o.previous,
+        auto_restart_status=auto_status,
+        now=o.now,
+        applied=applied,
+    )
+    ready_now = any(c.type == READY and c.status == "True" for c in status.conditions)
+    return Decision(tuple(actions), status, memory, ready_now)
+
+
+def _decide_rest(
+    o: Observed,
+    desired: Mapping[str, str],
+    memory: Memory,
+    done: Outcome,
+    actions: list[Action],
+) -> tuple[ConnectorStatus | None, AutoRestartStatus | None, Memory]:
+    """The workers' REST actions (appended to `actions`): config, target state, restart
+    requests, auto-restart; the connector's status, the auto-restart record and the memory they
+    lead to. An action's effect on the memory counts only if it succeeded (`done.rest_done`)."""
+    spec, name = o.spec, o.owner.name
+    first = len(actions)
+
+    def succeeded(action: Action) -> bool:
+        actions.append(action)
+        index = len(actions) - 1 - first
+        return done.rest_done is None or index < done.rest_done
+
+    config_sent = config_differs(desired, o.config)
+    if config_sent:
+        verb = "created" if o.config is None else "updated"
+        if o.config is None and spec.state is not TargetState.RUNNING:
+            send = SendConfig(name, desired, rest_state(spec.state), verb)
+            if succeeded(send):
+                memory = replace(memory, last_sent_state=spec.state)
+        else:
+            succeeded(SendConfig(name, desired, None, verb))
+    # The status was read before the config was sent: it says nothing of the new config, so no
+    # command or automatic restart is decided on it until the next pass reads it again.
+    connector = o.connector
+    judged = None if config_sent else connector
+    command = state_command(spec.state, judged.state if judged else None, memory.last_sent_state)
+    if command is not None and succeeded(SendCommand(name, command.value)):
+        memory = replace(memory, last_sent_state=spec.state)
+    requests = restart_annotations(o.annotations)
+    for request in requests.requests:
+        if request.task is None:
+            succeeded(Restart(name, request.include_tasks, request.only_failed))
+        else:
+            succeeded(RestartTask(name, request.task))
+    for error in requests.errors:
+        succeeded(Warn("InvalidAnnotation", error))
+    if requests.remove:
+        succeeded(RemoveAnnotations(requests.remove))
+    auto = auto_restart(
+        spec.auto_restart,
+        judged,
+        o.previous.auto_restart if o.previous else None,
+        o.now,
+        base_s=o.options.restart_backoff_s,
+        max_s=o.options.restart_backoff_max_s,
+    )
+    if auto.restart and auto.status is not None:
+        succeeded(AutoRestartConnector(name, auto.status.count))
+    return connector, auto.status, memory

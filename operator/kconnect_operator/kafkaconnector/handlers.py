@@ -50,48 +50,42 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import kopf
-from pydantic import ValidationError
 
-from kconnect.errors import ConfigError
-from kconnect_operator.core import children, manifests
+from kconnect_operator.core import manifests
 from kconnect_operator.core import status as core_status
-from kconnect_operator.core.shapes import API_VERSION, GROUP, READY, VERSION, ConnectorStatus
+from kconnect_operator.core.manifests import REST_PORT
+from kconnect_operator.core.shapes import GROUP, READY, VERSION
 from kconnect_operator.io import operator_metrics
 from kconnect_operator.io.kube import collection_path, object_path
 from kconnect_operator.io.shell import (
-    Applied,
+    Claim,
+    Pass,
     ResourceKind,
     Runtime,
-    apply_plan,
     claim,
     connect_client,
-    observe_children,
+    observe_loggers,
+    observe_workload,
     parse_spec,
-    refuse,
-    report_cause,
     resource_path,
     run_loop,
     runtime_of,
-    set_status,
     stored_status,
-    sync_and_report_loggers,
-    versions,
+    sync,
 )
-from kconnect_operator.io.worker_rest import WorkerRestClient, WorkerRestError
+from kconnect_operator.io.worker_rest import WorkerRestError
 from kconnect_operator.kafkaconnector import build, cleanup, decide
 from kconnect_operator.kafkaconnector.model import (
     KIND,
     PLURAL,
-    AutoRestartStatus,
     DeletionPolicy,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
-    TargetState,
 )
 
 RESOURCE: Final = (GROUP, VERSION, PLURAL)
@@ -139,38 +133,36 @@ async def _record_sink_group(runtime: Runtime, body: kopf.Body) -> str:
 class LoopState:
     """What one connector's loop remembers between passes."""
 
-    last_sent_state: TargetState | None = None
-    rejected: dict[str, str] | None = None
-    """A config the workers rejected: not sent again while the spec asks for it of the same
-    workers."""
-    workers: frozenset[str] = frozenset()
-    """The config hashes of the ready workers in this pass."""
-    rejected_by: frozenset[str] = frozenset()
-    """`workers` when the config was rejected: workers with another worker config (say, one
-    that allows a plugin) are asked again."""
-    config_error: str | None = None
-    refused_by: str | None = None
-    """The other install that holds the resource, while it does."""
-
-
-def _referenced_config_maps(spec: Mapping[str, Any]) -> list[str]:
-    try:
-        parsed = KafkaConnectorSpec.model_validate(dict(spec))
-    except ValidationError:
-        return []
-    return manifests.referenced_config_maps(parsed)
+    memory: decide.Memory = field(default_factory=decide.Memory)
+    claim: Claim = field(default_factory=Claim)
 
 
 async def connector_loop(
     runtime: Runtime, namespace: str, name: str, uid: str, logger: kopf.Logger
 ) -> None:
-    """The resource's loop (`run_loop`) of `sync_connector` passes, until it is gone."""
+    """The resource's loop (`run_loop`) of passes (`io.shell.sync`), until it is gone."""
     state = LoopState()
+
+    async def observe_with_memory(runtime: Runtime, body: kopf.Body) -> decide.Observed:
+        return await observe(runtime, body, state.memory)
+
+    def decided(body: kopf.Body, observed: decide.Observed, decision: decide.Decision) -> None:
+        state.memory = decision.memory
+        _record_metrics(namespace, name, decision.status)
+
+    one = Pass(
+        kind=KIND,
+        what="connector",
+        rest_api="the workers' REST API",
+        observe=observe_with_memory,
+        decide=decide.decide,
+        decided=decided,
+    )
     try:
         await run_loop(
             runtime,
             (namespace, RESOURCE_KIND.wake_key(name)),
-            lambda: sync_connector(runtime, (namespace, name), uid, state, logger),
+            lambda: sync(runtime, one, namespace, name, uid, state.claim, logger),
             kind=KIND,
             name=name,
             what="the connector",
@@ -191,123 +183,51 @@ def _child_keys(owner: build.Owner) -> list[tuple[str, str, str]]:
     ]
 
 
-async def sync_connector(
-    runtime: Runtime, key: tuple[str, str], uid: str, state: LoopState, logger: kopf.Logger
-) -> bool | None:
-    """One pass: children, workers, config, target state, restarts, status. True when Ready,
-    None when the resource is gone or being deleted."""
-    namespace, name = key
-    raw = await runtime.kube.get(object_path(API_VERSION, KIND, namespace, name))
-    if raw is None or raw["metadata"].get("uid") != uid or raw["metadata"].get("deletionTimestamp"):
-        return None
-    body = kopf.Body(cast(kopf.RawBody, raw))
+async def observe(runtime: Runtime, body: kopf.Body, memory: decide.Memory) -> decide.Observed:
+    """Everything a pass decides on: the spec, the referenced Secrets' and ConfigMaps' versions,
+    the children, the worker pods and, from the ready workers, the connector's config and status
+    and their log levels."""
     meta = body["metadata"]
-    holder = await claim(runtime, KIND, body)
-    if holder is not None:
-        if state.refused_by != holder:
-            refuse(body, KIND, holder, runtime.options.instance)
-        state.refused_by = holder
-        return False
-    state.refused_by = None
     spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body, await _record_sink_group(runtime, body))
-    now = datetime.now(UTC)
     previous = stored_status(KafkaConnectorStatus, body)
-
-    # observe the inputs of the children, and the children
-    secrets = manifests.referenced_secrets(spec)
-    config_maps = manifests.referenced_config_maps(spec)
-    secret_versions = await versions(runtime, "Secret", namespace, secrets)
-    config_map_versions = await versions(runtime, "ConfigMap", namespace, config_maps)
-    live = await observe_children(runtime, namespace, _child_keys(owner))
-    pods = await runtime.kube.list(
-        collection_path("v1", "Pod", namespace), label_selector=manifests.selector_string(owner)
+    secret_versions, config_map_versions, live, pods = await observe_workload(
+        runtime, body, spec, _child_keys(owner), manifests.selector_string(owner)
     )
-
-    # decide and apply the children
-    spec_error: str | None = None
-    applied = Applied(live)
-    try:
-        wanted = build.build_children(
-            spec,
-            owner,
-            image=runtime.options.image,
-            secret_versions=secret_versions,
-            config_map_versions=config_map_versions,
-            operator_namespace=runtime.options.operator_namespace,
-            operator_labels=runtime.options.operator_labels,
-        )
-    except ConfigError as e:
-        spec_error = str(e)
-    else:
-        plan = children.plan(
-            wanted, live, reconciled_before=previous is not None and bool(previous.conditions)
-        )
-        applied = await apply_plan(runtime, body, plan, live, workers="worker pods")
-
-    # the workers and the connector
-    workers = core_status.ready_workers(pods, manifests.REST_PORT)
-    ready_pods = {w.pod for w in workers}
-    state.workers = frozenset(
-        str((p["metadata"].get("annotations") or {}).get(manifests.CONFIG_HASH_ANNOTATION))
-        for p in pods
-        if p["metadata"]["name"] in ready_pods
-    )
-    connector: ConnectorStatus | None = None
-    unreachable: str | None = None
-    auto_status = previous.auto_restart if previous else None
+    workers = core_status.ready_workers(pods, REST_PORT)
+    config: dict[str, str] | None = None
+    connector = None
+    rest_error: str | None = None
     if workers:
         client = connect_client(runtime, [w.url for w in workers])
         try:
-            connector, auto_status = await _sync_over_rest(
-                runtime, client, body, spec, state, now, auto_status, logger
-            )
+            config = await client.config(owner.name)
+            raw_status = await client.status(owner.name)
         except WorkerRestError as e:
-            unreachable = f"the workers' REST API: {e.message}"
-            logger.info("connector %s/%s: %s", namespace, name, unreachable)
-    loggers = await sync_and_report_loggers(
-        runtime,
-        body,
-        workers,
-        spec.logging.loggers,
-        previous.applied_loggers if previous else None,
-        logger,
-    )
-    workload = applied.live.get(f"Deployment/{build.child_name(owner)}")
-    observation = decide.Observation(
+            rest_error = e.message
+        else:
+            connector = core_status.connector_status(raw_status) if raw_status else None
+    return decide.Observed(
+        spec=spec,
+        owner=owner,
         generation=meta.get("generation"),
-        workers_ready=len(workers),
-        replicas=decide.live_pods(pods),
-        connector=connector,
-        config_error=spec_error or state.config_error,
-        unreachable=unreachable,
-        apply_error=applied.error,
-        workers_failure=core_status.workers_cause(
-            pods,
-            workload,
-            manifests.WORKER_CONTAINER,
-            core_status.missing_references(
-                secrets, secret_versions, config_maps, config_map_versions
-            ),
-        ),
-    )
-    status = decide.build_status(
-        spec,
-        observation,
-        selector=manifests.selector_string(owner),
+        annotations=dict(meta.get("annotations") or {}),
         previous=previous,
-        auto_restart_status=auto_status,
-        now=now,
-        applied=loggers.applied,
+        options=runtime.options,
+        secret_versions=secret_versions,
+        config_map_versions=config_map_versions,
+        live=live,
+        pods=pods,
+        memory=memory,
+        now=datetime.now(UTC),
+        config=config,
+        connector=connector,
+        rest_error=rest_error,
+        loggers=await observe_loggers(runtime, workers, spec, previous),
     )
-    ready = next(c for c in status.conditions if c.type == READY)
-    _observe(namespace, name, status)
-    report_cause(body, previous.conditions if previous else (), status)
-    await set_status(runtime, body, resource_path(KIND, body), status)
-    return ready.status == "True"
 
 
-def _observe(namespace: str, name: str, status: KafkaConnectorStatus) -> None:
+def _record_metrics(namespace: str, name: str, status: KafkaConnectorStatus) -> None:
     ready = any(c.type == READY and c.status == "True" for c in status.conditions)
     operator_metrics.CONNECTOR_READY.set(1 if ready else 0, namespace=namespace, name=name)
     operator_metrics.CONNECTOR_WORKERS_READY.set(
@@ -321,102 +241,6 @@ def _observe(namespace: str, name: str, status: KafkaConnectorStatus) -> None:
         operator_metrics.CONNECTOR_TASKS.set(
             count, namespace=namespace, name=name, state=task_state
         )
-
-
-async def _sync_over_rest(
-    runtime: Runtime,
-    client: WorkerRestClient,
-    body: kopf.Body,
-    spec: KafkaConnectorSpec,
-    state: LoopState,
-    now: datetime,
-    auto_status: AutoRestartStatus | None,
-    logger: kopf.Logger,
-) -> tuple[ConnectorStatus | None, AutoRestartStatus | None]:
-    meta = body["metadata"]
-    name = meta["name"]
-    desired = decide.connector_config(spec, name)
-    if state.rejected is not None and (
-        state.rejected != desired or state.rejected_by != state.workers
-    ):
-        state.rejected = state.config_error = None
-    if state.rejected is not None:
-        return None, auto_status
-
-    current = await client.config(name)
-    if decide.config_differs(desired, current):
-        try:
-            if current is None and spec.state is not TargetState.RUNNING:
-                await client.create(name, desired, decide.rest_state(spec.state))
-                state.last_sent_state = spec.state
-            else:
-                await client.put_config(name, desired)
-        except WorkerRestError as e:
-            if e.status != 400:
-                raise
-            state.rejected, state.config_error = desired, e.message
-            state.rejected_by = state.workers
-            return None, auto_status
-        verb = "created" if current is None else "updated"
-        kopf.event(body, type="Normal", reason="ConfigApplied", message=f"connector config {verb}")
-        logger.info("connector %s: config %s", name, verb)
-
-    raw = await client.status(name)
-    connector = core_status.connector_status(raw) if raw is not None else None
-    command = decide.state_command(
-        spec.state, connector.state if connector else None, state.last_sent_state
-    )
-    if command is not None:
-        await client.command(name, command.value)
-        state.last_sent_state = spec.state
-        kopf.event(body, type="Normal", reason="StateChanged", message=f"sent {command.value}")
-
-    annotations = decide.restart_annotations(dict(meta.get("annotations") or {}))
-    for request in annotations.requests:
-        if request.task is None:
-            await client.restart(
-                name, include_tasks=request.include_tasks, only_failed=request.only_failed
-            )
-            message = (
-                f"restarted the connector (includeTasks={str(request.include_tasks).lower()}, "
-                f"onlyFailed={str(request.only_failed).lower()})"
-            )
-        else:
-            try:
-                await client.restart_task(name, request.task)
-            except WorkerRestError as e:
-                if e.status != 404:
-                    raise
-                kopf.warn(body, reason="RestartFailed", message=f"task {request.task}: {e}")
-                continue
-            message = f"restarted task {request.task}"
-        kopf.event(body, type="Normal", reason="Restarted", message=message)
-    for error in annotations.errors:
-        kopf.warn(body, reason="InvalidAnnotation", message=error)
-    if annotations.remove:
-        await runtime.kube.merge_patch(
-            resource_path(KIND, body),
-            {"metadata": {"annotations": dict.fromkeys(annotations.remove)}},
-        )
-
-    decision = decide.auto_restart(
-        spec.auto_restart,
-        connector,
-        auto_status,
-        now,
-        base_s=runtime.options.restart_backoff_s,
-        max_s=runtime.options.restart_backoff_max_s,
-    )
-    if decision.restart and decision.status is not None:
-        await client.restart(name, include_tasks=True, only_failed=True)
-        operator_metrics.AUTO_RESTARTS.inc(namespace=meta["namespace"], name=name)
-        kopf.event(
-            body,
-            type="Normal",
-            reason="AutoRestarted",
-            message=f"restarted the failed connector and tasks (restart {decision.status.count})",
-        )
-    return connector, decision.status
 
 
 # --- deletion
@@ -504,7 +328,7 @@ RESOURCE_KIND: Final = ResourceKind(
     kind=KIND,
     plural=PLURAL,
     selector_label=build.SELECTOR_LABEL,
-    referenced_config_maps=_referenced_config_maps,
+    parse_spec=KafkaConnectorSpec.model_validate,
     loop=connector_loop,
     register_more=register_deletion,
 )

@@ -19,16 +19,33 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kconnect.errors import ConfigError
 from kconnect.storage.states import State
-from kconnect_operator.core.shapes import ConditionStatus, JsonObject
+from kconnect_operator.core import children
+from kconnect_operator.core.actions import Action, ApplyChildren, Outcome
+from kconnect_operator.core.manifests import (
+    CONFIG_HASH_ANNOTATION,
+    REST_PORT,
+)
+from kconnect_operator.core.options import OperatorOptions
+from kconnect_operator.core.shapes import READY, ConditionStatus, JsonObject
 from kconnect_operator.core.status import (
     connector_status,
+    log_level_actions,
     ready,
+    ready_workers,
+    spec_workers_cause,
     trace_summary,
+)
+from kconnect_operator.standaloneconnect.build import (
+    Owner,
+    build_children,
+    child_name,
+    config_hash,
 )
 from kconnect_operator.standaloneconnect.model import (
     NamedConnectorStatus,
@@ -170,3 +187,100 @@ def build_status(
         workers_ready=obs.workers_ready,
         applied_loggers=applied,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# One pass: what was observed, and the one decision over it.
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """Everything one pass read before deciding."""
+
+    spec: StandaloneConnectSpec
+    owner: Owner
+    generation: int | None
+    previous: StandaloneConnectStatus | None
+    options: OperatorOptions
+    secret_versions: Mapping[str, str]
+    config_map_versions: Mapping[str, str]
+    live: Mapping[str, JsonObject | None]
+    pods: Sequence[JsonObject]
+    now: datetime
+    connectors: Mapping[str, Any] | None = None
+    """The ready worker's `GET /connectors?expand=status`; None when unknown."""
+    rest_error: str | None = None
+    loggers: Mapping[str, Mapping[str, str | None] | str] = field(default_factory=dict)
+    """Each ready worker's levels of the targeted loggers, or why they could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    actions: tuple[Action, ...]
+    status: StandaloneConnectStatus
+    ready: bool
+
+
+def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
+    """The actions of one pass (apply the children, set log levels) and the status they lead
+    to; given what came of them (`outcome`), the status says what failed."""
+    done = outcome or Outcome()
+    spec, owner = o.spec, o.owner
+    actions: list[Action] = []
+    config_error: str | None = None
+    desired = ""
+    try:
+        wanted = build_children(
+            spec,
+            owner,
+            image=o.options.image,
+            secret_versions=o.secret_versions,
+            config_map_versions=o.config_map_versions,
+            operator_namespace=o.options.operator_namespace,
+            operator_labels=o.options.operator_labels,
+        )
+        desired = config_hash(spec, owner, o.secret_versions, o.config_map_versions)
+    except ConfigError as e:
+        config_error = str(e)
+    else:
+        reconciled_before = o.previous is not None and bool(o.previous.conditions)
+        plan = children.plan(wanted, o.live, reconciled_before=reconciled_before)
+        actions.append(ApplyChildren(plan, "worker pod"))
+
+    workers = ready_workers(o.pods, REST_PORT)
+    by_name = {p["metadata"]["name"]: p for p in o.pods}
+    current = bool(workers) and all(
+        pod_config_hash(by_name[w.pod], CONFIG_HASH_ANNOTATION) == desired for w in workers
+    )
+    connectors = None
+    unreachable = None
+    if workers:
+        if o.rest_error is not None:
+            unreachable = f"the worker's REST API: {o.rest_error}"
+        elif o.connectors is not None:
+            connectors = connector_statuses(o.connectors)
+
+    remembered = o.previous.applied_loggers if o.previous else None
+    levels, applied = log_level_actions(workers, o.loggers, spec, remembered, done.logger_failures)
+    actions.extend(levels)
+
+    live = done.live if done.live is not None else o.live
+    observation = Observation(
+        generation=o.generation,
+        workers_ready=len(workers),
+        current=current,
+        connectors=connectors,
+        config_error=config_error,
+        unreachable=unreachable,
+        apply_error=done.apply_error,
+        worker_failure=spec_workers_cause(
+            o.pods,
+            live.get(f"StatefulSet/{child_name(owner)}"),
+            spec,
+            o.secret_versions,
+            o.config_map_versions,
+        ),
+    )
+    status = build_status(spec, observation, previous=o.previous, now=o.now, applied=applied)
+    ready_now = any(c.type == READY and c.status == "True" for c in status.conditions)
+    return Decision(tuple(actions), status, ready_now)
