@@ -5,7 +5,10 @@ they talk to the API server and the workers: this module holds that common shell
 `ResourceKind`, what `registration` needs of a kind to run its resources' loops. It does I/O, so
 it is not part of the pure core.
 
-A resource's loop (`run_loop`) wakes on its event or after its interval, whichever comes first,
+A pass (`sync`, given a kind's `Pass`) reads and claims the resource, observes (the kind's
+`observe`), decides (its pure `decide`), carries the actions out in order (`act`), decides the
+status again from what came of them when something failed, and writes it. A resource's loop
+(`run_loop`) wakes on its event or after its interval, whichever comes first,
 and never runs two passes closer than `MIN_GAP_S`; one failed pass is logged and counted, and the
 loop goes on. The loop removes its wake-up event when it ends, unless a newer loop replaced it.
 
