@@ -123,15 +123,15 @@ SENT = connector_config(spec(), NAME)
         ({"config": None, "connector": None}, [SendConfig(NAME, SENT, None, "created")]),
         # Missing and asked to stay paused: created with its initial state.
         (
-            {"config": None, "connector": None, "spec": spec(state="PAUSED")},
-            [SendConfig(NAME, connector_config(spec(state="PAUSED"), NAME), "PAUSED", "created")],
+            {"config": None, "connector": None, "spec": spec(state="paused")},
+            [SendConfig(NAME, connector_config(spec(state="paused"), NAME), "PAUSED", "created")],
         ),
         # Running but asked to pause: the command only.
-        ({"spec": spec(state="PAUSED")}, [SendCommand(NAME, "pause")]),
+        ({"spec": spec(state="paused")}, [SendCommand(NAME, "pause")]),
         # A changed config is sent; the status read before it decides no command yet.
         (
-            {"config": {**SENT, "tasks.max": "7"}, "spec": spec(state="PAUSED")},
-            [SendConfig(NAME, connector_config(spec(state="PAUSED"), NAME), None, "updated")],
+            {"config": {**SENT, "tasks.max": "7"}, "spec": spec(state="paused")},
+            [SendConfig(NAME, connector_config(spec(state="paused"), NAME), None, "updated")],
         ),
         # Restart requests, carried out and removed.
         (
@@ -175,14 +175,14 @@ def test_what_is_sent_to_the_workers(overrides: dict[str, Any], actions: list[Ac
 
 
 def test_a_rejected_config_is_not_sent_again_to_the_same_workers() -> None:
-    rejected = {**SENT, "tasks.max": "1"}
+    held = {**SENT, "tasks.max": "9"}
     memory = Memory(rejected=SENT, rejected_by=frozenset({"h1"}), config_error="bad key")
-    decision = decide(observed(config=rejected, memory=memory))
+    decision = decide(observed(config=held, memory=memory))
     assert rest_actions(decision.actions) == []
     assert reason(decision.status) == ReadyReason.INVALID_CONFIG
     # Workers with another worker config are asked again.
     again = decide(
-        observed(config=rejected, memory=memory, pods=[pod("b", "10.0.0.2", config_hash="h2")])
+        observed(config=held, memory=memory, pods=[pod("b", "10.0.0.2", config_hash="h2")])
     )
     assert rest_actions(again.actions) == [SendConfig(NAME, SENT, None, "updated")]
     assert again.memory.rejected is None
@@ -231,7 +231,7 @@ def test_a_config_the_workers_reject_is_remembered_and_named_in_ready() -> None:
 
 
 def test_only_a_state_that_was_sent_is_remembered() -> None:
-    paused = spec(state="PAUSED")
+    paused = spec(state="paused")
     o = observed(spec=paused, config=None, connector=None)
     assert decide(o).memory.last_sent_state is TargetState.PAUSED
     failed = decide(o, Outcome(rest_done=0, unreachable="the workers' REST API: timed out"))
@@ -263,5 +263,5 @@ def test_a_refused_child_is_named_in_ready() -> None:
 
 
 def test_the_decision_is_a_function_of_what_was_observed() -> None:
-    o = observed(spec=spec(state="PAUSED"))
+    o = observed(spec=spec(state="paused"))
     assert decide(o) == decide(dataclasses.replace(o))
