@@ -7,7 +7,7 @@
 #
 # Each image is a venv at /opt/kconnect/venv, installed in a build stage from a hash-pinned lock
 # (worker/requirements.lock, operator/requirements.lock) and copied into the slim base. The operator's
-# dependencies (kopf, kubernetes) are only in the operator image, so the worker image stays small.
+# dependencies (kopf) are only in the operator image, so the worker image stays small.
 # tests/integration/test_image_install.py runs the build stages' RUN lines in a clean venv, so what
 # this file installs is tested even where no Docker engine is.
 #

@@ -3,12 +3,13 @@
 The process runs one event loop that owns everything else:
 
 1. the health server (`/healthz`, `/readyz`, `/metrics`), started first;
-2. the Kubernetes client, configured in-cluster or from the kubeconfig (`KUBECONFIG`), the same
-   way kopf logs in;
+2. the login (`kube.login`: the service account in a pod, else the kubeconfig, `KUBECONFIG`) and
+   the one Kubernetes API client built from it (`kube.Kube`); the same login is kopf's login
+   handler, so kopf, the Lease and the handlers use the same credentials;
 3. leader election on a Lease (unless `--no-leader-election`): a standby replica stays live and
    ready with `kconnect_operator_leader 0` until it acquires the Lease;
-4. kopf, run in-process with `handlers.registry` and the `OperatorOptions` in its memo, while the
-   Lease is renewed beside it.
+4. kopf, run in-process with `registration.registry` and the `OperatorOptions` in its memo,
+   while the Lease is renewed beside it.
 
 How it ends, and the exit code:
 - **SIGTERM or SIGINT** sets kopf's stop flag and waits for kopf (bounded, then cancelled),
@@ -46,21 +47,16 @@ from pathlib import Path
 from typing import Final
 
 import kopf
-import kubernetes.config
-import urllib3
-from kubernetes.client import (
-    ApiClient,
-    ApiException,
-    AppsV1Api,
-    Configuration,
-    CustomObjectsApi,
-    V1OwnerReference,
-)
 
-from kconnect_operator import handlers, metrics, models
-from kconnect_operator.health import HealthServer
-from kconnect_operator.leader import HTTP_NOT_FOUND, JITTER_FACTOR, LeaderElector, LeaseTiming
-from kconnect_operator.options import DEFAULT_IMAGE, OperatorOptions
+from kconnect_operator import registration
+from kconnect_operator.core import shapes
+from kconnect_operator.core.election import JITTER_FACTOR, LeaseTiming, OwnerReference
+from kconnect_operator.core.options import DEFAULT_IMAGE, OperatorOptions
+from kconnect_operator.io import operator_metrics
+from kconnect_operator.io.health import HealthServer
+from kconnect_operator.io.kube import Kube, KubeError, login, object_path
+from kconnect_operator.io.leader import LeaderElector
+from kconnect_operator.kafkaconnector import model as kc_model
 
 logger = logging.getLogger("kconnect_operator")
 
@@ -402,27 +398,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 # The process.
 
 
-class KubeConfigError(Exception):
-    """Neither the in-cluster service account nor a kubeconfig gives a usable client."""
-
-
-def load_api_client() -> ApiClient:
-    """A client configured the way kopf's `login_via_client` logs in: in-cluster, else the
-    kubeconfig (`$KUBECONFIG`, else `~/.kube/config`)."""
-    configuration = Configuration()
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except kubernetes.config.ConfigException as in_cluster:
-        try:
-            kubernetes.config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except (kubernetes.config.ConfigException, OSError) as kubeconfig:
-            raise KubeConfigError(
-                f"cannot configure the Kubernetes client: not in a cluster ({in_cluster}) and "
-                f"no usable kubeconfig ({kubeconfig}); set KUBECONFIG or run in a pod"
-            ) from kubeconfig
-    return ApiClient(configuration=configuration)
-
-
 class _State:
     """What the probes report."""
 
@@ -460,7 +435,7 @@ async def run(config: Config) -> int:
 
     install_signal_handlers()
     state = _State()
-    metrics.LEADER.set(0)
+    operator_metrics.LEADER.set(0)
     server = HealthServer(
         config.health_host, config.health_port, live=state.live, ready=state.is_ready
     )
@@ -471,24 +446,25 @@ async def run(config: Config) -> int:
             logger.error("%s", error)  # noqa: TRY400 - the message says it all
             return EXIT_FAILURE
         try:
-            api_client = await asyncio.to_thread(load_api_client)
-        except KubeConfigError as error:
+            info = await asyncio.to_thread(login)
+        except KubeError as error:
             logger.error("%s", error)  # noqa: TRY400
             return EXIT_FAILURE
+        kube = Kube(info, relogin=login)
         try:
             _log_start(config)
-            await _check_crd(api_client)
+            await _check_crd(kube)
             if config.lease is None:
                 state.ready = True
                 return await _lead(config, None, state, kopf_stop, install_signal_handlers)
             elector = LeaderElector(
-                api_client,
+                kube,
                 name=config.lease.name,
                 namespace=config.lease.namespace,
                 identity=config.lease.identity,
                 timing=config.lease.timing,
                 on_change=_set_leader_metric,
-                owner=await _lease_owner(api_client, config.lease),
+                owner=await _lease_owner(kube, config.lease),
             )
             state.ready = True
             if not await elector.acquire(stop):
@@ -496,14 +472,14 @@ async def run(config: Config) -> int:
                 return EXIT_OK
             return await _lead(config, elector, state, kopf_stop, install_signal_handlers)
         finally:
-            api_client.close()  # type: ignore[no-untyped-call]
+            await kube.close()
     finally:
         state.ready = False
         await server.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signum)
-        metrics.LEADER.set(0)
+        operator_metrics.LEADER.set(0)
 
 
 async def _lead(
@@ -515,7 +491,7 @@ async def _lead(
 ) -> int:
     """Runs kopf while the Lease is held; returns the exit code once it is stopped or lost."""
     if elector is None:
-        metrics.LEADER.set(1)
+        operator_metrics.LEADER.set(1)
     renewal = asyncio.create_task(elector.hold(), name="lease renewal") if elector else None
     # kopf cancels every task created after this snapshot when it stops.
     ignored = asyncio.all_tasks()
@@ -553,7 +529,7 @@ async def _lead(
         return EXIT_FAILURE
     if elector is not None:
         await elector.release(RELEASE_TIMEOUT_S)
-    metrics.LEADER.set(0)
+    operator_metrics.LEADER.set(0)
     if failed is not None or not stopped_on_request:
         logger.error("The operator stopped on its own: %s", failed or "kopf exited")
         return EXIT_FAILURE
@@ -567,12 +543,10 @@ async def _run_kopf(
     ignored: Collection[asyncio.Task[object]],
     reinstall_signal_handlers: Callable[[], None],
 ) -> None:
-    registry = handlers.registry
-    # A plain OperatorRegistry has no login handlers; log in as the Lease's client does.
-    # kopf de-duplicates a handler registered twice under the same id.
-    kopf.on.login(registry=registry, id="kconnect-login", errors=kopf.ErrorsMode.IGNORED)(
-        kopf.login_via_client
-    )
+    registry = registration.registry
+    # A plain OperatorRegistry has no login handlers; kopf logs in as the operator's own client
+    # does. kopf de-duplicates a handler registered twice under the same id.
+    kopf.on.login(registry=registry, id="kconnect-login", errors=kopf.ErrorsMode.IGNORED)(login)
     tasks = await kopf.spawn_tasks(
         registry=registry,
         clusterwide=config.clusterwide,
@@ -606,35 +580,38 @@ def _kopf_failure(kopf_task: asyncio.Task[None]) -> str | None:
     return None if error is None else f"{type(error).__name__}: {error}"
 
 
-async def _lease_owner(api_client: ApiClient, lease: LeaseConfig) -> V1OwnerReference | None:
+async def _lease_owner(kube: Kube, lease: LeaseConfig) -> OwnerReference | None:
     """The owner reference of `--lease-owner`'s Deployment; None (logged) when it cannot be read,
     so a missing owner costs only the Lease's clean-up, never the operator's start."""
     if lease.owner_deployment is None:
         return None
+    path = object_path("apps/v1", "Deployment", lease.namespace, lease.owner_deployment)
     try:
-        deployment = await asyncio.to_thread(
-            AppsV1Api(api_client).read_namespaced_deployment,
-            lease.owner_deployment,
-            lease.namespace,
-            _request_timeout=API_CHECK_TIMEOUT_S,
-        )
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as error:
+        async with asyncio.timeout(API_CHECK_TIMEOUT_S):
+            deployment = await kube.get(path)
+    except (KubeError, TimeoutError) as error:
+        status = error.status if isinstance(error, KubeError) and error.status else None
         logger.warning(
             "Cannot read the Lease's owner, Deployment %s/%s (%s): the Lease gets no owner "
             "and outlives the Deployment.",
             lease.namespace,
             lease.owner_deployment,
-            getattr(error, "status", None) or error,
+            status or type(error).__name__,
         )
         return None
-    meta = deployment.metadata
-    if meta is None or not meta.uid:
+    meta = (deployment or {}).get("metadata") or {}
+    if not meta.get("uid"):
+        logger.warning(
+            "The Lease's owner, Deployment %s/%s, does not exist: the Lease gets no owner.",
+            lease.namespace,
+            lease.owner_deployment,
+        )
         return None
-    return V1OwnerReference(api_version="apps/v1", kind="Deployment", name=meta.name, uid=meta.uid)
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"], "uid": meta["uid"]}
 
 
 def _set_leader_metric(leading: bool) -> None:
-    metrics.LEADER.set(1 if leading else 0)
+    operator_metrics.LEADER.set(1 if leading else 0)
 
 
 def _log_start(config: Config) -> None:
@@ -651,26 +628,22 @@ def _log_start(config: Config) -> None:
         )
 
 
-async def _check_crd(api_client: ApiClient) -> None:
+async def _check_crd(kube: Kube) -> None:
     """Says clearly when the KafkaConnector CRD is missing; kopf then waits for it."""
-    api = CustomObjectsApi(api_client)
     try:
-        found = await asyncio.to_thread(
-            api.get_api_resources,
-            models.GROUP,
-            models.VERSION,
-            _request_timeout=API_CHECK_TIMEOUT_S,
-        )
-    except ApiException as error:
-        if error.status == HTTP_NOT_FOUND:
-            _warn_crd_missing()
+        async with asyncio.timeout(API_CHECK_TIMEOUT_S):
+            found = await kube.get(f"/apis/{shapes.GROUP}/{shapes.VERSION}")
+    except TimeoutError:
+        logger.warning("Cannot reach the API server to check for the CRD: timed out.")
+        return
+    except KubeError as error:
+        if error.status:
+            logger.warning("Cannot check for the %s CRD: HTTP %s.", kc_model.KIND, error.status)
         else:
-            logger.warning("Cannot check for the %s CRD: HTTP %s.", models.KIND, error.status)
+            logger.warning("Cannot reach the API server to check for the CRD: %s", error)
         return
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        logger.warning("Cannot reach the API server to check for the CRD: %s", error)
-        return
-    if models.PLURAL not in {resource.name for resource in found.resources}:
+    resources = (found or {}).get("resources") or []
+    if kc_model.PLURAL not in {resource.get("name") for resource in resources}:
         _warn_crd_missing()
 
 
@@ -678,8 +651,8 @@ def _warn_crd_missing() -> None:
     logger.warning(
         "The %s CRD (%s.%s/%s) is not installed: install the chart or `kubectl apply -f crds/`. "
         "The operator waits for it.",
-        models.KIND,
-        models.PLURAL,
-        models.GROUP,
-        models.VERSION,
+        kc_model.KIND,
+        kc_model.PLURAL,
+        shapes.GROUP,
+        shapes.VERSION,
     )

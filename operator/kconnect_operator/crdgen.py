@@ -1,5 +1,5 @@
 """The `KafkaConnector` and `StandaloneConnect` CRDs, generated from the pydantic models in
-`models` and `standalone_models`.
+`kafkaconnector.model` and `standaloneconnect.model`.
 
 `python -m kconnect_operator.crdgen [DIR]` writes `DIR/kafkaconnector.yaml` and
 `DIR/standaloneconnect.yaml` (`crds/` by default). Each CRD is described by a `Definition`: the
@@ -28,19 +28,15 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from kconnect_operator import standalone_models as sa
-from kconnect_operator.models import (
-    API_VERSION,
-    CATEGORIES,
-    GROUP,
+from kconnect_operator.core.shapes import API_VERSION, CATEGORIES, GROUP, VERSION, JsonObject
+from kconnect_operator.kafkaconnector.model import (
     KIND,
     PLURAL,
     SHORT_NAMES,
     SINGULAR,
-    VERSION,
-    JsonObject,
     KafkaConnector,
 )
+from kconnect_operator.standaloneconnect import model as sc_model
 
 CRD_FILE: Final = "kafkaconnector.yaml"
 CRD_NAME: Final = f"{PLURAL}.{GROUP}"
@@ -126,11 +122,11 @@ KAFKA_CONNECTOR: Final = Definition(
     subresources={"status": {}, "scale": dict(SCALE)},
 )
 STANDALONE_CONNECT: Final = Definition(
-    model=sa.StandaloneConnect,
-    kind=sa.KIND,
-    plural=sa.PLURAL,
-    singular=sa.SINGULAR,
-    short_names=sa.SHORT_NAMES,
+    model=sc_model.StandaloneConnect,
+    kind=sc_model.KIND,
+    plural=sc_model.PLURAL,
+    singular=sc_model.SINGULAR,
+    short_names=sc_model.SHORT_NAMES,
     file="standaloneconnect.yaml",
     source="kconnect_operator/standalone_models.py",
     printer_columns=STANDALONE_PRINTER_COLUMNS,

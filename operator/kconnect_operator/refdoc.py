@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from kconnect_operator import crdgen
-from kconnect_operator.models import JsonObject
+from kconnect_operator.core.shapes import JsonObject
 
 DEFAULT_DIR: Final = "docs/reference"
 

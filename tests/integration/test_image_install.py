@@ -315,6 +315,10 @@ def test_operator_image_runs_kconnect_operator(image_venvs: dict[str, Venv]) -> 
     assert "usage" in help_.stdout.lower()
     assert operator.run("kconnect", "--help").returncode == 0
     assert "DataGen" in json.loads(operator.python(ENTRY_POINTS))
+    # The operator's one Kubernetes client is its own: the generated client is not installed.
+    result = operator.run("python", "-c", "import kubernetes")
+    assert result.returncode != 0, "kubernetes is in the operator image"
+    assert "ModuleNotFoundError" in result.stderr
 
 
 HELLO_PYPROJECT = """\

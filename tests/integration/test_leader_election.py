@@ -8,6 +8,7 @@ happen within seconds; every wait is bounded and nothing asserts how long a step
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -17,12 +18,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import kopf
 import kubernetes
 import pytest
 from kubernetes.client import ApiClient, CoordinationV1Api, V1Lease
@@ -30,7 +32,9 @@ from kubernetes.client import ApiClient, CoordinationV1Api, V1Lease
 from kconnect_devenv import controlplane
 from kconnect_devenv.cluster import Kubectl
 from kconnect_devenv.processes import free_ports, parent_death_signal
-from kconnect_operator.leader import LeaderElector, LeaseTiming
+from kconnect_operator.core.election import LeaseTiming
+from kconnect_operator.io.kube import Kube, login
+from kconnect_operator.io.leader import LeaderElector
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR = REPO / ".venv" / "bin" / "kconnect-operator"
@@ -59,8 +63,30 @@ def unique_lease_name() -> str:
     return f"kconnect-test-{uuid.uuid4().hex[:10]}"
 
 
+def connection_info(plane: controlplane.ControlPlane) -> kopf.ConnectionInfo:
+    """The operator's login against the session's control plane (its kubeconfig)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KUBECONFIG", str(plane.kubeconfig))
+        env.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        return login()
+
+
+@asynccontextmanager
+async def kube_client(
+    plane: controlplane.ControlPlane, server: str | None = None
+) -> AsyncIterator[Kube]:
+    """The operator's API client for an elector; `server` overrides the API server's URL."""
+    info = connection_info(plane)
+    kube = Kube(info if server is None else dataclasses.replace(info, server=server))
+    try:
+        yield kube
+    finally:
+        await kube.close()
+
+
 @contextmanager
 def api_client(plane: controlplane.ControlPlane) -> Iterator[ApiClient]:
+    """An independent reader of the Lease, through the official client."""
     client = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
     try:
         yield client
@@ -107,7 +133,7 @@ async def wait_for(predicate: Callable[[], bool], what: str) -> None:
 # Electors in-process.
 
 
-def make_elector(client: ApiClient, name: str, identity: str, events: list[bool]) -> LeaderElector:
+def make_elector(client: Kube, name: str, identity: str, events: list[bool]) -> LeaderElector:
     return LeaderElector(
         client,
         name=name,
@@ -123,7 +149,11 @@ def test_one_of_two_leads_and_a_release_hands_over_at_once(
 ) -> None:
     name = unique_lease_name()
 
-    async def scenario(client_a: ApiClient, client_b: ApiClient, reader: ApiClient) -> None:
+    async def scenario(reader: ApiClient) -> None:
+        async with kube_client(control_plane) as client_a, kube_client(control_plane) as client_b:
+            await electing(client_a, client_b, reader)
+
+    async def electing(client_a: Kube, client_b: Kube, reader: ApiClient) -> None:
         events: dict[str, list[bool]] = {"a": [], "b": []}
         electors = {
             "a": make_elector(client_a, name, "elector-a", events["a"]),
@@ -169,12 +199,8 @@ def test_one_of_two_leads_and_a_release_hands_over_at_once(
             for task in [*acquiring.values(), *([renewal] if renewal else [])]:
                 await stop_task(task)
 
-    with (
-        api_client(control_plane) as client_a,
-        api_client(control_plane) as client_b,
-        api_client(control_plane) as reader,
-    ):
-        asyncio.run(scenario(client_a, client_b, reader))
+    with api_client(control_plane) as reader:
+        asyncio.run(scenario(reader))
 
 
 def test_a_leader_that_stops_renewing_is_replaced_once_its_lease_expires(
@@ -182,7 +208,11 @@ def test_a_leader_that_stops_renewing_is_replaced_once_its_lease_expires(
 ) -> None:
     name = unique_lease_name()
 
-    async def scenario(client_a: ApiClient, client_b: ApiClient, reader: ApiClient) -> None:
+    async def scenario(reader: ApiClient) -> None:
+        async with kube_client(control_plane) as client_a, kube_client(control_plane) as client_b:
+            await electing(client_a, client_b, reader)
+
+    async def electing(client_a: Kube, client_b: Kube, reader: ApiClient) -> None:
         events_a: list[bool] = []
         a = make_elector(client_a, name, "elector-a", events_a)
         b = make_elector(client_b, name, "elector-b", [])
@@ -212,12 +242,8 @@ def test_a_leader_that_stops_renewing_is_replaced_once_its_lease_expires(
             await stop_task(renewal)
             await stop_task(acquiring)
 
-    with (
-        api_client(control_plane) as client_a,
-        api_client(control_plane) as client_b,
-        api_client(control_plane) as reader,
-    ):
-        asyncio.run(scenario(client_a, client_b, reader))
+    with api_client(control_plane) as reader:
+        asyncio.run(scenario(reader))
 
 
 def test_a_leader_whose_lease_is_taken_loses_leadership(
@@ -225,7 +251,11 @@ def test_a_leader_whose_lease_is_taken_loses_leadership(
 ) -> None:
     name = unique_lease_name()
 
-    async def scenario(client: ApiClient) -> None:
+    async def scenario(reader: ApiClient) -> None:
+        async with kube_client(control_plane) as client:
+            await electing(client, reader)
+
+    async def electing(client: Kube, reader: ApiClient) -> None:
         events: list[bool] = []
         elector = make_elector(client, name, "elector-a", events)
         assert await elector.acquire(asyncio.Event()) is True
@@ -246,12 +276,12 @@ def test_a_leader_whose_lease_is_taken_loses_leadership(
             assert await first_done(renewal) is renewal
             assert renewal.exception() is None
             assert events == [True, False]
-            assert holder_of(client, name) == "intruder"
+            assert holder_of(reader, name) == "intruder"
         finally:
             await stop_task(renewal)
 
-    with api_client(control_plane) as client:
-        asyncio.run(scenario(client))
+    with api_client(control_plane) as reader:
+        asyncio.run(scenario(reader))
 
 
 class ApiServerProxy:
@@ -307,10 +337,13 @@ def test_a_leader_that_cannot_reach_the_api_server_gives_up_after_the_renew_dead
 ) -> None:
     name = unique_lease_name()
 
-    async def scenario(client: ApiClient, reader: ApiClient) -> None:
+    async def scenario(reader: ApiClient) -> None:
         proxy = ApiServerProxy(control_plane.apiserver_port)
         await proxy.start()
-        client.configuration.host = f"https://127.0.0.1:{proxy.port}"
+        async with kube_client(control_plane, f"https://127.0.0.1:{proxy.port}") as client:
+            await electing(proxy, client, reader)
+
+    async def electing(proxy: ApiServerProxy, client: Kube, reader: ApiClient) -> None:
         events: list[bool] = []
         elector = make_elector(client, name, "elector-a", events)
         renewal: asyncio.Task[None] | None = None
@@ -331,8 +364,8 @@ def test_a_leader_that_cannot_reach_the_api_server_gives_up_after_the_renew_dead
             if renewal is not None:
                 await stop_task(renewal)
 
-    with api_client(control_plane) as client, api_client(control_plane) as reader:
-        asyncio.run(scenario(client, reader))
+    with api_client(control_plane) as reader:
+        asyncio.run(scenario(reader))
 
 
 # --------------------------------------------------------------------------------------------------

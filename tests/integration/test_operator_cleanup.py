@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from kconnect_operator import cleanup
-from kconnect_operator.models import KafkaConnectorSpec
+from kconnect_operator.kafkaconnector import cleanup
+from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec
 
 
 def test_cleanup_deletes_the_state_and_is_idempotent(

@@ -9,11 +9,8 @@ import pytest
 import yaml
 
 from kconnect_operator import crdgen
-from kconnect_operator.models import (
-    FORBIDDEN_CONFIG_KEYS,
-    MANAGED_WORKER_KEYS,
-    REST_SECURITY_KEYS,
-)
+from kconnect_operator.core.shapes import FORBIDDEN_CONFIG_KEYS, REST_SECURITY_KEYS
+from kconnect_operator.kafkaconnector.model import MANAGED_WORKER_KEYS
 
 COMMITTED = Path(__file__).resolve().parents[3] / "crds" / crdgen.CRD_FILE
 

@@ -15,15 +15,20 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from kconnect.rest.loggers import LEVELS, PythonLoggers
-from kconnect_operator import builders, crdgen, reconcile
-from kconnect_operator import standalone_builders as sb
-from kconnect_operator.models import KafkaConnectorSpec, LogFormat, LogLevel
-from kconnect_operator.reconcile import applied_loggers, logger_changes, logger_targets
-from kconnect_operator.runtime import validation_message
-from kconnect_operator.standalone_models import StandaloneConnectSpec
+from kconnect_operator import crdgen
+from kconnect_operator.core import manifests
+from kconnect_operator.core import status as core_status
+from kconnect_operator.core.shapes import LogFormat, LogLevel
+from kconnect_operator.core.status import applied_loggers, logger_changes, logger_targets
+from kconnect_operator.io.shell import validation_message
+from kconnect_operator.kafkaconnector import build as kc_build
+from kconnect_operator.kafkaconnector import decide as kc_decide
+from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec
+from kconnect_operator.standaloneconnect import build as sc_build
+from kconnect_operator.standaloneconnect.model import StandaloneConnectSpec
 
-OWNER = builders.Owner(name="orders", namespace="team-a", uid="u-1")
-SA_OWNER = sb.Owner(name="jobs", namespace="team-a", uid="u-2")
+OWNER = kc_build.Owner(name="orders", namespace="team-a", uid="u-1")
+SA_OWNER = sc_build.Owner(name="jobs", namespace="team-a", uid="u-2")
 
 
 def spec(**extra: Any) -> KafkaConnectorSpec:
@@ -120,42 +125,42 @@ def test_the_crd_levels_are_ones_the_worker_accepts() -> None:
 
 
 def test_json_format_is_in_the_worker_env_and_text_is_not() -> None:
-    text = builders.build_deployment(spec(), OWNER, image="i", secret_versions={})
-    assert builders.LOG_FORMAT_ENV not in env_of(text["spec"]["template"])
-    json_ = builders.build_deployment(
+    text = kc_build.build_deployment(spec(), OWNER, image="i", secret_versions={})
+    assert manifests.LOG_FORMAT_ENV not in env_of(text["spec"]["template"])
+    json_ = kc_build.build_deployment(
         spec(logging={"format": "json"}), OWNER, image="i", secret_versions={}
     )
-    assert env_of(json_["spec"]["template"])[builders.LOG_FORMAT_ENV] == {
+    assert env_of(json_["spec"]["template"])[manifests.LOG_FORMAT_ENV] == {
         "name": "KCONNECT_LOG_FORMAT",
         "value": "json",
     }
-    sts = sb.build_stateful_set(
+    sts = sc_build.build_stateful_set(
         standalone(logging={"format": "json"}), SA_OWNER, image="i", secret_versions={}
     )
     assert env_of(sts["spec"]["template"])["KCONNECT_LOG_FORMAT"]["value"] == "json"
 
 
 def test_the_format_changes_the_config_hash_and_text_keeps_the_old_one() -> None:
-    plain = builders.config_hash(spec(), OWNER, {})
-    assert builders.config_hash(spec(logging={"format": "text"}), OWNER, {}) == plain
-    assert builders.config_hash(spec(logging={"format": "json"}), OWNER, {}) != plain
-    sa_plain = sb.config_hash(standalone(), SA_OWNER, {})
-    assert sb.config_hash(standalone(logging={"format": "json"}), SA_OWNER, {}) != sa_plain
+    plain = kc_build.config_hash(spec(), OWNER, {})
+    assert kc_build.config_hash(spec(logging={"format": "text"}), OWNER, {}) == plain
+    assert kc_build.config_hash(spec(logging={"format": "json"}), OWNER, {}) != plain
+    sa_plain = sc_build.config_hash(standalone(), SA_OWNER, {})
+    assert sc_build.config_hash(standalone(logging={"format": "json"}), SA_OWNER, {}) != sa_plain
 
 
 def test_log_levels_change_no_child() -> None:
     def children(s: KafkaConnectorSpec) -> list[dict[str, Any]]:
-        return builders.build_children(
+        return kc_build.build_children(
             s, OWNER, image="i", secret_versions={}, operator_namespace="ops"
         )
 
     before = children(spec())
     after = children(spec(logging={"loggers": {"root": "DEBUG", "kconnect": "TRACE"}}))
     assert after == before
-    sa_before = sb.build_children(
+    sa_before = sc_build.build_children(
         standalone(), SA_OWNER, image="i", secret_versions={}, operator_namespace="ops"
     )
-    sa_after = sb.build_children(
+    sa_after = sc_build.build_children(
         standalone(logging={"loggers": {"root": "DEBUG"}}),
         SA_OWNER,
         image="i",
@@ -300,15 +305,15 @@ def test_applied_loggers_forget_removed_ones_only_once_synced() -> None:
 
 
 def test_status_carries_the_applied_loggers() -> None:
-    status = reconcile.build_status(
+    status = kc_decide.build_status(
         spec(),
-        reconcile.Observation(generation=1, workers_ready=0, replicas=0, connector=None),
+        kc_decide.Observation(generation=1, workers_ready=0, replicas=0, connector=None),
         selector="s",
         previous=None,
         auto_restart_status=None,
         now=datetime(2026, 1, 1, tzinfo=UTC),
         applied=["kconnect.worker"],
     )
-    assert reconcile.status_body(status)["appliedLoggers"] == ["kconnect.worker"]
+    assert core_status.status_body(status)["appliedLoggers"] == ["kconnect.worker"]
     without = status.model_copy(update={"applied_loggers": None})
-    assert "appliedLoggers" not in reconcile.status_body(without)
+    assert "appliedLoggers" not in core_status.status_body(without)

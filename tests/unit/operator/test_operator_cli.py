@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from kconnect_operator import cli, metrics
-from kconnect_operator.health import HealthServer
-from kconnect_operator.leader import LeaseTiming
-from kconnect_operator.options import DEFAULT_IMAGE, OperatorOptions
+from kconnect_operator import cli
+from kconnect_operator.core.election import LeaseTiming
+from kconnect_operator.core.options import DEFAULT_IMAGE, OperatorOptions
+from kconnect_operator.io import operator_metrics
+from kconnect_operator.io.health import HealthServer
 
 
 def parse(
@@ -173,8 +174,8 @@ async def _get(client: TestClient[object, object], path: str) -> tuple[int, str,
 
 
 def test_probes_report_liveness_readiness_and_metrics() -> None:
-    registry = metrics.Registry()
-    up = metrics.Gauge("kconnect_operator_leader", "leads", registry=registry)
+    registry = operator_metrics.Registry()
+    up = operator_metrics.Gauge("kconnect_operator_leader", "leads", registry=registry)
     state = {"live": True, "ready": False}
     server = HealthServer(
         "127.0.0.1",
@@ -227,7 +228,7 @@ def test_without_a_kubernetes_configuration_the_operator_exits_1(
     config = parse("--health-host", "127.0.0.1", "--health-port", "0")
     assert asyncio.run(cli.run(config)) == 1
     assert "cannot configure the Kubernetes client" in caplog.text
-    assert metrics.LEADER.value() == 0
+    assert operator_metrics.LEADER.value() == 0
 
 
 def test_the_install_is_named_after_its_lease_unless_told() -> None:

@@ -1,0 +1,533 @@
+"""The pieces of the children both resources make, as pure functions: names, labels, pod template.
+
+Each builder returns a plain JSON-ready dict, the same for the same inputs (keys in a fixed order,
+lists sorted where Kubernetes does not care about order), so the shell can apply it idempotently
+and compare it with what is there. Every child carries a controller owner reference to its
+`ResourceOwner` (each resource's subclass names its kind), so deleting the resource
+garbage-collects it; the labels tell the two kinds' children and pods apart.
+
+What rolls the worker pods: the pod template (`pod_template`) carries `kconnect.io/config-hash`
+(`hash_of` a `hash_payload`: what the worker reads, the resourceVersions of the Secrets and
+ConfigMaps the spec references, and a log format other than `text`). A change to any of them
+changes the template and rolls the pods; nothing else feeds the hash.
+
+Config providers: unless `workerConfig` sets `config.providers` itself, the worker properties
+declare `env`, `file` and `dir` (`default_properties`), the last two limited to `EXTERNAL_DIR`;
+`env` is limited (`allowlist.pattern`) to the variables the spec declares in
+`externalConfiguration.env`, so a connector config, which any REST caller can write, never reads
+the rest of the worker's environment.
+
+The pod IP in the worker's REST settings: the container is a small `/bin/sh` step
+(`start_script`) that copies the mounted worker file into a private emptyDir, appends
+`listeners=http://$POD_IP:8083` and `rest.advertised.host.name=$POD_IP`, and `exec`s the worker on
+the copy, which then runs as the container's main process and gets SIGTERM itself. The root
+filesystem stays read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+from kconnect.config.properties import format_properties
+from kconnect.errors import ConfigError
+from kconnect.rest.listeners import parse_listener
+from kconnect_operator.core import children
+from kconnect_operator.core.shapes import (
+    API_VERSION,
+    JsonObject,
+    LogFormat,
+    NetworkPolicyPeer,
+    WorkerSpec,
+    check_resource_name,
+)
+
+REST_PORT: Final = 8083
+
+
+REST_PORT_NAME: Final = "rest"
+
+
+METRICS_PORT_NAME: Final = "metrics"
+
+
+METRICS_LISTENER_KEY: Final = "metrics.listener"
+
+
+WORKER_CONTAINER: Final = "worker"
+
+
+HEALTH_PATH: Final = "/health"
+
+
+CONFIG_KEY: Final = "worker.properties"
+
+
+CONFIG_DIR: Final = "/etc/kconnect"
+
+
+RUNTIME_DIR: Final = "/var/run/kconnect"
+
+
+EXTERNAL_DIR: Final = "/opt/kconnect/external-configuration"
+
+
+WORKER_COMMAND: Final = ("kconnect", "distributed")
+
+
+RUN_AS_USER: Final = 1001
+"""The worker image's unprivileged user."""
+
+
+CONFIG_HASH_ANNOTATION: Final = children.CONFIG_HASH_ANNOTATION
+
+
+APP_NAME: Final = "kconnect"
+
+
+MANAGED_BY: Final = "kconnect-operator"
+
+
+DEFAULT_OPERATOR_LABELS: Final[Mapping[str, str]] = {"app.kubernetes.io/name": MANAGED_BY}
+"""The labels of the operator's pods, which the NetworkPolicy lets reach the REST port."""
+
+
+FILE_CONNECTORS_KEY: Final = "file.connectors.enable"
+"""The worker key that allows FileStreamSource and FileStreamSink; the operator writes `false`."""
+
+
+CONFIG_PROVIDERS_KEY: Final = "config.providers"
+
+
+DEFAULT_CONFIG_PROVIDERS: Final[Mapping[str, str]] = {
+    CONFIG_PROVIDERS_KEY: "env,file,dir",
+    "config.providers.env.class": "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+    "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+    "config.providers.file.param.allowed.paths": EXTERNAL_DIR,
+    "config.providers.dir.class": (
+        "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
+    ),
+    "config.providers.dir.param.allowed.paths": EXTERNAL_DIR,
+}
+"""The config providers the worker gets when `workerConfig` declares none (with `env` limited by
+`env_allowlist`); `config.providers` in `workerConfig` replaces them all."""
+
+
+ENV_ALLOWLIST_KEY: Final = "config.providers.env.param.allowlist.pattern"
+
+
+NO_ENV: Final = "(?!)"
+"""An `allowlist.pattern` no name matches: the env provider reads nothing."""
+
+
+LOG_FORMAT_ENV: Final = "KCONNECT_LOG_FORMAT"
+"""The worker's log format (`text` or `json`), read by `kconnect` at start."""
+
+
+DRAIN_MARGIN_S: Final = 30
+"""Grace beyond the worker's own stop timeouts: leaving the group, closing clients and REST."""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerKind:
+    """What tells one kind of owner's children apart: the owner's kind, the children's component
+    label and the label that selects its worker pods (one label per kind, so that the two kinds'
+    pods never match each other's selectors)."""
+
+    kind: str
+    component: str
+    selector_label: str
+    max_name_length: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceOwner:
+    """The resource that owns the children; each resource's subclass sets `kind`."""
+
+    kind: ClassVar[OwnerKind]
+
+    name: str
+    namespace: str
+    uid: str
+
+    def __post_init__(self) -> None:
+        check_resource_name(self.namespace, self.name, max_length=self.kind.max_name_length)
+        if not self.uid:
+            raise ValueError(f"{self.kind.kind} {self.namespace}/{self.name}: no metadata.uid")
+
+
+def selector_labels(owner: ResourceOwner) -> dict[str, str]:
+    """The labels that select an owner's worker pods (and only them)."""
+    return {
+        "app.kubernetes.io/instance": owner.name,
+        "app.kubernetes.io/name": APP_NAME,
+        owner.kind.selector_label: owner.name,
+    }
+
+
+def selector_string(owner: ResourceOwner) -> str:
+    """`selector_labels` as a label selector string, for the status and the scale subresource."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector_labels(owner).items()))
+
+
+def labels(owner: ResourceOwner) -> dict[str, str]:
+    """The labels on every child."""
+    return dict(
+        sorted(
+            {
+                **selector_labels(owner),
+                "app.kubernetes.io/component": owner.kind.component,
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+            }.items()
+        )
+    )
+
+
+def owner_reference(owner: ResourceOwner) -> JsonObject:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": owner.kind.kind,
+        "name": owner.name,
+        "uid": owner.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def metadata(owner: ResourceOwner, name: str) -> JsonObject:
+    """A child's metadata: its name, the owner's namespace, `labels` and the owner reference."""
+    return {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": labels(owner),
+        "ownerReferences": [owner_reference(owner)],
+    }
+
+
+def env_allowlist(spec: WorkerSpec) -> str:
+    """The env provider's `allowlist.pattern` (a whole-name regex): the variables the spec
+    declares in `externalConfiguration.env`, and nothing else (`NO_ENV` when it declares none)."""
+    names = sorted(e.name for e in spec.external_configuration.env)
+    return "|".join(re.escape(n) for n in names) or NO_ENV
+
+
+def default_properties(defaults: Mapping[str, str], spec: WorkerSpec) -> dict[str, str]:
+    """`defaults`, plus `DEFAULT_CONFIG_PROVIDERS` (with the env provider's allow-list) unless
+    the spec's `workerConfig` declares its own providers: the providers' keys go together, never
+    mixed with the user's."""
+    if CONFIG_PROVIDERS_KEY in spec.worker_config:
+        return dict(defaults)
+    return {**defaults, **DEFAULT_CONFIG_PROVIDERS, ENV_ALLOWLIST_KEY: env_allowlist(spec)}
+
+
+def render_properties(props: Mapping[str, str]) -> str:
+    """A `.properties` file that `java.util.Properties` (and kconnect) read back as `props`: the
+    worker's one writer, `kconnect.config.properties.format_properties` (keys sorted, ASCII)."""
+    return format_properties(props)
+
+
+def referenced_secrets(spec: WorkerSpec) -> list[str]:
+    """The Secrets the worker pods use, sorted: their versions feed the config hash."""
+    ext = spec.external_configuration
+    names = {e.value_from.secret_key_ref.name for e in ext.env if e.value_from.secret_key_ref}
+    names |= {v.secret.secret_name for v in ext.volumes if v.secret}
+    return sorted(names)
+
+
+def referenced_config_maps(spec: WorkerSpec) -> list[str]:
+    """The ConfigMaps the worker pods use, sorted: their versions feed the config hash."""
+    ext = spec.external_configuration
+    names = {
+        e.value_from.config_map_key_ref.name for e in ext.env if e.value_from.config_map_key_ref
+    }
+    names |= {v.config_map.name for v in ext.volumes if v.config_map}
+    return sorted(names)
+
+
+def hash_payload(
+    payload: JsonObject,
+    spec: WorkerSpec,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None,
+) -> JsonObject:
+    """`payload` (what the worker reads) with the versions of the referenced Secrets and
+    ConfigMaps (one missing from the versions counts as absent) and the log format when it is
+    not `text`. ConfigMaps join only when the spec references one, so a resource that references
+    none keeps the hash it had before they counted."""
+    out: JsonObject = {
+        **payload,
+        "secrets": {name: secret_versions.get(name) for name in referenced_secrets(spec)},
+    }
+    config_maps = referenced_config_maps(spec)
+    if config_maps:
+        versions = config_map_versions or {}
+        out["configMaps"] = {name: versions.get(name) for name in config_maps}
+    if spec.logging.format is not LogFormat.TEXT:
+        out["logFormat"] = spec.logging.format.value
+    return out
+
+
+def hash_of(payload: JsonObject) -> str:
+    """The config hash of a `hash_payload`. The log format joins the payload only when it is not
+    `text`, so a resource that never set it keeps the hash it had before the format existed, and
+    its pods do not roll for it."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def start_script(command: Sequence[str] = WORKER_COMMAND, arguments: Sequence[str] = ()) -> str:
+    """The container's shell step: a per-pod copy of the worker file whose REST listener binds the
+    pod IP and advertises it, then `exec` into the worker (`command` on the copy, then
+    `arguments`) so it receives SIGTERM itself. An IPv6 pod IP is bracketed in the listener
+    URL. `arguments` must need no shell quoting."""
+    source = f"{CONFIG_DIR}/{CONFIG_KEY}"
+    target = f"{RUNTIME_DIR}/{CONFIG_KEY}"
+    return (
+        "set -eu\n"
+        'case "$POD_IP" in *:*) host="[$POD_IP]" ;; *) host="$POD_IP" ;; esac\n'
+        f"{{ cat {source}\n"
+        f'  printf "listeners=http://%s:{REST_PORT}\\n" "$host"\n'
+        '  printf "rest.advertised.host.name=%s\\n" "$POD_IP"\n'
+        f"}} > {target}\n"
+        f"exec {' '.join([*command, target, *arguments])}\n"
+    )
+
+
+def _field_env(name: str, path: str) -> JsonObject:
+    return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
+
+
+def _env(spec: WorkerSpec) -> list[JsonObject]:
+    env: list[JsonObject] = [
+        _field_env("POD_IP", "status.podIP"),
+        _field_env("POD_NAME", "metadata.name"),
+        _field_env("POD_NAMESPACE", "metadata.namespace"),
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "TMPDIR", "value": RUNTIME_DIR},
+    ]
+    if spec.logging.format is not LogFormat.TEXT:
+        env.append({"name": LOG_FORMAT_ENV, "value": spec.logging.format.value})
+    for item in sorted(spec.external_configuration.env, key=lambda e: e.name):
+        if item.value_from.secret_key_ref is not None:
+            ref, kind = item.value_from.secret_key_ref, "secretKeyRef"
+        else:
+            assert item.value_from.config_map_key_ref is not None
+            ref, kind = item.value_from.config_map_key_ref, "configMapKeyRef"
+        env.append({"name": item.name, "valueFrom": {kind: {"name": ref.name, "key": ref.key}}})
+    return env
+
+
+RUNTIME_VOLUME: Final[JsonObject] = {
+    "name": "runtime",
+    "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"},
+}
+"""The private emptyDir the start script writes the per-pod worker file to."""
+
+
+RUNTIME_MOUNT: Final[JsonObject] = {"name": "runtime", "mountPath": RUNTIME_DIR}
+
+
+def external_volumes(spec: WorkerSpec) -> tuple[list[JsonObject], list[JsonObject]]:
+    """The volumes and mounts of `externalConfiguration.volumes`, sorted by name."""
+    volumes: list[JsonObject] = []
+    mounts: list[JsonObject] = []
+    for ext in sorted(spec.external_configuration.volumes, key=lambda v: v.name):
+        volume_name = f"ext-{ext.name}"[:63]
+        if ext.secret is not None:
+            source: JsonObject = {"secret": {"secretName": ext.secret.secret_name}}
+        else:
+            assert ext.config_map is not None
+            source = {"configMap": {"name": ext.config_map.name}}
+        volumes.append({"name": volume_name, **source})
+        mounts.append(
+            {"name": volume_name, "mountPath": f"{EXTERNAL_DIR}/{ext.name}", "readOnly": True}
+        )
+    return volumes, mounts
+
+
+def metrics_port(worker_config: Mapping[str, str]) -> int | None:
+    """The port of the worker's `metrics.listener`, None when it sets none. It must be a fixed
+    port other than the REST port, or the NetworkPolicy could not admit it alone: a
+    `ConfigError` says so."""
+    value = worker_config.get(METRICS_LISTENER_KEY, "").strip()
+    if not value:
+        return None
+    try:
+        port = parse_listener(value).port
+    except ConfigError as e:
+        raise ConfigError(f"workerConfig {METRICS_LISTENER_KEY}={value!r}: {e}") from None
+    if port == 0:
+        raise ConfigError(
+            f"workerConfig {METRICS_LISTENER_KEY}={value!r}: expected a fixed port such as "
+            "http://:9404; port 0 is chosen at bind time, so no NetworkPolicy can admit it"
+        )
+    if port == REST_PORT:
+        raise ConfigError(
+            f"workerConfig {METRICS_LISTENER_KEY}={value!r}: port {REST_PORT} is the REST "
+            "port; expected another port such as http://:9404"
+        )
+    return port
+
+
+def _container_ports(spec: WorkerSpec) -> list[JsonObject]:
+    ports: list[JsonObject] = [
+        {"name": REST_PORT_NAME, "containerPort": REST_PORT, "protocol": "TCP"}
+    ]
+    port = metrics_port(spec.worker_config)
+    if port is not None:
+        ports.append({"name": METRICS_PORT_NAME, "containerPort": port, "protocol": "TCP"})
+    return ports
+
+
+def _probe(*, period: int, failures: int) -> JsonObject:
+    return {
+        "httpGet": {"path": HEALTH_PATH, "port": REST_PORT_NAME, "scheme": "HTTP"},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+        "successThreshold": 1,
+    }
+
+
+def _resources(spec: WorkerSpec) -> JsonObject:
+    out: JsonObject = {}
+    if spec.resources.limits:
+        out["limits"] = dict(sorted(spec.resources.limits.items()))
+    if spec.resources.requests:
+        out["requests"] = dict(sorted(spec.resources.requests.items()))
+    return out
+
+
+def pod_template(
+    spec: WorkerSpec,
+    owner: ResourceOwner,
+    *,
+    image: str,
+    script: str,
+    config_hash: str,
+    volumes: list[JsonObject],
+    mounts: list[JsonObject],
+    grace_seconds: int,
+) -> JsonObject:
+    """The worker pod template both kinds use: one `worker` container running `script`, the
+    spec's image (`image` when it names none), resources and template overrides, and the config
+    hash that rolls the pods. The container's termination message falls back to its log tail, so
+    the operator can say why a crash-looping worker exits."""
+    template = spec.template
+    pod_labels = dict(sorted({**template.labels, **labels(owner)}.items()))
+    pod_annotations = dict(
+        sorted({**template.annotations, CONFIG_HASH_ANNOTATION: config_hash}.items())
+    )
+    container: JsonObject = {
+        "name": WORKER_CONTAINER,
+        "image": spec.image or image,
+        "command": ["/bin/sh", "-c", script],
+        "env": _env(spec),
+        "ports": _container_ports(spec),
+        "startupProbe": _probe(period=5, failures=60),
+        "readinessProbe": _probe(period=5, failures=3),
+        "livenessProbe": _probe(period=10, failures=6),
+        "resources": _resources(spec),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": mounts,
+    }
+    pod_spec: JsonObject = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "containers": [container],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationGracePeriodSeconds": grace_seconds,
+        "volumes": volumes,
+    }
+    if template.node_selector:
+        pod_spec["nodeSelector"] = dict(sorted(template.node_selector.items()))
+    if template.tolerations:
+        pod_spec["tolerations"] = [dict(t) for t in template.tolerations]
+    if template.affinity is not None:
+        pod_spec["affinity"] = dict(template.affinity)
+    return {
+        "metadata": {"labels": pod_labels, "annotations": pod_annotations},
+        "spec": pod_spec,
+    }
+
+
+def rest_service_port() -> JsonObject:
+    """The REST port as a Service exposes it."""
+    return {
+        "name": REST_PORT_NAME,
+        "port": REST_PORT,
+        "targetPort": REST_PORT_NAME,
+        "protocol": "TCP",
+    }
+
+
+def _peer(peer: NetworkPolicyPeer) -> JsonObject:
+    return peer.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def network_policy(
+    owner: ResourceOwner,
+    spec: WorkerSpec,
+    *,
+    name: str,
+    operator_namespace: str,
+    operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
+    workers_talk: bool = True,
+) -> JsonObject:
+    """Only the operator's pods and, with `workers_talk`, the owner's own workers (which forward
+    requests to their leader) reach the REST port. When `workerConfig` sets `metrics.listener`,
+    its port is admitted too: from `networkPolicy.metricsPeers`, or from everywhere when it
+    lists none. Egress is not restricted: workers need Kafka and whatever their connectors talk
+    to."""
+    rest_from: list[JsonObject] = []
+    if workers_talk:
+        rest_from.append({"podSelector": {"matchLabels": selector_labels(owner)}})
+    rest_from.append(
+        {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": operator_namespace}
+            },
+            "podSelector": {"matchLabels": dict(sorted(operator_labels.items()))},
+        }
+    )
+    ingress: list[JsonObject] = [
+        {"from": rest_from, "ports": [{"protocol": "TCP", "port": REST_PORT}]}
+    ]
+    port = metrics_port(spec.worker_config)
+    if port is not None:
+        rule: JsonObject = {"ports": [{"protocol": "TCP", "port": port}]}
+        peers = [_peer(p) for p in spec.network_policy.metrics_peers]
+        if peers:
+            rule = {"from": peers, **rule}
+        ingress.append(rule)
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(owner, name),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(owner)},
+            "policyTypes": ["Ingress"],
+            "ingress": ingress,
+        },
+    }

@@ -1,0 +1,568 @@
+"""The spec and status shapes both custom resources are built from, as pydantic models.
+
+The API group and version, the pieces of a spec both kinds have (resources, pod template,
+external configuration, logging, network policy, worker and connector config maps with their size
+limits), the CEL helpers `crdgen` turns into validation rules, and the status shapes (conditions,
+connector and task states). `kafkaconnector.model` and `standaloneconnect.model` compose them, so
+both CRDs read alike and the shared builders (`core.manifests`) read either spec through
+`WorkerSpec`.
+
+The pydantic validators repeat the rules that the CEL expressions in `crdgen` carry, so that a
+spec checked here fails with a message naming the field, as it would on `kubectl apply`.
+`check_resource_name` refuses names a kind's children could not be named after.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Final, Protocol
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+GROUP: Final = "kconnect.io"
+
+
+VERSION: Final = "v1alpha1"
+
+
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+
+
+CATEGORIES: Final = ("kconnect",)
+
+
+NAME_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+"""DNS-1035 label: the name becomes the worker Service's name."""
+
+
+NAMESPACE_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+FORBIDDEN_CONFIG_KEYS: Final = ("name", "connector.class", "tasks.max")
+"""Connector config keys the resource sets itself."""
+
+
+MAX_CONFIG_ENTRIES: Final = 1_000
+"""The most keys a `config` or `workerConfig` map may have."""
+
+
+MAX_CONFIG_CHARS: Final = 512 * 1024
+"""The most characters (keys and values together) a connector's `config` may have: it travels
+to the workers as one record of the config topic, which Kafka caps at 1 MB by default."""
+
+
+MAX_WORKER_CONFIG_CHARS: Final = 128 * 1024
+"""The most characters (keys and values together) of `workerConfig`: it becomes the worker file
+in a ConfigMap, which Kubernetes caps at 1 MiB."""
+
+
+MAX_TRACE_CHARS: Final = 2_000
+"""Traces in status are trimmed to this many characters, keeping the head (the exception)."""
+
+
+JsonObject = dict[str, Any]
+"""A JSON object: a Kubernetes manifest, a schema, or part of one."""
+
+
+def cel(rule: str, message: str) -> JsonObject:
+    """A CEL rule for the CRD (`x-kubernetes-validations`), kept beside the validator it mirrors."""
+    return {"x-kubernetes-validations": [{"rule": rule, "message": message}]}
+
+
+def cel_list(*rules: tuple[str, str]) -> JsonObject:
+    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
+
+
+def config_size_rule(field: str, max_chars: int) -> tuple[str, str]:
+    """The CEL rule (and its message) bounding a string map's keys and values together."""
+    return (
+        f"self.map(k, k.size() + self[k].size()).sum() <= {max_chars}",
+        f"{field} is too large: its keys and values may have at most {max_chars} characters "
+        "together; put large values in a Secret or ConfigMap and reference them with "
+        "externalConfiguration and a config provider",
+    )
+
+
+def check_config_size(field: str, mapping: dict[str, str], max_chars: int) -> dict[str, str]:
+    """`config_size_rule` in Python, with the API server's message and the size found."""
+    size = sum(len(k) + len(v) for k, v in mapping.items())
+    if size > max_chars:
+        raise ValueError(f"{config_size_rule(field, max_chars)[1]} (it has {size})")
+    return mapping
+
+
+def _immutable(field: str) -> JsonObject:
+    return cel("self == oldSelf", f"{field} is immutable")
+
+
+FREE_FORM: Final[JsonObject] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+FreeFormObject = Annotated[dict[str, JsonValue], WithJsonSchema(FREE_FORM)]
+"""A Kubernetes object the operator passes through unchanged (affinity, a toleration)."""
+
+
+def _quantity_text(value: object) -> object:
+    if isinstance(value, bool):
+        return value  # rejected by the str field: a quantity is never a boolean
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "x-kubernetes-int-or-string": True,
+        }
+    ),
+]
+"""A Kubernetes resource quantity (`500m`, `1Gi`, `2`), kept as its text."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class ResourceRequirements(_Model):
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+    """Resource limits of the worker container, for example `cpu: 1`, `memory: 512Mi`."""
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    """Resource requests of the worker container."""
+
+
+class PodTemplate(_Model):
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Extra labels on the worker pods; the operator's own labels take precedence."""
+    annotations: dict[str, str] = Field(default_factory=dict)
+    """Extra annotations on the worker pods; the operator's own annotations take precedence."""
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
+    """The worker pods' nodeSelector."""
+    tolerations: list[FreeFormObject] = Field(default_factory=list)
+    """The worker pods' tolerations, as in a Pod spec."""
+    affinity: FreeFormObject | None = None
+    """The worker pods' affinity, as in a Pod spec."""
+
+
+class KeyRef(_Model):
+    name: str = Field(min_length=1)
+    """The Secret or ConfigMap name, in the resource's namespace."""
+    key: str = Field(min_length=1)
+    """The key within it."""
+
+
+class EnvSource(_Model):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.secretKeyRef) != has(self.configMapKeyRef)",
+            "valueFrom needs exactly one of secretKeyRef or configMapKeyRef",
+        )
+    )
+
+    secret_key_ref: KeyRef | None = Field(None, alias="secretKeyRef")
+    """A key of a Secret."""
+    config_map_key_ref: KeyRef | None = Field(None, alias="configMapKeyRef")
+    """A key of a ConfigMap."""
+
+
+class ExternalEnv(_Model):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable's name in the worker container."""
+    value_from: EnvSource = Field(alias="valueFrom")
+    """Exactly one of secretKeyRef or configMapKeyRef."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExternalEnv:
+        if (self.value_from.secret_key_ref is None) == (self.value_from.config_map_key_ref is None):
+            raise ValueError(
+                f"env {self.name!r}: valueFrom needs exactly one of secretKeyRef or configMapKeyRef"
+            )
+        return self
+
+
+class SecretVolume(_Model):
+    secret_name: str = Field(alias="secretName", min_length=1)
+    """The Secret to mount; every key becomes a file."""
+
+
+class ConfigMapVolume(_Model):
+    name: str = Field(min_length=1)
+    """The ConfigMap to mount; every key becomes a file."""
+
+
+class ExternalVolume(_Model):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.secret) != has(self.configMap)",
+            "a volume needs exactly one of secret or configMap",
+        )
+    )
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    """Mounted read-only at /opt/kconnect/external-configuration/<name> in the worker container."""
+    secret: SecretVolume | None = None
+    """A Secret as files."""
+    config_map: ConfigMapVolume | None = Field(None, alias="configMap")
+    """A ConfigMap as files."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExternalVolume:
+        if (self.secret is None) == (self.config_map is None):
+            raise ValueError(f"volume {self.name!r}: needs exactly one of secret or configMap")
+        return self
+
+
+class LogLevel(StrEnum):
+    """A log level, under the Kafka (log4j) name the workers' `/admin/loggers` speaks."""
+
+    TRACE = "TRACE"
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+    FATAL = "FATAL"
+    OFF = "OFF"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+ROOT_LOGGER: Final = "root"
+"""The root logger's name in `/admin/loggers`, as in Kafka Connect."""
+
+
+DEFAULT_LOG_LEVEL: Final = LogLevel.INFO
+"""The level a logger removed from `spec.logging.loggers` returns to when `root` is not listed."""
+
+
+MAX_LOGGERS: Final = 64
+"""Bounds the loggers the operator compares on every worker in every pass."""
+
+
+class Logging(_Model):
+    loggers: dict[str, LogLevel] = Field(
+        default_factory=dict,
+        max_length=MAX_LOGGERS,
+        json_schema_extra=cel(
+            "self.all(n, n.size() > 0 && !n.contains('/'))",
+            "logging.loggers: a logger name must be non-empty and contain no '/'",
+        ),
+    )
+    """Log levels by logger name (`root` is the root logger): TRACE, DEBUG, INFO, WARN, ERROR,
+    FATAL or OFF. They are applied to every ready worker at run time through the REST API's
+    `/admin/loggers`, without restarting it; a new worker gets them within one sync. A logger
+    removed from here is set back to the level of `root` (INFO when `root` is not listed)."""
+    format: LogFormat = LogFormat.TEXT
+    """`text` (the default: Kafka Connect's layout) or `json` (one JSON object per line). A
+    change restarts the worker pods."""
+
+    @field_validator("loggers")
+    @classmethod
+    def _loggers(cls, v: dict[str, LogLevel]) -> dict[str, LogLevel]:
+        for name in v:
+            if not name or "/" in name:
+                raise ValueError(
+                    f"logger name {name!r}: expected a non-empty name without '/', "
+                    "such as 'root' or 'kconnect.worker'"
+                )
+        return v
+
+
+class ExternalConfiguration(_Model):
+    env: list[ExternalEnv] = Field(default_factory=list)
+    """Environment variables from Secret or ConfigMap keys, for config providers such as `env`."""
+    volumes: list[ExternalVolume] = Field(default_factory=list)
+    """Secrets or ConfigMaps mounted as files, for config providers such as `file` or
+    `directory`."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> ExternalConfiguration:
+        for what, names in (
+            ("env", [e.name for e in self.env]),
+            ("volumes", [v.name for v in self.volumes]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{what}: duplicate names {', '.join(dupes)}")
+        return self
+
+
+class IPBlock(_Model):
+    cidr: str = Field(min_length=1)
+    """The CIDR admitted, for example `10.0.0.0/8`."""
+    except_: list[str] = Field(default_factory=list, alias="except")
+    """CIDRs within `cidr` that are not admitted."""
+
+
+class NetworkPolicyPeer(_Model):
+    """A source a NetworkPolicy admits, as in its `ingress[].from`."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.ipBlock) ? !has(self.podSelector) && !has(self.namespaceSelector)"
+            " : has(self.podSelector) || has(self.namespaceSelector)",
+            "a peer needs ipBlock alone, or podSelector and/or namespaceSelector",
+        )
+    )
+
+    pod_selector: FreeFormObject | None = Field(None, alias="podSelector")
+    """A label selector of pods (in the worker's namespace unless namespaceSelector is set)."""
+    namespace_selector: FreeFormObject | None = Field(None, alias="namespaceSelector")
+    """A label selector of namespaces; `{}` selects every namespace."""
+    ip_block: IPBlock | None = Field(None, alias="ipBlock")
+    """A CIDR range."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> NetworkPolicyPeer:
+        selectors = self.pod_selector is not None or self.namespace_selector is not None
+        if (self.ip_block is not None) == selectors:
+            raise ValueError("a peer needs ipBlock alone, or podSelector and/or namespaceSelector")
+        return self
+
+
+class NetworkPolicySpec(_Model):
+    metrics_peers: list[NetworkPolicyPeer] = Field(default_factory=list, alias="metricsPeers")
+    """Who may reach the metrics port when `workerConfig` sets `metrics.listener` (Prometheus, for
+    example `namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}`), as
+    NetworkPolicy peers. Empty (the default): every source, as the metrics port serves nothing
+    but metrics. The REST port stays open only to the operator and the workers."""
+
+
+def network_policy_field() -> Any:
+    return Field(default_factory=NetworkPolicySpec, alias="networkPolicy")
+
+
+def no_keys(mapping: dict[str, str], keys: tuple[str, ...], why: str) -> dict[str, str]:
+    present = [k for k in keys if k in mapping]
+    if present:
+        raise ValueError(f"must not contain {', '.join(repr(k) for k in present)}: {why}")
+    return mapping
+
+
+def bootstrap_servers_field() -> Any:
+    return Field(alias="bootstrapServers", min_length=1)
+
+
+def image_field() -> Any:
+    return Field(None, min_length=1)
+
+
+REST_SECURITY_KEYS: Final = ("rest.extension.classes", "admin.listeners")
+"""Worker keys that would lock the operator out of its workers: basic authentication (the
+operator's REST client and the kubelet's probes carry no credentials) and admin endpoints moved
+off the REST port (the operator sets log levels there). The NetworkPolicy protects the API."""
+
+
+REST_SECURITY_WHY: Final = (
+    "the operator and the kubelet's probes reach the workers' REST API without credentials and "
+    "set log levels on its /admin endpoints; the NetworkPolicy restricts who reaches it"
+)
+
+
+ConfigValue = Annotated[str, Field(max_length=MAX_CONFIG_CHARS)]
+
+
+WorkerConfigValue = Annotated[str, Field(max_length=MAX_WORKER_CONFIG_CHARS)]
+
+
+def worker_config_field(managed_keys: tuple[str, ...]) -> Any:
+    """`workerConfig`, whose CEL rules refuse the keys the operator manages and the REST security
+    keys that would lock the operator out, and bound its size."""
+    return Field(
+        default_factory=dict,
+        alias="workerConfig",
+        max_length=MAX_CONFIG_ENTRIES,
+        json_schema_extra=cel_list(
+            (
+                f"!({list(managed_keys)!r}.exists(k, k in self))",
+                "workerConfig must not set the keys the operator manages: "
+                + ", ".join(managed_keys),
+            ),
+            (
+                f"!({list(REST_SECURITY_KEYS)!r}.exists(k, k in self))",
+                f"workerConfig must not set {' or '.join(REST_SECURITY_KEYS)}: "
+                + REST_SECURITY_WHY,
+            ),
+            config_size_rule("workerConfig", MAX_WORKER_CONFIG_CHARS),
+        ),
+    )
+
+
+def no_worker_keys(mapping: dict[str, str], managed_keys: tuple[str, ...]) -> dict[str, str]:
+    """`workerConfig` without the keys the operator manages or that would lock it out."""
+    no_keys(mapping, managed_keys, "the operator manages these keys")
+    return no_keys(mapping, REST_SECURITY_KEYS, REST_SECURITY_WHY)
+
+
+def connector_config_field(*rules: tuple[str, str]) -> Any:
+    """A connector's `config`, with `rules` and the CEL rule bounding its size."""
+    return Field(
+        default_factory=dict,
+        max_length=MAX_CONFIG_ENTRIES,
+        json_schema_extra=cel_list(*rules, config_size_rule("config", MAX_CONFIG_CHARS)),
+    )
+
+
+def resources_field() -> Any:
+    return Field(default_factory=ResourceRequirements)
+
+
+def template_field() -> Any:
+    return Field(default_factory=PodTemplate)
+
+
+def external_configuration_field() -> Any:
+    return Field(default_factory=ExternalConfiguration, alias="externalConfiguration")
+
+
+def logging_field() -> Any:
+    return Field(default_factory=Logging)
+
+
+def resource_name_rule(max_length: int, names: str) -> JsonObject:
+    """The CEL rule on a resource's `metadata.name`: a DNS-1035 label of at most `max_length`
+    characters, because it `names` the children that embed it."""
+    return cel(
+        f"self.metadata.name.size() <= {max_length}"
+        f" && self.metadata.name.matches({NAME_PATTERN!r})",
+        f"metadata.name must be a DNS-1035 label of at most {max_length} characters: "
+        f"it names {names}",
+    )
+
+
+class WorkerSpec(Protocol):
+    """What the shared builders read from either kind's spec."""
+
+    @property
+    def image(self) -> str | None: ...
+    @property
+    def resources(self) -> ResourceRequirements: ...
+    @property
+    def template(self) -> PodTemplate: ...
+    @property
+    def external_configuration(self) -> ExternalConfiguration: ...
+    @property
+    def logging(self) -> Logging: ...
+    @property
+    def worker_config(self) -> dict[str, str]: ...
+    @property
+    def network_policy(self) -> NetworkPolicySpec: ...
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class ReadyReason(StrEnum):
+    """Why the Ready condition has its status."""
+
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    STOPPED = "Stopped"
+    PENDING = "Pending"
+    """Workers are ready, but the connector or a task has not reached the wanted state yet."""
+    WORKERS_NOT_READY = "WorkersNotReady"
+    WORKER_FAILED = "WorkerFailed"
+    """No worker is ready and the pods, the workload or a missing Secret or ConfigMap say why."""
+    APPLY_FAILED = "ApplyFailed"
+    """The API server refused a child (the Deployment, the worker ConfigMap, ...)."""
+    CONNECTOR_FAILED = "ConnectorFailed"
+    TASK_FAILED = "TaskFailed"
+    INVALID_CONFIG = "InvalidConfig"
+
+
+READY: Final = "Ready"
+
+
+class Condition(_Model):
+    type: str
+    """The condition's type, for example Ready."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    reason: str = ""
+    """A CamelCase reason, for example WorkersNotReady, WorkerFailed, ApplyFailed,
+    ConnectorFailed, TaskFailed, InvalidConfig."""
+    message: str = ""
+    """A message for people."""
+    last_transition_time: str | None = Field(None, alias="lastTransitionTime")
+    """When the status last changed (RFC 3339)."""
+    observed_generation: int | None = Field(None, alias="observedGeneration")
+    """The generation the condition was computed from."""
+
+
+class TaskStatus(_Model):
+    id: int = Field(ge=0)
+    """The task number."""
+    state: str
+    """UNASSIGNED, RUNNING, PAUSED, STOPPED, FAILED or RESTARTING."""
+    worker: str = ""
+    """The worker (pod IP and port) running the task."""
+    trace: str | None = None
+    """The failure's trace, trimmed."""
+
+
+class ConnectorStatus(_Model):
+    state: str
+    """The connector's state as the workers report it."""
+    worker: str = ""
+    """The worker running the connector."""
+    trace: str | None = None
+    """The failure's trace, trimmed."""
+    tasks: list[TaskStatus] = Field(default_factory=list)
+    """Each task's state and worker."""
+
+
+def applied_loggers_field() -> Any:
+    return Field(None, alias="appliedLoggers")
+
+
+class ObjectMeta(BaseModel):
+    """The parts of metadata the operator reads; the rest passes through."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
+
+    name: str
+    namespace: str
+    uid: str = ""
+    generation: int | None = None
+
+
+def check_resource_name(namespace: str, name: str, *, max_length: int) -> None:
+    """Raise ValueError unless `namespace` and `name` are ones the API server would admit for a
+    kind whose names have at most `max_length` characters."""
+    if not (len(namespace) <= 63 and re.fullmatch(NAMESPACE_PATTERN, namespace)):
+        raise ValueError(f"namespace {namespace!r}: expected a DNS-1123 label")
+    if not (len(name) <= max_length and re.fullmatch(NAME_PATTERN, name)):
+        raise ValueError(
+            f"metadata.name {name!r}: expected a DNS-1035 label of at most {max_length} characters"
+        )
+
+
+def trim_trace(trace: str | None, limit: int = MAX_TRACE_CHARS) -> str | None:
+    """A trace short enough for status: its head, where the exception is, and a marker."""
+    if trace is None or len(trace) <= limit:
+        return trace
+    marker = "\n... (trimmed)"
+    return trace[: max(0, limit - len(marker))] + marker

@@ -1,0 +1,377 @@
+"""The children of a `KafkaConnector`, as pure functions of its spec (shared: `core.manifests`).
+
+Each builder returns a plain JSON-ready dict, the same for the same inputs (keys in a fixed order,
+lists sorted where Kubernetes does not care about order), so the shell can apply it idempotently
+and compare it with what is there. Every child carries a controller owner reference to the
+KafkaConnector, so deleting the resource garbage-collects the workers.
+
+What rolls the worker pods and what does not:
+- The pod template carries `kconnect.io/config-hash`, a hash of the rendered worker properties,
+  of the resourceVersions of the Secrets and ConfigMaps the spec references and of a log
+  format other than `text`. A change to any of them changes the template, so the Deployment
+  rolls the pods; nothing else feeds the hash. The log format reaches the worker as
+  `KCONNECT_LOG_FORMAT` in its env.
+- The connector's own fields (`class`, `tasksMax`, `config`, `state`) and the log levels
+  (`logging.loggers`) appear in no child: they go to the workers over REST, and a change to them
+  never touches the Deployment.
+
+Config providers: unless `workerConfig` sets `config.providers` itself, the worker properties
+declare `env`, `file` and `dir` (Kafka's EnvVarConfigProvider, FileConfigProvider and
+DirectoryConfigProvider), the last two limited to `EXTERNAL_DIR`, so that a connector config can
+name a mounted Secret as `${dir:/opt/kconnect/external-configuration/<volume>:<key>}` with no
+further setup. `env` is limited (`allowlist.pattern`) to the variables the spec declares in
+`externalConfiguration.env`: a connector config, which any REST caller can write, never reads the
+rest of the worker's environment. Setting `config.providers` replaces all three: the user
+declares what they list, and their limits.
+
+The file connectors: the worker properties set `file.connectors.enable=false` unless
+`workerConfig` sets it, so FileStreamSource and FileStreamSink (which read and write any file the
+worker can) run only where a resource asks for them.
+
+The pod IP in the worker's REST settings: `kconnect distributed FILE` reads a plain properties file
+with no variable substitution, and the Kubernetes downward API can put the pod IP in env but not
+in a file. So the container is a small `/bin/sh` step that copies the mounted worker.properties
+into a private emptyDir, appends `listeners=http://$POD_IP:8083` and
+`rest.advertised.host.name=$POD_IP`, and `exec`s `kconnect distributed` on the copy. The worker
+then runs as the container's main process (it gets SIGTERM directly and drains), its worker id is
+`<pod IP>:8083`, and requests forwarded between workers reach the right pod. The REST server binds
+the pod IP rather than every address: probes, the operator and the other workers all use the pod
+IP, and pods that share a network (a node without pod network namespaces, such as the test
+kubelet's) never clash on the port. The root filesystem stays read-only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+from kconnect.config.worker import DistributedConfig
+from kconnect.errors import ConfigError
+from kconnect_operator.core.children import CONFIG_SOURCES_ANNOTATION, config_sources
+from kconnect_operator.core.manifests import (
+    CONFIG_DIR,
+    CONFIG_KEY,
+    DEFAULT_OPERATOR_LABELS,
+    DRAIN_MARGIN_S,
+    FILE_CONNECTORS_KEY,
+    RUNTIME_MOUNT,
+    RUNTIME_VOLUME,
+    OwnerKind,
+    ResourceOwner,
+    default_properties,
+    external_volumes,
+    hash_of,
+    hash_payload,
+    metadata,
+    network_policy,
+    pod_template,
+    render_properties,
+    rest_service_port,
+    selector_labels,
+    start_script,
+)
+from kconnect_operator.core.shapes import (
+    JsonObject,
+)
+from kconnect_operator.kafkaconnector.model import (
+    KIND,
+    MAX_NAME_LENGTH,
+    KafkaConnectorSpec,
+    derived_names,
+)
+
+SELECTOR_LABEL: Final = "kconnect.io/connector"
+
+
+COMPONENT: Final = "connect-worker"
+
+
+DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
+    "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "header.converter": "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+    # The broker's default.replication.factor: right on a one-broker test cluster and in prod.
+    "config.storage.replication.factor": "-1",
+    "offset.storage.replication.factor": "-1",
+    "status.storage.replication.factor": "-1",
+    FILE_CONNECTORS_KEY: "false",
+}
+"""Worker defaults the operator writes; `workerConfig` overrides each."""
+
+
+CONNECTOR_OWNER: Final = OwnerKind(
+    kind=KIND,
+    component=COMPONENT,
+    selector_label=SELECTOR_LABEL,
+    max_name_length=MAX_NAME_LENGTH,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner(ResourceOwner):
+    """The KafkaConnector that owns the children."""
+
+    kind: ClassVar[OwnerKind] = CONNECTOR_OWNER
+
+    sink_group: str | None = None
+    """The sink consumer group recorded on the resource (`SINK_GROUP_ANNOTATION`); None when
+    none is recorded yet (the default, `default_sink_group`, then applies)."""
+
+
+def child_name(owner: Owner) -> str:
+    """The name of the Deployment, Service, PodDisruptionBudget and NetworkPolicy."""
+    return f"{owner.name}-connect"
+
+
+def config_map_name(owner: Owner) -> str:
+    return f"{owner.name}-connect-config"
+
+
+SINK_GROUP_ANNOTATION: Final = "kconnect.io/sink-group"
+"""The sink consumer group the operator chose for a resource, recorded when it first applies the
+children, so that the choice never changes under the resource's committed offsets."""
+
+
+WORKER_GROUP_KEY: Final = "consumer.group.id"
+
+
+CONNECTOR_GROUP_KEY: Final = "consumer.override.group.id"
+
+
+def default_sink_group(namespace: str, name: str) -> str:
+    """The sink group of a new resource: `connect-<namespace>.<name>`. A namespace holds no dot
+    and a name neither, so two resources never share it."""
+    return f"connect-{namespace}.{name}"
+
+
+def initial_sink_group(namespace: str, name: str, *, existed: bool) -> str:
+    """The group to record for a resource that has none recorded: Kafka Connect's
+    `connect-<name>` for one an earlier operator already ran (`existed`: its committed offsets
+    are there), `default_sink_group` for a new one."""
+    return f"connect-{name}" if existed else default_sink_group(namespace, name)
+
+
+def sink_group(spec: KafkaConnectorSpec, owner: Owner) -> str:
+    """The group a sink's tasks commit to: the connector's `consumer.override.group.id`, else
+    `workerConfig`'s `consumer.group.id`, else the recorded one, else the default."""
+    return (
+        spec.config.get(CONNECTOR_GROUP_KEY)
+        or spec.worker_config.get(WORKER_GROUP_KEY)
+        or owner.sink_group
+        or default_sink_group(owner.namespace, owner.name)
+    )
+
+
+def _check_sink_group(spec: KafkaConnectorSpec, owner: Owner, worker_group: str) -> None:
+    group = sink_group(spec, owner)
+    if not group.strip() or group != group.strip():
+        raise ConfigError(
+            f"{owner.namespace}/{owner.name}: sink consumer group {group!r}: expected a "
+            "non-empty group id without surrounding spaces"
+        )
+    if group == worker_group:
+        raise ConfigError(
+            f"{owner.namespace}/{owner.name}: sink consumer group {group!r} is the worker group "
+            f"(spec.groupId): expected another group id in {CONNECTOR_GROUP_KEY} or "
+            f"workerConfig {WORKER_GROUP_KEY}"
+        )
+
+
+def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
+    """The worker's properties, sorted by key: defaults, then `workerConfig`, then the keys the
+    operator manages (the REST listener is added per pod by `start_script`). Raises
+    `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
+    names = derived_names(spec, owner.namespace, owner.name)
+    _check_sink_group(spec, owner, names.group_id)
+    props = {
+        **default_properties(DEFAULT_WORKER_PROPERTIES, spec),
+        # One connector per worker cluster: the worker-wide sink group is the connector's.
+        WORKER_GROUP_KEY: owner.sink_group or default_sink_group(owner.namespace, owner.name),
+        **spec.worker_config,
+        "bootstrap.servers": spec.bootstrap_servers,
+        "group.id": names.group_id,
+        "config.storage.topic": names.config_storage_topic,
+        "offset.storage.topic": names.offset_storage_topic,
+        "status.storage.topic": names.status_storage_topic,
+    }
+    DistributedConfig.parse(props, source=f"{owner.namespace}/{owner.name} spec.workerConfig")
+    return dict(sorted(props.items()))
+
+
+def config_payload(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
+) -> JsonObject:
+    """What the config hash covers: the rendered worker properties, the referenced Secrets' and
+    ConfigMaps' resourceVersions and the log format (see `hash_payload`)."""
+    return hash_payload(
+        {"properties": render_properties(worker_properties(spec, owner))},
+        spec,
+        secret_versions,
+        config_map_versions,
+    )
+
+
+def config_hash(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
+) -> str:
+    """A hash of `config_payload`. Versions of Secrets and ConfigMaps the spec does not reference
+    are ignored."""
+    return hash_of(config_payload(spec, owner, secret_versions, config_map_versions))
+
+
+def termination_grace_seconds(spec: KafkaConnectorSpec, owner: Owner) -> int:
+    """Long enough for the worker to stop its tasks gracefully and flush their offsets."""
+    config = DistributedConfig.parse(worker_properties(spec, owner))
+    drain_ms = config.task_shutdown_graceful_timeout_ms + config.offset_flush_timeout_ms
+    return math.ceil(drain_ms / 1000) + DRAIN_MARGIN_S
+
+
+def build_config_map(spec: KafkaConnectorSpec, owner: Owner) -> JsonObject:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(owner, config_map_name(owner)),
+        "data": {CONFIG_KEY: render_properties(worker_properties(spec, owner))},
+    }
+
+
+def _volumes(spec: KafkaConnectorSpec, owner: Owner) -> tuple[list[JsonObject], list[JsonObject]]:
+    volumes: list[JsonObject] = [
+        {
+            "name": "worker-config",
+            "configMap": {
+                "name": config_map_name(owner),
+                "items": [{"key": CONFIG_KEY, "path": CONFIG_KEY}],
+            },
+        },
+        RUNTIME_VOLUME,
+    ]
+    mounts: list[JsonObject] = [
+        {"name": "worker-config", "mountPath": CONFIG_DIR, "readOnly": True},
+        RUNTIME_MOUNT,
+    ]
+    ext_volumes, ext_mounts = external_volumes(spec)
+    return volumes + ext_volumes, mounts + ext_mounts
+
+
+def build_deployment(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    *,
+    image: str,
+    secret_versions: Mapping[str, str],
+    config_map_versions: Mapping[str, str] | None = None,
+) -> JsonObject:
+    """The worker Deployment. `image` is used when the spec names none; `secret_versions` and
+    `config_map_versions` map Secret and ConfigMap names to resourceVersions (see
+    `config_hash`). Its `kconnect.io/config-sources` annotation lists what the hash covers, so
+    a roll can be reported with its cause."""
+    volumes, mounts = _volumes(spec, owner)
+    payload = config_payload(spec, owner, secret_versions, config_map_versions)
+    template = pod_template(
+        spec,
+        owner,
+        image=image,
+        script=start_script(),
+        config_hash=hash_of(payload),
+        volumes=volumes,
+        mounts=mounts,
+        grace_seconds=termination_grace_seconds(spec, owner),
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            **metadata(owner, child_name(owner)),
+            "annotations": {CONFIG_SOURCES_ANNOTATION: config_sources(payload)},
+        },
+        "spec": {
+            "replicas": spec.replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": selector_labels(owner)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "template": template,
+        },
+    }
+
+
+def build_service(owner: Owner) -> JsonObject:
+    """The workers' REST API; its ready endpoints are where the operator sends connector
+    config."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(owner, child_name(owner)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(owner),
+            "ports": [rest_service_port()],
+        },
+    }
+
+
+def build_pod_disruption_budget(owner: Owner) -> JsonObject:
+    """At most one worker evicted at a time, so a drain moves tasks one worker at a time."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(owner, child_name(owner)),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(owner)}},
+    }
+
+
+def build_network_policy(
+    owner: Owner,
+    spec: KafkaConnectorSpec,
+    *,
+    operator_namespace: str,
+    operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
+) -> JsonObject:
+    """The workers' NetworkPolicy (`manifests.network_policy`): the operator's pods and the
+    workers themselves (they forward requests to their leader) reach the REST port."""
+    return network_policy(
+        owner,
+        spec,
+        name=child_name(owner),
+        operator_namespace=operator_namespace,
+        operator_labels=operator_labels,
+    )
+
+
+def build_children(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    *,
+    image: str,
+    secret_versions: Mapping[str, str],
+    operator_namespace: str,
+    operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
+    config_map_versions: Mapping[str, str] | None = None,
+) -> list[JsonObject]:
+    """Every child, in the order to apply them: config before the pods that mount it."""
+    return [
+        build_config_map(spec, owner),
+        build_service(owner),
+        build_pod_disruption_budget(owner),
+        build_network_policy(
+            owner, spec, operator_namespace=operator_namespace, operator_labels=operator_labels
+        ),
+        build_deployment(
+            spec,
+            owner,
+            image=image,
+            secret_versions=secret_versions,
+            config_map_versions=config_map_versions,
+        ),
+    ]

@@ -1,0 +1,629 @@
+"""What the operator decides about a `KafkaConnector`, as pure functions over plain data.
+
+The handlers observe (pods from the API server, the connector's config and status from a worker's
+REST API), call these functions, and carry out what they return. Nothing here does I/O or reads
+a clock: `now` is an argument, so every decision is reproducible in a unit test. What both kinds
+decide alike (workers, conditions, log levels) is in `core.status`.
+
+Invariants:
+- **The connector config is the spec, completed.** `name`, `connector.class` and `tasks.max` come
+  from the resource; the CRD forbids them inside `spec.config`. It is sent only when it differs
+  from what the workers hold, so a resync never rewrites the config topic.
+- **Target state follows the spec through pause, resume and stop,** never through a config PUT.
+  A command is resent only when the workers report a settled state (RUNNING, PAUSED, STOPPED)
+  other than the wanted one, or when the wanted state changed since it was last sent: a FAILED or
+  UNASSIGNED connector is not flooded with commands.
+- **Ready is False while anything is FAILED,** while no worker is ready, while the workers
+  rejected the config, and until the connector and every task report the wanted state.
+- **Auto-restart backs off exponentially** (`base * 2^(n-1)` before the n-th restart after the
+  first, capped) and its counter resets once the connector has stayed healthy for the backoff
+  that would come next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from kconnect.errors import ConfigError
+from kconnect.storage.states import State
+from kconnect_operator.core import children
+from kconnect_operator.core.actions import (
+    Action,
+    ApplyChildren,
+    AutoRestartConnector,
+    Outcome,
+    RemoveAnnotations,
+    Restart,
+    RestartTask,
+    SendCommand,
+    SendConfig,
+    Warn,
+)
+from kconnect_operator.core.manifests import (
+    CONFIG_HASH_ANNOTATION,
+    REST_PORT,
+    selector_string,
+)
+from kconnect_operator.core.options import OperatorOptions
+from kconnect_operator.core.shapes import (
+    READY,
+    ConditionStatus,
+    ConnectorStatus,
+    JsonObject,
+    ReadyReason,
+    TaskStatus,
+)
+from kconnect_operator.core.status import (
+    Worker,
+    is_terminating,
+    log_level_actions,
+    ready,
+    ready_workers,
+    rfc3339,
+    spec_workers_cause,
+    trace_summary,
+)
+from kconnect_operator.kafkaconnector.build import Owner, build_children, child_name
+from kconnect_operator.kafkaconnector.model import (
+    AutoRestart,
+    AutoRestartStatus,
+    KafkaConnectorSpec,
+    KafkaConnectorStatus,
+    TargetState,
+)
+
+RESTART_ANNOTATION: Final = "kconnect.io/restart"
+"""Restart the connector. The value is `true`, or a comma-separated subset of `includeTasks` and
+`onlyFailed`, with the meaning of the REST API's query parameters."""
+
+
+RESTART_TASK_ANNOTATION: Final = "kconnect.io/restart-task"
+"""Restart one task: the value is its number."""
+
+
+RESTART_FLAGS: Final = ("includeTasks", "onlyFailed")
+
+
+SETTLED_STATES: Final = frozenset({State.RUNNING, State.PAUSED, State.STOPPED})
+
+
+_REST_STATE: Final[Mapping[TargetState, str]] = {
+    TargetState.RUNNING: State.RUNNING,
+    TargetState.PAUSED: State.PAUSED,
+    TargetState.STOPPED: State.STOPPED,
+}
+
+
+def rest_state(state: TargetState) -> str:
+    """The state the workers report once `state` is in effect (RUNNING, PAUSED, STOPPED)."""
+    return _REST_STATE[state]
+
+
+def parse_rfc3339(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def connector_config(spec: KafkaConnectorSpec, name: str) -> dict[str, str]:
+    """The config the workers should hold for the connector `name`."""
+    return dict(
+        sorted(
+            {
+                **spec.config,
+                "name": name,
+                "connector.class": spec.class_,
+                "tasks.max": str(spec.tasks_max),
+            }.items()
+        )
+    )
+
+
+def config_differs(desired: Mapping[str, str], current: Mapping[str, str] | None) -> bool:
+    """Whether `desired` must be sent: the connector is missing, or any key or value differs."""
+    return current is None or dict(current) != dict(desired)
+
+
+class StateCommand(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+
+
+_COMMAND: Final[Mapping[TargetState, StateCommand]] = {
+    TargetState.RUNNING: StateCommand.RESUME,
+    TargetState.PAUSED: StateCommand.PAUSE,
+    TargetState.STOPPED: StateCommand.STOP,
+}
+
+
+def state_command(
+    desired: TargetState, observed: str | None, last_sent: TargetState | None
+) -> StateCommand | None:
+    """The command that moves the connector to `desired`, or None when none is needed.
+
+    `observed` is the connector's state from its status (None when unknown); `last_sent` is the
+    target state this operator last sent (None when it sent none since it started)."""
+    if observed is None:
+        return None
+    if observed in SETTLED_STATES:
+        return None if observed == rest_state(desired) else _COMMAND[desired]
+    # FAILED, UNASSIGNED or RESTARTING: the target state may still be wrong; send it once.
+    if last_sent != desired and desired is not TargetState.RUNNING:
+        return _COMMAND[desired]
+    return None
+
+
+def live_pods(pods: Sequence[JsonObject]) -> int:
+    """Worker pods that exist and are not terminating: the scale subresource's replicas."""
+    return sum(1 for pod in pods if not is_terminating(pod))
+
+
+@dataclass(frozen=True, slots=True)
+class RestartRequest:
+    task: int | None
+    """The task to restart; None restarts the connector."""
+    include_tasks: bool = False
+    only_failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RestartAnnotations:
+    requests: tuple[RestartRequest, ...]
+    remove: tuple[str, ...]
+    """The annotations to remove once the requests are done (or were rejected)."""
+    errors: tuple[str, ...]
+    """Why an annotation was rejected, for an Event."""
+
+
+def restart_annotations(annotations: Mapping[str, str]) -> RestartAnnotations:
+    requests: list[RestartRequest] = []
+    remove: list[str] = []
+    errors: list[str] = []
+    if RESTART_ANNOTATION in annotations:
+        remove.append(RESTART_ANNOTATION)
+        value = annotations[RESTART_ANNOTATION].strip()
+        words = [] if value.lower() in ("", "true") else [w.strip() for w in value.split(",")]
+        unknown = [w for w in words if w not in RESTART_FLAGS]
+        if unknown:
+            errors.append(
+                f"annotation {RESTART_ANNOTATION}={value!r}: unknown {', '.join(unknown)}; "
+                f"expected 'true' or a comma-separated subset of {', '.join(RESTART_FLAGS)}"
+            )
+        else:
+            requests.append(
+                RestartRequest(
+                    task=None,
+                    include_tasks="includeTasks" in words,
+                    only_failed="onlyFailed" in words,
+                )
+            )
+    if RESTART_TASK_ANNOTATION in annotations:
+        remove.append(RESTART_TASK_ANNOTATION)
+        value = annotations[RESTART_TASK_ANNOTATION].strip()
+        if value.isdigit():
+            requests.append(RestartRequest(task=int(value)))
+        else:
+            errors.append(
+                f"annotation {RESTART_TASK_ANNOTATION}={value!r}: expected a task number such as 0"
+            )
+    return RestartAnnotations(tuple(requests), tuple(remove), tuple(errors))
+
+
+def backoff(restarts: int, base_s: float, max_s: float) -> timedelta:
+    """The wait before the next automatic restart after `restarts` of them: none before the
+    first, then `base`, `2 base`, `4 base`, ... up to `max`."""
+    if restarts <= 0:
+        return timedelta(0)
+    return timedelta(seconds=min(max_s, base_s * 2 ** (restarts - 1)))
+
+
+def is_failed(status: ConnectorStatus) -> bool:
+    return status.state == State.FAILED or any(t.state == State.FAILED for t in status.tasks)
+
+
+def is_healthy(status: ConnectorStatus) -> bool:
+    return (
+        status.state == State.RUNNING
+        and bool(status.tasks)
+        and all(t.state == State.RUNNING for t in status.tasks)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AutoRestartDecision:
+    restart: bool
+    status: AutoRestartStatus | None
+    exhausted: bool = False
+    """The connector is failed and `maxRestarts` is used up."""
+
+
+def auto_restart(
+    policy: AutoRestart,
+    observed: ConnectorStatus | None,
+    previous: AutoRestartStatus | None,
+    now: datetime,
+    *,
+    base_s: float,
+    max_s: float,
+) -> AutoRestartDecision:
+    """Whether to restart the failed parts of the connector now, and the counter to record."""
+    if not policy.enabled or observed is None:
+        return AutoRestartDecision(restart=False, status=previous)
+    count = previous.count if previous else 0
+    last = (
+        parse_rfc3339(previous.last_restart_time)
+        if previous and previous.last_restart_time
+        else None
+    )
+    wait = backoff(count, base_s, max_s)
+    if is_healthy(observed):
+        if count and last is not None and now - last >= backoff(count + 1, base_s, max_s):
+            return AutoRestartDecision(
+                restart=False, status=AutoRestartStatus(count=0, last_restart_time=rfc3339(last))
+            )
+        return AutoRestartDecision(restart=False, status=previous)
+    if not is_failed(observed):
+        return AutoRestartDecision(restart=False, status=previous)
+    if policy.max_restarts is not None and count >= policy.max_restarts:
+        return AutoRestartDecision(restart=False, status=previous, exhausted=True)
+    if last is not None and now - last < wait:
+        return AutoRestartDecision(restart=False, status=previous)
+    return AutoRestartDecision(
+        restart=True, status=AutoRestartStatus(count=count + 1, last_restart_time=rfc3339(now))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the handlers saw in one pass."""
+
+    generation: int | None
+    workers_ready: int
+    replicas: int
+    """Worker pods that exist."""
+    connector: ConnectorStatus | None
+    """The connector's status from the workers; None when it is unknown or missing."""
+    config_error: str | None = None
+    """Why the spec cannot become workers, or why the workers rejected the connector config."""
+    unreachable: str | None = None
+    """Why no worker's REST API answered."""
+    apply_error: str | None = None
+    """Why the API server refused a child."""
+    workers_failure: str | None = None
+    """Why no worker is ready, when something says so (`workers_cause`)."""
+
+
+def ready_condition(
+    spec: KafkaConnectorSpec, obs: Observation
+) -> tuple[ConditionStatus, ReadyReason, str]:
+    """The Ready condition's status, reason and message."""
+    false = ConditionStatus.FALSE
+    if obs.config_error is not None:
+        return false, ReadyReason.INVALID_CONFIG, obs.config_error
+    if obs.apply_error is not None:
+        return false, ReadyReason.APPLY_FAILED, obs.apply_error
+    if obs.workers_ready == 0 and spec.replicas > 0 and obs.workers_failure is not None:
+        return false, ReadyReason.WORKER_FAILED, obs.workers_failure
+    if obs.workers_ready == 0:
+        message = (
+            "spec.replicas is 0: no worker runs the connector"
+            if spec.replicas == 0
+            else f"0/{spec.replicas} worker pods are ready"
+        )
+        return false, ReadyReason.WORKERS_NOT_READY, message
+    if obs.connector is None:
+        reason = obs.unreachable or "the workers do not report the connector yet"
+        return false, ReadyReason.PENDING, reason
+    connector = obs.connector
+    if connector.state == State.FAILED:
+        return (
+            false,
+            ReadyReason.CONNECTOR_FAILED,
+            (
+                f"connector FAILED on {connector.worker or 'an unknown worker'}: "
+                f"{trace_summary(connector.trace)}"
+            ).rstrip(": "),
+        )
+    failed = [t for t in connector.tasks if t.state == State.FAILED]
+    if failed:
+        first = failed[0]
+        ids = ", ".join(str(t.id) for t in failed)
+        return (
+            false,
+            ReadyReason.TASK_FAILED,
+            (
+                f"{len(failed)} of {len(connector.tasks)} tasks FAILED ({ids}); task {first.id} on "
+                f"{first.worker or 'an unknown worker'}: {trace_summary(first.trace)}"
+            ).rstrip(": "),
+        )
+    want = rest_state(spec.state)
+    if spec.state is TargetState.STOPPED:
+        if connector.state == State.STOPPED:
+            return ConditionStatus.TRUE, ReadyReason.STOPPED, "the connector is stopped"
+        return false, ReadyReason.PENDING, f"stopping: the connector is {connector.state}"
+    in_state = sum(1 for t in connector.tasks if t.state == want)
+    if connector.state == want and connector.tasks and in_state == len(connector.tasks):
+        reason = ReadyReason.RUNNING if want == State.RUNNING else ReadyReason.PAUSED
+        return ConditionStatus.TRUE, reason, (f"the connector and {in_state} tasks are {want}")
+    if want == State.PAUSED and connector.state == State.PAUSED and not connector.tasks:
+        # Created paused: as in Kafka Connect, no tasks exist until the connector is resumed.
+        return (
+            ConditionStatus.TRUE,
+            ReadyReason.PAUSED,
+            "the connector is PAUSED and has no tasks (created paused: its tasks are made when it "
+            "is resumed)",
+        )
+    if connector.state == State.UNASSIGNED:
+        return (
+            false,
+            ReadyReason.PENDING,
+            (
+                f"the connector is UNASSIGNED: no worker runs it (a worker that lost its Kafka "
+                f"group membership, e.g. while a broker is unreachable, holds no assignment), "
+                f"so its tasks' last reported states ({_states(connector.tasks)}) are stale"
+            ),
+        )
+    return (
+        false,
+        ReadyReason.PENDING,
+        (f"the connector is {connector.state}, {in_state}/{len(connector.tasks)} tasks {want}"),
+    )
+
+
+def _states(tasks: Sequence[TaskStatus]) -> str:
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.state] = counts.get(task.state, 0) + 1
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no tasks"
+
+
+def build_status(
+    spec: KafkaConnectorSpec,
+    obs: Observation,
+    *,
+    selector: str,
+    previous: KafkaConnectorStatus | None,
+    auto_restart_status: AutoRestartStatus | None,
+    now: datetime,
+    applied: list[str] | None = None,
+) -> KafkaConnectorStatus:
+    status, reason, message = ready_condition(spec, obs)
+    condition = ready(
+        status,
+        reason,
+        message,
+        previous=previous.conditions if previous else (),
+        generation=obs.generation,
+        now=now,
+    )
+    tasks_ready = (
+        sum(1 for t in obs.connector.tasks if t.state == State.RUNNING) if obs.connector else 0
+    )
+    return KafkaConnectorStatus(
+        conditions=[condition],
+        observed_generation=obs.generation,
+        connector_state=obs.connector,
+        tasks_ready=tasks_ready,
+        workers_ready=obs.workers_ready,
+        replicas=obs.replicas,
+        selector=selector,
+        auto_restart=auto_restart_status,
+        applied_loggers=applied,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# One pass: what was observed, and the one decision over it.
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What a resource's loop remembers between passes about the connector's config and state."""
+
+    last_sent_state: TargetState | None = None
+    """The target state this operator last sent (None when it sent none since it started)."""
+    rejected: Mapping[str, str] | None = None
+    """A config the workers rejected: not sent again while the spec asks for it of the same
+    workers."""
+    rejected_by: frozenset[str] = frozenset()
+    """The ready workers' config hashes when the config was rejected: workers with another
+    worker config (say, one that allows a plugin) are asked again."""
+    config_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """Everything one pass read before deciding: the resource, its children and pods, and what
+    the workers said."""
+
+    spec: KafkaConnectorSpec
+    owner: Owner
+    generation: int | None
+    annotations: Mapping[str, str]
+    previous: KafkaConnectorStatus | None
+    options: OperatorOptions
+    secret_versions: Mapping[str, str]
+    config_map_versions: Mapping[str, str]
+    live: Mapping[str, JsonObject | None]
+    """The children, by `children.child_key`; None for a missing one."""
+    pods: Sequence[JsonObject]
+    memory: Memory
+    now: datetime
+    config: Mapping[str, str] | None = None
+    """The connector's config on the workers; None when it does not exist there."""
+    connector: ConnectorStatus | None = None
+    """The connector's status on the workers; None when unknown or missing."""
+    rest_error: str | None = None
+    """Why the workers' REST API did not answer the reads (config, status)."""
+    loggers: Mapping[str, Mapping[str, str | None] | str] = field(default_factory=dict)
+    """Each ready worker's levels of the targeted loggers, or why they could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    actions: tuple[Action, ...]
+    status: KafkaConnectorStatus
+    memory: Memory
+    ready: bool
+
+
+def ready_hashes(pods: Sequence[JsonObject], workers: Sequence[Worker]) -> frozenset[str]:
+    """The config hashes of the ready workers' pods."""
+    ready_pods = {w.pod for w in workers}
+    return frozenset(
+        str((p["metadata"].get("annotations") or {}).get(CONFIG_HASH_ANNOTATION))
+        for p in pods
+        if p["metadata"]["name"] in ready_pods
+    )
+
+
+def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
+    """The actions of one pass, in order, and the status they lead to.
+
+    Without `outcome`, the status is the one the actions lead to when they all succeed. Given
+    what came of carrying them out (`io.shell.act`), the status and the memory say what failed:
+    the status of a pass is `decide(observed, outcome).status`, the same function over what was
+    observed, the API server's and the workers' answers included.
+    """
+    done = outcome or Outcome()
+    spec, owner, name = o.spec, o.owner, o.owner.name
+    actions: list[Action] = []
+
+    spec_error: str | None = None
+    try:
+        wanted = build_children(
+            spec,
+            owner,
+            image=o.options.image,
+            secret_versions=o.secret_versions,
+            config_map_versions=o.config_map_versions,
+            operator_namespace=o.options.operator_namespace,
+            operator_labels=o.options.operator_labels,
+        )
+    except ConfigError as e:
+        spec_error = str(e)
+    else:
+        reconciled_before = o.previous is not None and bool(o.previous.conditions)
+        plan = children.plan(wanted, o.live, reconciled_before=reconciled_before)
+        actions.append(ApplyChildren(plan, "worker pods"))
+
+    workers = ready_workers(o.pods, REST_PORT)
+    hashes = ready_hashes(o.pods, workers)
+    memory = o.memory
+    desired = connector_config(spec, name)
+    if memory.rejected is not None and (memory.rejected != desired or memory.rejected_by != hashes):
+        memory = replace(memory, rejected=None, config_error=None)
+
+    connector: ConnectorStatus | None = None
+    unreachable: str | None = None
+    auto_status = o.previous.auto_restart if o.previous else None
+    if workers and memory.rejected is None:
+        if o.rest_error is not None:
+            unreachable = f"the workers' REST API: {o.rest_error}"
+        else:
+            connector, auto_status, memory = _decide_rest(o, desired, memory, done, actions)
+            if done.unreachable is not None:
+                connector, unreachable = None, done.unreachable
+                auto_status = o.previous.auto_restart if o.previous else None
+            if done.config_rejected is not None:
+                connector = None
+                auto_status = o.previous.auto_restart if o.previous else None
+                memory = replace(
+                    memory,
+                    rejected=desired,
+                    config_error=done.config_rejected,
+                    rejected_by=hashes,
+                )
+
+    remembered = o.previous.applied_loggers if o.previous else None
+    levels, applied = log_level_actions(workers, o.loggers, spec, remembered, done.logger_failures)
+    actions.extend(levels)
+
+    live = done.live if done.live is not None else o.live
+    observation = Observation(
+        generation=o.generation,
+        workers_ready=len(workers),
+        replicas=live_pods(o.pods),
+        connector=connector,
+        config_error=spec_error or memory.config_error,
+        unreachable=unreachable,
+        apply_error=done.apply_error,
+        workers_failure=spec_workers_cause(
+            o.pods,
+            live.get(f"Deployment/{child_name(owner)}"),
+            spec,
+            o.secret_versions,
+            o.config_map_versions,
+        ),
+    )
+    status = build_status(
+        spec,
+        observation,
+        selector=selector_string(owner),
+        previous=o.previous,
+        auto_restart_status=auto_status,
+        now=o.now,
+        applied=applied,
+    )
+    ready_now = any(c.type == READY and c.status == "True" for c in status.conditions)
+    return Decision(tuple(actions), status, memory, ready_now)
+
+
+def _decide_rest(
+    o: Observed,
+    desired: Mapping[str, str],
+    memory: Memory,
+    done: Outcome,
+    actions: list[Action],
+) -> tuple[ConnectorStatus | None, AutoRestartStatus | None, Memory]:
+    """The workers' REST actions (appended to `actions`): config, target state, restart
+    requests, auto-restart; the connector's status, the auto-restart record and the memory they
+    lead to. An action's effect on the memory counts only if it succeeded (`done.rest_done`)."""
+    spec, name = o.spec, o.owner.name
+    first = len(actions)
+
+    def succeeded(action: Action) -> bool:
+        actions.append(action)
+        index = len(actions) - 1 - first
+        return done.rest_done is None or index < done.rest_done
+
+    config_sent = config_differs(desired, o.config)
+    if config_sent:
+        verb = "created" if o.config is None else "updated"
+        if o.config is None and spec.state is not TargetState.RUNNING:
+            send = SendConfig(name, desired, rest_state(spec.state), verb)
+            if succeeded(send):
+                memory = replace(memory, last_sent_state=spec.state)
+        else:
+            succeeded(SendConfig(name, desired, None, verb))
+    # The status was read before the config was sent: it says nothing of the new config, so no
+    # command or automatic restart is decided on it until the next pass reads it again.
+    connector = o.connector
+    judged = None if config_sent else connector
+    command = state_command(spec.state, judged.state if judged else None, memory.last_sent_state)
+    if command is not None and succeeded(SendCommand(name, command.value)):
+        memory = replace(memory, last_sent_state=spec.state)
+    requests = restart_annotations(o.annotations)
+    for request in requests.requests:
+        if request.task is None:
+            succeeded(Restart(name, request.include_tasks, request.only_failed))
+        else:
+            succeeded(RestartTask(name, request.task))
+    for error in requests.errors:
+        succeeded(Warn("InvalidAnnotation", error))
+    if requests.remove:
+        succeeded(RemoveAnnotations(requests.remove))
+    auto = auto_restart(
+        spec.auto_restart,
+        judged,
+        o.previous.auto_restart if o.previous else None,
+        o.now,
+        base_s=o.options.restart_backoff_s,
+        max_s=o.options.restart_backoff_max_s,
+    )
+    if auto.restart and auto.status is not None:
+        succeeded(AutoRestartConnector(name, auto.status.count))
+    return connector, auto.status, memory
