@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
+from operator import attrgetter
 from typing import ClassVar, TextIO
 
 from pydantic import Field, field_validator
@@ -212,6 +213,9 @@ def validate_offsets(
 
 
 # --- source ---------------------------------------------------------------------------------
+
+
+_value = attrgetter("value")
 
 
 class FileStreamSourceConnector(SourceConnector):
@@ -484,9 +488,9 @@ class FileStreamSinkTask(SinkTask):
             return
         out = self._output()
         # A Struct spells itself (its repr is generated per schema); the rest is java_lines'.
-        out.write(
-            java_lines([repr(v) if type(v) is Struct else v for v in [r.value for r in records]])
-        )
+        # One pass over the batch: `_value` reads each record's value in C.
+        values = [repr(v) if type(v) is Struct else v for v in map(_value, records)]
+        out.write(java_lines(values))
 
     def flush(self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         log.debug("Flushing output stream for %s", self._log_name())
