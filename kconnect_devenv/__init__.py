@@ -9,6 +9,7 @@ tiers (``tests/``, ``e2e/``), ``bench/``, ``examples/`` and the Makefile use it.
   with Go.
 - :mod:`~kconnect_devenv.kubelet`: the kubelet that runs the control plane's pods as processes.
 - :mod:`~kconnect_devenv.cluster`: kubectl and the operator as a process, against that cluster.
+- :mod:`~kconnect_devenv.debian`: the Debian packages the services run on, installed once.
 - :mod:`~kconnect_devenv.lifecycle`: the lifecycle the broker and the control plane share (state
   file, lock, start, stop, log tails, command line); :mod:`~kconnect_devenv.builds`: their cached
   builds; :mod:`~kconnect_devenv.processes`: process plumbing.
