@@ -1,6 +1,8 @@
 """`new_record`, the copy every transform makes of a record: what it keeps and what it shares."""
 
-from kconnect.api.records import Headers, SinkRecord, SourceRecord, TimestampType
+import pytest
+
+from kconnect.api.records import Headers, SinkRecord, SourceRecord, TimestampType, source_records
 from kconnect.data.schema import Schema
 
 
@@ -61,3 +63,28 @@ def test_a_source_record_copy_keeps_its_source_position() -> None:
     assert record == SourceRecord(
         "orders", "v", source_partition={"f": "a"}, source_offset={"p": 3}
     )
+
+
+def test_source_records_in_a_batch_equal_those_of_the_keyword_constructor() -> None:
+    partition = {"filename": "/data/in.txt"}
+    offsets = [{"position": 10}, {"position": 20}]
+    batch = source_records("lines", ["a", "b"], Schema.STRING, partition, offsets, 1234)
+    one_by_one = [
+        SourceRecord(
+            "lines",
+            value,
+            source_partition=partition,
+            source_offset=offset,
+            value_schema=Schema.STRING,
+            timestamp=1234,
+        )
+        for value, offset in zip(["a", "b"], offsets, strict=True)
+    ]
+    assert [repr(r) for r in batch] == [repr(r) for r in one_by_one]
+    assert all(type(r) is SourceRecord for r in batch)
+    assert not any(r.has_headers() for r in batch)
+
+
+def test_source_records_refuse_values_and_offsets_of_different_counts() -> None:
+    with pytest.raises(ValueError):
+        source_records("lines", ["a", "b"], Schema.STRING, None, [{"position": 1}], None)

@@ -8,7 +8,7 @@ the hot path, so they keep no per-instance dict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple, Self
 
 from kconnect.api.types import SourceOffset, SourcePartition
@@ -224,6 +224,38 @@ class SourceRecord(ConnectRecord):
         record.source_partition = self.source_partition
         record.source_offset = self.source_offset
         return record
+
+
+def source_records(
+    topic: str,
+    values: Iterable[object],
+    value_schema: Schema | None,
+    source_partition: SourcePartition | None,
+    source_offsets: Iterable[SourceOffset | None],
+    timestamp: int | None,
+) -> list[SourceRecord]:
+    """One `SourceRecord` per value, with its offset, all with the same topic, schema, source
+    partition and timestamp, no key and no headers: what a connector reading lines makes.
+
+    Equal to calling the keyword constructor for each value, at about a third of its cost,
+    which a connector producing hundreds of thousands of records a second notices.
+    """
+    records: list[SourceRecord] = []
+    append = records.append
+    for value, offset in zip(values, source_offsets, strict=True):
+        record = _new_record(SourceRecord)
+        record.topic = topic
+        record.kafka_partition = None
+        record.key_schema = None
+        record.key = None
+        record.value_schema = value_schema
+        record.value = value
+        record.timestamp = timestamp
+        record._headers = None
+        record.source_partition = source_partition
+        record.source_offset = offset
+        append(record)
+    return records
 
 
 class TimestampType:

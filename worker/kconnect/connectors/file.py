@@ -45,7 +45,7 @@ from pydantic import Field, field_validator
 
 from kconnect.api.config import ConnectorConfig
 from kconnect.api.connector import SinkConnector, SourceConnector
-from kconnect.api.records import SinkRecord, SourceRecord
+from kconnect.api.records import SinkRecord, SourceRecord, source_records
 from kconnect.api.task import SinkTask, SourceTask
 from kconnect.api.types import (
     JsonValue,
@@ -408,17 +408,14 @@ class FileStreamSourceTask(SourceTask):
         else:
             positions = [None] * len(lines)
         records.extend(
-            [
-                SourceRecord(
-                    topic,
-                    line,
-                    source_partition=partition,
-                    source_offset={POSITION_FIELD: position},
-                    value_schema=schema,
-                    timestamp=timestamp,
-                )
-                for line, position in zip(lines, positions, strict=True)
-            ]
+            source_records(
+                topic,
+                lines,
+                schema,
+                partition,
+                [{POSITION_FIELD: position} for position in positions],
+                timestamp,
+            )
         )
         if end >= count:
             self._lines = []

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import TransformConfig
-from kconnect.data.schema import Schema, SchemaBuilder, fitting_type
+from kconnect.data.schema import Schema, SchemaBuilder, Struct, fitting_type
 from kconnect.transforms._part import (
     VALUE,
     Part,
@@ -79,8 +79,11 @@ class HoistField(PartTransformation[R]):
         else:
             updated, fitting_type = self._plan(schema)
         # The part is checked against its schema as `Struct.put` would check it, unless its
-        # type alone shows that it fits.
-        if type(value) is not fitting_type:
+        # type alone shows that it fits, or it is a struct of this very schema (`Struct.put`
+        # checks a struct by its schema alone: what it holds was checked as it was put).
+        if type(value) is not fitting_type and not (
+            type(value) is Struct and value.schema is schema
+        ):
             updated.fields[0].schema.checker(value, self._field)
         hoisted = trusted_struct(updated, [value])
         if on_value:  # `new_part`, inlined: this runs per record
