@@ -810,7 +810,14 @@ def replot(fresh: Sequence[compare_report.Comparison] = (), note: str = "") -> i
     comparisons = [by_name.get(c.name, c) for c in comparisons]
     settings_ = dict(run["settings"])
     if note:
-        settings_["re-measured"] = note
+        # Earlier re-measurements stay named: a row they changed keeps its figures.
+        earlier = str(settings_.get("re-measured", "")).removesuffix(
+            "; every other row is from the full run"
+        )
+        settings_["re-measured"] = (
+            "; ".join([note, *([f"before that, {earlier}"] if earlier else [])])
+            + "; every other row is from the full run"
+        )
     written = compare_report.write_outputs(
         comparisons,
         run["machine"],
@@ -877,7 +884,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             note = (
                 f"{', '.join(c.name for c in fresh)}: measured again at kconnect "
                 f"{machine()['kconnect commit']} on {when} ({args.records:,} records, "
-                f"{args.repeat} runs per runtime); every other row is from the full run"
+                f"{args.repeat} runs per runtime)"
             )
             return replot(fresh, note)
         written = compare_report.write_outputs(
