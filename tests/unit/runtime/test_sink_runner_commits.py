@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 import kconnect.worker.sink as sink_module
@@ -71,7 +72,11 @@ Step = Callable[["ScriptedConsumer"], list[Msg]]
 
 class ScriptedConsumer:
     """Each `consume()` runs the next step of the script (rebalance callbacks included, as
-    librdkafka runs them inside `consume()`); with the script done it returns nothing."""
+    librdkafka runs them inside `consume()`); with the script done it returns nothing. An
+    asynchronous commit succeeds, and its callback comes at the next `consume()`, as librdkafka
+    serves it; `answer_commits = False` leaves them unanswered."""
+
+    answer_commits = True
 
     script: list[Step] = []
     last: ScriptedConsumer | None = None
@@ -81,6 +86,9 @@ class ScriptedConsumer:
         self.commits: list[dict[TopicPartition, int]] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.assigned: list[TopicPartition] = []
+        self.on_commit = conf["on_commit"]
+        self.unanswered: list[list[KafkaTopicPartition]] = []
+        self.paused: set[TopicPartition] = set()
         ScriptedConsumer.last = self
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
@@ -95,19 +103,26 @@ class ScriptedConsumer:
         self.assigned = [tp for tp in self.assigned if tp not in tps]
 
     def consume(self, num: int, timeout: float) -> list[Msg]:
+        if self.answer_commits:
+            while self.unanswered:
+                self.on_commit(None, self.unanswered.pop(0))
         return self.steps.pop(0)(self) if self.steps else []
 
     def commit(self, offsets: Sequence[Any], asynchronous: bool) -> None:
         self.commits.append({TopicPartition(o.topic, o.partition): o.offset for o in offsets})
+        if asynchronous:
+            self.unanswered.append(
+                [KafkaTopicPartition(o.topic, o.partition, o.offset) for o in offsets]
+            )
 
     def seek(self, tp: Any) -> None:
         self.seeks.append((TopicPartition(tp.topic, tp.partition), tp.offset))
 
     def pause(self, parts: Any) -> None:
-        pass
+        self.paused |= {TopicPartition(p.topic, p.partition) for p in parts}
 
     def resume(self, parts: Any) -> None:
-        pass
+        self.paused -= {TopicPartition(p.topic, p.partition) for p in parts}
 
     def close(self) -> None:
         if self.assigned:
@@ -152,8 +167,8 @@ class HeldSink(SinkTask):
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> Callable[[HeldSink, list[Step]], SinkTaskRunner]:
-    def make(task: HeldSink, script: list[Step]) -> SinkTaskRunner:
+def runner(monkeypatch: pytest.MonkeyPatch) -> Callable[..., SinkTaskRunner]:
+    def make(task: HeldSink, script: list[Step], flush_timeout_ms: int = 5000) -> SinkTaskRunner:
         monkeypatch.setattr(ScriptedConsumer, "script", script)
         monkeypatch.setattr(sink_module, "Consumer", ScriptedConsumer)
         metrics = TaskMetrics()
@@ -175,6 +190,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> Callable[[HeldSink, list[Step]], 
             value_converter=StringConverter(),
             header_converter=SimpleHeaderConverter(),
             flush_interval_ms=0,  # commit after every round
+            flush_timeout_ms=flush_timeout_ms,
             errors=errors,
             metrics=metrics,
         )
@@ -190,7 +206,7 @@ def consumer() -> ScriptedConsumer:
 
 
 def test_a_partition_revoked_while_put_is_retried_is_committed_at_what_put_accepted(
-    runner: Callable[[HeldSink, list[Step]], SinkTaskRunner],
+    runner: Callable[..., SinkTaskRunner],
 ) -> None:
     task = HeldSink()
 
@@ -220,7 +236,7 @@ def test_a_partition_revoked_while_put_is_retried_is_committed_at_what_put_accep
 
 
 def test_a_stop_during_the_retries_commits_only_what_put_accepted(
-    runner: Callable[[HeldSink, list[Step]], SinkTaskRunner],
+    runner: Callable[..., SinkTaskRunner],
 ) -> None:
     task = HeldSink()
 
@@ -247,7 +263,7 @@ def test_a_stop_during_the_retries_commits_only_what_put_accepted(
 
 
 def test_a_batch_dropped_for_a_rewind_is_read_again_from_its_first_record(
-    runner: Callable[[HeldSink, list[Step]], SinkTaskRunner],
+    runner: Callable[..., SinkTaskRunner],
 ) -> None:
     task = HeldSink()
     task.rewind_on_open = {B: 0}
@@ -267,3 +283,78 @@ def test_a_batch_dropped_for_a_rewind_is_read_again_from_its_first_record(
     assert sorted(consumer().seeks) == [(A, 3), (B, 0)]
     assert task.accepted == [(0, 0), (0, 1), (0, 2)]
     assert consumer().commits[-1] == {A: 3}
+
+
+def read_a(c: ScriptedConsumer) -> list[Msg]:
+    c.assign_(A)
+    return msgs(A, 0, 2)
+
+
+def test_a_periodic_commit_counts_only_once_answered_and_waits_for_its_answer(
+    runner: Callable[..., SinkTaskRunner],
+) -> None:
+    task = HeldSink()
+    ScriptedConsumer.answer_commits = False
+    try:
+        r = runner(task, [read_a, lambda c: msgs(A, 3, 4)])
+        r.iterate()
+        assert consumer().commits == [{A: 3}]
+        assert r.metrics.offset_commit_success_total == 0  # sent, not answered
+        r.iterate()  # more is delivered, but no second commit while the first is unanswered
+        assert consumer().commits == [{A: 3}]
+        consumer().answer_commits = True
+        r.iterate()  # the answer comes inside consume(); the next commit goes out
+        assert r.metrics.offset_commit_success_total == 1
+        assert consumer().commits == [{A: 3}, {A: 5}]
+    finally:
+        ScriptedConsumer.answer_commits = True
+
+
+def test_a_failed_periodic_commit_is_made_again(runner: Callable[..., SinkTaskRunner]) -> None:
+    task = HeldSink()
+    r = runner(task, [read_a])
+    c = consumer()
+    answer = c.on_commit
+
+    def refuse(err: object, partitions: list[KafkaTopicPartition]) -> None:
+        c.on_commit = answer
+        answer(KafkaError(KafkaError.REBALANCE_IN_PROGRESS), partitions)
+
+    c.on_commit = refuse
+    r.iterate()
+    r.iterate()  # the refusal arrives; nothing counts as committed
+    assert r.metrics.offset_commit_failure_total == 1
+    r.iterate()
+    assert consumer().commits == [{A: 3}, {A: 3}]
+
+
+def test_a_stop_waits_for_its_commit_only_until_the_flush_timeout(
+    runner: Callable[..., SinkTaskRunner], caplog: pytest.LogCaptureFixture
+) -> None:
+    task = HeldSink()
+    ScriptedConsumer.answer_commits = False
+    try:
+        r = runner(task, [read_a], flush_timeout_ms=300)
+        r.iterate()
+        r.stop()
+        r.close(commit=True)  # returns although no commit is ever answered
+    finally:
+        ScriptedConsumer.answer_commits = True
+    assert A in consumer().paused  # nothing more was read while the answer was awaited
+    assert r.metrics.offset_commit_failure_total == 1
+    assert "not confirmed within offset.flush.timeout.ms (300 ms)" in caplog.text
+    assert task.closed == [A]
+
+
+def test_a_stop_commits_what_was_delivered_since_the_last_answered_commit(
+    runner: Callable[..., SinkTaskRunner],
+) -> None:
+    task = HeldSink()
+    r = runner(task, [read_a, lambda c: msgs(A, 3, 4)])
+    r.iterate()
+    r.iterate()  # the first commit's answer comes; the second commit is sent
+    r.stop()
+    r.close(commit=True)
+    assert consumer().commits == [{A: 3}, {A: 5}]
+    assert r.metrics.offset_commit_success_total == 2
+    assert r.metrics.offset_commit_failure_total == 0

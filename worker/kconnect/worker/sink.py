@@ -10,6 +10,17 @@ meantime leave the batch, since their next owner reads them again from the commi
 stop during the retries ends them: the batch is not delivered and only what was delivered before
 it is committed. Any other error fails the task without committing the batch.
 
+How a commit waits, as in Kafka Connect's WorkerSinkTask:
+
+- **Periodic commits are asynchronous.** The result arrives through the consumer's commit
+  callback at a later `consume()`; only then are the offsets counted as committed. A commit that
+  hangs (librdkafka waits for a group coordinator it cannot reach) holds nothing up.
+- **A revocation commits synchronously**, inside the rebalance callback, so the partitions' next
+  owner starts where this one stopped.
+- **A graceful stop waits at most `offset.flush.timeout.ms`** for its commit, with every
+  partition paused, then leaves the group. An unconfirmed commit is reported: the next owner
+  reads from the last committed offset, so records may be read again, never skipped.
+
 Rebalance callbacks run inside `consume()` on the task thread, so the consumer is only ever used
 from the one thread that made it.
 """
@@ -174,6 +185,9 @@ class SinkTaskRunner(TaskRunner):
         self._positions = SinkPositions()
         self._next_commit = 0.0
         self._all_paused = False
+        # When the asynchronous commit in flight was sent; None when none is.
+        self._commit_sent: float | None = None
+        self._closing = False
 
     # --- lifecycle
     def initialize(self) -> None:
@@ -189,6 +203,7 @@ class SinkTaskRunner(TaskRunner):
     def _subscribe(self) -> None:
         conf: dict[str, Any] = dict(self._consumer_config)
         conf["error_cb"] = self._on_client_error
+        conf["on_commit"] = self._on_commit
         conf["logger"] = CLIENT_LOG
         self._consumer = Consumer(conf)
         subscription = self._topics if self._topics else [_librdkafka_regex(self._regex)]
@@ -250,7 +265,7 @@ class SinkTaskRunner(TaskRunner):
             self._batch = []
         if self._context.commit_requested or time.monotonic() >= self._next_commit:
             self._context.commit_requested = False
-            self.commit(self.assignment)
+            self.commit(self.assignment, wait=False)
 
     def idle_while_paused(self) -> bool:
         # Keep calling consume() so the group doesn't evict us; paused partitions yield nothing.
@@ -284,8 +299,9 @@ class SinkTaskRunner(TaskRunner):
         if consumer is None:
             return
         try:
+            self._closing = True
             if commit:
-                self.commit(self.assignment)
+                self._commit_before_close()
             # Leaving the group revokes what is left: _on_revoke closes it in the task.
             consumer.close()
             if self.assignment:
@@ -584,22 +600,58 @@ class SinkTaskRunner(TaskRunner):
                 self._consumer.seek(KafkaTopicPartition(topic, partition, offset))
 
     # --- commits
-    def commit(self, partitions: set[TopicPartition] | list[TopicPartition]) -> None:
+    def commit(
+        self, partitions: set[TopicPartition] | list[TopicPartition], *, wait: bool = True
+    ) -> None:
         """Offer the task what `put` accepted in `partitions`, and commit what `pre_commit`
-        gives back of it. A batch awaiting redelivery is not part of it."""
+        gives back of it. A batch awaiting redelivery is not part of it.
+
+        With `wait`, the commit is synchronous; without, it is sent and its result counted when
+        the commit callback brings it (a later `consume()`), and no other is sent meanwhile.
+        """
         self._next_commit = time.monotonic() + self._interval
         if self.cancelled:
             return  # the assignment is lost: another worker may own this task now
+        if not wait and self._commit_sent is not None:
+            return  # the last one has not answered yet; its partitions are offered next time
+        to_commit = self._offsets_to_commit(partitions)
+        if to_commit is None:
+            return
+        offsets = [KafkaTopicPartition(t, p, o) for (t, p), o in sorted(to_commit.items())]
+        began = time.monotonic()
+        if not wait:
+            self._commit_sent = began
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+            except KafkaException as e:
+                self._commit_sent = None
+                self.metrics.commit(False, 0.0)
+                log.warning("task %s: offset commit failed, will retry: %s", self.id, e)
+            return
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as e:
+            self.metrics.commit(False, time.monotonic() - began)
+            log.warning("task %s: offset commit failed, will retry: %s", self.id, e)
+            return
+        self.metrics.commit(True, time.monotonic() - began)
+        self._positions.mark_committed(to_commit)
+
+    def _offsets_to_commit(
+        self, partitions: set[TopicPartition] | list[TopicPartition]
+    ) -> dict[tuple[str, int], int] | None:
+        """What to commit of `partitions` (None for nothing): what `pre_commit` returns of the
+        delivered positions, once the dead letter queue holds every record reported to it."""
         positions = self._positions
         offered = positions.offer(set(partitions))
         if not offered:
-            return
+            return None
         to_commit, ignored = positions.to_commit(offered, self.task.pre_commit(offered))
         for why in ignored:
             log.warning("task %s: pre_commit returned an offset that is ignored: %s", self.id, why)
         if not to_commit:
             self.metrics.offset_commit_skip_total += 1
-            return
+            return None
         began = time.monotonic()
         if self._dlq is not None and not self._dlq.flush(self._flush_timeout):
             # Nothing is committed past a failed record until the queue has it.
@@ -610,18 +662,59 @@ class SinkTaskRunner(TaskRunner):
                 self._dlq.topic,
             )
             self.metrics.commit(False, time.monotonic() - began)
+            return None
+        return to_commit
+
+    def _commit_before_close(self) -> None:
+        """Commit what was delivered, waiting at most `offset.flush.timeout.ms` for the answer,
+        with every partition paused so that nothing more is read meanwhile."""
+        if self.cancelled:
             return
-        try:
-            self._consumer.commit(
-                offsets=[KafkaTopicPartition(t, p, o) for (t, p), o in sorted(to_commit.items())],
-                asynchronous=False,
+        if self.assignment:
+            self._consumer.pause([KafkaTopicPartition(t, p) for t, p in sorted(self.assignment)])
+        deadline = time.monotonic() + self._flush_timeout
+        # An earlier asynchronous commit still unanswered is awaited first: its answer counts.
+        while self._commit_sent is not None and time.monotonic() < deadline:
+            self._consumer.consume(1, min(0.1, max(0.0, deadline - time.monotonic())))
+        if self._commit_sent is None:
+            self.commit(self.assignment, wait=False)
+        while self._commit_sent is not None and time.monotonic() < deadline:
+            self._consumer.consume(1, min(0.1, max(0.0, deadline - time.monotonic())))
+        if self._commit_sent is not None:
+            self._commit_sent = None
+            self.metrics.commit(False, self._flush_timeout)
+            log.warning(
+                "task %s: the offset commit was not confirmed within offset.flush.timeout.ms "
+                "(%d ms); the partitions' next owner starts from the last committed offsets and "
+                "may read records again",
+                self.id,
+                round(self._flush_timeout * 1000),
             )
-        except KafkaException as e:
-            self.metrics.commit(False, time.monotonic() - began)
-            log.warning("task %s: offset commit failed, will retry: %s", self.id, e)
+
+    def _on_commit(self, err: KafkaError | None, partitions: list[Any]) -> None:
+        """The commit callback (inside `consume()`, on the task thread): count what committed."""
+        sent = self._commit_sent
+        self._commit_sent = None
+        took = 0.0 if sent is None else time.monotonic() - sent
+        failed = [tp for tp in partitions if tp.error is not None]
+        if err is not None or failed:
+            self.metrics.commit(False, took)
+            log.warning(
+                "task %s: offset commit failed, will retry: %s",
+                self.id,
+                err if err is not None else failed[0].error,
+            )
             return
-        self.metrics.commit(True, time.monotonic() - began)
-        positions.mark_committed(to_commit)
+        if sent is None:
+            return  # a synchronous commit's answer: counted where it was made
+        self.metrics.commit(True, took)
+        self._positions.mark_committed(
+            {
+                (tp.topic, tp.partition): tp.offset
+                for tp in partitions
+                if TopicPartition(tp.topic, tp.partition) in self.assignment
+            }
+        )
 
     # --- rebalance callbacks (on the task thread, inside consume())
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
@@ -632,7 +725,7 @@ class SinkTaskRunner(TaskRunner):
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         revoked = [TopicPartition(p.topic, p.partition) for p in partitions]
-        if not self.failed and not self.cancelled:
+        if not self.failed and not self.cancelled and not self._closing:
             self.commit(revoked)
         self.task.close(revoked)
         self._forget(revoked)
