@@ -505,8 +505,16 @@ def test_update_replaces_only_the_named_workloads_and_notes_it(
     assert data["workloads"][name] == fresh.to_json()
     others = {c.name: c.to_json() for c in SAMPLE[1:]}
     assert {k: v for k, v in data["workloads"].items() if k != name} == others
-    assert data["side_by_side"]["settings"]["re-measured"] == f"{name}: measured again"
+    tail = "; every other row is from the full run"
+    assert data["side_by_side"]["settings"]["re-measured"] == f"{name}: measured again{tail}"
     assert f"{name}: measured again" in doc.read_text()
+
+    # A later re-measurement keeps the earlier one named.
+    assert compare.replot([fresh], f"{name}: measured a third time") == 0
+    data = json.loads(results.read_text())
+    assert data["side_by_side"]["settings"]["re-measured"] == (
+        f"{name}: measured a third time; before that, {name}: measured again{tail}"
+    )
 
     unknown = rate((1.0,), (1.0,), name="no_such_workload")
     assert compare.replot([unknown], "x") == 1
