@@ -358,3 +358,19 @@ def test_a_stop_commits_what_was_delivered_since_the_last_answered_commit(
     assert consumer().commits == [{A: 3}, {A: 5}]
     assert r.metrics.offset_commit_success_total == 2
     assert r.metrics.offset_commit_failure_total == 0
+
+
+def test_a_periodic_commit_unanswered_for_the_flush_timeout_is_made_again(
+    runner: Callable[..., SinkTaskRunner], caplog: pytest.LogCaptureFixture
+) -> None:
+    task = HeldSink()
+    ScriptedConsumer.answer_commits = False
+    try:
+        r = runner(task, [read_a], flush_timeout_ms=0)
+        r.iterate()
+        r.iterate()
+    finally:
+        ScriptedConsumer.answer_commits = True
+    assert consumer().commits == [{A: 3}, {A: 3}]
+    assert r.metrics.offset_commit_failure_total == 1
+    assert "not answered within offset.flush.timeout.ms (0 ms); committing again" in caplog.text

@@ -14,7 +14,8 @@ How a commit waits, as in Kafka Connect's WorkerSinkTask:
 
 - **Periodic commits are asynchronous.** The result arrives through the consumer's commit
   callback at a later `consume()`; only then are the offsets counted as committed. A commit that
-  hangs (librdkafka waits for a group coordinator it cannot reach) holds nothing up.
+  hangs (librdkafka waits for a group coordinator it cannot reach) holds nothing up, and one
+  unanswered for `offset.flush.timeout.ms` is given up on and made again.
 - **A revocation commits synchronously**, inside the rebalance callback, so the partitions' next
   owner starts where this one stopped.
 - **A graceful stop waits at most `offset.flush.timeout.ms`** for its commit, with every
@@ -613,7 +614,18 @@ class SinkTaskRunner(TaskRunner):
         if self.cancelled:
             return  # the assignment is lost: another worker may own this task now
         if not wait and self._commit_sent is not None:
-            return  # the last one has not answered yet; its partitions are offered next time
+            if time.monotonic() - self._commit_sent < self._flush_timeout:
+                return  # the last one has not answered yet; its partitions are offered next time
+            # As Kafka Connect does, an answer that takes longer than offset.flush.timeout.ms is
+            # given up on, and a new commit is made.
+            self._commit_sent = None
+            self.metrics.commit(False, self._flush_timeout)
+            log.warning(
+                "task %s: the offset commit was not answered within offset.flush.timeout.ms "
+                "(%d ms); committing again",
+                self.id,
+                round(self._flush_timeout * 1000),
+            )
         to_commit = self._offsets_to_commit(partitions)
         if to_commit is None:
             return
