@@ -8,7 +8,9 @@ control plane's own Kubernetes module (:mod:`kconnect_devenv.nodebuild`), and cl
 
 Invariants:
 
-- **One node per machine, one per state directory**, with the lifecycle of
+- **One node per machine** (the bridge, the rules and the node name are the machine's): the
+  running node's state directory is in :data:`OWNER_FILE`, and ``start`` from another state
+  directory is refused while it runs. **One per state directory**, with the lifecycle of
   :mod:`kconnect_devenv.lifecycle`: ``node.json`` (pids, ports, paths) written last, the lock, and
   ``data/``, which holds everything the node writes: containerd's config, root, state, socket and
   network namespaces, the CNI config and address leases, the kubelet's root and pod logs, the
@@ -83,6 +85,8 @@ SYSTEM_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 CGROUP_ROOT: Final = Path("/sys/fs/cgroup")
 CONTAINER_LOG_LINKS: Final = Path("/var/log/containers")
 CNI_CACHE: Final = Path("/var/lib/cni/results")
+OWNER_FILE: Final = Path("/run/kconnect-node.owner")
+"""The state directory of the node that owns the host's bridge and rules: one node per machine."""
 
 JsonObject = dict[str, Any]
 
@@ -413,6 +417,12 @@ def start(
         )
     if os.geteuid() != 0:
         raise StartError("the node needs root: containerd, the bridge and iptables")
+    other = other_node(state_dir)
+    if other is not None:
+        raise StartError(
+            f"a node from {other} already runs on this machine (its bridge, rules and ports are "
+            "the machine's); stop it first: one node per machine"
+        )
     if _SERVICE.running(state_dir) is None and (state_dir / lifecycle.DATA_DIR).exists():
         # What a crashed node left (mounts under data/, rules, the bridge) goes before data/ does.
         _clean_host(state_dir, None)
@@ -429,6 +439,17 @@ def start(
             with contextlib.suppress(Exception):
                 _clean_host(state_dir, None)
         raise
+
+
+def other_node(state_dir: Path) -> Path | None:
+    """The state directory of a node that runs on this machine from another state directory."""
+    try:
+        owner = Path(OWNER_FILE.read_text("utf-8").strip())
+    except OSError:
+        return None
+    if owner == state_dir.resolve() or _SERVICE.running(owner) is None:
+        return None
+    return owner
 
 
 def _prepare(
@@ -448,6 +469,7 @@ def _launch(
 ) -> Node:
     plane, dist, images = prepared
     data_dir = attempt.data_dir
+    processes.write_atomically(OWNER_FILE, f"{attempt.state_dir}\n")
     record = attempt.state_dir / HOST_RECORD
     if not record.exists():  # an earlier record holds the values from before that up: keep it
         processes.write_atomically(record, json.dumps(hostsysctls.snapshot(), indent=2) + "\n")
@@ -667,6 +689,8 @@ def _clean_host(state_dir: Path, node: Node | None) -> None:
     """Everything ``up`` changed on the host, undone; errors are collected and raised at the end."""
     data_dir = state_dir / lifecycle.DATA_DIR
     problems: list[str] = []
+    if other_node(state_dir) is not None:
+        return  # the bridge and rules are that node's; this one left nothing of its own on the host
 
     def attempt(what: str, action: Callable[[], None]) -> None:
         try:
@@ -687,6 +711,9 @@ def _clean_host(state_dir: Path, node: Node | None) -> None:
         attempt("restoring sysctls", lambda: hostsysctls.restore(json.loads(record.read_text())))
         if not any(p.startswith("restoring sysctls") for p in problems):
             record.unlink()
+    with contextlib.suppress(OSError):
+        if Path(OWNER_FILE.read_text("utf-8").strip()) == state_dir.resolve():
+            OWNER_FILE.unlink()
     if node is not None:
         with contextlib.suppress(Exception):
             Kubectl(node.kubectl, node.kubeconfig).run(

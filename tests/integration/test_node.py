@@ -324,6 +324,16 @@ def test_nothing_on_the_node_asks_for_a_negative_oom_score(
     assert "oom_score_adj" not in logs or "permission denied" not in logs.lower()
 
 
+def test_a_second_node_on_the_machine_is_refused(
+    running_node: tuple[controlplane.ControlPlane, node.Node], tmp_path: Path
+) -> None:
+    plane, started = running_node
+    with pytest.raises(node.StartError, match="one node per machine"):
+        node.start(plane, tmp_path / "second")
+    assert node.running(started.state_dir) is not None
+    assert nodenetwork.bridge_exists()
+
+
 def test_down_restores_the_host(
     running_node: tuple[controlplane.ControlPlane, node.Node],
     host_before: tuple[list[str], dict[str, str]],
