@@ -12,9 +12,10 @@ Invariants:
   running node's state directory is in :data:`OWNER_FILE`, and ``start`` from another state
   directory is refused while it runs. **One per state directory**, with the lifecycle of
   :mod:`kconnect_devenv.lifecycle`: ``node.json`` (pids, ports, paths) written last, the lock, and
-  ``data/``, which holds everything the node writes: containerd's config, root, state, socket and
-  network namespaces, the CNI config and address leases, the kubelet's root and pod logs, the
-  certificates and kubeconfigs, the logs. ``make node-up`` uses ``$KCONNECT_CACHE/run/node``.
+  ``data/``, which holds everything the node writes but containerd's socket (see
+  :func:`socket_path`): containerd's config, root, state and network namespaces, the CNI config
+  and address leases, the kubelet's root and pod logs, the certificates and kubeconfigs, the logs.
+  ``make node-up`` uses ``$KCONNECT_CACHE/run/node``.
 - **Nothing is pulled, ever.** The images the node runs are imported from archives the project
   writes (the pause image from Kubernetes' ``pause.c``, CoreDNS, whatever the caller adds), pods
   use ``imagePullPolicy: Never`` or tags that are present, and containerd runs with a proxy
@@ -41,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -172,8 +174,16 @@ def default_state_dir() -> Path:
     return cache_root() / "run" / "node"
 
 
+SOCKET_ROOT: Final = Path("/run/kconnect-node")
+SHIM_SOCKETS: Final = Path("/run/containerd/s")  # containerd 1.6 puts every shim's socket there
+
+
 def socket_path(data_dir: Path) -> Path:
-    return data_dir / "containerd" / "containerd.sock"
+    """containerd's socket: under /run, in a directory named for ``data_dir``, because a state
+    directory may be deeper than the 104 bytes containerd allows a socket path (it adds
+    ``.ttrpc``), as pytest's temporary directories are."""
+    digest = hashlib.sha256(os.fsencode(str(data_dir.resolve()))).hexdigest()[:16]
+    return SOCKET_ROOT / digest / "containerd.sock"
 
 
 def certificates(name: str = NODE_NAME) -> tuple[controlplane.Certificate, ...]:
@@ -516,6 +526,7 @@ def _launch(
         )
 
     env = component_env(os.environ)
+    node.containerd_socket.parent.mkdir(parents=True, exist_ok=True)
     containerd = shutil.which("containerd", path=SYSTEM_PATH) or "containerd"
     node = dataclasses.replace(
         node,
@@ -701,6 +712,11 @@ def _clean_host(state_dir: Path, node: Node | None) -> None:
     attempt("killing the pods' processes", _kill_pod_processes)
     attempt("killing containerd's shims", lambda: _kill_shims(socket_path(data_dir)))
     attempt("unmounting", lambda: _unmount_under(data_dir))
+    shutil.rmtree(socket_path(data_dir).parent, ignore_errors=True)
+    # Directories the socket and the shims created, if now empty (rmdir never removes content).
+    for directory in (SOCKET_ROOT, SHIM_SOCKETS, SHIM_SOCKETS.parent):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
     attempt("removing the kubepods cgroups", _remove_pod_cgroups)
     attempt("removing container log links", lambda: _remove_log_links(data_dir))
     attempt("removing CNI results", _remove_cni_results)

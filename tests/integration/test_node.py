@@ -127,6 +127,7 @@ def fetches(url: str) -> bool:
 def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A host of its own network namespace, routed from this machine over a veth pair: what lies
     beyond the node, as far as its pods are concerned. It serves a page on port 8080."""
+    debian.ensure(["busybox-static"], lifecycle.cache_root())
     www = tmp_path_factory.mktemp("outside-www")
     (www / "index.html").write_text("outside\n")
     link, host_address = OUTSIDE_HOST_SIDE
@@ -324,6 +325,33 @@ def test_nothing_on_the_node_asks_for_a_negative_oom_score(
     assert "oom_score_adj" not in logs or "permission denied" not in logs.lower()
 
 
+def test_an_image_that_is_not_there_is_never_pulled(kubectl: Kubectl, client: str) -> None:
+    # containerd's registry traffic goes to a proxy on a closed loopback port: the pull fails on
+    # the machine, at once, instead of leaving it.
+    kubectl.apply(
+        {
+            **pod("absent", "exec sleep 3600"),
+            "spec": {
+                "containers": [
+                    {"name": "main", "image": "registry.example/absent:1", "command": ["sleep"]}
+                ]
+            },
+        }
+    )
+
+    def pull_failed() -> str:
+        found = kubectl.get("pod", "absent", "default") or {}
+        for status in found.get("status", {}).get("containerStatuses", []):
+            waiting = status.get("state", {}).get("waiting", {})
+            if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff"):
+                return str(waiting.get("message", ""))
+        return ""
+
+    message = wait_for("the pull to fail", pull_failed, POD_TIMEOUT_S)
+    assert "127.0.0.1:9" in message, message
+    kubectl.run("delete", "pod", "absent", "-n", "default", "--wait=false")
+
+
 def test_a_second_node_on_the_machine_is_refused(
     running_node: tuple[controlplane.ControlPlane, node.Node], tmp_path: Path
 ) -> None:
@@ -350,4 +378,38 @@ def test_down_restores_the_host(
     mountinfo = Path("/proc/self/mountinfo").read_text()
     assert node.mounts_under(started.data_dir, mountinfo) == []
     assert node.pod_cgroups() == []
+    assert not node.socket_path(started.data_dir).parent.exists()
     assert shutil.which("containerd")  # the packages stay; only what up changed is undone
+
+
+def test_a_failed_start_leaves_nothing_running_and_restores_the_host(
+    tmp_path: Path, host_before: tuple[list[str], dict[str, str]]
+) -> None:
+    # After the module's node is down: an image archive that does not exist fails the start once
+    # containerd runs and the bridge, rules and sysctls are in place.
+    rules_before, sysctls_before = host_before
+    plane_dir, node_dir = tmp_path / "controlplane", tmp_path / "node"
+    plane = controlplane.start(plane_dir, die_with_parent=True, for_node=True)
+    try:
+        with pytest.raises(node.StartError, match=r"missing\.tar"):
+            node.start(plane, node_dir, images=[tmp_path / "missing.tar"], die_with_parent=True)
+        assert node.running(node_dir) is None
+        assert not nodenetwork.bridge_exists()
+        assert hostsysctls.snapshot() == sysctls_before
+        rules = nodenetwork.comparable_rules(nodenetwork.iptables_snapshot(), NOT_THE_NODES)
+        assert rules == rules_before
+        mountinfo = Path("/proc/self/mountinfo").read_text()
+        assert node.mounts_under(node_dir / "data", mountinfo) == []
+        socket = os.fsencode(str(node.socket_path(node_dir.resolve() / "data")))
+        leftovers = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                try:
+                    if socket in (proc / "cmdline").read_bytes():
+                        leftovers.append(proc.name)
+                except OSError:
+                    continue
+        assert leftovers == []
+    finally:
+        node.stop(node_dir)
+        controlplane.stop(plane_dir)
