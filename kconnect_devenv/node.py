@@ -12,9 +12,10 @@ Invariants:
   running node's state directory is in :data:`OWNER_FILE`, and ``start`` from another state
   directory is refused while it runs. **One per state directory**, with the lifecycle of
   :mod:`kconnect_devenv.lifecycle`: ``node.json`` (pids, ports, paths) written last, the lock, and
-  ``data/``, which holds everything the node writes but containerd's socket (see
-  :func:`socket_path`): containerd's config, root, state and network namespaces, the CNI config
-  and address leases, the kubelet's root and pod logs, the certificates and kubeconfigs, the logs.
+  ``data/``, which holds everything the node writes but containerd's socket and the kubelet's
+  root (see :func:`socket_path`, :func:`kubelet_root`): containerd's config, root, state and
+  network namespaces, the CNI config and address leases, the pod logs, the certificates and
+  kubeconfigs, the logs.
   ``make node-up`` uses ``$KCONNECT_CACHE/run/node``.
 - **Nothing is pulled, ever.** The images the node runs are imported from archives the project
   writes (the pause image from Kubernetes' ``pause.c``, CoreDNS, whatever the caller adds), pods
@@ -178,12 +179,25 @@ SOCKET_ROOT: Final = Path("/run/kconnect-node")
 SHIM_SOCKETS: Final = Path("/run/containerd/s")  # containerd 1.6 puts every shim's socket there
 
 
+KUBELET_ROOT: Final = Path("/var/lib/kconnect-node")
+
+
+def _short_name(data_dir: Path) -> str:
+    return hashlib.sha256(os.fsencode(str(data_dir.resolve()))).hexdigest()[:16]
+
+
 def socket_path(data_dir: Path) -> Path:
     """containerd's socket: under /run, in a directory named for ``data_dir``, because a state
     directory may be deeper than the 104 bytes containerd allows a socket path (it adds
     ``.ttrpc``), as pytest's temporary directories are."""
-    digest = hashlib.sha256(os.fsencode(str(data_dir.resolve()))).hexdigest()[:16]
-    return SOCKET_ROOT / digest / "containerd.sock"
+    return SOCKET_ROOT / _short_name(data_dir) / "containerd.sock"
+
+
+def kubelet_root(data_dir: Path) -> Path:
+    """The kubelet's ``--root-dir``: on disk, in a directory named for ``data_dir``, for the same
+    reason as :func:`socket_path`: the kubelet binds sockets in it (``pod-resources/<n>``,
+    ``plugins_registry``), and a socket path is limited to 108 bytes."""
+    return KUBELET_ROOT / _short_name(data_dir)
 
 
 def certificates(name: str = NODE_NAME) -> tuple[controlplane.Certificate, ...]:
@@ -355,7 +369,7 @@ def kubelet_args(node: Node) -> list[str]:
     return [
         f"--config={node.data_dir / 'kubelet' / 'config.json'}",
         f"--kubeconfig={node.data_dir / 'kubelet.kubeconfig'}",
-        f"--root-dir={node.data_dir / 'kubelet' / 'root'}",
+        f"--root-dir={kubelet_root(node.data_dir)}",
         f"--cert-dir={node.data_dir / 'kubelet' / 'pki'}",
         f"--hostname-override={node.name}",
         f"--node-ip={nodenetwork.BRIDGE_ADDRESS}",
@@ -681,13 +695,20 @@ def stop(state_dir: Path | None = None, *, grace: float = STOP_GRACE_S) -> None:
 
 
 def _drain(node: Node) -> None:
-    """Cordon the node, delete its pods, and wait (bounded) until the runtime runs no task."""
+    """Cordon the node, delete its pods, and wait (bounded) until the runtime runs no task.
+
+    Returns at once when the API server does not answer: then nothing can delete the pods, and
+    :func:`_clean_host` kills them by cgroup instead.
+    """
     kubectl = Kubectl(node.kubectl, node.kubeconfig)
-    kubectl.run("cordon", node.name, check=False)
-    kubectl.run(
-        "delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={node.name}",
-        "--grace-period=2", "--wait=false", check=False,
-    )  # fmt: skip
+    try:
+        kubectl.run("cordon", node.name)
+        kubectl.run(
+            "delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={node.name}",
+            "--grace-period=2", "--wait=false",
+        )  # fmt: skip
+    except (AssertionError, subprocess.TimeoutExpired):  # kubectl's error: no API to drain through
+        return
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while time.monotonic() < deadline:
         listed = ctr(node, "tasks", "list", "--quiet", timeout=10.0)
@@ -712,9 +733,12 @@ def _clean_host(state_dir: Path, node: Node | None) -> None:
     attempt("killing the pods' processes", _kill_pod_processes)
     attempt("killing containerd's shims", lambda: _kill_shims(socket_path(data_dir)))
     attempt("unmounting", lambda: _unmount_under(data_dir))
+    attempt("unmounting the kubelet's root", lambda: _unmount_under(kubelet_root(data_dir)))
     shutil.rmtree(socket_path(data_dir).parent, ignore_errors=True)
+    if not mounts_under(kubelet_root(data_dir), Path("/proc/self/mountinfo").read_text()):
+        shutil.rmtree(kubelet_root(data_dir), ignore_errors=True)
     # Directories the socket and the shims created, if now empty (rmdir never removes content).
-    for directory in (SOCKET_ROOT, SHIM_SOCKETS, SHIM_SOCKETS.parent):
+    for directory in (SOCKET_ROOT, KUBELET_ROOT, SHIM_SOCKETS, SHIM_SOCKETS.parent):
         with contextlib.suppress(OSError):
             directory.rmdir()
     attempt("removing the kubepods cgroups", _remove_pod_cgroups)

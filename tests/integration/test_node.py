@@ -377,6 +377,7 @@ def test_down_restores_the_host(
     assert rules_after == rules_before
     mountinfo = Path("/proc/self/mountinfo").read_text()
     assert node.mounts_under(started.data_dir, mountinfo) == []
+    assert not node.kubelet_root(started.data_dir).exists()
     assert node.pod_cgroups() == []
     assert not node.socket_path(started.data_dir).parent.exists()
     assert shutil.which("containerd")  # the packages stay; only what up changed is undone
@@ -413,3 +414,28 @@ def test_a_failed_start_leaves_nothing_running_and_restores_the_host(
     finally:
         node.stop(node_dir)
         controlplane.stop(plane_dir)
+
+
+def test_down_after_the_control_plane_stopped_still_restores_the_host(
+    tmp_path: Path, host_before: tuple[list[str], dict[str, str]]
+) -> None:
+    # No API to delete the pods through: they are killed by cgroup, their network namespaces
+    # unmounted with everything else under the state directory.
+    rules_before, sysctls_before = host_before
+    plane_dir, node_dir = tmp_path / "controlplane", tmp_path / "node"
+    plane = controlplane.start(plane_dir, die_with_parent=True, for_node=True)
+    try:
+        started = node.start(plane, node_dir, die_with_parent=True)
+        assert node.pod_cgroups()  # CoreDNS runs
+    finally:
+        controlplane.stop(plane_dir)
+    node.stop(node_dir)
+    assert node.running(node_dir) is None
+    assert not nodenetwork.bridge_exists()
+    assert hostsysctls.snapshot() == sysctls_before
+    rules = nodenetwork.comparable_rules(nodenetwork.iptables_snapshot(), NOT_THE_NODES)
+    assert rules == rules_before
+    mountinfo = Path("/proc/self/mountinfo").read_text()
+    assert node.mounts_under(started.data_dir, mountinfo) == []
+    assert not node.kubelet_root(started.data_dir).exists()
+    assert node.pod_cgroups() == []
