@@ -30,10 +30,10 @@ Invariants:
 - **down puts the host back.** The kernel settings of :data:`kconnect_devenv.hostsysctls.KEYS`
   are recorded before ``up`` changes anything (``host-before.json``, kept until a ``down``
   restores them) and written back; the pods are deleted through the API and their sandboxes torn
-  down by the kubelet (CNI DEL), leftovers are killed by cgroup; every mount under ``data/`` is
-  unmounted; the ``kubepods`` cgroups, the bridge, and every ``KUBE-``/``CNI-``/``KCONNECT-``
-  iptables chain (with the jumps to it) are removed. A failed ``up`` does the same before it
-  raises, with the tails of the logs.
+  down by the kubelet (CNI DEL), leftovers are killed by cgroup; every mount under ``data/`` and
+  the kubelet's root is unmounted; the ``kubepods`` cgroups, the bridge, and every ``KUBE-``,
+  ``CNI-`` and ``KCONNECT-`` iptables chain (with the jumps to it) are removed. A failed ``up``
+  does the same before it raises, with the tails of the logs.
 
 Root is required (containerd, the bridge, iptables). Stdlib only, like the other services.
 """
