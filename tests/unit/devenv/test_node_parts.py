@@ -1,4 +1,4 @@
-"""The node's iptables scripts and comparisons, on saved rule sets."""
+"""The real node's pure parts: iptables scripts and comparisons, image archives, configs, DNS."""
 
 from __future__ import annotations
 
