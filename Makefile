@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: setup demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
+.PHONY: node-build node-up node-down setup demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -51,13 +51,13 @@ demo-k8s-down: setup
 
 # The integration tests read Kafka Connect's own config definitions from its jars
 # (tests/integration/test_java_config_keys.py), fetched into the cache once.
-test: setup kafka-fetch cluster-build bench-java-fetch
+test: setup kafka-fetch cluster-build node-build bench-java-fetch
 	$(PY) -m pytest tests e2e
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-test-integration: setup kafka-fetch cluster-build bench-java-fetch
+test-integration: setup kafka-fetch cluster-build node-build bench-java-fetch
 	$(PY) -m pytest tests/integration
 
 lint: setup
@@ -106,3 +106,14 @@ image-lock:
 	$(PIP_TOOLS)/bin/pip install --quiet 'pip-tools==7.6.2'
 	env -u PIP_FIND_LINKS CUSTOM_COMPILE_COMMAND='make image-lock' $(PIP_TOOLS)/bin/pip-compile $(LOCK_FLAGS) $(PIP_COMPILE_ARGS) --output-file worker/requirements.lock pyproject.toml
 	env -u PIP_FIND_LINKS CUSTOM_COMPILE_COMMAND='make image-lock' $(PIP_TOOLS)/bin/pip-compile $(LOCK_FLAGS) $(PIP_COMPILE_ARGS) --extra operator --output-file operator/requirements.lock pyproject.toml
+
+# A real Kubernetes node beside the control plane (docs/node.md): containerd, kubelet, kube-proxy,
+# kube-scheduler and CoreDNS. Needs root. node-up starts the control plane for a node if none runs.
+node-build: setup cluster-build
+	$(PY) -c 'from kconnect_devenv import nodebuild; print(nodebuild.build(progress=print).root)'
+
+node-up: setup cluster-build
+	$(PY) -m kconnect_devenv.node up
+
+node-down: setup
+	$(PY) -m kconnect_devenv.node down

@@ -30,6 +30,13 @@ Invariants:
 - **Loopback only, TLS everywhere.** Every server binds 127.0.0.1 on ports picked free at start.
   A fresh CA per start signs etcd's serving cert and every client cert; etcd requires client certs
   on its client and peer ports. The admin is in ``system:masters``.
+- **For a real node, opt in** (``start(for_node=True)``, what :mod:`kconnect_devenv.node` asks
+  for): the API server binds and advertises :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS`
+  instead (a /32 on ``lo`` that pods reach through their gateway), so the ``kubernetes`` Service
+  gets an endpoint and works from a pod; the Endpoints and EndpointSlice controllers run; the API
+  server reaches kubelets at their InternalIP with a client certificate and checks their serving
+  certificates against the CA, so ``kubectl logs`` and ``exec`` work. Without it nothing changes:
+  the test kubelet's pods have loopback addresses, which Endpoints may not hold.
 
 This module needs nothing beyond the standard library and the ``openssl`` command.
 """
@@ -54,7 +61,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, TextIO
 
-from kconnect_devenv import builds, lifecycle, processes
+from kconnect_devenv import builds, lifecycle, nodenetwork, processes
 from kconnect_devenv.lifecycle import cache_root
 
 SERVICE_DIR: Final = Path(__file__).resolve().parent / "controlplane"
@@ -283,7 +290,7 @@ CERTIFICATES: Final = (
             "kubernetes.default.svc",
             "kubernetes.default.svc.cluster.local",
         ),
-        ip_addresses=(HOST, KUBERNETES_SERVICE_IP),
+        ip_addresses=(HOST, KUBERNETES_SERVICE_IP, nodenetwork.HOST_ADDRESS),
         server=True,
     ),
     # etcd's peer port uses the same pair, so it must serve and be a client.
@@ -296,6 +303,13 @@ CERTIFICATES: Final = (
     # The API server's identity towards aggregated API servers, which trust it through the
     # extension-apiserver-authentication ConfigMap; its own CA keeps it from being a user's cert.
     Certificate("front-proxy-client", "front-proxy-client", client=True, issuer="front-proxy-ca"),
+    # The API server's identity towards kubelets (logs, exec, port-forward), for a real node.
+    Certificate(
+        "apiserver-kubelet-client",
+        "kube-apiserver-kubelet-client",
+        organization="system:masters",
+        client=True,
+    ),
 )
 
 
@@ -314,11 +328,18 @@ class ControlPlane:
     data_dir: Path
     kubeconfig: Path
     bin_dir: Path
+    api_host: str  # HOST, or nodenetwork.HOST_ADDRESS for a real node
+    for_node: bool
 
     @property
     def server(self) -> str:
         """The API server's URL."""
-        return f"https://{HOST}:{self.apiserver_port}"
+        return f"https://{self.api_host}:{self.apiserver_port}"
+
+    @property
+    def pki(self) -> Path:
+        """The CA (``ca.crt``, ``ca.key``) and the certificates of this control plane."""
+        return self.data_dir / "pki"
 
     @property
     def pids(self) -> dict[str, int]:
@@ -395,9 +416,23 @@ def etcd_args(plane: ControlPlane, pki: Path) -> list[str]:
 
 
 def apiserver_args(plane: ControlPlane, pki: Path) -> list[str]:
+    if plane.for_node:
+        node_args = [
+            # The `kubernetes` Service's endpoint is this address, which pods reach.
+            "--endpoint-reconciler-type=lease",
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        ]
+    else:
+        # The `kubernetes` Service's Endpoints would hold the advertise address, and validation
+        # rejects loopback addresses there, so the reconciler would fail every 10 s. The Service
+        # stays, without endpoints; local pods reach the API server at 127.0.0.1 directly.
+        node_args = ["--endpoint-reconciler-type=none"]
     return [
-        f"--bind-address={HOST}",
-        f"--advertise-address={HOST}",
+        f"--bind-address={plane.api_host}",
+        f"--advertise-address={plane.api_host}",
         f"--secure-port={plane.apiserver_port}",
         f"--etcd-servers=https://{HOST}:{plane.etcd_port}",
         f"--etcd-cafile={pki / 'ca.crt'}",
@@ -411,10 +446,7 @@ def apiserver_args(plane: ControlPlane, pki: Path) -> list[str]:
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
         "--authorization-mode=Node,RBAC",
-        # The `kubernetes` Service's Endpoints would hold the advertise address, and validation
-        # rejects loopback addresses there, so the reconciler would fail every 10 s. The Service
-        # stays, without endpoints; local pods reach the API server at 127.0.0.1 directly.
-        "--endpoint-reconciler-type=none",
+        *node_args,
         "--allow-privileged=true",
         f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
         "--requestheader-allowed-names=front-proxy-client",
@@ -430,6 +462,16 @@ def apiserver_args(plane: ControlPlane, pki: Path) -> list[str]:
 
 
 def controller_manager_args(plane: ControlPlane, pki: Path, kubeconfig: Path) -> list[str]:
+    # Pods of the test kubelet get loopback IPs, and validation rejects loopback addresses in
+    # Endpoints and EndpointSlices ("may not be in the loopback range"), so these three controllers
+    # would fail and retry forever for every Service with pods. Nothing routes by them there (no
+    # kube-proxy); clients use pod IPs. A real node's pods have bridge addresses: all run then.
+    controllers = (
+        "*,bootstrapsigner,tokencleaner"
+        if plane.for_node
+        else "*,bootstrapsigner,tokencleaner,-endpoints-controller,"
+        "-endpointslice-controller,-endpointslice-mirroring-controller"
+    )
     return [
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
@@ -437,12 +479,7 @@ def controller_manager_args(plane: ControlPlane, pki: Path, kubeconfig: Path) ->
         f"--bind-address={HOST}",
         f"--secure-port={plane.controller_manager_port}",
         f"--cert-dir={plane.data_dir / 'controller-manager-certs'}",
-        # Pods of the test kubelet get loopback IPs, and validation rejects loopback addresses in
-        # Endpoints and EndpointSlices ("may not be in the loopback range"), so these three
-        # controllers would fail and retry forever for every Service with pods. Nothing here
-        # routes by them anyway (no kube-proxy); clients use pod IPs.
-        "--controllers=*,bootstrapsigner,tokencleaner,-endpoints-controller,"
-        "-endpointslice-controller,-endpointslice-mirroring-controller",
+        f"--controllers={controllers}",
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'ca.crt'}",
@@ -531,12 +568,12 @@ def build(progress: Callable[[str], None] | None = None) -> Path:
     home = home_dir(pins)
 
     def write(partial: Path) -> None:
-        go = _go()
+        go = find_go()
         env = go_environment(os.environ, cache_root())
         with (home / "build.log").open("a", encoding="utf-8") as log:
             for target in build_plan(pins):
                 began = time.monotonic()
-                _go_build(go, target, partial / target.name, env, log)
+                go_build(go, target, partial / target.name, env, log)
                 elapsed = time.monotonic() - began
                 log.write(f"# built {target.name} in {elapsed:.0f}s\n")
                 log.flush()
@@ -552,7 +589,7 @@ def build(progress: Callable[[str], None] | None = None) -> Path:
     )
 
 
-def _go_build(go: str, target: Target, output: Path, env: Mapping[str, str], log: TextIO) -> None:
+def go_build(go: str, target: Target, output: Path, env: Mapping[str, str], log: TextIO) -> None:
     command = [go, *go_command(target, output)]
     module_dir = SERVICE_DIR / target.module_dir
     log.write(f"# cd {module_dir} && {' '.join(command)}\n")
@@ -575,7 +612,7 @@ def _go_build(go: str, target: Target, output: Path, env: Mapping[str, str], log
         )
 
 
-def _go() -> str:
+def find_go() -> str:
     found = shutil.which("go") or next(
         (str(p) for p in (Path("/usr/local/go/bin/go"),) if p.is_file()), None
     )
@@ -598,8 +635,14 @@ def start(
     *,
     ready_timeout: float = READY_TIMEOUT_S,
     die_with_parent: bool = False,
+    for_node: bool = False,
 ) -> ControlPlane:
     """Start a control plane for ``state_dir``, or return the one already running there.
+
+    ``for_node`` starts it the way a real node (:mod:`kconnect_devenv.node`) needs it: serving on
+    :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS` (added to ``lo``; needs root), with the
+    endpoint controllers and kubelet client certificates. A running control plane is returned as it
+    is: the caller checks its ``for_node``.
 
     With ``die_with_parent`` (Linux), each server gets SIGTERM when the calling thread dies, so a
     test session killed outright leaves nothing behind; the calling thread must outlive them.
@@ -610,7 +653,7 @@ def start(
     """
     return _SERVICE.start(
         state_dir or default_state_dir(),
-        _prepare,
+        functools.partial(_prepare, for_node),
         _launch,
         ready_timeout=ready_timeout,
         die_with_parent=die_with_parent,
@@ -623,7 +666,11 @@ def stop(state_dir: Path | None = None, *, grace: float = STOP_GRACE_S) -> None:
     Deletes its data too. Does nothing when none runs there, and removes leftovers of a crashed one.
     Dependents stop first: the controller manager, then the API server, then etcd.
     """
-    _SERVICE.stop(state_dir or default_state_dir(), grace=grace)
+    state_dir = state_dir or default_state_dir()
+    recorded = _SERVICE.read_state(state_dir.resolve()) if state_dir.is_dir() else None
+    _SERVICE.stop(state_dir, grace=grace)
+    if recorded is not None and recorded.for_node:
+        nodenetwork.remove_host_address_if_unused()
 
 
 def is_ready(plane: ControlPlane) -> bool:
@@ -634,17 +681,29 @@ def is_ready(plane: ControlPlane) -> bool:
         return False
 
 
-def _prepare() -> tuple[Path, str]:
-    """The binaries, built if need be, and the ``openssl`` command."""
-    bins = build()
+def openssl_command() -> str:
     openssl = shutil.which("openssl")
     if openssl is None:
         raise StartError("'openssl' is not on PATH; it generates the control plane's certificates")
-    return bins, openssl
+    return openssl
 
 
-def _launch(prepared: tuple[Path, str], attempt: lifecycle.Launch) -> ControlPlane:
-    bins, openssl = prepared
+def _prepare(for_node: bool) -> tuple[Path, str, bool]:
+    """The binaries, built if need be, the ``openssl`` command, and whether it is for a node."""
+    bins = build()
+    openssl = openssl_command()
+    if for_node:
+        try:
+            nodenetwork.add_host_address()
+        except nodenetwork.NetworkError as exc:
+            raise StartError(
+                f"cannot add {nodenetwork.HOST_ADDRESS}/32 to lo for a node (root is needed): {exc}"
+            ) from exc
+    return bins, openssl, for_node
+
+
+def _launch(prepared: tuple[Path, str, bool], attempt: lifecycle.Launch) -> ControlPlane:
+    bins, openssl, for_node = prepared
     data_dir = attempt.data_dir
     pki = data_dir / "pki"
     (data_dir / "logs").mkdir()
@@ -662,6 +721,8 @@ def _launch(prepared: tuple[Path, str], attempt: lifecycle.Launch) -> ControlPla
         data_dir=data_dir,
         kubeconfig=attempt.state_dir / KUBECONFIG_FILE,
         bin_dir=bins,
+        api_host=nodenetwork.HOST_ADDRESS if for_node else HOST,
+        for_node=for_node,
     )
     _issue_certificates(openssl, pki)
     controller_manager_kubeconfig = data_dir / "kube-controller-manager.kubeconfig"
@@ -718,23 +779,30 @@ def _issue_certificates(openssl: str, pki: Path) -> None:
             "-config", "ca.cnf", "-extensions", "ca", "-out", f"{ca}.crt",
         )  # fmt: skip
     for cert in CERTIFICATES:
-        key, csr, crt, ext = (f"{cert.stem}.{suffix}" for suffix in ("key", "csr", "crt", "ext"))
-        (pki / ext).write_text(cert.extensions(), "ascii")
-        _openssl(openssl, pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
-        _openssl(
-            openssl, pki, "req", "-new", "-key", key, "-subj", cert.subject(),
-            "-config", "ca.cnf", "-out", csr,
-        )  # fmt: skip
-        _openssl(
-            openssl, pki, "x509", "-req", "-in", csr,
-            "-CA", f"{cert.issuer}.crt", "-CAkey", f"{cert.issuer}.key",
-            "-CAcreateserial", "-sha256", "-days", str(CERT_DAYS),
-            "-extfile", ext, "-extensions", "leaf", "-out", crt,
-        )  # fmt: skip
+        issue_certificate(openssl, cert, ca_dir=pki, out_dir=pki)
     _openssl(openssl, pki, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key")
     _openssl(openssl, pki, "ec", "-in", "sa.key", "-pubout", "-out", "sa.pub")
     for path in pki.glob("*.key"):
         path.chmod(0o600)
+
+
+def issue_certificate(openssl: str, cert: Certificate, *, ca_dir: Path, out_dir: Path) -> None:
+    """``<stem>.key`` and ``<stem>.crt`` in ``out_dir``, signed by ``ca_dir/<issuer>.{crt,key}``."""
+    key, csr, crt, ext = (f"{cert.stem}.{suffix}" for suffix in ("key", "csr", "crt", "ext"))
+    (out_dir / ext).write_text(cert.extensions(), "ascii")
+    (out_dir / "req.cnf").write_text(CA_CONFIG, "ascii")
+    ca_crt, ca_key = (str(ca_dir / f"{cert.issuer}.{suffix}") for suffix in ("crt", "key"))
+    _openssl(openssl, out_dir, "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
+    _openssl(
+        openssl, out_dir, "req", "-new", "-key", key, "-subj", cert.subject(),
+        "-config", "req.cnf", "-out", csr,
+    )  # fmt: skip
+    _openssl(
+        openssl, out_dir, "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+        "-set_serial", str(int.from_bytes(os.urandom(16), "big") >> 1), "-sha256",
+        "-days", str(CERT_DAYS), "-extfile", ext, "-extensions", "leaf", "-out", crt,
+    )  # fmt: skip
+    (out_dir / key).chmod(0o600)
 
 
 def _openssl(openssl: str, cwd: Path, *args: str) -> None:
@@ -753,13 +821,18 @@ def _openssl(openssl: str, cwd: Path, *args: str) -> None:
 
 
 def _write_kubeconfig(plane: ControlPlane, pki: Path, stem: str, path: Path) -> None:
+    write_kubeconfig(plane, pki, stem, path)
+
+
+def write_kubeconfig(plane: ControlPlane, cert_dir: Path, stem: str, path: Path) -> None:
+    """A kubeconfig at ``path`` for ``plane`` as ``cert_dir/<stem>.{crt,key}``, owner-only."""
     user = "admin" if stem == "admin" else stem
     text = kubeconfig_text(
         server=plane.server,
         user=user,
-        ca=(pki / "ca.crt").read_bytes(),
-        cert=(pki / f"{stem}.crt").read_bytes(),
-        key=(pki / f"{stem}.key").read_bytes(),
+        ca=(plane.pki / "ca.crt").read_bytes(),
+        cert=(cert_dir / f"{stem}.crt").read_bytes(),
+        key=(cert_dir / f"{stem}.key").read_bytes(),
     )
     # The kubeconfig holds a client key: readable by its owner only.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -786,6 +859,11 @@ def _etcd_healthy(plane: ControlPlane, pki: Path) -> bool:
     except (OSError, ssl.SSLError, urllib.error.URLError, ValueError):
         return False
     return isinstance(body, dict) and body.get("health") == "true"
+
+
+def api_get(plane: ControlPlane, path: str) -> bytes:
+    """The body of a GET of ``path`` on the API server, as the admin."""
+    return _api_get(plane, path)
 
 
 def _api_get(plane: ControlPlane, path: str) -> bytes:

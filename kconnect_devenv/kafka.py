@@ -20,7 +20,11 @@ Invariants:
   Metadata request that lists itself, i.e. it is unfenced and serving clients; ``broker.json`` is
   written only then. Otherwise it kills what it started and raises :class:`BrokerStartError` with
   the tail of the broker's logs. Every wait is bounded.
-- **Loopback only.** Every listener binds 127.0.0.1, on ports picked free at start.
+- **Loopback only.** Every listener binds 127.0.0.1, on ports picked free at start. The one
+  exception is asked for: ``start(pods_listener=True)`` adds the listener ``PODS`` on
+  :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS`, where the real node's pods reach the host (a
+  control plane started for a node has put that address on ``lo``); clients that bootstrap there
+  are told that address back.
 
 The readiness check speaks the Kafka protocol over a plain socket, so this module needs nothing
 beyond the standard library; in particular it imports without confluent_kafka.
@@ -46,7 +50,7 @@ from pathlib import Path
 from typing import Final
 
 from kconnect.config.properties import format_properties
-from kconnect_devenv import builds, lifecycle, processes
+from kconnect_devenv import builds, lifecycle, nodenetwork, processes
 from kconnect_devenv.lifecycle import cache_root
 
 SERVICE_DIR: Final = Path(__file__).resolve().parent / "kafka"
@@ -111,11 +115,17 @@ class Broker:
     log_path: Path
     console_path: Path
     config_path: Path
+    pods_port: int  # 0 without a listener for pods
 
     @property
     def bootstrap(self) -> str:
         """The value for ``bootstrap.servers``."""
         return f"{HOST}:{self.port}"
+
+    @property
+    def pods_bootstrap(self) -> str | None:
+        """``bootstrap.servers`` for a pod on the real node, if the broker listens for pods."""
+        return f"{nodenetwork.HOST_ADDRESS}:{self.pods_port}" if self.pods_port else None
 
     @property
     def pids(self) -> dict[str, int]:
@@ -176,7 +186,12 @@ def random_cluster_id() -> str:
 
 
 def broker_config(
-    *, port: int, controller_port: int, log_dir: Path, overrides: Mapping[str, str] | None = None
+    *,
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    overrides: Mapping[str, str] | None = None,
+    pods_port: int = 0,
 ) -> dict[str, str]:
     """The ``server.properties`` of a single-node KRaft broker+controller on loopback.
 
@@ -206,6 +221,11 @@ def broker_config(
         "share.coordinator.state.topic.min.isr": "1",
         "share.coordinator.state.topic.num.partitions": "5",
     }
+    if pods_port:
+        pods = f"PODS://{nodenetwork.HOST_ADDRESS}:{pods_port}"
+        config["listeners"] += f",{pods}"
+        config["advertised.listeners"] += f",{pods}"
+        config["listener.security.protocol.map"] += ",PODS:PLAINTEXT"
     config.update(overrides or {})
     return config
 
@@ -381,6 +401,7 @@ def start(
     overrides: Mapping[str, str] | None = None,
     ready_timeout: float = READY_TIMEOUT_S,
     die_with_parent: bool = False,
+    pods_listener: bool = False,
 ) -> Broker:
     """Start a broker for ``state_dir``, or return the one already running there.
 
@@ -389,25 +410,39 @@ def start(
     test session killed outright leaves no JVM behind; the calling thread must outlive the broker,
     as the main thread of a pytest session does.
 
+    ``pods_listener`` adds a listener where the real node's pods reach the host
+    (:attr:`Broker.pods_bootstrap`); it needs that address on ``lo``, as a control plane started
+    for a node puts it there.
+
     After a failed start the data directory stays for inspection until the next start or stop.
     """
     return _SERVICE.start(
         state_dir or default_state_dir(),
         fetch,
-        functools.partial(_launch, overrides=overrides),
+        functools.partial(_launch, overrides=overrides, pods_listener=pods_listener),
         ready_timeout=ready_timeout,
         die_with_parent=die_with_parent,
     )
 
 
 def _launch(
-    libs: Path, attempt: lifecycle.Launch, *, overrides: Mapping[str, str] | None
+    libs: Path,
+    attempt: lifecycle.Launch,
+    *,
+    overrides: Mapping[str, str] | None,
+    pods_listener: bool = False,
 ) -> Broker:
     data_dir = attempt.data_dir
-    port, controller_port = processes.free_ports(2)
+    port, controller_port, pods_port = processes.free_ports(3)
+    if not pods_listener:
+        pods_port = 0
     config_path = data_dir / CONFIG_FILE
     config = broker_config(
-        port=port, controller_port=controller_port, log_dir=data_dir / "kraft", overrides=overrides
+        port=port,
+        controller_port=controller_port,
+        log_dir=data_dir / "kraft",
+        overrides=overrides,
+        pods_port=pods_port,
     )
     # format_properties writes ASCII with \uXXXX escapes, which the broker reads as Latin-1.
     config_path.write_text(format_properties(config), "ascii")
@@ -420,6 +455,7 @@ def _launch(
         log_path=data_dir / SERVER_LOG,
         console_path=data_dir / CONSOLE_LOG,
         config_path=config_path,
+        pods_port=pods_port,
     )
     _format_storage(libs, broker)
     command = _java_command(

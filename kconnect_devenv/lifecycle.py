@@ -115,7 +115,7 @@ D = TypeVar("D")
 
 
 def state_to_json(state: object) -> dict[str, object]:
-    """A state dataclass as JSON: paths as strings, integers as they are."""
+    """A state dataclass as JSON: paths as strings, other values as they are."""
     return {
         key: str(value) if isinstance(value, Path) else value
         for key, value in dataclasses.asdict(state).items()  # type: ignore[call-overload]
@@ -123,7 +123,8 @@ def state_to_json(state: object) -> dict[str, object]:
 
 
 def state_from_json(cls: type[D], raw: Mapping[str, object], source: str) -> D:
-    """The state dataclass ``cls`` (fields of type ``int`` or ``Path``) read back from JSON.
+    """The state dataclass ``cls`` (fields of type ``int``, ``bool``, ``str`` or ``Path``) read back
+    from JSON.
 
     Raises TypeError naming ``source``, the field and what was expected when a value is missing or
     of another type.
@@ -131,7 +132,15 @@ def state_from_json(cls: type[D], raw: Mapping[str, object], source: str) -> D:
     values: dict[str, object] = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         value = raw.get(field.name)
-        if field.type in ("int", int):
+        if field.type in ("bool", bool):
+            if not isinstance(value, bool):
+                raise TypeError(f"{source}: {field.name!r} is {value!r}, expected true or false")
+            values[field.name] = value
+        elif field.type in ("str", str):
+            if not isinstance(value, str):
+                raise TypeError(f"{source}: {field.name!r} is {value!r}, expected a string")
+            values[field.name] = value
+        elif field.type in ("int", int):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"{source}: {field.name!r} is {value!r}, expected an integer")
             values[field.name] = value
@@ -292,10 +301,17 @@ class Launch:
         self._deadline: float | None = None
         self._started: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def spawn(self, name: str, command: Sequence[str], log_path: Path, cwd: Path) -> int:
+    def spawn(
+        self,
+        name: str,
+        command: Sequence[str],
+        log_path: Path,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> int:
         """Start ``command`` as the server ``name`` in its own session, its output appended to
-        ``log_path``; returns its pid. With ``die_with_parent`` (Linux) it gets SIGTERM when the
-        starting thread dies."""
+        ``log_path``, in ``env`` (default: this process's); returns its pid. With
+        ``die_with_parent`` (Linux) it gets SIGTERM when the starting thread dies."""
         if self._deadline is None:
             self._deadline = time.monotonic() + self.ready_timeout
         preexec = processes.parent_death_signal(signal.SIGTERM) if self._die_with_parent else None
@@ -306,6 +322,7 @@ class Launch:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=cwd,
+                env=None if env is None else dict(env),
                 start_new_session=True,
                 preexec_fn=preexec,  # noqa: PLW1509 - it only calls prctl, resolved before the fork
             )
