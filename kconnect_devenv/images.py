@@ -249,7 +249,9 @@ def build_log(target: str) -> Path:
     return cache_root() / "images" / f"build-{target}.log"
 
 
-def _docker_build(engine_: Engine, target: str, args: Sequence[str], stdin: bytes | None) -> None:
+def docker_build(engine_: Engine, target: str, args: Sequence[str], stdin: bytes | None) -> None:
+    """``docker ARGS`` (a build; ``stdin`` is its context when the context is ``-``), its output
+    kept in :func:`build_log` of ``target``."""
     log = build_log(target)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
@@ -284,7 +286,7 @@ def build_environment(
     runtime = baseimage.ensure(engine_, baseimage.RUNTIME, progress)
     build_base = baseimage.ensure(engine_, baseimage.BUILD, progress)
     context = build_env_context(build_base, pip_settings(machine_pip_config()))
-    _docker_build(engine_, "build-env", ["build", f"--tag={BUILD_ENV_TAG}", "-"], context)
+    docker_build(engine_, "build-env", ["build", f"--tag={BUILD_ENV_TAG}", "-"], context)
     return runtime, BUILD_ENV_TAG
 
 
@@ -300,7 +302,7 @@ def build(
     for target in targets:
         if progress is not None:
             progress(f"Building {TARGETS[target]} (log: {build_log(target)}) ...")
-        _docker_build(engine_, target, build_args(target, python_image, build_image, labels), None)
+        docker_build(engine_, target, build_args(target, python_image, build_image, labels), None)
         built[target] = TARGETS[target]
     return built
 

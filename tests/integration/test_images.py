@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,3 +303,21 @@ def test_images_are_labelled_with_the_checkout_and_their_base(
     assert labels["org.opencontainers.image.created"] == checkout.created
     assert labels["org.opencontainers.image.base.name"] == baseimage.RUNTIME.tag
     assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
+
+
+def test_a_failed_build_names_the_image_and_shows_the_end_of_its_log(
+    docker_engine: engine.Engine, built: dict[str, str]
+) -> None:
+    dockerfile = f"FROM {baseimage.RUNTIME.tag}\nRUN echo 'the step that fails' && exit 3\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile.encode()))
+    with pytest.raises(images.ImageBuildError) as failure:
+        images.docker_build(docker_engine, "failing-probe", ["build", "-"], buffer.getvalue())
+    message = str(failure.value)
+    assert message.startswith("docker build of failing-probe exited with ")
+    assert str(images.build_log("failing-probe")) in message
+    assert "the step that fails" in message
+    assert "returned a non-zero code: 3" in message
