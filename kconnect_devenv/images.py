@@ -39,6 +39,7 @@ import argparse
 import ast
 import dataclasses
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -311,6 +312,36 @@ def image_size(engine_: Engine, tag: str) -> int:
     """The image's size in bytes, uncompressed, as ``docker images`` shows it."""
     out = engine_.docker("image", "inspect", "--format", "{{.Size}}", tag, timeout=SMALL_TIMEOUT_S)
     return int(out.strip())
+
+
+def image_id(engine_: Engine, tag: str) -> str:
+    """The image's ID, ``sha256:<hex>``: a digest of its configuration, so of its content."""
+    return engine_.docker("image", "inspect", "--format", "{{.Id}}", tag, timeout=SMALL_TIMEOUT_S)
+
+
+def archive(engine_: Engine, tag: str) -> Path:
+    """``docker save`` of ``tag``, for loading into another runtime (``ctr images import``).
+
+    Cached by the image's ID under ``$KCONNECT_CACHE/images/archives``: complete or absent, and
+    an unchanged image is not saved again.
+    """
+    identity = image_id(engine_, tag).strip().removeprefix("sha256:")[:16]
+    name = tag.replace("/", "_").replace(":", "_")
+    directory = cache_root() / "images" / "archives"
+    path = directory / f"{name}-{identity}.tar"
+    if path.is_file():
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        engine_.docker("image", "save", "--output", str(partial), tag, timeout=BUILD_TIMEOUT_S)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    for old in directory.glob(f"{name}-*.tar"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return path
 
 
 # --------------------------------------------------------------------------------------------------

@@ -321,3 +321,15 @@ def test_a_failed_build_names_the_image_and_shows_the_end_of_its_log(
     assert str(images.build_log("failing-probe")) in message
     assert "the step that fails" in message
     assert "returned a non-zero code: 3" in message
+
+
+def test_an_image_is_archived_once_for_loading_into_another_runtime(
+    docker_engine: engine.Engine, built: dict[str, str]
+) -> None:
+    path = images.archive(docker_engine, built["worker"])
+    assert path == images.archive(docker_engine, built["worker"])
+    with tarfile.open(path) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert manifest[0]["RepoTags"] == [built["worker"]]
+    image_id = images.image_id(docker_engine, built["worker"]).strip()
+    assert manifest[0]["Config"].removesuffix(".json") == image_id.removeprefix("sha256:")
