@@ -17,12 +17,15 @@ Invariants:
   share a data root, and the state directory's lock guarantees that.
 - **Nothing of the machine's is used or changed.** dockerd listens only on ``data/docker.sock``
   (never ``/var/run/docker.sock``), reads ``data/daemon.json`` instead of
-  ``/etc/docker/daemon.json``, and the Docker client is pointed at the socket with a client
-  configuration directory of its own (the machine's ``~/.docker`` may hold proxies or credential
-  helpers). It makes no network: ``--bridge=none``, ``--iptables=false``, ``--ip-masq=false`` and
+  ``/etc/docker/daemon.json`` (it also moves dockerd's identity key, which has no flag, out of
+  ``/etc/docker``), and the Docker client is pointed at the socket with a client configuration
+  directory of its own (the machine's ``~/.docker`` may hold proxies or credential helpers). It
+  makes no network: ``--bridge=none``, ``--iptables=false``, ``--ip-masq=false`` and
   ``--ip-forward=false`` leave the host's interfaces, firewall and sysctls alone. Builds run with
   ``--network host`` (pip reaches the package index as the machine does); test containers run with
-  ``--network none``.
+  ``--network none``. Two fixed paths stay outside the state directory: containerd 1.6 keeps its
+  shims' sockets in ``/run/containerd/s`` while containers run, and dockerd makes the empty
+  plugin directory ``/run/docker/plugins``; both are left empty.
 - **No negative OOM score.** dockerd asks for ``oom_score_adj=-500`` by default, for itself and for
   the containerd it starts; root here lacks ``CAP_SYS_RESOURCE``, which lowering it needs, so the
   engine runs with ``--oom-score-adjust=0``, which dockerd also hands to its containerd.

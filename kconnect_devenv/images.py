@@ -19,14 +19,17 @@ Invariants:
   from its hash-pinned lock and the index. tests/integration/test_images.py checks that the shipped
   images carry no pip configuration, no ``PIP_*`` variable, nothing of it in their history, and
   none of the machine's extra CA certificates.
-- **The classic builder** (``DOCKER_BUILDKIT=0``): BuildKit would fetch the ``# syntax=``
-  frontend and the bases' metadata from a registry. Builds use ``--network host``, so pip reaches
-  the index the way the machine does; the engine has no network of its own.
+- **The classic builder** (``DOCKER_BUILDKIT=0``): it parses the Dockerfile itself and needs
+  nothing from a registry, whereas BuildKit first fetches the image a ``# syntax=`` line names
+  (the Dockerfile has none, for builders elsewhere too). Builds use ``--network host``, so pip
+  reaches the index the way the machine does; the engine has no network of its own.
 - **Cached.** The bases are made once (``$KCONNECT_CACHE/images``); the engine keeps its build
   cache between runs (``$KCONNECT_CACHE/engine/images``), so a build with nothing changed reruns
   no step, and a source edit reruns only ``pip install .`` and what follows. The labels' build
   arguments come from the checkout (the project's version, ``git rev-parse HEAD`` and the commit's
   time), so an unchanged checkout gives unchanged labels and cached final stages.
+- **Archives for other runtimes** (:func:`archive`): ``docker save`` of an image, kept once per
+  image ID, complete or absent (written aside and renamed).
 - **Failures say where.** A failed ``docker build`` raises :class:`ImageBuildError` with the tail
   of its log, kept in ``$KCONNECT_CACHE/images/build-<target>.log``.
 
