@@ -53,8 +53,18 @@ def _ip_forward() -> str:
     return Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
 
 
+def _interfaces() -> set[str]:
+    return {path.name for path in Path("/sys/class/net").iterdir()}
+
+
 @pytest.fixture(scope="module")
-def running() -> Iterator[engine.Engine]:
+def interfaces_before() -> set[str]:
+    """The host's network interfaces before this module's engine starts."""
+    return _interfaces()
+
+
+@pytest.fixture(scope="module")
+def running(interfaces_before: set[str]) -> Iterator[engine.Engine]:
     state_dir = _short_dir()
     try:
         yield engine.start(state_dir, die_with_parent=True)
@@ -85,11 +95,13 @@ def test_dockerd_and_its_containerd_keep_a_non_negative_oom_score(
     assert [_oom_score_adj(p) for p in containerd] == [0]
 
 
-def test_engine_makes_no_network_of_its_own(running: engine.Engine) -> None:
+def test_engine_makes_no_network_of_its_own(
+    running: engine.Engine, interfaces_before: set[str]
+) -> None:
     networks = running.docker("network", "ls", "--format", "{{.Name}}", timeout=60).split()
     assert "bridge" not in networks
     assert sorted(networks) == ["host", "none"]
-    assert not Path("/sys/class/net/docker0").exists()
+    assert _interfaces() - interfaces_before == set(), "dockerd made a network interface"
     assert "--ip-forward=false" in _cmdline(running.pid)
 
 
