@@ -139,14 +139,19 @@ class Engine:
         cwd: Path | None = None,
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
+        merge_stderr: bool = False,
     ) -> str:
-        """Run ``docker ARGS`` against this engine and return its standard output.
+        """Run ``docker ARGS`` against this engine and return its standard output (with its
+        standard error after it when ``merge_stderr``: ``docker logs`` writes a container's there).
 
         Raises :class:`EngineError` with the command and the tail of its output when it fails or
         runs longer than ``timeout`` seconds (it is killed then).
         """
         command = [str(DOCKER), *args]
-        return run_docker(command, self.client_env(env), timeout=timeout, cwd=cwd, stdin=stdin)
+        env_ = self.client_env(env)
+        return run_docker(
+            command, env_, timeout=timeout, cwd=cwd, stdin=stdin, merge_stderr=merge_stderr
+        )
 
     def to_json(self) -> dict[str, object]:
         return lifecycle.state_to_json(self)
@@ -163,6 +168,7 @@ def run_docker(
     timeout: float,
     cwd: Path | None = None,
     stdin: bytes | None = None,
+    merge_stderr: bool = False,
 ) -> str:
     try:
         result = subprocess.run(
@@ -180,12 +186,11 @@ def run_docker(
             f"{' '.join(command[:3])} ... did not finish within {timeout:.0f}s"
         ) from exc
     stdout = result.stdout.decode("utf-8", errors="replace")
+    stderr = result.stderr.decode("utf-8", errors="replace")
     if result.returncode != 0:
-        output = processes.tail_text(
-            stdout + result.stderr.decode("utf-8", errors="replace"), LOG_TAIL_LINES
-        )
+        output = processes.tail_text(stdout + stderr, LOG_TAIL_LINES)
         raise EngineError(f"{' '.join(command)} exited with {result.returncode}:\n{output}")
-    return stdout
+    return stdout + stderr if merge_stderr else stdout
 
 
 def _release(state_dir: Path) -> None:

@@ -22,6 +22,8 @@ import io
 import json
 import re
 import tarfile
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -333,3 +335,45 @@ def test_an_image_is_archived_once_for_loading_into_another_runtime(
     assert manifest[0]["RepoTags"] == [built["worker"]]
     image_id = images.image_id(docker_engine, built["worker"]).strip()
     assert manifest[0]["Config"].removesuffix(".json") == image_id.removeprefix("sha256:")
+
+
+UNREACHABLE_WORKER = """\
+bootstrap.servers=127.0.0.1:9
+offset.storage.file.filename=/tmp/offsets
+key.converter=org.apache.kafka.connect.storage.StringConverter
+value.converter=org.apache.kafka.connect.storage.StringConverter
+listeners=http://127.0.0.1:8083
+"""
+WAIT_FOR_LOG_S = 60.0
+
+
+def test_worker_as_pid_1_stops_on_sigterm_while_it_waits_for_kafka(
+    docker_engine: engine.Engine, built: dict[str, str], tmp_path: Path
+) -> None:
+    """In a container the worker is PID 1, for which the kernel drops a SIGTERM that has no
+    handler: before the worker serves, `docker stop` (a pod's deletion) must still end it with
+    SIGTERM's exit code, not wait for SIGKILL (137)."""
+    config = tmp_path / "config"
+    config.mkdir(mode=0o755)
+    (config / "worker.properties").write_text(UNREACHABLE_WORKER)
+    (config / "worker.properties").chmod(0o644)
+    name = f"kconnect-test-{uuid.uuid4().hex[:8]}"
+    docker_engine.docker(
+        "run", "--detach", f"--name={name}", "--read-only", "--cap-drop=ALL",
+        "--security-opt=no-new-privileges", "--network=none", "--tmpfs=/tmp",
+        f"--volume={config}:/config:ro", built["worker"],
+        "standalone", "/config/worker.properties",
+        timeout=RUN_TIMEOUT_S,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + WAIT_FOR_LOG_S
+        logs = ""
+        while "127.0.0.1:9" not in logs:  # librdkafka's first failed connect: Kafka is awaited
+            assert time.monotonic() < deadline, f"the worker never tried Kafka:\n{logs}"
+            time.sleep(0.2)
+            logs = docker_engine.docker("logs", name, timeout=60, merge_stderr=True)
+        docker_engine.docker("stop", "--time=30", name, timeout=RUN_TIMEOUT_S)
+        code = docker_engine.docker("inspect", "--format", "{{.State.ExitCode}}", name, timeout=60)
+        assert int(code) == 128 + 15
+    finally:
+        docker_engine.docker("rm", "--force", name, timeout=RUN_TIMEOUT_S)
