@@ -25,7 +25,9 @@ Invariants:
   reaches the index the way the machine does; the engine has no network of its own.
 - **Cached.** The bases are made once (``$KCONNECT_CACHE/images``); the engine keeps its build
   cache between runs (``$KCONNECT_CACHE/engine/images``), so a build with nothing changed reruns
-  no step, and a source edit reruns only ``pip install .`` and what follows. The labels' build
+  no step, and a source edit reruns only ``pip install .`` and what follows. Each build stage is
+  tagged (``kconnect-build-cache:<stage>``) and layers no tag reaches are pruned after a build, so
+  the cache keeps the locked dependencies and does not grow with every edit. The labels' build
   arguments come from the checkout (the project's version, ``git rev-parse HEAD`` and the commit's
   time), so an unchanged checkout gives unchanged labels and cached final stages.
 - **Archives for other runtimes** (:func:`archive`): ``docker save`` of an image, kept once per
@@ -62,6 +64,10 @@ DOCKERFILE: Final = REPO / "Dockerfile"
 
 # The Dockerfile's final stages and the local names of their images (e2e/kind/kind-up.sh's too).
 TARGETS: Final = {"worker": "kconnect-worker:dev", "operator": "kconnect-operator:dev"}
+# Each final stage's build stage, tagged so that its layers (the locked dependencies above all)
+# are never "dangling" and survive the prune of superseded layers after a build.
+BUILD_STAGES: Final = {"worker": "build-worker", "operator": "build-operator"}
+BUILD_CACHE_REPOSITORY: Final = "kconnect-build-cache"
 BUILD_ENV_TAG: Final = "kconnect-build-env:local"
 BUILD_CONFIG_DIR: Final = "/etc/kconnect-build"
 
@@ -212,8 +218,11 @@ def checkout_labels(repo: Path = REPO) -> Labels:
     )
 
 
-def build_args(target: str, python_image: str, build_image: str, labels: Labels) -> list[str]:
-    """``docker build`` arguments for one of the Dockerfile's final stages."""
+def build_args(
+    target: str, python_image: str, build_image: str, labels: Labels, tag: str | None = None
+) -> list[str]:
+    """``docker build`` options for the Dockerfile's stage ``target``, tagged ``tag`` (by default
+    the final stage's image name)."""
     args = {
         "PYTHON_IMAGE": python_image,
         "BUILD_IMAGE": build_image,
@@ -222,11 +231,10 @@ def build_args(target: str, python_image: str, build_image: str, labels: Labels)
         "CREATED": labels.created,
     }
     return [
-        "build",
         "--network=host",
         f"--file={DOCKERFILE}",
         f"--target={target}",
-        f"--tag={TARGETS[target]}",
+        f"--tag={tag or TARGETS[target]}",
         *(f"--build-arg={key}={value}" for key, value in args.items()),
         str(REPO),
     ]
@@ -253,15 +261,15 @@ def build_log(target: str) -> Path:
     return cache_root() / "images" / f"build-{target}.log"
 
 
-def docker_build(engine_: Engine, target: str, args: Sequence[str], stdin: bytes | None) -> None:
-    """``docker ARGS`` (a build; ``stdin`` is its context when the context is ``-``), its output
-    kept in :func:`build_log` of ``target``."""
+def docker_build(engine_: Engine, target: str, options: Sequence[str], stdin: bytes | None) -> None:
+    """``docker build OPTIONS`` (``stdin`` is the context when the context is ``-``), its output
+    kept in :func:`build_log` of ``target``. A failed step's container is removed too."""
     log = build_log(target)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         try:
             done = subprocess.run(
-                [str(engine.DOCKER), *args],
+                [str(engine.DOCKER), "build", "--force-rm", *options],
                 input=stdin,
                 stdin=None if stdin is not None else subprocess.DEVNULL,
                 stdout=out,
@@ -290,7 +298,7 @@ def build_environment(
     runtime = baseimage.ensure(engine_, baseimage.RUNTIME, progress)
     build_base = baseimage.ensure(engine_, baseimage.BUILD, progress)
     context = build_env_context(build_base, pip_settings(machine_pip_config()))
-    docker_build(engine_, "build-env", ["build", f"--tag={BUILD_ENV_TAG}", "-"], context)
+    docker_build(engine_, "build-env", [f"--tag={BUILD_ENV_TAG}", "-"], context)
     return runtime, BUILD_ENV_TAG
 
 
@@ -299,15 +307,25 @@ def build(
     targets: Sequence[str] = tuple(TARGETS),
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
-    """Build ``targets`` of the Dockerfile in ``engine_``; returns each target's image tag."""
+    """Build ``targets`` of the Dockerfile in ``engine_``; returns each target's image tag.
+
+    Each target's build stage is built and tagged first (from the same cache), then the target;
+    afterwards the layers that no tag reaches any more (those of earlier sources) are pruned, so
+    the engine's data root does not grow with every edit.
+    """
     python_image, build_image = build_environment(engine_, progress)
     labels = checkout_labels()
     built: dict[str, str] = {}
     for target in targets:
         if progress is not None:
             progress(f"Building {TARGETS[target]} (log: {build_log(target)}) ...")
+        stage = BUILD_STAGES[target]
+        cache_tag = f"{BUILD_CACHE_REPOSITORY}:{stage}"
+        stage_args = build_args(stage, python_image, build_image, labels, tag=cache_tag)
+        docker_build(engine_, stage, stage_args, None)
         docker_build(engine_, target, build_args(target, python_image, build_image, labels), None)
         built[target] = TARGETS[target]
+    engine_.docker("image", "prune", "--force", timeout=SMALL_TIMEOUT_S)
     return built
 
 

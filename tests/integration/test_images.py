@@ -317,12 +317,14 @@ def test_a_failed_build_names_the_image_and_shows_the_end_of_its_log(
         info.size = len(dockerfile)
         tar.addfile(info, io.BytesIO(dockerfile.encode()))
     with pytest.raises(images.ImageBuildError) as failure:
-        images.docker_build(docker_engine, "failing-probe", ["build", "-"], buffer.getvalue())
+        images.docker_build(docker_engine, "failing-probe", ["-"], buffer.getvalue())
     message = str(failure.value)
     assert message.startswith("docker build of failing-probe exited with ")
     assert str(images.build_log("failing-probe")) in message
     assert "the step that fails" in message
     assert "returned a non-zero code: 3" in message
+    left = docker_engine.docker("ps", "--all", "--no-trunc", "--format", "{{.Command}}", timeout=60)
+    assert "the step that fails" not in left, "the failed step's container is removed"
 
 
 def test_an_image_is_archived_once_for_loading_into_another_runtime(
@@ -377,3 +379,17 @@ def test_worker_as_pid_1_stops_on_sigterm_while_it_waits_for_kafka(
         assert int(code) == 128 + 15
     finally:
         docker_engine.docker("rm", "--force", name, timeout=RUN_TIMEOUT_S)
+
+
+def test_a_build_keeps_only_layers_a_tag_reaches(
+    docker_engine: engine.Engine, built: dict[str, str]
+) -> None:
+    """Superseded layers are pruned after each build; the build stages are tagged, so their
+    locked-dependency layers stay cached."""
+    dangling = docker_engine.docker(
+        "images", "--quiet", "--filter", "dangling=true", timeout=60
+    ).split()
+    assert dangling == []
+    tags = docker_engine.docker("images", "--format", "{{.Repository}}:{{.Tag}}", timeout=60)
+    for stage in images.BUILD_STAGES.values():
+        assert f"{images.BUILD_CACHE_REPOSITORY}:{stage}" in tags.split()
