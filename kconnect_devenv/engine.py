@@ -8,7 +8,8 @@ nothing of the machine's Docker setup is used or touched.
 Invariants:
 
 - **One engine per state directory**, with the lifecycle of :mod:`kconnect_devenv.lifecycle`: the
-  state file ``engine.json`` (pid and paths), the lock, ``data/`` (dockerd's configuration, its
+  state file ``engine.json`` (pid and paths), the lock, ``users.lock`` (held shared by every
+  :func:`session` using the engine), ``data/`` (dockerd's configuration, its
   unix socket, its exec root with the managed containerd's state, its pid file and its log;
   cleared on every start and stop) and ``images/``, dockerd's data root, which is *kept*: images
   and the build cache survive a restart. It is cache, outside git; delete the directory to start
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import functools
 import http.client
 import json
@@ -79,6 +81,8 @@ CONFIG_FILE: Final = "daemon.json"
 LOG_FILE: Final = "dockerd.log"
 LOG_TAIL_LINES: Final = 40
 OOM_SCORE_ADJ: Final = 0
+USERS_LOCK: Final = "users.lock"
+SESSION_MARK: Final = "session-started"
 
 
 class EngineError(lifecycle.ServiceError):
@@ -361,19 +365,34 @@ def stop(state_dir: Path | None = None, *, grace: float = STOP_GRACE_S) -> None:
 
 
 @contextlib.contextmanager
-def session(state_dir: Path | None = None, *, die_with_parent: bool = False) -> Iterator[Engine]:
-    """The engine of ``state_dir`` for the duration of the block: the running one, left running,
-    or one started for the block and stopped after it, also when the block fails."""
-    state_dir = state_dir or default_state_dir()
-    existing = running(state_dir)
-    if existing is not None:
-        yield existing
-        return
-    engine = start(state_dir, die_with_parent=die_with_parent)
-    try:
-        yield engine
-    finally:
-        stop(state_dir)
+def session(state_dir: Path | None = None) -> Iterator[Engine]:
+    """The engine of ``state_dir`` for the duration of the block, shared with concurrent blocks.
+
+    An engine that runs already is used. One that does not is started and marked as started for
+    sessions (``data/session-started``). Each block holds a shared ``flock`` on ``users.lock`` while
+    it runs; the last block to leave (the one that then gets the lock exclusively) stops an engine
+    that a session started, also when the block fails. An engine started by ``up`` is left
+    running, and so is one still used by another block (``make images`` beside a test run).
+    """
+    state_dir = (state_dir or default_state_dir()).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / USERS_LOCK).open("a") as users:
+        fcntl.flock(users, fcntl.LOCK_SH)
+        try:
+            engine = running(state_dir)
+            if engine is None:
+                engine = start(state_dir)
+                (engine.data_dir / SESSION_MARK).touch()
+            yield engine
+        finally:
+            try:
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another block still uses the engine; the last one out stops it
+            else:
+                if (state_dir / DATA_DIR / SESSION_MARK).exists():
+                    stop(state_dir)
+            fcntl.flock(users, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------------------------------

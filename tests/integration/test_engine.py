@@ -157,3 +157,29 @@ def test_a_failed_start_names_dockerd_shows_its_log_and_leaves_nothing_running()
     finally:
         engine.stop(state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def test_sessions_share_the_engine_and_the_last_one_out_stops_what_a_session_started() -> None:
+    state_dir = _short_dir()
+    try:
+        with engine.session(state_dir) as outer:
+            with engine.session(state_dir) as inner:
+                assert inner.pid == outer.pid
+            assert engine.running(state_dir) == outer, "the outer session still uses it"
+        assert engine.running(state_dir) is None
+        assert _mounts_below(state_dir) == []
+    finally:
+        engine.stop(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def test_a_session_leaves_an_engine_it_did_not_start_running() -> None:
+    state_dir = _short_dir()
+    try:
+        started = engine.start(state_dir)  # as `python -m kconnect_devenv.engine up` does
+        with engine.session(state_dir) as used:
+            assert used.pid == started.pid
+        assert engine.running(state_dir) == started
+    finally:
+        engine.stop(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)

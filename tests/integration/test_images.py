@@ -84,7 +84,7 @@ for root in sys.argv[2:]:
 @pytest.fixture(scope="module")
 def docker_engine() -> Iterator[engine.Engine]:
     """The project's engine: the running one, or one started for this module and stopped after."""
-    with engine.session(die_with_parent=True) as running:
+    with engine.session() as running:
         yield running
 
 
