@@ -47,6 +47,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -269,7 +270,8 @@ def _debootstrap(base: Base, output: Path) -> None:
     mirror = machine_mirror()
     debs = cache_root() / "images" / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    log = output / "debootstrap.log"
+    # Beside the output, not in it: a failed attempt's log stays for inspection.
+    log = base.home() / "debootstrap.log"
     rootfs = Path(tempfile.mkdtemp(prefix="rootfs-", dir=output.parent))
     try:
         command = [
@@ -282,21 +284,32 @@ def _debootstrap(base: Base, output: Path) -> None:
             str(rootfs),
             mirror,
         ]
-        result = processes.run_tool(
-            command,
-            what="debootstrap",
-            timeout=DEBOOTSTRAP_TIMEOUT_S,
-            error=BaseImageError,
-            env={**os.environ, **apt_proxy_env(), "DEBIAN_FRONTEND": "noninteractive"},
-        )
-        log.write_text(result.stdout + result.stderr, "utf-8")
-        if result.returncode != 0:
+        env = {**os.environ, **apt_proxy_env(), "DEBIAN_FRONTEND": "noninteractive"}
+        with log.open("wb") as out:
+            try:
+                # One stream, in order: debootstrap says what failed last, on either of its two.
+                done = subprocess.run(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    timeout=DEBOOTSTRAP_TIMEOUT_S,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise BaseImageError(
+                    f"debootstrap of the {base.name} base did not finish within "
+                    f"{DEBOOTSTRAP_TIMEOUT_S:.0f}s (log: {log})"
+                ) from exc
+        if done.returncode != 0:
+            tail = processes.tail_text(log.read_text("utf-8", "replace"), LOG_TAIL_LINES)
             detail = rootfs / "debootstrap" / "debootstrap.log"
-            tail = processes.tail_text(result.stdout + result.stderr, LOG_TAIL_LINES)
             with contextlib.suppress(OSError):
                 tail += "\n" + processes.tail_text(detail.read_text("utf-8", "replace"), 15)
             raise BaseImageError(
-                f"debootstrap of the {base.name} base exited with {result.returncode}:\n{tail}"
+                f"debootstrap of the {base.name} base exited with {done.returncode} "
+                f"(log: {log}):\n{tail}"
             )
         mounts.unmount_below(rootfs, BaseImageError)
         clean_rootfs(rootfs)
