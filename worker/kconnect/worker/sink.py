@@ -45,6 +45,7 @@ from kconnect.errors import ConnectError, RetriableError
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.transforms.chain import TransformationChain
+from kconnect.worker import client_errors
 from kconnect.worker.clients import with_group_protocol
 from kconnect.worker.dlq import DeadLetterQueueReporter
 from kconnect.worker.error_handling import (
@@ -158,6 +159,7 @@ class SinkTaskRunner(TaskRunner):
         self.task = task
         self.version = plugin_version(task)
         self._consumer_config = dict(consumer_config)
+        self._client_failure: str | None = None  # an error no retry fixes (client_errors)
         self._protocol_fallback = protocol_fallback
         self._topics = list(topics)
         self._regex = topics_regex
@@ -238,6 +240,8 @@ class SinkTaskRunner(TaskRunner):
 
     def iterate(self) -> None:
         msgs = self._consumer.consume(self._max_poll, 0.5)
+        if self._client_failure is not None:
+            raise ConnectError(f"the task's consumer cannot reach Kafka: {self._client_failure}")
         rewinds = self._context.take_rewinds()
         if rewinds:
             # The batch in hand predates the rewind: read it again after the seek.
@@ -746,6 +750,9 @@ class SinkTaskRunner(TaskRunner):
     def _on_message_error(self, err: KafkaError) -> None:
         if self._fall_back_to_classic(err):
             return
+        hint = client_errors.authorization_hint(err.code())
+        if hint is not None:
+            raise ConnectError(f"consumer error: {hint} ({err})")
         if err.fatal() or not err.retriable():
             if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._PARTITION_EOF):
                 log.info("task %s consumer: %s", self.id, err)
@@ -754,6 +761,10 @@ class SinkTaskRunner(TaskRunner):
         log.warning("task %s consumer: %s", self.id, err)
 
     def _on_client_error(self, err: KafkaError) -> None:
+        if self._client_failure is None and (
+            reason := client_errors.unrecoverable(err, self._consumer_config)
+        ):
+            self._client_failure = reason
         log.warning("task %s consumer: %s", self.id, err)
 
 

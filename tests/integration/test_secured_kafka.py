@@ -1,0 +1,367 @@
+"""Workers against the secured broker (kconnect_devenv.secured_kafka): every listener and
+mechanism with the keys a Java Kafka Connect user already has, and each failure a user can make,
+told within seconds and naming which one it is.
+
+The broker validates OAUTHBEARER tokens against the JWKS of an issuer this module serves on
+loopback; the worker fetches its tokens from the same issuer's token endpoint.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from kconnect_devenv import kafka_pki, oidc_issuer, secured_kafka
+from tests.support.workers import Standalone, wait_until
+
+pytestmark = pytest.mark.timeout(240)
+
+PASSWORDS = ("worker-secret", "worker-client-secret", kafka_pki.STORE_PASSWORD)
+FAIL_WITHIN_S = 30.0
+WRONG = "not-the-password"
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[oidc_issuer.Issuer]:
+    with oidc_issuer.Issuer(
+        tmp_path_factory.mktemp("oidc"), secured_kafka.oauth_clients()
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def secured(
+    tmp_path_factory: pytest.TempPathFactory, issuer: oidc_issuer.Issuer
+) -> Iterator[secured_kafka.SecuredBroker]:
+    state = tmp_path_factory.mktemp("secured-kafka")
+    broker = secured_kafka.start(
+        state,
+        tmp_path_factory.mktemp("pki") / "pki",
+        jwks_url=issuer.jwks_url,
+        issuer=issuer.url,
+        die_with_parent=True,
+    )
+    try:
+        yield broker
+    finally:
+        secured_kafka.stop(state)
+
+
+def _jaas(mechanism: str, user: str = "worker", password: str | None = None) -> str:
+    password = secured_kafka.USERS.get(user, "") if password is None else password
+    module = {
+        "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+        "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+        "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    }[mechanism]
+    return f'{module} required username="{user}" password="{password}";'
+
+
+def _oauth_jaas(client: str = "worker-client") -> str:
+    secret = secured_kafka.oauth_clients()[client][0]
+    return (
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+        f'clientId="{client}" clientSecret="{secret}" scope="connect";'
+    )
+
+
+def _client_props(
+    case: str, b: secured_kafka.SecuredBroker, issuer: oidc_issuer.Issuer
+) -> dict[str, str]:
+    """The worker's client keys for one listener and mechanism, as a Java user writes them."""
+    pki = b.pki
+    jks_trust = {
+        "ssl.truststore.location": str(pki.truststore_jks),
+        "ssl.truststore.password": kafka_pki.STORE_PASSWORD,
+        "ssl.truststore.type": "JKS",
+    }
+    p12_trust = {
+        "ssl.truststore.location": str(pki.truststore_p12),
+        "ssl.truststore.password": kafka_pki.STORE_PASSWORD,
+        "ssl.truststore.type": "PKCS12",
+    }
+    if case == "sasl_ssl-plain-pem":
+        return {
+            "bootstrap.servers": b.bootstrap("SASL_SSL"),
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "PLAIN",
+            "sasl.jaas.config": _jaas("PLAIN"),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(pki.ca),
+        }
+    if case == "sasl_ssl-scram256-jks":
+        return {
+            "bootstrap.servers": b.bootstrap("SASL_SSL"),
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-256",
+            "sasl.jaas.config": _jaas("SCRAM-SHA-256"),
+            **jks_trust,
+        }
+    if case == "sasl_ssl-scram512-pkcs12":
+        return {
+            "bootstrap.servers": b.bootstrap("SASL_SSL"),
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.jaas.config": _jaas("SCRAM-SHA-512"),
+            **p12_trust,
+        }
+    if case == "sasl_ssl-oauthbearer-pem-certificates":
+        return {
+            "bootstrap.servers": b.bootstrap("SASL_SSL"),
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "OAUTHBEARER",
+            "sasl.jaas.config": _oauth_jaas(),
+            "sasl.oauthbearer.token.endpoint.url": issuer.token_url,
+            "sasl.login.callback.handler.class": (
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"
+            ),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.certificates": pki.ca.read_text(),
+        }
+    if case == "sasl_plaintext-scram512":
+        return {
+            "bootstrap.servers": b.bootstrap("SASL_PLAINTEXT"),
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.jaas.config": _jaas("SCRAM-SHA-512"),
+        }
+    if case == "ssl-mtls-jks":
+        return {
+            "bootstrap.servers": b.bootstrap("SSL"),
+            "security.protocol": "SSL",
+            **jks_trust,
+            "ssl.keystore.type": "JKS",
+            "ssl.keystore.location": str(pki.client_keystore("worker", "jks")),
+            "ssl.keystore.password": kafka_pki.STORE_PASSWORD,
+            "ssl.key.password": kafka_pki.KEY_PASSWORD,
+        }
+    if case == "ssl-mtls-pkcs12":
+        return {
+            "bootstrap.servers": b.bootstrap("SSL"),
+            "security.protocol": "SSL",
+            **p12_trust,
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(pki.client_keystore("worker", "p12")),
+            "ssl.keystore.password": kafka_pki.STORE_PASSWORD,
+        }
+    if case == "ssl-mtls-pem":
+        return {
+            "bootstrap.servers": b.bootstrap("SSL"),
+            "security.protocol": "SSL",
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.certificates": pki.ca.read_text(),
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.certificate.chain": pki.client_cert("worker").read_text(),
+            "ssl.keystore.key": pki.client_key("worker").read_text(),
+        }
+    raise AssertionError(case)
+
+
+CASES = (
+    "sasl_ssl-plain-pem",
+    "sasl_ssl-scram256-jks",
+    "sasl_ssl-scram512-pkcs12",
+    "sasl_ssl-oauthbearer-pem-certificates",
+    "sasl_plaintext-scram512",
+    "ssl-mtls-jks",
+    "ssl-mtls-pkcs12",
+    "ssl-mtls-pem",
+)
+
+
+def _worker_props(s: Standalone, client: Mapping[str, str]) -> dict[str, str]:
+    return {**s.worker_props(), **client}
+
+
+def _file_pipeline(tmp_path: Path, topic: str, lines: list[str]) -> list[dict[str, str]]:
+    source_file = tmp_path / "in.txt"
+    source_file.write_text("".join(f"{line}\n" for line in lines))
+    return [
+        {
+            "name": "secured-source",
+            "connector.class": "FileStreamSource",
+            "file": str(source_file),
+            "topic": topic,
+        },
+        {
+            "name": "secured-sink",
+            "connector.class": "FileStreamSink",
+            "file": str(tmp_path / "out.txt"),
+            "topics": topic,
+        },
+    ]
+
+
+def _no_secret_in(text: str) -> None:
+    for secret in PASSWORDS:
+        assert secret not in text
+    assert "PRIVATE KEY" not in text
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_standalone_moves_records_over_each_listener(
+    case: str,
+    secured: secured_kafka.SecuredBroker,
+    issuer: oidc_issuer.Issuer,
+    tmp_path: Path,
+) -> None:
+    s = Standalone(tmp_path, secured.plaintext_bootstrap)
+    try:
+        lines = [f"{case}-{i}" for i in range(20)]
+        worker = s.start(
+            _file_pipeline(tmp_path, f"secured-{case}", lines),
+            worker=_worker_props(s, _client_props(case, secured, issuer)),
+        )
+        out = tmp_path / "out.txt"
+        wait_until(
+            f"the records to pass through Kafka over {case}",
+            lambda: out.exists() and out.read_text().splitlines() == lines,
+        )
+        for name in ("secured-source", "secured-sink"):
+            status = worker.status(name)
+            assert [t["state"] for t in status["tasks"]] == ["RUNNING"], status
+            _no_secret_in(str(worker.get(f"/connectors/{name}/config")))
+        _no_secret_in(worker.log())
+    finally:
+        s.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _failing(
+    case: str, b: secured_kafka.SecuredBroker, issuer: oidc_issuer.Issuer
+) -> dict[str, str]:
+    pki = b.pki
+    pem_trust = {"ssl.truststore.type": "PEM", "ssl.truststore.location": str(pki.ca)}
+    if case == "wrong password":
+        return {
+            **_client_props("sasl_ssl-scram512-pkcs12", b, issuer),
+            "sasl.jaas.config": _jaas("SCRAM-SHA-512", "worker", WRONG),
+        }
+    if case == "unknown user":
+        return {**_client_props("sasl_ssl-plain-pem", b, issuer), "sasl.jaas.config": _jaas(
+            "PLAIN", "nobody", secured_kafka.USERS["worker"]
+        )}  # fmt: skip
+    if case == "untrusted certificate":
+        return {
+            **_client_props("sasl_ssl-plain-pem", b, issuer),
+            "ssl.truststore.location": str(pki.untrusted_ca),
+        }
+    if case == "hostname mismatch":
+        return {
+            "bootstrap.servers": b.bootstrap("WRONG_HOST"),
+            "security.protocol": "SSL",
+            **pem_trust,
+        }
+    if case == "expired certificate":
+        return {
+            "bootstrap.servers": b.bootstrap("EXPIRED"),
+            "security.protocol": "SSL",
+            **pem_trust,
+        }
+    if case == "unreachable token endpoint":
+        return {
+            **_client_props("sasl_ssl-oauthbearer-pem-certificates", b, issuer),
+            "sasl.oauthbearer.token.endpoint.url": f"http://127.0.0.1:{_closed_port()}/token",
+        }
+    if case == "wrong trust store password":
+        return {
+            **_client_props("sasl_ssl-scram256-jks", b, issuer),
+            "ssl.truststore.password": WRONG,
+        }
+    raise AssertionError(case)
+
+
+WORKER_FAILURES = {
+    "wrong password": "wrong password or unknown user",
+    "unknown user": "wrong password or unknown user",
+    "untrusted certificate": "untrusted certificate",
+    "hostname mismatch": "hostname mismatch",
+    "expired certificate": "the certificate has expired",
+    "unreachable token endpoint": "no OAuth token could be fetched",
+    "wrong trust store password": "the JKS store's password is wrong",
+}
+
+
+@pytest.mark.parametrize("case", sorted(WORKER_FAILURES))
+def test_a_worker_that_cannot_use_the_cluster_says_why(
+    case: str,
+    secured: secured_kafka.SecuredBroker,
+    issuer: oidc_issuer.Issuer,
+    tmp_path: Path,
+) -> None:
+    s = Standalone(tmp_path, secured.plaintext_bootstrap)
+    props = _worker_props(s, _failing(case, secured, issuer))
+    props["listeners"] = "http://127.0.0.1:0"
+    worker_file = tmp_path / "worker.properties"
+    from tests.support.workers import write_properties
+
+    write_properties(worker_file, props)
+    began = time.monotonic()
+    result = s.run_to_exit(["standalone", str(worker_file)], timeout=FAIL_WITHIN_S + 30)
+    took = time.monotonic() - began
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert WORKER_FAILURES[case] in output, output
+    assert took < FAIL_WITHIN_S + 15, f"took {took:.0f}s:\n{output}"
+    _no_secret_in(output.replace(WRONG, ""))
+
+
+def test_a_task_whose_principal_lacks_acls_fails_naming_the_acl(
+    secured: secured_kafka.SecuredBroker, issuer: oidc_issuer.Issuer, tmp_path: Path
+) -> None:
+    s = Standalone(tmp_path, secured.plaintext_bootstrap)
+    try:
+        client = _client_props("sasl_ssl-scram256-jks", secured, issuer)
+        connectors = _file_pipeline(tmp_path, "secured-no-acls", ["a", "b"])[:1]
+        # The worker itself may use the cluster; the connector's own producer may not.
+        connectors[0]["producer.override.sasl.jaas.config"] = _jaas("SCRAM-SHA-256", "stranger")
+        worker = s.start(connectors, worker=_worker_props(s, client))
+        trace = wait_until(
+            "the task to fail",
+            lambda: next(
+                (t.get("trace", "") for t in worker.status("secured-source")["tasks"]
+                 if t["state"] == "FAILED"),
+                None,
+            ),
+            timeout=FAIL_WITHIN_S,
+        )  # fmt: skip
+        assert "missing ACL" in trace, trace
+        assert "AUTHORIZATION_FAILED" in trace
+        assert "stranger-secret" not in worker.log()
+    finally:
+        s.close()
+
+
+def test_a_task_with_a_wrong_password_override_fails_saying_so(
+    secured: secured_kafka.SecuredBroker, issuer: oidc_issuer.Issuer, tmp_path: Path
+) -> None:
+    s = Standalone(tmp_path, secured.plaintext_bootstrap)
+    try:
+        client = _client_props("sasl_ssl-scram256-jks", secured, issuer)
+        connectors = _file_pipeline(tmp_path, "secured-bad-override", ["a"])[:1]
+        connectors[0]["producer.override.sasl.jaas.config"] = _jaas(
+            "SCRAM-SHA-256", "worker", WRONG
+        )
+        worker = s.start(connectors, worker=_worker_props(s, client))
+        trace = wait_until(
+            "the task to fail",
+            lambda: next(
+                (t.get("trace", "") for t in worker.status("secured-source")["tasks"]
+                 if t["state"] == "FAILED"),
+                None,
+            ),
+            timeout=FAIL_WITHIN_S,
+        )  # fmt: skip
+        assert "wrong password or unknown user" in trace, trace
+        assert WRONG not in worker.log()
+    finally:
+        s.close()
