@@ -14,9 +14,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer
 
 from kconnect_devenv import kafka_pki, oidc_issuer, secured_kafka
-from tests.support.workers import Standalone, wait_until
+from tests.support.cluster import Cluster, wait_all_running
+from tests.support.workers import Standalone, wait_until, write_properties
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -302,8 +304,6 @@ def test_a_worker_that_cannot_use_the_cluster_says_why(
     props = _worker_props(s, _failing(case, secured, issuer))
     props["listeners"] = "http://127.0.0.1:0"
     worker_file = tmp_path / "worker.properties"
-    from tests.support.workers import write_properties
-
     write_properties(worker_file, props)
     began = time.monotonic()
     result = s.run_to_exit(["standalone", str(worker_file)], timeout=FAIL_WITHIN_S + 30)
@@ -365,3 +365,79 @@ def test_a_task_with_a_wrong_password_override_fails_saying_so(
         assert WRONG not in worker.log()
     finally:
         s.close()
+
+
+@pytest.mark.parametrize(
+    "case", ["sasl_ssl-scram512-pkcs12", "sasl_ssl-oauthbearer-pem-certificates", "ssl-mtls-jks"]
+)
+def test_distributed_workers_move_records_and_dead_letters_over_a_secured_listener(
+    case: str,
+    secured: secured_kafka.SecuredBroker,
+    issuer: oidc_issuer.Issuer,
+    tmp_path: Path,
+) -> None:
+    """Two workers: internal topics, membership, task producers and consumers, the admin client
+    and a sink's dead-letter queue producer, all over one secured listener."""
+    cluster = Cluster(tmp_path, secured.plaintext_bootstrap, **_client_props(case, secured, issuer))
+    try:
+        first, second = cluster.start(), cluster.start()
+        topic, dlq = f"secured-dist-{case}", f"secured-dlq-{case}"
+        lines = ["plain text", '{"json": true}', "more text"]
+        source, sink = _file_pipeline(tmp_path, topic, lines)
+        for config in (source, sink):
+            name = config.pop("name")
+            status, body = first.request("POST", "/connectors", {"name": name, "config": config})
+            assert status == 201, body
+        status, body = second.request(
+            "POST",
+            "/connectors",
+            {
+                "name": "secured-dlq-sink",
+                "config": {
+                    "connector.class": "FileStreamSink",
+                    "file": str(tmp_path / "json.txt"),
+                    "topics": topic,
+                    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                    "value.converter.schemas.enable": "false",
+                    "errors.tolerance": "all",
+                    "errors.deadletterqueue.topic.name": dlq,
+                    "errors.deadletterqueue.topic.replication.factor": "1",
+                },
+            },
+        )
+        assert status == 201, body
+        out = tmp_path / "out.txt"
+        wait_until(
+            f"the records to pass through Kafka over {case}",
+            lambda: out.exists() and out.read_text().splitlines() == lines,
+            90,
+        )
+        for name in ("secured-source", "secured-sink", "secured-dlq-sink"):
+            wait_all_running(second, name, 1)
+        consumer = Consumer(
+            {
+                "bootstrap.servers": secured.plaintext_bootstrap,
+                "group.id": f"check-{case}",
+                "auto.offset.reset": "earliest",
+            }
+        )
+        try:
+            consumer.subscribe([dlq])
+            dead: list[bytes] = []
+
+            def read_dead() -> bool:
+                msg = consumer.poll(0.5)
+                value = None if msg is None or msg.error() is not None else msg.value()
+                if value is not None:
+                    dead.append(value)
+                return len(dead) >= 2
+
+            wait_until("the two non-JSON records in the dead-letter queue", read_dead, 60)
+        finally:
+            consumer.close()
+        assert sorted(dead) == [b"more text", b"plain text"]
+        for w in (first, second):
+            _no_secret_in(w.log())
+            _no_secret_in(str(w.get("/connectors?expand=info")))
+    finally:
+        cluster.close()
