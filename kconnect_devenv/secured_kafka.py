@@ -16,10 +16,10 @@ EXPIRED        SSL             TLS with a certificate that expired in 2000
 ============== =============== ====================================================================
 
 Principals: SASL users and OAuth subjects are their names; a client certificate's principal is its
-CN (``ssl.principal.mapping.rules``). :data:`USERS` lists who exists: ``worker`` is granted what a
-Connect worker needs (:data:`WORKER_ACLS`), ``stranger`` authenticates but is granted nothing, so
-it fails the way a worker with missing ACLs does in production (``StandardAuthorizer``,
-``allow.everyone.if.no.acl.found=false``).
+CN (``ssl.principal.mapping.rules``). :data:`USERS` lists who exists: ``worker`` is granted the
+ACLs :func:`start` is given (everything, or :func:`connect_worker_acls`, the least a Connect worker
+needs); ``stranger`` authenticates but is granted nothing, so it fails the way a worker with
+missing ACLs does in production (``StandardAuthorizer``, ``allow.everyone.if.no.acl.found=false``).
 
 SCRAM credentials are written by ``kafka-storage format --add-scram``, as Kafka documents for
 KRaft. OAUTHBEARER tokens are validated by Kafka's own ``OAuthBearerValidatorCallbackHandler``
@@ -35,7 +35,7 @@ running and shows the broker's log tail), plus :class:`~kconnect_devenv.kafka_pk
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -49,15 +49,33 @@ TLS_LISTENERS: Final = {"SSL": "broker", "WRONG_HOST": "wrong-host", "EXPIRED": 
 USERS: Final = {"worker": "worker-secret", "stranger": "stranger-secret"}
 GRANTED: Final = "worker"
 
-# (resource type, name, pattern type, operation): what the worker principal is allowed.
-WORKER_ACLS: Final = (
+# (resource type, name, pattern type, operation)
+Acl = tuple[str, str, str, str]
+# Everything: for a session that tests something other than ACLs.
+ALL_ACLS: Final[tuple[Acl, ...]] = (
     ("TOPIC", "*", "LITERAL", "ALL"),
     ("GROUP", "*", "LITERAL", "ALL"),
     ("TRANSACTIONAL_ID", "*", "LITERAL", "ALL"),
-    ("BROKER", "kafka-cluster", "LITERAL", "DESCRIBE"),
-    ("BROKER", "kafka-cluster", "LITERAL", "DESCRIBE_CONFIGS"),
 )
 ACL_TIMEOUT_S: Final = 30.0
+
+
+def connect_worker_acls(group_prefix: str, topic_prefix: str) -> tuple[Acl, ...]:
+    """The ACLs a kconnect worker needs (docs/security.md), no more, for clusters whose
+    ``group.id`` starts with ``group_prefix`` (their internal and task topics start with the group
+    id) and connectors whose topics (and dead-letter queues) start with ``topic_prefix``."""
+    return (
+        # Internal topics and per-connector task topics: created, read, written, deleted.
+        ("TOPIC", group_prefix, "PREFIXED", "ALL"),
+        # The cluster's own group, and each sink connector's group `connect-<name>`.
+        ("GROUP", group_prefix, "PREFIXED", "READ"),
+        ("GROUP", "connect-", "PREFIXED", "READ"),
+        # Connectors' topics: sources write (and may create), sinks read, DLQs are created.
+        *(
+            ("TOPIC", topic_prefix, "PREFIXED", op)
+            for op in ("DESCRIBE", "READ", "WRITE", "CREATE")
+        ),
+    )
 
 
 def oauth_clients() -> dict[str, tuple[str, str]]:
@@ -145,10 +163,11 @@ def start(
     *,
     jwks_url: str,
     issuer: str,
+    worker_acls: Sequence[Acl] = ALL_ACLS,
     die_with_parent: bool = False,
 ) -> SecuredBroker:
     """Start the secured broker for ``state_dir`` with the certificates in ``pki_root`` (made
-    there unless present), and grant :data:`WORKER_ACLS` to ``worker``."""
+    there unless present), and grant ``worker_acls`` to ``worker`` (``stranger`` gets none)."""
     pki = kafka_pki.ensure(pki_root)
     names = [*SASL_LISTENERS, *TLS_LISTENERS]
     ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
@@ -162,7 +181,7 @@ def start(
         die_with_parent=die_with_parent,
     )
     try:
-        grant(broker.bootstrap, f"User:{GRANTED}", WORKER_ACLS)
+        grant(broker.bootstrap, f"User:{GRANTED}", worker_acls)
     except BaseException:
         kafka.stop(state_dir)
         raise
@@ -176,7 +195,7 @@ def _protocol(listener: str) -> str:
 def grant(
     plaintext_bootstrap: str,
     principal: str,
-    acls: tuple[tuple[str, str, str, str], ...],
+    acls: Sequence[Acl],
 ) -> None:
     """Allow ``principal`` each of ``acls`` from any host, through the super user's listener."""
     from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack re-exports

@@ -45,6 +45,9 @@ def secured(
         tmp_path_factory.mktemp("pki") / "pki",
         jwks_url=issuer.jwks_url,
         issuer=issuer.url,
+        # Only what docs/security.md says a worker needs: Cluster's groups start with "cluster-",
+        # this module's topics with "secured-".
+        worker_acls=secured_kafka.connect_worker_acls("cluster-", "secured-"),
         die_with_parent=True,
     )
     try:
