@@ -277,6 +277,11 @@ def _failing(
             **_client_props("sasl_ssl-oauthbearer-pem-certificates", b, issuer),
             "sasl.oauthbearer.token.endpoint.url": f"http://127.0.0.1:{_closed_port()}/token",
         }
+    if case == "client certificate refused":
+        return {
+            **_client_props("ssl-mtls-pkcs12", b, issuer),
+            "ssl.keystore.location": str(pki.client_keystore("untrusted-client", "p12")),
+        }
     if case == "wrong trust store password":
         return {
             **_client_props("sasl_ssl-scram256-jks", b, issuer),
@@ -293,6 +298,7 @@ WORKER_FAILURES = {
     "expired certificate": "the certificate has expired",
     "unreachable token endpoint": "no OAuth token could be fetched",
     "wrong trust store password": "the JKS store's password is wrong",
+    "client certificate refused": "the broker refused this client's certificate",
 }
 
 
@@ -314,6 +320,7 @@ def test_a_worker_that_cannot_use_the_cluster_says_why(
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert WORKER_FAILURES[case] in output, output
+    print(next(line for line in output.splitlines() if line.startswith("kconnect: error")))
     assert took < FAIL_WITHIN_S + 15, f"took {took:.0f}s:\n{output}"
     _no_secret_in(output.replace(WRONG, ""))
 

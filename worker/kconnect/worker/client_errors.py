@@ -29,6 +29,13 @@ from confluent_kafka import KafkaError, KafkaException
 _TLS_CHECK_TIMEOUT_S = 5.0
 _BROKER = re.compile(r"\b(?:ssl|sasl_ssl)://([^:/\s]+):(\d+)")
 
+# TLS alerts a server sends when it refuses the client's certificate, or got none.
+_REFUSED_CERTIFICATE = re.compile(
+    r"alert (?:bad certificate|certificate required|unknown ca|certificate expired|"
+    r"certificate revoked|certificate unknown|unsupported certificate)",
+    re.IGNORECASE,
+)
+
 _AUTHORIZATION = {
     KafkaError.TOPIC_AUTHORIZATION_FAILED: "a topic",
     KafkaError.GROUP_AUTHORIZATION_FAILED: "a consumer group",
@@ -81,15 +88,16 @@ def unrecoverable(err: KafkaError, conf: Mapping[str, object]) -> str | None:
             "authentication failed: wrong password or unknown user "
             f"(check sasl.jaas.config and sasl.mechanism): {text}"
         )
-    if code == KafkaError._SSL:
-        if "certificate verify failed" in text:
-            reason = tls_verify_reason(text, conf)
-            return f"TLS: the broker's certificate was not accepted: {reason}: {text}"
+    if code in (KafkaError._SSL, KafkaError._TRANSPORT) and _REFUSED_CERTIFICATE.search(text):
         return (
-            "TLS handshake failed; if the broker requires client certificates (mutual TLS), it "
-            "refused this one (is it signed by a CA the broker trusts, and unexpired? check "
-            f"ssl.keystore.*): {text}"
+            "TLS: the broker refused this client's certificate (mutual TLS): is it signed by a CA "
+            f"the broker trusts, unexpired, and sent at all? check ssl.keystore.*: {text}"
         )
+    if code == KafkaError._SSL and "certificate verify failed" in text:
+        reason = tls_verify_reason(text, conf)
+        return f"TLS: the broker's certificate was not accepted: {reason}: {text}"
+    if code == KafkaError._SSL and "alert" in text:
+        return f"TLS handshake refused by the broker (check security.protocol and ssl.*): {text}"
     return None
 
 
