@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer
 
+from bench import javaconnect
+from bench.procs import WorkerProcess, kill_all
 from kconnect_devenv import kafka_pki, oidc_issuer, secured_kafka
 from tests.support.cluster import Cluster, wait_all_running
 from tests.support.workers import Standalone, wait_until, write_properties
@@ -451,3 +453,66 @@ def test_distributed_workers_move_records_and_dead_letters_over_a_secured_listen
             _no_secret_in(str(w.get("/connectors?expand=info")))
     finally:
         cluster.close()
+
+
+@pytest.mark.parametrize(
+    "case", ["sasl_ssl-scram256-jks", "ssl-mtls-pkcs12", "sasl_ssl-oauthbearer-pem-certificates"]
+)
+def test_the_same_worker_config_runs_java_kafka_connect(
+    case: str,
+    secured: secured_kafka.SecuredBroker,
+    issuer: oidc_issuer.Issuer,
+    tmp_path: Path,
+) -> None:
+    """One worker config, written as a Java user must write it, runs both Apache Kafka Connect and
+    kconnect. Java Connect gives task producers and consumers only `producer.` / `consumer.` keys
+    (the top-level keys serve the worker's own clients), so the security keys appear three times;
+    kconnect reads the same file. The JVM also needs the token endpoint allowed by a system
+    property, which kconnect has no use for."""
+    libs = javaconnect.fetched()
+    if libs is None:
+        pytest.fail(
+            f"Kafka Connect's jars are not in {javaconnect.libs_dir()}: fetch them with "
+            "`make bench-java-fetch`"
+        )
+    client = _client_props(case, secured, issuer)
+    security = {k: v for k, v in client.items() if k != "bootstrap.servers"}
+    props = {
+        **Standalone(tmp_path, secured.plaintext_bootstrap).worker_props(),
+        **client,
+        **{f"producer.{k}": v for k, v in security.items()},
+        **{f"consumer.{k}": v for k, v in security.items()},
+    }
+    jvm_options = [
+        *javaconnect.JVM_OPTIONS,
+        f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={issuer.token_url}",
+    ]
+    for runtime in ("java", "kconnect"):
+        workdir = tmp_path / runtime
+        workdir.mkdir()
+        lines = [f"{runtime}-{case}-{i}" for i in range(10)]
+        connectors = _file_pipeline(workdir, f"secured-{runtime}-{case}", lines)
+        for c in connectors:
+            c["name"] = f"{c['name']}-{runtime}"
+        # The one difference: each runtime keeps standalone offsets in its own file format.
+        own = {**props, "offset.storage.file.filename": str(workdir / "connect.offsets")}
+        worker = (
+            javaconnect.JavaWorker(
+                workdir, runtime, own, connectors, libs=libs, jvm_options=jvm_options
+            )
+            if runtime == "java"
+            else WorkerProcess(workdir, runtime, own, list(connectors))
+        )
+        out = workdir / "out.txt"
+
+        def moved(
+            worker: WorkerProcess = worker, out: Path = out, lines: list[str] = lines
+        ) -> bool:
+            worker.check_alive()
+            return out.exists() and out.read_text().splitlines() == lines
+
+        try:
+            wait_until(f"{runtime} to pass the records through Kafka over {case}", moved, 120)
+        finally:
+            worker.stop()
+            kill_all()
