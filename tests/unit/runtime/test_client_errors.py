@@ -79,3 +79,27 @@ def test_a_fatal_authorization_exception_gets_a_hint() -> None:
     assert hint is not None
     assert "IdempotentWrite" in hint
     assert exception_hint(ValueError("x")) is None
+
+
+def test_a_task_rides_out_a_short_token_endpoint_outage() -> None:
+    now = [0.0]
+    failures = Failures({"sasl.mechanism": "OAUTHBEARER"}, token_grace_s=60, clock=lambda: now[0])
+    token_failure = KafkaError(
+        KafkaError._AUTHENTICATION, "Failed to acquire SASL OAUTHBEARER token: Could not connect"
+    )
+    for now[0] in (0.0, 10.0, 20.0):  # an outage of 20 s, then tokens again
+        failures(token_failure)
+    assert failures.reason is None
+    for now[0] in (100.0, 110.0, 120.0, 130.0, 140.0, 150.0):  # a new outage, under the grace
+        failures(token_failure)
+    assert failures.reason is None
+    now[0] = 160.0  # the same outage has lasted 60 s
+    failures(token_failure)
+    assert failures.reason is not None
+    assert "no OAuth token could be fetched" in failures.reason
+
+
+def test_other_failures_need_no_grace() -> None:
+    failures = Failures({}, token_grace_s=60, clock=lambda: 0.0)
+    failures(KafkaError(KafkaError._AUTHENTICATION, "invalid credentials"))
+    assert failures.reason is not None

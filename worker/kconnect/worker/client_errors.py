@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -101,17 +102,52 @@ def unrecoverable(err: KafkaError, conf: Mapping[str, object]) -> str | None:
     return None
 
 
-class Failures:
-    """An `error_cb` that notes the first error no retry fixes (`reason`), for a client made
-    with `conf`."""
+# librdkafka retries a failed token fetch every 10 s; failures further apart than this are separate
+# episodes, with a working token in between.
+_TOKEN_EPISODE_GAP_S = 30.0
+TASK_TOKEN_GRACE_S = 60.0
+"""How long a running task's client may fail to refresh its OAuth token before the task fails:
+the token it holds stays valid meanwhile, so a short outage of the identity provider is ridden out,
+as Java's login refresh thread rides it out."""
 
-    def __init__(self) -> None:
-        self.conf: dict[str, object] = {}
+
+def is_token_fetch_failure(err: KafkaError) -> bool:
+    return err.code() == KafkaError._AUTHENTICATION and "OAUTHBEARER token" in err.str()
+
+
+class Failures:
+    """An `error_cb` that notes the first error no retry fixes (`reason`), for a client made with
+    `conf`. With `token_grace_s`, failures to fetch an OAuth token count only once they have gone
+    on that long (a worker's start needs none: nothing works without a token)."""
+
+    def __init__(
+        self,
+        conf: Mapping[str, object] | None = None,
+        *,
+        token_grace_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.conf: dict[str, object] = dict(conf or {})
         self.reason: str | None = None
+        self._grace = token_grace_s
+        self._clock = clock
+        self._token_since: float | None = None
+        self._token_last = 0.0
 
     def __call__(self, err: KafkaError) -> None:
-        if self.reason is None:
-            self.reason = unrecoverable(err, self.conf)
+        if self.reason is not None:
+            return
+        reason = unrecoverable(err, self.conf)
+        if reason is None:
+            return
+        if self._grace > 0 and is_token_fetch_failure(err):
+            now = self._clock()
+            if self._token_since is None or now - self._token_last > _TOKEN_EPISODE_GAP_S:
+                self._token_since = now
+            self._token_last = now
+            if now - self._token_since < self._grace:
+                return
+        self.reason = reason
 
 
 def tls_verify_reason(text: str, conf: Mapping[str, object]) -> str:

@@ -159,7 +159,10 @@ class SinkTaskRunner(TaskRunner):
         self.task = task
         self.version = plugin_version(task)
         self._consumer_config = dict(consumer_config)
-        self._client_failure: str | None = None  # an error no retry fixes (client_errors)
+        # Errors no retry fixes (a failed authentication or TLS handshake).
+        self._client_failures = client_errors.Failures(
+            self._consumer_config, token_grace_s=client_errors.TASK_TOKEN_GRACE_S
+        )
         self._protocol_fallback = protocol_fallback
         self._topics = list(topics)
         self._regex = topics_regex
@@ -240,8 +243,10 @@ class SinkTaskRunner(TaskRunner):
 
     def iterate(self) -> None:
         msgs = self._consumer.consume(self._max_poll, 0.5)
-        if self._client_failure is not None:
-            raise ConnectError(f"the task's consumer cannot reach Kafka: {self._client_failure}")
+        if self._client_failures.reason is not None:
+            raise ConnectError(
+                f"the task's consumer cannot use Kafka: {self._client_failures.reason}"
+            )
         rewinds = self._context.take_rewinds()
         if rewinds:
             # The batch in hand predates the rewind: read it again after the seek.
@@ -761,10 +766,7 @@ class SinkTaskRunner(TaskRunner):
         log.warning("task %s consumer: %s", self.id, err)
 
     def _on_client_error(self, err: KafkaError) -> None:
-        if self._client_failure is None and (
-            reason := client_errors.unrecoverable(err, self._consumer_config)
-        ):
-            self._client_failure = reason
+        self._client_failures(err)
         log.warning("task %s consumer: %s", self.id, err)
 
 

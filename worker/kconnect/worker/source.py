@@ -121,7 +121,10 @@ class SourceTaskRunner(TaskRunner):
         self._producer: Any = None
         self._pending: dict[str, tuple[SourcePartition, SourceOffset | None]] = {}
         self._delivery_error: KafkaError | None = None
-        self._client_failure: str | None = None  # an error no retry fixes (client_errors)
+        # Errors no retry fixes (a failed authentication or TLS handshake).
+        self._client_failures = client_errors.Failures(
+            self._producer_config, token_grace_s=client_errors.TASK_TOKEN_GRACE_S
+        )
         self._next_commit = 0.0
         self._per_record_ack = type(task).commit_record is not SourceTask.commit_record
 
@@ -419,8 +422,10 @@ class SourceTaskRunner(TaskRunner):
         self.task.commit()
 
     def _check_delivery(self) -> None:
-        if self._client_failure is not None:
-            raise ConnectError(f"the task's producer cannot reach Kafka: {self._client_failure}")
+        if self._client_failures.reason is not None:
+            raise ConnectError(
+                f"the task's producer cannot use Kafka: {self._client_failures.reason}"
+            )
         if self._delivery_error is not None:
             hint = client_errors.authorization_hint(self._delivery_error.code())
             raise _DeliveryFailed(
@@ -457,11 +462,8 @@ class SourceTaskRunner(TaskRunner):
     def _on_client_error(self, err: KafkaError) -> None:
         if err.fatal():
             self._delivery_error = err
-        elif self._client_failure is None and (
-            reason := client_errors.unrecoverable(err, self._producer_config)
-        ):
-            self._client_failure = reason
         else:
+            self._client_failures(err)
             log.warning("task %s producer: %s", self.id, err)
 
 
