@@ -327,54 +327,49 @@ def test_a_worker_that_cannot_use_the_cluster_says_why(
     _no_secret_in(output.replace(WRONG, ""))
 
 
-def test_a_task_whose_principal_lacks_acls_fails_naming_the_acl(
-    secured: secured_kafka.SecuredBroker, issuer: oidc_issuer.Issuer, tmp_path: Path
+TASK_FAILURES = {
+    # The worker itself may use the cluster; the connector's own client may not.
+    "missing ACL": (("stranger", None), ("missing ACL", "AUTHORIZATION_FAILED")),
+    "wrong password": (("worker", WRONG), ("wrong password or unknown user",)),
+}
+
+
+@pytest.mark.parametrize("kind", ["source", "sink"])
+@pytest.mark.parametrize("case", sorted(TASK_FAILURES))
+def test_a_task_whose_own_client_cannot_use_the_cluster_fails_saying_why(
+    kind: str,
+    case: str,
+    secured: secured_kafka.SecuredBroker,
+    issuer: oidc_issuer.Issuer,
+    tmp_path: Path,
 ) -> None:
     s = Standalone(tmp_path, secured.plaintext_bootstrap)
     try:
         client = _client_props("sasl_ssl-scram256-jks", secured, issuer)
-        connectors = _file_pipeline(tmp_path, "secured-no-acls", ["a", "b"])[:1]
-        # The worker itself may use the cluster; the connector's own producer may not.
-        connectors[0]["producer.override.sasl.jaas.config"] = _jaas("SCRAM-SHA-256", "stranger")
-        worker = s.start(connectors, worker=_worker_props(s, client))
-        trace = wait_until(
-            "the task to fail",
-            lambda: next(
-                (t.get("trace", "") for t in worker.status("secured-source")["tasks"]
-                 if t["state"] == "FAILED"),
-                None,
-            ),
-            timeout=FAIL_WITHIN_S,
-        )  # fmt: skip
-        assert "missing ACL" in trace, trace
-        assert "AUTHORIZATION_FAILED" in trace
-        assert "stranger-secret" not in worker.log()
-    finally:
-        s.close()
-
-
-def test_a_task_with_a_wrong_password_override_fails_saying_so(
-    secured: secured_kafka.SecuredBroker, issuer: oidc_issuer.Issuer, tmp_path: Path
-) -> None:
-    s = Standalone(tmp_path, secured.plaintext_bootstrap)
-    try:
-        client = _client_props("sasl_ssl-scram256-jks", secured, issuer)
-        connectors = _file_pipeline(tmp_path, "secured-bad-override", ["a"])[:1]
-        connectors[0]["producer.override.sasl.jaas.config"] = _jaas(
-            "SCRAM-SHA-256", "worker", WRONG
+        source, sink = _file_pipeline(
+            tmp_path, f"secured-task-{kind}-{case.replace(' ', '-')}", ["a"]
         )
-        worker = s.start(connectors, worker=_worker_props(s, client))
+        connector = source if kind == "source" else sink
+        (user, password), expected = TASK_FAILURES[case]
+        client_kind = "producer" if kind == "source" else "consumer"
+        connector[f"{client_kind}.override.sasl.jaas.config"] = _jaas(
+            "SCRAM-SHA-256", user, password
+        )
+        worker = s.start([connector], worker=_worker_props(s, client))
+        name = connector["name"]
         trace = wait_until(
-            "the task to fail",
+            f"the {kind} task to fail",
             lambda: next(
-                (t.get("trace", "") for t in worker.status("secured-source")["tasks"]
+                (t.get("trace", "") for t in worker.status(name).get("tasks", [])
                  if t["state"] == "FAILED"),
                 None,
             ),
             timeout=FAIL_WITHIN_S,
         )  # fmt: skip
-        assert "wrong password or unknown user" in trace, trace
+        for phrase in expected:
+            assert phrase in trace, trace
         assert WRONG not in worker.log()
+        assert "stranger-secret" not in worker.log()
     finally:
         s.close()
 
