@@ -9,6 +9,7 @@ loopback; the worker fetches its tokens from the same issuer's token endpoint.
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,7 +25,12 @@ from tests.support.workers import Standalone, wait_until, write_properties
 
 pytestmark = pytest.mark.timeout(240)
 
-PASSWORDS = ("worker-secret", "worker-client-secret", kafka_pki.STORE_PASSWORD)
+PASSWORDS = (
+    "worker-secret",
+    "worker-client-secret",
+    kafka_pki.STORE_PASSWORD,
+    "pem-key-passphrase",
+)
 FAIL_WITHIN_S = 30.0
 WRONG = "not-the-password"
 
@@ -165,7 +171,33 @@ def _client_props(
             "ssl.keystore.certificate.chain": pki.client_cert("worker").read_text(),
             "ssl.keystore.key": pki.client_key("worker").read_text(),
         }
+    if case == "ssl-mtls-pem-file-encrypted-key":
+        return {
+            "bootstrap.servers": b.bootstrap("SSL"),
+            "security.protocol": "SSL",
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(pki.ca),
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(_encrypted_pem_keystore(pki)),
+            "ssl.key.password": PEM_KEY_LOCK,
+        }
     raise AssertionError(case)
+
+
+PEM_KEY_LOCK = "pem-key-passphrase"
+
+
+def _encrypted_pem_keystore(pki: kafka_pki.Pki) -> Path:
+    """The worker's key, encrypted, and its certificate in one PEM file (Java's PEM key store)."""
+    path = pki.root.parent / "worker-encrypted.pem"
+    if not path.exists():
+        encrypted = subprocess.run(
+            ["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc",
+             "-in", str(pki.client_key("worker")), "-passout", f"pass:{PEM_KEY_LOCK}"],
+            check=True, capture_output=True, text=True, timeout=30,
+        ).stdout  # fmt: skip
+        path.write_text(encrypted + pki.client_cert("worker").read_text())
+    return path
 
 
 CASES = (
@@ -177,6 +209,7 @@ CASES = (
     "ssl-mtls-jks",
     "ssl-mtls-pkcs12",
     "ssl-mtls-pem",
+    "ssl-mtls-pem-file-encrypted-key",
 )
 
 

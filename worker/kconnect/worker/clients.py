@@ -192,15 +192,17 @@ def _tls(props: Mapping[str, str], client: str) -> dict[str, str]:
     key_password = props.get("ssl.key.password") or props.get("ssl.keystore.password")
     if key_store:
         what = f"{client} ssl.keystore.location"
-        store = java_stores.read_store(key_store, props.get("ssl.keystore.password"), key=what)
+        store = java_stores.read_store(
+            key_store, props.get("ssl.keystore.password"), key=what, key_password=key_password
+        )
         if store.key is None:
             raise java_stores.StoreError(f"{what}={key_store!r}: the store holds no private key")
-        if store.key.startswith("-----BEGIN ENCRYPTED") and key_password:
+        if java_stores.is_encrypted_pem(store.key):  # only a PEM file's key is still encrypted
+            if not key_password:
+                raise java_stores.StoreError(
+                    f"{what}={key_store!r}: the key is encrypted; set ssl.key.password"
+                )
             out["ssl.key.password"] = key_password
-        elif store.key.startswith("-----BEGIN") and "ENCRYPTED" in store.key.split("\n", 1)[0]:
-            raise java_stores.StoreError(
-                f"{what}={key_store!r}: the key is encrypted; set ssl.key.password"
-            )
         out["ssl.key.pem"] = store.key
         out["ssl.certificate.pem"] = "".join(store.chain)
     if props.get("ssl.keystore.certificate.chain", "").strip():

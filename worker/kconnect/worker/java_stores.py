@@ -61,15 +61,23 @@ def _pem(label: str, der: bytes) -> str:
     return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
 
 
-def read_store(path: str, password: str | None, *, key: str) -> Store:
+def is_encrypted_pem(key_pem: str) -> bool:
+    """Whether a PEM private key is encrypted (PKCS#8 or OpenSSL's legacy form)."""
+    return "ENCRYPTED" in key_pem.split("\n", 1)[0] or "Proc-Type: 4,ENCRYPTED" in key_pem
+
+
+def read_store(
+    path: str, password: str | None, *, key: str, key_password: str | None = None
+) -> Store:
     """The store at `path` (JKS, PKCS12 or PEM), opened with `password`; `key` names the
-    config key for messages."""
+    config key for messages. A JKS store's private key is decrypted with `key_password`
+    (Java's `ssl.key.password`), by default the store password; a PEM key is left as it is."""
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise StoreError(f"cannot read {key}={path!r}: {e.strerror or e}") from None
     if len(data) >= 4 and struct.unpack(">I", data[:4])[0] == _JKS_MAGIC:
-        return _read_jks(data, password, key=key, path=path)
+        return _read_jks(data, password, key_password or password, key=key, path=path)
     if data.lstrip().startswith(b"-----BEGIN"):
         return _read_pem(data.decode("ascii", errors="replace"), key=key, path=path)
     return _read_pkcs12(data, password, key=key, path=path)
@@ -166,7 +174,9 @@ class _Reader:
         return self.take(self.u32())
 
 
-def _read_jks(data: bytes, password: str | None, *, key: str, path: str) -> Store:
+def _read_jks(
+    data: bytes, password: str | None, key_password: str | None, *, key: str, path: str
+) -> Store:
     if password is not None:
         body, digest = data[:-20], data[-20:]
         expected = hashlib.sha1(
@@ -205,11 +215,11 @@ def _read_jks(data: bytes, password: str | None, *, key: str, path: str) -> Stor
     if not keys:
         return Store(certificates=tuple(trusted))
     protected, chain = keys[0]
-    if password is None:
+    if key_password is None:
         raise StoreError(f"{key}={path!r}: the JKS store holds a private key; a password is needed")
     return Store(
         certificates=tuple(chain),
-        key=_pem("PRIVATE KEY", _unprotect_jks_key(protected, password, key=key, path=path)),
+        key=_pem("PRIVATE KEY", _unprotect_jks_key(protected, key_password, key=key, path=path)),
         chain=tuple(chain),
     )
 
