@@ -28,18 +28,27 @@ must be allowed by the ``org.apache.kafka.sasl.oauthbearer.allowed.urls`` system
 :func:`start` sets). The issuer must be serving before :func:`start`: the broker reads the JWKS
 when it starts.
 
+``python -m kconnect_devenv.secured_kafka`` runs the broker and an issuer in the foreground, for
+trying it by hand, and writes example client configs next to its state.
+
 Failures are those of :func:`kconnect_devenv.kafka.start` (a failed start leaves nothing
 running and shows the broker's log tail), plus :class:`~kconnect_devenv.kafka_pki.PkiError`.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import signal
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from kconnect_devenv import kafka, kafka_pki, processes
+from kconnect.config.properties import format_properties
+from kconnect_devenv import kafka, kafka_pki, oidc_issuer, processes
+from kconnect_devenv.lifecycle import cache_root
 
 MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 SASL_LISTENERS: Final = ("SASL_SSL", "SASL_PLAINTEXT")
@@ -226,3 +235,97 @@ def grant(
 
 def stop(state_dir: Path) -> None:
     kafka.stop(state_dir)
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line: python -m kconnect_devenv.secured_kafka [--state-dir DIR]
+
+
+def example_clients(b: SecuredBroker, token_url: str) -> dict[str, dict[str, str]]:
+    """Client settings, as a Kafka Connect user writes them, for a few listeners (for people
+    trying the broker by hand)."""
+    trust = {"ssl.truststore.type": "PEM", "ssl.truststore.location": str(b.pki.ca)}
+    scram = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{GRANTED}" password="{USERS[GRANTED]}";'
+    )
+    client_id = f"{GRANTED}-client"
+    oauth = (
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+        f'clientId="{client_id}" clientSecret="{oauth_clients()[client_id][0]}";'
+    )
+    return {
+        "sasl-ssl-scram": {
+            "bootstrap.servers": b.bootstrap("SASL_SSL"),
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.jaas.config": scram,
+            **trust,
+        },
+        "sasl-ssl-oauthbearer": {
+            "bootstrap.servers": b.bootstrap("SASL_SSL"),
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "OAUTHBEARER",
+            "sasl.oauthbearer.token.endpoint.url": token_url,
+            "sasl.jaas.config": oauth,
+            **trust,
+        },
+        "mutual-tls": {
+            "bootstrap.servers": b.bootstrap("SSL"),
+            "security.protocol": "SSL",
+            **trust,
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(b.pki.client_keystore(GRANTED, "p12")),
+            "ssl.keystore.password": kafka_pki.STORE_PASSWORD,
+        },
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m kconnect_devenv.secured_kafka",
+        description="Run the secured test broker and its OIDC issuer in the foreground until "
+        "Ctrl-C or SIGTERM; writes example client configs next to the state.",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=cache_root() / "run" / "secured-kafka",
+        help="where the broker, certificates and example configs live "
+        "(default: $KCONNECT_CACHE/run/secured-kafka)",
+    )
+    state = parser.parse_args(argv).state_dir
+    done = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    stop(state / "broker")  # a broker left by an earlier run knows another issuer's keys
+    with oidc_issuer.Issuer(state / "oidc", oauth_clients()) as issuer:
+        try:
+            broker = start(
+                state / "broker",
+                state / "pki",
+                jwks_url=issuer.jwks_url,
+                issuer=issuer.url,
+                die_with_parent=True,
+            )
+        except (kafka.KafkaServiceError, kafka_pki.PkiError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        try:
+            print(f"PLAINTEXT (super user): {broker.plaintext_bootstrap}")
+            for name, port in broker.ports.items():
+                print(f"{name}: {kafka.HOST}:{port}")
+            print(f"OIDC token endpoint: {issuer.token_url}; JWKS: {issuer.jwks_url}")
+            for name, props in example_clients(broker, issuer.token_url).items():
+                path = state / f"{name}.properties"
+                path.write_text(format_properties(props), "ascii")
+                print(f"client config: {path}")
+            print("Ctrl-C stops the broker.", flush=True)
+            done.wait()
+        finally:
+            stop(state / "broker")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
