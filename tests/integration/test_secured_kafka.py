@@ -544,3 +544,18 @@ def test_the_same_worker_config_runs_java_kafka_connect(
         finally:
             worker.stop()
             kill_all()
+
+
+def test_a_distributed_worker_that_cannot_authenticate_says_why(
+    secured: secured_kafka.SecuredBroker, issuer: oidc_issuer.Issuer, tmp_path: Path
+) -> None:
+    client = _failing("wrong password", secured, issuer)
+    cluster = Cluster(tmp_path, secured.plaintext_bootstrap, **client)
+    try:
+        worker = cluster.start(wait=False)
+        code = worker.proc.wait(FAIL_WITHIN_S + 15)
+        assert code != 0
+        assert "wrong password or unknown user" in worker.log(), worker.log()
+        assert WRONG not in worker.log()
+    finally:
+        cluster.close()
