@@ -192,12 +192,15 @@ def broker_config(
     log_dir: Path,
     overrides: Mapping[str, str] | None = None,
     pods_port: int = 0,
+    extra_listeners: Sequence[Listener] = (),
 ) -> dict[str, str]:
     """The ``server.properties`` of a single-node KRaft broker+controller on loopback.
 
     Replication factors are 1 because there is one node. Internal topics get few partitions, so the
     first consumer group or transaction does not wait for 50 partitions to be created. Everything
     else is Kafka's default, including topic auto-creation, so Kafka's quickstart configs work.
+    ``extra_listeners`` are added to the listeners, the advertised listeners and the protocol map;
+    the broker itself keeps talking to itself over PLAINTEXT.
     """
     config = {
         "process.roles": "broker,controller",
@@ -226,8 +229,21 @@ def broker_config(
         config["listeners"] += f",{pods}"
         config["advertised.listeners"] += f",{pods}"
         config["listener.security.protocol.map"] += ",PODS:PLAINTEXT"
+    for listener in extra_listeners:
+        config["listeners"] += f",{listener.name}://{HOST}:{listener.port}"
+        config["advertised.listeners"] += f",{listener.name}://{HOST}:{listener.port}"
+        config["listener.security.protocol.map"] += f",{listener.name}:{listener.protocol}"
     config.update(overrides or {})
     return config
+
+
+@dataclasses.dataclass(frozen=True)
+class Listener:
+    """A listener beyond PLAINTEXT and CONTROLLER: its name, security protocol and port."""
+
+    name: str
+    protocol: str
+    port: int
 
 
 METADATA_API_KEY: Final = 3
@@ -402,10 +418,16 @@ def start(
     ready_timeout: float = READY_TIMEOUT_S,
     die_with_parent: bool = False,
     pods_listener: bool = False,
+    extra_listeners: Sequence[Listener] = (),
+    format_args: Sequence[str] = (),
+    jvm_options: Sequence[str] = (),
 ) -> Broker:
     """Start a broker for ``state_dir``, or return the one already running there.
 
     ``overrides`` are extra ``server.properties`` entries; they apply only when a broker is started.
+    ``extra_listeners`` (see :func:`broker_config`), ``format_args`` (extra arguments of
+    ``kafka-storage format``, e.g. ``--add-scram``) and ``jvm_options`` (e.g. ``-D`` system
+    properties) serve a secured broker (:mod:`kconnect_devenv.secured_kafka`).
     With ``die_with_parent`` (Linux), the broker gets SIGTERM when the calling thread dies, so a
     test session killed outright leaves no JVM behind; the calling thread must outlive the broker,
     as the main thread of a pytest session does.
@@ -419,7 +441,14 @@ def start(
     return _SERVICE.start(
         state_dir or default_state_dir(),
         fetch,
-        functools.partial(_launch, overrides=overrides, pods_listener=pods_listener),
+        functools.partial(
+            _launch,
+            overrides=overrides,
+            pods_listener=pods_listener,
+            extra_listeners=extra_listeners,
+            format_args=format_args,
+            jvm_options=jvm_options,
+        ),
         ready_timeout=ready_timeout,
         die_with_parent=die_with_parent,
     )
@@ -431,6 +460,9 @@ def _launch(
     *,
     overrides: Mapping[str, str] | None,
     pods_listener: bool = False,
+    extra_listeners: Sequence[Listener] = (),
+    format_args: Sequence[str] = (),
+    jvm_options: Sequence[str] = (),
 ) -> Broker:
     data_dir = attempt.data_dir
     port, controller_port, pods_port = processes.free_ports(3)
@@ -443,6 +475,7 @@ def _launch(
         log_dir=data_dir / "kraft",
         overrides=overrides,
         pods_port=pods_port,
+        extra_listeners=extra_listeners,
     )
     # format_properties writes ASCII with \uXXXX escapes, which the broker reads as Latin-1.
     config_path.write_text(format_properties(config), "ascii")
@@ -457,9 +490,13 @@ def _launch(
         config_path=config_path,
         pods_port=pods_port,
     )
-    _format_storage(libs, broker)
+    _format_storage(libs, broker, format_args)
     command = _java_command(
-        libs, JVM_OPTIONS, broker.data_dir, "kafka.Kafka", [str(broker.config_path)]
+        libs,
+        (*JVM_OPTIONS, *jvm_options),
+        broker.data_dir,
+        "kafka.Kafka",
+        [str(broker.config_path)],
     )
     pid = attempt.spawn("the Kafka broker", command, broker.console_path, broker.data_dir)
     broker = dataclasses.replace(broker, pid=pid)
@@ -481,13 +518,20 @@ def stop(state_dir: Path | None = None, *, grace: float = STOP_GRACE_S) -> None:
     _SERVICE.stop(state_dir or default_state_dir(), grace=grace)
 
 
-def _format_storage(libs: Path, broker: Broker) -> None:
+def _format_storage(libs: Path, broker: Broker, extra_args: Sequence[str] = ()) -> None:
     command = _java_command(
         libs,
         TOOL_JVM_OPTIONS,
         broker.data_dir,
         "kafka.tools.StorageTool",
-        ["format", "--config", str(broker.config_path), "--cluster-id", random_cluster_id()],
+        [
+            "format",
+            "--config",
+            str(broker.config_path),
+            "--cluster-id",
+            random_cluster_id(),
+            *extra_args,
+        ],
     )
     result = processes.run_tool(
         command,

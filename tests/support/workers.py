@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,7 @@ class Standalone:
 
     def start(
         self,
-        connectors: list[Mapping[str, str]] | None = None,
+        connectors: Sequence[Mapping[str, str]] | None = None,
         worker: Mapping[str, str] | None = None,
         wait: bool = True,
     ) -> Worker:

@@ -79,9 +79,86 @@ def test_jaas_config_becomes_username_and_password() -> None:
     assert conf == {"sasl.username": "alice", "sasl.password": 's3cr"et'}
 
 
-def test_jks_trust_store_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match="JKS or PKCS12"):
-        translate({"ssl.truststore.location": "/etc/kafka/truststore.jks"}, "consumer")
+def test_a_missing_trust_store_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"consumer ssl\.truststore\.location.*truststore\.jks"):
+        translate({"ssl.truststore.location": "/nonexistent/truststore.jks"}, "consumer")
+
+
+def test_oauthbearer_login_module_becomes_librdkafka_oidc() -> None:
+    jaas = (
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+        'clientId="connect" clientSecret="s3cret" scope="kafka" extension_logicalCluster="lkc-1";'
+    )
+    conf = translate(
+        {
+            "sasl.mechanism": "OAUTHBEARER",
+            "sasl.jaas.config": jaas,
+            "sasl.oauthbearer.token.endpoint.url": "https://idp.example/token",
+            "sasl.login.callback.handler.class": (
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler"
+            ),
+        },
+        "admin",
+    )
+    assert conf == {
+        "sasl.mechanism": "OAUTHBEARER",
+        "sasl.oauthbearer.method": "oidc",
+        "sasl.oauthbearer.client.id": "connect",
+        "sasl.oauthbearer.client.secret": "s3cret",
+        "sasl.oauthbearer.scope": "kafka",
+        "sasl.oauthbearer.extensions": "logicalCluster=lkc-1",
+        "sasl.oauthbearer.token.endpoint.url": "https://idp.example/token",
+    }
+
+
+def test_scram_login_module_with_unquoted_options() -> None:
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=bob password=pw;"
+    )
+    assert translate({"sasl.jaas.config": jaas}, "producer") == {
+        "sasl.username": "bob",
+        "sasl.password": "pw",
+    }
+
+
+@pytest.mark.parametrize(
+    ("java", "librdkafka"), [("", "none"), ("https", "https"), ("HTTPS", "https")]
+)
+def test_endpoint_identification(java: str, librdkafka: str) -> None:
+    conf = translate({"ssl.endpoint.identification.algorithm": java}, "producer")
+    assert conf == {"ssl.endpoint.identification.algorithm": librdkafka}
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----"
+CERT_PEM = "-----BEGIN CERTIFICATE-----\nME\n-----END CERTIFICATE-----"
+KEY_PEM = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nK\n-----END ENCRYPTED PRIVATE KEY-----"
+
+
+def test_pem_store_values_become_librdkafka_pem_keys() -> None:
+    conf = translate(
+        {
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.certificates": CA_PEM,
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.certificate.chain": CERT_PEM,
+            "ssl.keystore.key": KEY_PEM,
+            "ssl.key.password": "kp",
+        },
+        "consumer",
+    )
+    assert conf == {
+        "ssl.ca.pem": CA_PEM,
+        "ssl.certificate.pem": CERT_PEM,
+        "ssl.key.pem": KEY_PEM,
+        "ssl.key.password": "kp",
+    }
+
+
+def test_a_pem_trust_store_path_stays_a_path() -> None:
+    conf = translate(
+        {"ssl.truststore.location": "/etc/kafka/ca.pem", "ssl.truststore.password": "x"}, "admin"
+    )
+    assert conf == {"ssl.ca.location": "/etc/kafka/ca.pem"}
 
 
 def test_max_poll_records() -> None:

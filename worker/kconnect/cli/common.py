@@ -10,7 +10,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from confluent_kafka import KafkaException
@@ -24,7 +24,7 @@ from kconnect.prometheus import Registry
 from kconnect.rest.listeners import parse_listener, parse_listeners
 from kconnect.rest.security import RestSecurity, rest_security
 from kconnect.rest.server import MetricsServer, RestServer
-from kconnect.worker import clients
+from kconnect.worker import client_errors, clients
 from kconnect.worker.worker import build_converters
 
 log = logging.getLogger("kconnect.cli")
@@ -92,20 +92,39 @@ def plugin_registry(config: WorkerConfig) -> PluginRegistry:
     return default_registry().without(dict.fromkeys(FILE_CONNECTORS, FILE_CONNECTORS_DISABLED))
 
 
-def make_admin(props: Mapping[str, str], config: WorkerConfig) -> AdminClient:
-    """An admin client with the worker's client settings (`admin.` keys included)."""
-    conf: dict[str, str | int | float | bool] = dict(clients.admin_config(props))
+def make_admin(
+    props: Mapping[str, str],
+    config: WorkerConfig,
+    failures: client_errors.Failures | None = None,
+) -> AdminClient:
+    """An admin client with the worker's client settings (`admin.` keys included); errors no
+    retry fixes (a failed authentication or TLS handshake) are noted in `failures`."""
+    conf: dict[str, Any] = dict(clients.admin_config(props))
     conf.setdefault("bootstrap.servers", config.bootstrap_servers)
+    if failures is not None:
+        failures.conf = dict(conf)
+        conf["error_cb"] = failures
     return AdminClient(conf)
 
 
-def lookup_cluster_id(admin: AdminClient, bootstrap: str, timeout_s: float) -> str:
-    """The Kafka cluster id, which also proves the brokers are reachable."""
+def lookup_cluster_id(
+    admin: AdminClient,
+    bootstrap: str,
+    timeout_s: float,
+    failures: client_errors.Failures | None = None,
+) -> str:
+    """The Kafka cluster id, which also proves the brokers are reachable. Fails at once, saying
+    why, when `failures` (the admin client's) notes an error no retry fixes."""
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
+        admin.poll(0)  # serves error_cb, which an admin client calls only when polled
+        if failures is not None and failures.reason is not None:
+            raise ConfigError(
+                f"cannot use Kafka at bootstrap.servers={bootstrap!r}: {failures.reason}"
+            )
         try:
-            metadata = admin.list_topics(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+            metadata = admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
             return str(metadata.cluster_id)
         except KafkaException as e:
             last = e

@@ -29,7 +29,7 @@ from kconnect.herder.worker_metrics import worker_registry
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.kafka_status import KafkaStatusStore
 from kconnect.storage.topics import InternalTopic, ensure_internal_topics
-from kconnect.worker import clients
+from kconnect.worker import client_errors, clients
 from kconnect.worker.worker import Worker
 
 log = logging.getLogger("kconnect.distributed")
@@ -60,8 +60,9 @@ def run_distributed(worker_path: str) -> int:
     props = read_worker_properties(worker_path)
     config = check_worker_config(DistributedConfig, props, worker_path)
     security = check_rest_security(props, config, worker_path)
-    admin = make_admin(props, config)
-    cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S)
+    failures = client_errors.Failures()
+    admin = make_admin(props, config, failures)
+    cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S, failures)
     ensure_internal_topics(admin, internal_topics(config))
     client_config = clients.admin_config(props)
     client_config.setdefault("bootstrap.servers", config.bootstrap_servers)

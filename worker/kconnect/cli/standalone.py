@@ -33,6 +33,7 @@ from kconnect.herder.worker_metrics import worker_registry
 from kconnect.plugins.registry import PluginRegistry
 from kconnect.storage.file_offsets import FileOffsetStore
 from kconnect.storage.status import MemoryStatusStore
+from kconnect.worker import client_errors
 from kconnect.worker.worker import Worker
 
 log = logging.getLogger("kconnect.standalone")
@@ -64,8 +65,9 @@ def run_standalone(worker_path: str, connector_paths: list[str]) -> int:
     registry = plugin_registry(config)
     connectors = load_connectors(connector_paths, props, registry)
     offsets = FileOffsetStore(config.offset_storage_file_filename)
-    admin = make_admin(props, config)
-    cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S)
+    failures = client_errors.Failures()
+    admin = make_admin(props, config, failures)
+    cluster_id = lookup_cluster_id(admin, config.bootstrap_servers, CLUSTER_ID_TIMEOUT_S, failures)
     worker = Worker("standalone", props, config, registry, offsets, MemoryStatusStore())
     herder = StandaloneHerder(
         worker, admin=admin, kafka_cluster_id=cluster_id, version=package_version()

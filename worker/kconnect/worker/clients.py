@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 from kconnect.config.worker import CLIENT_KEYS, CLIENT_PREFIXES, admin_client_props, prefixed
 from kconnect.errors import ConfigError
+from kconnect.worker import java_stores
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ _DROPPED = frozenset(
         "metrics.recording.level",
         "metrics.sample.window.ms",
         "auto.include.jmx.reporter",
-        "ssl.truststore.type",
-        "ssl.keystore.type",
         "ssl.protocol",
         "ssl.enabled.protocols",
         "ssl.trustmanager.algorithm",
@@ -50,7 +49,6 @@ _DROPPED = frozenset(
         "ssl.secure.random.implementation",
         "sasl.login.class",
         "sasl.client.callback.handler.class",
-        "sasl.login.callback.handler.class",
         "partitioner.class",
         "partitioner.ignore.keys",
         "default.api.timeout.ms",
@@ -70,35 +68,184 @@ _DROPPED = frozenset(
 # Java name → librdkafka name, where they differ.
 _RENAMED = {
     "max.request.size": "message.max.bytes",
-    "ssl.truststore.location": "ssl.ca.location",
-    "ssl.keystore.location": "ssl.keystore.location",
-    "ssl.key.password": "ssl.key.password",
-    "ssl.endpoint.identification.algorithm": "ssl.endpoint.identification.algorithm",
+    "sasl.oauthbearer.client.credentials.client.id": "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.credentials.client.secret": "sasl.oauthbearer.client.secret",
 }
 
-_JAAS = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
+# Java's TLS store keys: read together by `_tls` into librdkafka's PEM keys.
+_STORE_KEYS = frozenset(
+    {
+        "ssl.truststore.location",
+        "ssl.truststore.password",
+        "ssl.truststore.type",
+        "ssl.truststore.certificates",
+        "ssl.keystore.location",
+        "ssl.keystore.password",
+        "ssl.keystore.type",
+        "ssl.keystore.certificate.chain",
+        "ssl.keystore.key",
+        "ssl.key.password",
+    }
+)
+
+# Java-only settings of the Java client's own OAuth login and token checks; librdkafka's OIDC
+# client has no counterpart, so they are dropped (with a warning, as other Java-only keys).
+_JAVA_OAUTH_ONLY = frozenset(
+    {
+        "sasl.oauthbearer.jwks.endpoint.url",
+        "sasl.oauthbearer.jwks.endpoint.refresh.ms",
+        "sasl.oauthbearer.jwks.endpoint.retry.backoff.ms",
+        "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms",
+        "sasl.oauthbearer.expected.audience",
+        "sasl.oauthbearer.expected.issuer",
+        "sasl.oauthbearer.scope.claim.name",
+        "sasl.oauthbearer.sub.claim.name",
+        "sasl.oauthbearer.clock.skew.seconds",
+        "sasl.oauthbearer.jwt.retriever.class",
+        "sasl.oauthbearer.jwt.validator.class",
+        "sasl.oauthbearer.header.urlencode",
+        "sasl.login.connect.timeout.ms",
+        "sasl.login.read.timeout.ms",
+        "sasl.login.retry.backoff.ms",
+        "sasl.login.retry.backoff.max.ms",
+        "sasl.login.refresh.window.factor",
+        "sasl.login.refresh.window.jitter",
+        "sasl.login.refresh.min.period.seconds",
+        "sasl.login.refresh.buffer.seconds",
+    }
+)
+# Java's OIDC login handlers: librdkafka's `sasl.oauthbearer.method=oidc` does their job.
+_OAUTH_LOGIN_HANDLERS = frozenset(
+    {
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
+        "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler",
+    }
+)
+
+_JAAS_MODULE = re.compile(r"\s*([\w.$]+)\s+(?:required|requisite|sufficient|optional)\b")
+_JAAS = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))')
+
+
+def jaas_options(value: str) -> tuple[str, dict[str, str]]:
+    """The login module's class name and the options of a `sasl.jaas.config` value."""
+    module = _JAAS_MODULE.match(value)
+    options = {
+        k: re.sub(r"\\(.)", r"\1", quoted) if quoted or not bare else bare
+        for k, quoted, bare in _JAAS.findall(value)
+    }
+    return (module.group(1) if module else ""), options
+
+
+def _sasl(value: str, props: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka's keys for a `sasl.jaas.config`: a user and password for PLAIN and SCRAM, the
+    client credentials of OIDC for OAUTHBEARER (Java's `OAuthBearerLoginModule`)."""
+    module, options = jaas_options(value)
+    out: dict[str, str] = {}
+    if module.endswith("OAuthBearerLoginModule"):
+        for option, name in (
+            ("clientId", "sasl.oauthbearer.client.id"),
+            ("clientSecret", "sasl.oauthbearer.client.secret"),
+            ("scope", "sasl.oauthbearer.scope"),
+        ):
+            if option in options:
+                out[name] = options[option]
+        extensions = [
+            f"{k.removeprefix('extension_')}={v}"
+            for k, v in options.items()
+            if k.startswith("extension_")
+        ]
+        if extensions:
+            out["sasl.oauthbearer.extensions"] = ",".join(extensions)
+        if "sasl.oauthbearer.token.endpoint.url" in props:
+            out.setdefault("sasl.oauthbearer.method", "oidc")
+        return out
+    if "username" in options:
+        out["sasl.username"] = options["username"]
+    if "password" in options:
+        out["sasl.password"] = options["password"]
+    return out
+
+
+def _tls(props: Mapping[str, str], client: str) -> dict[str, str]:
+    """librdkafka's CA, certificate and key settings for Java's trust and key store keys.
+
+    A PEM trust store path stays a path (`ssl.ca.location`); a JKS or PKCS12 one, and every key
+    store, is read (`java_stores`) and passed as PEM text, in memory.
+    """
+    out: dict[str, str] = {}
+    trust = props.get("ssl.truststore.location", "").strip()
+    if trust:
+        if trust.endswith((".pem", ".crt")) or props.get("ssl.truststore.type", "") == "PEM":
+            out["ssl.ca.location"] = trust
+        else:
+            store = java_stores.read_store(
+                trust, props.get("ssl.truststore.password"), key=f"{client} ssl.truststore.location"
+            )
+            if not store.certificates:
+                raise java_stores.StoreError(
+                    f"{client} ssl.truststore.location={trust!r}: the store holds no certificate"
+                )
+            out["ssl.ca.pem"] = "".join(store.certificates)
+    if props.get("ssl.truststore.certificates", "").strip():
+        out["ssl.ca.pem"] = props["ssl.truststore.certificates"]
+    key_store = props.get("ssl.keystore.location", "").strip()
+    key_password = props.get("ssl.key.password") or props.get("ssl.keystore.password")
+    if key_store:
+        what = f"{client} ssl.keystore.location"
+        store = java_stores.read_store(
+            key_store, props.get("ssl.keystore.password"), key=what, key_password=key_password
+        )
+        if store.key is None:
+            raise java_stores.StoreError(f"{what}={key_store!r}: the store holds no private key")
+        if java_stores.is_encrypted_pem(store.key):  # only a PEM file's key is still encrypted
+            if not key_password:
+                raise java_stores.StoreError(
+                    f"{what}={key_store!r}: the key is encrypted; set ssl.key.password"
+                )
+            out["ssl.key.password"] = key_password
+        out["ssl.key.pem"] = store.key
+        out["ssl.certificate.pem"] = "".join(store.chain)
+    if props.get("ssl.keystore.certificate.chain", "").strip():
+        out["ssl.certificate.pem"] = props["ssl.keystore.certificate.chain"]
+    if props.get("ssl.keystore.key", "").strip():
+        out["ssl.key.pem"] = props["ssl.keystore.key"]
+        if props.get("ssl.key.password"):
+            out["ssl.key.password"] = props["ssl.key.password"]
+    return out
+
+
+def _identification(value: str) -> str:
+    """Java's `ssl.endpoint.identification.algorithm`: `https` (the default) checks the broker's
+    host name against its certificate; an empty value turns the check off (librdkafka `none`)."""
+    return "none" if not value.strip() or value.strip().lower() == "none" else "https"
 
 
 def translate(props: Mapping[str, str], client: str) -> dict[str, str]:
-    """Java client keys → librdkafka keys. Warns once per dropped key."""
+    """Java client keys → librdkafka keys. Warns once per dropped key.
+
+    Raises ConfigError (naming the key and file, never a secret) when a trust or key store cannot
+    be read.
+    """
     out: dict[str, str] = {}
     for key, value in props.items():
-        if key in _DROPPED:
+        if key in _DROPPED or key in _JAVA_OAUTH_ONLY:
             log.warning("%s config %r has no librdkafka equivalent and is ignored", client, key)
             continue
-        if key == "sasl.jaas.config":
-            found = {k: re.sub(r"\\(.)", r"\1", v) for k, v in _JAAS.findall(value)}
-            if "username" in found:
-                out["sasl.username"] = found["username"]
-            if "password" in found:
-                out["sasl.password"] = found["password"]
+        if key == "sasl.login.callback.handler.class" and value.strip() in _OAUTH_LOGIN_HANDLERS:
             continue
-        if key == "ssl.truststore.location" and not value.endswith((".pem", ".crt")):
-            raise ConfigError(
-                f"{client} config 'ssl.truststore.location'={value!r}: a JKS or PKCS12 trust store "
-                "is not supported; expected a PEM file (use ssl.ca.location)"
-            )
+        if key == "sasl.login.callback.handler.class":
+            log.warning("%s config %r has no librdkafka equivalent and is ignored", client, key)
+            continue
+        if key in _STORE_KEYS:
+            continue
+        if key == "sasl.jaas.config":
+            out.update(_sasl(value, props))
+            continue
+        if key == "ssl.endpoint.identification.algorithm":
+            out[key] = _identification(value)
+            continue
         out[_RENAMED.get(key, key)] = value
+    out.update(_tls(props, client))
     return out
 
 

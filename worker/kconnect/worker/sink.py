@@ -46,6 +46,7 @@ from kconnect.errors import ConnectError, RetriableError
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.transforms.chain import TransformationChain
+from kconnect.worker import client_errors
 from kconnect.worker.clients import with_group_protocol
 from kconnect.worker.dlq import DeadLetterQueueReporter
 from kconnect.worker.error_handling import (
@@ -159,6 +160,10 @@ class SinkTaskRunner(TaskRunner):
         self.task = task
         self.version = plugin_version(task)
         self._consumer_config = dict(consumer_config)
+        # Errors no retry fixes (a failed authentication or TLS handshake).
+        self._client_failures = client_errors.Failures(
+            self._consumer_config, token_grace_s=client_errors.TASK_TOKEN_GRACE_S
+        )
         self._protocol_fallback = protocol_fallback
         self._topics = list(topics)
         self._regex = topics_regex
@@ -239,6 +244,10 @@ class SinkTaskRunner(TaskRunner):
 
     def iterate(self) -> None:
         msgs = self._consumer.consume(self._max_poll, 0.5)
+        if self._client_failures.reason is not None:
+            raise ConnectError(
+                f"the task's consumer cannot use Kafka: {self._client_failures.reason}"
+            )
         rewinds = self._context.take_rewinds()
         if rewinds:
             # The batch in hand predates the rewind: read it again after the seek.
@@ -758,6 +767,9 @@ class SinkTaskRunner(TaskRunner):
     def _on_message_error(self, err: KafkaError) -> None:
         if self._fall_back_to_classic(err):
             return
+        hint = client_errors.authorization_hint(err.code())
+        if hint is not None:
+            raise ConnectError(f"consumer error: {hint} ({err})")
         if err.fatal() or not err.retriable():
             if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._PARTITION_EOF):
                 log.info("task %s consumer: %s", self.id, err)
@@ -766,6 +778,7 @@ class SinkTaskRunner(TaskRunner):
         log.warning("task %s consumer: %s", self.id, err)
 
     def _on_client_error(self, err: KafkaError) -> None:
+        self._client_failures(err)
         log.warning("task %s consumer: %s", self.id, err)
 
 

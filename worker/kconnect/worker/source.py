@@ -26,6 +26,7 @@ from kconnect.storage.offsets import OffsetStore, canonical_partition
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.transforms.chain import TransformationChain, TransformStage
+from kconnect.worker import client_errors
 from kconnect.worker.error_handling import (
     FAILED,
     RetryWithTolerance,
@@ -120,6 +121,10 @@ class SourceTaskRunner(TaskRunner):
         self._producer: Any = None
         self._pending: dict[str, tuple[SourcePartition, SourceOffset | None]] = {}
         self._delivery_error: KafkaError | None = None
+        # Errors no retry fixes (a failed authentication or TLS handshake).
+        self._client_failures = client_errors.Failures(
+            self._producer_config, token_grace_s=client_errors.TASK_TOKEN_GRACE_S
+        )
         self._next_commit = 0.0
         self._per_record_ack = type(task).commit_record is not SourceTask.commit_record
 
@@ -417,10 +422,15 @@ class SourceTaskRunner(TaskRunner):
         self.task.commit()
 
     def _check_delivery(self) -> None:
+        if self._client_failures.reason is not None:
+            raise ConnectError(
+                f"the task's producer cannot use Kafka: {self._client_failures.reason}"
+            )
         if self._delivery_error is not None:
+            hint = client_errors.authorization_hint(self._delivery_error.code())
             raise _DeliveryFailed(
                 f"a record could not be written to Kafka: {self._delivery_error}; no offset "
-                "past it is committed"
+                "past it is committed" + (f"; {hint}" if hint else "")
             )
 
     def _on_delivery_error(self, err: KafkaError | None, msg: Any) -> None:
@@ -453,6 +463,7 @@ class SourceTaskRunner(TaskRunner):
         if err.fatal():
             self._delivery_error = err
         else:
+            self._client_failures(err)
             log.warning("task %s producer: %s", self.id, err)
 
 

@@ -31,6 +31,7 @@ from kconnect.api.types import TaskId
 from kconnect.logcontext import set_task_context
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
+from kconnect.worker import client_errors
 from kconnect.worker.task_metrics import TaskMetrics
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,9 @@ class TaskRunner(ABC):
         except Exception as e:
             self.failed = True
             log.exception("task %s failed", self.id)
-            self._report(State.FAILED, format_trace(e))
+            hint = client_errors.exception_hint(e)
+            trace = format_trace(e)
+            self._report(State.FAILED, trace if hint is None else f"{hint}\n{trace}")
         finally:
             self._shutdown()
 

@@ -1,0 +1,72 @@
+"""Java stores made by Java's own keytool (and openssl), read by kconnect.worker.java_stores into
+the same certificates and keys as the PEM files they were made from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from kconnect.worker.java_stores import StoreError, read_store
+from kconnect_devenv import kafka_pki
+
+WRONG = "not-the-password"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> kafka_pki.Pki:
+    return kafka_pki.ensure(tmp_path_factory.mktemp("stores") / "pki")
+
+
+def _cert(pem: str | bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+
+
+@pytest.mark.parametrize("kind", ["jks", "p12"])
+def test_a_trust_store_holds_the_ca(pki: kafka_pki.Pki, kind: str) -> None:
+    path = pki.truststore_jks if kind == "jks" else pki.truststore_p12
+    store = read_store(str(path), kafka_pki.STORE_PASSWORD, key="ssl.truststore.location")
+    assert [_cert(c) for c in store.certificates] == [_cert(pki.ca.read_bytes())]
+    assert store.key is None
+
+
+def test_a_jks_trust_store_reads_without_its_password_as_in_java(pki: kafka_pki.Pki) -> None:
+    store = read_store(str(pki.truststore_jks), None, key="ssl.truststore.location")
+    assert [_cert(c) for c in store.certificates] == [_cert(pki.ca.read_bytes())]
+
+
+@pytest.mark.parametrize("kind", ["jks", "p12"])
+def test_a_key_store_holds_the_client_key_and_chain(pki: kafka_pki.Pki, kind: str) -> None:
+    path = pki.client_keystore("worker", kind)
+    store = read_store(str(path), kafka_pki.STORE_PASSWORD, key="ssl.keystore.location")
+    assert store.key is not None
+    got = load_pem_private_key(store.key.encode(), None)
+    want = load_pem_private_key(pki.client_key("worker").read_bytes(), None)
+    assert got.public_key() == want.public_key()
+    assert _cert(store.chain[0]) == _cert(pki.client_cert("worker").read_bytes())
+    assert _cert(store.chain[-1]) == _cert(pki.ca.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("truststore.jks", "the JKS store's password is wrong"),
+        ("truststore.p12", "or the password is wrong"),
+        ("worker.jks", "the JKS store's password is wrong"),
+        ("worker.p12", "or the password is wrong"),
+    ],
+)
+def test_a_wrong_password_says_so_without_the_password(
+    pki: kafka_pki.Pki, name: str, message: str
+) -> None:
+    with pytest.raises(StoreError, match=message) as e:
+        read_store(str(pki.root / name), WRONG, key="ssl.truststore.location")
+    assert WRONG not in str(e.value)
+    assert "ssl.truststore.location" in str(e.value)
+
+
+def test_a_missing_store_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"cannot read ssl\.keystore\.location=.*missing\.jks"):
+        read_store(str(tmp_path / "missing.jks"), "x", key="ssl.keystore.location")
