@@ -1,19 +1,24 @@
-# syntax=docker/dockerfile:1
-#
 # kconnect's two images, built from one base (docs/images.md):
 #
 #   docker build --target worker   -t kconnect-worker:dev   .   # the worker: `kconnect ...`
 #   docker build --target operator -t kconnect-operator:dev .   # the operator: `kconnect-operator`
 #
+# `make images` builds both on local Debian bases in the project's own engine (no registry needed).
+#
 # Each image is a venv at /opt/kconnect/venv, installed in a build stage from a hash-pinned lock
 # (worker/requirements.lock, operator/requirements.lock) and copied into the slim base. The operator's
 # dependencies (kopf) are only in the operator image, so the worker image stays small.
 # tests/integration/test_image_install.py runs the build stages' RUN lines in a clean venv, so what
-# this file installs is tested even where no Docker engine is.
+# this file installs is tested even where no Docker engine is; tests/integration/test_images.py
+# builds and runs the images themselves.
 #
-# The base is pinned by tag. Where a registry is reachable, pin it by digest as well:
+# Two bases with Python 3.11 at the same path: PYTHON_IMAGE runs the images, BUILD_IMAGE (with a C
+# compiler and the Python headers) builds the venv that is copied into it. They are pinned by tag;
+# where a registry is reachable, pin them by digest as well:
 #   docker build --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:<digest> ...
+# No `# syntax=` line: the builder's own Dockerfile frontend is enough, and none is fetched.
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG BUILD_IMAGE=python:3.11
 
 # ---- base: the Python runtime and the unprivileged user (uid/gid 1001, the pods' runAsUser) ----
 FROM ${PYTHON_IMAGE} AS base
@@ -25,9 +30,18 @@ RUN groupadd --gid 1001 kconnect \
  && useradd --uid 1001 --gid 1001 --no-create-home --home-dir /nonexistent \
             --shell /usr/sbin/nologin kconnect
 
+# ---- build base: the same Python with a compiler; the native module must build (no fallback) ----
+FROM ${BUILD_IMAGE} AS build-base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/kconnect/venv \
+    PATH=/opt/kconnect/venv/bin:$PATH \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    KCONNECT_NATIVE=require
+
 # ---- build stages: the locked dependencies first (a cached layer), then kconnect itself ----
-FROM base AS build-worker
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+FROM build-base AS build-worker
 WORKDIR /src
 COPY worker/requirements.lock worker/requirements.lock
 RUN python -m venv "$VIRTUAL_ENV" \
@@ -36,8 +50,7 @@ COPY . .
 RUN pip install --no-deps . \
  && pip check
 
-FROM base AS build-operator
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+FROM build-base AS build-operator
 WORKDIR /src
 COPY operator/requirements.lock operator/requirements.lock
 RUN python -m venv "$VIRTUAL_ENV" \

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: node-build node-up node-down setup demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
+.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -38,6 +38,19 @@ cluster-up: setup
 cluster-down: setup
 	$(PY) -m kconnect_devenv.controlplane down
 
+# The worker and operator images from the Dockerfile, on local Debian bases, in the project's own
+# Docker engine (docs/images.md). The first run makes the bases with debootstrap; later runs find
+# everything cached and take seconds.
+images: setup
+	$(PY) -m kconnect_devenv.images build
+
+# The project's Docker engine (Debian's dockerd on its own socket; images kept in $(KCONNECT_CACHE)).
+engine-up: setup
+	$(PY) -m kconnect_devenv.engine up
+
+engine-down: setup
+	$(PY) -m kconnect_devenv.engine down
+
 demo: setup
 	$(PY) -m examples.demo
 
@@ -50,14 +63,14 @@ demo-k8s-down: setup
 	$(PY) -m examples.demo_k8s down
 
 # The integration tests read Kafka Connect's own config definitions from its jars
-# (tests/integration/test_java_config_keys.py), fetched into the cache once.
-test: setup kafka-fetch cluster-build node-build bench-java-fetch
+# (tests/integration/test_java_config_keys.py), fetched into the cache once, and run the images.
+test: setup kafka-fetch cluster-build node-build bench-java-fetch images
 	$(PY) -m pytest tests e2e
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-test-integration: setup kafka-fetch cluster-build node-build bench-java-fetch
+test-integration: setup kafka-fetch cluster-build node-build bench-java-fetch images
 	$(PY) -m pytest tests/integration
 
 lint: setup

@@ -9,7 +9,12 @@ tiers (``tests/``, ``e2e/``), ``bench/``, ``examples/`` and the Makefile use it.
   with Go.
 - :mod:`~kconnect_devenv.kubelet`: the kubelet that runs the control plane's pods as processes.
 - :mod:`~kconnect_devenv.cluster`: kubectl and the operator as a process, against that cluster.
-- :mod:`~kconnect_devenv.debian`: the Debian packages the services run on, installed once.
+- :mod:`~kconnect_devenv.engine`: a Docker engine of the project's own (Debian's dockerd, its own
+  socket, data root and no network of its own).
+- :mod:`~kconnect_devenv.baseimage` and :mod:`~kconnect_devenv.images`: the local Debian bases and
+  the worker and operator images built on them from the Dockerfile (``make images``).
+- :mod:`~kconnect_devenv.debian`: the Debian packages the services run on, installed once;
+  :mod:`~kconnect_devenv.mounts`: what servers leave mounted, released.
 - :mod:`~kconnect_devenv.lifecycle`: the lifecycle the broker and the control plane share (state
   file, lock, start, stop, log tails, command line); :mod:`~kconnect_devenv.builds`: their cached
   builds; :mod:`~kconnect_devenv.processes`: process plumbing.

@@ -175,6 +175,9 @@ class Service(Generic[S]):
     refuse_stale: bool = False
     log_tail_lines: int = 40
     port_attempts: int = PORT_ATTEMPTS
+    # Called with the state directory before its data is removed, once no server of it runs: for
+    # what the servers leave that a plain removal cannot take (the Docker engine's mounts).
+    release: Callable[[Path], None] | None = None
 
     def read_state(self, state_dir: Path) -> S | None:
         """What the state file records, whether it still runs or not; None if unreadable."""
@@ -277,6 +280,8 @@ class Service(Generic[S]):
 
     def clear(self, state_dir: Path) -> None:
         """Remove what a previous run left in ``state_dir``: its state file, extra files, data."""
+        if self.release is not None:
+            self.release(state_dir)
         (state_dir / self.state_file).unlink(missing_ok=True)
         for name in self.extra_files:
             (state_dir / name).unlink(missing_ok=True)

@@ -147,6 +147,24 @@ def test_images_share_a_slim_python_311_base_and_run_as_uid_1001() -> None:
         assert args_of(final, "ENTRYPOINT") == [json.dumps([ENTRY_POINT[image]])]
 
 
+def test_build_stages_start_from_a_build_base_that_requires_the_native_module() -> None:
+    """The venv is built on BUILD_IMAGE (a compiler and the Python headers) and copied into
+    PYTHON_IMAGE: the native module is compiled, and a build that cannot compile it fails."""
+    stages = dockerfile()
+    global_args = dict(a.partition("=")[::2] for a in args_of(stages[""], "ARG"))
+    assert global_args["BUILD_IMAGE"] == "python:3.11", "python:3.11-slim has no compiler"
+    assert args_of(stages["build-base"], "FROM") == ["${BUILD_IMAGE} AS build-base"]
+    build_env = env_of(stages["build-base"])
+    assert build_env["KCONNECT_NATIVE"] == "require"
+    assert build_env["VIRTUAL_ENV"] == IMAGE_VENV
+    for build in IMAGES.values():
+        assert args_of(stages[build], "FROM") == [f"build-base AS {build}"]
+    # The final stages start from the runtime base, so nothing of the build base is shipped.
+    for image in IMAGES:
+        assert args_of(stages[image], "FROM") == [f"base AS {image}"]
+    assert "PIP_" not in " ".join(args_of(stages["base"], "ENV"))
+
+
 def test_images_carry_oci_labels_with_version_and_revision_from_build_args() -> None:
     stages = dockerfile()
     for image in IMAGES:

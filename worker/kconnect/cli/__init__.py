@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+from types import FrameType
 
 from confluent_kafka import KafkaException
 
@@ -88,7 +90,17 @@ def _fail(message: str, log_format: str) -> int:
     return EXIT_CONFIG
 
 
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if os.getpid() == 1:
+        # A container's first process has no default action for SIGTERM: the kernel drops it.
+        # Until the worker serves and installs its own handlers (once Kafka has answered), SIGTERM
+        # ends it as it would end any other process, rather than leaving a stopping pod to wait
+        # for SIGKILL.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = _parser()
     args = parser.parse_args(argv)
     level, log_format = _log_settings(parser, args)
