@@ -43,6 +43,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif item.path.resolve().is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
+    # One node per machine: the e2e tier's session node starts after every other test, so after
+    # tests/integration/test_node.py has stopped its own (module-scoped) node.
+    items.sort(key=lambda item: item.path.resolve().is_relative_to(E2E_DIR))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""KafkaConnector end to end: the real API server and controller-manager, the operator process, the
-test kubelet running worker pods as `kconnect distributed` processes, and a real Kafka broker.
+"""KafkaConnector end to end on the real node: the API server and controller-manager, the operator
+installed from the Helm chart, worker pods of the worker image in containers, Services through
+kube-proxy, and a real Kafka broker.
 
 Every test applies resources with kubectl, as a user would, and watches what the operator makes
 of them: children, pods, the connector on the workers, records in Kafka, and the status.
@@ -27,12 +28,13 @@ from kconnect_devenv.cluster import (
     JsonObject,
     Kubectl,
     KubectlError,
-    Operator,
     wait_for,
     with_operator_log,
 )
+from kconnect_devenv.operatorrelease import OperatorRelease
 
 READY_TIMEOUT_S: Final = 150.0
+TEST_WORKER_IMAGE: Final = "kconnect-worker-test:dev"  # the worker image with tests/plugins
 SELECTOR: Final = "kconnect.io/connector"
 
 
@@ -132,7 +134,7 @@ def events(kubectl: Kubectl, namespace: str, name: str) -> list[JsonObject]:
 
 
 @pytest.fixture
-def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
+def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
     """The running system; on failure, the operator's log tail is part of the report."""
     yield from with_operator_log(operator, kubectl)
 
@@ -372,6 +374,7 @@ def failing_source(
         namespace,
         bootstrap,
         cls="kconnect_test_plugins:FailingSource",
+        image=TEST_WORKER_IMAGE,
         tasksMax=1,
         config={"topic": topic, "fail.after": "5"},
         externalConfiguration={
@@ -387,7 +390,7 @@ def failing_source(
 
 
 def test_restart_annotations_restart_and_are_removed(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name, topic = unique("restarts"), unique("restarts")
     system.apply(failing_source(name, namespace, kafka_bootstrap, topic))
@@ -420,7 +423,7 @@ def test_restart_annotations_restart_and_are_removed(
 
 
 def test_auto_restart_restarts_a_failing_task_up_to_its_limit(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name, topic = unique("autorestart"), unique("autorestart")
     system.apply(
@@ -603,7 +606,7 @@ def test_a_changed_referenced_secret_rolls_the_worker_pods(
 
 
 def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name = unique("claimed")
     resource = connector_resource(
@@ -633,7 +636,7 @@ def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
     # Handed over: with the claim removed, this install claims the resource and reconciles it.
     system.run("-n", namespace, "annotate", "kctr", name, "kconnect.io/operator-")
     obj = wait_condition(system, namespace, name)
-    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == "default/kconnect-operator"
+    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == operator.instance
 
 
 def test_the_file_connectors_run_only_where_the_worker_config_allows_them(
