@@ -207,6 +207,64 @@ def test_a_connector_becomes_ready_and_its_records_land_in_kafka(
     assert row.split()[1:6] == ["DataGen", "RUNNING", "2", "2", "True"]
 
 
+CONTAINER_FACTS: Final = """
+import errno, json
+status = dict(l.split(":", 1) for l in open("/proc/1/status").read().splitlines() if ":" in l)
+try:
+    open("/opt/kconnect/venv/.write-probe", "w").close()
+    root = "writable"
+except OSError as e:
+    root = errno.errorcode[e.errno]
+facts = {k: status[k].split() for k in ("Uid", "Gid", "CapEff", "CapPrm", "NoNewPrivs", "Seccomp")}
+print(json.dumps({**facts, "venv": root}))
+"""
+
+
+def test_containers_run_with_their_securitycontext_and_the_workers_service_answers_by_name(
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
+) -> None:
+    """Read in the running containers, not in the specs: the first process runs as 1001:1001 with
+    no capability, no privilege escalation and the runtime's seccomp filter, and the root
+    filesystem is read-only even where the image's user owns the files (the venv)."""
+    name = unique("secctx")
+    system.apply(
+        connector_resource(name, namespace, kafka_bootstrap, config={"topic": unique("secctx")})
+    )
+    wait_condition(system, namespace, name)
+    (worker,) = worker_pods(system, namespace, name)
+    (operator_pod, *_) = operator.pods()
+    for pod_namespace, pod, container in (
+        (namespace, worker["metadata"]["name"], "worker"),
+        (operator.namespace, operator_pod["metadata"]["name"], "operator"),
+    ):
+        out = system.run(
+            "-n", pod_namespace, "exec", pod, "-c", container, "--",
+            "python3", "-c", CONTAINER_FACTS,
+        )  # fmt: skip
+        facts = json.loads(out)
+        assert facts["Uid"] == ["1001"] * 4, (container, facts)
+        assert facts["Gid"] == ["1001"] * 4, (container, facts)
+        assert facts["CapEff"] == ["0000000000000000"], (container, facts)
+        assert facts["CapPrm"] == ["0000000000000000"], (container, facts)
+        assert facts["NoNewPrivs"] == ["1"], (container, facts)
+        assert facts["Seccomp"] == ["2"], (container, facts)  # a filter: RuntimeDefault
+        assert facts["venv"] == "EROFS", (container, facts)
+
+    # The workers' Service, by name from a pod: cluster DNS, then kube-proxy to a worker.
+    service = system.get("service", f"{name}-connect", namespace)
+    assert service is not None
+    port = service["spec"]["ports"][0]["port"]
+    url = f"http://{name}-connect.{namespace}.svc:{port}/connectors"
+    fetch = (
+        f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
+    )
+    answer = system.run(
+        "-n", operator.namespace, "exec", operator_pod["metadata"]["name"], "-c", "operator",
+        "--", "python3", "-c", fetch,
+    )  # fmt: skip
+    assert json.loads(answer) == [name]
+
+
 def test_scaling_spreads_the_tasks_over_the_new_workers(
     system: Kubectl, namespace: str, kafka_bootstrap: str
 ) -> None:
