@@ -8,7 +8,9 @@ only when a test asks for it, so ``pytest tests/unit`` starts nothing.
 
 The Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) is started the same
 way, once per session and only on demand, in its own temporary state directory; so is the test
-kubelet (``kconnect_devenv/kubelet``), whose node runs the control plane's pods as local processes.
+kubelet (``kconnect_devenv/kubelet``), whose node runs the control plane's pods as local processes
+(for the integration tier's chart test; the e2e tier runs on the real node, see ``e2e/conftest.py``,
+and is sorted after every other test so that it never runs beside ``test_node.py``'s node).
 
 Every test under ``tests/integration`` gets the ``integration`` marker and every test under ``e2e``
 the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier alone.
@@ -43,6 +45,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif item.path.resolve().is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
+    # One node per machine: the e2e tier's session node starts after every other test, so after
+    # tests/integration/test_node.py has stopped its own (module-scoped) node.
+    items.sort(key=lambda item: item.path.resolve().is_relative_to(E2E_DIR))
 
 
 @pytest.fixture(scope="session")

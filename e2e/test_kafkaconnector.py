@@ -1,5 +1,6 @@
-"""KafkaConnector end to end: the real API server and controller-manager, the operator process, the
-test kubelet running worker pods as `kconnect distributed` processes, and a real Kafka broker.
+"""KafkaConnector end to end on the real node: the API server and controller-manager, the operator
+installed from the Helm chart, worker pods of the worker image in containers, Services through
+kube-proxy, and a real Kafka broker.
 
 Every test applies resources with kubectl, as a user would, and watches what the operator makes
 of them: children, pods, the connector on the workers, records in Kafka, and the status.
@@ -27,12 +28,13 @@ from kconnect_devenv.cluster import (
     JsonObject,
     Kubectl,
     KubectlError,
-    Operator,
     wait_for,
     with_operator_log,
 )
+from kconnect_devenv.operatorrelease import OperatorRelease
 
 READY_TIMEOUT_S: Final = 150.0
+TEST_WORKER_IMAGE: Final = "kconnect-worker-test:dev"  # the worker image with tests/plugins
 SELECTOR: Final = "kconnect.io/connector"
 
 
@@ -132,7 +134,7 @@ def events(kubectl: Kubectl, namespace: str, name: str) -> list[JsonObject]:
 
 
 @pytest.fixture
-def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
+def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
     """The running system; on failure, the operator's log tail is part of the report."""
     yield from with_operator_log(operator, kubectl)
 
@@ -203,6 +205,64 @@ def test_a_connector_becomes_ready_and_its_records_land_in_kafka(
         "AGE",
     ]
     assert row.split()[1:6] == ["DataGen", "RUNNING", "2", "2", "True"]
+
+
+CONTAINER_FACTS: Final = """
+import errno, json
+status = dict(l.split(":", 1) for l in open("/proc/1/status").read().splitlines() if ":" in l)
+try:
+    open("/opt/kconnect/venv/.write-probe", "w").close()
+    root = "writable"
+except OSError as e:
+    root = errno.errorcode[e.errno]
+facts = {k: status[k].split() for k in ("Uid", "Gid", "CapEff", "CapPrm", "NoNewPrivs", "Seccomp")}
+print(json.dumps({**facts, "venv": root}))
+"""
+
+
+def test_containers_run_with_their_securitycontext_and_the_workers_service_answers_by_name(
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
+) -> None:
+    """Read in the running containers, not in the specs: the first process runs as 1001:1001 with
+    no capability, no privilege escalation and the runtime's seccomp filter, and the root
+    filesystem is read-only even where the image's user owns the files (the venv)."""
+    name = unique("secctx")
+    system.apply(
+        connector_resource(name, namespace, kafka_bootstrap, config={"topic": unique("secctx")})
+    )
+    wait_condition(system, namespace, name)
+    (worker,) = worker_pods(system, namespace, name)
+    (operator_pod, *_) = operator.pods()
+    for pod_namespace, pod, container in (
+        (namespace, worker["metadata"]["name"], "worker"),
+        (operator.namespace, operator_pod["metadata"]["name"], "operator"),
+    ):
+        out = system.run(
+            "-n", pod_namespace, "exec", pod, "-c", container, "--",
+            "python3", "-c", CONTAINER_FACTS,
+        )  # fmt: skip
+        facts = json.loads(out)
+        assert facts["Uid"] == ["1001"] * 4, (container, facts)
+        assert facts["Gid"] == ["1001"] * 4, (container, facts)
+        assert facts["CapEff"] == ["0000000000000000"], (container, facts)
+        assert facts["CapPrm"] == ["0000000000000000"], (container, facts)
+        assert facts["NoNewPrivs"] == ["1"], (container, facts)
+        assert facts["Seccomp"] == ["2"], (container, facts)  # a filter: RuntimeDefault
+        assert facts["venv"] == "EROFS", (container, facts)
+
+    # The workers' Service, by name from a pod: cluster DNS, then kube-proxy to a worker.
+    service = system.get("service", f"{name}-connect", namespace)
+    assert service is not None
+    port = service["spec"]["ports"][0]["port"]
+    url = f"http://{name}-connect.{namespace}.svc:{port}/connectors"
+    fetch = (
+        f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
+    )
+    answer = system.run(
+        "-n", operator.namespace, "exec", operator_pod["metadata"]["name"], "-c", "operator",
+        "--", "python3", "-c", fetch,
+    )  # fmt: skip
+    assert json.loads(answer) == [name]
 
 
 def test_scaling_spreads_the_tasks_over_the_new_workers(
@@ -372,6 +432,7 @@ def failing_source(
         namespace,
         bootstrap,
         cls="kconnect_test_plugins:FailingSource",
+        image=TEST_WORKER_IMAGE,
         tasksMax=1,
         config={"topic": topic, "fail.after": "5"},
         externalConfiguration={
@@ -387,7 +448,7 @@ def failing_source(
 
 
 def test_restart_annotations_restart_and_are_removed(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name, topic = unique("restarts"), unique("restarts")
     system.apply(failing_source(name, namespace, kafka_bootstrap, topic))
@@ -420,7 +481,7 @@ def test_restart_annotations_restart_and_are_removed(
 
 
 def test_auto_restart_restarts_a_failing_task_up_to_its_limit(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name, topic = unique("autorestart"), unique("autorestart")
     system.apply(
@@ -603,7 +664,7 @@ def test_a_changed_referenced_secret_rolls_the_worker_pods(
 
 
 def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name = unique("claimed")
     resource = connector_resource(
@@ -633,7 +694,7 @@ def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
     # Handed over: with the claim removed, this install claims the resource and reconciles it.
     system.run("-n", namespace, "annotate", "kctr", name, "kconnect.io/operator-")
     obj = wait_condition(system, namespace, name)
-    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == "default/kconnect-operator"
+    assert obj["metadata"]["annotations"]["kconnect.io/operator"] == operator.instance
 
 
 def test_the_file_connectors_run_only_where_the_worker_config_allows_them(

@@ -1,5 +1,5 @@
-"""Log levels, log format and secrets, end to end: the real API server and controller-manager, the
-operator process, the test kubelet running `kconnect distributed` worker pods, and a real broker.
+"""Log levels, log format and secrets, end to end on the real node: the operator from the Helm
+chart, worker pods of the worker image (their logs as `kubectl logs` shows them), a real broker.
 
 - **Log levels** from `spec.logging.loggers` reach every worker over `/admin/loggers` without a
   restart; a logger removed from the spec goes back to INFO. **The log format** is in the pod
@@ -18,8 +18,7 @@ import json
 import textwrap
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -38,17 +37,17 @@ from kconnect_devenv.cluster import (
     JsonObject,
     Kubectl,
     KubectlError,
-    Operator,
     wait_for,
     with_operator_log,
 )
+from kconnect_devenv.operatorrelease import OperatorRelease
 
 EXTERNAL_DIR: Final = "/opt/kconnect/external-configuration"
 LOG_FORMAT_ENV: Final = {"name": "KCONNECT_LOG_FORMAT", "value": "json"}
 
 
 @pytest.fixture
-def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
+def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
     """The running system; on failure, the operator's log tail is part of the report."""
     yield from with_operator_log(operator, kubectl)
 
@@ -90,7 +89,7 @@ def wait_level(kubectl: Kubectl, namespace: str, name: str, logger: str, level: 
 
 
 def test_log_levels_change_at_run_time_and_the_format_rolls_the_pods(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str, kubelet: Any
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name = unique("logs")
     resource = connector_resource(
@@ -154,16 +153,15 @@ def test_log_levels_change_at_run_time_and_the_format_rolls_the_pods(
         assert pod["metadata"]["uid"] not in pods
         (container,) = pod["spec"]["containers"]
         assert LOG_FORMAT_ENV in container["env"]
-        log = kubelet.container_log(namespace, pod["metadata"]["name"], "worker")
+        pod_name = pod["metadata"]["name"]
         wait_for(
-            f"a JSON log line from {pod['metadata']['name']}",
-            lambda log=log: any(_json_log_line(line) for line in _lines(log)),
+            f"a JSON log line from {pod_name}",
+            lambda pod_name=pod_name: any(
+                _json_log_line(line)
+                for line in system.logs(namespace, pod_name, "worker").splitlines()
+            ),
             60,
         )
-
-
-def _lines(path: Path) -> list[str]:
-    return path.read_text("utf-8", "replace").splitlines() if path.exists() else []
 
 
 def _json_log_line(line: str) -> bool:
@@ -249,17 +247,14 @@ def topic_records(bootstrap: str, topic: str) -> list[str]:
 
 def test_a_secret_is_resolved_by_the_worker_and_never_leaks(
     system: Kubectl,
-    operator: Operator,
+    operator: OperatorRelease,
     namespace: str,
     kafka_bootstrap: str,
-    kubelet: Any,
-    tmp_path: Path,
 ) -> None:
     name, topic = unique("secret-probe"), unique("digests")
     value = f"s3cr3t-{uuid.uuid4().hex}"
     digest = hashlib.sha256(value.encode()).hexdigest()
     reference = f"${{dir:{EXTERNAL_DIR}/probe:token}}"
-    (tmp_path / f"{PROBE_MODULE}.py").write_text(PROBE_SOURCE, encoding="utf-8")
     system.apply(
         {
             "apiVersion": "v1",
@@ -271,7 +266,8 @@ def test_a_secret_is_resolved_by_the_worker_and_never_leaks(
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": "probe-plugin", "namespace": namespace},
-            "data": {"PYTHONPATH": str(tmp_path)},
+            # The module, mounted as a file by the kubelet, and the path it is imported from.
+            "data": {f"{PROBE_MODULE}.py": PROBE_SOURCE, "PYTHONPATH": f"{EXTERNAL_DIR}/plugin"},
         },
     )
     # No config.providers in workerConfig: the operator's default `dir` provider resolves it.
@@ -293,7 +289,10 @@ def test_a_secret_is_resolved_by_the_worker_and_never_leaks(
                         },
                     }
                 ],
-                "volumes": [{"name": "probe", "secret": {"secretName": "probe-credentials"}}],
+                "volumes": [
+                    {"name": "probe", "secret": {"secretName": "probe-credentials"}},
+                    {"name": "plugin", "configMap": {"name": "probe-plugin"}},
+                ],
             },
         )
     )
@@ -346,12 +345,12 @@ def test_a_secret_is_resolved_by_the_worker_and_never_leaks(
         internal = f"kconnect.{namespace}.{name}.{suffix}"
         places[f"the topic {internal}"] = "\n".join(topic_records(kafka_bootstrap, internal))
     for worker in worker_pods(system, namespace, name):
-        pod_name, uid = worker["metadata"]["name"], worker["metadata"]["uid"]
-        log = kubelet.container_log(namespace, pod_name, "worker", uid=uid)
-        assert log.exists(), f"no log for {pod_name}"
-        assert log.stat().st_size > 0, f"an empty log for {pod_name}"
-        places[f"the log of {pod_name}"] = log.read_text("utf-8", "replace")
-    places["the operator's log"] = operator.log_path.read_text("utf-8", "replace")
+        pod_name = worker["metadata"]["name"]
+        log = system.logs(namespace, pod_name, "worker")
+        assert log.strip(), f"an empty log for {pod_name}"
+        places[f"the log of {pod_name}"] = log
+    places["the operator's log"] = operator.log()
+    assert places["the operator's log"].strip(), "an empty operator log"
 
     leaks = sorted(where for where, text in places.items() if value in text)
     assert leaks == [], f"the Secret's value appears in: {', '.join(leaks)}"

@@ -2,8 +2,8 @@
 resource that needs cleanup carries a finalizer, a large spec runs and is deleted, a changed
 ConfigMap rolls the workers with an Event, and the Ready condition names why workers do not run.
 
-The real API server, controller-manager and test kubelet run the pods; the operator runs as a
-process, as its Deployment would run it. Resources are applied with kubectl, as a user would.
+The real node runs the pods from the worker image; the operator runs as a pod installed from the
+Helm chart. Resources are applied with kubectl, as a user would.
 """
 
 from __future__ import annotations
@@ -28,17 +28,17 @@ from kconnect_devenv.cluster import (
     JsonObject,
     Kubectl,
     KubectlError,
-    Operator,
     wait_for,
     with_operator_log,
 )
+from kconnect_devenv.operatorrelease import OperatorRelease
 
 FINALIZER: Final = "kconnect.io/finalizer"
 REPAIR_TIMEOUT_S: Final = 90.0
 
 
 @pytest.fixture
-def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
+def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
     yield from with_operator_log(operator, kubectl)
 
 
@@ -125,7 +125,7 @@ def test_drifted_and_deleted_children_are_put_back_and_reported(
 
 
 def test_only_a_resource_that_needs_cleanup_carries_a_finalizer(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     kept, cleaned, solo = unique("retain"), unique("cleanup"), unique("solo")
     system.apply(
@@ -317,7 +317,7 @@ def test_an_unreachable_kafka_is_named(system: Kubectl, namespace: str) -> None:
 
 
 def test_an_invalid_worker_config_stays_invalid_config(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name = unique("badworker")
     system.apply(
@@ -399,7 +399,7 @@ def test_a_standalone_connects_children_are_put_back_too(
 
 
 def test_children_nobody_touched_are_left_alone(
-    system: Kubectl, operator: Operator, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     """What the API server adds or rewrites (defaults, quantities in canonical form) is not
     drift: an untouched resource's children are not written again, and no repair is reported."""

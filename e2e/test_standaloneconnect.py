@@ -1,20 +1,19 @@
-"""StandaloneConnect end to end: the real API server and controller-manager (its StatefulSet
-controller makes the pod), the operator process, the test kubelet running the pod as a
-`kconnect standalone` process, and a real Kafka broker.
+"""StandaloneConnect end to end on the real node: the API server and controller-manager (its
+StatefulSet controller makes the pod), the operator from the Helm chart, the pod running the worker
+image in a container, and a real Kafka broker.
 
 Survival of the source offsets is tested both ways: with the default ephemeral storage across a
-container restart (the kubelet restarts a killed container in the same pod, and the emptyDir with
-the offsets file stays), and with `offsetStorage: persistentVolumeClaim` across the deletion of
-the pod (the StatefulSet makes a new pod, which mounts the same claim; the test kubelet provisions
-it as a hostPath directory, see docs/kubelet.md). In both, the seqs in the topic have no gap and
+container restart (the worker is killed through the container runtime, the kubelet restarts the
+container in the same pod, and the emptyDir with the offsets file stays), and with
+`offsetStorage: persistentVolumeClaim` across the deletion of the pod (the StatefulSet makes a new
+pod, which mounts the same claim; :mod:`kconnect_devenv.localvolumes` provisions it as a host
+directory). In both, the seqs in the topic have no gap and
 fewer than twice the records were written, so the source resumed instead of starting over.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import urllib.request
 from collections.abc import Iterator
 from typing import Any, Final
@@ -23,15 +22,15 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from e2e.test_kafkaconnector import ready_condition, record_count, rest, unique
-from kconnect_devenv import processes
+from kconnect_devenv import node, processes
 from kconnect_devenv.cluster import (
     JsonObject,
     Kubectl,
     KubectlError,
-    Operator,
     wait_for,
     with_operator_log,
 )
+from kconnect_devenv.operatorrelease import OperatorRelease
 
 READY_TIMEOUT_S: Final = 150.0
 SELECTOR: Final = "kconnect.io/standalone"
@@ -108,14 +107,23 @@ def seqs(bootstrap: str, topic: str) -> list[int]:
         consumer.close()
 
 
+def kill_container(node_: node.Node, pod: JsonObject, container: str) -> None:
+    """SIGKILL the container's first process through the node's runtime (from outside the
+    container: its PID 1 ignores a SIGKILL sent from within its own PID namespace)."""
+    (status,) = [s for s in pod["status"]["containerStatuses"] if s["name"] == container]
+    container_id = status["containerID"].removeprefix("containerd://")
+    done = node.ctr(node_, "tasks", "kill", "--signal", "SIGKILL", container_id)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.fixture
-def system(operator: Operator, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
+def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
     """The running system; on failure, the operator's log tail is part of the report."""
     yield from with_operator_log(operator, kubectl)
 
 
 def test_a_standalone_worker_runs_rolls_resumes_and_is_collected(
-    system: Kubectl, namespace: str, kafka_bootstrap: str, kubelet: Any
+    system: Kubectl, namespace: str, kafka_bootstrap: str, real_node: node.Node
 ) -> None:
     name = unique("sa")
     slow, quick, later = unique("slow"), unique("quick"), unique("later")
@@ -152,9 +160,7 @@ def test_a_standalone_worker_runs_rolls_resumes_and_is_collected(
     pod = the_pod(system, namespace, name)
     pod_name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
     wait_for(f"some records in {slow}", lambda: record_count(kafka_bootstrap, slow) >= 60, 60)
-    pid = kubelet.container_pid(namespace, pod_name, "worker", uid=uid)
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
+    kill_container(real_node, pod, "worker")
     wait_for(
         "the container restarted",
         lambda: (

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from kconnect_devenv import processes
 
@@ -105,6 +105,10 @@ class Kubectl:
         doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
         args = ["apply", "-f", "-"] + (["-n", namespace] if namespace else [])
         return self.run(*args, stdin=doc)
+
+    def logs(self, namespace: str, pod: str, container: str) -> str:
+        """The container's log as the kubelet keeps it (``kubectl logs``); empty if it has none."""
+        return self.run("-n", namespace, "logs", pod, "-c", container, check=False)
 
     def apply_files(self, *paths: Path) -> str:
         args = ["apply"]
@@ -207,7 +211,13 @@ class Operator:
         return self.process.returncode
 
 
-def with_operator_log(operator: Operator, kubectl: Kubectl) -> Iterator[Kubectl]:
+class HasLogTail(Protocol):
+    """An operator, as a process or as a pod: whatever shows the end of its log."""
+
+    def log_tail(self, lines: int = 60) -> str: ...
+
+
+def with_operator_log(operator: HasLogTail, kubectl: Kubectl) -> Iterator[Kubectl]:
     """`kubectl` for one test, as a fixture's body: when the test fails, the operator's log tail
     is printed, so it is part of the report."""
     try:

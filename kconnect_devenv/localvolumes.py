@@ -1,0 +1,133 @@
+"""Local volumes for the real node: a default StorageClass and a provisioner of host directories.
+
+A cluster needs something that turns a PersistentVolumeClaim into a PersistentVolume; the node
+has no cloud disk and pulls no image, so :class:`Provisioner` is one, written here, run beside
+the node (a thread of the process that starts it): it installs the StorageClass
+:data:`STORAGE_CLASS` (the cluster default, provisioner :data:`PROVISIONER`, immediate binding)
+and, for every Pending claim of that class, makes a directory under its root (mode 0777, since
+pods run as any non-root user and a hostPath volume gets no ``fsGroup``) and a ``hostPath``
+PersistentVolume of the claim's size and access modes, bound to the claim by ``claimRef``.
+A volume whose claim is gone (``Released``) is deleted with its directory, as a ``Delete``
+reclaim policy would (the controller-manager's own deleter serves only its hostPath test
+provisioner).
+
+Invariants: a volume's directory lives under ``root`` and is named for the claim's uid, so two
+claims never share one; ``stop`` ends the thread within a bounded time and deletes the
+StorageClass and the volumes it made (their directories stay under ``root``, which the caller
+owns). A failed pass is retried on the next one; the last error is kept in ``last_error``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Final
+
+from kconnect_devenv.cluster import JsonObject, Kubectl
+
+STORAGE_CLASS: Final = "kconnect-local"
+PROVISIONER: Final = "kconnect.io/local-directory"
+PASS_INTERVAL_S: Final = 0.5
+STOP_TIMEOUT_S: Final = 30.0
+LABEL: Final = "kconnect.io/local-volume"
+
+
+def storage_class() -> JsonObject:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": STORAGE_CLASS,
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": PROVISIONER,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+    }
+
+
+def volume_for(claim: JsonObject, directory: Path) -> JsonObject:
+    """The PersistentVolume that satisfies ``claim`` with ``directory``."""
+    meta, spec = claim["metadata"], claim["spec"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": f"local-{meta['uid']}",
+            "labels": {LABEL: "true"},
+            "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
+        },
+        "spec": {
+            "capacity": {"storage": spec["resources"]["requests"]["storage"]},
+            "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": STORAGE_CLASS,
+            "claimRef": {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "namespace": meta["namespace"],
+                "name": meta["name"],
+                "uid": meta["uid"],
+            },
+            "hostPath": {"path": str(directory), "type": "Directory"},
+        },
+    }
+
+
+def wants_volume(claim: JsonObject) -> bool:
+    return (
+        claim.get("status", {}).get("phase") == "Pending"
+        and not claim["spec"].get("volumeName")
+        and claim["spec"].get("storageClassName") == STORAGE_CLASS
+        and not claim["metadata"].get("deletionTimestamp")
+    )
+
+
+class Provisioner:
+    """Serves claims of :data:`STORAGE_CLASS` with directories under ``root`` until ``stop``."""
+
+    def __init__(self, kubectl: Kubectl, root: Path) -> None:
+        self.kubectl = kubectl
+        self.root = root
+        self.last_error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="local-volumes", daemon=True)
+
+    def start(self) -> Provisioner:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.kubectl.apply(storage_class())
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(STOP_TIMEOUT_S)
+        self.kubectl.run("delete", "pv", "-l", LABEL, "--wait=false", check=False)
+        self.kubectl.run("delete", "storageclass", STORAGE_CLASS, "--wait=false", check=False)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(PASS_INTERVAL_S):
+            try:
+                self.run_once()
+            except Exception as exc:
+                self.last_error = exc
+
+    def run_once(self) -> None:
+        for claim in self.kubectl.json("get", "pvc", "--all-namespaces")["items"]:
+            if wants_volume(claim):
+                directory = self.root / claim["metadata"]["uid"]
+                directory.mkdir(exist_ok=True)
+                os.chmod(directory, 0o777)  # noqa: S103 - pods run as any non-root user
+                self.kubectl.apply(volume_for(claim, directory))
+        released: list[Any] = [
+            v
+            for v in self.kubectl.json("get", "pv", "-l", LABEL)["items"]
+            if v.get("status", {}).get("phase") == "Released"
+        ]
+        for volume in released:
+            self.kubectl.run("delete", "pv", volume["metadata"]["name"], "--wait=false")
+            path = Path(volume["spec"]["hostPath"]["path"])
+            if path.parent == self.root:
+                shutil.rmtree(path, ignore_errors=True)
