@@ -117,7 +117,41 @@ class Kubectl:
         return self.run(*args)
 
 
-class Operator:
+class OperatorMetrics:
+    """What the tests read from an operator's metrics, wherever it runs: a subclass says where
+    the metrics are (`metrics`) and how long a wait may take (`wait_timeout`)."""
+
+    wait_timeout: float = OPERATOR_READY_TIMEOUT_S
+
+    def metrics(self) -> str:
+        """The operator's metrics text; empty when it does not answer."""
+        raise NotImplementedError
+
+    def syncs(self, namespace: str, name: str, kind: str = "KafkaConnector") -> float:
+        """Passes the operator has completed over one resource, ok or not."""
+        series = (
+            f'kconnect_operator_resource_syncs_total{{kind="{kind}",'
+            f'namespace="{namespace}",name="{name}"}} '
+        )
+        for line in self.metrics().splitlines():
+            if line.startswith(series):
+                return float(line[len(series) :])
+        return 0.0
+
+    def wait_passes(
+        self, namespace: str, name: str, passes: int, timeout: float | None = None
+    ) -> None:
+        """Wait until the operator has looked at a resource `passes` more times: long enough for
+        it to act on what it saw, e.g. to prove that it did not."""
+        target = self.syncs(namespace, name) + passes
+        wait_for(
+            f"{passes} more operator passes over {namespace}/{name}",
+            lambda: self.syncs(namespace, name) >= target,
+            self.wait_timeout if timeout is None else timeout,
+        )
+
+
+class Operator(OperatorMetrics):
     """`kconnect-operator` as a process, logging to a file."""
 
     def __init__(
@@ -162,29 +196,6 @@ class Operator:
                 return text
         except (urllib.error.URLError, OSError):
             return ""
-
-    def syncs(self, namespace: str, name: str, kind: str = "KafkaConnector") -> float:
-        """Passes the operator has completed over one resource, ok or not."""
-        series = (
-            f'kconnect_operator_resource_syncs_total{{kind="{kind}",'
-            f'namespace="{namespace}",name="{name}"}} '
-        )
-        for line in self.metrics().splitlines():
-            if line.startswith(series):
-                return float(line[len(series) :])
-        return 0.0
-
-    def wait_passes(
-        self, namespace: str, name: str, passes: int, timeout: float = OPERATOR_READY_TIMEOUT_S
-    ) -> None:
-        """Wait until the operator has looked at a resource `passes` more times: long enough for
-        it to act on what it saw, e.g. to prove that it did not."""
-        target = self.syncs(namespace, name) + passes
-        wait_for(
-            f"{passes} more operator passes over {namespace}/{name}",
-            lambda: self.syncs(namespace, name) >= target,
-            timeout,
-        )
 
     def wait_leading(self, timeout: float = OPERATOR_READY_TIMEOUT_S) -> None:
         def leading() -> bool:

@@ -947,11 +947,7 @@ def _cli_status(state_dir: Path) -> int:
     if plane is None:
         print("The control plane is not running.")
         return 1
-    healthy = True
-    for component, pid in plane.pids.items():
-        alive = processes.is_alive(pid, plane.mark)
-        healthy &= alive
-        print(f"{component}: {'running' if alive else 'EXITED'} (pid {pid})")
+    healthy = lifecycle.print_servers(plane)
     ready = is_ready(plane)
     print(f"kube-apiserver {plane.server}: {'ready' if ready else 'NOT ready'}")
     print(f"KUBECONFIG={plane.kubeconfig}")

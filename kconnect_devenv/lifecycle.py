@@ -110,6 +110,16 @@ class State(Protocol):
         ...
 
 
+def print_servers(state: State) -> bool:
+    """Print, for a ``status`` command, whether each server of ``state`` runs; True when all do."""
+    healthy = True
+    for component, pid in state.pids.items():
+        alive = processes.is_alive(pid, state.mark)
+        healthy &= alive
+        print(f"{component}: {'running' if alive else 'EXITED'} (pid {pid})")
+    return healthy
+
+
 S = TypeVar("S", bound=State)
 D = TypeVar("D")
 

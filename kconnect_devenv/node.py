@@ -927,11 +927,7 @@ def _cli_status(state_dir: Path) -> int:
     if node is None:
         print("The node is not running.")
         return 1
-    healthy = True
-    for component, pid in node.pids.items():
-        alive = processes.is_alive(pid, node.mark)
-        healthy &= alive
-        print(f"{component}: {'running' if alive else 'EXITED'} (pid {pid})")
+    healthy = lifecycle.print_servers(node)
     print(f"KUBECONFIG={node.kubeconfig}")
     return 0 if healthy else 1
 

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from typing import Final
 
 from kconnect_devenv import controlplane
-from kconnect_devenv.cluster import REPO, JsonObject, Kubectl, KubectlError, wait_for
+from kconnect_devenv.cluster import (
+    REPO,
+    JsonObject,
+    Kubectl,
+    KubectlError,
+    OperatorMetrics,
+    wait_for,
+)
 
 CHART: Final = REPO / "charts" / "kconnect"
 RELEASE: Final = "kconnect"
@@ -31,8 +38,10 @@ HELM_TIMEOUT_S: Final = 180.0
 READY_TIMEOUT_S: Final = 120.0
 
 
-class OperatorRelease:
+class OperatorRelease(OperatorMetrics):
     """The chart's operator, running as a pod of the node."""
+
+    wait_timeout = READY_TIMEOUT_S
 
     def __init__(self, kubectl: Kubectl, namespace: str = NAMESPACE) -> None:
         self.kubectl = kubectl
@@ -70,29 +79,6 @@ class OperatorRelease:
                 return text
             texts.append(text)
         return texts[0] if len(texts) == 1 else ""
-
-    def syncs(self, namespace: str, name: str, kind: str = "KafkaConnector") -> float:
-        """Passes the operator has completed over one resource, ok or not."""
-        series = (
-            f'kconnect_operator_resource_syncs_total{{kind="{kind}",'
-            f'namespace="{namespace}",name="{name}"}} '
-        )
-        for line in self.metrics().splitlines():
-            if line.startswith(series):
-                return float(line[len(series) :])
-        return 0.0
-
-    def wait_passes(
-        self, namespace: str, name: str, passes: int, timeout: float = READY_TIMEOUT_S
-    ) -> None:
-        """Wait until the operator has looked at a resource `passes` more times: long enough for
-        it to act on what it saw, e.g. to prove that it did not."""
-        target = self.syncs(namespace, name) + passes
-        wait_for(
-            f"{passes} more operator passes over {namespace}/{name}",
-            lambda: self.syncs(namespace, name) >= target,
-            timeout,
-        )
 
     def wait_leading(self, timeout: float = READY_TIMEOUT_S) -> None:
         try:
