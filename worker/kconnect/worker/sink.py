@@ -695,12 +695,10 @@ class SinkTaskRunner(TaskRunner):
             self._consumer.pause([KafkaTopicPartition(t, p) for t, p in sorted(self.assignment)])
         deadline = time.monotonic() + self._flush_timeout
         # An earlier asynchronous commit still unanswered is awaited first: its answer counts.
-        while self._commit_sent is not None and time.monotonic() < deadline:
-            self._consumer.consume(1, min(0.1, max(0.0, deadline - time.monotonic())))
+        self._await_commit_answer(deadline)
         if self._commit_sent is None:
             self.commit(self.assignment, wait=False)
-        while self._commit_sent is not None and time.monotonic() < deadline:
-            self._consumer.consume(1, min(0.1, max(0.0, deadline - time.monotonic())))
+            self._await_commit_answer(deadline)
         if self._commit_sent is not None:
             self._commit_sent = None
             self.metrics.commit(False, self._flush_timeout)
@@ -711,6 +709,12 @@ class SinkTaskRunner(TaskRunner):
                 self.id,
                 round(self._flush_timeout * 1000),
             )
+
+    def _await_commit_answer(self, deadline: float) -> None:
+        """Serve the consumer's callbacks until the commit sent has its answer or `deadline`
+        passes; every partition is paused, so nothing is read meanwhile."""
+        while self._commit_sent is not None and time.monotonic() < deadline:
+            self._consumer.consume(1, min(0.1, max(0.0, deadline - time.monotonic())))
 
     def _on_commit(self, err: KafkaError | None, partitions: list[Any]) -> None:
         """The commit callback (inside `consume()`, on the task thread): count what committed."""
