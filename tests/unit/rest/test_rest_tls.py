@@ -1,6 +1,7 @@
 """HTTPS REST listeners (`listeners=https://...` with the `listeners.https.ssl.*` keys) against the
 real aiohttp server, with certificates made by `openssl` for each test session: TLS served, mutual
-TLS enforced, and every store Python cannot read refused at start-up with a clear message."""
+TLS enforced, Java stores read as Java reads them, and every store that cannot be read refused at
+start-up with a clear message."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
 from kconnect.config.worker import StandaloneConfig
 from kconnect.errors import ConfigError
@@ -149,32 +152,86 @@ def test_client_auth_without_a_truststore_is_refused(pki: Pki) -> None:
         )
 
 
-def test_jks_and_pkcs12_stores_are_refused_with_how_to_convert(pki: Pki, tmp_path: Path) -> None:
+def test_a_pkcs12_keystore_is_served_as_java_would(pki: Pki, tmp_path: Path) -> None:
+    props = {
+        "listeners": "https://127.0.0.1:0",
+        "listeners.https.ssl.keystore.type": "PKCS12",
+        "listeners.https.ssl.keystore.location": str(pki.server_p12),
+        "listeners.https.ssl.keystore.password": "changeit",
+    }
+
+    async def check(server: RestServer) -> None:
+        [url] = server.urls
+        assert await _get(url + "/connectors", _client(pki)) == 200
+
+    _serve(props, check)
+    # With the PEM it was made from written beside it (openssl's bag attributes first), the
+    # same listener takes that too.
+    pem = tmp_path / "server-with-attributes.pem"
+    pem.write_text("Bag Attributes\n    friendlyName: server\n" + pki.server_pem.read_text())
+    server_context({"listeners.https.ssl.keystore.location": str(pem)})
+
+
+def test_stores_that_cannot_be_read_name_the_key_and_file(pki: Pki, tmp_path: Path) -> None:
     jks = tmp_path / "keystore.jks"
     jks.write_bytes(b"\xfe\xed\xfe\xed\x00\x00\x00\x02" + b"\x00" * 64)
-    with pytest.raises(ConfigError, match=r"is a JKS store; kconnect reads PEM only.*keytool"):
+    with pytest.raises(
+        ConfigError, match=r"listeners\.https\.ssl\.keystore\.location=.*keystore\.jks"
+    ):
         server_context({"listeners.https.ssl.keystore.location": str(jks)})
-    with pytest.raises(ConfigError, match=r"is a PKCS12 store.*openssl pkcs12"):
+    with pytest.raises(ConfigError, match=r"cannot be opened.*password is wrong") as wrong:
         server_context(
             {
                 "listeners.https.ssl.keystore.location": str(pki.server_p12),
-                "listeners.https.ssl.keystore.password": "changeit",
+                "listeners.https.ssl.keystore.password": "not-the-password",
             }
         )
-    with pytest.raises(ConfigError, match=r"is a PKCS12 store"):
+    assert "not-the-password" not in str(wrong.value)
+    with pytest.raises(ConfigError, match=r"is a PEM file, not the PKCS12 store .*keystore\.type"):
         server_context(
             {
                 "listeners.https.ssl.keystore.type": "PKCS12",
                 "listeners.https.ssl.keystore.location": str(pki.server_pem),
             }
         )
-    with pytest.raises(ConfigError, match=r"ssl\.truststore\.location=.* is a JKS store"):
+    with pytest.raises(ConfigError, match=r"is a JKS or PKCS12 file, not the PEM store"):
+        server_context(
+            {
+                "listeners.https.ssl.keystore.type": "PEM",
+                "listeners.https.ssl.keystore.location": str(pki.server_p12),
+            }
+        )
+    with pytest.raises(ConfigError, match=r"Invalid value 'BCFKS' for .*truststore\.type"):
         server_context(
             {
                 "listeners.https.ssl.keystore.location": str(pki.server_pem),
-                "listeners.https.ssl.truststore.location": str(jks),
+                "listeners.https.ssl.truststore.type": "BCFKS",
+                "listeners.https.ssl.truststore.location": str(pki.ca),
             }
         )
+    jceks = tmp_path / "store.jceks"
+    jceks.write_bytes(b"\xce\xce\xce\xce" + b"\x00" * 64)
+    with pytest.raises(ConfigError, match=r"is a JCEKS store.*-deststoretype PKCS12"):
+        server_context({"listeners.https.ssl.keystore.location": str(jceks)})
+    ca_only = tmp_path / "ca-only.p12"
+    _ca_only_pkcs12(pki, ca_only)
+    with pytest.raises(ConfigError, match=r"holds no private key"):
+        server_context(
+            {
+                "listeners.https.ssl.keystore.location": str(ca_only),
+                "listeners.https.ssl.keystore.password": "changeit",
+            }
+        )
+
+
+def _ca_only_pkcs12(pki: Pki, out: Path) -> None:
+    """A PKCS12 store that holds the CA certificate and no key, as a truststore does."""
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    out.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            None, None, None, [ca], BestAvailableEncryption(b"changeit")
+        )
+    )
 
 
 @pytest.mark.parametrize(

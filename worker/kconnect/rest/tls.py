@@ -7,20 +7,26 @@ only those keys count; when none does, the worker's top-level `ssl.*` keys do.
 
 | key | meaning |
 |---|---|
-| `ssl.keystore.location` | a PEM file with the server's private key and certificate chain |
+| `ssl.keystore.location` | the server's key and certificate chain: a JKS, PKCS12 or PEM file |
+| `ssl.keystore.password` | the JKS or PKCS12 key store's password |
 | `ssl.keystore.certificate.chain`, `ssl.keystore.key` | the same, as PEM text in the config |
-| `ssl.key.password` | the password of an encrypted private key |
-| `ssl.truststore.location` / `ssl.truststore.certificates` | CA certificates (PEM) for clients |
+| `ssl.key.password` | the password of the private key (a JKS entry's, or an encrypted PEM key's) |
+| `ssl.truststore.location` | CA certificates for clients: a JKS, PKCS12 or PEM file |
+| `ssl.truststore.certificates` | the same, as PEM text |
 | `ssl.client.auth` | `none` (default), `requested` or `required` (mutual TLS) |
 | `ssl.enabled.protocols` | `TLSv1.2`, `TLSv1.3` (default both) |
 
-Fails closed, at start-up, naming the key: Python reads PEM only, so a JKS or PKCS12 store (by
-`ssl.*.type` or by its content) is refused with the command that converts it; a `requested` or
-`required` client authentication with no truststore is refused (Kafka would trust the JVM's
-default CAs, that is any public CA); `ssl.cipher.suites` (Java's cipher names) and
-`ssl.engine.factory.class` (Java code) are refused rather than ignored. Errors name files,
-never their content or a password. Inline PEM text is handed to OpenSSL through an anonymous
-in-memory file, so no key material is written to disk.
+A Java user's stores work unchanged: JKS and PKCS12 files are read in memory
+(`kconnect.worker.java_stores`, which the Kafka clients use too; the type comes from the file's
+first bytes, as Java's own loader takes it) and handed to OpenSSL as PEM through an anonymous
+in-memory file, as inline PEM text is, so no key material is written to disk. A declared
+`ssl.*.type` that the file contradicts (PEM declared for a JKS file, or the reverse) is refused.
+
+Fails closed, at start-up, naming the key: a wrong store password, a key store with no private
+key, a `requested` or `required` client authentication with no truststore (Kafka would trust the
+JVM's default CAs, that is any public CA), `ssl.cipher.suites` (Java's cipher names) and
+`ssl.engine.factory.class` (Java code) are refused rather than ignored. Errors name files, never
+their content or a password.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from pathlib import Path
 
 from kconnect.config.worker import prefixed
 from kconnect.errors import ConfigError
+from kconnect.worker import java_stores
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +86,8 @@ _KNOWN = frozenset(
         "ssl.enabled.protocols",
     }
 )
-_JKS_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")
+_JCEKS_MAGIC = b"\xce\xce\xce\xce"
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
-_CONVERT = {
-    "JKS": "convert it to PKCS12 with `keytool -importkeystore -srckeystore store.jks "
-    "-destkeystore store.p12 -deststoretype PKCS12`, then to PEM with `openssl pkcs12 -in "
-    "store.p12 -out store.pem` (add -nodes for an unencrypted key)",
-    "PKCS12": "convert it to PEM with `openssl pkcs12 -in store.p12 -out store.pem` (add -nodes "
-    "for an unencrypted key; else set ssl.key.password)",
-}
 
 
 def tls_settings(props: Mapping[str, str], prefix: str) -> tuple[dict[str, str], str]:
@@ -168,35 +168,37 @@ class _Builder:
     def _store_type(self, store: str) -> str:
         return self._get(f"ssl.{store}.type").upper()
 
-    def _check_pem_file(self, store: str, path: str) -> None:
-        """Refuse a store that is not PEM, by its declared type or by its first bytes."""
+    def _java_store(self, store: str, path: str) -> java_stores.Store | None:
+        """The JKS or PKCS12 store at `path`, read; None for a PEM file, which OpenSSL reads
+        itself. A declared `ssl.<store>.type` that the file contradicts is refused."""
         key = self._key(f"ssl.{store}.location")
-        declared = self._store_type(store)
+        type_key = self._key(f"ssl.{store}.type")
         try:
             with open(path, "rb") as f:
                 head = f.read(4096)
         except OSError as e:
             raise ConfigError(f"{key}: cannot read {path}: {e.strerror or e}") from None
-        if head.startswith(_JKS_MAGIC):
-            found = "JKS"
-        elif b"-----BEGIN" in head:
-            found = "PEM"
-        elif head[:1] == b"\x30":
-            found = "PKCS12"
-        else:
-            found = "non-PEM"
-        if found in _CONVERT:
-            kind = found
-        elif declared and declared != "PEM":
-            kind = declared
-        else:
-            kind = found
-        if kind != "PEM":
-            how = _CONVERT.get(kind, "convert it to PEM")
+        if head.startswith(_JCEKS_MAGIC):
             raise ConfigError(
-                f"{key}={path} is a {kind} store; kconnect reads PEM only (Python's ssl module "
-                f"cannot read {kind}): {how}, and set {self._key(f'ssl.{store}.type')}=PEM"
+                f"{key}={path} is a JCEKS store, which kconnect does not read: convert it with "
+                "`keytool -importkeystore -srckeystore store.jceks -srcstoretype JCEKS "
+                "-destkeystore store.p12 -deststoretype PKCS12`"
             )
+        found = "PEM" if java_stores.is_pem(head) else "JKS or PKCS12"
+        declared = self._store_type(store)
+        if declared and declared not in ("PEM", "JKS", "PKCS12"):
+            raise ConfigError(
+                f"Invalid value {declared!r} for {type_key}: expected JKS, PKCS12 or PEM"
+            )
+        if declared and (declared == "PEM") != (found == "PEM"):
+            raise ConfigError(
+                f"{key}={path} is a {found} file, not the {declared} store {type_key} declares"
+            )
+        if found == "PEM":
+            return None
+        password = self._s.get(f"ssl.{store}.password") or None
+        key_password = (self._s.get("ssl.key.password") or None) if store == "keystore" else None
+        return java_stores.read_store(path, password, key=key, key_password=key_password)
 
     def _keystore(self, context: ssl.SSLContext) -> None:
         location = self._get("ssl.keystore.location")
@@ -215,9 +217,18 @@ class _Builder:
                 "are exclusive: set one or the other"
             )
         if location:
-            self._check_pem_file("keystore", location)
             what = f"{self._key('ssl.keystore.location')}={location}"
-            _load_chain(context, location, key_password, what)
+            store = self._java_store("keystore", location)
+            if store is None:
+                _load_chain(context, location, key_password, what)
+                return
+            if store.key is None:
+                raise ConfigError(
+                    f"{what}: the store holds no private key; expected the server's private key "
+                    "and its certificate chain"
+                )
+            with _in_memory_file(store.key + "".join(store.chain)) as path:
+                _load_chain(context, path, None, what)
             return
         if chain or key:
             if not (chain and key):
@@ -263,8 +274,13 @@ class _Builder:
                 f"{self._key('ssl.truststore.certificates')} are exclusive: set one or the other"
             )
         if location:
-            self._check_pem_file("truststore", location)
             what = f"{self._key('ssl.truststore.location')}={location}"
+            store = self._java_store("truststore", location)
+            if store is not None:
+                if not store.certificates:
+                    raise ConfigError(f"{what}: the store holds no certificate")
+                context.load_verify_locations(cadata="".join(store.certificates))
+                return True
             try:
                 context.load_verify_locations(cafile=location)
             except (ssl.SSLError, OSError, ValueError) as e:

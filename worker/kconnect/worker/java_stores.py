@@ -78,13 +78,19 @@ def read_store(
         raise StoreError(f"cannot read {key}={path!r}: {e.strerror or e}") from None
     if len(data) >= 4 and struct.unpack(">I", data[:4])[0] == _JKS_MAGIC:
         return _read_jks(data, password, key_password or password, key=key, path=path)
-    if data.lstrip().startswith(b"-----BEGIN"):
+    if is_pem(data):
         return _read_pem(data.decode("ascii", errors="replace"), key=key, path=path)
     return _read_pkcs12(data, password, key=key, path=path)
 
 
 # --------------------------------------------------------------------------------------------------
 # PEM
+
+
+def is_pem(head: bytes) -> bool:
+    """Whether a store's first bytes are PEM text: a DER store (PKCS12) begins with a SEQUENCE
+    tag; PEM blocks may follow other text, such as the bag attributes `openssl pkcs12` writes."""
+    return head[:1] != b"\x30" and b"-----BEGIN" in head
 
 
 def split_pem(text: str) -> tuple[list[str], list[str]]:
