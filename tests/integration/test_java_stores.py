@@ -139,3 +139,15 @@ def _serve_once(listener: socket.socket, context: ssl.SSLContext) -> None:
                 tls.sendall(b"hello")
         except (ssl.SSLError, OSError):
             pass  # a refused client
+
+
+def test_a_pem_store_with_openssls_bag_attributes_is_read_as_pem(
+    pki: kafka_pki.Pki, tmp_path: Path
+) -> None:
+    """`openssl pkcs12 -out store.pem` writes attributes before each block."""
+    pem = tmp_path / "truststore.pem"
+    pem.write_text(
+        "Bag Attributes\n    friendlyName: ca\nsubject=/CN=kconnect test CA\n" + pki.ca.read_text()
+    )
+    store = read_store(str(pem), None, key="ssl.truststore.location")
+    assert [_cert(c) for c in store.certificates] == [_cert(pki.ca.read_bytes())]
