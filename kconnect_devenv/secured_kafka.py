@@ -1,7 +1,8 @@
 """A secured Kafka broker for tests: TLS, mutual TLS, SASL (PLAIN, SCRAM, OAUTHBEARER) and ACLs.
 
 It is the plain broker of :mod:`kconnect_devenv.kafka` (same jars, state directory and lifecycle)
-with more listeners, all on 127.0.0.1:
+with more listeners, on 127.0.0.1 (or, with ``start(host=...)``, on the address the real node's
+pods reach the host at):
 
 ============== =============== ====================================================================
 listener       protocol        what it checks
@@ -97,9 +98,11 @@ class SecuredBroker:
     broker: kafka.Broker
     ports: Mapping[str, int]  # listener name → port
     pki: kafka_pki.Pki
+    host: str = kafka.HOST
+    """The address the secured listeners listen on and advertise."""
 
     def bootstrap(self, listener: str) -> str:
-        return f"{kafka.HOST}:{self.ports[listener]}"
+        return f"{self.host}:{self.ports[listener]}"
 
     @property
     def plaintext_bootstrap(self) -> str:
@@ -174,13 +177,19 @@ def start(
     issuer: str,
     worker_acls: Sequence[Acl] = ALL_ACLS,
     die_with_parent: bool = False,
+    host: str = kafka.HOST,
 ) -> SecuredBroker:
     """Start the secured broker for ``state_dir`` with the certificates in ``pki_root`` (made
-    there unless present), and grant ``worker_acls`` to ``worker`` (``stranger`` gets none)."""
+    there unless present), and grant ``worker_acls`` to ``worker`` (``stranger`` gets none).
+
+    ``host`` is where the secured listeners listen and what they advertise: loopback, or
+    :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS` for the real node's pods (the broker's
+    certificate names both; the address must be up, as a control plane started for a node puts
+    it). The PLAINTEXT listener of the super user stays on loopback."""
     pki = kafka_pki.ensure(pki_root)
     names = [*SASL_LISTENERS, *TLS_LISTENERS]
     ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
-    listeners = [kafka.Listener(name, _protocol(name), port) for name, port in ports.items()]
+    listeners = [kafka.Listener(name, _protocol(name), port, host) for name, port in ports.items()]
     broker = kafka.start(
         state_dir,
         overrides=secured_config(pki, jwks_url=jwks_url, issuer=issuer),
@@ -194,7 +203,7 @@ def start(
     except BaseException:
         kafka.stop(state_dir)
         raise
-    return SecuredBroker(broker=broker, ports=ports, pki=pki)
+    return SecuredBroker(broker=broker, ports=ports, pki=pki, host=host)
 
 
 def _protocol(listener: str) -> str:

@@ -20,7 +20,7 @@ from kconnect.errors import ConfigError
 from kconnect.worker import clients
 from kconnect_operator.core import kafka_security, status
 from kconnect_operator.core.kafka_security import SecretFacts, SecretReferenceError, secret_facts
-from kconnect_operator.core.manifests import CONFIG_KEY
+from kconnect_operator.core.manifests import CONFIG_KEY, render_properties
 from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import Condition, ConditionStatus, KafkaAccessReason, ReadyReason
 from kconnect_operator.kafkaconnector import build as kc_build
@@ -269,7 +269,7 @@ def _materialize(worker: dict[str, str], root: Path) -> dict[str, str]:
         (root / name).mkdir(parents=True)
         for key, value in data.items():
             (root / name / key).write_text(value)
-    text = kc_build.render_properties(worker).replace(kafka_security.SECRETS_DIR, str(root))
+    text = render_properties(worker).replace(kafka_security.SECRETS_DIR, str(root))
     read = parse_properties(text, CONFIG_KEY)
     return ConfigTransformer.from_worker_props(read).transform(read)
 
