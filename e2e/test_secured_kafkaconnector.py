@@ -33,7 +33,7 @@ from e2e.test_kafkaconnector import (
     wait_condition,
     worker_pods,
 )
-from kconnect_devenv import controlplane, nodenetwork, oidc_issuer, secured_kafka
+from kconnect_devenv import controlplane, nodenetwork, secured_kafka
 from kconnect_devenv.cluster import JsonObject, Kubectl, wait_for, with_operator_log
 from kconnect_devenv.operatorrelease import OperatorRelease
 
@@ -45,32 +45,14 @@ FAIL_TIMEOUT_S = 120.0
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[oidc_issuer.Issuer]:
-    with oidc_issuer.Issuer(
-        tmp_path_factory.mktemp("oidc"), secured_kafka.oauth_clients()
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def secured(
     tmp_path_factory: pytest.TempPathFactory,
-    issuer: oidc_issuer.Issuer,
     control_plane: controlplane.ControlPlane,  # puts the pods' host address on lo
 ) -> Iterator[secured_kafka.SecuredBroker]:
-    state = tmp_path_factory.mktemp("secured-kafka-e2e")
-    broker = secured_kafka.start(
-        state,
-        tmp_path_factory.mktemp("pki") / "pki",
-        jwks_url=issuer.jwks_url,
-        issuer=issuer.url,
-        host=nodenetwork.HOST_ADDRESS,
-        die_with_parent=True,
-    )
-    try:
+    with secured_kafka.running(
+        tmp_path_factory.mktemp("secured-e2e"), host=nodenetwork.HOST_ADDRESS, die_with_parent=True
+    ) as (broker, _):
         yield broker
-    finally:
-        secured_kafka.stop(state)
 
 
 @pytest.fixture

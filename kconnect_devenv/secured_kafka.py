@@ -39,11 +39,12 @@ running and shows the broker's log tail), plus :class:`~kconnect_devenv.kafka_pk
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -206,6 +207,34 @@ def start(
     return SecuredBroker(broker=broker, ports=ports, pki=pki, host=host)
 
 
+@contextlib.contextmanager
+def running(
+    root: Path,
+    *,
+    worker_acls: Sequence[Acl] = ALL_ACLS,
+    host: str = kafka.HOST,
+    die_with_parent: bool = False,
+) -> Iterator[tuple[SecuredBroker, oidc_issuer.Issuer]]:
+    """The secured broker and the OIDC issuer whose tokens it accepts, under ``root``
+    (``oidc/``, ``pki/``, ``broker/``), both stopped on exit. A broker left in ``root`` by an
+    earlier run is stopped first: it knows another issuer's keys."""
+    stop(root / "broker")
+    with oidc_issuer.Issuer(root / "oidc", oauth_clients()) as issuer:
+        broker = start(
+            root / "broker",
+            root / "pki",
+            jwks_url=issuer.jwks_url,
+            issuer=issuer.url,
+            worker_acls=worker_acls,
+            host=host,
+            die_with_parent=die_with_parent,
+        )
+        try:
+            yield broker, issuer
+        finally:
+            stop(root / "broker")
+
+
 def _protocol(listener: str) -> str:
     return "SSL" if listener in TLS_LISTENERS else listener
 
@@ -307,20 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
-    stop(state / "broker")  # a broker left by an earlier run knows another issuer's keys
-    with oidc_issuer.Issuer(state / "oidc", oauth_clients()) as issuer:
-        try:
-            broker = start(
-                state / "broker",
-                state / "pki",
-                jwks_url=issuer.jwks_url,
-                issuer=issuer.url,
-                die_with_parent=True,
-            )
-        except (kafka.KafkaServiceError, kafka_pki.PkiError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-        try:
+    try:
+        with running(state, die_with_parent=True) as (broker, issuer):
             print(f"PLAINTEXT (super user): {broker.plaintext_bootstrap}")
             for name, port in broker.ports.items():
                 print(f"{name}: {kafka.HOST}:{port}")
@@ -331,8 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"client config: {path}")
             print("Ctrl-C stops the broker.", flush=True)
             done.wait()
-        finally:
-            stop(state / "broker")
+    except (kafka.KafkaServiceError, kafka_pki.PkiError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -35,29 +35,25 @@ CA = {"trustedCertificates": [{"secretName": "cluster-ca", "certificate": "ca.cr
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[oidc_issuer.Issuer]:
-    with oidc_issuer.Issuer(
-        tmp_path_factory.mktemp("oidc"), secured_kafka.oauth_clients()
-    ) as running:
-        yield running
+def secured_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[secured_kafka.SecuredBroker, oidc_issuer.Issuer]]:
+    with secured_kafka.running(tmp_path_factory.mktemp("secured"), die_with_parent=True) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
 def secured(
-    tmp_path_factory: pytest.TempPathFactory, issuer: oidc_issuer.Issuer
-) -> Iterator[secured_kafka.SecuredBroker]:
-    state = tmp_path_factory.mktemp("secured-kafka")
-    broker = secured_kafka.start(
-        state,
-        tmp_path_factory.mktemp("pki") / "pki",
-        jwks_url=issuer.jwks_url,
-        issuer=issuer.url,
-        die_with_parent=True,
-    )
-    try:
-        yield broker
-    finally:
-        secured_kafka.stop(state)
+    secured_session: tuple[secured_kafka.SecuredBroker, oidc_issuer.Issuer],
+) -> secured_kafka.SecuredBroker:
+    return secured_session[0]
+
+
+@pytest.fixture(scope="module")
+def issuer(
+    secured_session: tuple[secured_kafka.SecuredBroker, oidc_issuer.Issuer],
+) -> oidc_issuer.Issuer:
+    return secured_session[1]
 
 
 def secrets(b: secured_kafka.SecuredBroker) -> dict[str, dict[str, str]]:

@@ -42,9 +42,9 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Annotated, Any, Final, Protocol
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from kconnect.errors import ConfigError
 from kconnect_operator.core.shapes import JsonObject, _Model, cel, cel_list
@@ -88,14 +88,18 @@ def _secret_name_field() -> Any:
     return Field(alias="secretName", min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
 
 
-def _key_field(default: Any = ...) -> Any:
-    return Field(default, min_length=1, max_length=253, pattern=DATA_KEY_PATTERN)
-
-
-def _check_key(value: str | None) -> str | None:
+def _data_key(value: str) -> str:
     if value in (".", ".."):
         raise ValueError(f"{value!r} is not a Secret key")
     return value
+
+
+DataKey = Annotated[
+    str,
+    Field(min_length=1, max_length=253, pattern=DATA_KEY_PATTERN),
+    AfterValidator(_data_key),
+]
+"""A key of a Secret's data."""
 
 
 class CertSecretSource(_Model):
@@ -111,15 +115,10 @@ class CertSecretSource(_Model):
 
     secret_name: str = _secret_name_field()
     """The Secret, in the resource's namespace."""
-    certificate: str | None = _key_field(None)
+    certificate: DataKey | None = None
     """The key holding a PEM certificate, for example `ca.crt`."""
     pattern: str | None = Field(None, min_length=1, max_length=253, pattern=CERT_PATTERN_PATTERN)
     """A glob over the Secret's keys, for example `*.crt`: every matching key is trusted."""
-
-    @field_validator("certificate")
-    @classmethod
-    def _certificate(cls, v: str | None) -> str | None:
-        return _check_key(v)
 
     @model_validator(mode="after")
     def _one(self) -> CertSecretSource:
@@ -144,42 +143,24 @@ class ClientTls(_Model):
 class CertificateAndKey(_Model):
     secret_name: str = _secret_name_field()
     """The Secret, in the resource's namespace (a Strimzi KafkaUser's Secret works as is)."""
-    certificate: str = _key_field()
+    certificate: DataKey
     """The key holding the PEM client certificate (chain), for example `user.crt`."""
-    key: str = _key_field()
+    key: DataKey
     """The key holding the PEM private key (unencrypted), for example `user.key`."""
-
-    @field_validator("certificate", "key")
-    @classmethod
-    def _keys(cls, v: str) -> str:
-        _check_key(v)
-        return v
 
 
 class PasswordSecretSource(_Model):
     secret_name: str = _secret_name_field()
     """The Secret, in the resource's namespace."""
-    password: str = _key_field()
+    password: DataKey
     """The key holding the password, for example `password`."""
-
-    @field_validator("password")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        _check_key(v)
-        return v
 
 
 class GenericSecretSource(_Model):
     secret_name: str = _secret_name_field()
     """The Secret, in the resource's namespace."""
-    key: str = _key_field()
+    key: DataKey
     """The key holding the value."""
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        _check_key(v)
-        return v
 
 
 class AuthenticationType(StrEnum):
