@@ -10,6 +10,11 @@ Invariants:
   IP on the REST port.
 - **Why workers do not run is said in one line** (`workers_cause`): a missing Secret or
   ConfigMap, a crash-looping container's own message, what the workload or the pods report.
+- **A Kafka access failure is named as such** (`refine_reason`): a worker, connector or task
+  failure whose message is the worker's own authentication, TLS, ACL or token endpoint error
+  (`kconnect.worker.client_errors`) gets the matching `KafkaAccessReason`, which, like every
+  reason in `CAUSE_REASONS`, is also a Warning Event. The messages hold no secret: the worker's
+  never do.
 - **A condition's lastTransitionTime moves only when its status changes** (`ready`).
 - **The status is written only when it changed** (`status_patch`), and a Warning Event is due
   only when the Ready condition names a new cause (`cause_event`).
