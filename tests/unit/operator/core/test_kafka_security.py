@@ -25,11 +25,12 @@ from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import Condition, ConditionStatus, KafkaAccessReason, ReadyReason
 from kconnect_operator.kafkaconnector import build as kc_build
 from kconnect_operator.kafkaconnector import cleanup
-from kconnect_operator.kafkaconnector.decide import Memory, Observed, connector_config, decide
+from kconnect_operator.kafkaconnector.decide import Observed, decide
 from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec
 from kconnect_operator.standaloneconnect import build as sa_build
 from kconnect_operator.standaloneconnect import decide as sa_decide
 from kconnect_operator.standaloneconnect.model import StandaloneConnectSpec
+from tests.unit.operator.kafkaconnector.test_pass import observed
 
 OWNER = kc_build.Owner(name="orders", namespace="shop", uid="u-1")
 SA_OWNER = sa_build.Owner(name="files", namespace="shop", uid="u-2")
@@ -487,24 +488,16 @@ def _crashing(message: str) -> dict[str, Any]:
 
 
 def _observed(the_spec: KafkaConnectorSpec, **overrides: Any) -> Observed:
-    base: dict[str, Any] = {
+    """A pass over a resource with no ready worker (`test_pass.observed`'s defaults otherwise),
+    whose Secrets exist."""
+    fields: dict[str, Any] = {
         "spec": the_spec,
         "owner": OWNER,
-        "generation": 1,
-        "annotations": {},
-        "previous": None,
-        "options": OperatorOptions(),
-        "secret_versions": {},
-        "config_map_versions": {},
-        "live": {},
         "pods": [],
-        "memory": Memory(),
-        "now": NOW,
-        "config": connector_config(the_spec, OWNER.name),
+        "connector": None,
         "kafka_secrets": facts(),
     }
-    base.update(overrides)
-    return Observed(**base)
+    return observed(**{**fields, **overrides})
 
 
 def test_a_wrong_password_is_a_ready_reason_and_a_warning() -> None:
