@@ -36,6 +36,7 @@ apply`), naming the field and what is expected; a reference the Secrets cannot s
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import hmac
@@ -308,21 +309,39 @@ class SecretFacts:
     (never the content)."""
 
     digests: Mapping[str, str]
+    unquotable: frozenset[str] = frozenset()
+    """Keys whose value a JAAS option cannot carry: not UTF-8 text, or holding a double quote,
+    a backslash or a control character (a line break, say)."""
 
     @property
     def keys(self) -> frozenset[str]:
         return frozenset(self.digests)
 
 
+def _jaas_safe(value: str) -> bool:
+    try:
+        text = base64.b64decode(value, validate=True).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError
+        return False
+    return not any(c in '"\\' or ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
 def secret_facts(uid: str, data: Mapping[str, str]) -> SecretFacts:
     """The facts of a Secret with `uid` and `data` (its base64 values as the API serves them):
-    each key's HMAC-SHA256 keyed with the uid."""
+    each key's HMAC-SHA256 keyed with the uid, and the keys a JAAS option cannot carry."""
     return SecretFacts(
         {
             key: hmac.new(uid.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
             for key, value in sorted(data.items())
-        }
+        },
+        frozenset(key for key, value in data.items() if not _jaas_safe(value)),
     )
+
+
+_JAAS_FIELDS: Final = frozenset(
+    {"spec.authentication.passwordSecret", "spec.authentication.clientSecret"}
+)
+"""Fields whose Secret value the worker reads inside `sasl.jaas.config`."""
 
 
 class SecretReferenceError(ConfigError):
@@ -421,6 +440,12 @@ def used_keys(
             raise SecretReferenceError(
                 f"{field}: Secret {secret!r} has no key {key!r} "
                 f"(it has {', '.join(sorted(facts.keys)) or 'no keys'})"
+            )
+        if field in _JAAS_FIELDS and key in facts.unquotable:
+            raise ConfigError(
+                f"{field}: the value of key {key!r} in Secret {secret!r} is not text a JAAS "
+                "config can quote (it holds a double quote, a backslash or a control character "
+                "such as a trailing line break); store the bare password or client secret"
             )
         used.setdefault(field, []).append((secret, key))
     return used

@@ -569,3 +569,13 @@ def test_a_failed_task_for_a_missing_acl_is_named() -> None:
         )
     ]
     assert pending[0].reason == "Pending"
+
+
+@pytest.mark.parametrize("password", [f"{PASSWORD}\n", 'a"b', "a\\b"])
+def test_a_password_a_jaas_config_cannot_quote_is_refused_without_it(password: str) -> None:
+    secrets = {**SECRETS, "connect": {"password": password}}
+    with pytest.raises(ConfigError, match="key 'password' in Secret 'connect' is not text") as e:
+        props(spec(tls=TLS, authentication=SCRAM), facts(secrets))
+    assert password.strip() not in str(e.value)
+    # a certificate may end with a line break
+    props(spec(tls=TLS), facts({**SECRETS, "my-cluster-cluster-ca-cert": {"ca.crt": CA_PEM}}))
