@@ -7,6 +7,7 @@ listeners on the address the pods reach the host at.
   the user's password (in Kafka, then in the Secret) rolls the worker pods, which come back Ready
   with the new password and keep moving records.
 - **Mutual TLS** with the client certificate and key from a Secret: Ready, records land.
+- **A StandaloneConnect** with the same fields (SCRAM-SHA-512 over TLS): Ready, records land.
 - **A wrong password** is the Ready reason `KafkaAuthenticationFailed` and a Warning Event, and
   no password appears in the resource, its Events or the namespace's ConfigMaps.
 """
@@ -33,6 +34,7 @@ from e2e.test_kafkaconnector import (
     wait_condition,
     worker_pods,
 )
+from e2e.test_standaloneconnect import datagen, standalone, wait_ready
 from kconnect_devenv import controlplane, nodenetwork, secured_kafka
 from kconnect_devenv.cluster import JsonObject, Kubectl, wait_for, with_operator_log
 from kconnect_devenv.operatorrelease import OperatorRelease
@@ -115,12 +117,18 @@ def moving(bootstrap: str, topic: str, more_than: int, what: str) -> int:
     )
 
 
-def no_value_in_namespace(kubectl: Kubectl, namespace: str, name: str, *values: str) -> None:
+def no_value_in_namespace(
+    kubectl: Kubectl, namespace: str, name: str, *values: str, kind: str = "kctr"
+) -> None:
+    """None of `values` is in the resource (its status included), the namespace's Events,
+    ConfigMaps or workloads."""
     places = {
-        "the KafkaConnector": kubectl.run("-n", namespace, "get", "kctr", name, "-o", "json"),
+        "the resource": kubectl.run("-n", namespace, "get", kind, name, "-o", "json"),
         "the Events": kubectl.run("-n", namespace, "get", "events", "-o", "json"),
         "the ConfigMaps": kubectl.run("-n", namespace, "get", "configmaps", "-o", "json"),
-        "the Deployments": kubectl.run("-n", namespace, "get", "deployments", "-o", "json"),
+        "the workloads": kubectl.run(
+            "-n", namespace, "get", "deployments,statefulsets,pods", "-o", "json"
+        ),
     }
     for where, text in places.items():
         for value in values:
@@ -249,3 +257,23 @@ def test_a_wrong_password_is_the_ready_reason_and_a_warning(
     )
     assert "wrong password" in warnings[0]["message"], json.dumps(warnings[0])
     no_value_in_namespace(system, namespace, name, wrong)
+
+
+def test_a_standalone_connect_takes_the_same_fields(
+    system: Kubectl, namespace: str, secured: secured_kafka.SecuredBroker
+) -> None:
+    name, topic = unique("standalone"), unique("standalone-records")
+    user, password = unique("solo"), f"p-{uuid.uuid4().hex}"
+    set_scram_password(secured, user, password)
+    secured_kafka.grant(secured.plaintext_bootstrap, f"User:{user}", secured_kafka.ALL_ACLS)
+    system.apply(ca_secret(secured, namespace), scram_user_secret(user, namespace, user, password))
+    resource = standalone(
+        name, namespace, secured.bootstrap("SASL_SSL"), [datagen("gen", topic, 50)]
+    )
+    resource["spec"] |= {"tls": TLS, "authentication": scram(user, user)}
+    system.apply(resource)
+    wait_ready(system, namespace, name)
+    wait_for(
+        f"50 records in {topic}", lambda: record_count(secured.plaintext_bootstrap, topic) >= 50, 90
+    )
+    no_value_in_namespace(system, namespace, name, password, kind="ksc")
