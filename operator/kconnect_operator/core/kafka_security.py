@@ -287,7 +287,7 @@ def check_tls_authentication(
     tls: ClientTls | None, authentication: KafkaClientAuthentication | None
 ) -> None:
     """`TLS_AUTH_NEEDS_TLS` in Python."""
-    if authentication is not None and authentication.type is AuthenticationType.TLS and not tls:
+    if authentication is not None and authentication.type is AuthenticationType.TLS and tls is None:
         raise ValueError(TLS_AUTH_NEEDS_TLS[1])
 
 
