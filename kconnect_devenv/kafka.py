@@ -230,8 +230,8 @@ def broker_config(
         config["advertised.listeners"] += f",{pods}"
         config["listener.security.protocol.map"] += ",PODS:PLAINTEXT"
     for listener in extra_listeners:
-        config["listeners"] += f",{listener.name}://{HOST}:{listener.port}"
-        config["advertised.listeners"] += f",{listener.name}://{HOST}:{listener.port}"
+        config["listeners"] += f",{listener.name}://{listener.host}:{listener.port}"
+        config["advertised.listeners"] += f",{listener.name}://{listener.host}:{listener.port}"
         config["listener.security.protocol.map"] += f",{listener.name}:{listener.protocol}"
     config.update(overrides or {})
     return config
@@ -239,11 +239,14 @@ def broker_config(
 
 @dataclasses.dataclass(frozen=True)
 class Listener:
-    """A listener beyond PLAINTEXT and CONTROLLER: its name, security protocol and port."""
+    """A listener beyond PLAINTEXT and CONTROLLER: its name, security protocol, port and the
+    address it listens on and advertises (loopback unless the real node's pods must reach it:
+    :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS`)."""
 
     name: str
     protocol: str
     port: int
+    host: str = HOST
 
 
 METADATA_API_KEY: Final = 3

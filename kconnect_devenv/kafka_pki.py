@@ -2,18 +2,20 @@
 
 One directory holds a complete set, made in a few seconds and reused while its marker (a digest of
 this module's recipe) matches: a CA, the broker's certificate (SAN ``IP:127.0.0.1``,
-``DNS:localhost``), client certificates for mutual TLS, and what failure tests need: a second CA
-nobody trusts and a client certificate it signed, a broker certificate that has expired and one
-for another host name. Java users' stores are made by ``keytool`` itself, so they are exactly what
-a Java user has: the CA as a JKS and as a PKCS12 truststore, each client as a PKCS12 and a JKS
-keystore.
+``DNS:localhost`` and the address the real node's pods reach the host at), client certificates
+for mutual TLS, and what failure tests need: a second CA nobody trusts and a client certificate
+it signed, a broker certificate that has expired and one for another host name. Java users'
+stores are made by ``keytool`` itself, so they are exactly what a Java user has: the CA as a JKS
+and as a PKCS12 truststore, each client as a PKCS12 and a JKS keystore.
 
 Invariants:
 
 - **Complete or absent.** Everything is written into a fresh directory that replaces the target
   only when all of it exists (:func:`kconnect_devenv.builds.produce`).
-- **Loopback names only.** Certificates name ``127.0.0.1`` and ``localhost``, except the
-  wrong-host one, which names ``wrong-host.invalid`` (a reserved name that never resolves).
+- **Local names only.** Certificates name ``127.0.0.1`` and ``localhost`` (the broker's also
+  :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS`, a /32 on ``lo`` where pods reach a broker
+  listening for them), except the wrong-host one, which names ``wrong-host.invalid`` (a reserved
+  name that never resolves).
 - Keys are EC P-256 (fast to make), certificates valid two days from when they are made; the
   expired one ended a day before it was made.
 
@@ -29,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from kconnect_devenv import builds, processes
+from kconnect_devenv import builds, nodenetwork, processes
 
 STORE_PASSWORD: Final = "changeit"  # noqa: S105 - a test PKI, Java's customary default
 KEY_PASSWORD: Final = STORE_PASSWORD  # Java's PKCS12 stores use the store password for keys
@@ -38,6 +40,7 @@ VALID_DAYS: Final = 2
 # Client certificates: the CN is the principal the broker sees (its mapping rule keeps the CN).
 CLIENTS: Final = ("worker", "stranger")
 LOOPBACK_SAN: Final = "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+BROKER_SAN: Final = f"subjectAltName=IP:127.0.0.1,DNS:localhost,IP:{nodenetwork.HOST_ADDRESS}\n"
 WRONG_HOST_SAN: Final = "subjectAltName=DNS:wrong-host.invalid\n"
 _RECIPE_VERSION: Final = "1"
 
@@ -147,7 +150,7 @@ def _p12(d: Path, name: str, ca: str) -> None:
 def _write(d: Path) -> None:
     _ca(d, "ca", "/CN=kconnect test CA")
     _ca(d, "untrusted-ca", "/CN=kconnect untrusted CA")
-    _signed(d, "broker", "ca", "/CN=localhost", LOOPBACK_SAN)
+    _signed(d, "broker", "ca", "/CN=localhost", BROKER_SAN)
     _signed(d, "wrong-host", "ca", "/CN=wrong-host.invalid", WRONG_HOST_SAN)
     _signed(d, "expired", "ca", "/CN=localhost", LOOPBACK_SAN, expired=True)
     for kind in ("broker", "wrong-host", "expired"):

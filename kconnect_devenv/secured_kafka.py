@@ -1,7 +1,8 @@
 """A secured Kafka broker for tests: TLS, mutual TLS, SASL (PLAIN, SCRAM, OAUTHBEARER) and ACLs.
 
 It is the plain broker of :mod:`kconnect_devenv.kafka` (same jars, state directory and lifecycle)
-with more listeners, all on 127.0.0.1:
+with more listeners, on 127.0.0.1 (or, with ``start(host=...)``, on the address the real node's
+pods reach the host at):
 
 ============== =============== ====================================================================
 listener       protocol        what it checks
@@ -38,11 +39,12 @@ running and shows the broker's log tail), plus :class:`~kconnect_devenv.kafka_pk
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -97,9 +99,11 @@ class SecuredBroker:
     broker: kafka.Broker
     ports: Mapping[str, int]  # listener name → port
     pki: kafka_pki.Pki
+    host: str = kafka.HOST
+    """The address the secured listeners listen on and advertise."""
 
     def bootstrap(self, listener: str) -> str:
-        return f"{kafka.HOST}:{self.ports[listener]}"
+        return f"{self.host}:{self.ports[listener]}"
 
     @property
     def plaintext_bootstrap(self) -> str:
@@ -174,13 +178,19 @@ def start(
     issuer: str,
     worker_acls: Sequence[Acl] = ALL_ACLS,
     die_with_parent: bool = False,
+    host: str = kafka.HOST,
 ) -> SecuredBroker:
     """Start the secured broker for ``state_dir`` with the certificates in ``pki_root`` (made
-    there unless present), and grant ``worker_acls`` to ``worker`` (``stranger`` gets none)."""
+    there unless present), and grant ``worker_acls`` to ``worker`` (``stranger`` gets none).
+
+    ``host`` is where the secured listeners listen and what they advertise: loopback, or
+    :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS` for the real node's pods (the broker's
+    certificate names both; the address must be up, as a control plane started for a node puts
+    it). The PLAINTEXT listener of the super user stays on loopback."""
     pki = kafka_pki.ensure(pki_root)
     names = [*SASL_LISTENERS, *TLS_LISTENERS]
     ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
-    listeners = [kafka.Listener(name, _protocol(name), port) for name, port in ports.items()]
+    listeners = [kafka.Listener(name, _protocol(name), port, host) for name, port in ports.items()]
     broker = kafka.start(
         state_dir,
         overrides=secured_config(pki, jwks_url=jwks_url, issuer=issuer),
@@ -194,7 +204,35 @@ def start(
     except BaseException:
         kafka.stop(state_dir)
         raise
-    return SecuredBroker(broker=broker, ports=ports, pki=pki)
+    return SecuredBroker(broker=broker, ports=ports, pki=pki, host=host)
+
+
+@contextlib.contextmanager
+def running(
+    root: Path,
+    *,
+    worker_acls: Sequence[Acl] = ALL_ACLS,
+    host: str = kafka.HOST,
+    die_with_parent: bool = False,
+) -> Iterator[tuple[SecuredBroker, oidc_issuer.Issuer]]:
+    """The secured broker and the OIDC issuer whose tokens it accepts, under ``root``
+    (``oidc/``, ``pki/``, ``broker/``), both stopped on exit. A broker left in ``root`` by an
+    earlier run is stopped first: it knows another issuer's keys."""
+    stop(root / "broker")
+    with oidc_issuer.Issuer(root / "oidc", oauth_clients()) as issuer:
+        broker = start(
+            root / "broker",
+            root / "pki",
+            jwks_url=issuer.jwks_url,
+            issuer=issuer.url,
+            worker_acls=worker_acls,
+            host=host,
+            die_with_parent=die_with_parent,
+        )
+        try:
+            yield broker, issuer
+        finally:
+            stop(root / "broker")
 
 
 def _protocol(listener: str) -> str:
@@ -298,20 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
-    stop(state / "broker")  # a broker left by an earlier run knows another issuer's keys
-    with oidc_issuer.Issuer(state / "oidc", oauth_clients()) as issuer:
-        try:
-            broker = start(
-                state / "broker",
-                state / "pki",
-                jwks_url=issuer.jwks_url,
-                issuer=issuer.url,
-                die_with_parent=True,
-            )
-        except (kafka.KafkaServiceError, kafka_pki.PkiError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-        try:
+    try:
+        with running(state, die_with_parent=True) as (broker, issuer):
             print(f"PLAINTEXT (super user): {broker.plaintext_bootstrap}")
             for name, port in broker.ports.items():
                 print(f"{name}: {kafka.HOST}:{port}")
@@ -322,8 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"client config: {path}")
             print("Ctrl-C stops the broker.", flush=True)
             done.wait()
-        finally:
-            stop(state / "broker")
+    except (kafka.KafkaServiceError, kafka_pki.PkiError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,17 +9,19 @@ pass shellcheck.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Final
 
 import pytest
 import yaml
 
 from kconnect_devenv import controlplane
-from kconnect_devenv.cluster import CRDS, Kubectl
+from kconnect_devenv.cluster import CRDS, Kubectl, KubectlError
 
 REPO = Path(__file__).resolve().parents[2]
 KIND_DIR = REPO / "e2e" / "kind"
@@ -153,6 +155,7 @@ def crds(kubectl: Kubectl) -> set[str]:
         ("examples/connector.yaml", "kafkaconnector", []),
         ("examples/standaloneconnect.yaml", "standaloneconnect", []),
         ("examples/connector-with-secret.yaml", "kafkaconnector", ["secret/orders-writer"]),
+        ("examples/connector-secured.yaml", "kafkaconnector", []),
     ],
 )
 def test_example_passes_a_server_dry_run(
@@ -164,3 +167,54 @@ def test_example_passes_a_server_dry_run(
     resources = [line for line in lines if line.startswith(f"{crd}.kconnect.io/")]
     assert len(resources) == 1, lines
     assert sorted(line.split()[0] for line in lines if line not in resources) == others
+
+
+MUTUAL_TLS: Final = {
+    "type": "tls",
+    "certificateAndKey": {"secretName": "u", "certificate": "user.crt", "key": "user.key"},
+}
+
+
+@needs_binaries
+@pytest.mark.parametrize("kind", ["KafkaConnector", "StandaloneConnect"])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"authentication": MUTUAL_TLS}, "authentication type tls (mutual TLS) needs tls"),
+        (
+            {"authentication": {"type": "scram-sha-512", "username": "u"}},
+            "authentication type scram-sha-512 needs username, passwordSecret",
+        ),
+        (
+            {"tls": {}, "authentication": {**MUTUAL_TLS, "username": "u"}},
+            "authentication type tls takes only certificateAndKey",
+        ),
+        (
+            {"tls": {"trustedCertificates": [{"secretName": "ca"}]}},
+            "a trusted certificate needs exactly one of certificate or pattern",
+        ),
+    ],
+)
+def test_the_api_server_refuses_bad_security_fields(
+    kubectl: Kubectl, crds: set[str], kind: str, fields: dict[str, Any], message: str
+) -> None:
+    spec: dict[str, Any] = {"bootstrapServers": "kafka:9093", **fields}
+    if kind == "KafkaConnector":
+        spec["class"] = "DataGen"
+    resource = {
+        "apiVersion": "kconnect.io/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": "secured"},
+        "spec": spec,
+    }
+    with pytest.raises(KubectlError) as refused:
+        kubectl.run(
+            "apply",
+            "--dry-run=server",
+            "-n",
+            KCONNECT_NAMESPACE,
+            "-f",
+            "-",
+            stdin=json.dumps(resource),
+        )
+    assert message in str(refused.value)

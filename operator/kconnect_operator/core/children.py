@@ -90,6 +90,7 @@ def _short(value: object) -> str:
 
 _SOURCE_WORDS: Final[Mapping[str, str]] = {
     "secrets": "Secret",
+    "kafkaSecrets": "Secret",
     "configMaps": "ConfigMap",
     "files": "file",
 }

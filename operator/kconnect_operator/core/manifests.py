@@ -31,12 +31,14 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar, Final
 
 from kconnect.config.properties import format_properties
 from kconnect.errors import ConfigError
 from kconnect.rest.listeners import parse_listener
-from kconnect_operator.core import children
+from kconnect_operator.core import children, kafka_security
+from kconnect_operator.core.kafka_security import SecretFacts
 from kconnect_operator.core.shapes import (
     API_VERSION,
     JsonObject,
@@ -224,6 +226,26 @@ def default_properties(defaults: Mapping[str, str], spec: WorkerSpec) -> dict[st
     return {**defaults, **DEFAULT_CONFIG_PROVIDERS, ENV_ALLOWLIST_KEY: env_allowlist(spec)}
 
 
+NO_SECRETS: Final[Mapping[str, SecretFacts]] = MappingProxyType({})
+
+
+def with_kafka_security(
+    props: Mapping[str, str], spec: WorkerSpec, kafka_secrets: Mapping[str, SecretFacts]
+) -> dict[str, str]:
+    """`props` with what `spec.tls` and `spec.authentication` add (`kafka_security`): their
+    client keys under every client prefix, and their config provider added to
+    `config.providers`. Raises `kconnect.errors.ConfigError` for a `workerConfig` key they
+    manage, and `kafka_security.SecretReferenceError` for a missing Secret or key."""
+    extra = kafka_security.security_properties(spec, kafka_secrets, spec.worker_config)
+    if not extra:
+        return dict(props)
+    return {
+        **props,
+        **extra,
+        CONFIG_PROVIDERS_KEY: kafka_security.with_provider(props.get(CONFIG_PROVIDERS_KEY, "")),
+    }
+
+
 def render_properties(props: Mapping[str, str]) -> str:
     """A `.properties` file that `java.util.Properties` (and kconnect) read back as `props`: the
     worker's one writer, `kconnect.config.properties.format_properties` (keys sorted, ASCII)."""
@@ -231,7 +253,8 @@ def render_properties(props: Mapping[str, str]) -> str:
 
 
 def referenced_secrets(spec: WorkerSpec) -> list[str]:
-    """The Secrets the worker pods use, sorted: their versions feed the config hash."""
+    """The Secrets `externalConfiguration` gives the worker pods, sorted: their versions feed
+    the config hash. (The security fields' Secrets: `kafka_security.secret_names`.)"""
     ext = spec.external_configuration
     names = {e.value_from.secret_key_ref.name for e in ext.env if e.value_from.secret_key_ref}
     names |= {v.secret.secret_name for v in ext.volumes if v.secret}
@@ -253,11 +276,13 @@ def hash_payload(
     spec: WorkerSpec,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None,
+    kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
 ) -> JsonObject:
     """`payload` (what the worker reads) with the versions of the referenced Secrets and
-    ConfigMaps (one missing from the versions counts as absent) and the log format when it is
-    not `text`. ConfigMaps join only when the spec references one, so a resource that references
-    none keeps the hash it had before they counted."""
+    ConfigMaps (one missing from the versions counts as absent), the digests of the security
+    fields' Secrets (`kafka_security.secrets_digest`) and the log format when it is not `text`.
+    ConfigMaps and the security Secrets join only when the spec references one, so a resource
+    that references none keeps the hash it had before they counted."""
     out: JsonObject = {
         **payload,
         "secrets": {name: secret_versions.get(name) for name in referenced_secrets(spec)},
@@ -266,6 +291,9 @@ def hash_payload(
     if config_maps:
         versions = config_map_versions or {}
         out["configMaps"] = {name: versions.get(name) for name in config_maps}
+    digests = kafka_security.secrets_digest(spec, kafka_secrets)
+    if digests is not None:
+        out["kafkaSecrets"] = digests
     if spec.logging.format is not LogFormat.TEXT:
         out["logFormat"] = spec.logging.format.value
     return out
@@ -333,7 +361,8 @@ RUNTIME_MOUNT: Final[JsonObject] = {"name": "runtime", "mountPath": RUNTIME_DIR}
 
 
 def external_volumes(spec: WorkerSpec) -> tuple[list[JsonObject], list[JsonObject]]:
-    """The volumes and mounts of `externalConfiguration.volumes`, sorted by name."""
+    """The volumes and mounts of `externalConfiguration.volumes`, sorted by name, then those of
+    the security fields' Secrets (`kafka_security.security_volumes`)."""
     volumes: list[JsonObject] = []
     mounts: list[JsonObject] = []
     for ext in sorted(spec.external_configuration.volumes, key=lambda v: v.name):
@@ -347,7 +376,8 @@ def external_volumes(spec: WorkerSpec) -> tuple[list[JsonObject], list[JsonObjec
         mounts.append(
             {"name": volume_name, "mountPath": f"{EXTERNAL_DIR}/{ext.name}", "readOnly": True}
         )
-    return volumes, mounts
+    security_volumes, security_mounts = kafka_security.security_volumes(spec)
+    return volumes + security_volumes, mounts + security_mounts
 
 
 def metrics_port(worker_config: Mapping[str, str]) -> int | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Final, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Final, Protocol
 
 from pydantic import (
     BaseModel,
@@ -28,6 +28,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from kconnect_operator.core.kafka_security import ClientTls, KafkaClientAuthentication
 
 GROUP: Final = "kconnect.io"
 
@@ -467,6 +470,10 @@ class WorkerSpec(Protocol):
     def worker_config(self) -> dict[str, str]: ...
     @property
     def network_policy(self) -> NetworkPolicySpec: ...
+    @property
+    def tls(self) -> ClientTls | None: ...
+    @property
+    def authentication(self) -> KafkaClientAuthentication | None: ...
 
 
 class ConditionStatus(StrEnum):
@@ -493,6 +500,23 @@ class ReadyReason(StrEnum):
     INVALID_CONFIG = "InvalidConfig"
 
 
+class KafkaAccessReason(StrEnum):
+    """Ready reasons, for both kinds, that say why the workers cannot use Kafka: read from the
+    worker's own error text (`core.status.kafka_access_reason`) or from the Secrets the security
+    fields name."""
+
+    AUTHENTICATION_FAILED = "KafkaAuthenticationFailed"
+    """A wrong password, an unknown user, or an OAuth token the broker refused."""
+    TOKEN_ENDPOINT_UNREACHABLE = "TokenEndpointUnreachable"  # noqa: S105 (a reason)
+    """No OAuth token could be fetched from the token endpoint."""
+    TLS_FAILED = "KafkaTlsFailed"
+    """An untrusted, expired or misnamed broker certificate, or a refused client certificate."""
+    AUTHORIZATION_FAILED = "KafkaAuthorizationFailed"
+    """The principal lacks an ACL."""
+    SECRET_MISSING = "KafkaSecretMissing"  # noqa: S105 (a reason)
+    """A Secret or key named by spec.tls or spec.authentication does not exist."""
+
+
 READY: Final = "Ready"
 
 
@@ -503,7 +527,8 @@ class Condition(_Model):
     """True, False or Unknown."""
     reason: str = ""
     """A CamelCase reason, for example WorkersNotReady, WorkerFailed, ApplyFailed,
-    ConnectorFailed, TaskFailed, InvalidConfig."""
+    ConnectorFailed, TaskFailed, InvalidConfig, KafkaAuthenticationFailed,
+    TokenEndpointUnreachable, KafkaTlsFailed, KafkaAuthorizationFailed, KafkaSecretMissing."""
     message: str = ""
     """A message for people."""
     last_transition_time: str | None = Field(None, alias="lastTransitionTime")

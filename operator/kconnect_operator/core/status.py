@@ -10,6 +10,11 @@ Invariants:
   IP on the REST port.
 - **Why workers do not run is said in one line** (`workers_cause`): a missing Secret or
   ConfigMap, a crash-looping container's own message, what the workload or the pods report.
+- **A Kafka access failure is named as such** (`refine_reason`): a worker, connector or task
+  failure whose message is the worker's own authentication, TLS, ACL or token endpoint error
+  (`kconnect.worker.client_errors`) gets the matching `KafkaAccessReason`, which, like every
+  reason in `CAUSE_REASONS`, is also a Warning Event. The messages hold no secret: the worker's
+  never do.
 - **A condition's lastTransitionTime moves only when its status changes** (`ready`).
 - **The status is written only when it changed** (`status_patch`), and a Warning Event is due
   only when the Ready condition names a new cause (`cause_event`).
@@ -43,6 +48,7 @@ from kconnect_operator.core.shapes import (
     ConditionStatus,
     ConnectorStatus,
     JsonObject,
+    KafkaAccessReason,
     LogLevel,
     ReadyReason,
     TaskStatus,
@@ -331,6 +337,37 @@ def trace_summary(trace: str | None) -> str:
     return lines[-1].strip() if lines[0].startswith("Traceback") else lines[0].strip()
 
 
+_KAFKA_ACCESS: Final[tuple[tuple[str, KafkaAccessReason], ...]] = (
+    # The worker's own words (kconnect.worker.client_errors), most specific first.
+    ("no OAuth token could be fetched", KafkaAccessReason.TOKEN_ENDPOINT_UNREACHABLE),
+    ("authentication failed:", KafkaAccessReason.AUTHENTICATION_FAILED),
+    ("missing ACL:", KafkaAccessReason.AUTHORIZATION_FAILED),
+    ("TLS: ", KafkaAccessReason.TLS_FAILED),
+    ("TLS handshake refused", KafkaAccessReason.TLS_FAILED),
+)
+
+
+FAILURE_REASONS: Final = frozenset({"WorkerFailed", "ConnectorFailed", "TaskFailed"})
+"""Ready reasons whose message may be a worker's Kafka access error."""
+
+
+def kafka_access_reason(message: str) -> KafkaAccessReason | None:
+    """The reason a worker's, connector's or task's failure `message` names when it is one of
+    the worker's Kafka authentication, TLS, authorization or token endpoint errors."""
+    for marker, reason in _KAFKA_ACCESS:
+        if marker in message:
+            return reason
+    return None
+
+
+def refine_reason(reason: StrEnum, message: str) -> StrEnum:
+    """`reason`, or the Kafka access reason its failure message names (a `FAILURE_REASONS`
+    failure that is an authentication, TLS, ACL or token endpoint error)."""
+    if reason.value not in FAILURE_REASONS:
+        return reason
+    return kafka_access_reason(message) or reason
+
+
 def ready(
     status: ConditionStatus,
     reason: StrEnum,
@@ -342,6 +379,7 @@ def ready(
 ) -> Condition:
     """The Ready condition, keeping the previous one's lastTransitionTime while its status
     stays the same."""
+    reason = refine_reason(reason, message)
     old = next((c for c in previous if c.type == READY), None)
     since = old.last_transition_time if old is not None and old.status == status else None
     return Condition(
@@ -359,6 +397,7 @@ CAUSE_REASONS: Final = frozenset(
         ReadyReason.INVALID_CONFIG.value,
         ReadyReason.APPLY_FAILED.value,
         ReadyReason.WORKER_FAILED.value,
+        *(reason.value for reason in KafkaAccessReason),
     }
 )
 """Ready reasons that name a cause someone must act on: each new one is also a Warning Event."""

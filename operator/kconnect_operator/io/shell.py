@@ -38,6 +38,7 @@ leaves the others unaffected; the removed loggers it still has are reset on a la
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import (
@@ -55,7 +56,7 @@ import aiohttp
 import kopf
 from pydantic import BaseModel, ValidationError
 
-from kconnect_operator.core import children, manifests
+from kconnect_operator.core import children, kafka_security, manifests
 from kconnect_operator.core import status as core_status
 from kconnect_operator.core.actions import (
     REST_ACTIONS,
@@ -71,6 +72,7 @@ from kconnect_operator.core.actions import (
     SetLogLevels,
     Warn,
 )
+from kconnect_operator.core.kafka_security import SecretFacts
 from kconnect_operator.core.manifests import REST_PORT
 from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import GROUP, VERSION, Condition, JsonObject, WorkerSpec
@@ -308,6 +310,40 @@ async def versions(runtime: Runtime, kind: str, namespace: str, names: list[str]
         obj = await runtime.kube.get(object_path("v1", kind, namespace, name))
         if obj is not None:
             found[name] = obj["metadata"]["resourceVersion"]
+    return found
+
+
+async def kafka_secret_facts(
+    runtime: Runtime, namespace: str, spec: WorkerSpec
+) -> dict[str, SecretFacts]:
+    """What the Secrets `spec.tls` and `spec.authentication` name hold: their keys and keyed
+    digests of each key's content (`kafka_security.secret_facts`), read each pass so a rotated
+    Secret rolls the workers; a missing Secret is absent. No value is kept."""
+    found: dict[str, SecretFacts] = {}
+    for name in kafka_security.secret_names(spec):
+        obj = await runtime.kube.get(object_path("v1", "Secret", namespace, name))
+        if obj is not None:
+            uid = str(obj["metadata"].get("uid") or "")
+            found[name] = kafka_security.secret_facts(uid, obj.get("data") or {})
+    return found
+
+
+async def kafka_secret_data(
+    runtime: Runtime, namespace: str, spec: WorkerSpec
+) -> dict[str, dict[str, str]]:
+    """The decoded text of the Secrets `spec.tls` and `spec.authentication` name, for a client
+    in the operator's own process: held in memory only, never logged. A key that is not UTF-8
+    text (a PKCS12 store, say) is left out."""
+    found: dict[str, dict[str, str]] = {}
+    for name in kafka_security.secret_names(spec):
+        obj = await runtime.kube.get(object_path("v1", "Secret", namespace, name))
+        if obj is None:
+            continue
+        data: dict[str, str] = {}
+        for key, value in (obj.get("data") or {}).items():
+            with contextlib.suppress(ValueError):  # binascii.Error and UnicodeDecodeError
+                data[key] = base64.b64decode(value, validate=True).decode()
+        found[name] = data
     return found
 
 

@@ -50,12 +50,14 @@ from typing import ClassVar, Final
 from kconnect.config.worker import DistributedConfig
 from kconnect.errors import ConfigError
 from kconnect_operator.core.children import CONFIG_SOURCES_ANNOTATION, config_sources
+from kconnect_operator.core.kafka_security import SecretFacts
 from kconnect_operator.core.manifests import (
     CONFIG_DIR,
     CONFIG_KEY,
     DEFAULT_OPERATOR_LABELS,
     DRAIN_MARGIN_S,
     FILE_CONNECTORS_KEY,
+    NO_SECRETS,
     RUNTIME_MOUNT,
     RUNTIME_VOLUME,
     OwnerKind,
@@ -71,6 +73,7 @@ from kconnect_operator.core.manifests import (
     rest_service_port,
     selector_labels,
     start_script,
+    with_kafka_security,
 )
 from kconnect_operator.core.shapes import (
     JsonObject,
@@ -179,9 +182,14 @@ def _check_sink_group(spec: KafkaConnectorSpec, owner: Owner, worker_group: str)
         )
 
 
-def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
+def worker_properties(
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
+) -> dict[str, str]:
     """The worker's properties, sorted by key: defaults, then `workerConfig`, then the keys the
-    operator manages (the REST listener is added per pod by `start_script`). Raises
+    operator manages (the REST listener is added per pod by `start_script`) and those of the
+    security fields (`kafka_secrets`: what the referenced Secrets hold). Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     names = derived_names(spec, owner.namespace, owner.name)
     _check_sink_group(spec, owner, names.group_id)
@@ -196,6 +204,7 @@ def worker_properties(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
         "offset.storage.topic": names.offset_storage_topic,
         "status.storage.topic": names.status_storage_topic,
     }
+    props = with_kafka_security(props, spec, kafka_secrets)
     DistributedConfig.parse(props, source=f"{owner.namespace}/{owner.name} spec.workerConfig")
     return dict(sorted(props.items()))
 
@@ -205,14 +214,17 @@ def config_payload(
     owner: Owner,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
+    kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
 ) -> JsonObject:
     """What the config hash covers: the rendered worker properties, the referenced Secrets' and
-    ConfigMaps' resourceVersions and the log format (see `hash_payload`)."""
+    ConfigMaps' resourceVersions, the security Secrets' digests and the log format (see
+    `hash_payload`)."""
     return hash_payload(
-        {"properties": render_properties(worker_properties(spec, owner))},
+        {"properties": render_properties(worker_properties(spec, owner, kafka_secrets))},
         spec,
         secret_versions,
         config_map_versions,
+        kafka_secrets,
     )
 
 
@@ -221,25 +233,32 @@ def config_hash(
     owner: Owner,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
+    kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
 ) -> str:
     """A hash of `config_payload`. Versions of Secrets and ConfigMaps the spec does not reference
     are ignored."""
-    return hash_of(config_payload(spec, owner, secret_versions, config_map_versions))
+    return hash_of(config_payload(spec, owner, secret_versions, config_map_versions, kafka_secrets))
 
 
-def termination_grace_seconds(spec: KafkaConnectorSpec, owner: Owner) -> int:
+def termination_grace_seconds(
+    spec: KafkaConnectorSpec, owner: Owner, kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS
+) -> int:
     """Long enough for the worker to stop its tasks gracefully and flush their offsets."""
-    config = DistributedConfig.parse(worker_properties(spec, owner))
+    config = DistributedConfig.parse(worker_properties(spec, owner, kafka_secrets))
     drain_ms = config.task_shutdown_graceful_timeout_ms + config.offset_flush_timeout_ms
     return math.ceil(drain_ms / 1000) + DRAIN_MARGIN_S
 
 
-def build_config_map(spec: KafkaConnectorSpec, owner: Owner) -> JsonObject:
+def build_config_map(
+    spec: KafkaConnectorSpec, owner: Owner, kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS
+) -> JsonObject:
+    """The worker file. The security fields put only config-provider variables in it."""
+    props = worker_properties(spec, owner, kafka_secrets)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(owner, config_map_name(owner)),
-        "data": {CONFIG_KEY: render_properties(worker_properties(spec, owner))},
+        "data": {CONFIG_KEY: render_properties(props)},
     }
 
 
@@ -269,13 +288,14 @@ def build_deployment(
     image: str,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
+    kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
 ) -> JsonObject:
     """The worker Deployment. `image` is used when the spec names none; `secret_versions` and
     `config_map_versions` map Secret and ConfigMap names to resourceVersions (see
     `config_hash`). Its `kconnect.io/config-sources` annotation lists what the hash covers, so
     a roll can be reported with its cause."""
     volumes, mounts = _volumes(spec, owner)
-    payload = config_payload(spec, owner, secret_versions, config_map_versions)
+    payload = config_payload(spec, owner, secret_versions, config_map_versions, kafka_secrets)
     template = pod_template(
         spec,
         owner,
@@ -284,7 +304,7 @@ def build_deployment(
         config_hash=hash_of(payload),
         volumes=volumes,
         mounts=mounts,
-        grace_seconds=termination_grace_seconds(spec, owner),
+        grace_seconds=termination_grace_seconds(spec, owner, kafka_secrets),
     )
     return {
         "apiVersion": "apps/v1",
@@ -358,10 +378,11 @@ def build_children(
     operator_namespace: str,
     operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
     config_map_versions: Mapping[str, str] | None = None,
+    kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
 ) -> list[JsonObject]:
     """Every child, in the order to apply them: config before the pods that mount it."""
     return [
-        build_config_map(spec, owner),
+        build_config_map(spec, owner, kafka_secrets),
         build_service(owner),
         build_pod_disruption_budget(owner),
         build_network_policy(
@@ -373,5 +394,6 @@ def build_children(
             image=image,
             secret_versions=secret_versions,
             config_map_versions=config_map_versions,
+            kafka_secrets=kafka_secrets,
         ),
     ]

@@ -3,7 +3,8 @@
 A KafkaConnector's cluster keeps its state in Kafka: the three internal topics, the connector's
 task topic, the worker group and, for a sink, the connector's consumer group. `kafka_state` names
 them (a pure function of the spec); `delete_kafka_state` deletes them with an admin client that
-uses the workers' own client settings (`bootstrapServers`, and the `security.*`, `sasl.*` and
+uses the workers' own client settings (`bootstrapServers`, `tls` and `authentication` with the
+Secrets' content read through the API and held in memory, and the `security.*`, `sasl.*` and
 `ssl.*` keys of `workerConfig`).
 
 It must run after the workers are gone, or they would recreate the topics. Deleting what is
@@ -28,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 
 from kconnect.storage.topics import task_topic_name
 from kconnect.worker.clients import admin_config
+from kconnect_operator.core import kafka_security
 from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec, derived_names
 
 _GONE: Final = frozenset(
@@ -88,17 +90,30 @@ def shared(state: KafkaState, others: Mapping[str, KafkaState]) -> tuple[KafkaSt
     )
 
 
-def client_config(spec: KafkaConnectorSpec) -> dict[str, str]:
-    """The admin client's settings: the workers' connection and security settings."""
+def client_config(
+    spec: KafkaConnectorSpec, secret_data: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, str]:
+    """The admin client's settings: the workers' connection and security settings. With
+    `spec.tls` or `spec.authentication`, `secret_data` (Secret name -> key -> text, read through
+    the API) supplies the certificates, key and password in memory: no file is written. Raises
+    `kafka_security.SecretReferenceError` for a missing Secret or key."""
+    security: dict[str, str] = {}
+    if kafka_security.is_secured(spec):
+        security = kafka_security.in_memory_client_keys(spec, secret_data or {})
+    https_ca = security.pop("https.ca.pem", None)
     worker: Mapping[str, str] = {
         **{
             k: v
             for k, v in spec.worker_config.items()
             if k.startswith(("security.", "sasl.", "ssl.", "client.dns.lookup"))
         },
+        **security,
         "bootstrap.servers": spec.bootstrap_servers,
     }
-    return admin_config(worker)
+    config = admin_config(worker)
+    if https_ca is not None:
+        config["https.ca.pem"] = https_ca
+    return config
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from kconnect_operator.core.actions import (
     SendConfig,
     Warn,
 )
+from kconnect_operator.core.kafka_security import SecretFacts, SecretReferenceError
 from kconnect_operator.core.manifests import (
     CONFIG_HASH_ANNOTATION,
     REST_PORT,
@@ -54,6 +55,7 @@ from kconnect_operator.core.shapes import (
     ConditionStatus,
     ConnectorStatus,
     JsonObject,
+    KafkaAccessReason,
     ReadyReason,
     TaskStatus,
 )
@@ -288,6 +290,8 @@ class Observation:
     """The connector's status from the workers; None when it is unknown or missing."""
     config_error: str | None = None
     """Why the spec cannot become workers, or why the workers rejected the connector config."""
+    config_reason: StrEnum | None = None
+    """The Ready reason of `config_error` when it is not InvalidConfig (a missing Secret)."""
     unreachable: str | None = None
     """Why no worker's REST API answered."""
     apply_error: str | None = None
@@ -298,11 +302,12 @@ class Observation:
 
 def ready_condition(
     spec: KafkaConnectorSpec, obs: Observation
-) -> tuple[ConditionStatus, ReadyReason, str]:
-    """The Ready condition's status, reason and message."""
+) -> tuple[ConditionStatus, StrEnum, str]:
+    """The Ready condition's status, reason and message (`core.status.ready` names a worker,
+    connector or task failure that is a Kafka access error more precisely)."""
     false = ConditionStatus.FALSE
     if obs.config_error is not None:
-        return false, ReadyReason.INVALID_CONFIG, obs.config_error
+        return false, obs.config_reason or ReadyReason.INVALID_CONFIG, obs.config_error
     if obs.apply_error is not None:
         return false, ReadyReason.APPLY_FAILED, obs.apply_error
     if obs.workers_ready == 0 and spec.replicas > 0 and obs.workers_failure is not None:
@@ -460,6 +465,9 @@ class Observed:
     """Why the workers' REST API did not answer the reads (config, status)."""
     loggers: Mapping[str, Mapping[str, str | None] | str] = field(default_factory=dict)
     """Each ready worker's levels of the targeted loggers, or why they could not be read."""
+    kafka_secrets: Mapping[str, SecretFacts] = field(default_factory=dict)
+    """What the Secrets `spec.tls` and `spec.authentication` name hold (keys and digests); a
+    missing one is absent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +501,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     actions: list[Action] = []
 
     spec_error: str | None = None
+    spec_reason: StrEnum | None = None
     try:
         wanted = build_children(
             spec,
@@ -502,9 +511,12 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
             config_map_versions=o.config_map_versions,
             operator_namespace=o.options.operator_namespace,
             operator_labels=o.options.operator_labels,
+            kafka_secrets=o.kafka_secrets,
         )
     except ConfigError as e:
         spec_error = str(e)
+        if isinstance(e, SecretReferenceError):
+            spec_reason = KafkaAccessReason.SECRET_MISSING
     else:
         reconciled_before = o.previous is not None and bool(o.previous.conditions)
         plan = children.plan(wanted, o.live, reconciled_before=reconciled_before)
@@ -549,6 +561,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         replicas=live_pods(o.pods),
         connector=connector,
         config_error=spec_error or memory.config_error,
+        config_reason=spec_reason,
         unreachable=unreachable,
         apply_error=done.apply_error,
         workers_failure=spec_workers_cause(

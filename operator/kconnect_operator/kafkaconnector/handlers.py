@@ -56,6 +56,7 @@ from typing import Any, Final
 
 import kopf
 
+from kconnect.errors import ConfigError
 from kconnect_operator.core import manifests
 from kconnect_operator.core import status as core_status
 from kconnect_operator.core.manifests import REST_PORT
@@ -69,6 +70,8 @@ from kconnect_operator.io.shell import (
     Runtime,
     claim,
     connect_client,
+    kafka_secret_data,
+    kafka_secret_facts,
     observe_loggers,
     observe_workload,
     parse_spec,
@@ -216,6 +219,7 @@ async def observe(runtime: Runtime, body: kopf.Body, memory: decide.Memory) -> d
         options=runtime.options,
         secret_versions=secret_versions,
         config_map_versions=config_map_versions,
+        kafka_secrets=await kafka_secret_facts(runtime, meta["namespace"], spec),
         live=live,
         pods=pods,
         memory=memory,
@@ -284,7 +288,13 @@ async def delete_kafka_state(
             reason="KafkaStateKept",
             message=f"kept what other resources use: {', '.join(kept)}",
         )
-    report = await asyncio.to_thread(cleanup.delete_kafka_state, cleanup.client_config(spec), state)
+    try:
+        config = cleanup.client_config(
+            spec, await kafka_secret_data(runtime, owner.namespace, spec)
+        )
+    except ConfigError as e:  # a missing Secret or key: said without any value
+        raise kopf.TemporaryError(f"cannot reach Kafka to clean up: {e}", delay=30) from None
+    report = await asyncio.to_thread(cleanup.delete_kafka_state, config, state)
     if report.errors:
         raise kopf.TemporaryError("; ".join(report.errors), delay=10)
     message = (

@@ -21,8 +21,17 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 
+from kconnect_operator.core.kafka_security import (
+    TLS_AUTH_NEEDS_TLS,
+    ClientTls,
+    KafkaClientAuthentication,
+    authentication_field,
+    check_tls_authentication,
+    tls_field,
+)
 from kconnect_operator.core.shapes import (
     FORBIDDEN_CONFIG_KEYS,
     MAX_CONFIG_CHARS,
@@ -41,6 +50,7 @@ from kconnect_operator.core.shapes import (
     _Model,
     applied_loggers_field,
     bootstrap_servers_field,
+    cel,
     check_config_size,
     check_resource_name,
     connector_config_field,
@@ -117,6 +127,8 @@ class AutoRestart(_Model):
 
 
 class KafkaConnectorSpec(_Model):
+    model_config = ConfigDict(json_schema_extra=cel(*TLS_AUTH_NEEDS_TLS))
+
     class_: str = Field(alias="class", min_length=1)
     """The connector class: a kconnect plugin alias or a Kafka Connect class name."""
     tasks_max: int = Field(1, alias="tasksMax", ge=1)
@@ -138,6 +150,13 @@ class KafkaConnectorSpec(_Model):
     """The number of worker pods. The scale subresource acts on it."""
     bootstrap_servers: str = bootstrap_servers_field()
     """The Kafka bootstrap servers the workers connect to."""
+    tls: ClientTls | None = tls_field()
+    """TLS to the brokers, and the CA certificates (from Secrets) their certificates are checked
+    against. Unset: no TLS. As in Strimzi's KafkaConnect."""
+    authentication: KafkaClientAuthentication | None = authentication_field()
+    """How the workers authenticate to Kafka: tls (client certificate), scram-sha-256,
+    scram-sha-512, plain or oauth, with Secret references. Applied to every client the worker
+    uses; a change to a referenced Secret rolls the worker pods. As in Strimzi's KafkaConnect."""
     image: str | None = image_field()
     """The worker image; the operator's default when unset."""
     worker_config: dict[str, WorkerConfigValue] = worker_config_field(MANAGED_WORKER_KEYS)
@@ -198,6 +217,11 @@ class KafkaConnectorSpec(_Model):
     def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
         no_worker_keys(v, MANAGED_WORKER_KEYS)
         return check_config_size("workerConfig", v, MAX_WORKER_CONFIG_CHARS)
+
+    @model_validator(mode="after")
+    def _tls_authentication(self) -> KafkaConnectorSpec:
+        check_tls_authentication(self.tls, self.authentication)
+        return self
 
 
 class AutoRestartStatus(_Model):

@@ -37,6 +37,7 @@ from typing import ClassVar, Final
 from kconnect.config.worker import StandaloneConfig
 from kconnect_operator.core import manifests
 from kconnect_operator.core.children import CONFIG_SOURCES_ANNOTATION, config_sources
+from kconnect_operator.core.kafka_security import SecretFacts
 from kconnect_operator.core.shapes import JsonObject
 from kconnect_operator.standaloneconnect.model import (
     KIND,
@@ -100,9 +101,14 @@ def pod_name(owner: Owner) -> str:
 # --- the files
 
 
-def worker_properties(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, str]:
+def worker_properties(
+    spec: StandaloneConnectSpec,
+    owner: Owner,
+    kafka_secrets: Mapping[str, SecretFacts] = manifests.NO_SECRETS,
+) -> dict[str, str]:
     """The worker's properties, sorted: defaults, then `workerConfig`, then the keys the operator
-    manages (the REST listener is added in the pod by the start script). Raises
+    manages (the REST listener is added in the pod by the start script) and those of the
+    security fields (`kafka_secrets`: what the referenced Secrets hold). Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     props = {
         **manifests.default_properties(DEFAULT_WORKER_PROPERTIES, spec),
@@ -110,6 +116,7 @@ def worker_properties(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, st
         "bootstrap.servers": spec.bootstrap_servers,
         "offset.storage.file.filename": OFFSETS_FILE,
     }
+    props = manifests.with_kafka_security(props, spec, kafka_secrets)
     StandaloneConfig.parse(props, source=f"{owner.namespace}/{owner.name} spec.workerConfig")
     return dict(sorted(props.items()))
 
@@ -132,9 +139,14 @@ def connector_properties(connector: StandaloneConnector) -> dict[str, str]:
     )
 
 
-def config_files(spec: StandaloneConnectSpec, owner: Owner) -> dict[str, str]:
+def config_files(
+    spec: StandaloneConnectSpec,
+    owner: Owner,
+    kafka_secrets: Mapping[str, SecretFacts] = manifests.NO_SECRETS,
+) -> dict[str, str]:
     """The ConfigMap's data: the worker file and one file per connector."""
-    files = {manifests.CONFIG_KEY: manifests.render_properties(worker_properties(spec, owner))}
+    worker = worker_properties(spec, owner, kafka_secrets)
+    files = {manifests.CONFIG_KEY: manifests.render_properties(worker)}
     for connector in spec.connectors:
         files[connector_file(connector)] = manifests.render_properties(
             connector_properties(connector)
@@ -147,11 +159,17 @@ def config_payload(
     owner: Owner,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
+    kafka_secrets: Mapping[str, SecretFacts] = manifests.NO_SECRETS,
 ) -> JsonObject:
     """What the config hash covers: every file the worker reads, the referenced Secrets' and
-    ConfigMaps' resourceVersions and the log format (see `manifests.hash_payload`)."""
+    ConfigMaps' resourceVersions, the security Secrets' digests and the log format (see
+    `manifests.hash_payload`)."""
     return manifests.hash_payload(
-        {"files": config_files(spec, owner)}, spec, secret_versions, config_map_versions
+        {"files": config_files(spec, owner, kafka_secrets)},
+        spec,
+        secret_versions,
+        config_map_versions,
+        kafka_secrets,
     )
 
 
@@ -160,23 +178,36 @@ def config_hash(
     owner: Owner,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
+    kafka_secrets: Mapping[str, SecretFacts] = manifests.NO_SECRETS,
 ) -> str:
     """A hash of `config_payload`."""
-    return manifests.hash_of(config_payload(spec, owner, secret_versions, config_map_versions))
+    return manifests.hash_of(
+        config_payload(spec, owner, secret_versions, config_map_versions, kafka_secrets)
+    )
 
 
-def termination_grace_seconds(spec: StandaloneConnectSpec, owner: Owner) -> int:
-    config = StandaloneConfig.parse(worker_properties(spec, owner))
+def termination_grace_seconds(
+    spec: StandaloneConnectSpec,
+    owner: Owner,
+    kafka_secrets: Mapping[str, SecretFacts] = manifests.NO_SECRETS,
+) -> int:
+    config = StandaloneConfig.parse(worker_properties(spec, owner, kafka_secrets))
     drain_ms = config.task_shutdown_graceful_timeout_ms + config.offset_flush_timeout_ms
     return math.ceil(drain_ms / 1000) + manifests.DRAIN_MARGIN_S
 
 
-def build_config_map(spec: StandaloneConnectSpec, owner: Owner) -> JsonObject:
+def build_config_map(
+    spec: StandaloneConnectSpec,
+    owner: Owner,
+    kafka_secrets: Mapping[str, SecretFacts] = manifests.NO_SECRETS,
+) -> JsonObject:
+    """The worker's and connectors' files. The security fields put only config-provider
+    variables in them."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": manifests.metadata(owner, config_map_name(owner)),
-        "data": config_files(spec, owner),
+        "data": config_files(spec, owner, kafka_secrets),
     }
 
 
@@ -230,11 +261,12 @@ def build_stateful_set(
     image: str,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
+    kafka_secrets: Mapping[str, SecretFacts] = manifests.NO_SECRETS,
 ) -> JsonObject:
     """The worker StatefulSet: one replica. `image` is used when the spec names none. Its
     `kconnect.io/config-sources` annotation lists what the config hash covers."""
     volumes, mounts = _volumes(spec, owner)
-    payload = config_payload(spec, owner, secret_versions, config_map_versions)
+    payload = config_payload(spec, owner, secret_versions, config_map_versions, kafka_secrets)
     template = manifests.pod_template(
         spec,
         owner,
@@ -243,7 +275,7 @@ def build_stateful_set(
         config_hash=manifests.hash_of(payload),
         volumes=volumes,
         mounts=mounts,
-        grace_seconds=termination_grace_seconds(spec, owner),
+        grace_seconds=termination_grace_seconds(spec, owner, kafka_secrets),
     )
     sts_spec: JsonObject = {
         "replicas": 1,
@@ -334,11 +366,12 @@ def build_children(
     config_map_versions: Mapping[str, str] | None = None,
     operator_namespace: str,
     operator_labels: Mapping[str, str] = manifests.DEFAULT_OPERATOR_LABELS,
+    kafka_secrets: Mapping[str, SecretFacts] = manifests.NO_SECRETS,
 ) -> list[JsonObject]:
     """Every child, in the order to apply them: config, Services and the NetworkPolicy before
     the pod."""
     return [
-        build_config_map(spec, owner),
+        build_config_map(spec, owner, kafka_secrets),
         build_headless_service(owner),
         build_service(owner),
         build_network_policy(
@@ -350,5 +383,6 @@ def build_children(
             image=image,
             secret_versions=secret_versions,
             config_map_versions=config_map_versions,
+            kafka_secrets=kafka_secrets,
         ),
     ]

@@ -21,18 +21,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from kconnect.errors import ConfigError
 from kconnect.storage.states import State
 from kconnect_operator.core import children
 from kconnect_operator.core.actions import Action, ApplyChildren, Outcome
+from kconnect_operator.core.kafka_security import SecretFacts, SecretReferenceError
 from kconnect_operator.core.manifests import (
     CONFIG_HASH_ANNOTATION,
     REST_PORT,
 )
 from kconnect_operator.core.options import OperatorOptions
-from kconnect_operator.core.shapes import READY, ConditionStatus, JsonObject
+from kconnect_operator.core.shapes import READY, ConditionStatus, JsonObject, KafkaAccessReason
 from kconnect_operator.core.status import (
     connector_status,
     log_level_actions,
@@ -89,6 +91,8 @@ class Observation:
     """From the ready pod's REST API; None when unknown."""
     config_error: str | None = None
     """Why the spec cannot become a worker (a worker config the worker would refuse)."""
+    config_reason: StrEnum | None = None
+    """The Ready reason of `config_error` when it is not InvalidConfig (a missing Secret)."""
     unreachable: str | None = None
     worker_failure: str | None = None
     """Why the worker does not run, when something says so (`core.status.workers_cause`)."""
@@ -106,10 +110,12 @@ def _healthy(connector: NamedConnectorStatus) -> bool:
 
 def ready_condition(
     spec: StandaloneConnectSpec, obs: Observation
-) -> tuple[ConditionStatus, StandaloneReadyReason, str]:
+) -> tuple[ConditionStatus, StrEnum, str]:
+    """The Ready condition's status, reason and message (`core.status.ready` names a worker,
+    connector or task failure that is a Kafka access error more precisely)."""
     false, reason = ConditionStatus.FALSE, StandaloneReadyReason
     if obs.config_error is not None:
-        return false, reason.INVALID_CONFIG, obs.config_error
+        return false, obs.config_reason or reason.INVALID_CONFIG, obs.config_error
     if obs.apply_error is not None:
         return false, reason.APPLY_FAILED, obs.apply_error
     if obs.workers_ready == 0:
@@ -208,6 +214,9 @@ class Observed:
     pods: Sequence[JsonObject]
     now: datetime
     connectors: Mapping[str, Any] | None = None
+    kafka_secrets: Mapping[str, SecretFacts] = field(default_factory=dict)
+    """What the Secrets `spec.tls` and `spec.authentication` name hold (keys and digests); a
+    missing one is absent."""
     """The ready worker's `GET /connectors?expand=status`; None when unknown."""
     rest_error: str | None = None
     loggers: Mapping[str, Mapping[str, str | None] | str] = field(default_factory=dict)
@@ -228,6 +237,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     spec, owner = o.spec, o.owner
     actions: list[Action] = []
     config_error: str | None = None
+    config_reason: StrEnum | None = None
     desired = ""
     try:
         wanted = build_children(
@@ -238,10 +248,15 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
             config_map_versions=o.config_map_versions,
             operator_namespace=o.options.operator_namespace,
             operator_labels=o.options.operator_labels,
+            kafka_secrets=o.kafka_secrets,
         )
-        desired = config_hash(spec, owner, o.secret_versions, o.config_map_versions)
+        desired = config_hash(
+            spec, owner, o.secret_versions, o.config_map_versions, o.kafka_secrets
+        )
     except ConfigError as e:
         config_error = str(e)
+        if isinstance(e, SecretReferenceError):
+            config_reason = KafkaAccessReason.SECRET_MISSING
     else:
         reconciled_before = o.previous is not None and bool(o.previous.conditions)
         plan = children.plan(wanted, o.live, reconciled_before=reconciled_before)
@@ -271,6 +286,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         current=current,
         connectors=connectors,
         config_error=config_error,
+        config_reason=config_reason,
         unreachable=unreachable,
         apply_error=done.apply_error,
         worker_failure=spec_workers_cause(

@@ -22,6 +22,14 @@ from typing import Final, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from kconnect_operator.core.kafka_security import (
+    TLS_AUTH_NEEDS_TLS,
+    ClientTls,
+    KafkaClientAuthentication,
+    authentication_field,
+    check_tls_authentication,
+    tls_field,
+)
 from kconnect_operator.core.shapes import (
     CATEGORIES,
     FORBIDDEN_CONFIG_KEYS,
@@ -168,6 +176,8 @@ class OffsetStorage(_Model):
 
 
 class StandaloneConnectSpec(_Model):
+    model_config = ConfigDict(json_schema_extra=cel(*TLS_AUTH_NEEDS_TLS))
+
     connectors: list[StandaloneConnector] = Field(
         default_factory=list,
         max_length=MAX_CONNECTORS,
@@ -189,6 +199,13 @@ class StandaloneConnectSpec(_Model):
     """The connectors the worker runs, each from its own file."""
     bootstrap_servers: str = bootstrap_servers_field()
     """The Kafka bootstrap servers the worker connects to."""
+    tls: ClientTls | None = tls_field()
+    """TLS to the brokers, and the CA certificates (from Secrets) their certificates are checked
+    against. Unset: no TLS. As in Strimzi's KafkaConnect."""
+    authentication: KafkaClientAuthentication | None = authentication_field()
+    """How the worker authenticates to Kafka: tls (client certificate), scram-sha-256,
+    scram-sha-512, plain or oauth, with Secret references. Applied to every client the worker
+    uses; a change to a referenced Secret rolls the worker pods. As in Strimzi's KafkaConnect."""
     image: str | None = image_field()
     """The worker image; the operator's default when unset."""
     worker_config: dict[str, WorkerConfigValue] = worker_config_field(MANAGED_WORKER_KEYS)
@@ -228,6 +245,11 @@ class StandaloneConnectSpec(_Model):
     def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
         no_worker_keys(v, MANAGED_WORKER_KEYS)
         return check_config_size("workerConfig", v, MAX_WORKER_CONFIG_CHARS)
+
+    @model_validator(mode="after")
+    def _tls_authentication(self) -> StandaloneConnectSpec:
+        check_tls_authentication(self.tls, self.authentication)
+        return self
 
 
 class StandaloneReadyReason(StrEnum):

@@ -117,6 +117,8 @@ def test_spec_fields_and_required() -> None:
         "state",
         "replicas",
         "bootstrapServers",
+        "tls",
+        "authentication",
         "image",
         "workerConfig",
         "groupId",
