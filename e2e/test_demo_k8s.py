@@ -1,0 +1,41 @@
+"""The steps of `make demo-k8s` and of the operator tour that ends `make demo`, on the session's
+platform: `examples/connector.yaml` applied as the demo applies it (only `bootstrapServers`
+replaced) goes Ready on the real node, and the records it writes are read back. The platform's
+parts are those of the session (e2e/conftest.py), which `kconnect_devenv.operatorplatform` starts
+with the same modules; only one node runs per machine, so the demo's own `up` and `down` are not
+run beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from examples import demo_k8s
+from kconnect_devenv.cluster import Kubectl, with_operator_log
+from kconnect_devenv.operatorrelease import OperatorRelease
+
+
+@pytest.fixture
+def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
+    yield from with_operator_log(operator, kubectl)
+
+
+def test_the_example_connector_goes_ready_and_writes_records(
+    system: Kubectl, namespace: str, kafka_bootstrap: str
+) -> None:
+    values = demo_k8s.show_connector(system, kafka_bootstrap, namespace)
+    # DataGen's `users` schema as JSON without the schema envelope, as the example configures.
+    record = json.loads(values[0])
+    assert isinstance(record, dict)
+    assert {"seq", "user_id", "email"} <= set(record)
+    pods = system.items("pods", namespace, f"kconnect.io/connector={demo_k8s.CONNECTOR}")
+    assert len(pods) == 2  # the example's `replicas: 2`
+
+
+def test_the_manifest_points_the_example_at_the_given_broker() -> None:
+    text = demo_k8s.connector_manifest("10.245.0.1:9999")
+    assert "bootstrapServers: 10.245.0.1:9999" in text
+    assert "my-cluster-kafka-bootstrap" not in text
