@@ -96,9 +96,11 @@ def show_connector(kubectl: Kubectl, bootstrap: str, namespace: str = "default")
     def ready() -> bool:
         nonlocal last
         table = kubectl.run("-n", namespace, "get", "kafkaconnectors", check=False).rstrip()
-        if table != last:
+        # A row is printed when it changes, not when only its AGE (the last column) does.
+        shown = "\n".join(line.rsplit(None, 1)[0] for line in table.splitlines() if line.strip())
+        if shown != last:
             print(table.splitlines()[-1] if last else table, flush=True)
-            last = table
+            last = shown
         obj = kubectl.get("kafkaconnector", CONNECTOR, namespace) or {}
         conditions = (obj.get("status") or {}).get("conditions") or []
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
