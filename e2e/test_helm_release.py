@@ -47,19 +47,12 @@ def unique(stem: str) -> str:
 
 
 @pytest.fixture
-def namespaces(kubectl: Kubectl) -> Iterator[list[str]]:
-    """The namespaces a test made with `make_namespace`, deleted after it."""
-    made: list[str] = []
-    yield made
-    for name in made:
-        kubectl.run("delete", "namespace", name, "--wait=false", check=False)
-
-
-def make_namespace(kubectl: Kubectl, made: list[str], stem: str) -> str:
-    name = unique(stem)
+def release_namespace(kubectl: Kubectl) -> Iterator[str]:
+    """The release's own namespace (`helm uninstall` leaves it), deleted after the test."""
+    name = unique("kconnect-system")
     kubectl.run("create", "namespace", name)
-    made.append(name)
-    return name
+    yield name
+    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
 
 
 class Helm:
@@ -173,10 +166,10 @@ def test_install_reconcile_upgrade_uninstall(
     kubectl: Kubectl,
     real_node: node.Node,
     kafka_bootstrap: str,
-    namespaces: list[str],
+    release_namespace: str,
+    namespace: str,
 ) -> None:
-    release_ns = make_namespace(kubectl, namespaces, "kconnect-system")
-    watched = make_namespace(kubectl, namespaces, "helm-apps")
+    release_ns, watched = release_namespace, namespace
     release = "kc"
     fullname = "kc-kconnect"
     base = chart_values(watchNamespaces=f"{{{watched}}}")
