@@ -20,6 +20,7 @@ makes `up` fail at once, saying so. State lives under `$KCONNECT_CACHE/run/demo-
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from typing import Final
 
 from confluent_kafka import Consumer
 
-from kconnect_devenv import lifecycle, operatorplatform, operatorrelease
+from kconnect_devenv import lifecycle, operatorplatform, operatorrelease, processes
 from kconnect_devenv.cluster import Kubectl, WaitTimeout, wait_for
 
 HERE: Final = Path(__file__).resolve().parent
@@ -170,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m examples.demo_k8s", description=__doc__)
     parser.add_argument("command", choices=("up", "down", "tour"), nargs="?", default="up")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the tour still tears down what it started.
+    signal.signal(signal.SIGTERM, processes.exit_on_sigterm)
     try:
         return {"up": up, "down": down, "tour": tour}[args.command]()
     except (lifecycle.ServiceError, AssertionError) as error:
