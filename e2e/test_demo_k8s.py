@@ -33,9 +33,3 @@ def test_the_example_connector_goes_ready_and_writes_records(
     assert {"seq", "user_id", "email"} <= set(record)
     pods = system.items("pods", namespace, f"kconnect.io/connector={demo_k8s.CONNECTOR}")
     assert len(pods) == 2  # the example's `replicas: 2`
-
-
-def test_the_manifest_points_the_example_at_the_given_broker() -> None:
-    text = demo_k8s.connector_manifest("10.245.0.1:9999")
-    assert "bootstrapServers: 10.245.0.1:9999" in text
-    assert "my-cluster-kafka-bootstrap" not in text
