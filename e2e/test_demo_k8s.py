@@ -9,18 +9,9 @@ run beside it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from examples import demo_k8s
-from kconnect_devenv.cluster import Kubectl, with_operator_log
-from kconnect_devenv.operatorrelease import OperatorRelease
-
-
-@pytest.fixture
-def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
-    yield from with_operator_log(operator, kubectl)
+from kconnect_devenv.cluster import Kubectl
 
 
 def test_the_example_connector_goes_ready_and_writes_records(
