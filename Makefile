@@ -51,12 +51,17 @@ engine-up: setup
 engine-down: setup
 	$(PY) -m kconnect_devenv.engine down
 
-demo: setup
+# The worker tour (standalone with Kafka's quickstart files, then a distributed cluster that loses
+# a worker), then the operator tour: the real node, the chart, a KafkaConnector Ready and writing,
+# all torn down at the end. The node needs root.
+demo: setup kafka-fetch cluster-build node-build images
 	$(PY) -m examples.demo
+	$(PY) -m examples.demo_k8s tour
 
-# The operator on the local control plane: control plane, test kubelet, Kafka, operator, and
-# examples/connector.yaml applied. It leaves everything running; demo-k8s-down stops it.
-demo-k8s: setup kafka-fetch cluster-build
+# The operator on the real node: control plane, Kafka, the node with the images, the operator from
+# the Helm chart, and examples/connector.yaml applied. It leaves everything running;
+# demo-k8s-down stops it and restores the host.
+demo-k8s: setup kafka-fetch cluster-build node-build images
 	$(PY) -m examples.demo_k8s up
 
 demo-k8s-down: setup
@@ -65,7 +70,7 @@ demo-k8s-down: setup
 # The integration tests read Kafka Connect's own config definitions from its jars
 # (tests/integration/test_java_config_keys.py), fetched into the cache once, and run the images.
 test: setup kafka-fetch cluster-build node-build bench-java-fetch images
-	$(PY) -m pytest tests e2e
+	$(PY) -m pytest --durations=25 tests e2e
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
@@ -89,7 +94,7 @@ crds: setup
 crds-upgrade: setup
 	charts/kconnect/scripts/upgrade-crds.sh
 
-bench: setup kafka-fetch cluster-build
+bench: setup kafka-fetch cluster-build node-build images
 	$(PY) -m bench.run
 
 bench-java-fetch: setup

@@ -7,10 +7,9 @@ of ``make kafka-up``, and no test may assume a broker the suite did not start. T
 only when a test asks for it, so ``pytest tests/unit`` starts nothing.
 
 The Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) is started the same
-way, once per session and only on demand, in its own temporary state directory; so is the test
-kubelet (``kconnect_devenv/kubelet``), whose node runs the control plane's pods as local processes
-(for the integration tier's chart test; the e2e tier runs on the real node, see ``e2e/conftest.py``,
-and is sorted after every other test so that it never runs beside ``test_node.py``'s node).
+way, once per session and only on demand, in its own temporary state directory; it runs no pods.
+Pods run on the real node of the e2e tier (``e2e/conftest.py``), which is sorted after every other
+test so that it never runs beside ``tests/integration/test_node.py``'s node.
 
 Every test under ``tests/integration`` gets the ``integration`` marker and every test under ``e2e``
 the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier alone.
@@ -28,7 +27,6 @@ from typing import TYPE_CHECKING, Protocol
 import pytest
 
 from kconnect_devenv import controlplane, kafka
-from kconnect_devenv import kubelet as test_kubelet
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
@@ -132,22 +130,3 @@ def _wait_until_topic_has_leaders(admin: AdminClient, name: str, partitions: int
                 f"after {TOPIC_READY_TIMEOUT_S:.0f}s: {topic}"
             )
         time.sleep(0.1)
-
-
-KUBELET_NODE_NAME = "kconnect-e2e"
-
-
-@pytest.fixture(scope="session")
-def kubelet(
-    control_plane: controlplane.ControlPlane, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[test_kubelet.Kubelet]:
-    """This session's test kubelet: node ``kconnect-e2e`` of the session's control plane, which
-    schedules and runs its pods; it stops (and its pods with it) when the session ends."""
-    state_dir = tmp_path_factory.mktemp("kubelet")
-    running = test_kubelet.start(
-        control_plane.kubeconfig, state_dir, node_name=KUBELET_NODE_NAME, die_with_parent=True
-    )
-    try:
-        yield running
-    finally:
-        running.stop()

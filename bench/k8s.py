@@ -2,9 +2,12 @@
 
 Each control plane start uses a fresh state directory with the binaries already built (the cold
 build is timed once by `make cluster-build` and recorded in the notes). The apply → Ready runs use
-one control plane, one test kubelet and one operator, and apply a KafkaConnector (DataGen,
-2 workers, 2 tasks) under a new name each time; the clock stops when its Ready condition is True,
-which needs both worker pods Ready and both tasks RUNNING. Every wait is bounded.
+one platform on the real node (:mod:`kconnect_devenv.operatorplatform`: control plane, broker with
+the pods' listener, node with the images imported, the operator from the Helm chart), and apply a
+KafkaConnector (DataGen, 2 worker pods, 2 tasks) under a new name each time; the clock stops when
+its Ready condition is True, which needs both worker pods Ready and both tasks RUNNING. The node
+needs root, and no other node may run. Every wait is bounded; the platform is stopped (and the
+host restored) on every path.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from kconnect_devenv import controlplane
-from kconnect_devenv import kubelet as test_kubelet
-from kconnect_devenv.cluster import CRDS, Kubectl, Operator, wait_for
+from kconnect_devenv import controlplane, operatorplatform
+from kconnect_devenv.cluster import Kubectl, wait_for
 
 READY_TIMEOUT_S: Final = 180.0
 NAMESPACE: Final = "bench"
@@ -44,44 +46,39 @@ def _ready(kubectl: Kubectl, name: str) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def apply_to_ready(bootstrap: str, runs: int, log: Callable[[str], None]) -> list[float]:
-    times: list[float] = []
+def apply_to_ready(runs: int, log: Callable[[str], None]) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="kconnect-bench-k8s-") as tmp:
         root = Path(tmp)
-        plane = controlplane.start(root / "controlplane", die_with_parent=True)
-        kubelet = test_kubelet.start(plane.kubeconfig, root / "kubelet", node_name="bench")
-        operator = Operator(plane.kubeconfig, root / "operator.log", extra_args=("-q",))
         try:
-            kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
-            kubectl.apply_files(CRDS)
-            kubectl.run("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+            platform = operatorplatform.up(root, die_with_parent=True, progress=log)
+            kubectl = platform.kubectl
             kubectl.run("create", "namespace", NAMESPACE)
-            operator.wait_leading()
-            for i in range(runs):
-                name = f"bench-{i}"
-                resource = {
-                    "apiVersion": "kconnect.io/v1alpha1",
-                    "kind": "KafkaConnector",
-                    "metadata": {"name": name, "namespace": NAMESPACE},
-                    "spec": {
-                        "class": "DataGen",
-                        "bootstrapServers": bootstrap,
-                        "tasksMax": 2,
-                        "replicas": 2,
-                        "config": {"topic": f"bench-k8s-{i}", "records.per.second": "100"},
-                        "deletionPolicy": "Delete",
-                    },
-                }
-                began = time.monotonic()
-                kubectl.apply(resource)
-                wait_for(
-                    f"{name} Ready", functools.partial(_ready, kubectl, name), READY_TIMEOUT_S, 0.2
-                )
-                times.append(time.monotonic() - began)
-                log(f"kubectl apply → Ready {i + 1}/{runs}: {times[-1]:.2f} s")
-                kubectl.run("-n", NAMESPACE, "delete", "kafkaconnector", name, "--timeout=120s")
+            return [_apply_to_ready(kubectl, platform.bootstrap, i, runs, log) for i in range(runs)]
         finally:
-            operator.stop()
-            kubelet.stop()
-            controlplane.stop(root / "controlplane")
-    return times
+            operatorplatform.down(root, progress=log)
+
+
+def _apply_to_ready(
+    kubectl: Kubectl, bootstrap: str, i: int, runs: int, log: Callable[[str], None]
+) -> float:
+    name = f"bench-{i}"
+    resource = {
+        "apiVersion": "kconnect.io/v1alpha1",
+        "kind": "KafkaConnector",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "class": "DataGen",
+            "bootstrapServers": bootstrap,
+            "tasksMax": 2,
+            "replicas": 2,
+            "config": {"topic": f"bench-k8s-{i}", "records.per.second": "100"},
+            "deletionPolicy": "Delete",
+        },
+    }
+    began = time.monotonic()
+    kubectl.apply(resource)
+    wait_for(f"{name} Ready", functools.partial(_ready, kubectl, name), READY_TIMEOUT_S, 0.2)
+    took = time.monotonic() - began
+    log(f"kubectl apply → Ready {i + 1}/{runs}: {took:.2f} s")
+    kubectl.run("-n", NAMESPACE, "delete", "kafkaconnector", name, "--timeout=120s")
+    return took

@@ -42,7 +42,7 @@ from kconnect_devenv import (
     nodebuild,
     operatorrelease,
 )
-from kconnect_devenv.cluster import Kubectl
+from kconnect_devenv.cluster import Kubectl, with_operator_log
 
 TEST_PLUGINS = Path(__file__).resolve().parents[1] / "tests" / "plugins"
 TEST_WORKER_IMAGE = "kconnect-worker-test:dev"
@@ -175,6 +175,15 @@ def operator(
         yield release
     finally:
         operatorrelease.uninstall(control_plane)
+
+
+@pytest.fixture
+def system(
+    operator: operatorrelease.OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str
+) -> Iterator[Kubectl]:
+    """The running system (operator, node, broker); on failure, the operator's log tail is part
+    of the report."""
+    yield from with_operator_log(operator, kubectl)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
@@ -29,7 +28,6 @@ from kconnect_devenv.cluster import (
     Kubectl,
     KubectlError,
     wait_for,
-    with_operator_log,
 )
 from kconnect_devenv.operatorrelease import OperatorRelease
 
@@ -131,12 +129,6 @@ def events(kubectl: Kubectl, namespace: str, name: str) -> list[JsonObject]:
         if e["involvedObject"].get("kind") == "KafkaConnector"
         and e["involvedObject"].get("name") == name
     ]
-
-
-@pytest.fixture
-def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
-    """The running system; on failure, the operator's log tail is part of the report."""
-    yield from with_operator_log(operator, kubectl)
 
 
 # --- tests

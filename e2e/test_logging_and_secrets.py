@@ -17,7 +17,6 @@ import hashlib
 import json
 import textwrap
 import uuid
-from collections.abc import Iterator
 from typing import Final
 
 import pytest
@@ -38,18 +37,11 @@ from kconnect_devenv.cluster import (
     Kubectl,
     KubectlError,
     wait_for,
-    with_operator_log,
 )
 from kconnect_devenv.operatorrelease import OperatorRelease
 
 EXTERNAL_DIR: Final = "/opt/kconnect/external-configuration"
 LOG_FORMAT_ENV: Final = {"name": "KCONNECT_LOG_FORMAT", "value": "json"}
-
-
-@pytest.fixture
-def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
-    """The running system; on failure, the operator's log tail is part of the report."""
-    yield from with_operator_log(operator, kubectl)
 
 
 def patch_spec(kubectl: Kubectl, namespace: str, name: str, spec: JsonObject) -> None:

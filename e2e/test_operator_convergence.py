@@ -9,7 +9,6 @@ Helm chart. Resources are applied with kubectl, as a user would.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Final
 
 import pytest
@@ -29,17 +28,11 @@ from kconnect_devenv.cluster import (
     Kubectl,
     KubectlError,
     wait_for,
-    with_operator_log,
 )
 from kconnect_devenv.operatorrelease import OperatorRelease
 
 FINALIZER: Final = "kconnect.io/finalizer"
 REPAIR_TIMEOUT_S: Final = 90.0
-
-
-@pytest.fixture
-def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
-    yield from with_operator_log(operator, kubectl)
 
 
 def create(kubectl: Kubectl, obj: JsonObject) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
@@ -28,9 +27,7 @@ from kconnect_devenv.cluster import (
     Kubectl,
     KubectlError,
     wait_for,
-    with_operator_log,
 )
-from kconnect_devenv.operatorrelease import OperatorRelease
 
 READY_TIMEOUT_S: Final = 150.0
 SELECTOR: Final = "kconnect.io/standalone"
@@ -114,12 +111,6 @@ def kill_container(node_: node.Node, pod: JsonObject, container: str) -> None:
     container_id = status["containerID"].removeprefix("containerd://")
     done = node.ctr(node_, "tasks", "kill", "--signal", "SIGKILL", container_id)
     assert done.returncode == 0, done.stderr
-
-
-@pytest.fixture
-def system(operator: OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str) -> Iterator[Kubectl]:
-    """The running system; on failure, the operator's log tail is part of the report."""
-    yield from with_operator_log(operator, kubectl)
 
 
 def test_a_standalone_worker_runs_rolls_resumes_and_is_collected(

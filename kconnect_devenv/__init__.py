@@ -7,7 +7,11 @@ tiers (``tests/``, ``e2e/``), ``bench/``, ``examples/`` and the Makefile use it.
 - :mod:`~kconnect_devenv.kafka`: a single-node Apache Kafka broker, fetched with Maven.
 - :mod:`~kconnect_devenv.controlplane`: etcd, kube-apiserver and kube-controller-manager, built
   with Go.
-- :mod:`~kconnect_devenv.kubelet`: the kubelet that runs the control plane's pods as processes.
+- :mod:`~kconnect_devenv.node`: a real Kubernetes node beside it (containerd, kubelet, kube-proxy,
+  kube-scheduler, CoreDNS; :mod:`~kconnect_devenv.nodebuild` builds them);
+  :mod:`~kconnect_devenv.operatorrelease`: the operator installed on it from the Helm chart;
+  :mod:`~kconnect_devenv.localvolumes`: volumes for its claims;
+  :mod:`~kconnect_devenv.operatorplatform`: all of these with a broker, for demos and benchmarks.
 - :mod:`~kconnect_devenv.cluster`: kubectl and the operator as a process, against that cluster.
 - :mod:`~kconnect_devenv.engine`: a Docker engine of the project's own (Debian's dockerd, its own
   socket, data root and no network of its own).
@@ -20,6 +24,5 @@ tiers (``tests/``, ``e2e/``), ``bench/``, ``examples/`` and the Makefile use it.
   builds; :mod:`~kconnect_devenv.processes`: process plumbing.
 
 Everything built or fetched lives under ``$KCONNECT_CACHE`` (default ``~/.cache/kconnect``). The
-services themselves need only the standard library; the kubelet talks to the API server through
-the ``kubernetes`` client.
+services themselves need only the standard library.
 """

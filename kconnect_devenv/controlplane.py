@@ -5,7 +5,7 @@ toolchain from three wrapper modules under ``kconnect_devenv/controlplane/`` (``
 ``etcd/``, ``helm/``). Their ``go.mod``/``go.sum`` hold the pins; ``controlplane/README.md`` says
 why each pin is what it is. Nothing but Go, ``openssl`` and the Go module proxy is needed: no
 Docker, no kind, no release tarballs. There is no kubelet and no scheduler: Deployments become
-ReplicaSets and Pending Pods; running them is the test kubelet's job.
+ReplicaSets and Pending Pods; the real node (:mod:`kconnect_devenv.node`) runs them.
 
 Invariants:
 
@@ -33,10 +33,10 @@ Invariants:
 - **For a real node, opt in** (``start(for_node=True)``, what :mod:`kconnect_devenv.node` asks
   for): the API server binds and advertises :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS`
   instead (a /32 on ``lo`` that pods reach through their gateway), so the ``kubernetes`` Service
-  gets an endpoint and works from a pod; the Endpoints and EndpointSlice controllers run; the API
-  server reaches kubelets at their InternalIP with a client certificate and checks their serving
-  certificates against the CA, so ``kubectl logs`` and ``exec`` work. Without it nothing changes:
-  the test kubelet's pods have loopback addresses, which Endpoints may not hold.
+  gets an endpoint and works from a pod; the API server reaches kubelets at their InternalIP with
+  a client certificate and checks their serving certificates against the CA, so ``kubectl logs``
+  and ``exec`` work. Without it the API server
+  stays on loopback, which no pod reaches, and needs no root.
 
 This module needs nothing beyond the standard library and the ``openssl`` command.
 """
@@ -428,7 +428,7 @@ def apiserver_args(plane: ControlPlane, pki: Path) -> list[str]:
     else:
         # The `kubernetes` Service's Endpoints would hold the advertise address, and validation
         # rejects loopback addresses there, so the reconciler would fail every 10 s. The Service
-        # stays, without endpoints; local pods reach the API server at 127.0.0.1 directly.
+        # stays, without endpoints: without a node, no pod runs to use it.
         node_args = ["--endpoint-reconciler-type=none"]
     return [
         f"--bind-address={plane.api_host}",
@@ -462,16 +462,6 @@ def apiserver_args(plane: ControlPlane, pki: Path) -> list[str]:
 
 
 def controller_manager_args(plane: ControlPlane, pki: Path, kubeconfig: Path) -> list[str]:
-    # Pods of the test kubelet get loopback IPs, and validation rejects loopback addresses in
-    # Endpoints and EndpointSlices ("may not be in the loopback range"), so these three controllers
-    # would fail and retry forever for every Service with pods. Nothing routes by them there (no
-    # kube-proxy); clients use pod IPs. A real node's pods have bridge addresses: all run then.
-    controllers = (
-        "*,bootstrapsigner,tokencleaner"
-        if plane.for_node
-        else "*,bootstrapsigner,tokencleaner,-endpoints-controller,"
-        "-endpointslice-controller,-endpointslice-mirroring-controller"
-    )
     return [
         f"--kubeconfig={kubeconfig}",
         f"--authentication-kubeconfig={kubeconfig}",
@@ -479,11 +469,11 @@ def controller_manager_args(plane: ControlPlane, pki: Path, kubeconfig: Path) ->
         f"--bind-address={HOST}",
         f"--secure-port={plane.controller_manager_port}",
         f"--cert-dir={plane.data_dir / 'controller-manager-certs'}",
-        f"--controllers={controllers}",
+        "--controllers=*,bootstrapsigner,tokencleaner",
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'ca.crt'}",
-        # Lets CertificateSigningRequests be approved and signed, e.g. for a test kubelet.
+        # Lets CertificateSigningRequests be approved and signed.
         f"--cluster-signing-cert-file={pki / 'ca.crt'}",
         f"--cluster-signing-key-file={pki / 'ca.key'}",
         f"--cluster-name={CLUSTER_NAME}",
@@ -641,8 +631,8 @@ def start(
 
     ``for_node`` starts it the way a real node (:mod:`kconnect_devenv.node`) needs it: serving on
     :data:`kconnect_devenv.nodenetwork.HOST_ADDRESS` (added to ``lo``; needs root), with the
-    endpoint controllers and kubelet client certificates. A running control plane is returned as it
-    is: the caller checks its ``for_node``.
+    ``kubernetes`` Service's endpoint and kubelet client certificates. A running control plane is
+    returned as it is: the caller checks its ``for_node``.
 
     With ``die_with_parent`` (Linux), each server gets SIGTERM when the calling thread dies, so a
     test session killed outright leaves nothing behind; the calling thread must outlive them.
