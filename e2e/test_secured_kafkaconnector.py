@@ -36,8 +36,7 @@ from e2e.test_kafkaconnector import (
 )
 from e2e.test_standaloneconnect import datagen, standalone, wait_ready
 from kconnect_devenv import controlplane, nodenetwork, secured_kafka
-from kconnect_devenv.cluster import JsonObject, Kubectl, wait_for, with_operator_log
-from kconnect_devenv.operatorrelease import OperatorRelease
+from kconnect_devenv.cluster import JsonObject, Kubectl, wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -55,12 +54,6 @@ def secured(
         tmp_path_factory.mktemp("secured-e2e"), host=nodenetwork.HOST_ADDRESS, die_with_parent=True
     ) as (broker, _):
         yield broker
-
-
-@pytest.fixture
-def system(operator: OperatorRelease, kubectl: Kubectl) -> Iterator[Kubectl]:
-    """The running system; on failure, the operator's log tail is part of the report."""
-    yield from with_operator_log(operator, kubectl)
 
 
 def secret(name: str, namespace: str, data: dict[str, str]) -> JsonObject:
