@@ -103,12 +103,16 @@ bench-java: setup kafka-fetch bench-java-fetch
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
 
-# kconnect on a local kind cluster, for people with Docker (docs/kind.md).
-kind-up:
-	e2e/kind/kind-up.sh
+# kconnect on a local kind cluster (docs/kind.md), on the project's engine with kind, a kind node
+# image and a Kafka image built here (no registry is needed); kind-down deletes it all again.
+# Elsewhere, e2e/kind/kind-up.sh runs alone with your own Docker, kind, kubectl and helm.
+kind-up: setup kafka-fetch cluster-build node-build images
+	$(PY) -m kconnect_devenv.kindenv prepare
+	source $(KCONNECT_CACHE)/kind/kind.env && e2e/kind/kind-up.sh
 
-kind-down:
-	e2e/kind/kind-down.sh
+kind-down: setup
+	if [[ -f $(KCONNECT_CACHE)/kind/kind.env ]]; then source $(KCONNECT_CACHE)/kind/kind.env && e2e/kind/kind-down.sh; fi
+	$(PY) -m kconnect_devenv.kindenv release
 
 # The images' hash-pinned locks from pyproject.toml (docs/images.md); PIP_COMPILE_ARGS=--upgrade
 # refreshes every pin.

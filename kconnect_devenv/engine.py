@@ -22,7 +22,9 @@ Invariants:
   ``/etc/docker``), and the Docker client is pointed at the socket with a client configuration
   directory of its own (the machine's ``~/.docker`` may hold proxies or credential helpers). It
   makes no network: ``--bridge=none``, ``--iptables=false``, ``--ip-masq=false`` and
-  ``--ip-forward=false`` leave the host's interfaces, firewall and sysctls alone. Builds run with
+  ``--ip-forward=false`` leave the host's interfaces, firewall and sysctls alone; a port published
+  with ``-p 127.0.0.1::PORT`` is served by ``docker-proxy`` in the host's namespace, which
+  connects to the container's address (no NAT rule). Builds run with
   ``--network host`` (pip reaches the package index as the machine does); test containers run with
   ``--network none``. Two fixed paths stay outside the state directory: containerd 1.6 keeps its
   shims' sockets in ``/run/containerd/s`` while containers run, and dockerd makes the empty
@@ -65,6 +67,7 @@ PACKAGES: Final = ("docker.io",)  # brings containerd and runc
 DOCKERD: Final = Path("/usr/sbin/dockerd")
 # Debian's client, of the engine's own version; another `docker` on PATH may be any version.
 DOCKER: Final = Path("/usr/bin/docker")
+DOCKER_PROXY: Final = Path("/usr/sbin/docker-proxy")
 
 READY_TIMEOUT_S: Final = 60.0
 PING_TIMEOUT_S: Final = 2.0
@@ -245,7 +248,10 @@ def dockerd_command(engine: Engine, exec_root: Path) -> list[str]:
         "--ip6tables=false",
         "--ip-masq=false",
         "--ip-forward=false",
-        "--userland-proxy=false",
+        # Published ports (kind publishes its API server on 127.0.0.1) are served by docker-proxy,
+        # a process in the host's namespace: no NAT rule, no forwarding.
+        "--userland-proxy=true",
+        f"--userland-proxy-path={DOCKER_PROXY}",
         # Root here lacks CAP_SYS_RESOURCE: no negative oom_score_adj for dockerd or its containerd.
         f"--oom-score-adjust={OOM_SCORE_ADJ}",
         "--log-level=info",

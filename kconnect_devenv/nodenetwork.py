@@ -155,7 +155,7 @@ def listening_on(address: str, proc_net: str) -> bool:
 # Host changes.
 
 
-def _run(*command: str, check: bool = True) -> str:
+def run_command(*command: str, check: bool = True) -> str:
     result = processes.run_tool(
         command, what=" ".join(command[:3]), timeout=COMMAND_TIMEOUT_S, error=NetworkError
     )
@@ -167,7 +167,7 @@ def _run(*command: str, check: bool = True) -> str:
     return result.stdout
 
 
-def _restore(tool: str, script: str) -> None:
+def restore_rules(tool: str, script: str) -> None:
     if not script:
         return
     try:
@@ -195,8 +195,8 @@ def require_tools() -> None:
 
 def add_host_address() -> None:
     """Add :data:`HOST_ADDRESS` to ``lo`` unless it is there."""
-    if HOST_ADDRESS not in _run("ip", "-4", "-o", "addr", "show", "dev", "lo"):
-        _run("ip", "addr", "add", f"{HOST_ADDRESS}/32", "dev", "lo")
+    if HOST_ADDRESS not in run_command("ip", "-4", "-o", "addr", "show", "dev", "lo"):
+        run_command("ip", "addr", "add", f"{HOST_ADDRESS}/32", "dev", "lo")
 
 
 def remove_host_address_if_unused() -> None:
@@ -204,8 +204,8 @@ def remove_host_address_if_unused() -> None:
     with contextlib.suppress(OSError):
         if listening_on(HOST_ADDRESS, Path("/proc/net/tcp").read_text("ascii")):
             return
-    if HOST_ADDRESS in _run("ip", "-4", "-o", "addr", "show", "dev", "lo"):
-        _run("ip", "addr", "del", f"{HOST_ADDRESS}/32", "dev", "lo", check=False)
+    if HOST_ADDRESS in run_command("ip", "-4", "-o", "addr", "show", "dev", "lo"):
+        run_command("ip", "addr", "del", f"{HOST_ADDRESS}/32", "dev", "lo", check=False)
 
 
 def bridge_exists(bridge: str = BRIDGE) -> bool:
@@ -215,31 +215,34 @@ def bridge_exists(bridge: str = BRIDGE) -> bool:
 def create_bridge(service_cidr: str, bridge: str = BRIDGE) -> None:
     """The bridge with the gateway address, up, the Service range routed onto it, no IPv6."""
     if not bridge_exists(bridge):
-        _run("ip", "link", "add", bridge, "type", "bridge")
+        run_command("ip", "link", "add", bridge, "type", "bridge")
     with contextlib.suppress(OSError):
         Path(f"/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6").write_text("1")
     prefix = ipaddress.ip_network(POD_CIDR).prefixlen
-    if f"{BRIDGE_ADDRESS}/{prefix}" not in _run("ip", "-4", "-o", "addr", "show", "dev", bridge):
-        _run("ip", "addr", "add", f"{BRIDGE_ADDRESS}/{prefix}", "dev", bridge)
-    _run("ip", "link", "set", bridge, "up")
-    _run("ip", "route", "replace", service_cidr, "dev", bridge, "src", BRIDGE_ADDRESS)
+    if f"{BRIDGE_ADDRESS}/{prefix}" not in run_command(
+        "ip", "-4", "-o", "addr", "show", "dev", bridge
+    ):
+        run_command("ip", "addr", "add", f"{BRIDGE_ADDRESS}/{prefix}", "dev", bridge)
+    run_command("ip", "link", "set", bridge, "up")
+    run_command("ip", "route", "replace", service_cidr, "dev", bridge, "src", BRIDGE_ADDRESS)
 
 
 def delete_bridge(bridge: str = BRIDGE) -> None:
     """Delete the bridge (its routes go with it); nothing when it is absent."""
     if bridge_exists(bridge):
-        _run("ip", "link", "delete", bridge, "type", "bridge")
+        run_command("ip", "link", "delete", bridge, "type", "bridge")
 
 
 def install_guard(bridge: str = BRIDGE) -> None:
     """The guard chains, installed once: jumps are not doubled by a second call."""
     remove_guard()
-    _restore("iptables-restore", guard_script(bridge))
+    restore_rules("iptables-restore", guard_script(bridge))
 
 
 def remove_guard() -> None:
-    _restore(
-        "iptables-restore", removal_script(_run("iptables-save", "-t", "filter"), ("KCONNECT-",))
+    restore_rules(
+        "iptables-restore",
+        removal_script(run_command("iptables-save", "-t", "filter"), ("KCONNECT-",)),
     )
 
 
@@ -249,9 +252,9 @@ def remove_owned_rules() -> None:
         ("iptables-save", "iptables-restore"),
         ("ip6tables-save", "ip6tables-restore"),
     ):
-        _restore(restore, removal_script(_run(save)))
+        restore_rules(restore, removal_script(run_command(save)))
 
 
 def iptables_snapshot() -> str:
     """The IPv4 and IPv6 rules as ``iptables-save`` prints them, for comparing before and after."""
-    return _run("iptables-save") + _run("ip6tables-save")
+    return run_command("iptables-save") + run_command("ip6tables-save")
