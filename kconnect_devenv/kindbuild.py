@@ -530,12 +530,12 @@ def node_images(engine: Engine, work: Path, progress: Progress = None) -> NodeIm
 NODE_CHANGES: Final = (
     f"ENV PATH={IMAGE_PATH}",
     "ENV container=docker",
-    "STOPSIGNAL SIGRTMIN+3",
     'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
 )
 
 # kind's images/base/Dockerfile, for what a COPY cannot do.
 NODE_DOCKERFILE_STEPS: Final = """\
+STOPSIGNAL SIGRTMIN+3
 COPY files/ /
 RUN chmod 755 /kind /kind/bin /kind/bin/* /usr/local/bin/entrypoint /usr/bin/kubeadm \\
       /usr/bin/kubelet /usr/bin/kubectl \\

@@ -18,8 +18,9 @@ nothing a pod sends may leave the machine. This module holds the addresses and t
 - **Removal is by name.** :func:`removal_script` turns an ``iptables-save`` into the
   ``iptables-restore --noflush`` input that deletes every rule jumping to a chain with one of
   :data:`OWNED_PREFIXES` (``KUBE-`` of the kubelet and kube-proxy, ``CNI-`` of the CNI plugins,
-  ``KCONNECT-`` of the guard) and then those chains, leaving every other rule (Docker's, the
-  machine's) as it was. Both IPv4 and IPv6 tables are cleaned.
+  ``KCONNECT-NODE-`` of the guard) and then those chains, leaving every other rule (Docker's, the
+  kind guard of :mod:`kconnect_devenv.kindenv`, the machine's) as it was. Both IPv4 and IPv6
+  tables are cleaned.
 
 Failures raise :class:`NetworkError` with the command and its output. Stdlib only.
 """
@@ -45,7 +46,8 @@ HOST_ADDRESS: Final = "10.245.0.1"
 
 FORWARD_CHAIN: Final = "KCONNECT-NODE-FORWARD"
 INPUT_CHAIN: Final = "KCONNECT-NODE-INPUT"
-OWNED_PREFIXES: Final = ("KUBE-", "CNI-", "KCONNECT-")
+GUARD_PREFIX: Final = "KCONNECT-NODE-"
+OWNED_PREFIXES: Final = ("KUBE-", "CNI-", GUARD_PREFIX)
 COMMAND_TIMEOUT_S: Final = 30.0
 BUILTIN_CHAINS: Final = frozenset({"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"})
 
@@ -242,7 +244,7 @@ def install_guard(bridge: str = BRIDGE) -> None:
 def remove_guard() -> None:
     restore_rules(
         "iptables-restore",
-        removal_script(run_command("iptables-save", "-t", "filter"), ("KCONNECT-",)),
+        removal_script(run_command("iptables-save", "-t", "filter"), (GUARD_PREFIX,)),
     )
 
 

@@ -1,0 +1,119 @@
+"""``make kind-up`` for real: a kind cluster on the project's engine, the chart, the examples, and
+a KafkaConnector that goes Ready and writes records (docs/kind.md).
+
+It runs what ``make kind-up`` runs (``python -m kconnect_devenv.kindenv prepare``, then
+``e2e/kind/kind-up.sh`` with the environment that writes) and what ``make kind-down`` runs,
+the latter also when anything fails. It needs the images of ``make images`` and root, and it takes
+minutes, so it runs from ``make test-kind`` (``KCONNECT_TEST_KIND=1``), not in ``make test``.
+The steps' times are printed (``-s``), never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from kconnect_devenv import kindenv
+
+REPO = Path(__file__).resolve().parents[2]
+KIND_DIR = REPO / "e2e" / "kind"
+UP_TIMEOUT_S = 1500.0
+DOWN_TIMEOUT_S = 300.0
+READY_TIMEOUT_S = 300
+RECORDS = 5
+
+pytestmark = [
+    pytest.mark.skipif(
+        os.environ.get("KCONNECT_TEST_KIND") != "1",
+        reason="kind takes minutes: run `make test-kind` (KCONNECT_TEST_KIND=1)",
+    ),
+    pytest.mark.timeout(UP_TIMEOUT_S + 2 * DOWN_TIMEOUT_S + 2 * READY_TIMEOUT_S),
+]
+
+
+def _bash(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    env_file = kindenv.state_dir() / kindenv.ENV_FILE
+    return subprocess.run(
+        ["bash", "-c", f"set -euo pipefail; source '{env_file}'; {script}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _kubectl(args: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    quoted = " ".join(f"'{arg}'" for arg in args)
+    return _bash(f'kubectl --context "kind-${{KIND_CLUSTER_NAME}}" {quoted}', timeout)
+
+
+def _checked(result: subprocess.CompletedProcess[str], what: str) -> str:
+    assert result.returncode == 0, f"{what} exited with {result.returncode}:\n" + (
+        result.stdout[-4000:] + result.stderr[-4000:]
+    )
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def kind_cluster() -> Iterator[dict[str, float]]:
+    """The cluster of ``make kind-up``, deleted afterwards with everything prepared for it."""
+    times: dict[str, float] = {}
+    began = time.monotonic()
+    try:
+        kindenv.prepare(progress=print)
+        times["prepare"] = time.monotonic() - began
+        up = _bash(f"'{KIND_DIR / 'kind-up.sh'}'", UP_TIMEOUT_S)
+        times["kind-up.sh"] = time.monotonic() - began - times["prepare"]
+        print(up.stderr[-3000:])
+        _checked(up, "kind-up.sh")
+        yield times
+    finally:
+        down = _bash(f"'{KIND_DIR / 'kind-down.sh'}'", DOWN_TIMEOUT_S)
+        kindenv.release()
+        print(f"kind-down.sh: {down.returncode} {down.stderr[-500:]}")
+
+
+def test_the_example_kafkaconnector_goes_ready_and_writes_records(
+    kind_cluster: dict[str, float],
+) -> None:
+    began = time.monotonic()
+    _checked(
+        _kubectl(
+            [
+                "-n", "kconnect", "wait", "--for=condition=Ready", "kafkaconnector/users",
+                f"--timeout={READY_TIMEOUT_S}s",
+            ],
+            READY_TIMEOUT_S + 30,
+        ),
+        "kubectl wait for the KafkaConnector",
+    )  # fmt: skip
+    kind_cluster["kind-up.sh done to Ready"] = time.monotonic() - began
+    status = json.loads(
+        _checked(
+            _kubectl(["-n", "kconnect", "get", "kafkaconnector", "users", "-o", "json"], 60),
+            "kubectl get",
+        )
+    )["status"]
+    assert status["connectorState"]["state"] == "RUNNING", status
+    consumed = _checked(
+        _kubectl(
+            [
+                "-n", "kafka", "exec", "kafka-0", "--",
+                "/opt/kafka/bin/kafka-console-consumer.sh", "--bootstrap-server", "localhost:9092",
+                "--topic", "users", "--from-beginning", "--max-messages", str(RECORDS),
+                "--timeout-ms", "120000",
+            ],
+            180,
+        ),
+        "the console consumer",
+    )  # fmt: skip
+    records = [json.loads(line) for line in consumed.splitlines() if line.startswith("{")]
+    assert len(records) == RECORDS, consumed
+    print({step: round(seconds, 1) for step, seconds in kind_cluster.items()})
