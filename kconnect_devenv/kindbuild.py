@@ -641,7 +641,7 @@ KAFKA_RUN: Final = r"""#!/bin/sh
 # every KAFKA_<KEY> variable is the server.properties key <key> ("_" is ".", "__" is "_",
 # "___" is "-"), except KAFKA_HEAP_OPTS and KAFKA_OPTS, which are the JVM's options; CLUSTER_ID
 # formats the log directories on the first start.
-set -eu
+set -euf  # -f: the class path's "*" is Java's, not the shell's
 config_dir="${KAFKA_CONFIG_DIR:-/tmp/kafka}"
 mkdir -p "${config_dir}"
 config="${config_dir}/server.properties"

@@ -21,7 +21,7 @@ kconnect_devenv.kindenv prepare`` makes what they need and ``release`` undoes it
 - **The builds** (:mod:`kconnect_devenv.kindbuild`): kind, kubeadm, the node image, the Kafka
   image; and the cluster configuration :func:`cluster_config` for that node image (kind's
   ``kubeadmConfigPatches``: no negative OOM score for the kubelet and kube-proxy, kubeadm's CoreDNS
-  add-on off since the node image brings the cluster DNS, etcd's image tag).
+  add-on skipped since the node image brings the cluster DNS, etcd's image tag).
 - **The scripts' environment**, written to ``kind.env`` in the state directory: ``PATH`` with
   kind, kubectl, helm and the engine's docker client, ``DOCKER_HOST``, a ``KUBECONFIG`` of its own
   (the machine's ``~/.kube/config`` is not touched), ``KIND_CONFIG``, ``KAFKA_IMAGE`` and
@@ -104,11 +104,16 @@ nodes:
   - role: control-plane
     image: {node_image}
 kubeadmConfigPatches:
-  # The node image brings the cluster DNS (CoreDNS without forward); etcd is the control plane's.
+  # The node image brings the cluster DNS (CoreDNS without forward), so kubeadm skips its own; kind
+  # writes kubeadm's v1beta3 for 1.34, which has no dns.disabled, and skips preflight itself.
+  - |
+    kind: InitConfiguration
+    skipPhases:
+      - preflight
+      - addon/coredns
+  # etcd is the control plane's.
   - |
     kind: ClusterConfiguration
-    dns:
-      disabled: true
     etcd:
       local:
         imageTag: "{etcd_tag}"

@@ -55,9 +55,18 @@ def _kubectl(args: Sequence[str], timeout: float) -> subprocess.CompletedProcess
 
 
 def _checked(result: subprocess.CompletedProcess[str], what: str) -> str:
-    assert result.returncode == 0, f"{what} exited with {result.returncode}:\n" + (
-        result.stdout[-4000:] + result.stderr[-4000:]
-    )
+    """``result``'s output; on failure, an assertion with its output and the cluster's pods and
+    events, which say why more often than the command does."""
+    if result.returncode != 0:
+        cluster = _bash(
+            'kubectl --context "kind-${KIND_CLUSTER_NAME}" get pods -A -o wide; '
+            'kubectl --context "kind-${KIND_CLUSTER_NAME}" get events -A | tail -40',
+            60,
+        )
+        pytest.fail(
+            f"{what} exited with {result.returncode}:\n{result.stdout[-4000:]}"
+            f"{result.stderr[-4000:]}\n--- the cluster:\n{cluster.stdout}{cluster.stderr}"
+        )
     return result.stdout
 
 

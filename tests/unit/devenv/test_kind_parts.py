@@ -81,7 +81,7 @@ def test_the_cluster_config_runs_the_node_image_with_no_negative_oom_score() -> 
     by_kind = {patch["kind"]: patch for patch in patches}
     assert by_kind["KubeletConfiguration"]["oomScoreAdj"] == 0
     assert by_kind["KubeProxyConfiguration"]["oomScoreAdj"] == 0
-    assert by_kind["ClusterConfiguration"]["dns"] == {"disabled": True}
+    assert by_kind["InitConfiguration"]["skipPhases"] == ["preflight", "addon/coredns"]
     assert by_kind["ClusterConfiguration"]["etcd"]["local"]["imageTag"] == "3.6.16-0"
 
 
