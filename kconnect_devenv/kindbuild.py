@@ -34,7 +34,8 @@ add-ons pull can be had. Everything is built locally instead, once, into ``$KCON
   (it needs a shell); the pause and CoreDNS images of the real node.
 - **A Kafka image** (:func:`kafka_image`) for ``e2e/kind/kafka.yaml``: the broker's jars from the
   cache (:mod:`kconnect_devenv.kafka`) on Debian's Java 17 (:data:`KAFKA_BASE`), run by a script
-  that reads ``KAFKA_*`` variables as ``apache/kafka``'s image does.
+  that reads ``KAFKA_*`` variables as ``apache/kafka``'s image does, logging to standard output.
+  The cache holds the broker's jars only, so the image has none of Kafka's command-line tools.
 
 Images are tagged with a digest of everything they are made of, so an unchanged input is never
 rebuilt and a changed one always is. Failures raise :class:`KindBuildError` naming the step and
@@ -666,16 +667,21 @@ ${java} -Xmx256m kafka.tools.StorageTool format --config "${config}" \
 exec ${java} ${KAFKA_HEAP_OPTS:--Xmx512m} ${KAFKA_OPTS:-} kafka.Kafka "${config}"
 """
 
-KAFKA_TOOL: Final = """#!/bin/sh
-# {name}.sh of Apache Kafka's distribution, for kubectl exec.
-exec java -XX:-UsePerfData -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.xml \\
-  -cp '/opt/kafka/libs/*' {main} "$@"
+# The broker's log to standard output, where kubectl logs reads it.
+KAFKA_LOG4J2: Final = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders>
+    <Console name="console" target="SYSTEM_OUT">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+    </Console>
+  </Appenders>
+  <Loggers>
+    <Root level="INFO"><AppenderRef ref="console"/></Root>
+    <Logger name="kafka.request.logger" level="WARN"/>
+  </Loggers>
+</Configuration>
 """
-KAFKA_TOOLS: Final = {
-    "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
-    "kafka-console-producer": "org.apache.kafka.tools.ConsoleProducer",
-    "kafka-topics": "org.apache.kafka.tools.TopicCommand",
-}
 
 
 def kafka_image(engine: Engine, progress: Progress = None) -> str:
@@ -686,17 +692,13 @@ def kafka_image(engine: Engine, progress: Progress = None) -> str:
     base = import_base(engine, KAFKA_BASE, (f"ENV PATH={IMAGE_PATH}", "ENV LANG=C.UTF-8"), progress)
     files: dict[str, bytes] = {
         "files/usr/local/bin/kafka-run": KAFKA_RUN.encode(),
-        "files/opt/kafka/config/log4j2.xml": kafka.LOG4J2_CONFIG.read_bytes(),
-        **{
-            f"files/opt/kafka/bin/{name}.sh": KAFKA_TOOL.format(name=name, main=main).encode()
-            for name, main in KAFKA_TOOLS.items()
-        },
+        "files/opt/kafka/config/log4j2.xml": KAFKA_LOG4J2.encode(),
     }
     jars = sorted(libs.glob("*.jar"))
     dockerfile = (
         f"FROM {base}\n"
         "COPY files/ /\n"
-        "RUN chmod 755 /usr/local/bin/kafka-run /opt/kafka/bin/*.sh\n"
+        "RUN chmod 755 /usr/local/bin/kafka-run\n"
         "USER 1000:1000\n"
         'ENTRYPOINT ["/usr/local/bin/kafka-run"]\n'
     )

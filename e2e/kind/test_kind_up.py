@@ -1,5 +1,6 @@
 """``make kind-up`` for real: a kind cluster on the project's engine, the chart, the examples, and
-a KafkaConnector that goes Ready and writes records (docs/kind.md).
+a KafkaConnector that goes Ready and writes records (docs/kind.md), read back by a consumer in
+a pod of the worker image.
 
 It runs what ``make kind-up`` runs (``python -m kconnect_devenv.kindenv prepare``, then
 ``e2e/kind/kind-up.sh`` with the environment that writes) and what ``make kind-down`` runs,
@@ -27,6 +28,21 @@ UP_TIMEOUT_S = 1500.0
 DOWN_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 300
 RECORDS = 5
+# Run in a pod of the worker image (confluent-kafka is in it): the records of the example's topic.
+CONSUME = f"""
+import time
+from confluent_kafka import Consumer
+consumer = Consumer({{"bootstrap.servers": "kafka.kafka.svc:9092", "group.id": "kind-test",
+                     "auto.offset.reset": "earliest"}})
+consumer.subscribe(["users"])
+seen, deadline = 0, time.monotonic() + 120
+while seen < {RECORDS} and time.monotonic() < deadline:
+    message = consumer.poll(1.0)
+    if message is not None and message.error() is None:
+        print(message.value().decode(), flush=True)
+        seen += 1
+consumer.close()
+"""
 
 pytestmark = [
     pytest.mark.skipif(
@@ -114,14 +130,13 @@ def test_the_example_kafkaconnector_goes_ready_and_writes_records(
     consumed = _checked(
         _kubectl(
             [
-                "-n", "kafka", "exec", "kafka-0", "--",
-                "/opt/kafka/bin/kafka-console-consumer.sh", "--bootstrap-server", "localhost:9092",
-                "--topic", "users", "--from-beginning", "--max-messages", str(RECORDS),
-                "--timeout-ms", "120000",
+                "-n", "kconnect", "run", "records", "--rm", "-i", "--restart=Never",
+                "--image=kconnect-worker:dev", "--image-pull-policy=Never", "--command", "--",
+                "python", "-c", CONSUME,
             ],
-            180,
+            240,
         ),
-        "the console consumer",
+        "the consumer pod",
     )  # fmt: skip
     records = [json.loads(line) for line in consumed.splitlines() if line.startswith("{")]
     assert len(records) == RECORDS, consumed
