@@ -50,11 +50,9 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Final
@@ -176,13 +174,9 @@ def targets() -> tuple[controlplane.Target, ...]:
 
 
 def _binaries_digest() -> str:
-    digest = hashlib.sha256(BUILD_RECIPE.encode())
-    digest.update(controlplane.BUILD_RECIPE.encode())
-    for module in ("kind", "kubeadm", "localpath"):
-        for name in ("go.mod", "go.sum"):
-            digest.update(f"{module}/{name}\0".encode())
-            digest.update((SERVICE_DIR / module / name).read_bytes())
-    return digest.hexdigest()
+    return controlplane.modules_digest(
+        (BUILD_RECIPE, controlplane.BUILD_RECIPE), ("kind", "kubeadm", "localpath")
+    )
 
 
 def built_binaries() -> Path | None:
@@ -204,16 +198,8 @@ def binaries(progress: Progress = None) -> Path:
     home = home_dir(pins)
 
     def write(partial: Path) -> None:
-        go = controlplane.find_go()
-        env = controlplane.go_environment(os.environ, cache_root())
         with (home / "build.log").open("a", encoding="utf-8") as log:
-            for target in targets():
-                began = time.monotonic()
-                controlplane.go_build(go, target, partial / target.name, env, log)
-                log.write(f"# built {target.name} in {time.monotonic() - began:.0f}s\n")
-                log.flush()
-                if progress is not None:
-                    progress(f"built {target.name} in {time.monotonic() - began:.0f}s")
+            controlplane.go_build_all(targets(), partial, log, progress)
 
     return builds.produce(
         home / "bin",
