@@ -24,7 +24,7 @@ add-ons pull can be had. Everything is built locally instead, once, into ``$KCON
   container); the network is a static bridge CNI configuration for the one node's pod range
   instead of kindnetd, so ``/kind/manifests/default-cni.yaml`` holds the cluster DNS of
   :mod:`kconnect_devenv.clusterdns` (CoreDNS without ``forward``: nothing is resolved off the
-  machine; kubeadm's own CoreDNS add-on is disabled by the cluster configuration); the
+  machine; kubeadm's own CoreDNS add-on is skipped by the cluster configuration); the
   StorageClass is kind's own ``default-storage.yaml`` with the images built here.
 - **Images in the node** (:func:`node_images`): kube-apiserver, kube-controller-manager,
   kube-scheduler and etcd as one-binary OCI archives (:mod:`kconnect_devenv.ociimage`), named as
