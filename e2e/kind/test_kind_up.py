@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kconnect_devenv import kindenv
+from kconnect_devenv import hostsysctls, kindenv, nodenetwork
 
 REPO = Path(__file__).resolve().parents[2]
 KIND_DIR = REPO / "e2e" / "kind"
@@ -86,10 +86,16 @@ def _checked(result: subprocess.CompletedProcess[str], what: str) -> str:
     return result.stdout
 
 
+def _host_state() -> tuple[list[str], dict[str, str]]:
+    return nodenetwork.comparable_rules(nodenetwork.iptables_snapshot()), hostsysctls.snapshot()
+
+
 @pytest.fixture(scope="module")
 def kind_cluster() -> Iterator[dict[str, float]]:
-    """The cluster of ``make kind-up``, deleted afterwards with everything prepared for it."""
+    """The cluster of ``make kind-up``, deleted afterwards with everything prepared for it; the
+    host's rules and kernel settings must then be as they were before."""
     times: dict[str, float] = {}
+    before = _host_state()
     began = time.monotonic()
     try:
         kindenv.prepare(progress=print)
@@ -103,6 +109,23 @@ def kind_cluster() -> Iterator[dict[str, float]]:
         down = _bash(f"'{KIND_DIR / 'kind-down.sh'}'", DOWN_TIMEOUT_S)
         kindenv.release()
         print(f"kind-down.sh: {down.returncode} {down.stderr[-500:]}")
+    rules, settings = _host_state()
+    assert rules == before[0], "make kind-down left the host's iptables rules changed"
+    # A key may appear meanwhile (nf_conntrack loaded by the first rule that needs it).
+    assert {key: settings.get(key) for key in before[1]} == before[1]
+
+
+def test_a_node_opens_no_connection_to_the_host(kind_cluster: dict[str, float]) -> None:
+    # Nothing listens on port 9 of the bridge's host address: without the guard the connection
+    # would be refused at once; with it the SYN is dropped and the attempt times out.
+    assert "KCONNECT-KIND-FORWARD" in nodenetwork.run_command("iptables", "-S", "FORWARD")
+    gateway = kindenv.SUBNET.replace(".0/24", ".1")
+    attempt = _bash(
+        f'docker exec "${{KIND_CLUSTER_NAME}}-control-plane" timeout 3 '
+        f"bash -c 'echo > /dev/tcp/{gateway}/9'",
+        30,
+    )
+    assert attempt.returncode == 124, (attempt.returncode, attempt.stderr)
 
 
 def test_the_example_kafkaconnector_goes_ready_and_writes_records(
