@@ -570,19 +570,33 @@ def build(progress: Callable[[str], None] | None = None) -> Path:
     if done is not None:
         return done
     pins = read_pins()
-    home = home_dir(pins)
+    return produce_binaries(
+        bin_dir(pins),
+        home_dir(pins),
+        build_plan(pins),
+        digest=_build_digest,  # of the modules Go reads, even if they are edited meanwhile
+        done=lambda: built() is not None,
+        progress=progress,
+    )
+
+
+def produce_binaries(
+    output: Path,
+    home: Path,
+    targets: Sequence[Target],
+    *,
+    digest: Callable[[], str],
+    done: Callable[[], bool],
+    progress: Callable[[str], None] | None,
+) -> Path:
+    """``targets`` built into ``output`` with the contract of :func:`builds.produce` (marker
+    ``home/built``), their compiler output appended to ``home/build.log``."""
 
     def write(partial: Path) -> None:
         with (home / "build.log").open("a", encoding="utf-8") as log:
-            go_build_all(build_plan(pins), partial, log, progress)
+            go_build_all(targets, partial, log, progress)
 
-    return builds.produce(
-        bin_dir(pins),
-        home / "built",
-        digest=_build_digest,  # of the modules Go reads, even if they are edited meanwhile
-        done=lambda: built() is not None,
-        write=write,
-    )
+    return builds.produce(output, home / "built", digest=digest, done=done, write=write)
 
 
 def go_build_all(

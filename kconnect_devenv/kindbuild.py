@@ -194,19 +194,14 @@ def binaries(progress: Progress = None) -> Path:
     done = built_binaries()
     if done is not None:
         return done
-    pins = read_pins()
-    home = home_dir(pins)
-
-    def write(partial: Path) -> None:
-        with (home / "build.log").open("a", encoding="utf-8") as log:
-            controlplane.go_build_all(targets(), partial, log, progress)
-
-    return builds.produce(
+    home = home_dir(read_pins())
+    return controlplane.produce_binaries(
         home / "bin",
-        home / "built",
+        home,
+        targets(),
         digest=_binaries_digest,
         done=lambda: built_binaries() is not None,
-        write=write,
+        progress=progress,
     )
 
 
