@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
+.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -108,12 +108,21 @@ bench-java: setup kafka-fetch bench-java-fetch
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
 
-# kconnect on a local kind cluster, for people with Docker (docs/kind.md).
-kind-up:
-	e2e/kind/kind-up.sh
+# kconnect on a local kind cluster (docs/kind.md), on the project's engine with kind, a kind node
+# image and a Kafka image built here (no registry is needed); kind-down deletes it all again.
+# Elsewhere, e2e/kind/kind-up.sh runs alone with your own Docker, kind, kubectl and helm.
+kind-up: setup kafka-fetch cluster-build node-build images
+	$(PY) -m kconnect_devenv.kindenv prepare
+	source $(KCONNECT_CACHE)/kind/kind.env && e2e/kind/kind-up.sh
 
-kind-down:
-	e2e/kind/kind-down.sh
+kind-down: setup
+	if [[ -f $(KCONNECT_CACHE)/kind/kind.env ]]; then source $(KCONNECT_CACHE)/kind/kind.env && e2e/kind/kind-down.sh; fi
+	$(PY) -m kconnect_devenv.kindenv release
+
+# make kind-up and make kind-down for real, with a KafkaConnector going Ready and writing records
+# (e2e/kind/test_kind_up.py); it takes minutes, so it is not part of make test (docs/kind.md).
+test-kind: setup kafka-fetch cluster-build node-build images
+	KCONNECT_TEST_KIND=1 $(PY) -m pytest -s e2e/kind/test_kind_up.py
 
 # The images' hash-pinned locks from pyproject.toml (docs/images.md); PIP_COMPILE_ARGS=--upgrade
 # refreshes every pin.

@@ -10,8 +10,8 @@ it), for the CoreDNS image the project builds (:mod:`kconnect_devenv.nodebuild`)
   nothing may be forwarded off the machine (no ``forward`` plugin is even compiled in);
 - a one-replica Deployment with ``imagePullPolicy: Never`` (the image is imported into the node,
   never pulled), readiness on the ``ready`` plugin and liveness on ``health``;
-- the ``kube-dns`` Service at :data:`DNS_SERVICE_IP`, the address the kubelet gives pods as their
-  nameserver.
+- the ``kube-dns`` Service at :data:`DNS_SERVICE_IP` (or the address given), the address the
+  kubelet gives pods as their nameserver.
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ COREFILE: Final = f"""\
 """
 
 
-def manifests(image: str) -> list[JsonObject]:
+def manifests(image: str, service_ip: str = DNS_SERVICE_IP) -> list[JsonObject]:
+    """The DNS add-on's objects for ``image``, its Service at ``service_ip`` (the address the
+    kubelet's ``clusterDNS`` names: :data:`DNS_SERVICE_IP` on the real node, ``10.96.0.10`` on
+    kind)."""
     metadata = {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)}
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata},
@@ -144,7 +147,7 @@ def manifests(image: str) -> list[JsonObject]:
             "kind": "Service",
             "metadata": {"name": "kube-dns", "namespace": NAMESPACE, "labels": dict(LABELS)},
             "spec": {
-                "clusterIP": DNS_SERVICE_IP,
+                "clusterIP": service_ip,
                 "selector": dict(LABELS),
                 "ports": [
                     {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},

@@ -526,13 +526,18 @@ def bin_dir(pins: Pins | None = None) -> Path:
     return home_dir(pins) / "bin"
 
 
-def _build_digest() -> str:
-    digest = hashlib.sha256(BUILD_RECIPE.encode())
-    for module in ("kubernetes", "etcd", "helm"):
+def modules_digest(recipes: Sequence[str], modules: Sequence[str]) -> str:
+    """A digest of build recipes and of the wrapper modules' ``go.mod`` and ``go.sum``."""
+    digest = hashlib.sha256("".join(recipes).encode())
+    for module in modules:
         for name in ("go.mod", "go.sum"):
             digest.update(f"{module}/{name}\0".encode())
             digest.update((SERVICE_DIR / module / name).read_bytes())
     return digest.hexdigest()
+
+
+def _build_digest() -> str:
+    return modules_digest((BUILD_RECIPE,), ("kubernetes", "etcd", "helm"))
 
 
 def built() -> Path | None:
@@ -555,28 +560,53 @@ def build(progress: Callable[[str], None] | None = None) -> Path:
     if done is not None:
         return done
     pins = read_pins()
-    home = home_dir(pins)
-
-    def write(partial: Path) -> None:
-        go = find_go()
-        env = go_environment(os.environ, cache_root())
-        with (home / "build.log").open("a", encoding="utf-8") as log:
-            for target in build_plan(pins):
-                began = time.monotonic()
-                go_build(go, target, partial / target.name, env, log)
-                elapsed = time.monotonic() - began
-                log.write(f"# built {target.name} in {elapsed:.0f}s\n")
-                log.flush()
-                if progress is not None:
-                    progress(f"built {target.name} in {elapsed:.0f}s")
-
-    return builds.produce(
+    return produce_binaries(
         bin_dir(pins),
-        home / "built",
+        home_dir(pins),
+        build_plan(pins),
         digest=_build_digest,  # of the modules Go reads, even if they are edited meanwhile
         done=lambda: built() is not None,
-        write=write,
+        progress=progress,
     )
+
+
+def produce_binaries(
+    output: Path,
+    home: Path,
+    targets: Sequence[Target],
+    *,
+    digest: Callable[[], str],
+    done: Callable[[], bool],
+    progress: Callable[[str], None] | None,
+) -> Path:
+    """``targets`` built into ``output`` with the contract of :func:`builds.produce` (marker
+    ``home/built``), their compiler output appended to ``home/build.log``."""
+
+    def write(partial: Path) -> None:
+        with (home / "build.log").open("a", encoding="utf-8") as log:
+            go_build_all(targets, partial, log, progress)
+
+    return builds.produce(output, home / "built", digest=digest, done=done, write=write)
+
+
+def go_build_all(
+    targets: Sequence[Target],
+    output_dir: Path,
+    log: TextIO,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Build ``targets`` in order into ``output_dir/<name>`` with the project's Go environment,
+    each one's time in ``log`` and, if given, said to ``progress``."""
+    go = find_go()
+    env = go_environment(os.environ, cache_root())
+    for target in targets:
+        began = time.monotonic()
+        go_build(go, target, output_dir / target.name, env, log)
+        elapsed = time.monotonic() - began
+        log.write(f"# built {target.name} in {elapsed:.0f}s\n")
+        log.flush()
+        if progress is not None:
+            progress(f"built {target.name} in {elapsed:.0f}s")
 
 
 def go_build(go: str, target: Target, output: Path, env: Mapping[str, str], log: TextIO) -> None:

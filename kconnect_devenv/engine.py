@@ -22,11 +22,17 @@ Invariants:
   ``/etc/docker``), and the Docker client is pointed at the socket with a client configuration
   directory of its own (the machine's ``~/.docker`` may hold proxies or credential helpers). It
   makes no network: ``--bridge=none``, ``--iptables=false``, ``--ip-masq=false`` and
-  ``--ip-forward=false`` leave the host's interfaces, firewall and sysctls alone. Builds run with
+  ``--ip-forward=false`` leave the host's interfaces, firewall and sysctls alone; a port published
+  with ``-p 127.0.0.1::PORT`` is served by ``docker-proxy`` in the host's namespace, which
+  connects to the container's address (no NAT rule). Builds run with
   ``--network host`` (pip reaches the package index as the machine does); test containers run with
   ``--network none``. Two fixed paths stay outside the state directory: containerd 1.6 keeps its
   shims' sockets in ``/run/containerd/s`` while containers run, and dockerd makes the empty
   plugin directory ``/run/docker/plugins``; both are left empty.
+- **No capability root lacks.** Root here lacks ``CAP_SYS_RESOURCE``; Docker 20.10 asks runc for
+  every capability for a ``--privileged`` container (kind's nodes), which runc cannot grant. The
+  engine's default runtime is :mod:`kconnect_devenv.boundedrunc`, copied into ``data/``, which
+  drops from a spec what the bounding set lacks and runs runc.
 - **No negative OOM score.** dockerd asks for ``oom_score_adj=-500`` by default, for itself and for
   the containerd it starts; root here lacks ``CAP_SYS_RESOURCE``, which lowering it needs, so the
   engine runs with ``--oom-score-adjust=0``, which dockerd also hands to its containerd.
@@ -58,13 +64,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from kconnect_devenv import debian, lifecycle, mounts, processes
+from kconnect_devenv import boundedrunc, debian, lifecycle, mounts, processes
 from kconnect_devenv.lifecycle import cache_root
 
 PACKAGES: Final = ("docker.io",)  # brings containerd and runc
 DOCKERD: Final = Path("/usr/sbin/dockerd")
 # Debian's client, of the engine's own version; another `docker` on PATH may be any version.
 DOCKER: Final = Path("/usr/bin/docker")
+DOCKER_PROXY: Final = Path("/usr/sbin/docker-proxy")
 
 READY_TIMEOUT_S: Final = 60.0
 PING_TIMEOUT_S: Final = 2.0
@@ -82,6 +89,7 @@ LOG_FILE: Final = "dockerd.log"
 LOG_TAIL_LINES: Final = 40
 OOM_SCORE_ADJ: Final = 0
 USERS_LOCK: Final = "users.lock"
+RUNTIME: Final = "bounded-runc"
 SESSION_MARK: Final = "session-started"
 
 
@@ -226,8 +234,14 @@ def default_state_dir() -> Path:
 def daemon_config(engine: Engine) -> dict[str, object]:
     """dockerd's ``daemon.json``, read instead of the machine's. Settings are on the command line,
     where ``ps`` shows them, but for one that has no flag: the daemon's identity key, which dockerd
-    would otherwise create as ``/etc/docker/key.json``."""
-    return {"deprecated-key-path": str(engine.data_dir / "key.json")}
+    would otherwise create as ``/etc/docker/key.json``; and the runtime, which has a flag but no
+    way to make it the default: :mod:`kconnect_devenv.boundedrunc`, runc asked only for the
+    capabilities root here holds."""
+    return {
+        "deprecated-key-path": str(engine.data_dir / "key.json"),
+        "runtimes": {RUNTIME: {"path": str(engine.data_dir / RUNTIME)}},
+        "default-runtime": RUNTIME,
+    }
 
 
 def dockerd_command(engine: Engine, exec_root: Path) -> list[str]:
@@ -245,7 +259,10 @@ def dockerd_command(engine: Engine, exec_root: Path) -> list[str]:
         "--ip6tables=false",
         "--ip-masq=false",
         "--ip-forward=false",
-        "--userland-proxy=false",
+        # Published ports (kind publishes its API server on 127.0.0.1) are served by docker-proxy,
+        # a process in the host's namespace: no NAT rule, no forwarding.
+        "--userland-proxy=true",
+        f"--userland-proxy-path={DOCKER_PROXY}",
         # Root here lacks CAP_SYS_RESOURCE: no negative oom_score_adj for dockerd or its containerd.
         f"--oom-score-adjust={OOM_SCORE_ADJ}",
         "--log-level=info",
@@ -344,6 +361,9 @@ def _launch(_installed: None, attempt: lifecycle.Launch) -> Engine:
             f"({deepest} is longer than {MAX_SOCKET_PATH} bytes); use a shorter KCONNECT_CACHE"
         )
     processes.write_atomically(engine.config_path, json.dumps(daemon_config(engine)) + "\n")
+    runtime = engine.data_dir / RUNTIME
+    runtime.write_bytes(Path(boundedrunc.__file__).read_bytes())
+    runtime.chmod(0o755)
     (engine.data_dir / "client").mkdir()
     pid = attempt.spawn(
         "dockerd", dockerd_command(engine, exec_root), engine.log_path, engine.data_dir

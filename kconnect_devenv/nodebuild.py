@@ -28,10 +28,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
 import re
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TextIO
@@ -170,18 +168,10 @@ def build(progress: Callable[[str], None] | None = None) -> Dist:
     home = home_dir(pins)
 
     def write(partial: Path) -> None:
-        go = controlplane.find_go()
-        env = controlplane.go_environment(os.environ, cache_root())
         (partial / "bin").mkdir()
         (partial / "images").mkdir()
         with (home / "build.log").open("a", encoding="utf-8") as log:
-            for target in targets():
-                began = time.monotonic()
-                controlplane.go_build(go, target, partial / "bin" / target.name, env, log)
-                log.write(f"# built {target.name} in {time.monotonic() - began:.0f}s\n")
-                log.flush()
-                if progress is not None:
-                    progress(f"built {target.name} in {time.monotonic() - began:.0f}s")
+            controlplane.go_build_all(targets(), partial / "bin", log, progress)
             tag = _build_pause(pins, partial / "bin" / "pause", log)
         (partial / "pause-tag").write_text(tag + "\n", "ascii")
         ociimage.write_archive(

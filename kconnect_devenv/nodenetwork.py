@@ -18,8 +18,9 @@ nothing a pod sends may leave the machine. This module holds the addresses and t
 - **Removal is by name.** :func:`removal_script` turns an ``iptables-save`` into the
   ``iptables-restore --noflush`` input that deletes every rule jumping to a chain with one of
   :data:`OWNED_PREFIXES` (``KUBE-`` of the kubelet and kube-proxy, ``CNI-`` of the CNI plugins,
-  ``KCONNECT-`` of the guard) and then those chains, leaving every other rule (Docker's, the
-  machine's) as it was. Both IPv4 and IPv6 tables are cleaned.
+  ``KCONNECT-NODE-`` of the guard) and then those chains, leaving every other rule (Docker's, the
+  kind guard of :mod:`kconnect_devenv.kindenv`, the machine's) as it was. Both IPv4 and IPv6
+  tables are cleaned.
 
 Failures raise :class:`NetworkError` with the command and its output. Stdlib only.
 """
@@ -45,7 +46,8 @@ HOST_ADDRESS: Final = "10.245.0.1"
 
 FORWARD_CHAIN: Final = "KCONNECT-NODE-FORWARD"
 INPUT_CHAIN: Final = "KCONNECT-NODE-INPUT"
-OWNED_PREFIXES: Final = ("KUBE-", "CNI-", "KCONNECT-")
+GUARD_PREFIX: Final = "KCONNECT-NODE-"
+OWNED_PREFIXES: Final = ("KUBE-", "CNI-", GUARD_PREFIX)
 COMMAND_TIMEOUT_S: Final = 30.0
 BUILTIN_CHAINS: Final = frozenset({"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"})
 
@@ -155,7 +157,7 @@ def listening_on(address: str, proc_net: str) -> bool:
 # Host changes.
 
 
-def _run(*command: str, check: bool = True) -> str:
+def run_command(*command: str, check: bool = True) -> str:
     result = processes.run_tool(
         command, what=" ".join(command[:3]), timeout=COMMAND_TIMEOUT_S, error=NetworkError
     )
@@ -167,7 +169,7 @@ def _run(*command: str, check: bool = True) -> str:
     return result.stdout
 
 
-def _restore(tool: str, script: str) -> None:
+def restore_rules(tool: str, script: str) -> None:
     if not script:
         return
     try:
@@ -195,8 +197,8 @@ def require_tools() -> None:
 
 def add_host_address() -> None:
     """Add :data:`HOST_ADDRESS` to ``lo`` unless it is there."""
-    if HOST_ADDRESS not in _run("ip", "-4", "-o", "addr", "show", "dev", "lo"):
-        _run("ip", "addr", "add", f"{HOST_ADDRESS}/32", "dev", "lo")
+    if HOST_ADDRESS not in run_command("ip", "-4", "-o", "addr", "show", "dev", "lo"):
+        run_command("ip", "addr", "add", f"{HOST_ADDRESS}/32", "dev", "lo")
 
 
 def remove_host_address_if_unused() -> None:
@@ -204,8 +206,8 @@ def remove_host_address_if_unused() -> None:
     with contextlib.suppress(OSError):
         if listening_on(HOST_ADDRESS, Path("/proc/net/tcp").read_text("ascii")):
             return
-    if HOST_ADDRESS in _run("ip", "-4", "-o", "addr", "show", "dev", "lo"):
-        _run("ip", "addr", "del", f"{HOST_ADDRESS}/32", "dev", "lo", check=False)
+    if HOST_ADDRESS in run_command("ip", "-4", "-o", "addr", "show", "dev", "lo"):
+        run_command("ip", "addr", "del", f"{HOST_ADDRESS}/32", "dev", "lo", check=False)
 
 
 def bridge_exists(bridge: str = BRIDGE) -> bool:
@@ -215,31 +217,34 @@ def bridge_exists(bridge: str = BRIDGE) -> bool:
 def create_bridge(service_cidr: str, bridge: str = BRIDGE) -> None:
     """The bridge with the gateway address, up, the Service range routed onto it, no IPv6."""
     if not bridge_exists(bridge):
-        _run("ip", "link", "add", bridge, "type", "bridge")
+        run_command("ip", "link", "add", bridge, "type", "bridge")
     with contextlib.suppress(OSError):
         Path(f"/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6").write_text("1")
     prefix = ipaddress.ip_network(POD_CIDR).prefixlen
-    if f"{BRIDGE_ADDRESS}/{prefix}" not in _run("ip", "-4", "-o", "addr", "show", "dev", bridge):
-        _run("ip", "addr", "add", f"{BRIDGE_ADDRESS}/{prefix}", "dev", bridge)
-    _run("ip", "link", "set", bridge, "up")
-    _run("ip", "route", "replace", service_cidr, "dev", bridge, "src", BRIDGE_ADDRESS)
+    if f"{BRIDGE_ADDRESS}/{prefix}" not in run_command(
+        "ip", "-4", "-o", "addr", "show", "dev", bridge
+    ):
+        run_command("ip", "addr", "add", f"{BRIDGE_ADDRESS}/{prefix}", "dev", bridge)
+    run_command("ip", "link", "set", bridge, "up")
+    run_command("ip", "route", "replace", service_cidr, "dev", bridge, "src", BRIDGE_ADDRESS)
 
 
 def delete_bridge(bridge: str = BRIDGE) -> None:
     """Delete the bridge (its routes go with it); nothing when it is absent."""
     if bridge_exists(bridge):
-        _run("ip", "link", "delete", bridge, "type", "bridge")
+        run_command("ip", "link", "delete", bridge, "type", "bridge")
 
 
 def install_guard(bridge: str = BRIDGE) -> None:
     """The guard chains, installed once: jumps are not doubled by a second call."""
     remove_guard()
-    _restore("iptables-restore", guard_script(bridge))
+    restore_rules("iptables-restore", guard_script(bridge))
 
 
 def remove_guard() -> None:
-    _restore(
-        "iptables-restore", removal_script(_run("iptables-save", "-t", "filter"), ("KCONNECT-",))
+    restore_rules(
+        "iptables-restore",
+        removal_script(run_command("iptables-save", "-t", "filter"), (GUARD_PREFIX,)),
     )
 
 
@@ -249,9 +254,9 @@ def remove_owned_rules() -> None:
         ("iptables-save", "iptables-restore"),
         ("ip6tables-save", "ip6tables-restore"),
     ):
-        _restore(restore, removal_script(_run(save)))
+        restore_rules(restore, removal_script(run_command(save)))
 
 
 def iptables_snapshot() -> str:
     """The IPv4 and IPv6 rules as ``iptables-save`` prints them, for comparing before and after."""
-    return _run("iptables-save") + _run("ip6tables-save")
+    return run_command("iptables-save") + run_command("ip6tables-save")

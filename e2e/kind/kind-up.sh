@@ -6,8 +6,10 @@
 # applies the examples with their bootstrapServers pointed at that Kafka. Running it again rebuilds
 # and upgrades in place. `make kind-down` deletes the cluster.
 #
-# Environment: KIND_CLUSTER_NAME (kconnect), IMAGE_TAG (dev), WORKER_IMAGE (kconnect-worker),
-# OPERATOR_IMAGE (kconnect-operator), KCONNECT_NAMESPACE (kconnect), SKIP_EXAMPLES (unset).
+# Environment: KIND_CLUSTER_NAME (kconnect), KIND_CONFIG (e2e/kind/cluster.yaml), IMAGE_TAG (dev),
+# WORKER_IMAGE (kconnect-worker), OPERATOR_IMAGE (kconnect-operator), KAFKA_IMAGE (apache/kafka:4.1.1),
+# KIND_LOAD_IMAGES (more images to load, unset), SKIP_IMAGE_BUILD (unset: build the images here),
+# KCONNECT_NAMESPACE (kconnect), SKIP_EXAMPLES (unset).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +21,8 @@ IMAGE_TAG="${IMAGE_TAG:-dev}"
 WORKER_IMAGE="${WORKER_IMAGE:-kconnect-worker}"
 OPERATOR_IMAGE="${OPERATOR_IMAGE:-kconnect-operator}"
 WAIT_TIMEOUT="${WAIT_TIMEOUT:-300s}"
+KIND_CONFIG="${KIND_CONFIG:-${here}/cluster.yaml}"
+KAFKA_IMAGE="${KAFKA_IMAGE:-apache/kafka:4.1.1}"
 
 need docker "build the images"
 need kind "run the local cluster (https://kind.sigs.k8s.io)"
@@ -37,23 +41,27 @@ log "kind cluster ${KIND_CLUSTER_NAME}"
 if kind get clusters 2>/dev/null | grep -qx "${KIND_CLUSTER_NAME}"; then
   echo "reusing the existing cluster" >&2
 else
-  kind create cluster --name "${KIND_CLUSTER_NAME}" --config "${here}/cluster.yaml" --wait 120s
+  kind create cluster --name "${KIND_CLUSTER_NAME}" --config "${KIND_CONFIG}" --wait 120s
 fi
 
 log "images ${WORKER_IMAGE}:${IMAGE_TAG} and ${OPERATOR_IMAGE}:${IMAGE_TAG}"
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "${repo}/pyproject.toml")"
 revision="$(git -C "${repo}" rev-parse HEAD 2>/dev/null || echo unknown)"
-for target in worker operator; do
-  if [[ "${target}" == worker ]]; then image="${WORKER_IMAGE}"; else image="${OPERATOR_IMAGE}"; fi
-  docker build --target "${target}" --tag "${image}:${IMAGE_TAG}" \
-    --build-arg VERSION="${version}" --build-arg REVISION="${revision}" "${repo}"
-done
+if [[ -z "${SKIP_IMAGE_BUILD:-}" ]]; then
+  for target in worker operator; do
+    if [[ "${target}" == worker ]]; then image="${WORKER_IMAGE}"; else image="${OPERATOR_IMAGE}"; fi
+    docker build --target "${target}" --tag "${image}:${IMAGE_TAG}" \
+      --build-arg VERSION="${version}" --build-arg REVISION="${revision}" "${repo}"
+  done
+fi
+# shellcheck disable=SC2086  # KIND_LOAD_IMAGES is a list of image names
 kind load docker-image --name "${KIND_CLUSTER_NAME}" \
-  "${WORKER_IMAGE}:${IMAGE_TAG}" "${OPERATOR_IMAGE}:${IMAGE_TAG}"
+  "${WORKER_IMAGE}:${IMAGE_TAG}" "${OPERATOR_IMAGE}:${IMAGE_TAG}" ${KIND_LOAD_IMAGES:-}
 
-log "Kafka at ${KAFKA_BOOTSTRAP}"
+log "Kafka ${KAFKA_IMAGE} at ${KAFKA_BOOTSTRAP}"
 kc create namespace "${KAFKA_NAMESPACE}" --dry-run=client -o yaml | kc apply -f -
-kc apply -n "${KAFKA_NAMESPACE}" -f "${here}/kafka.yaml"
+sed -e "s|image: apache/kafka:4.1.1|image: ${KAFKA_IMAGE}|" "${here}/kafka.yaml" \
+  | kc apply -n "${KAFKA_NAMESPACE}" -f -
 kc rollout status -n "${KAFKA_NAMESPACE}" statefulset/kafka --timeout="${WAIT_TIMEOUT}"
 
 log "the kconnect chart in namespace ${KCONNECT_NAMESPACE}"

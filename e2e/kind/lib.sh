@@ -16,6 +16,7 @@ need() {
   fi
 }
 
+# log MESSAGE: a step's heading, with the seconds since the script started.
 log() {
-  printf '\n==> %s\n' "$*" >&2
+  printf '\n==> [%ss] %s\n' "${SECONDS}" "$*" >&2
 }

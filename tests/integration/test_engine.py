@@ -4,7 +4,8 @@ Each test module's engine lives in a short private directory (containerd's socke
 to 107 bytes), so these tests never touch the engine that ``make images`` uses. They check what
 kconnect_devenv/engine.py promises: its own socket and configuration, no negative OOM score (root
 here lacks CAP_SYS_RESOURCE), no network of its own, images kept across a restart, nothing left
-mounted or running after ``stop``, and a failed start that shows dockerd's log.
+mounted or running after ``stop``, a failed start that shows dockerd's log, and what kind needs of
+it: a privileged container that starts with the capabilities root holds, a published port.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import json
 import shutil
 import tarfile
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kconnect_devenv import engine
+from kconnect_devenv import baseimage, engine
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -180,6 +183,59 @@ def test_a_session_leaves_an_engine_it_did_not_start_running() -> None:
         with engine.session(state_dir) as used:
             assert used.pid == started.pid
         assert engine.running(state_dir) == started
+    finally:
+        engine.stop(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _host_bounding_set() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(
+        next(line for line in status.splitlines() if line.startswith("CapBnd:")).split()[1], 16
+    )
+
+
+@pytest.mark.skipif(
+    baseimage.built(baseimage.RUNTIME) is None, reason="the runtime base is not made: make images"
+)
+def test_a_privileged_container_gets_what_root_holds_and_a_published_port_answers() -> None:
+    """kind's nodes are privileged and publish the API server on 127.0.0.1 (docs/kind.md)."""
+    tarball = baseimage.built(baseimage.RUNTIME)
+    assert tarball is not None
+    state_dir = _short_dir()
+    try:
+        started = engine.start(state_dir, die_with_parent=True)
+        started.docker("image", "import", "--change", f"ENV PATH={baseimage.IMAGE_PATH}",
+                       str(tarball), "kconnect-test/python:1", timeout=300)  # fmt: skip
+        status = started.docker(
+            "run", "--rm", "--privileged", "--network=none", "kconnect-test/python:1",
+            "cat", "/proc/self/status", timeout=60,
+        )  # fmt: skip
+        effective = next(line for line in status.splitlines() if line.startswith("CapEff:"))
+        granted = int(effective.split()[1], 16)
+        # Every capability Docker 20.10 knows (up to CAP_AUDIT_READ) that root holds; none it lacks.
+        assert granted & ~_host_bounding_set() == 0
+        assert granted == _host_bounding_set() & (1 << 38) - 1
+        started.docker("network", "create", "--subnet=10.251.0.0/29", "kc-test", timeout=60)
+        try:
+            started.docker(
+                "run", "-d", "--name=web", "--network=kc-test", "-p", "127.0.0.1::8000",
+                "kconnect-test/python:1", "python3", "-m", "http.server", "8000", timeout=60,
+            )  # fmt: skip
+            port = started.docker("port", "web", "8000", timeout=60).strip().rsplit(":", 1)[1]
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
+                        assert reply.status == 200
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+        finally:
+            started.docker("rm", "--force", "web", timeout=60)
+            started.docker("network", "rm", "kc-test", timeout=60)
     finally:
         engine.stop(state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
