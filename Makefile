@@ -69,8 +69,11 @@ demo-k8s-down: setup
 
 # The integration tests read Kafka Connect's own config definitions from its jars
 # (tests/integration/test_java_config_keys.py), fetched into the cache once, and run the images.
+# The kind path (make kind-up, a KafkaConnector Ready, make kind-down) runs after the main session,
+# whose real node is down by then: one node per machine.
 test: setup kafka-fetch cluster-build node-build bench-java-fetch images
 	$(PY) -m pytest --durations=25 tests e2e
+	KCONNECT_TEST_KIND=1 $(PY) -m pytest e2e/kind/test_kind_up.py
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
@@ -120,7 +123,7 @@ kind-down: setup
 	$(PY) -m kconnect_devenv.kindenv release
 
 # make kind-up and make kind-down for real, with a KafkaConnector going Ready and writing records
-# (e2e/kind/test_kind_up.py); it takes minutes, so it is not part of make test (docs/kind.md).
+# (e2e/kind/test_kind_up.py, about 2 minutes warm); make test runs it last.
 test-kind: setup kafka-fetch cluster-build node-build images
 	KCONNECT_TEST_KIND=1 $(PY) -m pytest -s e2e/kind/test_kind_up.py
 

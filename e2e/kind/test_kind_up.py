@@ -5,7 +5,8 @@ a pod of the worker image.
 It runs what ``make kind-up`` runs (``python -m kconnect_devenv.kindenv prepare``, then
 ``e2e/kind/kind-up.sh`` with the environment that writes) and what ``make kind-down`` runs,
 the latter also when anything fails. It needs the images of ``make images`` and root, and it takes
-minutes, so it runs from ``make test-kind`` (``KCONNECT_TEST_KIND=1``), not in ``make test``.
+minutes and must not run beside the e2e tier's node, so it runs in a session of its own:
+``make test-kind``, and ``make test`` after its main session (``KCONNECT_TEST_KIND=1``).
 The steps' times are printed (``-s``), never asserted.
 """
 
