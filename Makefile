@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
+.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -26,6 +26,17 @@ kafka-up: setup
 
 kafka-down: setup
 	$(PY) -m kconnect_devenv.kafka down
+
+# The Schema Registry (Apicurio Registry, docs/registry.md): fetched with Maven once; registry-up
+# starts the broker of kafka-up too if it is not running and prints SCHEMA_REGISTRY_URL= last.
+registry-fetch: setup
+	$(PY) -m kconnect_devenv.registry fetch
+
+registry-up: setup
+	$(PY) -m kconnect_devenv.registry up
+
+registry-down: setup
+	$(PY) -m kconnect_devenv.registry down
 
 # The local Kubernetes control plane (docs/controlplane.md). The first build compiles it from Go
 # modules (about 6 minutes on 2 cores); later runs find it built and return at once.
@@ -68,17 +79,18 @@ demo-k8s-down: setup
 	$(PY) -m examples.demo_k8s down
 
 # The integration tests read Kafka Connect's own config definitions from its jars
-# (tests/integration/test_java_config_keys.py), fetched into the cache once, and run the images.
+# (tests/integration/test_java_config_keys.py), fetched into the cache once, run the images, and
+# run the Schema Registry (tests/integration/test_schema_registry_service.py).
 # The kind path (make kind-up, a KafkaConnector Ready, make kind-down) runs after the main session,
 # whose real node is down by then: one node per machine.
-test: setup kafka-fetch cluster-build node-build bench-java-fetch images
+test: setup kafka-fetch registry-fetch cluster-build node-build bench-java-fetch images
 	$(PY) -m pytest --durations=25 tests e2e
 	KCONNECT_TEST_KIND=1 $(PY) -m pytest e2e/kind/test_kind_up.py
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-test-integration: setup kafka-fetch cluster-build node-build bench-java-fetch images
+test-integration: setup kafka-fetch registry-fetch cluster-build node-build bench-java-fetch images
 	$(PY) -m pytest tests/integration
 
 lint: setup

@@ -18,6 +18,7 @@ the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier a
 from __future__ import annotations
 
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
-from kconnect_devenv import controlplane, kafka
+from kconnect_devenv import controlplane, kafka, registry
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
@@ -75,6 +76,34 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[controlp
 def kafka_bootstrap(kafka_broker: kafka.Broker) -> str:
     """``bootstrap.servers`` of this session's broker, e.g. ``127.0.0.1:40123``."""
     return kafka_broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def schema_registry_credentials() -> tuple[str, str]:
+    """The user name and password (new for each session) of :func:`schema_registry`."""
+    return "registry-user", secrets.token_urlsafe(16)
+
+
+@pytest.fixture(scope="session")
+def schema_registry(
+    tmp_path_factory: pytest.TempPathFactory,
+    kafka_broker: kafka.Broker,
+    schema_registry_credentials: tuple[str, str],
+) -> Iterator[registry.Registry]:
+    """This session's Schema Registry (Apicurio, ``make registry-fetch``) on the session's broker,
+    with HTTP basic auth for :func:`schema_registry_credentials`."""
+    state_dir = tmp_path_factory.mktemp("registry")
+    started = registry.start(
+        state_dir,
+        bootstrap=kafka_broker.bootstrap,
+        topic_prefix=f"registry-{uuid.uuid4().hex[:8]}",
+        users=dict([schema_registry_credentials]),
+        die_with_parent=True,
+    )
+    try:
+        yield started
+    finally:
+        registry.stop(state_dir)
 
 
 @pytest.fixture(scope="session")
