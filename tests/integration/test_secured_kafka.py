@@ -395,6 +395,7 @@ def test_a_task_whose_own_client_cannot_use_the_cluster_fails_saying_why(
         "sasl_ssl-scram256-jks",
         "sasl_ssl-scram512-pkcs12",
         "sasl_ssl-oauthbearer-pem-certificates",
+        "sasl_plaintext-scram512",
         "ssl-mtls-jks",
     ],
 )
