@@ -53,7 +53,7 @@ from typing import Any, Final, Literal
 import confluent_kafka
 from confluent_kafka import Producer
 
-from bench import compare_report, javaconnect
+from bench import compare_report, javaconnect, listeners
 from bench.distributed import TASKS, TUNED, Distributed, RebalanceResult, Victim
 from bench.measure import (
     FILE_SINK,
@@ -68,7 +68,7 @@ from bench.measure import (
 from bench.procs import HarnessError, WorkerFactory, WorkerProcess
 from bench.report import Target, fmt_number
 from bench.run import machine
-from bench.session import private_broker
+from bench.session import private_broker, private_secured_broker
 from kconnect_devenv import kafka
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -366,11 +366,20 @@ class Session:
 
     # --- workloads -------------------------------------------------------------------------------
 
-    def throughput_run(self, w: Throughput, runtime: RuntimeName) -> RunResult:
+    def throughput_run(
+        self,
+        w: Throughput,
+        runtime: RuntimeName,
+        client: Mapping[str, str] | None = None,
+        check: Callable[[WorkerProcess], None] | None = None,
+    ) -> RunResult:
+        """One run of `w` on `runtime`; `client` adds worker keys (the listener's address and
+        security keys), `check` looks at the worker once the records are through."""
         run = self.bench.fresh(f"{runtime}-{w.name}")
         props = self.bench.worker_props(
             w.converter, SOURCE_FLUSH_MS if w.kind == "source" else SINK_FLUSH_MS, run
         )
+        props.update(client or {})
         source = self.input(w.input)
         if w.kind == "source":
             topic = f"{run}-out"
@@ -385,7 +394,7 @@ class Session:
             }
             worker = self.start(runtime)(self.bench.workdir, run, props, [connector])
             try:
-                return self.bench.timed_source(worker, run, topic, self.records)
+                return self.bench.timed_source(worker, run, topic, self.records, check)
             finally:
                 self.bench.delete_topic(topic)
         out = self.bench.workdir / f"{run}.txt"
@@ -398,7 +407,7 @@ class Session:
             **w.extra,
         }
         worker = self.start(runtime)(self.bench.workdir, run, props, [connector])
-        return self.bench.timed_sink(worker, run, out, self.records)
+        return self.bench.timed_sink(worker, run, out, self.records, check)
 
 
 def _describe(r: RunResult) -> str:
@@ -745,6 +754,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "section in place of the last full run's, noting the commit they were measured at",
     )
     parser.add_argument(
+        "--listener",
+        choices=listeners.CHOICES,
+        default=None,
+        help="measure the throughput workloads (--only, default "
+        f"{','.join(listeners.DEFAULT_WORKLOADS)}) on a secured broker over its PLAINTEXT "
+        "listener and over this one (SCRAM-SHA-512 over TLS), both runtimes; prints them, and "
+        "with --update puts them into their own docs section",
+    )
+    parser.add_argument(
         "--replot",
         action="store_true",
         help="measure nothing: draw the docs section and plots again from latest.json",
@@ -758,6 +776,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("expected a positive number of records and of repeats")
     names = {w.name: w for w in THROUGHPUT}
     wanted = [n for n in args.only.split(",") if n]
+    if args.listener and not wanted:
+        wanted = list(listeners.DEFAULT_WORKLOADS)
     if args.update and (not wanted or args.quick):
         parser.error("--update takes --only NAME[,NAME] and full runs (not --quick)")
     unknown = [n for n in wanted if n not in names]
@@ -844,6 +864,41 @@ def _summary(c: compare_report.Comparison) -> str:
     )
 
 
+def _measure_listeners(args: argparse.Namespace, libs: Path) -> int:
+    """``--listener``: the workloads over PLAINTEXT and the secured listener (bench.listeners)."""
+    with private_secured_broker("kconnect-bench-listener-", args.timeout, log) as (
+        broker,
+        bench,
+        dist,
+    ):
+        starters: dict[RuntimeName, WorkerFactory] = {
+            "kconnect": WorkerProcess,
+            "java": functools.partial(javaconnect.JavaWorker, libs=libs),
+        }
+        log(
+            f"secured broker: PLAINTEXT {broker.plaintext_bootstrap}, SASL_SSL "
+            f"{broker.bootstrap('SASL_SSL')}; {args.records:,} records per run, {args.repeat} "
+            "run(s) per runtime and listener"
+        )
+        # No reference to the session outlives the block: its clients close before the broker.
+        rows = listeners.measure(
+            Session(bench, dist, starters, args.records, args.repeat, args.quick),
+            args.only,
+            broker,
+            log,
+        )
+    for line_ in listeners.table(rows):
+        print(line_)
+    if args.update:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        settings_ = listeners.settings(
+            args.records, args.repeat, machine()["kconnect commit"], when
+        )
+        for path in listeners.write(rows, settings_, doc=DOC, results=RESULTS):
+            log(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.replot:
@@ -853,6 +908,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     try:
         libs = javaconnect.fetch()
+        if args.listener:
+            return _measure_listeners(args, libs)
         with private_broker("kconnect-bench-java-", args.timeout, log) as (bootstrap, bench, dist):
             starters: dict[RuntimeName, WorkerFactory] = {
                 "kconnect": WorkerProcess,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
@@ -144,10 +145,16 @@ class Bench:
         return self.timed_source(worker, run, topic, records)
 
     def timed_source(
-        self, worker: WorkerProcess, connector: str, topic: str, records: int
+        self,
+        worker: WorkerProcess,
+        connector: str,
+        topic: str,
+        records: int,
+        check: Callable[[WorkerProcess], None] | None = None,
     ) -> RunResult:
         """Time `worker`'s `connector` from RUNNING until `topic` holds exactly `records`
-        records; the worker is stopped on every path."""
+        records; then `check` the worker, still running, outside the timed window. The worker
+        is stopped on every path."""
         try:
             t0 = worker.wait_running(connector, self.timeout, STATUS_POLL_S)
             cpu0 = cpu_seconds(worker.pid)
@@ -176,6 +183,8 @@ class Bench:
             cpu = cpu_seconds(worker.pid) - cpu0
             if high != records:
                 raise worker.fail(f"{topic} has {high} records, expected exactly {records}")
+            if check is not None:
+                check(worker)
         finally:
             worker.stop()
         return RunResult(records - high0, now - t0, cpu, max_rss, first or 0.0)
@@ -201,10 +210,16 @@ class Bench:
         return self.timed_sink(worker, run, out, records)
 
     def timed_sink(
-        self, worker: WorkerProcess, connector: str, out: Path, records: int
+        self,
+        worker: WorkerProcess,
+        connector: str,
+        out: Path,
+        records: int,
+        check: Callable[[WorkerProcess], None] | None = None,
     ) -> RunResult:
         """Time `worker`'s `connector` from RUNNING until `out` holds exactly `records` lines;
-        the worker is stopped and `out` removed on every path."""
+        then `check` the worker, still running, outside the timed window. The worker is stopped
+        and `out` removed on every path."""
         try:
             t0 = worker.wait_running(connector, self.timeout, STATUS_POLL_S)
             cpu0 = cpu_seconds(worker.pid)
@@ -238,6 +253,8 @@ class Bench:
             cpu = cpu_seconds(worker.pid) - cpu0
             if lines != records:
                 raise worker.fail(f"{out} has {lines} lines, expected exactly {records}")
+            if check is not None:
+                check(worker)
         finally:
             worker.stop()
             out.unlink(missing_ok=True)

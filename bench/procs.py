@@ -97,6 +97,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def connected_ports(pid: int) -> set[int]:
+    """The remote ports of `pid`'s established TCP connections (IPv4 and IPv6), read from
+    ``/proc``: its socket inodes from ``/proc/<pid>/fd``, their peers from
+    ``/proc/<pid>/net/tcp*``."""
+    inodes = set()
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):  # a descriptor closed while we read
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/net/{table}") as f:
+            next(f)  # the header
+            for row in f:
+                fields = row.split()
+                # local_address rem_address st ... inode (fields 1, 2, 3 and 9); 01 is ESTABLISHED
+                if fields[3] == "01" and fields[9] in inodes:
+                    ports.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
 class WorkerFactory(Protocol):
     """Starts one worker of some runtime: :class:`WorkerProcess` itself for kconnect, or a
     subclass with its runtime's command."""

@@ -72,20 +72,21 @@ ACL_TIMEOUT_S: Final = 30.0
 
 
 def connect_worker_acls(group_prefix: str, topic_prefix: str) -> tuple[Acl, ...]:
-    """The ACLs a kconnect worker needs (docs/security.md), no more, for clusters whose
-    ``group.id`` starts with ``group_prefix`` (their internal and task topics start with the group
-    id) and connectors whose topics (and dead-letter queues) start with ``topic_prefix``."""
+    """The ACLs docs/security.md lists for a kconnect worker, with prefixed patterns: for
+    clusters whose ``group.id`` starts with ``group_prefix`` (their internal topics are named
+    ``<group.id>-configs`` ... and their task topics start with the group id too) and connectors
+    whose topics (and dead-letter queues) start with ``topic_prefix``."""
     return (
-        # Internal topics and per-connector task topics: created, read, written, deleted.
-        ("TOPIC", group_prefix, "PREFIXED", "ALL"),
+        # Internal topics (created, read, written) and task topics (also grown and deleted).
+        *(
+            ("TOPIC", group_prefix, "PREFIXED", op)
+            for op in ("CREATE", "READ", "WRITE", "ALTER", "DELETE")
+        ),
         # The cluster's own group, and each sink connector's group `connect-<name>`.
         ("GROUP", group_prefix, "PREFIXED", "READ"),
         ("GROUP", "connect-", "PREFIXED", "READ"),
-        # Connectors' topics: sources write (and may create), sinks read, DLQs are created.
-        *(
-            ("TOPIC", topic_prefix, "PREFIXED", op)
-            for op in ("DESCRIBE", "READ", "WRITE", "CREATE")
-        ),
+        # Connectors' topics: sources write, sinks read, dead-letter queues are created.
+        *(("TOPIC", topic_prefix, "PREFIXED", op) for op in ("READ", "WRITE", "CREATE")),
     )
 
 

@@ -1,8 +1,12 @@
-"""The benchmark harness against a real worker and broker: a run whose task fails stops there.
+"""The benchmark harness against a real worker and broker.
 
 `make bench` and `make bench-java` allow each run up to ten minutes. A task that FAILS after it was
 seen RUNNING used to leave the harness polling the output for the whole of that; now a run checks
 the connector's status about once a second and stops with the worker's own failure.
+
+`python -m bench.compare --listener sasl_ssl` runs both runtimes over a secured broker's PLAINTEXT
+and SASL_SSL listeners and checks, from the worker process's own connections, that each run used
+the listener it is counted for; a short form of it runs here so the path cannot rot.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from bench import compare, javaconnect, listeners
 from bench.measure import JSON, Bench
-from bench.procs import HarnessError, kill_all
+from bench.procs import HarnessError, WorkerProcess, kill_all
+from bench.session import private_secured_broker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -38,3 +44,49 @@ def test_a_sink_run_whose_task_fails_stops_with_the_failure(
     finally:
         kill_all()
         bench.close()
+
+
+# --- over SASL_SSL (python -m bench.compare --listener sasl_ssl) ---------------------------------
+
+
+@pytest.mark.timeout(420)
+def test_both_runtimes_move_records_over_sasl_ssl_and_plaintext(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The `--listener sasl_ssl` path end to end, with a few records: both runtimes, both
+    workloads, both listeners of one secured broker, each run's connections checked."""
+    if javaconnect.fetched() is None:
+        pytest.fail(
+            f"Kafka Connect's jars are not in {javaconnect.libs_dir()}: fetch them with "
+            "`make bench-java-fetch`"
+        )
+    assert compare.main(["--listener", "sasl_ssl", "--records", "200", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "×" in line]
+    assert len(rows) == 4, out  # {source, sink} × {kconnect, Java}
+    assert not any("not run" in row for row in rows), out
+    for kind in ("source_string", "sink_string"):
+        for runtime in ("kconnect", "java"):
+            for listener in ("PLAINTEXT", "SASL_SSL"):
+                assert f"{kind} {runtime} over {listener} 1/1: " in out, out
+
+
+def test_a_worker_on_another_listener_than_the_one_measured_fails_the_run(
+    tmp_path: Path,
+) -> None:
+    """The listener check can fail: a worker given the PLAINTEXT listener's keys, checked as if it
+    ran over SASL_SSL, stops the run naming the port it used."""
+    with private_secured_broker("kconnect-test-listener-", 120.0, print) as (broker, bench, dist):
+        by_name = listeners.listeners(broker)
+        session = compare.Session(
+            bench, dist, {"kconnect": WorkerProcess}, records=50, repeat=1, quick=True
+        )
+        workload = next(w for w in compare.THROUGHPUT if w.name == "sink_string")
+        check = listeners.listener_check(by_name["SASL_SSL"], listeners.broker_ports(broker))
+        with pytest.raises(HarnessError, match="listener") as info:
+            session.throughput_run(workload, "kconnect", by_name["PLAINTEXT"].client, check)
+        assert f"port(s) {broker.broker.port}" in str(info.value)
+        # The same worker keys pass the check of their own listener.
+        ok = listeners.listener_check(by_name["PLAINTEXT"], listeners.broker_ports(broker))
+        assert session.throughput_run(workload, "kconnect", by_name["PLAINTEXT"].client, ok)
+        del session  # its clients close before the broker stops

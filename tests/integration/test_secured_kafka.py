@@ -11,17 +11,17 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaError
 
 from bench import javaconnect
 from bench.procs import WorkerProcess, kill_all
 from kconnect_devenv import kafka_pki, oidc_issuer, secured_kafka
 from tests.support.cluster import Cluster, wait_all_running
-from tests.support.workers import Standalone, wait_until, write_properties
+from tests.support.workers import Standalone, Worker, wait_until, write_properties
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -33,35 +33,6 @@ PASSWORDS = (
 )
 FAIL_WITHIN_S = 30.0
 WRONG = "not-the-password"
-
-
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[oidc_issuer.Issuer]:
-    with oidc_issuer.Issuer(
-        tmp_path_factory.mktemp("oidc"), secured_kafka.oauth_clients()
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def secured(
-    tmp_path_factory: pytest.TempPathFactory, issuer: oidc_issuer.Issuer
-) -> Iterator[secured_kafka.SecuredBroker]:
-    state = tmp_path_factory.mktemp("secured-kafka")
-    broker = secured_kafka.start(
-        state,
-        tmp_path_factory.mktemp("pki") / "pki",
-        jwks_url=issuer.jwks_url,
-        issuer=issuer.url,
-        # Only what docs/security.md says a worker needs: Cluster's groups start with "cluster-",
-        # this module's topics with "secured-".
-        worker_acls=secured_kafka.connect_worker_acls("cluster-", "secured-"),
-        die_with_parent=True,
-    )
-    try:
-        yield broker
-    finally:
-        secured_kafka.stop(state)
 
 
 def _jaas(mechanism: str, user: str = "worker", password: str | None = None) -> str:
@@ -181,6 +152,15 @@ def _client_props(
             "ssl.keystore.location": str(_encrypted_pem_keystore(pki)),
             "ssl.key.password": PEM_KEY_LOCK,
         }
+    if case == "ssl-no-hostname-check":
+        # The certificate names another host; an empty algorithm turns the check off, as in Java.
+        return {
+            "bootstrap.servers": b.bootstrap("WRONG_HOST"),
+            "security.protocol": "SSL",
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(pki.ca),
+            "ssl.endpoint.identification.algorithm": "",
+        }
     raise AssertionError(case)
 
 
@@ -210,6 +190,7 @@ CASES = (
     "ssl-mtls-pkcs12",
     "ssl-mtls-pem",
     "ssl-mtls-pem-file-encrypted-key",
+    "ssl-no-hostname-check",
 )
 
 
@@ -408,7 +389,15 @@ def test_a_task_whose_own_client_cannot_use_the_cluster_fails_saying_why(
 
 
 @pytest.mark.parametrize(
-    "case", ["sasl_ssl-scram512-pkcs12", "sasl_ssl-oauthbearer-pem-certificates", "ssl-mtls-jks"]
+    "case",
+    [
+        "sasl_ssl-plain-pem",
+        "sasl_ssl-scram256-jks",
+        "sasl_ssl-scram512-pkcs12",
+        "sasl_ssl-oauthbearer-pem-certificates",
+        "sasl_plaintext-scram512",
+        "ssl-mtls-jks",
+    ],
 )
 def test_distributed_workers_move_records_and_dead_letters_over_a_secured_listener(
     case: str,
@@ -559,3 +548,197 @@ def test_a_distributed_worker_that_cannot_authenticate_says_why(
         assert WRONG not in worker.log()
     finally:
         cluster.close()
+
+
+@pytest.mark.parametrize("case", sorted(set(WORKER_FAILURES) - {"wrong password"}))
+def test_a_distributed_worker_that_cannot_use_the_cluster_says_why(
+    case: str,
+    secured: secured_kafka.SecuredBroker,
+    issuer: oidc_issuer.Issuer,
+    tmp_path: Path,
+) -> None:
+    cluster = Cluster(tmp_path, secured.plaintext_bootstrap, **_failing(case, secured, issuer))
+    try:
+        worker = cluster.start(wait=False)
+        try:
+            code = worker.proc.wait(FAIL_WITHIN_S + 15)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the worker still runs after {FAIL_WITHIN_S + 15:.0f}s:\n{worker.log()}")
+        assert code != 0
+        assert WORKER_FAILURES[case] in worker.log(), worker.log()
+        _no_secret_in(worker.log().replace(WRONG, ""))
+    finally:
+        cluster.close()
+
+
+def _overridden(kind: str, tmp_path: Path, topic: str) -> tuple[str, dict[str, str], str]:
+    """A connector whose own `kind` client (producer, consumer or admin) logs in differently
+    from the worker: with a wrong password (producer, admin) or as a user without ACLs
+    (consumer); its name and config, and the phrase its task's trace must hold."""
+    source, sink = _file_pipeline(tmp_path, topic, ["a"])
+    if kind == "producer":
+        connector, user, password = source, "worker", WRONG
+        expected = "wrong password or unknown user"
+    elif kind == "consumer":
+        connector, user, password = sink, "stranger", None
+        expected = "missing ACL"
+    else:
+        # A sink's admin client creates its dead-letter queue.
+        connector, user, password = sink, "worker", WRONG
+        connector["errors.tolerance"] = "all"
+        connector["errors.deadletterqueue.topic.name"] = f"{topic}-dlq"
+        connector["errors.deadletterqueue.topic.replication.factor"] = "1"
+        expected = "wrong password or unknown user"
+    connector[f"{kind}.override.sasl.jaas.config"] = _jaas("SCRAM-SHA-256", user, password)
+    name = connector.pop("name")
+    return name, connector, expected
+
+
+def _failed_trace(worker: Worker, name: str) -> str | None:
+    return next(
+        (
+            t.get("trace", "")
+            for t in worker.status(name).get("tasks", [])
+            if t["state"] == "FAILED"
+        ),
+        None,
+    )
+
+
+@pytest.mark.parametrize("mode", ["standalone", "distributed"])
+@pytest.mark.parametrize("kind", ["producer", "consumer", "admin"])
+def test_a_connectors_client_override_reaches_its_client_in_either_mode(
+    mode: str,
+    kind: str,
+    secured: secured_kafka.SecuredBroker,
+    issuer: oidc_issuer.Issuer,
+    tmp_path: Path,
+) -> None:
+    """`producer.override.`, `consumer.override.` and `admin.override.` security keys are the
+    ones that connector's own client logs in with: the worker's own clients may use the cluster,
+    the connector's may not, and its task fails saying why."""
+    client = _client_props("sasl_ssl-scram256-jks", secured, issuer)
+    name, connector, expected = _overridden(kind, tmp_path, f"secured-override-{mode}-{kind}")
+    if mode == "standalone":
+        s = Standalone(tmp_path, secured.plaintext_bootstrap)
+        close = s.close
+        worker = s.start([{"name": name, **connector}], worker=_worker_props(s, client))
+    else:
+        cluster = Cluster(tmp_path, secured.plaintext_bootstrap, **client)
+        close = cluster.close
+        worker = cluster.start()
+        status, body = worker.request("POST", "/connectors", {"name": name, "config": connector})
+        assert status == 201, body
+    try:
+        trace = wait_until(
+            f"the {kind} override's task to fail",
+            lambda: _failed_trace(worker, name),
+            timeout=FAIL_WITHIN_S,
+        )
+        assert expected in trace, trace
+        assert WRONG not in worker.log()
+        assert "stranger-secret" not in worker.log()
+    finally:
+        close()
+
+
+def _provided(secrets: Path, b: secured_kafka.SecuredBroker) -> dict[str, str]:
+    """Worker keys whose password comes from a file config provider: SCRAM-SHA-512 over TLS."""
+    (secrets / "kafka.properties").write_text(
+        "jaas=" + _jaas("SCRAM-SHA-512").replace("\\", "\\\\") + "\n"
+    )
+    return {
+        "config.providers": "file",
+        "config.providers.file.class": (
+            "org.apache.kafka.common.config.provider.FileConfigProvider"
+        ),
+        "bootstrap.servers": b.bootstrap("SASL_SSL"),
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.jaas.config": f"${{file:{secrets}/kafka.properties:jaas}}",
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(b.pki.ca),
+    }
+
+
+def _config_topic_records(bootstrap: str, topic: str) -> list[bytes]:
+    """Every record of the config topic, read as the super user."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"check-{topic}",
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+        }
+    )
+    records: list[bytes] = []
+    try:
+        consumer.subscribe([topic])
+
+        def at_end() -> bool:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                return False
+            err = msg.error()
+            if err is not None:
+                return bool(err.code() == KafkaError._PARTITION_EOF)
+            records.append((msg.key() or b"") + b"=" + (msg.value() or b""))
+            return False
+
+        wait_until(f"the end of {topic}", at_end, 60)
+    finally:
+        consumer.close()
+    return records
+
+
+@pytest.mark.parametrize("mode", ["standalone", "distributed"])
+def test_a_password_from_a_config_provider_is_never_shown_in_clear(
+    mode: str, secured: secured_kafka.SecuredBroker, tmp_path: Path
+) -> None:
+    """The worker's and a connector's producer's SCRAM password come from a file provider: the
+    records move, and the password is in no log line, REST answer, status or (distributed) config
+    topic record; the config topic holds the variable as written."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    worker_keys = _provided(secrets, secured)
+    topic = f"secured-provided-{mode}"
+    source, sink = _file_pipeline(tmp_path, topic, ["x", "y"])
+    variable = worker_keys["sasl.jaas.config"]
+    source["producer.override.sasl.jaas.config"] = variable
+    if mode == "standalone":
+        s = Standalone(tmp_path, secured.plaintext_bootstrap)
+        close = s.close
+        worker = s.start([source, sink], worker=_worker_props(s, worker_keys))
+    else:
+        cluster = Cluster(tmp_path, secured.plaintext_bootstrap, **worker_keys)
+        close = cluster.close
+        worker = cluster.start()
+        for config in (source, sink):
+            name = config.pop("name")
+            status, body = worker.request("POST", "/connectors", {"name": name, "config": config})
+            assert status == 201, body
+    try:
+        out = tmp_path / "out.txt"
+        wait_until(
+            "the records to pass through Kafka",
+            lambda: out.exists() and out.read_text().splitlines() == ["x", "y"],
+            90,
+        )
+        assert (
+            worker.get("/connectors/secured-source/config")["producer.override.sasl.jaas.config"]
+            == variable
+        )
+        answers = [
+            worker.get("/connectors?expand=info&expand=status"),
+            worker.get("/connectors/secured-source/status"),
+            worker.get("/connectors/secured-source/tasks"),
+        ]
+        shown = [worker.log(), *map(str, answers)]
+        if mode == "distributed":
+            records = _config_topic_records(secured.plaintext_bootstrap, f"{cluster.group}-configs")
+            assert any(variable.encode() in r for r in records), records
+            shown += [r.decode(errors="replace") for r in records]
+        for text in shown:
+            _no_secret_in(text)
+    finally:
+        close()

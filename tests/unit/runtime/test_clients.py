@@ -2,6 +2,8 @@ import pytest
 
 from kconnect.errors import ConfigError
 from kconnect.worker.clients import (
+    admin_config,
+    connector_admin_config,
     consumer_config,
     group_protocol_chosen,
     max_poll_records,
@@ -277,4 +279,25 @@ def test_a_task_is_never_built_with_an_unsafe_override_and_its_error_shows_no_va
             connector="c",
             task=0,
             policy="All",
+        )
+
+
+def test_a_connectors_admin_client_takes_its_admin_overrides() -> None:
+    """The dead-letter queue's admin client: the worker's admin keys, then the connector's
+    `admin.override.` keys, translated; with no override it is the worker's admin client."""
+    worker = {**WORKER, "admin.sasl.mechanism": "SCRAM-SHA-512"}
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="dlq" password="dlq-secret";'
+    )
+    conf = connector_admin_config(
+        worker, {"admin.override.sasl.jaas.config": jaas}, connector="c", policy="All"
+    )
+    assert conf["security.protocol"] == "SASL_PLAINTEXT"
+    assert conf["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert (conf["sasl.username"], conf["sasl.password"]) == ("dlq", "dlq-secret")
+    assert connector_admin_config(worker, {}, connector="c", policy="All") == admin_config(worker)
+    with pytest.raises(ConfigError, match=r"admin\.override\.sasl\.jaas\.config"):
+        connector_admin_config(
+            worker, {"admin.override.sasl.jaas.config": jaas}, connector="c", policy="None"
         )

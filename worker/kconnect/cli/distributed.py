@@ -66,8 +66,12 @@ def run_distributed(worker_path: str) -> int:
     ensure_internal_topics(admin, internal_topics(config))
     client_config = clients.admin_config(props)
     client_config.setdefault("bootstrap.servers", config.bootstrap_servers)
-    offsets = KafkaOffsetStore(config.offset_storage_topic, client_config=client_config)
-    status = KafkaStatusStore(config.status_storage_topic, client_config=client_config)
+    offsets = KafkaOffsetStore(
+        config.offset_storage_topic, client_config=client_config, reader_group=config.group_id
+    )
+    status = KafkaStatusStore(
+        config.status_storage_topic, client_config=client_config, reader_group=config.group_id
+    )
     offsets.start()
     status.start()
     worker = Worker("unbound", props, config, plugin_registry(config), offsets, status)

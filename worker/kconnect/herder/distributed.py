@@ -130,6 +130,7 @@ class DistributedHerder(CommonHerder):
             client_config=self._client_config,
             on_record=self._on_config_record,
             name="config",
+            reader_group=config.group_id,
         )
         self._membership = self._make_membership()
 
@@ -193,8 +194,11 @@ class DistributedHerder(CommonHerder):
         self._membership.set_topics(sorted(self._topics(self._state)))
         self._membership.start()
         if not self._membership.wait_joined(timeout):
+            failure = self._membership.failure
             raise ConfigError(
-                f"could not join the worker group {self._cfg.group_id!r} within {timeout:.0f}s"
+                f"could not join the worker group {self._cfg.group_id!r}: {failure}"
+                if failure is not None
+                else f"could not join the worker group {self._cfg.group_id!r} within {timeout:.0f}s"
             )
         self._request_reconcile()
         self._ready = True

@@ -22,6 +22,10 @@ state its new owner reported (Kafka Connect's `putSafe`).
 The group uses the classic protocol, because its session timeout is the client's to choose
 (`session.timeout.ms`, Kafka Connect's default 10 s), while KIP-848's is set by the broker (45 s
 by default). The task topics carry no records; the consumer is there for the group.
+
+A missing ACL (on the group, or on a task topic the worker subscribes to) is no error librdkafka
+gets past by retrying: it is kept in `failure`, saying which ACL, and `wait_joined` returns at
+once instead of waiting out its timeout, so a worker that cannot join says why within seconds.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 
+from kconnect.worker import client_errors
+
 log = logging.getLogger(__name__)
 CLIENT_LOG = logging.getLogger("kconnect.librdkafka")
 
@@ -44,6 +50,7 @@ Callback = Callable[[frozenset[TopicPartition]], None]
 
 
 _GROUP_METADATA_MAGIC = b"CGMDv2:"
+_FAILURE_CHECK_S = 0.2
 
 
 def group_generation(metadata: bytes) -> int | None:
@@ -129,6 +136,8 @@ class Membership:
         self._thread = threading.Thread(target=self._run, name="membership", daemon=True)
         self._joined = threading.Event()
         self._stopped = threading.Event()
+        self.failure: str | None = None
+        """Why this worker cannot be a member: a missing ACL (see `client_errors`)."""
         self.assigned: frozenset[TopicPartition] = frozenset()
         self.generation = 0
         """The group generation of the last assignment (0 before the first)."""
@@ -144,7 +153,12 @@ class Membership:
         return self._joined.is_set()
 
     def wait_joined(self, timeout: float) -> bool:
-        return self._joined.wait(timeout)
+        """True once joined; False after `timeout`, or as soon as `failure` is known."""
+        deadline = time.monotonic() + timeout
+        while not self._joined.wait(min(_FAILURE_CHECK_S, max(deadline - time.monotonic(), 0))):
+            if self.failure is not None or time.monotonic() >= deadline:
+                return False
+        return True
 
     def set_topics(self, topics: list[str]) -> None:
         """Subscribe to these task topics (the change is made on the membership thread).
@@ -186,7 +200,7 @@ class Membership:
                         KafkaError._PARTITION_EOF,
                         KafkaError.UNKNOWN_TOPIC_OR_PART,
                     ):
-                        log.warning("group membership: %s", err)
+                        self._on_error(err)
         except Exception:
             log.exception("group membership failed")
             raise
@@ -248,3 +262,6 @@ class Membership:
 
     def _on_error(self, err: KafkaError) -> None:
         log.warning("group membership: %s", err)
+        hint = client_errors.authorization_hint(err.code())
+        if hint is not None and self.failure is None:
+            self.failure = f"{hint} ({err.str()})"

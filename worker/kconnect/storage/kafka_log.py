@@ -7,7 +7,9 @@ is that reader plus a producer for writing back.
 Invariants:
 - One consumer, created by `start` and then owned by the reader thread alone: no other thread
   ever touches it. It `assign()`s every partition of the topic from the beginning; it joins no
-  group and commits nothing (`group.id` is set only because librdkafka requires one).
+  group and commits nothing. `group.id` is set only because librdkafka requires one, and it
+  still looks the group's coordinator up, which needs `Describe` on the group: so the worker
+  gives its own `group.id` (`reader_group`), whose ACL it has anyway (docs/security.md).
 - `on_record` runs on the reader thread, in offset order within a partition. An exception from
   it is logged and the record counts as read; the thread carries on.
 - `read_to_end` is a barrier: it asks the broker for the end offsets *now* (with the admin
@@ -30,6 +32,10 @@ Invariants:
   partitioned by murmur2, as Java's producer does, so both runtimes put a key in the same
   partition.
 - Every wait is bounded and raises `TimeoutError` when its time is up.
+- A reader that may not read (a missing ACL on the topic, or `Describe` on `reader_group`) stops
+  and fails every `read_to_end` with a `ConnectError` saying so. `start` returns only once the
+  reader has fetched from every partition at least once (a record or the end-of-partition
+  event), so an empty topic it may not read fails `start` too, instead of seeming read.
 """
 
 from __future__ import annotations
@@ -67,6 +73,11 @@ RecordCallback = Callable[[bytes | None, bytes | None, int, int], None]
 _POLL_S = 0.1
 _ATTEMPT_S = 5.0
 """Bound of one round of ListOffsets: waiting longer on stale leaders never helps."""
+# Errors no retry fixes: what the principal lacks an ACL on.
+_AUTHORIZATION = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "the topic",
+    KafkaError.GROUP_AUTHORIZATION_FAILED: "its consumer group (the worker's group.id)",
+}
 _BACKOFF_FIRST_S = 0.1
 _BACKOFF_MAX_S = 2.0
 # Errors that mean the client's metadata names the wrong leader or leader epoch: a fresh client
@@ -139,9 +150,11 @@ class KafkaLog:
         client_config: Mapping[str, str],
         on_record: RecordCallback,
         name: str,
+        reader_group: str | None = None,
     ) -> None:
         self.topic = topic
         self.name = name
+        self._reader_group = reader_group or f"kconnect-log-{name}"
         self._on_record = on_record
         self._client_config = dict(client_config)
         self._cond = threading.Condition()
@@ -152,6 +165,7 @@ class KafkaLog:
         self._first_failure: KafkaError | None = None
         self._stopping = threading.Event()
         self._reader_error: BaseException | None = None
+        self._fetched: set[int] = set()  # partitions the reader has fetched from at least once
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
         self._admin = self._new_admin()
@@ -200,7 +214,7 @@ class KafkaLog:
                 self._client_config,
                 **{
                     "client.id": f"{self.name}-consumer",
-                    "group.id": f"kconnect-log-{self.name}",
+                    "group.id": self._reader_group,
                     "enable.auto.commit": "false",
                     "enable.auto.offset.store": "false",
                     "enable.partition.eof": "true",
@@ -219,6 +233,7 @@ class KafkaLog:
         self._thread.start()
         try:
             self.read_to_end(max(deadline - time.monotonic(), 0.0))
+            self._wait_fetched(deadline)
         except BaseException:
             self.stop()
             raise
@@ -268,7 +283,11 @@ class KafkaLog:
                 if messages:
                     self._handle(messages)
         except BaseException as e:
-            log.exception("%s: reader thread failed", self.name)
+            if isinstance(e, ConnectError):
+                # A missing ACL: the message says it all, a traceback would only hide it.
+                log.error("%s: reader thread stopped: %s", self.name, e)  # noqa: TRY400
+            else:
+                log.exception("%s: reader thread failed", self.name)
             with self._cond:
                 self._reader_error = e
                 self._cond.notify_all()
@@ -277,6 +296,21 @@ class KafkaLog:
                 consumer.close()
             except (KafkaException, RuntimeError):
                 log.exception("%s: closing the consumer failed", self.name)
+
+    def _wait_fetched(self, deadline: float) -> None:
+        with self._cond:
+            while not self._fetched.issuperset(self._partitions):
+                if self._reader_error is not None:
+                    raise ConnectError(
+                        f"{self.name}: the reader of topic {self.topic!r} failed: "
+                        f"{self._reader_error}"
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"{self.name}: topic {self.topic!r} not fetched to its end in time"
+                    )
+                self._cond.wait(min(remaining, 0.2))
 
     def _handle(self, messages: list[Message]) -> None:
         advanced: dict[int, int] = {}
@@ -288,6 +322,12 @@ class KafkaLog:
                 if err.code() == KafkaError._PARTITION_EOF:
                     if partition is not None and offset is not None:
                         advanced[partition] = max(advanced.get(partition, 0), offset)
+                elif err.code() in _AUTHORIZATION:
+                    raise ConnectError(
+                        f"cannot read topic {self.topic!r}: missing ACL: the worker's principal "
+                        f"is not allowed to use {_AUTHORIZATION[err.code()]} ({err.str()}); "
+                        "grant it the ACLs a Connect worker needs (see docs/security.md)"
+                    )
                 else:
                     log.warning("%s: error reading topic %r: %s", self.name, self.topic, err)
                 continue
@@ -306,6 +346,7 @@ class KafkaLog:
             advanced[partition] = max(advanced.get(partition, 0), offset + 1)
         if advanced:
             with self._cond:
+                self._fetched.update(advanced)
                 for partition, position in advanced.items():
                     if position > self._positions.get(partition, 0):
                         self._positions[partition] = position

@@ -45,13 +45,18 @@ class KafkaOffsetStore(MemoryOffsetStore):
         *,
         client_config: Mapping[str, str],
         name: str = "offsets",
+        reader_group: str | None = None,
         write_timeout: float = 30.0,
     ) -> None:
         super().__init__()
         self.topic = topic
         self._write_timeout = write_timeout
         self._log = KafkaLog(
-            topic, client_config=client_config, on_record=self._on_record, name=name
+            topic,
+            client_config=client_config,
+            on_record=self._on_record,
+            name=name,
+            reader_group=reader_group,
         )
 
     def start(self, timeout: float = 60.0) -> None:

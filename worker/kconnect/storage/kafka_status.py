@@ -152,7 +152,12 @@ class KafkaStatusStore(StatusStore):
     """The status topic, folded into memory. Thread-safe; `start` before use."""
 
     def __init__(
-        self, topic: str, *, client_config: Mapping[str, str], name: str = "status"
+        self,
+        topic: str,
+        *,
+        client_config: Mapping[str, str],
+        name: str = "status",
+        reader_group: str | None = None,
     ) -> None:
         self.topic = topic
         self._lock = threading.Lock()
@@ -160,7 +165,11 @@ class KafkaStatusStore(StatusStore):
         self._tasks: dict[TaskId, StateInfo] = {}
         self._topics: dict[ConnectorName, set[str]] = {}
         self._log = KafkaLog(
-            topic, client_config=client_config, on_record=self._on_record, name=name
+            topic,
+            client_config=client_config,
+            on_record=self._on_record,
+            name=name,
+            reader_group=reader_group,
         )
 
     def start(self, timeout: float = 60.0) -> None:

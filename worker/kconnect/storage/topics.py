@@ -168,6 +168,15 @@ def _create(admin: AdminClient, topics: Sequence[InternalTopic], deadline: float
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 log.info("Internal topic %r was created concurrently", name)
                 continue
+            if isinstance(err, KafkaError) and err.code() in (
+                KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+            ):
+                raise ConnectError(
+                    f"cannot create internal topic {name!r}: missing ACL: the worker's principal "
+                    "is not allowed to create the topic; grant it Create on the topic (or the "
+                    f"cluster), or create the topic beforehand (see docs/security.md): {e}"
+                ) from None
             raise ConnectError(f"cannot create internal topic {name!r}: {e}") from None
         except TimeoutError:
             raise TimeoutError(f"creating internal topic {name!r} did not finish in time") from None

@@ -553,3 +553,17 @@ def max_poll_records(worker_props: Mapping[str, str], connector_props: Mapping[s
 def admin_config(worker_props: Mapping[str, str]) -> dict[str, str]:
     merged = {**_inherited(worker_props), **admin_client_props(worker_props)}
     return translate(merged, "admin")
+
+
+def connector_admin_config(
+    worker_props: Mapping[str, str],
+    connector_props: Mapping[str, str],
+    *,
+    connector: str,
+    policy: str,
+) -> dict[str, str]:
+    """A connector's own admin client (its dead-letter queue's): the worker's admin keys with the
+    connector's `admin.override.` keys on top, as Kafka Connect builds it."""
+    merged = {**_inherited(worker_props), **admin_client_props(worker_props)}
+    merged.update(_overrides(worker_props, connector_props, "admin.override.", policy, connector))
+    return translate(merged, "admin")

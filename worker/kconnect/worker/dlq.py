@@ -16,6 +16,7 @@ instead of being committed past: the failed record is read again after a restart
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from kconnect.api.types import TaskId
 from kconnect.errors import ConnectError
+from kconnect.worker import client_errors
 from kconnect.worker.error_handling import ProcessingContext, class_name_of
 from kconnect.worker.task import CLIENT_LOG, format_trace
 from kconnect.worker.task_metrics import TaskMetrics
@@ -44,6 +46,7 @@ EXCEPTION_STACKTRACE = HEADER_PREFIX + "exception.stacktrace"
 
 TOPIC_KEY = "errors.deadletterqueue.topic.name"
 REPLICATION_KEY = "errors.deadletterqueue.topic.replication.factor"
+_METADATA_TIMEOUT_S = 30.0
 
 
 def context_headers(
@@ -68,15 +71,32 @@ def context_headers(
     ]
 
 
-def ensure_topic(admin_config: Mapping[str, str], topic: str, replication_factor: int) -> None:
-    """Create the queue's topic when it is missing; an error names the key to fix."""
-    admin = AdminClient(dict(admin_config))
-    try:
-        # All topics, not `topic=`: a metadata request for one topic may auto-create it on
-        # brokers with auto.create.topics.enable, with the broker's defaults.
-        metadata = admin.list_topics(timeout=30)
-    except KafkaException as e:
-        raise ConnectError(f"{TOPIC_KEY}={topic}: cannot read the topic's metadata: {e}") from None
+def ensure_topic(
+    admin_config: Mapping[str, str],
+    topic: str,
+    replication_factor: int,
+    timeout: float = _METADATA_TIMEOUT_S,
+) -> None:
+    """Create the queue's topic when it is missing; an error names the key to fix. A client that
+    cannot log in (wrong password, refused certificate ...) fails at once, saying which."""
+    failures = client_errors.Failures(admin_config)
+    conf: dict[str, Any] = {**admin_config, "error_cb": failures}
+    admin = AdminClient(conf)
+    deadline = time.monotonic() + timeout
+    while True:
+        admin.poll(0)  # serves error_cb, which an admin client calls only when polled
+        if failures.reason is not None:
+            raise ConnectError(f"{TOPIC_KEY}={topic}: cannot use Kafka: {failures.reason}")
+        try:
+            # All topics, not `topic=`: a metadata request for one topic may auto-create it on
+            # brokers with auto.create.topics.enable, with the broker's defaults.
+            metadata = admin.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+            break
+        except KafkaException as e:
+            if time.monotonic() >= deadline:
+                raise ConnectError(
+                    f"{TOPIC_KEY}={topic}: cannot read the topic's metadata: {e}"
+                ) from None
     found = metadata.topics.get(topic)
     if found is not None and found.error is None and found.partitions:
         return
@@ -91,9 +111,12 @@ def ensure_topic(admin_config: Mapping[str, str], topic: str, replication_factor
             err = e.args[0] if e.args else None
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 return
+            hint = client_errors.exception_hint(e)
             raise ConnectError(
                 f"Could not initialize dead letter queue with {TOPIC_KEY}={topic} and "
-                f"{REPLICATION_KEY}={replication_factor}: {e}"
+                f"{REPLICATION_KEY}={replication_factor}: "
+                + (f"{hint}: Create on the topic, or create it beforehand: " if hint else "")
+                + str(e)
             ) from None
 
 

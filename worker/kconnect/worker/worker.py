@@ -397,7 +397,12 @@ class Worker:
         )
         admin_config = {
             "bootstrap.servers": self.config.bootstrap_servers,
-            **clients.admin_config(self.worker_props),
+            **clients.connector_admin_config(
+                self.worker_props,
+                connector_props,
+                connector=task_id.connector,
+                policy=self.config.connector_client_config_override_policy,
+            ),
         }
 
         def make() -> DeadLetterQueueReporter:
