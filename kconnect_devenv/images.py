@@ -312,7 +312,19 @@ def build(
     Each target's build stage is built and tagged first (from the same cache), then the target;
     afterwards the layers that no tag reaches any more (those of earlier sources) are pruned, so
     the engine's data root does not grow with every edit.
+
+    One build runs at a time per cache (``images/build.lock``): sessions that build beside each
+    other (parallel test workers, two checkouts) would otherwise tag the same images, write the
+    same logs and prune layers another build still uses. The second build finds the engine's cache
+    warm and takes seconds.
     """
+    with processes.locked(cache_root() / "images" / "build.lock"):
+        return _build(engine_, targets, progress)
+
+
+def _build(
+    engine_: Engine, targets: Sequence[str], progress: Callable[[str], None] | None
+) -> dict[str, str]:
     python_image, build_image = build_environment(engine_, progress)
     labels = checkout_labels()
     built: dict[str, str] = {}
