@@ -87,10 +87,11 @@ def image_archives() -> list[Path]:
         pytest.skip("the node's binaries are not built: run `make node-build`")
     with engine.session() as running:
         tags = images.build(running, list(images.TARGETS))
-        running.docker(
-            "build", "--force-rm", f"--tag={TEST_WORKER_IMAGE}", "-",
-            stdin=plugin_image_context(tags["worker"]), timeout=IMAGE_BUILD_TIMEOUT_S,
-        )  # fmt: skip
+        with images.build_lock():
+            running.docker(
+                "build", "--force-rm", f"--tag={TEST_WORKER_IMAGE}", "-",
+                stdin=plugin_image_context(tags["worker"]), timeout=IMAGE_BUILD_TIMEOUT_S,
+            )  # fmt: skip
         return [images.archive(running, tag) for tag in (*tags.values(), TEST_WORKER_IMAGE)]
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import io
 import os
@@ -261,12 +262,23 @@ def build_log(target: str) -> Path:
     return cache_root() / "images" / f"build-{target}.log"
 
 
+def build_lock() -> contextlib.AbstractContextManager[None]:
+    """Held by every image build and prune of this cache's engine (``images/build.lock``).
+
+    Sessions that build beside each other (parallel test sessions, two checkouts) would otherwise
+    write the same logs and tags at once, and a prune could delete the untagged layer a build has
+    just made and is about to build on. A build that waited finds the engine's cache warm.
+    """
+    return processes.locked(cache_root() / "images" / "build.lock")
+
+
 def docker_build(engine_: Engine, target: str, options: Sequence[str], stdin: bytes | None) -> None:
     """``docker build OPTIONS`` (``stdin`` is the context when the context is ``-``), its output
-    kept in :func:`build_log` of ``target``. A failed step's container is removed too."""
+    kept in :func:`build_log` of ``target``, under :func:`build_lock`. A failed step's container
+    is removed too."""
     log = build_log(target)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
+    with build_lock(), log.open("wb") as out:
         try:
             done = subprocess.run(
                 [str(engine.DOCKER), "build", "--force-rm", *options],
@@ -312,19 +324,7 @@ def build(
     Each target's build stage is built and tagged first (from the same cache), then the target;
     afterwards the layers that no tag reaches any more (those of earlier sources) are pruned, so
     the engine's data root does not grow with every edit.
-
-    One build runs at a time per cache (``images/build.lock``): sessions that build beside each
-    other (parallel test workers, two checkouts) would otherwise tag the same images, write the
-    same logs and prune layers another build still uses. The second build finds the engine's cache
-    warm and takes seconds.
     """
-    with processes.locked(cache_root() / "images" / "build.lock"):
-        return _build(engine_, targets, progress)
-
-
-def _build(
-    engine_: Engine, targets: Sequence[str], progress: Callable[[str], None] | None
-) -> dict[str, str]:
     python_image, build_image = build_environment(engine_, progress)
     labels = checkout_labels()
     built: dict[str, str] = {}
@@ -337,7 +337,8 @@ def _build(
         docker_build(engine_, stage, stage_args, None)
         docker_build(engine_, target, build_args(target, python_image, build_image, labels), None)
         built[target] = TARGETS[target]
-    engine_.docker("image", "prune", "--force", timeout=SMALL_TIMEOUT_S)
+    with build_lock():
+        engine_.docker("image", "prune", "--force", timeout=SMALL_TIMEOUT_S)
     return built
 
 
