@@ -81,14 +81,15 @@ demo-k8s-down: setup
 # The integration tests read Kafka Connect's own config definitions from its jars
 # (tests/integration/test_java_config_keys.py), fetched into the cache once, run the images, and
 # run the Schema Registry (tests/integration/test_schema_registry_service.py).
-# The suite runs in parallel sessions (pytest-xdist; each session has its own broker and API
-# server): a test file at a time per session, and every test that runs a Kubernetes node
-# (tests/integration/test_node.py, the e2e tier) in one session (conftest.py). Most of the suite's
-# time is spent waiting on brokers, rebalances and pods, not on the CPU. The kind path (make
-# kind-up, a KafkaConnector Ready, make kind-down) runs last, alone: one node per machine.
-TEST_SESSIONS ?= 4
+# The unit and integration tiers run in parallel sessions (pytest-xdist, a test file per session at
+# a time, each session with its own broker and API server); the tests that run a Kubernetes node
+# (tests/integration/test_node.py, the e2e tier) run after them in one session, and the kind path
+# (make kind-up, a KafkaConnector Ready, make kind-down) last: one node per machine.
+TEST_SESSIONS ?= 3
+NODE_TESTS := tests/integration/test_node.py
 test: setup kafka-fetch registry-fetch cluster-build node-build bench-java-fetch images
-	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadgroup --durations=25 tests e2e
+	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --durations=25 --ignore=$(NODE_TESTS) tests
+	$(PY) -m pytest --durations=15 $(NODE_TESTS) e2e
 	KCONNECT_TEST_KIND=1 $(PY) -m pytest e2e/kind/test_kind_up.py
 
 test-unit: setup

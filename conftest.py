@@ -13,12 +13,6 @@ test so that it never runs beside ``tests/integration/test_node.py``'s node.
 
 Every test under ``tests/integration`` gets the ``integration`` marker and every test under ``e2e``
 the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier alone.
-
-``make test`` runs the suite in parallel sessions (pytest-xdist, ``--dist loadgroup``), each with
-its own broker and control plane. Every test gets an ``xdist_group``: its file, so a module's
-fixtures start once; and the one group ``kubernetes-node`` for every test that runs a node
-(``tests/integration/test_node.py`` and the e2e tier), so those run in one session, in the order
-above, and never two nodes at once. Tests that share a session run one after the other.
 """
 
 from __future__ import annotations
@@ -41,9 +35,6 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent
 INTEGRATION_DIR = ROOT / "tests" / "integration"
 E2E_DIR = ROOT / "e2e"
-NODE_TESTS = INTEGRATION_DIR / "test_node.py"
-KIND_DIR = E2E_DIR / "kind"
-NODE_GROUP = "kubernetes-node"
 TOPIC_READY_TIMEOUT_S = 30.0
 
 
@@ -56,13 +47,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # One node per machine: the e2e tier's session node starts after every other test, so after
     # tests/integration/test_node.py has stopped its own (module-scoped) node.
     items.sort(key=lambda item: item.path.resolve().is_relative_to(E2E_DIR))
-    for item in items:
-        path = item.path.resolve()
-        runs_a_node = path == NODE_TESTS or (
-            path.is_relative_to(E2E_DIR) and not path.is_relative_to(KIND_DIR)
-        )
-        group = NODE_GROUP if runs_a_node else path.relative_to(ROOT).as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
