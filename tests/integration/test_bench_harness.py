@@ -62,7 +62,11 @@ def test_both_runtimes_move_records_over_sasl_ssl_and_plaintext(
         )
     assert compare.main(["--listener", "sasl_ssl", "--records", "200", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("| ") and "×" in line]
+    # With a few records a runtime may deliver them all before its clock starts (it starts at
+    # RUNNING), so a rate can be 0 and its ratio "—": the rows are counted, not their figures.
+    rows = [
+        line for line in out.splitlines() if line.startswith("| ") and "StringConverter" in line
+    ]
     assert len(rows) == 4, out  # {source, sink} × {kconnect, Java}
     assert not any("not run" in row for row in rows), out
     for kind in ("source_string", "sink_string"):
