@@ -13,11 +13,14 @@ from hypothesis import strategies as st
 from kconnect.api.records import SourceRecord
 from kconnect.connectors.datagen import (
     BLOCK,
+    CUSTOMER_TIERS,
     SLOTS,
     DataGenConnector,
     DataGenTask,
     TokenBucket,
     bucket_capacity,
+    customer_value,
+    customers_schema,
     next_seq,
     order_value,
     orders_schema,
@@ -134,7 +137,7 @@ def test_content_is_a_function_of_seed_and_seq() -> None:
     assert order_value(3, 9) != order_value(4, 9)
 
 
-@pytest.mark.parametrize("schema_name", ["users", "orders"])
+@pytest.mark.parametrize("schema_name", ["users", "orders", "customers"])
 def test_struct_values_fit_their_schema(schema_name: str) -> None:
     schema = value_schema(schema_name)  # type: ignore[arg-type]
     for seq in range(200):
@@ -162,6 +165,34 @@ def test_orders_have_a_decimal_price_and_a_utc_timestamp() -> None:
     time_field = users_schema().field("registered_at")
     assert time_field is not None
     assert time_field.schema.name == "org.apache.kafka.connect.data.Timestamp"
+
+
+def test_customers_cover_every_shape_a_registry_format_maps_specially() -> None:
+    schema = customers_schema()
+    tier = schema.field("tier")
+    assert tier is not None
+    assert tier.schema.parameters["io.confluent.connect.avro.Enum"] == "kconnect.datagen.Tier"
+    assert {k.rsplit(".", 1)[1] for k in tier.schema.parameters if k.count(".") > 4} == set(
+        CUSTOMER_TIERS
+    )
+    assert tier.schema.default == "BRONZE"
+    types = {f.name: f.schema for f in schema.fields}
+    assert types["billing_address"].optional
+    assert types["billing_address"].type.name == "STRUCT"
+    assert types["tags"].type.name == "ARRAY"
+    assert types["visits"].type.name == "MAP"
+    assert types["birth_date"].name == "org.apache.kafka.connect.data.Date"
+    assert types["newsletter"].default is False
+    seen: dict[str, set[bool]] = {"billing_address": set(), "last_seen": set(), "avatar": set()}
+    tiers = set()
+    for seq in range(200):
+        value = customer_value(3, seq)
+        tiers.add(value.get("tier"))
+        for name, nulls in seen.items():
+            nulls.add(value.get(name) is None)
+    # Every optional field is both set and null somewhere in 200 records; every tier appears.
+    assert all(nulls == {True, False} for nulls in seen.values()), seen
+    assert tiers == set(CUSTOMER_TIERS)
 
 
 # --- throttling -----------------------------------------------------------------------------
@@ -238,7 +269,7 @@ def test_task_makes_batches_of_text_records(source_context: FakeSourceTaskContex
     task.stop()
 
 
-@pytest.mark.parametrize("schema_name", ["users", "orders"])
+@pytest.mark.parametrize("schema_name", ["users", "orders", "customers"])
 def test_task_makes_struct_records(source_context: FakeSourceTaskContext, schema_name: str) -> None:
     task = start_task(source_context, schema=schema_name, **{"batch.size": "5"})
     records = task.poll() or []

@@ -64,7 +64,7 @@ SEQ_FIELD = "seq"
 TASK_INDEX_CONFIG = "datagen.task.index"
 TASK_COUNT_CONFIG = "datagen.task.count"
 
-SchemaName = Literal["text", "users", "orders"]
+SchemaName = Literal["text", "users", "orders", "customers"]
 
 
 class DataGenConfig(ConnectorConfig):
@@ -77,8 +77,11 @@ class DataGenConfig(ConnectorConfig):
         alias="schema",
         description=(
             "What records look like. 'text': a STRING line of about 100 bytes that starts with "
-            "'seq=<sequence number>'. 'users' and 'orders': STRUCT records with typed fields and a "
-            "'seq' field; 'orders' has a Decimal price and a Timestamp."
+            "'seq=<sequence number>'. 'users', 'orders' and 'customers': STRUCT records with "
+            "typed fields and a 'seq' field; 'orders' has a Decimal price and a Timestamp; "
+            "'customers' has what schema-registry formats map specially (an enum, a nested and "
+            "an optional struct, an array, a map, bytes, Decimal, Date, Timestamp, docs and "
+            "defaults)."
         ),
         json_schema_extra={"importance": "HIGH", "display_name": "Schema"},
     )
@@ -395,6 +398,100 @@ def orders_schema() -> Schema:
     )
 
 
+CUSTOMER_TIERS = ("BRONZE", "SILVER", "GOLD", "PLATINUM")
+ENUM_PARAMETER = "io.confluent.connect.avro.Enum"
+"""The parameter by which Confluent's converters know a STRING schema as an enum (and its symbols
+as `<parameter>.<symbol>`): with it, the `tier` field registers as an Avro enum."""
+
+
+@functools.cache
+def address_schema() -> Schema:
+    """The schema of a customer's `address`."""
+    return (
+        SchemaBuilder.struct()
+        .name("kconnect.datagen.Address")
+        .field("street", Schema.STRING)
+        .field("city", Schema.STRING)
+        .field("postcode", Schema.OPTIONAL_STRING)
+        .field("country", Schema.STRING)
+        .build()
+    )
+
+
+@functools.cache
+def customers_schema() -> Schema:
+    """The value schema of `customers` records: every shape a registry format maps specially."""
+    tier = SchemaBuilder.string().parameter(ENUM_PARAMETER, "kconnect.datagen.Tier")
+    for symbol in CUSTOMER_TIERS:
+        tier.parameter(f"{ENUM_PARAMETER}.{symbol}", symbol)
+    return (
+        SchemaBuilder.struct()
+        .name("kconnect.datagen.Customer")
+        .version(1)
+        .doc("A customer, as kconnect's DataGen makes them")
+        .field("seq", Schema.INT64)
+        .field(
+            "customer_id",
+            SchemaBuilder.string().doc("customer-<seq>, unique across tasks").build(),
+        )
+        .field("name", Schema.STRING)
+        .field("tier", tier.default_value("BRONZE").build())
+        .field("address", address_schema())
+        .field(
+            "billing_address",
+            SchemaBuilder.of(address_schema()).optional().build(),
+        )
+        .field("tags", SchemaBuilder.array(Schema.STRING).build())
+        .field("visits", SchemaBuilder.map(Schema.STRING, Schema.INT32).build())
+        .field("credit_limit", logical.Decimal.schema(2))
+        .field("birth_date", logical.Date.builder().build())
+        .field("last_seen", logical.Timestamp.builder().optional().build())
+        .field("avatar", Schema.OPTIONAL_BYTES)
+        .field("newsletter", SchemaBuilder.bool().default_value(False).build())
+        .build()
+    )
+
+
+_TAGS = ("new", "loyal", "wholesale", "returning", "vip", "trial")
+_CHANNELS = ("web", "mobile", "store")
+
+
+def customer_value(seed: int, seq: int) -> Struct:
+    """The `customers` record of `seq`."""
+    h = mix(seed, seq)
+    first = _FIRST_NAMES[h % len(_FIRST_NAMES)]
+    last = _LAST_NAMES[(h >> 8) % len(_LAST_NAMES)]
+    country = _COUNTRIES[(h >> 12) % len(_COUNTRIES)]
+    address = (
+        Struct(address_schema())
+        .put("street", f"{1 + (h >> 16) % 200} {last} Street")
+        .put("city", f"{first}ville")
+        .put("postcode", None if (h >> 24) % 5 == 0 else f"{(h >> 28) % 100_000:05d}")
+        .put("country", country)
+    )
+    billing = None if (h >> 32) % 3 else address
+    ntags = (h >> 34) % 3
+    tags = [_TAGS[(h >> (36 + 3 * i)) % len(_TAGS)] for i in range(ntags)]
+    visits = {c: (h >> (44 + 4 * i)) % 16 for i, c in enumerate(_CHANNELS) if (h >> (56 + i)) & 1}
+    born_days = 3_650 + (h >> 20) % 18_250  # 1980 .. 2019
+    return (
+        Struct(customers_schema())
+        .put("seq", seq)
+        .put("customer_id", f"customer-{seq:09d}")
+        .put("name", f"{first} {last}")
+        .put("tier", CUSTOMER_TIERS[(h >> 60) % len(CUSTOMER_TIERS)])
+        .put("address", address)
+        .put("billing_address", billing)
+        .put("tags", tags)
+        .put("visits", visits)
+        .put("credit_limit", Decimal((h >> 40) % 1_000_000).scaleb(-2))
+        .put("birth_date", (_EPOCH + timedelta(days=born_days)).date())
+        .put("last_seen", None if (h >> 62) & 1 else _timestamp(_BASE_MS + seq * 60_000))
+        .put("avatar", None if (h >> 63) & 1 else h.to_bytes(8, "big"))
+        .put("newsletter", bool((h >> 59) & 1))
+    )
+
+
 def user_value(seed: int, seq: int) -> Struct:
     """The `users` record of `seq`."""
     h = mix(seed, seq)
@@ -434,6 +531,7 @@ def order_value(seed: int, seq: int) -> Struct:
 _STRUCT_KINDS: dict[str, tuple[Callable[[], Schema], Callable[[int, int], Struct]]] = {
     "users": (users_schema, user_value),
     "orders": (orders_schema, order_value),
+    "customers": (customers_schema, customer_value),
 }
 
 
