@@ -205,13 +205,13 @@ def fetch() -> Reference:
 
 
 def _javac() -> str:
-    java_home = os.environ.get("JAVA_HOME", "")
-    if java_home and (Path(java_home) / "bin" / "javac").is_file():
-        return str(Path(java_home) / "bin" / "javac")
-    found = shutil.which("javac")
+    """The ``javac`` of the JDK whose ``java`` runs the reference, else the one on PATH."""
+    beside_java = Path(kafka.java_executable()).resolve().parent / "javac"
+    found = str(beside_java) if beside_java.is_file() else shutil.which("javac")
     if found is None:
         raise JavaConverterError(
-            "'javac' is not on PATH and JAVA_HOME is unset; the reference converter needs JDK 17"
+            f"no 'javac' beside {beside_java.parent} nor on PATH; the reference converter needs "
+            "a JDK 17"
         )
     return found
 

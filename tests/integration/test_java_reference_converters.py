@@ -9,6 +9,7 @@ The registered schema texts asserted here are the ones kconnect's Avro mapping m
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import decimal
 import json
@@ -188,6 +189,32 @@ def client(
         yield c
 
 
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """The Java reference converter on the session's registry, as its user."""
+
+    url: str
+    credentials: tuple[str, str]
+
+    def to_bytes(
+        self, envelopes: list[dict[str, Any]], topic: str, **options: Any
+    ) -> list[bytes | None]:
+        options.setdefault("credentials", self.credentials)
+        return javaconverter.to_bytes(envelopes, registry_url=self.url, topic=topic, **options)
+
+    def to_envelopes(self, records: list[bytes | None], topic: str) -> list[str | None]:
+        return javaconverter.to_envelopes(
+            records, registry_url=self.url, topic=topic, credentials=self.credentials
+        )
+
+
+@pytest.fixture
+def reference(
+    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
+) -> Reference:
+    return Reference(schema_registry.url, schema_registry_credentials)
+
+
 def _schema_id(data: bytes | None) -> int:
     assert data is not None
     assert data[0] == 0, f"magic byte {data[0]}, expected 0"
@@ -196,19 +223,12 @@ def _schema_id(data: bytes | None) -> int:
 
 
 def test_avro_value_registers_under_topic_value_and_decodes_with_confluent_kafka(
-    schema_registry: registry.Registry,
-    schema_registry_credentials: tuple[str, str],
-    client: SchemaRegistryClient,
+    reference: Reference, client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
     envelope = {"schema": RICH_SCHEMA, "payload": RICH_PAYLOAD}
 
-    written = javaconverter.to_bytes(
-        [envelope, {"schema": None, "payload": None}],
-        registry_url=schema_registry.url,
-        credentials=schema_registry_credentials,
-        topic=topic,
-    )
+    written = reference.to_bytes([envelope, {"schema": None, "payload": None}], topic)
 
     assert written[1] is None  # a null value stays a null record (a tombstone)
     data = written[0]
@@ -229,12 +249,7 @@ def test_avro_value_registers_under_topic_value_and_decodes_with_confluent_kafka
     assert serializer(RICH_DECODED, context) == data
 
     # ... and the reference reads them back to the Connect value it was given.
-    (read,) = javaconverter.to_envelopes(
-        [data],
-        registry_url=schema_registry.url,
-        credentials=schema_registry_credentials,
-        topic=topic,
-    )
+    (read,) = reference.to_envelopes([data], topic)
     assert read is not None
     envelope_read = json.loads(read)
     assert envelope_read["payload"] == RICH_PAYLOAD
@@ -244,17 +259,12 @@ def test_avro_value_registers_under_topic_value_and_decodes_with_confluent_kafka
 
 
 def test_avro_schema_metadata_and_defaults_registered_text(
-    schema_registry: registry.Registry,
-    schema_registry_credentials: tuple[str, str],
-    client: SchemaRegistryClient,
+    reference: Reference, client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
 
-    (data,) = javaconverter.to_bytes(
-        [{"schema": DOCUMENTED_SCHEMA, "payload": DOCUMENTED_PAYLOAD}],
-        registry_url=schema_registry.url,
-        credentials=schema_registry_credentials,
-        topic=topic,
+    (data,) = reference.to_bytes(
+        [{"schema": DOCUMENTED_SCHEMA, "payload": DOCUMENTED_PAYLOAD}], topic
     )
 
     latest = client.get_latest_version(f"{topic}-value")
@@ -270,17 +280,14 @@ def test_avro_schema_metadata_and_defaults_registered_text(
 
 
 def test_the_same_schema_under_two_subjects_has_one_id_and_a_repeat_adds_no_version(
-    schema_registry: registry.Registry,
-    schema_registry_credentials: tuple[str, str],
-    client: SchemaRegistryClient,
+    reference: Reference, client: SchemaRegistryClient
 ) -> None:
     first, second = _topic(), _topic()
     envelope = {"schema": DOCUMENTED_SCHEMA, "payload": DOCUMENTED_PAYLOAD}
-    call = {"registry_url": schema_registry.url, "credentials": schema_registry_credentials}
 
-    (a,) = javaconverter.to_bytes([envelope], topic=first, **call)  # type: ignore[arg-type]
-    (b,) = javaconverter.to_bytes([envelope], topic=second, **call)  # type: ignore[arg-type]
-    (again,) = javaconverter.to_bytes([envelope], topic=first, **call)  # type: ignore[arg-type]
+    (a,) = reference.to_bytes([envelope], first)
+    (b,) = reference.to_bytes([envelope], second)
+    (again,) = reference.to_bytes([envelope], first)
 
     assert a == b == again
     assert client.get_versions(f"{first}-value") == [1]
@@ -288,17 +295,13 @@ def test_the_same_schema_under_two_subjects_has_one_id_and_a_repeat_adds_no_vers
 
 
 def test_avro_key_registers_under_topic_key(
-    schema_registry: registry.Registry,
-    schema_registry_credentials: tuple[str, str],
-    client: SchemaRegistryClient,
+    reference: Reference, client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
 
-    (data,) = javaconverter.to_bytes(
+    (data,) = reference.to_bytes(
         [{"schema": {"type": "string", "optional": False}, "payload": "k1"}],
-        registry_url=schema_registry.url,
-        credentials=schema_registry_credentials,
-        topic=topic,
+        topic,
         is_key=True,
     )
 
@@ -314,36 +317,29 @@ def test_avro_key_registers_under_topic_key(
 
 
 def test_a_record_that_does_not_match_its_schema_fails_naming_the_line(
-    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
+    reference: Reference,
 ) -> None:
     schema = {"type": "struct", "fields": [{"field": "a", "type": "int32"}]}
     good = {"schema": schema, "payload": {"a": 1}}
     bad = {"schema": schema, "payload": {}}  # the required field is missing
 
     with pytest.raises(javaconverter.JavaConverterError) as failed:
-        javaconverter.to_bytes(
+        reference.to_bytes(
             [good, bad],
-            registry_url=schema_registry.url,
-            credentials=schema_registry_credentials,
-            topic=_topic(),
+            _topic(),
         )
 
     assert "after 1 of 2 records" in str(failed.value)
     assert "line 2: org.apache.kafka.connect.errors.DataException" in str(failed.value)
 
 
-def test_wrong_credentials_fail_without_showing_the_password(
-    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
-) -> None:
-    user, _ = schema_registry_credentials
+def test_wrong_credentials_fail_without_showing_the_password(reference: Reference) -> None:
+    user, _ = reference.credentials
     wrong = f"wrong-{uuid.uuid4().hex}"
 
     with pytest.raises(javaconverter.JavaConverterError) as failed:
-        javaconverter.to_bytes(
-            [{"schema": {"type": "int32"}, "payload": 1}],
-            registry_url=schema_registry.url,
-            credentials=(user, wrong),
-            topic=_topic(),
+        reference.to_bytes(
+            [{"schema": {"type": "int32"}, "payload": 1}], _topic(), credentials=(user, wrong)
         )
 
     assert "line 1:" in str(failed.value)
@@ -351,18 +347,12 @@ def test_wrong_credentials_fail_without_showing_the_password(
     assert wrong not in str(failed.value)
 
 
-def test_without_auto_register_an_unknown_subject_fails(
-    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
-) -> None:
+def test_without_auto_register_an_unknown_subject_fails(reference: Reference) -> None:
     topic = _topic()
 
     with pytest.raises(javaconverter.JavaConverterError) as failed:
-        javaconverter.to_bytes(
-            [{"schema": {"type": "int64"}, "payload": 1}],
-            registry_url=schema_registry.url,
-            credentials=schema_registry_credentials,
-            topic=topic,
-            auto_register=False,
+        reference.to_bytes(
+            [{"schema": {"type": "int64"}, "payload": 1}], topic, auto_register=False
         )
 
     assert "line 1: io.apicurio.registry.rest.client.exception.ArtifactNotFoundException" in str(
