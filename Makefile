@@ -31,6 +31,7 @@ kafka-down: setup
 # starts the broker of kafka-up too if it is not running and prints SCHEMA_REGISTRY_URL= last.
 registry-fetch: setup
 	$(PY) -m kconnect_devenv.registry fetch
+	$(PY) -m kconnect_devenv.javaconverter fetch
 
 registry-up: setup
 	$(PY) -m kconnect_devenv.registry up
