@@ -439,8 +439,9 @@ def _write(node: AvroNode, names: _Names, out: list[str]) -> None:
     if known is not None:
         if known is not node and not same_schema(known, node):
             raise DataError(
-                f"Can't redefine: {full} (two different Avro types have this name; give the "
-                f"Connect schemas distinct names)"
+                f"Can't redefine: {full} (two different Avro types have this name, as Java's "
+                f"AvroData also finds; give the Connect schemas distinct names: a map with "
+                f"non-string keys names its entry record after the map schema's name)"
             )
         out.append(json_string(_qualified(node, names.space)))
         return
