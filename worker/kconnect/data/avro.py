@@ -354,8 +354,8 @@ class AvroData:
             known, node = ctx.cycle_refs[name]
             if schema.type is Type.STRUCT and not known.same_shape(schema):
                 raise DataError(
-                    f"two different struct schemas are named {name!r} in one schema; Avro needs "
-                    f"distinct names for distinct records"
+                    f"Can't redefine: two different struct schemas are named {name!r} in one "
+                    f"schema; Avro needs distinct names for distinct records"
                 )
             if schema.type is Type.STRUCT:
                 return node if ignore_optional else self._maybe_optional(schema, node)
@@ -983,35 +983,25 @@ def _as_field_default(value: JsonValue) -> JsonValue:
     return value
 
 
+_LOGICAL_TYPES: Final[dict[str, tuple[type, Any]]] = {
+    DECIMAL_NAME: (decimal.Decimal, Decimal),
+    DATE_NAME: (_dt.date, Date),
+    TIME_NAME: (_dt.time, Time),
+    TIMESTAMP_NAME: (_dt.datetime, Timestamp),
+}
+
+
 def _to_avro_logical(schema: Schema, value: object) -> object:
-    name = schema.name
-    if name == DECIMAL_NAME:
-        if not isinstance(value, decimal.Decimal):
-            raise TypeError
-        return Decimal.from_logical(schema, value)
-    if name == DATE_NAME:
-        if not isinstance(value, _dt.date):
-            raise TypeError
-        return Date.from_logical(schema, value)
-    if name == TIME_NAME:
-        if not isinstance(value, _dt.time):
-            raise TypeError
-        return Time.from_logical(schema, value)
-    if name == TIMESTAMP_NAME:
-        if not isinstance(value, _dt.datetime):
-            raise TypeError
-        return Timestamp.from_logical(schema, value)
-    return value
+    """A logical type's value as its underlying primitive (TypeError for a wrong value)."""
+    logical = _LOGICAL_TYPES.get(schema.name or "")
+    if logical is None:
+        return value
+    python_type, cls = logical
+    if not isinstance(value, python_type):
+        raise TypeError
+    return cls.from_logical(schema, value)
 
 
 def _to_connect_logical(schema: Schema, value: object) -> object:
-    name = schema.name
-    if name == DECIMAL_NAME:
-        return Decimal.to_logical(schema, value)  # type: ignore[arg-type]
-    if name == DATE_NAME:
-        return Date.to_logical(schema, value)  # type: ignore[arg-type]
-    if name == TIME_NAME:
-        return Time.to_logical(schema, value)  # type: ignore[arg-type]
-    if name == TIMESTAMP_NAME:
-        return Timestamp.to_logical(schema, value)  # type: ignore[arg-type]
-    return value
+    logical = _LOGICAL_TYPES.get(schema.name or "")
+    return value if logical is None else logical[1].to_logical(schema, value)

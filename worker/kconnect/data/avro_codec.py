@@ -46,7 +46,7 @@ from kconnect.data.schema import (
     Struct,
     Type,
 )
-from kconnect.errors import DataError
+from kconnect.errors import DataError, FieldPathError
 
 Encoder = Callable[[object], bytes]
 Reader = Callable[[bytes, int], tuple[object, int]]
@@ -124,21 +124,7 @@ def _length(n: int) -> bytes:
     return _LENGTHS[n] if n < 8192 else _zigzag_slow(n)
 
 
-class AvroPathError(DataError):
-    """A DataError that carries the field path it happened at."""
-
-    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = path
-
-    def at(self, name: str) -> AvroPathError:
-        return AvroPathError(self.message, (name, *self.path))
-
-    def __str__(self) -> str:
-        if not self.path:
-            return self.message
-        return f"{self.message} (at field '{'.'.join(self.path)}')"
+AvroPathError = FieldPathError
 
 
 def _describe(schema: Schema) -> str:
@@ -618,50 +604,39 @@ class _Truncated(Exception):
     pass
 
 
-def read_long(b: bytes, p: int) -> tuple[int, int]:
-    """A zig-zag varint at `p`: the value and the position after it (unrolled: a loop costs
-    twice as much for the 6-byte timestamps most records carry)."""
-    x = b[p]
-    if x < 0x80:
-        return (x >> 1) ^ -(x & 1), p + 1
-    n = x & 0x7F
-    x = b[p + 1]
-    n |= (x & 0x7F) << 7
-    if x < 0x80:
-        return (n >> 1) ^ -(n & 1), p + 2
-    x = b[p + 2]
-    n |= (x & 0x7F) << 14
-    if x < 0x80:
-        return (n >> 1) ^ -(n & 1), p + 3
-    x = b[p + 3]
-    n |= (x & 0x7F) << 21
-    if x < 0x80:
-        return (n >> 1) ^ -(n & 1), p + 4
-    x = b[p + 4]
-    n |= (x & 0x7F) << 28
-    if x < 0x80:
-        return (n >> 1) ^ -(n & 1), p + 5
-    x = b[p + 5]
-    n |= (x & 0x7F) << 35
-    if x < 0x80:
-        return (n >> 1) ^ -(n & 1), p + 6
-    x = b[p + 6]
-    n |= (x & 0x7F) << 42
-    if x < 0x80:
-        return (n >> 1) ^ -(n & 1), p + 7
-    x = b[p + 7]
-    n |= (x & 0x7F) << 49
-    if x < 0x80:
-        return (n >> 1) ^ -(n & 1), p + 8
-    x = b[p + 8]
-    n |= (x & 0x7F) << 56
-    if x < 0x80:
-        return (n >> 1) ^ -(n & 1), p + 9
-    x = b[p + 9]
-    if x > 1:
-        raise ValueError("malformed Avro data: a varint longer than 64 bits")
-    n |= x << 63
-    return (n >> 1) ^ -(n & 1), p + 10
+def _unrolled_read_long() -> Callable[[bytes, int], tuple[int, int]]:
+    """`read_long` as straight-line code, one step per byte: a loop costs twice as much for
+    the 6-byte timestamps and sequence numbers most records carry."""
+    lines = [
+        "def read_long(b, p):",
+        "    x = b[p]",
+        "    if x < 0x80:",
+        "        return (x >> 1) ^ -(x & 1), p + 1",
+        "    n = x & 0x7F",
+    ]
+    for k in range(1, 9):
+        lines += [
+            f"    x = b[p + {k}]",
+            f"    n |= (x & 0x7F) << {7 * k}",
+            "    if x < 0x80:",
+            f"        return (n >> 1) ^ -(n & 1), p + {k + 1}",
+        ]
+    lines += [
+        "    x = b[p + 9]",
+        "    if x > 1:",
+        "        raise ValueError('malformed Avro data: a varint longer than 64 bits')",
+        "    n |= x << 63",
+        "    return (n >> 1) ^ -(n & 1), p + 10",
+    ]
+    namespace: dict[str, object] = {}
+    exec(compile("\n".join(lines), "<avro read_long>", "exec"), namespace)  # noqa: S102
+    read = namespace["read_long"]
+    assert callable(read)
+    return read
+
+
+read_long: Final = _unrolled_read_long()
+"""A zig-zag varint at `p` in `b`: the value and the position after it."""
 
 
 def compile_decoder(

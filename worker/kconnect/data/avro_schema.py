@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Final
 
-from kconnect.data._javatext import java_double_str, java_float_str
+from kconnect.data._javatext import jackson_str, java_double_str, java_float_str
 from kconnect.errors import DataError
 
 JsonValue = Any
@@ -331,20 +331,7 @@ def _short(obj: object) -> str:
 
 # --- writing: Java's Schema.toString() ----------------------------------------------------------
 
-_ESCAPE_FIX = re.compile(r"\\\\|\\u00[01][0-9a-f]")
-
-
-def _upper_escape(m: re.Match[str]) -> str:
-    s = m.group()
-    return s if s == "\\\\" else "\\u00" + s[4:].upper()
-
-
-def json_string(s: str) -> str:
-    """A JSON string literal as Jackson writes it."""
-    out = json.encoder.encode_basestring(s)
-    if "\\u" in out:
-        out = _ESCAPE_FIX.sub(_upper_escape, out)
-    return out
+json_string = jackson_str
 
 
 def json_value(v: JsonValue) -> str:
