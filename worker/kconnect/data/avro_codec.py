@@ -763,22 +763,7 @@ def _reader(node: AvroNode, schema: Schema) -> Reader:
         assert node.values is not None
         assert schema.value_schema is not None
         val = _reader(node.values, schema.value_schema)
-        read_key = _reader(AvroNode("string"), Schema.STRING)
-
-        def read_map(b: bytes, p: int) -> tuple[object, int]:
-            out: dict[object, object] = {}
-            while True:
-                n, p = read_long(b, p)
-                if n == 0:
-                    return out, p
-                if n < 0:
-                    n = -n
-                    _, p = read_long(b, p)
-                for _ in range(n):
-                    k, p = read_key(b, p)
-                    out[k], p = val(b, p)
-
-        return read_map
+        return _dict_reader(_reader(AvroNode("string"), Schema.STRING), val)
     if t == "record":
         return _record_reader(node, schema)
     raise DataError(f"cannot read Avro {t} as Connect {schema.type.name}")
@@ -791,12 +776,17 @@ def _wrap(pair: tuple[int, int], bits: int) -> tuple[object, int]:
 
 
 def _entries_reader(entry: AvroNode, schema: Schema) -> Reader:
+    """A map with non-string keys: an array of `MapEntry` records (key, value)."""
     assert schema.key_schema is not None
     assert schema.value_schema is not None
     key = _reader(entry.fields[0].type, schema.key_schema)
-    value = _reader(entry.fields[1].type, schema.value_schema)
+    return _dict_reader(key, _reader(entry.fields[1].type, schema.value_schema))
 
-    def read_entries(b: bytes, p: int) -> tuple[object, int]:
+
+def _dict_reader(key: Reader, value: Reader) -> Reader:
+    """Blocks of (key, value) pairs into a dict: an Avro map, or an array of map entries."""
+
+    def read_dict(b: bytes, p: int) -> tuple[object, int]:
         out: dict[object, object] = {}
         while True:
             n, p = read_long(b, p)
@@ -812,7 +802,7 @@ def _entries_reader(entry: AvroNode, schema: Schema) -> Reader:
                 except TypeError:
                     raise ValueError(f"map key {k!r} cannot key a dict") from None
 
-    return read_entries
+    return read_dict
 
 
 def _union_reader(node: AvroNode, schema: Schema) -> Reader:
