@@ -367,3 +367,22 @@ def test_config_from_converter_keys() -> None:
         AvroDataConfig.from_configs({"connect.meta.data": "yes"})
     with pytest.raises(ConfigError, match=r"schemas\.cache\.size.*integer"):
         AvroDataConfig.from_configs({"schemas.cache.size": "many"})
+
+
+def test_schema_text_keeps_errors_aliases_and_refers_to_equal_types_by_name() -> None:
+    ad = AvroData()
+    registry = {
+        "type": "error",
+        "name": "Oops",
+        "namespace": "a",
+        "aliases": ["Old", "b.Older"],
+        "fields": [
+            {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["X"], "doc": "1"}},
+            {"name": "f", "type": "E", "order": "descending", "aliases": ["g"]},
+        ],
+    }
+    assert ad.schema_text(registry) == (
+        '{"type":"error","name":"Oops","namespace":"a","fields":[{"name":"e","type":'
+        '{"type":"enum","name":"E","doc":"1","symbols":["X"]}},{"name":"f","type":"E",'
+        '"order":"descending","aliases":["g"]}],"aliases":["Old","b.Older"]}'
+    )

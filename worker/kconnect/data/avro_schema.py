@@ -96,6 +96,7 @@ class AvroNode:
         "branches",
         "doc",
         "enum_default",
+        "error",
         "fields",
         "items",
         "name",
@@ -121,6 +122,9 @@ class AvroNode:
         self.size = 0
         self.branches: list[AvroNode] = []
         self.aliases: list[str] | None = None
+        """Full names."""
+        self.error = False
+        """A record declared as `"type": "error"`."""
 
     @property
     def full_name(self) -> str:
@@ -235,6 +239,7 @@ def _parse(obj: JsonValue, space: str | None, names: dict[str, AvroNode]) -> Avr
         node = AvroNode(t)
     elif t in NAMED:
         node = AvroNode("record" if t == "error" else t)
+        node.error = t == "error"
         name = obj.get("name")
         if not isinstance(name, str):
             raise DataError(f"invalid Avro {t} {_short(obj)}: it needs a string 'name'")
@@ -247,7 +252,10 @@ def _parse(obj: JsonValue, space: str | None, names: dict[str, AvroNode]) -> Avr
         node.doc = doc if isinstance(doc, str) else None
         aliases = obj.get("aliases")
         if isinstance(aliases, list):
-            node.aliases = [str(a) for a in aliases]
+            node.aliases = []
+            for a in aliases:
+                a_space, a_name = split_full_name(str(a), node.namespace)
+                node.aliases.append(f"{a_space}.{a_name}" if a_space else a_name)
         full = node.full_name
         if full in names:
             raise DataError(f"Can't redefine Avro type: {full}")
@@ -434,7 +442,8 @@ def _write(node: AvroNode, names: _Names, out: list[str]) -> None:
         return
     names.defined[full] = node
     saved = names.space
-    out.append('{"type":' + json_string(t) + ',"name":' + json_string(node.name or ""))
+    written_type = "error" if node.error else t
+    out.append('{"type":' + json_string(written_type) + ',"name":' + json_string(node.name or ""))
     if node.namespace is not None:
         if node.namespace != names.space:
             out.append(',"namespace":' + json_string(node.namespace))
@@ -470,13 +479,16 @@ def _write(node: AvroNode, names: _Names, out: list[str]) -> None:
         out.append(',"size":' + str(node.size))
     _write_props(node.props, out)
     if node.aliases:
-        out.append(',"aliases":' + json_value(node.aliases))
+        ns = node.namespace
+        qualified = [a[len(ns) + 1 :] if ns and a.startswith(ns + ".") else a for a in node.aliases]
+        out.append(',"aliases":' + json_value(qualified))
     out.append("}")
     names.space = saved
 
 
 def same_schema(a: AvroNode, b: AvroNode) -> bool:
-    """Avro's `Schema.equals`: the same types, names, fields, symbols, sizes and properties."""
+    """Avro's `Schema.equals`: the same types, names, properties, fields (name, type, default,
+    order, properties), symbols and sizes; docs and an enum's default are not compared."""
     return bool(_expand(a, set()) == _expand(b, set()))
 
 
@@ -490,19 +502,10 @@ def _expand(node: AvroNode, seen: set[int]) -> JsonValue:
         out["name"] = node.full_name
     if node.type == "record":
         out["fields"] = [
-            (
-                f.name,
-                _expand(f.type, seen),
-                f.doc,
-                repr(f.default),
-                f.order,
-                f.props,
-            )
-            for f in node.fields
+            (f.name, _expand(f.type, seen), repr(f.default), f.order, f.props) for f in node.fields
         ]
     elif node.type == "enum":
         out["symbols"] = node.symbols
-        out["default"] = node.enum_default
     elif node.type == "fixed":
         out["size"] = node.size
     elif node.type == "union":
