@@ -386,3 +386,17 @@ def test_schema_text_keeps_errors_aliases_and_refers_to_equal_types_by_name() ->
         '{"type":"enum","name":"E","doc":"1","symbols":["X"]}},{"name":"f","type":"E",'
         '"order":"descending","aliases":["g"]}],"aliases":["Old","b.Older"]}'
     )
+
+
+def test_unions_avro_refuses() -> None:
+    u = (
+        SchemaBuilder.struct()
+        .name("io.confluent.connect.avro.Union")
+        .field("a", Schema.OPTIONAL_INT32)
+        .field("b", Schema.OPTIONAL_INT32)
+        .build()
+    )
+    with pytest.raises(DataError, match="Duplicate in union: int"):
+        text(u)
+    with pytest.raises(DataError, match="named after primitives"):
+        text(SchemaBuilder.struct().name("int").build())

@@ -66,6 +66,7 @@ from kconnect.data.avro_schema import (
     AvroNode,
     JavaFloat,
     JsonValue,
+    check_not_primitive,
     is_valid_default,
     parse,
     scrub_name,
@@ -344,6 +345,7 @@ class AvroData:
         ns, short = self._name_or_default(ctx, name)
         node = AvroNode(t)
         node.namespace, node.name = (ns or None), validate_name(short, f"{t} name")
+        check_not_primitive(node.full_name)
         return node
 
     def _with_cycle(
@@ -453,6 +455,16 @@ class AvroData:
                 base.branches.append(_prim("null"))
             for f in schema.fields:
                 base.branches.append(self._with_cycle(non_optional(f.schema), ctx, True))
+            seen_branches: set[str] = set()
+            for b in base.branches:
+                if b.type == "union":
+                    raise DataError(f"Nested union in the Connect union {schema!r}")
+                if b.full_name in seen_branches:
+                    raise DataError(
+                        f"Duplicate in union: {b.full_name} (two fields of the Connect union "
+                        f"{schema.name} map to the same Avro type)"
+                    )
+                seen_branches.add(b.full_name)
         elif schema.optional:
             base = AvroNode("union")
             base.branches = [_prim("null"), self._with_cycle(non_optional(schema), ctx, False)]

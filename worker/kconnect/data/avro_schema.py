@@ -173,6 +173,13 @@ def validate_name(name: str, what: str = "name") -> str:
     return name
 
 
+def check_not_primitive(full_name: str) -> str:
+    """Avro refuses a named type called like a primitive (`int`, `string`, ...)."""
+    if full_name in PRIMITIVES:
+        raise DataError(f"Schemas may not be named after primitives: {full_name}")
+    return full_name
+
+
 def split_full_name(full: str, space: str | None = None) -> tuple[str | None, str]:
     """Avro's `Name(name, space)`: a dotted name carries its own namespace."""
     dot = full.rfind(".")
@@ -256,7 +263,7 @@ def _parse(obj: JsonValue, space: str | None, names: dict[str, AvroNode]) -> Avr
             for a in aliases:
                 a_space, a_name = split_full_name(str(a), node.namespace)
                 node.aliases.append(f"{a_space}.{a_name}" if a_space else a_name)
-        full = node.full_name
+        full = check_not_primitive(node.full_name)
         if full in names:
             raise DataError(f"Can't redefine Avro type: {full}")
         names[full] = node
