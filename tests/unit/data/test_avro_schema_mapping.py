@@ -353,7 +353,8 @@ def test_config_from_converter_keys() -> None:
             "connect.meta.data": "false",
             "enhanced.avro.schema.support": "true",
             "scrub.invalid.names": "TRUE",
-            "schemas.cache.size": "5",
+            "schemas.cache.config": "5",
+            "flatten.singleton.union": "false",
             "schema.registry.url": "http://ignored",
         }
     )
@@ -362,11 +363,16 @@ def test_config_from_converter_keys() -> None:
         enhanced_avro_schema_support=True,
         scrub_invalid_names=True,
         schemas_cache_size=5,
+        flatten_singleton_union=False,
     )
+    assert AvroDataConfig.from_configs({"schemas.cache.size": "7"}).schemas_cache_size == 7
+    assert AvroDataConfig.from_configs({"schemas.cache.config": "-3"}).schemas_cache_size == 1
     with pytest.raises(ConfigError, match=r"connect\.meta\.data.*true or false"):
         AvroDataConfig.from_configs({"connect.meta.data": "yes"})
-    with pytest.raises(ConfigError, match=r"schemas\.cache\.size.*integer"):
-        AvroDataConfig.from_configs({"schemas.cache.size": "many"})
+    with pytest.raises(ConfigError, match=r"schemas\.cache\.config.*integer"):
+        AvroDataConfig.from_configs({"schemas.cache.config": "many"})
+    with pytest.raises(ConfigError, match=r"generalized\.sum\.type\.support.*not support"):
+        AvroDataConfig.from_configs({"generalized.sum.type.support": "true"})
 
 
 def test_schema_text_keeps_errors_aliases_and_refers_to_equal_types_by_name() -> None:

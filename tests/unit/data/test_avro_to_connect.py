@@ -43,6 +43,13 @@ def test_null_unions_are_optional_and_other_unions_union_structs() -> None:
 _ENH = {"enhanced_avro_schema_support": True}
 
 
+def test_singleton_unions_are_flattened_unless_configured_not_to() -> None:
+    assert connect(["string"]) == Schema.STRING
+    u = connect(["string"], flatten_singleton_union=False)
+    assert u.name == "io.confluent.connect.avro.Union"
+    assert [f.name for f in u.fields] == ["string"]
+
+
 def test_logical_types_and_the_ones_java_leaves_as_their_base_type() -> None:
     assert connect({"type": "int", "logicalType": "date"}) == Date.SCHEMA
     assert connect({"type": "int", "logicalType": "time-millis"}) == Time.SCHEMA

@@ -44,7 +44,7 @@ so equal maps may differ in bytes, never in meaning); two different struct schem
 in one schema are an error here (Java silently reuses the first or fails, depending on object
 identity); recursive Avro records cannot be read (Connect schemas here are acyclic); a Decimal
 value with fewer fraction digits than the scale is padded rather than refused;
-`generalized.sum.type.support` and `discard.type.doc.default` are not supported.
+`generalized.sum.type.support` and `discard.type.doc.default` are not supported (refused).
 """
 
 from __future__ import annotations
@@ -120,7 +120,11 @@ AVRO_LOGICAL_TYPE_PROP: Final = "logicalType"
 CONNECT_META_DATA_CONFIG: Final = "connect.meta.data"
 ENHANCED_AVRO_SCHEMA_SUPPORT_CONFIG: Final = "enhanced.avro.schema.support"
 SCRUB_INVALID_NAMES_CONFIG: Final = "scrub.invalid.names"
-SCHEMAS_CACHE_SIZE_CONFIG: Final = "schemas.cache.size"
+SCHEMAS_CACHE_SIZE_CONFIG: Final = "schemas.cache.config"
+"""Java's key for the cache size (AbstractDataConfig); `schemas.cache.size` is read too."""
+SCHEMAS_CACHE_SIZE_ALIAS: Final = "schemas.cache.size"
+FLATTEN_SINGLETON_UNION_CONFIG: Final = "flatten.singleton.union"
+UNSUPPORTED_CONFIGS: Final = ("generalized.sum.type.support", "discard.type.doc.default")
 ALLOW_OPTIONAL_MAP_KEYS_CONFIG: Final = "allow.optional.map.keys"
 IGNORE_DEFAULT_FOR_NULLABLES_CONFIG: Final = "ignore.default.for.nullables"
 
@@ -151,8 +155,6 @@ def _config_int(configs: Mapping[str, object], key: str, default: int) -> int:
             raise ConfigError(
                 f"invalid value {value!r} for key '{key}': expected an integer"
             ) from None
-    if result < 0:
-        raise ConfigError(f"invalid value {value!r} for key '{key}': expected at least 0")
     return result
 
 
@@ -163,24 +165,40 @@ class AvroDataConfig:
     connect_meta_data: bool = True  # connect.meta.data
     enhanced_avro_schema_support: bool = False  # enhanced.avro.schema.support
     scrub_invalid_names: bool = False  # scrub.invalid.names
-    schemas_cache_size: int = 1000  # schemas.cache.size
+    schemas_cache_size: int = 1000  # schemas.cache.config (or schemas.cache.size)
     allow_optional_map_keys: bool = False  # allow.optional.map.keys
     ignore_default_for_nullables: bool = False  # ignore.default.for.nullables
+    flatten_singleton_union: bool = True  # flatten.singleton.union
 
     @classmethod
     def from_configs(cls, configs: Mapping[str, str]) -> AvroDataConfig:
-        """The config from a converter's keys (prefix removed); unknown keys are ignored."""
+        """The config from a converter's keys (prefix removed); unknown keys are ignored. The
+        cache size is `schemas.cache.config` (Java's key) or `schemas.cache.size`, at least 1
+        as in Java. Options that change the mapping in ways not implemented here are refused,
+        so a subject never silently gets a schema Java would not register."""
+        for key in UNSUPPORTED_CONFIGS:
+            if _config_bool(configs, key, False):
+                raise ConfigError(
+                    f"invalid value {configs.get(key)!r} for key '{key}': expected false "
+                    f"(kconnect's Avro mapping does not support {key})"
+                )
+        size_key = (
+            SCHEMAS_CACHE_SIZE_CONFIG
+            if configs.get(SCHEMAS_CACHE_SIZE_CONFIG) is not None
+            else SCHEMAS_CACHE_SIZE_ALIAS
+        )
         return cls(
             connect_meta_data=_config_bool(configs, CONNECT_META_DATA_CONFIG, True),
             enhanced_avro_schema_support=_config_bool(
                 configs, ENHANCED_AVRO_SCHEMA_SUPPORT_CONFIG, False
             ),
             scrub_invalid_names=_config_bool(configs, SCRUB_INVALID_NAMES_CONFIG, False),
-            schemas_cache_size=_config_int(configs, SCHEMAS_CACHE_SIZE_CONFIG, 1000),
+            schemas_cache_size=max(1, _config_int(configs, size_key, 1000)),
             allow_optional_map_keys=_config_bool(configs, ALLOW_OPTIONAL_MAP_KEYS_CONFIG, False),
             ignore_default_for_nullables=_config_bool(
                 configs, IGNORE_DEFAULT_FOR_NULLABLES_CONFIG, False
             ),
+            flatten_singleton_union=_config_bool(configs, FLATTEN_SINGLETON_UNION_CONFIG, True),
         )
 
 
@@ -750,6 +768,8 @@ class AvroData:
                 builder.parameter(AVRO_TYPE_ENUM + "." + s, s)
         elif t == "union":
             branches = node.branches
+            if len(branches) == 1 and self.config.flatten_singleton_union:
+                return self._to_connect(branches[0], False, NO_DEFAULT, None, active)
             if len(branches) == 2 and any(b.type == "null" and not b.props for b in branches):
                 for b in branches:
                     if not (b.type == "null" and not b.props):
