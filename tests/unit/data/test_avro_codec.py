@@ -83,6 +83,10 @@ def test_the_bytes_are_those_confluents_avro_serializer_writes() -> None:
         framed = serializer(datum, SerializationContext("t", MessageField.VALUE))
         assert framed is not None
         assert framed[5:] == ad.encoder(RECORD)(event)
+        # and what the serializer writes reads back as the same Connect value
+        schema, decode = ad.decoder(text)
+        assert schema == RECORD
+        assert decode(framed[5:]) == event
 
 
 def test_a_null_field_takes_its_default_unless_ignore_default_for_nullables() -> None:
@@ -220,3 +224,18 @@ def test_compiled_functions_are_cached_per_schema() -> None:
     assert ad.encoder(RECORD) is ad.encoder(SchemaBuilder.of(RECORD).build())
     avro = json.loads(ad.schema_text(ad.from_connect_schema(RECORD)))
     assert ad.decoder(avro)[1] is ad.decoder(avro)[1]
+    registry_text = json.dumps(avro, indent=2)  # not Java's text: parsed once, then by its text
+    assert ad.decoder(registry_text)[1] is ad.decoder(avro)[1]
+    assert ad.decoder(registry_text)[1] is ad.decoder(avro)[1]
+
+
+def test_scrubbed_names_encode_by_position() -> None:
+    s = SchemaBuilder.struct().name("my-rec").field("a-b", Schema.STRING).build()
+    ad = AvroData(AvroDataConfig(scrub_invalid_names=True))
+    avro = ad.from_connect_schema(s)
+    assert isinstance(avro, dict)
+    assert [f["name"] for f in avro["fields"]] == ["a_b"]
+    data = ad.encoder(s)(Struct(s).put("a-b", "x"))
+    assert fastavro.schemaless_reader(io.BytesIO(data), fastavro.parse_schema(avro), None) == {
+        "a_b": "x"
+    }

@@ -967,13 +967,23 @@ class AvroData:
     ) -> tuple[Schema | None, Callable[[bytes | memoryview], object]]:
         """The Connect schema of records written with `writer`, and the function that reads one
         body (no magic byte or id) into its Connect value. With `reader_connect`, records are
-        resolved (Avro schema resolution) into that schema instead."""
+        resolved (Avro schema resolution) into that schema instead.
+
+        Cached per writer schema: a writer given as text (as a registry returns it) is looked
+        up by that text before it is parsed."""
+        cached: tuple[Schema | None, Callable[[bytes | memoryview], object]] | None
+        raw_key = (writer, reader_connect, version) if isinstance(writer, str) else None
+        if raw_key is not None:
+            cached = self._dec_cache.lookup(raw_key)
+            if cached is not None:
+                return cached
         node = writer if isinstance(writer, AvroNode) else parse(writer)
         text = to_text(node)
         key = (text, reader_connect, version)
-        cached: tuple[Schema | None, Callable[[bytes | memoryview], object]] | None
         cached = self._dec_cache.lookup(key)
         if cached is not None:
+            if raw_key is not None:
+                self._dec_cache.store(raw_key, cached)
             return cached
         result: tuple[Schema | None, Callable[[bytes | memoryview], object]]
         if text == ANYTHING_SCHEMA_TEXT:
@@ -990,6 +1000,8 @@ class AvroData:
             else:
                 result = (reader_connect, avro_codec.resolving_decoder(text, reader_text, read))
         self._dec_cache.store(key, result)
+        if raw_key is not None and raw_key != key:
+            self._dec_cache.store(raw_key, result)
         return result
 
 
