@@ -18,7 +18,9 @@ from kconnect.errors import ConfigError, DataError
 
 def text(schema: Schema | None, **config: object) -> str:
     ad = AvroData(AvroDataConfig(**config))  # type: ignore[arg-type]
-    return ad.schema_text(ad.from_connect_schema(schema))
+    result = ad.schema_text(ad.from_connect_schema(schema))
+    assert ad.connect_schema_text(schema) == result
+    return result
 
 
 @pytest.mark.parametrize(

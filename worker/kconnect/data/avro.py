@@ -71,7 +71,6 @@ from kconnect.data.avro_schema import (
     parse,
     scrub_name,
     split_full_name,
-    to_json,
     to_text,
     validate_name,
 )
@@ -321,8 +320,13 @@ class AvroData:
 
     def from_connect_schema(self, schema: Schema | None) -> AvroSchema:
         """The Avro schema (parsed JSON) Java's `fromConnectSchema` builds for `schema`."""
-        result: AvroSchema = to_json(self.avro_node(schema))
+        result: AvroSchema = json.loads(self.connect_schema_text(schema))
         return result
+
+    def connect_schema_text(self, schema: Schema | None) -> str:
+        """`schema_text(from_connect_schema(schema))`, cached per schema: what a converter
+        registers for records of `schema`, cheap enough to ask for every record."""
+        return self._from_entry(schema)[1]
 
     def schema_text(self, avro: AvroSchema | AvroNode) -> str:
         """Java's `org.apache.avro.Schema.toString()` of `avro` (a parsed schema, its text, or a
@@ -332,15 +336,18 @@ class AvroData:
 
     def avro_node(self, schema: Schema | None) -> AvroNode:
         """`from_connect_schema` as an `AvroNode` (cached per schema)."""
+        return self._from_entry(schema)[0]
+
+    def _from_entry(self, schema: Schema | None) -> tuple[AvroNode, str]:
         if schema is None:
-            return ANYTHING_SCHEMA
-        cached: AvroNode | None = self._from_cache.lookup(schema)
+            return ANYTHING_SCHEMA, ANYTHING_SCHEMA_TEXT
+        cached: tuple[AvroNode, str] | None = self._from_cache.lookup(schema)
         if cached is not None:
             return cached
         node = self._from_connect(schema, _FromConnectContext(), False)
-        to_text(node)  # a name defined twice fails here, as Java's toString does
-        self._from_cache.store(schema, node)
-        return node
+        entry = (node, to_text(node))  # a name defined twice fails here, as in Java's toString
+        self._from_cache.store(schema, entry)
+        return entry
 
     def _scrub_name(self, name: str) -> str:
         return scrub_name(name) if self._scrub else name
