@@ -1,7 +1,7 @@
 """The Connect ↔ Avro mapping of Confluent's AvroConverter (`io.confluent.connect.avro.AvroData`).
 
 A Connect schema maps to exactly the Avro schema Java's AvroData builds for it, so the text a
-converter registers (`AvroData.schema_text`) is the one Java's AvroConverter registers and a
+converter registers (`AvroData.connect_schema_text`) is the one Java's AvroConverter registers and a
 subject gains no version when a team switches runtimes. The mapping, as Java's:
 
 - INT8/INT16 → `{"type":"int","connect.type":"int8"}`; INT32 int, INT64 long, FLOAT32 float,
@@ -23,6 +23,9 @@ subject gains no version when a team switches runtimes. The mapping, as Java's:
   `enhanced.avro.schema.support` (a string otherwise); BYTES with `connect.fixed.size` → fixed;
 - no schema (schemaless data) → the record `io.confluent.connect.avro.Anything`.
 
+Invariants: the same Connect schema always maps to the same node and text (cached); a name is
+defined once per schema text, later uses refer to it; a field default is one Avro accepts.
+
 `to_connect_schema` is Java's `toConnectSchema`: unions of null and one type become optional
 schemas, other unions structs named `io.confluent.connect.avro.Union` with one optional field
 per branch, enums strings with `io.confluent.connect.avro.Enum` parameters, fixed bytes with
@@ -32,8 +35,9 @@ underlying type, as in Java.
 
 Values: `encoder(schema)` turns a Connect value into the Avro binary body (no magic byte or id)
 and `decoder(writer)` reads one back into Connect values; both are compiled once per schema
-(`kconnect.data.avro_codec`) and kept in LRU caches bounded by `schemas.cache.size`, as are the
-schema mappings. They are not thread-safe: one `AvroData` per converter instance.
+(`kconnect.data.avro_codec`) and kept in LRU caches bounded by `schemas.cache.config`, as are
+the schema mappings. A cache lookup compares schemas by content, so a converter keeps the function
+it got for the schema object it last saw. Not thread-safe: one `AvroData` per converter instance.
 
 Failures: a value that doesn't fit raises `DataError` naming the field path and the expected type;
 an Avro schema kconnect cannot map (a standalone null, a recursive record, a broken annotation)
