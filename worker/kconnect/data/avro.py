@@ -10,8 +10,8 @@ subject gains no version when a team switches runtimes. The mapping, as Java's:
   unnamed one `io.confluent.connect.avro.ConnectDefault`, then `ConnectDefault2`, ... in the
   order they are met; a struct named `io.confluent.connect.avro.Union` → an Avro union;
 - optional → `["null", T]` with field default null; optional with a default → `[T, "null"]`
-  (an optional struct keeps null first); a default → the field's `default` when Avro accepts it
-  for the field's type (Java drops it otherwise, as for maps with non-string keys);
+  (an optional struct keeps null first); a default → the field's `default` when Avro 1.12
+  accepts it for the field's type (Java drops it otherwise, as for maps with non-string keys);
 - with `connect.meta.data` (default): `connect.doc`, `connect.version`, `connect.parameters`,
   `connect.default`, `connect.name`, `connect.type`, in that order, on every non-union schema;
 - Decimal → bytes with `scale`, `precision` (parameter `connect.decimal.precision`, default 64)
@@ -586,7 +586,10 @@ class AvroData:
     ) -> AvroField:
         default: JsonValue = NO_DEFAULT
         if schema.default is not None:
-            default = _as_field_default(self._default_json(schema, schema.default))
+            # Java passes the default through Avro's JacksonUtils.toObject and back, which with
+            # Avro 1.12 gives the same JSON (a FLOAT32 default stays a float: 0.1, not the
+            # widened 0.10000000149011612)
+            default = self._default_json(schema, schema.default)
         elif schema.optional:
             default = None
         node = self._from_connect(schema, ctx, False)
@@ -1025,17 +1028,6 @@ def _is_map_entry(node: AvroNode) -> bool:
     if node.namespace == NAMESPACE and node.name == MAP_ENTRY_TYPE_NAME:
         return True
     return node.props.get(CONNECT_INTERNAL_TYPE_NAME) == MAP_ENTRY_TYPE_NAME
-
-
-def _as_field_default(value: JsonValue) -> JsonValue:
-    """Avro's `toObject` then `toJsonNode` on a default: a FloatNode becomes a double."""
-    if isinstance(value, JavaFloat):
-        return float(value)
-    if isinstance(value, list):
-        return [_as_field_default(x) for x in value]
-    if isinstance(value, dict):
-        return {k: _as_field_default(x) for k, x in value.items()}
-    return value
 
 
 _LOGICAL_TYPES: Final[dict[str, tuple[type, Any]]] = {

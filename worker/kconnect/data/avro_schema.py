@@ -550,8 +550,8 @@ def walk(node: AvroNode) -> Iterator[AvroNode]:
 
 
 def is_valid_default(node: AvroNode, value: JsonValue) -> bool:
-    """Whether `value` is a valid default for `node` as Avro's Java library judges it (a union's
-    default must fit its first branch)."""
+    """Whether `value` is a valid default for `node` as Avro 1.12's Java library judges it (a
+    union's default may fit any branch; Avro 1.11 and older wanted the first)."""
     t = node.type
     if t in ("string", "bytes", "enum", "fixed"):
         return isinstance(value, str)
@@ -574,7 +574,7 @@ def is_valid_default(node: AvroNode, value: JsonValue) -> bool:
         values = node.values
         return isinstance(value, dict) and all(is_valid_default(values, x) for x in value.values())
     if t == "union":
-        return bool(node.branches) and is_valid_default(node.branches[0], value)
+        return any(is_valid_default(b, value) for b in node.branches)
     if t == "record":
         if not isinstance(value, dict):
             return False
