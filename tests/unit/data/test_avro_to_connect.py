@@ -180,3 +180,25 @@ def test_schemas_kconnect_cannot_map() -> None:
         connect({"type": "string", "connect.version": "one"})
     with pytest.raises(DataError, match="Mismatched names"):
         connect({"type": "int", "logicalType": "date", "connect.name": "other"})
+
+
+def test_a_record_used_twice_with_a_field_default_maps_back_to_one_record() -> None:
+    avro = {
+        "type": "record",
+        "name": "O",
+        "fields": [
+            {
+                "name": "i",
+                "type": {"type": "record", "name": "I", "fields": [{"name": "x", "type": "int"}]},
+                "default": {"x": 3},
+            },
+            {"name": "arr", "type": {"type": "array", "items": "I"}, "default": []},
+        ],
+    }
+    ad = AvroData()
+    # the text Java's AvroData (Apicurio's fork, Avro 1.12) gives for the same round trip
+    assert ad.connect_schema_text(ad.to_connect_schema(avro)) == (
+        '{"type":"record","name":"O","fields":[{"name":"i","type":{"type":"record","name":"I",'
+        '"fields":[{"name":"x","type":"int"}],"connect.name":"I"},"default":{"x":3}},'
+        '{"name":"arr","type":{"type":"array","items":"I"},"default":[]}],"connect.name":"O"}'
+    )

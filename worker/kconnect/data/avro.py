@@ -383,7 +383,9 @@ class AvroData:
         name = schema.name
         if name is not None and name in ctx.cycle_refs:
             known, node = ctx.cycle_refs[name]
-            if schema.type is Type.STRUCT and not known.same_shape(schema):
+            # Java finds the record by its name alone; the same record met again may differ in
+            # its metadata (a field default, its parameters, doc) but not in its fields
+            if schema.type is Type.STRUCT and known.fields != schema.fields:
                 raise DataError(
                     f"Can't redefine: two different struct schemas are named {name!r} in one "
                     f"schema; Avro needs distinct names for distinct records"
