@@ -900,7 +900,7 @@ class AvroData:
         if t in ("float", "double"):
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise bad
-            return to_float32(float(value)) if t == "float" else float(value)
+            return float(value)  # a FLOAT32 default as written (0.1), as JsonConverter reads it
         if t == "boolean":
             return value is True
         if t == "null":
