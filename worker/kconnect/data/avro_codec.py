@@ -869,6 +869,25 @@ def _inline_varint(var: str, inline_bytes: int) -> list[str]:
     return lines
 
 
+def _inline_string(var: str, indent: str) -> list[str]:
+    """Source that reads the length-prefixed UTF-8 string at `p` into `var` (invalid UTF-8
+    replaced, as Java's `new String(bytes, UTF_8)` does)."""
+    lines = [
+        "x = b[p]",
+        "if x < 128:",
+        "    n = (x >> 1) ^ -(x & 1)",
+        "    p += 1",
+        "else:",
+        "    n, p = read_long(b, p)",
+        "e = p + n",
+        "if n < 0 or e > len(b):",
+        "    raise IndexError",
+        f"{var} = b[p:e].decode('utf-8', 'replace')",
+        "p = e",
+    ]
+    return [indent + line for line in lines]
+
+
 def _record_reader(node: AvroNode, schema: Schema) -> Reader:
     """A generated reader for one record: int, long, string, double, boolean and Timestamp
     fields inline, others through their own readers."""
@@ -892,45 +911,16 @@ def _record_reader(node: AvroNode, schema: Schema) -> Reader:
         if kind in (Type.INT32, Type.INT64) and at.type in ("int", "long"):
             lines += _inline_varint(var, 5 if at.type == "int" else 9)
         elif kind is Type.STRING and at.type == "string":
-            lines += [
-                "    x = b[p]",
-                "    if x < 128:",
-                "        n = (x >> 1) ^ -(x & 1)",
-                "        p += 1",
-                "    else:",
-                "        n, p = read_long(b, p)",
-                "    e = p + n",
-                "    if n < 0 or e > len(b):",
-                "        raise IndexError",
-                f"    {var} = b[p:e].decode('utf-8', 'replace')",
-                "    p = e",
-            ]
+            lines += _inline_string(var, "    ")
         elif (
             kind is Type.STRING
             and fs.optional
             and at.type == "union"
             and [br.type for br in at.branches] == ["null", "string"]
         ):
-            lines += [
-                "    x = b[p]",
-                "    p += 1",
-                "    if x == 0:",
-                f"        {var} = None",
-                "    elif x == 2:",
-                "        x = b[p]",
-                "        if x < 128:",
-                "            n = (x >> 1) ^ -(x & 1)",
-                "            p += 1",
-                "        else:",
-                "            n, p = read_long(b, p)",
-                "        e = p + n",
-                "        if n < 0 or e > len(b):",
-                "            raise IndexError",
-                f"        {var} = b[p:e].decode('utf-8', 'replace')",
-                "        p = e",
-                "    else:",
-                "        raise ValueError(f'union index {x} out of range for 2 branches')",
-            ]
+            lines += ["    x = b[p]", "    p += 1", "    if x == 0:", f"        {var} = None"]
+            lines += ["    elif x == 2:", *_inline_string(var, "        ")]
+            lines += ["    else:", "        raise ValueError(f'union index {x} out of range')"]
         elif kind is Type.FLOAT64 and at.type == "double":
             lines += [f"    {var} = unpack_double(b, p)[0]", "    p += 8"]
         elif kind is Type.BOOLEAN and at.type == "boolean":
