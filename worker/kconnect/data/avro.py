@@ -363,7 +363,7 @@ class AvroData:
         return ".".join(parts[:-1]), parts[-1]
 
     def _name_or_default(self, ctx: _FromConnectContext, name: str | None) -> tuple[str, str]:
-        if name:
+        if name is not None:
             ns, short = self._split(name)
             return ns or "", short
         ctx.counter += 1
