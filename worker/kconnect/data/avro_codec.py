@@ -72,12 +72,8 @@ def _zigzag_slow(n: int) -> bytes:
     return bytes(out)
 
 
-_SMALL: Final = {i: _zigzag_slow(i) for i in range(-8192, 8192)}
-_small_get = _SMALL.get
-_LENGTHS: Final = [_zigzag_slow(i) for i in range(8192)]
-
-
-# 14-bit groups: with continuation bits on both bytes, and as the last one or two bytes
+# 14-bit groups: with continuation bits on both bytes, and as the last one or two bytes. The
+# two tables hold 32768 small bytes objects (about 1.2 MB), imported only with this module.
 _GROUP: Final = [bytes([(i & 0x7F) | 0x80, ((i >> 7) & 0x7F) | 0x80]) for i in range(1 << 14)]
 _LAST: Final = [
     bytes([i]) if i < 0x80 else bytes([(i & 0x7F) | 0x80, i >> 7]) for i in range(1 << 14)
@@ -109,9 +105,8 @@ def _zigzag_big(n: int) -> bytes:
     return bytes(out)
 
 
-def zigzag(n: int) -> bytes:
-    """A long as Avro writes it: zig-zag, then a little-endian base-128 varint."""
-    return _small_get(n) or _zigzag_big(n)
+zigzag: Final = _zigzag_big
+"""A long as Avro writes it: zig-zag, then a little-endian base-128 varint."""
 
 
 def _epoch_millis(v: _dt.datetime) -> int:
@@ -121,7 +116,8 @@ def _epoch_millis(v: _dt.datetime) -> int:
 
 
 def _length(n: int) -> bytes:
-    return _LENGTHS[n] if n < 8192 else _zigzag_slow(n)
+    """A non-negative length (zig-zag of n is 2n)."""
+    return _LAST[n << 1] if n < 0x2000 else _zigzag_big(n)
 
 
 AvroPathError = FieldPathError
@@ -272,7 +268,7 @@ def _compile(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Encoder:
 
         def enc_int(v: object) -> bytes:
             if type(v) is int and lo <= v <= hi:
-                return _small_get(v) or _zigzag_big(v)
+                return _zigzag_big(v)
             if isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi:
                 return zigzag(int(v))
             raise _bad(schema, v, f"an int in [{lo}, {hi}]")
@@ -488,10 +484,9 @@ def _compile_struct(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Enco
         "full": full,
         "not_a_struct": not_a_struct,
         "mismatch": mismatch,
-        "small": _small_get,
+        "lasts": _LAST,
         "zz": _zigzag_big,
         "epoch_millis": _epoch_millis,
-        "lens": _LENGTHS,
         "length": _length,
         "pack_double": _pack_double,
         "datetime": _dt.datetime,
@@ -526,7 +521,7 @@ def _compile_struct(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Enco
             lines += [
                 f"    if type({var}) is str:",
                 f"        {var} = {var}.encode()",
-                f"        {var} = {prefix}(lens[len({var})] if len({var}) < 8192 else "
+                f"        {var} = {prefix}(lasts[len({var}) << 1] if len({var}) < 8192 else "
                 f"length(len({var}))) + {var}",
                 "    else:",
                 f"        {var} = full({i}, {var})",
@@ -535,8 +530,9 @@ def _compile_struct(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Enco
             assert isinstance(kind, Type)
             lo, hi = INT_RANGES[kind]
             lines.append(
-                f"    {var} = {prefix}(small({var}) or zz({var})) if type({var}) is int and "
-                f"{lo} <= {var} <= {hi} else full({i}, {var})"
+                f"    {var} = {prefix}(lasts[({var} << 1) ^ ({var} >> 63)] "
+                f"if -8192 <= {var} < 8192 else zz({var})) "
+                f"if type({var}) is int and {lo} <= {var} <= {hi} else full({i}, {var})"
             )
         elif kind is Type.FLOAT64:
             lines.append(
