@@ -3,6 +3,7 @@ confluent-kafka's own AvroSerializer, and the errors a value that doesn't fit ge
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import io
@@ -12,6 +13,7 @@ from typing import Any
 import fastavro
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from bench.avro_codec_timing import SCHEMA, record
 from kconnect.data import Schema, SchemaBuilder, Struct, Timestamp
@@ -180,6 +182,11 @@ def test_schemaless_values() -> None:
     assert fastavro_view["map"][0]["key"]["string"] == "a"
     with pytest.raises(DataError, match="schemaless"):
         ad.encoder(None)(decimal.Decimal(1))
+    # a Java map keyed by a list: no Python dict can hold it
+    enc = ad.encoder(None)
+    list_key = b"\x00" * 8 + b"\x02\x02" + enc([1]) + enc(2) + b"\x00"
+    with pytest.raises(DataError, match="cannot key a dict"):
+        decode(list_key)
 
 
 def test_reading_into_another_schema_resolves_it() -> None:
@@ -239,3 +246,31 @@ def test_scrubbed_names_encode_by_position() -> None:
     assert fastavro.schemaless_reader(io.BytesIO(data), fastavro.parse_schema(avro), None) == {
         "a_b": "x"
     }
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80))
+def test_malformed_bodies_are_data_errors(data: bytes) -> None:
+    ad = AvroData()
+    nested = (
+        SchemaBuilder.struct()
+        .field(
+            "l",
+            SchemaBuilder.array(SchemaBuilder.struct().field("i", Schema.INT32).build()).build(),
+        )
+        .field("m", SchemaBuilder.map(Schema.INT64, Schema.OPTIONAL_STRING).build())
+        .field("u", ad.to_connect_schema(["null", "int", "string", "bytes"]))
+        .build()
+    )
+    for schema in (RECORD, nested, None):
+        _, decode = ad.decoder(ad.connect_schema_text(schema))
+        with contextlib.suppress(DataError):
+            decode(data)
+
+
+def test_a_huge_block_count_of_empty_records_is_refused() -> None:
+    schema = SchemaBuilder.array(SchemaBuilder.struct().build()).build()
+    ad = AvroData()
+    _, decode = ad.decoder(ad.connect_schema_text(schema))
+    with pytest.raises(DataError, match="longer than the data"):
+        decode(b"\xfe\xff\xff\xff\x0f")  # 2**31 - 1 items, each of zero bytes

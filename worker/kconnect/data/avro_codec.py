@@ -645,7 +645,7 @@ def compile_decoder(
         b = data if type(data) is bytes else bytes(data)
         try:
             return read(b, 0)[0]
-        except IndexError:
+        except (IndexError, _struct.error):
             raise DataError(
                 f"Converting Avro to Kafka Connect data failed: the data ends early "
                 f"({len(b)} bytes) for its schema"
@@ -744,12 +744,9 @@ def _reader(node: AvroNode, schema: Schema) -> Reader:
         def read_array(b: bytes, p: int) -> tuple[object, int]:
             out: list[object] = []
             while True:
-                n, p = read_long(b, p)
+                n, p = _block_count(b, p)
                 if n == 0:
                     return out, p
-                if n < 0:
-                    n = -n
-                    _, p = read_long(b, p)
                 for _ in range(n):
                     x, p = item(b, p)
                     out.append(x)
@@ -763,6 +760,23 @@ def _reader(node: AvroNode, schema: Schema) -> Reader:
     if t == "record":
         return _record_reader(node, schema)
     raise DataError(f"cannot read Avro {t} as Connect {schema.type.name}")
+
+
+_MAX_EMPTY_ITEMS: Final = 1_000_000
+
+
+def _block_count(b: bytes, p: int) -> tuple[int, int]:
+    """An array or map block's item count (0 ends the array or map); a negative count is
+    followed by the block's size in bytes, which is skipped. A count that the remaining bytes
+    cannot hold (beyond a million items of zero bytes, such as empty records) is malformed data,
+    not a loop to run for ever."""
+    n, p = read_long(b, p)
+    if n < 0:
+        n = -n
+        _, p = read_long(b, p)
+    if n > len(b) - p + _MAX_EMPTY_ITEMS:
+        raise ValueError(f"a block of {n} items is longer than the data")
+    return n, p
 
 
 def _wrap(pair: tuple[int, int], bits: int) -> tuple[object, int]:
@@ -785,12 +799,9 @@ def _dict_reader(key: Reader, value: Reader) -> Reader:
     def read_dict(b: bytes, p: int) -> tuple[object, int]:
         out: dict[object, object] = {}
         while True:
-            n, p = read_long(b, p)
+            n, p = _block_count(b, p)
             if n == 0:
                 return out, p
-            if n < 0:
-                n = -n
-                _, p = read_long(b, p)
             for _ in range(n):
                 k, p = key(b, p)
                 try:
@@ -1027,10 +1038,12 @@ def decode_schemaless(data: bytes | memoryview) -> object:
     b = data if type(data) is bytes else bytes(data)
     try:
         return _read_any(b, 0)[0]
-    except IndexError:
+    except (IndexError, _struct.error):
         raise DataError(
             "Converting Avro to Kafka Connect data failed: the data ends early"
         ) from None
+    except (ValueError, OverflowError) as e:
+        raise DataError(f"Converting Avro to Kafka Connect data failed: {e}") from None
 
 
 def _read_any(b: bytes, p: int) -> tuple[object, int]:
@@ -1061,12 +1074,9 @@ def _read_any(b: bytes, p: int) -> tuple[object, int]:
         elif field == 7:
             items: list[object] = []
             while True:
-                n, p = read_long(b, p)
+                n, p = _block_count(b, p)
                 if n == 0:
                     break
-                if n < 0:
-                    n = -n
-                    _, p = read_long(b, p)
                 for _ in range(n):
                     x, p = _read_any(b, p)
                     items.append(x)
@@ -1074,16 +1084,16 @@ def _read_any(b: bytes, p: int) -> tuple[object, int]:
         else:
             entries: dict[object, object] = {}
             while True:
-                n, p = read_long(b, p)
+                n, p = _block_count(b, p)
                 if n == 0:
                     break
-                if n < 0:
-                    n = -n
-                    _, p = read_long(b, p)
                 for _ in range(n):
                     k, p = _read_any(b, p)
                     x, p = _read_any(b, p)
-                    entries[k] = x
+                    try:
+                        entries[k] = x
+                    except TypeError:
+                        raise ValueError(f"map key {k!r} cannot key a dict") from None
             v = entries
         if not found:
             result, found = v, True
