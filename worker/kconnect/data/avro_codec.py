@@ -375,40 +375,23 @@ def _compile(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Encoder:
 
 
 def _compile_map(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Encoder:
+    """An Avro map (STRING keys) or an array of `MapEntry` records (other keys): both one
+    block of (key, value) pairs."""
     ks, vs = schema.key_schema, schema.value_schema
     assert ks is not None
     assert vs is not None
     if node.type == "map":
         assert node.values is not None
-        val = _nullable(vs, node.values, opts, use_default=False)
+        key = _compile(Schema.STRING, AvroNode("string"), opts)
+        value = _nullable(vs, node.values, opts, use_default=False)
+    else:
+        entry = node.items
+        assert entry is not None
+        assert len(entry.fields) == 2
+        key = _nullable(ks, entry.fields[0].type, opts, use_default=False)
+        value = _nullable(vs, entry.fields[1].type, opts, use_default=False)
 
-        def enc_map(v: object) -> bytes:
-            if not isinstance(v, Mapping):
-                raise _bad(schema, v, "a dict")
-            if not v:
-                return b"\x00"
-            parts = [zigzag(len(v))]
-            for k, x in v.items():
-                if not isinstance(k, str):
-                    raise _bad(ks, k, "a str map key")
-                kb = k.encode("utf-8", "surrogatepass")
-                parts.append(_length(len(kb)))
-                parts.append(kb)
-                try:
-                    parts.append(val(x))
-                except AvroPathError as e:
-                    raise e.at(f"[{k!r}]") from None
-            parts.append(b"\x00")
-            return b"".join(parts)
-
-        return enc_map
-    entry = node.items
-    assert entry is not None
-    assert len(entry.fields) == 2
-    key = _nullable(ks, entry.fields[0].type, opts, use_default=False)
-    value = _nullable(vs, entry.fields[1].type, opts, use_default=False)
-
-    def enc_entries(v: object) -> bytes:
+    def enc_map(v: object) -> bytes:
         if not isinstance(v, Mapping):
             raise _bad(schema, v, "a dict")
         if not v:
@@ -423,7 +406,7 @@ def _compile_map(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Encoder
         parts.append(b"\x00")
         return b"".join(parts)
 
-    return enc_entries
+    return enc_map
 
 
 def _compile_union(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Encoder:
