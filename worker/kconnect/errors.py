@@ -20,3 +20,21 @@ class ConfigError(ConnectError):
 
 class DataError(ConnectError):
     """A value does not fit its schema, or bytes cannot be converted."""
+
+
+class FieldPathError(DataError):
+    """A DataError raised inside a nested value: each enclosing struct adds its field's name on
+    the way out (`at`), so the message names the whole path (`at field 'a.b'`)."""
+
+    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def at(self, name: str) -> "FieldPathError":
+        return FieldPathError(self.message, (name, *self.path))
+
+    def __str__(self) -> str:
+        if not self.path:
+            return self.message
+        return f"{self.message} (at field '{'.'.join(self.path)}')"

@@ -35,7 +35,6 @@ from __future__ import annotations
 import binascii
 import json
 import math
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from decimal import Decimal as _PyDecimal
@@ -52,7 +51,14 @@ from kconnect.converters._config import (
     get_converter_type,
     get_int,
 )
-from kconnect.data._javatext import java_double_str, java_float_str, to_float32
+from kconnect.data._javatext import (
+    ESCAPE_FIX,
+    jackson_str,
+    java_double_str,
+    java_float_str,
+    to_float32,
+    upper_escape,
+)
 from kconnect.data.logical import Date, Decimal, Time, Timestamp
 from kconnect.data.schema import (
     DATE_NAME,
@@ -66,7 +72,7 @@ from kconnect.data.schema import (
     Struct,
     Type,
 )
-from kconnect.errors import DataError
+from kconnect.errors import DataError, FieldPathError
 
 if TYPE_CHECKING:
     from kconnect.api.records import Headers
@@ -107,20 +113,9 @@ _PAYLOAD_MARK: Final = ',"payload":'
 
 # --- JSON text as Jackson writes it ---------------------------------------------------------
 
-_ESCAPE_FIX = re.compile(r"\\\\|\\u00[01][0-9a-f]")
-
-
-def _upper_escape(m: re.Match[str]) -> str:
-    s = m.group()
-    return s if s == "\\\\" else "\\u00" + s[4:].upper()
-
-
-def json_str(s: str) -> str:
-    """A JSON string literal as Jackson writes it (control escapes in upper-case hex)."""
-    out: str = _c_encode_basestring(s)
-    if "\\u" in out:
-        out = _ESCAPE_FIX.sub(_upper_escape, out)
-    return out
+_ESCAPE_FIX = ESCAPE_FIX
+_upper_escape = upper_escape
+json_str = jackson_str
 
 
 def json_double(v: float) -> str:
@@ -147,19 +142,7 @@ def _b64(v: bytes | bytearray | memoryview) -> str:
 # --- errors that carry the path of the field they happened in --------------------------------
 
 
-class _PathError(DataError):
-    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = path
-
-    def at(self, name: str) -> _PathError:
-        return _PathError(self.message, (name, *self.path))
-
-    def __str__(self) -> str:
-        if not self.path:
-            return self.message
-        return f"{self.message} (at field '{'.'.join(self.path)}')"
+_PathError = FieldPathError
 
 
 def _bad_value(schema: Schema | None, v: object) -> _PathError:

@@ -17,9 +17,29 @@ import datetime as _dt
 import decimal
 import importlib
 import math
+import re
 import struct
 from collections.abc import Callable, Mapping
+from json.encoder import encode_basestring as _c_encode_basestring
 from typing import Final, Protocol, cast
+
+ESCAPE_FIX: Final = re.compile(r"\\\\|\\u00[01][0-9a-f]")
+"""The escapes Python writes in lower case (`\\u001f`) that Jackson writes in upper case."""
+
+
+def upper_escape(m: re.Match[str]) -> str:
+    s = m.group()
+    return s if s == "\\\\" else "\\u00" + s[4:].upper()
+
+
+def jackson_str(s: str) -> str:
+    """A JSON string literal as Jackson writes it: `"`, `\\` and control characters escaped
+    (`\\b \\t \\n \\f \\r`, else `\\u00XX` in upper-case hex), everything else literal."""
+    out: str = _c_encode_basestring(s)
+    if "\\u" in out:
+        out = ESCAPE_FIX.sub(upper_escape, out)
+    return out
+
 
 _F32 = struct.Struct(">f")
 _MIN_NORMAL_F64 = 2.2250738585072014e-308
