@@ -183,11 +183,22 @@ def _null_required(schema: Schema) -> _PathError:
 
 
 class _Options:
-    __slots__ = ("numeric_decimals", "replace_null")
+    """How values are written. `map_entries` selects Confluent's JSON Schema form of a map that
+    cannot be a JSON object (keys not a required STRING): an array of `{"key":k,"value":v}`
+    objects, where JsonConverter writes `[k,v]` pairs (and objects for any STRING keys)."""
 
-    def __init__(self, numeric_decimals: bool, replace_null: bool) -> None:
+    __slots__ = ("map_entries", "numeric_decimals", "replace_null")
+
+    def __init__(
+        self, numeric_decimals: bool, replace_null: bool, map_entries: bool = False
+    ) -> None:
         self.numeric_decimals = numeric_decimals
         self.replace_null = replace_null
+        self.map_entries = map_entries
+
+
+Options = _Options
+PathError = _PathError
 
 
 def _null_text(schema: Schema, enc: Encoder, opts: _Options) -> str | None:
@@ -318,6 +329,20 @@ def _compile_nonnull(schema: Schema, opts: _Options) -> Encoder:
         kenc = _compile_nonnull(ks, opts)
         key = _with_nulls(ks, kenc, opts)
         val = _with_nulls(vs, _compile_nonnull(vs, opts), opts)
+        if opts.map_entries and (ks.type is not Type.STRING or ks.optional):
+
+            def enc_map_entries(v: object) -> str:
+                if not isinstance(v, Mapping):
+                    raise _bad_value(schema, v)
+                return (
+                    "["
+                    + ",".join(
+                        ['{"key":' + key(k) + ',"value":' + val(x) + "}" for k, x in v.items()]
+                    )
+                    + "]"
+                )
+
+            return enc_map_entries
         if ks.type is Type.STRING:
             # Jackson takes the key node's text: a null key becomes the string "null".
             knull = _null_text(ks, kenc, opts)
@@ -750,6 +775,8 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
         assert vs is not None
         kdec = compile_decoder(ks, opts)
         vdec = compile_decoder(vs, opts)
+        if opts.map_entries and (ks.type is not Type.STRING or ks.optional):
+            return _map_entries_decoder(kdec, vdec)
         if ks.type is Type.STRING:
 
             def dec_map_obj(x: object) -> object:
@@ -789,6 +816,34 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
 
         return dec_map_pairs
     return _compile_struct_dec(schema, opts)
+
+
+def _map_entries_decoder(kdec: Decoder, vdec: Decoder) -> Decoder:
+    def dec_map_entries(x: object) -> object:
+        if type(x) is not list:
+            raise _PathError(
+                "Maps with non-string fields should be encoded as JSON array of objects, but "
+                "found " + _json_kind(x)
+            )
+        result: dict[object, object] = {}
+        for entry in x:
+            if type(entry) is not dict:
+                raise _PathError("Found invalid map entry instead of object: " + _json_kind(entry))
+            if len(entry) != 2 or "key" not in entry or "value" not in entry:
+                raise _PathError(
+                    f"Found invalid map entry, expected the fields key and value but found "
+                    f"{sorted(entry)}"
+                )
+            k = kdec(entry["key"])
+            try:
+                result[k] = vdec(entry["value"])
+            except TypeError:
+                raise _PathError(
+                    f"map key {k!r} of type {type(k).__name__} can't key a Python dict"
+                ) from None
+        return result
+
+    return dec_map_entries
 
 
 def _plain_test(schema: Schema, var: str) -> str | None:
@@ -1288,3 +1343,13 @@ class JsonConverter(Converter, HeaderConverter):
 
     def to_connect_header(self, topic: str, header_key: str, value: bytes | None) -> SchemaAndValue:
         return self.to_connect_data(topic, value)
+
+
+has_decimal = _has_decimal
+"""Whether a schema holds a Decimal anywhere, so its JSON must be parsed with exact numbers."""
+
+
+def parse_json(value: bytes, exact: bool = False) -> object:
+    """A JSON document read as JsonConverter reads one (`exact`: numbers with a fraction as
+    `decimal.Decimal`); a `DataError` for what is not JSON."""
+    return JsonConverter._parse(value, exact=exact)

@@ -1,0 +1,534 @@
+"""JSON Schema converter: Confluent's `io.confluent.connect.json.JsonSchemaConverter`.
+
+A record is the Confluent wire format (`schemaregistry.frame`) around the value's JSON; the
+value's schema is registered as a JSON Schema, the way Confluent's `JsonSchemaData` maps Connect
+schemas, so that a subject gains no spurious version when a pipeline moves between runtimes:
+
+- INT8..INT64 are `{"type":"integer","connect.type":"int8"...}`, FLOAT32/64 `"number"` with
+  `float32`/`float64`, BYTES `{"type":"string","connect.type":"bytes"}` (base64 in the payload),
+  Decimal `{"type":"number","connect.type":"bytes"}` titled `org.apache.kafka.connect.data.Decimal`
+  (a JSON number in the payload), Date/Time/Timestamp integers titled with their logical name;
+- a STRUCT is an object whose `properties` carry `connect.index` (the field's position); a MAP
+  with required STRING keys an object with `additionalProperties`, any other MAP an array of
+  `{"key":..,"value":..}` objects (key `connect.index` 0, value 1), both with `connect.type` map;
+- the schema's name is its `title`, doc its `description`, version `connect.version`, parameters
+  `connect.parameters`, default `default`; an optional schema is `{"oneOf":[{"type":"null"},..]}`
+  with the field's `connect.index` on the `oneOf`.
+
+**Key order** is Java's: `JsonSchemaData` builds everit schemas whose extra keywords and
+`properties` sit in `java.util.HashMap`s, and everit prints them in the map's iteration order.
+`_java_hash_order` reproduces it (String.hashCode, spread, bucket by table size, insertion order
+within a bucket), checked against text Confluent's converter registered.
+
+Not mapped (a `DataError` says so): Confluent's JSON enums and `oneOf` unions of several types,
+and JSON Schemas written by hand with `$ref`, `allOf` or `anyOf`. Writing needs a schema (a value
+without one is a `DataError`, as in Java); a null value is a null record.
+
+Speed: per Connect schema, the JSON Schema text, its id and compiled encoder are cached (LRU,
+`schemas.cache.size`); per schema id, the Connect schema and compiled decoder. The encoders and
+decoders are json.py's, with `map_entries` for the entry-object map form and NUMERIC decimals.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal as _PyDecimal
+from typing import TYPE_CHECKING, Final
+
+from pydantic import Field
+
+from kconnect.api.converter import Converter
+from kconnect.converters._config import get_choice, get_converter_type
+from kconnect.converters.json import (
+    Options,
+    PathError,
+    compile_decoder,
+    compile_encoder,
+    has_decimal,
+    json_double,
+    json_float,
+    json_str,
+    parse_json,
+)
+from kconnect.converters.schemaregistry import (
+    SchemaRegistry,
+    SchemaRegistryConverterConfig,
+    SchemaType,
+    frame,
+    read_registry_settings,
+    unframe,
+)
+from kconnect.converters.schemaregistry.client import LruCache
+from kconnect.data.logical import Decimal
+from kconnect.data.schema import (
+    DATE_NAME,
+    DECIMAL_NAME,
+    TIME_NAME,
+    TIMESTAMP_NAME,
+    Schema,
+    SchemaAndValue,
+    SchemaBuilder,
+    Type,
+)
+from kconnect.errors import DataError
+
+if TYPE_CHECKING:
+    from kconnect.api.records import Headers
+
+DECIMAL_FORMAT_CONFIG: Final = "decimal.format"
+NAMESPACE: Final = "io.confluent.connect.json"
+CONNECT_TYPE: Final = "connect.type"
+CONNECT_VERSION: Final = "connect.version"
+CONNECT_PARAMETERS: Final = "connect.parameters"
+CONNECT_INDEX: Final = "connect.index"
+
+_CONNECT_TYPES: Final = {
+    Type.INT8: "int8",
+    Type.INT16: "int16",
+    Type.INT32: "int32",
+    Type.INT64: "int64",
+    Type.FLOAT32: "float32",
+    Type.FLOAT64: "float64",
+}
+_TYPES_BY_CONNECT: Final = {v: k for k, v in _CONNECT_TYPES.items()}
+_LOGICAL_INTS: Final = {DATE_NAME: Type.INT32, TIME_NAME: Type.INT32, TIMESTAMP_NAME: Type.INT64}
+_NULL: Final = SchemaAndValue(None, None)
+
+
+class JsonSchemaConverterConfig(SchemaRegistryConverterConfig):
+    """Confluent's `JsonSchemaConverterConfig` with `JsonSchemaDataConfig`'s decimal key."""
+
+    decimal_format: str = Field(
+        "NUMERIC",
+        alias=DECIMAL_FORMAT_CONFIG,
+        description="Controls which format this converter will serialize decimals in: NUMERIC "
+        "(default) or BASE64.",
+        json_schema_extra={"importance": "LOW", "display_name": "Decimal Format"},
+    )
+
+
+# --- Java's HashMap iteration order ----------------------------------------------------------
+
+
+def _java_string_hash(s: str) -> int:
+    h = 0
+    data = s.encode("utf-16-be", "surrogatepass")
+    for i in range(0, len(data), 2):
+        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
+    return h
+
+
+def _bucket(key: str, capacity: int) -> int:
+    h = _java_string_hash(key)
+    return ((h ^ (h >> 16)) & 0xFFFFFFFF) & (capacity - 1)
+
+
+def _java_hash_order(keys: list[str], initial_capacity: int = 16) -> list[str]:
+    """The iteration order of a `java.util.HashMap` (of that initial capacity) the keys were
+    put into in this order: by bucket, then by insertion within a bucket (a resize keeps it)."""
+    capacity = 1
+    while capacity < initial_capacity:
+        capacity *= 2
+    while len(keys) > capacity * 0.75:
+        capacity *= 2
+    return [k for _, _, k in sorted((_bucket(k, capacity), i, k) for i, k in enumerate(keys))]
+
+
+def _json_object(entries: list[tuple[str, str]], initial_capacity: int = 16) -> str:
+    texts = dict(entries)
+    order = _java_hash_order([k for k, _ in entries], initial_capacity)
+    return "{" + ",".join(json_str(k) + ":" + texts[k] for k in order) + "}"
+
+
+# --- Connect schema -> JSON Schema text ------------------------------------------------------
+
+
+def _default_text(schema: Schema, opts: Options) -> str:
+    """A default as everit's JSON writer prints the Java object (org.json's number text)."""
+    value = schema.default
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = json_float(value) if schema.type is Type.FLOAT32 else json_double(value)
+        if "." in text and "E" not in text and not text.startswith('"'):
+            text = text.rstrip("0").rstrip(".")
+        return text
+    if isinstance(value, str):
+        return json_str(value)
+    if isinstance(value, _PyDecimal):
+        return str(value)
+    try:
+        return compile_encoder(schema, opts)(value)
+    except PathError as e:
+        raise DataError(f"Cannot write the schema's default value as JSON: {e}") from None
+
+
+def _non_optional(schema: Schema) -> Schema:
+    builder = SchemaBuilder.of(schema)
+    builder.required()
+    return builder.build()
+
+
+def json_schema_text(schema: Schema, opts: Options) -> str:
+    """The JSON Schema text Confluent's JsonSchemaConverter registers for `schema`."""
+    return _raw(schema, opts, None, False)
+
+
+def _raw(schema: Schema, opts: Options, index: int | None, ignore_optional: bool) -> str:
+    t = schema.type
+    head: list[tuple[str, str]] = []  # keywords everit prints before the extra ones
+    tail: list[tuple[str, str]] = []  # ... and after them
+    extra: list[tuple[str, str]] = []  # the HashMap of "unprocessed" keywords
+    if t in _CONNECT_TYPES:
+        integer = t in (Type.INT8, Type.INT16, Type.INT32, Type.INT64)
+        head.append(("type", '"integer"' if integer else '"number"'))
+        extra.append((CONNECT_TYPE, json_str(_CONNECT_TYPES[t])))
+    elif t is Type.BOOLEAN:
+        head.append(("type", '"boolean"'))
+    elif t is Type.STRING:
+        if schema.parameters and NAMESPACE + ".Enum" in schema.parameters:
+            raise DataError("JSON Schema enums (io.confluent.connect.json.Enum) are not mapped")
+        head.append(("type", '"string"'))
+    elif t is Type.BYTES:
+        head.append(("type", '"number"' if schema.name == DECIMAL_NAME else '"string"'))
+        extra.append((CONNECT_TYPE, '"bytes"'))
+    elif t is Type.ARRAY:
+        assert schema.value_schema is not None
+        head.append(("type", '"array"'))
+        tail.append(("items", _raw(schema.value_schema, opts, None, False)))
+    elif t is Type.MAP:
+        ks, vs = schema.key_schema, schema.value_schema
+        assert ks is not None
+        assert vs is not None
+        if ks.type is Type.STRING and not ks.optional:
+            head.append(("type", '"object"'))
+            tail.append(("additionalProperties", _raw(vs, opts, None, False)))
+        else:
+            entry = (
+                '{"type":"object","properties":'
+                + _json_object(
+                    [("key", _raw(ks, opts, 0, False)), ("value", _raw(vs, opts, 1, False))]
+                )
+                + "}"
+            )
+            head.append(("type", '"array"'))
+            tail.append(("items", entry))
+        extra.append((CONNECT_TYPE, '"map"'))
+    elif t is Type.STRUCT:
+        if schema.name == NAMESPACE + ".OneOf":
+            raise DataError(
+                "JSON Schema oneOf unions (io.confluent.connect.json.OneOf) are not mapped"
+            )
+        if schema.optional and not ignore_optional:
+            return _one_of_null(_raw(_non_optional(schema), opts, None, False), index)
+        head.append(("type", '"object"'))
+        props = [(f.name, _raw(f.schema, opts, f.index, False)) for f in schema.fields]
+        tail.append(("properties", _json_object(props)))
+    else:  # pragma: no cover - every type is above
+        raise DataError(f"unsupported schema type {t}")
+    if schema.name is not None:
+        head.append(("title", json_str(schema.name)))
+    if schema.version is not None:
+        extra.append((CONNECT_VERSION, str(schema.version)))
+    if schema.doc is not None:
+        head.append(("description", json_str(schema.doc)))
+    if schema.parameters:
+        params = [
+            (k, json_str(v)) for k, v in schema.parameters.items() if not k.startswith(NAMESPACE)
+        ]
+        if params:
+            # Collected into a HashMap, then copied by org.json into one sized to fit.
+            ordered = [(k, dict(params)[k]) for k in _java_hash_order([k for k, _ in params])]
+            extra.append((CONNECT_PARAMETERS, _json_object(ordered, len(ordered))))
+    if schema.default is not None:
+        head.append(("default", _default_text(schema, opts)))
+    if schema.optional and not ignore_optional:
+        inner = _print(head, extra, tail)
+        return _one_of_null(inner, index)
+    if index is not None:
+        extra.append((CONNECT_INDEX, str(index)))
+    return _print(head, extra, tail)
+
+
+_HEAD_ORDER: Final = ("type", "title", "description", "default")
+
+
+def _print(
+    head: list[tuple[str, str]], extra: list[tuple[str, str]], tail: list[tuple[str, str]]
+) -> str:
+    ordered = sorted(head, key=lambda kv: _HEAD_ORDER.index(kv[0]))
+    texts = dict(extra)
+    keys = _java_hash_order([k for k, _ in extra])
+    parts = [json_str(k) + ":" + v for k, v in ordered]
+    parts += [json_str(k) + ":" + texts[k] for k in keys]
+    parts += [json_str(k) + ":" + v for k, v in tail]
+    return "{" + ",".join(parts) + "}"
+
+
+def _one_of_null(inner: str, index: int | None) -> str:
+    extra = [(CONNECT_INDEX, str(index))] if index is not None else []
+    return _print([], extra, [("oneOf", '[{"type":"null"},' + inner + "]")])
+
+
+# --- JSON Schema -> Connect schema -----------------------------------------------------------
+
+JsonNode = Mapping[str, object]
+
+
+def connect_schema(text: str) -> Schema:
+    """The Connect schema of a registered JSON Schema, as JsonSchemaData.toConnectSchema reads
+    it."""
+    try:
+        node = json.loads(text)
+    except ValueError as e:
+        raise DataError(f"the registered JSON Schema is not JSON: {e}") from None
+    if not isinstance(node, dict):
+        raise DataError("the registered JSON Schema is not a JSON object")
+    return _to_connect(node, optional=False)
+
+
+def _null_branch(node: object) -> bool:
+    return isinstance(node, dict) and node.get("type") == "null"
+
+
+def _to_connect(node: JsonNode, optional: bool) -> Schema:
+    for combiner in ("oneOf", "anyOf"):
+        subs = node.get(combiner)
+        if isinstance(subs, list):
+            rest = [s for s in subs if not _null_branch(s)]
+            if len(rest) == 1 and len(subs) == 2 and isinstance(rest[0], dict):
+                return _to_connect(rest[0], optional=True)
+            raise DataError(
+                f"JSON Schema {combiner} of {len(subs)} schemas is not mapped (only a type or null)"
+            )
+    for unsupported in ("$ref", "allOf", "enum", "const"):
+        if unsupported in node:
+            raise DataError(f"JSON Schema keyword {unsupported!r} is not mapped")
+    kind = node.get("type")
+    if isinstance(kind, list):
+        rest_kinds = [k for k in kind if k != "null"]
+        if len(rest_kinds) != 1:
+            raise DataError(f"JSON Schema type {kind!r} is not mapped")
+        optional = optional or "null" in kind
+        kind = rest_kinds[0]
+    connect_type = node.get(CONNECT_TYPE)
+    title = node.get("title")
+    params = node.get(CONNECT_PARAMETERS)
+    builder: SchemaBuilder
+    if kind == "integer":
+        t = _TYPES_BY_CONNECT.get(str(connect_type), Type.INT64)
+        if isinstance(title, str) and title in _LOGICAL_INTS:
+            t = _LOGICAL_INTS[title]
+        builder = SchemaBuilder(t)
+    elif kind == "number":
+        if connect_type == "bytes":
+            scale = params.get("scale") if isinstance(params, dict) else None
+            builder = Decimal.builder(int(scale) if isinstance(scale, str) else 0)
+        else:
+            builder = SchemaBuilder(_TYPES_BY_CONNECT.get(str(connect_type), Type.FLOAT64))
+    elif kind == "boolean":
+        builder = SchemaBuilder.bool()
+    elif kind == "string":
+        builder = SchemaBuilder.bytes() if connect_type == "bytes" else SchemaBuilder.string()
+    elif kind == "array":
+        items = node.get("items")
+        if not isinstance(items, dict):
+            raise DataError("a JSON Schema array without one items schema is not mapped")
+        if connect_type == "map":
+            entry = items.get("properties")
+            if not isinstance(entry, dict) or not {"key", "value"} <= entry.keys():
+                raise DataError("a connect.type map array needs items with key and value")
+            builder = SchemaBuilder.map(
+                _to_connect(entry["key"], False), _to_connect(entry["value"], False)
+            )
+        else:
+            builder = SchemaBuilder.array(_to_connect(items, False))
+    elif kind == "object":
+        additional = node.get("additionalProperties")
+        if connect_type == "map" or (isinstance(additional, dict) and "properties" not in node):
+            values = _to_connect(additional, False) if isinstance(additional, dict) else None
+            if values is None:
+                raise DataError("a connect.type map object needs additionalProperties")
+            builder = SchemaBuilder.map(SchemaBuilder.string().build(), values)
+        else:
+            builder = SchemaBuilder.struct()
+            props = node.get("properties") or {}
+            if not isinstance(props, dict):
+                raise DataError("JSON Schema properties must be an object")
+            ordered = sorted(
+                enumerate(props.items()),
+                key=lambda e: (_index_of(e[1][1], e[0]), e[0]),
+            )
+            for _, (name, sub) in ordered:
+                if not isinstance(sub, dict):
+                    raise DataError(f"JSON Schema property {name!r} is not a schema object")
+                builder.field(name, _to_connect(sub, False))
+    else:
+        raise DataError(f"JSON Schema type {kind!r} is not mapped")
+    if isinstance(title, str):
+        builder.name(title)
+    version = node.get(CONNECT_VERSION)
+    if type(version) is int:
+        builder.version(version)
+    doc = node.get("description")
+    if isinstance(doc, str):
+        builder.doc(doc)
+    if isinstance(params, dict):
+        for k, v in params.items():
+            if isinstance(v, str):
+                builder.parameter(k, v)
+    if optional:
+        builder.optional()
+    if "default" in node and node["default"] is not None:
+        bare = builder.build()
+        try:
+            builder.default_value(
+                compile_decoder(bare, Options(True, False, True))(node["default"])
+            )
+        except PathError as e:
+            raise DataError(f"the JSON Schema's default does not fit its type: {e}") from None
+    return builder.build()
+
+
+def _index_of(sub: object, position: int) -> int:
+    if isinstance(sub, dict):
+        index = sub.get(CONNECT_INDEX)
+        if type(index) is int:
+            return index
+    return position
+
+
+# --- the converter ---------------------------------------------------------------------------
+
+
+class _Writer:
+    __slots__ = ("encoder", "schema", "schema_id")
+
+    def __init__(self, schema: Schema, schema_id: int, encoder: Callable[[object], str]) -> None:
+        self.schema = schema
+        self.schema_id = schema_id
+        self.encoder = encoder
+
+
+class _Reader:
+    __slots__ = ("decoder", "exact", "schema")
+
+    def __init__(self, schema: Schema, decoder: Callable[[object], object], exact: bool) -> None:
+        self.schema = schema
+        self.decoder = decoder
+        self.exact = exact
+
+
+class JsonSchemaConverter(Converter):
+    """Confluent's JsonSchemaConverter: JSON values framed with a registered JSON Schema's id.
+
+    Config keys (prefix removed): the Schema Registry keys of `SchemaRegistryConverterConfig`,
+    and `decimal.format` (NUMERIC or BASE64, default NUMERIC).
+    """
+
+    config_model = JsonSchemaConverterConfig
+
+    def __init__(self) -> None:
+        self._registry: SchemaRegistry | None = None
+        self._opts = Options(numeric_decimals=True, replace_null=True, map_entries=True)
+        self._writers: LruCache[tuple[str, Schema], _Writer] = LruCache(1000)
+        self._readers: LruCache[int, _Reader] = LruCache(1000)
+        self._texts: LruCache[Schema, str] = LruCache(1000)
+        self._last: tuple[str, Schema, _Writer] | None = None
+
+    def configure(self, configs: Mapping[str, str], is_key: bool = False) -> None:
+        get_converter_type(configs)
+        settings = read_registry_settings(configs)
+        decimals = get_choice(configs, DECIMAL_FORMAT_CONFIG, "NUMERIC", ("NUMERIC", "BASE64"))
+        self._opts = Options(
+            numeric_decimals=decimals == "NUMERIC", replace_null=True, map_entries=True
+        )
+        if self._registry is not None:
+            self._registry.close()
+        self._registry = SchemaRegistry(settings, is_key)
+        size = settings.cache_size
+        self._writers = LruCache(size)
+        self._readers = LruCache(size)
+        self._texts = LruCache(size)
+        self._last = None
+
+    @property
+    def registry(self) -> SchemaRegistry:
+        if self._registry is None:
+            raise DataError("the JsonSchemaConverter is used before it is configured")
+        return self._registry
+
+    def schema_text(self, schema: Schema) -> str:
+        """The JSON Schema text registered for `schema`."""
+        text = self._texts.get(schema)
+        if text is None:
+            text = json_schema_text(schema, self._opts)
+            self._texts.put(schema, text)
+        return text
+
+    def _writer(self, topic: str, schema: Schema) -> _Writer:
+        last = self._last
+        if last is not None and last[0] == topic and (last[1] is schema or last[1] == schema):
+            return last[2]
+        writer = self._writers.get((topic, schema))
+        if writer is None:
+            text = self.schema_text(schema)
+            registry = self.registry
+            subject = registry.subject(topic, schema.name)
+            schema_id = registry.id_for(subject, text, SchemaType.JSON)
+            writer = _Writer(schema, schema_id, compile_encoder(schema, self._opts))
+            self._writers.put((topic, schema), writer)
+        self._last = (topic, schema, writer)
+        return writer
+
+    def from_connect_data(
+        self, topic: str, schema: Schema | None, value: object, headers: Headers | None = None
+    ) -> bytes | None:
+        if value is None and (schema is None or schema.default is None):
+            return None
+        if schema is None:
+            raise DataError(
+                "JsonSchemaConverter needs a schema to write a value: give the record a schema"
+            )
+        writer = self._writer(topic, schema)
+        try:
+            payload = writer.encoder(value if value is not None else schema.default)
+        except PathError as e:
+            raise DataError(f"Converting Kafka Connect data to JSON failed: {e}") from None
+        try:
+            return frame(writer.schema_id, payload.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise DataError(
+                "Converting Kafka Connect data to JSON failed: a string holds an unpaired "
+                "surrogate, which UTF-8 cannot encode"
+            ) from None
+
+    def _reader(self, schema_id: int) -> _Reader:
+        reader = self._readers.get(schema_id)
+        if reader is None:
+            registered = self.registry.schema_for(schema_id)
+            if registered.schema_type is not SchemaType.JSON:
+                raise DataError(
+                    f"schema id {schema_id} is a {registered.schema_type} schema, not JSON: the "
+                    "record was not written by a JSON Schema serializer"
+                )
+            schema = connect_schema(registered.text)
+            reader = _Reader(schema, compile_decoder(schema, self._opts), has_decimal(schema))
+            self._readers.put(schema_id, reader)
+        return reader
+
+    def to_connect_data(
+        self, topic: str, value: bytes | None, headers: Headers | None = None
+    ) -> SchemaAndValue:
+        if value is None:
+            return _NULL
+        schema_id, payload = unframe(value)
+        reader = self._reader(schema_id)
+        parsed = parse_json(bytes(payload), exact=reader.exact)
+        try:
+            return SchemaAndValue(reader.schema, reader.decoder(parsed))
+        except PathError as e:
+            raise DataError(f"Converting JSON to Kafka Connect data failed: {e}") from None
