@@ -455,6 +455,12 @@ class JsonSchemaConverter(Converter):
         self._texts = LruCache(size)
         self._last = None
 
+    def close(self) -> None:
+        """Close the registry client's connections (Java's `Converter.close`)."""
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+
     @property
     def registry(self) -> SchemaRegistry:
         if self._registry is None:
