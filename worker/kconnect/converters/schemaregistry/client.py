@@ -13,7 +13,8 @@ URL of `schema.registry.url` tried in turn, retries with backoff on connection e
   registry's compatibility endpoint first when `latest.compatibility.strict`; false otherwise
   looks the schema up and fails if the subject does not hold it. `normalize.schemas` is passed
   on to registration and look-up.
-- **Failures mapped to the worker's errors**, with the registry's URLs (never credentials):
+- **Failures mapped to the worker's errors**, with the registry's URLs (never credentials); a
+  retriable one is also logged at WARNING, since the worker retries quietly:
   - unreachable, timed out, or 408/429/5xx after the client's retries: `RetriableError`, so
     `errors.retry.timeout` applies and the task fails with this message when it runs out;
   - 409 (incompatible) or 422 (invalid schema): `DataError` with the registry's own message;
@@ -36,6 +37,7 @@ The object is used from one task thread (a converter's), holds no lock, and is c
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +49,8 @@ from kconnect.config import java_stores
 from kconnect.converters.schemaregistry.config import RegistrySettings, TlsSettings
 from kconnect.converters.schemaregistry.subjects import subject_name
 from kconnect.errors import ConfigError, ConnectError, DataError, RetriableError
+
+log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S: Final = 10.0
 MAX_RETRIES: Final = 2
@@ -245,7 +249,7 @@ class SchemaRegistry:
                     "basic.auth.credentials.source and the credentials"
                 ) from None
             if status in (408, 429) or status >= 500:
-                raise RetriableError(f"{where} failed{about} while {doing}: {told}") from None
+                raise _retriable(f"{where} failed{about} while {doing}: {told}") from None
             if status == 409:
                 raise DataError(
                     f"{where} refused the schema{about} as incompatible: {told}"
@@ -260,7 +264,7 @@ class SchemaRegistry:
             raise
         except (httpx.HTTPError, OSError, ValueError, TypeError, KeyError) as e:
             # The transport (refused, reset, timed out, TLS) or an answer that is not the API's.
-            raise RetriableError(
+            raise _retriable(
                 f"{where} unreachable{about} while {doing}: {type(e).__name__}: "
                 f"{self._scrub(str(e))}"
             ) from None
@@ -294,6 +298,13 @@ class SchemaRegistry:
             if context is not None and hasattr(context, "check_hostname"):
                 context.check_hostname = False
         return client
+
+
+def _retriable(message: str) -> RetriableError:
+    """The error for a registry that may answer later, logged: the worker retries it quietly
+    (`errors.retry.timeout`), and an outage should show in the log while it lasts."""
+    log.warning("%s; the operation will be retried", message)
+    return RetriableError(message)
 
 
 def _memory_file(text: str) -> tuple[int, str]:
