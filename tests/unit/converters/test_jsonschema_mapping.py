@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal as PyDecimal
 
 import pytest
 
@@ -141,3 +142,81 @@ def test_optional_struct_field_puts_the_index_on_the_one_of() -> None:
         '"connect.index":0,"connect.type":"int32"}}}]}}}'
     )
     assert connect_schema(json_schema_text(schema, OPTS)) == schema
+
+
+def _payload_schema() -> Schema:
+    return (
+        SchemaBuilder.struct()
+        .name("P")
+        .field("b", SchemaBuilder.bytes().build())
+        .field("d", Decimal.builder(2).build())
+        .field("day", Date.builder().build())
+        .field(
+            "m",
+            SchemaBuilder.map(
+                SchemaBuilder.int32().build(), SchemaBuilder.string().build()
+            ).build(),
+        )
+        .field(
+            "om",
+            SchemaBuilder.map(
+                SchemaBuilder.string().optional().build(), SchemaBuilder.int8().build()
+            ).build(),
+        )
+        .field(
+            "sm",
+            SchemaBuilder.map(SchemaBuilder.string().build(), SchemaBuilder.bool().build()).build(),
+        )
+        .field("note", SchemaBuilder.string().optional().build())
+        .field("n", SchemaBuilder.int32().default_value(5).build())
+        .build()
+    )
+
+
+def test_payload_is_the_json_confluent_writes() -> None:
+    import datetime
+
+    from kconnect.converters.json import compile_decoder, compile_encoder
+    from kconnect.data.schema import Struct
+
+    schema = _payload_schema()
+    value = Struct(schema)
+    value.put("b", b"\x00\xff").put("d", PyDecimal("-1.50")).put("day", datetime.date(1970, 1, 3))
+    value.put("m", {1: "a"}).put("om", {None: 1}).put("sm", {"k": True}).put("note", None)
+    text = compile_encoder(schema, OPTS)(value)
+    assert text == (
+        '{"b":"AP8=","d":-1.50,"day":2,"m":[{"key":1,"value":"a"}],'
+        '"om":[{"key":null,"value":1}],"sm":{"k":true},"note":null,"n":5}'
+    )
+    back = compile_decoder(schema, OPTS)(json.loads(text, parse_float=PyDecimal))
+    value.put("n", 5)  # a null with a default reads back as the default
+    assert back == value
+    base64 = Options(numeric_decimals=False, replace_null=True, map_entries=True)
+    assert compile_encoder(Decimal.builder(2).build(), base64)(PyDecimal("-1.50")) == '"/2o="'
+
+
+def test_schemas_json_schema_cannot_map_say_so() -> None:
+    from kconnect.errors import DataError
+
+    with pytest.raises(DataError, match="oneOf of 3 schemas"):
+        connect_schema('{"oneOf":[{"type":"null"},{"type":"string"},{"type":"integer"}]}')
+    with pytest.raises(DataError, match="'\\$ref'"):
+        connect_schema('{"$ref":"#/definitions/x"}')
+    with pytest.raises(DataError, match="not JSON"):
+        connect_schema("{")
+
+
+def test_a_hand_written_schema_reads_as_java_reads_it() -> None:
+    text = (
+        '{"$schema":"http://json-schema.org/draft-07/schema#","title":"User","type":"object",'
+        '"properties":{"name":{"type":"string"},"age":{"type":["null","integer"]},'
+        '"score":{"type":"number"}},"required":["name"]}'
+    )
+    assert connect_schema(text) == (
+        SchemaBuilder.struct()
+        .name("User")
+        .field("name", SchemaBuilder.string().build())
+        .field("age", SchemaBuilder.int64().optional().build())
+        .field("score", SchemaBuilder.float64().build())
+        .build()
+    )

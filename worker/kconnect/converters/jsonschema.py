@@ -60,7 +60,6 @@ from kconnect.converters.schemaregistry import (
     unframe,
 )
 from kconnect.converters.schemaregistry.client import LruCache
-from kconnect.data.logical import Decimal
 from kconnect.data.schema import (
     DATE_NAME,
     DECIMAL_NAME,
@@ -324,9 +323,8 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
             t = _LOGICAL_INTS[title]
         builder = SchemaBuilder(t)
     elif kind == "number":
-        if connect_type == "bytes":
-            scale = params.get("scale") if isinstance(params, dict) else None
-            builder = Decimal.builder(int(scale) if isinstance(scale, str) else 0)
+        if connect_type == "bytes":  # a Decimal: its title and parameters name it
+            builder = SchemaBuilder.bytes()
         else:
             builder = SchemaBuilder(_TYPES_BY_CONNECT.get(str(connect_type), Type.FLOAT64))
     elif kind == "boolean":
@@ -348,11 +346,12 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
             builder = SchemaBuilder.array(_to_connect(items, False))
     elif kind == "object":
         additional = node.get("additionalProperties")
-        if connect_type == "map" or (isinstance(additional, dict) and "properties" not in node):
-            values = _to_connect(additional, False) if isinstance(additional, dict) else None
-            if values is None:
-                raise DataError("a connect.type map object needs additionalProperties")
-            builder = SchemaBuilder.map(SchemaBuilder.string().build(), values)
+        if connect_type == "map":
+            if not isinstance(additional, dict):
+                raise DataError("a connect.type map object needs an additionalProperties schema")
+            builder = SchemaBuilder.map(
+                SchemaBuilder.string().build(), _to_connect(additional, False)
+            )
         else:
             builder = SchemaBuilder.struct()
             props = node.get("properties") or {}
