@@ -776,7 +776,7 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
         kdec = compile_decoder(ks, opts)
         vdec = compile_decoder(vs, opts)
         if opts.map_entries and (ks.type is not Type.STRING or ks.optional):
-            return _map_entries_decoder(kdec, vdec)
+            return _map_list_decoder(kdec, vdec, entry_objects=True)
         if ks.type is Type.STRING:
 
             def dec_map_obj(x: object) -> object:
@@ -789,44 +789,17 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
 
             return dec_map_obj
 
-        def dec_map_pairs(x: object) -> object:
-            if type(x) is not list:
-                raise _PathError(
-                    "Maps with non-string fields should be encoded as JSON array of tuples, "
-                    "but found " + _json_kind(x)
-                )
-            result: dict[object, object] = {}
-            for entry in x:
-                if type(entry) is not list:
-                    raise _PathError(
-                        "Found invalid map entry instead of array tuple: " + _json_kind(entry)
-                    )
-                if len(entry) != 2:
-                    raise _PathError(
-                        f"Found invalid map entry, expected length 2 but found :{len(entry)}"
-                    )
-                k = kdec(entry[0])
-                try:
-                    result[k] = vdec(entry[1])
-                except TypeError:
-                    raise _PathError(
-                        f"map key {k!r} of type {type(k).__name__} can't key a Python dict"
-                    ) from None
-            return result
-
-        return dec_map_pairs
+        return _map_list_decoder(kdec, vdec, entry_objects=False)
     return _compile_struct_dec(schema, opts)
 
 
-def _map_entries_decoder(kdec: Decoder, vdec: Decoder) -> Decoder:
-    def dec_map_entries(x: object) -> object:
-        if type(x) is not list:
-            raise _PathError(
-                "Maps with non-string fields should be encoded as JSON array of objects, but "
-                "found " + _json_kind(x)
-            )
-        result: dict[object, object] = {}
-        for entry in x:
+def _map_list_decoder(kdec: Decoder, vdec: Decoder, entry_objects: bool) -> Decoder:
+    """A map written as a JSON array: of `[key, value]` tuples (JsonConverter), or of
+    `{"key":..,"value":..}` objects (`entry_objects`, Confluent's JSON Schema form)."""
+    form = "objects" if entry_objects else "tuples"
+
+    def unpack(entry: object) -> tuple[object, object]:
+        if entry_objects:
             if type(entry) is not dict:
                 raise _PathError("Found invalid map entry instead of object: " + _json_kind(entry))
             if len(entry) != 2 or "key" not in entry or "value" not in entry:
@@ -834,16 +807,32 @@ def _map_entries_decoder(kdec: Decoder, vdec: Decoder) -> Decoder:
                     f"Found invalid map entry, expected the fields key and value but found "
                     f"{sorted(entry)}"
                 )
-            k = kdec(entry["key"])
+            return entry["key"], entry["value"]
+        if type(entry) is not list:
+            raise _PathError("Found invalid map entry instead of array tuple: " + _json_kind(entry))
+        if len(entry) != 2:
+            raise _PathError(f"Found invalid map entry, expected length 2 but found :{len(entry)}")
+        return entry[0], entry[1]
+
+    def dec_map_list(x: object) -> object:
+        if type(x) is not list:
+            raise _PathError(
+                f"Maps with non-string fields should be encoded as JSON array of {form}, but "
+                "found " + _json_kind(x)
+            )
+        result: dict[object, object] = {}
+        for entry in x:
+            raw_key, raw_value = unpack(entry)
+            k = kdec(raw_key)
             try:
-                result[k] = vdec(entry["value"])
+                result[k] = vdec(raw_value)
             except TypeError:
                 raise _PathError(
                     f"map key {k!r} of type {type(k).__name__} can't key a Python dict"
                 ) from None
         return result
 
-    return dec_map_entries
+    return dec_map_list
 
 
 def _plain_test(schema: Schema, var: str) -> str | None:

@@ -41,6 +41,7 @@ from pydantic import Field
 from kconnect.api.converter import Converter
 from kconnect.converters._config import get_choice, get_converter_type
 from kconnect.converters.json import (
+    DECIMAL_FORMAT_CONFIG,
     Options,
     PathError,
     compile_decoder,
@@ -75,7 +76,6 @@ from kconnect.errors import DataError
 if TYPE_CHECKING:
     from kconnect.api.records import Headers
 
-DECIMAL_FORMAT_CONFIG: Final = "decimal.format"
 NAMESPACE: Final = "io.confluent.connect.json"
 CONNECT_TYPE: Final = "connect.type"
 CONNECT_VERSION: Final = "connect.version"
