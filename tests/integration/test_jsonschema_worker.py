@@ -101,7 +101,20 @@ def test_a_registry_restart_while_the_sink_needs_it_loses_no_record(
     w.wait_state("gen", "RUNNING")
     wait_until("DataGen to write its first records", lambda: kafka_topic_size(standalone, topic))
     registry.stop(state)  # DataGen goes on: its schema's id is cached
-    w2 = standalone.start([_sink("files", topic, out, props)])
+    # The sink reads its credentials through a config provider, as from a mounted Secret.
+    secret_file = standalone.cwd / "registry.properties"
+    secret_file.write_text(f"user.info=u:{users['u']}\n")
+    variable = f"${{file:{secret_file}:user.info}}"
+    sink_props = {**props, "value.converter.basic.auth.user.info": variable}
+    worker = standalone.worker_props(
+        **{
+            "config.providers": "file",
+            "config.providers.file.class": (
+                "org.apache.kafka.common.config.provider.FileConfigProvider"
+            ),
+        }
+    )
+    w2 = standalone.start([_sink("files", topic, out, sink_props)], worker=worker)
     # The sink's first record needs the schema of its id, from a registry that is down.
     w2.wait_state("files", "RUNNING")
     reg2 = registry.start(state, users=users, die_with_parent=True, port=reg.port, **args)  # type: ignore[arg-type]
@@ -110,6 +123,8 @@ def test_a_registry_restart_while_the_sink_needs_it_loses_no_record(
     assert set(_seqs(out)) == set(range(total))
     assert w2.status("files")["tasks"][0]["state"] == "RUNNING"
     assert "unreachable" in w2.log()  # the outage was seen and retried, not skipped
+    config = w2.get("/connectors/files/config")
+    assert config["value.converter.basic.auth.user.info"] == variable
     for worker in (w, w2):
         assert users["u"] not in worker.log()
 
@@ -169,6 +184,11 @@ def test_a_wrong_password_fails_the_task_saying_authentication_failed(
     assert f"authentication failed for subject '{topic}-value'" in trace
     assert "wrong-password-x" not in trace
     assert "wrong-password-x" not in w.log()
+    keys = {k["name"]: k for k in w.get(f"/connector-plugins/{CONVERTER}/config")}
+    assert keys["basic.auth.user.info"]["type"] == "PASSWORD"
+    assert keys["value.subject.name.strategy"]["default_value"] == (
+        "io.confluent.kafka.serializers.subject.TopicNameStrategy"
+    )
     client = SchemaRegistryClient(
         {"url": schema_registry.url, "basic.auth.user.info": ":".join(schema_registry_credentials)}
     )
