@@ -210,3 +210,18 @@ def test_kconnect_reads_what_confluent_json_serializer_writes(
     conv.from_connect_data(topic, ORDER, _order())
     versions = _client(schema_registry, schema_registry_credentials).get_versions(f"{topic}-value")
     assert versions == [1]
+
+
+def test_nulls_and_values_without_a_schema(
+    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
+) -> None:
+    conv = _converter(schema_registry, schema_registry_credentials)
+    topic = _topic()
+    assert conv.from_connect_data(topic, None, None) is None  # a tombstone
+    with pytest.raises(DataError, match="null value for field that is required"):
+        conv.from_connect_data(topic, ORDER, None)
+    with pytest.raises(DataError, match="needs a schema"):
+        conv.from_connect_data(topic, None, {"a": 1})
+    # As in Java, a value that cannot be written registers nothing.
+    subjects = _client(schema_registry, schema_registry_credentials).get_subjects()
+    assert f"{topic}-value" not in subjects

@@ -1337,6 +1337,9 @@ class JsonConverter(Converter, HeaderConverter):
 has_decimal = _has_decimal
 """Whether a schema holds a Decimal anywhere, so its JSON must be parsed with exact numbers."""
 
+with_nulls = _with_nulls
+"""An encoder that also writes nulls: the default, `null` when optional, else an error."""
+
 
 def parse_json(value: bytes, exact: bool = False) -> object:
     """A JSON document read as JsonConverter reads one (`exact`: numbers with a fraction as

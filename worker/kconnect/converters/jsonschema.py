@@ -22,7 +22,9 @@ within a bucket), checked against text Confluent's converter registered.
 
 Not mapped (a `DataError` says so): Confluent's JSON enums and `oneOf` unions of several types,
 and JSON Schemas written by hand with `$ref`, `allOf` or `anyOf`. Writing needs a schema (a value
-without one is a `DataError`, as in Java); a null value is a null record.
+without one is a `DataError`, as in Java). Nulls are written as Java writes them: no schema and no
+value is a null record (a tombstone); a null with a schema is the schema's default, else JSON
+`null` in the wire format for an optional schema (so the schema is registered), else an error.
 
 Speed: per Connect schema, the JSON Schema text, its id and compiled encoder are cached (LRU,
 `schemas.cache.size`); per schema id, the Connect schema and compiled decoder. The encoders and
@@ -51,6 +53,7 @@ from kconnect.converters.json import (
     json_float,
     json_str,
     parse_json,
+    with_nulls,
 )
 from kconnect.converters.schemaregistry import (
     SchemaRegistry,
@@ -404,12 +407,19 @@ def _index_of(sub: object, position: int) -> int:
 
 
 class _Writer:
-    __slots__ = ("encoder", "schema", "schema_id")
+    """A schema's compiled encoder, and its id once registered (after the first value that could
+    be written: as in Java, a value that cannot be written registers nothing)."""
 
-    def __init__(self, schema: Schema, schema_id: int, encoder: Callable[[object], str]) -> None:
+    __slots__ = ("encoder", "schema", "schema_id", "subject", "text")
+
+    def __init__(
+        self, schema: Schema, subject: str, text: str, encoder: Callable[[object], str]
+    ) -> None:
         self.schema = schema
-        self.schema_id = schema_id
+        self.subject = subject
+        self.text = text
         self.encoder = encoder
+        self.schema_id: int | None = None
 
 
 class _Reader:
@@ -480,11 +490,9 @@ class JsonSchemaConverter(Converter):
             return last[2]
         writer = self._writers.get((topic, schema))
         if writer is None:
-            text = self.schema_text(schema)
-            registry = self.registry
-            subject = registry.subject(topic, schema.name)
-            schema_id = registry.id_for(subject, text, SchemaType.JSON)
-            writer = _Writer(schema, schema_id, compile_encoder(schema, self._opts))
+            subject = self.registry.subject(topic, schema.name)
+            encoder = with_nulls(schema, compile_encoder(schema, self._opts), self._opts)
+            writer = _Writer(schema, subject, self.schema_text(schema), encoder)
             self._writers.put((topic, schema), writer)
         self._last = (topic, schema, writer)
         return writer
@@ -492,19 +500,25 @@ class JsonSchemaConverter(Converter):
     def from_connect_data(
         self, topic: str, schema: Schema | None, value: object, headers: Headers | None = None
     ) -> bytes | None:
-        if value is None and (schema is None or schema.default is None):
-            return None
         if schema is None:
+            if value is None:
+                return None
             raise DataError(
                 "JsonSchemaConverter needs a schema to write a value: give the record a schema"
             )
         writer = self._writer(topic, schema)
         try:
-            payload = writer.encoder(value if value is not None else schema.default)
+            # A null is written as Java writes it: the default, else JSON null for an optional
+            # schema (framed: not a tombstone), else an error.
+            payload = writer.encoder(value)
         except PathError as e:
             raise DataError(f"Converting Kafka Connect data to JSON failed: {e}") from None
+        schema_id = writer.schema_id
+        if schema_id is None:
+            schema_id = self.registry.id_for(writer.subject, writer.text, SchemaType.JSON)
+            writer.schema_id = schema_id
         try:
-            return frame(writer.schema_id, payload.encode("utf-8"))
+            return frame(schema_id, payload.encode("utf-8"))
         except UnicodeEncodeError:
             raise DataError(
                 "Converting Kafka Connect data to JSON failed: a string holds an unpaired "
