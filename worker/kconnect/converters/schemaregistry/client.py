@@ -20,7 +20,8 @@ URL of `schema.registry.url` tried in turn, retries with backoff on connection e
   - 409 (incompatible) or 422 (invalid schema): `DataError` with the registry's own message;
   - 401/403: `ConnectError` naming the subject and saying authentication or authorization
     failed;
-  - 404: `DataError` (an unknown id, or a schema the subject does not hold).
+  - 404: `DataError` (an unknown id, or a schema the subject does not hold);
+  - an answer that is not the API's (a web server at the URL, a wrong path): `ConnectError`.
 
 Why confluent-kafka's client: it is part of the project's core Kafka package, and does the HTTP
 details right. Checked: it caches registrations, look-ups and ids (`cache.capacity`, LRU), it
@@ -262,11 +263,16 @@ class SchemaRegistry:
             raise DataError(f"{where} failed{about} while {doing}: {told}") from None
         except (ConnectError, ConfigError):
             raise
-        except (httpx.HTTPError, OSError, ValueError, TypeError, KeyError) as e:
-            # The transport (refused, reset, timed out, TLS) or an answer that is not the API's.
+        except (httpx.HTTPError, OSError) as e:  # refused, reset, timed out, TLS
             raise _retriable(
                 f"{where} unreachable{about} while {doing}: {type(e).__name__}: "
                 f"{self._scrub(str(e))}"
+            ) from None
+        except (ValueError, KeyError, TypeError) as e:  # an answer that is not the API's
+            raise ConnectError(
+                f"{where} gave an answer that is not the Schema Registry API's{about} while "
+                f"{doing} ({type(e).__name__}: {self._scrub(str(e))}): check "
+                "schema.registry.url (its path included)"
             ) from None
 
     def _scrub(self, text: str) -> str:
