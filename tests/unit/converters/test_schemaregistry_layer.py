@@ -170,3 +170,18 @@ def test_an_unreachable_registry_is_retriable_and_named_without_credentials() ->
     assert "http://127.0.0.1:1/apis/ccompat/v7 unreachable" in str(e.value)
     assert secret not in str(e.value)
     registry.close()
+
+
+@pytest.mark.parametrize("indexes", [[0], [1], [0, 0], [3, 1, 4], [200], [70000, 2]])
+def test_framing_is_byte_for_byte_confluent_kafkas(indexes: list[int]) -> None:
+    """confluent-kafka's own SchemaId writes the same header and message indexes, and reads ours."""
+    import io
+
+    from confluent_kafka.schema_registry.common.serde import SchemaId
+
+    theirs = SchemaId("PROTOBUF", 123456, message_indexes=indexes).id_to_bytes()
+    ours = frame(123456, b"", encode_message_indexes(indexes))
+    assert ours == theirs
+    parsed = SchemaId("PROTOBUF")
+    parsed.from_bytes(io.BytesIO(ours + b"payload"))
+    assert (parsed.id, parsed.message_indexes) == (123456, indexes)
