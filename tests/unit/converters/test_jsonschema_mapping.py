@@ -220,3 +220,36 @@ def test_a_hand_written_schema_reads_as_java_reads_it() -> None:
         .field("score", SchemaBuilder.float64().build())
         .build()
     )
+
+
+def test_a_boolean_prints_its_type_last_as_everit_does() -> None:
+    schema = (
+        SchemaBuilder.struct()
+        .field("flag", SchemaBuilder.bool().doc("on?").default_value(True).build())
+        .build()
+    )
+    text = json_schema_text(schema, OPTS)
+    assert text == (
+        '{"type":"object","properties":{"flag":{"description":"on?","default":true,'
+        '"connect.index":0,"type":"boolean"}}}'
+    )
+    assert connect_schema(text) == schema
+
+
+def test_a_struct_without_fields_has_no_properties() -> None:
+    schema = SchemaBuilder.struct().name("Empty").build()
+    assert json_schema_text(schema, OPTS) == '{"type":"object","title":"Empty"}'
+    assert connect_schema('{"type":"object","title":"Empty"}') == schema
+
+
+def test_json_enums_both_ways() -> None:
+    schema = (
+        SchemaBuilder.string()
+        .parameter("io.confluent.connect.json.Enum", "")
+        .parameter("io.confluent.connect.json.Enum.RED", "RED")
+        .parameter("io.confluent.connect.json.Enum.GREEN", "GREEN")
+        .build()
+    )
+    assert json_schema_text(schema, OPTS) == '{"enum":["RED","GREEN"]}'
+    assert connect_schema('{"enum":["RED","GREEN"]}') == schema
+    assert connect_schema('{"type":"string","enum":["RED","GREEN"]}') == schema

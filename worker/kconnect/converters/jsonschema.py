@@ -15,16 +15,23 @@ schemas, so that a subject gains no spurious version when a pipeline moves betwe
   `connect.parameters`, default `default`; an optional schema is `{"oneOf":[{"type":"null"},..]}`
   with the field's `connect.index` on the `oneOf`.
 
-**Key order** is Java's: `JsonSchemaData` builds everit schemas whose extra keywords and
-`properties` sit in `java.util.HashMap`s, and everit prints them in the map's iteration order.
-`_java_hash_order` reproduces it (String.hashCode, spread, bucket by table size, insertion order
-within a bucket), checked against text Confluent's converter registered.
+- a STRING with the `io.confluent.connect.json.Enum` parameters is `{"enum":[...]}`, and a JSON
+  enum reads back as that STRING.
 
-Not mapped (a `DataError` says so): Confluent's JSON enums and `oneOf` unions of several types,
-and JSON Schemas written by hand with `$ref`, `allOf` or `anyOf`. Writing needs a schema (a value
-without one is a `DataError`, as in Java). Nulls are written as Java writes them: no schema and no
-value is a null record (a tombstone); a null with a schema is the schema's default, else JSON
-`null` in the wire format for an optional schema (so the schema is registered), else an error.
+**Key order** is Java's: everit's `ToStringVisitor` prints `type` (a boolean's last), `enum`,
+`title`, `description`, `default`, then the extra keywords, then `items` / `additionalProperties`
+/ `properties` / `oneOf`; `JsonSchemaData` keeps the extra keywords and `properties` in
+`java.util.HashMap`s, printed in the map's iteration order. `_java_hash_order` reproduces it
+(String.hashCode, spread, bucket by table size, insertion order within a bucket), checked against
+text Confluent's converter registered.
+
+Not mapped (a `DataError` says so): `oneOf` unions of several types (Java's
+`io.confluent.connect.json.OneOf` structs), and JSON Schemas with `$ref`, `allOf` or `const`.
+
+Writing needs a schema (a value without one is a `DataError`, as in Java). Nulls are written
+as Java writes them: no schema and no value is a null record (a tombstone); a null with a schema
+is the schema's default, else JSON `null` in the wire format for an optional schema, else an
+error, and a value that cannot be written registers nothing.
 
 Speed: per Connect schema, the JSON Schema text, its id and compiled encoder are cached (LRU,
 `schemas.cache.size`); per schema id, the Connect schema and compiled decoder. The encoders and
@@ -84,6 +91,8 @@ CONNECT_TYPE: Final = "connect.type"
 CONNECT_VERSION: Final = "connect.version"
 CONNECT_PARAMETERS: Final = "connect.parameters"
 CONNECT_INDEX: Final = "connect.index"
+ENUM: Final = NAMESPACE + ".Enum"
+ENUM_PREFIX: Final = ENUM + "."
 
 _CONNECT_TYPES: Final = {
     Type.INT8: "int8",
@@ -189,11 +198,13 @@ def _raw(schema: Schema, opts: Options, index: int | None, ignore_optional: bool
         head.append(("type", '"integer"' if integer else '"number"'))
         extra.append((CONNECT_TYPE, json_str(_CONNECT_TYPES[t])))
     elif t is Type.BOOLEAN:
-        head.append(("type", '"boolean"'))
+        tail.append(("type", '"boolean"'))  # everit prints a boolean's type last
     elif t is Type.STRING:
-        if schema.parameters and NAMESPACE + ".Enum" in schema.parameters:
-            raise DataError("JSON Schema enums (io.confluent.connect.json.Enum) are not mapped")
-        head.append(("type", '"string"'))
+        if schema.parameters and ENUM in schema.parameters:
+            symbols = [v for k, v in schema.parameters.items() if k.startswith(ENUM_PREFIX)]
+            head.append(("enum", "[" + ",".join(json_str(v) for v in symbols) + "]"))
+        else:
+            head.append(("type", '"string"'))
     elif t is Type.BYTES:
         head.append(("type", '"number"' if schema.name == DECIMAL_NAME else '"string"'))
         extra.append((CONNECT_TYPE, '"bytes"'))
@@ -228,7 +239,8 @@ def _raw(schema: Schema, opts: Options, index: int | None, ignore_optional: bool
             return _one_of_null(_raw(_non_optional(schema), opts, None, False), index)
         head.append(("type", '"object"'))
         props = [(f.name, _raw(f.schema, opts, f.index, False)) for f in schema.fields]
-        tail.append(("properties", _json_object(props)))
+        if props:
+            tail.append(("properties", _json_object(props)))
     else:  # pragma: no cover - every type is above
         raise DataError(f"unsupported schema type {t}")
     if schema.name is not None:
@@ -255,7 +267,7 @@ def _raw(schema: Schema, opts: Options, index: int | None, ignore_optional: bool
     return _print(head, extra, tail)
 
 
-_HEAD_ORDER: Final = ("type", "title", "description", "default")
+_HEAD_ORDER: Final = ("type", "enum", "title", "description", "default")
 
 
 def _print(
@@ -306,9 +318,12 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
             raise DataError(
                 f"JSON Schema {combiner} of {len(subs)} schemas is not mapped (only a type or null)"
             )
-    for unsupported in ("$ref", "allOf", "enum", "const"):
+    for unsupported in ("$ref", "allOf", "const"):
         if unsupported in node:
             raise DataError(f"JSON Schema keyword {unsupported!r} is not mapped")
+    symbols = node.get("enum")
+    if symbols is not None:
+        return _enum_to_connect(node, symbols, optional)
     kind = node.get("type")
     if isinstance(kind, list):
         rest_kinds = [k for k in kind if k != "null"]
@@ -318,7 +333,6 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
         kind = rest_kinds[0]
     connect_type = node.get(CONNECT_TYPE)
     title = node.get("title")
-    params = node.get(CONNECT_PARAMETERS)
     builder: SchemaBuilder
     if kind == "integer":
         t = _TYPES_BY_CONNECT.get(str(connect_type), Type.INT64)
@@ -370,6 +384,15 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
                 builder.field(name, _to_connect(sub, False))
     else:
         raise DataError(f"JSON Schema type {kind!r} is not mapped")
+    _describe(builder, node)
+    if optional:
+        builder.optional()
+    return builder.build()
+
+
+def _describe(builder: SchemaBuilder, node: JsonNode) -> None:
+    """The name, version, doc, parameters and default a JSON Schema gives a Connect schema."""
+    title = node.get("title")
     if isinstance(title, str):
         builder.name(title)
     version = node.get(CONNECT_VERSION)
@@ -378,12 +401,11 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
     doc = node.get("description")
     if isinstance(doc, str):
         builder.doc(doc)
+    params = node.get(CONNECT_PARAMETERS)
     if isinstance(params, dict):
         for k, v in params.items():
             if isinstance(v, str):
                 builder.parameter(k, v)
-    if optional:
-        builder.optional()
     if "default" in node and node["default"] is not None:
         bare = builder.build()
         try:
@@ -392,6 +414,19 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
             )
         except PathError as e:
             raise DataError(f"the JSON Schema's default does not fit its type: {e}") from None
+
+
+def _enum_to_connect(node: JsonNode, symbols: object, optional: bool) -> Schema:
+    """A JSON enum: a STRING whose parameters list the symbols, as JsonSchemaData reads it."""
+    if not isinstance(symbols, list) or not symbols:
+        raise DataError("a JSON Schema enum must list its values")
+    builder = SchemaBuilder.string().parameter(ENUM, "")
+    for symbol in symbols:
+        text = symbol if isinstance(symbol, str) else json.dumps(symbol)
+        builder.parameter(ENUM_PREFIX + text, text)
+    _describe(builder, node)
+    if optional:
+        builder.optional()
     return builder.build()
 
 
