@@ -37,6 +37,10 @@ ORDER = (
 )
 
 
+# Read back, the schema carries the subject's version, as Confluent's converter gives it.
+ORDER_V1 = SchemaBuilder.of(ORDER).version(1).build()
+
+
 def _order(schema: Schema = ORDER, i: int = 1) -> Struct:
     s = Struct(schema)
     s.put("id", i).put("item", f"item-{i}").put("note", None).put("price", PyDecimal("12.34"))
@@ -103,8 +107,8 @@ def test_registers_the_schema_text_under_the_topic_subject_and_reads_back(
     }
     reader = _converter(schema_registry, schema_registry_credentials)
     back = reader.to_connect_data(topic, data)
-    assert back.schema == ORDER
-    assert back.value == _order()
+    assert back.schema == ORDER_V1
+    assert back.value == _order(ORDER_V1)
 
 
 @pytest.mark.parametrize(
@@ -204,8 +208,8 @@ def test_kconnect_reads_what_confluent_json_serializer_writes(
         SerializationContext(topic, MessageField.VALUE),
     )
     back = conv.to_connect_data(topic, data)
-    assert back.schema == ORDER
-    assert back.value == _order(i=7)
+    assert back.schema == ORDER_V1
+    assert back.value == _order(ORDER_V1, i=7)
     # The same schema text: the serializer found kconnect's registration, no second version.
     conv.from_connect_data(topic, ORDER, _order())
     versions = _client(schema_registry, schema_registry_credentials).get_versions(f"{topic}-value")
@@ -225,3 +229,23 @@ def test_nulls_and_values_without_a_schema(
     # As in Java, a value that cannot be written registers nothing.
     subjects = _client(schema_registry, schema_registry_credentials).get_subjects()
     assert f"{topic}-value" not in subjects
+
+
+def test_a_read_schema_carries_the_version_it_has_under_the_topics_subject(
+    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
+) -> None:
+    topic = _topic()
+    conv = _converter(schema_registry, schema_registry_credentials)
+    first = conv.from_connect_data(topic, ORDER, _order())
+    described = SchemaBuilder.of(ORDER).doc("orders, described").build()  # a compatible change
+    second = conv.from_connect_data(topic, described, _order(described))
+    assert first is not None
+    assert second is not None
+    assert conv.to_connect_data(topic, first).schema.version == 1
+    assert conv.to_connect_data(topic, second).schema.version == 2
+    # Under another topic the subject does not hold it: no version, as written.
+    assert conv.to_connect_data(_topic(), first).schema == ORDER
+    versioned = SchemaBuilder.of(ORDER).version(7).build()  # connect.version comes first
+    data = conv.from_connect_data(_topic(), versioned, _order(versioned))
+    assert data is not None
+    assert conv.to_connect_data(topic, data).schema.version == 7

@@ -33,9 +33,14 @@ as Java writes them: no schema and no value is a null record (a tombstone); a nu
 is the schema's default, else JSON `null` in the wire format for an optional schema, else an
 error, and a value that cannot be written registers nothing.
 
+Reading takes the writer's schema by id. As in Java, the Connect schema read gets the version
+the schema has under the record's subject (by the configured strategy) when it names no
+`connect.version`; where that subject does not hold it (Java fails there), it gets none.
+
 Speed: per Connect schema, the JSON Schema text, its id and compiled encoder are cached (LRU,
-`schemas.cache.size`); per schema id, the Connect schema and compiled decoder. The encoders and
-decoders are json.py's, with `map_entries` for the entry-object map form and NUMERIC decimals.
+`schemas.cache.size`); per (topic, schema id), the Connect schema and compiled decoder. The
+encoders and decoders are json.py's, with `map_entries` for the entry-object map form and NUMERIC
+decimals.
 """
 
 from __future__ import annotations
@@ -292,29 +297,34 @@ def _one_of_null(inner: str, index: int | None) -> str:
 JsonNode = Mapping[str, object]
 
 
-def connect_schema(text: str) -> Schema:
-    """The Connect schema of a registered JSON Schema, as JsonSchemaData.toConnectSchema reads
-    it."""
+def parse_schema(text: str) -> JsonNode:
     try:
         node = json.loads(text)
     except ValueError as e:
         raise DataError(f"the registered JSON Schema is not JSON: {e}") from None
     if not isinstance(node, dict):
         raise DataError("the registered JSON Schema is not a JSON object")
-    return _to_connect(node, optional=False)
+    return node
+
+
+def connect_schema(text: str | JsonNode, version: int | None = None) -> Schema:
+    """The Connect schema of a registered JSON Schema, as JsonSchemaData.toConnectSchema reads
+    it; `version` (the registry's) is the top schema's when it names no `connect.version`."""
+    node = parse_schema(text) if isinstance(text, str) else text
+    return _to_connect(node, optional=False, version=version)
 
 
 def _null_branch(node: object) -> bool:
     return isinstance(node, dict) and node.get("type") == "null"
 
 
-def _to_connect(node: JsonNode, optional: bool) -> Schema:
+def _to_connect(node: JsonNode, optional: bool, version: int | None = None) -> Schema:
     for combiner in ("oneOf", "anyOf"):
         subs = node.get(combiner)
         if isinstance(subs, list):
             rest = [s for s in subs if not _null_branch(s)]
             if len(rest) == 1 and len(subs) == 2 and isinstance(rest[0], dict):
-                return _to_connect(rest[0], optional=True)
+                return _to_connect(rest[0], optional=True, version=version)
             raise DataError(
                 f"JSON Schema {combiner} of {len(subs)} schemas is not mapped (only a type or null)"
             )
@@ -323,7 +333,7 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
             raise DataError(f"JSON Schema keyword {unsupported!r} is not mapped")
     symbols = node.get("enum")
     if symbols is not None:
-        return _enum_to_connect(node, symbols, optional)
+        return _enum_to_connect(node, symbols, optional, version)
     kind = node.get("type")
     if isinstance(kind, list):
         rest_kinds = [k for k in kind if k != "null"]
@@ -384,13 +394,13 @@ def _to_connect(node: JsonNode, optional: bool) -> Schema:
                 builder.field(name, _to_connect(sub, False))
     else:
         raise DataError(f"JSON Schema type {kind!r} is not mapped")
-    _describe(builder, node)
+    _describe(builder, node, version)
     if optional:
         builder.optional()
     return builder.build()
 
 
-def _describe(builder: SchemaBuilder, node: JsonNode) -> None:
+def _describe(builder: SchemaBuilder, node: JsonNode, registry_version: int | None) -> None:
     """The name, version, doc, parameters and default a JSON Schema gives a Connect schema."""
     title = node.get("title")
     if isinstance(title, str):
@@ -398,6 +408,8 @@ def _describe(builder: SchemaBuilder, node: JsonNode) -> None:
     version = node.get(CONNECT_VERSION)
     if type(version) is int:
         builder.version(version)
+    elif registry_version is not None:
+        builder.version(registry_version)
     doc = node.get("description")
     if isinstance(doc, str):
         builder.doc(doc)
@@ -416,7 +428,9 @@ def _describe(builder: SchemaBuilder, node: JsonNode) -> None:
             raise DataError(f"the JSON Schema's default does not fit its type: {e}") from None
 
 
-def _enum_to_connect(node: JsonNode, symbols: object, optional: bool) -> Schema:
+def _enum_to_connect(
+    node: JsonNode, symbols: object, optional: bool, version: int | None
+) -> Schema:
     """A JSON enum: a STRING whose parameters list the symbols, as JsonSchemaData reads it."""
     if not isinstance(symbols, list) or not symbols:
         raise DataError("a JSON Schema enum must list its values")
@@ -424,7 +438,7 @@ def _enum_to_connect(node: JsonNode, symbols: object, optional: bool) -> Schema:
     for symbol in symbols:
         text = symbol if isinstance(symbol, str) else json.dumps(symbol)
         builder.parameter(ENUM_PREFIX + text, text)
-    _describe(builder, node)
+    _describe(builder, node, version)
     if optional:
         builder.optional()
     return builder.build()
@@ -479,7 +493,7 @@ class JsonSchemaConverter(Converter):
         self._registry: SchemaRegistry | None = None
         self._opts = Options(numeric_decimals=True, replace_null=True, map_entries=True)
         self._writers: LruCache[tuple[str, Schema], _Writer] = LruCache(1000)
-        self._readers: LruCache[int, _Reader] = LruCache(1000)
+        self._readers: LruCache[tuple[str, int], _Reader] = LruCache(1000)
         self._texts: LruCache[Schema, str] = LruCache(1000)
         self._last: tuple[str, Schema, _Writer] | None = None
 
@@ -560,18 +574,27 @@ class JsonSchemaConverter(Converter):
                 "surrogate, which UTF-8 cannot encode"
             ) from None
 
-    def _reader(self, schema_id: int) -> _Reader:
-        reader = self._readers.get(schema_id)
+    def _reader(self, topic: str, schema_id: int) -> _Reader:
+        reader = self._readers.get((topic, schema_id))
         if reader is None:
-            registered = self.registry.schema_for(schema_id)
+            registry = self.registry
+            registered = registry.schema_for(schema_id)
             if registered.schema_type is not SchemaType.JSON:
                 raise DataError(
                     f"schema id {schema_id} is a {registered.schema_type} schema, not JSON: the "
                     "record was not written by a JSON Schema serializer"
                 )
-            schema = connect_schema(registered.text)
+            node = parse_schema(registered.text)
+            title = node.get("title")
+            try:
+                subject = registry.subject(topic, title if isinstance(title, str) else None)
+            except DataError:  # a record name strategy and a schema without a title
+                version = None
+            else:
+                version = registry.version_of(subject, registered)
+            schema = connect_schema(node, version)
             reader = _Reader(schema, compile_decoder(schema, self._opts), has_decimal(schema))
-            self._readers.put(schema_id, reader)
+            self._readers.put((topic, schema_id), reader)
         return reader
 
     def to_connect_data(
@@ -580,7 +603,7 @@ class JsonSchemaConverter(Converter):
         if value is None:
             return _NULL
         schema_id, payload = unframe(value)
-        reader = self._reader(schema_id)
+        reader = self._reader(topic, schema_id)
         parsed = parse_json(bytes(payload), exact=reader.exact)
         try:
             return SchemaAndValue(reader.schema, reader.decoder(parsed))

@@ -13,6 +13,9 @@ A converter builds on four things, all importable from this package:
     `normalize.schemas`;
   - `schema_for(schema_id) -> RegisteredSchema` (`.schema_id`, `.text`, `.schema_type`,
     `.references`): the writer's schema when reading;
+  - `version_of(subject, registered) -> int | None`: its version under the subject (None when
+    the subject does not hold it), which Confluent's converters give the Connect schema read
+    when the schema names no `connect.version`;
   - `close()`.
   Both lookups are cached (LRU, `schemas.cache.size`): no registry call per record in steady
   state. Failures: `RetriableError` for an unreachable registry or a 5xx (after bounded
@@ -26,8 +29,9 @@ A converter builds on four things, all importable from this package:
 
 A converter's shape, writing: `registry.id_for(registry.subject(topic, name), text, type)` once
 per schema (cache the result with the compiled encoder), then `frame(id, payload)` per record.
-Reading: `unframe(data)`, then `registry.schema_for(id)` → the converter's own mapping of the
-text to a Connect schema, cached by id.
+Reading: `unframe(data)`, then `registry.schema_for(id)` (and `registry.version_of(
+registry.subject(topic, name), registered)`) → the converter's own mapping of the text to a
+Connect schema, cached by (topic, id).
 """
 
 from kconnect.converters.schemaregistry.client import (

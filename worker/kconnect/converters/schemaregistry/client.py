@@ -140,6 +140,7 @@ class SchemaRegistry:
             LruCache(settings.cache_size)
         )
         self._schemas: LruCache[int, RegisteredSchema] = LruCache(settings.cache_size)
+        self._versions: LruCache[tuple[str, int], int] = LruCache(settings.cache_size)
         self._client = self._make_client(client_factory)
 
     # -- the interface
@@ -182,6 +183,28 @@ class SchemaRegistry:
         self._schemas.put(schema_id, registered)
         return registered
 
+    def version_of(self, subject: str, registered: RegisteredSchema) -> int | None:
+        """The version `registered` has under `subject`, or None when the subject does not hold
+        it; cached. Confluent's converters give a read value's Connect schema this version when
+        the schema itself names none (`connect.version`)."""
+        key = (subject, registered.schema_id)
+        cached = self._versions.get(key)
+        if cached is not None:
+            return cached if cached >= 0 else None
+        schema = self._confluent_schema(
+            registered.text, registered.schema_type, registered.references
+        )
+        try:
+            with self._errors("looking up the version of a schema", subject):
+                found = self._client.lookup_schema(
+                    subject, schema, normalize_schemas=self.settings.normalize
+                )
+            version = int(found.version) if found.version is not None else -1
+        except DataError:
+            version = -1  # not under this subject: written with another strategy, say
+        self._versions.put(key, version)
+        return version if version >= 0 else None
+
     def close(self) -> None:
         close = getattr(self._client, "close", None)
         if close is not None:
@@ -189,9 +212,10 @@ class SchemaRegistry:
 
     # -- behind it
 
-    def _fetch_id(
-        self, subject: str, text: str, schema_type: SchemaType, refs: tuple[SchemaReference, ...]
-    ) -> int:
+    @staticmethod
+    def _confluent_schema(
+        text: str, schema_type: SchemaType, refs: Sequence[SchemaReference]
+    ) -> Any:
         from confluent_kafka.schema_registry import (  # noqa: PLC0415
             Schema,
         )
@@ -199,11 +223,14 @@ class SchemaRegistry:
             SchemaReference as ConfluentReference,
         )
 
-        schema = Schema(
-            text,
-            str(schema_type),
-            [ConfluentReference(r.name, r.subject, r.version) for r in refs],
+        return Schema(
+            text, str(schema_type), [ConfluentReference(r.name, r.subject, r.version) for r in refs]
         )
+
+    def _fetch_id(
+        self, subject: str, text: str, schema_type: SchemaType, refs: tuple[SchemaReference, ...]
+    ) -> int:
+        schema = self._confluent_schema(text, schema_type, refs)
         s = self.settings
         if s.auto_register:
             with self._errors("registering a schema", subject):
