@@ -249,3 +249,46 @@ def test_a_read_schema_carries_the_version_it_has_under_the_topics_subject(
     data = conv.from_connect_data(_topic(), versioned, _order(versioned))
     assert data is not None
     assert conv.to_connect_data(topic, data).schema.version == 7
+
+
+def test_a_hand_written_schema_with_a_union_reads_as_java_reads_it(
+    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
+) -> None:
+    """A Python producer's own schema: no connect.* keywords, a union, a `$schema`."""
+    topic = _topic()
+    text = json.dumps(
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": "Reading",
+            "type": "object",
+            "properties": {
+                "sensor": {"type": "string"},
+                "value": {"oneOf": [{"type": "number"}, {"type": "string"}]},
+            },
+            "required": ["sensor", "value"],
+        }
+    )
+    serializer = JSONSerializer(text, _client(schema_registry, schema_registry_credentials))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    conv = _converter(schema_registry, schema_registry_credentials)
+    one_of = "io.confluent.connect.json.OneOf"
+    union = (
+        SchemaBuilder.struct()
+        .name(one_of)
+        .field(f"{one_of}.field.0", SchemaBuilder.float64().optional().build())
+        .field(f"{one_of}.field.1", SchemaBuilder.string().optional().build())
+        .build()
+    )
+    reading = (
+        SchemaBuilder.struct()
+        .name("Reading")
+        .version(1)
+        .field("sensor", SchemaBuilder.string().build())  # Java's HashMap order of the names
+        .field("value", union)
+        .build()
+    )
+    for raw, branch in ((21.5, f"{one_of}.field.0"), ("n/a", f"{one_of}.field.1")):
+        back = conv.to_connect_data(topic, serializer({"sensor": "s1", "value": raw}, ctx))
+        assert back.schema == reading
+        expected = Struct(reading).put("sensor", "s1").put("value", Struct(union).put(branch, raw))
+        assert back.value == expected

@@ -11,7 +11,7 @@ from kconnect.converters.jsonschema import Options, connect_schema, json_schema_
 from kconnect.data.logical import Date, Decimal, Time, Timestamp
 from kconnect.data.schema import Schema, SchemaBuilder
 
-OPTS = Options(numeric_decimals=True, replace_null=True, map_entries=True)
+OPTS = Options(numeric_decimals=True, replace_null=True, confluent_json=True)
 
 
 @pytest.mark.parametrize(
@@ -191,15 +191,15 @@ def test_payload_is_the_json_confluent_writes() -> None:
     back = compile_decoder(schema, OPTS)(json.loads(text, parse_float=PyDecimal))
     value.put("n", 5)  # a null with a default reads back as the default
     assert back == value
-    base64 = Options(numeric_decimals=False, replace_null=True, map_entries=True)
+    base64 = Options(numeric_decimals=False, replace_null=True, confluent_json=True)
     assert compile_encoder(Decimal.builder(2).build(), base64)(PyDecimal("-1.50")) == '"/2o="'
 
 
 def test_schemas_json_schema_cannot_map_say_so() -> None:
     from kconnect.errors import DataError
 
-    with pytest.raises(DataError, match="oneOf of 3 schemas"):
-        connect_schema('{"oneOf":[{"type":"null"},{"type":"string"},{"type":"integer"}]}')
+    with pytest.raises(DataError, match="'allOf'"):
+        connect_schema('{"allOf":[{"type":"string"}]}')
     with pytest.raises(DataError, match="'\\$ref'"):
         connect_schema('{"$ref":"#/definitions/x"}')
     with pytest.raises(DataError, match="not JSON"):
@@ -212,12 +212,13 @@ def test_a_hand_written_schema_reads_as_java_reads_it() -> None:
         '"properties":{"name":{"type":"string"},"age":{"type":["null","integer"]},'
         '"score":{"type":"number"}},"required":["name"]}'
     )
+    # Without connect.index, fields come in Java's HashMap order of the names, as Java reads them.
     assert connect_schema(text) == (
         SchemaBuilder.struct()
         .name("User")
+        .field("score", SchemaBuilder.float64().build())
         .field("name", SchemaBuilder.string().build())
         .field("age", SchemaBuilder.int64().optional().build())
-        .field("score", SchemaBuilder.float64().build())
         .build()
     )
 
@@ -253,3 +254,48 @@ def test_json_enums_both_ways() -> None:
     assert json_schema_text(schema, OPTS) == '{"enum":["RED","GREEN"]}'
     assert connect_schema('{"enum":["RED","GREEN"]}') == schema
     assert connect_schema('{"type":"string","enum":["RED","GREEN"]}') == schema
+
+
+ONE_OF = "io.confluent.connect.json.OneOf"
+
+
+def test_a_union_reads_as_a_one_of_struct_and_writes_back_the_same() -> None:
+    text = (
+        '{"oneOf":[{"type":"null"},{"type":"string","connect.index":0},'
+        '{"type":"integer","connect.index":1,"connect.type":"int64"}]}'
+    )
+    union = (
+        SchemaBuilder.struct()
+        .name(ONE_OF)
+        .field(ONE_OF + ".field.0", SchemaBuilder.string().optional().build())
+        .field(ONE_OF + ".field.1", SchemaBuilder.int64().optional().build())
+        .optional()
+        .build()
+    )
+    assert connect_schema(text) == union
+    assert json_schema_text(union, OPTS) == text
+    from kconnect.converters.json import compile_decoder, compile_encoder
+    from kconnect.data.schema import Struct
+
+    decode = compile_decoder(union, OPTS)
+    encode = compile_encoder(union, OPTS)
+    assert decode("x") == Struct(union).put(ONE_OF + ".field.0", "x")
+    assert decode(5) == Struct(union).put(ONE_OF + ".field.1", 5)
+    assert decode(None) is None
+    assert encode(Struct(union).put(ONE_OF + ".field.1", 5)) == "5"
+    assert encode(Struct(union)) == "null"
+    from kconnect.errors import DataError
+
+    with pytest.raises(DataError, match="Did not find matching oneof field"):
+        decode(True)
+
+
+def test_a_type_list_is_a_union_too() -> None:
+    assert connect_schema('{"type":["string","integer","null"]}') == (
+        SchemaBuilder.struct()
+        .name(ONE_OF)
+        .field(ONE_OF + ".field.0", SchemaBuilder.string().optional().build())
+        .field(ONE_OF + ".field.1", SchemaBuilder.int64().optional().build())
+        .optional()
+        .build()
+    )

@@ -183,21 +183,23 @@ def _null_required(schema: Schema) -> _PathError:
 
 
 class _Options:
-    """How values are written. `map_entries` selects Confluent's JSON Schema form of a map that
-    cannot be a JSON object (keys not a required STRING): an array of `{"key":k,"value":v}`
-    objects, where JsonConverter writes `[k,v]` pairs (and objects for any STRING keys)."""
+    """How values are written. `confluent_json` selects the forms of Confluent's JSON Schema
+    converter: a map that cannot be a JSON object (keys not a required STRING) is an array of
+    `{"key":k,"value":v}` objects, where JsonConverter writes `[k,v]` pairs (and objects for any
+    STRING keys); and a union struct (`ONE_OF_NAME`) is the value of its one set field."""
 
-    __slots__ = ("map_entries", "numeric_decimals", "replace_null")
+    __slots__ = ("confluent_json", "numeric_decimals", "replace_null")
 
     def __init__(
-        self, numeric_decimals: bool, replace_null: bool, map_entries: bool = False
+        self, numeric_decimals: bool, replace_null: bool, confluent_json: bool = False
     ) -> None:
         self.numeric_decimals = numeric_decimals
         self.replace_null = replace_null
-        self.map_entries = map_entries
+        self.confluent_json = confluent_json
 
 
 Options = _Options
+ONE_OF_NAME: Final = "io.confluent.connect.json.OneOf"
 PathError = _PathError
 
 
@@ -329,9 +331,9 @@ def _compile_nonnull(schema: Schema, opts: _Options) -> Encoder:
         kenc = _compile_nonnull(ks, opts)
         key = _with_nulls(ks, kenc, opts)
         val = _with_nulls(vs, _compile_nonnull(vs, opts), opts)
-        if opts.map_entries and (ks.type is not Type.STRING or ks.optional):
+        if opts.confluent_json and (ks.type is not Type.STRING or ks.optional):
 
-            def enc_map_entries(v: object) -> str:
+            def enc_confluent_json(v: object) -> str:
                 if not isinstance(v, Mapping):
                     raise _bad_value(schema, v)
                 return (
@@ -342,7 +344,7 @@ def _compile_nonnull(schema: Schema, opts: _Options) -> Encoder:
                     + "]"
                 )
 
-            return enc_map_entries
+            return enc_confluent_json
         if ks.type is Type.STRING:
             # Jackson takes the key node's text: a null key becomes the string "null".
             knull = _null_text(ks, kenc, opts)
@@ -368,7 +370,33 @@ def _compile_nonnull(schema: Schema, opts: _Options) -> Encoder:
             return "[" + ",".join(["[" + key(k) + "," + val(x) + "]" for k, x in v.items()]) + "]"
 
         return enc_map_pairs
+    if opts.confluent_json and schema.name == ONE_OF_NAME:
+        return _compile_one_of(schema, opts)
     return _compile_struct(schema, opts)
+
+
+def _compile_one_of(schema: Schema, opts: _Options) -> Encoder:
+    """Confluent's JSON union: a struct of optional fields, one per branch, written as the value
+    of its first set field (as JsonSchemaData writes it)."""
+    fields = schema.fields
+    encs = tuple(_compile_nonnull(f.schema, opts) for f in fields)
+
+    def enc_one_of(v: object) -> str:
+        if not isinstance(v, Struct):
+            raise _bad_value(schema, v)
+        for i, x in enumerate(v._values):
+            if x is not None:
+                try:
+                    return encs[i](x)
+                except _PathError as e:
+                    raise e.at(fields[i].name) from None
+        if schema.default is not None and opts.replace_null and schema.default is not v:
+            return enc_one_of(schema.default)
+        if schema.optional:
+            return "null"
+        raise _null_required(schema)
+
+    return enc_one_of
 
 
 def _compile_struct(schema: Schema, opts: _Options) -> Encoder:
@@ -775,7 +803,7 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
         assert vs is not None
         kdec = compile_decoder(ks, opts)
         vdec = compile_decoder(vs, opts)
-        if opts.map_entries and (ks.type is not Type.STRING or ks.optional):
+        if opts.confluent_json and (ks.type is not Type.STRING or ks.optional):
             return _map_list_decoder(kdec, vdec, entry_objects=True)
         if ks.type is Type.STRING:
 
@@ -790,7 +818,51 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
             return dec_map_obj
 
         return _map_list_decoder(kdec, vdec, entry_objects=False)
+    if opts.confluent_json and schema.name == ONE_OF_NAME:
+        return _one_of_decoder(schema, opts)
     return _compile_struct_dec(schema, opts)
+
+
+def _json_fits(schema: Schema) -> Callable[[object], bool]:
+    """Whether parsed JSON is of the kind a union branch of `schema` holds (JsonSchemaData's
+    `isInstanceOfSchemaTypeForSimpleSchema`)."""
+    t = schema.type
+    if t in INT_RANGES:
+        return lambda x: type(x) is int
+    if t in (Type.FLOAT32, Type.FLOAT64):
+        return lambda x: isinstance(x, int | float | _PyDecimal) and not isinstance(x, bool)
+    if t is Type.BOOLEAN:
+        return lambda x: type(x) is bool
+    if t is Type.STRING:
+        return lambda x: type(x) is str
+    if t is Type.BYTES:
+        return lambda x: isinstance(x, _PyDecimal)
+    if t is Type.ARRAY:
+        return lambda x: type(x) is list
+    if t is Type.MAP:
+        return lambda x: type(x) is dict or type(x) is list
+    names = frozenset(f.name for f in schema.fields)
+    return lambda x: type(x) is dict and names.issuperset(x)
+
+
+def _one_of_decoder(schema: Schema, opts: _Options) -> Decoder:
+    fields = schema.fields
+    fits = tuple(_json_fits(f.schema) for f in fields)
+    decoders = tuple(compile_decoder(f.schema, opts) for f in fields)
+
+    def dec_one_of(x: object) -> object:
+        for i, fit in enumerate(fits):
+            if fit(x):
+                values: list[object] = [None] * len(fields)
+                try:
+                    values[i] = decoders[i](x)
+                except _PathError as e:
+                    raise e.at(fields[i].name) from None
+                return Struct._trusted(schema, values)
+        r = repr(x)
+        raise _PathError(f"Did not find matching oneof field for data: {r[:77]}")
+
+    return dec_one_of
 
 
 def _map_list_decoder(kdec: Decoder, vdec: Decoder, entry_objects: bool) -> Decoder:

@@ -13,10 +13,12 @@ schemas, so that a subject gains no spurious version when a pipeline moves betwe
   `{"key":..,"value":..}` objects (key `connect.index` 0, value 1), both with `connect.type` map;
 - the schema's name is its `title`, doc its `description`, version `connect.version`, parameters
   `connect.parameters`, default `default`; an optional schema is `{"oneOf":[{"type":"null"},..]}`
-  with the field's `connect.index` on the `oneOf`.
-
+  with the field's `connect.index` on the `oneOf`;
 - a STRING with the `io.confluent.connect.json.Enum` parameters is `{"enum":[...]}`, and a JSON
-  enum reads back as that STRING.
+  enum reads back as that STRING;
+- a union of several types (`oneOf`/`anyOf`) reads as Confluent's OneOf struct (named
+  `io.confluent.connect.json.OneOf`, one optional field per branch, set for the first branch the
+  JSON value fits), and such a struct is written as that union and as its set field's value.
 
 **Key order** is Java's: everit's `ToStringVisitor` prints `type` (a boolean's last), `enum`,
 `title`, `description`, `default`, then the extra keywords, then `items` / `additionalProperties`
@@ -25,8 +27,7 @@ schemas, so that a subject gains no spurious version when a pipeline moves betwe
 (String.hashCode, spread, bucket by table size, insertion order within a bucket), checked against
 text Confluent's converter registered.
 
-Not mapped (a `DataError` says so): `oneOf` unions of several types (Java's
-`io.confluent.connect.json.OneOf` structs), and JSON Schemas with `$ref`, `allOf` or `const`.
+Not mapped (a `DataError` says so): JSON Schemas with `$ref`, `allOf` or `const`.
 
 Writing needs a schema (a value without one is a `DataError`, as in Java). Nulls are written
 as Java writes them: no schema and no value is a null record (a tombstone); a null with a schema
@@ -39,8 +40,8 @@ the schema has under the record's subject (by the configured strategy) when it n
 
 Speed: per Connect schema, the JSON Schema text, its id and compiled encoder are cached (LRU,
 `schemas.cache.size`); per (topic, schema id), the Connect schema and compiled decoder. The
-encoders and decoders are json.py's, with `map_entries` for the entry-object map form and NUMERIC
-decimals.
+encoders and decoders are json.py's, with `confluent_json` (the entry-object map form and OneOf
+unions) and NUMERIC decimals.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from kconnect.api.converter import Converter
 from kconnect.converters._config import get_choice, get_converter_type
 from kconnect.converters.json import (
     DECIMAL_FORMAT_CONFIG,
+    ONE_OF_NAME,
     Options,
     PathError,
     compile_decoder,
@@ -236,10 +238,12 @@ def _raw(schema: Schema, opts: Options, index: int | None, ignore_optional: bool
             tail.append(("items", entry))
         extra.append((CONNECT_TYPE, '"map"'))
     elif t is Type.STRUCT:
-        if schema.name == NAMESPACE + ".OneOf":
-            raise DataError(
-                "JSON Schema oneOf unions (io.confluent.connect.json.OneOf) are not mapped"
-            )
+        if schema.name == ONE_OF_NAME:
+            # A union: each field's schema, required and with its index, as one branch.
+            branches = ['{"type":"null"}'] if schema.optional else []
+            branches += [_raw(_non_optional(f.schema), opts, f.index, True) for f in schema.fields]
+            extra = [(CONNECT_INDEX, str(index))] if index is not None else []
+            return _print([], extra, [("oneOf", "[" + ",".join(branches) + "]")])
         if schema.optional and not ignore_optional:
             return _one_of_null(_raw(_non_optional(schema), opts, None, False), index)
         head.append(("type", '"object"'))
@@ -325,9 +329,7 @@ def _to_connect(node: JsonNode, optional: bool, version: int | None = None) -> S
             rest = [s for s in subs if not _null_branch(s)]
             if len(rest) == 1 and len(subs) == 2 and isinstance(rest[0], dict):
                 return _to_connect(rest[0], optional=True, version=version)
-            raise DataError(
-                f"JSON Schema {combiner} of {len(subs)} schemas is not mapped (only a type or null)"
-            )
+            return _union_to_connect(node, subs, optional)
     for unsupported in ("$ref", "allOf", "const"):
         if unsupported in node:
             raise DataError(f"JSON Schema keyword {unsupported!r} is not mapped")
@@ -337,7 +339,11 @@ def _to_connect(node: JsonNode, optional: bool, version: int | None = None) -> S
     kind = node.get("type")
     if isinstance(kind, list):
         rest_kinds = [k for k in kind if k != "null"]
-        if len(rest_kinds) != 1:
+        if len(rest_kinds) > 1:  # a union in short: one branch per type, the rest shared
+            shared = {k: v for k, v in node.items() if k not in ("type", "title", "description")}
+            branches: list[object] = [{**shared, "type": k} for k in kind]
+            return _union_to_connect(node, branches, optional)
+        if not rest_kinds:
             raise DataError(f"JSON Schema type {kind!r} is not mapped")
         optional = optional or "null" in kind
         kind = rest_kinds[0]
@@ -384,13 +390,7 @@ def _to_connect(node: JsonNode, optional: bool, version: int | None = None) -> S
             props = node.get("properties") or {}
             if not isinstance(props, dict):
                 raise DataError("JSON Schema properties must be an object")
-            ordered = sorted(
-                enumerate(props.items()),
-                key=lambda e: (_index_of(e[1][1], e[0]), e[0]),
-            )
-            for _, (name, sub) in ordered:
-                if not isinstance(sub, dict):
-                    raise DataError(f"JSON Schema property {name!r} is not a schema object")
+            for name, sub in _fields_in_java_order(props):
                 builder.field(name, _to_connect(sub, False))
     else:
         raise DataError(f"JSON Schema type {kind!r} is not mapped")
@@ -428,6 +428,27 @@ def _describe(builder: SchemaBuilder, node: JsonNode, registry_version: int | No
             raise DataError(f"the JSON Schema's default does not fit its type: {e}") from None
 
 
+def _union_to_connect(node: JsonNode, branches: list[object], optional: bool) -> Schema:
+    """A union of several schemas: Confluent's OneOf struct, one optional field per branch
+    (`io.confluent.connect.json.OneOf.field.<i>`), optional itself when a branch is null."""
+    builder = SchemaBuilder.struct().name(ONE_OF_NAME)
+    i = 0
+    for branch in branches:
+        if _null_branch(branch):
+            optional = True
+            continue
+        if not isinstance(branch, dict):
+            raise DataError("a JSON Schema oneOf branch is not a schema object")
+        builder.field(f"{ONE_OF_NAME}.field.{i}", _to_connect(branch, optional=True))
+        i += 1
+    doc = node.get("description")
+    if isinstance(doc, str):
+        builder.doc(doc)
+    if optional:
+        builder.optional()
+    return builder.build()
+
+
 def _enum_to_connect(
     node: JsonNode, symbols: object, optional: bool, version: int | None
 ) -> Schema:
@@ -444,12 +465,26 @@ def _enum_to_connect(
     return builder.build()
 
 
-def _index_of(sub: object, position: int) -> int:
-    if isinstance(sub, dict):
+def _fields_in_java_order(props: Mapping[str, object]) -> list[tuple[str, JsonNode]]:
+    """The properties in the order JsonSchemaData gives their fields: by `connect.index`; a
+    property without one takes the count of those placed before it, visiting the properties in
+    Java's HashMap order (so a hand-written schema's fields come in that order, not the text's).
+    Where two properties claim one index Java keeps the last silently; here it is an error."""
+    placed: dict[int, tuple[str, JsonNode]] = {}
+    for name in _java_hash_order(list(props)):
+        sub = props[name]
+        if not isinstance(sub, dict):
+            raise DataError(f"JSON Schema property {name!r} is not a schema object")
         index = sub.get(CONNECT_INDEX)
-        if type(index) is int:
-            return index
-    return position
+        if type(index) is not int:
+            index = len(placed)
+        if index in placed:
+            raise DataError(
+                f"JSON Schema properties {placed[index][0]!r} and {name!r} both take field "
+                f"position {index} (connect.index)"
+            )
+        placed[index] = (name, sub)
+    return [placed[i] for i in sorted(placed)]
 
 
 # --- the converter ---------------------------------------------------------------------------
@@ -491,7 +526,7 @@ class JsonSchemaConverter(Converter):
 
     def __init__(self) -> None:
         self._registry: SchemaRegistry | None = None
-        self._opts = Options(numeric_decimals=True, replace_null=True, map_entries=True)
+        self._opts = Options(numeric_decimals=True, replace_null=True, confluent_json=True)
         self._writers: LruCache[tuple[str, Schema], _Writer] = LruCache(1000)
         self._readers: LruCache[tuple[str, int], _Reader] = LruCache(1000)
         self._texts: LruCache[Schema, str] = LruCache(1000)
@@ -502,7 +537,7 @@ class JsonSchemaConverter(Converter):
         settings = read_registry_settings(configs)
         decimals = get_choice(configs, DECIMAL_FORMAT_CONFIG, "NUMERIC", ("NUMERIC", "BASE64"))
         self._opts = Options(
-            numeric_decimals=decimals == "NUMERIC", replace_null=True, map_entries=True
+            numeric_decimals=decimals == "NUMERIC", replace_null=True, confluent_json=True
         )
         if self._registry is not None:
             self._registry.close()
