@@ -70,6 +70,7 @@ from kconnect.converters.json import (
     with_nulls,
 )
 from kconnect.converters.schemaregistry import (
+    LruCache,
     SchemaRegistry,
     SchemaRegistryConverterConfig,
     SchemaType,
@@ -77,7 +78,6 @@ from kconnect.converters.schemaregistry import (
     read_registry_settings,
     unframe,
 )
-from kconnect.converters.schemaregistry.client import LruCache
 from kconnect.data.schema import (
     DATE_NAME,
     DECIMAL_NAME,

@@ -25,7 +25,9 @@ A converter builds on four things, all importable from this package:
 - **The wire format.** `frame(schema_id, payload, message_indexes=b"") -> bytes` and
   `unframe(data) -> (schema_id, rest)`; for Protobuf `encode_message_indexes(indexes) -> bytes`
   and `decode_message_indexes(rest) -> (indexes, payload)`. Bad bytes are `DataError`s.
-- **Names.** `SchemaType` (AVRO, JSON, PROTOBUF), `SubjectNameStrategy`, `SchemaReference`.
+- **Names.** `SchemaType` (AVRO, JSON, PROTOBUF), `SubjectNameStrategy`, `SchemaReference`;
+  and `LruCache(size)` (`get(key) -> value | None`, `put(key, value)`) for a converter's own
+  caches of compiled encoders and decoders, bounded by `RegistrySettings.cache_size`.
 
 A converter's shape, writing: `registry.id_for(registry.subject(topic, name), text, type)` once
 per schema (cache the result with the compiled encoder), then `frame(id, payload)` per record.
@@ -35,6 +37,7 @@ Connect schema, cached by (topic, id).
 """
 
 from kconnect.converters.schemaregistry.client import (
+    LruCache,
     RegisteredSchema,
     SchemaReference,
     SchemaRegistry,
@@ -55,6 +58,7 @@ from kconnect.converters.schemaregistry.wire import (
 )
 
 __all__ = [
+    "LruCache",
     "RegisteredSchema",
     "RegistrySettings",
     "SchemaReference",
