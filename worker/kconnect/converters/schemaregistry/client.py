@@ -57,6 +57,7 @@ REQUEST_TIMEOUT_S: Final = 10.0
 MAX_RETRIES: Final = 2
 RETRIES_WAIT_MS: Final = 500
 RETRIES_MAX_WAIT_MS: Final = 5000
+_LOOKING_UP: Final = "looking up a schema"
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -174,10 +175,17 @@ class SchemaRegistry:
             return cached
         with self._errors(f"reading the schema of id {schema_id}", None):
             found = self._client.get_schema(schema_id)
+        try:
+            schema_type = SchemaType(found.schema_type or "AVRO")
+        except ValueError:
+            raise DataError(
+                f"schema id {schema_id} in Schema Registry {self.settings.url_text} is of type "
+                f"{found.schema_type!r}: expected one of AVRO, JSON, PROTOBUF"
+            ) from None
         registered = RegisteredSchema(
             schema_id,
             found.schema_str,
-            SchemaType(found.schema_type or "AVRO"),
+            schema_type,
             tuple(SchemaReference(r.name, r.subject, r.version) for r in (found.references or ())),
         )
         self._schemas.put(schema_id, registered)
@@ -250,7 +258,7 @@ class SchemaRegistry:
                         f"(use.latest.version and latest.compatibility.strict are true)"
                     )
             return int(latest.schema_id)
-        with self._errors("looking up a schema", subject):
+        with self._errors(_LOOKING_UP, subject):
             found = self._client.lookup_schema(subject, schema, normalize_schemas=s.normalize)
         return int(found.schema_id)
 
@@ -282,7 +290,7 @@ class SchemaRegistry:
                 raise DataError(
                     f"{where} refused the schema{about} as incompatible: {told}"
                 ) from None
-            if status == 404 and subject is not None and not self.settings.auto_register:
+            if status == 404 and doing == _LOOKING_UP:
                 raise DataError(
                     f"{where}: subject '{subject}' does not hold the record's schema and "
                     f"auto.register.schemas is false: {told}"
