@@ -3,6 +3,8 @@ what never shows a secret."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kconnect.converters.jsonschema import JsonSchemaConverterConfig
@@ -185,3 +187,46 @@ def test_framing_is_byte_for_byte_confluent_kafkas(indexes: list[int]) -> None:
     parsed = SchemaId("PROTOBUF")
     parsed.from_bytes(io.BytesIO(ours + b"payload"))
     assert (parsed.id, parsed.message_indexes) == (123456, indexes)
+
+
+def test_tls_keys_are_read_and_checked() -> None:
+    s = read_registry_settings(
+        {
+            "schema.registry.url": "https://registry:8081",
+            "schema.registry.ssl.truststore.location": "/etc/trust.p12",
+            "schema.registry.ssl.truststore.type": "pkcs12",
+            "schema.registry.ssl.truststore.password": "trust-secret",
+            "schema.registry.ssl.endpoint.identification.algorithm": "",
+        }
+    )
+    assert s.tls is not None
+    assert (s.tls.truststore_location, s.tls.truststore_type) == ("/etc/trust.p12", "PKCS12")
+    assert s.tls.check_hostname is False
+    assert "trust-secret" not in repr(s)
+    assert read_registry_settings({"schema.registry.url": URL}).tls is None
+    with pytest.raises(ConfigError, match=r"endpoint\.identification\.algorithm.*https or empty"):
+        read_registry_settings(
+            {
+                "schema.registry.url": URL,
+                "schema.registry.ssl.endpoint.identification.algorithm": "ldaps",
+            }
+        )
+    with pytest.raises(ConfigError, match=r"keystore\.type.*JKS, PKCS12, PEM"):
+        read_registry_settings(
+            {
+                "schema.registry.url": URL,
+                "schema.registry.ssl.keystore.location": "/k.jks",
+                "schema.registry.ssl.keystore.type": "BKS",
+            }
+        )
+
+
+def test_a_missing_store_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    settings = read_registry_settings(
+        {
+            "schema.registry.url": "https://registry:8081",
+            "schema.registry.ssl.truststore.location": str(tmp_path / "missing.jks"),
+        }
+    )
+    with pytest.raises(ConfigError, match=r"schema\.registry\.ssl\.truststore\.location"):
+        SchemaRegistry(settings, is_key=False)
