@@ -22,10 +22,14 @@ schemas, so that a subject gains no spurious version when a pipeline moves betwe
 
 **Key order** is Java's: everit's `ToStringVisitor` prints `type` (a boolean's last), `enum`,
 `title`, `description`, `default`, then the extra keywords, then `items` / `additionalProperties`
-/ `properties` / `oneOf`; `JsonSchemaData` keeps the extra keywords and `properties` in
-`java.util.HashMap`s, printed in the map's iteration order. `_java_hash_order` reproduces it
-(String.hashCode, spread, bucket by table size, insertion order within a bucket), checked against
-text Confluent's converter registered.
+/ `properties` / `oneOf`; the extra keywords, `properties`, `connect.parameters` and enum symbols
+sit in `java.util.HashMap`s (or a HashSet), printed in iteration order, which depends on the
+table's size: everit copies the extra keywords into a map sized for their count, org.json copies
+the parameters into `HashMap(n)`, the rest grow from 16. `_java_hash_order` and
+`_java_copied_order` reproduce them (String.hashCode, spread, bucket by table size, insertion
+order within a bucket), checked against everit 1.14.5 and org.json printing the same builders
+(`tests/integration/test_jsonschema_everit.py`) and against text Confluent's converter
+registered.
 
 Not mapped (a `DataError` says so): JSON Schemas with `$ref`, `allOf` or `const`.
 
@@ -142,15 +146,31 @@ def _bucket(key: str, capacity: int) -> int:
     return ((h ^ (h >> 16)) & 0xFFFFFFFF) & (capacity - 1)
 
 
+def _power_of_two(n: int) -> int:
+    capacity = 1
+    while capacity < n:
+        capacity *= 2
+    return capacity
+
+
+def _in_buckets(keys: list[str], capacity: int) -> list[str]:
+    return [k for _, _, k in sorted((_bucket(k, capacity), i, k) for i, k in enumerate(keys))]
+
+
 def _java_hash_order(keys: list[str], initial_capacity: int = 16) -> list[str]:
     """The iteration order of a `java.util.HashMap` (of that initial capacity) the keys were
     put into in this order: by bucket, then by insertion within a bucket (a resize keeps it)."""
-    capacity = 1
-    while capacity < initial_capacity:
-        capacity *= 2
+    capacity = _power_of_two(initial_capacity)
     while len(keys) > capacity * 0.75:
         capacity *= 2
-    return [k for _, _, k in sorted((_bucket(k, capacity), i, k) for i, k in enumerate(keys))]
+    return _in_buckets(keys, capacity)
+
+
+def _java_copied_order(keys: list[str]) -> list[str]:
+    """The order of `new HashMap<>(map)` over a default HashMap the keys were put into: the copy
+    is sized for the count (`tableSizeFor((int) (n / 0.75f + 1))`), which reorders small maps.
+    everit copies a schema's extra keywords so."""
+    return _in_buckets(_java_hash_order(keys), _power_of_two(int(len(keys) / 0.75 + 1.0)))
 
 
 def _json_object(entries: list[tuple[str, str]], initial_capacity: int = 16) -> str:
@@ -208,7 +228,10 @@ def _raw(schema: Schema, opts: Options, index: int | None, ignore_optional: bool
         tail.append(("type", '"boolean"'))  # everit prints a boolean's type last
     elif t is Type.STRING:
         if schema.parameters and ENUM in schema.parameters:
-            symbols = [v for k, v in schema.parameters.items() if k.startswith(ENUM_PREFIX)]
+            # everit keeps the symbols in a HashSet.
+            symbols = _java_hash_order(
+                [v for k, v in schema.parameters.items() if k.startswith(ENUM_PREFIX)]
+            )
             head.append(("enum", "[" + ",".join(json_str(v) for v in symbols) + "]"))
         else:
             head.append(("type", '"string"'))
@@ -284,7 +307,7 @@ def _print(
 ) -> str:
     ordered = sorted(head, key=lambda kv: _HEAD_ORDER.index(kv[0]))
     texts = dict(extra)
-    keys = _java_hash_order([k for k, _ in extra])
+    keys = _java_copied_order([k for k, _ in extra])
     parts = [json_str(k) + ":" + v for k, v in ordered]
     parts += [json_str(k) + ":" + texts[k] for k in keys]
     parts += [json_str(k) + ":" + v for k, v in tail]
