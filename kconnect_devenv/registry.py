@@ -302,9 +302,14 @@ def start(
     users: Mapping[str, str] | None = None,
     ready_timeout: float = READY_TIMEOUT_S,
     die_with_parent: bool = False,
+    port: int | None = None,
 ) -> Registry:
     """Start a registry for ``state_dir`` on the broker ``bootstrap``, or return the one already
     running there.
+
+    ``port`` is the loopback port to listen on (default: one picked free); a registry started
+    again on the port of a stopped one has the same URL, as a restarted server would for its
+    clients.
 
     Its schemas are kept in the broker's topic ``<topic_prefix>-journal``: a registry started
     again with the same broker and prefix serves what the previous one registered. ``users``
@@ -316,7 +321,9 @@ def start(
     return _SERVICE.start(
         state_dir or default_state_dir(),
         fetch,
-        functools.partial(_launch, bootstrap=bootstrap, topic_prefix=topic_prefix, users=users),
+        functools.partial(
+            _launch, bootstrap=bootstrap, topic_prefix=topic_prefix, users=users, port=port
+        ),
         ready_timeout=ready_timeout,
         die_with_parent=die_with_parent,
     )
@@ -329,9 +336,11 @@ def _launch(
     bootstrap: str,
     topic_prefix: str,
     users: Mapping[str, str] | None,
+    port: int | None = None,
 ) -> Registry:
     data_dir = attempt.data_dir
-    (port,) = processes.free_ports(1)
+    if port is None:
+        (port,) = processes.free_ports(1)
     config_path = data_dir / CONFIG_FILE
     config = registry_config(
         port=port, bootstrap=bootstrap, topic_prefix=topic_prefix, data_dir=data_dir, users=users

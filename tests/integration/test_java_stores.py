@@ -1,4 +1,4 @@
-"""Java stores made by Java's own keytool (and openssl), read by kconnect.worker.java_stores into
+"""Java stores made by Java's own keytool (and openssl), read by kconnect.config.java_stores into
 the same certificates and keys as the PEM files they were made from, for the Kafka clients and
 for the https REST listeners."""
 
@@ -14,8 +14,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from kconnect.config.java_stores import StoreError, read_store
 from kconnect.rest.tls import server_context
-from kconnect.worker.java_stores import StoreError, read_store
 from kconnect_devenv import kafka_pki
 
 WRONG = "not-the-password"

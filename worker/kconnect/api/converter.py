@@ -37,6 +37,10 @@ class Converter(ABC):
         self, topic: str, value: bytes | None, headers: Headers | None = None
     ) -> SchemaAndValue: ...
 
+    def close(self) -> None:
+        """Release what `configure` opened (a Schema Registry client's connections, say); the
+        runtime calls it once the task using the converter has stopped."""
+
     def fixed_schema_reader(self) -> tuple[Schema | None, Callable[[bytes], object]] | None:
         """An optional fast path for reading: when every value this converter reads has the same
         schema, whatever the topic and headers, return that schema and a function from non-null

@@ -166,11 +166,24 @@ def _null_required(schema: Schema) -> _PathError:
 
 
 class _Options:
-    __slots__ = ("numeric_decimals", "replace_null")
+    """How values are written. `confluent_json` selects the forms of Confluent's JSON Schema
+    converter: a map that cannot be a JSON object (keys not a required STRING) is an array of
+    `{"key":k,"value":v}` objects, where JsonConverter writes `[k,v]` pairs (and objects for any
+    STRING keys); and a union struct (`ONE_OF_NAME`) is the value of its one set field."""
 
-    def __init__(self, numeric_decimals: bool, replace_null: bool) -> None:
+    __slots__ = ("confluent_json", "numeric_decimals", "replace_null")
+
+    def __init__(
+        self, numeric_decimals: bool, replace_null: bool, confluent_json: bool = False
+    ) -> None:
         self.numeric_decimals = numeric_decimals
         self.replace_null = replace_null
+        self.confluent_json = confluent_json
+
+
+Options = _Options
+ONE_OF_NAME: Final = "io.confluent.connect.json.OneOf"
+PathError = _PathError
 
 
 def _null_text(schema: Schema, enc: Encoder, opts: _Options) -> str | None:
@@ -301,6 +314,20 @@ def _compile_nonnull(schema: Schema, opts: _Options) -> Encoder:
         kenc = _compile_nonnull(ks, opts)
         key = _with_nulls(ks, kenc, opts)
         val = _with_nulls(vs, _compile_nonnull(vs, opts), opts)
+        if opts.confluent_json and (ks.type is not Type.STRING or ks.optional):
+
+            def enc_confluent_json(v: object) -> str:
+                if not isinstance(v, Mapping):
+                    raise _bad_value(schema, v)
+                return (
+                    "["
+                    + ",".join(
+                        ['{"key":' + key(k) + ',"value":' + val(x) + "}" for k, x in v.items()]
+                    )
+                    + "]"
+                )
+
+            return enc_confluent_json
         if ks.type is Type.STRING:
             # Jackson takes the key node's text: a null key becomes the string "null".
             knull = _null_text(ks, kenc, opts)
@@ -326,7 +353,33 @@ def _compile_nonnull(schema: Schema, opts: _Options) -> Encoder:
             return "[" + ",".join(["[" + key(k) + "," + val(x) + "]" for k, x in v.items()]) + "]"
 
         return enc_map_pairs
+    if opts.confluent_json and schema.name == ONE_OF_NAME:
+        return _compile_one_of(schema, opts)
     return _compile_struct(schema, opts)
+
+
+def _compile_one_of(schema: Schema, opts: _Options) -> Encoder:
+    """Confluent's JSON union: a struct of optional fields, one per branch, written as the value
+    of its first set field (as JsonSchemaData writes it)."""
+    fields = schema.fields
+    encs = tuple(_compile_nonnull(f.schema, opts) for f in fields)
+
+    def enc_one_of(v: object) -> str:
+        if not isinstance(v, Struct):
+            raise _bad_value(schema, v)
+        for i, x in enumerate(v._values):
+            if x is not None:
+                try:
+                    return encs[i](x)
+                except _PathError as e:
+                    raise e.at(fields[i].name) from None
+        if schema.default is not None and opts.replace_null and schema.default is not v:
+            return enc_one_of(schema.default)
+        if schema.optional:
+            return "null"
+        raise _null_required(schema)
+
+    return enc_one_of
 
 
 def _compile_struct(schema: Schema, opts: _Options) -> Encoder:
@@ -733,6 +786,8 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
         assert vs is not None
         kdec = compile_decoder(ks, opts)
         vdec = compile_decoder(vs, opts)
+        if opts.confluent_json and (ks.type is not Type.STRING or ks.optional):
+            return _map_list_decoder(kdec, vdec, entry_objects=True)
         if ks.type is Type.STRING:
 
             def dec_map_obj(x: object) -> object:
@@ -745,33 +800,94 @@ def _compile_dec(schema: Schema, opts: _Options) -> Decoder:
 
             return dec_map_obj
 
-        def dec_map_pairs(x: object) -> object:
-            if type(x) is not list:
-                raise _PathError(
-                    "Maps with non-string fields should be encoded as JSON array of tuples, "
-                    "but found " + _json_kind(x)
-                )
-            result: dict[object, object] = {}
-            for entry in x:
-                if type(entry) is not list:
-                    raise _PathError(
-                        "Found invalid map entry instead of array tuple: " + _json_kind(entry)
-                    )
-                if len(entry) != 2:
-                    raise _PathError(
-                        f"Found invalid map entry, expected length 2 but found :{len(entry)}"
-                    )
-                k = kdec(entry[0])
-                try:
-                    result[k] = vdec(entry[1])
-                except TypeError:
-                    raise _PathError(
-                        f"map key {k!r} of type {type(k).__name__} can't key a Python dict"
-                    ) from None
-            return result
-
-        return dec_map_pairs
+        return _map_list_decoder(kdec, vdec, entry_objects=False)
+    if opts.confluent_json and schema.name == ONE_OF_NAME:
+        return _one_of_decoder(schema, opts)
     return _compile_struct_dec(schema, opts)
+
+
+def _json_fits(schema: Schema) -> Callable[[object], bool]:
+    """Whether parsed JSON is of the kind a union branch of `schema` holds (JsonSchemaData's
+    `isInstanceOfSchemaTypeForSimpleSchema`)."""
+    t = schema.type
+    if t in INT_RANGES:
+        return lambda x: type(x) is int
+    if t in (Type.FLOAT32, Type.FLOAT64):
+        return lambda x: isinstance(x, int | float | _PyDecimal) and not isinstance(x, bool)
+    if t is Type.BOOLEAN:
+        return lambda x: type(x) is bool
+    if t is Type.STRING:
+        return lambda x: type(x) is str
+    if t is Type.BYTES:
+        return lambda x: isinstance(x, _PyDecimal)
+    if t is Type.ARRAY:
+        return lambda x: type(x) is list
+    if t is Type.MAP:
+        return lambda x: type(x) is dict or type(x) is list
+    names = frozenset(f.name for f in schema.fields)
+    return lambda x: type(x) is dict and names.issuperset(x)
+
+
+def _one_of_decoder(schema: Schema, opts: _Options) -> Decoder:
+    fields = schema.fields
+    fits = tuple(_json_fits(f.schema) for f in fields)
+    decoders = tuple(compile_decoder(f.schema, opts) for f in fields)
+
+    def dec_one_of(x: object) -> object:
+        for i, fit in enumerate(fits):
+            if fit(x):
+                values: list[object] = [None] * len(fields)
+                try:
+                    values[i] = decoders[i](x)
+                except _PathError as e:
+                    raise e.at(fields[i].name) from None
+                return Struct._trusted(schema, values)
+        r = repr(x)
+        raise _PathError(f"Did not find matching oneof field for data: {r[:77]}")
+
+    return dec_one_of
+
+
+def _map_list_decoder(kdec: Decoder, vdec: Decoder, entry_objects: bool) -> Decoder:
+    """A map written as a JSON array: of `[key, value]` tuples (JsonConverter), or of
+    `{"key":..,"value":..}` objects (`entry_objects`, Confluent's JSON Schema form)."""
+    form = "objects" if entry_objects else "tuples"
+
+    def unpack(entry: object) -> tuple[object, object]:
+        if entry_objects:
+            if type(entry) is not dict:
+                raise _PathError("Found invalid map entry instead of object: " + _json_kind(entry))
+            if len(entry) != 2 or "key" not in entry or "value" not in entry:
+                raise _PathError(
+                    f"Found invalid map entry, expected the fields key and value but found "
+                    f"{sorted(entry)}"
+                )
+            return entry["key"], entry["value"]
+        if type(entry) is not list:
+            raise _PathError("Found invalid map entry instead of array tuple: " + _json_kind(entry))
+        if len(entry) != 2:
+            raise _PathError(f"Found invalid map entry, expected length 2 but found :{len(entry)}")
+        return entry[0], entry[1]
+
+    def dec_map_list(x: object) -> object:
+        if type(x) is not list:
+            raise _PathError(
+                f"Maps with non-string fields should be encoded as JSON array of {form}, but "
+                "found " + _json_kind(x)
+            )
+        result: dict[object, object] = {}
+        for entry in x:
+            raw_key, raw_value = unpack(entry)
+            k = kdec(raw_key)
+            try:
+                result[k] = vdec(raw_value)
+            except TypeError:
+                raise _PathError(
+                    f"map key {k!r} of type {type(k).__name__} can't key a Python dict"
+                ) from None
+        return result
+
+    return dec_map_list
 
 
 def _plain_test(schema: Schema, var: str) -> str | None:
@@ -1271,3 +1387,16 @@ class JsonConverter(Converter, HeaderConverter):
 
     def to_connect_header(self, topic: str, header_key: str, value: bytes | None) -> SchemaAndValue:
         return self.to_connect_data(topic, value)
+
+
+has_decimal = _has_decimal
+"""Whether a schema holds a Decimal anywhere, so its JSON must be parsed with exact numbers."""
+
+with_nulls = _with_nulls
+"""An encoder that also writes nulls: the default, `null` when optional, else an error."""
+
+
+def parse_json(value: bytes, exact: bool = False) -> object:
+    """A JSON document read as JsonConverter reads one (`exact`: numbers with a fraction as
+    `decimal.Decimal`); a `DataError` for what is not JSON."""
+    return JsonConverter._parse(value, exact=exact)

@@ -17,7 +17,7 @@ only those keys count; when none does, the worker's top-level `ssl.*` keys do.
 | `ssl.enabled.protocols` | `TLSv1.2`, `TLSv1.3` (default both) |
 
 A Java user's stores work unchanged: JKS and PKCS12 files are read in memory
-(`kconnect.worker.java_stores`, which the Kafka clients use too; the type comes from the file's
+(`kconnect.config.java_stores`, which the Kafka clients use too; the type comes from the file's
 first bytes, as Java's own loader takes it) and handed to OpenSSL as PEM through an anonymous
 in-memory file, as inline PEM text is, so no key material is written to disk. A declared
 `ssl.*.type` that the file contradicts (PEM declared for a JKS file, or the reverse) is refused.
@@ -40,9 +40,9 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from kconnect.config import java_stores
 from kconnect.config.worker import prefixed
 from kconnect.errors import ConfigError
-from kconnect.worker import java_stores
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ import posixpath
 import re
 from collections.abc import Mapping
 
+from kconnect.config import java_stores
 from kconnect.config.worker import CLIENT_KEYS, CLIENT_PREFIXES, admin_client_props, prefixed
 from kconnect.errors import ConfigError
-from kconnect.worker import java_stores
 
 log = logging.getLogger(__name__)
 

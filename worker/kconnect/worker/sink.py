@@ -322,10 +322,14 @@ class SinkTaskRunner(TaskRunner):
             try:
                 self.task.stop()
             finally:
-                if self._chain is not None:
-                    self._chain.close()
-                if self._dlq is not None:
-                    self._dlq.close()
+                try:
+                    if self._chain is not None:
+                        self._chain.close()
+                    if self._dlq is not None:
+                        self._dlq.close()
+                finally:
+                    self._key.close()
+                    self._value.close()
 
     # --- the hot path
     def _convert(self, msgs: list[Any]) -> list[SinkRecord]:

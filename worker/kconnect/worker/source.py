@@ -193,8 +193,12 @@ class SourceTaskRunner(TaskRunner):
                 self._producer.purge(in_queue=True, in_flight=False, blocking=False)
                 self._producer.flush(0)
             self._producer = None
-            if self._chain is not None:
-                self._chain.close()
+            try:
+                if self._chain is not None:
+                    self._chain.close()
+            finally:
+                self._key.close()
+                self._value.close()
 
     # --- the hot path
     def _send(self, records: Sequence[SourceRecord]) -> None:
