@@ -47,6 +47,7 @@ JAVA_ALIASES: dict[str, str] = {
     "org.apache.kafka.connect.file.FileStreamSinkConnector": "FileStreamSink",
     "org.apache.kafka.connect.json.JsonConverter": "JsonConverter",
     "io.confluent.connect.json.JsonSchemaConverter": "JsonSchemaConverter",
+    "io.confluent.connect.avro.AvroConverter": "AvroConverter",
     "org.apache.kafka.connect.storage.StringConverter": "StringConverter",
     "org.apache.kafka.connect.converters.ByteArrayConverter": "ByteArrayConverter",
     "org.apache.kafka.connect.storage.SimpleHeaderConverter": "SimpleHeaderConverter",
