@@ -156,6 +156,7 @@ def crds(kubectl: Kubectl) -> set[str]:
         ("examples/standaloneconnect.yaml", "standaloneconnect", []),
         ("examples/connector-with-secret.yaml", "kafkaconnector", ["secret/orders-writer"]),
         ("examples/connector-secured.yaml", "kafkaconnector", []),
+        ("examples/connector-avro.yaml", "kafkaconnector", ["secret/registry-credentials"]),
     ],
 )
 def test_example_passes_a_server_dry_run(
