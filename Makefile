@@ -115,7 +115,7 @@ crds: setup
 crds-upgrade: setup
 	charts/kconnect/scripts/upgrade-crds.sh
 
-bench: setup kafka-fetch cluster-build node-build images
+bench: setup kafka-fetch registry-fetch cluster-build node-build images
 	$(PY) -m bench.run
 
 bench-java-fetch: setup

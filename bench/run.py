@@ -41,7 +41,7 @@ from bench.report import (
     render_page,
     results_json,
 )
-from bench.session import private_broker
+from bench.session import private_broker, private_registry
 from kconnect_devenv import kafka, lifecycle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +54,9 @@ MIB = 1024 * 1024
 RATE_TARGET = Target("min", 150_000)
 IDLE_RSS_TARGET = Target("max", 80)
 STARTUP_TARGET = Target("max", 2.0)
+AVRO = "io.confluent.connect.avro.AvroConverter"
+AVRO_VS_JSON_TARGET = Target("min", 1.0)
+"""An Avro task moves records at least as fast as the same task with JsonConverter."""
 DIST_RECORDS = 600_000
 """Records per distributed throughput run, scaled like the standalone runs by --records/--quick."""
 FAILOVER_TARGET = Target("max", 15.0)
@@ -154,7 +157,19 @@ def describe(r: RunResult) -> str:
     )
 
 
-def measure_all(bench: Bench, records: int, repeat: int, startups: int) -> list[Measurement]:
+def avro_keys(registry_url: str) -> dict[str, str]:
+    """A connector's keys for AvroConverter keys and values through the registry at `url`."""
+    return {
+        "key.converter": AVRO,
+        "key.converter.schema.registry.url": registry_url,
+        "value.converter": AVRO,
+        "value.converter.schema.registry.url": registry_url,
+    }
+
+
+def measure_all(
+    bench: Bench, records: int, repeat: int, startups: int, registry_url: str
+) -> list[Measurement]:
     out: list[Measurement] = []
 
     startup = []
@@ -181,13 +196,20 @@ def measure_all(bench: Bench, records: int, repeat: int, startups: int) -> list[
 
     # The cost of a real pipeline's extras: two transforms, errors.tolerance=all and (sinks) a
     # dead-letter queue, against the same structured records without them.
-    for variant, extra in (("plain", {}), ("smt", SMT_SOURCE)):
+    # And the same records through AvroConverter and the Schema Registry (a connector override of
+    # both converters), against JsonConverter.
+    avro = avro_keys(registry_url)
+    for variant, extra in (("plain", {}), ("smt", SMT_SOURCE), ("avro", avro)):
         for i in range(repeat):
             topic = bench.fresh(f"bench-users-{variant}")
             src = bench.source_run(JSON, records, topic, schema="users", extra=extra)
             by_name.setdefault(f"source_users_{variant}", []).append(src)
             log(f"source users {variant} {i + 1}/{repeat}: {describe(src)}")
-            sink_extra = {} if variant == "plain" else {**SMT_SINK, **dlq_keys(bench.fresh("dlq"))}
+            sink_extra = {
+                "plain": {},
+                "smt": {**SMT_SINK, **dlq_keys(bench.fresh("dlq"))},
+                "avro": avro,
+            }[variant]
             sink = bench.sink_run(JSON, records, topic, extra=sink_extra)
             by_name.setdefault(f"sink_users_{variant}", []).append(sink)
             log(f"sink users {variant} {i + 1}/{repeat}: {describe(sink)}")
@@ -231,6 +253,12 @@ def measure_all(bench: Bench, records: int, repeat: int, startups: int) -> list[
         "errors.tolerance=all; the sink also writes a dead-letter queue (context headers on). "
         "No record fails, so the queue stays empty: this is the cost of having it configured."
     )
+    avro_note = (
+        "The same `users` records with `key.converter` and `value.converter` = "
+        "io.confluent.connect.avro.AvroConverter (a connector override) and the session's own "
+        "Schema Registry (Apicurio, make registry-fetch): Confluent's wire format, one schema "
+        "registration per run, then none per record."
+    )
     for direction, label in (("source", "DataGen → topic"), ("sink", "topic → FileStreamSink")):
         for variant, title in (("plain", "plain"), ("smt", "with 2 SMTs + error handling")):
             dlq = " + DLQ" if direction == "sink" and variant == "smt" else ""
@@ -244,6 +272,27 @@ def measure_all(bench: Bench, records: int, repeat: int, startups: int) -> list[
                     smt_note if variant == "smt" else "",
                 )
             )
+        avro_runs = by_name[f"{direction}_users_avro"]
+        json_runs = by_name[f"{direction}_users_plain"]
+        out.append(
+            Measurement(
+                f"{direction}_users_avro_rate",
+                f"{direction} task, {label}, users Avro (Schema Registry)",
+                "records/s",
+                tuple(r.rate for r in avro_runs),
+                None,
+                avro_note,
+            )
+        )
+        out.append(
+            Measurement(
+                f"{direction}_users_avro_vs_json",
+                f"{direction} task, users: Avro rate ÷ JsonConverter rate (run by run)",
+                "×",
+                tuple(a.rate / j.rate for a, j in zip(avro_runs, json_runs, strict=True)),
+                AVRO_VS_JSON_TARGET,
+            )
+        )
     out.append(
         Measurement(
             "idle_rss",
@@ -470,9 +519,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeat, startups = (1, 1) if args.quick else (3, 5)
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        with private_broker("kconnect-bench-", args.timeout, log) as (bootstrap, bench, dist):
+        with (
+            private_broker("kconnect-bench-", args.timeout, log) as (bootstrap, bench, dist),
+            private_registry(bootstrap, log) as registry_url,
+        ):
             log(f"broker at {bootstrap}; {args.records:,} records per run, {repeat} run(s) each")
-            measurements = measure_all(bench, args.records, repeat, startups)
+            measurements = measure_all(bench, args.records, repeat, startups, registry_url)
             dist_records = max(TASKS, DIST_RECORDS * args.records // DEFAULT_RECORDS)
             measurements += measure_distributed(dist, dist_records, repeat)
             measurements += measure_k8s(repeat)

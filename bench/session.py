@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.distributed import Distributed
 from bench.measure import Bench
 from bench.procs import kill_all
-from kconnect_devenv import kafka, lifecycle, oidc_issuer, secured_kafka
+from kconnect_devenv import kafka, lifecycle, oidc_issuer, registry, secured_kafka
 
 
 @contextlib.contextmanager
@@ -89,3 +89,22 @@ def _session(
                 kafka.stop(state_dir / "kafka")
             finally:
                 shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_registry(bootstrap: str, log: Callable[[str], None]) -> Iterator[str]:
+    """A Schema Registry of the session's own (:mod:`kconnect_devenv.registry`, no auth) on the
+    broker at `bootstrap`; yields the URL converters take as ``schema.registry.url``. Stopped, and
+    its directory removed, on every path."""
+    state_dir = Path(tempfile.mkdtemp(prefix="kconnect-bench-registry-"))
+    try:
+        log(f"starting a private Schema Registry in {state_dir}")
+        started = registry.start(
+            state_dir, bootstrap=bootstrap, topic_prefix="bench-registry", die_with_parent=True
+        )
+        yield started.url
+    finally:
+        try:
+            registry.stop(state_dir)
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
