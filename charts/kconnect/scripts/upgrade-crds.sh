@@ -27,5 +27,15 @@ done
 
 "$kubectl" apply --server-side --force-conflicts --field-manager=kconnect-crds "${args[@]}" "$@"
 if [[ " $* " != *" --dry-run"* ]]; then
-    "$kubectl" wait --for=condition=Established --timeout=60s "${args[@]}" "$@"
+    # Right after the apply a CRD may have no status.conditions yet, and kubectl wait then fails at
+    # once ("conditions accessor error: <nil>") instead of waiting: ask again, for 60 s at most.
+    deadline=$((SECONDS + 60))
+    until out="$("$kubectl" wait --for=condition=Established --timeout=60s "${args[@]}" "$@" 2>&1)"; do
+        if ((SECONDS >= deadline)); then
+            echo "$out" >&2
+            exit 1
+        fi
+        sleep 1
+    done
+    echo "$out"
 fi
