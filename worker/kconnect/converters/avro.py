@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -52,12 +53,14 @@ from kconnect.converters.schemaregistry import (
     read_registry_settings,
     unframe,
 )
+from kconnect.converters.schemaregistry.wire import HEADER_SIZE, MAGIC_BYTE
 from kconnect.data.avro import (
     ENHANCED_AVRO_SCHEMA_SUPPORT_CONFIG,
     SCRUB_INVALID_NAMES_CONFIG,
     AvroData,
     AvroDataConfig,
 )
+from kconnect.data.avro_codec import Decoder
 from kconnect.data.schema import Schema, SchemaAndValue
 from kconnect.errors import DataError
 
@@ -65,6 +68,10 @@ if TYPE_CHECKING:
     from kconnect.api.records import Headers
 
 _NULL: Final = SchemaAndValue(None, None)
+# Per record, in C: the header's magic byte and schema id, and the SchemaAndValue (its own
+# __new__ is a Python function; tuple's builds the same object).
+_read_header: Final = struct.Struct(">BI").unpack_from
+_schema_and_value: Final = tuple.__new__
 
 
 class AvroConverterConfig(SchemaRegistryConverterConfig):
@@ -96,7 +103,7 @@ class _Writer:
 @dataclass(frozen=True)
 class _Reader:
     schema: Schema | None
-    decode: Callable[[bytes | memoryview], object]
+    decode: Decoder
 
 
 class AvroConverter(Converter):
@@ -115,6 +122,7 @@ class AvroConverter(Converter):
         self._writers: LruCache[tuple[str, Schema | None], _Writer] = LruCache(1000)
         self._readers: LruCache[tuple[str, int], _Reader] = LruCache(1000)
         self._last: tuple[str, Schema | None, _Writer] | None = None
+        self._last_read: tuple[int, str, _Reader] | None = None
 
     def configure(self, configs: Mapping[str, str], is_key: bool = False) -> None:
         get_converter_type(configs)
@@ -127,6 +135,7 @@ class AvroConverter(Converter):
         self._writers = LruCache(settings.cache_size)
         self._readers = LruCache(settings.cache_size)
         self._last = None
+        self._last_read = None
 
     def close(self) -> None:
         """Close the registry client's connections (Java's `Converter.close`)."""
@@ -233,10 +242,22 @@ class AvroConverter(Converter):
     ) -> SchemaAndValue:
         if value is None:
             return _NULL
-        schema_id, payload = unframe(value)
-        reader = self._reader(topic, schema_id)
+        if len(value) < HEADER_SIZE:
+            unframe(value)  # raises the DataError that says what is wrong
+        magic, schema_id = _read_header(value)
+        if magic != MAGIC_BYTE:
+            unframe(value)
+        last = self._last_read
+        if last is not None and last[0] == schema_id and last[1] == topic:
+            reader = last[2]
+        else:
+            reader = self._reader(topic, schema_id)
+            self._last_read = (schema_id, topic, reader)
         try:
-            return SchemaAndValue(reader.schema, reader.decode(payload))
+            # The body is read where it is, after the header: no copy.
+            return _schema_and_value(
+                SchemaAndValue, (reader.schema, reader.decode(value, HEADER_SIZE))
+            )
         except DataError as e:
             raise DataError(
                 f"Converting Avro data (schema id {schema_id}) of topic {topic} to Kafka Connect "

@@ -980,14 +980,14 @@ class AvroData:
         writer: AvroSchema | AvroNode,
         reader_connect: Schema | None = None,
         version: int | None = None,
-    ) -> tuple[Schema | None, Callable[[bytes | memoryview], object]]:
+    ) -> tuple[Schema | None, avro_codec.Decoder]:
         """The Connect schema of records written with `writer`, and the function that reads one
         body (no magic byte or id) into its Connect value. With `reader_connect`, records are
         resolved (Avro schema resolution) into that schema instead.
 
         Cached per writer schema: a writer given as text (as a registry returns it) is looked
         up by that text before it is parsed."""
-        cached: tuple[Schema | None, Callable[[bytes | memoryview], object]] | None
+        cached: tuple[Schema | None, avro_codec.Decoder] | None
         raw_key = (writer, reader_connect, version) if isinstance(writer, str) else None
         if raw_key is not None:
             cached = self._dec_cache.lookup(raw_key)
@@ -1001,7 +1001,7 @@ class AvroData:
             if raw_key is not None:
                 self._dec_cache.store(raw_key, cached)
             return cached
-        result: tuple[Schema | None, Callable[[bytes | memoryview], object]]
+        result: tuple[Schema | None, avro_codec.Decoder]
         if text == ANYTHING_SCHEMA_TEXT:
             result = (None, avro_codec.decode_schemaless)
         elif reader_connect is None:

@@ -30,7 +30,7 @@ import json
 import struct as _struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import fastavro
 
@@ -618,16 +618,23 @@ read_long: Final = _unrolled_read_long()
 """A zig-zag varint at `p` in `b`: the value and the position after it."""
 
 
+class Decoder(Protocol):
+    """Reads one Avro body into a Connect value: from `data[start:]`, so that a framed record
+    (the wire format's 5-byte header first) is read without copying its body out."""
+
+    def __call__(self, data: bytes | memoryview, start: int = 0) -> object: ...
+
+
 def compile_decoder(
     node: AvroNode, schema: Schema, member_name: Callable[[AvroNode], str] | None = None
-) -> Callable[[bytes | memoryview], object]:
+) -> Decoder:
     """The decoder of bodies written with `node` into values of `schema`."""
     read = _reader(node, schema)
 
-    def decode(data: bytes | memoryview) -> object:
+    def decode(data: bytes | memoryview, start: int = 0) -> object:
         b = data if type(data) is bytes else bytes(data)
         try:
-            return read(b, 0)[0]
+            return read(b, start)[0]
         except (IndexError, _struct.error):
             raise DataError(
                 f"Converting Avro to Kafka Connect data failed: the data ends early "
@@ -936,9 +943,7 @@ def _record_reader(node: AvroNode, schema: Schema) -> Reader:
     return reader
 
 
-def resolving_decoder(
-    writer_text: str, reader_text: str, read: Callable[[bytes | memoryview], object]
-) -> Callable[[bytes | memoryview], object]:
+def resolving_decoder(writer_text: str, reader_text: str, read: Decoder) -> Decoder:
     """A decoder that resolves data written with one schema into another (Avro's schema
     resolution, by fastavro), then reads it with `read` (compiled for the reader schema)."""
     try:
@@ -947,9 +952,9 @@ def resolving_decoder(
     except Exception as e:  # noqa: BLE001 - fastavro's parse errors have no common base
         raise DataError(f"cannot resolve Avro schemas: {e}") from None
 
-    def decode(data: bytes | memoryview) -> object:
+    def decode(data: bytes | memoryview, start: int = 0) -> object:
         try:
-            datum = fastavro.schemaless_reader(io.BytesIO(bytes(data)), writer, reader)
+            datum = fastavro.schemaless_reader(io.BytesIO(bytes(data[start:])), writer, reader)
             out = io.BytesIO()
             fastavro.schemaless_writer(out, reader, datum)
         except Exception as e:  # noqa: BLE001 - fastavro raises many kinds
@@ -1017,10 +1022,10 @@ def _any(v: object) -> bytes:
     raise AvroPathError(f"Unknown type for schemaless data: {type(v).__name__}")
 
 
-def decode_schemaless(data: bytes | memoryview) -> object:
+def decode_schemaless(data: bytes | memoryview, start: int = 0) -> object:
     b = data if type(data) is bytes else bytes(data)
     try:
-        return _read_any(b, 0)[0]
+        return _read_any(b, start)[0]
     except (IndexError, _struct.error):
         raise DataError(
             "Converting Avro to Kafka Connect data failed: the data ends early"
