@@ -38,6 +38,7 @@ printing why and the worker's log tail.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import importlib.metadata
@@ -68,8 +69,10 @@ from bench.measure import (
 from bench.procs import HarnessError, WorkerFactory, WorkerProcess
 from bench.report import Target, fmt_number
 from bench.run import machine
-from bench.session import private_broker, private_secured_broker
-from kconnect_devenv import kafka
+from bench.session import private_broker, private_registry, private_secured_broker
+from kconnect.connectors import datagen
+from kconnect.converters.avro import AvroConverter
+from kconnect_devenv import javaconverter, kafka
 
 REPO: Final = Path(__file__).resolve().parents[1]
 DOC: Final = REPO / "docs" / "benchmarks.md"
@@ -151,7 +154,26 @@ STRUCT_SCHEMA: Final = {
 }
 
 
-Input = Literal["lines", "string-topic", "struct-topic", "nested-topic"]
+Input = Literal["lines", "string-topic", "struct-topic", "nested-topic", "avro-topic"]
+
+AVRO_CONVERTERS: Final[Mapping[RuntimeName, str]] = {
+    "kconnect": "io.confluent.connect.avro.AvroConverter",
+    # Apicurio's port of Confluent's AvroConverter (docs/converter-reference.md): Confluent's own
+    # is not on Maven Central.
+    "java": "io.apicurio.registry.utils.converter.AvroConverter",
+}
+
+
+def avro_keys(runtime: RuntimeName, registry_url: str, topic: str) -> dict[str, str]:
+    """The connector keys that make `runtime` read values with its Avro converter from the
+    registry at `registry_url` (Confluent's API base), in Confluent's wire format."""
+    keys = {"value.converter": AVRO_CONVERTERS[runtime]}
+    if runtime == "kconnect":
+        keys["value.converter.schema.registry.url"] = registry_url
+        return keys
+    config = javaconverter.converter_config("avro", registry_url=registry_url, topic=topic)
+    keys.update((f"value.converter.{k}", v) for k, v in config.items() if k.startswith("apicurio."))
+    return keys
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +189,8 @@ class Throughput:
     input: Input
     short: str
     """The label on the plot's axis."""
+    avro: bool = False
+    """Values are read with each runtime's Avro converter from the session's registry."""
 
 
 THROUGHPUT: Final = (
@@ -232,6 +256,16 @@ THROUGHPUT: Final = (
         SCHEMALESS,
         "nested-topic",
         "sink, schemaless JSON",
+    ),
+    Throughput(
+        "sink_avro",
+        "topic → FileStreamSink, AvroConverter (Schema Registry), 8-field structs",
+        "sink",
+        JSON,
+        {},
+        "avro-topic",
+        "sink, Avro structs",
+        avro=True,
     ),
     Throughput(
         "source_json_schemaless",
@@ -314,6 +348,17 @@ class Session:
     quick: bool
     inputs: dict[str, str] = dataclasses.field(default_factory=dict)
     """Input name → file path or topic, made on first use."""
+    services: contextlib.ExitStack = dataclasses.field(default_factory=contextlib.ExitStack)
+    """What the session started on first use (the Schema Registry); closed by its owner."""
+    _registry_url: str | None = None
+
+    def registry_url(self) -> str:
+        """The session's own Schema Registry (started on first use, on the session's broker)."""
+        if self._registry_url is None:
+            self._registry_url = self.services.enter_context(
+                private_registry(self.bench.bootstrap, log)
+            )
+        return self._registry_url
 
     def start(self, runtime: RuntimeName) -> WorkerFactory:
         return self.starters[runtime]
@@ -336,11 +381,29 @@ class Session:
                     "string-topic": line,
                     "struct-topic": struct_value,
                     "nested-topic": nested_value,
+                    "avro-topic": self._avro_values(topic),
                 }[kind]
                 self._fill(topic, make)
                 self.inputs[kind] = topic
             log(f"made {kind} input ({self.records:,} records) in {time.monotonic() - began:.1f} s")
         return self.inputs[kind]
+
+    def _avro_values(self, topic: str) -> Callable[[int], bytes]:
+        """Value `i` of the Avro topic: DataGen's `users` record `i` (8 fields) in Confluent's
+        wire format, its schema registered by kconnect's AvroConverter."""
+        converter = AvroConverter()
+        converter.configure(
+            {"schema.registry.url": self.registry_url(), "converter.type": "value"}, False
+        )
+        self.services.callback(converter.close)
+        schema = datagen.users_schema()
+
+        def make(i: int) -> bytes:
+            data = converter.from_connect_data(topic, schema, datagen.user_value(1, i))
+            assert data is not None
+            return data
+
+        return make
 
     def _fill(self, topic: str, make: Callable[[int], bytes]) -> None:
         producer = Producer(
@@ -381,6 +444,9 @@ class Session:
         )
         props.update(client or {})
         source = self.input(w.input)
+        extra = dict(w.extra)
+        if w.avro:
+            extra.update(avro_keys(runtime, self.registry_url(), source))
         if w.kind == "source":
             topic = f"{run}-out"
             self.bench.create_topic(topic)
@@ -390,7 +456,7 @@ class Session:
                 "tasks.max": "1",
                 "file": source,
                 "topic": topic,
-                **w.extra,
+                **extra,
             }
             worker = self.start(runtime)(self.bench.workdir, run, props, [connector])
             try:
@@ -404,7 +470,7 @@ class Session:
             "tasks.max": "1",
             "topics": source,
             "file": str(out),
-            **w.extra,
+            **extra,
         }
         worker = self.start(runtime)(self.bench.workdir, run, props, [connector])
         return self.bench.timed_sink(worker, run, out, self.records, check)
@@ -910,10 +976,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         libs = javaconnect.fetch()
         if args.listener:
             return _measure_listeners(args, libs)
-        with private_broker("kconnect-bench-java-", args.timeout, log) as (bootstrap, bench, dist):
+        with (
+            private_broker("kconnect-bench-java-", args.timeout, log) as (bootstrap, bench, dist),
+            contextlib.ExitStack() as stack,
+        ):
             starters: dict[RuntimeName, WorkerFactory] = {
                 "kconnect": WorkerProcess,
-                "java": functools.partial(javaconnect.JavaWorker, libs=libs),
+                "java": functools.partial(
+                    javaconnect.JavaWorker, libs=libs, extra_libs=[javaconverter.fetch().libs]
+                ),
             }
             session = Session(bench, dist, starters, args.records, args.repeat, args.quick)
             log(
@@ -922,6 +993,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             fresh: list[compare_report.Comparison] = []
             comparisons: list[compare_report.Comparison] = []
+            # The session's registry stops before its broker.
+            stack.enter_context(session.services)
             if args.only:
                 fresh = measure_throughput(session, args.only)[0]
                 for c in fresh:

@@ -27,6 +27,7 @@ memory it holds.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import tempfile
@@ -115,8 +116,11 @@ class JavaWorker(WorkerProcess):
         *,
         libs: Path | None = None,
         jvm_options: Sequence[str] = JVM_OPTIONS,
+        extra_libs: Sequence[Path] = (),
     ) -> None:
         self._libs = libs or fetch()
+        self._extra_libs = list(extra_libs)
+        """More jar directories, after Connect's own (a converter's, say)."""
         self._jvm_options = list(jvm_options)
         super().__init__(workdir, name, worker, list(connectors), mode)
 
@@ -127,7 +131,7 @@ class JavaWorker(WorkerProcess):
             *self._jvm_options,
             f"-Dlog4j2.configurationFile={LOG_CONFIG}",
             "-cp",
-            f"{self._libs}/*",
+            os.pathsep.join(f"{d}/*" for d in (self._libs, *self._extra_libs)),
             main,
             *map(str, files),
         ]

@@ -11,15 +11,18 @@ the listener it is counted for; a short form of it runs here so the path cannot 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 
 from bench import compare, javaconnect, listeners
+from bench.distributed import Distributed
 from bench.measure import JSON, Bench
-from bench.procs import HarnessError, WorkerProcess, kill_all
+from bench.procs import HarnessError, WorkerFactory, WorkerProcess, kill_all
 from bench.session import private_secured_broker
+from kconnect_devenv import javaconverter
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -94,3 +97,37 @@ def test_a_worker_on_another_listener_than_the_one_measured_fails_the_run(
         ok = listeners.listener_check(by_name["PLAINTEXT"], listeners.broker_ports(broker))
         assert session.throughput_run(workload, "kconnect", by_name["PLAINTEXT"].client, ok)
         del session  # its clients close before the broker stops
+
+
+# --- Avro through the Schema Registry (make bench-java's sink_avro) -------------------------------
+
+
+@pytest.mark.timeout(300)
+def test_both_runtimes_read_kconnects_avro_records_through_the_registry(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The sink_avro workload with a few records: kconnect's AvroConverter writes the input topic
+    and registers its schema in the session's own registry; a kconnect worker and a Java Kafka
+    Connect worker with Apicurio's AvroConverter each read every record into a file."""
+    bench = Bench(kafka_bootstrap, tmp_path, RUN_TIMEOUT_S)
+    dist = Distributed(kafka_bootstrap, tmp_path, RUN_TIMEOUT_S)
+    starters: dict[compare.RuntimeName, WorkerFactory] = {
+        "kconnect": WorkerProcess,
+        "java": functools.partial(
+            javaconnect.JavaWorker,
+            libs=javaconnect.fetch(),
+            extra_libs=[javaconverter.fetch().libs],
+        ),
+    }
+    session = compare.Session(bench, dist, starters, records=300, repeat=1, quick=True)
+    workload = next(w for w in compare.THROUGHPUT if w.name == "sink_avro")
+    try:
+        with session.services:
+            for runtime in ("kconnect", "java"):
+                # The run ends when the file holds all 300 lines; a task that cannot read a
+                # record FAILS, which stops the run with its trace.
+                session.throughput_run(workload, runtime)
+    finally:
+        kill_all()
+        bench.close()
+        dist.close()
