@@ -883,17 +883,24 @@ def _last_run() -> tuple[list[compare_report.Comparison], dict[str, Any]] | None
 
 def replot(fresh: Sequence[compare_report.Comparison] = (), note: str = "") -> int:
     """The docs section and plots drawn again from `latest.json`'s last side-by-side run, with
-    `fresh` comparisons in place of those of the same names and `note` among the settings."""
+    `fresh` comparisons in place of those of the same names and `note` among the settings. A
+    fresh throughput workload the last run did not have (one added since) goes in after the
+    last throughput row."""
     last = _last_run()
     if last is None:
         return 1
     comparisons, run = last
     by_name = {c.name: c for c in fresh}
-    missing = [name for name in by_name if name not in {c.name for c in comparisons}]
-    if missing:
-        print(f"bench-java: the last run has no {', '.join(missing)} to replace", file=sys.stderr)
+    known = {c.name for c in comparisons}
+    throughput = {w.name for w in THROUGHPUT}
+    added = [c for c in fresh if c.name not in known]
+    unknown = [c.name for c in added if c.name not in throughput]
+    if unknown:
+        print(f"bench-java: the last run has no {', '.join(unknown)} to replace", file=sys.stderr)
         return 1
     comparisons = [by_name.get(c.name, c) for c in comparisons]
+    at = max((i + 1 for i, c in enumerate(comparisons) if c.name in throughput), default=0)
+    comparisons[at:at] = added
     settings_ = dict(run["settings"])
     if note:
         # Earlier re-measurements stay named: a row they changed keeps its figures.

@@ -8,6 +8,7 @@ a fallback that mutates what is being read or returns a non-string.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import decimal
 import enum
 import os
@@ -22,7 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kconnect.data import Schema, SchemaBuilder, Struct, _javatext
-from kconnect.data._javatext import java_double_str, java_lines, java_text, java_text_py
+from kconnect.data._javatext import (
+    java_double_str,
+    java_lines,
+    java_text,
+    java_text_py,
+    java_to_string,
+    timestamp_text,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 SOURCE = REPO / "worker" / "kconnect" / "data" / "_javatextc.c"
@@ -262,3 +270,27 @@ def test_the_c_source_compiles_without_warnings(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 0
+
+
+@given(
+    st.datetimes(
+        min_value=dt.datetime(2, 1, 1),
+        max_value=dt.datetime(9998, 12, 31),
+        timezones=st.sampled_from(
+            [
+                dt.UTC,
+                dt.timezone(dt.timedelta(hours=5, minutes=30)),
+                dt.timezone(-dt.timedelta(hours=8)),
+            ]
+        )
+        | st.none(),
+    )
+)
+def test_a_timestamp_is_written_in_utc_to_the_millisecond(value: dt.datetime) -> None:
+    utc = value.astimezone(dt.UTC) if value.tzinfo is not None else value
+    expected = (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+    assert timestamp_text(value) == expected
+    assert java_to_string(value) == expected

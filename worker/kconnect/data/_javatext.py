@@ -141,6 +141,16 @@ def _format_time(t: _dt.time) -> str:
     return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}Z"
 
 
+def timestamp_text(value: _dt.datetime) -> str:
+    """`java_to_string` of a timestamp, `yyyy-MM-ddTHH:mm:ss.SSSZ` in UTC, by the C formatter
+    when it is already in UTC (or naive, which is taken as UTC)."""
+    tz = value.tzinfo
+    if tz is None or tz is _dt.UTC:
+        return value.isoformat(timespec="milliseconds")[:23] + "Z"
+    utc = value.astimezone(_dt.UTC)
+    return utc.isoformat(timespec="milliseconds")[:23] + "Z"
+
+
 def java_to_string(value: object, *, embedded: bool = False) -> str:
     """A value as Kafka Connect's `Values.convertToString` prints it.
 
@@ -195,8 +205,7 @@ def java_to_string(value: object, *, embedded: bool = False) -> str:
             + "}"
         )
     if isinstance(value, _dt.datetime):
-        utc = value.astimezone(_dt.UTC) if value.tzinfo is not None else value
-        return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T" + _format_time(utc.time())
+        return timestamp_text(value)
     if isinstance(value, _dt.date):
         return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
     if isinstance(value, _dt.time):

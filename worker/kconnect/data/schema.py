@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, NamedTuple
 
-from kconnect.data._javatext import java_to_string
+from kconnect.data._javatext import java_to_string, timestamp_text
 from kconnect.errors import DataError
 
 DECIMAL_NAME = "org.apache.kafka.connect.data.Decimal"
@@ -621,13 +621,19 @@ def _compile_struct_repr(schema: Schema) -> Callable[[list[object]], str]:
         t = f.schema.type
         if t is Type.STRING:
             text = f"{var} if type({var}) is str else text({var})"
-        elif t in INT_RANGES:
+        elif t in INT_RANGES and f.schema.name != TIMESTAMP_NAME:
             text = f"str({var}) if type({var}) is int else text({var})"
+        elif f.schema.name == TIMESTAMP_NAME:
+            text = f"ts({var}) if type({var}) is datetime else text({var})"
         else:
             text = f"text({var})"
         lines += [f"    if {var} is not None:", f"        append({f.name + '='!r} + ({text}))"]
     lines.append("    return 'Struct{' + ','.join(parts) + '}'")
-    namespace: dict[str, object] = {"text": _field_text}
+    namespace: dict[str, object] = {
+        "text": _field_text,
+        "ts": timestamp_text,
+        "datetime": _dt.datetime,
+    }
     # The source is built above; field names enter it only through repr().
     exec(compile("\n".join(lines), "<Struct repr>", "exec"), namespace)  # noqa: S102
     fmt = namespace["struct_repr"]
