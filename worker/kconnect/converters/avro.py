@@ -98,6 +98,8 @@ class _Writer:
     text: str
     encode: Callable[[object], bytes]
     schema_id: int | None = None
+    header: bytes | None = None
+    """The wire format's header (magic byte and id), once the id is known."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,19 @@ class AvroConverter(Converter):
     def from_connect_data(
         self, topic: str, schema: Schema | None, value: object, headers: Headers | None = None
     ) -> bytes | None:
+        last = self._last
+        if value is not None and last is not None and last[1] is schema and last[0] == topic:
+            # Steady state: the same schema object as the last record's, its id known.
+            writer = last[2]
+            header = writer.header
+            if header is not None:
+                try:
+                    return header + writer.encode(value)
+                except DataError as e:
+                    raise DataError(f"Converting Kafka Connect data to Avro failed: {e}") from None
+        return self._write(topic, schema, value)
+
+    def _write(self, topic: str, schema: Schema | None, value: object) -> bytes | None:
         if value is None:
             if schema is None or schema.optional:
                 return None
@@ -190,6 +205,7 @@ class AvroConverter(Converter):
                 writer.encode = self._in_registered(schema_id, writer)
                 payload = writer.encode(value)
             writer.schema_id = schema_id
+            writer.header = frame(schema_id, b"")
         return frame(writer.schema_id, payload)
 
     def _in_registered(self, schema_id: int, writer: _Writer) -> Callable[[object], bytes]:
