@@ -38,19 +38,17 @@ import json
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from pydantic import Field
 
-from kconnect.api.converter import Converter
-from kconnect.converters._config import get_converter_type
 from kconnect.converters.schemaregistry import (
     LruCache,
-    SchemaRegistry,
+    RegisteredSchema,
+    RegistryConverter,
     SchemaRegistryConverterConfig,
     SchemaType,
     frame,
-    read_registry_settings,
     unframe,
 )
 from kconnect.converters.schemaregistry.wire import HEADER_SIZE, MAGIC_BYTE
@@ -108,7 +106,7 @@ class _Reader:
     decode: Decoder
 
 
-class AvroConverter(Converter):
+class AvroConverter(RegistryConverter):
     """Confluent's AvroConverter: Avro values framed with a registered Avro schema's id.
 
     Config keys (prefix removed): the Schema Registry keys of `SchemaRegistryConverterConfig`
@@ -119,7 +117,6 @@ class AvroConverter(Converter):
     config_model = AvroConverterConfig
 
     def __init__(self) -> None:
-        self._registry: SchemaRegistry | None = None
         self._data = AvroData(AvroDataConfig())
         self._writers: LruCache[tuple[str, Schema | None], _Writer] = LruCache(1000)
         self._readers: LruCache[tuple[str, int], _Reader] = LruCache(1000)
@@ -127,29 +124,13 @@ class AvroConverter(Converter):
         self._last_read: tuple[int, str, _Reader] | None = None
 
     def configure(self, configs: Mapping[str, str], is_key: bool = False) -> None:
-        get_converter_type(configs)
-        settings = read_registry_settings(configs)
         data = AvroData(AvroDataConfig.from_configs(configs))
-        if self._registry is not None:
-            self._registry.close()
-        self._registry = SchemaRegistry(settings, is_key)
+        settings = self.configure_registry(configs, is_key)
         self._data = data
         self._writers = LruCache(settings.cache_size)
         self._readers = LruCache(settings.cache_size)
         self._last = None
         self._last_read = None
-
-    def close(self) -> None:
-        """Close the registry client's connections (Java's `Converter.close`)."""
-        if self._registry is not None:
-            self._registry.close()
-            self._registry = None
-
-    @property
-    def registry(self) -> SchemaRegistry:
-        if self._registry is None:
-            raise DataError("the AvroConverter is used before it is configured")
-        return self._registry
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -239,7 +220,7 @@ class AvroConverter(Converter):
             self._readers.put((topic, schema_id), reader)
         return reader
 
-    def _version(self, topic: str, text: str, registered: Any) -> int | None:
+    def _version(self, topic: str, text: str, registered: RegisteredSchema) -> int | None:
         try:
             node = json.loads(text)
         except ValueError:

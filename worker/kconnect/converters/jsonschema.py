@@ -58,8 +58,7 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 from pydantic import Field
 
-from kconnect.api.converter import Converter
-from kconnect.converters._config import get_choice, get_converter_type
+from kconnect.converters._config import get_choice
 from kconnect.converters.json import (
     DECIMAL_FORMAT_CONFIG,
     ONE_OF_NAME,
@@ -76,11 +75,10 @@ from kconnect.converters.json import (
 )
 from kconnect.converters.schemaregistry import (
     LruCache,
-    SchemaRegistry,
+    RegistryConverter,
     SchemaRegistryConverterConfig,
     SchemaType,
     frame,
-    read_registry_settings,
     unframe,
 )
 from kconnect.data.schema import (
@@ -543,7 +541,7 @@ class _Reader:
         self.exact = exact
 
 
-class JsonSchemaConverter(Converter):
+class JsonSchemaConverter(RegistryConverter):
     """Confluent's JsonSchemaConverter: JSON values framed with a registered JSON Schema's id.
 
     Config keys (prefix removed): the Schema Registry keys of `SchemaRegistryConverterConfig`,
@@ -553,7 +551,6 @@ class JsonSchemaConverter(Converter):
     config_model = JsonSchemaConverterConfig
 
     def __init__(self) -> None:
-        self._registry: SchemaRegistry | None = None
         self._opts = Options(numeric_decimals=True, replace_null=True, confluent_json=True)
         self._writers: LruCache[tuple[str, Schema], _Writer] = LruCache(1000)
         self._readers: LruCache[tuple[str, int], _Reader] = LruCache(1000)
@@ -561,32 +558,16 @@ class JsonSchemaConverter(Converter):
         self._last: tuple[str, Schema, _Writer] | None = None
 
     def configure(self, configs: Mapping[str, str], is_key: bool = False) -> None:
-        get_converter_type(configs)
-        settings = read_registry_settings(configs)
         decimals = get_choice(configs, DECIMAL_FORMAT_CONFIG, "NUMERIC", ("NUMERIC", "BASE64"))
+        settings = self.configure_registry(configs, is_key)
         self._opts = Options(
             numeric_decimals=decimals == "NUMERIC", replace_null=True, confluent_json=True
         )
-        if self._registry is not None:
-            self._registry.close()
-        self._registry = SchemaRegistry(settings, is_key)
         size = settings.cache_size
         self._writers = LruCache(size)
         self._readers = LruCache(size)
         self._texts = LruCache(size)
         self._last = None
-
-    def close(self) -> None:
-        """Close the registry client's connections (Java's `Converter.close`)."""
-        if self._registry is not None:
-            self._registry.close()
-            self._registry = None
-
-    @property
-    def registry(self) -> SchemaRegistry:
-        if self._registry is None:
-            raise DataError("the JsonSchemaConverter is used before it is configured")
-        return self._registry
 
     def schema_text(self, schema: Schema) -> str:
         """The JSON Schema text registered for `schema`."""

@@ -25,6 +25,8 @@ A converter builds on four things, all importable from this package:
 - **The wire format.** `frame(schema_id, payload, message_indexes=b"") -> bytes` and
   `unframe(data) -> (schema_id, rest)`; for Protobuf `encode_message_indexes(indexes) -> bytes`
   and `decode_message_indexes(rest) -> (indexes, payload)`. Bad bytes are `DataError`s.
+- **The converter base.** `RegistryConverter` (a `Converter`): `configure_registry(configs,
+  is_key) -> RegistrySettings` (re)opens the client, `close()` closes it, `registry` is it.
 - **Names.** `SchemaType` (AVRO, JSON, PROTOBUF), `SubjectNameStrategy`, `SchemaReference`;
   and `LruCache(size)` (`get(key) -> value | None`, `put(key, value)`) for a converter's own
   caches of compiled encoders and decoders, bounded by `RegistrySettings.cache_size`.
@@ -49,6 +51,7 @@ from kconnect.converters.schemaregistry.config import (
     SubjectNameStrategy,
     read_registry_settings,
 )
+from kconnect.converters.schemaregistry.converter import RegistryConverter
 from kconnect.converters.schemaregistry.subjects import subject_name
 from kconnect.converters.schemaregistry.wire import (
     decode_message_indexes,
@@ -60,6 +63,7 @@ from kconnect.converters.schemaregistry.wire import (
 __all__ = [
     "LruCache",
     "RegisteredSchema",
+    "RegistryConverter",
     "RegistrySettings",
     "SchemaReference",
     "SchemaRegistry",
