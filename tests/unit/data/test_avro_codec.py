@@ -274,3 +274,14 @@ def test_a_huge_block_count_of_empty_records_is_refused() -> None:
     _, decode = ad.decoder(ad.connect_schema_text(schema))
     with pytest.raises(DataError, match="longer than the data"):
         decode(b"\xfe\xff\xff\xff\x0f")  # 2**31 - 1 items, each of zero bytes
+
+
+def test_many_blocks_of_empty_records_do_not_add_up_past_the_bound() -> None:
+    schema = SchemaBuilder.array(SchemaBuilder.struct().build()).build()
+    ad = AvroData()
+    _, decode = ad.decoder(ad.connect_schema_text(schema))
+    block = b"\x80\x89\x7a"  # 1,000,000 items (zig-zag varint), each of zero bytes
+    assert len(decode(block + b"\x00")) == 1_000_000  # type: ignore[arg-type]
+    # Each block alone is within the bound; a few hundred bytes of them are not.
+    with pytest.raises(DataError, match="longer than the data"):
+        decode(block * 100 + b"\x00")

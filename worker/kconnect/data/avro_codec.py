@@ -737,6 +737,12 @@ def _reader(node: AvroNode, schema: Schema) -> Reader:
                 n, p = _block_count(b, p)
                 if n == 0:
                     return out, p
+                # Blocks of items that take no bytes (nulls, empty records) could otherwise
+                # add up, block after block, to far more items than any writer wrote.
+                if len(out) + n > len(b) + _MAX_EMPTY_ITEMS:
+                    raise ValueError(
+                        f"an array of over {len(out) + n} items is longer than the data"
+                    )
                 for _ in range(n):
                     x, p = item(b, p)
                     out.append(x)
