@@ -31,6 +31,7 @@ from kconnect_devenv import controlplane, kafka, registry
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
+    from confluent_kafka.schema_registry import SchemaRegistryClient
 
 ROOT = Path(__file__).resolve().parent
 INTEGRATION_DIR = ROOT / "tests" / "integration"
@@ -104,6 +105,18 @@ def schema_registry(
         yield started
     finally:
         registry.stop(state_dir)
+
+
+@pytest.fixture
+def registry_client(
+    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
+) -> Iterator[SchemaRegistryClient]:
+    """confluent-kafka's own client of :func:`schema_registry`, as its user."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: PLC0415
+
+    user_info = ":".join(schema_registry_credentials)
+    with SchemaRegistryClient({"url": schema_registry.url, "basic.auth.user.info": user_info}) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")

@@ -47,15 +47,6 @@ def _topic() -> str:
 
 
 @pytest.fixture
-def client(
-    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
-) -> Iterator[SchemaRegistryClient]:
-    user_info = ":".join(schema_registry_credentials)
-    with SchemaRegistryClient({"url": schema_registry.url, "basic.auth.user.info": user_info}) as c:
-        yield c
-
-
-@pytest.fixture
 def settings(
     schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
 ) -> dict[str, str]:
@@ -137,7 +128,7 @@ def test_kconnect_registers_and_writes_what_java_does(
     payload: Any,
     registered: str,
     converter: Converters,
-    client: SchemaRegistryClient,
+    registry_client: SchemaRegistryClient,
     schema_registry: registry.Registry,
     schema_registry_credentials: tuple[str, str],
 ) -> None:
@@ -152,8 +143,8 @@ def test_kconnect_registers_and_writes_what_java_does(
 
     assert ours == java
     # kconnect registered first; Java found the same schema: one version, the text Java prints.
-    assert client.get_versions(f"{topic}-value") == [1]
-    assert client.get_latest_version(f"{topic}-value").schema.schema_str == registered
+    assert registry_client.get_versions(f"{topic}-value") == [1]
+    assert registry_client.get_latest_version(f"{topic}-value").schema.schema_str == registered
 
 
 @pytest.mark.parametrize(
@@ -197,7 +188,7 @@ def _read(conv: AvroConverter, topic: str, data: bytes | None, schema: dict[str,
 
 
 def test_confluent_kafkas_avro_serde_reads_and_writes_kconnects_records(
-    converter: Converters, client: SchemaRegistryClient
+    converter: Converters, registry_client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
     context = SerializationContext(topic, MessageField.VALUE)
@@ -205,7 +196,7 @@ def test_confluent_kafkas_avro_serde_reads_and_writes_kconnects_records(
     data = _connect({"schema": RICH_SCHEMA, "payload": RICH_PAYLOAD})
 
     ours = conv.from_connect_data(topic, data.schema, data.value)
-    assert AvroDeserializer(client)(ours, context) == RICH_DECODED
+    assert AvroDeserializer(registry_client)(ours, context) == RICH_DECODED
 
     # A plain Avro schema from another team's producer: kconnect reads its records.
     topic = _topic()
@@ -223,7 +214,7 @@ def test_confluent_kafkas_avro_serde_reads_and_writes_kconnects_records(
             ],
         }
     )
-    produced = AvroSerializer(client, plain)(
+    produced = AvroSerializer(registry_client, plain)(
         {"user": "u1", "at": 1_700_000_000_000, "ref": None, "kind": "B"}, context
     )
     read = conv.to_connect_data(topic, produced)
@@ -250,7 +241,7 @@ def test_confluent_kafkas_avro_serde_reads_and_writes_kconnects_records(
     ids=["topic", "record", "topic-record"],
 )
 def test_each_subject_name_strategy(
-    strategy: str, subject: str, converter: Converters, client: SchemaRegistryClient
+    strategy: str, subject: str, converter: Converters, registry_client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
     data = _connect({"schema": RICH_SCHEMA, "payload": RICH_PAYLOAD})
@@ -259,9 +250,12 @@ def test_each_subject_name_strategy(
     written = conv.from_connect_data(topic, data.schema, data.value)
 
     expected = subject.format(topic=topic)
-    assert expected in client.get_subjects()
+    assert expected in registry_client.get_subjects()
     assert written is not None
-    assert int.from_bytes(written[1:5], "big") == client.get_latest_version(expected).schema_id
+    assert (
+        int.from_bytes(written[1:5], "big")
+        == registry_client.get_latest_version(expected).schema_id
+    )
     read = conv.to_connect_data(topic, written)
     assert _envelope(read)["payload"] == _envelope(data)["payload"]
     assert read.schema is not None
@@ -270,7 +264,7 @@ def test_each_subject_name_strategy(
 
 
 def test_an_incompatible_change_fails_with_the_registrys_message(
-    converter: Converters, client: SchemaRegistryClient
+    converter: Converters, registry_client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
     subject = f"{topic}-value"
@@ -279,7 +273,7 @@ def test_an_incompatible_change_fails_with_the_registrys_message(
     conv = converter()
     data = _connect({"schema": before, "payload": {"n": 1}})
     conv.from_connect_data(topic, data.schema, data.value)
-    client.set_compatibility(subject, "BACKWARD")
+    registry_client.set_compatibility(subject, "BACKWARD")
 
     changed = _connect({"schema": after, "payload": {"n": "one"}})
     with pytest.raises(DataError) as refused:
@@ -287,7 +281,7 @@ def test_an_incompatible_change_fails_with_the_registrys_message(
 
     assert subject in str(refused.value)
     assert "409" in str(refused.value)
-    assert client.get_versions(subject) == [1]
+    assert registry_client.get_versions(subject) == [1]
 
 
 def test_refused_credentials_name_the_subject_and_never_the_password(
@@ -307,7 +301,7 @@ def test_refused_credentials_name_the_subject_and_never_the_password(
 
 
 def test_use_latest_version_writes_in_the_subjects_latest_schema(
-    converter: Converters, client: SchemaRegistryClient
+    converter: Converters, registry_client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
     subject = f"{topic}-value"
@@ -320,7 +314,9 @@ def test_use_latest_version_writes_in_the_subjects_latest_schema(
             {"name": "note", "type": ["null", "string"], "default": None},
         ],
     }
-    registered_id = client.register_schema(subject, RegistrySchema(json.dumps(latest), "AVRO"))
+    registered_id = registry_client.register_schema(
+        subject, RegistrySchema(json.dumps(latest), "AVRO")
+    )
     conv = converter(extra={"auto.register.schemas": "false", "use.latest.version": "true"})
     data = _connect(
         {
@@ -338,8 +334,8 @@ def test_use_latest_version_writes_in_the_subjects_latest_schema(
     assert written is not None
     assert int.from_bytes(written[1:5], "big") == registered_id
     context = SerializationContext(topic, MessageField.VALUE)
-    assert AvroDeserializer(client)(written, context) == {"n": 7, "note": None}
-    assert client.get_versions(subject) == [1]
+    assert AvroDeserializer(registry_client)(written, context) == {"n": 7, "note": None}
+    assert registry_client.get_versions(subject) == [1]
 
 
 def test_nulls_and_bytes_that_are_not_the_wire_format(converter: Converters) -> None:
@@ -361,7 +357,7 @@ def test_datagen_customers_through_a_worker_and_back(
     standalone: Standalone,
     schema_registry: registry.Registry,
     schema_registry_credentials: tuple[str, str],
-    client: SchemaRegistryClient,
+    registry_client: SchemaRegistryClient,
 ) -> None:
     topic = _topic()
     user, password = schema_registry_credentials
@@ -399,8 +395,8 @@ def test_datagen_customers_through_a_worker_and_back(
     wait_until("every customer written to the file", lambda: len(seqs()) >= total)
     assert seqs() == list(range(total))
     assert w.terminate() == 0
-    assert client.get_versions(f"{topic}-value") == [1]
-    text = client.get_latest_version(f"{topic}-value").schema.schema_str
+    assert registry_client.get_versions(f"{topic}-value") == [1]
+    text = registry_client.get_latest_version(f"{topic}-value").schema.schema_str
     assert text is not None
     registered = json.loads(text)
     kinds = {f["name"]: f["type"] for f in registered["fields"]}

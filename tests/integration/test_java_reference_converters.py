@@ -15,7 +15,6 @@ import decimal
 import json
 import struct
 import uuid
-from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
@@ -180,15 +179,6 @@ def _topic() -> str:
     return f"reference-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def client(
-    schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
-) -> Iterator[SchemaRegistryClient]:
-    user_info = ":".join(schema_registry_credentials)
-    with SchemaRegistryClient({"url": schema_registry.url, "basic.auth.user.info": user_info}) as c:
-        yield c
-
-
 @dataclasses.dataclass(frozen=True)
 class Reference:
     """The Java reference converter on the session's registry, as its user."""
@@ -223,7 +213,7 @@ def _schema_id(data: bytes | None) -> int:
 
 
 def test_avro_value_registers_under_topic_value_and_decodes_with_confluent_kafka(
-    reference: Reference, client: SchemaRegistryClient
+    reference: Reference, registry_client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
     envelope = {"schema": RICH_SCHEMA, "payload": RICH_PAYLOAD}
@@ -233,16 +223,16 @@ def test_avro_value_registers_under_topic_value_and_decodes_with_confluent_kafka
     assert written[1] is None  # a null value stays a null record (a tombstone)
     data = written[0]
     assert data is not None
-    latest = client.get_latest_version(f"{topic}-value")
+    latest = registry_client.get_latest_version(f"{topic}-value")
     assert latest.version == 1
     assert _schema_id(data) == latest.schema_id  # the ccompat id: Apicurio's content id
     assert latest.schema.schema_str == RICH_REGISTERED
     context = SerializationContext(topic, MessageField.VALUE)
-    assert AvroDeserializer(client)(data, context) == RICH_DECODED
+    assert AvroDeserializer(registry_client)(data, context) == RICH_DECODED
 
     # confluent-kafka's serializer, given the registered schema, writes the very same bytes.
     serializer = AvroSerializer(
-        client,
+        registry_client,
         RICH_REGISTERED,
         conf={"auto.register.schemas": False, "use.latest.version": True},
     )
@@ -259,7 +249,7 @@ def test_avro_value_registers_under_topic_value_and_decodes_with_confluent_kafka
 
 
 def test_avro_schema_metadata_and_defaults_registered_text(
-    reference: Reference, client: SchemaRegistryClient
+    reference: Reference, registry_client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
 
@@ -267,10 +257,12 @@ def test_avro_schema_metadata_and_defaults_registered_text(
         [{"schema": DOCUMENTED_SCHEMA, "payload": DOCUMENTED_PAYLOAD}], topic
     )
 
-    latest = client.get_latest_version(f"{topic}-value")
+    latest = registry_client.get_latest_version(f"{topic}-value")
     assert _schema_id(data) == latest.schema_id
     assert latest.schema.schema_str == DOCUMENTED_REGISTERED
-    decoded = AvroDeserializer(client)(data, SerializationContext(topic, MessageField.VALUE))
+    decoded = AvroDeserializer(registry_client)(
+        data, SerializationContext(topic, MessageField.VALUE)
+    )
     assert decoded == {
         "price": decimal.Decimal("1234.567"),
         "qty": 2,
@@ -280,7 +272,7 @@ def test_avro_schema_metadata_and_defaults_registered_text(
 
 
 def test_the_same_schema_under_two_subjects_has_one_id_and_a_repeat_adds_no_version(
-    reference: Reference, client: SchemaRegistryClient
+    reference: Reference, registry_client: SchemaRegistryClient
 ) -> None:
     first, second = _topic(), _topic()
     envelope = {"schema": DOCUMENTED_SCHEMA, "payload": DOCUMENTED_PAYLOAD}
@@ -290,12 +282,12 @@ def test_the_same_schema_under_two_subjects_has_one_id_and_a_repeat_adds_no_vers
     (again,) = reference.to_bytes([envelope], first)
 
     assert a == b == again
-    assert client.get_versions(f"{first}-value") == [1]
-    assert client.get_versions(f"{second}-value") == [1]
+    assert registry_client.get_versions(f"{first}-value") == [1]
+    assert registry_client.get_versions(f"{second}-value") == [1]
 
 
 def test_avro_key_registers_under_topic_key(
-    reference: Reference, client: SchemaRegistryClient
+    reference: Reference, registry_client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
 
@@ -305,15 +297,15 @@ def test_avro_key_registers_under_topic_key(
         is_key=True,
     )
 
-    assert client.get_subjects().count(f"{topic}-key") == 1
-    assert f"{topic}-value" not in client.get_subjects()
-    latest = client.get_latest_version(f"{topic}-key")
+    assert registry_client.get_subjects().count(f"{topic}-key") == 1
+    assert f"{topic}-value" not in registry_client.get_subjects()
+    latest = registry_client.get_latest_version(f"{topic}-key")
     assert _schema_id(data) == latest.schema_id
     assert latest.schema.schema_str == '"string"'
     assert data is not None
     assert data[5:] == b"\x04k1"  # Avro's string: zig-zag length 2, then the UTF-8 bytes
     context = SerializationContext(topic, MessageField.KEY)
-    assert AvroDeserializer(client)(data, context) == "k1"
+    assert AvroDeserializer(registry_client)(data, context) == "k1"
 
 
 def test_a_record_that_does_not_match_its_schema_fails_naming_the_line(
