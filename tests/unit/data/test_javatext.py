@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kconnect.data import Schema, SchemaBuilder, Struct, _javatext
+from kconnect.data import Schema, SchemaBuilder, Struct, _javatext, logical
 from kconnect.data._javatext import (
     java_double_str,
     java_lines,
@@ -294,3 +294,71 @@ def test_a_timestamp_is_written_in_utc_to_the_millisecond(value: dt.datetime) ->
     )
     assert timestamp_text(value) == expected
     assert java_to_string(value) == expected
+
+
+# What Java Kafka Connect 4.1.1's `Struct.toString` printed for the same struct (connect-api,
+# java.util.Date values, default zone UTC): FileStreamSink writes this line for such a record.
+JAVA_STRUCT_TEXT = (
+    "Struct{i=5,s=x y,f=1.0E10,b=true,dec=12.34,l=[a, b],m={k=1},n=Struct{z=false},"
+    "at=Sun Nov 12 02:15:40 UTC 2023,d=Sat Jan 08 00:00:00 UTC 2022,t=Thu Jan 01 01:02:03 UTC 1970}"
+)
+
+
+def test_a_struct_is_written_as_javas_struct_to_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_javatext, "_LOCAL_ZONE_IS_UTC", True)
+    monkeypatch.setattr(_javatext, "_LOCAL_ZONE_NAME", "UTC")
+    inner = SchemaBuilder.struct().field("z", Schema.BOOLEAN).build()
+    schema = (
+        SchemaBuilder.struct()
+        .field("i", Schema.INT32)
+        .field("s", Schema.STRING)
+        .field("f", Schema.FLOAT64)
+        .field("b", Schema.BOOLEAN)
+        .field("dec", logical.Decimal.schema(2))
+        .field("l", SchemaBuilder.array(Schema.STRING).build())
+        .field("m", SchemaBuilder.map(Schema.STRING, Schema.INT32).build())
+        .field("n", inner)
+        .field("at", logical.Timestamp.builder().build())
+        .field("d", logical.Date.builder().build())
+        .field("t", logical.Time.builder().build())
+        .field("o", Schema.OPTIONAL_STRING)
+        .build()
+    )
+    value = (
+        Struct(schema)
+        .put("i", 5)
+        .put("s", "x y")
+        .put("f", 1e10)
+        .put("b", True)
+        .put("dec", decimal.Decimal("12.34"))
+        .put("l", ["a", "b"])
+        .put("m", {"k": 1})
+        .put("n", Struct(inner).put("z", False))
+        .put("at", dt.datetime(2023, 11, 12, 2, 15, 40, 825000, tzinfo=dt.UTC))
+        .put("d", dt.date(2022, 1, 8))
+        .put("t", dt.time(1, 2, 3, 4000))
+    )
+    assert repr(value) == JAVA_STRUCT_TEXT
+    # A record whose value is a Timestamp alone is one line of Date.toString too.
+    assert java_lines([dt.datetime(2023, 11, 12, 2, 15, 40, tzinfo=dt.UTC)]) == (
+        "Sun Nov 12 02:15:40 UTC 2023\n"
+    )
+
+
+def test_dates_are_written_in_the_processs_zone_as_java_writes_them_in_its_default_zone() -> None:
+    # Java 17 with TZ=Europe/Paris printed these two instants as below.
+    script = (
+        "import datetime as dt\n"
+        "from kconnect.data._javatext import java_date_text\n"
+        "print(java_date_text(dt.datetime(2023, 11, 12, 2, 15, 40, tzinfo=dt.UTC)))\n"
+        "print(java_date_text(dt.datetime(2023, 7, 12, 2, 15, 40, tzinfo=dt.UTC)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TZ": "Europe/Paris"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert out.splitlines() == ["Sun Nov 12 03:15:40 CET 2023", "Wed Jul 12 04:15:40 CEST 2023"]

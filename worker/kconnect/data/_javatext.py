@@ -19,6 +19,7 @@ import importlib
 import math
 import re
 import struct
+import time as _time
 from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring as _c_encode_basestring
 from typing import Final, Protocol, cast
@@ -141,6 +142,52 @@ def _format_time(t: _dt.time) -> str:
     return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}Z"
 
 
+_DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS: Final = (
+    "",
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+_EPOCH_DAY: Final = _dt.date(1970, 1, 1)
+# Read once, as the JVM reads its default zone once at start.
+_LOCAL_ZONE_IS_UTC: Final = _time.timezone == 0 and (not _time.daylight or _time.altzone == 0)
+_LOCAL_ZONE_NAME: Final = _time.tzname[0]
+
+
+def java_date_text(value: _dt.datetime | _dt.date | _dt.time) -> str:
+    """A Connect Timestamp, Date or Time as Java's `java.util.Date.toString` prints it (which is
+    what `Struct.toString` and `println` give): `EEE MMM dd HH:mm:ss zzz yyyy` in the process's
+    time zone (Java's default zone comes from the same `TZ` and /etc/localtime; UTC in a
+    container). A Date is midnight UTC of its day, a Time that moment of 1970-01-01 UTC; a naive
+    datetime is taken as UTC."""
+    if isinstance(value, _dt.datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
+    elif isinstance(value, _dt.date):
+        moment = _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC)
+    else:
+        moment = _dt.datetime.combine(_EPOCH_DAY, value.replace(tzinfo=None), _dt.UTC)
+    if _LOCAL_ZONE_IS_UTC:  # the usual case, and a container's: no zone database look-up
+        local = moment if moment.tzinfo is _dt.UTC else moment.astimezone(_dt.UTC)
+        zone = _LOCAL_ZONE_NAME
+    else:
+        local = moment.astimezone()
+        zone = local.tzname() or ""
+    return (
+        f"{_DAYS[local.weekday()]} {_MONTHS[local.month]} {local.day:02d} "
+        f"{local.hour:02d}:{local.minute:02d}:{local.second:02d} {zone} {local.year}"
+    )
+
+
 def timestamp_text(value: _dt.datetime) -> str:
     """`java_to_string` of a timestamp, `yyyy-MM-ddTHH:mm:ss.SSSZ` in UTC, by the C formatter
     when it is already in UTC (or naive, which is taken as UTC)."""
@@ -260,6 +307,8 @@ def _spell_other(value: object, spell: Callable[[object], str]) -> str:
         return "[" + ", ".join([spell(v) for v in value]) + "]"
     if isinstance(value, Mapping):
         return "{" + ", ".join([f"{spell(k)}={spell(v)}" for k, v in value.items()]) + "}"
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return java_date_text(value)
     return str(value)
 
 

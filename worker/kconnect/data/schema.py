@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, NamedTuple
 
-from kconnect.data._javatext import java_to_string, timestamp_text
+from kconnect.data._javatext import java_text
 from kconnect.errors import DataError
 
 DECIMAL_NAME = "org.apache.kafka.connect.data.Decimal"
@@ -597,11 +597,12 @@ class Struct:
 
 
 def _field_text(v: object) -> str:
+    # Java's `Struct.toString` appends each value's own `toString`: `java_text` spells them.
     if type(v) is int:
         return str(v)
     if type(v) is Struct:
         return repr(v)
-    return java_to_string(v)
+    return java_text(v)
 
 
 def _compile_struct_repr(schema: Schema) -> Callable[[list[object]], str]:
@@ -621,19 +622,13 @@ def _compile_struct_repr(schema: Schema) -> Callable[[list[object]], str]:
         t = f.schema.type
         if t is Type.STRING:
             text = f"{var} if type({var}) is str else text({var})"
-        elif t in INT_RANGES and f.schema.name != TIMESTAMP_NAME:
+        elif t in INT_RANGES and f.schema.name is None:
             text = f"str({var}) if type({var}) is int else text({var})"
-        elif f.schema.name == TIMESTAMP_NAME:
-            text = f"ts({var}) if type({var}) is datetime else text({var})"
         else:
             text = f"text({var})"
         lines += [f"    if {var} is not None:", f"        append({f.name + '='!r} + ({text}))"]
     lines.append("    return 'Struct{' + ','.join(parts) + '}'")
-    namespace: dict[str, object] = {
-        "text": _field_text,
-        "ts": timestamp_text,
-        "datetime": _dt.datetime,
-    }
+    namespace: dict[str, object] = {"text": _field_text}
     # The source is built above; field names enter it only through repr().
     exec(compile("\n".join(lines), "<Struct repr>", "exec"), namespace)  # noqa: S102
     fmt = namespace["struct_repr"]
