@@ -55,6 +55,17 @@ def _accepted(attempts: Path) -> dict[int, int]:
     return out
 
 
+def _gated_sink(name: str, topic: str, out: Path, hold: Path, attempts: Path) -> dict[str, str]:
+    return {
+        "name": name,
+        "connector.class": "kconnect_test_plugins:GatedSink",
+        "topics": topic,
+        "file": str(out),
+        "hold": str(hold),
+        "attempts": str(attempts),
+    }
+
+
 def _first_refused(attempts: Path) -> set[int] | None:
     """The partitions of the first batch put() refused, or None before one was refused."""
     for line in read_lines(attempts):
@@ -80,14 +91,7 @@ def test_a_partition_revoked_while_put_is_retried_is_not_committed_past_what_put
         attempts = standalone.cwd / f"attempts-{attempt}.txt"
         hold.touch()
         _produce(kafka_bootstrap, topic, 2)
-        sink = {
-            "name": name,
-            "connector.class": "kconnect_test_plugins:GatedSink",
-            "topics": topic,
-            "file": str(out),
-            "hold": str(hold),
-            "attempts": str(attempts),
-        }
+        sink = _gated_sink(name, topic, out, hold, attempts)
         w = standalone.start([sink])
         refused = wait_until("put() to refuse a batch", lambda a=attempts: _first_refused(a))
         if refused == {0, 1}:
@@ -159,14 +163,7 @@ def test_a_stop_during_put_retries_commits_what_was_delivered_before_and_fails_n
     hold = standalone.cwd / "hold"
     attempts = standalone.cwd / "attempts.txt"
     _produce(kafka_bootstrap, topic, 1)
-    sink = {
-        "name": name,
-        "connector.class": "kconnect_test_plugins:GatedSink",
-        "topics": topic,
-        "file": str(out),
-        "hold": str(hold),
-        "attempts": str(attempts),
-    }
+    sink = _gated_sink(name, topic, out, hold, attempts)
     w = standalone.start([sink])
     wait_until("the first records written", lambda: len(read_lines(out)) >= PER_PARTITION)
     hold.touch()

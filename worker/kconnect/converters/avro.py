@@ -207,32 +207,13 @@ class AvroConverter(RegistryConverter):
     def _reader(self, topic: str, schema_id: int) -> _Reader:
         reader = self._readers.get((topic, schema_id))
         if reader is None:
-            registry = self.registry
-            registered = registry.schema_for(schema_id)
-            if registered.schema_type is not SchemaType.AVRO:
-                raise DataError(
-                    f"schema id {schema_id} is a {registered.schema_type.value} schema, not "
-                    "AVRO: the record was not written by an Avro serializer"
-                )
-            version = self._version(topic, registered.text, registered)
+            registered, version = self.writer_schema(
+                topic, schema_id, SchemaType.AVRO, _record_name
+            )
             schema, decode = self._data.decoder(registered.text, version=version)
             reader = _Reader(schema, decode)
             self._readers.put((topic, schema_id), reader)
         return reader
-
-    def _version(self, topic: str, text: str, registered: RegisteredSchema) -> int | None:
-        try:
-            node = json.loads(text)
-        except ValueError:
-            raise DataError(
-                f"schema id {registered.schema_id} is not an Avro schema: its text is not JSON"
-            ) from None
-        name = _full_name(node)
-        try:
-            subject = self.registry.subject(topic, name)
-        except DataError:  # a record name strategy and a schema without a name
-            return None
-        return self.registry.version_of(subject, registered)
 
     def to_connect_data(
         self, topic: str, value: bytes | None, headers: Headers | None = None
@@ -264,6 +245,17 @@ class AvroConverter(RegistryConverter):
 
 def _named(schema: Schema) -> str:
     return f" ({schema.name})" if schema.name else ""
+
+
+def _record_name(registered: RegisteredSchema) -> str | None:
+    """The full name of a registered Avro schema (a primitive's type name), for the subject."""
+    try:
+        node = json.loads(registered.text)
+    except ValueError:
+        raise DataError(
+            f"schema id {registered.schema_id} is not an Avro schema: its text is not JSON"
+        ) from None
+    return _full_name(node)
 
 
 def _full_name(node: object) -> str | None:

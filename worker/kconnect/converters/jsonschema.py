@@ -75,6 +75,7 @@ from kconnect.converters.json import (
 )
 from kconnect.converters.schemaregistry import (
     LruCache,
+    RegisteredSchema,
     RegistryConverter,
     SchemaRegistryConverterConfig,
     SchemaType,
@@ -621,22 +622,15 @@ class JsonSchemaConverter(RegistryConverter):
     def _reader(self, topic: str, schema_id: int) -> _Reader:
         reader = self._readers.get((topic, schema_id))
         if reader is None:
-            registry = self.registry
-            registered = registry.schema_for(schema_id)
-            if registered.schema_type is not SchemaType.JSON:
-                raise DataError(
-                    f"schema id {schema_id} is a {registered.schema_type} schema, not JSON: the "
-                    "record was not written by a JSON Schema serializer"
-                )
-            node = parse_schema(registered.text)
-            title = node.get("title")
-            try:
-                subject = registry.subject(topic, title if isinstance(title, str) else None)
-            except DataError:  # a record name strategy and a schema without a title
-                version = None
-            else:
-                version = registry.version_of(subject, registered)
-            schema = connect_schema(node, version)
+            nodes: list[JsonNode] = []
+
+            def title(registered: RegisteredSchema) -> str | None:
+                nodes.append(parse_schema(registered.text))
+                found = nodes[0].get("title")
+                return found if isinstance(found, str) else None
+
+            _, version = self.writer_schema(topic, schema_id, SchemaType.JSON, title)
+            schema = connect_schema(nodes[0], version)
             reader = _Reader(schema, compile_decoder(schema, self._opts), has_decimal(schema))
             self._readers.put((topic, schema_id), reader)
         return reader
