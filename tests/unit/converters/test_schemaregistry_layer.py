@@ -230,3 +230,16 @@ def test_a_missing_store_is_a_config_error_naming_the_key(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigError, match=r"schema\.registry\.ssl\.truststore\.location"):
         SchemaRegistry(settings, is_key=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [("http://user:s3cret@[::1", "Invalid IPv6 URL"), ("http://h:99999", "Port out of range")],
+)
+def test_a_url_that_does_not_parse_is_a_config_error_that_quotes_no_part_of_it(
+    url: str, why: str
+) -> None:
+    with pytest.raises(ConfigError, match="invalid URL number 1") as refused:
+        read_registry_settings({"schema.registry.url": url, "converter.type": "value"})
+    assert why in str(refused.value)
+    assert "s3cret" not in str(refused.value)

@@ -297,7 +297,15 @@ def _urls(configs: Mapping[str, object]) -> tuple[tuple[str, ...], tuple[str, st
     for i, part in enumerate(p.strip() for p in raw.split(",")):
         if not part:
             continue
-        parts = urlsplit(part)
+        try:
+            parts = urlsplit(part)
+            parts.port  # noqa: B018 - a port out of range raises only when read
+        except ValueError as e:
+            # Not quoted: a URL that does not parse may hold user info in any of its parts.
+            raise ConfigError(
+                f"invalid URL number {i + 1} in key '{URL_CONFIG}' ({e}): expected http:// or "
+                "https:// URLs with a host and a port from 1 to 65535, comma-separated"
+            ) from None
         clean = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
