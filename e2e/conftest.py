@@ -12,23 +12,35 @@ timings, and PersistentVolumeClaims are served by :mod:`kconnect_devenv.localvol
 
 These fixtures override the root conftest's ``control_plane``, ``kafka_broker`` and
 ``kafka_bootstrap`` for the e2e tier: ``kafka_bootstrap`` is the pods' listener, which the host
-reaches too. One node runs per machine: the root conftest orders the e2e tier after
-``tests/integration/test_node.py``, whose node is stopped when its module ends.
+reaches too. One node runs per machine: ``make test`` runs the tier in a pytest session of its
+own, after ``tests/integration/test_node.py``, whose node is stopped when its module ends.
+
+The tier runs its tests concurrently (``pytest -n 3 e2e``; most of a test's time is spent waiting
+for pods to start and roll). In a distributed run the controller process starts the parts once,
+in ``pytest_sessionstart``, before its worker processes exist, and stops them in
+``pytest_unconfigure`` after the last test; every worker attaches to them through their state
+directories (``attach_system``). If they fail to start, every test fails with the reason and no
+worker starts parts of its own. Without ``-n``, the session starts and stops its own.
 
 Each test gets its own namespace, so tests never see each other's resources; KafkaConnector
 names are unique across the session too, since a sink's consumer group (`connect-<name>`) is
-broker-wide.
+broker-wide. A module whose tests share a module-scoped part (the secured broker) is one
+``xdist_group``, so that part starts once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
+import json
 import os
 import re
 import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Final
 
 import pytest
 
@@ -78,13 +90,17 @@ def plugin_image_context(worker_image: str) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="session")
-def image_archives() -> list[Path]:
-    """The worker, operator and test images, built from this checkout, as archives for the node."""
+def skip_reason() -> str | None:
+    """Why this machine cannot run the tier, if it cannot."""
     if os.geteuid() != 0:
-        pytest.skip("the e2e tier runs on the real node, which needs root")
+        return "the e2e tier runs on the real node, which needs root"
     if nodebuild.built() is None and not os.environ.get("CI"):
-        pytest.skip("the node's binaries are not built: run `make node-build`")
+        return "the node's binaries are not built: run `make node-build`"
+    return None
+
+
+def build_image_archives() -> list[Path]:
+    """The worker, operator and test images, built from this checkout, as archives for the node."""
     with engine.session() as running:
         tags = images.build(running, list(images.TARGETS))
         with images.build_lock():
@@ -95,45 +111,132 @@ def image_archives() -> list[Path]:
         return [images.archive(running, tag) for tag in (*tags.values(), TEST_WORKER_IMAGE)]
 
 
-@pytest.fixture(scope="session")
-def control_plane(
-    tmp_path_factory: pytest.TempPathFactory, image_archives: list[Path]
-) -> Iterator[controlplane.ControlPlane]:
-    """A control plane for the node; it follows the session if the session is killed."""
-    state_dir = tmp_path_factory.mktemp("controlplane")
-    plane = controlplane.start(state_dir, die_with_parent=True, for_node=True)
+@dataclasses.dataclass(frozen=True)
+class System:
+    """The tier's running parts, each recorded in its state directory under ``root``."""
+
+    root: Path
+    plane: controlplane.ControlPlane
+    node: node.Node
+    broker: kafka.Broker
+    release: operatorrelease.OperatorRelease
+
+    @property
+    def kubectl(self) -> Kubectl:
+        return Kubectl(self.plane.kubectl, self.plane.kubeconfig)
+
+
+def start_system(root: Path, stack: contextlib.ExitStack) -> System:
+    """Starts every part under ``root``; ``stack`` stops them in the reverse order. The parts
+    follow this process if it is killed outright."""
+    archives = build_image_archives()
+    plane = controlplane.start(root / "controlplane", die_with_parent=True, for_node=True)
+    stack.callback(controlplane.stop, root / "controlplane")
+    started = node.start(plane, root / "node", images=archives, die_with_parent=True)
+    stack.callback(node.stop, root / "node")
+    broker = kafka.start(root / "kafka", pods_listener=True, die_with_parent=True)
+    stack.callback(kafka.stop, root / "kafka")
+    kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
+    provisioner = localvolumes.Provisioner(kubectl, root / "volumes").start()
+    stack.callback(provisioner.stop)
+    values = operatorrelease.values(
+        images.TARGETS["operator"], images.TARGETS["worker"], OPERATOR_VALUES
+    )
+    stack.callback(operatorrelease.uninstall, plane)
+    release = operatorrelease.install(plane, kubectl, values)
+    return System(root, plane, started, broker, release)
+
+
+def attach_system(root: Path) -> System:
+    """The parts another process started under ``root`` (the controller of a distributed run)."""
+    plane = controlplane.running(root / "controlplane")
+    started = node.running(root / "node")
+    broker = kafka.running(root / "kafka")
+    if plane is None or started is None or broker is None:
+        raise RuntimeError(f"the e2e tier's parts under {root} are not all running")
+    kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
+    return System(root, plane, started, broker, operatorrelease.OperatorRelease(kubectl))
+
+
+# A distributed run (pytest-xdist, `make test`): the controller process starts the parts once,
+# before its worker processes exist, and stops them after the last test; each worker attaches to
+# them. The controller hands the workers the root, or why there is none.
+WORKER_INPUT_KEY: Final = "kconnect_e2e"
+_HANDOFF = pytest.StashKey[dict[str, str]]()
+_STACK = pytest.StashKey[contextlib.ExitStack]()
+
+
+def _distributing(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if not _distributing(config):
+        return
+    reason = skip_reason()
+    if reason is not None:
+        config.stash[_HANDOFF] = {"skip": reason}
+        return
+    factory: pytest.TempPathFactory = config._tmp_path_factory  # type: ignore[attr-defined]  # the session's own
+    root = factory.mktemp("system", numbered=True)
+    stack = contextlib.ExitStack()
+    config.stash[_STACK] = stack
     try:
-        yield plane
-    finally:
-        controlplane.stop(state_dir)
+        start_system(root, stack)
+    except Exception as error:  # every worker's tests fail with it, none starts its own
+        stack.close()
+        config.stash[_HANDOFF] = {"error": f"{type(error).__name__}: {error}"}
+        return
+    config.stash[_HANDOFF] = {"root": str(root)}
+
+
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist's hook, in the controller
+    node.workerinput[WORKER_INPUT_KEY] = json.dumps(node.config.stash.get(_HANDOFF, {}))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Not pytest_sessionfinish, which an interrupted session start skips.
+    stack = config.stash.get(_STACK, None)
+    if stack is not None:
+        stack.close()
 
 
 @pytest.fixture(scope="session")
-def real_node(
-    control_plane: controlplane.ControlPlane,
-    image_archives: list[Path],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[node.Node]:
-    """The session's node, with the images loaded; ``down`` restores the host at the end."""
-    state_dir = tmp_path_factory.mktemp("node")
-    started = node.start(control_plane, state_dir, images=image_archives, die_with_parent=True)
-    try:
-        yield started
-    finally:
-        node.stop(state_dir)
+def e2e_system(request: pytest.FixtureRequest) -> Iterator[System]:
+    """The tier's parts: those the controller started, in a distributed run, else this
+    session's own."""
+    workerinput = getattr(request.config, "workerinput", None)
+    if workerinput is not None and WORKER_INPUT_KEY in workerinput:
+        handoff: dict[str, str] = json.loads(workerinput[WORKER_INPUT_KEY])
+        if "skip" in handoff:
+            pytest.skip(handoff["skip"])
+        if "error" in handoff:
+            pytest.fail(f"the e2e tier's parts did not start: {handoff['error']}")
+        yield attach_system(Path(handoff["root"]))
+        return
+    reason = skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    with contextlib.ExitStack() as stack:
+        yield start_system(factory.mktemp("system"), stack)
 
 
 @pytest.fixture(scope="session")
-def kafka_broker(
-    tmp_path_factory: pytest.TempPathFactory, control_plane: controlplane.ControlPlane
-) -> Iterator[kafka.Broker]:
-    """The e2e tier's own broker, with the listener the node's pods reach."""
-    state_dir = tmp_path_factory.mktemp("kafka-e2e")
-    broker = kafka.start(state_dir, pods_listener=True, die_with_parent=True)
-    try:
-        yield broker
-    finally:
-        kafka.stop(state_dir)
+def control_plane(e2e_system: System) -> controlplane.ControlPlane:
+    return e2e_system.plane
+
+
+@pytest.fixture(scope="session")
+def real_node(e2e_system: System) -> node.Node:
+    return e2e_system.node
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(e2e_system: System) -> kafka.Broker:
+    """The tier's own broker, with the listener the node's pods reach."""
+    return e2e_system.broker
 
 
 @pytest.fixture(scope="session")
@@ -145,37 +248,14 @@ def kafka_bootstrap(kafka_broker: kafka.Broker) -> str:
 
 
 @pytest.fixture(scope="session")
-def kubectl(control_plane: controlplane.ControlPlane) -> Kubectl:
-    return Kubectl(control_plane.kubectl, control_plane.kubeconfig)
+def kubectl(e2e_system: System) -> Kubectl:
+    return e2e_system.kubectl
 
 
 @pytest.fixture(scope="session")
-def local_volumes(
-    kubectl: Kubectl, real_node: node.Node, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[localvolumes.Provisioner]:
-    provisioner = localvolumes.Provisioner(kubectl, tmp_path_factory.mktemp("volumes")).start()
-    try:
-        yield provisioner
-    finally:
-        provisioner.stop()
-
-
-@pytest.fixture(scope="session")
-def operator(
-    kubectl: Kubectl,
-    control_plane: controlplane.ControlPlane,
-    real_node: node.Node,
-    local_volumes: localvolumes.Provisioner,
-) -> Iterator[operatorrelease.OperatorRelease]:
+def operator(e2e_system: System) -> operatorrelease.OperatorRelease:
     """The operator from the Helm chart, leading, with the chart's CRDs installed."""
-    values = operatorrelease.values(
-        images.TARGETS["operator"], images.TARGETS["worker"], OPERATOR_VALUES
-    )
-    release = operatorrelease.install(control_plane, kubectl, values)
-    try:
-        yield release
-    finally:
-        operatorrelease.uninstall(control_plane)
+    return e2e_system.release
 
 
 @pytest.fixture

@@ -38,7 +38,8 @@ from e2e.test_standaloneconnect import datagen, standalone, wait_ready
 from kconnect_devenv import controlplane, nodenetwork, secured_kafka
 from kconnect_devenv.cluster import JsonObject, Kubectl, wait_for
 
-pytestmark = pytest.mark.timeout(600)
+# In a distributed run, the module stays on one worker process, so its secured broker starts once.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("secured")]
 
 CLUSTER_CA = "my-cluster-cluster-ca-cert"
 ROLL_TIMEOUT_S = 180.0
