@@ -8,8 +8,11 @@ only when a test asks for it, so ``pytest tests/unit`` starts nothing.
 
 The Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) is started the same
 way, once per session and only on demand, in its own temporary state directory; it runs no pods.
-Pods run on the real node of the e2e tier (``e2e/conftest.py``), which is sorted after every other
-test so that it never runs beside ``tests/integration/test_node.py``'s node.
+Pods run on the real node of the e2e tier (``e2e/conftest.py``). One node runs per machine (a
+second ``node.start`` fails at once, saying so): in one session the e2e tier is sorted after every
+other test, so its node never runs beside ``tests/integration/test_node.py``'s; a distributed run
+of the e2e tier starts its node with the session, so ``make test`` runs ``test_node.py`` in a
+session of its own first.
 
 Every test under ``tests/integration`` gets the ``integration`` marker and every test under ``e2e``
 the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier alone.
