@@ -26,17 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from kconnect_devenv import kafka
 from tests.support.cluster import Cluster, task_starts, wait_all_running
-from tests.support.workers import Worker, read_lines
+from tests.support.workers import Standalone, Worker, read_lines, wait_until
 
 PAUSE_S = 15.0  # longer than the workers' session timeout (10 s): every assignment is lost
-# Before the fix, tasks stayed down for 4-5 minutes (librdkafka's metadata refresh). A sink task
-# whose consumer could not leave its group while the broker was frozen keeps its old thread in
-# `close()` until the broker expires that member (its session timeout, 45 s), and the worker does
-# not start a task while its old thread runs: UNASSIGNED, truthfully, for up to about a minute.
+# Before the fix, tasks stayed down for 4-5 minutes (librdkafka's metadata refresh). A cancelled
+# sink task no longer waits for its consumer to leave the group (sink.py), so its next instance
+# starts at once; the bound stays generous for a loaded machine.
 RECOVERY_S = 105.0
 LIE_S = 15.0  # how long the status may show a task RUNNING where it does not run
 # Sink consumers that could not leave their group while the broker was frozen hold their
@@ -231,3 +231,47 @@ def wait_for_truth(
             return
         time.sleep(0.5)
     pytest.fail(f"tasks not running {timeout:.0f}s after the broker resumed: {seen}")
+
+
+def test_a_sink_stops_within_its_bounds_while_its_broker_is_frozen(
+    tmp_path: Path, broker: kafka.Broker
+) -> None:
+    """librdkafka's consumer close waits for the group leave without a timeout of its own; with
+    the broker frozen, the leave cannot happen. The worker still stops within
+    task.shutdown.graceful.timeout.ms (plus the moment a cancelled task takes to exit): the sink
+    task commits what it can, is cancelled, stops waiting for its consumer, and its thread exits,
+    so nothing is left running "with the process"."""
+    topic = "frozen"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(30)
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(20):
+        producer.produce(topic, value=f"r{i}".encode())
+    assert producer.flush(30) == 0
+    sink = tmp_path / "out.txt"
+    standalone = Standalone(tmp_path, broker.bootstrap)
+    try:
+        w = standalone.start(
+            [
+                {
+                    "name": "snk",
+                    "connector.class": "FileStreamSink",
+                    "file": str(sink),
+                    "topics": topic,
+                }
+            ],
+            standalone.worker_props(task_shutdown_graceful_timeout_ms="3000"),
+        )
+        w.wait_state("snk", "RUNNING")
+        wait_until("the records in the sink's file", lambda: len(read_lines(sink)) == 20)
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+            # Well inside the consumer's session timeout (45 s), which would end a waiting close.
+            assert w.terminate(timeout=20) == 0
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+        log = w.log()
+        assert "has not left the group yet (the task was cancelled)" in log, log[-3000:]
+        assert "ends with the process" not in log, log[-3000:]
+    finally:
+        standalone.close()

@@ -22,8 +22,15 @@ How a commit waits, as in Kafka Connect's WorkerSinkTask:
   partition paused, then leaves the group. An unconfirmed commit is reported: the next owner
   reads from the last committed offset, so records may be read again, never skipped.
 
-Rebalance callbacks run inside `consume()` on the task thread, so the consumer is only ever used
-from the one thread that made it.
+Rebalance callbacks run inside `consume()` on the task thread, so the consumer is used from the
+one thread that made it, with one exception: the final `close()`. librdkafka's close has no
+timeout of its own (it waits for the group leave, up to `session.timeout.ms` when the coordinator
+cannot be reached), so it runs on a helper thread that the task waits for up to
+`CONSUMER_CLOSE_TIMEOUT_S` (Java's consumer close default), and not at all once the task is
+cancelled. The callbacks that close fires do nothing; the task thread closes the partitions after
+the leave, or after it stopped waiting for it. A consumer left closing commits nothing (auto
+commit is off) and finishes on its own, so a stuck leave never keeps the task's next instance
+from starting.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from kconnect.api.task import ErrantRecordReporter, SinkTask, SinkTaskContext
 from kconnect.api.types import TaskId, TopicPartition
 from kconnect.config.connector import ERRORS_RETRY_TIMEOUT_INFINITE
 from kconnect.errors import ConnectError, RetriableError
+from kconnect.logcontext import set_task_context
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.transforms.chain import TransformationChain
@@ -67,6 +75,10 @@ log = logging.getLogger(__name__)
 # The steps of turning a message into a record, as the fast path counts them; a failure at step
 # `n >= _TRANSFORM` happened in transform `n - _TRANSFORM`.
 _HEADERS, _KEY, _VALUE, _TRANSFORM = 0, 1, 2, 3
+
+# How long a closing task waits for its consumer to leave the group (Java's consumer close default).
+CONSUMER_CLOSE_TIMEOUT_S = 30.0
+_CLOSE_POLL_S = 0.1
 
 _TIMESTAMP_TYPES = {
     0: TimestampType.NO_TIMESTAMP_TYPE,
@@ -194,6 +206,8 @@ class SinkTaskRunner(TaskRunner):
         # When the asynchronous commit in flight was sent; None when none is.
         self._commit_sent: float | None = None
         self._closing = False
+        # Set while the consumer leaves the group on its helper thread: callbacks do nothing.
+        self._leaving = False
 
     # --- lifecycle
     def initialize(self) -> None:
@@ -312,8 +326,7 @@ class SinkTaskRunner(TaskRunner):
             self._closing = True
             if commit:
                 self._commit_before_close()
-            # Leaving the group revokes what is left: _on_revoke closes it in the task.
-            consumer.close()
+            self._leave(consumer)
             if self.assignment:
                 self.task.close(sorted(self.assignment))
                 self._forget(sorted(self.assignment))
@@ -752,7 +765,38 @@ class SinkTaskRunner(TaskRunner):
         self.task.open(added)
         self.apply_pauses()
 
+    def _leave(self, consumer: Any) -> None:
+        """Close the consumer on a helper thread and wait for it up to CONSUMER_CLOSE_TIMEOUT_S,
+        or until the task is cancelled; a close not done by then finishes on its own."""
+        self._leaving = True
+        closer = threading.Thread(
+            target=self._close_consumer, args=(consumer,), name=f"{self.id}-close", daemon=True
+        )
+        closer.start()
+        deadline = time.monotonic() + CONSUMER_CLOSE_TIMEOUT_S
+        while closer.is_alive() and not self.cancelled and time.monotonic() < deadline:
+            closer.join(_CLOSE_POLL_S)
+        if closer.is_alive():
+            log.warning(
+                "task %s: its consumer has not left the group yet (%s); the task closes without "
+                "waiting for it, and the group moves its partitions once it leaves or its session "
+                "times out",
+                self.id,
+                "the task was cancelled"
+                if self.cancelled
+                else f"after {CONSUMER_CLOSE_TIMEOUT_S:.0f} s",
+            )
+
+    def _close_consumer(self, consumer: Any) -> None:
+        set_task_context(self.id.connector, self.id.task)
+        try:
+            consumer.close()
+        except (KafkaException, RuntimeError) as e:
+            log.warning("task %s: closing its consumer failed: %s", self.id, e)
+
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        if self._leaving:
+            return  # the task thread closes what is left after the leave
         revoked = [TopicPartition(p.topic, p.partition) for p in partitions]
         if not self.failed and not self.cancelled and not self._closing:
             self.commit(revoked)
@@ -760,6 +804,8 @@ class SinkTaskRunner(TaskRunner):
         self._forget(revoked)
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        if self._leaving:
+            return
         lost = [TopicPartition(p.topic, p.partition) for p in partitions]
         self.task.close(lost)
         self._forget(lost)

@@ -51,6 +51,8 @@ from kconnect.worker.task_metrics import TaskMetrics
 log = logging.getLogger(__name__)
 
 TASK_CLASS = "task.class"
+# How long a shutting-down worker still waits for a task it cancelled to exit.
+CANCELLED_EXIT_GRACE_S = 1.0
 
 
 T = TypeVar("T")
@@ -488,8 +490,11 @@ class Worker:
         began = time.monotonic()
         timeout = self.config.task_shutdown_graceful_timeout_ms / 1000
         self.stop_tasks(list(self.tasks))
+        # A task cancelled for overrunning the timeout gets a moment to let go of what it was
+        # waiting for (a sink's consumer leaving the group is not waited for once cancelled).
         self._await_stopped(
-            list(self.stopping.values()), max(0.0, timeout - (time.monotonic() - began))
+            list(self.stopping.values()),
+            max(CANCELLED_EXIT_GRACE_S, timeout - (time.monotonic() - began)),
         )
         self.reap()
         for task_id, runner in sorted(self.stopping.items()):
