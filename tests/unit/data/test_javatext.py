@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -304,9 +304,35 @@ JAVA_STRUCT_TEXT = (
 )
 
 
-def test_a_struct_is_written_as_javas_struct_to_string(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_javatext, "_LOCAL_ZONE_IS_UTC", True)
-    monkeypatch.setattr(_javatext, "_LOCAL_ZONE_NAME", "UTC")
+@pytest.fixture
+def zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool, str], None]]:
+    """Makes the process's zone, as both spellings see it, UTC (with a name) or not; restored
+    after the test."""
+
+    def set_zone(is_utc: bool, name: str) -> None:
+        monkeypatch.setattr(_javatext, "_LOCAL_ZONE_IS_UTC", is_utc)
+        monkeypatch.setattr(_javatext, "_LOCAL_ZONE_NAME", name)
+        _javatext.configure_native()
+
+    yield set_zone
+    monkeypatch.undo()
+    _javatext.configure_native()
+
+
+@pytest.fixture(params=["native", "python"])
+def spelling(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test of a Struct's text runs with the native module and without it."""
+    if request.param == "python":
+        monkeypatch.setattr(_javatext, "NATIVE", None)
+    elif _javatext.NATIVE is None:
+        pytest.skip("the native module is not built (KCONNECT_NATIVE=off)")
+    return str(request.param)
+
+
+def test_a_struct_is_written_as_javas_struct_to_string(
+    zone: Callable[[bool, str], None], spelling: str
+) -> None:
+    zone(True, "UTC")
     inner = SchemaBuilder.struct().field("z", Schema.BOOLEAN).build()
     schema = (
         SchemaBuilder.struct()
@@ -362,3 +388,80 @@ def test_dates_are_written_in_the_processs_zone_as_java_writes_them_in_its_defau
         timeout=60,
     ).stdout
     assert out.splitlines() == ["Sun Nov 12 03:15:40 CET 2023", "Wed Jul 12 04:15:40 CEST 2023"]
+
+
+def _pure(value: object, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`value` spelled without the native module (Struct's generated formatter included)."""
+    with monkeypatch.context() as m:
+        m.setattr(_javatext, "NATIVE", None)
+        return java_text_py(value)
+
+
+_ZONES = [dt.UTC, dt.timezone(dt.timedelta(hours=2)), None]
+_moments = (
+    st.datetimes(
+        min_value=dt.datetime(1, 1, 1, 12),
+        max_value=dt.datetime(9999, 12, 30),
+        timezones=st.sampled_from(_ZONES[:2]) | st.none(),
+    )
+    | st.dates()
+    | st.times(timezones=st.sampled_from(_ZONES[:2]) | st.none())
+)
+_field_values = st.recursive(
+    _scalars | _moments,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _struct_of(values: list[object], nested: Struct | None) -> Struct:
+    """A Struct whose fields hold `values` as they are (the spelling reads, never checks)."""
+    builder = SchemaBuilder.struct()
+    for i in range(len(values)):
+        builder.field(f"f{i}", Schema.OPTIONAL_STRING)
+    if nested is not None:
+        builder.field("nested", nested.schema)
+    schema = builder.build()
+    return Struct._trusted(schema, [*values, *([nested] if nested is not None else [])])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_field_values, max_size=5),
+    st.lists(_field_values, max_size=3),
+    st.booleans(),
+    st.sampled_from([(True, "UTC"), (True, "GMT"), (False, "")]),
+)
+def test_native_structs_and_dates_are_spelled_as_python_spells_them(
+    outer: list[object],
+    inner: list[object],
+    nest: bool,
+    local_zone: tuple[bool, str],
+) -> None:
+    if _javatext.NATIVE is None:
+        pytest.skip("the native module is not built (KCONNECT_NATIVE=off)")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_javatext, "_LOCAL_ZONE_IS_UTC", local_zone[0])
+        m.setattr(_javatext, "_LOCAL_ZONE_NAME", local_zone[1])
+        _javatext.configure_native()
+        try:
+            value = _struct_of(outer, _struct_of(inner, None) if nest else None)
+            for spelled in (value, [value, *outer], {"k": value}):
+                assert java_text(spelled) == _pure(spelled, m)
+            assert java_lines([value, *outer]) == "".join(
+                _pure(v, m) + "\n" for v in [value, *outer]
+            )
+        finally:
+            m.undo()
+            _javatext.configure_native()
+
+
+def test_a_struct_whose_values_do_not_match_its_schema_raises(
+    spell: Callable[[object], str],
+) -> None:
+    schema = SchemaBuilder.struct().field("a", Schema.INT32).field("b", Schema.INT32).build()
+    broken = Struct._trusted(schema, [1])
+    with pytest.raises((TypeError, ValueError)):
+        spell(broken)

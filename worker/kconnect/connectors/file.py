@@ -55,7 +55,7 @@ from kconnect.api.types import (
     TopicPartition,
 )
 from kconnect.data._javatext import java_lines
-from kconnect.data.schema import Schema, Struct
+from kconnect.data.schema import Schema
 from kconnect.errors import ConnectError
 
 log = logging.getLogger(__name__)
@@ -484,10 +484,9 @@ class FileStreamSinkTask(SinkTask):
         if not records:
             return
         out = self._output()
-        # A Struct spells itself (its repr is generated per schema); the rest is java_lines'.
-        # One pass over the batch: `_value` reads each record's value in C.
-        values = [repr(v) if type(v) is Struct else v for v in map(_value, records)]
-        out.write(java_lines(values))
+        # java_lines spells Structs too (natively when built, else through their repr, which
+        # is generated per schema). `_value` reads each record's value in C.
+        out.write(java_lines(list(map(_value, records))))
 
     def flush(self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         log.debug("Flushing output stream for %s", self._log_name())

@@ -22,7 +22,7 @@ import struct
 import time as _time
 from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring as _c_encode_basestring
-from typing import Final, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 ESCAPE_FIX: Final = re.compile(r"\\\\|\\u00[01][0-9a-f]")
 """The escapes Python writes in lower case (`\\u001f`) that Jackson writes in upper case."""
@@ -319,6 +319,10 @@ class _Native(Protocol):
 
     def java_lines(self, other: Callable[[object], str], values: list[object], /) -> str: ...
 
+    def configure(
+        self, struct_type: type, prefixes: Callable[[Any], tuple[str, ...]], zone: str | None, /
+    ) -> None: ...
+
 
 def _load_native() -> _Native | None:
     try:
@@ -328,6 +332,22 @@ def _load_native() -> _Native | None:
 
 
 NATIVE: Final = _load_native()
+_STRUCT: tuple[type, Callable[[Any], tuple[str, ...]]] | None = None
+
+
+def register_struct(struct_type: type, prefixes: Callable[[Any], tuple[str, ...]]) -> None:
+    """Let the native module spell `struct_type` (kconnect.data.schema.Struct, which imports
+    this module) itself, with `prefixes(schema)` giving each field's `name=`."""
+    global _STRUCT  # set once, by the module that defines Struct
+    _STRUCT = (struct_type, prefixes)
+    configure_native()
+
+
+def configure_native() -> None:
+    """Hand the native module the Struct type and, when the process's zone is UTC, its name (it
+    spells dates itself only then); again after a test changes the zone."""
+    if NATIVE is not None and _STRUCT is not None:
+        NATIVE.configure(*_STRUCT, _LOCAL_ZONE_NAME if _LOCAL_ZONE_IS_UTC else None)
 
 
 def _native_other(value: object) -> str:

@@ -8,9 +8,17 @@
  *
  * What it handles itself, by exact type only: str (as is), int (decimal), bool (true/false),
  * None (null), float in [1e-3, 1e7) (Python's repr, which is Java's Double.toString there),
- * dict ({k=v, k=v}) and list ([a, b]). Everything else, including subclasses of those types,
- * floats outside that range, NaN and infinities, goes to the `other` callable the caller
+ * dict ({k=v, k=v}) and list ([a, b]); once `configure` has named them, a Struct
+ * (`Struct{a=1,b=x}`, unset fields left out, each value spelled as above) and, when the process's
+ * zone is UTC, a datetime that is naive or in `datetime.UTC`, a date and a time, as
+ * java.util.Date.toString prints them (`Sun Nov 12 02:15:40 UTC 2023`; a date is midnight UTC of
+ * its day, a time that moment of 1970-01-01). Everything else, including subclasses of those
+ * types, floats outside that range, NaN and infinities, goes to the `other` callable the caller
  * passes, which must return a str.
+ *
+ * A Struct is read through its `_values` list and its schema's `_struct_text` tuple of
+ * `name=` prefixes, which `prefixes(schema)` (given to `configure`) makes when the schema has
+ * none yet; a Struct whose two do not match in length raises TypeError.
  *
  * Failure: any exception (from `other`, from an int too long to print, from memory, or a
  * RecursionError for a value nested deeper than the interpreter's recursion limit) propagates
@@ -24,6 +32,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <math.h>
 #include <string.h>
 
@@ -34,6 +43,139 @@
 typedef _PyUnicodeWriter Writer;
 
 static int emit(Writer *w, PyObject *other, PyObject *value);
+
+/* Set by `configure`; NULL until then (and `zone` NULL unless the process's zone is UTC). */
+static PyObject *struct_type;
+static PyObject *struct_prefixes;
+static PyObject *zone;
+static PyObject *str_values;
+static PyObject *str_schema;
+static PyObject *str_struct_text;
+
+static const char *const DAYS[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+static const char *const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* 0 = Sunday, for a proleptic Gregorian date (Sakamoto's method). */
+static int
+day_of_week(int y, int m, int d)
+{
+    static const int offsets[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
+    if (m < 3)
+        y -= 1;
+    return (y + y / 4 - y / 100 + y / 400 + offsets[m - 1] + d) % 7;
+}
+
+/* `EEE MMM dd HH:mm:ss <zone> yyyy`, the moment already in the zone. */
+static int
+emit_moment(Writer *w, int y, int mo, int d, int h, int mi, int s)
+{
+    char text[64];
+    int len = snprintf(text, sizeof text, "%s %s %02d %02d:%02d:%02d ", DAYS[day_of_week(y, mo, d)],
+                       MONTHS[mo - 1], d, h, mi, s);
+    if (_PyUnicodeWriter_WriteASCIIString(w, text, len) < 0
+        || _PyUnicodeWriter_WriteStr(w, zone) < 0)
+        return -1;
+    len = snprintf(text, sizeof text, " %d", y);
+    return _PyUnicodeWriter_WriteASCIIString(w, text, len);
+}
+
+/* 1 if written, 0 if `value` is not a date, time or datetime this writes, -1 on error. */
+static int
+emit_date(Writer *w, PyObject *value)
+{
+    if (zone == NULL)
+        return 0;
+    if (PyDateTime_CheckExact(value)) {
+        PyObject *tz = PyDateTime_DATE_GET_TZINFO(value);
+        if (tz != Py_None && tz != PyDateTime_TimeZone_UTC)
+            return 0;
+        if (emit_moment(w, PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value),
+                        PyDateTime_GET_DAY(value), PyDateTime_DATE_GET_HOUR(value),
+                        PyDateTime_DATE_GET_MINUTE(value), PyDateTime_DATE_GET_SECOND(value)) < 0)
+            return -1;
+        return 1;
+    }
+    if (PyDate_CheckExact(value)) {
+        if (emit_moment(w, PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value),
+                        PyDateTime_GET_DAY(value), 0, 0, 0) < 0)
+            return -1;
+        return 1;
+    }
+    if (PyTime_CheckExact(value)) {
+        if (emit_moment(w, 1970, 1, 1, PyDateTime_TIME_GET_HOUR(value),
+                        PyDateTime_TIME_GET_MINUTE(value), PyDateTime_TIME_GET_SECOND(value)) < 0)
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The schema's `name=` prefixes, made by `prefixes(schema)` the first time. */
+static PyObject *
+prefixes_of(PyObject *schema)
+{
+    PyObject *prefixes = PyObject_GetAttr(schema, str_struct_text);
+    if (prefixes == NULL)
+        return NULL;
+    if (prefixes == Py_None) {
+        Py_DECREF(prefixes);
+        prefixes = PyObject_CallOneArg(struct_prefixes, schema);
+        if (prefixes == NULL)
+            return NULL;
+    }
+    if (!PyTuple_CheckExact(prefixes)) {
+        PyErr_Format(PyExc_TypeError, "a Struct's field prefixes must be a tuple, not %.200s",
+                     Py_TYPE(prefixes)->tp_name);
+        Py_DECREF(prefixes);
+        return NULL;
+    }
+    return prefixes;
+}
+
+static int
+emit_struct(Writer *w, PyObject *other, PyObject *value)
+{
+    PyObject *schema = PyObject_GetAttr(value, str_schema);
+    if (schema == NULL)
+        return -1;
+    PyObject *prefixes = prefixes_of(schema);
+    Py_DECREF(schema);
+    if (prefixes == NULL)
+        return -1;
+    PyObject *values = PyObject_GetAttr(value, str_values);
+    if (values == NULL) {
+        Py_DECREF(prefixes);
+        return -1;
+    }
+    int rc = -1;
+    if (!PyList_CheckExact(values) || PyList_GET_SIZE(values) != PyTuple_GET_SIZE(prefixes)) {
+        PyErr_SetString(PyExc_TypeError, "a Struct's values do not match its schema's fields");
+        goto done;
+    }
+    if (_PyUnicodeWriter_WriteASCIIString(w, "Struct{", 7) < 0)
+        goto done;
+    int first = 1;
+    /* The list's length is read again at each step: `other` may change it. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(values) && i < PyTuple_GET_SIZE(prefixes); i++) {
+        PyObject *item = PyList_GET_ITEM(values, i);
+        if (item == Py_None)
+            continue;
+        Py_INCREF(item);
+        int failed = (!first && _PyUnicodeWriter_WriteChar(w, ',') < 0)
+                     || _PyUnicodeWriter_WriteStr(w, PyTuple_GET_ITEM(prefixes, i)) < 0
+                     || emit(w, other, item) < 0;
+        Py_DECREF(item);
+        if (failed)
+            goto done;
+        first = 0;
+    }
+    rc = _PyUnicodeWriter_WriteChar(w, '}');
+done:
+    Py_DECREF(values);
+    Py_DECREF(prefixes);
+    return rc;
+}
 
 /* `other(value)`, which must be a str, written out. */
 static int
@@ -151,13 +293,22 @@ emit(Writer *w, PyObject *other, PyObject *value)
         return _PyUnicodeWriter_WriteASCIIString(w, "true", 4);
     if (value == Py_False)
         return _PyUnicodeWriter_WriteASCIIString(w, "false", 5);
-    int is_dict = PyDict_CheckExact(value);
-    if (!is_dict && !PyList_CheckExact(value))
+    int kind = PyDict_CheckExact(value) ? 'd'
+               : PyList_CheckExact(value) ? 'l'
+               : (struct_type != NULL && Py_IS_TYPE(value, (PyTypeObject *)struct_type)) ? 's'
+               : 0;
+    if (kind == 0) {
+        int written = emit_date(w, value);
+        if (written != 0)
+            return written < 0 ? -1 : 0;
         return emit_other(w, other, value);
+    }
     if (Py_EnterRecursiveCall(" while spelling a value as Java's toString"))
         return -1;
     Py_INCREF(value);
-    int rc = is_dict ? emit_dict(w, other, value) : emit_list(w, other, value);
+    int rc = kind == 'd'   ? emit_dict(w, other, value)
+             : kind == 'l' ? emit_list(w, other, value)
+                           : emit_struct(w, other, value);
     Py_DECREF(value);
     Py_LeaveRecursiveCall();
     return rc;
@@ -237,7 +388,35 @@ java_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return _PyUnicodeWriter_Finish(&w);
 }
 
+PyDoc_STRVAR(configure_doc,
+"configure(struct_type, prefixes, zone, /) -> None\n\n"
+"Spell instances of `struct_type` (exactly) as Java's Struct.toString, `prefixes(schema)` making\n"
+"a schema's tuple of `name=` prefixes; spell dates and times in the process's zone if `zone`,\n"
+"its name, is a str (the zone is UTC), else hand them to `other`.");
+
+static PyObject *
+configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "configure() takes 3 positional arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (!PyType_Check(args[0]) || !PyCallable_Check(args[1])
+        || (args[2] != Py_None && !PyUnicode_CheckExact(args[2]))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "configure() takes a type, a callable, and a str or None");
+        return NULL;
+    }
+    Py_XSETREF(struct_type, Py_NewRef(args[0]));
+    Py_XSETREF(struct_prefixes, Py_NewRef(args[1]));
+    Py_XSETREF(zone, args[2] == Py_None ? NULL : Py_NewRef(args[2]));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"java_text", (PyCFunction)(void (*)(void))java_text, METH_FASTCALL, java_text_doc},
     {"java_lines", (PyCFunction)(void (*)(void))java_lines, METH_FASTCALL, java_lines_doc},
     {NULL, NULL, 0, NULL},
@@ -254,5 +433,15 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__javatextc(void)
 {
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
+        return NULL;
+    if (str_values == NULL) {
+        str_values = PyUnicode_InternFromString("_values");
+        str_schema = PyUnicode_InternFromString("schema");
+        str_struct_text = PyUnicode_InternFromString("_struct_text");
+        if (str_values == NULL || str_schema == NULL || str_struct_text == NULL)
+            return NULL;
+    }
     return PyModuleDef_Init(&module_def);
 }

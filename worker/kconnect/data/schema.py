@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, NamedTuple
 
+from kconnect.data import _javatext
 from kconnect.data._javatext import java_text
 from kconnect.errors import DataError
 
@@ -85,6 +86,7 @@ class Schema:
         "_field_map",
         "_hash",
         "_struct_repr",
+        "_struct_text",
         "default",
         "doc",
         "fields",
@@ -109,6 +111,7 @@ class Schema:
     value_schema: Schema | None
     _field_map: dict[str, Field]
     _struct_repr: Callable[[list[object]], str] | None
+    _struct_text: tuple[str, ...] | None  # each field's `name=`, for the native spelling
     _hash: int
     _checker: Checker | None
 
@@ -168,6 +171,7 @@ class Schema:
         sa(self, "value_schema", value_schema if type in (Type.MAP, Type.ARRAY) else None)
         sa(self, "_field_map", {f.name: f for f in fields})
         sa(self, "_struct_repr", None)
+        sa(self, "_struct_text", None)
         sa(
             self,
             "_hash",
@@ -587,13 +591,28 @@ class Struct:
 
     def __repr__(self) -> str:
         # Java's `Struct.toString`: `Struct{a=1,b=x}`, unset fields left out. FileStreamSink
-        # writes this for every struct record, so each schema gets its own generated formatter.
+        # writes this for every struct record: the native module spells it when it is built
+        # (registered below), else each schema gets its own generated formatter.
+        if _javatext.NATIVE is not None:
+            return java_text(self)
         schema = self.schema
         fmt = schema._struct_repr
         if fmt is None:
             fmt = _compile_struct_repr(schema)
             object.__setattr__(schema, "_struct_repr", fmt)
         return fmt(self._values)
+
+
+def _struct_prefixes(schema: Schema) -> tuple[str, ...]:
+    """Each field's `name=`, made once per schema, for the native spelling of a Struct."""
+    prefixes = schema._struct_text
+    if prefixes is None:
+        prefixes = tuple(f"{f.name}=" for f in schema.fields)
+        object.__setattr__(schema, "_struct_text", prefixes)
+    return prefixes
+
+
+_javatext.register_struct(Struct, _struct_prefixes)
 
 
 def _field_text(v: object) -> str:
