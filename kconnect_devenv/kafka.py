@@ -468,7 +468,9 @@ def _launch(
     jvm_options: Sequence[str] = (),
 ) -> Broker:
     data_dir = attempt.data_dir
-    port, controller_port, pods_port = processes.free_ports(3)
+    port, controller_port, pods_port = processes.free_ports(
+        3, avoid={listener.port for listener in extra_listeners}
+    )
     if not pods_listener:
         pods_port = 0
     config_path = data_dir / CONFIG_FILE

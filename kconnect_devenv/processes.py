@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -43,13 +43,19 @@ def parent_death_signal(signum: int) -> Callable[[], None] | None:
     return preexec
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct loopback ports that were free just now; all are held until all are picked."""
+def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
+    """Distinct loopback ports that were free just now, none of them in ``avoid`` (ports picked
+    earlier for the same server, which may be free again by now); all are held until all are
+    picked, the ones passed over too, so the kernel does not offer them again."""
+    picked: list[int] = []
     with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
+        while len(picked) < count:
+            sock = stack.enter_context(socket.socket())
             sock.bind((HOST, 0))
-        return [sock.getsockname()[1] for sock in sockets]
+            port = int(sock.getsockname()[1])
+            if port not in avoid:
+                picked.append(port)
+        return picked
 
 
 def is_alive(pid: int, mark: Path) -> bool:

@@ -201,7 +201,8 @@ def test_traces_and_log_lines_of_a_running_connector_keep_the_variable(
 
         _wait_for("the sink task to fail", failed)
         _wait_for(
-            "the source task to look for its file", lambda: "Couldn't find" in logs.getvalue()
+            "the source task to look for its file",
+            lambda: "for FileStreamSourceTask, sleeping" in logs.getvalue(),
         )
         trace = failed()
         assert trace is not None
