@@ -10,7 +10,7 @@ export KCONNECT_CACHE
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
-$(VENV)/.installed: pyproject.toml hatch_build.py worker/kconnect/data/_javatextc.c
+$(VENV)/.installed: pyproject.toml hatch_build.py worker/kconnect/data/_javatextc.c worker/kconnect/data/_avroc.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	KCONNECT_NATIVE=require $(PY) -m pip install --quiet -e '.[dev,operator,bench]'

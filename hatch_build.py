@@ -1,16 +1,19 @@
-"""The wheel's one native module: `kconnect.data._javatextc`, compiled from its C source.
+"""The wheel's native modules, each compiled from its C source.
 
-It speeds up one hot path (FileStreamSink writing nested values the way Java's `toString` spells
-them) and is optional: without it, `kconnect.data._javatext` spells values in pure Python, with
-the same output. `KCONNECT_NATIVE` decides:
+- `kconnect.data._javatextc` speeds up FileStreamSink writing values the way Java's `toString`
+  spells them; without it, `kconnect.data._javatext` spells them in pure Python.
+- `kconnect.data._avroc` reads Avro records; without it, `kconnect.data.avro_codec`'s generated
+  Python reads them.
 
-- `auto` (the default): build it when the interpreter is CPython 3.11–3.13 and a C compiler works;
-  otherwise warn and build a pure-Python wheel.
-- `require`: fail the build if it cannot be built (`make setup` and the images ask for this, so
+Both are optional, with the same output either way. `KCONNECT_NATIVE` decides:
+
+- `auto` (the default): build them when the interpreter is CPython 3.11–3.13 and a C compiler
+  works; otherwise warn and build a pure-Python wheel.
+- `require`: fail the build if one cannot be built (`make setup` and the images ask for this, so
   that what is tested and shipped is the native path).
-- `off`: never build it.
+- `off`: never build them.
 
-The module is compiled next to its source (`worker/kconnect/data/`), where an editable install
+Each module is compiled next to its source (`worker/kconnect/data/`), where an editable install
 imports it, and is added to a regular wheel from there; git ignores it.
 """
 
@@ -27,8 +30,10 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-MODULE = "kconnect.data._javatextc"
-SOURCE = Path("worker/kconnect/data/_javatextc.c")
+MODULES = {
+    "kconnect.data._javatextc": Path("worker/kconnect/data/_javatextc.c"),
+    "kconnect.data._avroc": Path("worker/kconnect/data/_avroc.c"),
+}
 MODES = ("auto", "require", "off")
 
 
@@ -44,26 +49,31 @@ class NativeBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         if mode == "off":
             return
         root = Path(self.root)
-        source = root / SOURCE
-        target = source.with_name("_javatextc" + str(sysconfig.get_config_var("EXT_SUFFIX")))
-        problem = _unsupported()
-        if problem is None:
-            problem = _compile(source, target)
-        if problem is not None:
-            if mode == "require":
-                raise SystemExit(
-                    f"{MODULE} could not be built: {problem}. Install a C compiler and the "
-                    "Python headers, or set KCONNECT_NATIVE=auto (warn) or off."
-                )
-            self.app.display_warning(f"{MODULE} not built ({problem}); using pure Python")
-            target.unlink(missing_ok=True)
-            return
-        build_data["pure_python"] = False
-        build_data["infer_tag"] = True
-        if version != "editable":
-            build_data["force_include"][str(target)] = str(
-                Path(*MODULE.split(".")[:-1], target.name)
+        built = False
+        for module, source in MODULES.items():
+            target = (root / source).with_name(
+                module.rsplit(".", 1)[1] + str(sysconfig.get_config_var("EXT_SUFFIX"))
             )
+            problem = _unsupported()
+            if problem is None:
+                problem = _compile(root / source, target)
+            if problem is not None:
+                if mode == "require":
+                    raise SystemExit(
+                        f"{module} could not be built: {problem}. Install a C compiler and the "
+                        "Python headers, or set KCONNECT_NATIVE=auto (warn) or off."
+                    )
+                self.app.display_warning(f"{module} not built ({problem}); using pure Python")
+                target.unlink(missing_ok=True)
+                continue
+            built = True
+            if version != "editable":
+                build_data["force_include"][str(target)] = str(
+                    Path(*module.split(".")[:-1], target.name)
+                )
+        if built:
+            build_data["pure_python"] = False
+            build_data["infer_tag"] = True
 
 
 def _unsupported() -> str | None:

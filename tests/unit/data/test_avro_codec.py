@@ -8,6 +8,9 @@ import datetime as dt
 import decimal
 import io
 import json
+import os
+import struct
+from collections.abc import Callable
 from typing import Any
 
 import fastavro
@@ -16,10 +19,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bench.avro_codec_timing import SCHEMA, record
-from kconnect.data import Schema, SchemaBuilder, Struct, Timestamp
+from kconnect.data import Schema, SchemaBuilder, Struct, Timestamp, avro_codec
 from kconnect.data.avro import AvroData, AvroDataConfig
 from kconnect.errors import DataError
-from tests.support.connect_values import schema_and_value
+from tests.support.connect_values import schema_and_value, schemas, values_for
 
 
 def _fastavro_recode(avro: Any, data: bytes) -> bytes:
@@ -285,3 +288,154 @@ def test_many_blocks_of_empty_records_do_not_add_up_past_the_bound() -> None:
     # Each block alone is within the bound; a few hundred bytes of them are not.
     with pytest.raises(DataError, match="longer than the data"):
         decode(block * 100 + b"\x00")
+
+
+# The native record reader (kconnect.data._avroc) against the generated Python one, its
+# specification: the same value from every body, the same error from every malformed one.
+
+NATIVE_OFF = os.environ.get("KCONNECT_NATIVE", "").strip().lower() == "off"
+
+
+def test_the_native_record_reader_is_built() -> None:
+    """`make setup` builds it (KCONNECT_NATIVE=require); the suite must test the shipped path."""
+    if NATIVE_OFF:
+        pytest.skip("KCONNECT_NATIVE=off")
+    assert avro_codec.NATIVE is not None, "kconnect.data._avroc is missing: run `make setup`"
+
+
+@pytest.fixture
+def both_readers(monkeypatch: pytest.MonkeyPatch) -> Callable[[Schema], tuple[Any, Any]]:
+    """(native decoder, Python decoder) of a Connect schema's Avro bodies."""
+    if avro_codec.NATIVE is None:
+        pytest.skip("the native module is not built (KCONNECT_NATIVE=off)")
+    native = avro_codec.NATIVE
+
+    def make(schema: Schema) -> tuple[Any, Any]:
+        decoders = []
+        for module in (native, None):
+            monkeypatch.setattr(avro_codec, "NATIVE", module)
+            ad = AvroData()
+            decoders.append(ad.decoder(ad.from_connect_schema(schema), reader_connect=schema)[1])
+        monkeypatch.setattr(avro_codec, "NATIVE", native)
+        return decoders[0], decoders[1]
+
+    return make
+
+
+def _exact(value: object) -> object:
+    """`value` in a form that compares equal only to the same value: floats by their bits (a NaN
+    equals itself), structs by schema and values, containers by their members."""
+    if isinstance(value, float):
+        return ("float", struct.pack("<d", value))
+    if isinstance(value, Struct):
+        fields = value.schema.fields
+        return ("struct", value.schema, [_exact(value.get_without_default(f)) for f in fields])
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    if isinstance(value, dict):
+        return [(_exact(k), _exact(v)) for k, v in value.items()]
+    return (type(value).__name__, value)
+
+
+def _outcome(decode: Callable[[bytes], object], data: bytes) -> tuple[str, object]:
+    try:
+        return "value", _exact(decode(data))
+    except DataError as e:
+        return "error", str(e)
+
+
+# `both_readers` is a factory that leaves nothing behind between examples.
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(schemas, min_size=1, max_size=6), st.data())
+def test_native_records_read_as_the_python_reads_them(
+    both_readers: Callable[[Schema], tuple[Any, Any]],
+    fields: list[Schema],
+    data: st.DataObject,
+) -> None:
+    # A record of generated fields: the kinds the native reader reads itself (ints, strings,
+    # optional strings, doubles, floats, booleans, Timestamps) and every other through Python.
+    builder = SchemaBuilder.struct()
+    for i, field in enumerate(fields):
+        builder.field(f"f{i}", field)
+    schema = builder.build()
+    value = data.draw(values_for(schema))
+    try:
+        native, python = both_readers(schema)
+    except DataError as e:
+        assume("Can't redefine" not in str(e))
+        raise
+    ad = AvroData()
+    body = ad.encoder(schema)(value)
+    assert native(body) == python(body) == value
+    # Malformed bodies: cut short anywhere, each byte changed to values that matter to varints,
+    # union branches and booleans, bytes added.
+    variants = [body[:cut] for cut in range(len(body))]
+    variants += [body + data.draw(st.binary(min_size=1, max_size=4))]
+    for at in range(len(body)):
+        for byte in (0x00, 0x01, 0x02, 0x05, 0x7F, 0x80, 0xFF):
+            variants.append(body[:at] + bytes([byte]) + body[at + 1 :])
+    for variant in variants:
+        assert _outcome(native, variant) == _outcome(python, variant)
+
+
+def _zigzag(n: int) -> bytes:
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z >= 0x80:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "millis",
+    [
+        0,
+        -1,
+        1,
+        86_399_999,
+        -86_400_001,
+        1_699_755_340_825,  # 2023-11-12T02:15:40.825Z
+        -62_135_596_800_000,  # 0001-01-01T00:00:00Z, datetime's first moment
+        -62_135_596_800_001,  # one millisecond before: out of range
+        253_402_300_799_999,  # 9999-12-31T23:59:59.999Z
+        253_402_300_800_000,  # out of range
+        -(2**63),
+        2**63 - 1,
+    ],
+)
+def test_native_timestamps_are_the_pythons_to_the_range_edges(
+    both_readers: Callable[[Schema], tuple[Any, Any]], millis: int
+) -> None:
+    schema = SchemaBuilder.struct().field("at", Timestamp.builder().build()).build()
+    native, python = both_readers(schema)
+    assert _outcome(native, _zigzag(millis)) == _outcome(python, _zigzag(millis))
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        (Schema.INT64, b"\xff" * 9 + b"\x02"),  # a varint longer than 64 bits
+        (Schema.INT64, b"\xff" * 9),  # a varint that ends with the data
+        (Schema.STRING, b"\x7f"),  # a length of -64
+        (Schema.STRING, b"\xfe\xff\xff\xff\x0f"),  # far longer than the data
+        (Schema.OPTIONAL_STRING, b"\x04"),  # a union branch out of range
+        (Schema.OPTIONAL_STRING, b"\x02\x06ab"),  # a string cut short
+        (Schema.FLOAT64, b"\x00" * 7),
+        (Schema.FLOAT32, b"\x00" * 3),
+        (Schema.BOOLEAN, b""),
+    ],
+)
+def test_native_malformed_fields_fail_as_the_python_does(
+    both_readers: Callable[[Schema], tuple[Any, Any]], field: Schema, body: bytes
+) -> None:
+    schema = SchemaBuilder.struct().field("f", field).build()
+    native, python = both_readers(schema)
+    outcome = _outcome(native, body)
+    assert outcome[0] == "error", outcome
+    assert outcome == _outcome(python, body)

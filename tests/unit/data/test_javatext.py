@@ -248,13 +248,15 @@ def test_a_dict_that_grows_while_spelled_raises(spell: Callable[[object], str]) 
         spell(mapping)
 
 
-def test_the_c_source_compiles_without_warnings(tmp_path: Path) -> None:
-    """-Wall -Wextra -Werror, as a reviewer would build it."""
+@pytest.mark.parametrize("source", [SOURCE, SOURCE.with_name("_avroc.c")], ids=lambda p: p.name)
+def test_the_c_sources_compile_without_warnings(tmp_path: Path, source: Path) -> None:
+    """Both native modules (this one and kconnect.data._avroc): -Wall -Wextra -Werror, as a
+    reviewer would build them."""
     if NATIVE_OFF:
         pytest.skip("KCONNECT_NATIVE=off")
     ldshared = sysconfig.get_config_var("LDSHARED")
     assert ldshared, "no LDSHARED in this interpreter's build configuration"
-    out = tmp_path / ("_javatextc" + str(sysconfig.get_config_var("EXT_SUFFIX")))
+    out = tmp_path / (source.stem + str(sysconfig.get_config_var("EXT_SUFFIX")))
     command = [
         *str(ldshared).split(),
         "-O2",
@@ -263,7 +265,7 @@ def test_the_c_source_compiles_without_warnings(tmp_path: Path) -> None:
         "-Wextra",
         "-Werror",
         f"-I{sysconfig.get_paths()['include']}",
-        str(SOURCE),
+        str(source),
         "-o",
         str(out),
     ]
