@@ -1,0 +1,410 @@
+"""The Connect ↔ Protobuf mapping and codec against Confluent's published expected texts.
+
+The golden text is ksqlDB's `shouldConvertComplexLogicalSchemaToProtobufSchema` (the output of
+Confluent's ProtobufData and printer for a schema with every kind of field), and the payload
+golden is ksqlDB's row `{A: 123, B: 234.0, C: ["hello"]}` encoded by protobuf-java.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import re
+
+import pytest
+
+from kconnect.data.logical import Date, Decimal, Time, Timestamp
+from kconnect.data.protobuf import ProtobufData, ProtobufDataConfig, scrub_name
+from kconnect.data.protobuf_schema import parse_file
+from kconnect.data.schema import Schema, Struct
+from kconnect.data.schema import SchemaBuilder as B
+from kconnect.errors import ConfigError, DataError
+
+S = Schema.OPTIONAL_STRING
+I32 = Schema.OPTIONAL_INT32
+DATA = ProtobufData(ProtobufDataConfig())
+
+
+def _opt(b: B) -> Schema:
+    return b.optional().build()
+
+
+def _dec(precision: int, scale: int) -> Schema:
+    return (
+        Decimal.builder(scale)
+        .parameter("connect.decimal.precision", str(precision))
+        .optional()
+        .build()
+    )
+
+
+KSQL_SCHEMA = (
+    B.struct()
+    .field("K", _opt(B.struct().field("F1", _opt(B.array(S)))))
+    .field("STR", S)
+    .field("LONG", Schema.OPTIONAL_INT64)
+    .field("DEC", _dec(4, 2))
+    .field("BYTES_", Schema.OPTIONAL_BYTES)
+    .field("ARRAY", _opt(B.array(S)))
+    .field("MAP", _opt(B.map(S, S)))
+    .field("STRUCT", _opt(B.struct().field("F1", I32)))
+    .field(
+        "COMPLEX",
+        _opt(
+            B.struct()
+            .field("DECIMAL", _dec(2, 1))
+            .field("STRUCT", _opt(B.struct().field("F1", S).field("F2", I32)))
+            .field("ARRAY_STRUCT", _opt(B.array(_opt(B.struct().field("F1", S)))))
+            .field("ARRAY_MAP", _opt(B.array(_opt(B.map(S, I32)))))
+            .field("MAP_ARRAY", _opt(B.map(S, _opt(B.array(S)))))
+            .field("MAP_MAP", _opt(B.map(S, _opt(B.map(S, I32)))))
+            .field("MAP_STRUCT", _opt(B.map(S, _opt(B.struct().field("F1", S)))))
+        ),
+    )
+    .field("TIMESTAMP", Timestamp.builder().optional().build())
+    .field("DATE", Date.builder().optional().build())
+    .field("TIME", Time.builder().optional().build())
+    .field("HEAD", Schema.OPTIONAL_BYTES)
+    .build()
+)
+
+_META = """[(confluent.field_meta) = {{
+{i}  params: [
+{i}    {{
+{i}      value: "{p}",
+{i}      key: "precision"
+{i}    }},
+{i}    {{
+{i}      value: "{s}",
+{i}      key: "scale"
+{i}    }}
+{i}  ]
+{i}}}];"""
+
+KSQL_TEXT = (
+    'syntax = "proto3";\n'
+    "\n"
+    'import "confluent/type/decimal.proto";\n'
+    'import "google/protobuf/timestamp.proto";\n'
+    'import "google/type/date.proto";\n'
+    'import "google/type/timeofday.proto";\n'
+    "\n"
+    "message ConnectDefault1 {\n"
+    "  ConnectDefault2 K = 1;\n"
+    "  string STR = 2;\n"
+    "  int64 LONG = 3;\n"
+    "  confluent.type.Decimal DEC = 4 " + _META.format(i="  ", p=4, s=2) + "\n"
+    "  bytes BYTES_ = 5;\n"
+    "  repeated string ARRAY = 6;\n"
+    "  repeated ConnectDefault3Entry MAP = 7;\n"
+    "  ConnectDefault4 STRUCT = 8;\n"
+    "  ConnectDefault5 COMPLEX = 9;\n"
+    "  google.protobuf.Timestamp TIMESTAMP = 10;\n"
+    "  google.type.Date DATE = 11;\n"
+    "  google.type.TimeOfDay TIME = 12;\n"
+    "  bytes HEAD = 13;\n"
+    "\n"
+    "  message ConnectDefault2 {\n"
+    "    repeated string F1 = 1;\n"
+    "  }\n"
+    "  message ConnectDefault3Entry {\n"
+    "    string key = 1;\n"
+    "    string value = 2;\n"
+    "  }\n"
+    "  message ConnectDefault4 {\n"
+    "    int32 F1 = 1;\n"
+    "  }\n"
+    "  message ConnectDefault5 {\n"
+    "    confluent.type.Decimal DECIMAL = 1 " + _META.format(i="    ", p=2, s=1) + "\n"
+    "    ConnectDefault6 STRUCT = 2;\n"
+    "    repeated ConnectDefault7 ARRAY_STRUCT = 3;\n"
+    "    repeated ConnectDefault8Entry ARRAY_MAP = 4;\n"
+    "    repeated ConnectDefault9Entry MAP_ARRAY = 5;\n"
+    "    repeated ConnectDefault10Entry MAP_MAP = 6;\n"
+    "    repeated ConnectDefault12Entry MAP_STRUCT = 7;\n"
+    "  \n"
+    "    message ConnectDefault6 {\n"
+    "      string F1 = 1;\n"
+    "      int32 F2 = 2;\n"
+    "    }\n"
+    "    message ConnectDefault7 {\n"
+    "      string F1 = 1;\n"
+    "    }\n"
+    "    message ConnectDefault8Entry {\n"
+    "      string key = 1;\n"
+    "      int32 value = 2;\n"
+    "    }\n"
+    "    message ConnectDefault9Entry {\n"
+    "      string key = 1;\n"
+    "      repeated string value = 2;\n"
+    "    }\n"
+    "    message ConnectDefault10Entry {\n"
+    "      string key = 1;\n"
+    "      repeated ConnectDefault11Entry value = 2;\n"
+    "    \n"
+    "      message ConnectDefault11Entry {\n"
+    "        string key = 1;\n"
+    "        int32 value = 2;\n"
+    "      }\n"
+    "    }\n"
+    "    message ConnectDefault12Entry {\n"
+    "      string key = 1;\n"
+    "      ConnectDefault13 value = 2;\n"
+    "    \n"
+    "      message ConnectDefault13 {\n"
+    "        string F1 = 1;\n"
+    "      }\n"
+    "    }\n"
+    "  }\n"
+    "}\n"
+)
+
+
+def test_ksqldb_expected_text_byte_for_byte() -> None:
+    assert DATA.from_connect_schema(KSQL_SCHEMA) == (KSQL_TEXT, "ConnectDefault1")
+
+
+def test_ksqldb_expected_payload() -> None:
+    schema = (
+        B.struct()
+        .field("A", I32)
+        .field("B", Schema.OPTIONAL_FLOAT64)
+        .field("C", _opt(B.array(S)))
+        .build()
+    )
+    row = Struct(schema).put("A", 123).put("B", 234.0).put("C", ["hello"])
+    assert DATA.encoder(schema)(row) == base64.b64decode("CHsRAAAAAABAbUAaBWhlbGxv")
+
+
+ORDER_TEXT = """syntax = "proto3";
+package com.acme;
+
+import "confluent/type/decimal.proto";
+import "google/protobuf/timestamp.proto";
+
+message Order {
+  int32 id = 1 [(confluent.field_meta) = {
+    params: [
+      {
+        key: "connect.type",
+        value: "int8"
+      }
+    ]
+  }];
+  confluent.type.Decimal amount = 2 [(confluent.field_meta) = {
+    params: [
+      {
+        value: "2",
+        key: "scale"
+      }
+    ]
+  }];
+  google.protobuf.Timestamp at = 3;
+  repeated string tags = 4;
+  repeated ConnectDefault1Entry attrs = 5;
+  Inner inner = 6;
+  Status status = 7;
+
+  message ConnectDefault1Entry {
+    string key = 1;
+    int32 value = 2;
+  }
+  message Inner {
+    string name = 1;
+  }
+  enum Status {
+    NEW = 0;
+    PAID = 1;
+  }
+}
+"""
+
+STATUS = (
+    B.string()
+    .name("com.acme.Status")
+    .parameter("io.confluent.connect.protobuf.Enum", "Status")
+    .parameter("io.confluent.connect.protobuf.Enum.NEW", "0")
+    .parameter("io.confluent.connect.protobuf.Enum.PAID", "1")
+    .optional()
+    .build()
+)
+ORDER = (
+    B.struct()
+    .name("com.acme.Order")
+    .field("id", Schema.INT8)
+    .field("amount", Decimal.schema(2))
+    .field("at", Timestamp.builder().optional().build())
+    .field("tags", _opt(B.array(Schema.STRING)))
+    .field("attrs", _opt(B.map(Schema.STRING, Schema.INT32)))
+    .field("inner", _opt(B.struct().name("com.acme.Inner").field("name", Schema.STRING)))
+    .field("status", STATUS)
+    .build()
+)
+
+
+def _order() -> Struct:
+    inner = ORDER.field("inner").schema  # type: ignore[union-attr]
+    return (
+        Struct(ORDER)
+        .put("id", -3)
+        .put("amount", decimal.Decimal("-12.80"))
+        .put("at", dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=dt.UTC))
+        .put("tags", ["a", "", "b"])
+        .put("attrs", {"x": 1, "y": 0})
+        .put("inner", Struct(inner).put("name", "n"))
+        .put("status", "PAID")
+    )
+
+
+def test_named_struct_with_enum_decimal_timestamp_and_map() -> None:
+    assert DATA.from_connect_schema(ORDER) == (ORDER_TEXT, "com.acme.Order")
+
+
+def test_round_trip_through_the_registered_text() -> None:
+    payload = DATA.encoder(ORDER)(_order())
+    read = DATA.to_connect_schema(parse_file(ORDER_TEXT), [0], version=3)
+    assert read.name == "Order"
+    assert read.version == 3
+    assert [f.name for f in read.fields] == [f.name for f in ORDER.fields]
+    assert read.field("id").schema.type.value == "int8"  # type: ignore[union-attr]
+    assert read.field("amount").schema.parameters == {  # type: ignore[union-attr]
+        "scale": "2",
+        "io.confluent.connect.protobuf.Tag": "2",
+    }
+    value = DATA.decoder(read)(payload, 0)
+    assert isinstance(value, Struct)
+    assert value["id"] == -3
+    assert value["amount"] == decimal.Decimal("-12.80")
+    assert value["at"] == dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=dt.UTC)
+    assert value["tags"] == ["a", "", "b"]
+    assert value["attrs"] == {"x": 1, "y": 0}
+    assert value["inner"]["name"] == "n"  # type: ignore[index]
+    assert value["status"] == "PAID"
+    assert DATA.encoder(read)(value) == payload  # the read schema writes the same bytes
+
+
+def test_proto3_presence_and_javas_byte_layouts() -> None:
+    schema = (
+        B.struct()
+        .field("d", Decimal.builder(2).optional().build())
+        .field("z", Schema.OPTIONAL_FLOAT64)
+        .field("n", Schema.OPTIONAL_INT32)
+        .field("s", S)
+        .field("day", Date.builder().optional().build())
+        .build()
+    )
+    enc = DATA.encoder(schema)
+    zero = Struct(schema).put("d", decimal.Decimal("0.00")).put("z", 0.0).put("n", 0).put("s", "")
+    assert enc(zero) == bytes.fromhex("0a07 0a0100 1001 1802".replace(" ", ""))
+    assert enc(Struct(schema).put("z", -0.0)) == bytes.fromhex("110000000000000080")
+    assert enc(Struct(schema).put("n", -1)) == bytes.fromhex("18ffffffffffffffffff01")
+    assert enc(Struct(schema).put("d", decimal.Decimal("1.28"))) == bytes.fromhex(
+        "0a08 0a020080 1003 1802".replace(" ", "")
+    )
+    # 1500-03-01 is 1500-02-20 in Java's (Julian before 1582-10-15) calendar.
+    julian = enc(Struct(schema).put("day", dt.date(1500, 3, 1)))
+    assert julian == bytes.fromhex("2a07 08dc0b 1002 1814".replace(" ", ""))
+    read = DATA.decoder(
+        DATA.to_connect_schema(parse_file(DATA.from_connect_schema(schema)[0]), [0])
+    )
+    assert read(julian, 0)["day"] == dt.date(1500, 3, 1)
+    assert read(b"", 0)["s"] == ""
+
+
+def test_bad_payloads_are_data_errors_naming_the_problem() -> None:
+    read = DATA.decoder(DATA.to_connect_schema(parse_file(ORDER_TEXT), [0]))
+    with pytest.raises(DataError, match="ends inside"):
+        read(b"\x22\x05ab", 0)
+    with pytest.raises(DataError, match="wire type"):
+        read(b"\x0a\x01a", 0)  # field 1 (int32) as length-delimited
+    with pytest.raises(DataError, match="enum number 7"):
+        read(b"\x38\x07", 0)
+    with pytest.raises(DataError, match="out of range"):
+        DATA.to_connect_schema(parse_file(ORDER_TEXT), [1])
+
+
+def test_schemas_confluent_refuses_and_names_it_scrubs() -> None:
+    nested = B.struct().field("a", _opt(B.array(_opt(B.array(S))))).build()
+    with pytest.raises(DataError, match="Array cannot be nested"):
+        DATA.from_connect_schema(nested)
+    with pytest.raises(DataError, match="STRUCT values only"):
+        DATA.from_connect_schema(Schema.STRING)
+    bad = B.struct().field("my-field", S).build()
+    with pytest.raises(DataError, match=r"scrub\.invalid\.names"):
+        DATA.from_connect_schema(bad)
+    scrubbing = ProtobufData(ProtobufDataConfig.from_configs({"scrub.invalid.names": "true"}))
+    assert "string my_field = 1;" in scrubbing.from_connect_schema(bad)[0]
+    assert [scrub_name(n) for n in ("1abc", "_id", "a b", "é")] == [
+        "x1abc",
+        "x_id",
+        "a_b",
+        "_C3_A9",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("optional.for.nullables", "true"),
+        ("wrapper.for.nullables", "true"),
+        ("int.for.enums", "true"),
+        ("generate.index.for.unions", "false"),
+        ("skip.known.types", "false"),
+        ("flatten.unions", "true"),
+        ("scrub.invalid.names", "maybe"),
+    ],
+)
+def test_unsupported_options_are_refused_naming_the_key(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"'{key}'")):
+        ProtobufDataConfig.from_configs({key: value})
+
+
+WIRE_TEXT = """// Proto schema formatted by Wire, do not edit.
+// Source:
+
+syntax = "proto3";
+
+package com.acme;
+
+message Order {
+  int32 id = 1;
+  .com.acme.Order.Inner inner = 2;
+  repeated .com.acme.Order.AttrsEntry attrs = 3;
+  optional string note = 4;
+
+  oneof choice {
+    string a = 5;
+    int64 b = 6;
+  }
+
+  message Inner {
+    string name = 1;
+  }
+
+  message AttrsEntry {
+    option map_entry = true;
+
+    string key = 1;
+    sint32 value = 2;
+  }
+}
+"""
+
+
+def test_wire_text_as_apicurio_stores_base64_registrations() -> None:
+    schema = DATA.to_connect_schema(parse_file(WIRE_TEXT), [0])
+    assert [f.name for f in schema.fields] == ["choice_0", "id", "inner", "attrs", "note"]
+    union = schema.field("choice_0").schema  # type: ignore[union-attr]
+    assert union.name == "io.confluent.connect.protobuf.Union.choice"
+    attrs = schema.field("attrs").schema  # type: ignore[union-attr]
+    assert attrs.type.value == "map"
+    assert attrs.name == "attrs"
+    assert attrs.value_schema.parameters["io.confluent.connect.protobuf.Type"] == "sint32"  # type: ignore[index, union-attr]
+    payload = bytes.fromhex("0801 2201 78 3001 1a05 0a01 6b 1003")
+    value = DATA.decoder(schema)(payload, 0)
+    assert value["choice_0"]["b"] == 1
+    assert value["note"] == "x"
+    assert value["id"] == 1
+    assert value["attrs"] == {"k": -2}
+    assert DATA.encoder(schema)(value) == bytes.fromhex("0801 1a05 0a01 6b 1003 2201 78 3001")
