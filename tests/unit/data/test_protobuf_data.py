@@ -408,3 +408,44 @@ def test_wire_text_as_apicurio_stores_base64_registrations() -> None:
     assert value["id"] == 1
     assert value["attrs"] == {"k": -2}
     assert DATA.encoder(schema)(value) == bytes.fromhex("0801 1a05 0a01 6b 1003 2201 78 3001")
+
+
+def test_a_text_that_does_not_parse_is_a_data_error() -> None:
+    with pytest.raises(DataError, match=r"not a \.proto file that parses: line 2:8"):
+        parse_file('syntax = "proto3";\nmessage {')
+
+
+def test_base64_descriptor_as_confluent_kafkas_serializer_registers_it() -> None:
+    from google.protobuf import descriptor_pb2
+
+    f = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(name="a.proto", package="com.acme", syntax="proto3")
+    order = fdp.message_type.add(name="Order")
+    order.field.add(name="id", number=1, type=f.TYPE_INT32)
+    order.field.add(name="a", number=5, type=f.TYPE_STRING, oneof_index=0)
+    order.field.add(name="b", number=6, type=f.TYPE_INT64, oneof_index=0)
+    order.field.add(name="note", number=4, type=f.TYPE_STRING, oneof_index=1, proto3_optional=True)
+    order.field.add(
+        name="attrs",
+        number=3,
+        type=f.TYPE_MESSAGE,
+        label=f.LABEL_REPEATED,
+        type_name=".com.acme.Order.AttrsEntry",
+    )
+    order.oneof_decl.add(name="choice")
+    order.oneof_decl.add(name="_note")
+    entry = order.nested_type.add(name="AttrsEntry")
+    entry.options.map_entry = True
+    entry.field.add(name="key", number=1, type=f.TYPE_STRING)
+    entry.field.add(name="value", number=2, type=f.TYPE_SINT32)
+
+    text = base64.b64encode(fdp.SerializeToString()).decode()
+    schema = DATA.to_connect_schema(parse_file(text), [0])
+
+    assert [f.name for f in schema.fields] == ["choice_0", "id", "note", "attrs"]
+    attrs = schema.field("attrs")
+    assert attrs is not None
+    assert attrs.schema.type.value == "map"
+    value = DATA.decoder(schema)(bytes.fromhex("0801 2201 78 3001 1a05 0a01 6b 1003"), 0)
+    assert value["attrs"] == {"k": -2}
+    assert value["choice_0"]["b"] == 1

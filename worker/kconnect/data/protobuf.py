@@ -310,7 +310,7 @@ class _FromConnect:
             name += "Message"
         shapes = self.shapes.setdefault(id(parent), {})
         if name in shapes:
-            if shapes[name] != schema:
+            if not shapes[name].same_shape(schema):
                 raise DataError(
                     f"two different structs named {name} in message {parent.name}: Confluent's "
                     "ProtobufData would silently write both with the first one's definition"

@@ -455,7 +455,7 @@ def _struct_encoder(schema: Schema, path: str) -> Encoder:
     def encode(v: Any) -> bytes:
         if not isinstance(v, Struct):
             raise DataError(f"{path or 'the value'}: expected a Struct, got {type(v).__name__}")
-        if v.schema is not schema and v.schema != schema:
+        if v.schema is not schema and not v.schema.same_shape(schema):
             raise DataError(f"{path or 'the value'}: Mismatching struct schema")
         values = v._values
         out = []

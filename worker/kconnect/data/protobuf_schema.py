@@ -21,8 +21,10 @@ oneof index. Unparseable text, editions, `group`s and type names that resolve to
 
 from __future__ import annotations
 
+import base64
+import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from kconnect.errors import DataError
 
@@ -384,13 +386,42 @@ def _resolve_all(file: ProtoFile) -> None:
         walk(m)
 
 
+def _strict(recognizer: Any) -> None:
+    """Make an ANTLR lexer or parser raise on the first syntax error instead of printing it
+    and recovering (which would read a broken text as an empty file)."""
+    from antlr4.error.ErrorListener import ErrorListener  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    class _Raise(ErrorListener):  # type: ignore[misc]
+        def syntaxError(  # noqa: N802 - ANTLR's name
+            self, recognizer: object, symbol: object, line: int, column: int, msg: str, e: object
+        ) -> None:
+            raise DataError(f"line {line}:{column}: {msg}")
+
+    recognizer.removeErrorListeners()
+    recognizer.addErrorListener(_Raise())
+
+
 def parse_file(text: str) -> ProtoFile:
-    """The model of a registered `.proto` text, every field type resolved to a full name."""
+    """The model of a registered schema, every field type resolved to a full name: `.proto`
+    text, or the base64 of a serialized `FileDescriptorProto` (what confluent-kafka's
+    ProtobufSerializer registers, and what Apicurio 3.0.9 returns for it as registered)."""
     from proto_schema_parser import ast  # noqa: PLC0415
     from proto_schema_parser.parser import Parser  # noqa: PLC0415
 
+    if _BASE64.match(text.strip()):
+        try:
+            raw = base64.b64decode(text.strip(), validate=True)
+        except ValueError:
+            raw = b""
+        if raw:
+            file = read_descriptor(raw)
+            _index(file)
+            _resolve_all(file)
+            return file
     try:
-        tree = Parser().parse(text)
+        tree = Parser(setup_lexer=_strict, setup_parser=_strict).parse(text)
+    except DataError as e:
+        raise DataError(f"the schema is not a .proto file that parses: {e}") from None
     except Exception as e:  # noqa: BLE001 - the parser's errors have no common base
         raise DataError(f"the schema is not a .proto file that parses: {e}") from None
     if tree.edition is not None:
@@ -409,4 +440,148 @@ def parse_file(text: str) -> ProtoFile:
             file.enums.append(_read_enum(element, scope))
     _index(file)
     _resolve_all(file)
+    return file
+
+
+# --- serialized descriptors ---------------------------------------------------------------------
+
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/]+={0,2}\Z")
+_DESCRIPTOR_TYPES: Final = {
+    1: "double",
+    2: "float",
+    3: "int64",
+    4: "uint64",
+    5: "int32",
+    6: "fixed64",
+    7: "fixed32",
+    8: "bool",
+    9: "string",
+    12: "bytes",
+    13: "uint32",
+    15: "sfixed32",
+    16: "sfixed64",
+    17: "sint32",
+    18: "sint64",
+}
+_LABELS: Final = {1: "optional", 2: "required", 3: "repeated"}
+
+
+def _records(buf: bytes) -> list[tuple[int, int | bytes]]:
+    """(field number, varint or bytes) of a message's fields, fixed-size ones skipped."""
+    out: list[tuple[int, int | bytes]] = []
+    pos = 0
+    end = len(buf)
+
+    def varint() -> int:
+        nonlocal pos
+        n = shift = 0
+        while True:
+            if pos >= end or shift > 63:
+                raise DataError("the serialized descriptor is truncated")
+            b = buf[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            if b < 0x80:
+                return n
+            shift += 7
+
+    while pos < end:
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            out.append((number, varint()))
+        elif wire == 2:
+            n = varint()
+            if pos + n > end:
+                raise DataError("the serialized descriptor is truncated")
+            out.append((number, buf[pos : pos + n]))
+            pos += n
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise DataError(f"the serialized descriptor has wire type {wire}")
+    return out
+
+
+def _text(value: int | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else ""
+
+
+def _descriptor_enum(raw: bytes, scope: str) -> ProtoEnum:
+    enum = ProtoEnum("")
+    for number, value in _records(raw):
+        if number == 1:
+            enum.name = _text(value)
+        elif number == 2 and isinstance(value, bytes):
+            fields = dict(_records(value))
+            symbol = _text(fields.get(1, b""))
+            n = int(fields.get(2, 0))
+            enum.values.append((symbol, n - (1 << 64) if n >= 1 << 63 else n))
+    enum.full_name = scope + enum.name
+    return enum
+
+
+def _descriptor_message(raw: bytes, scope: str) -> ProtoMessage:
+    records = _records(raw)
+    name = next((_text(v) for n, v in records if n == 1), "")
+    message = ProtoMessage(name, full_name=scope + name)
+    inner = message.full_name + "."
+    oneof_names = [
+        _text(dict(_records(v)).get(1, b"")) for n, v in records if n == 8 and isinstance(v, bytes)
+    ]
+    real: dict[int, ProtoOneof] = {}
+    for number, value in records:
+        if not isinstance(value, bytes):
+            continue
+        if number == 2:
+            fields = dict(_records(value))
+            kind = int(fields.get(5, 0))
+            if kind == 10:
+                raise DataError(f"message {message.full_name} has a group")
+            type_name = _text(fields.get(6, b"")) or _DESCRIPTOR_TYPES.get(kind, "")
+            f = ProtoField(
+                _text(fields.get(1, b"")),
+                int(fields.get(3, 0)),
+                type_name,
+                _LABELS.get(int(fields.get(4, 1)), ""),
+            )
+            if f.label == "optional" and not fields.get(17):
+                f.label = ""  # proto3 implicit presence (proto2 keeps "optional")
+            oneof = fields.get(9)
+            if isinstance(oneof, int):
+                f.oneof_index = oneof
+                if not fields.get(17):
+                    f.label = ""
+                    if oneof not in real:
+                        real[oneof] = ProtoOneof(oneof_names[oneof])
+                    real[oneof].fields.append(f)
+                    continue
+            message.fields.append(f)
+        elif number == 3:
+            message.messages.append(_descriptor_message(value, inner))
+        elif number == 4:
+            message.enums.append(_descriptor_enum(value, inner))
+    message.oneofs = [real[i] for i in sorted(real)]
+    return message
+
+
+def read_descriptor(raw: bytes) -> ProtoFile:
+    """The model of a serialized `FileDescriptorProto` (type names as written, unresolved)."""
+    file = ProtoFile(syntax="proto2")
+    records = _records(raw)
+    for number, value in records:
+        if number == 2:
+            file.package = _text(value)
+        elif number == 12:
+            file.syntax = _text(value) or "proto2"
+    scope = f"{file.package}." if file.package else ""
+    for number, value in records:
+        if not isinstance(value, bytes):
+            continue
+        if number == 3:
+            file.imports.append(_text(value))
+        elif number == 4:
+            file.messages.append(_descriptor_message(value, scope))
+        elif number == 5:
+            file.enums.append(_descriptor_enum(value, scope))
     return file
