@@ -145,10 +145,13 @@ def enum_symbols(schema: Schema) -> dict[str, int] | None:
 # --- varints ----------------------------------------------------------------------------------
 
 
+_SMALL: Final = [bytes((i,)) for i in range(128)]
+
+
 def _varint(n: int) -> bytes:
+    if 0 <= n < 0x80:
+        return _SMALL[n]
     n &= _M64
-    if n < 0x80:
-        return bytes((n,))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -162,6 +165,10 @@ def _key(number: int, wire: int) -> bytes:
 
 
 def _read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    if pos < len(buf):
+        first = buf[pos]
+        if first < 0x80:
+            return first, pos + 1
     n = 0
     shift = 0
     end = len(buf)
@@ -812,6 +819,9 @@ def decoder(schema: Schema) -> Decoder:
     inner = _struct_decoder(schema, "")
 
     def decode(buf: bytes | memoryview, pos: int) -> object:
+        if isinstance(buf, memoryview):  # indexing bytes is cheaper than a view
+            buf = bytes(buf[pos:])
+            pos = 0
         try:
             return inner(buf, pos)
         except DataError:
