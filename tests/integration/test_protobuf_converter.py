@@ -418,6 +418,30 @@ def test_kconnect_reads_confluent_kafkas_protobuf_serializer_records(
     assert base64.b64decode(text)
 
 
+def test_a_wrapper_message_at_the_root_reads_as_its_primitive(
+    converter: Converters, registry_client: SchemaRegistryClient
+) -> None:
+    from google.protobuf import wrappers_pb2
+
+    topic = _topic()
+    serializer = ProtobufSerializer(
+        wrappers_pb2.StringValue,
+        registry_client,
+        {"use.deprecated.format": False, "auto.register.schemas": True},
+    )
+    context = SerializationContext(topic, MessageField.VALUE)
+    written = serializer(wrappers_pb2.StringValue(value="k1"), context)
+    assert written[5:7] == b"\x02\x0e"  # the index list [7]: StringValue in wrappers.proto
+
+    read = converter().to_connect_data(topic, written)
+    assert read.schema is not None
+    assert read.schema.type.value == "string"
+    assert read.value == "k1"
+    as_struct = converter({"wrapper.for.raw.primitives": "false"}).to_connect_data(topic, written)
+    assert isinstance(as_struct.value, Struct)
+    assert as_struct.value["value"] == "k1"
+
+
 # --- through a worker ---------------------------------------------------------------------
 
 

@@ -24,7 +24,9 @@ Not supported (a `ConfigError` names the key): `optional.for.nullables`, `wrappe
 `int.for.enums`, `generalized.sum.type.support`, `flatten.unions`, `generate.struct.for.nulls`,
 `ignore.default.for.nullables` set true; `generate.index.for.unions`, `skip.known.types` set
 false. Writing a primitive (non-STRUCT) root is a `DataError`: Confluent registers the whole
-`google/protobuf/wrappers.proto` for it, whose exact text is not verified here.
+`google/protobuf/wrappers.proto` for it, whose exact text is not verified here. Reading one (a
+wrapper message at the root, as Java writes primitive keys) gives the primitive with
+`wrapper.for.raw.primitives` (the default).
 """
 
 from __future__ import annotations
@@ -378,13 +380,31 @@ class ProtobufData:
     ) -> Schema:
         """The Connect schema of the message `indexes` names in `file`."""
         message = file.message_at(indexes)
+        kind = WRAPPERS.get(message.full_name)
+        if kind is not None and self.config.wrapper_for_raw_primitives:
+            # A wrapper message at the root reads as its primitive (Java's primitive keys).
+            value = ProtoField("value", 1, kind)
+            primitive = self._single(file, value, None, ()).optional()
+            if version is not None:
+                primitive.version(version)
+            return primitive.build()
         builder = self._struct(file, message, ())
         if version is not None:
             builder.version(version)
         return builder.build()
 
     def decoder(self, schema: Schema) -> codec.Decoder:
-        return codec.decoder(schema)
+        """The payload decoder of a schema `to_connect_schema` gave (a primitive is the
+        `value` field of its wrapper message)."""
+        if schema.type is Type.STRUCT:
+            return codec.decoder(schema)
+        tagged = SchemaBuilder.of(schema).parameter(codec.TAG_PARAM, "1").build()
+        wrapper = codec.decoder(SchemaBuilder.struct().field("value", tagged).build())
+
+        def unwrap(buf: bytes | memoryview, pos: int) -> object:
+            return wrapper(buf, pos)["value"]
+
+        return unwrap
 
     def _name(self, full_name: str, short: str) -> str:
         return full_name if self.config.enhanced_protobuf_schema_support else short
