@@ -351,11 +351,49 @@ def _value_encoder(schema: Schema, number: int, path: str, in_list: bool = False
             return b"" if n == 0 and not in_list else key + _varint(n)
 
         return enum
-    wire, enc = _scalar_encoder(scalar_kind(schema))
+    kind = scalar_kind(schema)
+    wire, enc = _scalar_encoder(kind)
     key = _key(number, wire)
     if in_list:
         return lambda v: key + enc(v)
+    fast = _fast_scalar(kind, key)
+    if fast is not None:
+        return fast
     return lambda v: b"" if _is_zero(v) else key + enc(v)
+
+
+def _fast_scalar(kind: str, key: bytes) -> Encoder | None:
+    """One-call encoders of the common kinds (what `_scalar_encoder` does, inlined)."""
+    small = _SMALL
+    if kind in ("int32", "int64"):
+
+        def varint(v: int) -> bytes:
+            if 0 < v < 0x80:
+                return key + small[v]
+            return key + _varint(v) if v else b""
+
+        return varint
+    if kind == "string":
+
+        def string(v: Any) -> bytes:
+            if not v:
+                return b""
+            data: bytes = v.encode()
+            n = len(data)
+            return key + (small[n] if n < 0x80 else _varint(n)) + data
+
+        return string
+    if kind == "bool":
+        true = key + b"\x01"
+        return lambda v: true if v else b""
+    if kind == "double":
+        pack = _struct.Struct("<d").pack
+        return lambda v: key + pack(v) if v or _is_negative_zero(v) else b""
+    return None
+
+
+def _is_negative_zero(v: float) -> bool:
+    return str(v)[0] == "-"
 
 
 def _field_encoder(schema: Schema, number: int, path: str) -> Encoder:
@@ -568,17 +606,23 @@ def _scalar_reader(
 
         return (_I32 if size == 4 else _I64), fixed
 
+    text = kind == "string"
+
     def length(buf: bytes | memoryview, pos: int) -> tuple[object, int]:
-        n, pos = _read_varint(buf, pos)
-        if pos + n > len(buf):
+        n = buf[pos] if pos < len(buf) else 0x80
+        if n < 0x80:
+            pos += 1
+        else:
+            n, pos = _read_varint(buf, pos)
+        stop = pos + n
+        if stop > len(buf):
             raise DataError("the message ends inside a string or bytes field")
-        raw = bytes(buf[pos : pos + n])
-        if kind == "string":
+        if text:
             try:
-                return raw.decode(), pos + n
+                return str(buf[pos:stop], "utf-8"), stop
             except UnicodeDecodeError:
                 raise DataError("a string field is not UTF-8") from None
-        return raw, pos + n
+        return bytes(buf[pos:stop]), stop
 
     return _LEN, length
 
@@ -652,7 +696,7 @@ def _logical_decoder(schema: Schema) -> Decoder:
             unscaled = int.from_bytes(raw, "big", signed=True) if isinstance(raw, bytes) else 0
             scale = _signed32(int(f.get(3, 0)))
             precision = int(f.get(2, 0))
-            value = decimal.Decimal(unscaled).scaleb(-scale)
+            value = decimal.Decimal(f"{unscaled}E{-scale}")  # exact, whatever its length
             if precision:
                 value = decimal.Context(prec=precision).create_decimal(value)
             return value
@@ -723,7 +767,11 @@ def _struct_decoder(schema: Schema, path: str) -> Decoder:
         fresh = [True] * len(values)
         end = len(buf)
         while pos < end:
-            key, pos = _read_varint(buf, pos)
+            key = buf[pos]
+            if key < 0x80:
+                pos += 1
+            else:
+                key, pos = _read_varint(buf, pos)
             number, wire = key >> 3, key & 7
             entry = table.get(number)
             if entry is None:
