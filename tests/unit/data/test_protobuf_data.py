@@ -449,3 +449,24 @@ def test_base64_descriptor_as_confluent_kafkas_serializer_registers_it() -> None
     value = DATA.decoder(schema)(bytes.fromhex("0801 2201 78 3001 1a05 0a01 6b 1003"), 0)
     assert value["attrs"] == {"k": -2}
     assert value["choice_0"]["b"] == 1
+
+
+def test_a_decimal_of_forty_digits_reads_back_exactly() -> None:
+    schema = B.struct().field("d", Decimal.builder(3).optional().build()).build()
+    big = decimal.Decimal("-1234567890123456789012345678901234567.890")
+    text, _ = DATA.from_connect_schema(schema)
+    read = DATA.decoder(DATA.to_connect_schema(parse_file(text), [0]))
+    assert read(DATA.encoder(schema)(Struct(schema).put("d", big)), 0)["d"] == big
+
+
+def test_the_converter_under_both_names_with_its_keys_described() -> None:
+    from kconnect.converters.protobuf import ProtobufConverter, ProtobufConverterConfig
+    from kconnect.herder.validation import config_key_infos
+    from kconnect.plugins.registry import PluginRegistry
+
+    plugins = PluginRegistry()
+    assert plugins.resolve("io.confluent.connect.protobuf.ProtobufConverter") is ProtobufConverter
+    assert plugins.resolve("ProtobufConverter") is ProtobufConverter
+    keys = {k.name: k.type for k in config_key_infos(ProtobufConverterConfig)}
+    assert keys["basic.auth.user.info"] == "PASSWORD"
+    assert {"enhanced.protobuf.schema.support", "scrub.invalid.names"} <= keys.keys()
