@@ -470,3 +470,48 @@ def test_the_converter_under_both_names_with_its_keys_described() -> None:
     keys = {k.name: k.type for k in config_key_infos(ProtobufConverterConfig)}
     assert keys["basic.auth.user.info"] == "PASSWORD"
     assert {"enhanced.protobuf.schema.support", "scrub.invalid.names"} <= keys.keys()
+
+
+FLINK_TEXT = (  # Flink's Confluent-Protobuf test schema: absolute names, proto3 `optional`
+    'syntax = "proto3";\n'
+    "package io.confluent.protobuf.generated;\n"
+    "\n"
+    'import "confluent/type/decimal.proto";\n'
+    'import "google/protobuf/timestamp.proto";\n'
+    'import "google/type/date.proto";\n'
+    'import "google/type/timeofday.proto";\n'
+    "\n"
+    "message Row {\n"
+    "  bool booleanNotNull = 1;\n"
+    '  int32 tinyIntNotNull = 3 [(confluent.field_meta) = { params: [ { key: "connect.type",'
+    ' value: "int8" } ] }];\n'
+    "  optional .google.type.Date date = 15;\n"
+    "  optional .confluent.type.Decimal decimal = 16 [(confluent.field_meta) = {\n"
+    '    params: [ { value: "5", key: "precision" }, { value: "1", key: "scale" } ]\n'
+    "  }];\n"
+    "  optional .google.protobuf.Timestamp timestamp = 17;"
+    "  optional .google.type.TimeOfDay time = 18;\n"
+    "  optional string string = 19;\n"
+    "}"
+)
+
+
+def test_flinks_schema_text_reads_with_its_logical_types() -> None:
+    schema = DATA.to_connect_schema(parse_file(FLINK_TEXT), [0])
+    fields = {f.name: f.schema for f in schema.fields}
+    assert fields["tinyIntNotNull"].type.value == "int8"
+    assert fields["decimal"].parameters == {
+        "scale": "1",
+        "connect.decimal.precision": "5",
+        "io.confluent.connect.protobuf.Tag": "16",
+    }
+    assert [fields[n].name for n in ("date", "timestamp", "time")] == [
+        "org.apache.kafka.connect.data.Date",
+        "org.apache.kafka.connect.data.Timestamp",
+        "org.apache.kafka.connect.data.Time",
+    ]
+    # Java's DecimalUtils.fromBigDecimal(1234.5) and TimeOfDay 16:45:01.000009.
+    payload = bytes.fromhex("8201 08 0a023039 1005 1801  9201 09 0810 102d 1801 20a846")
+    value = DATA.decoder(schema)(payload, 0)
+    assert value["decimal"] == decimal.Decimal("1234.5")
+    assert value["time"] == dt.time(16, 45, 1)
