@@ -551,6 +551,26 @@ def _skip(buf: bytes | memoryview, pos: int, wire: int, end: int) -> int:
     return pos
 
 
+def _zigzag32(n: int) -> int:
+    n &= _M32
+    return (n >> 1) ^ -(n & 1)
+
+
+_VARINT_CONVERSIONS: Final[dict[str, Callable[[int], object]]] = {
+    "int32": _signed32,
+    "int64": _signed64,
+    "uint64": _signed64,
+    "uint32": lambda n: n & _M32,
+    "sint32": _zigzag32,
+    "sint64": lambda n: (n >> 1) ^ -(n & 1),
+    "bool": lambda n: n != 0,
+    "int8": lambda n: ((n + 128) & 0xFF) - 128,
+    "int16": lambda n: ((n + 32768) & 0xFFFF) - 32768,
+}
+"""A varint (as read, unsigned 64-bit) to the Connect value of each kind (Java's truncation
+for INT8/INT16, `Integer.toUnsignedLong` for uint32, a negative long for uint64 >= 2^63)."""
+
+
 def _scalar_reader(
     schema: Schema, kind: str
 ) -> tuple[int, Callable[[bytes | memoryview, int], tuple[object, int]]]:
@@ -560,6 +580,19 @@ def _scalar_reader(
     ):
         symbols = enum_symbols(schema)
         by_number = {n: s for s, n in symbols.items()} if symbols is not None else None
+
+        convert = _VARINT_CONVERSIONS.get(kind if t not in (Type.INT8, Type.INT16) else t.value)
+        if by_number is None and convert is not None:
+
+            def plain(buf: bytes | memoryview, pos: int) -> tuple[object, int]:
+                if pos < len(buf):
+                    first = buf[pos]
+                    if first < 0x80:
+                        return convert(first), pos + 1
+                n, pos = _read_varint(buf, pos)
+                return convert(n), pos
+
+            return _VARINT, plain
 
         def varint(buf: bytes | memoryview, pos: int) -> tuple[object, int]:
             n, pos = _read_varint(buf, pos)
