@@ -25,7 +25,7 @@ from kconnect.converters.protobuf import ProtobufConverter
 from kconnect.data.logical import Timestamp
 from kconnect.data.schema import Schema, SchemaAndValue, Struct
 from kconnect.data.schema import SchemaBuilder as B
-from kconnect.errors import ConfigError, DataError
+from kconnect.errors import ConfigError, ConnectError, DataError
 from kconnect_devenv import registry
 from tests.support.workers import Standalone, read_lines, wait_until
 from tests.unit.data.test_protobuf_data import KSQL_SCHEMA, KSQL_TEXT, ORDER, ORDER_TEXT, _order
@@ -196,8 +196,9 @@ def test_each_subject_name_strategy(
     assert read.value == conv.to_connect_data(topic, written).value
 
 
+@pytest.mark.parametrize("strict", ["true", "false"])
 def test_use_latest_version_and_no_auto_registration(
-    converter: Converters, registry_client: SchemaRegistryClient
+    strict: str, converter: Converters, registry_client: SchemaRegistryClient
 ) -> None:
     topic = _topic()
     subject = f"{topic}-value"
@@ -216,9 +217,22 @@ def test_use_latest_version_and_no_auto_registration(
         {
             "auto.register.schemas": "false",
             "use.latest.version": "true",
-            "latest.compatibility.strict": "false",
+            "latest.compatibility.strict": strict,
         }
     )
+    if strict == "true":
+        # The record's file lacks message Other: the registry finds it incompatible.
+        with pytest.raises(DataError, match="not compatible with the latest version"):
+            conv.from_connect_data(topic, ORDER, _order())
+        # Where the latest version is the record's own text, the check passes: index [0].
+        other = _topic()
+        own_id = registry_client.register_schema(
+            f"{other}-value", RegistrySchema(ORDER_TEXT, "PROTOBUF")
+        )
+        written = conv.from_connect_data(other, ORDER, _order())
+        assert written is not None
+        assert written[:6] == b"\x00" + own_id.to_bytes(4, "big") + b"\x00"
+        return
     written = conv.from_connect_data(topic, ORDER, _order())
 
     assert written is not None
@@ -229,6 +243,24 @@ def test_use_latest_version_and_no_auto_registration(
     assert isinstance(read.value, Struct)
     assert read.value["status"] == "PAID"
     assert registry_client.get_versions(subject) == [1]
+
+
+def test_refused_credentials_name_the_subject_and_never_the_password(
+    settings: dict[str, str],
+) -> None:
+    topic = _topic()
+    conv = ProtobufConverter()
+    wrong = {**settings, "basic.auth.user.info": "registry-user:not-the-password-42"}
+    conv.configure({**wrong, "converter.type": "value"}, False)
+    try:
+        with pytest.raises(ConnectError) as refused:
+            conv.from_connect_data(topic, ORDER, _order())
+    finally:
+        conv.close()
+    message = str(refused.value)
+    assert "authentication failed" in message
+    assert f"{topic}-value" in message
+    assert "not-the-password-42" not in message
 
 
 def test_nulls_and_bad_records_name_what_was_wrong(
