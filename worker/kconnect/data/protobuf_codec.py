@@ -1,5 +1,8 @@
 """Protobuf binary (proto3) for Connect values: `encoder(schema)`, `decoder(schema)`.
 
+A struct's encoder is generated source (fields by index, never by name: no schema text is
+evaluated), the common scalars written in line; everything else is closures built once per schema.
+
 The Connect schema says everything the wire needs: a field's number is its
 `io.confluent.connect.protobuf.Tag` parameter, else the counter Confluent's `ProtobufData` uses
 (from 1, advanced only by fields without a Tag, a union consuming one); the scalar kind is the
@@ -494,31 +497,94 @@ def _struct_encoder(schema: Schema, path: str) -> Encoder:
         else:
             parts.append((number, index, _field_encoder(f.schema, number, where)))
     parts.sort(key=lambda p: p[0])
+    return _generated_encoder(schema, path, [(n, i, enc) for n, i, enc in parts])
+
+
+def _inline_kind(schema: Schema) -> str | None:
+    """The scalar kinds whose writing the generated encoder inlines."""
+    if (
+        schema.name in (DECIMAL_NAME, DATE_NAME, TIME_NAME, TIMESTAMP_NAME)
+        or enum_symbols(schema) is not None
+    ):
+        return None
+    if schema.type in (Type.INT8, Type.INT16, Type.INT32, Type.INT64):
+        kind = scalar_kind(schema)
+        return "int" if kind in ("int32", "int64") else None
+    if schema.type is Type.STRING:
+        return "string"
+    if schema.type is Type.BOOLEAN:
+        return "bool"
+    return None
+
+
+def _generated_encoder(schema: Schema, path: str, parts: list[tuple[int, int, Encoder]]) -> Encoder:
+    """A struct's encoder as generated source: the fields in number order, the common scalars
+    written in line, the rest through their encoders. The source holds no names from the
+    schema (fields are reached by index), so no schema text is ever evaluated."""
+    count = len(schema.fields)
+    names = [f.name for f in schema.fields]
     defaults = [f.schema.default for f in schema.fields]
-    ordered = [(index, enc, defaults[index]) for _, index, enc in parts]
-
-    def encode(v: Any) -> bytes:
-        if not isinstance(v, Struct):
-            raise DataError(f"{path or 'the value'}: expected a Struct, got {type(v).__name__}")
-        if v.schema is not schema and not v.schema.same_shape(schema):
-            raise DataError(f"{path or 'the value'}: Mismatching struct schema")
-        values = v._values
-        out = []
-        for index, enc, default in ordered:
-            x = values[index]
-            if x is None:
-                x = default
-                if x is None:
-                    continue
-            try:
-                out.append(enc(x))
-            except DataError:
-                raise
-            except (TypeError, AttributeError, ValueError, OverflowError, _struct.error) as e:
-                name = schema.fields[index].name
-                raise DataError(f"{path + '.' if path else ''}{name}: {e}") from None
-        return b"".join(out)
-
+    keys: list[bytes] = []
+    encoders: list[Encoder] = []
+    lines = [
+        "def encode(v):",
+        "    if type(v) is not Struct and not isinstance(v, Struct):",
+        "        raise DataError(WHERE + ': expected a Struct, got ' + type(v).__name__)",
+        "    if v.schema is not S and not v.schema.same_shape(S):",
+        "        raise DataError(WHERE + ': Mismatching struct schema')",
+        f"    {''.join(f'v{i}, ' for i in range(count))}= v._values",
+        "    out = b''",
+        "    f = 0",
+        "    try:",
+    ]
+    for slot, (number, index, enc) in enumerate(parts):
+        field_schema = schema.fields[index].schema
+        kind = None if is_union(field_schema) else _inline_kind(field_schema)
+        keys.append(_key(number, _VARINT if kind in ("int", "bool") else _LEN))
+        encoders.append(enc)
+        value = f"v{index}"
+        lines.append(f"        f = {index}")
+        if defaults[index] is not None:
+            lines.append(f"        if {value} is None: {value} = D[{index}]")
+        if kind == "int":
+            lines.append(f"        if {value}:")
+            lines.append(
+                f"            out += K[{slot}] + (SMALL[{value}] if 0 < {value} < 128 "
+                f"else varint({value}))"
+            )
+        elif kind == "string":
+            lines.append(f"        if {value}:")
+            lines.append(f"            b = {value}.encode()")
+            lines.append("            n = len(b)")
+            lines.append(f"            out += K[{slot}] + (SMALL[n] if n < 128 else varint(n)) + b")
+        elif kind == "bool":
+            lines.append(f"        if {value}: out += K[{slot}] + ONE")
+        else:
+            lines.append(f"        if {value} is not None: out += E[{slot}]({value})")
+    lines += [
+        "    except DataError:",
+        "        raise",
+        "    except (TypeError, AttributeError, ValueError, OverflowError, StructError) as e:",
+        "        raise DataError(PREFIX + NAMES[f] + ': ' + str(e)) from None",
+        "    return out",
+    ]
+    namespace: dict[str, Any] = {
+        "Struct": Struct,
+        "DataError": DataError,
+        "StructError": _struct.error,
+        "S": schema,
+        "WHERE": path or "the value",
+        "PREFIX": f"{path}." if path else "",
+        "NAMES": names,
+        "D": defaults,
+        "K": keys,
+        "E": encoders,
+        "SMALL": _SMALL,
+        "ONE": b"\x01",
+        "varint": _varint,
+    }
+    exec(compile("\n".join(lines), "<protobuf encoder>", "exec"), namespace)  # noqa: S102
+    encode: Encoder = namespace["encode"]
     return encode
 
 
@@ -530,8 +596,6 @@ def encoder(schema: Schema) -> Encoder:
 
 
 # --- decoding ---------------------------------------------------------------------------------
-
-_Field = tuple[int, int, Callable[[object, object], object]]
 
 
 def _skip(buf: bytes | memoryview, pos: int, wire: int, end: int) -> int:
