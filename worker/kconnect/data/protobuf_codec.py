@@ -859,6 +859,13 @@ def _struct_decoder(schema: Schema, path: str) -> Decoder:
             wire, read = _element_reader(fs, where)
             table[number] = (index, 0, wire, read, None)
 
+    # Single (not repeated, not union) fields by their whole key: one lookup per field read.
+    single = {
+        (number << 3) | expected: (index, read)
+        for number, (index, kind, expected, read, _) in table.items()
+        if kind == 0
+    }
+
     def decode(buf: bytes | memoryview, pos: int) -> object:
         values: list[Any] = list(zeros)
         fresh = [True] * len(values)
@@ -869,6 +876,10 @@ def _struct_decoder(schema: Schema, path: str) -> Decoder:
                 pos += 1
             else:
                 key, pos = _read_varint(buf, pos)
+            hit = single.get(key)
+            if hit is not None:
+                values[hit[0]], pos = hit[1](buf, pos)
+                continue
             number, wire = key >> 3, key & 7
             entry = table.get(number)
             if entry is None:
