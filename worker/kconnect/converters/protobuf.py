@@ -131,6 +131,7 @@ class ProtobufConverter(RegistryConverter):
         self._writers: LruCache[tuple[str, Schema], _Writer] = LruCache(1000)
         self._files: LruCache[int, ProtoFile] = LruCache(1000)
         self._readers: LruCache[tuple[str, int, tuple[int, ...]], _Reader] = LruCache(1000)
+        self._last: tuple[str, Schema, _Writer] | None = None
 
     def configure(self, configs: Mapping[str, str], is_key: bool = False) -> None:
         data = ProtobufData(ProtobufDataConfig.from_configs(configs))
@@ -139,6 +140,7 @@ class ProtobufConverter(RegistryConverter):
         self._writers = LruCache(settings.cache_size)
         self._files = LruCache(settings.cache_size)
         self._readers = LruCache(settings.cache_size)
+        self._last = None
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -151,12 +153,11 @@ class ProtobufConverter(RegistryConverter):
             raise DataError(
                 "Converting Kafka Connect data to Protobuf failed: the value has no schema"
             )
-        writer = self._writers.get((topic, schema))
-        if writer is None:
-            text, full_name = self._data.from_connect_schema(schema)
-            subject = self.registry.subject(topic, full_name)
-            writer = _Writer(subject, text, full_name, self._data.encoder(schema))
-            self._writers.put((topic, schema), writer)
+        last = self._last
+        if last is not None and last[1] is schema and last[0] == topic:
+            writer = last[2]  # steady state: the same schema object as the last record's
+        else:
+            writer = self._writer(topic, schema)
         try:
             payload = writer.encode(value)
         except DataError as e:
@@ -168,6 +169,16 @@ class ProtobufConverter(RegistryConverter):
                 indexes = self._indexes_in(schema_id, writer)
             writer.header = frame(schema_id, b"", encode_message_indexes(indexes))
         return writer.header + payload
+
+    def _writer(self, topic: str, schema: Schema) -> _Writer:
+        writer = self._writers.get((topic, schema))
+        if writer is None:
+            text, full_name = self._data.from_connect_schema(schema)
+            subject = self.registry.subject(topic, full_name)
+            writer = _Writer(subject, text, full_name, self._data.encoder(schema))
+            self._writers.put((topic, schema), writer)
+        self._last = (topic, schema, writer)
+        return writer
 
     def _indexes_in(self, schema_id: int, writer: _Writer) -> list[int]:
         """The index path of the record's message in the schema of `schema_id`."""
