@@ -8,6 +8,7 @@ kconnect's decoder reads upb's bytes to the value kconnect wrote (nulls read as 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -206,3 +207,18 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return bool(a == b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), noise=st.binary(max_size=64))
+def test_any_bytes_decode_or_fail_with_a_data_error(data: st.DataObject, noise: bytes) -> None:
+    from kconnect.errors import DataError
+
+    schema, values = data.draw(_struct())
+    text, _ = DATA.from_connect_schema(schema)
+    decode = DATA.decoder(DATA.to_connect_schema(parse_file(text), [0]))
+    written = DATA.encoder(schema)(data.draw(values))
+    cut = data.draw(st.integers(0, len(written)))
+    for payload in (noise, written[:cut] + noise, written[:cut]):
+        with contextlib.suppress(DataError):
+            decode(payload, 0)

@@ -515,3 +515,18 @@ def test_flinks_schema_text_reads_with_its_logical_types() -> None:
     value = DATA.decoder(schema)(payload, 0)
     assert value["decimal"] == decimal.Decimal("1234.5")
     assert value["time"] == dt.time(16, 45, 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        base64.b64encode(b"\x0a\x02\xff\xfe").decode(),  # a name that is not UTF-8
+        base64.b64encode(b"\x22\x04\x12\x02\x48\x05").decode(),  # a field in oneof 5 of none
+        base64.b64encode(b"\x22\x03\x0a\x01").decode(),  # truncated
+        "message A { int32 a = 1; } }",
+        'syntax = "proto3"; message A { B b = 1; }',
+    ],
+)
+def test_registered_schemas_that_are_broken_are_data_errors(text: str) -> None:
+    with pytest.raises(DataError):
+        DATA.to_connect_schema(parse_file(text), [0])

@@ -414,7 +414,12 @@ def parse_file(text: str) -> ProtoFile:
         except ValueError:
             raw = b""
         if raw:
-            file = read_descriptor(raw)
+            try:
+                file = read_descriptor(raw)
+            except (UnicodeDecodeError, IndexError, ValueError) as e:
+                raise DataError(
+                    f"the schema is not a serialized FileDescriptorProto: {e}"
+                ) from None
             _index(file)
             _resolve_all(file)
             return file
