@@ -450,6 +450,57 @@ def test_kconnect_reads_confluent_kafkas_protobuf_serializer_records(
     assert base64.b64decode(text)
 
 
+def test_kconnect_reads_a_message_whose_types_come_from_a_referenced_file(
+    converter: Converters, registry_client: SchemaRegistryClient
+) -> None:
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    team = f"team{uuid.uuid4().hex[:6]}"
+    f = descriptor_pb2.FieldDescriptorProto
+    money = descriptor_pb2.FileDescriptorProto(
+        name=f"{team}/money.proto", package=f"{team}.common", syntax="proto3"
+    )
+    amount = money.message_type.add(name="Money")
+    amount.field.add(name="currency", number=1, type=f.TYPE_STRING)
+    amount.field.add(name="cents", number=2, type=f.TYPE_INT64)
+    order = descriptor_pb2.FileDescriptorProto(
+        name=f"{team}/order.proto",
+        package=f"{team}.shop",
+        syntax="proto3",
+        dependency=[money.name],
+    )
+    message = order.message_type.add(name="Order")
+    message.field.add(name="id", number=1, type=f.TYPE_STRING)
+    message.field.add(
+        name="total", number=2, type=f.TYPE_MESSAGE, type_name=f".{team}.common.Money"
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(money)
+    pool.Add(order)
+    order_class = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{team}.shop.Order"))
+    topic = _topic()
+    serializer = ProtobufSerializer(
+        order_class,
+        registry_client,
+        {"use.deprecated.format": False, "auto.register.schemas": True},
+    )
+    value = order_class(id="o-1")
+    value.total.currency = "EUR"
+    value.total.cents = 1250
+    written = serializer(value, SerializationContext(topic, MessageField.VALUE))
+    latest = registry_client.get_latest_version(f"{topic}-value").schema
+    assert [r.name for r in latest.references] == [money.name]  # a real reference
+
+    read = converter().to_connect_data(topic, written)
+
+    assert isinstance(read.value, Struct)
+    assert read.value["id"] == "o-1"
+    total = read.value["total"]
+    assert isinstance(total, Struct)
+    assert total.schema.name == "Money"
+    assert (total["currency"], total["cents"]) == ("EUR", 1250)
+
+
 def test_a_wrapper_message_at_the_root_reads_as_its_primitive(
     converter: Converters, registry_client: SchemaRegistryClient
 ) -> None:

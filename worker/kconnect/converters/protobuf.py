@@ -204,8 +204,12 @@ class ProtobufConverter(RegistryConverter):
     def _file(self, registered: RegisteredSchema) -> ProtoFile:
         file = self._files.get(registered.schema_id)
         if file is None:
+            imported = [
+                self._file(self.registry.schema_of_version(r.subject, r.version))
+                for r in registered.references
+            ]
             try:
-                file = self._data.parse(registered.text)
+                file = self._data.parse(registered.text, imported)
             except DataError as e:
                 raise DataError(f"schema id {registered.schema_id}: {e}") from None
             self._files.put(registered.schema_id, file)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -372,8 +372,8 @@ class ProtobufData:
 
     # --- reading --------------------------------------------------------------------------
 
-    def parse(self, text: str) -> ProtoFile:
-        return parse_file(text)
+    def parse(self, text: str, imported: Sequence[ProtoFile] = ()) -> ProtoFile:
+        return parse_file(text, imported)
 
     def to_connect_schema(
         self, file: ProtoFile, indexes: list[int], version: int | None = None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -339,7 +340,10 @@ def _read_enum(node: object, scope: str) -> ProtoEnum:
     return ProtoEnum(node.name, values, full_name=f"{scope}{node.name}")
 
 
-def _index(file: ProtoFile) -> None:
+def _index(file: ProtoFile, imported: Sequence[ProtoFile] = ()) -> None:
+    for other in imported:
+        file.types.update(other.types)
+
     def add(messages: list[ProtoMessage], enums: list[ProtoEnum]) -> None:
         for e in enums:
             file.types[e.full_name] = e
@@ -401,10 +405,11 @@ def _strict(recognizer: Any) -> None:
     recognizer.addErrorListener(_Raise())
 
 
-def parse_file(text: str) -> ProtoFile:
+def parse_file(text: str, imported: Sequence[ProtoFile] = ()) -> ProtoFile:
     """The model of a registered schema, every field type resolved to a full name: `.proto`
     text, or the base64 of a serialized `FileDescriptorProto` (what confluent-kafka's
-    ProtobufSerializer registers, and what Apicurio 3.0.9 returns for it as registered)."""
+    ProtobufSerializer registers, and what Apicurio 3.0.9 returns for it as registered).
+    `imported` are the files its references name (parsed the same way): their types resolve."""
     from proto_schema_parser import ast  # noqa: PLC0415
     from proto_schema_parser.parser import Parser  # noqa: PLC0415
 
@@ -420,7 +425,7 @@ def parse_file(text: str) -> ProtoFile:
                 raise DataError(
                     f"the schema is not a serialized FileDescriptorProto: {e}"
                 ) from None
-            _index(file)
+            _index(file, imported)
             _resolve_all(file)
             return file
     try:
@@ -443,7 +448,7 @@ def parse_file(text: str) -> ProtoFile:
             file.messages.append(_read_message(element, scope))
         elif isinstance(element, ast.Enum):
             file.enums.append(_read_enum(element, scope))
-    _index(file)
+    _index(file, imported)
     _resolve_all(file)
     return file
 
