@@ -21,7 +21,8 @@ Writing:
   version's file, a `DataError` when it has no such message.
 
 Reading: the writer's schema by id (which must be a PROTOBUF one) is parsed (the text as the
-registry returns it: Confluent's, or Wire's for schemas registered as base64 descriptors); the
+registry returns it: `.proto` text, or the base64 descriptor confluent-kafka's serializer
+registers), with the files its references name (fetched by subject and version); the
 message the record's indexes name becomes the Connect schema, with the version the schema has
 under the record's subject; schema and decoder are cached per (topic, id, indexes).
 
