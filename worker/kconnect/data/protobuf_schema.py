@@ -11,12 +11,16 @@ messages and then nested enums; a nested element's every line indented by two sp
 included; `field_meta` params printed as Confluent prints them (`precision` and `scale` with
 `value` before `key`).
 
-`parse_file` reads registered text (Confluent's, Wire's as Apicurio stores base64 registrations,
-or hand-written) with `proto-schema-parser` into the same model and resolves every field's type
-name to a full name (`resolve`): scalars stay keywords, `map<K, V>` fields become repeated
-`<CamelName>Entry` messages as protoc makes them, proto3 `optional` fields get their synthetic
-oneof index. Unparseable text, editions, `group`s and type names that resolve to nothing are
-`DataError`s naming what was wrong.
+`parse_file` reads a registered schema into the same model: `.proto` text (Confluent's, Wire's,
+hand-written) with `proto-schema-parser`, whose ANTLR error recovery is switched off (a syntax
+error raises instead of reading as an empty file); or the base64 of a serialized
+`FileDescriptorProto` (what confluent-kafka's serializer registers, returned as such by Apicurio
+3.0.9), read by `read_descriptor`. Every field's type name is then resolved to a full name
+(`resolve`), against the file's own types, the files its references name and the well-known
+types: scalars stay keywords, `map<K, V>` fields become repeated `<CamelName>Entry` messages as
+protoc makes them, proto3 `optional` fields get their synthetic oneof index. Unparseable text,
+broken descriptors, editions, `group`s and type names that resolve to nothing are `DataError`s
+naming what was wrong.
 """
 
 from __future__ import annotations
