@@ -348,7 +348,7 @@ def test_schemas_confluent_refuses_and_names_it_scrubs() -> None:
     [
         ("optional.for.nullables", "true"),
         ("wrapper.for.nullables", "true"),
-        ("int.for.enums", "true"),
+        ("int.for.enums", "yes"),
         ("generate.index.for.unions", "false"),
         ("skip.known.types", "false"),
         ("flatten.unions", "true"),
@@ -530,3 +530,17 @@ def test_flinks_schema_text_reads_with_its_logical_types() -> None:
 def test_registered_schemas_that_are_broken_are_data_errors(text: str) -> None:
     with pytest.raises(DataError):
         DATA.to_connect_schema(parse_file(text), [0])
+
+
+def test_int_for_enums_reads_an_enum_as_int32_that_writes_the_same_text_and_bytes() -> None:
+    ints = ProtobufData(ProtobufDataConfig.from_configs({"int.for.enums": "true"}))
+    read = ints.to_connect_schema(parse_file(ORDER_TEXT), [0])
+    status = read.field("status")
+    assert status is not None
+    assert status.schema.type.value == "int32"
+    assert status.schema.parameters is not None
+    assert status.schema.parameters["io.confluent.connect.protobuf.Enum.PAID"] == "1"
+    payload = DATA.encoder(ORDER)(_order())
+    value = ints.decoder(read)(payload, 0)
+    assert value["status"] == 1
+    assert ints.encoder(read)(value) == payload

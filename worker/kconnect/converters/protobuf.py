@@ -53,6 +53,7 @@ from kconnect.converters.schemaregistry import (
 )
 from kconnect.data.protobuf import (
     ENHANCED_PROTOBUF_SCHEMA_SUPPORT_CONFIG,
+    INT_FOR_ENUMS_CONFIG,
     SCRUB_INVALID_NAMES_CONFIG,
     WRAPPER_FOR_RAW_PRIMITIVES_CONFIG,
     ProtobufData,
@@ -91,6 +92,12 @@ class ProtobufConverterConfig(SchemaRegistryConverterConfig):
         False,
         "Whether to scrub invalid names by replacing invalid characters with valid characters",
         "Scrub Invalid Names",
+    )
+    int_for_enums: bool = _flag(
+        INT_FOR_ENUMS_CONFIG,
+        False,
+        "Whether to represent enums as integers",
+        "Int For Enums",
     )
     wrapper_for_raw_primitives: bool = _flag(
         WRAPPER_FOR_RAW_PRIMITIVES_CONFIG,

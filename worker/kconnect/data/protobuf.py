@@ -21,7 +21,7 @@ Type parameter; enums are STRINGs with the Enum parameters; a repeated `*Entry` 
 fields `key` and `value` is a MAP.
 
 Not supported (a `ConfigError` names the key): `optional.for.nullables`, `wrapper.for.nullables`,
-`int.for.enums`, `generalized.sum.type.support`, `flatten.unions`, `generate.struct.for.nulls`,
+`generalized.sum.type.support`, `flatten.unions`, `generate.struct.for.nulls`,
 `ignore.default.for.nullables` set true; `generate.index.for.unions`, `skip.known.types` set
 false. Writing a primitive (non-STRUCT) root is a `DataError`: Confluent registers the whole
 `google/protobuf/wrappers.proto` for it, whose exact text is not verified here. Reading one (a
@@ -67,12 +67,12 @@ from kconnect.errors import ConfigError, DataError
 ENHANCED_PROTOBUF_SCHEMA_SUPPORT_CONFIG: Final = "enhanced.protobuf.schema.support"
 SCRUB_INVALID_NAMES_CONFIG: Final = "scrub.invalid.names"
 WRAPPER_FOR_RAW_PRIMITIVES_CONFIG: Final = "wrapper.for.raw.primitives"
+INT_FOR_ENUMS_CONFIG: Final = "int.for.enums"
 SCHEMAS_CACHE_SIZE_CONFIG: Final = "schemas.cache.config"
 SCHEMAS_CACHE_SIZE_ALIAS: Final = "schemas.cache.size"
 REFUSED_WHEN_TRUE: Final = (
     "optional.for.nullables",
     "wrapper.for.nullables",
-    "int.for.enums",
     "generalized.sum.type.support",
     "flatten.unions",
     "generate.struct.for.nulls",
@@ -129,6 +129,7 @@ class ProtobufDataConfig:
     enhanced_protobuf_schema_support: bool = False
     scrub_invalid_names: bool = False
     wrapper_for_raw_primitives: bool = True
+    int_for_enums: bool = False
     schemas_cache_size: int = 1000
 
     @classmethod
@@ -176,6 +177,7 @@ class ProtobufDataConfig:
             ),
             scrub_invalid_names=_bool(configs, SCRUB_INVALID_NAMES_CONFIG, False),
             wrapper_for_raw_primitives=_bool(configs, WRAPPER_FOR_RAW_PRIMITIVES_CONFIG, True),
+            int_for_enums=_bool(configs, INT_FOR_ENUMS_CONFIG, False),
             schemas_cache_size=cache_size,
         )
 
@@ -509,7 +511,8 @@ class ProtobufData:
                 .field("value", self._field(file, value, seen))
             )
         if isinstance(target, ProtoEnum):
-            builder = SchemaBuilder.string().name(self._name(target.full_name, target.name))
+            builder = SchemaBuilder.int32() if self.config.int_for_enums else SchemaBuilder.string()
+            builder.name(self._name(target.full_name, target.name))
             builder.parameter(codec.ENUM_PARAM, target.name)
             for symbol, number in target.values:
                 builder.parameter(f"{codec.ENUM_PARAM}.{symbol}", str(number))
