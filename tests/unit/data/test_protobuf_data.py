@@ -544,3 +544,76 @@ def test_int_for_enums_reads_an_enum_as_int32_that_writes_the_same_text_and_byte
     value = ints.decoder(read)(payload, 0)
     assert value["status"] == 1
     assert ints.encoder(read)(value) == payload
+
+
+# Confluent's ProtobufConverterTest: the Connect schema its converter reads for TestMessage (every
+# scalar kind, Tags and Type parameters, optional, version 1) and the bytes protobuf-java writes
+# for {test_string: "Hello World", test_int32: 123} with every other field at its zero value.
+TEST_MESSAGE_TEXT = """syntax = "proto3";
+package io.confluent.kafka.serializers.protobuf.test;
+
+message TestMessage {
+  string test_string = 1;
+  bool test_bool = 2;
+  bytes test_bytes = 3;
+  double test_double = 4;
+  float test_float = 5;
+  fixed32 test_fixed32 = 6;
+  fixed64 test_fixed64 = 7;
+  int32 test_int32 = 8;
+  int64 test_int64 = 9;
+  sfixed32 test_sfixed32 = 10;
+  sfixed64 test_sfixed64 = 11;
+  sint32 test_sint32 = 12;
+  sint64 test_sint64 = 13;
+  uint32 test_uint32 = 14;
+  uint64 test_uint64 = 15;
+}
+"""
+_TEST_MESSAGE_FIELDS = [
+    ("test_string", B.string(), None),
+    ("test_bool", B.bool(), None),
+    ("test_bytes", B.bytes(), None),
+    ("test_double", B.float64(), None),
+    ("test_float", B.float32(), None),
+    ("test_fixed32", B.int64(), "fixed32"),
+    ("test_fixed64", B.int64(), "fixed64"),
+    ("test_int32", B.int32(), None),
+    ("test_int64", B.int64(), None),
+    ("test_sfixed32", B.int32(), "sfixed32"),
+    ("test_sfixed64", B.int64(), "sfixed64"),
+    ("test_sint32", B.int32(), "sint32"),
+    ("test_sint64", B.int64(), "sint64"),
+    ("test_uint32", B.int64(), "uint32"),
+    ("test_uint64", B.int64(), "uint64"),
+]
+
+
+def _java_test_message_schema(name: str) -> Schema:
+    builder = B.struct().name(name)
+    for tag, (field, kind, type_) in enumerate(_TEST_MESSAGE_FIELDS, start=1):
+        kind.optional().parameter("io.confluent.connect.protobuf.Tag", str(tag))
+        if type_ is not None:
+            kind.parameter("io.confluent.connect.protobuf.Type", type_)
+        builder.field(field, kind.build())
+    return builder.version(1).build()
+
+
+def test_confluents_converter_test_message_read_and_written() -> None:
+    expected = _java_test_message_schema("TestMessage")
+    read = DATA.to_connect_schema(parse_file(TEST_MESSAGE_TEXT), [0], version=1)
+    assert read == expected
+    hello = bytes.fromhex("0a0b") + b"Hello World" + bytes.fromhex("407b")
+    value = DATA.decoder(read)(hello, 0)
+    zeros = {
+        f: value[f] for f, _, _ in _TEST_MESSAGE_FIELDS if f not in ("test_string", "test_int32")
+    }
+    assert set(zeros.values()) == {0, b""}  # False == 0 == 0.0: Java's zero values
+    assert (value["test_string"], value["test_int32"]) == ("Hello World", 123)
+    # Java's testFromConnectDataForValue[WithNamespace]: the struct with zeros set writes hello.
+    for name in ("TestMessage", "io.confluent.kafka.serializers.protobuf.test.TestMessage"):
+        schema = _java_test_message_schema(name)
+        struct = Struct(schema)
+        for f, _, _ in _TEST_MESSAGE_FIELDS:
+            struct.put(f, value[f])
+        assert DATA.encoder(schema)(struct) == hello
