@@ -617,3 +617,52 @@ def test_confluents_converter_test_message_read_and_written() -> None:
         for f, _, _ in _TEST_MESSAGE_FIELDS:
             struct.put(f, value[f])
         assert DATA.encoder(schema)(struct) == hello
+
+
+def test_confluents_converter_test_complex_round_trip() -> None:
+    """Confluent's `testComplex`: an unnamed struct with Tags, written and read back, reads as
+    `ConnectDefault1` (version 1) with the map named `connect_default2`."""
+
+    def tagged(b: B, tag: int) -> Schema:
+        return b.optional().parameter("io.confluent.connect.protobuf.Tag", str(tag)).build()
+
+    def fields(builder: B) -> B:
+        return (
+            builder.field("int32", tagged(B.int32(), 1))
+            .field("int64", tagged(B.int64(), 2))
+            .field("float32", tagged(B.float32(), 3))
+            .field("float64", tagged(B.float64(), 4))
+            .field("boolean", tagged(B.bool(), 5))
+            .field("string", tagged(B.string(), 6))
+            .field("bytes", tagged(B.bytes(), 7))
+            .field("array", tagged(B.array(Schema.OPTIONAL_STRING), 8))
+            .field(
+                "map",
+                tagged(
+                    B.map(tagged(B.string(), 1), tagged(B.int32(), 2)).name("connect_default2"), 9
+                ),
+            )
+        )
+
+    schema = fields(B.struct()).build()
+    values = {
+        "int32": 12,
+        "int64": 12,
+        "float32": 12.199999809265137,
+        "float64": 12.2,
+        "boolean": True,
+        "string": "foo",
+        "bytes": b"foo",
+        "array": ["a", "b", "c"],
+        "map": {"field": 1},
+    }
+    original = Struct(schema)
+    for name, value in values.items():
+        original.put(name, value)
+    text, name = DATA.from_connect_schema(schema)
+    read = DATA.to_connect_schema(parse_file(text), [0], version=1)
+
+    assert name == "ConnectDefault1"
+    assert read == fields(B.struct().name("ConnectDefault1").version(1)).build()
+    back = DATA.decoder(read)(DATA.encoder(schema)(original), 0)
+    assert {n: back[n] for n in values} == values
