@@ -296,7 +296,7 @@ def test_nulls_and_bad_records_name_what_was_wrong(
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("optional.for.nullables", "true"), ("generate.index.for.unions", "false")],
+    [("wrapper.for.nullables", "true"), ("generate.index.for.unions", "false")],
 )
 def test_unsupported_options_are_refused_naming_the_key(
     key: str, value: str, settings: dict[str, str]

@@ -346,7 +346,7 @@ def test_schemas_confluent_refuses_and_names_it_scrubs() -> None:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("optional.for.nullables", "true"),
+        ("optional.for.nullables", "sometimes"),
         ("wrapper.for.nullables", "true"),
         ("int.for.enums", "yes"),
         ("generate.index.for.unions", "false"),
@@ -666,3 +666,50 @@ def test_confluents_converter_test_complex_round_trip() -> None:
     assert read == fields(B.struct().name("ConnectDefault1").version(1)).build()
     back = DATA.decoder(read)(DATA.encoder(schema)(original), 0)
     assert {n: back[n] for n in values} == values
+
+
+def test_confluents_converter_test_complex_optional_round_trip() -> None:
+    """Confluent's `testComplexOptional` (`optional.for.nullables=true`): optional fields are
+    proto3 `optional`, so a null reads back as null and a zero as zero; required ones stay
+    required; the map's key and value (required) too."""
+    tag = "io.confluent.connect.protobuf.Tag"
+    kinds = [B.int32, B.int64, B.float32, B.float64, B.bool, B.string, B.bytes]
+    names = ["int32", "int64", "float32", "float64", "boolean", "string", "bytes"]
+
+    def fields(builder: B) -> B:
+        number = 1
+        for suffix, optional in (("_null", True), ("_opt", True), ("", False)):
+            for name, kind in zip(names, kinds, strict=True):
+                b = kind().parameter(tag, str(number))
+                builder.field(name + suffix, (b.optional() if optional else b).build())
+                number += 1
+        builder.field(
+            "array", B.array(Schema.OPTIONAL_STRING).optional().parameter(tag, "22").build()
+        )
+        entry = B.map(B.string().parameter(tag, "1").build(), B.int32().parameter(tag, "2").build())
+        return builder.field(
+            "map", entry.name("connect_default2").optional().parameter(tag, "23").build()
+        )
+
+    schema = fields(B.struct()).build()
+    zeros: list[object] = [0, 0, 0.0, 0.0, False, "", b""]
+    full: list[object] = [12, 12, 12.199999809265137, 12.2, True, "foo", b"foo"]
+    values: dict[str, object] = {}
+    for name, zero, value in zip(names, zeros, full, strict=True):
+        values |= {name + "_null": None, name + "_opt": zero, name: value}
+    values |= {"array": ["a", "b", "c"], "map": {"field": 1}}
+    original = Struct(schema)
+    for name, value in values.items():
+        original.put(name, value)
+    data = ProtobufData(ProtobufDataConfig.from_configs({"optional.for.nullables": "true"}))
+
+    text, _ = data.from_connect_schema(schema)
+    read = data.to_connect_schema(parse_file(text), [0], version=1)
+    back = data.decoder(read)(data.encoder(schema)(original), 0)
+
+    assert "  optional int32 int32_null = 1;\n" in text
+    assert "  int32 int32 = 15;\n" in text
+    assert "    string key = 1;\n" in text
+    assert read == fields(B.struct().name("ConnectDefault1").version(1)).build()
+    assert {n: back[n] for n in values} == values
+    assert type(back["float64_opt"]) is float

@@ -54,6 +54,8 @@ from kconnect.converters.schemaregistry import (
 from kconnect.data.protobuf import (
     ENHANCED_PROTOBUF_SCHEMA_SUPPORT_CONFIG,
     INT_FOR_ENUMS_CONFIG,
+    OPTIONAL_FOR_NULLABLES_CONFIG,
+    OPTIONAL_FOR_PROTO2_CONFIG,
     SCRUB_INVALID_NAMES_CONFIG,
     WRAPPER_FOR_RAW_PRIMITIVES_CONFIG,
     ProtobufData,
@@ -98,6 +100,18 @@ class ProtobufConverterConfig(SchemaRegistryConverterConfig):
         False,
         "Whether to represent enums as integers",
         "Int For Enums",
+    )
+    optional_for_nullables: bool = _flag(
+        OPTIONAL_FOR_NULLABLES_CONFIG,
+        False,
+        "Whether nullable fields should be specified with an optional label",
+        "Optional For Nullables",
+    )
+    optional_for_proto2: bool = _flag(
+        OPTIONAL_FOR_PROTO2_CONFIG,
+        True,
+        "Whether proto2 optionals are supported",
+        "Optional For Proto2",
     )
     wrapper_for_raw_primitives: bool = _flag(
         WRAPPER_FOR_RAW_PRIMITIVES_CONFIG,

@@ -20,7 +20,10 @@ each optional and carrying its number in the Tag parameter and its non-default s
 Type parameter; enums are STRINGs with the Enum parameters; a repeated `*Entry` message with
 fields `key` and `value` is a MAP.
 
-Not supported (a `ConfigError` names the key): `optional.for.nullables`, `wrapper.for.nullables`,
+With `optional.for.nullables`, optional fields are proto3 `optional` (written with presence, a
+zero written and a null not) and only such fields read as optional.
+
+Not supported (a `ConfigError` names the key): `wrapper.for.nullables`,
 `generalized.sum.type.support`, `flatten.unions`, `generate.struct.for.nulls`,
 `ignore.default.for.nullables` set true; `generate.index.for.unions`, `skip.known.types` set
 false. Writing a primitive (non-STRUCT) root is a `DataError`: Confluent registers the whole
@@ -42,6 +45,7 @@ from kconnect.data.logical import Date, Decimal, Time, Timestamp
 from kconnect.data.protobuf_schema import (
     DATE_TYPE,
     DECIMAL_TYPE,
+    KNOWN_TYPES,
     TIME_TYPE,
     TIMESTAMP_TYPE,
     WRAPPERS,
@@ -71,7 +75,6 @@ INT_FOR_ENUMS_CONFIG: Final = "int.for.enums"
 SCHEMAS_CACHE_SIZE_CONFIG: Final = "schemas.cache.config"
 SCHEMAS_CACHE_SIZE_ALIAS: Final = "schemas.cache.size"
 REFUSED_WHEN_TRUE: Final = (
-    "optional.for.nullables",
     "wrapper.for.nullables",
     "generalized.sum.type.support",
     "flatten.unions",
@@ -80,8 +83,8 @@ REFUSED_WHEN_TRUE: Final = (
     "reference.lookup.only",
 )
 REFUSED_WHEN_FALSE: Final = ("generate.index.for.unions", "skip.known.types")
-ACCEPTED_TRUE_OR_FALSE: Final = ("optional.for.proto2",)
-"""Read and checked; without `optional.for.nullables` it changes nothing."""
+OPTIONAL_FOR_NULLABLES_CONFIG: Final = "optional.for.nullables"
+OPTIONAL_FOR_PROTO2_CONFIG: Final = "optional.for.proto2"
 
 _IMPORTS: Final = {
     DECIMAL_NAME: ("confluent/type/decimal.proto", DECIMAL_TYPE),
@@ -130,6 +133,8 @@ class ProtobufDataConfig:
     scrub_invalid_names: bool = False
     wrapper_for_raw_primitives: bool = True
     int_for_enums: bool = False
+    optional_for_nullables: bool = False
+    optional_for_proto2: bool = True
     schemas_cache_size: int = 1000
 
     @classmethod
@@ -149,8 +154,6 @@ class ProtobufDataConfig:
                     f"invalid value {configs.get(key)!r} for key '{key}': expected true "
                     f"(kconnect's ProtobufConverter does not support {key}=false)"
                 )
-        for key in ACCEPTED_TRUE_OR_FALSE:
-            _bool(configs, key, True)
         strategy = configs.get("reference.subject.name.strategy")
         if strategy is not None and str(strategy).rsplit(".", 1)[-1] != (
             "DefaultReferenceSubjectNameStrategy"
@@ -178,6 +181,8 @@ class ProtobufDataConfig:
             scrub_invalid_names=_bool(configs, SCRUB_INVALID_NAMES_CONFIG, False),
             wrapper_for_raw_primitives=_bool(configs, WRAPPER_FOR_RAW_PRIMITIVES_CONFIG, True),
             int_for_enums=_bool(configs, INT_FOR_ENUMS_CONFIG, False),
+            optional_for_nullables=_bool(configs, OPTIONAL_FOR_NULLABLES_CONFIG, False),
+            optional_for_proto2=_bool(configs, OPTIONAL_FOR_PROTO2_CONFIG, True),
             schemas_cache_size=cache_size,
         )
 
@@ -213,6 +218,8 @@ class _Nested:
 @dataclass
 class _FromConnect:
     scrub: bool
+    optional_label: bool = False
+    """`optional.for.nullables`: an optional field that is not repeated is proto3 `optional`."""
     counter: int = 0
     imports: list[str] = field(default_factory=list)
     shapes: dict[int, dict[str, Schema]] = field(default_factory=dict)
@@ -260,9 +267,11 @@ class _FromConnect:
             type_, params = self.type_of(parent, name, element)
             return ProtoField(name, number, type_, "repeated", params)
         type_, params = self.type_of(parent, name, schema)
-        return ProtoField(
-            name, number, type_, "repeated" if schema.type is Type.MAP else "", params
-        )
+        if schema.type is Type.MAP:
+            label = "repeated"
+        else:
+            label = "optional" if self.optional_label and schema.optional else ""
+        return ProtoField(name, number, type_, label, params)
 
     def add_import(self, path: str) -> None:
         if path not in self.imports:
@@ -361,7 +370,7 @@ class ProtobufData:
                 "writes STRUCT values only (Confluent registers google/protobuf/wrappers.proto "
                 "for a primitive, which is not implemented)"
             )
-        build = _FromConnect(self.config.scrub_invalid_names)
+        build = _FromConnect(self.config.scrub_invalid_names, self.config.optional_for_nullables)
         package, _, short = (schema.name or "").rpartition(".")
         name = build.valid(short, "name") if short else build.type_name(schema)
         root = build.message(schema, name)
@@ -370,7 +379,7 @@ class ProtobufData:
         return print_file(file), full_name
 
     def encoder(self, schema: Schema) -> codec.Encoder:
-        return codec.encoder(schema)
+        return codec.encoder(schema, presence=self.config.optional_for_nullables)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -398,10 +407,11 @@ class ProtobufData:
     def decoder(self, schema: Schema) -> codec.Decoder:
         """The payload decoder of a schema `to_connect_schema` gave (a primitive is the
         `value` field of its wrapper message)."""
+        presence = self.config.optional_for_nullables
         if schema.type is Type.STRUCT:
-            return codec.decoder(schema)
+            return codec.decoder(schema, presence)
         tagged = SchemaBuilder.of(schema).parameter(codec.TAG_PARAM, "1").build()
-        wrapper = codec.decoder(SchemaBuilder.struct().field("value", tagged).build())
+        wrapper = codec.decoder(SchemaBuilder.struct().field("value", tagged).build(), presence)
 
         def unwrap(buf: bytes | memoryview, pos: int) -> object:
             return wrapper(buf, pos)["value"]
@@ -459,12 +469,20 @@ class ProtobufData:
                 .optional()
                 .build()
             )
-        return (
-            self._single(file, f, target, seen)
-            .parameter(codec.TAG_PARAM, str(f.number))
-            .optional()
-            .build()
-        )
+        builder = self._single(file, f, target, seen).parameter(codec.TAG_PARAM, str(f.number))
+        if self._nullable(file, f, target, in_oneof):
+            builder.optional()
+        return builder.build()
+
+    def _nullable(self, file: ProtoFile, f: ProtoField, target: object, in_oneof: bool) -> bool:
+        """Whether a (not repeated) field reads as optional: always, as Confluent reads it,
+        but with `optional.for.nullables` only fields with presence (proto3 `optional`, proto2
+        `optional` with `optional.for.proto2`), messages, enums and oneof members."""
+        if not self.config.optional_for_nullables or in_oneof:
+            return True
+        if f.label == "optional":
+            return file.syntax != "proto2" or self.config.optional_for_proto2
+        return f.type in KNOWN_TYPES or isinstance(target, ProtoMessage | ProtoEnum)
 
     def _map_name(self, entry: ProtoMessage) -> str:
         short = _map_field_name(entry.name)

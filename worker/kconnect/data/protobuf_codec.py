@@ -291,7 +291,7 @@ def _decimal_body(v: decimal.Decimal) -> bytes:
     return out
 
 
-def _message_encoder(schema: Schema, path: str) -> Encoder | None:
+def _message_encoder(schema: Schema, path: str, presence: bool = False) -> Encoder | None:
     """The body encoder of a message-typed value, None for a scalar schema."""
     name = schema.name
     if name == DECIMAL_NAME:
@@ -328,18 +328,21 @@ def _message_encoder(schema: Schema, path: str) -> Encoder | None:
 
         return timestamp
     if schema.type is Type.STRUCT:
-        return _struct_encoder(schema, path)
+        return _struct_encoder(schema, path, presence)
     return None
 
 
-def _value_encoder(schema: Schema, number: int, path: str, in_list: bool = False) -> Encoder:
+def _value_encoder(
+    schema: Schema, number: int, path: str, in_list: bool = False, presence: bool = False
+) -> Encoder:
     """Encoder of one field (key and value) holding a non-null value of `schema`."""
-    message = _message_encoder(schema, path)
+    message = _message_encoder(schema, path, presence)
     if message is not None:
         key = _key(number, _LEN)
         return lambda v: key + _length_delimited(message(v))
     if schema.type is Type.MAP:
         raise AssertionError("maps are encoded by _field_encoder")
+    always = in_list or (presence and schema.optional)  # a zero is written where present
     symbols = enum_symbols(schema) if schema.type in (Type.STRING, Type.INT32) else None
     if symbols is not None:
         key = _key(number, _VARINT)
@@ -351,13 +354,13 @@ def _value_encoder(schema: Schema, number: int, path: str, in_list: bool = False
                 n = symbols.get(v)
                 if n is None:
                     raise DataError(f"{path}: {v!r} is not a symbol of the enum")
-            return b"" if n == 0 and not in_list else key + _varint(n)
+            return b"" if n == 0 and not always else key + _varint(n)
 
         return enum
     kind = scalar_kind(schema)
     wire, enc = _scalar_encoder(kind)
     key = _key(number, wire)
-    if in_list:
+    if always:
         return lambda v: key + enc(v)
     fast = _fast_scalar(kind, key)
     if fast is not None:
@@ -399,7 +402,7 @@ def _is_negative_zero(v: float) -> bool:
     return str(v)[0] == "-"
 
 
-def _field_encoder(schema: Schema, number: int, path: str) -> Encoder:
+def _field_encoder(schema: Schema, number: int, path: str, presence: bool = False) -> Encoder:
     """Encoder of a (non-union) field's non-null value: bytes of all its records."""
     if schema.type is Type.ARRAY:
         element = schema.value_schema
@@ -407,10 +410,10 @@ def _field_encoder(schema: Schema, number: int, path: str) -> Encoder:
         if element.type is Type.ARRAY:
             raise DataError(f"{path}: Confluent's ProtobufData refuses an array of arrays")
         if element.type is Type.MAP:
-            return _field_encoder(element, number, path)
+            return _field_encoder(element, number, path, presence)
         packed = (
             element.type not in (Type.STRING, Type.BYTES, Type.STRUCT, Type.MAP)
-            and _message_encoder(element, path) is None
+            and _message_encoder(element, path, presence) is None
         )
         if packed:
             symbols = enum_symbols(element)
@@ -432,7 +435,7 @@ def _field_encoder(schema: Schema, number: int, path: str) -> Encoder:
                 return key + _length_delimited(b"".join(enc(x) for x in v))
 
             return packed_list
-        one = _value_encoder(element, number, path + "[]", in_list=True)
+        one = _value_encoder(element, number, path + "[]", in_list=True, presence=presence)
 
         def listed(v: Any) -> bytes:
             out = []
@@ -447,8 +450,8 @@ def _field_encoder(schema: Schema, number: int, path: str) -> Encoder:
         key_schema, value_schema = schema.key_schema, schema.value_schema
         assert key_schema is not None
         assert value_schema is not None
-        key_enc = _field_encoder(key_schema, 1, path + ".key")
-        value_enc = _field_encoder(value_schema, 2, path + ".value")
+        key_enc = _field_encoder(key_schema, 1, path + ".key", presence)
+        value_enc = _field_encoder(value_schema, 2, path + ".value", presence)
         tag = _key(number, _LEN)
 
         def entries(v: Any) -> bytes:
@@ -459,10 +462,10 @@ def _field_encoder(schema: Schema, number: int, path: str) -> Encoder:
             return b"".join(out)
 
         return entries
-    return _value_encoder(schema, number, path)
+    return _value_encoder(schema, number, path, presence=presence)
 
 
-def _struct_encoder(schema: Schema, path: str) -> Encoder:
+def _struct_encoder(schema: Schema, path: str, presence: bool = False) -> Encoder:
     parts: list[tuple[int, int, Callable[[Any], bytes]]] = []  # (number, index, encoder)
     for index, number in numbered_fields(schema):
         f = schema.fields[index]
@@ -473,7 +476,10 @@ def _struct_encoder(schema: Schema, path: str) -> Encoder:
                 (
                     i,
                     _field_encoder(
-                        f.schema.fields[i].schema, n, f"{where}.{f.schema.fields[i].name}"
+                        f.schema.fields[i].schema,
+                        n,
+                        f"{where}.{f.schema.fields[i].name}",
+                        presence,
                     ),
                 )
                 for i, n in members
@@ -495,9 +501,9 @@ def _struct_encoder(schema: Schema, path: str) -> Encoder:
             first = min((n for _, n in members), default=0)
             parts.append((first, index, union))
         else:
-            parts.append((number, index, _field_encoder(f.schema, number, where)))
+            parts.append((number, index, _field_encoder(f.schema, number, where, presence)))
     parts.sort(key=lambda p: p[0])
-    return _generated_encoder(schema, path, [(n, i, enc) for n, i, enc in parts])
+    return _generated_encoder(schema, path, [(n, i, enc) for n, i, enc in parts], presence)
 
 
 def _inline_kind(schema: Schema) -> str | None:
@@ -517,7 +523,9 @@ def _inline_kind(schema: Schema) -> str | None:
     return None
 
 
-def _generated_encoder(schema: Schema, path: str, parts: list[tuple[int, int, Encoder]]) -> Encoder:
+def _generated_encoder(
+    schema: Schema, path: str, parts: list[tuple[int, int, Encoder]], presence: bool
+) -> Encoder:
     """A struct's encoder as generated source: the fields in number order, the common scalars
     written in line, the rest through their encoders. The source holds no names from the
     schema (fields are reached by index), so no schema text is ever evaluated."""
@@ -539,7 +547,8 @@ def _generated_encoder(schema: Schema, path: str, parts: list[tuple[int, int, En
     ]
     for slot, (number, index, enc) in enumerate(parts):
         field_schema = schema.fields[index].schema
-        kind = None if is_union(field_schema) else _inline_kind(field_schema)
+        present = presence and field_schema.optional  # zeros written too: not in line
+        kind = None if is_union(field_schema) or present else _inline_kind(field_schema)
         keys.append(_key(number, _VARINT if kind in ("int", "bool") else _LEN))
         encoders.append(enc)
         value = f"v{index}"
@@ -588,11 +597,13 @@ def _generated_encoder(schema: Schema, path: str, parts: list[tuple[int, int, En
     return encode
 
 
-def encoder(schema: Schema) -> Encoder:
-    """The payload encoder of a STRUCT schema's non-null values."""
+def encoder(schema: Schema, presence: bool = False) -> Encoder:
+    """The payload encoder of a STRUCT schema's non-null values; with `presence` (Confluent's
+    `optional.for.nullables`) an optional field's zero value is written, as proto3 `optional`
+    fields are."""
     if schema.type is not Type.STRUCT:
         raise DataError(f"a {schema.type.value} schema is not a Protobuf message")
-    return _struct_encoder(schema, "")
+    return _struct_encoder(schema, "", presence)
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -724,8 +735,9 @@ def _scalar_reader(
     return _LEN, length
 
 
-def _zero(schema: Schema) -> object:
-    """What an absent field reads as (Confluent: the proto3 default)."""
+def _zero(schema: Schema, presence: bool = False) -> object:
+    """What an absent field reads as (Confluent: the proto3 default; with `presence`, null for
+    an optional scalar, a proto3 `optional` field)."""
     if schema.type in (Type.ARRAY,):
         return []
     if schema.type is Type.MAP:
@@ -738,6 +750,8 @@ def _zero(schema: Schema) -> object:
     ):
         return None
     symbols = enum_symbols(schema)
+    if presence and schema.optional and symbols is None:
+        return None
     if symbols is not None and schema.type is Type.STRING:
         return next((s for s, n in symbols.items() if n == 0), next(iter(symbols), ""))
     return {
@@ -753,13 +767,13 @@ def _zero(schema: Schema) -> object:
     }[schema.type]
 
 
-def _message_decoder(schema: Schema, path: str) -> Decoder | None:
+def _message_decoder(schema: Schema, path: str, presence: bool = False) -> Decoder | None:
     """Decoder of a message body (buf, pos, end packed as buf[:end] view) for message types."""
     name = schema.name
     if name in (DECIMAL_NAME, DATE_NAME, TIME_NAME, TIMESTAMP_NAME):
         return _logical_decoder(schema)
     if schema.type is Type.STRUCT:
-        return _struct_decoder(schema, path)
+        return _struct_decoder(schema, path, presence)
     return None
 
 
@@ -815,10 +829,10 @@ def _logical_decoder(schema: Schema) -> Decoder:
 
 
 def _element_reader(
-    schema: Schema, path: str
+    schema: Schema, path: str, presence: bool = False
 ) -> tuple[int, Callable[[bytes | memoryview, int], tuple[object, int]]]:
     """(wire type, read one value at pos -> (value, next pos)) for a non-repeated value."""
-    message = _message_decoder(schema, path)
+    message = _message_decoder(schema, path, presence)
     if message is not None:
 
         def read(buf: bytes | memoryview, pos: int) -> tuple[object, int]:
@@ -831,7 +845,7 @@ def _element_reader(
     return _scalar_reader(schema, scalar_kind(schema))
 
 
-def _struct_decoder(schema: Schema, path: str) -> Decoder:
+def _struct_decoder(schema: Schema, path: str, presence: bool = False) -> Decoder:
     # number -> (field index, kind, reader); kinds: 0 single, 1 list, 2 map, 3 union member
     table: dict[int, tuple[int, int, int, Callable[..., tuple[Any, int]], Any]] = {}
     zeros: list[object] = []
@@ -839,24 +853,24 @@ def _struct_decoder(schema: Schema, path: str) -> Decoder:
         f = schema.fields[index]
         where = f"{path}.{f.name}" if path else f.name
         fs = f.schema
-        zeros.append(None if number is None else _zero(fs))
+        zeros.append(None if number is None else _zero(fs, presence))
         if number is None:
             for i, n in union_members(fs, where):
                 member = fs.fields[i].schema
-                wire, read = _element_reader(member, f"{where}.{fs.fields[i].name}")
+                wire, read = _element_reader(member, f"{where}.{fs.fields[i].name}", presence)
                 table[n] = (index, 3, wire, read, (fs, i))
         elif fs.type is Type.ARRAY:
             element = fs.value_schema
             assert element is not None
             if element.type is Type.MAP:
-                table[number] = (index, 2, _LEN, _entry_reader(element, where), None)
+                table[number] = (index, 2, _LEN, _entry_reader(element, where, presence), None)
             else:
-                wire, read = _element_reader(element, where + "[]")
+                wire, read = _element_reader(element, where + "[]", presence)
                 table[number] = (index, 1, wire, read, None)
         elif fs.type is Type.MAP:
-            table[number] = (index, 2, _LEN, _entry_reader(fs, where), None)
+            table[number] = (index, 2, _LEN, _entry_reader(fs, where, presence), None)
         else:
-            wire, read = _element_reader(fs, where)
+            wire, read = _element_reader(fs, where, presence)
             table[number] = (index, 0, wire, read, None)
 
     # Single (not repeated, not union) fields by their whole key: one lookup per field read.
@@ -928,15 +942,15 @@ def _struct_decoder(schema: Schema, path: str) -> Decoder:
 
 
 def _entry_reader(
-    schema: Schema, path: str
+    schema: Schema, path: str, presence: bool = False
 ) -> Callable[[bytes | memoryview, int], tuple[object, int]]:
     key_schema, value_schema = schema.key_schema, schema.value_schema
     assert key_schema is not None
     assert value_schema is not None
-    key_read = _element_reader(key_schema, path + ".key")
-    value_read = _element_reader(value_schema, path + ".value")
-    value_message = _message_decoder(value_schema, path + ".value")
-    key_message = _message_decoder(key_schema, path + ".key")
+    key_read = _element_reader(key_schema, path + ".key", presence)
+    value_read = _element_reader(value_schema, path + ".value", presence)
+    value_message = _message_decoder(value_schema, path + ".value", presence)
+    key_message = _message_decoder(key_schema, path + ".key", presence)
 
     def read(buf: bytes | memoryview, pos: int) -> tuple[object, int]:
         n, pos = _read_varint(buf, pos)
@@ -957,9 +971,13 @@ def _entry_reader(
             else:
                 p = _skip(view, p, wire, stop)
         if k is _MISSING:
-            k = key_message(b"", 0) if key_message is not None else _zero(key_schema)
+            k = key_message(b"", 0) if key_message is not None else _zero(key_schema, presence)
         if v is _MISSING:
-            v = value_message(b"", 0) if value_message is not None else _zero(value_schema)
+            v = (
+                value_message(b"", 0)
+                if value_message is not None
+                else _zero(value_schema, presence)
+            )
         return (k, v), stop
 
     return read
@@ -968,11 +986,12 @@ def _entry_reader(
 _MISSING: Final = object()
 
 
-def decoder(schema: Schema) -> Decoder:
-    """`decode(buf, pos)`: the Struct of the message that fills `buf` from `pos`."""
+def decoder(schema: Schema, presence: bool = False) -> Decoder:
+    """`decode(buf, pos)`: the Struct of the message that fills `buf` from `pos`; with
+    `presence` (`optional.for.nullables`) an absent optional scalar reads as null."""
     if schema.type is not Type.STRUCT:
         raise DataError(f"a {schema.type.value} schema is not a Protobuf message")
-    inner = _struct_decoder(schema, "")
+    inner = _struct_decoder(schema, "", presence)
 
     def decode(buf: bytes | memoryview, pos: int) -> object:
         if isinstance(buf, memoryview):  # indexing bytes is cheaper than a view

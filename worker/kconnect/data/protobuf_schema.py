@@ -535,7 +535,7 @@ def _descriptor_enum(raw: bytes, scope: str) -> ProtoEnum:
     return enum
 
 
-def _descriptor_message(raw: bytes, scope: str) -> ProtoMessage:
+def _descriptor_message(raw: bytes, scope: str, proto3: bool) -> ProtoMessage:
     records = _records(raw)
     name = next((_text(v) for n, v in records if n == 1), "")
     message = ProtoMessage(name, full_name=scope + name)
@@ -559,7 +559,7 @@ def _descriptor_message(raw: bytes, scope: str) -> ProtoMessage:
                 type_name,
                 _LABELS.get(int(fields.get(4, 1)), ""),
             )
-            if f.label == "optional" and not fields.get(17):
+            if proto3 and f.label == "optional" and not fields.get(17):
                 f.label = ""  # proto3 implicit presence (proto2 keeps "optional")
             oneof = fields.get(9)
             if isinstance(oneof, int):
@@ -572,7 +572,7 @@ def _descriptor_message(raw: bytes, scope: str) -> ProtoMessage:
                     continue
             message.fields.append(f)
         elif number == 3:
-            message.messages.append(_descriptor_message(value, inner))
+            message.messages.append(_descriptor_message(value, inner, proto3))
         elif number == 4:
             message.enums.append(_descriptor_enum(value, inner))
     message.oneofs = [real[i] for i in sorted(real)]
@@ -595,7 +595,7 @@ def read_descriptor(raw: bytes) -> ProtoFile:
         if number == 3:
             file.imports.append(_text(value))
         elif number == 4:
-            file.messages.append(_descriptor_message(value, scope))
+            file.messages.append(_descriptor_message(value, scope, file.syntax == "proto3"))
         elif number == 5:
             file.enums.append(_descriptor_enum(value, scope))
     return file
