@@ -48,6 +48,7 @@ JAVA_ALIASES: dict[str, str] = {
     "org.apache.kafka.connect.json.JsonConverter": "JsonConverter",
     "io.confluent.connect.json.JsonSchemaConverter": "JsonSchemaConverter",
     "io.confluent.connect.avro.AvroConverter": "AvroConverter",
+    "io.confluent.connect.protobuf.ProtobufConverter": "ProtobufConverter",
     "org.apache.kafka.connect.storage.StringConverter": "StringConverter",
     "org.apache.kafka.connect.converters.ByteArrayConverter": "ByteArrayConverter",
     "org.apache.kafka.connect.storage.SimpleHeaderConverter": "SimpleHeaderConverter",

@@ -13,6 +13,8 @@ A converter builds on four things, all importable from this package:
     `normalize.schemas`;
   - `schema_for(schema_id) -> RegisteredSchema` (`.schema_id`, `.text`, `.schema_type`,
     `.references`): the writer's schema when reading;
+  - `schema_of_version(subject, version) -> RegisteredSchema`: a reference's target (a
+    Protobuf import registered under its own subject);
   - `version_of(subject, registered) -> int | None`: its version under the subject (None when
     the subject does not hold it), which Confluent's converters give the Connect schema read
     when the schema names no `connect.version`;

@@ -142,6 +142,9 @@ class SchemaRegistry:
         )
         self._schemas: LruCache[int, RegisteredSchema] = LruCache(settings.cache_size)
         self._versions: LruCache[tuple[str, int], int] = LruCache(settings.cache_size)
+        self._referenced: LruCache[tuple[str, int], RegisteredSchema] = LruCache(
+            settings.cache_size
+        )
         self._client = self._make_client(client_factory)
 
     # -- the interface
@@ -189,6 +192,19 @@ class SchemaRegistry:
             tuple(SchemaReference(r.name, r.subject, r.version) for r in (found.references or ())),
         )
         self._schemas.put(schema_id, registered)
+        return registered
+
+    def schema_of_version(self, subject: str, version: int) -> RegisteredSchema:
+        """The schema registered as `version` of `subject` (a reference's target); cached by
+        its id once known."""
+        key = (subject, version)
+        cached = self._referenced.get(key)
+        if cached is not None:
+            return cached
+        with self._errors(f"reading version {version}", subject):
+            found = self._client.get_version(subject, version)
+        registered = self.schema_for(int(found.schema_id))
+        self._referenced.put(key, registered)
         return registered
 
     def version_of(self, subject: str, registered: RegisteredSchema) -> int | None:
