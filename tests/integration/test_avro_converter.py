@@ -12,7 +12,6 @@ runs DataGen's `customers` (every shape the mapping treats specially) through a 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -37,7 +36,7 @@ from tests.integration.test_java_reference_converters import (
     RICH_REGISTERED,
     RICH_SCHEMA,
 )
-from tests.support.workers import Standalone, read_lines, wait_until
+from tests.support.workers import Standalone, datagen_customers_to_file
 
 CONVERTER = "io.confluent.connect.avro.AvroConverter"
 
@@ -369,32 +368,7 @@ def test_datagen_customers_through_a_worker_and_back(
         "value.converter.basic.auth.credentials.source": "USER_INFO",
         "value.converter.basic.auth.user.info": f"{user}:{password}",
     }
-    out = standalone.cwd / "customers.txt"
-    total = 300
-    source = {
-        "name": "customers",
-        "connector.class": "DataGen",
-        "schema": "customers",
-        "topic": topic,
-        "max.records": str(total),
-        **props,
-    }
-    sink = {
-        "name": "files",
-        "connector.class": "FileStreamSink",
-        "topics": topic,
-        "file": str(out),
-        "consumer.override.auto.offset.reset": "earliest",
-        **props,
-    }
-    w = standalone.start([source, sink])
-
-    def seqs() -> list[int]:
-        return sorted(int(m[1]) for line in read_lines(out) if (m := re.search(r"seq=(\d+)", line)))
-
-    wait_until("every customer written to the file", lambda: len(seqs()) >= total)
-    assert seqs() == list(range(total))
-    assert w.terminate() == 0
+    datagen_customers_to_file(standalone, topic, props)
     assert registry_client.get_versions(f"{topic}-value") == [1]
     text = registry_client.get_latest_version(f"{topic}-value").schema.schema_str
     assert text is not None

@@ -27,7 +27,7 @@ from kconnect.data.schema import Schema, SchemaAndValue, Struct
 from kconnect.data.schema import SchemaBuilder as B
 from kconnect.errors import ConfigError, ConnectError, DataError
 from kconnect_devenv import registry
-from tests.support.workers import Standalone, read_lines, wait_until
+from tests.support.workers import Standalone, datagen_customers_to_file
 from tests.unit.data.test_protobuf_data import KSQL_SCHEMA, KSQL_TEXT, ORDER, ORDER_TEXT, _order
 
 CONVERTER = "io.confluent.connect.protobuf.ProtobufConverter"
@@ -542,32 +542,7 @@ def test_datagen_customers_through_a_worker_and_back(
         "value.converter.basic.auth.credentials.source": "USER_INFO",
         "value.converter.basic.auth.user.info": f"{user}:{password}",
     }
-    out = standalone.cwd / "customers.txt"
-    total = 300
-    source = {
-        "name": "customers",
-        "connector.class": "DataGen",
-        "schema": "customers",
-        "topic": topic,
-        "max.records": str(total),
-        **props,
-    }
-    sink = {
-        "name": "files",
-        "connector.class": "FileStreamSink",
-        "topics": topic,
-        "file": str(out),
-        "consumer.override.auto.offset.reset": "earliest",
-        **props,
-    }
-    w = standalone.start([source, sink])
-
-    def seqs() -> list[int]:
-        return sorted(int(m[1]) for line in read_lines(out) if (m := re.search(r"seq=(\d+)", line)))
-
-    wait_until("every customer written to the file", lambda: len(seqs()) >= total)
-    assert seqs() == list(range(total))
-    assert w.terminate() == 0
+    datagen_customers_to_file(standalone, topic, props)
     assert registry_client.get_versions(f"{topic}-value") == [1]
     latest = registry_client.get_latest_version(f"{topic}-value").schema
     assert latest.schema_type == "PROTOBUF"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -225,3 +226,36 @@ def read_lines(path: Path) -> list[str]:
         return path.read_text().splitlines()
     except FileNotFoundError:
         return []
+
+
+def datagen_customers_to_file(
+    standalone: Standalone, topic: str, converter_props: Mapping[str, str], total: int = 300
+) -> None:
+    """DataGen's `customers` records through one standalone worker, from a source connector to a
+    FileStreamSink, both with `converter_props` (a Schema Registry converter's keys): every `seq`
+    reaches the file exactly once, and the worker stops cleanly."""
+    out = standalone.cwd / "customers.txt"
+    source = {
+        "name": "customers",
+        "connector.class": "DataGen",
+        "schema": "customers",
+        "topic": topic,
+        "max.records": str(total),
+        **converter_props,
+    }
+    sink = {
+        "name": "files",
+        "connector.class": "FileStreamSink",
+        "topics": topic,
+        "file": str(out),
+        "consumer.override.auto.offset.reset": "earliest",
+        **converter_props,
+    }
+    w = standalone.start([source, sink])
+
+    def seqs() -> list[int]:
+        return sorted(int(m[1]) for line in read_lines(out) if (m := re.search(r"seq=(\d+)", line)))
+
+    wait_until("every customer written to the file", lambda: len(seqs()) >= total)
+    assert seqs() == list(range(total))
+    assert w.terminate() == 0
