@@ -36,6 +36,7 @@ from tests.integration.test_java_reference_converters import (
     RICH_REGISTERED,
     RICH_SCHEMA,
 )
+from tests.support.registry_converters import RegistryConverters, registry_settings
 from tests.support.workers import Standalone, datagen_customers_to_file
 
 CONVERTER = "io.confluent.connect.avro.AvroConverter"
@@ -45,48 +46,23 @@ def _topic() -> str:
     return f"avro-{uuid.uuid4().hex[:8]}"
 
 
+Converters = RegistryConverters[AvroConverter]
+
+
 @pytest.fixture
 def settings(
     schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
 ) -> dict[str, str]:
-    """The converter keys of the session's registry, as a connector would write them."""
-    return {
-        "schema.registry.url": schema_registry.url,
-        "basic.auth.credentials.source": "USER_INFO",
-        "basic.auth.user.info": ":".join(schema_registry_credentials),
-    }
-
-
-class Converters:
-    """Configures AvroConverters on `settings`; each is closed at the test's end."""
-
-    def __init__(self, settings: dict[str, str]) -> None:
-        self.settings = settings
-        self.made: list[AvroConverter] = []
-
-    def __call__(
-        self,
-        settings: dict[str, str] | None = None,
-        is_key: bool = False,
-        extra: dict[str, str] | None = None,
-    ) -> AvroConverter:
-        converter = AvroConverter()
-        kind = "key" if is_key else "value"
-        converter.configure(
-            {**(settings or self.settings), "converter.type": kind, **(extra or {})}, is_key
-        )
-        self.made.append(converter)
-        return converter
+    return registry_settings(schema_registry, schema_registry_credentials)
 
 
 @pytest.fixture
 def converter(settings: dict[str, str]) -> Iterator[Converters]:
-    made = Converters(settings)
+    made = Converters(AvroConverter, settings)
     try:
         yield made
     finally:
-        for c in made.made:
-            c.close()
+        made.close()
 
 
 def _envelopes() -> JsonConverter:
@@ -244,7 +220,7 @@ def test_each_subject_name_strategy(
 ) -> None:
     topic = _topic()
     data = _connect({"schema": RICH_SCHEMA, "payload": RICH_PAYLOAD})
-    conv = converter(extra={"value.subject.name.strategy": strategy})
+    conv = converter({"value.subject.name.strategy": strategy})
 
     written = conv.from_connect_data(topic, data.schema, data.value)
 
@@ -291,7 +267,7 @@ def test_refused_credentials_name_the_subject_and_never_the_password(
     data = _connect({"schema": RICH_SCHEMA, "payload": RICH_PAYLOAD})
 
     with pytest.raises(ConnectError) as refused:
-        converter(wrong).from_connect_data(topic, data.schema, data.value)
+        converter(settings=wrong).from_connect_data(topic, data.schema, data.value)
 
     message = str(refused.value)
     assert "authentication failed" in message
@@ -316,7 +292,7 @@ def test_use_latest_version_writes_in_the_subjects_latest_schema(
     registered_id = registry_client.register_schema(
         subject, RegistrySchema(json.dumps(latest), "AVRO")
     )
-    conv = converter(extra={"auto.register.schemas": "false", "use.latest.version": "true"})
+    conv = converter({"auto.register.schemas": "false", "use.latest.version": "true"})
     data = _connect(
         {
             "schema": {

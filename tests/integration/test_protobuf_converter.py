@@ -27,6 +27,7 @@ from kconnect.data.schema import Schema, SchemaAndValue, Struct
 from kconnect.data.schema import SchemaBuilder as B
 from kconnect.errors import ConfigError, ConnectError, DataError
 from kconnect_devenv import registry
+from tests.support.registry_converters import RegistryConverters, registry_settings
 from tests.support.workers import Standalone, datagen_customers_to_file
 from tests.unit.data.test_protobuf_data import KSQL_SCHEMA, KSQL_TEXT, ORDER, ORDER_TEXT, _order
 
@@ -37,39 +38,23 @@ def _topic() -> str:
     return f"proto-{uuid.uuid4().hex[:8]}"
 
 
+Converters = RegistryConverters[ProtobufConverter]
+
+
 @pytest.fixture
 def settings(
     schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
 ) -> dict[str, str]:
-    return {
-        "schema.registry.url": schema_registry.url,
-        "basic.auth.credentials.source": "USER_INFO",
-        "basic.auth.user.info": ":".join(schema_registry_credentials),
-    }
-
-
-class Converters:
-    """Configures ProtobufConverters on `settings`; each is closed at the test's end."""
-
-    def __init__(self, settings: dict[str, str]) -> None:
-        self.settings = settings
-        self.made: list[ProtobufConverter] = []
-
-    def __call__(self, extra: dict[str, str] | None = None) -> ProtobufConverter:
-        converter = ProtobufConverter()
-        converter.configure({**self.settings, "converter.type": "value", **(extra or {})}, False)
-        self.made.append(converter)
-        return converter
+    return registry_settings(schema_registry, schema_registry_credentials)
 
 
 @pytest.fixture
 def converter(settings: dict[str, str]) -> Iterator[Converters]:
-    made = Converters(settings)
+    made = Converters(ProtobufConverter, settings)
     try:
         yield made
     finally:
-        for c in made.made:
-            c.close()
+        made.close()
 
 
 def test_registers_confluents_text_and_reads_its_records_back(
