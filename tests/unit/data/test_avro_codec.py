@@ -439,3 +439,127 @@ def test_native_malformed_fields_fail_as_the_python_does(
     outcome = _outcome(native, body)
     assert outcome[0] == "error", outcome
     assert outcome == _outcome(python, body)
+
+
+@pytest.fixture
+def both_encoders(monkeypatch: pytest.MonkeyPatch) -> Callable[[Schema], tuple[Any, Any]]:
+    """(native encoder, Python encoder) of a Connect schema's values."""
+    if avro_codec.NATIVE is None:
+        pytest.skip("the native module is not built (KCONNECT_NATIVE=off)")
+    native = avro_codec.NATIVE
+
+    def make(schema: Schema) -> tuple[Any, Any]:
+        encoders = []
+        for module in (native, None):
+            monkeypatch.setattr(avro_codec, "NATIVE", module)
+            encoders.append(AvroData().encoder(schema))
+        monkeypatch.setattr(avro_codec, "NATIVE", native)
+        return encoders[0], encoders[1]
+
+    return make
+
+
+def _written(encode: Callable[[object], bytes], value: object) -> tuple[str, object]:
+    try:
+        return "bytes", encode(value)
+    except DataError as e:
+        return "error", str(e)
+
+
+_odd_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**65), max_value=2**65)
+    | st.floats()
+    | st.text(max_size=4)
+    | st.sampled_from(["\ud800", "a\udfffb"])  # lone surrogates: not valid UTF-8
+    | st.binary(max_size=3)
+    | st.datetimes(timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=-3))]))
+    | st.datetimes()
+    | st.decimals(allow_nan=False, places=2)
+)
+
+
+# `both_encoders` is a factory that leaves nothing behind between examples.
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(schemas, min_size=1, max_size=6), st.data())
+def test_native_records_are_written_as_the_python_writes_them(
+    both_encoders: Callable[[Schema], tuple[Any, Any]],
+    fields: list[Schema],
+    data: st.DataObject,
+) -> None:
+    builder = SchemaBuilder.struct()
+    for i, field in enumerate(fields):
+        builder.field(f"f{i}", field)
+    schema = builder.build()
+    try:
+        native, python = both_encoders(schema)
+    except DataError as e:
+        assume("Can't redefine" not in str(e))
+        raise
+    value = data.draw(values_for(schema))
+    assert isinstance(value, Struct)
+    assert native(value) == python(value)
+    # Each field in turn given a value of any kind: the same bytes, or the same error.
+    for i in range(len(fields)):
+        odd = Struct._trusted(schema, list(value._values))
+        odd._values[i] = data.draw(_odd_values)
+        assert _written(native, odd) == _written(python, odd)
+    # A struct of the same shape but another schema object, and not a struct at all.
+    same_shape = Struct._trusted(SchemaBuilder.of(schema).build(), list(value._values))
+    assert _written(native, same_shape) == _written(python, same_shape)
+    assert _written(native, {"f0": 1}) == _written(python, {"f0": 1})
+
+
+_UTC_MOMENTS = [
+    dt.datetime(y, m, d, h, mi, s, us, tzinfo=dt.UTC)
+    for (y, m, d, h, mi, s) in [
+        (1, 1, 1, 0, 0, 0),
+        (1969, 12, 31, 23, 59, 59),
+        (1970, 1, 1, 0, 0, 0),
+        (2000, 2, 29, 12, 30, 1),
+        (2023, 11, 12, 2, 15, 40),
+        (9999, 12, 31, 23, 59, 59),
+    ]
+    for us in (0, 1, 499, 500, 999, 999_999)
+]
+_FAST_CASES: dict[str, tuple[Schema, list[object]]] = {
+    "int8": (Schema.INT8, [0, -128, 127, -129, 128, True, 1.0, None, "1"]),
+    "int16": (Schema.INT16, [-(2**15), 2**15 - 1, 2**15, -(2**15) - 1]),
+    "int32": (Schema.OPTIONAL_INT32, [0, -1, 2**31 - 1, -(2**31), 2**31, None, False]),
+    "int64": (Schema.INT64, [2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 2**80, 8191, -8193]),
+    "string": (Schema.STRING, ["", "é", "a" * 9000, "\ud800", "x\udfff", b"x", None, 5]),
+    "optional string": (Schema.OPTIONAL_STRING, ["", "ü", "\ud800", None, 1.5]),
+    "double": (Schema.FLOAT64, [0.0, -0.0, float("nan"), float("inf"), 1e308, 1, None, "x"]),
+    "optional double": (Schema.OPTIONAL_FLOAT64, [2.5, None, True]),
+    "boolean": (Schema.BOOLEAN, [True, False, 1, 0, None]),
+    "optional boolean": (Schema.OPTIONAL_BOOLEAN, [True, False, None, 1]),
+    "timestamp": (
+        Timestamp.builder().build(),
+        [
+            *_UTC_MOMENTS,
+            dt.datetime(2023, 1, 1, 0, 0, 0, 500),  # naive
+            dt.datetime(2023, 1, 1, 0, 0, 0, 500, tzinfo=dt.timezone(dt.timedelta(hours=-3))),
+            dt.date(2023, 1, 1),
+            None,
+            1_700_000_000_000,
+        ],
+    ),
+    "optional timestamp": (Timestamp.builder().optional().build(), [*_UTC_MOMENTS[:6], None]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FAST_CASES))
+def test_native_fast_fields_are_written_as_the_python_writes_them(
+    both_encoders: Callable[[Schema], tuple[Any, Any]], case: str
+) -> None:
+    field, values = _FAST_CASES[case]
+    schema = SchemaBuilder.struct().field("before", Schema.STRING).field("f", field).build()
+    native, python = both_encoders(schema)
+    for value in values:
+        record = Struct._trusted(schema, ["b", value])
+        assert _written(native, record) == _written(python, record), value

@@ -30,18 +30,39 @@
  * not of the shape above is a TypeError. The data is an immutable bytes object, held while it is
  * read, so a READER cannot change what the C reads.
  *
- * Built for CPython 3.11 to 3.13 (hatch_build.py); elsewhere the Python reader is used.
+ * `write_record(program, value)` is the other way: the body of a Struct, as the generated Python
+ * encoder of avro_codec writes it. Its program is `(struct_type, schema, fallback, ops)`; a value
+ * that is not exactly a `struct_type` with exactly `schema` is handed to `fallback(value)`, the
+ * Python encoder (which accepts a struct of the same shape or raises). Each op is
+ * `(code, prefix, low, high, field)`: the fast cases below are written by the C, `prefix` (the
+ * union branch of an optional field, or b"") first; any other value of the field (None, another
+ * type, an int out of `low..high`, a str that is not valid UTF-8) is `field(value)`, the Python
+ * encoder of that field, which writes it or raises the error naming the field:
+ *
+ *   LONG       an exact int within low..high, as a zig-zag varint;
+ *   STRING     an exact str, as its length and UTF-8 bytes;
+ *   DOUBLE     an exact float, 8 bytes little-endian;
+ *   BOOLEAN    True or False (required fields only, no prefix), one byte;
+ *   TIMESTAMP  an exact datetime whose tzinfo is datetime.UTC, as its epoch milliseconds
+ *              (floored), a zig-zag varint;
+ *   FIELD      always `field(value)`.
+ *
+ * Built for CPython 3.11 to 3.13 (hatch_build.py); elsewhere the Python reader and encoder are
+ * used.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <datetime.h>
 #include <stdint.h>
+#include <string.h>
 
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
 #error "kconnect.data._avroc is written for CPython 3.11 to 3.13"
 #endif
 
 enum { LONG, STRING, OPT_STRING, DOUBLE, FLOAT, BOOLEAN, TIMESTAMP, READER, N_OPS };
+/* The write codes that are not read codes. */
+enum { FIELD = N_OPS, N_WRITE_OPS };
 
 /* datetime's range in epoch milliseconds: 0001-01-01T00:00:00 to 9999-12-31T23:59:59.999. */
 #define MIN_MILLIS (-62135596800000LL)
@@ -339,7 +360,258 @@ read_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* --- writing ------------------------------------------------------------------------------ */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Buffer;
+
+static int
+buffer_reserve(Buffer *buf, Py_ssize_t more)
+{
+    if (buf->cap - buf->len >= more)
+        return 0;
+    Py_ssize_t cap = buf->cap ? buf->cap : 64;
+    while (cap - buf->len < more) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *data = PyMem_Realloc(buf->data, (size_t)cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    buf->data = data;
+    buf->cap = cap;
+    return 0;
+}
+
+static int
+buffer_write(Buffer *buf, const char *bytes, Py_ssize_t n)
+{
+    if (buffer_reserve(buf, n) < 0)
+        return -1;
+    memcpy(buf->data + buf->len, bytes, (size_t)n);
+    buf->len += n;
+    return 0;
+}
+
+static int
+write_long(Buffer *buf, int64_t n)
+{
+    uint64_t z = ((uint64_t)n << 1) ^ (uint64_t)(n >> 63);
+    char bytes[10];
+    Py_ssize_t k = 0;
+    while (z >= 0x80) {
+        bytes[k++] = (char)((z & 0x7F) | 0x80);
+        z >>= 7;
+    }
+    bytes[k++] = (char)z;
+    return buffer_write(buf, bytes, k);
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t
+days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* `field(value)`, which must return bytes, appended. */
+static int
+write_by_field(Buffer *buf, PyObject *field, PyObject *value)
+{
+    PyObject *bytes = PyObject_CallOneArg(field, value);
+    if (bytes == NULL)
+        return -1;
+    if (!PyBytes_Check(bytes)) {
+        PyErr_Format(PyExc_TypeError, "a field encoder must return bytes, not %.200s",
+                     Py_TYPE(bytes)->tp_name);
+        Py_DECREF(bytes);
+        return -1;
+    }
+    int rc = buffer_write(buf, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+    Py_DECREF(bytes);
+    return rc;
+}
+
+/* 1 if the fast case wrote `value`, 0 if it is not one (nothing written), -1 on error. */
+static int
+write_fast(Buffer *buf, long code, PyObject *prefix, PyObject *low, PyObject *high,
+           PyObject *value)
+{
+    switch (code) {
+    case LONG: {
+        if (!PyLong_CheckExact(value))
+            return 0;
+        int overflow = 0;
+        long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (n == -1 && PyErr_Occurred())
+            return -1;
+        long long lo = PyLong_AsLongLong(low), hi = PyLong_AsLongLong(high);
+        if ((lo == -1 || hi == -1) && PyErr_Occurred())
+            return -1;
+        if (overflow != 0 || n < lo || n > hi)
+            return 0;
+        if (buffer_write(buf, PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)) < 0)
+            return -1;
+        return write_long(buf, n) < 0 ? -1 : 1;
+    }
+    case STRING: {
+        if (!PyUnicode_CheckExact(value))
+            return 0;
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(value, &size);
+        if (utf8 == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+                return -1;
+            PyErr_Clear(); /* a lone surrogate: the field's encoder says what is wrong */
+            return 0;
+        }
+        if (buffer_write(buf, PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)) < 0
+            || write_long(buf, (int64_t)size) < 0 || buffer_write(buf, utf8, size) < 0)
+            return -1;
+        return 1;
+    }
+    case DOUBLE: {
+        if (!PyFloat_CheckExact(value))
+            return 0;
+        char bytes[8];
+        if (PyFloat_Pack8(PyFloat_AS_DOUBLE(value), bytes, 1) < 0)
+            return -1;
+        if (buffer_write(buf, PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)) < 0
+            || buffer_write(buf, bytes, 8) < 0)
+            return -1;
+        return 1;
+    }
+    case BOOLEAN:
+        if (value != Py_True && value != Py_False)
+            return 0;
+        return buffer_write(buf, value == Py_True ? "\x01" : "\x00", 1) < 0 ? -1 : 1;
+    case TIMESTAMP: {
+        if (!PyDateTime_CheckExact(value)
+            || PyDateTime_DATE_GET_TZINFO(value) != PyDateTime_TimeZone_UTC)
+            return 0;
+        int64_t days = days_from_civil(PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value),
+                                       PyDateTime_GET_DAY(value));
+        int64_t seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(value) * 3600
+                          + PyDateTime_DATE_GET_MINUTE(value) * 60
+                          + PyDateTime_DATE_GET_SECOND(value);
+        int64_t ms = seconds * 1000 + PyDateTime_DATE_GET_MICROSECOND(value) / 1000;
+        if (buffer_write(buf, PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)) < 0)
+            return -1;
+        return write_long(buf, ms) < 0 ? -1 : 1;
+    }
+    }
+    return 0; /* FIELD */
+}
+
+static int
+write_values(Buffer *buf, PyObject *ops, PyObject *values)
+{
+    /* The list's length is read again at each step: a field encoder may run any code. */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ops); i++) {
+        if (i >= PyList_GET_SIZE(values)) {
+            PyErr_SetString(PyExc_TypeError, "a Struct's values do not match its schema's fields");
+            return -1;
+        }
+        PyObject *op = PyTuple_GET_ITEM(ops, i);
+        if (!PyTuple_CheckExact(op) || PyTuple_GET_SIZE(op) != 5
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(op, 0))
+            || !PyBytes_CheckExact(PyTuple_GET_ITEM(op, 1))
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(op, 2))
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(op, 3))
+            || !PyCallable_Check(PyTuple_GET_ITEM(op, 4))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "a write program's op is (code, prefix, low, high, field)");
+            return -1;
+        }
+        long code = PyLong_AsLong(PyTuple_GET_ITEM(op, 0));
+        if (code == -1 && PyErr_Occurred())
+            return -1;
+        PyObject *value = PyList_GET_ITEM(values, i);
+        Py_INCREF(value);
+        int written = write_fast(buf, code, PyTuple_GET_ITEM(op, 1), PyTuple_GET_ITEM(op, 2),
+                                 PyTuple_GET_ITEM(op, 3), value);
+        if (written == 0)
+            written = write_by_field(buf, PyTuple_GET_ITEM(op, 4), value) < 0 ? -1 : 1;
+        Py_DECREF(value);
+        if (written < 0)
+            return -1;
+    }
+    if (PyList_GET_SIZE(values) != PyTuple_GET_SIZE(ops)) {
+        PyErr_SetString(PyExc_TypeError, "a Struct's values do not match its schema's fields");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(write_record_doc,
+"write_record(program, value, /) -> bytes\n\n"
+"The Avro body of the Struct `value`, written as `program` says; see the module's doc.");
+
+static PyObject *
+write_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "write_record() takes 2 positional arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    PyObject *program = args[0], *value = args[1];
+    if (!PyTuple_CheckExact(program) || PyTuple_GET_SIZE(program) != 4
+        || !PyType_Check(PyTuple_GET_ITEM(program, 0))
+        || !PyCallable_Check(PyTuple_GET_ITEM(program, 2))
+        || !PyTuple_CheckExact(PyTuple_GET_ITEM(program, 3))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "a write program is (struct type, schema, fallback, ops)");
+        return NULL;
+    }
+    PyObject *fallback = PyTuple_GET_ITEM(program, 2);
+    if (!Py_IS_TYPE(value, (PyTypeObject *)PyTuple_GET_ITEM(program, 0)))
+        return PyObject_CallOneArg(fallback, value);
+    PyObject *schema = PyObject_GetAttr(value, str_schema);
+    if (schema == NULL)
+        return NULL;
+    int same = schema == PyTuple_GET_ITEM(program, 1);
+    Py_DECREF(schema);
+    if (!same)
+        return PyObject_CallOneArg(fallback, value);
+    PyObject *values = PyObject_GetAttr(value, str_values);
+    if (values == NULL)
+        return NULL;
+    if (!PyList_CheckExact(values)) {
+        Py_DECREF(values);
+        return PyObject_CallOneArg(fallback, value);
+    }
+    if (Py_EnterRecursiveCall(" while writing an Avro record")) {
+        Py_DECREF(values);
+        return NULL;
+    }
+    Py_INCREF(program); /* alive while a field encoder runs Python code */
+    Buffer buf = {NULL, 0, 0};
+    PyObject *result = NULL;
+    if (write_values(&buf, PyTuple_GET_ITEM(program, 3), values) == 0)
+        result = PyBytes_FromStringAndSize(buf.data ? buf.data : "", buf.len);
+    PyMem_Free(buf.data);
+    Py_DECREF(program);
+    Py_DECREF(values);
+    Py_LeaveRecursiveCall();
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"write_record", (PyCFunction)(void (*)(void))write_record, METH_FASTCALL, write_record_doc},
     {"read_record", (PyCFunction)(void (*)(void))read_record, METH_FASTCALL, read_record_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -372,7 +644,7 @@ PyInit__avroc(void)
         int code;
     } codes[] = {{"LONG", LONG},       {"STRING", STRING},       {"OPT_STRING", OPT_STRING},
                  {"DOUBLE", DOUBLE},   {"FLOAT", FLOAT},         {"BOOLEAN", BOOLEAN},
-                 {"TIMESTAMP", TIMESTAMP}, {"READER", READER}};
+                 {"TIMESTAMP", TIMESTAMP}, {"READER", READER},     {"FIELD", FIELD}};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         if (PyModule_AddIntConstant(module, codes[i].name, codes[i].code) < 0) {
             Py_DECREF(module);

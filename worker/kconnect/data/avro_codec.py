@@ -20,10 +20,10 @@ Failures: a value that does not fit raises `DataError` naming the field path and
 type; truncated or malformed bytes raise `DataError` saying so. No name from a schema enters
 generated source: fields are reached by index.
 
-Records are read by the native module `kconnect.data._avroc` when it is built (hatch_build.py):
-each record's reader is then a program of field codes for its C loop, with this module's readers
-for the kinds it does not read itself; the generated Python is the specification it follows,
-and the reader without it.
+Records are read and written by the native module `kconnect.data._avroc` when it is built
+(hatch_build.py): each record's reader and encoder is then a program of field codes for its C
+loop, with this module's readers and encoders for the kinds and values it does not handle itself;
+the generated Python is the specification it follows, and the codec without it.
 """
 
 from __future__ import annotations
@@ -70,8 +70,11 @@ class _Native(Protocol):
     BOOLEAN: int
     TIMESTAMP: int
     READER: int
+    FIELD: int
 
     def read_record(self, program: tuple[object, ...], data: bytes, pos: int, /) -> Any: ...
+
+    def write_record(self, program: tuple[object, ...], value: object, /) -> bytes: ...
 
 
 def _load_native() -> _Native | None:
@@ -583,7 +586,47 @@ def _compile_struct(schema: Schema, node: AvroNode, opts: EncodeOptions) -> Enco
     exec(compile("\n".join(try_lines), "<avro struct encoder>", "exec"), namespace)  # noqa: S102
     enc = namespace["enc_struct"]
     assert callable(enc)
+    if NATIVE is not None:
+        return _native_struct_encoder(NATIVE, schema, node, enc, full)
     return enc
+
+
+def _native_struct_encoder(
+    native: _Native,
+    schema: Schema,
+    node: AvroNode,
+    python: Encoder,
+    full: Callable[[int, object], bytes],
+) -> Encoder:
+    """The struct encoder as a program for the native module: the fields the generated Python
+    writes inline, written by the C in the same cases; every other value through `full`, and
+    a struct that is not exactly a Struct of `schema` through the Python encoder."""
+    ops: list[tuple[int, bytes, int, int, Callable[[object], bytes]]] = []
+    for i, (f, af) in enumerate(zip(schema.fields, node.fields, strict=True)):
+        fs = f.schema
+        kind = fs.type if fs.name not in _LOGICAL else fs.name
+        prefix = b""
+        inner_node = af.type
+        if fs.optional and not _is_union_struct(fs):
+            _, prefix, inner_node = _null_index(af.type)
+        field = functools.partial(full, i)
+        lo, hi = 0, 0
+        if kind is Type.STRING and inner_node.type == "string":
+            code = native.STRING
+        elif kind in INT_RANGES and inner_node.type in ("int", "long"):
+            assert isinstance(kind, Type)
+            code = native.LONG
+            lo, hi = INT_RANGES[kind]
+        elif kind is Type.FLOAT64:
+            code = native.DOUBLE
+        elif kind is Type.BOOLEAN and not prefix:
+            code = native.BOOLEAN
+        elif kind == TIMESTAMP_NAME:
+            code = native.TIMESTAMP
+        else:
+            code = native.FIELD
+        ops.append((code, prefix, lo, hi, field))
+    return functools.partial(native.write_record, (Struct, schema, python, tuple(ops)))
 
 
 def _checked_struct(
