@@ -606,6 +606,25 @@ def encoder(schema: Schema, presence: bool = False) -> Encoder:
     return _struct_encoder(schema, "", presence)
 
 
+def wrapper_encoder(schema: Schema) -> Encoder:
+    """The payload encoder of a primitive root's non-null values: its well-known wrapper message
+    (`google.protobuf.StringValue`, ...) whose field 1 holds the value, of the wrapper's kind
+    (`int32` for INT8/16/32, `int64`, `float`, `double`, `bool`, `string`, `bytes`; the Type
+    and Enum parameters do not apply); a zero value is not written (proto3), so `""`, `0` and
+    `false` are an empty payload, while -0.0 is written (protobuf-java compares the bits)."""
+    if not schema.type.is_primitive:
+        raise DataError(f"a {schema.type.value} schema has no wrapper message")
+    plain = Schema(schema.type)
+    check = plain.checker
+    field = _value_encoder(plain, 1, "the value")
+
+    def encode(v: Any) -> bytes:
+        check(v, "")
+        return field(v)
+
+    return encode
+
+
 # --- decoding ---------------------------------------------------------------------------------
 
 
