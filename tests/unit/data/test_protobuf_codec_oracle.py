@@ -264,6 +264,14 @@ def test_upb_reads_and_rewrites_kconnects_primitive_roots(data: st.DataObject) -
     expected = _as_read(B.of(schema).optional().build(), value)
     both_nan = isinstance(value, float) and math.isnan(value) and math.isnan(back)
     assert both_nan or _same(back, expected), (back, value)
+    # Unknown fields around it are skipped; noise decodes or fails with a DataError.
+    assert _same(read(b"\x10\x05" + ours + b"\x1a\x01x", 0), back) or both_nan
+    from kconnect.errors import DataError
+
+    noise = data.draw(st.binary(max_size=24))
+    for payload in (noise, ours + noise, ours[: len(ours) // 2]):
+        with contextlib.suppress(DataError):
+            read(payload, 0)
 
 
 def test_the_wrappers_text_has_the_messages_and_options_of_upbs_wrappers_descriptor() -> None:

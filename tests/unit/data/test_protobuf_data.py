@@ -811,6 +811,17 @@ def test_a_named_primitive_root_with_protobuf_parameters_is_still_the_plain_wrap
     assert message_indexes("com.acme.Order") == [0]
 
 
+def test_a_wrapper_payload_that_is_not_one_is_a_data_error() -> None:
+    read = DATA.decoder(DATA.to_connect_schema(parse_file(WRAPPERS_TEXT), [7]))
+    assert read(bytes.fromhex("0a026b31 0a026b32"), 0) == "k2"  # the last one wins
+    with pytest.raises(DataError, match=r"field value \(number 1\) has wire type 0, not 2"):
+        read(b"\x08\x01", 0)
+    with pytest.raises(DataError, match="ends inside"):
+        read(b"\x0a\x05ab", 0)
+    with pytest.raises(DataError, match="not UTF-8"):
+        read(b"\x0a\x01\xff", 0)
+
+
 def test_a_primitive_value_that_does_not_fit_is_a_data_error() -> None:
     with pytest.raises(DataError, match="int8"):
         DATA.encoder(Schema.INT8)(200)

@@ -452,16 +452,9 @@ class ProtobufData:
     def decoder(self, schema: Schema) -> codec.Decoder:
         """The payload decoder of a schema `to_connect_schema` gave (a primitive is the
         `value` field of its wrapper message)."""
-        presence = self.config.optional_for_nullables
         if schema.type is Type.STRUCT:
-            return codec.decoder(schema, presence)
-        tagged = SchemaBuilder.of(schema).parameter(codec.TAG_PARAM, "1").build()
-        wrapper = codec.decoder(SchemaBuilder.struct().field("value", tagged).build(), presence)
-
-        def unwrap(buf: bytes | memoryview, pos: int) -> object:
-            return wrapper(buf, pos)["value"]
-
-        return unwrap
+            return codec.decoder(schema, self.config.optional_for_nullables)
+        return codec.wrapper_decoder(schema)
 
     def _name(self, full_name: str, short: str) -> str:
         return full_name if self.config.enhanced_protobuf_schema_support else short

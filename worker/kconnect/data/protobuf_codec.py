@@ -786,6 +786,35 @@ def _zero(schema: Schema, presence: bool = False) -> object:
     }[schema.type]
 
 
+def wrapper_decoder(schema: Schema) -> Decoder:
+    """The payload decoder of a wrapper message at the root (`google.protobuf.StringValue`,
+    ...) read as its primitive `schema` (field 1 of the schema's scalar kind; the last one wins,
+    other fields are skipped, an absent one reads as the kind's zero)."""
+    if not schema.type.is_primitive:
+        raise DataError(f"a {schema.type.value} schema is not a wrapper message's value")
+    wire, read = _scalar_reader(schema, scalar_kind(schema))
+    key = (1 << 3) | wire
+    zero = _zero(schema)
+
+    def decode(buf: bytes | memoryview, pos: int) -> object:
+        value = zero
+        end = len(buf)
+        while pos < end:
+            tag, pos = _read_varint(buf, pos)
+            if tag == key:
+                value, pos = read(buf, pos)
+                continue
+            number, found = tag >> 3, tag & 7
+            if number == 1:
+                raise DataError(f"field value (number 1) has wire type {found}, not {wire}")
+            if number == 0:
+                raise DataError("the payload has a field number 0, which protobuf does not allow")
+            pos = _skip(buf, pos, found, end)
+        return value
+
+    return decode
+
+
 def _message_decoder(schema: Schema, path: str, presence: bool = False) -> Decoder | None:
     """Decoder of a message body (buf, pos, end packed as buf[:end] view) for message types."""
     name = schema.name
