@@ -38,6 +38,28 @@ def _topic() -> str:
     return f"proto-{uuid.uuid4().hex[:8]}"
 
 
+def _serializer(message_class: Any, registry_client: SchemaRegistryClient) -> ProtobufSerializer:
+    """confluent-kafka's ProtobufSerializer for `message_class`, registering its schema."""
+    return ProtobufSerializer(
+        message_class,
+        registry_client,
+        {"use.deprecated.format": False, "auto.register.schemas": True},
+    )
+
+
+def _registry_props(
+    sides: tuple[str, ...], registry_url: str, credentials: tuple[str, str]
+) -> dict[str, str]:
+    """A worker's ProtobufConverter keys for `key`/`value`, with the registry's credentials."""
+    props: dict[str, str] = {}
+    for side in sides:
+        props[f"{side}.converter"] = CONVERTER
+        props[f"{side}.converter.schema.registry.url"] = registry_url
+        props[f"{side}.converter.basic.auth.credentials.source"] = "USER_INFO"
+        props[f"{side}.converter.basic.auth.user.info"] = ":".join(credentials)
+    return props
+
+
 @pytest.fixture
 def settings(
     schema_registry: registry.Registry, schema_registry_credentials: tuple[str, str]
@@ -423,11 +445,7 @@ def test_kconnect_reads_confluent_kafkas_protobuf_serializer_records(
     message.attrs["x"] = 7
     message.inner.name = "n"
     message.at.FromMilliseconds(1_700_000_000_123)
-    serializer = ProtobufSerializer(
-        order_class,
-        registry_client,
-        {"use.deprecated.format": False, "auto.register.schemas": True},
-    )
+    serializer = _serializer(order_class, registry_client)
     written = serializer(message, SerializationContext(topic, MessageField.VALUE))
 
     read = converter().to_connect_data(topic, written)
@@ -480,11 +498,7 @@ def test_kconnect_reads_a_message_whose_types_come_from_a_referenced_file(
     pool.Add(order)
     order_class = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{team}.shop.Order"))
     topic = _topic()
-    serializer = ProtobufSerializer(
-        order_class,
-        registry_client,
-        {"use.deprecated.format": False, "auto.register.schemas": True},
-    )
+    serializer = _serializer(order_class, registry_client)
     value = order_class(id="o-1")
     value.total.currency = "EUR"
     value.total.cents = 1250
@@ -508,11 +522,7 @@ def test_a_wrapper_message_at_the_root_reads_as_its_primitive(
     from google.protobuf import wrappers_pb2
 
     topic = _topic()
-    serializer = ProtobufSerializer(
-        wrappers_pb2.StringValue,
-        registry_client,
-        {"use.deprecated.format": False, "auto.register.schemas": True},
-    )
+    serializer = _serializer(wrappers_pb2.StringValue, registry_client)
     context = SerializationContext(topic, MessageField.VALUE)
     written = serializer(wrappers_pb2.StringValue(value="k1"), context)
     assert written[5:7] == b"\x02\x0e"  # the index list [7]: StringValue in wrappers.proto
@@ -643,11 +653,7 @@ def test_a_primitive_with_use_latest_version_takes_the_wrappers_index_in_the_lat
 
     topic = _topic()
     # The subject's latest version: wrappers.proto as confluent-kafka registers it (base64).
-    serializer = ProtobufSerializer(
-        wrappers_pb2.Int64Value,
-        registry_client,
-        {"use.deprecated.format": False, "auto.register.schemas": True},
-    )
+    serializer = _serializer(wrappers_pb2.Int64Value, registry_client)
     theirs = serializer(
         wrappers_pb2.Int64Value(value=5), SerializationContext(topic, MessageField.KEY)
     )
@@ -695,11 +701,7 @@ def test_kconnect_reads_confluent_kafkas_wrapper_records(
 
     topic = _topic()
     message_class = getattr(wrappers_pb2, wrapper)
-    serializer = ProtobufSerializer(
-        message_class,
-        registry_client,
-        {"use.deprecated.format": False, "auto.register.schemas": True},
-    )
+    serializer = _serializer(message_class, registry_client)
     written = serializer(
         message_class(value=value), SerializationContext(topic, MessageField.VALUE)
     )
@@ -726,13 +728,7 @@ def test_datagen_customers_through_a_worker_and_back(
     registry_client: SchemaRegistryClient,
 ) -> None:
     topic = _topic()
-    user, password = schema_registry_credentials
-    props = {
-        "value.converter": CONVERTER,
-        "value.converter.schema.registry.url": schema_registry.url,
-        "value.converter.basic.auth.credentials.source": "USER_INFO",
-        "value.converter.basic.auth.user.info": f"{user}:{password}",
-    }
+    props = _registry_props(("value",), schema_registry.url, schema_registry_credentials)
     datagen_customers_to_file(standalone, topic, props)
     assert registry_client.get_versions(f"{topic}-value") == [1]
     latest = registry_client.get_latest_version(f"{topic}-value").schema
@@ -749,13 +745,7 @@ def test_datagen_text_with_protobuf_keys_and_values_through_a_worker(
     registry_client: SchemaRegistryClient,
 ) -> None:
     topic = _topic()
-    user, password = schema_registry_credentials
-    props: dict[str, str] = {}
-    for side in ("key", "value"):
-        props[f"{side}.converter"] = CONVERTER
-        props[f"{side}.converter.schema.registry.url"] = schema_registry.url
-        props[f"{side}.converter.basic.auth.credentials.source"] = "USER_INFO"
-        props[f"{side}.converter.basic.auth.user.info"] = f"{user}:{password}"
+    props = _registry_props(("key", "value"), schema_registry.url, schema_registry_credentials)
     datagen_customers_to_file(standalone, topic, props, total=200, schema="text")
     for subject in (f"{topic}-key", f"{topic}-value"):
         assert registry_client.get_versions(subject) == [1]

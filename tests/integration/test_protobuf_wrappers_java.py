@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import math
 import random
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +32,7 @@ from kconnect.data.protobuf_schema import (
 )
 from kconnect.data.schema import Schema
 from kconnect_devenv import registry
+from tests.support.java_programs import compile_program, run_program
 
 PROGRAM: Final = Path(__file__).resolve().parents[1] / "support" / "java" / "WrappersProtoJava.java"
 DATA: Final = ProtobufData(ProtobufDataConfig())
@@ -66,36 +65,14 @@ _KINDS_LEN: Final = {9: "string", 12: "bytes", 13: "uint32"}
 
 @pytest.fixture(scope="module")
 def protobuf_java(tmp_path_factory: pytest.TempPathFactory) -> str:
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.fail("javac is missing: the JDK is installed with the broker's Java (make setup)")
     lib = registry.fetch() / "lib"
     jars = sorted(lib.glob("com.google.protobuf.protobuf-java-3.*.jar"))
     assert len(jars) == 1, f"one protobuf-java 3.x jar expected in {lib}, found {jars}"
-    classes = tmp_path_factory.mktemp("wrappers-java")
-    done = subprocess.run(
-        [javac, "-cp", str(jars[0]), "-d", str(classes), str(PROGRAM)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return f"{classes}:{jars[0]}"
+    return compile_program(PROGRAM, jars, tmp_path_factory.mktemp("wrappers-java"))
 
 
 def _java(classpath: str, lines: list[str]) -> list[str]:
-    java = shutil.which("java") or "java"
-    done = subprocess.run(
-        [java, "-cp", classpath, "WrappersProtoJava"],
-        input="".join(f"{line}\n" for line in lines),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
+    return run_program(classpath, "WrappersProtoJava", lines)
 
 
 def test_the_wrappers_text_is_the_printer_over_protobuf_javas_descriptor(
