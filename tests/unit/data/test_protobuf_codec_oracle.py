@@ -259,7 +259,7 @@ def test_upb_reads_and_rewrites_kconnects_primitive_roots(data: st.DataObject) -
     ours = DATA.encoder(schema)(value)
     message = getattr(wrappers_pb2, wrapper).FromString(ours)
     assert message.SerializeToString() == ours
-    read = DATA.decoder(DATA.to_connect_schema(parse_file(text), message_indexes(full_name)))
+    read = DATA.decoder(DATA.to_connect_schema(parse_file(text), message_indexes(text, full_name)))
     back = read(message.SerializeToString(), 0)
     expected = _as_read(B.of(schema).optional().build(), value)
     both_nan = isinstance(value, float) and math.isnan(value) and math.isnan(back)

@@ -794,7 +794,7 @@ def test_a_primitive_root_is_its_wrapper_message_in_wrappers_proto(
 ) -> None:
     text, full_name = DATA.from_connect_schema(schema)
     assert (text, full_name) == (WRAPPERS_TEXT, f"google.protobuf.{wrapper}")
-    assert message_indexes(full_name) == indexes
+    assert message_indexes(text, full_name) == indexes
     written = DATA.encoder(schema)(value)
     assert written == bytes.fromhex(payload)
     read_schema = DATA.to_connect_schema(parse_file(text), indexes, version=4)
@@ -808,7 +808,12 @@ def test_a_named_primitive_root_with_protobuf_parameters_is_still_the_plain_wrap
     schema = B.int64().name("com.acme.Key").parameter(TYPE_PARAM_NAME, "sint64").build()
     assert DATA.from_connect_schema(schema) == (WRAPPERS_TEXT, "google.protobuf.Int64Value")
     assert DATA.encoder(schema)(-1) == bytes.fromhex("08ffffffffffffffffff01")  # int64, no zigzag
-    assert message_indexes("com.acme.Order") == [0]
+    # A struct named like a wrapper is its own file's one message.
+    like = B.struct().name("google.protobuf.StringValue").field("value", S).build()
+    text, full_name = DATA.from_connect_schema(like)
+    assert full_name == "google.protobuf.StringValue"
+    assert text != WRAPPERS_TEXT
+    assert message_indexes(text, full_name) == [0]
 
 
 def test_a_wrapper_payload_that_is_not_one_is_a_data_error() -> None:

@@ -206,7 +206,11 @@ class ProtobufConverter(RegistryConverter):
             text, full_name = self._data.from_connect_schema(schema)
             subject = self.registry.subject(topic, full_name)
             writer = _Writer(
-                subject, text, full_name, message_indexes(full_name), self._data.encoder(schema)
+                subject,
+                text,
+                full_name,
+                message_indexes(text, full_name),
+                self._data.encoder(schema),
             )
             self._writers.put((topic, schema), writer)
         self._last = (topic, schema, writer)

@@ -139,10 +139,13 @@ ROOT_WRAPPERS: Final = {
 _WRAPPER_INDEXES: Final = {name: [i] for i, name in enumerate(WRAPPERS)}
 
 
-def message_indexes(full_name: str) -> list[int]:
-    """The message-index path of a root `from_connect_schema` named in the text it printed: the
-    wrapper's position in wrappers.proto (`StringValue` is `[7]`), else the one message, `[0]`."""
-    return list(_WRAPPER_INDEXES.get(full_name, [0]))
+def message_indexes(text: str, full_name: str) -> list[int]:
+    """The message-index path of the root `from_connect_schema` gave as (`text`, `full_name`):
+    in wrappers.proto the wrapper's position (`StringValue` is `[7]`), else the file's one
+    message, `[0]` (a struct named like a wrapper included)."""
+    if text == WRAPPERS_TEXT:
+        return list(_WRAPPER_INDEXES[full_name])
+    return [0]
 
 
 def _bool(configs: Mapping[str, object], key: str, default: bool) -> bool:
