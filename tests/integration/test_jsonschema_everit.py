@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Final
 
@@ -23,6 +21,7 @@ from kconnect.converters.jsonschema import Options, json_schema_text
 from kconnect.data.logical import Date, Decimal, Time, Timestamp
 from kconnect.data.schema import Schema, SchemaBuilder, Type
 from kconnect_devenv import registry
+from tests.support.java_programs import compile_program, run_program
 
 PROGRAM: Final = Path(__file__).resolve().parents[1] / "support" / "java" / "ConnectToEverit.java"
 OPTS: Final = Options(numeric_decimals=True, replace_null=True, confluent_json=True)
@@ -125,48 +124,25 @@ HAND_PICKED: Final = [
 
 
 @pytest.fixture(scope="module")
-def everit(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.fail("javac is missing: the JDK is installed with the broker's Java (make setup)")
+def everit(tmp_path_factory: pytest.TempPathFactory) -> str:
     lib = registry.fetch() / "lib"
     jars = sorted(lib.glob("com.github.erosb.everit-json-schema-*.jar")) + sorted(
         lib.glob("org.json.json-*.jar")
     )
     assert len(jars) == 2, f"everit and org.json jars expected in {lib}, found {jars}"
-    classes = tmp_path_factory.mktemp("everit")
-    classpath = ":".join(str(j) for j in jars)
-    done = subprocess.run(
-        [javac, "-cp", classpath, "-d", str(classes), str(PROGRAM)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return Path(f"{classes}:{classpath}")
+    return compile_program(PROGRAM, jars, tmp_path_factory.mktemp("everit"))
 
 
-def _everit_texts(classpath: Path, schemas: list[Schema]) -> list[str]:
-    java = shutil.which("java") or "java"
-    done = subprocess.run(
-        [java, "-cp", str(classpath), "ConnectToEverit"],
-        input="".join(json.dumps(_descriptor(s)) + "\n" for s in schemas),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
+def _everit_texts(classpath: str, schemas: list[Schema]) -> list[str]:
+    return run_program(classpath, "ConnectToEverit", [json.dumps(_descriptor(s)) for s in schemas])
 
 
-def test_hand_picked_schemas_print_as_everit_prints_them(everit: Path) -> None:
+def test_hand_picked_schemas_print_as_everit_prints_them(everit: str) -> None:
     for schema, java in zip(HAND_PICKED, _everit_texts(everit, HAND_PICKED), strict=True):
         assert json_schema_text(schema, OPTS) == java
 
 
-def test_random_schemas_print_as_everit_prints_them(everit: Path) -> None:
+def test_random_schemas_print_as_everit_prints_them(everit: str) -> None:
     rng = random.Random(17)
     schemas = [_random_struct(rng) for _ in range(300)]
     for schema, java in zip(schemas, _everit_texts(everit, schemas), strict=True):

@@ -229,16 +229,21 @@ def read_lines(path: Path) -> list[str]:
 
 
 def datagen_customers_to_file(
-    standalone: Standalone, topic: str, converter_props: Mapping[str, str], total: int = 300
+    standalone: Standalone,
+    topic: str,
+    converter_props: Mapping[str, str],
+    total: int = 300,
+    schema: str = "customers",
 ) -> None:
-    """DataGen's `customers` records through one standalone worker, from a source connector to a
-    FileStreamSink, both with `converter_props` (a Schema Registry converter's keys): every `seq`
-    reaches the file exactly once, and the worker stops cleanly."""
+    """DataGen's `customers` records (or those of another DataGen `schema`, `text`: STRING
+    values) through one standalone worker, from a source connector to a FileStreamSink, both with
+    `converter_props` (a Schema Registry converter's keys): every `seq` reaches the file exactly
+    once, and the worker stops cleanly."""
     out = standalone.cwd / "customers.txt"
     source = {
         "name": "customers",
         "connector.class": "DataGen",
-        "schema": "customers",
+        "schema": schema,
         "topic": topic,
         "max.records": str(total),
         **converter_props,

@@ -15,8 +15,16 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kconnect.data.protobuf import ProtobufData, ProtobufDataConfig
-from kconnect.data.protobuf_schema import ProtoEnum, ProtoFile, ProtoMessage, parse_file
+from kconnect.data.protobuf import ProtobufData, ProtobufDataConfig, message_indexes
+from kconnect.data.protobuf_schema import (
+    WRAPPERS_OPTIONS,
+    WRAPPERS_TEXT,
+    ProtoEnum,
+    ProtoFile,
+    ProtoMessage,
+    parse_file,
+    wrappers_file,
+)
 from kconnect.data.schema import Schema, Struct, Type
 from kconnect.data.schema import SchemaBuilder as B
 
@@ -222,3 +230,71 @@ def test_any_bytes_decode_or_fail_with_a_data_error(data: st.DataObject, noise: 
     for payload in (noise, written[:cut] + noise, written[:cut]):
         with contextlib.suppress(DataError):
             decode(payload, 0)
+
+
+# --- primitive roots against upb's well-known wrappers ------------------------------------------
+
+_ROOTS: list[tuple[Schema, Any, str]] = [
+    (Schema.INT8, st.integers(-128, 127), "Int32Value"),
+    (Schema.INT16, st.integers(-(2**15), 2**15 - 1), "Int32Value"),
+    (Schema.INT32, st.integers(-(2**31), 2**31 - 1), "Int32Value"),
+    (Schema.INT64, st.integers(-(2**63), 2**63 - 1), "Int64Value"),
+    (Schema.FLOAT32, st.floats(width=32), "FloatValue"),
+    (Schema.FLOAT64, st.floats(), "DoubleValue"),
+    (Schema.BOOLEAN, st.booleans(), "BoolValue"),
+    (Schema.STRING, st.text(max_size=12), "StringValue"),
+    (Schema.BYTES, st.binary(max_size=12), "BytesValue"),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_upb_reads_and_rewrites_kconnects_primitive_roots(data: st.DataObject) -> None:
+    from google.protobuf import wrappers_pb2
+
+    schema, values, wrapper = data.draw(st.sampled_from(_ROOTS))
+    text, full_name = DATA.from_connect_schema(schema)
+    assert full_name == f"google.protobuf.{wrapper}"
+    value = data.draw(values)
+    ours = DATA.encoder(schema)(value)
+    message = getattr(wrappers_pb2, wrapper).FromString(ours)
+    assert message.SerializeToString() == ours
+    read = DATA.decoder(DATA.to_connect_schema(parse_file(text), message_indexes(text, full_name)))
+    back = read(message.SerializeToString(), 0)
+    expected = _as_read(B.of(schema).optional().build(), value)
+    both_nan = isinstance(value, float) and math.isnan(value) and math.isnan(back)
+    assert both_nan or _same(back, expected), (back, value)
+    # Unknown fields around it are skipped; noise decodes or fails with a DataError.
+    assert _same(read(b"\x10\x05" + ours + b"\x1a\x01x", 0), back) or both_nan
+    from kconnect.errors import DataError
+
+    noise = data.draw(st.binary(max_size=24))
+    for payload in (noise, ours + noise, ours[: len(ours) // 2]):
+        with contextlib.suppress(DataError):
+            read(payload, 0)
+
+
+def test_the_wrappers_text_has_the_messages_and_options_of_upbs_wrappers_descriptor() -> None:
+    from google.protobuf import descriptor_pb2, wrappers_pb2
+
+    fdp = descriptor_pb2.FileDescriptorProto()
+    wrappers_pb2.DESCRIPTOR.CopyToProto(fdp)
+    file = parse_file(WRAPPERS_TEXT)
+    assert file.package == fdp.package
+    model = wrappers_file()
+    assert [
+        (m.name, [(f.name, f.number, f.type, f.json_name) for f in m.fields])
+        for m in model.messages
+    ] == [
+        (m.name, [(f.name, f.number, _KIND_NAMES[f.type], f.json_name) for f in m.field])
+        for m in fdp.message_type
+    ]
+    assert [m.full_name for m in file.messages] == [m.full_name for m in model.messages]
+    set_options = {f.name: v for f, v in fdp.options.ListFields()}
+    assert set_options == dict(WRAPPERS_OPTIONS)
+
+
+_KIND_NAMES = {
+    1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32",
+    8: "bool", 9: "string", 12: "bytes", 13: "uint32",
+}  # fmt: skip

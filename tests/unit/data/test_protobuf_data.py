@@ -15,13 +15,14 @@ import re
 import pytest
 
 from kconnect.data.logical import Date, Decimal, Time, Timestamp
-from kconnect.data.protobuf import ProtobufData, ProtobufDataConfig, scrub_name
-from kconnect.data.protobuf_schema import parse_file
+from kconnect.data.protobuf import ProtobufData, ProtobufDataConfig, message_indexes, scrub_name
+from kconnect.data.protobuf_schema import WRAPPERS_TEXT, parse_file
 from kconnect.data.schema import Schema, Struct
 from kconnect.data.schema import SchemaBuilder as B
 from kconnect.errors import ConfigError, DataError
 
 S = Schema.OPTIONAL_STRING
+TYPE_PARAM_NAME = "io.confluent.connect.protobuf.Type"
 I32 = Schema.OPTIONAL_INT32
 DATA = ProtobufData(ProtobufDataConfig())
 
@@ -328,8 +329,14 @@ def test_schemas_confluent_refuses_and_names_it_scrubs() -> None:
     nested = B.struct().field("a", _opt(B.array(_opt(B.array(S))))).build()
     with pytest.raises(DataError, match="Array cannot be nested"):
         DATA.from_connect_schema(nested)
-    with pytest.raises(DataError, match="STRUCT values only"):
-        DATA.from_connect_schema(Schema.STRING)
+    with pytest.raises(DataError, match="Unsupported root schema of type ARRAY"):
+        DATA.from_connect_schema(B.array(S).build())
+    with pytest.raises(DataError, match="Unsupported root schema of type MAP"):
+        DATA.from_connect_schema(B.map(S, S).build())
+    with pytest.raises(
+        DataError, match=r"org\.apache\.kafka\.connect\.data\.Timestamp.*Int64Value"
+    ):
+        DATA.from_connect_schema(Timestamp.builder().build())
     bad = B.struct().field("my-field", S).build()
     with pytest.raises(DataError, match=r"scrub\.invalid\.names"):
         DATA.from_connect_schema(bad)
@@ -713,3 +720,115 @@ def test_confluents_converter_test_complex_optional_round_trip() -> None:
     assert read == fields(B.struct().name("ConnectDefault1").version(1)).build()
     assert {n: back[n] for n in values} == values
     assert type(back["float64_opt"]) is float
+
+
+# --- primitive roots: google/protobuf/wrappers.proto ---------------------------------------------
+
+WRAPPERS_GOLDEN = """syntax = "proto3";
+package google.protobuf;
+
+option java_package = "com.google.protobuf";
+option java_outer_classname = "WrappersProto";
+option java_multiple_files = true;
+option go_package = "google.golang.org/protobuf/types/known/wrapperspb";
+option cc_enable_arenas = true;
+option objc_class_prefix = "GPB";
+option csharp_namespace = "Google.Protobuf.WellKnownTypes";
+
+message DoubleValue {
+  double value = 1 [json_name = "value"];
+}
+message FloatValue {
+  float value = 1 [json_name = "value"];
+}
+message Int64Value {
+  int64 value = 1 [json_name = "value"];
+}
+message UInt64Value {
+  uint64 value = 1 [json_name = "value"];
+}
+message Int32Value {
+  int32 value = 1 [json_name = "value"];
+}
+message UInt32Value {
+  uint32 value = 1 [json_name = "value"];
+}
+message BoolValue {
+  bool value = 1 [json_name = "value"];
+}
+message StringValue {
+  string value = 1 [json_name = "value"];
+}
+message BytesValue {
+  bytes value = 1 [json_name = "value"];
+}
+"""
+
+PRIMITIVE_ROOTS = [
+    (Schema.INT8, "Int32Value", [4], -3, "08fdffffffffffffffff01", Schema.OPTIONAL_INT32),
+    (Schema.INT16, "Int32Value", [4], 300, "08ac02", Schema.OPTIONAL_INT32),
+    (Schema.INT32, "Int32Value", [4], 0, "", Schema.OPTIONAL_INT32),
+    (Schema.INT64, "Int64Value", [2], 2**63 - 1, "08ffffffffffffffff7f", Schema.OPTIONAL_INT64),
+    (Schema.FLOAT32, "FloatValue", [1], 1.5, "0d0000c03f", Schema.OPTIONAL_FLOAT32),
+    (Schema.FLOAT64, "DoubleValue", [0], -0.0, "090000000000000080", Schema.OPTIONAL_FLOAT64),
+    (Schema.OPTIONAL_BOOLEAN, "BoolValue", [6], True, "0801", Schema.OPTIONAL_BOOLEAN),
+    (Schema.BOOLEAN, "BoolValue", [6], False, "", Schema.OPTIONAL_BOOLEAN),
+    (Schema.STRING, "StringValue", [7], "k1", "0a026b31", Schema.OPTIONAL_STRING),
+    (Schema.STRING, "StringValue", [7], "", "", Schema.OPTIONAL_STRING),
+    (Schema.BYTES, "BytesValue", [8], b"\x00\xff", "0a0200ff", Schema.OPTIONAL_BYTES),
+]
+
+
+def test_the_wrappers_file_as_confluents_printer_prints_it() -> None:
+    assert WRAPPERS_TEXT == WRAPPERS_GOLDEN
+    file = parse_file(WRAPPERS_TEXT)
+    assert file.package == "google.protobuf"
+    assert [m.name for m in file.messages][7] == "StringValue"
+
+
+@pytest.mark.parametrize(
+    ("schema", "wrapper", "indexes", "value", "payload", "read_as"), PRIMITIVE_ROOTS
+)
+def test_a_primitive_root_is_its_wrapper_message_in_wrappers_proto(
+    schema: Schema, wrapper: str, indexes: list[int], value: object, payload: str, read_as: Schema
+) -> None:
+    text, full_name = DATA.from_connect_schema(schema)
+    assert (text, full_name) == (WRAPPERS_TEXT, f"google.protobuf.{wrapper}")
+    assert message_indexes(text, full_name) == indexes
+    written = DATA.encoder(schema)(value)
+    assert written == bytes.fromhex(payload)
+    read_schema = DATA.to_connect_schema(parse_file(text), indexes, version=4)
+    assert read_schema == B.of(read_as).version(4).build()
+    back = DATA.decoder(read_schema)(written, 0)
+    assert back == value
+    assert str(back) == str(value)  # -0.0 stays negative
+
+
+def test_a_named_primitive_root_with_protobuf_parameters_is_still_the_plain_wrapper() -> None:
+    schema = B.int64().name("com.acme.Key").parameter(TYPE_PARAM_NAME, "sint64").build()
+    assert DATA.from_connect_schema(schema) == (WRAPPERS_TEXT, "google.protobuf.Int64Value")
+    assert DATA.encoder(schema)(-1) == bytes.fromhex("08ffffffffffffffffff01")  # int64, no zigzag
+    # A struct named like a wrapper is its own file's one message.
+    like = B.struct().name("google.protobuf.StringValue").field("value", S).build()
+    text, full_name = DATA.from_connect_schema(like)
+    assert full_name == "google.protobuf.StringValue"
+    assert text != WRAPPERS_TEXT
+    assert message_indexes(text, full_name) == [0]
+
+
+def test_a_wrapper_payload_that_is_not_one_is_a_data_error() -> None:
+    read = DATA.decoder(DATA.to_connect_schema(parse_file(WRAPPERS_TEXT), [7]))
+    assert read(bytes.fromhex("0a026b31 0a026b32"), 0) == "k2"  # the last one wins
+    with pytest.raises(DataError, match=r"field value \(number 1\) has wire type 0, not 2"):
+        read(b"\x08\x01", 0)
+    with pytest.raises(DataError, match="ends inside"):
+        read(b"\x0a\x05ab", 0)
+    with pytest.raises(DataError, match="not UTF-8"):
+        read(b"\x0a\x01\xff", 0)
+
+
+def test_a_primitive_value_that_does_not_fit_is_a_data_error() -> None:
+    with pytest.raises(DataError, match="int8"):
+        DATA.encoder(Schema.INT8)(200)
+    with pytest.raises(DataError, match="string"):
+        DATA.encoder(Schema.STRING)(5)

@@ -1,21 +1,26 @@
 """Protobuf converter: Confluent's `io.confluent.connect.protobuf.ProtobufConverter`.
 
 A record is the Confluent wire format: magic byte 0, the 4-byte schema id, the message-index
-list (`[0]`, the file's only top-level message, is the single byte 0), then the proto3 binary of
-the value. The value's Connect schema is mapped to a `.proto` file as Confluent's `ProtobufData`
-maps it (`kconnect.data.protobuf`) and printed as Confluent's printer prints it; that text is
-what is registered (schema type PROTOBUF, no references: the well-known imports are known to
+list (`[0]`, the file's only top-level message, is the single byte 0; a primitive's is its
+wrapper's position in wrappers.proto), then the proto3 binary of the value. The value's Connect
+schema is mapped to a `.proto` file as Confluent's `ProtobufData` maps it
+(`kconnect.data.protobuf`) and printed as Confluent's printer prints it; that text is what is
+registered (schema type PROTOBUF, no references: the well-known imports are known to
 every registry), so a subject gains no version when a pipeline moves between this converter and
 Java's.
 
 Writing:
 - The subject comes from the configured strategy; RecordNameStrategy and
-  TopicRecordNameStrategy take the root message's full name (`package.Message`).
+  TopicRecordNameStrategy take the root message's full name (`package.Message`,
+  `google.protobuf.StringValue` for a STRING).
 - Per (topic, Connect schema), the subject, the text, its id and the encoder are cached (LRU,
   `schemas.cache.size`): steady state makes no registry call and no schema work per record.
-- A null value is a null record (a tombstone) whatever the schema, as in Java. A non-STRUCT
-  schema is a `DataError` (Confluent writes google/protobuf/wrappers.proto for those; not
-  implemented). Nothing is registered for a value that cannot be written.
+- A null value is a null record (a tombstone) whatever the schema, as in Java.
+- A primitive (a STRING key, an INT64, ...) is written as Confluent writes it: the registered
+  text is google/protobuf/wrappers.proto as Confluent prints it, the message index the wrapper's
+  (`StringValue` `[7]` = bytes `02 0e`), the payload the wrapper message. ARRAY and MAP roots
+  and logical-type roots are `DataError`s. Nothing is registered for a value that cannot be
+  written.
 - With `use.latest.version` (and `auto.register.schemas=false`) the id is the subject's latest
   version; the message index is that of the record's message (by full name) in the latest
   version's file, a `DataError` when it has no such message.
@@ -60,6 +65,7 @@ from kconnect.data.protobuf import (
     WRAPPER_FOR_RAW_PRIMITIVES_CONFIG,
     ProtobufData,
     ProtobufDataConfig,
+    message_indexes,
 )
 from kconnect.data.protobuf_schema import ProtoFile, ProtoMessage
 from kconnect.data.schema import Schema, SchemaAndValue
@@ -126,6 +132,8 @@ class _Writer:
     subject: str
     text: str
     full_name: str
+    indexes: list[int]
+    """The root message's index path in `text` (`[0]`, or a wrapper's in wrappers.proto)."""
     encode: Callable[[object], bytes]
     header: bytes | None = None
     """Magic byte, id and message indexes, once the id is known."""
@@ -186,7 +194,7 @@ class ProtobufConverter(RegistryConverter):
             raise DataError(f"Converting Kafka Connect data to Protobuf failed: {e}") from None
         if writer.header is None:
             schema_id = self.registry.id_for(writer.subject, writer.text, SchemaType.PROTOBUF)
-            indexes = [0]
+            indexes = writer.indexes
             if self.registry.settings.use_latest_version:
                 indexes = self._indexes_in(schema_id, writer)
             writer.header = frame(schema_id, b"", encode_message_indexes(indexes))
@@ -197,7 +205,13 @@ class ProtobufConverter(RegistryConverter):
         if writer is None:
             text, full_name = self._data.from_connect_schema(schema)
             subject = self.registry.subject(topic, full_name)
-            writer = _Writer(subject, text, full_name, self._data.encoder(schema))
+            writer = _Writer(
+                subject,
+                text,
+                full_name,
+                message_indexes(text, full_name),
+                self._data.encoder(schema),
+            )
             self._writers.put((topic, schema), writer)
         self._last = (topic, schema, writer)
         return writer
@@ -211,7 +225,7 @@ class ProtobufConverter(RegistryConverter):
                 f"{registered.schema_type.value} schema, not PROTOBUF"
             )
         if registered.text == writer.text:
-            return [0]
+            return writer.indexes
         file = self._file(registered)
         found = _index_path(file.messages, writer.full_name)
         if found is None:

@@ -26,10 +26,19 @@ zero written and a null not) and only such fields read as optional.
 Not supported (a `ConfigError` names the key): `wrapper.for.nullables`,
 `generalized.sum.type.support`, `flatten.unions`, `generate.struct.for.nulls`,
 `ignore.default.for.nullables` set true; `generate.index.for.unions`, `skip.known.types` set
-false. Writing a primitive (non-STRUCT) root is a `DataError`: Confluent registers the whole
-`google/protobuf/wrappers.proto` for it, whose exact text is not verified here. Reading one (a
-wrapper message at the root, as Java writes primitive keys) gives the primitive with
-`wrapper.for.raw.primitives` (the default).
+false.
+
+Primitive roots (a STRING key, an INT64 value, ...) are written as Confluent writes them: the
+registered text is the whole google/protobuf/wrappers.proto as Confluent prints it
+(`WRAPPERS_TEXT`), the root is the wrapper message of the type (`ROOT_WRAPPERS`: INT8/16/32
+`Int32Value`, INT64 `Int64Value`, FLOAT32 `FloatValue`, FLOAT64 `DoubleValue`, BOOLEAN
+`BoolValue`, STRING `StringValue`, BYTES `BytesValue`), its message index its position in the
+file (`message_indexes`), the payload the wrapper with the value in field 1. The Type and Enum
+parameters do not apply at the root. Decimal, Date, Time and Timestamp roots are `DataError`s
+(Java registers the wrapper of the underlying type but writes the logical type's message), ARRAY
+and MAP roots too (Java: "Unsupported root schema of type ..."). Reading a wrapper message at the
+root gives the primitive with `wrapper.for.raw.primitives` (the default), a STRUCT with one
+field `value` without.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ from kconnect.data.protobuf_schema import (
     TIME_TYPE,
     TIMESTAMP_TYPE,
     WRAPPERS,
+    WRAPPERS_TEXT,
     ProtoEnum,
     ProtoField,
     ProtoFile,
@@ -112,6 +122,30 @@ _OTHER_KINDS: Final = {
     "string": Type.STRING,
     "bytes": Type.BYTES,
 }
+
+
+ROOT_WRAPPERS: Final = {
+    Type.INT8: "google.protobuf.Int32Value",
+    Type.INT16: "google.protobuf.Int32Value",
+    Type.INT32: "google.protobuf.Int32Value",
+    Type.INT64: "google.protobuf.Int64Value",
+    Type.FLOAT32: "google.protobuf.FloatValue",
+    Type.FLOAT64: "google.protobuf.DoubleValue",
+    Type.BOOLEAN: "google.protobuf.BoolValue",
+    Type.STRING: "google.protobuf.StringValue",
+    Type.BYTES: "google.protobuf.BytesValue",
+}
+"""The wrapper message a primitive root is written as (`descriptorFromConnectSchema` in Java)."""
+_WRAPPER_INDEXES: Final = {name: [i] for i, name in enumerate(WRAPPERS)}
+
+
+def message_indexes(text: str, full_name: str) -> list[int]:
+    """The message-index path of the root `from_connect_schema` gave as (`text`, `full_name`):
+    in wrappers.proto the wrapper's position (`StringValue` is `[7]`), else the file's one
+    message, `[0]` (a struct named like a wrapper included)."""
+    if text == WRAPPERS_TEXT:
+        return list(_WRAPPER_INDEXES[full_name])
+    return [0]
 
 
 def _bool(configs: Mapping[str, object], key: str, default: bool) -> bool:
@@ -364,11 +398,22 @@ class ProtobufData:
         """(the registered text, the root message's full name) of a value schema."""
         if schema is None:
             raise DataError("a Protobuf record needs a schema: the value has none")
+        wrapper = ROOT_WRAPPERS.get(schema.type)
+        if wrapper is not None:
+            logical = _IMPORTS.get(schema.name or "")
+            if logical is not None:
+                raise DataError(
+                    f"a {schema.name} value cannot be the root of a Protobuf record: Confluent's "
+                    f"ProtobufData registers {wrapper} for its {schema.type.value} type but writes "
+                    f"the {logical[1]} message, which that schema does not describe; wrap it in a "
+                    "STRUCT"
+                )
+            return WRAPPERS_TEXT, wrapper
         if schema.type is not Type.STRUCT:
             raise DataError(
-                f"a {schema.type.value} schema cannot be written: kconnect's ProtobufConverter "
-                "writes STRUCT values only (Confluent registers google/protobuf/wrappers.proto "
-                "for a primitive, which is not implemented)"
+                f"Unsupported root schema of type {schema.type.name}: a Protobuf record is a "
+                "STRUCT or a primitive (written as its google.protobuf wrapper message), never "
+                f"a {schema.type.value}; wrap it in a STRUCT"
             )
         build = _FromConnect(self.config.scrub_invalid_names, self.config.optional_for_nullables)
         package, _, short = (schema.name or "").rpartition(".")
@@ -379,6 +424,9 @@ class ProtobufData:
         return print_file(file), full_name
 
     def encoder(self, schema: Schema) -> codec.Encoder:
+        """The payload encoder of a root schema `from_connect_schema` accepts."""
+        if schema.type in ROOT_WRAPPERS:
+            return codec.wrapper_encoder(schema)
         return codec.encoder(schema, presence=self.config.optional_for_nullables)
 
     # --- reading --------------------------------------------------------------------------
@@ -407,16 +455,9 @@ class ProtobufData:
     def decoder(self, schema: Schema) -> codec.Decoder:
         """The payload decoder of a schema `to_connect_schema` gave (a primitive is the
         `value` field of its wrapper message)."""
-        presence = self.config.optional_for_nullables
         if schema.type is Type.STRUCT:
-            return codec.decoder(schema, presence)
-        tagged = SchemaBuilder.of(schema).parameter(codec.TAG_PARAM, "1").build()
-        wrapper = codec.decoder(SchemaBuilder.struct().field("value", tagged).build(), presence)
-
-        def unwrap(buf: bytes | memoryview, pos: int) -> object:
-            return wrapper(buf, pos)["value"]
-
-        return unwrap
+            return codec.decoder(schema, self.config.optional_for_nullables)
+        return codec.wrapper_decoder(schema)
 
     def _name(self, full_name: str, short: str) -> str:
         return full_name if self.config.enhanced_protobuf_schema_support else short

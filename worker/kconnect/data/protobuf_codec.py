@@ -606,6 +606,25 @@ def encoder(schema: Schema, presence: bool = False) -> Encoder:
     return _struct_encoder(schema, "", presence)
 
 
+def wrapper_encoder(schema: Schema) -> Encoder:
+    """The payload encoder of a primitive root's non-null values: its well-known wrapper message
+    (`google.protobuf.StringValue`, ...) whose field 1 holds the value, of the wrapper's kind
+    (`int32` for INT8/16/32, `int64`, `float`, `double`, `bool`, `string`, `bytes`; the Type
+    and Enum parameters do not apply); a zero value is not written (proto3), so `""`, `0` and
+    `false` are an empty payload, while -0.0 is written (protobuf-java compares the bits)."""
+    if not schema.type.is_primitive:
+        raise DataError(f"a {schema.type.value} schema has no wrapper message")
+    plain = Schema(schema.type)
+    check = plain.checker
+    field = _value_encoder(plain, 1, "the value")
+
+    def encode(v: Any) -> bytes:
+        check(v, "")
+        return field(v)
+
+    return encode
+
+
 # --- decoding ---------------------------------------------------------------------------------
 
 
@@ -765,6 +784,35 @@ def _zero(schema: Schema, presence: bool = False) -> object:
         Type.STRING: "",
         Type.BYTES: b"",
     }[schema.type]
+
+
+def wrapper_decoder(schema: Schema) -> Decoder:
+    """The payload decoder of a wrapper message at the root (`google.protobuf.StringValue`,
+    ...) read as its primitive `schema` (field 1 of the schema's scalar kind; the last one wins,
+    other fields are skipped, an absent one reads as the kind's zero)."""
+    if not schema.type.is_primitive:
+        raise DataError(f"a {schema.type.value} schema is not a wrapper message's value")
+    wire, read = _scalar_reader(schema, scalar_kind(schema))
+    key = (1 << 3) | wire
+    zero = _zero(schema)
+
+    def decode(buf: bytes | memoryview, pos: int) -> object:
+        value = zero
+        end = len(buf)
+        while pos < end:
+            tag, pos = _read_varint(buf, pos)
+            if tag == key:
+                value, pos = read(buf, pos)
+                continue
+            number, found = tag >> 3, tag & 7
+            if number == 1:
+                raise DataError(f"field value (number 1) has wire type {found}, not {wire}")
+            if number == 0:
+                raise DataError("the payload has a field number 0, which protobuf does not allow")
+            pos = _skip(buf, pos, found, end)
+        return value
+
+    return decode
 
 
 def _message_decoder(schema: Schema, path: str, presence: bool = False) -> Decoder | None:

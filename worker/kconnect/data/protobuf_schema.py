@@ -5,11 +5,14 @@ Connect mapping needs: messages nested in declaration order, fields with their n
 type name as written and the `confluent.field_meta` params, oneofs, enums.
 
 `print_file` is Confluent's printer (`ProtobufSchemaUtils.toString`, non-normalized) for that
-model, byte for byte: `syntax`, `package` on the next line, a blank line before the imports and
-before the messages; in a message the fields, then the oneofs, then (after a blank line) nested
+model, byte for byte: `syntax`, `package` on the next line, a blank line before the imports,
+before the file options (`option name = value;`, strings quoted, in the model's order) and before
+the messages; in a message the fields, then the oneofs, then (after a blank line) nested
 messages and then nested enums; a nested element's every line indented by two spaces, empty lines
 included; `field_meta` params printed as Confluent prints them (`precision` and `scale` with
-`value` before `key`).
+`value` before `key`), then `json_name` last (several options: one per line, comma-separated,
+indented); `WRAPPERS_TEXT` is google/protobuf/wrappers.proto so printed: what Confluent's
+converter registers for a primitive root.
 
 `parse_file` reads a registered schema into the same model: `.proto` text (Confluent's, Wire's,
 hand-written) with `proto-schema-parser`, whose ANTLR error recovery is switched off (a syntax
@@ -86,6 +89,8 @@ class ProtoField:
     """`(confluent.field_meta)` params, in print order."""
     oneof_index: int | None = None
     """The oneof's index among the message's oneofs (synthetic ones included), when read."""
+    json_name: str | None = None
+    """A `json_name` the descriptor sets (printed as the last option); not read."""
 
 
 @dataclass
@@ -119,6 +124,8 @@ class ProtoMessage:
 class ProtoFile:
     package: str = ""
     imports: list[str] = field(default_factory=list)
+    options: list[tuple[str, str | bool]] = field(default_factory=list)
+    """File options (`java_package`, ...) in print order; printed, not read by `parse_file`."""
     messages: list[ProtoMessage] = field(default_factory=list)
     enums: list[ProtoEnum] = field(default_factory=list)
     syntax: str = "proto3"
@@ -183,8 +190,16 @@ def _field_meta(params: tuple[tuple[str, str], ...]) -> str:
 
 def _field_text(f: ProtoField) -> str:
     label = f"{f.label} " if f.label else ""
-    options = f" [{_field_meta(f.params)}]" if f.params else ""
-    return f"{label}{f.type} {f.name} = {f.number}{options};\n"
+    options = [_field_meta(f.params)] if f.params else []
+    if f.json_name is not None:
+        options.append(f"json_name = {_quote(f.json_name)}")
+    if len(options) == 1:
+        listed = f" [{options[0]}]"
+    elif options:
+        listed = " [\n" + _indent(",\n".join(options)) + "]"
+    else:
+        listed = ""
+    return f"{label}{f.type} {f.name} = {f.number}{listed};\n"
 
 
 def _enum_text(e: ProtoEnum) -> str:
@@ -209,6 +224,12 @@ def _message_text(m: ProtoMessage) -> str:
     return out + "}\n"
 
 
+def _option_text(name: str, value: str | bool) -> str:
+    if isinstance(value, bool):
+        return f"option {name} = {'true' if value else 'false'};\n"
+    return f"option {name} = {_quote(value)};\n"
+
+
 def print_file(file: ProtoFile) -> str:
     """The file's text as Confluent's `ProtobufSchema.canonicalString()` prints it."""
     out = f'syntax = "{file.syntax}";\n'
@@ -216,10 +237,49 @@ def print_file(file: ProtoFile) -> str:
         out += f"package {file.package};\n"
     if file.imports:
         out += "\n" + "".join(f'import "{i}";\n' for i in file.imports)
+    if file.options:
+        out += "\n" + "".join(_option_text(n, v) for n, v in file.options)
     if file.messages or file.enums:
         out += "\n" + "".join(_message_text(m) for m in file.messages)
         out += "".join(_enum_text(e) for e in file.enums)
     return out
+
+
+WRAPPERS_OPTIONS: Final[tuple[tuple[str, str | bool], ...]] = (
+    ("java_package", "com.google.protobuf"),
+    ("java_outer_classname", "WrappersProto"),
+    ("java_multiple_files", True),
+    ("go_package", "google.golang.org/protobuf/types/known/wrapperspb"),
+    ("cc_enable_arenas", True),
+    ("objc_class_prefix", "GPB"),
+    ("csharp_namespace", "Google.Protobuf.WellKnownTypes"),
+)
+"""The file options of google/protobuf/wrappers.proto as protobuf-java 3.25's `WrappersProto`
+descriptor holds them (the protobuf-java Confluent's converter bundles), in the fixed order of
+Confluent's `ProtobufSchema.toProtoFile`: `java_package`, `java_outer_classname`,
+`java_multiple_files`, ..., `go_package`, ..., `cc_enable_arenas`, `objc_class_prefix`,
+`csharp_namespace`, ... (tests/integration/test_protobuf_wrappers_java.py checks them against
+that descriptor)."""
+
+
+def wrappers_file() -> ProtoFile:
+    """google/protobuf/wrappers.proto as Confluent's `ProtobufSchema` holds it: package
+    `google.protobuf`, its file options, the nine wrapper messages in declaration order, each
+    one field `value = 1` with the `json_name` "value" protoc sets in the descriptor (which
+    Confluent's `toField` keeps and its printer prints); comments are not in a descriptor."""
+    messages = [
+        ProtoMessage(
+            full_name.rpartition(".")[2],
+            [ProtoField("value", 1, kind, json_name="value")],
+            full_name=full_name,
+        )
+        for full_name, kind in WRAPPERS.items()
+    ]
+    return ProtoFile(package="google.protobuf", options=list(WRAPPERS_OPTIONS), messages=messages)
+
+
+WRAPPERS_TEXT: Final = print_file(wrappers_file())
+"""The text Confluent's converter registers for a primitive root: wrappers.proto, printed."""
 
 
 # --- the reader -------------------------------------------------------------------------------
