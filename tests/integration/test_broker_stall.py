@@ -102,6 +102,18 @@ def starts(workers: list[Worker]) -> dict[str, int]:
     return total
 
 
+def records_read(w: Worker) -> int:
+    """How many records the worker's sink tasks have read, from its /metrics."""
+    with urllib.request.urlopen(w.url + "/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+    return sum(
+        int(float(m[1]))
+        for m in re.finditer(
+            r"^kconnect_sink_task_sink_record_read_total\{[^}]*\} (\S+)$", text, re.M
+        )
+    )
+
+
 def fences(broker: kafka.Broker) -> int:
     """How many times the controller fenced the broker (each time, leader epochs went up)."""
     try:
@@ -239,8 +251,9 @@ def test_a_sink_stops_within_its_bounds_while_its_broker_is_frozen(
     """librdkafka's consumer close waits for the group leave without a timeout of its own; with
     the broker frozen, the leave cannot happen. The worker still stops within
     task.shutdown.graceful.timeout.ms (plus the moment a cancelled task takes to exit): the sink
-    task commits what it can, is cancelled, stops waiting for its consumer, and its thread exits,
-    so nothing is left running "with the process"."""
+    task sends its commit, is cancelled while it waits for the answer, stops waiting for it and
+    for its consumer's leave, and its thread exits, so nothing is left running "with the
+    process"."""
     topic = "frozen"
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(30)
@@ -260,10 +273,18 @@ def test_a_sink_stops_within_its_bounds_while_its_broker_is_frozen(
                     "topics": topic,
                 }
             ],
-            standalone.worker_props(task_shutdown_graceful_timeout_ms="3000"),
+            # No periodic commit before the stop, and a commit wait longer than the stop's bound:
+            # the frozen broker cannot answer the close-time commit, so the task is always
+            # cancelled while it waits for that answer, then while its consumer leaves.
+            standalone.worker_props(
+                task_shutdown_graceful_timeout_ms="3000",
+                offset_flush_interval_ms="600000",
+                offset_flush_timeout_ms="10000",
+            ),
         )
         w.wait_state("snk", "RUNNING")
-        wait_until("the records in the sink's file", lambda: len(read_lines(sink)) == 20)
+        # Read and put (FileStreamSink writes its file at the commit, which comes at the stop).
+        wait_until("the sink task to read the records", lambda: records_read(w) >= 20)
         os.kill(broker.pid, signal.SIGSTOP)
         try:
             # Well inside the consumer's session timeout (45 s), which would end a waiting close.
@@ -271,6 +292,7 @@ def test_a_sink_stops_within_its_bounds_while_its_broker_is_frozen(
         finally:
             os.kill(broker.pid, signal.SIGCONT)
         log = w.log()
+        assert "commit was not confirmed before the task was cancelled" in log, log[-3000:]
         assert "has not left the group yet (the task was cancelled)" in log, log[-3000:]
         assert "ends with the process" not in log, log[-3000:]
     finally:

@@ -720,17 +720,19 @@ class SinkTaskRunner(TaskRunner):
             self._commit_sent = None
             self.metrics.commit(False, self._flush_timeout)
             log.warning(
-                "task %s: the offset commit was not confirmed within offset.flush.timeout.ms "
-                "(%d ms); the partitions' next owner starts from the last committed offsets and "
-                "may read records again",
+                "task %s: the offset commit was not confirmed %s; the partitions' next owner "
+                "starts from the last committed offsets and may read records again",
                 self.id,
-                round(self._flush_timeout * 1000),
+                "before the task was cancelled"
+                if self.cancelled
+                else f"within offset.flush.timeout.ms ({round(self._flush_timeout * 1000)} ms)",
             )
 
     def _await_commit_answer(self, deadline: float) -> None:
-        """Serve the consumer's callbacks until the commit sent has its answer or `deadline`
-        passes; every partition is paused, so nothing is read meanwhile."""
-        while self._commit_sent is not None and time.monotonic() < deadline:
+        """Serve the consumer's callbacks until the commit sent has its answer, `deadline`
+        passes or the task is cancelled (a stop that overran its graceful timeout waits for
+        nothing more); every partition is paused, so nothing is read meanwhile."""
+        while self._commit_sent is not None and not self.cancelled and time.monotonic() < deadline:
             self._consumer.consume(1, min(0.1, max(0.0, deadline - time.monotonic())))
 
     def _on_commit(self, err: KafkaError | None, partitions: list[Any]) -> None:
