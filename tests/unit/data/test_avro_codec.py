@@ -303,23 +303,38 @@ def test_the_native_record_reader_is_built() -> None:
     assert avro_codec.NATIVE is not None, "kconnect.data._avroc is missing: run `make setup`"
 
 
-@pytest.fixture
-def both_readers(monkeypatch: pytest.MonkeyPatch) -> Callable[[Schema], tuple[Any, Any]]:
-    """(native decoder, Python decoder) of a Connect schema's Avro bodies."""
+def _native_and_python(monkeypatch: pytest.MonkeyPatch, make: Callable[[], Any]) -> tuple[Any, Any]:
+    """`make()` compiled with the native module, then without it (the Python specification)."""
     if avro_codec.NATIVE is None:
         pytest.skip("the native module is not built (KCONNECT_NATIVE=off)")
     native = avro_codec.NATIVE
+    made = []
+    for module in (native, None):
+        monkeypatch.setattr(avro_codec, "NATIVE", module)
+        made.append(make())
+    monkeypatch.setattr(avro_codec, "NATIVE", native)
+    return made[0], made[1]
+
+
+@pytest.fixture
+def both_readers(monkeypatch: pytest.MonkeyPatch) -> Callable[[Schema], tuple[Any, Any]]:
+    """(native decoder, Python decoder) of a Connect schema's Avro bodies."""
 
     def make(schema: Schema) -> tuple[Any, Any]:
-        decoders = []
-        for module in (native, None):
-            monkeypatch.setattr(avro_codec, "NATIVE", module)
+        def decoder() -> Any:
             ad = AvroData()
-            decoders.append(ad.decoder(ad.from_connect_schema(schema), reader_connect=schema)[1])
-        monkeypatch.setattr(avro_codec, "NATIVE", native)
-        return decoders[0], decoders[1]
+            return ad.decoder(ad.from_connect_schema(schema), reader_connect=schema)[1]
+
+        return _native_and_python(monkeypatch, decoder)
 
     return make
+
+
+def _record_of(fields: list[Schema]) -> Schema:
+    builder = SchemaBuilder.struct()
+    for i, field in enumerate(fields):
+        builder.field(f"f{i}", field)
+    return builder.build()
 
 
 def _exact(value: object) -> object:
@@ -358,10 +373,7 @@ def test_native_records_read_as_the_python_reads_them(
 ) -> None:
     # A record of generated fields: the kinds the native reader reads itself (ints, strings,
     # optional strings, doubles, floats, booleans, Timestamps) and every other through Python.
-    builder = SchemaBuilder.struct()
-    for i, field in enumerate(fields):
-        builder.field(f"f{i}", field)
-    schema = builder.build()
+    schema = _record_of(fields)
     value = data.draw(values_for(schema))
     try:
         native, python = both_readers(schema)
@@ -444,19 +456,7 @@ def test_native_malformed_fields_fail_as_the_python_does(
 @pytest.fixture
 def both_encoders(monkeypatch: pytest.MonkeyPatch) -> Callable[[Schema], tuple[Any, Any]]:
     """(native encoder, Python encoder) of a Connect schema's values."""
-    if avro_codec.NATIVE is None:
-        pytest.skip("the native module is not built (KCONNECT_NATIVE=off)")
-    native = avro_codec.NATIVE
-
-    def make(schema: Schema) -> tuple[Any, Any]:
-        encoders = []
-        for module in (native, None):
-            monkeypatch.setattr(avro_codec, "NATIVE", module)
-            encoders.append(AvroData().encoder(schema))
-        monkeypatch.setattr(avro_codec, "NATIVE", native)
-        return encoders[0], encoders[1]
-
-    return make
+    return lambda schema: _native_and_python(monkeypatch, lambda: AvroData().encoder(schema))
 
 
 def _written(encode: Callable[[object], bytes], value: object) -> tuple[str, object]:
@@ -492,10 +492,7 @@ def test_native_records_are_written_as_the_python_writes_them(
     fields: list[Schema],
     data: st.DataObject,
 ) -> None:
-    builder = SchemaBuilder.struct()
-    for i, field in enumerate(fields):
-        builder.field(f"f{i}", field)
-    schema = builder.build()
+    schema = _record_of(fields)
     try:
         native, python = both_encoders(schema)
     except DataError as e:
