@@ -151,17 +151,33 @@ def test_the_example_kafkaconnector_goes_ready_and_writes_records(
         )
     )["status"]
     assert status["connectorState"]["state"] == "RUNNING", status
-    consumed = _checked(
+    # Not `kubectl run --rm -i`: its attach can miss the output of a container that is quick to
+    # finish. The pod runs to completion, then its log is read and the pod deleted.
+    _checked(
         _kubectl(
             [
-                "-n", "kconnect", "run", "records", "--rm", "-i", "--restart=Never",
+                "-n", "kconnect", "run", "records", "--restart=Never",
                 "--image=kconnect-worker:dev", "--image-pull-policy=Never", "--command", "--",
                 "python", "-c", CONSUME,
             ],
-            240,
+            60,
         ),
-        "the consumer pod",
+        "kubectl run of the consumer pod",
     )  # fmt: skip
+    try:
+        _checked(
+            _kubectl(
+                [
+                    "-n", "kconnect", "wait", "--for=jsonpath={.status.phase}=Succeeded",
+                    "pod/records", "--timeout=240s",
+                ],
+                270,
+            ),
+            "kubectl wait for the consumer pod to succeed",
+        )  # fmt: skip
+        consumed = _checked(_kubectl(["-n", "kconnect", "logs", "records"], 60), "kubectl logs")
+    finally:
+        _kubectl(["-n", "kconnect", "delete", "pod", "records", "--wait=false"], 60)
     records = [json.loads(line) for line in consumed.splitlines() if line.startswith("{")]
     assert len(records) == RECORDS, consumed
     print({step: round(seconds, 1) for step, seconds in kind_cluster.items()})
