@@ -736,7 +736,11 @@ class SinkTaskRunner(TaskRunner):
             self._consumer.consume(1, min(0.1, max(0.0, deadline - time.monotonic())))
 
     def _on_commit(self, err: KafkaError | None, partitions: list[Any]) -> None:
-        """The commit callback (inside `consume()`, on the task thread): count what committed."""
+        """The commit callback (inside `consume()`, on the task thread): count what committed.
+        While the consumer leaves on its helper thread it does nothing: the task thread may be
+        forgetting the same positions, and nothing reads them after the close."""
+        if self._leaving:
+            return
         sent = self._commit_sent
         self._commit_sent = None
         took = 0.0 if sent is None else time.monotonic() - sent
