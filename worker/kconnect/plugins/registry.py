@@ -52,6 +52,7 @@ JAVA_ALIASES: dict[str, str] = {
     "org.apache.kafka.connect.storage.StringConverter": "StringConverter",
     "org.apache.kafka.connect.converters.ByteArrayConverter": "ByteArrayConverter",
     "org.apache.kafka.connect.storage.SimpleHeaderConverter": "SimpleHeaderConverter",
+    "io.debezium.connector.postgresql.PostgresConnector": "PostgresCdcSource",
     **{
         f"org.apache.kafka.connect.converters.{name}": name
         for name in (
