@@ -1,0 +1,349 @@
+"""PostgresCdcSource against a real PostgreSQL server and the real broker, in standalone workers.
+
+Each test has a database of its own (and so its own slot and publication): a snapshot, then the
+stream, a graceful restart, a SIGKILL in the middle of a stream of changes (every change is on
+the topic afterwards; duplicates are allowed, losses are not), columns added and dropped while
+the task runs, and the errors a user sees for a wrong password or a slot in use.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import psycopg2
+import psycopg2.extras
+import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from tests.support.workers import Standalone, Worker, wait_until
+
+pytestmark = pytest.mark.integration
+
+# The database is set up before the workers and so torn down after them: a running task's slot
+# would keep it from being dropped.
+
+
+class _Database(Protocol):
+    name: str
+
+    @property
+    def dsn(self) -> str: ...
+
+    def connector_config(self) -> dict[str, str]: ...
+
+
+def _worker_props(standalone: Standalone) -> dict[str, str]:
+    return standalone.worker_props(
+        key_converter="org.apache.kafka.connect.json.JsonConverter",
+        value_converter="org.apache.kafka.connect.json.JsonConverter",
+    )
+
+
+def _connector(db: _Database, prefix: str, **extra: str) -> dict[str, str]:
+    return {
+        "name": "cdc",
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "tasks.max": "1",
+        **db.connector_config(),
+        "topic.prefix": prefix,
+        "slot.name": f"slot_{prefix}",
+        "publication.name": f"pub_{prefix}",
+        **{k.replace("_", "."): v for k, v in extra.items()},
+    }
+
+
+def _sql(db: _Database, *statements: str) -> None:
+    conn = psycopg2.connect(db.dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for s in statements:
+                cur.execute(s)
+    finally:
+        conn.close()
+
+
+class TopicReader:
+    """Reads a topic from the start as it grows; each message's key and value as JSON."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"read-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "topic.metadata.refresh.interval.ms": 500,
+            }
+        )
+        self._consumer.assign([TopicPartition(topic, 0, 0)])
+        self.messages: list[tuple[Any, Any]] = []
+
+    def read(self) -> list[tuple[Any, Any]]:
+        for msg in self._consumer.consume(1000, 0.5):
+            if msg.error() is not None:
+                if msg.error().code() == -191 or "UNKNOWN_TOPIC" in str(msg.error()):
+                    continue  # the topic is not there yet
+                raise KafkaException(msg.error())
+            key = None if msg.key() is None else json.loads(msg.key())
+            value = None if msg.value() is None else json.loads(msg.value())
+            self.messages.append((key, value))
+        return self.messages
+
+    def wait_for(self, what: str, check: Callable[[list[tuple[Any, Any]]], bool]) -> None:
+        wait_until(what, lambda: check(self.read()))
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+@pytest.fixture
+def reader_factory(kafka_bootstrap: str) -> Iterator[Callable[[str], TopicReader]]:
+    readers: list[TopicReader] = []
+
+    def make(topic: str) -> TopicReader:
+        r = TopicReader(kafka_bootstrap, topic)
+        readers.append(r)
+        return r
+
+    yield make
+    for r in readers:
+        r.close()
+
+
+def _payloads(messages: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
+    return [v["payload"] for _, v in messages if v is not None]
+
+
+def _ops(messages: list[tuple[Any, Any]]) -> list[tuple[str, Any]]:
+    out = []
+    for p in _payloads(messages):
+        row = p["after"] if p["after"] is not None else p["before"]
+        out.append((p["op"], row["id"]))
+    return out
+
+
+def _slot_flushed(db: _Database, slot: str) -> int:
+    conn = psycopg2.connect(db.dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT confirmed_flush_lsn - '0/0' FROM pg_replication_slots WHERE slot_name = %s",
+                (slot,),
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+    finally:
+        conn.close()
+
+
+def test_snapshot_then_stream_then_resume_after_restart(
+    postgres_database: _Database,
+    standalone: Standalone,
+    reader_factory: Callable[[str], TopicReader],
+) -> None:
+    db = postgres_database
+    prefix = f"s{uuid.uuid4().hex[:8]}"
+    _sql(
+        db,
+        "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(8,2))",
+        "INSERT INTO items SELECT g, 'item ' || g, g * 1.5 FROM generate_series(1, 5) g",
+        "CREATE TABLE other (id int PRIMARY KEY)",
+        "INSERT INTO other VALUES (1), (2)",
+    )
+    connector = _connector(db, prefix)
+    worker = standalone.start([connector], worker=_worker_props(standalone))
+    items = reader_factory(f"{prefix}.public.items")
+    other = reader_factory(f"{prefix}.public.other")
+    items.wait_for("the snapshot of items", lambda m: len(m) >= 5)
+    other.wait_for("the snapshot of other", lambda m: len(m) >= 2)
+    snap = _payloads(items.messages) + _payloads(other.messages)
+    assert {p["op"] for p in snap} == {"r"}
+    marks = [p["source"]["snapshot"] for p in snap]
+    assert marks.count("first") == 1
+    assert marks.count("last") == 1
+    assert marks.count("last_in_data_collection") == 1
+    key, value = items.messages[0]
+    assert key["schema"]["name"] == f"{prefix}.public.items.Key"
+    assert key["payload"] == {"id": 1}
+    assert value["schema"]["name"] == f"{prefix}.public.items.Envelope"
+    assert value["payload"]["after"] == {"id": 1, "name": "item 1", "price": "AJY="}
+
+    _sql(
+        db,
+        "INSERT INTO items VALUES (6, 'six', 6)",
+        "UPDATE items SET name = 'one' WHERE id = 1",
+        "DELETE FROM items WHERE id = 2",
+    )
+    items.wait_for("the streamed changes", lambda m: len(m) >= 9)
+    assert _ops(items.messages)[5:] == [("c", 6), ("u", 1), ("d", 2)]
+    assert items.messages[8] == (items.messages[7][0], None)  # the tombstone
+    flushed_before = _slot_flushed(db, f"slot_{prefix}")
+    worker.terminate()
+
+    # Changes while no task runs are streamed after the restart, and nothing is sent twice:
+    # the graceful stop committed every offset.
+    _sql(db, "INSERT INTO items VALUES (7, 'seven', 7)", "UPDATE items SET price = 1 WHERE id = 3")
+    standalone.start([connector], worker=_worker_props(standalone))
+    items.wait_for("the changes made while stopped", lambda m: len(m) >= 11)
+    _sql(db, "INSERT INTO items VALUES (8, 'eight', 8)")
+    items.wait_for("a change after the restart", lambda m: len(m) >= 12)
+    assert _ops(items.messages)[8:] == [("c", 7), ("u", 3), ("c", 8)]
+    # The slot's confirmed position follows the committed offsets.
+    wait_until(
+        "the slot's confirmed position to move past the restart",
+        lambda: _slot_flushed(db, f"slot_{prefix}") > flushed_before,
+    )
+
+
+def test_sigkill_during_a_stream_of_changes_loses_nothing(
+    postgres_database: _Database,
+    standalone: Standalone,
+    reader_factory: Callable[[str], TopicReader],
+) -> None:
+    db = postgres_database
+    prefix = f"k{uuid.uuid4().hex[:8]}"
+    _sql(db, "CREATE TABLE events (id int PRIMARY KEY, body text)")
+    connector = _connector(db, prefix, snapshot_mode="no_data", tombstones_on_delete="false")
+    worker = standalone.start([connector], worker=_worker_props(standalone))
+    worker.wait_state("cdc", "RUNNING")
+    wait_until("the slot", lambda: _slot_exists(db, f"slot_{prefix}"))
+
+    total = 3000
+    stop = threading.Event()
+
+    def write() -> None:
+        conn = psycopg2.connect(db.dsn)
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                i = 0
+                while i < total and not stop.is_set():
+                    # transactions of 1 to 10 rows, one multi-row insert among them
+                    n = min(1 + i % 10, total - i)
+                    cur.execute(
+                        "INSERT INTO events SELECT g, 'row ' || g FROM generate_series(%s, %s) g",
+                        (i, i + n - 1),
+                    )
+                    conn.commit()
+                    i += n
+        finally:
+            conn.close()
+
+    writer = threading.Thread(target=write, name="writer")
+    writer.start()
+    try:
+        topic = reader_factory(f"{prefix}.public.events")
+        topic.wait_for("some changes on the topic", lambda m: len(m) >= 300)
+        worker.kill()
+        restarted = standalone.start([connector], worker=_worker_props(standalone))
+        writer.join(timeout=120)
+        assert not writer.is_alive()
+
+        def all_there(messages: list[tuple[Any, Any]]) -> bool:
+            return {i for _, i in _ops(messages)} >= set(range(total))
+
+        topic.wait_for(f"all {total} changes on the topic", all_there)
+        counts = Counter(i for _, i in _ops(topic.messages))
+        assert set(counts) == set(range(total))
+        restarted.wait_state("cdc", "RUNNING")
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+
+
+def _slot_exists(db: _Database, slot: str) -> bool:
+    conn = psycopg2.connect(db.dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+            return cur.fetchone() is not None
+    finally:
+        conn.close()
+
+
+def test_columns_added_and_dropped_while_streaming(
+    postgres_database: _Database,
+    standalone: Standalone,
+    reader_factory: Callable[[str], TopicReader],
+) -> None:
+    db = postgres_database
+    prefix = f"a{uuid.uuid4().hex[:8]}"
+    _sql(db, "CREATE TABLE t (id int PRIMARY KEY, a text)")
+    worker = standalone.start(
+        [_connector(db, prefix, snapshot_mode="no_data")], worker=_worker_props(standalone)
+    )
+    worker.wait_state("cdc", "RUNNING")
+    wait_until("the slot", lambda: _slot_exists(db, f"slot_{prefix}"))
+    topic = reader_factory(f"{prefix}.public.t")
+    _sql(
+        db,
+        "INSERT INTO t VALUES (1, 'x')",
+        "ALTER TABLE t ADD COLUMN b int NOT NULL DEFAULT 7",
+        "INSERT INTO t VALUES (2, 'y', 8)",
+        "ALTER TABLE t DROP COLUMN a",
+        "INSERT INTO t VALUES (3, 9)",
+    )
+    topic.wait_for("three inserts", lambda m: len(m) >= 3)
+    after = [p["after"] for p in _payloads(topic.messages)]
+    assert after == [{"id": 1, "a": "x"}, {"id": 2, "a": "y", "b": 8}, {"id": 3, "b": 9}]
+    schemas = [v["schema"] for _, v in topic.messages]
+    b_field = next(
+        f
+        for f in next(f for f in schemas[1]["fields"] if f["field"] == "after")["fields"]
+        if f["field"] == "b"
+    )
+    assert b_field == {"type": "int32", "optional": False, "default": 7, "field": "b"}
+
+
+def test_wrong_password_fails_the_task_without_showing_it(
+    postgres_database: _Database, standalone: Standalone
+) -> None:
+    db = postgres_database
+    prefix = f"p{uuid.uuid4().hex[:8]}"
+    wrong = "not-the-password-" + uuid.uuid4().hex[:6]
+    connector = {**_connector(db, prefix), "database.password": wrong}
+    worker = standalone.start([connector], worker=_worker_props(standalone), wait=True)
+    status = _wait_task_failed(worker)
+    trace = status["tasks"][0]["trace"]
+    assert "could not connect" in trace
+    assert "password authentication failed" in trace
+    assert wrong not in trace
+    assert wrong not in worker.log()
+
+
+def _wait_task_failed(worker: Worker) -> dict[str, Any]:
+    def failed() -> dict[str, Any] | None:
+        s = worker.status("cdc")
+        if s and s.get("tasks") and s["tasks"][0]["state"] == "FAILED":
+            return s
+        return None
+
+    return wait_until("the task to fail", failed)  # type: ignore[no-any-return]
+
+
+def test_slot_in_use_is_a_clear_error(postgres_database: _Database, standalone: Standalone) -> None:
+    db = postgres_database
+    prefix = f"u{uuid.uuid4().hex[:8]}"
+    slot = f"slot_{prefix}"
+    conn = psycopg2.connect(db.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection)
+    try:
+        cur = conn.cursor()
+        cur.create_replication_slot(slot, output_plugin="pgoutput")
+        _sql(db, f"CREATE PUBLICATION pub_{prefix} FOR ALL TABLES")
+        cur.start_replication(
+            slot_name=slot, options={"proto_version": "1", "publication_names": f"pub_{prefix}"}
+        )
+        worker = standalone.start(
+            [_connector(db, prefix, snapshot_mode="never")], worker=_worker_props(standalone)
+        )
+        trace = _wait_task_failed(worker)["tasks"][0]["trace"]
+        assert f"replication slot '{slot}' is in use" in trace
+    finally:
+        conn.close()
