@@ -154,3 +154,28 @@ def test_filters_match_whole_names() -> None:
     assert f.column("public", "users", "secret2")
     assert config.skipped == {"t"}
     assert PostgresCdcConfig.parse({**BASE, "skipped.operations": "none"}).skipped == frozenset()
+
+
+def test_rows_of_every_mapped_type_fit_their_schemas() -> None:
+    """`row_struct` skips per-field checks: every parser must return what its schema takes."""
+    samples = [
+        (t.INT2, "1"), (t.INT4, "2"), (t.INT8, "3"), (t.FLOAT4, "1.5"), (t.FLOAT8, "2.5"),
+        (t.BOOL, "f"), (t.TEXT, "x"), (t.BYTEA, "\\x01"),
+        (t.UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), (t.JSONB, "{}"), (t.DATE, "2024-01-01"),
+        (t.TIME, "01:02:03"), (t.TIMESTAMP, "2024-01-01 00:00:00"),
+        (t.TIMESTAMPTZ, "2024-01-01 00:00:00+00"), (t.TIMETZ, "01:02:03+00"),
+        (t.INTERVAL, "1 day"), (t.NUMERIC, "1.5"), (t.XML, "<a/>"),
+    ]  # fmt: skip
+    for mapper in (
+        t.TypeMapper(),
+        t.TypeMapper("double", "connect"),
+        t.TypeMapper("string", "adaptive_time_microseconds"),
+    ):
+        columns = []
+        for i, (oid, _) in enumerate(samples):
+            m = mapper.map(t.ColumnDef(f"c{i}", oid, -1, optional=i % 2 == 0), {})
+            assert m is not None
+            columns.append(e.ShapedColumn(f"c{i}", i, m))
+        shape = e.shape_table("srv", "public", "all", columns, ["c1"])
+        e.row_struct(shape, [text for _, text in samples]).validate()
+        e.row_struct(shape, [None] * len(samples)).validate()  # required ones zero-filled
