@@ -216,6 +216,7 @@ def test_sigkill_during_a_stream_of_changes_loses_nothing(
     wait_until("the slot", lambda: _slot_exists(db, f"slot_{prefix}"))
 
     total = 3000
+    long_ids = range(100_000, 100_300)
     stop = threading.Event()
 
     def write() -> None:
@@ -236,26 +237,50 @@ def test_sigkill_during_a_stream_of_changes_loses_nothing(
         finally:
             conn.close()
 
+    def write_long() -> None:
+        # Transactions that stay open while many short ones commit: their changes start
+        # before positions the slot is told are flushed, and must still not be skipped.
+        conn = psycopg2.connect(db.dsn)
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                for i in long_ids:
+                    if stop.is_set():
+                        return
+                    cur.execute("INSERT INTO events VALUES (%s, 'long')", (i,))
+                    if i % 10 == 9:
+                        conn.commit()
+                    else:
+                        stop.wait(0.01)
+        finally:
+            conn.close()
+
     writer = threading.Thread(target=write, name="writer")
+    long_writer = threading.Thread(target=write_long, name="long-writer")
     writer.start()
+    long_writer.start()
     try:
         topic = reader_factory(f"{prefix}.public.events")
         topic.wait_for("some changes on the topic", lambda m: len(m) >= 300)
         worker.kill()
         restarted = standalone.start([connector], worker=_worker_props(standalone))
         writer.join(timeout=120)
+        long_writer.join(timeout=120)
         assert not writer.is_alive()
+        assert not long_writer.is_alive()
+        expected = set(range(total)) | set(long_ids)
 
         def all_there(messages: list[tuple[Any, Any]]) -> bool:
-            return {i for _, i in _ops(messages)} >= set(range(total))
+            return {i for _, i in _ops(messages)} >= expected
 
-        topic.wait_for(f"all {total} changes on the topic", all_there)
+        topic.wait_for(f"all {len(expected)} changes on the topic", all_there)
         counts = Counter(i for _, i in _ops(topic.messages))
-        assert set(counts) == set(range(total))
+        assert set(counts) == expected
         restarted.wait_state("cdc", "RUNNING")
     finally:
         stop.set()
         writer.join(timeout=30)
+        long_writer.join(timeout=30)
 
 
 def _slot_exists(db: _Database, slot: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kconnect.connectors.pgcdc import pgoutput as p
+from kconnect.connectors.pgcdc.replication import status_message
 
 # enum `mood`, table t (id int primary key, name text, n numeric(10,2), m mood, a int[])
 TYPE_MOOD = "59000040067075626c6963006d6f6f6400"
@@ -129,3 +130,12 @@ def test_unknown_type_and_binary_column_are_refused() -> None:
         p.decode(bytes.fromhex("490000400d4e0001") + b"b")
     with pytest.raises(p.ProtocolError, match="empty"):
         p.decode(b"")
+
+
+def test_standby_status_confirms_one_position() -> None:
+    msg = status_message(0x1972980, p.PG_EPOCH_MICROS + 5)
+    assert msg[:1] == b"r"
+    assert len(msg) == 1 + 8 * 4 + 1
+    assert msg[1:25] == (0x1972980).to_bytes(8, "big") * 3
+    assert msg[25:33] == (5).to_bytes(8, "big")
+    assert msg[33] == 0

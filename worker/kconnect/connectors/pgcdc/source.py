@@ -26,7 +26,6 @@ while the offsets say changes were streamed from it fails the task unless `snaps
 from __future__ import annotations
 
 import logging
-import select
 import threading
 import time
 from collections import deque
@@ -46,6 +45,7 @@ from kconnect.api.types import SourcePartition
 from kconnect.connectors.pgcdc import catalog, events, pgoutput, position
 from kconnect.connectors.pgcdc.config import PostgresCdcConfig, TableFilter
 from kconnect.connectors.pgcdc.events import ShapedColumn, SnapshotMark, TableShape
+from kconnect.connectors.pgcdc.replication import ReplicationError, ReplicationStream
 from kconnect.connectors.pgcdc.types import ColumnDef, PgType, TypeMapper
 from kconnect.errors import ConnectError
 
@@ -127,6 +127,7 @@ class PostgresCdcTask(SourceTask):
         self._conn: Any = None  # catalog queries and the snapshot
         self._repl: Any = None  # the replication connection
         self._rcur: Any = None
+        self._stream: ReplicationStream | None = None
         self._partition: SourcePartition = {}
         self._resume = position.Resume()
         self._tables: dict[int, _Table] = {}
@@ -194,7 +195,7 @@ class PostgresCdcTask(SourceTask):
                     conn.close()
                 except psycopg2.Error:
                     log.debug("closing a PostgreSQL connection failed", exc_info=True)
-        self._repl = self._conn = self._rcur = None
+        self._repl = self._conn = self._rcur = self._stream = None
 
     # --- setup ---------------------------------------------------------------------------------
     def _ensure_publication(self) -> None:
@@ -449,10 +450,10 @@ class PostgresCdcTask(SourceTask):
                 decode=False,
                 start_lsn=start,
                 options={"proto_version": "1", "publication_names": config.publication_name},
-                status_interval=max(1, config.status_update_interval_ms // 1000),
             )
         except psycopg2.Error as e:
             raise _db_error(f"stream from replication slot '{config.slot_name}'", e) from None
+        self._stream = ReplicationStream(self._repl)
         self._streaming = True
         self._flush = position.FlushTracker(self._resume.lsn_commit or 0)
         self._last_commit_end = self._resume.lsn_commit
@@ -477,23 +478,28 @@ class PostgresCdcTask(SourceTask):
                 if self._stopping.is_set():
                     return None
                 raise _db_error("read the change stream", e) from None
+            except ReplicationError as e:
+                if self._stopping.is_set():
+                    return None
+                raise ConnectError(
+                    f"PostgresCdcSource could not read the change stream: {e}"
+                ) from None
 
     def _stream_poll(self) -> list[SourceRecord]:
         config = self._cfg
+        stream = self._stream
+        assert stream is not None
         out: list[SourceRecord] = []
         deadline = time.monotonic() + config.poll_interval_ms / 1000
-        cur = self._rcur
-        while len(out) < config.max_batch_size:
-            msg = cur.read_message()
+        while len(out) < config.max_batch_size and not self._stopping.is_set():
+            # Return what there is as soon as the stream pauses; wait only for a first record.
+            wait = 0.0 if out else min(deadline - time.monotonic(), 0.2)
+            msg = stream.read(max(wait, 0.0))
             if msg is None:
-                if out or self._stopping.is_set():
+                if out or time.monotonic() >= deadline:
                     break
-                now = time.monotonic()
-                if now >= deadline:
-                    break
-                select.select([self._repl], [], [], min(deadline - now, 0.2))
                 continue
-            self._handle(msg.data_start, msg.payload, out)
+            self._handle(msg[0], msg[1], out)
         self._flush.polled(self._safe_position())
         now = time.monotonic()
         if config.heartbeat_interval_ms and now >= self._next_heartbeat and not self._in_txn:
@@ -502,16 +508,16 @@ class PostgresCdcTask(SourceTask):
         if now >= self._next_status:
             # Standby status, so the server never has to ask for it (and never sees a silence).
             self._next_status = now + config.status_update_interval_ms / 1000
-            cur.send_feedback(force=True)
+            stream.send_status()
         return out
 
     def _safe_position(self) -> int:
         """The end of the last transaction every record of which was polled; between
         transactions, what the server last said it had sent."""
         last = self._last_commit_end or 0
-        if self._in_txn:
+        if self._in_txn or self._stream is None:
             return last
-        return max(last, int(self._rcur.wal_end or 0))
+        return max(last, self._stream.server_sent)
 
     def _heartbeat(self) -> SourceRecord:
         cfg = self._cfg
@@ -687,14 +693,16 @@ class PostgresCdcTask(SourceTask):
     # --- commits -------------------------------------------------------------------------------
     def commit(self) -> None:
         with self._lock:
-            if not self._streaming or self._rcur is None:
+            if self._stream is None or self._repl is None:
                 return
             flushed = self._flush.committed()
             if flushed is not None:
                 try:
-                    self._rcur.send_feedback(flush_lsn=flushed, force=True)
-                except psycopg2.Error as e:
-                    raise _db_error("confirm the slot's position", e) from None
+                    self._stream.confirm(flushed)
+                except ReplicationError as e:
+                    raise ConnectError(
+                        f"PostgresCdcSource could not confirm the slot's position: {e}"
+                    ) from None
 
     # --- helpers -------------------------------------------------------------------------------
     @property
