@@ -83,16 +83,14 @@ demo-k8s-down: setup
 # (tests/integration/test_java_config_keys.py), fetched into the cache once, run the images, and
 # run the Schema Registry (tests/integration/test_schema_registry_service.py).
 # The unit and integration tiers run in parallel sessions (pytest-xdist, a test file per session at
-# a time, each session with its own broker and API server); the tests that run a Kubernetes node
-# run after them, one node per machine: tests/integration/test_node.py, then the e2e tier (its
-# tests concurrently on one shared node, e2e/conftest.py), and the kind path (make kind-up, a
-# KafkaConnector Ready, make kind-down) last.
+# a time, the longest files first by tests/file_durations.json, each session with its own broker
+# and API server; tests/integration/test_node.py starts its own node in one of them). The e2e tier
+# runs after them, one node per machine (its tests concurrently on one shared node,
+# e2e/conftest.py), and the kind path (make kind-up, a KafkaConnector Ready, make kind-down) last.
 TEST_SESSIONS ?= 3
 E2E_SESSIONS ?= 3
-NODE_TESTS := tests/integration/test_node.py
 test: setup kafka-fetch registry-fetch cluster-build node-build bench-java-fetch images
-	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --durations=25 --ignore=$(NODE_TESTS) tests
-	$(PY) -m pytest --durations=5 $(NODE_TESTS)
+	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --no-loadscope-reorder --durations=25 tests
 	$(PY) -m pytest -n $(E2E_SESSIONS) --dist loadgroup --durations=15 e2e
 	KCONNECT_TEST_KIND=1 $(PY) -m pytest e2e/kind/test_kind_up.py
 

@@ -11,8 +11,11 @@ way, once per session and only on demand, in its own temporary state directory; 
 Pods run on the real node of the e2e tier (``e2e/conftest.py``). One node runs per machine (a
 second ``node.start`` fails at once, saying so): in one session the e2e tier is sorted after every
 other test, so its node never runs beside ``tests/integration/test_node.py``'s; a distributed run
-of the e2e tier starts its node with the session, so ``make test`` runs ``test_node.py`` in a
-session of its own first.
+of the e2e tier starts its node with the session, so ``make test`` runs it in a session of its own
+after the unit and integration tiers (``test_node.py`` among them).
+
+In a run spread over parallel sessions by file (``--dist loadfile``), the longest files come first
+(``tests/support/file_durations.py``), so the sessions end together.
 
 Every test under ``tests/integration`` gets the ``integration`` marker and every test under ``e2e``
 the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier alone.
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Protocol
 import pytest
 
 from kconnect_devenv import controlplane, kafka, registry
+from tests.support import file_durations
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
@@ -48,6 +52,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif item.path.resolve().is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
+    if config.getoption("dist", "no") == "loadfile":
+        # Longest files first, so that the parallel sessions end together instead of one of them
+        # running the slowest file alone at the end (make test passes --no-loadscope-reorder,
+        # which keeps this order rather than xdist's most-tests-first).
+        weights = file_durations.load()
+        items.sort(key=lambda item: -file_durations.weight(weights, item.path.resolve()))
     # One node per machine: the e2e tier's session node starts after every other test, so after
     # tests/integration/test_node.py has stopped its own (module-scoped) node.
     items.sort(key=lambda item: item.path.resolve().is_relative_to(E2E_DIR))
