@@ -133,8 +133,11 @@ crds-upgrade: setup
 bench: setup kafka-fetch registry-fetch cluster-build node-build images
 	$(PY) -m bench.run
 
+# Kafka Connect's Java runtime, and Debezium's PostgreSQL connector for it (docs/debezium-reference.md),
+# which the CDC tests and benchmarks compare kconnect's PostgresCdcSource with.
 bench-java-fetch: setup
 	$(PY) -m bench.javaconnect fetch
+	$(PY) -m bench.debezium fetch
 
 # kconnect and Apache Kafka Connect's Java runtime side by side (docs/benchmarks.md); QUICK=1 runs
 # every workload in a short form.
