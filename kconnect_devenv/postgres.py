@@ -20,6 +20,10 @@ Invariants:
   directory (mode 0700, owned by the server's account) under the system's temporary directory,
   ``kconnect-postgres-*``, holding ``pgdata/`` (the cluster), the unix socket and the superuser's
   password file (mode 0600). Nothing of the machine's is changed.
+- **Nothing is left in the temporary directory.** A stop removes its cluster; a cluster whose
+  state directory vanished without a stop (a session killed outright) is removed by the next
+  start that makes a cluster, once its server no longer runs (the cluster directory names its
+  state directory in ``state-dir``).
 - **Data outlives a restart, not a stop.** :func:`restart` (or :func:`stop` with
   ``keep_data=True`` and :func:`start` again) keeps the cluster; :func:`stop` removes it. A start
   finds a kept cluster through ``cluster`` and uses it only if its ``initdb`` had completed.
@@ -88,6 +92,7 @@ CLUSTER_PREFIX: Final = "kconnect-postgres-"
 PGDATA: Final = "pgdata"
 PASSWORD_FILE: Final = "password"  # noqa: S105 - a file name
 INITIALIZED: Final = "initialized"
+OWNER_FILE: Final = "state-dir"  # in a cluster directory: the state directory that links to it
 LOG_FILE: Final = "postgres.log"
 LOG_TAIL_LINES: Final = 40
 DATABASE_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -330,14 +335,48 @@ def _remove_cluster(state_dir: Path) -> None:
         link.unlink()
 
 
+def _postmaster_runs(cluster: Path) -> bool:
+    """Whether the server that ``cluster``'s ``postmaster.pid`` names still runs on it."""
+    try:
+        pid = int((cluster / PGDATA / "postmaster.pid").read_text("ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return processes.is_alive(pid, cluster / PGDATA)
+
+
+def remove_orphaned_clusters() -> list[Path]:
+    """Remove the cluster directories whose state directory is gone or no longer links to them
+    and whose server does not run: what a session killed outright leaves in the temporary
+    directory. Returns what was removed; another account's clusters are left alone."""
+    removed = []
+    for cluster in sorted(Path(tempfile.gettempdir()).glob(f"{CLUSTER_PREFIX}*")):
+        try:
+            owner = Path((cluster / OWNER_FILE).read_text("utf-8").strip())
+        except OSError:
+            continue  # being made (the owner file is written last), or not readable here
+        try:
+            if Path(os.readlink(owner / CLUSTER_LINK)) == cluster:
+                continue
+        except PermissionError:
+            continue
+        except OSError:
+            pass  # no link there any more
+        if not _postmaster_runs(cluster):
+            shutil.rmtree(cluster, ignore_errors=True)
+            removed.append(cluster)
+    return removed
+
+
 def _ensure_cluster(state_dir: Path) -> Path:
     """The cluster of ``state_dir``, made with ``initdb`` unless a complete one is kept there."""
     kept = _cluster_of(state_dir)
     if kept is not None:
         return kept
     _remove_cluster(state_dir)
+    remove_orphaned_clusters()
     cluster = Path(tempfile.mkdtemp(prefix=CLUSTER_PREFIX))
     (state_dir / CLUSTER_LINK).symlink_to(cluster)
+    (cluster / OWNER_FILE).write_text(f"{state_dir}\n", "utf-8")
     account = _server_account()
     password_file = cluster / PASSWORD_FILE
     password_file.touch(mode=0o600)

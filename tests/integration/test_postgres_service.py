@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -163,6 +164,21 @@ def test_a_restart_keeps_the_data_and_a_stop_deletes_it(tmp_path: Path) -> None:
     assert not first.cluster_dir.exists()
     assert not (state_dir / service.CLUSTER_LINK).exists()
     assert not (state_dir / service.STATE_FILE).exists()
+
+
+def test_a_cluster_left_behind_is_removed_by_the_next_start(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    kept = tmp_path / "kept"
+    try:
+        left = service.start(gone)
+        service.stop(gone, keep_data=True)
+        shutil.rmtree(gone)  # the state directory vanishes without a stop
+        other = service.start(kept)
+        assert left.cluster_dir != other.cluster_dir
+        assert not left.cluster_dir.exists()
+        assert other.cluster_dir.is_dir()
+    finally:
+        service.stop(kept)
 
 
 def test_a_start_on_a_taken_port_says_why_and_leaves_nothing_running(tmp_path: Path) -> None:
