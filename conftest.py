@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Protocol
 import pytest
 
 from kconnect_devenv import controlplane, kafka, registry
+from kconnect_devenv import postgres as postgres_service
 from tests.support import file_durations
 
 if TYPE_CHECKING:
@@ -118,6 +119,30 @@ def schema_registry(
         yield started
     finally:
         registry.stop(state_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres_service.Postgres]:
+    """This session's own PostgreSQL server (``wal_level=logical``, docs/postgres.md); like the
+    broker, it follows the session if the session is killed outright. Tests do not share tables:
+    each takes a database of its own from :func:`postgres_database`."""
+    state_dir = tmp_path_factory.mktemp("postgres")
+    server = postgres_service.start(state_dir, die_with_parent=True)
+    try:
+        yield server
+    finally:
+        postgres_service.stop(state_dir)
+
+
+@pytest.fixture
+def postgres_database(postgres: postgres_service.Postgres) -> Iterator[postgres_service.Database]:
+    """A new, empty database of this session's server for one test, as its superuser; dropped
+    afterwards with its replication slots."""
+    database = postgres_service.create_database(postgres)
+    try:
+        yield database
+    finally:
+        postgres_service.drop_database(postgres, database.name)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The table that orders ``make test``'s parallel sessions: read from a JUnit report, weighed by tier."""
+"""The table that orders `make test`'s parallel sessions: read from JUnit, weighed by tier."""
 
 from __future__ import annotations
 
