@@ -50,6 +50,8 @@ def test_source_schema_matches_debezium() -> None:
         ("txId", Type.INT64, True),
         ("lsn", Type.INT64, True),
         ("xmin", Type.INT64, True),
+        ("origin", Type.STRING, True),
+        ("origin_lsn", Type.INT64, True),
     ]
     snapshot = s.fields[4].schema
     assert snapshot.name == "io.debezium.data.Enum"

@@ -47,9 +47,9 @@ def mapped(
         (t.TIMESTAMP, Type.INT64, "io.debezium.time.MicroTimestamp", "2024-01-02 03:04:05.123456",
          1704164645123456),
         (t.TIMESTAMPTZ, Type.STRING, "io.debezium.time.ZonedTimestamp", "2024-01-02 03:04:05+02",
-         "2024-01-02T01:04:05Z"),
+         "2024-01-02T01:04:05.000000Z"),
         (t.TIMESTAMPTZ, Type.STRING, "io.debezium.time.ZonedTimestamp",
-         "2024-01-02 03:04:05.12+05:30", "2024-01-01T21:34:05.12Z"),
+         "2024-01-02 03:04:05.12+05:30", "2024-01-01T21:34:05.120000Z"),
         (t.TIME, Type.INT64, "io.debezium.time.MicroTime", "10:11:12.5", 36672500000),
         (t.TIME, Type.INT64, "io.debezium.time.MicroTime", "24:00:00", 86400000000),
         (t.TIMETZ, Type.STRING, "io.debezium.time.ZonedTime", "10:11:12+01", "09:11:12Z"),
@@ -70,6 +70,11 @@ def test_mapping_and_parse(
     if name is not None:
         assert m.schema.version == 1
     assert m.parse(text) == value
+
+
+def test_zoned_timestamp_has_the_column_precision_in_digits() -> None:
+    assert mapped(t.TIMESTAMPTZ, 3).parse("2024-01-02 03:04:05.5+00") == "2024-01-02T03:04:05.500Z"
+    assert mapped(t.TIMESTAMPTZ, 0).parse("2024-01-02 03:04:05+00") == "2024-01-02T03:04:05Z"
 
 
 def test_enum_carries_its_labels() -> None:

@@ -55,6 +55,7 @@ SNAPSHOT_SCHEMA = (
 SOURCE_SCHEMA = (
     SchemaBuilder.struct()
     .name("io.debezium.connector.postgresql.Source")
+    .version(1)
     .field("version", Schema.STRING)
     .field("connector", Schema.STRING)
     .field("name", Schema.STRING)
@@ -69,6 +70,8 @@ SOURCE_SCHEMA = (
     .field("txId", Schema.OPTIONAL_INT64)
     .field("lsn", Schema.OPTIONAL_INT64)
     .field("xmin", Schema.OPTIONAL_INT64)
+    .field("origin", Schema.OPTIONAL_STRING)
+    .field("origin_lsn", Schema.OPTIONAL_INT64)
     .build()
 )
 
@@ -104,6 +107,7 @@ class ShapedColumn:
     """Index of the column in the Relation message's tuples."""
     mapped: Mapped
     default: object = None
+    type_oid: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +273,8 @@ def source_struct(info: SourceInfo) -> Struct:
             info.table,
             info.tx_id,
             info.lsn,
+            None,
+            None,
             None,
         ],
     )

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,14 +40,15 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from kconnect.api.connector import SourceConnector
-from kconnect.api.records import SourceRecord
+from kconnect.api.records import Header, Headers, SourceRecord
 from kconnect.api.task import SourceTask
 from kconnect.api.types import SourcePartition
 from kconnect.connectors.pgcdc import catalog, events, pgoutput, position
 from kconnect.connectors.pgcdc.config import PostgresCdcConfig, TableFilter
 from kconnect.connectors.pgcdc.events import ShapedColumn, SnapshotMark, TableShape
 from kconnect.connectors.pgcdc.replication import ReplicationError, ReplicationStream
-from kconnect.connectors.pgcdc.types import ColumnDef, PgType, TypeMapper
+from kconnect.connectors.pgcdc.types import BPCHAR, ColumnDef, PgType, TypeMapper
+from kconnect.data.schema import Schema
 from kconnect.errors import ConnectError
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,14 @@ def connect_args(config: PostgresCdcConfig) -> dict[str, Any]:
 def _db_error(what: str, e: psycopg2.Error) -> ConnectError:
     text = str(e).strip() or type(e).__name__
     return ConnectError(f"PostgresCdcSource could not {what}: {text}")
+
+
+def _snapshot_column(column: ShapedColumn) -> sql.Composable:
+    """A column as the snapshot selects it: its text form, as pgoutput sends it. A cast to text
+    would trim a `char(n)`'s padding, so that one is read as it is (psycopg2 gives its text)."""
+    if column.type_oid == BPCHAR:
+        return sql.Identifier(column.name)
+    return sql.SQL("{}::text").format(sql.Identifier(column.name))
 
 
 class PostgresCdcConnector(SourceConnector):
@@ -129,6 +139,7 @@ class PostgresCdcTask(SourceTask):
         self._rcur: Any = None
         self._stream: ReplicationStream | None = None
         self._partition: SourcePartition = {}
+        self._header_items: tuple[Header, ...] = ()
         self._resume = position.Resume()
         self._tables: dict[int, _Table] = {}
         self._streaming = False
@@ -156,6 +167,13 @@ class PostgresCdcTask(SourceTask):
         self._filter = TableFilter(config)
         self._mapper = TypeMapper(config.decimal_handling_mode, config.time_precision_mode)
         self._partition = position.partition(config.topic_prefix)
+        run_id = str(uuid.uuid4())
+        self._header_items = (
+            Header("__debezium.context.connectorLogicalName", Schema.STRING, config.topic_prefix),
+            Header("__debezium.context.taskId", Schema.STRING, "0"),
+            Header("__debezium.context.connectorName", Schema.STRING, events.CONNECTOR),
+            Header("__debezium.context.runId", Schema.STRING, run_id),
+        )
         offset = self.context.offset_storage_reader.offset(self._partition)
         self._resume = position.resume_from(offset)
         try:
@@ -363,9 +381,7 @@ class PostgresCdcTask(SourceTask):
                 table.cursor.itersize = config.snapshot_fetch_size
                 shape = table.shape
                 query = sql.SQL("SELECT {} FROM {}.{}").format(
-                    sql.SQL(", ").join(
-                        sql.SQL("{}::text").format(sql.Identifier(c.name)) for c in shape.columns
-                    )
+                    sql.SQL(", ").join(_snapshot_column(c) for c in shape.columns)
                     if shape.columns
                     else sql.SQL("1"),
                     sql.Identifier(shape.schema_name),
@@ -437,6 +453,7 @@ class PostgresCdcTask(SourceTask):
             value_schema=shape.envelope_schema,
             key=events.key_struct(shape, after),
             key_schema=shape.key_schema,
+            headers=self._headers(),
         )
 
     # --- streaming -----------------------------------------------------------------------------
@@ -585,7 +602,7 @@ class PostgresCdcTask(SourceTask):
                     default = mapped.parse(literal)
                 except (ValueError, ArithmeticError):
                     default = None
-            shaped.append(ShapedColumn(name, i, mapped, default))
+            shaped.append(ShapedColumn(name, i, mapped, default, oid))
         return events.shape_table(
             self._cfg.topic_prefix, found.schema_name, found.table_name, shaped, found.primary_key
         )
@@ -623,10 +640,14 @@ class PostgresCdcTask(SourceTask):
             ):
                 # The key changed: Debezium sends a delete (and tombstone) of the old key and a
                 # create of the new one.
+                old_key = events.key_struct(shape, before)
+                new_key = events.key_struct(shape, after)
                 if "d" not in skipped:
-                    self._delete(shape, lsn, before, out)
+                    self._delete(shape, lsn, before, out, ("__debezium.newkey", new_key))
                 if "c" not in skipped:
-                    out.append(self._record(shape, lsn, "c", None, after, "UPDATE"))
+                    created = self._record(shape, lsn, "c", None, after, "UPDATE")
+                    created.headers.add("__debezium.oldkey", old_key, shape.key_schema)
+                    out.append(created)
                 return
             if "u" not in skipped:
                 out.append(self._record(shape, lsn, "u", before, after, "UPDATE"))
@@ -634,8 +655,19 @@ class PostgresCdcTask(SourceTask):
         if "d" not in skipped:
             self._delete(shape, lsn, events.row_struct(shape, msg.old), out)
 
-    def _delete(self, shape: TableShape, lsn: int, before: Any, out: list[SourceRecord]) -> None:
+    def _delete(
+        self,
+        shape: TableShape,
+        lsn: int,
+        before: Any,
+        out: list[SourceRecord],
+        key_header: tuple[str, Any] | None = None,
+    ) -> None:
+        """A delete and its tombstone; `key_header` (`__debezium.newkey`, the new key) when the
+        delete is the first half of a key change, as Debezium marks both records."""
         record = self._record(shape, lsn, "d", before, None, "DELETE")
+        if key_header is not None:
+            record.headers.add(key_header[0], key_header[1], shape.key_schema)
         out.append(record)
         if self._cfg.tombstones_on_delete and shape.key_schema is not None:
             out.append(
@@ -646,6 +678,7 @@ class PostgresCdcTask(SourceTask):
                     source_offset=record.source_offset,
                     key=record.key,
                     key_schema=record.key_schema,
+                    headers=record.headers.copy(),
                 )
             )
 
@@ -688,6 +721,7 @@ class PostgresCdcTask(SourceTask):
             value_schema=shape.envelope_schema,
             key=None if row is None else events.key_struct(shape, row),
             key_schema=None if row is None else shape.key_schema,
+            headers=self._headers(),
         )
 
     # --- commits -------------------------------------------------------------------------------
@@ -705,6 +739,10 @@ class PostgresCdcTask(SourceTask):
                     ) from None
 
     # --- helpers -------------------------------------------------------------------------------
+    def _headers(self) -> Headers:
+        """Debezium's context headers (connector, task, this start's run id)."""
+        return Headers(list(self._header_items))
+
     @property
     def _cfg(self) -> PostgresCdcConfig:
         assert self._config is not None

@@ -132,19 +132,25 @@ def _tz_fix(text: str) -> str:
     return text + ":00" if m else text
 
 
-def _iso_utc(value: _dt.datetime) -> str:
-    """As Debezium's ZonedTimestamp: ISO-8601 in UTC, 'Z', fraction without trailing zeros."""
+def _iso_utc(value: _dt.datetime, digits: int) -> str:
+    """As Debezium's ZonedTimestamp: ISO-8601 in UTC with 'Z', and as many fraction digits as
+    the column's precision (none for precision 0)."""
     utc = value.astimezone(_dt.UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += ("." + f"{utc.microsecond:06d}").rstrip("0")
+    if digits > 0:
+        text += "." + f"{utc.microsecond:06d}"[:digits]
     return text + "Z"
 
 
-def parse_zoned_timestamp(text: str) -> str:
-    if text in ("infinity", "-infinity") or text.endswith(" BC"):
-        raise ValueError(f"timestamptz {text!r} has no Connect value")
-    return _iso_utc(_dt.datetime.fromisoformat(_tz_fix(text)))
+def zoned_timestamp_parser(precision: int) -> Parse:
+    """The parser of a `timestamptz(precision)` column's text."""
+
+    def parse_zoned_timestamp(text: str) -> str:
+        if text in ("infinity", "-infinity") or text.endswith(" BC"):
+            raise ValueError(f"timestamptz {text!r} has no Connect value")
+        return _iso_utc(_dt.datetime.fromisoformat(_tz_fix(text)), precision)
+
+    return parse_zoned_timestamp
 
 
 def parse_zoned_time(text: str) -> str:
@@ -347,7 +353,7 @@ class TypeMapper:
             return self._timestamp(mod)
         if oid == TIMESTAMPTZ:
             b = _semantic(SchemaBuilder.string(), "io.debezium.time.ZonedTimestamp")
-            return b, parse_zoned_timestamp
+            return b, zoned_timestamp_parser(6 if mod < 0 else mod)
         if oid == TIMETZ:
             return _semantic(SchemaBuilder.string(), "io.debezium.time.ZonedTime"), parse_zoned_time
         if oid == INTERVAL:
