@@ -372,3 +372,66 @@ def test_slot_in_use_is_a_clear_error(postgres_database: _Database, standalone: 
         assert f"replication slot '{slot}' is in use" in trace
     finally:
         conn.close()
+
+
+def test_filters_publication_and_heartbeats_move_an_idle_slot(
+    postgres_database: _Database,
+    standalone: Standalone,
+    reader_factory: Callable[[str], TopicReader],
+) -> None:
+    db = postgres_database
+    prefix = f"h{uuid.uuid4().hex[:8]}"
+    _sql(
+        db,
+        "CREATE TABLE kept (id int PRIMARY KEY, secret text, shown text)",
+        "CREATE TABLE ignored (id int PRIMARY KEY)",
+        "INSERT INTO kept VALUES (1, 's', 'a')",
+        "INSERT INTO ignored VALUES (1)",
+    )
+    worker = standalone.start(
+        [
+            _connector(
+                db,
+                prefix,
+                table_include_list="public\\.kept",
+                column_exclude_list="public\\.kept\\.secret",
+                publication_autocreate_mode="filtered",
+                heartbeat_interval_ms="200",
+            )
+        ],
+        worker=_worker_props(standalone),
+    )
+    kept = reader_factory(f"{prefix}.public.kept")
+    heartbeats = reader_factory(f"__debezium-heartbeat.{prefix}")
+    kept.wait_for("the snapshot", lambda m: len(m) >= 1)
+    assert _payloads(kept.messages)[0]["after"] == {"id": 1, "shown": "a"}
+    conn = psycopg2.connect(db.dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT array_agg(c.relname::text) FROM pg_publication_rel p "
+                "JOIN pg_class c ON c.oid = p.prrelid JOIN pg_publication b ON b.oid = p.prpubid "
+                "WHERE b.pubname = %s",
+                (f"pub_{prefix}",),
+            )
+            row = cur.fetchone()
+            assert row is not None
+            assert row[0] == ["kept"]
+    finally:
+        conn.close()
+    heartbeats.wait_for("heartbeats", lambda m: len(m) >= 2)
+    key, value = heartbeats.messages[0]
+    assert key["payload"] == {"serverName": prefix}
+    assert key["schema"]["name"] == "io.debezium.connector.common.ServerNameKey"
+    assert value["schema"]["name"] == "io.debezium.connector.common.Heartbeat"
+
+    # Changes only to a table the slot does not capture: the heartbeats' offsets still move the
+    # slot's confirmed position past them, so the server can recycle that WAL.
+    slot = f"slot_{prefix}"
+    before = _slot_flushed(db, slot)
+    _sql(db, "INSERT INTO ignored SELECT g FROM generate_series(2, 50) g")
+    wait_until("the idle slot to move on", lambda: _slot_flushed(db, slot) > before)
+    _sql(db, "INSERT INTO kept VALUES (2, 's', 'b')")
+    kept.wait_for("the change", lambda m: len(m) >= 2)
+    assert _payloads(kept.messages)[1]["after"] == {"id": 2, "shown": "b"}
+    worker.wait_state("cdc", "RUNNING")

@@ -429,7 +429,11 @@ class PostgresCdcTask(SourceTask):
         self._snapshot_first = False
         self._seen_tables.add(shape.topic)
         now_us = time.time_ns() // 1000
-        after = events.row_struct(shape, row)
+        # The query selects the captured columns only; place them where the shape reads them.
+        values: list[Any] = [None] * (shape.columns[-1].position + 1 if shape.columns else 0)
+        for column, value in zip(shape.columns, row, strict=False):
+            values[column.position] = value
+        after = events.row_struct(shape, values)
         info = events.SourceInfo(
             self._cfg.topic_prefix,
             self._cfg.database_dbname,
