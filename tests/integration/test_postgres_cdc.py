@@ -435,3 +435,44 @@ def test_filters_publication_and_heartbeats_move_an_idle_slot(
     kept.wait_for("the change", lambda m: len(m) >= 2)
     assert _payloads(kept.messages)[1]["after"] == {"id": 2, "shown": "b"}
     worker.wait_state("cdc", "RUNNING")
+
+
+def test_snapshot_modes_never_initial_and_when_needed(
+    postgres_database: _Database,
+    standalone: Standalone,
+    reader_factory: Callable[[str], TopicReader],
+) -> None:
+    db = postgres_database
+    prefix = f"m{uuid.uuid4().hex[:8]}"
+    slot = f"slot_{prefix}"
+    _sql(db, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+    topic = reader_factory(f"{prefix}.public.t")
+
+    # never: no snapshot, the stream from the slot's creation on
+    worker = standalone.start(
+        [_connector(db, prefix, snapshot_mode="never")], worker=_worker_props(standalone)
+    )
+    wait_until("the slot", lambda: _slot_exists(db, slot))
+    worker.wait_state("cdc", "RUNNING")
+    _sql(db, "INSERT INTO t VALUES (3)")
+    topic.wait_for("the insert", lambda m: len(m) >= 1)
+    assert _ops(topic.messages) == [("c", 3)]
+    worker.terminate()
+
+    # initial, with offsets but without the slot they came from: a clear error, nothing guessed
+    _sql(db, f"SELECT pg_drop_replication_slot('{slot}')")
+    worker = standalone.start([_connector(db, prefix)], worker=_worker_props(standalone))
+    trace = _wait_task_failed(worker)["tasks"][0]["trace"]
+    assert f"replication slot '{slot}' does not exist" in trace
+    assert "snapshot.mode=when_needed" in trace
+    worker.terminate()
+
+    # when_needed: the same situation is a new snapshot, then the stream
+    worker = standalone.start(
+        [_connector(db, prefix, snapshot_mode="when_needed")], worker=_worker_props(standalone)
+    )
+    topic.wait_for("the new snapshot", lambda m: len(m) >= 4)
+    assert _ops(topic.messages)[1:] == [("r", 1), ("r", 2), ("r", 3)]
+    _sql(db, "INSERT INTO t VALUES (4)")
+    topic.wait_for("the stream after it", lambda m: len(m) >= 5)
+    assert _ops(topic.messages)[4] == ("c", 4)
