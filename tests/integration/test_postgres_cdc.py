@@ -129,6 +129,16 @@ def _ops(messages: list[tuple[Any, Any]]) -> list[tuple[str, Any]]:
     return out
 
 
+def _sql_params(db: _Database, statement: str, params: tuple[object, ...]) -> None:
+    conn = psycopg2.connect(db.dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+    finally:
+        conn.close()
+
+
 def _slot_flushed(db: _Database, slot: str) -> int:
     conn = psycopg2.connect(db.dsn)
     try:
@@ -476,3 +486,49 @@ def test_snapshot_modes_never_initial_and_when_needed(
     _sql(db, "INSERT INTO t VALUES (4)")
     topic.wait_for("the stream after it", lambda m: len(m) >= 5)
     assert _ops(topic.messages)[4] == ("c", 4)
+
+
+def test_a_broken_replication_connection_is_reopened_without_loss_or_repeats(
+    postgres_database: _Database,
+    standalone: Standalone,
+    reader_factory: Callable[[str], TopicReader],
+) -> None:
+    db = postgres_database
+    prefix = f"r{uuid.uuid4().hex[:8]}"
+    slot = f"slot_{prefix}"
+    _sql(db, "CREATE TABLE t (id int PRIMARY KEY)")
+    worker = standalone.start(
+        [_connector(db, prefix, snapshot_mode="no_data")], worker=_worker_props(standalone)
+    )
+    wait_until("the slot in use", lambda: _slot_active(db, slot))
+    topic = reader_factory(f"{prefix}.public.t")
+    _sql(db, "INSERT INTO t SELECT g FROM generate_series(0, 99) g")
+    topic.wait_for("the first changes", lambda m: len(m) >= 100)
+    # The server ends the walsender (as a restart or wal_sender_timeout would), twice.
+    for batch in (1, 2):
+        _sql_params(
+            db,
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+            "WHERE slot_name = %s",
+            (slot,),
+        )
+        _sql_params(
+            db,
+            "INSERT INTO t SELECT g FROM generate_series(%s, %s) g",
+            (batch * 100, batch * 100 + 99),
+        )
+        topic.wait_for(f"batch {batch}", lambda m, n=batch: len(m) >= 100 * (n + 1))
+    assert sorted(i for _, i in _ops(topic.messages)) == list(range(300))
+    worker.wait_state("cdc", "RUNNING")
+    assert "reconnecting" in worker.log()
+
+
+def _slot_active(db: _Database, slot: str) -> bool:
+    conn = psycopg2.connect(db.dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+            row = cur.fetchone()
+            return bool(row and row[0])
+    finally:
+        conn.close()

@@ -53,6 +53,9 @@ from kconnect.errors import ConnectError
 
 log = logging.getLogger(__name__)
 
+MAX_RECONNECTS = 5
+"""Consecutive failed attempts to stream again before the task fails."""
+
 SESSION_OPTIONS = (
     "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c bytea_output=hex "
     "-c extra_float_digits=3"
@@ -138,6 +141,8 @@ class PostgresCdcTask(SourceTask):
         self._repl: Any = None  # the replication connection
         self._rcur: Any = None
         self._stream: ReplicationStream | None = None
+        self._broken: ReplicationError | None = None
+        self._failures = 0
         self._partition: SourcePartition = {}
         self._header_items: tuple[Header, ...] = ()
         self._resume = position.Resume()
@@ -462,6 +467,12 @@ class PostgresCdcTask(SourceTask):
 
     # --- streaming -----------------------------------------------------------------------------
     def _start_streaming(self) -> None:
+        self._replicate()
+        self._flush = position.FlushTracker(self._resume.lsn_commit or 0)
+        self._last_commit_end = self._resume.lsn_commit
+
+    def _replicate(self) -> None:
+        """START_REPLICATION from `_resume`'s position, on a (new) replication connection."""
         config = self._cfg
         self._open_replication()
         start = self._resume.start_lsn
@@ -475,9 +486,8 @@ class PostgresCdcTask(SourceTask):
         except psycopg2.Error as e:
             raise _db_error(f"stream from replication slot '{config.slot_name}'", e) from None
         self._stream = ReplicationStream(self._repl)
+        self._stream.confirmed = self._flush.confirmed
         self._streaming = True
-        self._flush = position.FlushTracker(self._resume.lsn_commit or 0)
-        self._last_commit_end = self._resume.lsn_commit
         self._next_status = time.monotonic() + config.status_update_interval_ms / 1000
         log.info(
             "streaming from replication slot %s at %s",
@@ -508,6 +518,8 @@ class PostgresCdcTask(SourceTask):
 
     def _stream_poll(self) -> list[SourceRecord]:
         config = self._cfg
+        if self._broken is not None and not self._reconnect():
+            return []
         stream = self._stream
         assert stream is not None
         out: list[SourceRecord] = []
@@ -515,7 +527,13 @@ class PostgresCdcTask(SourceTask):
         while len(out) < config.max_batch_size and not self._stopping.is_set():
             # Return what there is as soon as the stream pauses; wait only for a first record.
             wait = 0.0 if out else min(deadline - time.monotonic(), 0.2)
-            msg = stream.read(max(wait, 0.0))
+            try:
+                msg = stream.read(max(wait, 0.0))
+            except ReplicationError as e:
+                # What was handled is returned; the next poll reconnects after it.
+                self._broken = e
+                break
+            self._failures = 0
             if msg is None:
                 if out or time.monotonic() >= deadline:
                     break
@@ -526,11 +544,47 @@ class PostgresCdcTask(SourceTask):
         if config.heartbeat_interval_ms and now >= self._next_heartbeat and not self._in_txn:
             self._next_heartbeat = now + config.heartbeat_interval_ms / 1000
             out.append(self._heartbeat())
-        if now >= self._next_status:
+        if now >= self._next_status and self._broken is None:
             # Standby status, so the server never has to ask for it (and never sees a silence).
             self._next_status = now + config.status_update_interval_ms / 1000
-            stream.send_status()
+            try:
+                stream.send_status()
+            except ReplicationError as e:
+                self._broken = e
         return out
+
+    def _reconnect(self) -> bool:
+        """Stream again after the replication connection broke (a restarted server, a timeout
+        while the task was paused), from what was polled: the transactions the last poll
+        finished are skipped, and so are the changes it handled of the one it was in."""
+        broken = self._broken
+        self._broken = None
+        self._failures += 1
+        if self._failures > MAX_RECONNECTS:
+            raise ConnectError(
+                f"PostgresCdcSource lost its replication stream {MAX_RECONNECTS} times in a row; "
+                f"last: {broken}"
+            )
+        log.warning("replication stream broke (%s); reconnecting", broken)
+        self._stopping.wait(min(2.0**self._failures, 10.0))
+        if self._repl is not None:
+            try:
+                self._repl.close()
+            except psycopg2.Error:
+                log.debug("closing the broken replication connection failed", exc_info=True)
+        self._repl = self._rcur = self._stream = None
+        self._resume = position.Resume(
+            lsn_commit=self._last_commit_end,
+            tx_id=self._xid if self._in_txn else None,
+            event=self._event_index if self._in_txn else None,
+        )
+        self._in_txn = False
+        try:
+            self._replicate()
+        except ConnectError as e:
+            self._broken = ReplicationError(str(e))
+            return False
+        return True
 
     def _safe_position(self) -> int:
         """The end of the last transaction every record of which was polled; between
