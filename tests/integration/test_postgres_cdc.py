@@ -532,3 +532,44 @@ def _slot_active(db: _Database, slot: str) -> bool:
             return bool(row and row[0])
     finally:
         conn.close()
+
+
+def test_sigkill_during_the_snapshot_snapshots_again_then_streams(
+    postgres_database: _Database,
+    standalone: Standalone,
+    reader_factory: Callable[[str], TopicReader],
+) -> None:
+    db = postgres_database
+    prefix = f"n{uuid.uuid4().hex[:8]}"
+    rows = 40_000
+    _sql(db, "CREATE TABLE big (id int PRIMARY KEY, body text)")
+    _sql_params(
+        db, "INSERT INTO big SELECT g, repeat('x', 50) FROM generate_series(0, %s) g", (rows - 1,)
+    )
+    connector = _connector(db, prefix, max_batch_size="500", snapshot_fetch_size="1000")
+    worker = standalone.start([connector], worker=_worker_props(standalone))
+    topic = reader_factory(f"{prefix}.public.big")
+    topic.wait_for("part of the snapshot", lambda m: len(m) >= 2000)
+    worker.kill()
+    killed_at = len(topic.read())
+    assert killed_at < rows, "the snapshot finished before the kill; the test proves nothing"
+    # A change made while no task runs: after the new snapshot, it is there (in the snapshot or
+    # streamed), and so is every row.
+    _sql(db, "UPDATE big SET body = 'changed' WHERE id = 0")
+    standalone.start([connector], worker=_worker_props(standalone))
+    _sql_params(db, "INSERT INTO big VALUES (%s, 'after')", (rows,))
+
+    def complete(messages: list[tuple[Any, Any]]) -> bool:
+        return {i for _, i in _ops(messages)} >= set(range(rows + 1))
+
+    topic.wait_for("every row and the insert after the snapshot", complete)
+    payloads = _payloads(topic.messages)
+    marks = [p["source"]["snapshot"] for p in payloads if p["op"] == "r"]
+    assert marks.count("first") == 2  # the snapshot began again
+    assert marks.count("last") == 1
+    last_of_0 = [p for p in payloads if (p["after"] or {}).get("id") == 0][-1]
+    assert last_of_0["after"]["body"] == "changed"
+    # and the stream follows the snapshot
+    _sql_params(db, "INSERT INTO big VALUES (%s, 'streamed')", (rows + 1,))
+    topic.wait_for("the streamed insert", lambda m: (rows + 1) in {i for _, i in _ops(m)})
+    assert _payloads(topic.messages)[-1]["op"] == "c"
