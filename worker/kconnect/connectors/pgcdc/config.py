@@ -72,6 +72,8 @@ class PostgresCdcConfig(ConnectorConfig):
     time_precision_mode: TimePrecisionMode = Field("adaptive", alias="time.precision.mode")
     tombstones_on_delete: bool = Field(True, alias="tombstones.on.delete")
     skipped_operations: str = Field("t", alias="skipped.operations")
+    provide_transaction_metadata: bool = Field(False, alias="provide.transaction.metadata")
+    topic_transaction: str = Field("transaction", alias="topic.transaction")
     max_batch_size: int = Field(2048, alias="max.batch.size", ge=1)
     poll_interval_ms: int = Field(500, alias="poll.interval.ms", ge=1)
     snapshot_fetch_size: int = Field(10240, alias="snapshot.fetch.size", ge=1)

@@ -86,6 +86,34 @@ TRANSACTION_SCHEMA = (
     .build()
 )
 
+TRANSACTION_KEY_SCHEMA = (
+    SchemaBuilder.struct()
+    .name("io.debezium.connector.common.TransactionMetadataKey")
+    .version(1)
+    .field("id", Schema.STRING)
+    .build()
+)
+DATA_COLLECTION_SCHEMA = (
+    SchemaBuilder.struct()
+    .name("event.collection")
+    .version(1)
+    .optional()
+    .field("data_collection", Schema.STRING)
+    .field("event_count", Schema.INT64)
+    .build()
+)
+TRANSACTION_VALUE_SCHEMA = (
+    SchemaBuilder.struct()
+    .name("io.debezium.connector.common.TransactionMetadataValue")
+    .version(1)
+    .field("status", Schema.STRING)
+    .field("id", Schema.STRING)
+    .field("event_count", Schema.OPTIONAL_INT64)
+    .field("data_collections", SchemaBuilder.array(DATA_COLLECTION_SCHEMA).optional().build())
+    .field("ts_ms", Schema.INT64)
+    .build()
+)
+
 HEARTBEAT_KEY_SCHEMA = (
     SchemaBuilder.struct()
     .name("io.debezium.connector.common.ServerNameKey")
@@ -287,12 +315,35 @@ def envelope(
     after: Struct | None,
     source: Struct,
     now_us: int,
+    transaction: Struct | None = None,
 ) -> Struct:
     """before, after, source, transaction, op, ts_ms, ts_us, ts_ns (`shape_table`'s order)."""
     return Struct._trusted(
         shape.envelope_schema,
-        [before, after, source, None, op, now_us // 1000, now_us, now_us * 1000],
+        [before, after, source, transaction, op, now_us // 1000, now_us, now_us * 1000],
     )
+
+
+def transaction_block(tx_id: str, total_order: int, collection_order: int) -> Struct:
+    """The envelope's `transaction` field: the event's place in its transaction (from 1)."""
+    return Struct._trusted(TRANSACTION_SCHEMA, [tx_id, total_order, collection_order])
+
+
+def transaction_key(tx_id: str) -> Struct:
+    return Struct._trusted(TRANSACTION_KEY_SCHEMA, [tx_id])
+
+
+def transaction_begin(tx_id: str, ts_ms: int) -> Struct:
+    return Struct._trusted(TRANSACTION_VALUE_SCHEMA, ["BEGIN", tx_id, None, None, ts_ms])
+
+
+def transaction_end(tx_id: str, counts: dict[str, int], ts_ms: int) -> Struct:
+    """END, with the events per data collection (`schema.table`) in the order first seen."""
+    collections = [
+        Struct._trusted(DATA_COLLECTION_SCHEMA, [name, count]) for name, count in counts.items()
+    ]
+    total = sum(counts.values())
+    return Struct._trusted(TRANSACTION_VALUE_SCHEMA, ["END", tx_id, total, collections, ts_ms])
 
 
 def heartbeat_value(now_us: int) -> Struct:

@@ -142,6 +142,9 @@ class PostgresCdcTask(SourceTask):
         self._rcur: Any = None
         self._stream: ReplicationStream | None = None
         self._broken: ReplicationError | None = None
+        self._tx_id = ""
+        self._tx_counts: dict[str, int] = {}
+        # events per data collection of the transaction being read (transaction metadata)
         self._failures = 0
         self._partition: SourcePartition = {}
         self._header_items: tuple[Header, ...] = ()
@@ -617,10 +620,15 @@ class PostgresCdcTask(SourceTask):
             self._commit_ts_us = msg.commit_ts_us
             self._event_index = -1
             self._skip_txn = self._resume.skips_transaction(msg.final_lsn)
+            self._tx_id = f"{msg.xid}:{lsn}"
+            self._tx_counts = {}
         elif isinstance(msg, pgoutput.Commit):
             self._in_txn = False
             self._last_commit_end = msg.end_lsn
             self._last_xid = self._xid
+            if self._tx_counts:
+                out.append(self._transaction_record("END", msg.end_lsn))
+                self._tx_counts = {}
         elif isinstance(msg, pgoutput.Relation):
             self._relation(msg)
         elif isinstance(
@@ -673,7 +681,7 @@ class PostgresCdcTask(SourceTask):
             for rel_id in msg.relation_ids:
                 table = self._tables.get(rel_id)
                 if table is not None and table.shape is not None:
-                    out.append(self._record(table.shape, lsn, "t", None, None, "TRUNCATE"))
+                    self._record(table.shape, lsn, "t", None, None, "TRUNCATE", out)
             return
         assert isinstance(msg, pgoutput.Insert | pgoutput.Update | pgoutput.Delete)
         table = self._tables.get(msg.relation_id)
@@ -686,8 +694,8 @@ class PostgresCdcTask(SourceTask):
             return
         if isinstance(msg, pgoutput.Insert):
             if "c" not in skipped:
-                out.append(
-                    self._record(shape, lsn, "c", None, events.row_struct(shape, msg.new), "INSERT")
+                self._record(
+                    shape, lsn, "c", None, events.row_struct(shape, msg.new), "INSERT", out
                 )
             return
         if isinstance(msg, pgoutput.Update):
@@ -703,12 +711,11 @@ class PostgresCdcTask(SourceTask):
                 if "d" not in skipped:
                     self._delete(shape, lsn, before, out, ("__debezium.newkey", new_key))
                 if "c" not in skipped:
-                    created = self._record(shape, lsn, "c", None, after, "UPDATE")
+                    created = self._record(shape, lsn, "c", None, after, "UPDATE", out)
                     created.headers.add("__debezium.oldkey", old_key, shape.key_schema)
-                    out.append(created)
                 return
             if "u" not in skipped:
-                out.append(self._record(shape, lsn, "u", before, after, "UPDATE"))
+                self._record(shape, lsn, "u", before, after, "UPDATE", out)
             return
         if "d" not in skipped:
             self._delete(shape, lsn, events.row_struct(shape, msg.old), out)
@@ -723,10 +730,9 @@ class PostgresCdcTask(SourceTask):
     ) -> None:
         """A delete and its tombstone; `key_header` (`__debezium.newkey`, the new key) when the
         delete is the first half of a key change, as Debezium marks both records."""
-        record = self._record(shape, lsn, "d", before, None, "DELETE")
+        record = self._record(shape, lsn, "d", before, None, "DELETE", out)
         if key_header is not None:
             record.headers.add(key_header[0], key_header[1], shape.key_schema)
-        out.append(record)
         if self._cfg.tombstones_on_delete and shape.key_schema is not None:
             out.append(
                 SourceRecord(
@@ -748,7 +754,10 @@ class PostgresCdcTask(SourceTask):
         before: Any,
         after: Any,
         message_type: str,
+        out: list[SourceRecord],
     ) -> SourceRecord:
+        """A change's record, appended to `out` (after its transaction's BEGIN, when
+        provide.transaction.metadata is on and it is the transaction's first)."""
         now_us = time.time_ns() // 1000
         info = events.SourceInfo(
             self._cfg.topic_prefix,
@@ -761,7 +770,10 @@ class PostgresCdcTask(SourceTask):
             lsn,
             self._last_commit_end,
         )
-        value = events.envelope(shape, op, before, after, events.source_struct(info), now_us)
+        block = None
+        if self._cfg.provide_transaction_metadata and self._in_txn:
+            block = self._transaction_block(shape, out)
+        value = events.envelope(shape, op, before, after, events.source_struct(info), now_us, block)
         offset = position.stream_offset(
             lsn,
             self._last_commit_end,
@@ -771,7 +783,7 @@ class PostgresCdcTask(SourceTask):
             message_type,
         )
         row = after if after is not None else before
-        return SourceRecord(
+        record = SourceRecord(
             shape.topic,
             value,
             source_partition=self._partition,
@@ -780,6 +792,45 @@ class PostgresCdcTask(SourceTask):
             key=None if row is None else events.key_struct(shape, row),
             key_schema=None if row is None else shape.key_schema,
             headers=self._headers(),
+        )
+        out.append(record)
+        return record
+
+    def _transaction_block(self, shape: TableShape, out: list[SourceRecord]) -> Any:
+        """The event's `transaction` block; the transaction's BEGIN first if it is its first."""
+        if not self._tx_counts:
+            out.append(self._transaction_record("BEGIN", None))
+        name = f"{shape.schema_name}.{shape.table_name}"
+        self._tx_counts[name] = self._tx_counts.get(name, 0) + 1
+        total = sum(self._tx_counts.values())
+        return events.transaction_block(self._tx_id, total, self._tx_counts[name])
+
+    def _transaction_record(self, status: str, end_lsn: int | None) -> SourceRecord:
+        """BEGIN (before the first event) or END (at the commit) on `<prefix>.transaction`."""
+        cfg = self._cfg
+        ts_ms = self._commit_ts_us // 1000
+        if status == "BEGIN":
+            value = events.transaction_begin(self._tx_id, ts_ms)
+            offset = position.stream_offset(
+                self._last_commit_end or 0,
+                self._last_commit_end,
+                self._xid,
+                self._commit_ts_us,
+                -1,
+                "BEGIN",
+            )
+        else:
+            assert end_lsn is not None
+            value = events.transaction_end(self._tx_id, self._tx_counts, ts_ms)
+            offset = position.idle_offset(end_lsn, self._xid, self._commit_ts_us)
+        return SourceRecord(
+            f"{cfg.topic_prefix}.{cfg.topic_transaction}",
+            value,
+            source_partition=self._partition,
+            source_offset=offset,
+            value_schema=events.TRANSACTION_VALUE_SCHEMA,
+            key=events.transaction_key(self._tx_id),
+            key_schema=events.TRANSACTION_KEY_SCHEMA,
         )
 
     # --- commits -------------------------------------------------------------------------------
