@@ -57,15 +57,44 @@ def _connector(db: _Database, prefix: str, **extra: str) -> dict[str, str]:
     }
 
 
-def _sql(db: _Database, *statements: str) -> None:
+def _sql(db: _Database, *statements: str, params: tuple[object, ...] = ()) -> None:
+    """Run `statements` (each with `params`) in autocommit mode."""
     conn = psycopg2.connect(db.dsn)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
             for s in statements:
-                cur.execute(s)
+                cur.execute(s, params or None)
     finally:
         conn.close()
+
+
+def _slot(db: _Database, slot: str) -> tuple[bool, int] | None:
+    """(active, confirmed_flush_lsn) of the replication slot; None when there is none."""
+    conn = psycopg2.connect(db.dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT active, coalesce(confirmed_flush_lsn - '0/0', 0)::bigint "
+                "FROM pg_replication_slots WHERE slot_name = %s",
+                (slot,),
+            )
+            row = cur.fetchone()
+            return None if row is None else (bool(row[0]), int(row[1]))
+    finally:
+        conn.close()
+
+
+def _slot_exists(db: _Database, slot: str) -> bool:
+    return _slot(db, slot) is not None
+
+
+def _slot_active(db: _Database, slot: str) -> bool:
+    return (_slot(db, slot) or (False, 0))[0]
+
+
+def _slot_flushed(db: _Database, slot: str) -> int:
+    return (_slot(db, slot) or (False, 0))[1]
 
 
 class TopicReader:
@@ -127,30 +156,6 @@ def _ops(messages: list[tuple[Any, Any]]) -> list[tuple[str, Any]]:
         row = p["after"] if p["after"] is not None else p["before"]
         out.append((p["op"], row["id"]))
     return out
-
-
-def _sql_params(db: _Database, statement: str, params: tuple[object, ...]) -> None:
-    conn = psycopg2.connect(db.dsn)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-    finally:
-        conn.close()
-
-
-def _slot_flushed(db: _Database, slot: str) -> int:
-    conn = psycopg2.connect(db.dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT confirmed_flush_lsn - '0/0' FROM pg_replication_slots WHERE slot_name = %s",
-                (slot,),
-            )
-            row = cur.fetchone()
-            return int(row[0]) if row and row[0] is not None else 0
-    finally:
-        conn.close()
 
 
 def test_snapshot_then_stream_then_resume_after_restart(
@@ -293,16 +298,6 @@ def test_sigkill_during_a_stream_of_changes_loses_nothing(
         long_writer.join(timeout=30)
 
 
-def _slot_exists(db: _Database, slot: str) -> bool:
-    conn = psycopg2.connect(db.dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,))
-            return cur.fetchone() is not None
-    finally:
-        conn.close()
-
-
 def test_columns_added_and_dropped_while_streaming(
     postgres_database: _Database,
     standalone: Standalone,
@@ -376,10 +371,20 @@ def test_slot_in_use_is_a_clear_error(postgres_database: _Database, standalone: 
             slot_name=slot, options={"proto_version": "1", "publication_names": f"pub_{prefix}"}
         )
         worker = standalone.start(
-            [_connector(db, prefix, snapshot_mode="never")], worker=_worker_props(standalone)
+            [
+                _connector(
+                    db,
+                    prefix,
+                    snapshot_mode="never",
+                    slot_max_retries="2",
+                    slot_retry_delay_ms="200",
+                )
+            ],
+            worker=_worker_props(standalone),
         )
         trace = _wait_task_failed(worker)["tasks"][0]["trace"]
         assert f"replication slot '{slot}' is in use" in trace
+        assert "after 2 retries" in trace
     finally:
         conn.close()
 
@@ -506,32 +511,21 @@ def test_a_broken_replication_connection_is_reopened_without_loss_or_repeats(
     topic.wait_for("the first changes", lambda m: len(m) >= 100)
     # The server ends the walsender (as a restart or wal_sender_timeout would), twice.
     for batch in (1, 2):
-        _sql_params(
+        _sql(
             db,
             "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
             "WHERE slot_name = %s",
-            (slot,),
+            params=(slot,),
         )
-        _sql_params(
+        _sql(
             db,
             "INSERT INTO t SELECT g FROM generate_series(%s, %s) g",
-            (batch * 100, batch * 100 + 99),
+            params=(batch * 100, batch * 100 + 99),
         )
         topic.wait_for(f"batch {batch}", lambda m, n=batch: len(m) >= 100 * (n + 1))
     assert sorted(i for _, i in _ops(topic.messages)) == list(range(300))
     worker.wait_state("cdc", "RUNNING")
     assert "reconnecting" in worker.log()
-
-
-def _slot_active(db: _Database, slot: str) -> bool:
-    conn = psycopg2.connect(db.dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,))
-            row = cur.fetchone()
-            return bool(row and row[0])
-    finally:
-        conn.close()
 
 
 def test_sigkill_during_the_snapshot_snapshots_again_then_streams(
@@ -543,8 +537,10 @@ def test_sigkill_during_the_snapshot_snapshots_again_then_streams(
     prefix = f"n{uuid.uuid4().hex[:8]}"
     rows = 40_000
     _sql(db, "CREATE TABLE big (id int PRIMARY KEY, body text)")
-    _sql_params(
-        db, "INSERT INTO big SELECT g, repeat('x', 50) FROM generate_series(0, %s) g", (rows - 1,)
+    _sql(
+        db,
+        "INSERT INTO big SELECT g, repeat('x', 50) FROM generate_series(0, %s) g",
+        params=(rows - 1,),
     )
     connector = _connector(db, prefix, max_batch_size="500", snapshot_fetch_size="1000")
     worker = standalone.start([connector], worker=_worker_props(standalone))
@@ -557,7 +553,7 @@ def test_sigkill_during_the_snapshot_snapshots_again_then_streams(
     # streamed), and so is every row.
     _sql(db, "UPDATE big SET body = 'changed' WHERE id = 0")
     standalone.start([connector], worker=_worker_props(standalone))
-    _sql_params(db, "INSERT INTO big VALUES (%s, 'after')", (rows,))
+    _sql(db, "INSERT INTO big VALUES (%s, 'after')", params=(rows,))
 
     def complete(messages: list[tuple[Any, Any]]) -> bool:
         return {i for _, i in _ops(messages)} >= set(range(rows + 1))
@@ -570,6 +566,6 @@ def test_sigkill_during_the_snapshot_snapshots_again_then_streams(
     last_of_0 = [p for p in payloads if (p["after"] or {}).get("id") == 0][-1]
     assert last_of_0["after"]["body"] == "changed"
     # and the stream follows the snapshot
-    _sql_params(db, "INSERT INTO big VALUES (%s, 'streamed')", (rows + 1,))
+    _sql(db, "INSERT INTO big VALUES (%s, 'streamed')", params=(rows + 1,))
     topic.wait_for("the streamed insert", lambda m: (rows + 1) in {i for _, i in _ops(m)})
     assert _payloads(topic.messages)[-1]["op"] == "c"

@@ -74,6 +74,8 @@ class PostgresCdcConfig(ConnectorConfig):
     skipped_operations: str = Field("t", alias="skipped.operations")
     provide_transaction_metadata: bool = Field(False, alias="provide.transaction.metadata")
     topic_transaction: str = Field("transaction", alias="topic.transaction")
+    slot_max_retries: int = Field(6, alias="slot.max.retries", ge=0)
+    slot_retry_delay_ms: int = Field(10_000, alias="slot.retry.delay.ms", ge=0)
     max_batch_size: int = Field(2048, alias="max.batch.size", ge=1)
     poll_interval_ms: int = Field(500, alias="poll.interval.ms", ge=1)
     snapshot_fetch_size: int = Field(10240, alias="snapshot.fetch.size", ge=1)

@@ -297,11 +297,27 @@ class PostgresCdcTask(SourceTask):
         mode = config.snapshot
         resume = self._resume
         slot = self._slot()
-        if slot is not None and slot[1]:
-            raise ConnectError(
-                f"replication slot '{config.slot_name}' is in use by another process; only one "
-                "reader may stream from a slot (is another connector using the same slot.name?)"
+        attempts = 0
+        while slot is not None and slot[1]:
+            # A reader that just died (a killed worker, a task moved in a rebalance) holds the
+            # slot until the server notices; Debezium waits for it the same way.
+            if attempts >= config.slot_max_retries or self._stopping.is_set():
+                raise ConnectError(
+                    f"replication slot '{config.slot_name}' is in use by another process "
+                    f"(still after {attempts} retries {config.slot_retry_delay_ms} ms apart); only "
+                    "one reader may stream from a slot (is another connector using the same "
+                    "slot.name?)"
+                )
+            attempts += 1
+            log.info(
+                "replication slot %s is in use; retry %d of %d in %d ms",
+                config.slot_name,
+                attempts,
+                config.slot_max_retries,
+                config.slot_retry_delay_ms,
             )
+            self._stopping.wait(config.slot_retry_delay_ms / 1000)
+            slot = self._slot()
         snapshot = False
         if mode == "initial":
             snapshot = not resume.has_offset or resume.snapshot_running
@@ -570,12 +586,7 @@ class PostgresCdcTask(SourceTask):
             )
         log.warning("replication stream broke (%s); reconnecting", broken)
         self._stopping.wait(min(2.0**self._failures, 10.0))
-        if self._repl is not None:
-            try:
-                self._repl.close()
-            except psycopg2.Error:
-                log.debug("closing the broken replication connection failed", exc_info=True)
-        self._repl = self._rcur = self._stream = None
+        self._close_replication()
         self._resume = position.Resume(
             lsn_commit=self._last_commit_end,
             tx_id=self._xid if self._in_txn else None,
@@ -585,9 +596,19 @@ class PostgresCdcTask(SourceTask):
         try:
             self._replicate()
         except ConnectError as e:
+            # A fresh connection next time: this one may be left in any state.
+            self._close_replication()
             self._broken = ReplicationError(str(e))
             return False
         return True
+
+    def _close_replication(self) -> None:
+        if self._repl is not None:
+            try:
+                self._repl.close()
+            except psycopg2.Error:
+                log.debug("closing the replication connection failed", exc_info=True)
+        self._repl = self._rcur = self._stream = None
 
     def _safe_position(self) -> int:
         """The end of the last transaction every record of which was polled; between
@@ -839,13 +860,12 @@ class PostgresCdcTask(SourceTask):
             if self._stream is None or self._repl is None:
                 return
             flushed = self._flush.committed()
-            if flushed is not None:
+            if flushed is not None and self._broken is None:
                 try:
                     self._stream.confirm(flushed)
                 except ReplicationError as e:
-                    raise ConnectError(
-                        f"PostgresCdcSource could not confirm the slot's position: {e}"
-                    ) from None
+                    # The next poll streams again; the new stream confirms this position.
+                    self._broken = e
 
     # --- helpers -------------------------------------------------------------------------------
     def _headers(self) -> Headers:
