@@ -6,7 +6,9 @@ are snapshotted; then the same inserts, updates (of values and of a key), delete
 dropped column and a switch to `REPLICA IDENTITY FULL` are streamed. Topic by topic, record by
 record, the keys, values and schemas must be equal once the prefix is written the same, except
 for what the issue allows to differ: timestamps (`ts_ms`, `ts_us`, `ts_ns`, the source's and the
-envelope's) and positions (`lsn`, `txId`, `sequence`). The header names must be equal too.
+envelope's) and positions (`lsn`, `txId`, `sequence`, the transaction id). The header names must
+be equal too. A second run turns on transaction metadata (the `<prefix>.transaction` topic is
+compared as well) and truncate events, and ends with a TRUNCATE.
 """
 
 from __future__ import annotations
@@ -186,6 +188,11 @@ def test_same_records_as_debezium(
     db = postgres_database
     _execute(db, SCHEMA)
     suffix = uuid.uuid4().hex[:8]
+    # The second run also turns on what is off by default: transaction metadata, and truncates
+    # (skipped.operations=none), with a TRUNCATE at the end.
+    extra = (
+        {"provide.transaction.metadata": "true", "skipped.operations": "none"} if metadata else {}
+    )
     dbz_prefix, kc_prefix = f"dbz{suffix}", f"kc{suffix}"
     ours = {
         "name": "cdc",
@@ -196,7 +203,7 @@ def test_same_records_as_debezium(
         "plugin.name": "pgoutput",
         "slot.name": f"kc_{suffix}",
         "publication.name": f"kc_{suffix}",
-        "provide.transaction.metadata": str(metadata).lower(),
+        **extra,
     }
     worker = standalone.start(
         [ours],
@@ -210,16 +217,19 @@ def test_same_records_as_debezium(
         topic_prefix=dbz_prefix,
         slot_name=f"dbz_{suffix}",
         publication_name=f"dbz_{suffix}",
-        overrides={"provide.transaction.metadata": str(metadata).lower()},
+        overrides=extra,
     )
     expected = dict(EXPECTED)
+    changes = CHANGES
     if metadata:
-        expected["transaction"] = TRANSACTIONS
+        expected["transaction"] = TRANSACTIONS + 2
+        expected["public.notes"] += 1
+        changes = (*CHANGES, "TRUNCATE notes")
     with debezium.DebeziumPostgres(tmp_path / "debezium", kafka_broker.bootstrap, config) as dbz:
         dbz.wait_streaming()
         wait_until("kconnect's slot in use", lambda: _slot_active(db, f"kc_{suffix}"))
         worker.wait_state("cdc", "RUNNING")
-        _execute(db, *CHANGES)
+        _execute(db, *changes)
         found: dict[str, tuple[list[TopicRecord], list[TopicRecord]]] = {}
         for table, count in expected.items():
             found[table] = (
