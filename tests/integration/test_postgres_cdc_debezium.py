@@ -8,7 +8,8 @@ record, the keys, values and schemas must be equal once the prefix is written th
 for what the issue allows to differ: timestamps (`ts_ms`, `ts_us`, `ts_ns`, the source's and the
 envelope's) and positions (`lsn`, `txId`, `sequence`, the transaction id). The header names must
 be equal too. A second run turns on transaction metadata (the `<prefix>.transaction` topic is
-compared as well) and truncate events, and ends with a TRUNCATE.
+compared as well) and truncate events, and ends with a TRUNCATE; two more run under other
+`decimal.handling.mode` and `time.precision.mode` values.
 """
 
 from __future__ import annotations
@@ -177,13 +178,29 @@ def _differences(ours: Any, theirs: Any, path: str = "") -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("metadata", [False, True], ids=["plain", "transaction-metadata"])
+@pytest.mark.parametrize(
+    ("metadata", "modes"),
+    [
+        (False, {}),
+        (True, {}),
+        (False, {"decimal.handling.mode": "double", "time.precision.mode": "connect"}),
+        (
+            False,
+            {
+                "decimal.handling.mode": "string",
+                "time.precision.mode": "adaptive_time_microseconds",
+            },
+        ),
+    ],
+    ids=["plain", "transaction-metadata", "double-connect", "string-microseconds"],
+)
 def test_same_records_as_debezium(
     tmp_path: Path,
     kafka_broker: kafka.Broker,
     postgres_database: service.Database,
     standalone: Standalone,
     metadata: bool,
+    modes: dict[str, str],
 ) -> None:
     db = postgres_database
     _execute(db, SCHEMA)
@@ -192,7 +209,7 @@ def test_same_records_as_debezium(
     # (skipped.operations=none), with a TRUNCATE at the end.
     extra = (
         {"provide.transaction.metadata": "true", "skipped.operations": "none"} if metadata else {}
-    )
+    ) | modes
     dbz_prefix, kc_prefix = f"dbz{suffix}", f"kc{suffix}"
     ours = {
         "name": "cdc",
