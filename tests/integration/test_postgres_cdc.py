@@ -569,3 +569,31 @@ def test_sigkill_during_the_snapshot_snapshots_again_then_streams(
     _sql(db, "INSERT INTO big VALUES (%s, 'streamed')", params=(rows + 1,))
     topic.wait_for("the streamed insert", lambda m: (rows + 1) in {i for _, i in _ops(m)})
     assert _payloads(topic.messages)[-1]["op"] == "c"
+
+
+def test_a_user_without_replication_gets_a_clear_error(
+    postgres_database: _Database, standalone: Standalone
+) -> None:
+    db = postgres_database
+    prefix = f"q{uuid.uuid4().hex[:8]}"
+    user = f"plain_{prefix}"
+    password = uuid.uuid4().hex
+    _sql(
+        db,
+        f"CREATE ROLE {user} LOGIN PASSWORD '{password}'",
+        f"CREATE PUBLICATION pub_{prefix} FOR ALL TABLES",
+    )
+    try:
+        connector = {
+            **_connector(db, prefix, publication_autocreate_mode="disabled"),
+            "database.user": user,
+            "database.password": password,
+        }
+        worker = standalone.start([connector], worker=_worker_props(standalone))
+        trace = _wait_task_failed(worker)["tasks"][0]["trace"]
+        assert "the user needs REPLICATION" in trace
+        assert "permission denied" in trace or "must be superuser or replication role" in trace
+        assert password not in trace
+        assert password not in worker.log()
+    finally:
+        _sql(db, f"DROP ROLE IF EXISTS {user}")
