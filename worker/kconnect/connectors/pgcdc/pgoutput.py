@@ -159,35 +159,26 @@ class _Reader:
         self.pos += 1
         return b
 
-    def i16(self) -> int:
-        self._need(2)
-        (v,) = _I16.unpack_from(self.buf, self.pos)
-        self.pos += 2
+    def _number(self, codec: struct.Struct) -> int:
+        self._need(codec.size)
+        (v,) = codec.unpack_from(self.buf, self.pos)
+        self.pos += codec.size
         return int(v)
+
+    def i16(self) -> int:
+        return self._number(_I16)
 
     def i32(self) -> int:
-        self._need(4)
-        (v,) = _I32.unpack_from(self.buf, self.pos)
-        self.pos += 4
-        return int(v)
+        return self._number(_I32)
 
     def u32(self) -> int:
-        self._need(4)
-        (v,) = _U32.unpack_from(self.buf, self.pos)
-        self.pos += 4
-        return int(v)
+        return self._number(_U32)
 
     def i64(self) -> int:
-        self._need(8)
-        (v,) = _I64.unpack_from(self.buf, self.pos)
-        self.pos += 8
-        return int(v)
+        return self._number(_I64)
 
     def u64(self) -> int:
-        self._need(8)
-        (v,) = _U64.unpack_from(self.buf, self.pos)
-        self.pos += 8
-        return int(v)
+        return self._number(_U64)
 
     def cstring(self) -> str:
         end = self.buf.find(b"\0", self.pos)
