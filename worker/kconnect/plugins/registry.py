@@ -45,6 +45,7 @@ ENTRY_POINT_GROUP = "kconnect.plugins"
 JAVA_ALIASES: dict[str, str] = {
     "org.apache.kafka.connect.file.FileStreamSourceConnector": "FileStreamSource",
     "org.apache.kafka.connect.file.FileStreamSinkConnector": "FileStreamSink",
+    "io.confluent.connect.jdbc.JdbcSinkConnector": "JdbcSink",
     "org.apache.kafka.connect.json.JsonConverter": "JsonConverter",
     "io.confluent.connect.json.JsonSchemaConverter": "JsonSchemaConverter",
     "io.confluent.connect.avro.AvroConverter": "AvroConverter",
