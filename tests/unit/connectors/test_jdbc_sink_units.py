@@ -382,3 +382,14 @@ def test_a_repeated_key_keeps_its_last_row() -> None:
     p = plan(settings(PrimaryKeyMode.RECORD_KEY), PG, T, KEY, VALUE, tombstone=False)
     ops = [Op(rec, p, False, (1, "a")), Op(rec, p, False, (2, "b")), Op(rec, p, False, (1, "c"))]
     assert sorted(op.row for op in _last_per_key(ops, 1)) == [(1, "c"), (2, "b")]
+
+
+def test_kafka_key_columns_named_by_pk_fields_keep_their_values() -> None:
+    p = plan(settings(PrimaryKeyMode.KAFKA, "t", "p", "o"), PG, T, None, VALUE, tombstone=False)
+    assert p.key_names == ("o", "p", "t")  # Confluent orders other key columns by name
+    assert p.row(record(None, row_value(), offset=41))[:3] == (41, 2, "orders")
+
+
+def test_a_record_without_a_value_schema_cannot_be_written() -> None:
+    with pytest.raises(DataError, match="no schema"):
+        plan(settings(PrimaryKeyMode.NONE), PG, T, None, None, tombstone=False)

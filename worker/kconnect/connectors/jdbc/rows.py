@@ -97,6 +97,11 @@ def plan(
 ) -> RowPlan:
     """The plan for records of these schemas; `DataError` when such records cannot be written
     (the message says why, and the table it was for)."""
+    if value_schema is None and not tombstone:
+        raise DataError(
+            f"table {table}: the record value has no schema; JdbcSink needs STRUCT values, from "
+            "a converter with schemas (JsonConverter with schemas.enable=true, Avro, Protobuf)"
+        )
     if value_schema is not None and value_schema.type is not Type.STRUCT:
         raise DataError(
             f"table {table}: the record value's schema must be a STRUCT, not "
@@ -196,8 +201,19 @@ def _reorder_keys(
 ) -> Extract:
     """`extract` reads the key columns in the order they were named; the plan's order may differ
     (`_confluent_order`): give the values in the plan's order."""
-    if mode is PrimaryKeyMode.KAFKA or mode is PrimaryKeyMode.NONE:
+    if mode is PrimaryKeyMode.NONE:
         return extract
+    if mode is PrimaryKeyMode.KAFKA:
+        names = settings.pk_fields or DEFAULT_KAFKA_PK_NAMES
+        order = [names.index(c.name) for c in keys]
+        if order == [0, 1, 2]:
+            return extract
+        pick = itemgetter(*order)
+
+        def coordinates(record: SinkRecord) -> Row:
+            return tuple(pick(_kafka_coordinates(record)))
+
+        return coordinates
     if mode is PrimaryKeyMode.RECORD_VALUE:
         assert value_schema is not None
         return _struct_reader(value_schema, [c.name for c in keys], "value", settings.timezone)

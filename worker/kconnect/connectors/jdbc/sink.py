@@ -119,14 +119,12 @@ class JdbcSinkTask(SinkTask):
             describe_error(error),
         )
         try:
-            failed = writer.write_each(ops)
+            writer.write_each(ops, lambda op, e: self._report(op.record, _record_error(op, e)))
         except psycopg2.Error as e:
             if self._transient(writer, e):
                 self._retry_or_fail(writer, config, len(ops), e)
                 return
             raise ConnectError(f"Writing to {config.shown_url} failed: {describe_error(e)}") from e
-        for op, problem in failed:
-            self._report(op.record, _record_error(op, problem))
 
     def _transient(self, writer: Writer, error: BaseException) -> bool:
         return isinstance(error, psycopg2.Error) and writer.dialect.is_transient(error)

@@ -29,7 +29,7 @@ import datetime as _dt
 import logging
 import threading
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -121,7 +121,10 @@ class Writer:
                     plans[cache_key] = row_plan
                 row = row_plan.key(record) if tombstone else row_plan.row(record)
             except DataError as e:
-                bad.append((record, e))
+                if "the record at " in str(e):
+                    bad.append((record, e))
+                else:
+                    bad.append((record, DataError(f"the record at {where(record)}: {e}")))
                 continue
             ops.append(Op(record, row_plan, tombstone, row))
         return ops, bad
@@ -258,10 +261,10 @@ class Writer:
             self._rollback()
             raise
 
-    def write_each(self, ops: Sequence[Op]) -> list[tuple[Op, BaseException]]:
-        """Each op on its own (a savepoint each), committing those that succeed; the ops that
-        failed, with their errors. Errors that may pass are raised, with nothing committed."""
-        failed: list[tuple[Op, BaseException]] = []
+    def write_each(self, ops: Sequence[Op], failed: Callable[[Op, BaseException], None]) -> None:
+        """Each op on its own (a savepoint each), then a commit of those that succeeded. Each op
+        that fails is handed to `failed` first; when `failed` raises (or an error that may pass
+        comes), nothing is committed."""
         bad_plans: dict[int, BaseException] = {}
         for row_plan in _distinct(op.plan for op in ops):
             try:
@@ -280,7 +283,7 @@ class Writer:
                 for op in ops:
                     problem = bad_plans.get(id(op.plan))
                     if problem is not None:
-                        failed.append((op, problem))
+                        failed(op, problem)
                         continue
                     cur.execute("SAVEPOINT kconnect_record")
                     try:
@@ -289,14 +292,13 @@ class Writer:
                         if self._dialect.is_transient(e):
                             raise
                         cur.execute("ROLLBACK TO SAVEPOINT kconnect_record")
-                        failed.append((op, e))
+                        failed(op, e)
                     else:
                         cur.execute("RELEASE SAVEPOINT kconnect_record")
             conn.commit()
         except BaseException:
             self._rollback()
             raise
-        return failed
 
     def _rollback(self) -> None:
         conn = self._conn
