@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
+.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -38,6 +38,17 @@ registry-up: setup
 
 registry-down: setup
 	$(PY) -m kconnect_devenv.registry down
+
+# PostgreSQL (Debian's postgresql-15, docs/postgres.md): installed with apt once; postgres-up starts
+# a server with wal_level=logical on a free loopback port and prints POSTGRES_URL= last.
+postgres-fetch: setup
+	$(PY) -m kconnect_devenv.postgres fetch
+
+postgres-up: setup
+	$(PY) -m kconnect_devenv.postgres up
+
+postgres-down: setup
+	$(PY) -m kconnect_devenv.postgres down
 
 # The local Kubernetes control plane (docs/controlplane.md). The first build compiles it from Go
 # modules (about 6 minutes on 2 cores); later runs find it built and return at once.
@@ -81,25 +92,24 @@ demo-k8s-down: setup
 
 # The integration tests read Kafka Connect's own config definitions from its jars
 # (tests/integration/test_java_config_keys.py), fetched into the cache once, run the images, and
-# run the Schema Registry (tests/integration/test_schema_registry_service.py).
+# run the Schema Registry (tests/integration/test_schema_registry_service.py) and PostgreSQL
+# (tests/integration/test_postgres_service.py).
 # The unit and integration tiers run in parallel sessions (pytest-xdist, a test file per session at
-# a time, each session with its own broker and API server); the tests that run a Kubernetes node
-# run after them, one node per machine: tests/integration/test_node.py, then the e2e tier (its
-# tests concurrently on one shared node, e2e/conftest.py), and the kind path (make kind-up, a
-# KafkaConnector Ready, make kind-down) last.
+# a time, the longest files first by tests/file_durations.json, each session with its own broker
+# and API server; tests/integration/test_node.py starts its own node in one of them). The e2e tier
+# runs after them, one node per machine (its tests concurrently on one shared node,
+# e2e/conftest.py), and the kind path (make kind-up, a KafkaConnector Ready, make kind-down) last.
 TEST_SESSIONS ?= 3
 E2E_SESSIONS ?= 3
-NODE_TESTS := tests/integration/test_node.py
-test: setup kafka-fetch registry-fetch cluster-build node-build bench-java-fetch images
-	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --durations=25 --ignore=$(NODE_TESTS) tests
-	$(PY) -m pytest --durations=5 $(NODE_TESTS)
+test: setup kafka-fetch registry-fetch postgres-fetch cluster-build node-build bench-java-fetch images
+	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --no-loadscope-reorder --durations=25 tests
 	$(PY) -m pytest -n $(E2E_SESSIONS) --dist loadgroup --durations=15 e2e
 	KCONNECT_TEST_KIND=1 $(PY) -m pytest e2e/kind/test_kind_up.py
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-test-integration: setup kafka-fetch registry-fetch cluster-build node-build bench-java-fetch images
+test-integration: setup kafka-fetch registry-fetch postgres-fetch cluster-build node-build bench-java-fetch images
 	$(PY) -m pytest tests/integration
 
 lint: setup
@@ -121,8 +131,11 @@ crds-upgrade: setup
 bench: setup kafka-fetch registry-fetch cluster-build node-build images
 	$(PY) -m bench.run
 
+# Kafka Connect's Java runtime, and Debezium's PostgreSQL connector for it (docs/debezium-reference.md),
+# which the CDC tests and benchmarks compare kconnect's PostgresCdcSource with.
 bench-java-fetch: setup
 	$(PY) -m bench.javaconnect fetch
+	$(PY) -m bench.debezium fetch
 
 # kconnect and Apache Kafka Connect's Java runtime side by side (docs/benchmarks.md); QUICK=1 runs
 # every workload in a short form.

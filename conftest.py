@@ -11,8 +11,11 @@ way, once per session and only on demand, in its own temporary state directory; 
 Pods run on the real node of the e2e tier (``e2e/conftest.py``). One node runs per machine (a
 second ``node.start`` fails at once, saying so): in one session the e2e tier is sorted after every
 other test, so its node never runs beside ``tests/integration/test_node.py``'s; a distributed run
-of the e2e tier starts its node with the session, so ``make test`` runs ``test_node.py`` in a
-session of its own first.
+of the e2e tier starts its node with the session, so ``make test`` runs it in a session of its own
+after the unit and integration tiers (``test_node.py`` among them).
+
+In a run spread over parallel sessions by file (``--dist loadfile``), the longest files come first
+(``tests/support/file_durations.py``), so the sessions end together.
 
 Every test under ``tests/integration`` gets the ``integration`` marker and every test under ``e2e``
 the ``e2e`` marker, so ``-m "not integration and not e2e"`` runs the unit tier alone.
@@ -31,6 +34,8 @@ from typing import TYPE_CHECKING, Protocol
 import pytest
 
 from kconnect_devenv import controlplane, kafka, registry
+from kconnect_devenv import postgres as postgres_service
+from tests.support import file_durations
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
@@ -48,6 +53,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif item.path.resolve().is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
+    if config.getoption("dist", "no") == "loadfile":
+        # Longest files first, so that the parallel sessions end together instead of one of them
+        # running the slowest file alone at the end (make test passes --no-loadscope-reorder,
+        # which keeps this order rather than xdist's most-tests-first).
+        weights = file_durations.load()
+        items.sort(key=lambda item: -file_durations.weight(weights, item.path.resolve()))
     # One node per machine: the e2e tier's session node starts after every other test, so after
     # tests/integration/test_node.py has stopped its own (module-scoped) node.
     items.sort(key=lambda item: item.path.resolve().is_relative_to(E2E_DIR))
@@ -108,6 +119,30 @@ def schema_registry(
         yield started
     finally:
         registry.stop(state_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres_service.Postgres]:
+    """This session's own PostgreSQL server (``wal_level=logical``, docs/postgres.md); like the
+    broker, it follows the session if the session is killed outright. Tests do not share tables:
+    each takes a database of its own from :func:`postgres_database`."""
+    state_dir = tmp_path_factory.mktemp("postgres")
+    server = postgres_service.start(state_dir, die_with_parent=True)
+    try:
+        yield server
+    finally:
+        postgres_service.stop(state_dir)
+
+
+@pytest.fixture
+def postgres_database(postgres: postgres_service.Postgres) -> Iterator[postgres_service.Database]:
+    """A new, empty database of this session's server for one test, as its superuser; dropped
+    afterwards with its replication slots."""
+    database = postgres_service.create_database(postgres)
+    try:
+        yield database
+    finally:
+        postgres_service.drop_database(postgres, database.name)
 
 
 @pytest.fixture
