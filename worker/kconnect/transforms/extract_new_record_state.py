@@ -37,7 +37,12 @@ record whose value schema is not an envelope passes unchanged.
 
 Added fields take the envelope field's schema made optional; a name the envelope lacks is left
 out. The unwrapped row's fields come first, then `__deleted` (rewrite modes), then the added
-fields. Schemas made for a row schema are cached, so a stream of one table builds them once.
+fields. The row's schema is always rebuilt as Debezium rebuilds it: same name, version and doc,
+but required (the envelope's `after` is optional), even when nothing is added. Schemas made for a
+row schema are cached, so a stream of one table builds them once.
+
+`tests/integration/test_extract_new_record_state_java.py` runs Debezium's own transform (3.6.1)
+beside this one on the same change events and compares key, value, schema and headers.
 """
 
 from __future__ import annotations
@@ -389,9 +394,11 @@ class ExtractNewRecordState(Transformation[R]):
         return self._route(out, row) if row is not None else out
 
     def _row(self, record: R, envelope: Struct, schema: Schema, row: Struct, *, deleted: bool) -> R:
-        """The row (with `__deleted` in the rewrite modes and the added fields) as the value."""
-        if not self._rewrite and not self._fields:
-            return with_value(record, row.schema, row)
+        """The row (with `__deleted` in the rewrite modes and the added fields) as the value.
+
+        Its schema is always a new struct schema with the row's name, version and doc, but
+        required, as Debezium's copy of the row's schema basics makes it, even with nothing to
+        add."""
         key = (row.schema, schema, deleted)
         cached = self._schemas.get(key)
         if cached is None:
