@@ -340,7 +340,19 @@ class Writer:
         else:
             sql = dialect.insert(row_plan.table, keys, others)
             values = [op.row for op in run]
-        psycopg2.extras.execute_values(cur, sql, values, page_size=batch)
+        _execute_values(cur, sql, values, len(keys) + len(others), batch)
+
+
+def _execute_values(cur: Any, sql: str, rows: Sequence[Row], width: int, page: int) -> None:
+    """`sql`'s one `VALUES %s` filled with up to `page` rows per statement. The statement and
+    all its values are handed to psycopg2 at once, which quotes them in one pass in C (psycopg2's
+    own `execute_values` quotes row by row, which costs as much again on the client)."""
+    row_template = "(" + ",".join(["%s"] * width) + ")"
+    head, _, tail = sql.partition("VALUES %s")
+    for start in range(0, len(rows), page):
+        chunk = rows[start : start + page]
+        statement = f"{head}VALUES {','.join([row_template] * len(chunk))}{tail}"
+        cur.execute(statement, [value for row in chunk for value in row])
 
 
 def _distinct(plans: Iterable[RowPlan]) -> list[RowPlan]:
