@@ -11,7 +11,6 @@ import datetime as dt
 import decimal
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 import psycopg2
 import pytest
@@ -24,6 +23,8 @@ from kconnect.data.logical import Date, Decimal, Time, Timestamp
 from kconnect.data.schema import Schema, SchemaBuilder, Struct
 from kconnect.errors import ConfigError, ConnectError, RetriableError
 from kconnect_devenv import postgres as postgres_service
+from tests.support.sql import execute, query
+from tests.support.workers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +109,11 @@ def sink_props(db: postgres_service.Database, **extra: str) -> dict[str, str]:
     }
 
 
+def upsert_props(db: postgres_service.Database, **extra: str) -> dict[str, str]:
+    """Upserts keyed by the record key, into tables made as needed."""
+    return sink_props(db, insert_mode="upsert", pk_mode="record_key", auto_create="true", **extra)
+
+
 class Sink:
     """A started JdbcSinkTask and its context."""
 
@@ -135,27 +141,6 @@ def start(sinks: list[Sink], props: Mapping[str, str], tolerate: bool = False) -
     s = Sink(props, tolerate)
     sinks.append(s)
     return s
-
-
-def rows(db: postgres_service.Database, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(db.dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params or None)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
-
-
-def execute(db: postgres_service.Database, *statements: str) -> None:
-    conn = psycopg2.connect(db.dsn)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for s in statements:
-                cur.execute(s)
-    finally:
-        conn.close()
 
 
 def order(
@@ -220,13 +205,13 @@ def test_modes_create_and_fill_the_table(
         ),
     )
     s.put([order(i) for i in range(1, 6)])
-    primary = rows(
+    primary = query(
         db,
         "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
         "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'orders'::regclass AND i.indisprimary",
     )
     assert sorted(r[0] for r in primary) == sorted(key_columns)
-    assert rows(db, "SELECT id, name, qty FROM orders ORDER BY id") == [
+    assert query(db, "SELECT id, name, qty FROM orders ORDER BY id") == [
         (i, f"n{i}", 1) for i in range(1, 6)
     ]
 
@@ -235,11 +220,11 @@ def test_upsert_writes_the_last_state_and_redelivery_changes_nothing(
     postgres_database: postgres_service.Database, sinks: list[Sink]
 ) -> None:
     db = postgres_database
-    s = start(sinks, sink_props(db, insert_mode="upsert", pk_mode="record_key", auto_create="true"))
+    s = start(sinks, upsert_props(db))
     batch = [order(1, "a"), order(2, "b"), order(1, "a2", 5, offset=3)]
     s.put(batch)
     s.put(batch)  # the same records again, as after a crash before the offsets' commit
-    assert rows(db, "SELECT id, name, qty FROM orders ORDER BY id") == [(1, "a2", 5), (2, "b", 1)]
+    assert query(db, "SELECT id, name, qty FROM orders ORDER BY id") == [(1, "a2", 5), (2, "b", 1)]
 
 
 def test_update_mode_changes_existing_rows_only(
@@ -250,7 +235,7 @@ def test_update_mode_changes_existing_rows_only(
     execute(db, "INSERT INTO orders VALUES (1, 'old', 0)")
     s = start(sinks, sink_props(db, insert_mode="update", pk_mode="record_key"))
     s.put([order(1, "new", 3), order(2, "absent")])
-    assert rows(db, "SELECT id, name, qty FROM orders") == [(1, "new", 3)]
+    assert query(db, "SELECT id, name, qty FROM orders") == [(1, "new", 3)]
 
 
 def test_insert_mode_with_kafka_keys_refuses_a_duplicate(
@@ -297,21 +282,19 @@ def test_tombstones_delete_rows_in_order(
             tombstone(3, 14),
         ]
     )
-    assert rows(db, "SELECT id, name FROM orders ORDER BY id") == [(2, "again")]
+    assert query(db, "SELECT id, name FROM orders ORDER BY id") == [(2, "again")]
 
 
 def test_a_tombstone_without_delete_enabled_is_an_errant_record(
     postgres_database: postgres_service.Database, sinks: list[Sink]
 ) -> None:
     db = postgres_database
-    s = start(
-        sinks, sink_props(db, insert_mode="upsert", pk_mode="record_key", auto_create="true"), True
-    )
+    s = start(sinks, upsert_props(db), True)
     s.put([order(1), tombstone(1, 5), order(2)])
     [(record, error)] = s.context.reporter.reported
     assert record.kafka_offset == 5
     assert "delete.enabled=true" in str(error)
-    assert rows(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
 
 
 # --- auto.create, auto.evolve, schema versions
@@ -335,14 +318,14 @@ def test_a_batch_spanning_schema_versions_evolves_the_table(
             order(1, "one", schema=V2, note="x", offset=9),
         ]
     )
-    assert rows(db, "SELECT id, name, note FROM orders ORDER BY id") == [
+    assert query(db, "SELECT id, name, note FROM orders ORDER BY id") == [
         (1, "one", "x"),
         (2, "n2", "v2"),
         (3, "n3", None),
     ]
     # An older record after the evolution leaves the new column alone.
     s.put([order(1, "old-schema", offset=20)])
-    assert rows(db, "SELECT name, note FROM orders WHERE id = 1") == [("old-schema", "x")]
+    assert query(db, "SELECT name, note FROM orders WHERE id = 1") == [("old-schema", "x")]
 
 
 def test_without_auto_create_or_evolve_the_table_error_is_named(
@@ -391,7 +374,7 @@ def test_a_required_new_field_is_not_added(
         s.put([record])
     assert [
         r[0]
-        for r in rows(
+        for r in query(
             db,
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'orders' "
             "ORDER BY ordinal_position",
@@ -450,7 +433,7 @@ def test_types_round_trip(postgres_database: postgres_service.Database, sinks: l
     )
     s.put([SinkRecord("types", 0, 0, value, value_schema=schema)])
     types = dict(
-        rows(
+        query(
             db,
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_name = 'types'",
@@ -471,7 +454,7 @@ def test_types_round_trip(postgres_database: postgres_service.Database, sinks: l
         "ts": "timestamp without time zone",
         "tags": "ARRAY",
     }
-    [got] = rows(db, "SELECT i16, i64, f32, f64, b, s, raw, amount, day, at, ts, tags FROM types")
+    [got] = query(db, "SELECT i16, i64, f32, f64, b, s, raw, amount, day, at, ts, tags FROM types")
     assert got[:6] == (-300, 2**62, 1.5, 2.25, True, 'it\'s "quoted"  and ünïcode')
     assert bytes(got[6]) == b"\x00\xff"
     assert got[7:9] == (decimal.Decimal("-12.345"), dt.date(2024, 2, 29))
@@ -508,10 +491,10 @@ def test_hostile_names_are_quoted(
     value = Struct(schema).put("id", 1).put(evil, "'; DELETE FROM victim; --").put("100%", 5)
     s.put([SinkRecord("t", 0, 0, value, value_schema=schema)])
     quoted = evil.replace('"', '""')
-    assert rows(db, f'SELECT "{quoted}", "100%" FROM "evil""t"') == [  # noqa: S608 - the test's own
+    assert query(db, f'SELECT "{quoted}", "100%" FROM "evil""t"') == [  # noqa: S608 - the test's own
         ("'; DELETE FROM victim; --", 5)
     ]
-    assert rows(db, "SELECT to_regclass('victim') IS NOT NULL") == [(True,)]
+    assert query(db, "SELECT to_regclass('victim') IS NOT NULL") == [(True,)]
 
 
 def test_quote_never_folds_names_to_lower_case(
@@ -534,7 +517,7 @@ def test_quote_never_folds_names_to_lower_case(
             )
         ]
     )
-    assert rows(db, "SELECT id, fullname FROM customers") == [(1, "x")]
+    assert query(db, "SELECT id, fullname FROM customers") == [(1, "x")]
 
 
 @pytest.mark.parametrize(
@@ -569,19 +552,17 @@ def test_records_that_cannot_be_mapped_go_to_the_reporter(
     expected: str,
 ) -> None:
     db = postgres_database
-    s = start(
-        sinks, sink_props(db, insert_mode="upsert", pk_mode="record_key", auto_create="true"), True
-    )
+    s = start(sinks, upsert_props(db), True)
     s.put([order(1), record, order(2)])
     [(bad, error)] = s.context.reporter.reported
     assert bad is record
     assert expected in str(error)
     assert "topic 'orders' partition 0 offset 4" in str(error)
-    assert rows(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
     strict = start(sinks, sink_props(db, insert_mode="upsert", pk_mode="record_key"))
     with pytest.raises(ConnectError, match=expected):
         strict.put([order(3), record])
-    assert rows(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]  # nothing of it written
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]  # nothing of it written
 
 
 def test_a_constraint_violation_names_table_column_and_goes_to_the_reporter(
@@ -600,11 +581,11 @@ def test_a_constraint_violation_names_table_column_and_goes_to_the_reporter(
     assert "topic 'orders' partition 0 offset 7" in message
     assert "table public.orders" in message
     assert "orders_qty_check" in message
-    assert rows(db, "SELECT id FROM orders ORDER BY id") == [(1,), (3,)]
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (3,)]
     strict = start(sinks, sink_props(db, insert_mode="upsert", pk_mode="record_key"))
     with pytest.raises(ConnectError, match="orders_qty_check"):
         strict.put([order(4), order(5, qty=0)])
-    assert rows(db, "SELECT id FROM orders ORDER BY id") == [(1,), (3,)]
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (3,)]
 
 
 # --- retries
@@ -616,11 +597,8 @@ def test_a_dropped_connection_is_retried(
     db = postgres_database
     s = start(
         sinks,
-        sink_props(
+        upsert_props(
             db,
-            insert_mode="upsert",
-            pk_mode="record_key",
-            auto_create="true",
             max_retries="2",
             retry_backoff_ms="250",
         ),
@@ -641,7 +619,7 @@ def test_a_dropped_connection_is_retried(
         s.put([order(2)])
     assert s.context.timeouts == [250]
     s.put([order(2)])  # the runtime's redelivery, on a new connection
-    assert rows(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
 
 
 def test_retries_run_out_after_max_retries(
@@ -673,11 +651,8 @@ def test_a_server_restart_is_ridden_out(
     db = postgres_database
     s = start(
         sinks,
-        sink_props(
+        upsert_props(
             db,
-            insert_mode="upsert",
-            pk_mode="record_key",
-            auto_create="true",
             max_retries="50",
             retry_backoff_ms="100",
             connection_attempts="1",
@@ -691,12 +666,10 @@ def test_a_server_restart_is_ridden_out(
     finally:
         postgres_service.start(postgres.state_dir, port=postgres.port)
     s.put([order(2)])
-    assert rows(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
 
 
 def _closed_port() -> int:
-    from tests.support.workers import free_port
-
     return free_port()
 
 

@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-import psycopg2
 import pytest
 from confluent_kafka import Consumer, Producer
 
 from kconnect_devenv import postgres as postgres_service
+from tests.support.sql import execute, query
 from tests.support.workers import Standalone, wait_until
 
 pytestmark = pytest.mark.integration
@@ -86,27 +86,6 @@ def _produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes | 
     assert producer.flush(60) == 0
 
 
-def _rows(db: postgres_service.Database, sql: str) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(db.dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
-
-
-def _execute(db: postgres_service.Database, *statements: str) -> None:
-    conn = psycopg2.connect(db.dsn)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for s in statements:
-                cur.execute(s)
-    finally:
-        conn.close()
-
-
 def _sink(name: str, topic: str, db: postgres_service.Database, **extra: str) -> dict[str, str]:
     return {
         "name": name,
@@ -153,7 +132,7 @@ def test_debezium_events_are_replicated_into_a_table(
     db = postgres_database
     topic = new_topic()
     dlq = f"dlq-{uuid.uuid4().hex[:8]}"
-    _execute(
+    execute(
         db,
         "CREATE TABLE customers "
         "(id BIGINT PRIMARY KEY, name TEXT, qty INT NOT NULL CHECK (qty >= 0))",
@@ -196,7 +175,7 @@ def test_debezium_events_are_replicated_into_a_table(
     expected = [(1, "c1", 1), (2, "renamed", 20), (4, "c4", 4), (5, "c5", 5), (6, "snap", 6)]
     wait_until(
         "the table to hold the replicated rows",
-        lambda: _rows(db, "SELECT id, name, qty FROM customers ORDER BY id") == expected,
+        lambda: query(db, "SELECT id, name, qty FROM customers ORDER BY id") == expected,
     )
     [dead] = _read_all(kafka_bootstrap, dlq, 1)
     assert json.loads(dead.key())["payload"] == {"id": 4}
@@ -227,7 +206,7 @@ def test_sigkill_during_a_load_leaves_the_table_equal_to_the_source(
     topic = new_topic()
     total, keys = 60_000, 5_000
     # A statement-level trigger that sleeps: the load takes long enough to be killed in the middle.
-    _execute(
+    execute(
         db,
         "CREATE TABLE load (id BIGINT PRIMARY KEY, name TEXT, qty INT NOT NULL)",
         "CREATE INDEX load_name ON load (name)",
@@ -257,7 +236,7 @@ def test_sigkill_during_a_load_leaves_the_table_equal_to_the_source(
     first = standalone.start([config])
 
     def progress() -> int:
-        return int(_rows(db, "SELECT coalesce(max(qty), -1) FROM load")[0][0])
+        return int(query(db, "SELECT coalesce(max(qty), -1) FROM load")[0][0])
 
     wait_until("the load to be under way", lambda: progress() >= total // 4)
     first.kill()
@@ -267,7 +246,7 @@ def test_sigkill_during_a_load_leaves_the_table_equal_to_the_source(
     want = sorted(expected.values())
     wait_until(
         "the table to equal the source after the restart",
-        lambda: _rows(db, "SELECT id, name, qty FROM load ORDER BY id") == want,
+        lambda: query(db, "SELECT id, name, qty FROM load ORDER BY id") == want,
         timeout=300,
     )
     assert second.status("jdbc-load")["tasks"][0]["state"] == "RUNNING"
