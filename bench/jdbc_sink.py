@@ -45,7 +45,9 @@ TABLE = (
 )
 
 
-class _Context(SinkTaskContext):
+class DirectContext(SinkTaskContext):
+    """The runtime's side of a task driven directly: no partitions, no reporter, nothing kept."""
+
     def configs(self) -> Mapping[str, str]:
         return {}
 
@@ -100,7 +102,7 @@ def measure(database: postgres.Database, batch: list[SinkRecord], size: int) -> 
             cur.execute(statement)
     conn.close()
     task = JdbcSinkTask()
-    task.initialize(_Context())
+    task.initialize(DirectContext())
     task.start(
         {
             "connection.url": f"jdbc:postgresql://{database.host}:{database.port}/{database.name}",

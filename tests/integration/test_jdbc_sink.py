@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping, Sequence
 import psycopg2
 import pytest
 
+from bench.jdbc_sink import DirectContext
 from kconnect.api.records import SinkRecord
-from kconnect.api.task import ErrantRecordReporter, SinkTaskContext
-from kconnect.api.types import TopicPartition
+from kconnect.api.task import ErrantRecordReporter
 from kconnect.connectors.jdbc.sink import JdbcSinkTask
 from kconnect.data.logical import Date, Decimal, Time, Timestamp
 from kconnect.data.schema import Schema, SchemaBuilder, Struct
@@ -64,7 +64,9 @@ class Reporter(ErrantRecordReporter):
         self.reported.append((record, error))
 
 
-class Context(SinkTaskContext):
+class Context(DirectContext):
+    """Records the retry timeouts asked for, and hands errant records to a `Reporter`."""
+
     def __init__(self, props: Mapping[str, str], tolerate: bool = False) -> None:
         self.props = dict(props)
         self.reporter = Reporter(tolerate)
@@ -76,23 +78,8 @@ class Context(SinkTaskContext):
     def errant_record_reporter(self) -> ErrantRecordReporter | None:
         return self.reporter
 
-    def offset(self, offsets: Mapping[TopicPartition, int]) -> None:
-        pass
-
     def timeout(self, timeout_ms: int) -> None:
         self.timeouts.append(timeout_ms)
-
-    def assignment(self) -> set[TopicPartition]:
-        return set()
-
-    def pause(self, *partitions: TopicPartition) -> None:
-        pass
-
-    def resume(self, *partitions: TopicPartition) -> None:
-        pass
-
-    def request_commit(self) -> None:
-        pass
 
 
 def jdbc_url(db: postgres_service.Database) -> str:

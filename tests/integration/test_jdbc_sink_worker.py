@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from kconnect_devenv import postgres as postgres_service
 from tests.support.sql import execute, query
+from tests.support.topic_records import read_topic
 from tests.support.workers import Standalone, wait_until
 
 pytestmark = pytest.mark.integration
@@ -101,28 +102,6 @@ def _sink(name: str, topic: str, db: postgres_service.Database, **extra: str) ->
     }
 
 
-def _read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    try:
-        consumer.subscribe([topic])
-        out: list[Any] = []
-
-        def enough() -> bool:
-            out.extend(m for m in consumer.consume(100, 0.5) if m.error() is None)
-            return len(out) >= count
-
-        wait_until(f"{count} records in {topic}", enough)
-        return out
-    finally:
-        consumer.close()
-
-
 def test_debezium_events_are_replicated_into_a_table(
     standalone: Standalone,
     new_topic,  # type: ignore[no-untyped-def]
@@ -177,10 +156,10 @@ def test_debezium_events_are_replicated_into_a_table(
         "the table to hold the replicated rows",
         lambda: query(db, "SELECT id, name, qty FROM customers ORDER BY id") == expected,
     )
-    [dead] = _read_all(kafka_bootstrap, dlq, 1)
-    assert json.loads(dead.key())["payload"] == {"id": 4}
-    headers = dict(dead.headers() or [])
-    message = headers["__connect.errors.exception.message"].decode()
+    [dead] = read_topic(kafka_bootstrap, dlq, min_records=1)
+    assert dead.key_json()["payload"] == {"id": 4}
+    headers = dead.header_map()
+    message = (headers["__connect.errors.exception.message"] or b"").decode()
     assert "failed writing to table customers" in message
     assert "customers_qty_check" in message
     assert headers["__connect.errors.stage"] == b"TASK_PUT"
