@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import zoneinfo
 
 import pytest
@@ -393,3 +394,40 @@ def test_kafka_key_columns_named_by_pk_fields_keep_their_values() -> None:
 def test_a_record_without_a_value_schema_cannot_be_written() -> None:
     with pytest.raises(DataError, match="no schema"):
         plan(settings(PrimaryKeyMode.NONE), PG, T, None, None, tombstone=False)
+
+
+def test_validation_hides_the_password_and_masks_it_in_a_bad_url() -> None:
+    from kconnect.herder.validation import validate_config
+    from kconnect.plugins.registry import default_registry
+
+    secret = "pw-never-shown-42"  # noqa: S105 - a test value
+    good = validate_config(
+        default_registry(),
+        {},
+        {
+            "name": "j",
+            "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+            "topics": "t",
+            "connection.url": URL,
+            "connection.password": secret,
+        },
+    )
+    assert good.error_count == 0
+    keys = {c.definition.name: c for c in good.configs}
+    assert keys["connection.password"].definition.type == "PASSWORD"
+    assert keys["connection.password"].value.value is None
+    assert secret not in json.dumps(good.to_json())
+    bad = validate_config(
+        default_registry(),
+        {},
+        {
+            "name": "j",
+            "connector.class": "JdbcSink",
+            "topics": "t",
+            "connection.url": f"jdbc:mysql://h/db?password={secret}",
+        },
+    )
+    assert bad.error_count == 1
+    errors = [e for c in bad.configs for e in c.value.errors]
+    assert any("not a PostgreSQL JDBC URL" in e for e in errors)
+    assert not any(secret in e for e in errors)
