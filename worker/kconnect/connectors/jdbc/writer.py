@@ -95,9 +95,12 @@ class Writer:
         """Each record's operation, and the records that cannot be written, with why."""
         ops: list[Op] = []
         bad: list[tuple[SinkRecord, DataError]] = []
-        fmt = self._config.table_name_format
         delete_enabled = self._config.delete_enabled
-        plans = self._plans
+        # The plan of the last record, recognised by identity: a converter hands out the same
+        # schema objects record after record, and identity costs less than a lookup.
+        last: tuple[object, object, object, bool] | None = None
+        row_plan: RowPlan | None = None
+        append = ops.append
         for record in records:
             tombstone = record.value is None
             try:
@@ -106,19 +109,16 @@ class Writer:
                         f"the record at {where(record)} has a null value (a tombstone); a "
                         "tombstone deletes a row only with delete.enabled=true"
                     )
-                name = fmt.replace("${topic}", record.topic)
-                cache_key = (name, record.key_schema, record.value_schema, tombstone)
-                row_plan = plans.get(cache_key)
-                if row_plan is None:
-                    row_plan = plan(
-                        self._settings,
-                        self._dialect,
-                        self._dialect.table_id(name),
-                        record.key_schema,
-                        None if tombstone else record.value_schema,
-                        tombstone=tombstone,
-                    )
-                    plans[cache_key] = row_plan
+                if (
+                    last is None
+                    or row_plan is None
+                    or record.topic is not last[0]
+                    or record.key_schema is not last[1]
+                    or record.value_schema is not last[2]
+                    or tombstone is not last[3]
+                ):
+                    row_plan = self._plan_for(record, tombstone)
+                    last = (record.topic, record.key_schema, record.value_schema, tombstone)
                 row = row_plan.key(record) if tombstone else row_plan.row(record)
             except DataError as e:
                 if "the record at " in str(e):
@@ -126,8 +126,24 @@ class Writer:
                 else:
                     bad.append((record, DataError(f"the record at {where(record)}: {e}")))
                 continue
-            ops.append(Op(record, row_plan, tombstone, row))
+            append(Op(record, row_plan, tombstone, row))
         return ops, bad
+
+    def _plan_for(self, record: SinkRecord, tombstone: bool) -> RowPlan:
+        name = self._config.table_name_format.replace("${topic}", record.topic)
+        cache_key = (name, record.key_schema, record.value_schema, tombstone)
+        row_plan = self._plans.get(cache_key)
+        if row_plan is None:
+            row_plan = plan(
+                self._settings,
+                self._dialect,
+                self._dialect.table_id(name),
+                record.key_schema,
+                None if tombstone else record.value_schema,
+                tombstone=tombstone,
+            )
+            self._plans[cache_key] = row_plan
+        return row_plan
 
     # --- the connection
     def _connection(self) -> Any:
@@ -356,10 +372,7 @@ def _execute_values(cur: Any, sql: str, rows: Sequence[Row], width: int, page: i
 
 
 def _distinct(plans: Iterable[RowPlan]) -> list[RowPlan]:
-    seen: dict[int, RowPlan] = {}
-    for p in plans:
-        seen.setdefault(id(p), p)
-    return list(seen.values())
+    return list({id(p): p for p in plans}.values())
 
 
 def _runs(ops: Sequence[Op]) -> list[list[Op]]:
