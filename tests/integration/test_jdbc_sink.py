@@ -591,6 +591,31 @@ def test_a_dropped_connection_is_retried(
         ),
     )
     s.put([order(1)])
+    _drop_connections(db)
+    with pytest.raises(RetriableError):
+        s.put([order(2)])
+    assert s.context.timeouts == [250]
+    s.put([order(2)])  # the runtime's redelivery, on a new connection
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
+
+
+def test_an_errant_record_is_reported_once_across_retries(
+    postgres_database: postgres_service.Database, sinks: list[Sink]
+) -> None:
+    db = postgres_database
+    s = start(sinks, upsert_props(db, max_retries="2"), True)
+    s.put([order(1)])
+    _drop_connections(db)
+    batch = [order(2), tombstone(2, 8)]
+    with pytest.raises(RetriableError):
+        s.put(batch)
+    s.put(batch)
+    assert [r.kafka_offset for r, _ in s.context.reporter.reported] == [8]
+    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
+
+
+def _drop_connections(db: postgres_service.Database) -> None:
+    """Ends every other session on the test's database, as a server-side drop does."""
     conn = psycopg2.connect(db.dsn)
     try:
         with conn.cursor() as cur:
@@ -602,11 +627,6 @@ def test_a_dropped_connection_is_retried(
         conn.commit()
     finally:
         conn.close()
-    with pytest.raises(RetriableError):
-        s.put([order(2)])
-    assert s.context.timeouts == [250]
-    s.put([order(2)])  # the runtime's redelivery, on a new connection
-    assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (2,)]
 
 
 def test_retries_run_out_after_max_retries(

@@ -21,6 +21,9 @@ Failures, as Confluent's `JdbcSinkTask` treats them:
   tombstone without `delete.enabled`) is an errant record the same way, before anything is
   written.
 
+A record reported once is not reported again while its batch is retried, so a dead-letter queue
+gets it once.
+
 No message holds the connection password: the URL is shown with its secrets masked, and the
 database's errors (which never quote the password) are shown as the server wrote them.
 """
@@ -82,6 +85,8 @@ class JdbcSinkTask(SinkTask):
         self._config: JdbcSinkConfig | None = None
         self._writer: Writer | None = None
         self._remaining_retries = 0
+        # Records reported as errant while their batch is retried: a retry reports them once.
+        self._reported: set[tuple[str, int, int]] = set()
 
     def start(self, props: Mapping[str, str]) -> None:
         config = JdbcSinkConfig.parse(props)
@@ -106,6 +111,7 @@ class JdbcSinkTask(SinkTask):
         except (psycopg2.Error, TableError, DataError) as e:
             self._failed(writer, config, ops, e)
         self._remaining_retries = config.max_retries
+        self._reported.clear()
 
     def _failed(
         self, writer: Writer, config: JdbcSinkConfig, ops: Sequence[Op], error: BaseException
@@ -155,7 +161,15 @@ class JdbcSinkTask(SinkTask):
         reporter = self.context.errant_record_reporter()
         if reporter is None:
             raise ConnectError(str(error)) from error
+        where = (
+            record.original_topic,
+            record.original_kafka_partition,
+            record.original_kafka_offset,
+        )
+        if where in self._reported:
+            return  # reported before this batch's retry
         reporter.report(record, error)
+        self._reported.add(where)
 
     def flush(self, current_offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         """Nothing to do: `put` returns only after its transaction committed."""
