@@ -575,6 +575,19 @@ def test_a_constraint_violation_names_table_column_and_goes_to_the_reporter(
     assert query(db, "SELECT id FROM orders ORDER BY id") == [(1,), (3,)]
 
 
+def test_a_value_the_column_cannot_hold_names_the_columns(
+    postgres_database: postgres_service.Database, sinks: list[Sink]
+) -> None:
+    db = postgres_database
+    execute(db, "CREATE TABLE orders (id BIGINT PRIMARY KEY, name TEXT, qty SMALLINT)")
+    s = start(sinks, sink_props(db, insert_mode="upsert", pk_mode="record_key"), True)
+    s.put([order(1, qty=70_000)])
+    [(_, error)] = s.context.reporter.reported
+    message = str(error)
+    assert "smallint out of range [SQLSTATE 22003]" in message
+    assert "the record's columns: id (INT64), name (STRING), qty (INT32)" in message
+
+
 # --- retries
 
 

@@ -189,7 +189,15 @@ class JdbcSinkTask(SinkTask):
 def _record_error(op: Op, error: BaseException) -> ConnectError:
     """The error of one record, for the dead-letter queue or the task's failure."""
     action = "deleting from" if op.delete else "writing to"
+    columns = ""
+    if isinstance(error, psycopg2.Error) and not error.diag.column_name:
+        # The server names no column (a value out of range, text that is not a number): name
+        # the columns the record wrote, with their types, so the mismatch can be found.
+        written = op.plan.keys if op.delete else op.plan.columns
+        columns = "; the record's columns: " + ", ".join(
+            f"{c.name} ({c.schema.name or c.schema.type.value.upper()})" for c in written
+        )
     return DataError(
         f"The record at {where(op.record)} failed {action} table {op.plan.table}: "
-        f"{describe_error(error)}"
+        f"{describe_error(error)}{columns}"
     )
