@@ -99,7 +99,7 @@ demo-k8s-down: setup
 # and API server; tests/integration/test_node.py starts its own node in one of them). The e2e tier
 # runs after them, one node per machine (its tests concurrently on one shared node,
 # e2e/conftest.py), and the kind path (make kind-up, a KafkaConnector Ready, make kind-down) last.
-TEST_SESSIONS ?= 3
+TEST_SESSIONS ?= 4
 E2E_SESSIONS ?= 3
 test: setup kafka-fetch registry-fetch postgres-fetch cluster-build node-build bench-java-fetch images
 	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --no-loadscope-reorder --durations=25 tests

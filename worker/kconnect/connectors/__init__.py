@@ -4,6 +4,8 @@
   keys and behaviour of Apache Kafka's `connect-file` plugin.
 - `kconnect.connectors.datagen`: `DataGenConnector`, a deterministic record generator for demos,
   tests and benchmarks.
+- `kconnect.connectors.jdbc`: `JdbcSinkConnector`, Confluent's JDBC sink
+  (`io.confluent.connect.jdbc.JdbcSinkConnector`) for PostgreSQL.
 
 They are found through the `kconnect.plugins` entry points like any third-party plugin; nothing is
 imported here, so loading one connector never pays for another.
