@@ -6,6 +6,9 @@
   tests and benchmarks.
 - `kconnect.connectors.jdbc`: `JdbcSinkConnector`, Confluent's JDBC sink
   (`io.confluent.connect.jdbc.JdbcSinkConnector`) for PostgreSQL.
+- `kconnect.connectors.pgcdc`: `PostgresCdcConnector` (`PostgresCdcSource`), PostgreSQL's changes
+  through logical replication in Debezium's event format
+  (`io.debezium.connector.postgresql.PostgresConnector`).
 
 They are found through the `kconnect.plugins` entry points like any third-party plugin; nothing is
 imported here, so loading one connector never pays for another.

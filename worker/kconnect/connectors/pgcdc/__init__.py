@@ -9,5 +9,8 @@ The modules, from the wire up:
   .Source`) and the envelope values.
 - `position`: offsets in Debezium's shape and the resume rule (what a restarted task skips).
 - `config`: the connector's keys, as Debezium names them.
-- `source`: the connector and its task, the only module that talks to the server.
+- `catalog`: what the system catalogs add to a Relation message (nullability, defaults, keys).
+- `replication`: the CopyBoth stream read and answered through libpq, so that the server is told
+  exactly the position the task confirmed.
+- `source`: the connector and its task, which own the connections.
 """
