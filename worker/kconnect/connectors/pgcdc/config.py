@@ -38,48 +38,154 @@ class PostgresCdcConfig(ConnectorConfig):
     database_hostname: str = Field(
         alias="database.hostname", description="Host name or address of the PostgreSQL server"
     )
-    database_port: int = Field(5432, alias="database.port", ge=1, le=65535)
+    database_port: int = Field(
+        5432, alias="database.port", description="Port of the PostgreSQL server", ge=1, le=65535
+    )
     database_user: str = Field(
         alias="database.user",
         description="A user with the REPLICATION attribute (and CREATE on the database when "
         "publication.autocreate.mode creates the publication)",
     )
-    database_password: SecretStr = Field(SecretStr(""), alias="database.password")
+    database_password: SecretStr = Field(
+        SecretStr(""), alias="database.password", description="Password of database.user"
+    )
     database_dbname: str = Field(alias="database.dbname", description="The database to capture")
     database_sslmode: Literal[
         "disable", "allow", "prefer", "require", "verify-ca", "verify-full"
-    ] = Field("prefer", alias="database.sslmode")
+    ] = Field(
+        "prefer", alias="database.sslmode", description="libpq's sslmode for both connections"
+    )
     topic_prefix: str = Field(
         alias="topic.prefix",
         description="Names the server: the prefix of every topic, and the source partition",
     )
-    plugin_name: str = Field("pgoutput", alias="plugin.name")
-    slot_name: str = Field("debezium", alias="slot.name")
-    publication_name: str = Field("dbz_publication", alias="publication.name")
-    publication_autocreate_mode: PublicationMode = Field(
-        "all_tables", alias="publication.autocreate.mode"
+    plugin_name: str = Field(
+        "pgoutput",
+        alias="plugin.name",
+        description="The logical decoding plugin: only pgoutput (built into PostgreSQL 10+)",
     )
-    table_include_list: str = Field("", alias="table.include.list")
-    table_exclude_list: str = Field("", alias="table.exclude.list")
-    schema_include_list: str = Field("", alias="schema.include.list")
-    schema_exclude_list: str = Field("", alias="schema.exclude.list")
-    column_include_list: str = Field("", alias="column.include.list")
-    column_exclude_list: str = Field("", alias="column.exclude.list")
-    snapshot_mode: SnapshotMode = Field("initial", alias="snapshot.mode")
-    heartbeat_interval_ms: int = Field(0, alias="heartbeat.interval.ms", ge=0)
-    heartbeat_topics_prefix: str = Field("__debezium-heartbeat", alias="topic.heartbeat.prefix")
-    decimal_handling_mode: DecimalMode = Field("precise", alias="decimal.handling.mode")
-    time_precision_mode: TimePrecisionMode = Field("adaptive", alias="time.precision.mode")
-    tombstones_on_delete: bool = Field(True, alias="tombstones.on.delete")
-    skipped_operations: str = Field("t", alias="skipped.operations")
-    provide_transaction_metadata: bool = Field(False, alias="provide.transaction.metadata")
-    topic_transaction: str = Field("transaction", alias="topic.transaction")
-    slot_max_retries: int = Field(6, alias="slot.max.retries", ge=0)
-    slot_retry_delay_ms: int = Field(10_000, alias="slot.retry.delay.ms", ge=0)
-    max_batch_size: int = Field(2048, alias="max.batch.size", ge=1)
-    poll_interval_ms: int = Field(500, alias="poll.interval.ms", ge=1)
-    snapshot_fetch_size: int = Field(10240, alias="snapshot.fetch.size", ge=1)
-    status_update_interval_ms: int = Field(10_000, alias="status.update.interval.ms", ge=1)
+    slot_name: str = Field(
+        "debezium",
+        alias="slot.name",
+        description="The logical replication slot, created when missing",
+    )
+    publication_name: str = Field(
+        "dbz_publication", alias="publication.name", description="The publication the slot streams"
+    )
+    publication_autocreate_mode: PublicationMode = Field(
+        "all_tables",
+        alias="publication.autocreate.mode",
+        description=(
+            "all_tables: create FOR ALL TABLES when missing; filtered: create or SET TABLE to "
+            "the captured tables; disabled: it must exist"
+        ),
+    )
+    table_include_list: str = Field(
+        "",
+        alias="table.include.list",
+        description="Comma-separated regular expressions of schema.table to capture (whole names)",
+    )
+    table_exclude_list: str = Field(
+        "",
+        alias="table.exclude.list",
+        description="Comma-separated regular expressions of schema.table not to capture",
+    )
+    schema_include_list: str = Field(
+        "",
+        alias="schema.include.list",
+        description="Comma-separated regular expressions of schemas to capture",
+    )
+    schema_exclude_list: str = Field(
+        "",
+        alias="schema.exclude.list",
+        description="Comma-separated regular expressions of schemas not to capture",
+    )
+    column_include_list: str = Field(
+        "",
+        alias="column.include.list",
+        description="Comma-separated regular expressions of schema.table.column to keep",
+    )
+    column_exclude_list: str = Field(
+        "",
+        alias="column.exclude.list",
+        description="Comma-separated regular expressions of schema.table.column to leave out",
+    )
+    snapshot_mode: SnapshotMode = Field(
+        "initial",
+        alias="snapshot.mode",
+        description="initial, no_data (alias schema_only), never or when_needed",
+    )
+    heartbeat_interval_ms: int = Field(
+        0,
+        alias="heartbeat.interval.ms",
+        description="Emit a heartbeat record this often (0: never); it also moves an idle slot on",
+        ge=0,
+    )
+    heartbeat_topics_prefix: str = Field(
+        "__debezium-heartbeat",
+        alias="topic.heartbeat.prefix",
+        description="Heartbeats go to <this>.<topic.prefix>",
+    )
+    decimal_handling_mode: DecimalMode = Field(
+        "precise",
+        alias="decimal.handling.mode",
+        description="precise (Connect Decimal), double or string",
+    )
+    time_precision_mode: TimePrecisionMode = Field(
+        "adaptive",
+        alias="time.precision.mode",
+        description="adaptive, adaptive_time_microseconds or connect",
+    )
+    tombstones_on_delete: bool = Field(
+        True,
+        alias="tombstones.on.delete",
+        description="Follow each delete with a tombstone (null value)",
+    )
+    skipped_operations: str = Field(
+        "t",
+        alias="skipped.operations",
+        description="Comma-separated operations not to emit: c, u, d, t, or none",
+    )
+    provide_transaction_metadata: bool = Field(
+        False,
+        alias="provide.transaction.metadata",
+        description=(
+            "BEGIN/END records on <topic.prefix>.<topic.transaction>, and the envelope's "
+            "transaction block"
+        ),
+    )
+    topic_transaction: str = Field(
+        "transaction",
+        alias="topic.transaction",
+        description="Suffix of the transaction metadata topic",
+    )
+    slot_max_retries: int = Field(
+        6,
+        alias="slot.max.retries",
+        description="How often to retry a slot another reader still holds",
+        ge=0,
+    )
+    slot_retry_delay_ms: int = Field(
+        10_000, alias="slot.retry.delay.ms", description="Wait between those retries", ge=0
+    )
+    max_batch_size: int = Field(
+        2048, alias="max.batch.size", description="Most records one poll returns", ge=1
+    )
+    poll_interval_ms: int = Field(
+        500, alias="poll.interval.ms", description="How long a poll waits for a first change", ge=1
+    )
+    snapshot_fetch_size: int = Field(
+        10240,
+        alias="snapshot.fetch.size",
+        description="Rows fetched at a time from a table being snapshotted",
+        ge=1,
+    )
+    status_update_interval_ms: int = Field(
+        10_000,
+        alias="status.update.interval.ms",
+        description="Send standby status to the server at least this often",
+        ge=1,
+    )
 
     @field_validator("plugin_name")
     @classmethod
