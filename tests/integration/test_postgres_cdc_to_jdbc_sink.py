@@ -6,20 +6,18 @@ the replica ends equal to the source table."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from kconnect_devenv import postgres as service
+from tests.integration.test_cdc_to_jdbc_sink import ROWS, SOURCE_TABLE, _replica, target
 from tests.support.sql import execute, query
 from tests.support.workers import Standalone, wait_until
 
 pytestmark = pytest.mark.integration
 
-SOURCE_TABLE = (
-    "CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10, 2), tags int[])",
-    "INSERT INTO items VALUES (1, 'one', 1.25, '{1,2}'), (2, 'two', NULL, NULL)",
-)
+__all__ = ["target"]  # the fixture, shared with the test of Debezium's records into JdbcSink
+
 BEFORE_KILL = (
     "INSERT INTO items VALUES (3, 'three', 3.5, '{3}')",
     "UPDATE items SET name = 'ONE', price = 9.99 WHERE id = 1",
@@ -31,16 +29,6 @@ AFTER_KILL = (
     "UPDATE items SET price = price * 2 WHERE id % 3 = 0",
     "DELETE FROM items WHERE id BETWEEN 100 AND 150",
 )
-ROWS = "SELECT id, name, price, tags FROM items ORDER BY id"
-
-
-@pytest.fixture
-def target(postgres: service.Postgres) -> Iterator[service.Database]:
-    database = service.create_database(postgres)
-    try:
-        yield database
-    finally:
-        service.drop_database(postgres, database.name)
 
 
 def test_postgres_cdc_to_jdbc_sink_replicates_a_table_through_a_kill(
@@ -95,8 +83,3 @@ def test_postgres_cdc_to_jdbc_sink_replicates_a_table_through_a_kill(
     )
     assert worker.status("cdc")["tasks"][0]["state"] == "RUNNING"
     assert worker.status("replica")["tasks"][0]["state"] == "RUNNING"
-
-
-def _replica(target: service.Database) -> list[tuple[object, ...]] | None:
-    exists = query(target, "SELECT to_regclass('items') IS NOT NULL")[0][0]
-    return query(target, ROWS) if exists else None
