@@ -58,9 +58,11 @@ MAX_RECONNECTS = 5
 
 SESSION_OPTIONS = (
     "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c bytea_output=hex "
-    "-c extra_float_digits=3"
+    "-c extra_float_digits=3 -c statement_timeout=0 -c idle_in_transaction_session_timeout=0"
 )
-"""The text forms `types` parses: the walsender formats values with its session's settings."""
+"""The text forms `types` parses (the walsender formats values with its session's settings),
+and no timeout on the snapshot's transaction, which waits between polls while Kafka takes the
+records."""
 
 
 def connect_args(config: PostgresCdcConfig) -> dict[str, Any]:
