@@ -1,5 +1,6 @@
-"""A worker's group seat that the authorizer refuses says so at once (no broker needed: the
-error reaches the membership as librdkafka would hand it over)."""
+"""A worker's group seat that the authorizer refuses, or that another worker took (a duplicate
+`group.instance.id`), says so at once (no broker needed: the error reaches the membership as
+librdkafka would hand it over)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from confluent_kafka import KafkaError
 from kconnect.herder.membership import Membership
 
 
-def _membership() -> Membership:
-    def ignore(_: frozenset[tuple[str, int]]) -> None:
+def _membership(instance_id: str | None = None) -> Membership:
+    def ignore(_: object) -> None:
         return None
 
     return Membership(
@@ -24,6 +25,8 @@ def _membership() -> Membership:
         on_assign=ignore,
         on_revoke=ignore,
         on_lost=ignore,
+        on_fatal=ignore,
+        group_instance_id=instance_id,
     )
 
 
@@ -43,3 +46,18 @@ def test_other_errors_leave_the_wait_to_its_timeout() -> None:
     m._on_error(KafkaError(KafkaError._TRANSPORT, "Connection refused"))
     assert m.failure is None
     assert m.wait_joined(0.3) is False
+
+
+FENCED = "Fatal error: Broker: Static consumer fenced by other consumer with same group.instance.id"
+
+
+def test_a_fenced_static_member_names_the_key_and_the_id() -> None:
+    """librdkafka hands a fenced static member a fatal error (code _FATAL); the worker's
+    message says which id is used twice and what to do."""
+    m = _membership("connect-1")
+    m._on_error(KafkaError(KafkaError._FATAL, FENCED, fatal=True))
+    assert m.wait_joined(600.0) is False
+    assert m.failure is not None
+    assert m.failure.startswith("group.instance.id='connect-1' is in use by another worker")
+    assert "(FENCED_INSTANCE_ID)" in m.failure
+    assert "Give each worker its own group.instance.id" in m.failure

@@ -102,8 +102,10 @@ class DistributedHerder(CommonHerder):
         status: StatusStore,
         kafka_cluster_id: str | None,
         version: str,
+        on_fatal: Callable[[str], None] = lambda message: None,
     ) -> None:
         self._worker = worker
+        self._on_fatal = on_fatal
         self._cfg = config
         self._registry = worker.registry
         self._worker_props = worker.worker_props
@@ -148,6 +150,8 @@ class DistributedHerder(CommonHerder):
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
+            on_fatal=self._fatal,
+            group_instance_id=config.group_instance_id,
         )
 
     @property
@@ -204,14 +208,28 @@ class DistributedHerder(CommonHerder):
         self._ready = True
         log.info("worker %s joined group %s", self.worker_id, self._cfg.group_id)
 
-    def stop(self) -> None:
-        """Leave the group (moving tasks are drained and committed first), then shut down."""
+    def stop(self, *, leave_group: bool = False) -> None:
+        """Stop every task (drained and committed first), then shut down.
+
+        A dynamic member leaves the group, so its tasks move at once. A static member
+        (`group.instance.id`) keeps its seat, and its tasks wait for it for `session.timeout.ms`,
+        unless `leave_group` gives the seat up too.
+        """
         if self._closed:
             return
         self._closed = True
         self._ready = False
+        instance = self._cfg.group_instance_id
+        if instance is not None and not leave_group:
+            log.info(
+                "keeping group.instance.id=%r in group %s: this worker's tasks wait for it to come "
+                "back for session.timeout.ms=%d",
+                instance,
+                self._cfg.group_id,
+                self._cfg.session_timeout_ms,
+            )
         graceful = self._cfg.task_shutdown_graceful_timeout_ms / 1000
-        self._membership.stop(timeout=graceful + 30)
+        self._membership.stop(timeout=graceful + 30, leave=leave_group)
         self._herder.submit(self._worker.shutdown).result()
         self._herder.shutdown(wait=True)
         self._writer.shutdown(wait=True)
@@ -271,6 +289,14 @@ class DistributedHerder(CommonHerder):
         except RuntimeError:
             return
         done.result()
+
+    def _fatal(self, message: str) -> None:
+        # Another process holds this worker's seat, and reports the same tasks in the same
+        # generation: nothing here may report on them any more. The membership then cancels
+        # every task (on_lost), nothing starts again, and the process is asked to stop.
+        self._status_store.fence()
+        self._ready = False
+        self._on_fatal(message)
 
     def _tasks_of(self, partitions: frozenset[TopicPartition]) -> list[TaskId]:
         topics = self._topics(self._state)
