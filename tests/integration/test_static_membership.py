@@ -85,6 +85,7 @@ def test_a_restarted_worker_gets_its_own_tasks_back_and_nothing_else_moves(
     )
 
     b2 = cluster.restart(b)
+    assert "is held by another member" not in b2.log()  # its own seat, from its previous run
     after = wait_all_running(a, "gen", TASKS)
     assert task_owners(after) == before
     # The restarted worker started its own tasks, once each, and nothing else.
@@ -127,6 +128,10 @@ def test_a_second_worker_with_the_same_id_fences_the_first_off(
     mine = {n for n, owner in enumerate(before) if owner == b.port_id}
 
     twin = cluster.start(**{"group.instance.id": "w-1"})
+    assert (
+        f"group.instance.id='w-1' is held by another member (client.id 'connect-{b.port_id}'"
+        in (twin.log())
+    )
     assert b.proc.wait(60) == 1
     log = b.log()
     assert "kconnect: error: group.instance.id='w-1' is in use by another worker" in log, log

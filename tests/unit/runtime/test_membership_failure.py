@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError
 
-from kconnect.herder.membership import Membership
+from kconnect.herder.membership import Membership, seat_holder_warning
 
 
 def _membership(instance_id: str | None = None) -> Membership:
@@ -61,3 +61,20 @@ def test_a_fenced_static_member_names_the_key_and_the_id() -> None:
     assert m.failure.startswith("group.instance.id='connect-1' is in use by another worker")
     assert "(FENCED_INSTANCE_ID)" in m.failure
     assert "Give each worker its own group.instance.id" in m.failure
+
+
+def test_a_static_member_warns_when_another_process_holds_its_seat() -> None:
+    members = [
+        ("w-0", "connect-10.0.0.1:8083", "/10.0.0.1"),
+        ("w-1", "connect-10.0.0.2:8083", "/10.0.0.2"),
+        (None, "connect-10.0.0.3:8083", "/10.0.0.3"),
+    ]
+    # Its own previous run (the same worker id): nothing to say.
+    assert seat_holder_warning(members, "w-1", "connect-10.0.0.2:8083") is None
+    # Nobody holds the seat.
+    assert seat_holder_warning(members, "w-2", "connect-10.0.0.9:8083") is None
+    warning = seat_holder_warning(members, "w-1", "connect-10.0.0.9:8083")
+    assert warning is not None
+    assert warning.startswith("group.instance.id='w-1' is held by another member")
+    assert "'connect-10.0.0.2:8083'" in warning
+    assert "give each worker its own group.instance.id" in warning

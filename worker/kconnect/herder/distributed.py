@@ -45,7 +45,7 @@ from kconnect.config.worker import DistributedConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.common import CommonHerder
 from kconnect.herder.errors import AlreadyExistsError, NotFoundError
-from kconnect.herder.membership import Membership, RebalanceStats
+from kconnect.herder.membership import Membership, RebalanceStats, seat_holder_warning
 from kconnect.herder.model import (
     ConnectorInfo,
     ConnectorStateInfo,
@@ -136,13 +136,34 @@ class DistributedHerder(CommonHerder):
         )
         self._membership = self._make_membership()
 
+    def _check_seat(self) -> None:
+        """Before a static member joins: warn when another process holds its seat."""
+        instance = self._cfg.group_instance_id
+        if instance is None:
+            return
+        group_id = self._cfg.group_id
+        try:
+            futures = self._admin.describe_consumer_groups([group_id], request_timeout=5)
+            group = futures[group_id].result(timeout=10)
+        except Exception:  # the check only informs; joining says what is wrong
+            log.debug("could not describe group %s", group_id, exc_info=True)
+            return
+        members = [(m.group_instance_id, m.client_id, m.host) for m in group.members]
+        warning = seat_holder_warning(members, instance, self._client_id)
+        if warning is not None:
+            log.warning("%s", warning)
+
+    @property
+    def _client_id(self) -> str:
+        return f"connect-{self._worker.worker_id}"
+
     def _make_membership(self) -> Membership:
         """The group seat; made when starting, once the worker id (the REST address) is known."""
         config = self._cfg
         return Membership(
             self._client_config,
             group_id=config.group_id,
-            client_id=f"connect-{self._worker.worker_id}",
+            client_id=self._client_id,
             anchor_topic=config.config_storage_topic,
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=config.heartbeat_interval_ms,
@@ -194,6 +215,7 @@ class DistributedHerder(CommonHerder):
             self._handled_restarts = {n: r.offset for n, r in self._state.restarts.items()}
             self._handled_task_restart_offset = self._state.offset
         self._membership = self._make_membership()
+        self._check_seat()
         # Join with the task topics already known, so the first assignment is the right one.
         self._membership.set_topics(sorted(self._topics(self._state)))
         self._membership.start()

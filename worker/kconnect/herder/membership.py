@@ -50,7 +50,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -96,6 +96,27 @@ def group_generation(metadata: bytes) -> int | None:
     raw = metadata[len(magic) : len(magic) + 4]
     generation = int.from_bytes(raw, sys.byteorder, signed=True)
     return generation if generation >= 0 else None
+
+
+def seat_holder_warning(
+    members: Iterable[tuple[str | None, str, str]], instance_id: str, client_id: str
+) -> str | None:
+    """What a static member about to join says when another process holds its seat.
+
+    `members` are the group's (group.instance.id, client.id, host). The seat held under this
+    worker's own client id (`connect-<worker id>`) is this worker's previous run: no warning.
+    Held under another, it is a duplicate id, or a previous run that advertised another REST
+    address; the newcomer cannot tell which, so it says what happens either way.
+    """
+    for member_instance, member_client, host in members:
+        if member_instance == instance_id and member_client != client_id:
+            return (
+                f"group.instance.id={instance_id!r} is held by another member (client.id "
+                f"{member_client!r}, host {host}): this worker takes its seat and tasks over. "
+                f"If that is another worker still running, the group fences it off and it "
+                f"stops; give each worker its own group.instance.id"
+            )
+    return None
 
 
 class RebalanceStats:
