@@ -10,24 +10,11 @@ from __future__ import annotations
 import re
 import signal
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.support.cluster import Cluster, task_owners, task_starts, wait_all_running
 from tests.support.workers import Worker, holds_for, wait_until
 
 TASKS = 6
-
-
-@pytest.fixture
-def cluster(tmp_path: Path, kafka_bootstrap: str) -> Iterator[Cluster]:
-    c = Cluster(tmp_path, kafka_bootstrap)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def datagen(topic: str) -> dict[str, str]:
