@@ -129,3 +129,14 @@ def test_a_second_worker_with_the_same_id_fences_the_first_off(
     s = wait_all_running(a, "gen", TASKS, avoid=b.port_id)
     assert {n for n, t in enumerate(s["tasks"]) if t["worker_id"] == twin.port_id} == mine
     assert twin.proc.poll() is None
+
+
+def test_a_session_timeout_the_broker_refuses_stops_the_worker_naming_the_key(
+    cluster: Cluster,
+) -> None:
+    w = cluster.start(wait=False, **{"session.timeout.ms": "3000", "group.instance.id": "w-0"})
+    assert w.proc.wait(60) == 1
+    assert (
+        "kconnect: error: could not join the worker group "
+        f"'{cluster.group}': session.timeout.ms=3000 is outside the range the broker accepts"
+    ) in w.log(), w.log()

@@ -78,3 +78,11 @@ def test_a_static_member_warns_when_another_process_holds_its_seat() -> None:
     assert warning.startswith("group.instance.id='w-1' is held by another member")
     assert "'connect-10.0.0.2:8083'" in warning
     assert "give each worker its own group.instance.id" in warning
+
+
+def test_a_session_timeout_the_broker_refuses_names_the_key() -> None:
+    m = _membership()
+    m._on_error(KafkaError(KafkaError.INVALID_SESSION_TIMEOUT, "Broker: Invalid session timeout"))
+    assert m.wait_joined(600.0) is False
+    assert m.failure is not None
+    assert m.failure.startswith("session.timeout.ms=10000 is outside the range the broker accepts")

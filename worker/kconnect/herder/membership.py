@@ -26,6 +26,7 @@ by default). The task topics carry no records; the consumer is there for the gro
 A missing ACL (on the group, or on a task topic the worker subscribes to) is no error librdkafka
 gets past by retrying: it is kept in `failure`, saying which ACL, and `wait_joined` returns at
 once instead of waiting out its timeout, so a worker that cannot join says why within seconds.
+So is a `session.timeout.ms` the broker refuses (INVALID_SESSION_TIMEOUT).
 
 Static membership (KIP-345, `group.instance.id`): the seat outlives the process. `stop()` closes
 the consumer without a LeaveGroup (librdkafka sends none for a static member), so the group
@@ -191,6 +192,7 @@ class Membership:
         }
         if group_instance_id is not None:
             self._conf["group.instance.id"] = group_instance_id
+        self._session_timeout_ms = session_timeout_ms
         self._group_id = group_id
         self.instance_id = group_instance_id
         """The static member id (`group.instance.id`), or None for a dynamic member."""
@@ -373,6 +375,13 @@ class Membership:
                     self.failure = self._fatal
             return
         log.warning("group membership: %s", err)
+        if err.code() == KafkaError.INVALID_SESSION_TIMEOUT and self.failure is None:
+            self.failure = (
+                f"session.timeout.ms={self._session_timeout_ms} is outside the range the broker "
+                f"accepts (its group.min.session.timeout.ms and group.max.session.timeout.ms, "
+                f"6000 and 1800000 by default)"
+            )
+            return
         hint = client_errors.authorization_hint(err.code())
         if hint is not None and self.failure is None:
             self.failure = f"{hint} ({err.str()})"
