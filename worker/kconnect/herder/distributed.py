@@ -23,6 +23,12 @@ moved (a broker restart, a leader election), so tasks start again within seconds
 return. Stopping interrupts it: `stop` is bounded by the task graceful timeout and the group's
 leave, not by a slow broker. A task whose previous instance here is still running (stuck in
 connector code) is not started twice; its start is retried every second.
+
+With `group.instance.id` the worker is a static member (see `herder.membership`): `stop()` keeps
+its seat, so a worker back within `session.timeout.ms` gets its own tasks again and no other
+worker's tasks move; `stop(leave_group=True)` gives it up. A worker fenced off by another with
+the same id reports nothing more to the status topic (`StatusStore.fence`), cancels its tasks and
+asks its process to stop (`on_fatal`).
 """
 
 from __future__ import annotations
