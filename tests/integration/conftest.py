@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kconnect_devenv import oidc_issuer, secured_kafka
+from tests.support.cluster import Cluster
 from tests.support.workers import Standalone
 
 
@@ -18,6 +19,16 @@ def standalone(tmp_path: Path, kafka_bootstrap: str) -> Iterator[Standalone]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, kafka_bootstrap: str) -> Iterator[Cluster]:
+    """A distributed cluster on the session's broker; its workers are killed at the end."""
+    c = Cluster(tmp_path, kafka_bootstrap)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 @pytest.fixture(scope="module")

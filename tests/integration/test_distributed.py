@@ -5,21 +5,9 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from pathlib import Path
-
-import pytest
 
 from tests.support.cluster import Cluster, task_owners, task_starts, wait_all_running
 from tests.support.workers import holds_for, read_lines, wait_until
-
-
-@pytest.fixture
-def cluster(tmp_path: Path, kafka_bootstrap: str):  # type: ignore[no-untyped-def]
-    c = Cluster(tmp_path, kafka_bootstrap)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def datagen(topic: str, tasks: int, **extra: str) -> dict[str, str]:

@@ -85,6 +85,12 @@ KCONNECT_WORKER_KEYS: Final = {
         "the JVM system property that names the JAAS file, as a worker key (there is no JVM)"
     ),
 }
+KCONNECT_DISTRIBUTED_WORKER_KEYS: Final = {
+    "group.instance.id": (
+        "kconnect extension: the Kafka consumer's static membership key (KIP-345), which Kafka "
+        "Connect's own group protocol lacks"
+    ),
+}
 WORKER_ONLY_IN_KCONNECT: Final = {**KAFKA_3_WORKER_KEYS, **KCONNECT_WORKER_KEYS}
 
 WORKER_NOT_READ: Final = {
@@ -209,13 +215,16 @@ def test_worker_keys_are_kafkas(mode: str, java_keys: dict[str, list[str]]) -> N
     # The lists of ignored keys serve both modes, so they are checked against both.
     java_any = java.union(*(java_keys[t] for t in WORKER_TARGETS.values()))
     named = set(known_keys(model)) | IGNORED_KEYS | DISTRIBUTED_IGNORED_KEYS
+    only = set(WORKER_ONLY_IN_KCONNECT)
+    if mode == "distributed":
+        only |= set(KCONNECT_DISTRIBUTED_WORKER_KEYS)
     problems = [
         f"kconnect worker key {key!r} is not a Kafka Connect key (misspelt?)"
-        for key in sorted(named - java_any - set(WORKER_ONLY_IN_KCONNECT))
+        for key in sorted(named - java_any - only)
     ]
     problems += [
         f"{key!r} is listed as kconnect's only, but it is not (any more)"
-        for key in sorted(set(WORKER_ONLY_IN_KCONNECT) - (named - java_any))
+        for key in sorted(only - (named - java_any))
     ]
     # Every Java key is read, passed on to the clients (ssl.*, sasl.*, ...) or ignored by name,
     # except the ones listed as not read, which kconnect warns about as unknown.

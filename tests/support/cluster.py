@@ -37,10 +37,23 @@ class Cluster:
             **self.extra,
         }
 
-    def start(self, wait: bool = True) -> Worker:
+    def start(self, wait: bool = True, **props: str) -> Worker:
+        """A new worker on a free port; `props` (dotted keys) are added to its file."""
         port = free_port()
-        path = write_properties(self.cwd / f"worker-{port}.properties", self.worker_props(port))
+        path = write_properties(
+            self.cwd / f"worker-{port}.properties", {**self.worker_props(port), **props}
+        )
         w = Worker(self.cwd, ["distributed", str(path)], port)
+        self.workers.append(w)
+        if wait:
+            w.wait_ready()
+        return w
+
+    def restart(self, old: Worker, wait: bool = True) -> Worker:
+        """`old` (stopped) started again: same file, same REST port, so the same worker id.
+        The new process logs to a file of its own."""
+        runs = sum(1 for w in self.workers if w.port == old.port)
+        w = Worker(self.cwd, old.args, old.port, log_name=f"worker-{old.port}-{runs}.log")
         self.workers.append(w)
         if wait:
             w.wait_ready()

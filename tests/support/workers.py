@@ -65,12 +65,13 @@ def holds_for(what: str, check: Callable[[], Any], window: float) -> None:
 class Worker:
     """One `kconnect standalone` process."""
 
-    def __init__(self, cwd: Path, args: list[str], port: int) -> None:
+    def __init__(self, cwd: Path, args: list[str], port: int, log_name: str | None = None) -> None:
         self.cwd = cwd
+        self.args = args
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.port_id = f"127.0.0.1:{port}"  # the worker id a worker advertises
-        self.log_path = cwd / f"worker-{port}.log"
+        self.log_path = cwd / (log_name or f"worker-{port}.log")
         env = {**os.environ, "PYTHONPATH": str(TEST_PLUGINS)}
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(

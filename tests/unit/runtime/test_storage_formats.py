@@ -21,6 +21,7 @@ from kconnect.storage.kafka_status import (
 )
 from kconnect.storage.sink_offsets import parse_sink_offsets, to_rest
 from kconnect.storage.states import State, StateInfo
+from kconnect.storage.status import MemoryStatusStore
 from kconnect.storage.topics import (
     InternalTopic,
     check_cleanup_policy,
@@ -137,6 +138,21 @@ def test_safe_writes_follow_javas_rule() -> None:
     assert can_write_safely(old, StateInfo(State.PAUSED, "a", generation=1))  # same worker
     assert can_write_safely(old, StateInfo(State.RUNNING, "b", generation=5))  # same generation
     assert not can_write_safely(old, StateInfo(State.UNASSIGNED, "b", generation=4))
+
+
+def test_a_fenced_store_makes_no_safe_writes() -> None:
+    """A worker whose static seat went to another process reports the same generation as that
+    process: the same-generation rule would let its UNASSIGNED overwrite the new RUNNING."""
+    store = MemoryStatusStore()
+    task = TaskId(ConnectorName("c"), TaskNumber(0))
+    store.put_task(task, StateInfo(State.RUNNING, "new", generation=5))
+    store.fence()
+    assert not store.put_task_safe(task, StateInfo(State.UNASSIGNED, "old", generation=5))
+    assert not store.put_connector_safe(
+        ConnectorName("c"), StateInfo(State.UNASSIGNED, "old", generation=5)
+    )
+    assert store.task(task) == StateInfo(State.RUNNING, "new", generation=5)
+    assert store.connector(ConnectorName("c")) is None
 
 
 # -- sink offsets ----------------------------------------------------------------------------

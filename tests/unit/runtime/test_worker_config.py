@@ -1,6 +1,6 @@
 import pytest
 
-from kconnect.config.worker import StandaloneConfig, prefixed, unexpected_keys
+from kconnect.config.worker import DistributedConfig, StandaloneConfig, prefixed, unexpected_keys
 from kconnect.errors import ConfigError
 
 QUICKSTART = {
@@ -69,3 +69,37 @@ def test_prefixed() -> None:
     assert prefixed({"producer.acks": "1", "producer.": "x", "acks": "0"}, "producer.") == {
         "acks": "1"
     }
+
+
+DISTRIBUTED = {
+    "bootstrap.servers": "localhost:9092",
+    "group.id": "connect-cluster",
+    "config.storage.topic": "connect-configs",
+    "offset.storage.topic": "connect-offsets",
+    "status.storage.topic": "connect-status",
+}
+
+
+def test_group_instance_id_and_session_timeout_are_read() -> None:
+    config = DistributedConfig.parse(
+        {**DISTRIBUTED, "group.instance.id": "connect-0", "session.timeout.ms": "45000"}
+    )
+    assert config.group_instance_id == "connect-0"
+    assert config.session_timeout_ms == 45_000
+    assert DistributedConfig.parse(DISTRIBUTED).group_instance_id is None
+    assert unexpected_keys(DistributedConfig, {**DISTRIBUTED, "group.instance.id": "a"}) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", "expected a non-empty id"),
+        ("   ", "expected a non-empty id"),
+        ("w" * 250, "expected at most 249 characters, not 250"),
+        ("worker 0", r"expected only ASCII letters, digits, '\.', '_' and '-'"),
+        ("wörker", "expected only ASCII letters"),
+    ],
+)
+def test_a_bad_group_instance_id_names_the_key(value: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=rf"w\.properties: .*'group\.instance\.id': {expected}"):
+        DistributedConfig.parse({**DISTRIBUTED, "group.instance.id": value}, source="w.properties")

@@ -4,10 +4,12 @@ metrics, and stop on a signal."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -143,6 +145,36 @@ def advertised_url(config: WorkerConfig, bound_url: str) -> str:
 T = TypeVar("T")
 
 
+class Stopper:
+    """Why and how the serving loop stops, besides SIGTERM and SIGINT.
+
+    `fail(reason)` (any thread) stops the process as an error: `reason` is then what it exits
+    with. `leave` is set by SIGUSR1 where `serve(leave_signal=True)`: a stop that gives the
+    worker's group seat up (see `DistributedHerder.stop`).
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.leave = False
+        self._lock = threading.Lock()
+        self._wake: Callable[[], object] | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop, stopping: asyncio.Event) -> None:
+        with self._lock:
+            self._wake = functools.partial(loop.call_soon_threadsafe, stopping.set)
+            failed = self.reason is not None
+        if failed:
+            stopping.set()
+
+    def fail(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            wake = self._wake
+        if wake is not None:
+            wake()
+
+
 async def serve(
     herder: Herder,
     config: WorkerConfig,
@@ -153,14 +185,26 @@ async def serve(
     on_stop: Callable[[], None],
     metrics: Registry | None = None,
     security: RestSecurity | None = None,
+    stopper: Stopper | None = None,
+    leave_signal: bool = False,
 ) -> None:
     """Serve REST (and `metrics` on `/metrics`, also on `metrics.listener` when set) until
     SIGTERM or SIGINT. `on_bound(worker_id)` runs once the REST port is bound (a worker's id is
-    its advertised host:port); `on_stop` drains and commits."""
+    its advertised host:port); `on_stop` drains and commits. `stopper` stops it too (see
+    `Stopper`), and with `leave_signal` SIGUSR1 stops it with `stopper.leave` set."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    stopper = stopper if stopper is not None else Stopper()
+    stopper.bind(loop, stopping)
+    if leave_signal:
+
+        def leave() -> None:
+            stopper.leave = True
+            stopping.set()
+
+        loop.add_signal_handler(signal.SIGUSR1, leave)
     metrics = metrics if metrics is not None else Registry()
     listeners = config.listener_list()
     security = security if security is not None else RestSecurity()
@@ -202,7 +246,10 @@ async def serve(
         await on_bound(urlsplit(advertised).netloc)
         log.info("kconnect %s started in %.2fs", mode, time.monotonic() - started)
         await stopping.wait()
-        log.info("stopping: draining, flushing and committing every task")
+        if stopper.reason is not None:
+            log.error("stopping: %s", stopper.reason)
+        else:
+            log.info("stopping: draining, flushing and committing every task")
         await loop.run_in_executor(None, on_stop)
     finally:
         if metrics_server is not None:

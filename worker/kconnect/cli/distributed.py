@@ -4,6 +4,12 @@ As in standalone mode, the worker file is checked before anything starts. Then t
 topics are created or checked (a config topic with more than one partition, or not compacted,
 stops the worker with a message), the offset and status topics are read, and the herder reads
 the config topic and joins the group. Only then is the worker ready (`GET /health` says 200).
+
+With `group.instance.id` (static membership) SIGTERM and SIGINT keep the worker's seat in the
+group, so a worker restarted within `session.timeout.ms` gets its own tasks back and nobody
+else's move; SIGUSR1 stops it the same way but gives the seat up, so its tasks move to the other
+workers at once (a worker removed for good). A worker fenced off by another with the same
+`group.instance.id` stops its tasks and exits with an error naming the key and the id.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import time
 from kconnect.api.connector import package_version
 from kconnect.cli.common import (
     CLUSTER_ID_TIMEOUT_S,
+    Stopper,
     check_rest_security,
     check_worker_config,
     lookup_cluster_id,
@@ -24,6 +31,7 @@ from kconnect.cli.common import (
 )
 from kconnect.cli.files import read_worker_properties
 from kconnect.config.worker import DistributedConfig
+from kconnect.errors import ConnectError
 from kconnect.herder.distributed import DistributedHerder
 from kconnect.herder.worker_metrics import worker_registry
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
@@ -75,6 +83,7 @@ def run_distributed(worker_path: str) -> int:
     offsets.start()
     status.start()
     worker = Worker("unbound", props, config, plugin_registry(config), offsets, status)
+    stopper = Stopper()
     herder = DistributedHerder(
         worker,
         config,
@@ -83,6 +92,7 @@ def run_distributed(worker_path: str) -> int:
         status=status,
         kafka_cluster_id=cluster_id,
         version=package_version(),
+        on_fatal=stopper.fail,
     )
 
     async def on_bound(worker_id: str) -> None:
@@ -97,8 +107,10 @@ def run_distributed(worker_path: str) -> int:
                 started=started,
                 mode="distributed",
                 on_bound=on_bound,
-                on_stop=herder.stop,
+                on_stop=lambda: herder.stop(leave_group=stopper.leave),
                 security=security,
+                stopper=stopper,
+                leave_signal=True,
                 metrics=worker_registry(
                     worker,
                     mode="distributed",
@@ -111,5 +123,7 @@ def run_distributed(worker_path: str) -> int:
         herder.stop()
         status.close()
         offsets.close()
+    if stopper.reason is not None:
+        raise ConnectError(stopper.reason)
     log.info("kconnect distributed stopped")
     return 0

@@ -17,6 +17,7 @@ is everything under `admin.listeners.`: `admin_client_props` leaves them out of 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Self
 
@@ -247,6 +248,10 @@ def admin_client_props(props: Mapping[str, str]) -> dict[str, str]:
     return prefixed({k: v for k, v in props.items() if not is_admin_listeners_key(k)}, "admin.")
 
 
+GROUP_INSTANCE_ID_MAX = 249
+_INSTANCE_ID = re.compile(r"[a-zA-Z0-9._-]+")
+
+
 class DistributedConfig(WorkerConfig):
     """`connect-distributed.properties`: the cluster's group and internal topics."""
 
@@ -259,6 +264,17 @@ class DistributedConfig(WorkerConfig):
     status_storage_replication_factor: int = Field(3, alias="status.storage.replication.factor")
     offset_storage_partitions: int = Field(25, alias="offset.storage.partitions")
     status_storage_partitions: int = Field(5, alias="status.storage.partitions")
+    group_instance_id: str | None = Field(
+        None,
+        alias="group.instance.id",
+        description=(
+            "A kconnect key (the Kafka consumer's key, KIP-345): this worker's stable identity in "
+            "the worker group. A worker that stops and comes back with the same id within "
+            "session.timeout.ms gets exactly its old tasks back, and no other worker's tasks "
+            "move. Unique per worker: a second worker with the same id fences the first off, "
+            "which then stops. Unset: dynamic membership, as in Kafka Connect."
+        ),
+    )
     session_timeout_ms: int = Field(10_000, alias="session.timeout.ms", ge=1)
     heartbeat_interval_ms: int = Field(3_000, alias="heartbeat.interval.ms", ge=1)
     rebalance_timeout_ms: int = Field(60_000, alias="rebalance.timeout.ms", ge=1)
@@ -277,6 +293,20 @@ class DistributedConfig(WorkerConfig):
             raise ValueError(
                 "expected a positive replication factor, or -1 for the broker's default"
             )
+        return v
+
+    @field_validator("group_instance_id")
+    @classmethod
+    def _instance_id(cls, v: str | None) -> str | None:
+        # Kafka's own rule for group.instance.id (JoinGroupRequest.validateGroupInstanceId).
+        if v is None:
+            return v
+        if not v.strip():
+            raise ValueError("expected a non-empty id, unique to this worker")
+        if len(v) > GROUP_INSTANCE_ID_MAX:
+            raise ValueError(f"expected at most {GROUP_INSTANCE_ID_MAX} characters, not {len(v)}")
+        if not _INSTANCE_ID.fullmatch(v):
+            raise ValueError("expected only ASCII letters, digits, '.', '_' and '-'")
         return v
 
     @field_validator("offset_storage_partitions", "status_storage_partitions")

@@ -23,6 +23,12 @@ moved (a broker restart, a leader election), so tasks start again within seconds
 return. Stopping interrupts it: `stop` is bounded by the task graceful timeout and the group's
 leave, not by a slow broker. A task whose previous instance here is still running (stuck in
 connector code) is not started twice; its start is retried every second.
+
+With `group.instance.id` the worker is a static member (see `herder.membership`): `stop()` keeps
+its seat, so a worker back within `session.timeout.ms` gets its own tasks again and no other
+worker's tasks move; `stop(leave_group=True)` gives it up. A worker fenced off by another with
+the same id reports nothing more to the status topic (`StatusStore.fence`), cancels its tasks and
+asks its process to stop (`on_fatal`).
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from kconnect.config.worker import DistributedConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.common import CommonHerder
 from kconnect.herder.errors import AlreadyExistsError, NotFoundError
-from kconnect.herder.membership import Membership, RebalanceStats
+from kconnect.herder.membership import Membership, RebalanceStats, seat_holder_warning
 from kconnect.herder.model import (
     ConnectorInfo,
     ConnectorStateInfo,
@@ -102,8 +108,10 @@ class DistributedHerder(CommonHerder):
         status: StatusStore,
         kafka_cluster_id: str | None,
         version: str,
+        on_fatal: Callable[[str], None] = lambda message: None,
     ) -> None:
         self._worker = worker
+        self._on_fatal = on_fatal
         self._cfg = config
         self._registry = worker.registry
         self._worker_props = worker.worker_props
@@ -134,13 +142,34 @@ class DistributedHerder(CommonHerder):
         )
         self._membership = self._make_membership()
 
+    def _check_seat(self) -> None:
+        """Before a static member joins: warn when another process holds its seat."""
+        instance = self._cfg.group_instance_id
+        if instance is None:
+            return
+        group_id = self._cfg.group_id
+        try:
+            futures = self._admin.describe_consumer_groups([group_id], request_timeout=5)
+            group = futures[group_id].result(timeout=10)
+        except Exception:  # the check only informs; joining says what is wrong
+            log.debug("could not describe group %s", group_id, exc_info=True)
+            return
+        members = [(m.group_instance_id, m.client_id, m.host) for m in group.members]
+        warning = seat_holder_warning(members, instance, self._client_id)
+        if warning is not None:
+            log.warning("%s", warning)
+
+    @property
+    def _client_id(self) -> str:
+        return f"connect-{self._worker.worker_id}"
+
     def _make_membership(self) -> Membership:
         """The group seat; made when starting, once the worker id (the REST address) is known."""
         config = self._cfg
         return Membership(
             self._client_config,
             group_id=config.group_id,
-            client_id=f"connect-{self._worker.worker_id}",
+            client_id=self._client_id,
             anchor_topic=config.config_storage_topic,
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=config.heartbeat_interval_ms,
@@ -148,6 +177,8 @@ class DistributedHerder(CommonHerder):
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
+            on_fatal=self._fatal,
+            group_instance_id=config.group_instance_id,
         )
 
     @property
@@ -190,6 +221,7 @@ class DistributedHerder(CommonHerder):
             self._handled_restarts = {n: r.offset for n, r in self._state.restarts.items()}
             self._handled_task_restart_offset = self._state.offset
         self._membership = self._make_membership()
+        self._check_seat()
         # Join with the task topics already known, so the first assignment is the right one.
         self._membership.set_topics(sorted(self._topics(self._state)))
         self._membership.start()
@@ -204,14 +236,28 @@ class DistributedHerder(CommonHerder):
         self._ready = True
         log.info("worker %s joined group %s", self.worker_id, self._cfg.group_id)
 
-    def stop(self) -> None:
-        """Leave the group (moving tasks are drained and committed first), then shut down."""
+    def stop(self, *, leave_group: bool = False) -> None:
+        """Stop every task (drained and committed first), then shut down.
+
+        A dynamic member leaves the group, so its tasks move at once. A static member
+        (`group.instance.id`) keeps its seat, and its tasks wait for it for `session.timeout.ms`,
+        unless `leave_group` gives the seat up too.
+        """
         if self._closed:
             return
         self._closed = True
         self._ready = False
+        instance = self._cfg.group_instance_id
+        if instance is not None and not leave_group:
+            log.info(
+                "keeping group.instance.id=%r in group %s: this worker's tasks wait for it to come "
+                "back for session.timeout.ms=%d",
+                instance,
+                self._cfg.group_id,
+                self._cfg.session_timeout_ms,
+            )
         graceful = self._cfg.task_shutdown_graceful_timeout_ms / 1000
-        self._membership.stop(timeout=graceful + 30)
+        self._membership.stop(timeout=graceful + 30, leave=leave_group)
         self._herder.submit(self._worker.shutdown).result()
         self._herder.shutdown(wait=True)
         self._writer.shutdown(wait=True)
@@ -271,6 +317,14 @@ class DistributedHerder(CommonHerder):
         except RuntimeError:
             return
         done.result()
+
+    def _fatal(self, message: str) -> None:
+        # Another process holds this worker's seat, and reports the same tasks in the same
+        # generation: nothing here may report on them any more. The membership then cancels
+        # every task (on_lost), nothing starts again, and the process is asked to stop.
+        self._status_store.fence()
+        self._ready = False
+        self._on_fatal(message)
 
     def _tasks_of(self, partitions: frozenset[TopicPartition]) -> list[TaskId]:
         topics = self._topics(self._state)

@@ -26,6 +26,22 @@ by default). The task topics carry no records; the consumer is there for the gro
 A missing ACL (on the group, or on a task topic the worker subscribes to) is no error librdkafka
 gets past by retrying: it is kept in `failure`, saying which ACL, and `wait_joined` returns at
 once instead of waiting out its timeout, so a worker that cannot join says why within seconds.
+So is a `session.timeout.ms` the broker refuses (INVALID_SESSION_TIMEOUT).
+
+Static membership (KIP-345, `group.instance.id`): the seat outlives the process. `stop()` closes
+the consumer without a LeaveGroup (librdkafka sends none for a static member), so the group
+keeps this worker's partitions for it until `session.timeout.ms` runs out, and a worker that
+comes back with the same id within it gets exactly them back, with no rebalance for anyone
+else. `on_revoke` still runs for everything on `stop()`, so the tasks drain and commit as on any
+graceful stop. `stop(leave=True)` gives the seat up instead: `unsubscribe()` does send the
+LeaveGroup for a static member, so the others take the partitions at once.
+
+A second process joining with the same instance id takes the seat over; the coordinator fences
+the older one (FENCED_INSTANCE_ID, which librdkafka makes a fatal consumer error) at its next
+heartbeat. The fenced member reports through `on_fatal`, with a message naming the key and the
+id, then treats its partitions as lost (`on_lost`: no commit, since their new holder may run
+them already) and stops consuming. Until that heartbeat (at most `heartbeat.interval.ms`) both
+processes run the tasks, as any two Kafka consumers would.
 """
 
 from __future__ import annotations
@@ -35,7 +51,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -51,6 +67,21 @@ Callback = Callable[[frozenset[TopicPartition]], None]
 
 _GROUP_METADATA_MAGIC = b"CGMDv2:"
 _FAILURE_CHECK_S = 0.2
+_LEAVE_GRACE_S = 0.5
+"""How long a leaving static member keeps polling after its revocation, so that librdkafka
+sends the LeaveGroup (queued once the revocation is done) before the consumer closes."""
+
+
+def fenced_message(group_id: str, instance_id: str | None, err: KafkaError) -> str:
+    """What a worker says when its consumer hits a fatal error: the group fenced it off."""
+    if instance_id is not None and "fenced" in err.str():
+        return (
+            f"group.instance.id={instance_id!r} is in use by another worker of group "
+            f"{group_id!r}: the broker gave that worker this one's seat and tasks "
+            f"(FENCED_INSTANCE_ID), so this worker stopped its tasks without committing. "
+            f"Give each worker its own group.instance.id"
+        )
+    return f"the worker group {group_id!r} fenced this worker off: {err.str()}"
 
 
 def group_generation(metadata: bytes) -> int | None:
@@ -66,6 +97,27 @@ def group_generation(metadata: bytes) -> int | None:
     raw = metadata[len(magic) : len(magic) + 4]
     generation = int.from_bytes(raw, sys.byteorder, signed=True)
     return generation if generation >= 0 else None
+
+
+def seat_holder_warning(
+    members: Iterable[tuple[str | None, str, str]], instance_id: str, client_id: str
+) -> str | None:
+    """What a static member about to join says when another process holds its seat.
+
+    `members` are the group's (group.instance.id, client.id, host). The seat held under this
+    worker's own client id (`connect-<worker id>`) is this worker's previous run: no warning.
+    Held under another, it is a duplicate id, or a previous run that advertised another REST
+    address; the newcomer cannot tell which, so it says what happens either way.
+    """
+    for member_instance, member_client, host in members:
+        if member_instance == instance_id and member_client != client_id:
+            return (
+                f"group.instance.id={instance_id!r} is held by another member (client.id "
+                f"{member_client!r}, host {host}): this worker takes its seat and tasks over. "
+                f"If that is another worker still running, the group fences it off and it "
+                f"stops; give each worker its own group.instance.id"
+            )
+    return None
 
 
 class RebalanceStats:
@@ -95,6 +147,16 @@ class RebalanceStats:
         self.last_completed = time.monotonic()
 
 
+class _Stop:
+    """The command that ends the membership thread."""
+
+    __slots__ = ("leave", "timeout")
+
+    def __init__(self, *, leave: bool, timeout: float) -> None:
+        self.leave = leave
+        self.timeout = timeout
+
+
 class Membership:
     def __init__(
         self,
@@ -109,6 +171,8 @@ class Membership:
         on_assign: Callback,
         on_revoke: Callback,
         on_lost: Callback,
+        on_fatal: Callable[[str], None],
+        group_instance_id: str | None = None,
     ) -> None:
         self._conf: dict[str, Any] = {
             **client_config,
@@ -126,12 +190,20 @@ class Membership:
             "logger": CLIENT_LOG,
             "error_cb": self._on_error,
         }
+        if group_instance_id is not None:
+            self._conf["group.instance.id"] = group_instance_id
+        self._session_timeout_ms = session_timeout_ms
+        self._group_id = group_id
+        self.instance_id = group_instance_id
+        """The static member id (`group.instance.id`), or None for a dynamic member."""
         # The config topic always exists: with no connector, the worker is a member through it.
         self._anchor = anchor_topic
         self._on_assign = on_assign
         self._on_revoke = on_revoke
         self._on_lost = on_lost
-        self._commands: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        self._on_fatal = on_fatal
+        self._fatal: str | None = None
+        self._commands: queue.SimpleQueue[list[str] | _Stop] = queue.SimpleQueue()
         self._topics: list[str] = [anchor_topic]
         self._thread = threading.Thread(target=self._run, name="membership", daemon=True)
         self._joined = threading.Event()
@@ -173,11 +245,15 @@ class Membership:
             if self._thread.is_alive():
                 self._commands.put(wanted)
 
-    def stop(self, timeout: float) -> None:
-        """Leave the group: revokes everything (through on_revoke), then closes."""
+    def stop(self, timeout: float, *, leave: bool = False) -> None:
+        """Revoke everything (through on_revoke), then close.
+
+        A dynamic member leaves the group. A static one keeps its seat for `session.timeout.ms`
+        unless `leave` is true, which gives it up at once.
+        """
         if not self._thread.is_alive():
             return
-        self._commands.put(None)
+        self._commands.put(_Stop(leave=leave, timeout=timeout))
         self._thread.join(timeout)
 
     # --- the membership thread
@@ -190,17 +266,16 @@ class Membership:
                     command = self._commands.get_nowait()
                 except queue.Empty:
                     command = []
-                if command is None:
+                if isinstance(command, _Stop):
+                    if command.leave and self.instance_id is not None:
+                        self._leave(consumer, command.timeout)
                     break
                 if command:
                     self._subscribe(consumer, command)
-                for msg in consumer.consume(100, 0.2):
-                    err = msg.error()
-                    if err is not None and err.code() not in (
-                        KafkaError._PARTITION_EOF,
-                        KafkaError.UNKNOWN_TOPIC_OR_PART,
-                    ):
-                        self._on_error(err)
+                self._consume(consumer)
+                if self._fatal is not None:
+                    self._fenced(self._fatal)
+                    break
         except Exception:
             log.exception("group membership failed")
             raise
@@ -209,6 +284,37 @@ class Membership:
                 consumer.close()  # leaves the group; on_revoke runs for what is left
             finally:
                 self._stopped.set()
+
+    def _consume(self, consumer: Any, timeout: float = 0.2) -> None:
+        for msg in consumer.consume(100, timeout):
+            err = msg.error()
+            if err is not None and err.code() not in (
+                KafkaError._PARTITION_EOF,
+                KafkaError.UNKNOWN_TOPIC_OR_PART,
+            ):
+                self._on_error(err)
+
+    def _leave(self, consumer: Any, timeout: float) -> None:
+        """A static member gives its seat up: unsubscribing revokes everything and sends the
+        LeaveGroup that closing would not."""
+        log.info(
+            "leaving group %s: giving up group.instance.id=%r", self._group_id, self.instance_id
+        )
+        consumer.unsubscribe()
+        deadline = time.monotonic() + timeout
+        while self.assigned and self._fatal is None and time.monotonic() < deadline:
+            self._consume(consumer, 0.1)
+        grace = min(time.monotonic() + _LEAVE_GRACE_S, deadline)
+        while time.monotonic() < grace:
+            self._consume(consumer, 0.1)
+
+    def _fenced(self, message: str) -> None:
+        """The consumer hit a fatal error: the partitions are someone else's now."""
+        lost = self.assigned
+        self.assigned = frozenset()
+        self._on_fatal(message)
+        if lost:
+            self._on_lost(lost)
 
     def _subscribe(self, consumer: Any, topics: list[str]) -> None:
         consumer.subscribe(
@@ -261,7 +367,21 @@ class Membership:
             self._on_lost(lost)
 
     def _on_error(self, err: KafkaError) -> None:
+        if err.fatal() or err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID):
+            # librdkafka's only fatal consumer error: a newer member took this static seat.
+            if self._fatal is None:
+                self._fatal = fenced_message(self._group_id, self.instance_id, err)
+                if self.failure is None:
+                    self.failure = self._fatal
+            return
         log.warning("group membership: %s", err)
+        if err.code() == KafkaError.INVALID_SESSION_TIMEOUT and self.failure is None:
+            self.failure = (
+                f"session.timeout.ms={self._session_timeout_ms} is outside the range the broker "
+                f"accepts (its group.min.session.timeout.ms and group.max.session.timeout.ms, "
+                f"6000 and 1800000 by default)"
+            )
+            return
         hint = client_errors.authorization_hint(err.code())
         if hint is not None and self.failure is None:
             self.failure = f"{hint} ({err.str()})"

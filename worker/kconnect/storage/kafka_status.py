@@ -200,7 +200,7 @@ class KafkaStatusStore(StatusStore):
     def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
         """Write unless a newer generation of another worker owns the state; True if written."""
         with self._lock:
-            if not can_write_safely(self._connectors.get(name), info):
+            if self.fenced or not can_write_safely(self._connectors.get(name), info):
                 return False
             self._set(self._connectors, name, info)
         self._log.send(connector_key(name), serialize_state(info))
@@ -209,7 +209,7 @@ class KafkaStatusStore(StatusStore):
     def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
         """Write unless a newer generation of another worker owns the state; True if written."""
         with self._lock:
-            if not can_write_safely(self._tasks.get(task), info):
+            if self.fenced or not can_write_safely(self._tasks.get(task), info):
                 return False
             self._set(self._tasks, task, info)
         self._log.send(task_key(task), serialize_state(info))

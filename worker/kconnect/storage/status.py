@@ -24,6 +24,15 @@ def can_write_safely(current: StateInfo | None, new: StateInfo) -> bool:
 
 
 class StatusStore(ABC):
+    fenced = False
+    """Set by `fence()`: the group gave this worker's seat (`group.instance.id`) to another
+    process, which reports the same tasks in the same generation; the `put_*_safe` writes
+    (a lost task's or connector's UNASSIGNED) are skipped from then on, so none of them
+    overwrites what that process reported."""
+
+    def fence(self) -> None:
+        self.fenced = True
+
     @abstractmethod
     def put_connector(self, name: ConnectorName, info: StateInfo) -> None: ...
 
@@ -80,14 +89,14 @@ class MemoryStatusStore(StatusStore):
 
     def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
         with self._lock:
-            if not can_write_safely(self._connectors.get(name), info):
+            if self.fenced or not can_write_safely(self._connectors.get(name), info):
                 return False
             self._connectors[name] = info
             return True
 
     def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
         with self._lock:
-            if not can_write_safely(self._tasks.get(task), info):
+            if self.fenced or not can_write_safely(self._tasks.get(task), info):
                 return False
             self._tasks[task] = info
             return True
