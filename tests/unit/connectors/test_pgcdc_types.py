@@ -8,6 +8,7 @@ import decimal
 import pytest
 
 from kconnect.connectors.pgcdc import types as t
+from kconnect.connectors.pgcdc.catalog import default_literal
 from kconnect.data.schema import Struct, Type
 
 ENUM = t.PgType(40000, "mood", "e", enum_labels=("sad", "ok", "happy"))
@@ -141,3 +142,24 @@ def test_required_column_and_unknown_type() -> None:
 def test_dates_without_connect_value_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"no Connect value|before year 1"):
         mapped(t.DATE).parse(text)
+
+
+@pytest.mark.parametrize(
+    ("expr", "literal"),
+    [
+        ("'unnamed'::text", "unnamed"),
+        ("'it''s'::character varying", "it's"),
+        ("0", "0"),
+        ("'-1.5'::numeric", "-1.5"),
+        ("(-7)", "-7"),
+        ("true", "t"),
+        ("'happy'::mood", "happy"),
+        ("nextval('items_id_seq'::regclass)", None),
+        ("now()", None),
+        (None, None),
+    ],
+)
+def test_constant_defaults_are_read_expressions_are_not(
+    expr: str | None, literal: str | None
+) -> None:
+    assert default_literal(expr) == literal
