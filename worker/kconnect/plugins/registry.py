@@ -45,6 +45,8 @@ ENTRY_POINT_GROUP = "kconnect.plugins"
 JAVA_ALIASES: dict[str, str] = {
     "org.apache.kafka.connect.file.FileStreamSourceConnector": "FileStreamSource",
     "org.apache.kafka.connect.file.FileStreamSinkConnector": "FileStreamSink",
+    "io.confluent.connect.jdbc.JdbcSinkConnector": "JdbcSink",
+    "io.debezium.transforms.ExtractNewRecordState": "ExtractNewRecordState",
     "org.apache.kafka.connect.json.JsonConverter": "JsonConverter",
     "io.confluent.connect.json.JsonSchemaConverter": "JsonSchemaConverter",
     "io.confluent.connect.avro.AvroConverter": "AvroConverter",
