@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build cluster-up cluster-down bench bench-java bench-java-fetch clean crds
+.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build cluster-up cluster-down bench bench-java bench-java-fetch bench-cdc clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -128,8 +128,13 @@ crds: setup
 crds-upgrade: setup
 	charts/kconnect/scripts/upgrade-crds.sh
 
-bench: setup kafka-fetch registry-fetch cluster-build node-build images
+bench: setup kafka-fetch registry-fetch postgres-fetch cluster-build node-build bench-java-fetch images
 	$(PY) -m bench.run
+	$(PY) -m bench.cdc --update
+
+# PostgresCdcSource beside Debezium's PostgresConnector, and JdbcSink (bench/cdc.py).
+bench-cdc: setup kafka-fetch postgres-fetch bench-java-fetch
+	$(PY) -m bench.cdc $(if $(QUICK),--quick,--update)
 
 # Kafka Connect's Java runtime, and Debezium's PostgreSQL connector for it (docs/debezium-reference.md),
 # which the CDC tests and benchmarks compare kconnect's PostgresCdcSource with.
@@ -139,8 +144,9 @@ bench-java-fetch: setup
 
 # kconnect and Apache Kafka Connect's Java runtime side by side (docs/benchmarks.md); QUICK=1 runs
 # every workload in a short form.
-bench-java: setup kafka-fetch bench-java-fetch
+bench-java: setup kafka-fetch postgres-fetch bench-java-fetch
 	$(PY) -m bench.compare $(if $(QUICK),--quick)
+	$(PY) -m bench.cdc $(if $(QUICK),--quick,--update)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from bench.measure import RunResult
 from bench.procs import WorkerProcess, connected_ports
-from bench.report import fmt_number, merge_json
+from bench.report import fmt_number, merge_json, replace_span
 from kconnect_devenv import kafka, kafka_pki, secured_kafka
 
 if TYPE_CHECKING:
@@ -258,15 +258,7 @@ def render_section(rows: Sequence[Row], settings: Mapping[str, str]) -> str:
 
 def replace_section(page: str, section: str) -> str:
     """`page` with its span from SECTION_BEGIN to SECTION_END replaced by `section` (pure)."""
-    if page.count(SECTION_BEGIN) != 1 or page.count(SECTION_END) != 1:
-        raise ValueError(
-            f"expected the page to hold {SECTION_BEGIN} and {SECTION_END} once each, the span "
-            "`--listener sasl_ssl --update` rewrites; put them back by hand"
-        )
-    start, end = page.index(SECTION_BEGIN), page.index(SECTION_END)
-    if end < start:
-        raise ValueError(f"{SECTION_END} comes before {SECTION_BEGIN} in the page")
-    return page[:start] + section + page[end + len(SECTION_END) :]
+    return replace_span(page, section, SECTION_BEGIN, SECTION_END, "`--listener sasl_ssl --update`")
 
 
 def settings(records: int, repeat: int, commit: str, when: str) -> dict[str, str]:

@@ -196,3 +196,17 @@ def merge_json(path: Path, owned: Mapping[str, object]) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(merged, indent=2) + "\n", "utf-8")
     os.replace(partial, path)
+
+
+def replace_span(page: str, section: str, begin: str, end: str, writer: str) -> str:
+    """`page` with its span from `begin` to `end` (markers included) replaced by `section`, which
+    holds the markers again (pure). `writer` names the command that rewrites the span."""
+    if page.count(begin) != 1 or page.count(end) != 1:
+        raise ValueError(
+            f"expected the page to hold {begin} and {end} once each, the span {writer} "
+            "rewrites; put them back by hand"
+        )
+    start, stop = page.index(begin), page.index(end)
+    if stop < start:
+        raise ValueError(f"{end} comes before {begin} in the page")
+    return page[:start] + section + page[stop + len(end) :]
