@@ -493,6 +493,43 @@ def test_snapshot_modes_never_initial_and_when_needed(
     assert _ops(topic.messages)[4] == ("c", 4)
 
 
+def test_a_snapshot_on_a_slot_already_there_is_followed_by_every_change_since(
+    postgres_database: _Database,
+    standalone: Standalone,
+    reader_factory: Callable[[str], TopicReader],
+) -> None:
+    """No offset stored, but the slot is there (a first run killed before its first offset
+    commit, or a slot made beforehand): the slot is kept, and after the snapshot the stream sends
+    every change since the slot's confirmed position, the delete included, so a consumer that
+    applies the records in order ends with the table as it is. Dropping the slot to snapshot
+    afresh would lose the delete."""
+    db = postgres_database
+    prefix = f"e{uuid.uuid4().hex[:8]}"
+    _sql(
+        db,
+        "CREATE TABLE t (id int PRIMARY KEY, v text)",
+        "INSERT INTO t VALUES (1, 'a'), (2, 'b')",
+        f"CREATE PUBLICATION pub_{prefix} FOR ALL TABLES",
+        f"SELECT pg_create_logical_replication_slot('slot_{prefix}', 'pgoutput')",
+    )
+    _sql(db, "INSERT INTO t VALUES (3, 'c')", "UPDATE t SET v = 'B' WHERE id = 2")
+    _sql(db, "DELETE FROM t WHERE id = 1")
+    topic = reader_factory(f"{prefix}.public.t")
+    standalone.start([_connector(db, prefix)], worker=_worker_props(standalone))
+    topic.wait_for("the snapshot and the changes since the slot", lambda m: len(m) >= 6)
+    ops = _ops(topic.messages)
+    assert sorted(ops[:2]) == [("r", 2), ("r", 3)]  # in the table's physical order
+    assert ops[2:] == [("c", 3), ("u", 2), ("d", 1)]
+    assert topic.messages[-1][1] is None  # the delete's tombstone
+    replica: dict[int, str] = {}
+    for p in _payloads(topic.messages):
+        if p["after"] is None:
+            replica.pop(p["before"]["id"], None)
+        else:
+            replica[p["after"]["id"]] = p["after"]["v"]
+    assert replica == {2: "B", 3: "c"}
+
+
 def test_a_broken_replication_connection_is_reopened_without_loss_or_repeats(
     postgres_database: _Database,
     standalone: Standalone,

@@ -326,10 +326,7 @@ class PostgresCdcTask(SourceTask):
         elif mode == "when_needed":
             snapshot = not resume.has_offset or resume.snapshot_running or slot is None
         if snapshot:
-            if slot is not None:
-                log.info("dropping replication slot %s to snapshot again", config.slot_name)
-                self._drop_slot()
-            self._start_snapshot()
+            self._start_snapshot(None if slot is None else (slot[2] or 0))
             return
         if slot is None:
             if resume.has_offset and not resume.snapshot_running:
@@ -342,10 +339,6 @@ class PostgresCdcTask(SourceTask):
             self._rcur.create_replication_slot(config.slot_name, output_plugin="pgoutput")
             log.info("created replication slot %s", config.slot_name)
         self._start_streaming()
-
-    def _drop_slot(self) -> None:
-        with self._conn.cursor() as cur:
-            cur.execute("SELECT pg_drop_replication_slot(%s)", (self._cfg.slot_name,))
 
     def _open_replication(self) -> None:
         if self._repl is not None:
@@ -362,17 +355,37 @@ class PostgresCdcTask(SourceTask):
         self._rcur = self._repl.cursor()
 
     # --- snapshot ------------------------------------------------------------------------------
-    def _start_snapshot(self) -> None:
+    def _start_snapshot(self, slot_confirmed: int | None) -> None:
+        """Snapshot the captured tables, then stream.
+
+        Without a slot, the slot is made with an exported snapshot, and the tables are read in
+        it: the stream then starts exactly where the snapshot's view ends. With a slot already
+        there (a first run that ended before any offset was stored, or a snapshot cut short),
+        the slot is kept and the stream starts at its confirmed position, which no record of an
+        unconfirmed run has moved: every change since is sent again after the snapshot, a
+        delete included, so a consumer that applies the records in order ends with the table
+        as it is. Dropping the slot to export a fresh snapshot would lose the deletes made in
+        between.
+        """
         config = self._cfg
-        self._open_replication()
-        self._rcur.execute(
-            sql.SQL("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT").format(
-                sql.Identifier(config.slot_name)
+        snapshot_name: str | None = None
+        if slot_confirmed is None:
+            self._open_replication()
+            self._rcur.execute(
+                sql.SQL("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT").format(
+                    sql.Identifier(config.slot_name)
+                )
             )
-        )
-        _, consistent, snapshot_name, _ = self._rcur.fetchone()
-        self._snapshot_lsn = position.parse_lsn(consistent)
-        log.info("created replication slot %s, consistent at %s", config.slot_name, consistent)
+            _, consistent, snapshot_name, _ = self._rcur.fetchone()
+            self._snapshot_lsn = position.parse_lsn(consistent)
+            log.info("created replication slot %s, consistent at %s", config.slot_name, consistent)
+        else:
+            self._snapshot_lsn = slot_confirmed
+            log.info(
+                "snapshot again on replication slot %s; its changes since %s follow it",
+                config.slot_name,
+                position.lsn_text(slot_confirmed),
+            )
         if config.snapshot in {"no_data", "never"}:
             self._start_streaming()
             return
@@ -380,12 +393,20 @@ class PostgresCdcTask(SourceTask):
         conn.autocommit = False
         with conn.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_name,))
+            if snapshot_name is not None:
+                cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_name,))
             cur.execute(
-                "SELECT txid_current_if_assigned(), txid_snapshot_xmin(txid_current_snapshot())"
+                "SELECT txid_current_if_assigned(), txid_snapshot_xmin(txid_current_snapshot()), "
+                "txid_snapshot_xmax(txid_current_snapshot())"
             )
             row = cur.fetchone()
-            self._snapshot_txid = int(row[0] if row[0] is not None else row[1])
+            if snapshot_name is None:
+                # Transactions still open now are streamed after the snapshot; the snapshot's
+                # offsets must not name one of them (a resume skips its changes up to their
+                # lsn), so they carry the first id no transaction had yet.
+                self._snapshot_txid = int(row[2])
+            else:
+                self._snapshot_txid = int(row[0] if row[0] is not None else row[1])
         for oid, schema_name, table_name in catalog.tables(conn):
             if not self._flt.table(schema_name, table_name):
                 continue
