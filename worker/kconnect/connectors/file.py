@@ -44,7 +44,7 @@ from typing import ClassVar, TextIO
 from pydantic import Field, field_validator
 
 from kconnect.api.config import ConnectorConfig
-from kconnect.api.connector import SinkConnector, SourceConnector
+from kconnect.api.connector import SourceConnector
 from kconnect.api.records import SinkRecord, SourceRecord, source_records
 from kconnect.api.task import SinkTask, SourceTask
 from kconnect.api.types import (
@@ -54,6 +54,7 @@ from kconnect.api.types import (
     SourcePartition,
     TopicPartition,
 )
+from kconnect.connectors._sinks import ConfigSharingSinkConnector
 from kconnect.data._javatext import java_lines
 from kconnect.data.schema import Schema
 from kconnect.errors import ConnectError
@@ -431,7 +432,7 @@ class FileStreamSourceTask(SourceTask):
 # --- sink -----------------------------------------------------------------------------------
 
 
-class FileStreamSinkConnector(SinkConnector):
+class FileStreamSinkConnector(ConfigSharingSinkConnector):
     """Writes each record's value as a line to a file, or to standard output."""
 
     config_model = FileStreamSinkConfig
@@ -446,15 +447,6 @@ class FileStreamSinkConnector(SinkConnector):
 
     def task_class(self) -> type[FileStreamSinkTask]:
         return FileStreamSinkTask
-
-    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
-        return [dict(self._props) for _ in range(max_tasks)]
-
-    def alter_offsets(
-        self, connector_config: Mapping[str, str], offsets: Mapping[TopicPartition, int | None]
-    ) -> bool:
-        """Any consumer offsets may be written: the sink keeps no offsets of its own."""
-        return True
 
 
 class FileStreamSinkTask(SinkTask):

@@ -36,10 +36,10 @@ from collections.abc import Collection, Mapping, Sequence
 
 import psycopg2
 
-from kconnect.api.connector import SinkConnector
 from kconnect.api.records import SinkRecord
 from kconnect.api.task import SinkTask
 from kconnect.api.types import OffsetAndMetadata, TopicPartition
+from kconnect.connectors._sinks import ConfigSharingSinkConnector
 from kconnect.connectors.jdbc.config import JdbcSinkConfig, QuoteMethod
 from kconnect.connectors.jdbc.dialect import PostgreSqlDialect, describe_error
 from kconnect.connectors.jdbc.rows import where
@@ -49,7 +49,7 @@ from kconnect.errors import ConnectError, DataError, RetriableError
 log = logging.getLogger(__name__)
 
 
-class JdbcSinkConnector(SinkConnector):
+class JdbcSinkConnector(ConfigSharingSinkConnector):
     """Writes records into PostgreSQL tables: insert, upsert or update, deletes on tombstones."""
 
     config_model = JdbcSinkConfig
@@ -66,15 +66,6 @@ class JdbcSinkConnector(SinkConnector):
 
     def task_class(self) -> type[JdbcSinkTask]:
         return JdbcSinkTask
-
-    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
-        return [dict(self._props) for _ in range(max_tasks)]
-
-    def alter_offsets(
-        self, connector_config: Mapping[str, str], offsets: Mapping[TopicPartition, int | None]
-    ) -> bool:
-        """Any consumer offsets may be written: the sink keeps no offsets of its own."""
-        return True
 
 
 class JdbcSinkTask(SinkTask):
