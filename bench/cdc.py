@@ -51,13 +51,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import confluent_kafka
 import psycopg2
 from confluent_kafka import Consumer, Producer
 
 from bench import debezium, javaconnect
+from bench.compare import RuntimeName, alternating
 from bench.measure import JSON, SINK_FLUSH_MS, SOURCE_FLUSH_MS, STATUS_POLL_S, Bench
 from bench.procs import HarnessError, WorkerProcess, cpu_seconds
 from bench.report import merge_json, replace_span
@@ -72,8 +73,6 @@ RESULTS_KEY: Final = "postgres"
 SECTION_BEGIN: Final = "<!-- postgres:begin -->"
 SECTION_END: Final = "<!-- postgres:end -->"
 
-RuntimeName = Literal["kconnect", "java"]
-RUNTIMES: Final[tuple[RuntimeName, ...]] = ("kconnect", "java")
 DEFAULT_CHANGES: Final = 400_000
 QUICK_CHANGES: Final = 20_000
 LOAD_TRANSACTION_ROWS: Final = 10_000
@@ -113,13 +112,6 @@ UPDATE_ORDERS: Final = "UPDATE public.bench_orders SET status = 'paid' WHERE id 
 
 def log(message: str) -> None:
     print(f"[bench-cdc {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def alternating(repeat: int) -> Iterator[tuple[int, RuntimeName]]:
-    for i in range(repeat):
-        order = RUNTIMES if i % 2 == 0 else RUNTIMES[::-1]
-        for runtime in order:
-            yield i, runtime
 
 
 def execute(database: postgres.Database, *statements: tuple[str, Sequence[object]]) -> None:
