@@ -572,20 +572,40 @@ def test_sigkill_during_the_snapshot_snapshots_again_then_streams(
 ) -> None:
     db = postgres_database
     prefix = f"n{uuid.uuid4().hex[:8]}"
-    rows = 40_000
-    _sql(db, "CREATE TABLE big (id int PRIMARY KEY, body text)")
+    rows = 5_000
+    # Tables are snapshotted in name order: `big`, then `gate`. A transaction holding `gate`
+    # locked stops the snapshot after `big`, so the kill lands in the middle of it every time.
+    # The publication and the slot are made first (making a slot waits for every transaction
+    # with an id, and the lock gives its transaction one); the task finds the slot with no
+    # offset and snapshots on it.
+    _sql(
+        db,
+        "CREATE TABLE big (id int PRIMARY KEY, body text)",
+        "CREATE TABLE gate (id int PRIMARY KEY)",
+        "INSERT INTO gate VALUES (1)",
+        f"CREATE PUBLICATION pub_{prefix} FOR ALL TABLES",
+        f"SELECT pg_create_logical_replication_slot('slot_{prefix}', 'pgoutput')",
+    )
     _sql(
         db,
         "INSERT INTO big SELECT g, repeat('x', 50) FROM generate_series(0, %s) g",
         params=(rows - 1,),
     )
-    connector = _connector(db, prefix, max_batch_size="500", snapshot_fetch_size="1000")
-    worker = standalone.start([connector], worker=_worker_props(standalone))
-    topic = reader_factory(f"{prefix}.public.big")
-    topic.wait_for("part of the snapshot", lambda m: len(m) >= 2000)
-    worker.kill()
-    killed_at = len(topic.read())
-    assert killed_at < rows, "the snapshot finished before the kill; the test proves nothing"
+    lock = psycopg2.connect(db.dsn)
+    try:
+        with lock.cursor() as cur:
+            cur.execute("LOCK TABLE gate IN ACCESS EXCLUSIVE MODE")
+        connector = _connector(db, prefix, max_batch_size="500", snapshot_fetch_size="1000")
+        worker = standalone.start([connector], worker=_worker_props(standalone))
+        topic = reader_factory(f"{prefix}.public.big")
+        gate_topic = reader_factory(f"{prefix}.public.gate")
+        topic.wait_for("the snapshot of big", lambda m: len(m) >= rows)
+        wait_until("the snapshot to wait for the lock on gate", lambda: _waits_on_lock(db))
+        worker.kill()
+    finally:
+        lock.rollback()
+        lock.close()
+    assert gate_topic.read() == [], "the snapshot passed the lock; the test proves nothing"
     # A change made while no task runs: after the new snapshot, it is there (in the snapshot or
     # streamed), and so is every row.
     _sql(db, "UPDATE big SET body = 'changed' WHERE id = 0")
@@ -596,16 +616,32 @@ def test_sigkill_during_the_snapshot_snapshots_again_then_streams(
         return {i for _, i in _ops(messages)} >= set(range(rows + 1))
 
     topic.wait_for("every row and the insert after the snapshot", complete)
-    payloads = _payloads(topic.messages)
-    marks = [p["source"]["snapshot"] for p in payloads if p["op"] == "r"]
+    gate_topic.wait_for("the snapshot of gate", lambda m: len(m) >= 1)
+    marks = [p["source"]["snapshot"] for p in _payloads(topic.messages) if p["op"] == "r"]
     assert marks.count("first") == 2  # the snapshot began again
-    assert marks.count("last") == 1
-    last_of_0 = [p for p in payloads if (p["after"] or {}).get("id") == 0][-1]
+    assert marks.count("last_in_data_collection") == 2
+    assert [p["source"]["snapshot"] for p in _payloads(gate_topic.messages)] == ["last"]
+    last_of_0 = [p for p in _payloads(topic.messages) if (p["after"] or {}).get("id") == 0][-1]
     assert last_of_0["after"]["body"] == "changed"
     # and the stream follows the snapshot
     _sql(db, "INSERT INTO big VALUES (%s, 'streamed')", params=(rows + 1,))
     topic.wait_for("the streamed insert", lambda m: (rows + 1) in {i for _, i in _ops(m)})
     assert _payloads(topic.messages)[-1]["op"] == "c"
+
+
+def _waits_on_lock(db: _Database) -> bool:
+    """Whether a session of another backend waits for a lock on a relation (the snapshot's)."""
+    conn = psycopg2.connect(db.dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            row = cur.fetchone()
+            return row is not None and int(row[0]) > 0
+    finally:
+        conn.close()
 
 
 def test_a_user_without_replication_gets_a_clear_error(

@@ -63,6 +63,12 @@ def _libpq() -> ctypes.CDLL:
     lib.PQfreemem.restype = None
     lib.PQerrorMessage.argtypes = [ctypes.c_void_p]
     lib.PQerrorMessage.restype = ctypes.c_char_p
+    lib.PQgetResult.argtypes = [ctypes.c_void_p]
+    lib.PQgetResult.restype = ctypes.c_void_p
+    lib.PQresultErrorMessage.argtypes = [ctypes.c_void_p]
+    lib.PQresultErrorMessage.restype = ctypes.c_char_p
+    lib.PQclear.argtypes = [ctypes.c_void_p]
+    lib.PQclear.restype = None
     return lib
 
 
@@ -95,6 +101,25 @@ class ReplicationStream:
         text = raw.decode("utf-8", "replace").strip() or "the connection closed"
         return ReplicationError(f"{what}: {text}")
 
+    def _ended(self) -> ReplicationError:
+        """The error that ended the COPY: the server sends it as the result that follows (a
+        publication that does not exist, a slot dropped, a shutdown)."""
+        lib = self._lib
+        messages: list[str] = []
+        for _ in range(8):  # a few results at most follow a COPY; never loop on a broken one
+            result = lib.PQgetResult(self._pg)
+            if not result:
+                break
+            try:
+                raw = lib.PQresultErrorMessage(result) or b""
+            finally:
+                lib.PQclear(result)
+            if text := raw.decode("utf-8", "replace").strip():
+                messages.append(text)
+        if not messages:
+            return self._error("the server ended the replication stream")
+        return ReplicationError("the server ended the replication stream: " + "; ".join(messages))
+
     def read(self, timeout: float) -> tuple[int, bytes] | None:
         """The next XLogData (start position, payload), or None after `timeout` seconds."""
         lib = self._lib
@@ -120,7 +145,7 @@ class ReplicationStream:
                     continue
                 raise ReplicationError(f"unknown replication message type {kind!r}")
             if n == -1:
-                raise self._error("the server ended the replication stream")
+                raise self._ended()
             if n < -1:
                 raise self._error("reading the replication stream failed")
             remaining = deadline - time.monotonic()

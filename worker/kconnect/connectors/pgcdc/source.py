@@ -26,6 +26,7 @@ while the offsets say changes were streamed from it fails the task unless `snaps
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -54,6 +55,7 @@ from kconnect.errors import ConnectError
 log = logging.getLogger(__name__)
 
 MAX_RECONNECTS = 5
+_MISSING_PUBLICATION = re.compile(r'publication "[^"]*" does not exist')
 """Consecutive failed attempts to stream again before the task fails."""
 
 SESSION_OPTIONS = (
@@ -90,6 +92,22 @@ def _snapshot_column(column: ShapedColumn) -> sql.Composable:
     if column.type_oid == BPCHAR:
         return sql.Identifier(column.name)
     return sql.SQL("{}::text").format(sql.Identifier(column.name))
+
+
+def fatal_stream_error(slot: str, error: ReplicationError) -> ConnectError | None:
+    """The error that ends the task for a stream that broke in a way no reconnect mends, or
+    None when reconnecting may help.
+
+    The server decodes each change with the publications as they were when it was made: a slot
+    made before its publication (by hand, say) cannot stream those changes, ever.
+    """
+    if _MISSING_PUBLICATION.search(str(error)):
+        return ConnectError(
+            f"PostgresCdcSource cannot stream from replication slot '{slot}': {error}. A slot "
+            "streams only changes made after its publication was created; create the "
+            "publication before the slot (or drop the slot and let the connector make both)"
+        )
+    return None
 
 
 class PostgresCdcConnector(SourceConnector):
@@ -601,6 +619,8 @@ class PostgresCdcTask(SourceTask):
         finished are skipped, and so are the changes it handled of the one it was in."""
         broken = self._broken
         self._broken = None
+        if broken is not None and (fatal := fatal_stream_error(self._cfg.slot_name, broken)):
+            raise fatal
         self._failures += 1
         if self._failures > MAX_RECONNECTS:
             raise ConnectError(
