@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from kconnect.storage.offsets import key_partition
 from tests.support.cluster import Cluster, wait_all_running
@@ -244,5 +244,85 @@ def test_without_exactly_once_killed_workers_repeat_records(
         assert missing == []
         assert rounds >= 2
         assert repeated, "no record was repeated: the kills did not hit a task mid-commit"
+    finally:
+        cluster.close()
+
+
+def test_connector_defined_transactions_commit_and_abort_where_the_task_says(
+    tmp_path: Path, new_topic: Any, kafka_bootstrap: str
+) -> None:
+    topic = new_topic()
+    cluster = Cluster(tmp_path, kafka_bootstrap, **EOS)
+    try:
+        w = cluster.start()
+        config = {
+            "connector.class": "kconnect_test_plugins:BoundarySource",
+            "topic": topic,
+            "count": "200",
+            "every": "20",
+            "abort.every": "3",
+            "transaction.boundary": "connector",
+            "exactly.once.support": "required",
+        }
+        status, body = w.request("POST", "/connectors", {"name": "tx", "config": config})
+        assert status == 201, body
+        wait_all_running(w, "tx", 1)
+        aborted = {s for t in (3, 6, 9) for s in range(20 * (t - 1), 20 * t)}
+        expected = set(range(200)) - aborted
+        wait_until(
+            "the committed transactions read",
+            lambda: set(_seqs(kafka_bootstrap, topic)) >= expected,
+        )
+        seqs = _seqs(kafka_bootstrap, topic)
+        assert set(seqs) == expected
+        assert all(n == 1 for n in seqs.values())
+        # Aborted records that reached the broker before the abort stay there, uncommitted
+        # (the producer purges those it still held).
+        uncommitted = set(_seqs(kafka_bootstrap, topic, "read_uncommitted"))
+        assert expected <= uncommitted <= set(range(200))
+        status, _ = w.request("PUT", "/connectors/tx/stop")
+        assert status == 204
+        w.wait_state("tx", "STOPPED", tasks=0)
+        offsets = w.get("/connectors/tx/offsets")["offsets"]
+        assert offsets == [{"partition": {"source": "boundary"}, "offset": {"seq": 199}}]
+    finally:
+        cluster.close()
+
+
+def test_a_fenced_task_commits_nothing_more_and_its_restart_resumes_exactly(
+    tmp_path: Path, new_topic: Any, kafka_bootstrap: str
+) -> None:
+    """A zombie: another producer takes the task's transactional id (as the task's next owner
+    does). The task's next commit fails, the task fails, and nothing it wrote after the fence is
+    ever read; restarted, it fences the other producer and resumes after its last commit."""
+    topic = new_topic()
+    cluster = Cluster(tmp_path, kafka_bootstrap, **EOS)
+    try:
+        w = cluster.start()
+        total = 3000
+        config = {**_connector(topic), "tasks.max": "1", "max.records": str(total)}
+        status, body = w.request("POST", "/connectors", {"name": "gen", "config": config})
+        assert status == 201, body
+        wait_all_running(w, "gen", 1)
+        wait_until("some records", lambda: _made(cluster, topic) > 300)
+        thief = Producer(
+            {"bootstrap.servers": kafka_bootstrap, "transactional.id": f"{cluster.group}-gen-0"}
+        )
+        thief.init_transactions(30)
+        failed = wait_until(
+            "the fenced task FAILED",
+            lambda: [t for t in w.status("gen")["tasks"] if t["state"] == "FAILED"],
+        )
+        assert "fenced" in failed[0]["trace"]
+        before = _seqs(kafka_bootstrap, topic)
+        assert before
+        assert all(n == 1 for n in before.values())
+        assert set(before) == set(range(len(before))), "a fenced task's commit got through"
+        status, _ = w.request("POST", "/connectors/gen/tasks/0/restart")
+        assert status == 204
+        wait_until("every seq", lambda: len(_seqs(kafka_bootstrap, topic)) >= total, 120)
+        seqs = _seqs(kafka_bootstrap, topic)
+        assert set(seqs) == set(range(total))
+        assert all(n == 1 for n in seqs.values())
     finally:
         cluster.close()

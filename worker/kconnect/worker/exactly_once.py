@@ -13,10 +13,13 @@ Boundaries (`transaction.boundary`): `poll` commits after every batch `poll` ret
 once `transaction.boundary.interval.ms` (default `offset.flush.interval.ms`) has passed since the
 transaction began; `connector` when the task asks through its `TransactionContext`.
 
-A failed commit or abort fails the task, and nothing past it is committed: the broker aborts the
-transaction. A task stopped gracefully commits its open transaction (`poll`, `interval`) or
-aborts it (`connector`: the task never asked for it). A cancelled task (lost assignment) commits
-and aborts nothing: the task's next owner fences its producer, which aborts what it left open.
+The task reads its offsets only once its producer is initialized: `init_transactions` waits for
+what an older instance was committing, so the task resumes after the last committed transaction
+of any instance. A failed commit or abort fails the task, and nothing past it is committed: the
+broker aborts the transaction. A task stopped gracefully commits its open transaction (`poll`,
+`interval`) or aborts it (`connector`: the task never asked for it). A cancelled task (lost
+assignment) commits and aborts nothing: the task's next owner fences its producer, which aborts
+what it left open.
 The at-least-once runner (`worker.source`) is untouched: none of this costs it anything.
 """
 
@@ -35,6 +38,7 @@ from kconnect.api.task import SourceTaskContext, TransactionContext
 from kconnect.api.types import TaskId
 from kconnect.config.connector import TransactionBoundary
 from kconnect.errors import ConnectError
+from kconnect.storage.kafka_log import ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import key_partition, serialize_key, serialize_value
 from kconnect.worker.source import SourceTaskRunner, _Context, _OffsetReader
@@ -85,22 +89,23 @@ class _Requests(TransactionContext):
         self._lock = threading.Lock()
         self.commit_all = False
         self.abort_all = False
-        self.commit_at: set[int] = set()
-        self.abort_at: set[int] = set()
+        # By identity; the records are held so that no other object takes their ids.
+        self.commit_at: dict[int, SourceRecord] = {}
+        self.abort_at: dict[int, SourceRecord] = {}
 
     def commit_transaction(self, record: SourceRecord | None = None) -> None:
         with self._lock:
             if record is None:
                 self.commit_all = True
             else:
-                self.commit_at.add(id(record))
+                self.commit_at[id(record)] = record
 
     def abort_transaction(self, record: SourceRecord | None = None) -> None:
         with self._lock:
             if record is None:
                 self.abort_all = True
             else:
-                self.abort_at.add(id(record))
+                self.abort_at[id(record)] = record
 
     def cut(self, records: Sequence[SourceRecord]) -> tuple[int, str | None]:
         """Where the batch must be cut: (records up to the cut, "commit"/"abort"/None)."""
@@ -116,8 +121,8 @@ class _Requests(TransactionContext):
                         "ends with the same record"
                     )
                 if commit or abort:
-                    self.commit_at.discard(key)
-                    self.abort_at.discard(key)
+                    self.commit_at.pop(key, None)
+                    self.abort_at.pop(key, None)
                     return i + 1, "commit" if commit else "abort"
             return len(records), None
 
@@ -202,6 +207,12 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
                 f"task {self.id} is no longer assigned to this worker in its current generation "
                 "of task configs; not starting it"
             )
+        # Read the offsets only now: the fencing above waited for whatever an older instance was
+        # committing, so the task resumes after the last transaction any instance committed.
+        try:
+            self._store.read_to_end(interrupted=lambda: self.stopping)
+        except ReadInterrupted:
+            return  # stopping before it started: nothing to do
         reader = _OffsetReader(self._offsets, self.id.connector)
         context: SourceTaskContext = _TransactionalContext(self.task_props, reader, self._requests)
         self.task.initialize(context)
