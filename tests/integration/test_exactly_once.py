@@ -326,3 +326,41 @@ def test_a_fenced_task_commits_nothing_more_and_its_restart_resumes_exactly(
         assert all(n == 1 for n in seqs.values())
     finally:
         cluster.close()
+
+
+def test_changing_the_task_count_across_workers_repeats_nothing(
+    tmp_path: Path, new_topic: Any, kafka_bootstrap: str
+) -> None:
+    """What at-least-once cannot promise across workers (test_datagen_tasks): a task of the new
+    count starts only once the old generation is fenced, so no slot is made by two tasks."""
+    topic = new_topic()
+    cluster = Cluster(tmp_path, kafka_bootstrap, **EOS)
+    try:
+        a, b = cluster.start(), cluster.start()
+        total = 6000
+        config = {**_connector(topic), "records.per.second": "1500", "max.records": str(total)}
+        status, body = a.request("POST", "/connectors", {"name": "gen", "config": config})
+        assert status == 201, body
+        wait_all_running(b, "gen", TASKS)
+        for tasks, after in ((1, 1000), (2, 2500), (5, 3500)):
+            wait_until(f"{after} records", lambda after=after: _made(cluster, topic) >= after)
+            status, body = a.request(
+                "PUT", "/connectors/gen/config", {**config, "tasks.max": str(tasks)}
+            )
+            assert status == 200, body
+            wait_all_running(b, "gen", tasks)
+        wait_until("every seq", lambda: len(_seqs(kafka_bootstrap, topic)) >= total, 120)
+        status, _ = a.request("PUT", "/connectors/gen/stop")
+        assert status == 204
+        a.wait_state("gen", "STOPPED", tasks=0)
+        seqs = _seqs(kafka_bootstrap, topic)
+        repeated = sorted(s for s, n in seqs.items() if n > 1)
+        missing = sorted(set(range(total)) - set(seqs))
+        assert repeated == [], f"{len(repeated)} seqs made more than once, from {repeated[:5]}"
+        assert missing == [], f"{len(missing)} seqs never made, from {missing[:5]}"
+        records = _config_records(kafka_bootstrap, f"{cluster.group}-configs")
+        counts = [v for k, v in records if k == "tasks-fencing-gen"]
+        # One record per generation of task configs: 3, 1, 2, 5 tasks, then stopped (0).
+        assert counts[-5:] == [b'{"task-count":%d}' % n for n in (3, 1, 2, 5, 0)]
+    finally:
+        cluster.close()
