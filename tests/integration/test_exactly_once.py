@@ -7,23 +7,28 @@ exactly once. The same run without exactly-once shows the duplicates that at-lea
 delivery makes when a worker dies between sending records and committing their offsets, so the
 check can fail.
 
-The broker is the session's, shared with tests running in parallel: it is never paused here.
+The session's broker is shared with tests running in parallel and is never paused; the test
+that freezes a broker (SIGSTOP, longer than the workers' session timeout) starts its own.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from kconnect.storage.offsets import key_partition
+from kconnect_devenv import kafka
 from tests.support.cluster import Cluster, wait_all_running
 from tests.support.workers import Worker, wait_until
 
@@ -93,6 +98,8 @@ def _made(cluster: Cluster, topic: str) -> int:
     consumer = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": "size"})
     try:
         return int(consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1])
+    except KafkaException:
+        return -1  # a broker just resumed may not know its partitions for a moment
     finally:
         consumer.close()
 
@@ -362,5 +369,63 @@ def test_changing_the_task_count_across_workers_repeats_nothing(
         counts = [v for k, v in records if k == "tasks-fencing-gen"]
         # One record per generation of task configs: 3, 1, 2, 5 tasks, then stopped (0).
         assert counts[-5:] == [b'{"task-count":%d}' % n for n in (3, 1, 2, 5, 0)]
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[kafka.Broker]:
+    """A broker of this test alone; resumed before it is stopped, whatever happened."""
+    state_dir = tmp_path / "kafka"
+    running = kafka.start(state_dir, die_with_parent=True)
+    try:
+        yield running
+    finally:
+        os.kill(running.pid, signal.SIGCONT)
+        kafka.stop(state_dir)
+
+
+def test_a_frozen_broker_and_a_killed_worker_lose_and_repeat_nothing(
+    tmp_path: Path, own_broker: kafka.Broker
+) -> None:
+    """The broker frozen for longer than the session timeout (every worker loses its tasks,
+    transactions in flight time out or are fenced), then a worker killed: still exactly once."""
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    bootstrap = own_broker.bootstrap
+    topic = "eos-frozen"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    work = tmp_path / "cluster"
+    work.mkdir()
+    cluster = Cluster(work, bootstrap, **EOS)
+    try:
+        a = cluster.start()
+        cluster.start()
+        total = 12_000
+        config = {**_connector(topic), "max.records": str(total)}
+        status, body = a.request("POST", "/connectors", {"name": "gen", "config": config})
+        assert status == 201, body
+        wait_all_running(a, "gen", TASKS)
+        wait_until("some records", lambda: _made(cluster, topic) > 1500)
+        os.kill(own_broker.pid, signal.SIGSTOP)
+        try:
+            time.sleep(13)  # longer than session.timeout.ms (10 s)
+        finally:
+            os.kill(own_broker.pid, signal.SIGCONT)
+        before = _made(cluster, topic)
+        wait_until("progress after the freeze", lambda: _made(cluster, topic) > before + 1500, 180)
+        victim = random.Random(0x618).choice(cluster.alive)
+        victim.kill()
+        cluster.restart(victim)
+        wait_until("every seq", lambda: len(_seqs(bootstrap, topic)) >= total, 240)
+        w = cluster.alive[0]
+        status, _ = w.request("PUT", "/connectors/gen/stop")
+        assert status == 204
+        w.wait_state("gen", "STOPPED", tasks=0)
+        seqs = _seqs(bootstrap, topic)
+        repeated = sorted(s for s, n in seqs.items() if n > 1)
+        assert set(seqs) == set(range(total))
+        assert repeated == [], f"{len(repeated)} seqs read more than once, from {repeated[:5]}"
     finally:
         cluster.close()
