@@ -10,9 +10,11 @@ from collections.abc import Mapping
 import pytest
 
 from kconnect import (
+    ConnectError,
     ConnectorTransactionBoundaries,
     ExactlyOnceSupport,
     SourceConnector,
+    SourceRecord,
     SourceTask,
 )
 from kconnect.config.worker import DistributedConfig, ExactlyOnceSourceSupport
@@ -23,7 +25,11 @@ from kconnect.herder.model import ConfigInfos
 from kconnect.herder.validation import validate_config
 from kconnect.plugins.registry import PluginRegistry
 from kconnect.storage.offsets import key_partition, murmur2
-from kconnect.worker.exactly_once import exactly_once_producer_config, task_transactional_id
+from kconnect.worker.exactly_once import (
+    _Requests,
+    exactly_once_producer_config,
+    task_transactional_id,
+)
 
 REGISTRY = PluginRegistry()
 SOURCE = {"name": "a", "connector.class": "FileStreamSource", "topic": "t", "file": "/x"}
@@ -186,3 +192,41 @@ def test_connector_boundaries_are_checked_against_the_connector() -> None:
     assert found == {
         "transaction.boundary": ["An unexpected error occurred during validation: no idea"]
     }
+
+
+def _batch(n: int) -> list[SourceRecord]:
+    return [SourceRecord("t", i) for i in range(n)]
+
+
+def test_a_batch_is_cut_after_the_record_a_transaction_ends_with() -> None:
+    requests = _Requests()
+    batch = _batch(5)
+    requests.commit_transaction(batch[1])
+    requests.abort_transaction(batch[3])
+    assert requests.cut(batch) == (2, "commit")
+    assert requests.cut(batch[2:]) == (2, "abort")
+    assert requests.cut(batch[4:]) == (1, None)
+    assert requests.take_batch_request() is None
+
+
+def test_a_request_for_the_whole_batch_is_taken_once() -> None:
+    requests = _Requests()
+    requests.commit_transaction()
+    assert requests.cut(_batch(3)) == (3, None)
+    assert requests.take_batch_request() == "commit"
+    assert requests.take_batch_request() is None
+    requests.abort_transaction()
+    assert requests.take_batch_request() == "abort"
+
+
+def test_commit_and_abort_of_one_transaction_fail_the_task_as_in_java() -> None:
+    requests = _Requests()
+    requests.commit_transaction()
+    requests.abort_transaction()
+    with pytest.raises(ConnectError, match="both a commit and an abort"):
+        requests.take_batch_request()
+    record = SourceRecord("t", 1)
+    requests.commit_transaction(record)
+    requests.abort_transaction(record)
+    with pytest.raises(ConnectError, match="both a commit and an abort"):
+        requests.cut([record])

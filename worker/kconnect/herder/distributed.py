@@ -502,7 +502,13 @@ class DistributedHerder(CommonHerder):
         generation of every source connector that waits for it."""
         owned = set(self._worker.connectors) | set(started)
         for name in sorted(config.pending_fencing & owned):
-            if name in config.connectors and self._is_source(config.connectors[name]):
+            # As Java, a fencing is done for a generation that has tasks to start: tasks of the
+            # old one may still be committing their last transaction as they stop.
+            if (
+                name in config.connectors
+                and config.tasks.get(name)
+                and self._is_source(config.connectors[name])
+            ):
                 self._fence(name)
 
     def _fence(self, name: ConnectorName) -> None:
@@ -680,9 +686,10 @@ class DistributedHerder(CommonHerder):
         """`PUT /connectors/{c}/fence`: fence the older task generations of a source connector
         and record it, as Kafka Connect's leader does; nothing to do when already recorded.
 
-        The connector's owner fences it on its own as soon as new task configs are committed;
-        this worker does it itself only when it owns the connector, or when it runs no task
-        transactionally (exactly-once disabled), and otherwise waits for the owner."""
+        The connector's owner fences it on its own as soon as new task configs with tasks are
+        committed; this worker does it itself when it owns the connector, when the connector has
+        no tasks now, or when no task runs transactionally (exactly-once disabled), and
+        otherwise waits for the owner."""
         config = self._state
         props = config.connectors.get(name)
         if props is None:
@@ -693,7 +700,10 @@ class DistributedHerder(CommonHerder):
         def run() -> None:
             topic = task_topic_name(self._cfg.group_id, name)
             owner = (topic, 0) in self._membership.assigned
-            if owner or not self._exactly_once_enabled:
+            # Only the owner may fence ids a new generation is starting with; with no new task
+            # (or no transactional one anywhere) any worker may.
+            no_new_task = not self._state.tasks.get(name)
+            if owner or no_new_task or not self._exactly_once_enabled:
                 self._herder.submit(self._fence, name).result()
             deadline = time.monotonic() + self._cfg.worker_sync_timeout_ms / 1000 + 60
             with self._cond:
