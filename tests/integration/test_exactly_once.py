@@ -438,3 +438,40 @@ def test_a_frozen_broker_and_a_killed_worker_lose_and_repeat_nothing(
         assert repeated == [], f"{len(repeated)} seqs read more than once, from {repeated[:5]}"
     finally:
         cluster.close()
+
+
+def test_interval_boundaries_commit_many_batches_in_one_transaction(
+    tmp_path: Path, new_topic: Any, kafka_bootstrap: str
+) -> None:
+    """`transaction.boundary=interval`: a transaction spans many polls. Each committed
+    transaction leaves one marker in the topic, so the markers count the transactions; with a
+    commit per poll there would be one per batch (about 300 here)."""
+    topic = new_topic()
+    cluster = Cluster(tmp_path, kafka_bootstrap, **EOS)
+    try:
+        w = cluster.start()
+        total = 3000
+        config = {
+            **_connector(topic),
+            "tasks.max": "1",
+            "max.records": str(total),
+            "records.per.second": "600",
+            "batch.size": "10",
+            "transaction.boundary": "interval",
+            "transaction.boundary.interval.ms": "2000",
+        }
+        status, body = w.request("POST", "/connectors", {"name": "gen", "config": config})
+        assert status == 201, body
+        wait_until("every seq", lambda: len(_seqs(kafka_bootstrap, topic)) >= total, 120)
+        status, _ = w.request("PUT", "/connectors/gen/stop")
+        assert status == 204
+        w.wait_state("gen", "STOPPED", tasks=0)
+        seqs = _seqs(kafka_bootstrap, topic)
+        assert set(seqs) == set(range(total))
+        assert all(n == 1 for n in seqs.values())
+        written = len(_read(kafka_bootstrap, topic, isolation="read_uncommitted"))
+        assert written == total  # nothing aborted, nothing repeated
+        markers = _made(cluster, topic) - written
+        assert 1 <= markers < 30, f"{markers} transactions for about 300 batches"
+    finally:
+        cluster.close()
