@@ -475,3 +475,48 @@ def test_interval_boundaries_commit_many_batches_in_one_transaction(
         assert 1 <= markers < 30, f"{markers} transactions for about 300 batches"
     finally:
         cluster.close()
+
+
+def test_a_connectors_own_offsets_topic_is_written_in_the_transaction_and_copied(
+    tmp_path: Path, new_topic: Any, kafka_bootstrap: str
+) -> None:
+    """`offsets.storage.topic`, as Kafka Connect: offsets go to the connector's own topic in the
+    transaction, then a copy to the worker's; the task reads its own topic first, the worker's
+    for what its own does not have (here: everything committed before the key was set)."""
+    topic = new_topic()
+    cluster = Cluster(tmp_path, kafka_bootstrap, **EOS)
+    try:
+        w = cluster.start()
+        config = {**_connector(topic), "tasks.max": "1", "max.records": "400"}
+        config["records.per.second"] = "1000"
+        status, body = w.request("POST", "/connectors", {"name": "gen", "config": config})
+        assert status == 201, body
+        wait_until("400 seqs", lambda: len(_seqs(kafka_bootstrap, topic)) >= 400)
+        status, _ = w.request("PUT", "/connectors/gen/stop")
+        assert status == 204
+        w.wait_state("gen", "STOPPED", tasks=0)
+        own = f"{cluster.group}-gen-offsets"
+        config = {**config, "max.records": "800", "offsets.storage.topic": own}
+        status, body = w.request("PUT", "/connectors/gen/config", config)
+        assert status == 200, body
+        status, _ = w.request("PUT", "/connectors/gen/resume")
+        assert status == 202
+        wait_until("800 seqs", lambda: len(_seqs(kafka_bootstrap, topic)) >= 800)
+        seqs = _seqs(kafka_bootstrap, topic)
+        assert set(seqs) == set(range(800))
+        assert all(n == 1 for n in seqs.values()), "the worker's offsets were not read"
+
+        def last(offsets_topic: str) -> dict[bytes, bytes]:
+            found = _read(kafka_bootstrap, offsets_topic, isolation="read_committed", partitions=25)
+            return {m.key(): m.value() for m in found}
+
+        wait_until(
+            "the copy in the worker's topic",
+            lambda: (
+                last(f"{cluster.group}-offsets")
+                == {**last(f"{cluster.group}-offsets"), **last(own)}
+            ),
+        )
+        assert max(json.loads(v)["seq"] for v in last(own).values()) == 799
+    finally:
+        cluster.close()

@@ -71,10 +71,17 @@ from kconnect.storage.config_log import (
     task_count_record,
 )
 from kconnect.storage.kafka_log import KafkaLog, ReadInterrupted
+from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
-from kconnect.storage.topics import delete_task_topic, ensure_task_topic, task_topic_name
+from kconnect.storage.topics import (
+    InternalTopic,
+    delete_task_topic,
+    ensure_internal_topics,
+    ensure_task_topic,
+    task_topic_name,
+)
 from kconnect.worker.exactly_once import task_transactional_id
 from kconnect.worker.worker import ExactlyOnceSettings, Worker
 
@@ -150,8 +157,12 @@ class DistributedHerder(CommonHerder):
         self._exactly_once_enabled = config.exactly_once_source_enabled
         self._task_generations: dict[TaskId, int] = {}
         self._source_classes: dict[str, bool] = {}
+        self._own_offsets: dict[str, KafkaOffsetStore] = {}
+        self._own_offsets_lock = threading.Lock()
         if self._exactly_once_enabled:
-            worker.exactly_once = ExactlyOnceSettings(config.group_id, self._task_is_current)
+            worker.exactly_once = ExactlyOnceSettings(
+                config.group_id, self._task_is_current, self._offsets_topic
+            )
 
     def _check_seat(self) -> None:
         """Before a static member joins: warn when another process holds its seat."""
@@ -273,6 +284,10 @@ class DistributedHerder(CommonHerder):
         self._herder.shutdown(wait=True)
         self._writer.shutdown(wait=True)
         self._config_log.stop()
+        with self._own_offsets_lock:
+            for store in self._own_offsets.values():
+                store.close()
+            self._own_offsets.clear()
 
     # --- the config log (reader thread)
     def _on_config_record(
@@ -467,6 +482,38 @@ class DistributedHerder(CommonHerder):
             and name in config.pending_fencing
             and self._is_source(config.connectors.get(name, {}))
         )
+
+    def _offsets_topic(self, topic: str) -> KafkaOffsetStore:
+        """The store of a connector's own `offsets.storage.topic` (on a task's thread): created
+        as Kafka Connect creates it, with the worker's offsets topic settings, and read by this
+        worker from then on. The worker's own topic is the worker's store."""
+        offsets = self._worker.offsets
+        if isinstance(offsets, KafkaOffsetStore) and topic == offsets.topic:
+            return offsets
+        with self._own_offsets_lock:
+            store = self._own_offsets.get(topic)
+            if store is None:
+                cfg = self._cfg
+                ensure_internal_topics(
+                    self._admin,
+                    [
+                        InternalTopic(
+                            topic,
+                            cfg.offset_storage_partitions,
+                            cfg.offset_storage_replication_factor,
+                            "offset",
+                        )
+                    ],
+                )
+                store = KafkaOffsetStore(
+                    topic,
+                    client_config=self._client_config,
+                    name=f"offsets-{topic}",
+                    reader_group=cfg.group_id,
+                )
+                store.start()
+                self._own_offsets[topic] = store
+            return store
 
     def _task_is_current(self, task: TaskId, task_props: Mapping[str, str]) -> bool:
         """Kafka Connect's postProducerCheck, on a task's thread once its producer has fenced

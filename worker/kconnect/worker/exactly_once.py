@@ -34,8 +34,8 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 
 from kconnect.api.records import SourceRecord
-from kconnect.api.task import SourceTaskContext, TransactionContext
-from kconnect.api.types import TaskId
+from kconnect.api.task import OffsetStorageReader, SourceTaskContext, TransactionContext
+from kconnect.api.types import SourceOffset, SourcePartition, TaskId
 from kconnect.config.connector import TransactionBoundary
 from kconnect.errors import ConnectError
 from kconnect.storage.kafka_log import ReadInterrupted
@@ -140,13 +140,29 @@ class _Requests(TransactionContext):
 
 class _TransactionalContext(_Context):
     def __init__(
-        self, props: Mapping[str, str], reader: _OffsetReader, tx: TransactionContext | None
+        self,
+        props: Mapping[str, str],
+        reader: OffsetStorageReader,
+        tx: TransactionContext | None,
     ) -> None:
         super().__init__(props, reader)
         self._tx = tx
 
     def transaction_context(self) -> TransactionContext | None:
         return self._tx
+
+
+class _FallbackReader(OffsetStorageReader):
+    """The connector's own offsets topic first, then the worker's (Kafka Connect's
+    ConnectorOffsetBackingStore)."""
+
+    def __init__(self, primary: OffsetStorageReader, secondary: OffsetStorageReader) -> None:
+        self._primary = primary
+        self._secondary = secondary
+
+    def offset(self, partition: SourcePartition) -> SourceOffset | None:
+        found = self._primary.offset(partition)
+        return found if found is not None else self._secondary.offset(partition)
 
 
 class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
@@ -161,6 +177,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         boundary: TransactionBoundary,
         boundary_interval_ms: int,
         is_current: Callable[[], bool] = lambda: True,
+        connector_offsets: Callable[[], KafkaOffsetStore] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -170,6 +187,11 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
                 "exactly-once source tasks need the offsets topic of a distributed worker"
             )
         self._store: KafkaOffsetStore = store
+        """Where the transaction writes offsets: the connector's own topic, else the worker's."""
+        self._worker_store: KafkaOffsetStore | None = None
+        """With a connector's own topic: the worker's, read as a fallback and written after
+        each commit, as Kafka Connect does."""
+        self._connector_offsets = connector_offsets
         self._producer_config = exactly_once_producer_config(
             self._producer_config, transactional_id, self.id
         )
@@ -209,11 +231,19 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
             )
         # Read the offsets only now: the fencing above waited for whatever an older instance was
         # committing, so the task resumes after the last transaction any instance committed.
+        if self._connector_offsets is not None:
+            own = self._connector_offsets()
+            if own is not self._store:
+                self._worker_store, self._store = self._store, own
         try:
-            self._store.read_to_end(interrupted=lambda: self.stopping)
+            for store in (self._store, self._worker_store):
+                if store is not None:
+                    store.read_to_end(interrupted=lambda: self.stopping)
         except ReadInterrupted:
             return  # stopping before it started: nothing to do
-        reader = _OffsetReader(self._offsets, self.id.connector)
+        reader: OffsetStorageReader = _OffsetReader(self._store, self.id.connector)
+        if self._worker_store is not None:
+            reader = _FallbackReader(reader, _OffsetReader(self._worker_store, self.id.connector))
         context: SourceTaskContext = _TransactionalContext(self.task_props, reader, self._requests)
         self.task.initialize(context)
         self.task.start(self.task_props)
@@ -317,6 +347,20 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         self.transactions_committed += 1
         if pending:
             self._store.committed(connector, pending)
+            if self._worker_store is not None:
+                # As Kafka Connect: the worker's topic gets a copy, outside the transaction; a
+                # failure there is logged, the connector's own topic is the one read first.
+                try:
+                    self._worker_store.put(connector, pending)
+                except Exception as e:  # noqa: BLE001 - a copy; the commit stands
+                    log.warning(
+                        "task %s: offsets committed to %r but not copied to the worker's "
+                        "offsets topic %r: %s",
+                        self.id,
+                        self._store.topic,
+                        self._worker_store.topic,
+                        e,
+                    )
             self.metrics.commit(True, time.monotonic() - began)
         else:
             self.metrics.offset_commit_skip_total += 1

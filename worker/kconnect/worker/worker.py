@@ -15,6 +15,7 @@ it gives up: the process is exiting, and its daemon threads end with it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.plugins.chain import build_chain
 from kconnect.plugins.registry import PluginRegistry
+from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
@@ -131,6 +133,8 @@ class ExactlyOnceSettings:
     is_current: Callable[[TaskId, Mapping[str, str]], bool]
     """Whether the task, with this config, is still this worker's to run (checked once its
     producer has fenced older ones, as Kafka Connect's postProducerCheck)."""
+    offsets_topic: Callable[[str], KafkaOffsetStore] | None = None
+    """The store of a connector's own `offsets.storage.topic` (created when missing)."""
 
 
 class Worker:
@@ -416,6 +420,7 @@ class Worker:
         source = SourceConnectorCommonConfig.parse(connector_props)
         interval = source.transaction_boundary_interval_ms
         written_task_props = dict(task_props)
+        own_topic = (source.offsets_storage_topic or "").strip()
         return ExactlyOnceSourceTaskRunner(
             task_id,
             task,
@@ -436,6 +441,11 @@ class Worker:
                 interval if interval is not None else self.config.offset_flush_interval_ms
             ),
             is_current=lambda: eos.is_current(task_id, written_task_props),
+            connector_offsets=(
+                functools.partial(eos.offsets_topic, own_topic)
+                if own_topic and eos.offsets_topic is not None
+                else None
+            ),
             **common,
         )
 
