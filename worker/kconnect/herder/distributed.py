@@ -556,7 +556,18 @@ class DistributedHerder(CommonHerder):
                 and config.tasks.get(name)
                 and self._is_source(config.connectors[name])
             ):
-                self._fence(name)
+                try:
+                    self._fence(name)
+                except Exception as e:  # noqa: BLE001 - one connector's failure blocks no other
+                    # Its tasks wait for the record; the cause is usually an ACL (Write and
+                    # Describe on the transactional ids) or an unreachable coordinator.
+                    log.warning(
+                        "zombie fencing of connector %s failed; its tasks start once it "
+                        "succeeds; retrying: %s",
+                        name,
+                        e,
+                    )
+                    self._retry_soon()
 
     def _fence(self, name: ConnectorName) -> None:
         """Kafka Connect's zombie fencing (`DistributedHerder.fenceZombieSourceTasks`): with a
