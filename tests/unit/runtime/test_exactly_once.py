@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from kconnect import (
     ConnectError,
@@ -29,6 +30,7 @@ from kconnect.worker.exactly_once import (
     _Requests,
     exactly_once_producer_config,
     task_transactional_id,
+    transactional_id_error,
 )
 
 REGISTRY = PluginRegistry()
@@ -230,3 +232,42 @@ def test_commit_and_abort_of_one_transaction_fail_the_task_as_in_java() -> None:
     requests.abort_transaction(record)
     with pytest.raises(ConnectError, match="both a commit and an abort"):
         requests.cut([record])
+
+
+def test_a_missing_transactional_id_acl_names_the_id_and_the_acl_to_grant() -> None:
+    error = KafkaException(
+        KafkaError(
+            KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            "Transactional Id authorization failed",
+            fatal=True,
+        )
+    )
+    message = transactional_id_error("cluster-1-orders-0", error)
+    assert message.startswith(
+        "missing ACL: the client's principal is not allowed to use the transactional id "
+        "'cluster-1-orders-0': grant it Write and Describe on the TransactionalId "
+        "'cluster-1-orders-0'"
+    ), message
+    assert "'<group.id>-'" in message
+    assert "TRANSACTIONAL_ID_AUTHORIZATION_FAILED" in message
+
+
+def test_a_missing_idempotent_write_acl_says_which_acls_would_do() -> None:
+    error = KafkaException(
+        KafkaError(KafkaError.CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed")
+    )
+    message = transactional_id_error("g-c-0", error)
+    assert message.startswith("missing ACL: the transactional producer 'g-c-0' may not write")
+    assert "IdempotentWrite on the cluster" in message
+
+
+def test_other_transactional_producer_errors_name_the_id_and_keep_the_clients_text() -> None:
+    timed_out = KafkaException(
+        KafkaError(KafkaError._TIMED_OUT, "Failed to initialize Producer ID")
+    )
+    assert transactional_id_error("g-c-1", timed_out) == (
+        "transactional id 'g-c-1': _TIMED_OUT: Failed to initialize Producer ID"
+    )
+    assert transactional_id_error("g-c-1", RuntimeError("boom")) == (
+        "transactional id 'g-c-1': boom"
+    )

@@ -82,7 +82,7 @@ from kconnect.storage.topics import (
     ensure_task_topic,
     task_topic_name,
 )
-from kconnect.worker.exactly_once import task_transactional_id
+from kconnect.worker.exactly_once import task_transactional_id, transactional_id_error
 from kconnect.worker.worker import ExactlyOnceSettings, Worker
 
 log = logging.getLogger(__name__)
@@ -803,8 +803,13 @@ def fence_producers(client_config: Mapping[str, str], transactional_ids: Sequenc
         try:
             producer.init_transactions(60)
         except KafkaException as e:
-            failures.append(f"{transactional_id}: {e.args[0] if e.args else e}")
+            failures.append(transactional_id_error(transactional_id, e))
         finally:
-            producer.flush(0)
+            # A producer with a fatal error (a missing ACL is one) raises from flush too, which
+            # would hide the reason above.
+            with contextlib.suppress(KafkaException):
+                producer.flush(0)
     if failures:
-        raise KafkaException(f"could not fence the producers of {'; '.join(failures)}")
+        raise KafkaException(
+            f"could not fence the older producers of the connector's tasks: {'; '.join(failures)}"
+        )

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kconnect.api.records import SourceRecord
 from kconnect.api.task import OffsetStorageReader, SourceTaskContext, TransactionContext
@@ -53,6 +53,32 @@ TRANSACTION_TIMEOUT_S = 60.0
 def task_transactional_id(group_id: str, connector: str, task: int) -> str:
     """Kafka Connect's `Worker.taskTransactionalId`: `<group.id>-<connector>-<task>`."""
     return f"{group_id}-{connector}-{task}"
+
+
+def transactional_id_error(transactional_id: str, error: BaseException) -> str:
+    """What went wrong with a transactional producer of `transactional_id`, for people: a
+    missing ACL (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) names the id and the ACL to grant;
+    anything else is the client's own message. Holds no secret: neither the id nor librdkafka's
+    error text holds one."""
+    cause = error.args[0] if isinstance(error, KafkaException) and error.args else error
+    if isinstance(cause, KafkaError):
+        if cause.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+            return (
+                "missing ACL: the client's principal is not allowed to use the transactional id "
+                f"{transactional_id!r}: grant it Write and Describe on the TransactionalId "
+                f"{transactional_id!r} (a prefixed ACL on the worker's '<group.id>-' covers "
+                "every task; see docs/security.md) "
+                f"({cause.name()}: {cause.str()})"
+            )
+        if cause.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED:
+            return (
+                f"missing ACL: the transactional producer {transactional_id!r} may not write "
+                "idempotently: grant the principal Write on the topics (Kafka 2.8 and later) "
+                "or IdempotentWrite on the cluster; see docs/security.md "
+                f"({cause.name()}: {cause.str()})"
+            )
+        return f"transactional id {transactional_id!r}: {cause.name()}: {cause.str()}"
+    return f"transactional id {transactional_id!r}: {cause}"
 
 
 def exactly_once_producer_config(
@@ -220,7 +246,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         except KafkaException as e:
             raise ConnectError(
                 f"the task's transactional producer ({self.transactional_id!r}) could not be "
-                f"initialized: {e.args[0] if e.args else e}"
+                f"initialized: {transactional_id_error(self.transactional_id, e)}"
             ) from e
         if not self._is_current():
             # Kafka Connect's postProducerCheck: the task moved, or its configs changed, while
