@@ -54,11 +54,27 @@ import confluent_kafka
 
 from bench import javaconnect
 from bench.compare import RuntimeName
-from bench.distributed import Cluster, Distributed, datagen, group_leader
+from bench.distributed import (
+    Cluster,
+    Distributed,
+    datagen,
+    group_leader,
+    task_starts,
+    task_stops,
+)
 from bench.measure import FILE_SINK
-from bench.procs import STOP_TIMEOUT_S, HarnessError, WorkerFactory, WorkerProcess
+from bench.procs import STOP_TIMEOUT_S, Every, HarnessError, WorkerFactory, WorkerProcess
 from bench.report import merge_json, replace_span
-from bench.rolling import Restart, RollAccount, Sample, account, parse_status
+from bench.rolling import (
+    Process,
+    Restart,
+    RollAccount,
+    Sample,
+    account,
+    confirmed,
+    parse_status,
+    transitions,
+)
 from bench.run import machine
 from bench.session import private_broker
 from kconnect_devenv import kafka
@@ -74,6 +90,8 @@ WORKERS: Final = 3
 TASKS: Final = 6
 POLL_S: Final = 0.1
 SETTLE_S: Final = 3.0
+CONFIRM_S: Final = 1.0
+"""How often a settled status is checked against the workers' logs."""
 DATAGEN_RATE: Final = 600
 JAVA_NO_DELAY: Final = {"scheduled.rebalance.max.delay.ms": "0"}
 
@@ -91,6 +109,22 @@ class Variant:
     extra: Mapping[str, str] = dataclasses.field(default_factory=dict)
     slow: bool = False
     """Left out of the QUICK form."""
+    order: Order = "start"
+
+
+Order = Literal["start", "leader_first", "leader_last"]
+"""Which worker goes next: the next in start order; or, among those not restarted yet, the group's
+leader first or last. Kafka Connect's leader makes every assignment and names itself in every
+worker's log; kconnect's group has no such leader, so its rolls go in start order."""
+
+
+def next_worker(order: Order, remaining: Sequence[str], leader: str | None) -> str:
+    """The worker id of the next worker to restart, out of `remaining` (in start order)."""
+    if order == "start" or leader is None or leader not in remaining:
+        return remaining[0]
+    if order == "leader_first":
+        return leader
+    return next((w for w in remaining if w != leader), leader)
 
 
 VARIANTS: Final = (
@@ -102,7 +136,21 @@ VARIANTS: Final = (
         True,
     ),
     Variant("kconnect_dynamic", "kconnect, dynamic", "kconnect", "FileStreamSink"),
-    Variant("java_default", "Java Kafka Connect, defaults", "java", "FileStreamSink", slow=True),
+    Variant(
+        "java_default_leader_last",
+        "Java Kafka Connect, defaults, the leader last",
+        "java",
+        "FileStreamSink",
+        slow=True,
+        order="leader_last",
+    ),
+    Variant(
+        "java_default_leader_first",
+        "Java Kafka Connect, defaults, the leader first",
+        "java",
+        "FileStreamSink",
+        order="leader_first",
+    ),
     Variant(
         "java_no_delay",
         "Java Kafka Connect, `scheduled.rebalance.max.delay.ms=0`",
@@ -179,6 +227,8 @@ class RollRun:
     before: dict[int, str]
     after: dict[int, str]
     account: RollAccount
+    timeline: list[tuple[float, int, str, str]]
+    """The status changes seen, from the first SIGTERM (:func:`bench.rolling.transitions`)."""
 
 
 def _all_running(tasks: Mapping[int, tuple[str, str]] | None) -> dict[int, str] | None:
@@ -203,8 +253,38 @@ def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout:
             dist.workdir, f"{run}-w{i}-{generation}", props, [], mode="distributed", port=port
         )
 
+    processes: list[tuple[WorkerProcess, float | None]] = []
+    """Every worker process of the run and when it exited (None while it runs)."""
+
+    def process_runs() -> list[Process]:
+        """What each process's log says it started and stopped, in the monotonic clock."""
+        offset = time.time() - time.monotonic()
+        prefix = f"{run}-"
+
+        def ours(events: list[tuple[float, str]]) -> tuple[tuple[float, int], ...]:
+            return tuple(
+                (at - offset, int(task[len(prefix) :]))
+                for at, task in events
+                if task.startswith(prefix) and task[len(prefix) :].isdigit()
+            )
+
+        out = []
+        for w, ended in processes:
+            text = w.log_text()
+            out.append(
+                Process(
+                    w.worker_id,
+                    w.started_at,
+                    ended,
+                    ours(task_starts(text)),
+                    ours(task_stops(text)),
+                )
+            )
+        return out
+
     try:
         workers = [launch(i, 0) for i in range(WORKERS)]
+        processes.extend((w, None) for w in workers)
         for w in workers:
             w.wait_healthy(timeout, POLL_S)
         workers[0].create_connector(
@@ -223,38 +303,45 @@ def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout:
                     return tasks
             return None
 
-        def settled(skip: int | None, what: str, spread: int = 1) -> dict[int, str]:
-            """Poll until every task is RUNNING on ≥ `spread` workers and no owner changed for
-            SETTLE_S."""
+        def settled(what: str, spread: int = 1) -> tuple[dict[int, str], float]:
+            """Poll until every task is RUNNING on ≥ `spread` workers, no owner changed for
+            SETTLE_S, and the workers' logs confirm it (a status can be stale, see
+            :func:`bench.rolling.confirmed`); the owners, and since when that held."""
             last: dict[int, str] | None = None
             since = time.monotonic()
             deadline = since + timeout
+            check = Every(CONFIRM_S)
             while True:
-                for i, w in enumerate(workers):
-                    if i != skip:
-                        w.check_alive()
-                owners = _all_running(sample(skip))
+                for w in workers:
+                    w.check_alive()
+                owners = _all_running(sample(None))
                 now = time.monotonic()
                 if owners is None or owners != last or len(set(owners.values())) < spread:
                     last, since = owners, now
-                elif now - since >= SETTLE_S:
-                    return owners
+                elif now - since >= SETTLE_S and check.due():
+                    real = confirmed(samples[-1:], process_runs())[0]
+                    if _all_running(real.tasks) is not None:
+                        return owners, since
+                    since = now  # stale: settled only once the processes agree
                 if now > deadline:
-                    raise workers[0 if skip != 0 else 1].fail(
+                    raise workers[0].fail(
                         f"{run}: timed out after {timeout:.0f}s waiting for {what}; last "
                         f"status {samples[-1].tasks if samples else None}"
                     )
                 time.sleep(POLL_S)
 
-        before = settled(None, f"{TASKS} tasks RUNNING on {WORKERS} workers", spread=WORKERS)
+        before, _ = settled(f"{TASKS} tasks RUNNING on {WORKERS} workers", spread=WORKERS)
         load = sorted(Counter(before.values()).values())
         if load != [2, 2, 2]:
             log(f"{run}: tasks per worker before the roll: {load} (expected 2 each)")
         samples.clear()
         restarts = []
-        for i in range(WORKERS):
+        remaining = [w.worker_id for w in workers]
+        while remaining:
+            leader = group_leader(workers[0].log_text())
+            i = [w.worker_id for w in workers].index(next_worker(variant.order, remaining, leader))
             old = workers[i]
-            leader = group_leader(old.log_text())
+            remaining.remove(old.worker_id)
             stopped_at = time.monotonic()
             old.proc.send_signal(signal.SIGTERM)
             deadline = stopped_at + STOP_TIMEOUT_S
@@ -268,6 +355,8 @@ def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout:
             exited_at = time.monotonic()
             old.stop()  # already exited: closes its log and forgets the process
             new = workers[i] = launch(i, 1, port=old.port)
+            processes[i] = (old, exited_at)
+            processes.append((new, None))
             deadline = exited_at + timeout
             while not new.healthy():
                 new.check_alive()
@@ -276,9 +365,7 @@ def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout:
                 sample(i)
                 time.sleep(POLL_S)
             healthy_at = time.monotonic()
-            settled(None, f"worker {i} back and every task RUNNING")
-            # Settled means no change for SETTLE_S: the worker was back when that began.
-            back_at = time.monotonic() - SETTLE_S
+            _, back_at = settled(f"worker {i} back and every task RUNNING")
             restarts.append(
                 Restart(
                     old.worker_id,
@@ -290,7 +377,13 @@ def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout:
                 )
             )
         after = {n: w for n, (_, w) in samples[-1].tasks.items()}
-        return RollRun(before, after, account(before, samples, restarts))
+        checked = confirmed(samples, process_runs())
+        return RollRun(
+            before,
+            after,
+            account(before, checked, restarts),
+            transitions(checked, restarts[0].stopped_at),
+        )
     finally:
         poller.close()
         for w in workers:
@@ -404,7 +497,8 @@ def render_section(
     )
 
 
-def to_json(a: RollAccount) -> dict[str, object]:
+def to_json(r: RollRun) -> dict[str, object]:
+    a = r.account
     return {
         **{name: round(get(a), 3) for name, _, get, _ in FIGURES},
         "restarts_s": [round(s, 3) for s in a.restart_s],
@@ -421,6 +515,7 @@ def to_json(a: RollAccount) -> dict[str, object]:
             }
             for t in a.tasks
         ],
+        "timeline": [list(change) for change in r.timeline],
     }
 
 
@@ -457,7 +552,7 @@ def settings(repeat: int, quick: bool, commit: str, when: str) -> dict[str, str]
 
 
 def write(
-    results: Mapping[str, Sequence[RollAccount]],
+    results: Mapping[str, Sequence[RollRun]],
     settings_: Mapping[str, str],
     *,
     doc: Path,
@@ -465,7 +560,7 @@ def write(
 ) -> None:
     page = replace_span(
         doc.read_text("utf-8"),
-        render_section(results, settings_),
+        render_section(accounts(results), settings_),
         SECTION_BEGIN,
         SECTION_END,
         "`python -m bench.roll --update`",
@@ -474,7 +569,7 @@ def write(
         results_path,
         {
             RESULTS_KEY: {
-                "runs": {name: [to_json(a) for a in runs] for name, runs in results.items()},
+                "runs": {name: [to_json(r) for r in runs] for name, runs in results.items()},
                 "settings": dict(settings_),
             }
         },
@@ -497,13 +592,17 @@ def measure(
     variants: Sequence[Variant],
     repeat: int,
     timeout: float,
-) -> dict[str, list[RollAccount]]:
-    results: dict[str, list[RollAccount]] = {v.name: [] for v in variants}
+) -> dict[str, list[RollRun]]:
+    results: dict[str, list[RollRun]] = {v.name: [] for v in variants}
     for i, v in ordered(variants, repeat):
         r = roll_run(dist, starters[v.runtime], v, timeout)
         log(f"{v.name} {i + 1}/{repeat}: {describe(v, r)}")
-        results[v.name].append(r.account)
+        results[v.name].append(r)
     return results
+
+
+def accounts(results: Mapping[str, Sequence[RollRun]]) -> dict[str, list[RollAccount]]:
+    return {name: [r.account for r in runs] for name, runs in results.items()}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -571,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench-roll: interrupted", file=sys.stderr)
         return 130
-    for line in table(results, args.variants):
+    for line in table(accounts(results), args.variants):
         print(line)
     if args.update:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

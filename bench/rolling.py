@@ -15,6 +15,9 @@ The rules:
 - **Down is not RUNNING.** From a sample that shows a task in any other state (or not at all) to
   the next sample, the task was down; a down stretch runs from its first such sample to the
   first sample that shows the task RUNNING again. Resolution is the poll interval.
+- **RUNNING is checked against the processes.** A status is only the last thing a worker wrote,
+  and Kafka Connect's can show a stopped worker's tasks RUNNING for minutes; :func:`confirmed`
+  counts a RUNNING only where the live process holding that worker id logged the task's start.
 - **A task's own restart** is the restart of the worker that ran it before the roll: from that
   worker's SIGTERM until its REST API answered again. A task whose longest down stretch is longer
   than that was held back by something else than its worker's restart (a rebalance, a delay).
@@ -29,6 +32,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 RUNNING = "RUNNING"
+STALE = "RUNNING (stale)"
+"""Shown RUNNING, but no live process runs it (see :func:`confirmed`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +135,49 @@ class RollAccount:
         return self.restarts[-1].back_at - self.restarts[0].stopped_at
 
 
+@dataclasses.dataclass(frozen=True)
+class Process:
+    """One worker process as its log tells it: which tasks it started and stopped, when (in the
+    samples' clock)."""
+
+    worker_id: str
+    started_at: float
+    ended_at: float | None
+    """When it exited; None if it outlived the samples."""
+    starts: tuple[tuple[float, int], ...]
+    stops: tuple[tuple[float, int], ...]
+
+    def alive(self, at: float) -> bool:
+        return self.started_at <= at and (self.ended_at is None or at < self.ended_at)
+
+    def runs(self, task: int, at: float) -> bool:
+        """Whether `task` was started by this process before `at` and not stopped since."""
+        started = [t for t, n in self.starts if n == task and t <= at]
+        if not started:
+            return False
+        return not any(started[-1] <= t <= at for t, n in self.stops if n == task)
+
+
+def confirmed(samples: Sequence[Sample], processes: Sequence[Process]) -> list[Sample]:
+    """`samples` with each RUNNING that no live process backs turned into :data:`STALE`.
+
+    A status is the last thing some worker wrote about a task, and a worker that stops does not
+    always write again: Kafka Connect's status can show a stopped worker's tasks RUNNING on it
+    until another worker takes them, for as long as ``scheduled.rebalance.max.delay.ms`` holds
+    them back. So a task counts as RUNNING on worker W only while the process that holds W's id
+    is alive and has logged the task's start and not its stop since."""
+    out = []
+    for s in samples:
+        tasks = {}
+        for n, (state, worker) in s.tasks.items():
+            backed = state != RUNNING or any(
+                p.worker_id == worker and p.alive(s.at) and p.runs(n, s.at) for p in processes
+            )
+            tasks[n] = (state if backed else STALE, worker)
+        out.append(Sample(s.at, tasks))
+    return out
+
+
 def _running(sample: Sample, task: int) -> bool:
     entry = sample.tasks.get(task)
     return entry is not None and entry[0] == RUNNING
@@ -191,6 +239,22 @@ def account(
             if holder != r.worker_id and any(not _running(s, task) for s in window):
                 collateral += 1
     return RollAccount(tuple(tasks), tuple(restarts), collateral)
+
+
+def transitions(samples: Sequence[Sample], since: float) -> list[tuple[float, int, str, str]]:
+    """(seconds after `since`, task, state, worker id) each time a task's state or worker
+    differs from the previous sample's, the first sample included: the timeline in short, for
+    a reader to check the figures against."""
+    out = []
+    last: dict[int, tuple[str, str] | None] = {}
+    for s in sorted(samples, key=lambda s: s.at):
+        for task in sorted(set(s.tasks) | set(last)):
+            now = s.tasks.get(task)
+            if task not in last or last[task] != now:
+                state, worker = now if now is not None else ("MISSING", "")
+                out.append((round(s.at - since, 2), task, state, worker))
+            last[task] = now
+    return out
 
 
 def parse_status(body: object) -> dict[int, tuple[str, str]] | None:

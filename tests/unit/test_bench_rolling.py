@@ -11,7 +11,16 @@ from __future__ import annotations
 import pytest
 
 from bench import roll
-from bench.rolling import Restart, Sample, account, parse_status
+from bench.rolling import (
+    STALE,
+    Process,
+    Restart,
+    Sample,
+    account,
+    confirmed,
+    parse_status,
+    transitions,
+)
 
 A, B, C = "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"
 BEFORE = {0: A, 1: A, 2: B, 3: B, 4: C, 5: C}
@@ -148,9 +157,52 @@ def test_the_report_table_has_a_row_per_variant_measured_with_its_figures() -> N
 
 def test_quick_leaves_java_defaults_out_and_update_takes_the_full_run() -> None:
     quick = roll.parse_args(["--quick"])
-    assert "java_default" not in {v.name for v in quick.variants}
+    assert "java_default_leader_last" not in {v.name for v in quick.variants}
     assert {v.name for v in roll.parse_args([]).variants} == {v.name for v in roll.VARIANTS}
     with pytest.raises(SystemExit):
         roll.parse_args(["--quick", "--update"])
     with pytest.raises(SystemExit):
         roll.parse_args(["--only", "nonsense"])
+
+
+def test_transitions_list_each_change_of_state_or_worker_once() -> None:
+    samples = timeline(
+        (10.0, owners()),
+        (11.0, owners(state={0: U})),
+        (12.0, owners(state={0: U})),
+        (13.0, {n: t for n, t in owners(t0=B).items() if n != 5}),
+    )
+    changes = transitions(samples, since=10.5)
+    assert changes[:6] == [(-0.5, n, R, BEFORE[n]) for n in range(6)]
+    assert changes[6:] == [(0.5, 0, U, A), (2.5, 0, R, B), (2.5, 5, "MISSING", "")]
+
+
+def test_a_running_that_no_live_process_backs_is_stale() -> None:
+    # A's first process ran tasks 0 and 1 and exited at 5 without its status saying so; its
+    # second process (same worker id) started task 0 at 8 and task 1 never; B started task 2 and
+    # stopped it at 3 while the status still showed it RUNNING.
+    processes = [
+        Process(A, 0.0, 5.0, starts=((0.5, 0), (0.5, 1)), stops=()),
+        Process(A, 6.0, None, starts=((8.0, 0),), stops=()),
+        Process(B, 0.0, None, starts=((0.5, 2),), stops=((3.0, 2),)),
+    ]
+    shown = {0: (R, A), 1: (R, A), 2: (R, B), 3: (U, B)}
+    got = confirmed(timeline((1.0, shown), (4.0, shown), (7.0, shown), (9.0, shown)), processes)
+    assert [s.tasks[0][0] for s in got] == [R, R, STALE, R]
+    assert [s.tasks[1][0] for s in got] == [R, R, STALE, STALE]
+    assert [s.tasks[2][0] for s in got] == [R, STALE, STALE, STALE]
+    assert [s.tasks[3] for s in got] == [(U, B)] * 4  # not RUNNING: left as shown
+    # Stale counts as down.
+    a = account({0: A, 1: A, 2: B}, got, [])
+    assert a.tasks[0].longest_down_s == pytest.approx(2.0)
+    assert a.tasks[1].longest_down_s == pytest.approx(2.0)  # from 7 to the last sample
+
+
+def test_the_next_worker_is_the_leader_first_or_last_where_the_runtime_names_one() -> None:
+    assert roll.next_worker("start", [A, B, C], B) == A
+    assert roll.next_worker("leader_first", [A, B, C], B) == B
+    assert roll.next_worker("leader_last", [A, B, C], A) == B
+    assert roll.next_worker("leader_last", [A], A) == A
+    # No leader named (kconnect), or one already restarted: start order.
+    assert roll.next_worker("leader_first", [B, C], None) == B
+    assert roll.next_worker("leader_last", [B, C], A) == B
