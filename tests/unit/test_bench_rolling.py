@@ -206,3 +206,13 @@ def test_the_next_worker_is_the_leader_first_or_last_where_the_runtime_names_one
     # No leader named (kconnect), or one already restarted: start order.
     assert roll.next_worker("leader_first", [B, C], None) == B
     assert roll.next_worker("leader_last", [B, C], A) == B
+
+
+def test_rolls_go_in_turn_reversed_on_odd_repeats_and_a_slow_one_only_once() -> None:
+    fast = roll.Variant("a", "a", "kconnect", "DataGen")
+    slow = roll.Variant("b", "b", "java", "FileStreamSink", slow=True)
+    other = roll.Variant("c", "c", "java", "FileStreamSink")
+    got = [(i, v.name) for i, v in roll.ordered([fast, slow, other], 3)]
+    assert got == [(0, "a"), (0, "b"), (0, "c"), (1, "c"), (1, "a"), (2, "a"), (2, "c")]
+    assert roll.parse_args([]).repeat == roll.DEFAULT_REPEAT
+    assert roll.parse_args(["--quick"]).repeat == 1
