@@ -48,7 +48,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import confluent_kafka
 
@@ -70,6 +70,7 @@ from bench.rolling import (
     Restart,
     RollAccount,
     Sample,
+    TaskAccount,
     account,
     confirmed,
     parse_status,
@@ -382,7 +383,7 @@ def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout:
         return RollRun(
             before,
             after,
-            account(before, checked, restarts),
+            account(before, checked, restarts, slack=POLL_S),
             transitions(checked, restarts[0].stopped_at),
         )
     finally:
@@ -503,7 +504,7 @@ def to_json(r: RollRun) -> dict[str, object]:
     return {
         **{name: round(get(a), 3) for name, _, get, _ in FIGURES},
         "restarts_s": [round(s, 3) for s in a.restart_s],
-        "leader_restarted": [r.was_leader for r in a.restarts],
+        "leader_restarted": [restart.was_leader for restart in a.restarts],
         "tasks": [
             {
                 "task": t.task,
@@ -518,6 +519,54 @@ def to_json(r: RollRun) -> dict[str, object]:
         ],
         "timeline": [list(change) for change in r.timeline],
     }
+
+
+def from_json(obj: Mapping[str, Any], slack: float = POLL_S) -> RollAccount:
+    """A run's account back from its :func:`to_json` record, counted with today's rules: every
+    figure of the table comes out as :data:`FIGURES` would count it (the restarts keep only
+    their lengths and the roll its span)."""
+    tasks = tuple(
+        TaskAccount(
+            int(t["task"]),
+            str(t["owner_before"]),
+            None if t["owner_after"] is None else str(t["owner_after"]),
+            int(t["moves"]),
+            float(t["down_s"]),
+            float(t["longest_down_s"]),
+            None if t["own_restart_s"] is None else float(t["own_restart_s"]),
+        )
+        for t in obj["tasks"]
+    )
+    lengths = [float(x) for x in obj["restarts_s"]]
+    leaders = obj.get("leader_restarted") or [None] * len(lengths)
+    restarts = tuple(
+        Restart(
+            "", 0.0, 0.0, length, float(obj["roll_s"]) if n == len(lengths) - 1 else length, lead
+        )
+        for n, (length, lead) in enumerate(zip(lengths, leaders, strict=True))
+    )
+    return RollAccount(tasks, restarts, int(obj["collateral"]), slack)
+
+
+def recount(*, doc: Path, results_path: Path, note: str) -> None:
+    """The section and the JSON's figures counted again from the stored runs (`--recount`), with
+    `note` among the settings; the runs themselves are kept as they were."""
+    stored = json.loads(results_path.read_text("utf-8"))[RESULTS_KEY]
+    runs: dict[str, list[dict[str, Any]]] = stored["runs"]
+    counted = {name: [from_json(obj) for obj in objs] for name, objs in runs.items()}
+    for name, objs in runs.items():
+        for obj, a in zip(objs, counted[name], strict=True):
+            obj.update({key: round(get(a), 3) for key, _, get, _ in FIGURES})
+    settings_ = {**stored["settings"], "re-counted": note}
+    page = replace_span(
+        doc.read_text("utf-8"),
+        render_section(counted, settings_),
+        SECTION_BEGIN,
+        SECTION_END,
+        "`python -m bench.roll --recount`",
+    )
+    merge_json(results_path, {RESULTS_KEY: {"runs": runs, "settings": settings_}})
+    doc.write_text(page, "utf-8")
 
 
 def settings(repeat: int, quick: bool, commit: str, when: str) -> dict[str, str]:
@@ -637,6 +686,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"only these variants (names: {', '.join(v.name for v in VARIANTS)})",
     )
     parser.add_argument(
+        "--recount",
+        action="store_true",
+        help="measure nothing: count the runs stored in latest.json again and rewrite the section",
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
         help="write the figures into the docs (not with --quick or --only)",
@@ -666,6 +720,23 @@ def _sigterm(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.recount:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        try:
+            recount(
+                doc=DOC,
+                results_path=RESULTS,
+                note=f"by kconnect {machine()['kconnect commit']}'s rules on {when}",
+            )
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(
+                f"bench-roll: cannot count again: {RESULTS.relative_to(REPO)} holds no rolling "
+                f"restart runs `make bench-roll` wrote ({type(e).__name__}: {e})",
+                file=sys.stderr,
+            )
+            return 1
+        log(f"wrote {DOC.relative_to(REPO)} and {RESULTS.relative_to(REPO)}")
+        return 0
     signal.signal(signal.SIGTERM, _sigterm)
     began = time.monotonic()
     try:

@@ -20,7 +20,8 @@ The rules:
   counts a RUNNING only where the live process holding that worker id logged the task's start.
 - **A task's own restart** is the restart of the worker that ran it before the roll: from that
   worker's SIGTERM until its REST API answered again. A task whose longest down stretch is longer
-  than that was held back by something else than its worker's restart (a rebalance, a delay).
+  than that (by more than the polls' resolution, both being seen by polls) was held back by
+  something else than its worker's restart (a rebalance, a delay).
 - **A collateral stop** is a task that was down during another worker's restart: its owner when
   the SIGTERM went was not the worker being restarted. Static membership should have none.
 """
@@ -93,6 +94,9 @@ class RollAccount:
     restarts: tuple[Restart, ...]
     collateral: int
     """(task, restart) pairs where a task not on the restarted worker was down meanwhile."""
+    slack: float = 0.0
+    """How much longer than its worker's restart a task may be down and not count as longer:
+    the polls' resolution, since both ends of each are seen by a poll."""
 
     @property
     def moves(self) -> int:
@@ -112,8 +116,8 @@ class RollAccount:
 
     @property
     def longer_than_own_restart(self) -> int:
-        """Tasks down longer than their own worker's restart."""
-        return sum(1 for t in self.tasks if t.beyond_own_restart_s > 0)
+        """Tasks down longer than their own worker's restart (by more than `slack`)."""
+        return sum(1 for t in self.tasks if t.beyond_own_restart_s > self.slack)
 
     @property
     def worst_beyond_own_restart_s(self) -> float:
@@ -184,10 +188,14 @@ def _running(sample: Sample, task: int) -> bool:
 
 
 def account(
-    before: Mapping[int, str], samples: Sequence[Sample], restarts: Sequence[Restart]
+    before: Mapping[int, str],
+    samples: Sequence[Sample],
+    restarts: Sequence[Restart],
+    slack: float = 0.0,
 ) -> RollAccount:
     """The roll's figures. `before` is each task's owner once the cluster settled, before the
-    first SIGTERM; `samples` are in time order; `restarts` in the order the workers went."""
+    first SIGTERM; `samples` in any order; `restarts` in the order the workers went; `slack`
+    the polls' resolution (see :attr:`RollAccount.slack`)."""
     ordered = sorted(samples, key=lambda s: s.at)
     own = {r.worker_id: r.seconds for r in restarts}
     tasks = []
@@ -238,7 +246,7 @@ def account(
             holder = [o for at, o in changes if at <= r.stopped_at][-1]
             if holder != r.worker_id and any(not _running(s, task) for s in window):
                 collateral += 1
-    return RollAccount(tuple(tasks), tuple(restarts), collateral)
+    return RollAccount(tuple(tasks), tuple(restarts), collateral, slack)
 
 
 def transitions(samples: Sequence[Sample], since: float) -> list[tuple[float, int, str, str]]:

@@ -8,6 +8,9 @@ see in the cases that matter: a static restart (the tasks wait for their worker)
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from bench import roll
@@ -216,3 +219,46 @@ def test_rolls_go_in_turn_reversed_on_odd_repeats_and_a_slow_one_only_once() -> 
     assert got == [(0, "a"), (0, "b"), (0, "c"), (1, "c"), (1, "a"), (2, "a"), (2, "c")]
     assert roll.parse_args([]).repeat == roll.DEFAULT_REPEAT
     assert roll.parse_args(["--quick"]).repeat == 1
+
+
+def test_down_longer_than_the_own_restart_by_less_than_the_slack_does_not_count() -> None:
+    samples = timeline((0.0, owners()), (1.0, owners(state={0: U})), (4.05, owners()))
+    restarts = [Restart(A, stopped_at=0.9, exited_at=1.0, healthy_at=3.9, back_at=4.05)]
+    strict = account(BEFORE, samples, restarts)
+    assert strict.longer_than_own_restart == 1  # 3.05 s down, 3.0 s restart
+    assert account(BEFORE, samples, restarts, slack=0.1).longer_than_own_restart == 0
+    assert account(BEFORE, samples, restarts, slack=0.01).longer_than_own_restart == 1
+
+
+def test_a_stored_run_counts_the_same_again_and_with_todays_slack(tmp_path: Path) -> None:
+    samples = timeline((0.0, owners()), (1.0, owners(state={0: U}, t2=C)), (4.05, owners(t2=C)))
+    restarts = [
+        Restart(A, 0.9, 1.0, 3.9, 4.05, was_leader=True),
+        Restart(B, 5.0, 5.5, 8.0, 9.5, was_leader=False),
+    ]
+    a = account(BEFORE, samples, restarts)  # strict: task 0 counts as longer
+    run = roll.RollRun(dict(BEFORE), dict(BEFORE), a, transitions(samples, 0.9))
+    stored = json.loads(json.dumps(roll.to_json(run)))
+    again = roll.from_json(stored, slack=0.0)
+    for name, _, get, _ in roll.FIGURES:
+        assert get(again) == pytest.approx(get(a), abs=1e-3), name
+    assert roll.from_json(stored).longer_than_own_restart == 0  # within one poll
+    # --recount rewrites the section and the figures from the stored runs, keeping the runs.
+    doc, results = tmp_path / "benchmarks.md", tmp_path / "latest.json"
+    doc.write_text(f"before\n{roll.SECTION_BEGIN}\nold\n{roll.SECTION_END}\nafter\n")
+    roll.write({"kconnect_static": [run]}, {"measured": "then"}, doc=doc, results_path=results)
+    assert (
+        json.loads(results.read_text())["rolling_restart"]["runs"]["kconnect_static"][0][
+            "longer_than_own_restart"
+        ]
+        == 1
+    )
+    roll.recount(doc=doc, results_path=results, note="now")
+    page = doc.read_text()
+    assert page.startswith("before\n")
+    assert page.endswith("after\n")
+    assert "| re-counted | now |" in page
+    assert "| measured | then |" in page
+    stored_again = json.loads(results.read_text())["rolling_restart"]
+    assert stored_again["runs"]["kconnect_static"][0]["longer_than_own_restart"] == 0
+    assert stored_again["runs"]["kconnect_static"][0]["timeline"] == stored["timeline"]
