@@ -30,7 +30,9 @@ Invariants:
 - **The roll order is the workers' start order**, the same for every variant.
 
 ``--update`` writes the figures into ``docs/benchmarks.md`` between :data:`SECTION_BEGIN` and
-:data:`SECTION_END` and into ``bench/results/latest.json`` under :data:`RESULTS_KEY`.
+:data:`SECTION_END` and into ``bench/results/latest.json`` under :data:`RESULTS_KEY`, each run
+with its per-task figures and its timeline; ``--recount`` counts those stored runs again with
+the current rules and rewrites both, measuring nothing.
 Exit status: 0 when every run was measured; 1 when the harness could not measure.
 """
 
