@@ -585,9 +585,10 @@ def settings(repeat: int, quick: bool, commit: str, when: str) -> dict[str, str]
             "the roll"
         ),
         "roll": (
-            "each worker in start order: SIGTERM; started again on the same REST port as soon as "
-            "it exited; the next goes once its REST API answers, every task is RUNNING and no "
-            f"task changed hands for {SETTLE_S:.0f} s"
+            "each worker in turn (in start order; for Java's defaults the group's current leader "
+            "first or last, as the row says): SIGTERM; started again on the same REST port as "
+            "soon as it exited; the next goes once its REST API answers, every task is RUNNING "
+            f"(checked against the worker logs) and no task changed hands for {SETTLE_S:.0f} s"
         ),
         "observed": (
             f"`GET /connectors/<name>/status` every {POLL_S} s on a worker not being restarted; "
@@ -728,7 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             recount(
                 doc=DOC,
                 results_path=RESULTS,
-                note=f"by kconnect {machine()['kconnect commit']}'s rules on {when}",
+                note=f"with the rules of kconnect {machine()['kconnect commit']} on {when}",
             )
         except (OSError, ValueError, KeyError, TypeError) as e:
             print(
@@ -741,6 +742,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     signal.signal(signal.SIGTERM, _sigterm)
     began = time.monotonic()
+    commit = machine()["kconnect commit"]  # the code measuring, not the tree at the end
     try:
         starters: dict[RuntimeName, WorkerFactory] = {"kconnect": WorkerProcess}
         if any(v.runtime == "java" for v in args.variants):
@@ -763,7 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         write(
             results,
-            settings(args.repeat, args.quick, machine()["kconnect commit"], when),
+            settings(args.repeat, args.quick, commit, when),
             doc=DOC,
             results_path=RESULTS,
         )
