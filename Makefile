@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build cluster-up cluster-down bench bench-java bench-java-fetch bench-cdc clean crds
+.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build cluster-up cluster-down bench bench-java bench-java-fetch bench-cdc bench-roll clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -147,6 +147,13 @@ bench-java-fetch: setup
 bench-java: setup kafka-fetch postgres-fetch bench-java-fetch
 	$(PY) -m bench.compare $(if $(QUICK),--quick)
 	$(PY) -m bench.cdc $(if $(QUICK),--quick,--update)
+	$(PY) -m bench.roll $(if $(QUICK),--quick,--update)
+
+# A rolling restart of 3 workers: kconnect with and without static membership beside Java Kafka
+# Connect (bench/roll.py, docs/bench-java.md); QUICK=1 leaves out Java with its defaults (up to
+# 15 minutes) and writes nothing.
+bench-roll: setup kafka-fetch bench-java-fetch
+	$(PY) -m bench.roll $(if $(QUICK),--quick,--update)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

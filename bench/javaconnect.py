@@ -117,12 +117,13 @@ class JavaWorker(WorkerProcess):
         libs: Path | None = None,
         jvm_options: Sequence[str] = JVM_OPTIONS,
         extra_libs: Sequence[Path] = (),
+        port: int | None = None,
     ) -> None:
         self._libs = libs or fetch()
         self._extra_libs = list(extra_libs)
         """More jar directories, after Connect's own (a converter's, say)."""
         self._jvm_options = list(jvm_options)
-        super().__init__(workdir, name, worker, list(connectors), mode)
+        super().__init__(workdir, name, worker, list(connectors), mode, port=port)
 
     def command(self, mode: Literal["standalone", "distributed"], files: list[Path]) -> list[str]:
         main = STANDALONE_MAIN if mode == "standalone" else DISTRIBUTED_MAIN

@@ -131,12 +131,17 @@ class WorkerFactory(Protocol):
         worker: Mapping[str, str],
         connectors: list[Mapping[str, str]],
         mode: Literal["standalone", "distributed"] = "standalone",
+        *,
+        port: int | None = None,
     ) -> WorkerProcess: ...
 
 
 class WorkerProcess:
     """One ``kconnect standalone`` or ``kconnect distributed`` process with its own directory, port
-    and log. A distributed worker takes no connector files; connectors are created over REST."""
+    and log. A distributed worker takes no connector files; connectors are created over REST.
+
+    `port` is the REST port, picked free when not given; a worker started again on its old port
+    keeps its worker id (``127.0.0.1:<port>``), so statuses before and after compare."""
 
     def __init__(
         self,
@@ -145,11 +150,13 @@ class WorkerProcess:
         worker: Mapping[str, str],
         connectors: list[Mapping[str, str]],
         mode: Literal["standalone", "distributed"] = "standalone",
+        *,
+        port: int | None = None,
     ) -> None:
         if mode == "distributed" and connectors:
             raise ValueError("a distributed worker takes its connectors over REST, not as files")
         self.workdir = workdir
-        self.port = free_port()
+        self.port = free_port() if port is None else port
         self.worker_id = f"127.0.0.1:{self.port}"
         """The id a worker advertises in connector status: its REST listener's host and port."""
         self.log_path = workdir / f"{name}.log"
