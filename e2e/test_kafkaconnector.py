@@ -169,7 +169,7 @@ def test_a_connector_becomes_ready_and_its_records_land_in_kafka(
     ips = {p["status"]["podIP"] for p in pods}
     assert {t["worker"] for t in status["connectorState"]["tasks"]} <= {f"{ip}:8083" for ip in ips}
     # Every child is owned by the resource, so deleting it collects them.
-    for kind in ("deployment", "service", "configmap", "poddisruptionbudget", "networkpolicy"):
+    for kind in ("statefulset", "service", "configmap", "poddisruptionbudget", "networkpolicy"):
         children = [
             c
             for c in system.items(kind, namespace)
@@ -281,9 +281,9 @@ def test_scaling_spreads_the_tasks_over_the_new_workers(
 
     obj = wait_condition(system, namespace, name, check=spread)
     assert obj["spec"]["replicas"] == 3
-    deployment = system.get("deployment", f"{name}-connect", namespace)
-    assert deployment is not None
-    assert deployment["spec"]["replicas"] == 3
+    workload = system.get("statefulset", f"{name}-connect", namespace)
+    assert workload is not None
+    assert workload["spec"]["replicas"] == 3
     # The scale subresource reports the workers and selects their pods, for HPA and KEDA.
     scale = json.loads(
         system.run(
@@ -588,7 +588,7 @@ def test_deletion_collects_the_children_and_policy_delete_removes_the_topics(
         return not any(
             system.get(kind, f"{n}-connect", namespace)
             for n in (kept, removed)
-            for kind in ("deployment", "service")
+            for kind in ("statefulset", "service")
         ) and not worker_pods(system, namespace, kept) + worker_pods(system, namespace, removed)
 
     wait_for("the children to be collected", children_gone, 120)
@@ -634,7 +634,7 @@ def test_a_changed_referenced_secret_rolls_the_worker_pods(
     )
     wait_condition(system, namespace, name)
     pods_before = {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)}
-    deployment = system.get("deployment", f"{name}-connect", namespace)
+    deployment = system.get("statefulset", f"{name}-connect", namespace)
     assert deployment is not None
     hash_before = deployment["spec"]["template"]["metadata"]["annotations"][
         "kconnect.io/config-hash"
@@ -647,7 +647,7 @@ def test_a_changed_referenced_secret_rolls_the_worker_pods(
         return bool(pods) and not {p["metadata"]["uid"] for p in pods} & pods_before
 
     wait_for("the worker pods to roll after the Secret changed", rolled, READY_TIMEOUT_S)
-    deployment = system.get("deployment", f"{name}-connect", namespace)
+    deployment = system.get("statefulset", f"{name}-connect", namespace)
     assert deployment is not None
     assert deployment["spec"]["template"]["metadata"]["annotations"]["kconnect.io/config-hash"] != (
         hash_before
@@ -676,7 +676,7 @@ def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
     assert "elsewhere/other-kconnect" in refusals[0]["message"]
     operator.wait_passes(namespace, name, 3)
     # Nothing was made or written: no children, no status, the claim untouched.
-    assert system.get("deployment", f"{name}-connect", namespace) is None
+    assert system.get("statefulset", f"{name}-connect", namespace) is None
     assert system.get("configmap", f"{name}-connect-config", namespace) is None
     obj = system.get("kafkaconnector", name, namespace)
     assert obj is not None
