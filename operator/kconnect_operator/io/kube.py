@@ -301,13 +301,21 @@ class Kube:
                         elif channel == STDERR_CHANNEL and len(stderr) < 1000:
                             stderr += data
         except aiohttp.WSServerHandshakeError as e:
-            raise KubeError(e.status, f"exec in pod {pod}: {e.message}") from e
+            why = _REFUSED_EXEC.get(e.status, f"the API server refused the stream: {e.message}")
+            raise KubeError(e.status, f"exec in pod {pod}: {why}") from e
         except (aiohttp.ClientError, TimeoutError) as e:
             raise KubeError(0, f"exec in pod {pod}: {type(e).__name__}: {e}") from e
         outcome = _exec_status(status)
         if outcome is not None:
             err = stderr.decode(errors="replace").strip()[:300]
             raise KubeError(0, f"exec in pod {pod}: {outcome}" + (f" ({err})" if err else ""))
+
+
+_REFUSED_EXEC: Final[Mapping[int, str]] = {
+    403: "forbidden: the operator's service account needs get and create on pods/exec",
+    404: "no such pod",
+}
+"""Why the API server refused an exec stream, by status (the refusal's body is not read)."""
 
 
 def _exec_status(raw: bytes) -> str | None:
