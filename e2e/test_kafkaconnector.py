@@ -169,7 +169,7 @@ def test_a_connector_becomes_ready_and_its_records_land_in_kafka(
     ips = {p["status"]["podIP"] for p in pods}
     assert {t["worker"] for t in status["connectorState"]["tasks"]} <= {f"{ip}:8083" for ip in ips}
     # Every child is owned by the resource, so deleting it collects them.
-    for kind in ("deployment", "service", "configmap", "poddisruptionbudget", "networkpolicy"):
+    for kind in ("statefulset", "service", "configmap", "poddisruptionbudget", "networkpolicy"):
         children = [
             c
             for c in system.items(kind, namespace)
@@ -281,9 +281,9 @@ def test_scaling_spreads_the_tasks_over_the_new_workers(
 
     obj = wait_condition(system, namespace, name, check=spread)
     assert obj["spec"]["replicas"] == 3
-    deployment = system.get("deployment", f"{name}-connect", namespace)
-    assert deployment is not None
-    assert deployment["spec"]["replicas"] == 3
+    workload = system.get("statefulset", f"{name}-connect", namespace)
+    assert workload is not None
+    assert workload["spec"]["replicas"] == 3
     # The scale subresource reports the workers and selects their pods, for HPA and KEDA.
     scale = json.loads(
         system.run(
@@ -297,9 +297,12 @@ def test_scaling_spreads_the_tasks_over_the_new_workers(
     assert f"{SELECTOR}={name}" in scale["status"]["selector"]
 
 
-def test_a_deleted_worker_pod_loses_its_tasks_to_the_others(
+def test_a_deleted_worker_pod_comes_back_under_its_name_and_gets_its_own_tasks_back(
     system: Kubectl, namespace: str, kafka_bootstrap: str
 ) -> None:
+    """The StatefulSet makes the pod again under its name, which is its worker's
+    group.instance.id: the group kept the worker's seat, so its tasks come back to it and the
+    other worker's stay where they are."""
     name = unique("failover")
     system.apply(
         connector_resource(
@@ -309,28 +312,39 @@ def test_a_deleted_worker_pod_loses_its_tasks_to_the_others(
             tasksMax=2,
             replicas=2,
             config={"topic": unique("failover"), "records.per.second": "50"},
-            workerConfig={"heartbeat.interval.ms": "1000", "session.timeout.ms": "6000"},
         )
     )
-    obj = wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 2)
-    victim_worker = obj["status"]["connectorState"]["tasks"][0]["worker"]
-    victim = next(
-        p
-        for p in worker_pods(system, namespace, name)
-        if f"{p['status']['podIP']}:8083" == victim_worker
-    )
-    system.run("-n", namespace, "delete", "pod", victim["metadata"]["name"], "--wait=false")
 
-    def moved(obj: JsonObject) -> bool:
+    def placed(obj: JsonObject) -> dict[int, str] | None:
+        by_ip = {
+            f"{p['status'].get('podIP')}:8083": p["metadata"]["name"]
+            for p in worker_pods(system, namespace, name)
+        }
         tasks = obj["status"]["connectorState"]["tasks"]
-        live = {f"{p['status'].get('podIP')}:8083" for p in worker_pods(system, namespace, name)}
-        return (
-            obj["status"]["tasksReady"] == 2
-            and victim_worker not in {t["worker"] for t in tasks}
-            and {t["worker"] for t in tasks} <= live
-        )
+        found = {t["id"]: by_ip.get(t["worker"]) for t in tasks}
+        if obj["status"]["tasksReady"] != 2 or None in found.values():
+            return None
+        return {k: v for k, v in found.items() if v is not None}
 
-    wait_condition(system, namespace, name, check=moved)
+    obj = wait_condition(system, namespace, name, check=placed)
+    before = placed(obj)
+    assert before is not None
+    victim = before[0]
+    old_uid = next(
+        p["metadata"]["uid"]
+        for p in worker_pods(system, namespace, name)
+        if p["metadata"]["name"] == victim
+    )
+    system.run("-n", namespace, "delete", "pod", victim, "--wait=false")
+
+    def back(obj: JsonObject) -> bool:
+        uids = {
+            p["metadata"]["name"]: p["metadata"]["uid"]
+            for p in worker_pods(system, namespace, name)
+        }
+        return uids.get(victim) not in (None, old_uid) and placed(obj) == before
+
+    wait_condition(system, namespace, name, check=back)
 
 
 def test_a_config_change_keeps_the_pods_and_a_worker_config_change_rolls_them(
@@ -588,7 +602,7 @@ def test_deletion_collects_the_children_and_policy_delete_removes_the_topics(
         return not any(
             system.get(kind, f"{n}-connect", namespace)
             for n in (kept, removed)
-            for kind in ("deployment", "service")
+            for kind in ("statefulset", "service")
         ) and not worker_pods(system, namespace, kept) + worker_pods(system, namespace, removed)
 
     wait_for("the children to be collected", children_gone, 120)
@@ -634,7 +648,7 @@ def test_a_changed_referenced_secret_rolls_the_worker_pods(
     )
     wait_condition(system, namespace, name)
     pods_before = {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)}
-    deployment = system.get("deployment", f"{name}-connect", namespace)
+    deployment = system.get("statefulset", f"{name}-connect", namespace)
     assert deployment is not None
     hash_before = deployment["spec"]["template"]["metadata"]["annotations"][
         "kconnect.io/config-hash"
@@ -647,7 +661,7 @@ def test_a_changed_referenced_secret_rolls_the_worker_pods(
         return bool(pods) and not {p["metadata"]["uid"] for p in pods} & pods_before
 
     wait_for("the worker pods to roll after the Secret changed", rolled, READY_TIMEOUT_S)
-    deployment = system.get("deployment", f"{name}-connect", namespace)
+    deployment = system.get("statefulset", f"{name}-connect", namespace)
     assert deployment is not None
     assert deployment["spec"]["template"]["metadata"]["annotations"]["kconnect.io/config-hash"] != (
         hash_before
@@ -676,7 +690,7 @@ def test_a_resource_another_install_claimed_is_left_alone_until_handed_over(
     assert "elsewhere/other-kconnect" in refusals[0]["message"]
     operator.wait_passes(namespace, name, 3)
     # Nothing was made or written: no children, no status, the claim untouched.
-    assert system.get("deployment", f"{name}-connect", namespace) is None
+    assert system.get("statefulset", f"{name}-connect", namespace) is None
     assert system.get("configmap", f"{name}-connect-config", namespace) is None
     obj = system.get("kafkaconnector", name, namespace)
     assert obj is not None

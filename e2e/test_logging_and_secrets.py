@@ -110,7 +110,7 @@ def test_log_levels_change_at_run_time_and_the_format_rolls_the_pods(
     set_events = [e for e in events(system, namespace, name) if e["reason"] == "LogLevelsSet"]
     assert set_events
     assert "kconnect.worker=DEBUG" in set_events[0]["message"]
-    deployment = system.get("deployment", f"{name}-connect", namespace)
+    deployment = system.get("statefulset", f"{name}-connect", namespace)
     assert deployment is not None
     template_before = deployment["spec"]["template"]
 
@@ -118,7 +118,7 @@ def test_log_levels_change_at_run_time_and_the_format_rolls_the_pods(
     patch_spec(system, namespace, name, {"logging": {"loggers": {"kconnect.worker": "WARN"}}})
     wait_level(system, namespace, name, "kconnect.worker", "WARN")
     assert {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)} == pods
-    deployment = system.get("deployment", f"{name}-connect", namespace)
+    deployment = system.get("statefulset", f"{name}-connect", namespace)
     assert deployment is not None
     assert deployment["spec"]["template"] == template_before
 
@@ -321,8 +321,8 @@ def test_a_secret_is_resolved_by_the_worker_and_never_leaks(
     }
     for kind in (
         "configmaps",
-        "deployments",
-        "replicasets",
+        "statefulsets",
+        "controllerrevisions",
         "pods",
         "services",
         "poddisruptionbudgets",

@@ -64,16 +64,16 @@ def test_drifted_and_deleted_children_are_put_back_and_reported(
     )
     wait_condition(system, namespace, name)
     child, config_map = f"{name}-connect", f"{name}-connect-config"
-    deployment = system.get("deployment", child, namespace)
+    deployment = system.get("statefulset", child, namespace)
     assert deployment is not None
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     properties = (system.get("configmap", config_map, namespace) or {})["data"]["worker.properties"]
 
     for kind in ("service", "networkpolicy", "poddisruptionbudget"):
         system.run("-n", namespace, "delete", kind, child)
-    system.run("-n", namespace, "scale", "deployment", child, "--replicas=3")
+    system.run("-n", namespace, "scale", "statefulset", child, "--replicas=3")
     system.run(
-        "-n", namespace, "set", "image", f"deployment/{child}", "worker=example.invalid/other:1"
+        "-n", namespace, "set", "image", f"statefulset/{child}", "worker=example.invalid/other:1"
     )
     system.run(
         "-n", namespace, "patch", "configmap", config_map, "--type=merge",
@@ -85,7 +85,7 @@ def test_drifted_and_deleted_children_are_put_back_and_reported(
             system.get(kind, child, namespace)
             for kind in ("service", "networkpolicy", "poddisruptionbudget")
         )
-        current = system.get("deployment", child, namespace) or {}
+        current = system.get("statefulset", child, namespace) or {}
         spec = current.get("spec", {})
         data = (system.get("configmap", config_map, namespace) or {}).get("data", {})
         return (
@@ -103,7 +103,7 @@ def test_drifted_and_deleted_children_are_put_back_and_reported(
             f"Service {child} was deleted",
             f"NetworkPolicy {child} was deleted",
             f"PodDisruptionBudget {child} was deleted",
-            f"Deployment {child} was changed outside the operator",
+            f"StatefulSet {child} was changed outside the operator",
             f"ConfigMap {config_map} was changed outside the operator",
         )
         return [w for w in wanted if w in found] if all(w in found for w in wanted) else []
@@ -329,7 +329,7 @@ def test_an_invalid_worker_config_stays_invalid_config(
     assert "offset.flush.interval.ms" in condition["message"]
 
 
-def test_a_deployment_the_api_server_refuses_is_named(
+def test_a_workload_the_api_server_refuses_is_named(
     system: Kubectl, namespace: str, kafka_bootstrap: str
 ) -> None:
     name = unique("refused")
@@ -344,7 +344,7 @@ def test_a_deployment_the_api_server_refuses_is_named(
     )
     obj = wait_condition(system, namespace, name, status="False", reason="ApplyFailed")
     message = ready_condition(obj)["message"]
-    assert message.startswith(f"the API server refused Deployment {name}-connect: ")
+    assert message.startswith(f"the API server refused StatefulSet {name}-connect: ")
     assert "not a valid label value!" in message
     wait_for(
         "an ApplyFailed Event",
@@ -419,17 +419,17 @@ def test_children_nobody_touched_are_left_alone(
         "service": f"{name}-connect",
         "poddisruptionbudget": f"{name}-connect",
         "networkpolicy": f"{name}-connect",
-        "deployment": f"{name}-connect",
+        "statefulset": f"{name}-connect",
     }
 
     def versions() -> dict[str, str]:
         return {
             kind: (system.get(kind, child, namespace) or {})["metadata"]["resourceVersion"]
             for kind, child in kinds.items()
-            if kind != "deployment"  # its status moves with the pods
+            if kind != "statefulset"  # its status moves with the pods
         } | {
-            "deployment": str(
-                (system.get("deployment", kinds["deployment"], namespace) or {})["metadata"][
+            "statefulset": str(
+                (system.get("statefulset", kinds["statefulset"], namespace) or {})["metadata"][
                     "generation"
                 ]
             )

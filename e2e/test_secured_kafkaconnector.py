@@ -149,7 +149,8 @@ def test_scram_over_tls_moves_records_and_a_rotated_password_rolls_the_workers(
     )
     wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 1)
     before = moving(secured.plaintext_bootstrap, topic, 0, "SCRAM over TLS")
-    old_pods = {p["metadata"]["name"] for p in worker_pods(system, namespace, name)}
+    # The pods keep their names (a StatefulSet's); a rolled pod is a new pod, with a new uid.
+    old_pods = {p["metadata"]["uid"] for p in worker_pods(system, namespace, name)}
 
     second = f"p2-{uuid.uuid4().hex}"
     set_scram_password(secured, user, second)
@@ -157,7 +158,7 @@ def test_scram_over_tls_moves_records_and_a_rotated_password_rolls_the_workers(
 
     def rolled() -> bool:
         pods = worker_pods(system, namespace, name)
-        return bool(pods) and not ({p["metadata"]["name"] for p in pods} & old_pods)
+        return bool(pods) and not ({p["metadata"]["uid"] for p in pods} & old_pods)
 
     wait_for("the worker pods rolled for the rotated Secret", rolled, ROLL_TIMEOUT_S)
     wait_condition(system, namespace, name, check=lambda o: o["status"]["tasksReady"] == 1)

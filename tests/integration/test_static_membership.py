@@ -12,6 +12,8 @@ import signal
 import time
 from collections import Counter
 
+import pytest
+
 from tests.support.cluster import Cluster, task_owners, task_starts, wait_all_running
 from tests.support.workers import Worker, holds_for, read_lines, wait_until
 
@@ -168,3 +170,24 @@ def test_a_restart_that_keeps_the_seat_commits_so_no_line_is_lost_or_repeated(
     wait_until("1500 lines", lambda: len(read_lines(sink)) >= 1500)
     time.sleep(1.5)  # a repeat would arrive with the next commit
     assert read_lines(sink) == [f"line-{i}" for i in range(1500)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: a static worker that got its seat back while it ran no connector (it "
+    "held only the anchor, the config topic) is never assigned a connector created after that",
+)
+def test_a_connector_created_after_a_seat_kept_with_no_connector_is_assigned(
+    cluster: Cluster,
+    new_topic,  # type: ignore[no-untyped-def]
+) -> None:
+    cluster.extra["session.timeout.ms"] = "60000"
+    w = cluster.start(**{"group.instance.id": "w-0"})
+    assert w.terminate() == 0
+    assert "keeping group.instance.id='w-0'" in w.log()
+    w2 = cluster.restart(w)
+    status, body = w2.request(
+        "POST", "/connectors", {"name": "gen", "config": {**datagen(new_topic()), "tasks.max": "1"}}
+    )
+    assert status == 201, body
+    wait_all_running(w2, "gen", 1)

@@ -86,6 +86,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
+# A scale-down writes a marker file into each worker pod it removes (through exec), so that the
+# pod's preStop hook makes its worker leave the Kafka group and its tasks move at once.
+# WebSocket exec is a GET upgraded to a stream; newer API servers check `create` on it too.
+- apiGroups: [""]
+  resources: ["pods/exec"]
+  verbs: ["get", "create"]
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

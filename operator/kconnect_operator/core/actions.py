@@ -5,8 +5,14 @@ what was observed into a list of these actions and the status; the shell execute
 Actions are plain data: a decision is tested by comparing lists, with no API server or worker.
 
 Order and failure, as `act` keeps them:
-- `ApplyChildren` first: a child the API server refuses stops the plan (the rest of it is not
+- `MarkLeaving` before `ApplyChildren`: the pods a scale-down removes get their leave marker
+  (through the pods/exec API) before the lower replica count reaches the StatefulSet; a pod that
+  cannot be reached is reported in `Outcome.leave_failures` and the scale-down goes on (its
+  worker's tasks then wait for its session to expire, as for a killed worker).
+- `ApplyChildren` next: a child the API server refuses stops the plan (the rest of it is not
   applied) and is reported in `Outcome.apply_error`; the workers are still talked to.
+- `DeleteChild` (the Deployment a StatefulSet replaced) and `Note` after the children; a
+  failure raises, as below, and the next pass tries again.
 - The workers' REST actions (`SendConfig` ... `AutoRestartConnector`) in order: the first that
   fails stops the ones after it, a config the workers reject (400) as `Outcome.config_rejected`,
   any other failure as `Outcome.unreachable`; `Outcome.rest_done` counts the ones that
@@ -34,6 +40,35 @@ class ApplyChildren:
     plan: ChildrenPlan
     workers: str
     """What the pods are called in the roll's Event: `worker pods`, `worker pod`."""
+
+
+@dataclass(frozen=True, slots=True)
+class MarkLeaving:
+    """Write the leave marker (`manifests.MARK_LEAVING_COMMAND`) into each of `pods` through the
+    pods/exec API: the pods a scale-down is about to remove, so that their workers give their
+    group seats up when they stop."""
+
+    pods: tuple[str, ...]
+    container: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteChild:
+    """Delete a child the builders no longer make, then post a Normal Event."""
+
+    api_version: str
+    kind: str
+    name: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A Normal Event."""
+
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +142,9 @@ class SetLogLevels:
 
 Action = (
     ApplyChildren
+    | MarkLeaving
+    | DeleteChild
+    | Note
     | SendConfig
     | SendCommand
     | Restart
@@ -147,3 +185,5 @@ class Outcome:
     log_levels_set: tuple[str, ...] = field(default=())
     """`logger=LEVEL` for each level set, on any worker."""
     workers_changed: int = 0
+    leave_failures: tuple[str, ...] = ()
+    """`<pod>: <why>` for each pod the leave marker could not be written to."""

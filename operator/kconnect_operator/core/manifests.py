@@ -81,6 +81,10 @@ EXTERNAL_DIR: Final = "/opt/kconnect/external-configuration"
 WORKER_COMMAND: Final = ("kconnect", "distributed")
 
 
+GROUP_INSTANCE_ID_KEY: Final = "group.instance.id"
+"""The worker key of static group membership; the start script sets it per pod."""
+
+
 RUN_AS_USER: Final = 1001
 """The worker image's unprivileged user."""
 
@@ -307,22 +311,52 @@ def hash_of(payload: JsonObject) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def start_script(command: Sequence[str] = WORKER_COMMAND, arguments: Sequence[str] = ()) -> str:
+def start_script(
+    command: Sequence[str] = WORKER_COMMAND,
+    arguments: Sequence[str] = (),
+    *,
+    static_member: bool = False,
+) -> str:
     """The container's shell step: a per-pod copy of the worker file whose REST listener binds the
     pod IP and advertises it, then `exec` into the worker (`command` on the copy, then
     `arguments`) so it receives SIGTERM itself. An IPv6 pod IP is bracketed in the listener
-    URL. `arguments` must need no shell quoting."""
+    URL. `arguments` must need no shell quoting. With `static_member`, the copy also sets
+    `group.instance.id` to the pod's name (`POD_NAME`, from the downward API): a StatefulSet's
+    pod keeps its name across restarts, so the worker keeps its seat in the group."""
     source = f"{CONFIG_DIR}/{CONFIG_KEY}"
     target = f"{RUNTIME_DIR}/{CONFIG_KEY}"
+    instance = f'  printf "{GROUP_INSTANCE_ID_KEY}=%s\\n" "$POD_NAME"\n' if static_member else ""
     return (
         "set -eu\n"
         'case "$POD_IP" in *:*) host="[$POD_IP]" ;; *) host="$POD_IP" ;; esac\n'
         f"{{ cat {source}\n"
         f'  printf "listeners=http://%s:{REST_PORT}\\n" "$host"\n'
         '  printf "rest.advertised.host.name=%s\\n" "$POD_IP"\n'
+        f"{instance}"
         f"}} > {target}\n"
         f"exec {' '.join([*command, target, *arguments])}\n"
     )
+
+
+LEAVE_MARKER: Final = f"{RUNTIME_DIR}/leave-group"
+"""A file in the pod's private emptyDir that makes the worker give its group seat up when the pod
+stops (`leave_group_hook`). The operator writes it (`MARK_LEAVING_COMMAND`, through the pods/exec
+API) into the pods a scale-down removes, just before it lowers the replicas."""
+
+
+MARK_LEAVING_COMMAND: Final = ("/bin/sh", "-c", f": > {LEAVE_MARKER}")
+"""What the operator runs in a pod that a scale-down removes: it writes `LEAVE_MARKER`, nothing
+else (the worker runs on undisturbed until its pod is deleted)."""
+
+
+def leave_group_hook() -> JsonObject:
+    """The worker container's `lifecycle`: a preStop hook that sends the worker SIGUSR1 (stop
+    gracefully and leave the group, so its tasks move at once) when `LEAVE_MARKER` exists, and
+    does nothing otherwise (SIGTERM then keeps the seat: a roll, an eviction). The worker is
+    PID 1 (the start script `exec`s it); the SIGTERM the kubelet sends after the hook finds it
+    already stopping, and changes nothing."""
+    script = f"if [ -e {LEAVE_MARKER} ]; then kill -USR1 1; fi"
+    return {"preStop": {"exec": {"command": ["/bin/sh", "-c", script]}}}
 
 
 def _field_env(name: str, path: str) -> JsonObject:
@@ -443,11 +477,13 @@ def pod_template(
     volumes: list[JsonObject],
     mounts: list[JsonObject],
     grace_seconds: int,
+    lifecycle: JsonObject | None = None,
 ) -> JsonObject:
     """The worker pod template both kinds use: one `worker` container running `script`, the
     spec's image (`image` when it names none), resources and template overrides, and the config
     hash that rolls the pods. The container's termination message falls back to its log tail, so
-    the operator can say why a crash-looping worker exits."""
+    the operator can say why a crash-looping worker exits. `lifecycle` is the container's hooks
+    (`leave_group_hook`)."""
     template = spec.template
     pod_labels = dict(sorted({**template.labels, **labels(owner)}.items()))
     pod_annotations = dict(
@@ -476,6 +512,8 @@ def pod_template(
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": mounts,
     }
+    if lifecycle is not None:
+        container["lifecycle"] = lifecycle
     pod_spec: JsonObject = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,

@@ -494,7 +494,7 @@ class ReadyReason(StrEnum):
     WORKER_FAILED = "WorkerFailed"
     """No worker is ready and the pods, the workload or a missing Secret or ConfigMap say why."""
     APPLY_FAILED = "ApplyFailed"
-    """The API server refused a child (the Deployment, the worker ConfigMap, ...)."""
+    """The API server refused a child (the StatefulSet, the worker ConfigMap, ...)."""
     CONNECTOR_FAILED = "ConnectorFailed"
     TASK_FAILED = "TaskFailed"
     INVALID_CONFIG = "InvalidConfig"

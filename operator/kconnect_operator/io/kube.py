@@ -4,7 +4,9 @@ The operator reads and writes a handful of object kinds as dicts, the same dicts
 return; a generated client would convert them to models and back. This shell adds only what the
 operator needs: server-side apply under the operator's field manager, merge patches (including the
 status subresource), create and replace (the leader-election Lease, compare-and-swap on its
-resourceVersion), list by label selector, get and delete.
+resourceVersion), list by label selector, get and delete, and a command run in a container
+(`exec`: the pods/exec API over a WebSocket, Kubernetes' `v5.channel.k8s.io` or
+`v4.channel.k8s.io` stream protocol).
 
 Login (`login`) resolves the credentials once, the way kopf logs in without a client library:
 kopf's `login_with_service_account` in a pod (the API server addressed by
@@ -30,7 +32,7 @@ import asyncio
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import aiohttp
@@ -42,6 +44,13 @@ FIELD_MANAGER: Final = "kconnect-operator"
 HTTP_UNAUTHORIZED: Final = 401
 HTTP_NOT_FOUND: Final = 404
 HTTP_CONFLICT: Final = 409
+EXEC_PROTOCOLS: Final = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+"""The pods/exec stream protocols spoken, preferred first: one byte of channel, then data."""
+STDERR_CHANNEL: Final = 2
+STATUS_CHANNEL: Final = 3
+"""The channel of the command's outcome: a `Status` object (`Success`, or `Failure` with a
+message such as the exit code)."""
+EXEC_TIMEOUT_S: Final = 30.0
 
 _PLURALS: Final[Mapping[str, str]] = {
     "ConfigMap": "configmaps",
@@ -247,6 +256,82 @@ class Kube:
                 return False
             raise
         return True
+
+    async def exec(self, namespace: str, pod: str, container: str, command: Sequence[str]) -> None:
+        """Run `command` (no stdin, no TTY) in the pod's `container` and wait for it to end.
+        Raises `KubeError` when it cannot be run (the API server's status and message, e.g. 403
+        without `create` on pods/exec) or did not succeed (status 0 with the API server's
+        message, e.g. its exit code, and what it wrote to stderr)."""
+        try:
+            await self._exec(namespace, pod, container, command)
+        except KubeError as e:
+            if e.status != HTTP_UNAUTHORIZED or self._relogin is None:
+                raise
+            try:
+                self._info = await asyncio.to_thread(self._relogin)
+            except KubeError:
+                raise e from None
+            await self._exec(namespace, pod, container, command)
+
+    async def _exec(self, namespace: str, pod: str, container: str, command: Sequence[str]) -> None:
+        path = f"{object_path('v1', 'Pod', namespace, pod)}/exec"
+        params = [
+            ("container", container),
+            ("stdout", "true"),
+            ("stderr", "true"),
+            *(("command", part) for part in command),
+        ]
+        status = b""
+        stderr = b""
+        try:
+            async with asyncio.timeout(EXEC_TIMEOUT_S):
+                async with self._session.ws_connect(
+                    self._server + path,
+                    method="GET",
+                    params=params,
+                    headers=self._info.as_http_headers(),
+                    protocols=EXEC_PROTOCOLS,
+                ) as ws:
+                    async for message in ws:
+                        if message.type is not aiohttp.WSMsgType.BINARY or not message.data:
+                            continue
+                        channel, data = message.data[0], message.data[1:]
+                        if channel == STATUS_CHANNEL:
+                            status += data
+                        elif channel == STDERR_CHANNEL and len(stderr) < 1000:
+                            stderr += data
+        except aiohttp.WSServerHandshakeError as e:
+            why = _REFUSED_EXEC.get(e.status, f"the API server refused the stream: {e.message}")
+            raise KubeError(e.status, f"exec in pod {pod}: {why}") from e
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise KubeError(0, f"exec in pod {pod}: {type(e).__name__}: {e}") from e
+        outcome = _exec_status(status)
+        if outcome is not None:
+            err = stderr.decode(errors="replace").strip()[:300]
+            raise KubeError(0, f"exec in pod {pod}: {outcome}" + (f" ({err})" if err else ""))
+
+
+_REFUSED_EXEC: Final[Mapping[int, str]] = {
+    403: "forbidden: the operator's service account needs get and create on pods/exec",
+    404: "no such pod",
+}
+"""Why the API server refused an exec stream, by status (the refusal's body is not read)."""
+
+
+def _exec_status(raw: bytes) -> str | None:
+    """None when the exec stream's `Status` says Success, else its message. A stream that ended
+    with no status (the container went away) is a failure too."""
+    if not raw:
+        return "the stream ended without the command's status"
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace").strip()[:300]
+    if isinstance(parsed, dict) and parsed.get("status") == "Success":
+        return None
+    if isinstance(parsed, dict):
+        return str(parsed.get("message") or parsed.get("reason") or "Failure")
+    return "Failure"
 
 
 def _message(text: str) -> str:

@@ -63,6 +63,9 @@ from kconnect_operator.core.actions import (
     Action,
     ApplyChildren,
     AutoRestartConnector,
+    DeleteChild,
+    MarkLeaving,
+    Note,
     Outcome,
     RemoveAnnotations,
     Restart,
@@ -475,6 +478,7 @@ async def act(
     failures: list[str] = []
     levels_set: set[str] = set()
     workers_changed = 0
+    leave_failures: list[str] = []
     rest: list[Action] | None = [a for a in actions if isinstance(a, REST_ACTIONS)]
     for action in actions:
         if isinstance(action, REST_ACTIONS):
@@ -486,6 +490,17 @@ async def act(
         elif isinstance(action, ApplyChildren):
             applied = await apply_plan(runtime, body, action.plan, live, workers=action.workers)
             apply_error, after = applied.error, applied.live
+        elif isinstance(action, MarkLeaving):
+            leave_failures.extend(await mark_leaving(runtime, body, action, logger))
+        elif isinstance(action, DeleteChild):
+            path = object_path(
+                action.api_version, action.kind, body["metadata"]["namespace"], action.name
+            )
+            if await runtime.kube.delete(path):
+                kopf.event(body, type="Normal", reason=action.reason, message=action.message)
+                logger.info("%s", action.message)
+        elif isinstance(action, Note):
+            kopf.event(body, type="Normal", reason=action.reason, message=action.message)
         elif isinstance(action, SetLogLevels):
             client = connect_client(runtime, [action.url])
             try:
@@ -505,7 +520,37 @@ async def act(
         logger_failures=tuple(failures),
         log_levels_set=tuple(sorted(levels_set)),
         workers_changed=workers_changed,
+        leave_failures=tuple(leave_failures),
     )
+
+
+async def mark_leaving(
+    runtime: Runtime, body: kopf.Body, action: MarkLeaving, logger: kopf.Logger
+) -> list[str]:
+    """Write the leave marker into each pod a scale-down removes (`MarkLeaving`); the pods that
+    could not be reached, each with a Warning Event `LeaveGroupFailed`: such a pod's worker
+    keeps its seat when it stops, and its tasks wait for its session to expire."""
+    namespace = body["metadata"]["namespace"]
+    failures: list[str] = []
+    for pod in action.pods:
+        try:
+            await runtime.kube.exec(
+                namespace, pod, action.container, list(manifests.MARK_LEAVING_COMMAND)
+            )
+        except KubeError as e:
+            failures.append(f"{pod}: {e.message}")
+            kopf.warn(
+                body,
+                reason="LeaveGroupFailed",
+                message=(
+                    f"could not tell the worker in pod {pod} to leave the group before the "
+                    f"scale-down removes it ({e.message}): its tasks move only once its "
+                    "session.timeout.ms has passed"
+                ),
+            )
+        else:
+            logger.info("pod %s: its worker leaves the group when the scale-down stops it", pod)
+    return failures
 
 
 async def _act_rest(

@@ -8,12 +8,21 @@ KafkaConnector, so deleting the resource garbage-collects the workers.
 What rolls the worker pods and what does not:
 - The pod template carries `kconnect.io/config-hash`, a hash of the rendered worker properties,
   of the resourceVersions of the Secrets and ConfigMaps the spec references and of a log
-  format other than `text`. A change to any of them changes the template, so the Deployment
+  format other than `text`. A change to any of them changes the template, so the StatefulSet
   rolls the pods; nothing else feeds the hash. The log format reaches the worker as
   `KCONNECT_LOG_FORMAT` in its env.
 - The connector's own fields (`class`, `tasksMax`, `config`, `state`) and the log levels
   (`logging.loggers`) appear in no child: they go to the workers over REST, and a change to them
-  never touches the Deployment.
+  never touches the StatefulSet.
+
+Stable worker identities: the workers run in a StatefulSet, and each pod's name is its worker's
+`group.instance.id` (static group membership, set by the start script from the downward API's
+`POD_NAME`: the `env` config provider is limited to the variables the spec declares, and a
+`workerConfig` may replace the providers, so the operator does not depend on them). A roll
+restarts one pod at a time, and each gets its own tasks back without a rebalance as long as it
+is back within `session.timeout.ms` (`DEFAULT_SESSION_TIMEOUT_MS` unless `workerConfig` sets it).
+`group.instance.id` is a managed key: one value shared by several pods would fence them off in
+turn.
 
 Config providers: unless `workerConfig` sets `config.providers` itself, the worker properties
 declare `env`, `file` and `dir` (Kafka's EnvVarConfigProvider, FileConfigProvider and
@@ -42,6 +51,7 @@ kubelet's) never clash on the port. The root filesystem stays read-only.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,6 +76,7 @@ from kconnect_operator.core.manifests import (
     external_volumes,
     hash_of,
     hash_payload,
+    leave_group_hook,
     metadata,
     network_policy,
     pod_template,
@@ -91,6 +102,19 @@ SELECTOR_LABEL: Final = "kconnect.io/connector"
 COMPONENT: Final = "connect-worker"
 
 
+SESSION_TIMEOUT_KEY: Final = "session.timeout.ms"
+
+
+DEFAULT_SESSION_TIMEOUT_MS: Final = "60000"
+"""The workers' `session.timeout.ms` unless `workerConfig` sets it (`DEFAULT_WORKER_PROPERTIES`)."""
+
+
+MAX_WORKLOAD_NAME: Final = 52
+"""The longest StatefulSet name whose pods can be created: the controller labels each pod with
+`controller-revision-hash: <name>-<hash of up to 10 characters>`, and a label value holds at most
+63 characters."""
+
+
 DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "key.converter": "org.apache.kafka.connect.json.JsonConverter",
     "value.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -100,6 +124,10 @@ DEFAULT_WORKER_PROPERTIES: Final[Mapping[str, str]] = {
     "offset.storage.replication.factor": "-1",
     "status.storage.replication.factor": "-1",
     FILE_CONNECTORS_KEY: "false",
+    # Static members (`group.instance.id` = the pod's name): how long a stopped worker's tasks
+    # wait for its pod to come back. Covers a roll's stop, the pod's re-creation under the same
+    # name, a new image's pull and the worker's start; Kafka's own consumer default is 45 s.
+    SESSION_TIMEOUT_KEY: DEFAULT_SESSION_TIMEOUT_MS,
 }
 """Worker defaults the operator writes; `workerConfig` overrides each."""
 
@@ -124,8 +152,26 @@ class Owner(ResourceOwner):
 
 
 def child_name(owner: Owner) -> str:
-    """The name of the Deployment, Service, PodDisruptionBudget and NetworkPolicy."""
+    """The name of the Service, PodDisruptionBudget and NetworkPolicy (and of the Deployment an
+    earlier operator made)."""
     return f"{owner.name}-connect"
+
+
+def workload_name(owner: Owner) -> str:
+    """The StatefulSet's name, and so its pods' prefix (`<name>-0`, `<name>-1`, ...), which are
+    the workers' `group.instance.id`s: `<resource>-connect` when it fits in `MAX_WORKLOAD_NAME`,
+    else the resource name cut short and a hash of the whole name (a hash holds no `-connect`, so
+    it never equals another resource's short form)."""
+    name = child_name(owner)
+    if len(name) <= MAX_WORKLOAD_NAME:
+        return name
+    digest = hashlib.sha256(owner.name.encode()).hexdigest()[:8]
+    return f"{owner.name[: MAX_WORKLOAD_NAME - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def deployment_name(owner: Owner) -> str:
+    """The worker Deployment an earlier operator made, which the StatefulSet replaces."""
+    return child_name(owner)
 
 
 def config_map_name(owner: Owner) -> str:
@@ -281,7 +327,7 @@ def _volumes(spec: KafkaConnectorSpec, owner: Owner) -> tuple[list[JsonObject], 
     return volumes + ext_volumes, mounts + ext_mounts
 
 
-def build_deployment(
+def build_stateful_set(
     spec: KafkaConnectorSpec,
     owner: Owner,
     *,
@@ -290,37 +336,44 @@ def build_deployment(
     config_map_versions: Mapping[str, str] | None = None,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
 ) -> JsonObject:
-    """The worker Deployment. `image` is used when the spec names none; `secret_versions` and
+    """The worker StatefulSet. `image` is used when the spec names none; `secret_versions` and
     `config_map_versions` map Secret and ConfigMap names to resourceVersions (see
     `config_hash`). Its `kconnect.io/config-sources` annotation lists what the hash covers, so
-    a roll can be reported with its cause."""
+    a roll can be reported with its cause.
+
+    Each pod's name is stable (`<workload_name>-<ordinal>`) and is its worker's
+    `group.instance.id` (the start script sets it), so a restarted pod gets its own tasks back.
+    `Parallel` creates and removes pods at once when scaling; a roll (`RollingUpdate`) still
+    replaces one pod at a time, from the highest ordinal down, and the next only once the
+    replaced one is Ready again (its worker has rejoined the group). The preStop hook makes a
+    pod that a scale-down removes give its seat up (`manifests.leave_group_hook`)."""
     volumes, mounts = _volumes(spec, owner)
     payload = config_payload(spec, owner, secret_versions, config_map_versions, kafka_secrets)
     template = pod_template(
         spec,
         owner,
         image=image,
-        script=start_script(),
+        script=start_script(static_member=True),
         config_hash=hash_of(payload),
         volumes=volumes,
         mounts=mounts,
         grace_seconds=termination_grace_seconds(spec, owner, kafka_secrets),
+        lifecycle=leave_group_hook(),
     )
     return {
         "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "kind": "StatefulSet",
         "metadata": {
-            **metadata(owner, child_name(owner)),
+            **metadata(owner, workload_name(owner)),
             "annotations": {CONFIG_SOURCES_ANNOTATION: config_sources(payload)},
         },
         "spec": {
             "replicas": spec.replicas,
             "revisionHistoryLimit": 3,
             "selector": {"matchLabels": selector_labels(owner)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-            },
+            "serviceName": child_name(owner),
+            "podManagementPolicy": "Parallel",
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
             "template": template,
         },
     }
@@ -388,7 +441,7 @@ def build_children(
         build_network_policy(
             owner, spec, operator_namespace=operator_namespace, operator_labels=operator_labels
         ),
-        build_deployment(
+        build_stateful_set(
             spec,
             owner,
             image=image,

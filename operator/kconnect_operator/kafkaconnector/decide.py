@@ -15,6 +15,14 @@ Invariants:
   UNASSIGNED connector is not flooded with commands.
 - **Ready is False while anything is FAILED,** while no worker is ready, while the workers
   rejected the config, and until the connector and every task report the wanted state.
+- **A scale-down's pods leave the group before they go.** When the StatefulSet runs more pods than
+  `spec.replicas`, the pods it is about to remove (the highest ordinals) get the leave marker
+  (`MarkLeaving`) before the lower count is applied, so their workers give their seats up and
+  their tasks move at once. A roll, an eviction or a crash marks nothing: the pod comes back
+  under its name and its worker gets its own tasks back.
+- **The Deployment of an earlier operator goes only once the StatefulSet is up.** Until then both
+  run in the one worker group, so the cluster keeps its tasks; then the Deployment (only one
+  this resource owns) is deleted and its workers' tasks move to the StatefulSet's.
 - **Auto-restart backs off exponentially** (`base * 2^(n-1)` before the n-th restart after the
   first, capped) and its counter resets once the connector has stayed healthy for the backoff
   that would come next.
@@ -35,6 +43,9 @@ from kconnect_operator.core.actions import (
     Action,
     ApplyChildren,
     AutoRestartConnector,
+    DeleteChild,
+    MarkLeaving,
+    Note,
     Outcome,
     RemoveAnnotations,
     Restart,
@@ -47,6 +58,7 @@ from kconnect_operator.core.kafka_security import SecretFacts, SecretReferenceEr
 from kconnect_operator.core.manifests import (
     CONFIG_HASH_ANNOTATION,
     REST_PORT,
+    WORKER_CONTAINER,
     selector_string,
 )
 from kconnect_operator.core.options import OperatorOptions
@@ -69,7 +81,12 @@ from kconnect_operator.core.status import (
     spec_workers_cause,
     trace_summary,
 )
-from kconnect_operator.kafkaconnector.build import Owner, build_children, child_name
+from kconnect_operator.kafkaconnector.build import (
+    Owner,
+    build_children,
+    deployment_name,
+    workload_name,
+)
 from kconnect_operator.kafkaconnector.model import (
     AutoRestart,
     AutoRestartStatus,
@@ -156,6 +173,51 @@ def state_command(
     if last_sent != desired and desired is not TargetState.RUNNING:
         return _COMMAND[desired]
     return None
+
+
+def pod_ordinal(pod_name: str, workload: str) -> int | None:
+    """The ordinal of the StatefulSet `workload`'s pod `pod_name`, None for another pod."""
+    prefix = f"{workload}-"
+    rest = pod_name[len(prefix) :] if pod_name.startswith(prefix) else ""
+    return int(rest) if rest.isdigit() and str(int(rest)) == rest else None
+
+
+def leaving_pods(
+    workload: JsonObject | None, pods: Sequence[JsonObject], replicas: int, name: str
+) -> tuple[str, ...]:
+    """The pods of the StatefulSet `name` that lowering its replicas to `replicas` removes: its
+    live pods with an ordinal at or above `replicas`, while it still runs more. Empty when it is
+    not scaling down."""
+    if workload is None or int((workload.get("spec") or {}).get("replicas", 0)) <= replicas:
+        return ()
+    leaving = []
+    for pod in pods:
+        pod_name = str(pod["metadata"]["name"])
+        number = pod_ordinal(pod_name, name)
+        running = (pod.get("status") or {}).get("phase") == "Running"
+        if number is not None and number >= replicas and running and not is_terminating(pod):
+            leaving.append((number, pod_name))
+    return tuple(pod_name for _, pod_name in sorted(leaving))
+
+
+def owned_by(obj: JsonObject | None, uid: str) -> bool:
+    """Whether `obj` has a controller owner reference to the object `uid`."""
+    refs = ((obj or {}).get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("uid") == uid and r.get("controller") for r in refs)
+
+
+def workload_up(workload: JsonObject | None, replicas: int) -> bool:
+    """Whether the StatefulSet has caught up with its spec and runs `replicas` Ready pods of its
+    current template."""
+    if workload is None:
+        return False
+    generation = (workload.get("metadata") or {}).get("generation")
+    status = workload.get("status") or {}
+    if generation is not None and status.get("observedGeneration", 0) < generation:
+        return False
+    ready = int(status.get("readyReplicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    return ready >= replicas and updated >= replicas
 
 
 def live_pods(pods: Sequence[JsonObject]) -> int:
@@ -518,9 +580,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         if isinstance(e, SecretReferenceError):
             spec_reason = KafkaAccessReason.SECRET_MISSING
     else:
-        reconciled_before = o.previous is not None and bool(o.previous.conditions)
-        plan = children.plan(wanted, o.live, reconciled_before=reconciled_before)
-        actions.append(ApplyChildren(plan, "worker pods"))
+        actions.extend(_workload_actions(o, wanted))
 
     workers = ready_workers(o.pods, REST_PORT)
     hashes = ready_hashes(o.pods, workers)
@@ -566,7 +626,8 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         apply_error=done.apply_error,
         workers_failure=spec_workers_cause(
             o.pods,
-            live.get(f"Deployment/{child_name(owner)}"),
+            live.get(f"StatefulSet/{workload_name(owner)}")
+            or live.get(f"Deployment/{deployment_name(owner)}"),
             spec,
             o.secret_versions,
             o.config_map_versions,
@@ -583,6 +644,51 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     )
     ready_now = any(c.type == READY and c.status == "True" for c in status.conditions)
     return Decision(tuple(actions), status, memory, ready_now)
+
+
+def _workload_actions(o: Observed, wanted: Sequence[JsonObject]) -> list[Action]:
+    """The children to apply, with what a scale-down and the move from an earlier operator's
+    Deployment add around them."""
+    owner, replicas = o.owner, o.spec.replicas
+    name = workload_name(owner)
+    workload_key = f"StatefulSet/{name}"
+    old_key = f"Deployment/{deployment_name(owner)}"
+    workload = o.live.get(workload_key)
+    old = o.live.get(old_key)
+    migrating = old is not None and owned_by(old, owner.uid)
+    reconciled_before = o.previous is not None and bool(o.previous.conditions)
+    plan = children.plan(wanted, o.live, reconciled_before=reconciled_before)
+    actions: list[Action] = []
+    leaving = leaving_pods(workload, o.pods, replicas, name)
+    if leaving:
+        actions.append(MarkLeaving(leaving, WORKER_CONTAINER))
+    if migrating and workload is None:
+        # Not a deleted child: the StatefulSet replaces the Deployment an earlier operator made.
+        plan = replace(plan, repaired=tuple(r for r in plan.repaired if r[0] != workload_key))
+        actions.append(ApplyChildren(plan, "worker pods"))
+        actions.append(
+            Note(
+                "Migrating",
+                f"the workers move from Deployment {deployment_name(owner)} to StatefulSet "
+                f"{name}, whose pods keep their names (stable group.instance.id); both run in "
+                f"the one worker group until the StatefulSet's {replicas} pods are ready, then "
+                "the Deployment is deleted",
+            )
+        )
+        return actions
+    actions.append(ApplyChildren(plan, "worker pods"))
+    if migrating and workload_up(workload, replicas):
+        actions.append(
+            DeleteChild(
+                "apps/v1",
+                "Deployment",
+                deployment_name(owner),
+                "Migrated",
+                f"StatefulSet {name} runs the workers ({replicas} ready): deleted Deployment "
+                f"{deployment_name(owner)}, whose workers' tasks move to it",
+            )
+        )
+    return actions
 
 
 def _decide_rest(

@@ -20,9 +20,15 @@ by `Runtime` (not a kopf daemon: see `io.shell`). Each pass observes, decides, t
 A pass runs every `sync_interval_s` (every 2 s while not Ready) and at once when the resource,
 one of its children, one of its pods or a referenced ConfigMap changes. Secrets are not watched
 (the operator needs no cluster-wide read access to them): a changed Secret is seen by the next
-pass. So a deleted Service, a Deployment scaled or edited by hand or an edited worker ConfigMap
+pass. So a deleted Service, a StatefulSet scaled or edited by hand or an edited worker ConfigMap
 is put back within a pass, and a changed Secret or ConfigMap rolls the pods. A change to the
-connector's own fields never touches the Deployment.
+connector's own fields never touches the StatefulSet.
+
+The workers run in a StatefulSet (stable pod names, each its worker's `group.instance.id`). A
+scale-down first writes the leave marker into the pods it removes (`io.shell.mark_leaving`, the
+pods/exec API), so their workers give their seats up as they stop. A resource an earlier
+operator ran with a Deployment keeps its group and topics: the StatefulSet joins the same
+group, and the Deployment is deleted once the StatefulSet is up (`decide`).
 
 The sink consumer group is recorded on the resource (`build.SINK_GROUP_ANNOTATION`) by its
 first pass: `connect-<namespace>.<name>` for a new resource, Kafka Connect's `connect-<name>` for
@@ -62,7 +68,7 @@ from kconnect_operator.core import status as core_status
 from kconnect_operator.core.manifests import REST_PORT
 from kconnect_operator.core.shapes import GROUP, READY, VERSION
 from kconnect_operator.io import operator_metrics
-from kconnect_operator.io.kube import collection_path, object_path
+from kconnect_operator.io.kube import KubeError, collection_path, object_path
 from kconnect_operator.io.shell import (
     Claim,
     Pass,
@@ -182,7 +188,9 @@ def _child_keys(owner: build.Owner) -> list[tuple[str, str, str]]:
         ("v1", "Service", child),
         ("policy/v1", "PodDisruptionBudget", child),
         ("networking.k8s.io/v1", "NetworkPolicy", child),
-        ("apps/v1", "Deployment", child),
+        ("apps/v1", "StatefulSet", build.workload_name(owner)),
+        # An earlier operator's worker Deployment: deleted once the StatefulSet replaced it.
+        ("apps/v1", "Deployment", build.deployment_name(owner)),
     ]
 
 
@@ -267,8 +275,13 @@ async def delete_kafka_state(
         )
     spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body)
-    deployment = object_path("apps/v1", "Deployment", owner.namespace, build.child_name(owner))
-    await runtime.kube.delete(deployment, propagation="Foreground")
+    await _leave_group_all(runtime, owner, logger)
+    for kind, workload in (
+        ("StatefulSet", build.workload_name(owner)),
+        ("Deployment", build.deployment_name(owner)),
+    ):
+        path = object_path("apps/v1", kind, owner.namespace, workload)
+        await runtime.kube.delete(path, propagation="Foreground")
     pods = await runtime.kube.list(
         collection_path("v1", "Pod", owner.namespace),
         label_selector=manifests.selector_string(owner),
@@ -303,6 +316,30 @@ async def delete_kafka_state(
     )
     logger.info(message)
     kopf.event(body, type="Normal", reason="KafkaStateDeleted", message=message)
+
+
+async def _leave_group_all(runtime: Runtime, owner: build.Owner, logger: kopf.Logger) -> None:
+    """Before the workers are deleted for good: write the leave marker into every running worker
+    pod that is not stopping yet, so each worker gives its seat up and the group empties at once
+    (a static member that keeps its seat holds the group, which the broker will not delete, for
+    `session.timeout.ms`). A pod that cannot be reached only delays the group's deletion."""
+    pods = await runtime.kube.list(
+        collection_path("v1", "Pod", owner.namespace),
+        label_selector=manifests.selector_string(owner),
+    )
+    for pod in pods:
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp") or (pod.get("status") or {}).get("phase") != "Running":
+            continue
+        try:
+            await runtime.kube.exec(
+                owner.namespace,
+                meta["name"],
+                manifests.WORKER_CONTAINER,
+                list(manifests.MARK_LEAVING_COMMAND),
+            )
+        except KubeError as e:
+            logger.info("pod %s keeps its group seat as it stops: %s", meta["name"], e.message)
 
 
 async def _kafka_state_of_others(

@@ -101,9 +101,11 @@ MANAGED_WORKER_KEYS: Final = (
     "rest.advertised.host.name",
     "rest.advertised.port",
     "rest.advertised.listener",
+    "group.instance.id",
 )
 """Worker keys the operator writes: from spec fields, or fixed because probes, the Service and the
-NetworkPolicy depend on them. `workerConfig` may not set them."""
+NetworkPolicy depend on them, or per pod (`group.instance.id`: each worker pod's name).
+`workerConfig` may not set them."""
 
 
 class TargetState(StrEnum):

@@ -125,9 +125,9 @@ def test_the_crd_levels_are_ones_the_worker_accepts() -> None:
 
 
 def test_json_format_is_in_the_worker_env_and_text_is_not() -> None:
-    text = kc_build.build_deployment(spec(), OWNER, image="i", secret_versions={})
+    text = kc_build.build_stateful_set(spec(), OWNER, image="i", secret_versions={})
     assert manifests.LOG_FORMAT_ENV not in env_of(text["spec"]["template"])
-    json_ = kc_build.build_deployment(
+    json_ = kc_build.build_stateful_set(
         spec(logging={"format": "json"}), OWNER, image="i", secret_versions={}
     )
     assert env_of(json_["spec"]["template"])[manifests.LOG_FORMAT_ENV] == {

@@ -33,7 +33,7 @@ def as_live(child: dict[str, Any]) -> dict[str, Any]:
     live["metadata"].update(uid="x", resourceVersion="7", generation=1)
     live["metadata"]["labels"]["added-by-someone"] = "yes"
     live["status"] = {"observedGeneration": 1}
-    if child["kind"] == "Deployment":
+    if child["kind"] == "StatefulSet":
         container = live["spec"]["template"]["spec"]["containers"][0]
         container["imagePullPolicy"] = "IfNotPresent"
         container["terminationMessagePath"] = "/dev/termination-log"
@@ -83,22 +83,22 @@ def test_a_deleted_child_is_recreated_and_reported() -> None:
     }
 
 
-def test_a_deployment_scaled_or_given_another_image_by_hand_is_restored() -> None:
+def test_a_workload_scaled_or_given_another_image_by_hand_is_restored() -> None:
     kids = wanted()
     live = live_of(kids)
-    deployment = live["Deployment/orders-connect"]
+    deployment = live["StatefulSet/orders-connect"]
     deployment["spec"]["replicas"] = 5
     deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1"
     plan = children.plan(kids, live, reconciled_before=True)
-    assert [children.child_key(c) for c in plan.apply] == ["Deployment/orders-connect"]
+    assert [children.child_key(c) for c in plan.apply] == ["StatefulSet/orders-connect"]
     ((key, message),) = plan.repaired
-    assert key == "Deployment/orders-connect"
-    assert message.startswith("Deployment orders-connect was changed outside the operator (")
+    assert key == "StatefulSet/orders-connect"
+    assert message.startswith("StatefulSet orders-connect was changed outside the operator (")
     assert "spec.replicas" in message
     assert "spec.template.spec.containers[worker].image" in message
     # Putting the image back rolls the pods, and says why.
     assert plan.roll == ("the pod template changed (spec.template.spec.containers[worker].image)",)
-    assert plan.workload == "Deployment/orders-connect"
+    assert plan.workload == "StatefulSet/orders-connect"
 
 
 def test_an_edited_worker_config_map_is_restored() -> None:
@@ -123,7 +123,7 @@ def test_a_spec_change_is_an_update_not_drift_and_a_secret_change_rolls_with_its
     before = wanted({"db": "10"}, **spec)
     after = wanted({"db": "11"}, **spec)
     plan = children.plan(after, live_of(before), reconciled_before=True)
-    assert [children.child_key(c) for c in plan.apply] == ["Deployment/orders-connect"]
+    assert [children.child_key(c) for c in plan.apply] == ["StatefulSet/orders-connect"]
     assert plan.repaired == ()
     assert plan.roll == ("Secret db changed (version 10 -> 11)",)
 
@@ -155,8 +155,8 @@ def test_quantities_compare_by_value() -> None:
     assert children.differences({"n": 1}, {"n": "1"}) == ["n"]
 
 
-def test_the_config_sources_annotation_is_on_the_deployment() -> None:
-    deployment = next(c for c in wanted() if c["kind"] == "Deployment")
+def test_the_config_sources_annotation_is_on_the_workload() -> None:
+    deployment = next(c for c in wanted() if c["kind"] == "StatefulSet")
     sources = json.loads(deployment["metadata"]["annotations"][children.CONFIG_SOURCES_ANNOTATION])
     assert set(sources) == {"properties"}
     assert manifests.CONFIG_HASH_ANNOTATION == children.CONFIG_HASH_ANNOTATION
@@ -165,11 +165,11 @@ def test_the_config_sources_annotation_is_on_the_deployment() -> None:
 def test_only_an_apply_that_changed_the_child_is_reported() -> None:
     kids = wanted()
     live = live_of(kids)
-    live["Deployment/orders-connect"]["spec"]["replicas"] = 5
+    live["StatefulSet/orders-connect"]["spec"]["replicas"] = 5
     plan = children.plan(kids, live, reconciled_before=True)
-    before = live["Deployment/orders-connect"]
+    before = live["StatefulSet/orders-connect"]
     rewritten = {**before, "metadata": {**before["metadata"], "resourceVersion": "8"}}
-    assert plan.changed("Deployment/orders-connect", before, rewritten)
+    assert plan.changed("StatefulSet/orders-connect", before, rewritten)
     # The API server kept the object as it was: the values were the wanted ones after all.
-    assert not plan.changed("Deployment/orders-connect", before, before)
+    assert not plan.changed("StatefulSet/orders-connect", before, before)
     assert plan.changed("Service/orders-connect", None, before)

@@ -246,7 +246,7 @@ def test_no_secret_value_reaches_a_child() -> None:
 
 
 def test_the_secrets_are_mounted_read_only_and_nothing_else_is_new() -> None:
-    deployment = kc_build.build_deployment(
+    deployment = kc_build.build_stateful_set(
         spec(tls=TLS, authentication=SCRAM),
         OWNER,
         image="img",

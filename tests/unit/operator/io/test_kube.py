@@ -144,3 +144,82 @@ def test_api_failures_are_kube_errors_with_the_api_servers_message() -> None:
             await kube.close()
 
     asyncio.run(scenario())
+
+
+EXEC_PATH = "/api/v1/namespaces/ns/pods/w-0/exec"
+EXIT_1 = (
+    b'{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: '
+    b'error executing command [/bin/sh -c x], exit code 1","reason":"NonZeroExitCode"}'
+)
+
+
+@asynccontextmanager
+async def exec_server(outcome: bytes | None, *, status: int = 101) -> AsyncIterator[str]:
+    """An API server's pods/exec endpoint: a WebSocket with the v4 channel protocol, ending with
+    `outcome` on the status channel (None: the stream ends without one, as when the container
+    goes away); a `status` other than 101 refuses the upgrade with the API server's error."""
+    seen: list[dict[str, object]] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(
+            {
+                "command": request.query.getall("command"),
+                "container": request.query.get("container"),
+                "auth": request.headers.get("Authorization"),
+            }
+        )
+        if status != 101:
+            return web.json_response(
+                {"kind": "Status", "message": 'pods "w-0" is forbidden'}, status=status
+            )
+        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io",))
+        await ws.prepare(request)
+        await ws.send_bytes(b"\x02oops")
+        if outcome is not None:
+            await ws.send_bytes(b"\x03" + outcome)
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get(EXEC_PATH, handler)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        await server.close()
+        assert all(s["auth"] == f"Bearer {FRESH}" for s in seen)
+        assert all(s["container"] == "worker" for s in seen)
+        assert all(s["command"] == ["/bin/sh", "-c", "x"] for s in seen)
+        assert seen
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "error"),
+    [
+        (b'{"metadata":{},"status":"Success"}', 101, None),
+        (EXIT_1, 101, "exit code 1 (oops)"),
+        (None, 101, "the stream ended without the command's status"),
+        (None, 403, "forbidden: the operator's service account needs get and create on pods/exec"),
+        (None, 404, "no such pod"),
+    ],
+)
+def test_exec_runs_a_command_and_says_why_it_did_not_succeed(
+    outcome: bytes | None, status: int, error: str | None
+) -> None:
+    async def scenario() -> None:
+        async with exec_server(outcome, status=status) as url:
+            kube = Kube(kopf.ConnectionInfo(server=url, token=FRESH))
+            try:
+                if error is None:
+                    await kube.exec("ns", "w-0", "worker", ["/bin/sh", "-c", "x"])
+                    return
+                with pytest.raises(KubeError) as raised:
+                    await kube.exec("ns", "w-0", "worker", ["/bin/sh", "-c", "x"])
+                assert raised.value.message.startswith("exec in pod w-0: ")
+                assert error in raised.value.message
+                assert raised.value.status == (status if status != 101 else 0)
+            finally:
+                await kube.close()
+
+    asyncio.run(scenario())

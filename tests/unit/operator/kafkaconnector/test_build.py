@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from kconnect.config.properties import parse_properties
 from kconnect.config.providers import ConfigTransformer
+from kconnect.config.worker import DistributedConfig
 from kconnect.errors import ConfigError
 from kconnect_operator.core import manifests
 from kconnect_operator.core.manifests import (
@@ -28,10 +31,10 @@ from kconnect_operator.kafkaconnector.build import (
     Owner,
     build_children,
     build_config_map,
-    build_deployment,
     build_network_policy,
     build_pod_disruption_budget,
     build_service,
+    build_stateful_set,
     config_hash,
     worker_properties,
 )
@@ -55,7 +58,7 @@ def make_spec(**extra: object) -> KafkaConnectorSpec:
 def deployment(spec: KafkaConnectorSpec | None = None, **kw: Any) -> dict[str, Any]:
     kw.setdefault("image", IMAGE)
     kw.setdefault("secret_versions", {})
-    return build_deployment(spec or make_spec(), OWNER, **kw)
+    return build_stateful_set(spec or make_spec(), OWNER, **kw)
 
 
 def pod_spec(dep: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +96,7 @@ def test_children_in_apply_order() -> None:
         "Service",
         "PodDisruptionBudget",
         "NetworkPolicy",
-        "Deployment",
+        "StatefulSet",
     ]
 
 
@@ -183,6 +186,8 @@ def test_config_map_holds_the_worker_properties() -> None:
         "file.connectors.enable": "false",
         # The sink's consumer group is the resource's own: its namespace is in the name.
         "consumer.group.id": "connect-team-a.orders",
+        # Static members: a rolled pod's tasks wait this long for it.
+        "session.timeout.ms": "60000",
     }
     # The pod adds its own IP at start; the file never carries one.
     assert "rest.advertised.host.name" not in props
@@ -259,18 +264,121 @@ def test_rendered_properties_read_back_unchanged(props: dict[str, str]) -> None:
     assert parse_properties(render_properties(props)) == props
 
 
-# --- the Deployment
+# --- the StatefulSet
 
 
-def test_deployment_basics() -> None:
+def test_stateful_set_basics() -> None:
     dep = deployment(make_spec(replicas=3))
     assert dep["apiVersion"] == "apps/v1"
+    assert dep["kind"] == "StatefulSet"
     assert dep["metadata"]["name"] == "orders-connect"
     assert dep["spec"]["replicas"] == 3
     assert dep["spec"]["selector"] == {"matchLabels": selector_labels(OWNER)}
     pod_labels = dep["spec"]["template"]["metadata"]["labels"]
     assert selector_labels(OWNER).items() <= pod_labels.items()
-    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    # The REST Service governs the pods; scaling starts and stops pods at once, a roll replaces
+    # one pod at a time (the StatefulSet controller waits for each to be Ready again).
+    assert dep["spec"]["serviceName"] == "orders-connect"
+    assert dep["spec"]["podManagementPolicy"] == "Parallel"
+    assert dep["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": 0},
+    }
+    assert "volumeClaimTemplates" not in dep["spec"]
+
+
+def test_the_workload_name_leaves_room_for_the_revision_hash_label() -> None:
+    # The controller labels each pod `controller-revision-hash: <name>-<up to 10 characters>`.
+    assert kc_build.workload_name(OWNER) == "orders-connect"
+    for length in (44, 45, 52, 55):
+        long = Owner(name="a" * (length - 1) + "b", namespace="ns", uid="u")
+        name = kc_build.workload_name(long)
+        assert len(name) <= kc_build.MAX_WORKLOAD_NAME, (length, name)
+        assert len(name) + 1 + 10 <= 63
+        assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name), name
+    at_limit = Owner(name="a" * 44, namespace="ns", uid="u")
+    assert kc_build.workload_name(at_limit) == "a" * 44 + "-connect"
+    # Two long names that share a prefix still get two StatefulSets.
+    one = Owner(name="x" * 50 + "one", namespace="ns", uid="u")
+    two = Owner(name="x" * 50 + "two", namespace="ns", uid="u")
+    assert kc_build.workload_name(one) != kc_build.workload_name(two)
+    assert kc_build.deployment_name(one) == "x" * 50 + "one-connect"
+
+
+def test_each_worker_is_a_static_member_named_after_its_pod(tmp_path: Path) -> None:
+    c = container(deployment())
+    env = {e["name"]: e for e in c["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    config_dir, runtime_dir = tmp_path / "etc", tmp_path / "run"
+    config_dir.mkdir()
+    runtime_dir.mkdir()
+    original = render_properties(worker_properties(make_spec(), OWNER))
+    (config_dir / "worker.properties").write_text(original, encoding="utf-8")
+    script = (
+        c["command"][2]
+        .replace(manifests.CONFIG_DIR, str(config_dir))
+        .replace(manifests.RUNTIME_DIR, str(runtime_dir))
+        .replace("exec kconnect distributed", "exec cat")
+    )
+    result = subprocess.run(
+        ["/bin/sh", "-c", script],
+        env={"POD_IP": "10.1.2.3", "POD_NAME": "orders-connect-2", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    props = parse_properties(result.stdout)
+    assert props["group.instance.id"] == "orders-connect-2"
+    # The worker accepts the file the pod runs, and reads its identity from it.
+    config = DistributedConfig.parse(props)
+    assert config.group_instance_id == "orders-connect-2"
+    assert config.session_timeout_ms == 60_000
+
+
+def test_session_timeout_defaults_for_static_workers_and_worker_config_overrides_it() -> None:
+    assert worker_properties(make_spec(), OWNER)["session.timeout.ms"] == "60000"
+    custom = make_spec(workerConfig={"session.timeout.ms": "120000"})
+    assert worker_properties(custom, OWNER)["session.timeout.ms"] == "120000"
+
+
+def test_worker_config_may_not_set_the_instance_id() -> None:
+    with pytest.raises(ValidationError, match=r"group\.instance\.id"):
+        make_spec(workerConfig={"group.instance.id": "shared"})
+
+
+def test_the_pre_stop_hook_leaves_the_group_only_for_a_marked_pod(tmp_path: Path) -> None:
+    hook = container(deployment())["lifecycle"]["preStop"]["exec"]["command"]
+    assert hook[:2] == ["/bin/sh", "-c"]
+    marker = tmp_path / "leave-group"
+    # The hook signals PID 1 in the container; here a stand-in process records what it gets.
+    catcher = subprocess.Popen(
+        ["/bin/sh", "-c", "trap 'echo USR1; exit 0' USR1; echo up; while :; do sleep 0.1; done"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert catcher.stdout is not None
+        assert catcher.stdout.readline().strip() == "up"
+        script = (
+            hook[2]
+            .replace(manifests.LEAVE_MARKER, str(marker))
+            .replace("kill -USR1 1", f"kill -USR1 {catcher.pid}")
+        )
+        subprocess.run(["/bin/sh", "-c", script], check=True, timeout=10)
+        assert catcher.poll() is None  # no marker: a roll or an eviction keeps the seat
+        mark = " ".join(manifests.MARK_LEAVING_COMMAND[2:]).replace(
+            manifests.LEAVE_MARKER, str(marker)
+        )
+        subprocess.run(["/bin/sh", "-c", mark], check=True, timeout=10)
+        assert marker.exists()
+        subprocess.run(["/bin/sh", "-c", script], check=True, timeout=10)
+        assert catcher.wait(10) == 0
+        assert catcher.stdout.read().strip() == "USR1"
+    finally:
+        catcher.kill()
+        catcher.wait()
+        if catcher.stdout is not None:
+            catcher.stdout.close()
 
 
 def test_replicas_zero_is_allowed() -> None:

@@ -14,6 +14,9 @@ from kconnect_operator.core.actions import (
     Action,
     ApplyChildren,
     AutoRestartConnector,
+    DeleteChild,
+    MarkLeaving,
+    Note,
     Outcome,
     RemoveAnnotations,
     Restart,
@@ -31,6 +34,8 @@ from kconnect_operator.kafkaconnector.decide import (
     Observed,
     connector_config,
     decide,
+    leaving_pods,
+    pod_ordinal,
 )
 from kconnect_operator.kafkaconnector.model import (
     AutoRestartStatus,
@@ -265,3 +270,171 @@ def test_a_refused_child_is_named_in_ready() -> None:
 def test_the_decision_is_a_function_of_what_was_observed() -> None:
     o = observed(spec=spec(state="paused"))
     assert decide(o) == decide(dataclasses.replace(o))
+
+
+# -- stable identities: a scale-down's pods leave the group, an earlier Deployment is replaced
+
+
+def stateful_set(replicas: int, *, ready: int | None = None, generation: int = 2) -> dict[str, Any]:
+    ready = replicas if ready is None else ready
+    return {
+        "kind": "StatefulSet",
+        "metadata": {"name": "orders-connect", "generation": generation},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": generation,
+            "replicas": replicas,
+            "readyReplicas": ready,
+            "updatedReplicas": ready,
+        },
+    }
+
+
+def stateful_pod(ordinal: int, *, phase: str = "Running", deleting: bool = False) -> dict[str, Any]:
+    p = pod(f"orders-connect-{ordinal}", f"10.0.0.{ordinal + 1}")
+    p["status"]["phase"] = phase
+    if deleting:
+        p["metadata"]["deletionTimestamp"] = "2026-01-02T03:04:00Z"
+    return p
+
+
+def old_deployment(owner_uid: str = OWNER.uid) -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": {
+            "name": "orders-connect",
+            "ownerReferences": [{"uid": owner_uid, "controller": True, "kind": "KafkaConnector"}],
+        },
+    }
+
+
+RECONCILED = KafkaConnectorStatus.model_validate(
+    {"conditions": [{"type": "Ready", "status": "True", "reason": "Running", "message": "ok"}]}
+)
+
+
+def workload_actions(decision_actions: tuple[Action, ...]) -> list[Action]:
+    return [a for a in decision_actions if isinstance(a, MarkLeaving | DeleteChild | Note)]
+
+
+def test_a_scale_down_marks_the_pods_it_removes_before_the_lower_count_is_applied() -> None:
+    pods = [stateful_pod(i) for i in range(4)]
+    o = observed(
+        spec=spec(replicas=2),
+        pods=pods,
+        live={"StatefulSet/orders-connect": stateful_set(4)},
+    )
+    actions = decide(o).actions
+    assert actions[0] == MarkLeaving(("orders-connect-2", "orders-connect-3"), "worker")
+    assert isinstance(actions[1], ApplyChildren)
+    (applied,) = [c for c in actions[1].plan.apply if c["kind"] == "StatefulSet"]
+    assert applied["spec"]["replicas"] == 2
+
+
+@pytest.mark.parametrize(
+    ("replicas", "live", "pods"),
+    [
+        # Not scaling down: a roll, a scale-up, or a StatefulSet at its count.
+        (3, 3, [stateful_pod(i) for i in range(3)]),
+        (3, 1, [stateful_pod(0)]),
+        # No StatefulSet yet.
+        (1, None, [stateful_pod(0)]),
+        # The pods to remove are already stopping or not running: nothing to mark.
+        (1, 3, [stateful_pod(0), stateful_pod(1, deleting=True), stateful_pod(2, phase="Pending")]),
+    ],
+)
+def test_nothing_is_marked_unless_running_pods_are_about_to_be_removed(
+    replicas: int, live: int | None, pods: list[dict[str, Any]]
+) -> None:
+    workloads = {} if live is None else {"StatefulSet/orders-connect": stateful_set(live)}
+    o = observed(spec=spec(replicas=replicas), pods=pods, live=workloads)
+    assert workload_actions(decide(o).actions) == []
+
+
+def test_another_pod_whose_name_shares_the_prefix_is_never_marked() -> None:
+    assert (
+        leaving_pods(
+            stateful_set(3), [pod("orders-connect-config-1", "1.2.3.4")], 1, "orders-connect"
+        )
+        == ()
+    )
+    assert pod_ordinal("orders-connect-01", "orders-connect") is None
+    assert pod_ordinal("orders-connect-12", "orders-connect") == 12
+
+
+def test_a_resource_an_earlier_operator_ran_moves_to_a_stateful_set_then_loses_its_deployment() -> (
+    None
+):
+    # First pass: the StatefulSet is made next to the Deployment; that is no deleted child.
+    first = decide(
+        observed(
+            spec=spec(replicas=2),
+            previous=RECONCILED,
+            live={"Deployment/orders-connect": old_deployment()},
+        )
+    )
+    assert isinstance(first.actions[0], ApplyChildren)
+    assert "StatefulSet/orders-connect" in [
+        f"{c['kind']}/{c['metadata']['name']}" for c in first.actions[0].plan.apply
+    ]
+    assert all(key != "StatefulSet/orders-connect" for key, _ in first.actions[0].plan.repaired)
+    (note,) = workload_actions(first.actions)
+    assert isinstance(note, Note)
+    assert note.reason == "Migrating"
+    # While the StatefulSet's pods are not all ready, the Deployment stays: the cluster keeps
+    # running its tasks in the one group.
+    for workload in (
+        stateful_set(2, ready=1),
+        stateful_set(2, generation=3) | {"metadata": {"name": "orders-connect", "generation": 4}},
+    ):
+        waiting = decide(
+            observed(
+                spec=spec(replicas=2),
+                previous=RECONCILED,
+                live={
+                    "Deployment/orders-connect": old_deployment(),
+                    "StatefulSet/orders-connect": workload,
+                },
+            )
+        )
+        assert workload_actions(waiting.actions) == []
+    # Up: the Deployment is deleted.
+    done = decide(
+        observed(
+            spec=spec(replicas=2),
+            previous=RECONCILED,
+            live={
+                "Deployment/orders-connect": old_deployment(),
+                "StatefulSet/orders-connect": stateful_set(2),
+            },
+        )
+    )
+    (delete,) = workload_actions(done.actions)
+    assert isinstance(delete, DeleteChild)
+    assert (delete.api_version, delete.kind, delete.name) == (
+        "apps/v1",
+        "Deployment",
+        "orders-connect",
+    )
+    assert delete.reason == "Migrated"
+
+
+def test_a_deployment_of_the_same_name_that_the_resource_does_not_own_is_left_alone() -> None:
+    o = observed(
+        previous=RECONCILED,
+        live={
+            "Deployment/orders-connect": old_deployment(owner_uid="someone-else"),
+            "StatefulSet/orders-connect": stateful_set(1),
+        },
+    )
+    assert workload_actions(decide(o).actions) == []
+
+
+def test_a_deleted_stateful_set_is_reported_as_such() -> None:
+    decision = decide(observed(previous=RECONCILED, live={}))
+    plan = decision.actions[0]
+    assert isinstance(plan, ApplyChildren)
+    assert (
+        "StatefulSet/orders-connect",
+        "StatefulSet orders-connect was deleted: recreated it",
+    ) in plan.plan.repaired
