@@ -5,22 +5,34 @@ with the worker's and connectors' names put in, goes to a new SCRAM-SHA-512 user
 distributed worker with a source, a sink and the sink's dead-letter queue runs with no more. Then
 one row (or one operation of a row) at a time is left out, and what needs it fails within seconds
 saying which ACL is missing.
+
+The page's second table, the TransactionalId ACL of exactly-once source delivery, is proven the
+same way: with it a DataGen source on an exactly-once worker delivers every seq once across a
+killed worker; without it the task fails naming the transactional id and the ACL to grant, and the
+zombie fencing of a connector whose task count changed says so too and succeeds once it is granted.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack re-exports
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
     AdminClient,
     NewTopic,
+    ResourcePatternType,
+    ResourceType,
     ScramCredentialInfo,
     ScramMechanism,
     UserScramCredentialUpsertion,
@@ -44,6 +56,12 @@ OPERATIONS = {
     "Describe": "DESCRIBE",
     "DescribeConfigs": "DESCRIBE_CONFIGS",
 }
+RESOURCES = {
+    "Topic": "TOPIC",
+    "Group": "GROUP",
+    "Cluster": "CLUSTER",
+    "TransactionalId": "TRANSACTIONAL_ID",
+}
 
 
 @dataclass(frozen=True)
@@ -57,23 +75,23 @@ class Row:
     operations: tuple[str, ...]
 
 
-def documented_rows() -> list[Row]:
-    """The table under HEADING in docs/security.md."""
+def documented_rows(heading: str = HEADING, least: int = 9) -> list[Row]:
+    """The first table after `heading` (HEADING: the section's title) in docs/security.md."""
     text = DOC.read_text("utf-8")
-    assert HEADING in text, f"{DOC} has no {HEADING!r} section"
-    section = text[text.index(HEADING) :]
+    assert heading in text, f"{DOC} has no {heading!r} section"
+    section = text[text.index(heading) :]
     rows = []
     for line in section.splitlines()[1:]:
         if line.startswith("## "):
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 5 and cells[0] in ("Topic", "Group", "Cluster"):
+        if len(cells) == 5 and cells[0] in RESOURCES:
             name = cells[1].strip("`")
             operations = tuple(op.strip() for op in cells[3].split(","))
             rows.append(Row(cells[0], name, cells[2], operations))
         elif rows and not line.startswith("|"):
             break  # the end of the table
-    assert len(rows) >= 9, rows
+    assert len(rows) >= least, rows
     for row in rows:
         unknown = [op for op in row.operations if op not in OPERATIONS]
         assert not unknown, f"unknown operation in {row}"
@@ -118,7 +136,7 @@ class Setup:
             for op in row.operations:
                 if without == (row.name, op):
                     continue
-                out.append((row.resource.upper(), name, row.pattern.upper(), OPERATIONS[op]))
+                out.append((RESOURCES[row.resource], name, row.pattern.upper(), OPERATIONS[op]))
         return out
 
 
@@ -325,3 +343,197 @@ def _failed_trace(worker: Worker, name: str) -> str | None:
         if task["state"] == "FAILED":
             return str(task.get("trace", ""))
     return None
+
+
+# --- exactly-once source delivery (KIP-618)
+
+EOS_HEADING = "With `exactly.once.source.support=enabled`, a distributed worker's principal"
+EOS = {"exactly.once.source.support": "enabled"}
+EOS_RECORDS = 300
+
+
+def _datagen(s: Setup, tasks: int = 1) -> dict[str, str]:
+    return {
+        "connector.class": "DataGen",
+        "topic": s.source_topic,
+        "tasks.max": str(tasks),
+        "records.per.second": "100",
+        "max.records": str(EOS_RECORDS),
+        "batch.size": "20",
+    }
+
+
+def _committed_seqs(bootstrap: str, topic: str) -> Counter[int]:
+    """The DataGen seqs (the records' keys) a `read_committed` consumer finds in `topic`, up to
+    the end offset the topic has when called."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"check-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    seqs: Counter[int] = Counter()
+    try:
+        # read_committed: the end is the last stable offset; transaction markers fill the rest.
+        end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+        if end <= 0:
+            return seqs
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        deadline = time.monotonic() + 60
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < 3 and time.monotonic() < deadline:
+            batch = [m for m in consumer.consume(1000, 0.5) if m.error() is None]
+            if batch:
+                quiet_since = time.monotonic()
+            for m in batch:
+                if m.offset() < end:
+                    seqs[int(m.key())] += 1
+            if batch and batch[-1].offset() >= end - 1:
+                break
+        return seqs
+    finally:
+        consumer.close()
+
+
+def _revoke(bootstrap: str, principal: str, acls: list[secured_kafka.Acl]) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    filters = [
+        AclBindingFilter(
+            ResourceType[resource],
+            name,
+            ResourcePatternType[pattern],
+            principal,
+            "*",
+            AclOperation[operation],
+            AclPermissionType.ALLOW,
+        )
+        for resource, name, pattern, operation in acls
+    ]
+    for future in admin.delete_acls(filters, request_timeout=30).values():
+        future.result(timeout=30)
+
+
+def test_exactly_once_with_the_documented_acls_commits_records_and_offsets_together(
+    secured: secured_kafka.SecuredBroker, tmp_path: Path
+) -> None:
+    """Every row of both tables, no more: a DataGen source on an exactly-once worker over
+    SASL_SSL; the worker is killed midway and started again, and a read_committed consumer
+    finds every seq exactly once (the offsets were committed in the records' transactions)."""
+    rows = documented_rows() + documented_rows(EOS_HEADING, least=1)
+    s = _setup(secured, tmp_path)
+    _prepare_topics(secured, s)
+    secured_kafka.grant(secured.plaintext_bootstrap, f"User:{s.user}", s.acls(rows))
+    try:
+        worker = s.cluster.start(**EOS)
+        status, body = worker.request(
+            "POST", "/connectors", {"name": s.source, "config": _datagen(s)}
+        )
+        assert status == 201, body
+        wait_all_running(worker, s.source, 1)
+        wait_until(
+            "a third of the records committed",
+            lambda: (
+                len(_committed_seqs(secured.plaintext_bootstrap, s.source_topic))
+                >= EOS_RECORDS // 3
+            ),
+            60,
+        )
+        worker.kill()  # no graceful commit: an open transaction is left to the next instance
+        first_log = worker.log()
+        worker = s.cluster.restart(worker)
+        wait_until(
+            f"all {EOS_RECORDS} records committed",
+            lambda: (
+                len(_committed_seqs(secured.plaintext_bootstrap, s.source_topic)) >= EOS_RECORDS
+            ),
+            120,
+        )
+        seqs = _committed_seqs(secured.plaintext_bootstrap, s.source_topic)
+        assert set(seqs) == set(range(EOS_RECORDS))
+        repeated = {seq: n for seq, n in seqs.items() if n > 1}
+        assert not repeated, repeated
+        for log in (first_log, worker.log()):
+            assert "AUTHORIZATION_FAILED" not in log, log
+            assert "missing ACL" not in log, log
+            assert s.password not in log
+    finally:
+        s.cluster.close()
+
+
+def test_exactly_once_without_the_transactional_id_acl_fails_the_task_naming_it(
+    secured: secured_kafka.SecuredBroker, tmp_path: Path
+) -> None:
+    rows = documented_rows()  # the worker's table only: no TransactionalId row
+    s = _setup(secured, tmp_path)
+    _prepare_topics(secured, s)
+    secured_kafka.grant(secured.plaintext_bootstrap, f"User:{s.user}", s.acls(rows))
+    try:
+        worker = s.cluster.start(**EOS)
+        status, body = worker.request(
+            "POST", "/connectors", {"name": s.source, "config": _datagen(s)}
+        )
+        assert status == 201, body
+        trace = wait_until(
+            "the source task to fail",
+            lambda: _failed_trace(worker, s.source),
+            FAIL_WITHIN_S,
+        )
+        transactional_id = f"{s.cluster.group}-{s.source}-0"
+        assert (
+            "missing ACL: the client's principal is not allowed to use the transactional id "
+            f"'{transactional_id}': grant it Write and Describe on the TransactionalId "
+            f"'{transactional_id}'"
+        ) in trace, trace
+        assert "TRANSACTIONAL_ID_AUTHORIZATION_FAILED" in trace, trace
+        assert s.password not in worker.log()
+        assert not _committed_seqs(secured.plaintext_bootstrap, s.source_topic)
+    finally:
+        s.cluster.close()
+
+
+def test_zombie_fencing_without_the_transactional_id_acl_says_why_and_retries(
+    secured: secured_kafka.SecuredBroker, tmp_path: Path
+) -> None:
+    """The connector's owner fences the older task generation when the task count changes; with
+    the TransactionalId ACL taken away it says why in its log and keeps the new tasks back, and
+    once the ACL is back the fencing succeeds and the tasks run."""
+    eos_rows = documented_rows(EOS_HEADING, least=1)
+    s = _setup(secured, tmp_path)
+    _prepare_topics(secured, s)
+    principal = f"User:{s.user}"
+    secured_kafka.grant(secured.plaintext_bootstrap, principal, s.acls(documented_rows()))
+    secured_kafka.grant(secured.plaintext_bootstrap, principal, s.acls(eos_rows))
+    try:
+        worker = s.cluster.start(**EOS)
+        status, body = worker.request(
+            "POST", "/connectors", {"name": s.source, "config": _datagen(s)}
+        )
+        assert status == 201, body
+        wait_all_running(worker, s.source, 1)
+        wait_until(
+            "records committed",
+            lambda: _committed_seqs(secured.plaintext_bootstrap, s.source_topic),
+            60,
+        )
+        _revoke(secured.plaintext_bootstrap, principal, s.acls(eos_rows))
+        status, body = worker.request("PUT", f"/connectors/{s.source}/config", _datagen(s, tasks=2))
+        assert status == 200, body
+        transactional_id = f"{s.cluster.group}-{s.source}-0"
+        message = f"zombie fencing of connector {s.source} failed"
+        line = wait_until(
+            "the fencing to fail, saying why",
+            lambda: next((ln for ln in worker.log().splitlines() if message in ln), None),
+            FAIL_WITHIN_S,
+        )
+        assert f"the transactional id '{transactional_id}'" in line, line
+        assert "grant it Write and Describe on the TransactionalId" in line, line
+        tasks = worker.status(s.source).get("tasks", [])
+        assert not [t for t in tasks if t["state"] == "RUNNING"], tasks
+        secured_kafka.grant(secured.plaintext_bootstrap, principal, s.acls(eos_rows))
+        wait_all_running(worker, s.source, 2)
+        assert s.password not in worker.log()
+    finally:
+        s.cluster.close()

@@ -11,8 +11,10 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from kconnect import (
+    ConnectorTransactionBoundaries,
     ConnectRecord,
     DataError,
+    ExactlyOnceSupport,
     RetriableError,
     SinkConnector,
     SinkRecord,
@@ -221,3 +223,68 @@ class StampedSource(SourceConnector):
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [dict(self._props)]
+
+
+class BoundarySourceTask(SourceTask):
+    """Emits seq 0..`count`-1, one batch of `batch` records per poll, resuming after its
+    committed offset, and defines its own transactions: the batch that ends each multiple of
+    `every` records ends a transaction, and every `abort.every`-th such transaction is aborted
+    instead of committed (its seqs never reach a read_committed consumer)."""
+
+    def start(self, props: Mapping[str, str]) -> None:
+        self._topic = props["topic"]
+        self._count = int(props["count"])
+        self._batch = int(props.get("batch", "7"))
+        self._every = int(props.get("every", "20"))
+        self._abort_every = int(props.get("abort.every", "3"))
+        offset = self.context.offset_storage_reader.offset({"source": "boundary"})
+        self._next = int(offset["seq"]) + 1 if offset else 0
+        self._stopped = threading.Event()
+        tx = self.context.transaction_context()
+        if tx is None:
+            raise RuntimeError("no transaction context: exactly-once with connector boundaries")
+        self._tx = tx
+
+    def poll(self) -> Sequence[SourceRecord] | None:
+        if self._next >= self._count:
+            self._stopped.wait(0.1)
+            return None
+        records = []
+        for seq in range(self._next, min(self._next + self._batch, self._count)):
+            record = SourceRecord(
+                self._topic,
+                str(seq),
+                key=str(seq),
+                source_partition={"source": "boundary"},
+                source_offset={"seq": seq},
+            )
+            records.append(record)
+            if (seq + 1) % self._every == 0:
+                if ((seq + 1) // self._every) % self._abort_every == 0:
+                    self._tx.abort_transaction(record)
+                else:
+                    self._tx.commit_transaction(record)
+        self._next += len(records)
+        return records
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+class BoundarySource(SourceConnector):
+    def start(self, props: Mapping[str, str]) -> None:
+        self._props = dict(props)
+
+    def task_class(self) -> type[BoundarySourceTask]:
+        return BoundarySourceTask
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        return [dict(self._props)]
+
+    def exactly_once_support(self, config: Mapping[str, str]) -> ExactlyOnceSupport:
+        return ExactlyOnceSupport.SUPPORTED
+
+    def can_define_transaction_boundaries(
+        self, config: Mapping[str, str]
+    ) -> ConnectorTransactionBoundaries:
+        return ConnectorTransactionBoundaries.SUPPORTED

@@ -5,7 +5,14 @@ is not re-exported here is internal and may change.
 """
 
 from kconnect.api.config import ConnectorConfig
-from kconnect.api.connector import Connector, ConnectorContext, SinkConnector, SourceConnector
+from kconnect.api.connector import (
+    Connector,
+    ConnectorContext,
+    ConnectorTransactionBoundaries,
+    ExactlyOnceSupport,
+    SinkConnector,
+    SourceConnector,
+)
 from kconnect.api.records import ConnectRecord, Header, Headers, SinkRecord, SourceRecord
 from kconnect.api.task import (
     ErrantRecordReporter,
@@ -16,6 +23,7 @@ from kconnect.api.task import (
     SourceTask,
     SourceTaskContext,
     Task,
+    TransactionContext,
 )
 from kconnect.api.transform import Predicate, Transformation, TransformConfig
 from kconnect.api.types import (
@@ -36,8 +44,10 @@ __all__ = [
     "ConnectorConfig",
     "ConnectorContext",
     "ConnectorName",
+    "ConnectorTransactionBoundaries",
     "DataError",
     "ErrantRecordReporter",
+    "ExactlyOnceSupport",
     "Header",
     "Headers",
     "JsonValue",
@@ -58,6 +68,7 @@ __all__ = [
     "TaskId",
     "TaskNumber",
     "TopicPartition",
+    "TransactionContext",
     "TransformConfig",
     "Transformation",
 ]

@@ -43,7 +43,7 @@ def test_every_route_is_documented_and_every_documented_route_served() -> None:
     documented = _documented_routes()
     assert app_routes - documented == set(), "served but not documented"
     assert documented - app_routes == set(), "documented but not served"
-    assert len(app_routes) == 30
+    assert len(app_routes) == 31
 
 
 def test_every_path_with_a_slash_is_also_served() -> None:

@@ -499,3 +499,13 @@ def test_put_config_name_must_match_the_decoded_path(herder: FakeHerder) -> None
     assert reply.status == 201
     [(args, _)] = herder.called("put_connector_config")
     assert args[0] == "a b"
+
+
+def test_fence_on_a_standalone_worker_answers_as_kafka_connects(herder: FakeHerder) -> None:
+    reply = call(herder, "PUT", "/connectors/src/fence")
+    assert reply.status == 500
+    assert reply.body == {
+        "error_code": 500,
+        "message": "Kafka Connect in standalone mode does not support exactly-once source "
+        "connectors.",
+    }

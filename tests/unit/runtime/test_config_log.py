@@ -22,6 +22,7 @@ from kconnect.storage.config_log import (
     restart_request_record,
     target_state_record,
     task_config_records,
+    task_count_record,
 )
 from kconnect.storage.states import TargetState
 
@@ -339,9 +340,7 @@ def test_restart_flags_of_the_wrong_type_read_as_false_and_are_reported() -> Non
     assert '"include-tasks"' in s.errors[0]
 
 
-@pytest.mark.parametrize(
-    "key", ["session-key", "logger-cluster-org.apache", "tasks-fencing-c", "mystery", ""]
-)
+@pytest.mark.parametrize("key", ["session-key", "logger-cluster-org.apache", "mystery", ""])
 def test_other_records_are_ignored_but_named(key: str) -> None:
     before = folded(connector_config_record(C, {"a": "1"}))
     after = fold(before, key, b"not even json", 1)
@@ -687,3 +686,53 @@ def test_compaction_keeps_connectors_and_target_states(operations: Sequence[Op])
     for name in full.connectors:
         if name not in compacted.inconsistent and name in full.tasks:
             assert compacted.tasks.get(name) == full.tasks[name]
+
+
+# --- task count records (exactly-once sources, KIP-618)
+
+
+def test_a_task_count_record_is_written_as_java_writes_it() -> None:
+    assert task_count_record("my-conn", 3) == ("tasks-fencing-my-conn", b'{"task-count":3}')
+
+
+def test_every_task_commit_needs_a_fencing_and_a_task_count_record_ends_it() -> None:
+    s = folded(
+        connector_config_record(C, {"a": "1"}),
+        *task_config_records(C, [{"t": "0"}, {"t": "1"}]),
+    )
+    assert s.pending_fencing == {C}
+    assert s.task_count_records == {}
+    s = fold(s, *task_count_record(C, 2), s.offset + 1)
+    assert s.pending_fencing == frozenset()
+    assert s.task_count_records == {C: 2}
+    # New task configs: pending again; the record still says how many ids to fence.
+    s = fold_all(
+        [(k, v, s.offset + 1 + i) for i, (k, v) in enumerate(task_config_records(C, [{"t": "0"}]))],
+        s,
+    )
+    assert s.pending_fencing == {C}
+    assert s.task_count_records == {C: 2}
+
+
+def test_an_inconsistent_commit_needs_a_fencing_too_as_in_java() -> None:
+    s = folded(connector_config_record(C, {"a": "1"}), ("commit-my-conn", b'{"tasks":2}'))
+    assert C in s.inconsistent
+    assert s.pending_fencing == {C}
+
+
+def test_task_count_records_outlive_the_connector_as_in_java() -> None:
+    s = folded(
+        connector_config_record(C, {"a": "1"}),
+        *task_config_records(C, [{"t": "0"}]),
+        task_count_record(C, 1),
+        *connector_deletion_records(C),
+    )
+    assert s.task_count_records == {C: 1}
+
+
+@pytest.mark.parametrize("value", [b'{"task-count":-1}', b'{"task-count":"2"}', b"{}", b"[1]"])
+def test_an_unreadable_task_count_record_is_skipped_and_reported(value: bytes) -> None:
+    s = folded(("tasks-fencing-c", value))
+    assert s.task_count_records == {}
+    assert len(s.errors) == 1
+    assert "'tasks-fencing-c' at offset 0" in s.errors[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from kconnect.api.config import ConnectorConfig
@@ -66,11 +67,45 @@ class Connector(ABC):
         """Release what `start` acquired. Called once, from the thread that called `start`."""
 
 
+class ExactlyOnceSupport(StrEnum):
+    """Whether a source connector can deliver exactly once with a given config (KIP-618)."""
+
+    SUPPORTED = "SUPPORTED"
+    UNSUPPORTED = "UNSUPPORTED"
+
+
+class ConnectorTransactionBoundaries(StrEnum):
+    """Whether a source connector can define its own transaction boundaries (KIP-618)."""
+
+    SUPPORTED = "SUPPORTED"
+    UNSUPPORTED = "UNSUPPORTED"
+
+
 class SourceConnector(Connector):
     """Reads from an external system into Kafka."""
 
     @abstractmethod
     def task_class(self) -> type[SourceTask]: ...
+
+    def exactly_once_support(self, config: Mapping[str, str]) -> ExactlyOnceSupport | None:
+        """Can this connector, with `config`, deliver exactly once on a worker with
+        `exactly.once.source.support=enabled`? Asked before a connector with
+        `exactly.once.support=required` is created. None (the default) means the connector does
+        not say; such a connector can only be created with `exactly.once.support=requested`.
+
+        A connector can deliver exactly once when the source offsets it gives its records say
+        exactly where to resume, so that a task restarted from its last committed offset
+        re-reads nothing that was committed and skips nothing that was not.
+        """
+        return None
+
+    def can_define_transaction_boundaries(
+        self, config: Mapping[str, str]
+    ) -> ConnectorTransactionBoundaries:
+        """Can its tasks, with `config`, define transaction boundaries through
+        `SourceTaskContext.transaction_context()`? Asked before a connector with
+        `transaction.boundary=connector` is created. UNSUPPORTED by default."""
+        return ConnectorTransactionBoundaries.UNSUPPORTED
 
 
 class SinkConnector(Connector):

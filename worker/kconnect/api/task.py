@@ -44,10 +44,37 @@ class TaskContext(ABC):
         """The task's config, as the connector made it."""
 
 
+class TransactionContext(ABC):
+    """How a source task defines its own transaction boundaries (KIP-618).
+
+    Offered by `SourceTaskContext.transaction_context()` only on a worker with
+    `exactly.once.source.support=enabled` and a connector with `transaction.boundary=connector`.
+    Requests are honoured on the task's thread, after the batch `poll` returned has been
+    dispatched; they may be made from any thread. A failed commit or abort fails the task.
+    """
+
+    @abstractmethod
+    def commit_transaction(self, record: SourceRecord | None = None) -> None:
+        """Commit the open transaction once the current batch is dispatched; with `record`,
+        as soon as that record (one of the batch `poll` returns next, or is returning) has
+        been dispatched. The records' source offsets are committed in the same transaction."""
+
+    @abstractmethod
+    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+        """Abort the open transaction once the current batch is dispatched; with `record`, as
+        soon as that record has been dispatched (the record is part of what is aborted). No
+        offset of an aborted record is committed."""
+
+
 class SourceTaskContext(TaskContext):
     @property
     @abstractmethod
     def offset_storage_reader(self) -> OffsetStorageReader: ...
+
+    def transaction_context(self) -> TransactionContext | None:
+        """The task's transaction context: only when the worker delivers exactly once and the
+        connector has `transaction.boundary=connector`; None otherwise."""
+        return None
 
 
 class ErrantRecordReporter(ABC):

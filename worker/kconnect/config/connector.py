@@ -42,7 +42,7 @@ class ConfigActionReload(StrEnum):
     RESTART = "restart"
 
 
-class ExactlyOnceSupport(StrEnum):
+class ExactlyOnceSupportLevel(StrEnum):
     REQUESTED = "requested"
     REQUIRED = "required"
 
@@ -289,9 +289,11 @@ _EXACTLY_ONCE = {"group": "Exactly Once Support"}
 
 
 class SourceConnectorCommonConfig(CommonConnectorConfig):
-    """Kafka Connect's `SourceConnectorConfig` keys. kconnect has no exactly-once sources yet and
-    creates topics with the broker's defaults, as a Kafka Connect standalone worker does: these
-    keys are checked, and `exactly.once.support=required` is an error, as it is there."""
+    """Kafka Connect's `SourceConnectorConfig` keys. kconnect creates topics with the broker's
+    defaults, as a Kafka Connect standalone worker does. The exactly-once keys are checked here
+    for their form; whether the worker and the connector can honour them is checked by the
+    herder's validation (`herder.validation`), which knows the worker's
+    `exactly.once.source.support`."""
 
     topic_creation_groups: str = Field(
         "",
@@ -299,8 +301,8 @@ class SourceConnectorCommonConfig(CommonConnectorConfig):
         description="Groups of configurations for topics created by source connectors",
         json_schema_extra={"importance": "LOW", "group": "Topic Creation", "type": "LIST"},
     )
-    exactly_once_support: ExactlyOnceSupport = Field(
-        ExactlyOnceSupport.REQUESTED,
+    exactly_once_support: ExactlyOnceSupportLevel = Field(
+        ExactlyOnceSupportLevel.REQUESTED,
         alias="exactly.once.support",
         description=(
             "Permitted values are requested, required. If set to 'required', forces a "
@@ -339,16 +341,6 @@ class SourceConnectorCommonConfig(CommonConnectorConfig):
     @classmethod
     def _lower(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v
-
-    @field_validator("exactly_once_support")
-    @classmethod
-    def _no_exactly_once(cls, v: ExactlyOnceSupport) -> ExactlyOnceSupport:
-        if v is ExactlyOnceSupport.REQUIRED:
-            raise ValueError(
-                "exactly-once support is required, but this worker has none "
-                "(kconnect has no exactly-once sources yet); use 'requested'"
-            )
-        return v
 
 
 class SinkConnectorCommonConfig(CommonConnectorConfig):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -252,6 +253,14 @@ GROUP_INSTANCE_ID_MAX = 249
 _INSTANCE_ID = re.compile(r"[a-zA-Z0-9._-]+")
 
 
+class ExactlyOnceSourceSupport(StrEnum):
+    """`exactly.once.source.support` (KIP-618)."""
+
+    DISABLED = "disabled"
+    PREPARING = "preparing"
+    ENABLED = "enabled"
+
+
 class DistributedConfig(WorkerConfig):
     """`connect-distributed.properties`: the cluster's group and internal topics."""
 
@@ -279,6 +288,18 @@ class DistributedConfig(WorkerConfig):
     heartbeat_interval_ms: int = Field(3_000, alias="heartbeat.interval.ms", ge=1)
     rebalance_timeout_ms: int = Field(60_000, alias="rebalance.timeout.ms", ge=1)
     worker_sync_timeout_ms: int = Field(3_000, alias="worker.sync.timeout.ms", ge=1)
+    exactly_once_source_support: ExactlyOnceSourceSupport = Field(
+        ExactlyOnceSourceSupport.DISABLED,
+        alias="exactly.once.source.support",
+        description=(
+            "Whether to enable exactly-once support for source connectors in the cluster by "
+            "using transactions to write source records and their source offsets, and by "
+            "proactively fencing out old task generations before bringing up new ones. To "
+            "enable exactly-once source support on a new cluster, set this property to "
+            "'enabled'. To enable support on an existing cluster, first set to 'preparing' on "
+            "every worker in the cluster, then set to 'enabled'."
+        ),
+    )
     # The standalone key: accepted (Kafka's example files share keys) but unused here.
     offset_storage_file_filename: str | None = Field(None, alias="offset.storage.file.filename")
 
@@ -309,6 +330,22 @@ class DistributedConfig(WorkerConfig):
             raise ValueError("expected only ASCII letters, digits, '.', '_' and '-'")
         return v
 
+    @field_validator("exactly_once_source_support", mode="before")
+    @classmethod
+    def _eos_lower(cls, v: object) -> object:
+        # Java's ConfigDef.CaseInsensitiveValidString: any case, surrounding blanks trimmed.
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @property
+    def exactly_once_source_enabled(self) -> bool:
+        """Tasks write records and offsets in transactions (`enabled` only)."""
+        return self.exactly_once_source_support is ExactlyOnceSourceSupport.ENABLED
+
+    @property
+    def transactional_leader_enabled(self) -> bool:
+        """Java's `transactionalLeaderEnabled`: `preparing` or `enabled`."""
+        return self.exactly_once_source_support is not ExactlyOnceSourceSupport.DISABLED
+
     @field_validator("offset_storage_partitions", "status_storage_partitions")
     @classmethod
     def _partitions(cls, v: int) -> int:
@@ -328,7 +365,6 @@ DISTRIBUTED_IGNORED_KEYS = frozenset(
         "inter.worker.key.ttl.ms",
         "inter.worker.signature.algorithm",
         "inter.worker.verification.algorithms",
-        "exactly.once.source.support",
         "metadata.max.age.ms",
     }
 )

@@ -49,7 +49,7 @@ from typing import ClassVar, Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from kconnect.api.config import ConnectorConfig
-from kconnect.api.connector import SourceConnector
+from kconnect.api.connector import ExactlyOnceSupport, SourceConnector
 from kconnect.api.records import SourceRecord
 from kconnect.api.task import SourceTask
 from kconnect.api.types import SourceOffset, SourcePartition
@@ -573,6 +573,11 @@ class DataGenConnector(SourceConnector):
             {**self._props, TASK_INDEX_CONFIG: str(i), TASK_COUNT_CONFIG: str(tasks)}
             for i in range(tasks)
         ]
+
+    def exactly_once_support(self, config: Mapping[str, str]) -> ExactlyOnceSupport:
+        # A slot's offset is the last seq made in it, and a record is a pure function of its
+        # seq: a task resumed from a committed offset makes exactly what was not committed.
+        return ExactlyOnceSupport.SUPPORTED
 
 
 class DataGenTask(SourceTask):

@@ -44,7 +44,7 @@ from typing import ClassVar, TextIO
 from pydantic import Field, field_validator
 
 from kconnect.api.config import ConnectorConfig
-from kconnect.api.connector import SourceConnector
+from kconnect.api.connector import ExactlyOnceSupport, SourceConnector
 from kconnect.api.records import SinkRecord, SourceRecord, source_records
 from kconnect.api.task import SinkTask, SourceTask
 from kconnect.api.types import (
@@ -240,6 +240,12 @@ class FileStreamSourceConnector(SourceConnector):
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         # Only one input stream makes sense, whatever tasks.max says.
         return [dict(self._props)]
+
+    def exactly_once_support(self, config: Mapping[str, str]) -> ExactlyOnceSupport:
+        # As Kafka Connect's: a real file (only ever appended to) has offsets that say exactly
+        # where to resume; standard input has none.
+        filename = (config.get("file") or "").strip()
+        return ExactlyOnceSupport.SUPPORTED if filename else ExactlyOnceSupport.UNSUPPORTED
 
     def alter_offsets(
         self,

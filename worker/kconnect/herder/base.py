@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
 from kconnect.api.types import ConnectorName, JsonValue, TaskId
+from kconnect.herder.errors import HerderError
 from kconnect.herder.model import (
     ConfigInfos,
     ConfigKeyInfo,
@@ -91,6 +92,13 @@ class Herder(ABC):
 
     @abstractmethod
     async def restart_task(self, task: TaskId) -> None: ...
+
+    async def fence_zombies(self, name: ConnectorName) -> None:
+        """`PUT /connectors/{c}/fence`: fence the older task generations of a source connector
+        (KIP-618). A standalone worker answers as Kafka Connect's does."""
+        raise HerderError(
+            "Kafka Connect in standalone mode does not support exactly-once source connectors."
+        )
 
     @abstractmethod
     async def set_target_state(self, name: ConnectorName, state: TargetState) -> None:

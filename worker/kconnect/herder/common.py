@@ -77,6 +77,8 @@ class CommonHerder(Herder):
     _cluster_id: str | None
     _ready: bool
     _admin: AdminClient
+    _exactly_once_enabled: bool = False
+    """The worker delivers sources exactly once (distributed, `exactly.once.source.support`)."""
 
     @abstractmethod
     def _connector_configs(self) -> Mapping[ConnectorName, Mapping[str, str]]: ...
@@ -208,7 +210,12 @@ class CommonHerder(Herder):
 
     # --- validation and plugins
     def _validated(self, config: Mapping[str, str]) -> None:
-        infos = validate_config(self._registry, self._worker_props, config)
+        infos = validate_config(
+            self._registry,
+            self._worker_props,
+            config,
+            exactly_once_enabled=self._exactly_once_enabled,
+        )
         if infos.error_count:
             messages = infos.error_messages()
             raise BadRequestError(
@@ -265,7 +272,12 @@ class CommonHerder(Herder):
     async def validate_connector_config(
         self, config: Mapping[str, str], plugin: str | None = None
     ) -> ConfigInfos:
-        return validate_config(self._registry, self._worker_props, config)
+        return validate_config(
+            self._registry,
+            self._worker_props,
+            config,
+            exactly_once_enabled=self._exactly_once_enabled,
+        )
 
     # --- config patches
     def _merged_patch(self, name: ConnectorName, patch: Mapping[str, str | None]) -> dict[str, str]:

@@ -43,14 +43,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
+from kconnect.api.connector import SourceConnector
 from kconnect.api.types import ConnectorName, TaskId, TaskNumber
 from kconnect.config.connector import CommonConnectorConfig
 from kconnect.config.worker import DistributedConfig
 from kconnect.errors import ConfigError
 from kconnect.herder.common import CommonHerder
-from kconnect.herder.errors import AlreadyExistsError, NotFoundError
+from kconnect.herder.errors import AlreadyExistsError, BadRequestError, NotFoundError
 from kconnect.herder.membership import Membership, RebalanceStats, seat_holder_warning
 from kconnect.herder.model import (
     ConnectorInfo,
@@ -66,13 +68,22 @@ from kconnect.storage.config_log import (
     restart_request_record,
     target_state_record,
     task_config_records,
+    task_count_record,
 )
 from kconnect.storage.kafka_log import KafkaLog, ReadInterrupted
+from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
-from kconnect.storage.topics import delete_task_topic, ensure_task_topic, task_topic_name
-from kconnect.worker.worker import Worker
+from kconnect.storage.topics import (
+    InternalTopic,
+    delete_task_topic,
+    ensure_internal_topics,
+    ensure_task_topic,
+    task_topic_name,
+)
+from kconnect.worker.exactly_once import task_transactional_id, transactional_id_error
+from kconnect.worker.worker import ExactlyOnceSettings, Worker
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +152,17 @@ class DistributedHerder(CommonHerder):
             reader_group=config.group_id,
         )
         self._membership = self._make_membership()
+        # Exactly-once sources (KIP-618): tasks write in transactions, and a new generation of
+        # a connector's tasks starts only once the older ones are fenced (see `_fence`).
+        self._exactly_once_enabled = config.exactly_once_source_enabled
+        self._task_generations: dict[TaskId, int] = {}
+        self._source_classes: dict[str, bool] = {}
+        self._own_offsets: dict[str, KafkaOffsetStore] = {}
+        self._own_offsets_lock = threading.Lock()
+        if self._exactly_once_enabled:
+            worker.exactly_once = ExactlyOnceSettings(
+                config.group_id, self._task_is_current, self._offsets_topic
+            )
 
     def _check_seat(self) -> None:
         """Before a static member joins: warn when another process holds its seat."""
@@ -262,6 +284,10 @@ class DistributedHerder(CommonHerder):
         self._herder.shutdown(wait=True)
         self._writer.shutdown(wait=True)
         self._config_log.stop()
+        with self._own_offsets_lock:
+            for store in self._own_offsets.values():
+                store.close()
+            self._own_offsets.clear()
 
     # --- the config log (reader thread)
     def _on_config_record(
@@ -386,12 +412,15 @@ class DistributedHerder(CommonHerder):
         config = self._state
         topics = self._topics(config)
         self._membership.set_topics(sorted(topics))
-        p = plan(self._membership.assigned, topics, config, self._running())
         w = self._worker
+        if self._exactly_once_enabled:
+            self._stop_stale_generations(config)
+        p = plan(self._membership.assigned, topics, config, self._running())
         if p.stop_tasks:
             w.stop_tasks(sorted(p.stop_tasks))
             for t in p.stop_tasks:
                 self._task_connector_props.pop(t, None)
+                self._task_generations.pop(t, None)
         for name in sorted(p.stop_connectors):
             w.stop_connector(name)
         if self._closed:
@@ -410,14 +439,19 @@ class DistributedHerder(CommonHerder):
             self._regenerate.add(name)
         for task, target in p.retarget_tasks.items():
             w.set_task_target(task, target)
-        if p.start_tasks:
+        if self._exactly_once_enabled:
+            self._fence_owned(config, p.start_connectors)
+            config = self._state
+        start_tasks = [t for t in p.start_tasks if not self._awaits_fencing(config, t.connector)]
+        if start_tasks:
             self._worker.offsets.read_to_end(interrupted=lambda: self._closed)
         deferred = False
-        for task in p.start_tasks:
+        for task in start_tasks:
             task_config = config.task_config(task)
             if task_config is None:
                 continue
             connector_props = config.connectors[task.connector]
+            self._task_generations[task] = config.generations.get(task.connector, -1)
             if w.start_task(task, connector_props, task_config, config.target(task.connector)):
                 self._task_connector_props[task] = connector_props
             else:
@@ -428,6 +462,134 @@ class DistributedHerder(CommonHerder):
             self._generate_tasks(name)
         self._regenerate.clear()
         self._handle_restarts(config)
+
+    # --- exactly-once sources (herder thread, but `_task_is_current`)
+    def _is_source(self, props: Mapping[str, str]) -> bool:
+        name = props.get("connector.class", "")
+        known = self._source_classes.get(name)
+        if known is None:
+            try:
+                known = issubclass(self._worker.connector_class(props), SourceConnector)
+            except Exception:  # noqa: BLE001 - an unknown class: its tasks fail on their own
+                known = False
+            self._source_classes[name] = known
+        return known
+
+    def _awaits_fencing(self, config: ClusterConfig, name: ConnectorName) -> bool:
+        """A source connector's new task generation waits for its task count record."""
+        return (
+            self._exactly_once_enabled
+            and name in config.pending_fencing
+            and self._is_source(config.connectors.get(name, {}))
+        )
+
+    def _offsets_topic(self, topic: str) -> KafkaOffsetStore:
+        """The store of a connector's own `offsets.storage.topic` (on a task's thread): created
+        as Kafka Connect creates it, with the worker's offsets topic settings, and read by this
+        worker from then on. The worker's own topic is the worker's store."""
+        offsets = self._worker.offsets
+        if isinstance(offsets, KafkaOffsetStore) and topic == offsets.topic:
+            return offsets
+        with self._own_offsets_lock:
+            store = self._own_offsets.get(topic)
+            if store is None:
+                cfg = self._cfg
+                ensure_internal_topics(
+                    self._admin,
+                    [
+                        InternalTopic(
+                            topic,
+                            cfg.offset_storage_partitions,
+                            cfg.offset_storage_replication_factor,
+                            "offset",
+                        )
+                    ],
+                )
+                store = KafkaOffsetStore(
+                    topic,
+                    client_config=self._client_config,
+                    name=f"offsets-{topic}",
+                    reader_group=cfg.group_id,
+                )
+                store.start()
+                self._own_offsets[topic] = store
+            return store
+
+    def _task_is_current(self, task: TaskId, task_props: Mapping[str, str]) -> bool:
+        """Kafka Connect's postProducerCheck, on a task's thread once its producer has fenced
+        older ones: the task is still assigned here, in the generation it was started in."""
+        config = self._state
+        topic = task_topic_name(self._cfg.group_id, task.connector)
+        return (
+            (topic, task.task) in self._membership.assigned
+            and config.generations.get(task.connector, -1) == self._task_generations.get(task)
+            and task.connector not in config.pending_fencing
+        )
+
+    def _stop_stale_generations(self, config: ClusterConfig) -> None:
+        """As Kafka Connect, every task of a source connector whose task configs were committed
+        again stops, and the new generation starts after the fencing; a task left running would
+        be fenced by it."""
+        stale = sorted(
+            t
+            for t, g in self._task_generations.items()
+            if t in self._worker.tasks
+            and config.generations.get(t.connector, -1) != g
+            and self._is_source(config.connectors.get(t.connector, {}))
+        )
+        if stale:
+            log.info("new task configs: stopping %s before the next generation starts", stale)
+            self._worker.stop_tasks(stale)
+            for t in stale:
+                self._task_connector_props.pop(t, None)
+                self._task_generations.pop(t, None)
+
+    def _fence_owned(self, config: ClusterConfig, started: Iterable[ConnectorName]) -> None:
+        """As the owner of each connector (partition 0 of its task topic): fence the older task
+        generation of every source connector that waits for it."""
+        owned = set(self._worker.connectors) | set(started)
+        for name in sorted(config.pending_fencing & owned):
+            # As Java, a fencing is done for a generation that has tasks to start: tasks of the
+            # old one may still be committing their last transaction as they stop.
+            if (
+                name in config.connectors
+                and config.tasks.get(name)
+                and self._is_source(config.connectors[name])
+            ):
+                try:
+                    self._fence(name)
+                except Exception as e:  # noqa: BLE001 - one connector's failure blocks no other
+                    # Its tasks wait for the record; the cause is usually an ACL (Write and
+                    # Describe on the transactional ids) or an unreachable coordinator.
+                    log.warning(
+                        "zombie fencing of connector %s failed; its tasks start once it "
+                        "succeeds; retrying: %s",
+                        name,
+                        e,
+                    )
+                    self._retry_soon()
+
+    def _fence(self, name: ConnectorName) -> None:
+        """Kafka Connect's zombie fencing (`DistributedHerder.fenceZombieSourceTasks`): with a
+        task count record N from before the latest task configs, the transactional ids of tasks
+        0..N-1 are fenced, then a task count record with the current task count is written. No
+        record yet (nothing ran transactionally), or one task before and one now (the new task's
+        producer fences the old one itself): only the record is written."""
+        config = self._state
+        if name not in config.pending_fencing or name not in config.connectors:
+            return
+        count = len(config.tasks.get(name, ()))
+        previous = config.task_count_records.get(name)
+        generation = config.generations.get(name, -1)
+        if previous is not None and (previous != 1 or count != 1):
+            log.info("fencing the producers of %d tasks of connector %s", previous, name)
+            fence_producers(
+                self._client_config,
+                [task_transactional_id(self._cfg.group_id, name, n) for n in range(previous)],
+            )
+        if self._state.generations.get(name, -1) != generation:
+            return  # new task configs while fencing: the next pass fences again
+        self._write([task_count_record(name, count)])
 
     def _request_regenerate(self, name: ConnectorName) -> None:
         def run() -> None:
@@ -578,6 +740,41 @@ class DistributedHerder(CommonHerder):
 
         await self._call_writer(run)
 
+    async def fence_zombies(self, name: ConnectorName) -> None:
+        """`PUT /connectors/{c}/fence`: fence the older task generations of a source connector
+        and record it, as Kafka Connect's leader does; nothing to do when already recorded.
+
+        The connector's owner fences it on its own as soon as new task configs with tasks are
+        committed; this worker does it itself when it owns the connector, when the connector has
+        no tasks now, or when no task runs transactionally (exactly-once disabled), and
+        otherwise waits for the owner."""
+        config = self._state
+        props = config.connectors.get(name)
+        if props is None:
+            raise NotFoundError(f"Connector {name} not found")
+        if not self._is_source(props):
+            raise BadRequestError(f"Connector {name} is not a source connector")
+
+        def run() -> None:
+            topic = task_topic_name(self._cfg.group_id, name)
+            owner = (topic, 0) in self._membership.assigned
+            # Only the owner may fence ids a new generation is starting with; with no new task
+            # (or no transactional one anywhere) any worker may.
+            no_new_task = not self._state.tasks.get(name)
+            if owner or no_new_task or not self._exactly_once_enabled:
+                self._herder.submit(self._fence, name).result()
+            deadline = time.monotonic() + self._cfg.worker_sync_timeout_ms / 1000 + 60
+            with self._cond:
+                while name in self._state.pending_fencing:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(
+                            f"the zombie fencing of connector {name} was not recorded in time"
+                        )
+                    self._cond.wait(left)
+
+        await self._call_writer(run)
+
     # --- topics
     # Kafka Connect answers these for any name, known or not (an unknown one has no topics).
     async def connector_topics(self, name: ConnectorName) -> list[str]:
@@ -585,3 +782,34 @@ class DistributedHerder(CommonHerder):
 
     async def reset_connector_topics(self, name: ConnectorName) -> None:
         self._worker.reset_active_topics(name)
+
+
+def fence_producers(client_config: Mapping[str, str], transactional_ids: Sequence[str]) -> None:
+    """Fence every producer that uses one of these transactional ids, as `Admin.fenceProducers`
+    does (librdkafka has no such call): a producer initialized with an id bumps its epoch, which
+    fences the older one and aborts its open transaction. Raises if any id fails."""
+    base = {k: v for k, v in client_config.items() if k not in ("client.id", "group.id")}
+    failures: list[str] = []
+    for transactional_id in transactional_ids:
+        producer = Producer(
+            {
+                **base,
+                "transactional.id": transactional_id,
+                "client.id": f"fencer-{transactional_id}",
+                "enable.idempotence": "true",
+                "acks": "all",
+            }
+        )
+        try:
+            producer.init_transactions(60)
+        except KafkaException as e:
+            failures.append(transactional_id_error(transactional_id, e))
+        finally:
+            # A producer with a fatal error (a missing ACL is one) raises from flush too, which
+            # would hide the reason above.
+            with contextlib.suppress(KafkaException):
+                producer.flush(0)
+    if failures:
+        raise KafkaException(
+            f"could not fence the older producers of the connector's tasks: {'; '.join(failures)}"
+        )

@@ -35,7 +35,13 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from kconnect.api.connector import Connector, SinkConnector
+from kconnect.api.connector import (
+    Connector,
+    ConnectorTransactionBoundaries,
+    ExactlyOnceSupport,
+    SinkConnector,
+    SourceConnector,
+)
 from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.records import ConnectRecord
 from kconnect.api.transform import Predicate, Transformation
@@ -443,11 +449,100 @@ class _Checked:
     errors: Errors
 
 
+EXACTLY_ONCE_SUPPORT = "exactly.once.support"
+TRANSACTION_BOUNDARY = "transaction.boundary"
+
+
+def _unexpected(e: Exception) -> str:
+    text = str(e).strip()
+    if text:
+        return f"An unexpected error occurred during validation: {text}"
+    return (
+        "An unexpected error occurred during validation; please see the worker logs for more "
+        "details."
+    )
+
+
+def _exactly_once_errors(
+    connector_cls: type[SourceConnector],
+    config: Mapping[str, str],
+    errors: Errors,
+    *,
+    exactly_once_enabled: bool,
+) -> None:
+    """Kafka Connect's preflight checks of `exactly.once.support=required` and
+    `transaction.boundary=connector` (DistributedHerder.validateSourceConnectorConfig), with
+    its messages. A key whose value is already in error is not checked further."""
+    level = config.get(EXACTLY_ONCE_SUPPORT, "").strip().lower()
+    if EXACTLY_ONCE_SUPPORT not in errors and level == "required":
+        if not exactly_once_enabled:
+            _add(
+                errors,
+                EXACTLY_ONCE_SUPPORT,
+                Finding("eos", "This worker does not have exactly-once source support enabled."),
+            )
+        try:
+            support = connector_cls().exactly_once_support(config)
+            message = None
+            if support is None:
+                message = (
+                    "The connector does not implement the API required for preflight validation "
+                    "of exactly-once source support. Please consult the documentation for the "
+                    "connector to determine whether it supports exactly-once semantics, and then "
+                    'consider reconfiguring the connector to use the value "requested" for this '
+                    "property (which will disable this preflight check and allow the connector "
+                    "to be created)."
+                )
+            elif support is not ExactlyOnceSupport.SUPPORTED:
+                message = (
+                    "The connector does not support exactly-once semantics with the provided "
+                    "configuration."
+                )
+            if message is not None:
+                _add(errors, EXACTLY_ONCE_SUPPORT, Finding("eos", message))
+        except Exception as e:  # noqa: BLE001 - the connector's own code
+            _add(errors, EXACTLY_ONCE_SUPPORT, Finding(type(e).__name__, _unexpected(e)))
+    boundary = config.get(TRANSACTION_BOUNDARY, "").strip().lower()
+    if TRANSACTION_BOUNDARY not in errors and boundary == "connector":
+        try:
+            # A plugin may break its signature: Java reports a null answer, and so do we.
+            can: ConnectorTransactionBoundaries | None = (
+                connector_cls().can_define_transaction_boundaries(config)
+            )
+            if can is None:
+                _add(
+                    errors,
+                    TRANSACTION_BOUNDARY,
+                    Finding(
+                        "eos",
+                        "This connector has returned a null value from its "
+                        "canDefineTransactionBoundaries method, which is not permitted. The "
+                        "connector will be treated as if it cannot define its own transaction "
+                        "boundaries, and cannot be configured with 'transaction.boundary' set "
+                        "to 'connector'.",
+                    ),
+                )
+            elif can is not ConnectorTransactionBoundaries.SUPPORTED:
+                _add(
+                    errors,
+                    TRANSACTION_BOUNDARY,
+                    Finding(
+                        "eos",
+                        "The connector does not support connector-defined transaction "
+                        "boundaries with the given configuration. Please reconfigure it to use "
+                        "a different transaction boundary definition.",
+                    ),
+                )
+        except Exception as e:  # noqa: BLE001 - the connector's own code
+            _add(errors, TRANSACTION_BOUNDARY, Finding(type(e).__name__, _unexpected(e)))
+
+
 def _check(
     registry: PluginRegistry,
     worker_props: Mapping[str, str],
     config: Mapping[str, str],
     written: Mapping[str, str],
+    exactly_once_enabled: bool = False,
 ) -> _Checked:
     """Every check over `config`; messages show values as `written` holds them."""
     errors: Errors = {}
@@ -485,6 +580,10 @@ def _check(
     for key, message in rules:
         _add(errors, key, Finding("topics", message))
     models: list[type[BaseModel]] = [common]
+    if connector_cls is not None and issubclass(connector_cls, SourceConnector):
+        _exactly_once_errors(
+            connector_cls, config, errors, exactly_once_enabled=exactly_once_enabled
+        )
     if connector_cls is not None:
         models.append(connector_cls.config_model)
         for key, findings in _model_errors(connector_cls.config_model, config, written).items():
@@ -548,9 +647,17 @@ def _withheld(key: str, resolved_keys: list[str]) -> str:
 
 
 def validate_config(
-    registry: PluginRegistry, worker_props: Mapping[str, str], config: Mapping[str, str]
+    registry: PluginRegistry,
+    worker_props: Mapping[str, str],
+    config: Mapping[str, str],
+    *,
+    exactly_once_enabled: bool = False,
 ) -> ConfigInfos:
     """The answer of `PUT /connector-plugins/{p}/config/validate` for `config`.
+
+    `exactly_once_enabled`: the worker delivers sources exactly once
+    (`exactly.once.source.support=enabled`, distributed only); without it
+    `exactly.once.support=required` is an error, as on a Kafka Connect worker without it.
 
     Variables are checked as the worker would start them: resolved. Nothing in the answer is
     built from a resolved value, so no secret and no file's content can leave through it: values
@@ -570,7 +677,7 @@ def validate_config(
         _add(provider_errors, "connector.class", Finding("provider", str(e), quotes_input=False))
     resolved_keys = sorted(k for k, v in written.items() if resolved.get(k) != v)
 
-    checked = _check(registry, worker_props, resolved, written)
+    checked = _check(registry, worker_props, resolved, written, exactly_once_enabled)
     models = checked.models
     # As Kafka Connect's definitions enriched for the worker: its converters and the installed
     # versions are the defaults. They come from the config as written, never a resolved value.
@@ -584,7 +691,7 @@ def validate_config(
         for key_info in config_key_infos(model)
     ]
     if resolved_keys:
-        as_written = _check(registry, worker_props, written, written)
+        as_written = _check(registry, worker_props, written, written, exactly_once_enabled)
         chain_keys = as_written.chain_keys
         known = {*written, *(k.name for k in definitions), *(k.name for k in chain_keys)}
         errors = _shown(checked.errors, as_written.errors, known, resolved_keys)

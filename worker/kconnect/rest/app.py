@@ -292,6 +292,14 @@ async def restart_task(request: web.Request) -> web.Response:
     return _no_content()
 
 
+async def fence_zombies(request: web.Request) -> web.Response:
+    """Kafka Connect's internal endpoint (InternalConnectResource). kconnect's workers sign no
+    requests to each other, so it is answered as a Java worker with `connect.protocol=compatible`
+    answers it: 204 once the fencing is recorded."""
+    await _herder(request).fence_zombies(_connector(request))
+    return _no_content()
+
+
 async def connector_topics(request: web.Request) -> web.Response:
     name = _connector(request)
     topics = await _herder(request).connector_topics(name)
@@ -403,6 +411,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/connectors/{connector}/tasks", task_configs),
     ("GET", "/connectors/{connector}/tasks/{task}/status", task_status),
     ("POST", "/connectors/{connector}/tasks/{task}/restart", restart_task),
+    ("PUT", "/connectors/{connector}/fence", fence_zombies),
     ("GET", "/connectors/{connector}/topics", connector_topics),
     ("PUT", "/connectors/{connector}/topics/reset", reset_connector_topics),
     ("GET", "/connectors/{connector}/offsets", connector_offsets),

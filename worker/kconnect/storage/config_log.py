@@ -12,6 +12,7 @@ Kafka Connect's (`KafkaConfigBackingStore`), so a log written by either runtime 
 | `commit-<name>`             | `{"tasks":N}`: task configs 0..N-1 apply together         |
 | `target-state-<name>`       | `{"state":"PAUSED","state.v2":"STOPPED"}`; null removes   |
 | `restart-connector-<name>`  | `{"include-tasks":false,"only-failed":false}`             |
+| `tasks-fencing-<name>`      | `{"task-count":N}`: the previous task generation is fenced |
 
 Values are written byte for byte as Java's `JsonConverter` (Jackson, `schemas.enable=false`) writes
 them: compact, fields in schema order, maps in their iteration order (which no reader depends on),
@@ -33,8 +34,14 @@ Folding semantics follow Java's reader, with the differences noted where they ar
   restart request and inconsistent mark. (Java's writer also tombstones `target-state-<name>`.)
 - A restart request is remembered per connector, latest wins, with the offset it came at; a null
   value forgets it (Java never writes one).
-- `session-key`, `logger-cluster-*`, `tasks-fencing-*` and unknown keys change nothing; their keys
-  are collected in `ignored` so a caller can log each kind once.
+- A task count record (exactly-once sources, KIP-618) says that the producers of every earlier
+  generation of the connector's tasks are fenced, and how many tasks the latest one has, which
+  is how many transactional ids the next fencing must cover. Every task commit puts the
+  connector in `pending_fencing` (a new generation may not start before its zombies are fenced);
+  a task count record takes it out. As in Java, neither is forgotten when the connector is
+  deleted: a re-created connector fences the ids its predecessor may have left running.
+- `session-key`, `logger-cluster-*` and unknown keys change nothing; their keys are collected in
+  `ignored` so a caller can log each kind once.
 
 The fold never raises on log content: a record it cannot read (not JSON, wrong shape, bad key) is
 skipped and described in `errors` with its key, offset and reason, because one bad record in a
@@ -47,7 +54,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Generic, TypeVar
 
@@ -84,6 +91,10 @@ def target_state_key(name: str) -> str:
 
 def restart_key(name: str) -> str:
     return RESTART_PREFIX + name
+
+
+def task_count_record_key(name: str) -> str:
+    return TASK_COUNT_RECORD_PREFIX + name
 
 
 # --- the state -------------------------------------------------------------------------------
@@ -124,6 +135,13 @@ class ClusterConfig:
     """Records skipped because they could not be read: key, offset and reason, oldest first."""
     ignored: frozenset[str]
     """Keys of records that carry nothing for this state (session keys, logger levels, unknown)."""
+    task_count_records: Mapping[ConnectorName, int] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    """The latest task count record per connector: tasks of that many ids may still run."""
+    pending_fencing: frozenset[ConnectorName] = frozenset()
+    """Connectors whose latest task configs came after their latest task count record: their
+    tasks may start only once older generations are fenced and a new record is written."""
 
     def target(self, name: ConnectorName) -> TargetState:
         """The connector's target state: STARTED unless the log says otherwise."""
@@ -209,6 +227,8 @@ class _Builder:
         self.errors_base = state.errors
         self.errors: list[str] = []
         self.ignored = state.ignored
+        self.task_count_records = _Cow(state.task_count_records)
+        self.pending_fencing = state.pending_fencing
 
     def freeze(self) -> ClusterConfig:
         self.pending_own = {}
@@ -225,6 +245,8 @@ class _Builder:
             pending=self.pending.freeze(),
             errors=errors,
             ignored=self.ignored,
+            task_count_records=self.task_count_records.freeze(),
+            pending_fencing=self.pending_fencing,
         )
 
     def apply(self, key: str | bytes | None, value: bytes | None, offset: int) -> None:
@@ -252,6 +274,8 @@ class _Builder:
             self._commit(ConnectorName(key[len(COMMIT_TASKS_PREFIX) :]), _decode(raw))
         elif key.startswith(RESTART_PREFIX):
             self._restart(ConnectorName(key[len(RESTART_PREFIX) :]), _decode(raw), offset)
+        elif key.startswith(TASK_COUNT_RECORD_PREFIX):
+            self._task_count(ConnectorName(key[len(TASK_COUNT_RECORD_PREFIX) :]), _decode(raw))
         elif key not in self.ignored:
             self.ignored = self.ignored | {key}
 
@@ -297,6 +321,17 @@ class _Builder:
         if name in self.pending.r:
             del self.pending.w[name]
         self.pending_own.pop(name, None)
+        # As Java: whatever the commit applied, the connector needs a round of fencing.
+        if name not in self.pending_fencing:
+            self.pending_fencing = self.pending_fencing | {name}
+
+    def _task_count(self, name: ConnectorName, value: JsonValue) -> None:
+        count = _field(value, "task-count", "a task count record")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _INT32_MAX:
+            raise _Skip(f'"task-count" is {count!r}: expected a non-negative integer')
+        self.task_count_records.w[name] = count
+        if name in self.pending_fencing:
+            self.pending_fencing = self.pending_fencing - {name}
 
     def _target_state(self, name: ConnectorName, value: JsonValue) -> None:
         if value is None:
@@ -479,6 +514,11 @@ def target_state_record(name: str, state: TargetState) -> tuple[str, bytes]:
     legacy = TargetState.PAUSED if state is TargetState.STOPPED else state
     value = f'{{"state":"{legacy.value}","state.v2":"{state.value}"}}'
     return target_state_key(name), value.encode()
+
+
+def task_count_record(name: str, count: int) -> tuple[str, bytes]:
+    """`tasks-fencing-<name>` with `{"task-count":N}`: Java's task count record."""
+    return task_count_record_key(name), b'{"task-count":%d}' % count
 
 
 def restart_request_record(name: str, include_tasks: bool, only_failed: bool) -> tuple[str, bytes]:

@@ -76,6 +76,21 @@ class KafkaOffsetStore(MemoryOffsetStore):
     def close(self) -> None:
         self._log.stop()
 
+    @property
+    def partitions(self) -> int:
+        """How many partitions the topic has (known once started)."""
+        return len(self._log.partitions)
+
+    def committed(
+        self,
+        connector: ConnectorName,
+        offsets: Iterable[tuple[SourcePartition, SourceOffset | None]],
+    ) -> None:
+        """Offsets another producer (a task's transaction) has made durable in this topic:
+        shown here at once, before the reader comes to them."""
+        with self._lock:
+            self._apply(connector, offsets)
+
     def put(
         self,
         connector: ConnectorName,

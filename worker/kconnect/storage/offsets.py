@@ -39,6 +39,42 @@ def serialize_value(offset: SourceOffset | None) -> bytes | None:
     return None if offset is None else _dumps(offset).encode()
 
 
+_M32 = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's `Utils.murmur2` (the Java producer's key hash), as an unsigned 32-bit int."""
+    length = len(data)
+    m = 0x5BD1E995
+    h = (0x9747B28C ^ length) & _M32
+    end = length - length % 4
+    for i in range(0, end, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & _M32
+        k ^= k >> 24
+        k = (k * m) & _M32
+        h = (h * m) & _M32
+        h ^= k
+    rest = length % 4
+    if rest == 3:
+        h ^= data[end + 2] << 16
+    if rest >= 2:
+        h ^= data[end + 1] << 8
+    if rest >= 1:
+        h ^= data[end]
+        h = (h * m) & _M32
+    h ^= h >> 13
+    h = (h * m) & _M32
+    h ^= h >> 15
+    return h
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Java's default partitioner (and librdkafka's `murmur2_random`) gives a
+    keyed record: `toPositive(murmur2(key)) % partitions`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 def parse_key(raw: bytes) -> tuple[ConnectorName, SourcePartition]:
     """A key of the offsets topic; `DataError` for one Kafka Connect couldn't have written."""
     try:

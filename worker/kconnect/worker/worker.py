@@ -15,22 +15,29 @@ it gives up: the process is exiting, and its daemon threads end with it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kconnect.api.connector import Connector, SinkConnector, SourceConnector
 from kconnect.api.converter import Converter, HeaderConverter
 from kconnect.api.task import SinkTask, SourceTask
 from kconnect.api.types import ConnectorName, TaskId
-from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
+from kconnect.config.connector import (
+    CommonConnectorConfig,
+    SinkConnectorCommonConfig,
+    SourceConnectorCommonConfig,
+)
 from kconnect.config.providers import ConfigTransformer, reverse_transform
 from kconnect.config.redaction import REDACTORS, Redactor
 from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.plugins.chain import build_chain
 from kconnect.plugins.registry import PluginRegistry
+from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
@@ -43,6 +50,7 @@ from kconnect.worker.error_handling import (
     LogReporter,
     RetryWithTolerance,
 )
+from kconnect.worker.exactly_once import ExactlyOnceSourceTaskRunner, task_transactional_id
 from kconnect.worker.sink import SinkTaskRunner
 from kconnect.worker.source import SourceTaskRunner
 from kconnect.worker.task import TaskRunner, format_trace
@@ -116,6 +124,19 @@ def build_converters(
     return out[0], out[1], header
 
 
+@dataclass(frozen=True)
+class ExactlyOnceSettings:
+    """How this worker runs source tasks exactly once (distributed,
+    `exactly.once.source.support=enabled`)."""
+
+    group_id: str
+    is_current: Callable[[TaskId, Mapping[str, str]], bool]
+    """Whether the task, with this config, is still this worker's to run (checked once its
+    producer has fenced older ones, as Kafka Connect's postProducerCheck)."""
+    offsets_topic: Callable[[str], KafkaOffsetStore] | None = None
+    """The store of a connector's own `offsets.storage.topic` (created when missing)."""
+
+
 class Worker:
     def __init__(
         self,
@@ -140,6 +161,8 @@ class Worker:
         self.stopping: dict[TaskId, TaskRunner] = {}
         self.generation = 0
         """The group generation the herder last joined in: tasks started now carry it."""
+        self.exactly_once: ExactlyOnceSettings | None = None
+        """Set by a distributed herder whose worker delivers sources exactly once."""
         # Each running connector's config as written, variables unresolved: task configs are
         # stored with the variables put back (`reverse_transform`).
         self._raw_props: dict[ConnectorName, dict[str, str]] = {}
@@ -331,6 +354,10 @@ class Worker:
             task = task_cls()
             if not isinstance(task, SourceTask):
                 raise ConfigError(f"{task_cls!r} of a source connector is not a SourceTask")
+            if self.exactly_once is not None:
+                return self._exactly_once_task(
+                    task_id, task, task_props, target, connector_props, policy, common
+                )
             return SourceTaskRunner(
                 task_id,
                 task,
@@ -377,6 +404,50 @@ class Worker:
                 **common,
             )
         raise ConfigError(f"{connector_cls!r} is neither a SourceConnector nor a SinkConnector")
+
+    def _exactly_once_task(
+        self,
+        task_id: TaskId,
+        task: SourceTask,
+        task_props: Mapping[str, str],
+        target: TargetState,
+        connector_props: Mapping[str, str],
+        policy: str,
+        common: dict[str, Any],
+    ) -> TaskRunner:
+        eos = self.exactly_once
+        assert eos is not None
+        source = SourceConnectorCommonConfig.parse(connector_props)
+        interval = source.transaction_boundary_interval_ms
+        written_task_props = dict(task_props)
+        own_topic = (source.offsets_storage_topic or "").strip()
+        return ExactlyOnceSourceTaskRunner(
+            task_id,
+            task,
+            task_props,
+            target,
+            producer_config=clients.producer_config(
+                self.worker_props,
+                connector_props,
+                connector=task_id.connector,
+                task=task_id.task,
+                policy=policy,
+            ),
+            offsets=self.offsets,
+            flush_timeout_ms=self.config.offset_flush_timeout_ms,
+            transactional_id=task_transactional_id(eos.group_id, task_id.connector, task_id.task),
+            boundary=source.transaction_boundary,
+            boundary_interval_ms=(
+                interval if interval is not None else self.config.offset_flush_interval_ms
+            ),
+            is_current=lambda: eos.is_current(task_id, written_task_props),
+            connector_offsets=(
+                functools.partial(eos.offsets_topic, own_topic)
+                if own_topic and eos.offsets_topic is not None
+                else None
+            ),
+            **common,
+        )
 
     def _dlq_factory(
         self,

@@ -40,7 +40,7 @@ import psycopg2.extensions
 import psycopg2.extras
 from psycopg2 import sql
 
-from kconnect.api.connector import SourceConnector
+from kconnect.api.connector import ExactlyOnceSupport, SourceConnector
 from kconnect.api.records import Header, Headers, SourceRecord
 from kconnect.api.task import SourceTask
 from kconnect.api.types import SourcePartition
@@ -127,6 +127,11 @@ class PostgresCdcConnector(SourceConnector):
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
         return [dict(self._props)]
+
+    def exactly_once_support(self, config: Mapping[str, str]) -> ExactlyOnceSupport:
+        # As Debezium's PostgresConnector: an event's offset (its LSNs) says exactly where the
+        # stream resumes, and the slot is acknowledged only up to committed offsets.
+        return ExactlyOnceSupport.SUPPORTED
 
     def stop(self) -> None:
         pass

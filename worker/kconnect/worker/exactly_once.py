@@ -1,0 +1,424 @@
+"""Running a source task exactly once (KIP-618): records and their offsets in one transaction.
+
+On a worker with `exactly.once.source.support=enabled` each source task has a transactional
+producer whose `transactional.id` is Kafka Connect's, `<group.id>-<connector>-<task>`. Its
+`init_transactions` fences off any older producer with the same id (a zombie copy of the task on
+a worker that lost it), and aborts what that producer left open. Every record the task sends is
+written inside a transaction, and the source offsets of those records are written to the offsets
+topic, in Kafka Connect's format and in the partition Java's partitioner gives their key, inside
+the same transaction. A consumer reading `read_committed` sees a record only once its offset is
+committed too, so a task restarted anywhere resumes exactly after the last committed record.
+
+Boundaries (`transaction.boundary`): `poll` commits after every batch `poll` returns; `interval`
+once `transaction.boundary.interval.ms` (default `offset.flush.interval.ms`) has passed since the
+transaction began; `connector` when the task asks through its `TransactionContext`.
+
+The task reads its offsets only once its producer is initialized: `init_transactions` waits for
+what an older instance was committing, so the task resumes after the last committed transaction
+of any instance. A failed commit or abort fails the task, and nothing past it is committed: the
+broker aborts the transaction. A task stopped gracefully commits its open transaction (`poll`,
+`interval`) or aborts it (`connector`: the task never asked for it). A cancelled task (lost
+assignment) commits and aborts nothing: the task's next owner fences its producer, which aborts
+what it left open.
+The at-least-once runner (`worker.source`) is untouched: none of this costs it anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from kconnect.api.records import SourceRecord
+from kconnect.api.task import OffsetStorageReader, SourceTaskContext, TransactionContext
+from kconnect.api.types import SourceOffset, SourcePartition, TaskId
+from kconnect.config.connector import TransactionBoundary
+from kconnect.errors import ConnectError
+from kconnect.storage.kafka_log import ReadInterrupted
+from kconnect.storage.kafka_offsets import KafkaOffsetStore
+from kconnect.storage.offsets import key_partition, serialize_key, serialize_value
+from kconnect.worker.source import SourceTaskRunner, _Context, _OffsetReader
+from kconnect.worker.task import CLIENT_LOG
+
+log = logging.getLogger(__name__)
+
+TRANSACTION_TIMEOUT_S = 60.0
+"""How long one `init_transactions`, `commit_transaction` or `abort_transaction` may take."""
+
+
+def task_transactional_id(group_id: str, connector: str, task: int) -> str:
+    """Kafka Connect's `Worker.taskTransactionalId`: `<group.id>-<connector>-<task>`."""
+    return f"{group_id}-{connector}-{task}"
+
+
+def transactional_id_error(transactional_id: str, error: BaseException) -> str:
+    """What went wrong with a transactional producer of `transactional_id`, for people: a
+    missing ACL (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) names the id and the ACL to grant;
+    anything else is the client's own message. Holds no secret: neither the id nor librdkafka's
+    error text holds one."""
+    cause = error.args[0] if isinstance(error, KafkaException) and error.args else error
+    if isinstance(cause, KafkaError):
+        if cause.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+            return (
+                "missing ACL: the client's principal is not allowed to use the transactional id "
+                f"{transactional_id!r}: grant it Write and Describe on the TransactionalId "
+                f"{transactional_id!r} (a prefixed ACL on the worker's '<group.id>-' covers "
+                "every task; see docs/security.md) "
+                f"({cause.name()}: {cause.str()})"
+            )
+        if cause.code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED:
+            return (
+                f"missing ACL: the transactional producer {transactional_id!r} may not write "
+                "idempotently: grant the principal Write on the topics (Kafka 2.8 and later) "
+                "or IdempotentWrite on the cluster; see docs/security.md "
+                f"({cause.name()}: {cause.str()})"
+            )
+        return f"transactional id {transactional_id!r}: {cause.name()}: {cause.str()}"
+    return f"transactional id {transactional_id!r}: {cause}"
+
+
+def exactly_once_producer_config(
+    producer_config: Mapping[str, str], transactional_id: str, task: TaskId
+) -> dict[str, str]:
+    """The task's producer config with what exactly-once delivery requires, as Java's
+    `exactlyOnceSourceTaskProducerConfigs` forces it: idempotence on, acks from every replica,
+    and the task's transactional id. A user value that contradicts them is overridden, with a
+    warning naming it."""
+    conf = dict(producer_config)
+    required = {"enable.idempotence": "true", "acks": "all", "transactional.id": transactional_id}
+    for key, value in required.items():
+        given = conf.get(key)
+        same = given is None or given.strip().lower() == value.lower()
+        if key == "acks" and given is not None and given.strip() == "-1":
+            same = True
+        if not same:
+            log.warning(
+                "task %s: producer %s=%r overridden with %r: exactly-once source delivery "
+                "requires it",
+                task,
+                key,
+                given,
+                value,
+            )
+        conf[key] = value
+    return conf
+
+
+class _Requests(TransactionContext):
+    """What the task asked of its transactions; read and cleared on the task thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.commit_all = False
+        self.abort_all = False
+        # By identity; the records are held so that no other object takes their ids.
+        self.commit_at: dict[int, SourceRecord] = {}
+        self.abort_at: dict[int, SourceRecord] = {}
+
+    def commit_transaction(self, record: SourceRecord | None = None) -> None:
+        with self._lock:
+            if record is None:
+                self.commit_all = True
+            else:
+                self.commit_at[id(record)] = record
+
+    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+        with self._lock:
+            if record is None:
+                self.abort_all = True
+            else:
+                self.abort_at[id(record)] = record
+
+    def cut(self, records: Sequence[SourceRecord]) -> tuple[int, str | None]:
+        """Where the batch must be cut: (records up to the cut, "commit"/"abort"/None)."""
+        with self._lock:
+            if not self.commit_at and not self.abort_at:
+                return len(records), None
+            for i, record in enumerate(records):
+                key = id(record)
+                commit, abort = key in self.commit_at, key in self.abort_at
+                if commit and abort:
+                    raise ConnectError(
+                        "the task requested both a commit and an abort of the transaction that "
+                        "ends with the same record"
+                    )
+                if commit or abort:
+                    self.commit_at.pop(key, None)
+                    self.abort_at.pop(key, None)
+                    return i + 1, "commit" if commit else "abort"
+            return len(records), None
+
+    def take_batch_request(self) -> str | None:
+        """After a batch: "commit", "abort" or None; both at once is an error, as in Java."""
+        with self._lock:
+            commit, abort = self.commit_all, self.abort_all
+            self.commit_all = self.abort_all = False
+        if commit and abort:
+            raise ConnectError(
+                "the task requested both a commit and an abort of the same transaction"
+            )
+        return "commit" if commit else "abort" if abort else None
+
+
+class _TransactionalContext(_Context):
+    def __init__(
+        self,
+        props: Mapping[str, str],
+        reader: OffsetStorageReader,
+        tx: TransactionContext | None,
+    ) -> None:
+        super().__init__(props, reader)
+        self._tx = tx
+
+    def transaction_context(self) -> TransactionContext | None:
+        return self._tx
+
+
+class _FallbackReader(OffsetStorageReader):
+    """The connector's own offsets topic first, then the worker's (Kafka Connect's
+    ConnectorOffsetBackingStore)."""
+
+    def __init__(self, primary: OffsetStorageReader, secondary: OffsetStorageReader) -> None:
+        self._primary = primary
+        self._secondary = secondary
+
+    def offset(self, partition: SourcePartition) -> SourceOffset | None:
+        found = self._primary.offset(partition)
+        return found if found is not None else self._secondary.offset(partition)
+
+
+class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
+    # A failure after records were sent in the open transaction: the transaction is not
+    # committed (the broker aborts it when the producer goes), so nothing past the failure is.
+    commits_after_failure = False
+
+    def __init__(
+        self,
+        *args: Any,
+        transactional_id: str,
+        boundary: TransactionBoundary,
+        boundary_interval_ms: int,
+        is_current: Callable[[], bool] = lambda: True,
+        connector_offsets: Callable[[], KafkaOffsetStore] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        store = self._offsets
+        if not isinstance(store, KafkaOffsetStore):
+            raise ConnectError(
+                "exactly-once source tasks need the offsets topic of a distributed worker"
+            )
+        self._store: KafkaOffsetStore = store
+        """Where the transaction writes offsets: the connector's own topic, else the worker's."""
+        self._worker_store: KafkaOffsetStore | None = None
+        """With a connector's own topic: the worker's, read as a fallback and written after
+        each commit, as Kafka Connect does."""
+        self._connector_offsets = connector_offsets
+        self._producer_config = exactly_once_producer_config(
+            self._producer_config, transactional_id, self.id
+        )
+        self.transactional_id = transactional_id
+        self._boundary = boundary
+        self._boundary_interval = boundary_interval_ms / 1000
+        self._is_current = is_current
+        self._requests = _Requests() if boundary is TransactionBoundary.CONNECTOR else None
+        self._in_transaction = False
+        self._transaction_began = 0.0
+        self.transactions_committed = 0
+        self.transactions_aborted = 0
+
+    # --- lifecycle
+    def initialize(self) -> None:
+        conf: dict[str, Any] = dict(self._producer_config)
+        conf["error_cb"] = self._on_client_error
+        conf["logger"] = CLIENT_LOG
+        conf["delivery.report.only.error"] = not self._per_record_ack
+        if not self._per_record_ack:
+            conf["on_delivery"] = self._on_delivery_error
+        self._producer = Producer(conf)
+        try:
+            # Fences every older producer with this id and aborts what it left open.
+            self._producer.init_transactions(TRANSACTION_TIMEOUT_S)
+        except KafkaException as e:
+            raise ConnectError(
+                f"the task's transactional producer ({self.transactional_id!r}) could not be "
+                f"initialized: {transactional_id_error(self.transactional_id, e)}"
+            ) from e
+        if not self._is_current():
+            # Kafka Connect's postProducerCheck: the task moved, or its configs changed, while
+            # the producer was being set up; this copy must not write anything.
+            raise ConnectError(
+                f"task {self.id} is no longer assigned to this worker in its current generation "
+                "of task configs; not starting it"
+            )
+        # Read the offsets only now: the fencing above waited for whatever an older instance was
+        # committing, so the task resumes after the last transaction any instance committed.
+        if self._connector_offsets is not None:
+            own = self._connector_offsets()
+            if own is not self._store:
+                self._worker_store, self._store = self._store, own
+        try:
+            for store in (self._store, self._worker_store):
+                if store is not None:
+                    store.read_to_end(interrupted=lambda: self.stopping)
+        except ReadInterrupted:
+            return  # stopping before it started: nothing to do
+        reader: OffsetStorageReader = _OffsetReader(self._store, self.id.connector)
+        if self._worker_store is not None:
+            reader = _FallbackReader(reader, _OffsetReader(self._worker_store, self.id.connector))
+        context: SourceTaskContext = _TransactionalContext(self.task_props, reader, self._requests)
+        self.task.initialize(context)
+        self.task.start(self.task_props)
+        self._next_commit = float("inf")  # offset.flush.interval.ms plays no part here
+
+    def iterate(self) -> None:
+        super().iterate()
+        if self._in_transaction and self._boundary is TransactionBoundary.INTERVAL:
+            if time.monotonic() - self._transaction_began >= self._boundary_interval:
+                self.commit()
+        elif self._requests is not None:
+            request = self._requests.take_batch_request()
+            if request == "commit":
+                self.commit()
+            elif request == "abort":
+                self._abort()
+
+    def idle_while_paused(self) -> bool:
+        if self._in_transaction and self._boundary is not TransactionBoundary.CONNECTOR:
+            self.commit()  # a paused task keeps no transaction open past its timeout
+        return super().idle_while_paused()
+
+    def close(self, commit: bool) -> None:
+        try:
+            if commit and self._producer is not None and self._in_transaction:
+                if self._boundary is TransactionBoundary.CONNECTOR:
+                    self._abort()
+                else:
+                    self.commit()
+        finally:
+            if self._producer is not None and not commit:
+                # Nothing of the open transaction is committed: the next owner's
+                # init_transactions fences this producer and aborts it.
+                self._producer.purge(in_queue=True, in_flight=False, blocking=False)
+                self._producer.flush(0)
+            self._producer = None
+            try:
+                if self._chain is not None:
+                    self._chain.close()
+            finally:
+                self._key.close()
+                self._value.close()
+
+    # --- sending
+    def _send(self, records: Sequence[SourceRecord]) -> None:
+        if self._requests is None:
+            self._begin()
+            super()._send(records)
+            if self._boundary is TransactionBoundary.POLL:
+                self.commit()
+            return
+        rest = records
+        while rest:
+            n, action = self._requests.cut(rest)
+            self._begin()
+            super()._send(rest[:n])
+            rest = rest[n:]
+            if action == "commit":
+                self.commit()
+            elif action == "abort":
+                self._abort()
+
+    def _begin(self) -> None:
+        if self._in_transaction:
+            return
+        try:
+            self._producer.begin_transaction()
+        except KafkaException as e:
+            raise ConnectError(f"could not begin a transaction: {_text(e)}") from e
+        self._in_transaction = True
+        self._transaction_began = time.monotonic()
+
+    # --- commits
+    def commit(self) -> None:
+        """Write the offsets of the open transaction's records into it, and commit it."""
+        if self.cancelled or not self._in_transaction:
+            return
+        self._check_delivery()
+        began = time.monotonic()
+        pending = list(self._pending.values())
+        self._pending = {}
+        connector = self.id.connector
+        partitions = self._store.partitions
+        topic = self._store.topic
+        try:
+            for partition, offset in pending:
+                key = serialize_key(connector, partition)
+                self._producer.produce(
+                    topic, serialize_value(offset), key, key_partition(key, partitions)
+                )
+            self._producer.commit_transaction(TRANSACTION_TIMEOUT_S)
+        except KafkaException as e:
+            self.metrics.commit(False, time.monotonic() - began)
+            raise ConnectError(
+                f"the transaction of task {self.id} could not be committed: {_text(e)}; nothing "
+                "past the last committed transaction is committed" + _fenced_hint(e)
+            ) from e
+        finally:
+            self._in_transaction = False
+        self._check_delivery()
+        self.transactions_committed += 1
+        if pending:
+            self._store.committed(connector, pending)
+            if self._worker_store is not None:
+                # As Kafka Connect: the worker's topic gets a copy, outside the transaction; a
+                # failure there is logged, the connector's own topic is the one read first.
+                try:
+                    self._worker_store.put(connector, pending)
+                except Exception as e:  # noqa: BLE001 - a copy; the commit stands
+                    log.warning(
+                        "task %s: offsets committed to %r but not copied to the worker's "
+                        "offsets topic %r: %s",
+                        self.id,
+                        self._store.topic,
+                        self._worker_store.topic,
+                        e,
+                    )
+            self.metrics.commit(True, time.monotonic() - began)
+        else:
+            self.metrics.offset_commit_skip_total += 1
+        self.task.commit()
+
+    def _abort(self) -> None:
+        if not self._in_transaction:
+            return
+        self._pending = {}
+        try:
+            self._producer.abort_transaction(TRANSACTION_TIMEOUT_S)
+        except KafkaException as e:
+            raise ConnectError(
+                f"the transaction of task {self.id} could not be aborted: {_text(e)}"
+                + _fenced_hint(e)
+            ) from e
+        finally:
+            self._in_transaction = False
+        self._delivery_error = None  # what failed in the aborted transaction is gone with it
+        self.transactions_aborted += 1
+
+
+def _text(e: KafkaException) -> str:
+    return str(e.args[0]) if e.args else str(e)
+
+
+def _fenced_hint(e: KafkaException) -> str:
+    err = e.args[0] if e.args else None
+    name = err.name() if err is not None and hasattr(err, "name") else ""
+    if "FENCED" in name or "INVALID_PRODUCER_EPOCH" in name:
+        return (
+            "; the task's producer was fenced: another instance of this task (on another "
+            "worker, or of a newer generation of task configs) has started"
+        )
+    return ""
