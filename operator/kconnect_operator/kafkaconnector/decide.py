@@ -70,6 +70,7 @@ from kconnect_operator.core.manifests import (
 from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import (
     READY,
+    Condition,
     ConditionStatus,
     ConnectorStatus,
     JsonObject,
@@ -303,6 +304,42 @@ def exactly_once_note(
     else:
         message = f"exactly-once turned off: rolling the {replicas} workers to {key}"
     return Note(f"ExactlyOnce{phase.value}", message)
+
+
+EXACTLY_ONCE_CONDITION: Final = "ExactlyOnce"
+
+
+def exactly_once_condition(
+    spec: KafkaConnectorSpec,
+    connector: ConnectorStatus | None,
+    previous: KafkaConnectorStatus | None,
+    generation: int | None,
+    now: datetime,
+) -> tuple[Condition, ...]:
+    """`ExactlyOnce` False (reason `SinkConnector`) while `spec.exactlyOnce` is set on a connector
+    the workers report as a sink: the setting is accepted (the workers still roll) but governs
+    source tasks only. No condition otherwise."""
+    if not spec.exactly_once or connector is None or connector.type != "sink":
+        return ()
+    old = next(
+        (c for c in (previous.conditions if previous else ()) if c.type == EXACTLY_ONCE_CONDITION),
+        None,
+    )
+    since = old.last_transition_time if old is not None and old.status == "False" else None
+    return (
+        Condition(
+            type=EXACTLY_ONCE_CONDITION,
+            status=ConditionStatus.FALSE,
+            reason="SinkConnector",
+            message=(
+                f"spec.exactlyOnce has no effect on {spec.class_}, a sink connector: "
+                f"{EXACTLY_ONCE_KEY} governs source tasks only; a sink's delivery follows its "
+                "consumer group's committed offsets"
+            ),
+            last_transition_time=since or rfc3339(now),
+            observed_generation=generation,
+        ),
+    )
 
 
 def live_pods(pods: Sequence[JsonObject]) -> int:
@@ -544,6 +581,7 @@ def build_status(
     exactly_once: ExactlyOncePhase | None = None,
 ) -> KafkaConnectorStatus:
     status, reason, message = ready_condition(spec, obs)
+    extra = exactly_once_condition(spec, obs.connector, previous, obs.generation, now)
     condition = ready(
         status,
         reason,
@@ -556,7 +594,7 @@ def build_status(
         sum(1 for t in obs.connector.tasks if t.state == State.RUNNING) if obs.connector else 0
     )
     return KafkaConnectorStatus(
-        conditions=[condition],
+        conditions=[condition, *extra],
         observed_generation=obs.generation,
         connector_state=obs.connector,
         tasks_ready=tasks_ready,

@@ -4,6 +4,7 @@ own, so an operator that restarts mid-way carries on where it was."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -287,3 +288,33 @@ def test_the_worker_key_is_the_operators() -> None:
         spec(workerConfig={KEY: "enabled"})
     with pytest.raises(ValidationError, match="exactlyOnce"):
         spec(exactlyOnce="sometimes")
+
+
+# -- a sink connector: accepted, and said so
+
+
+def test_a_sink_connector_gets_an_exactly_once_condition_saying_it_has_no_effect() -> None:
+    from kconnect_operator.core.status import connector_status
+
+    def conditions(the_spec: KafkaConnectorSpec, kind: str | None) -> list[tuple[str, str, str]]:
+        body = {
+            "name": "orders",
+            "connector": {"state": "RUNNING", "worker_id": "10.0.0.1:8083"},
+            "tasks": [],
+            **({} if kind is None else {"type": kind}),
+        }
+        o = observed(the_spec, {"StatefulSet/orders-connect": stateful_set("enabled")})
+        worker = {
+            "metadata": {"name": "orders-connect-0", "annotations": {}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "podIP": "10.0.0.1"},
+        }
+        o = dataclasses.replace(o, pods=[worker], connector=connector_status(body))
+        return [(c.type, c.status, c.reason) for c in decide(o).status.conditions]
+
+    sink = spec(exactlyOnce=True, **{"class": "FileStreamSink"})
+    assert conditions(sink, "sink")[1:] == [("ExactlyOnce", "False", "SinkConnector")]
+    # A source, a sink without exactlyOnce, or workers that do not say: no such condition.
+    assert [c[0] for c in conditions(spec(exactlyOnce=True), "source")] == ["Ready"]
+    assert [c[0] for c in conditions(spec(**{"class": "FileStreamSink"}), "sink")] == ["Ready"]
+    assert [c[0] for c in conditions(sink, None)] == ["Ready"]
+    assert connector_status({"connector": {"state": "RUNNING"}, "type": "other"}).type is None
