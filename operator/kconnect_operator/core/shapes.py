@@ -557,6 +557,8 @@ class ConnectorStatus(_Model):
     """The failure's trace, trimmed."""
     tasks: list[TaskStatus] = Field(default_factory=list)
     """Each task's state and worker."""
+    type: str | None = None
+    """source or sink, as the workers report it; unset when they do not say."""
 
 
 def applied_loggers_field() -> Any:

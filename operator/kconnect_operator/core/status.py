@@ -325,6 +325,7 @@ def connector_status(raw: Mapping[str, Any]) -> ConnectorStatus:
         worker=str(connector.get("worker_id", "")),
         trace=trim_trace(connector.get("trace")),
         tasks=sorted(tasks, key=lambda t: t.id),
+        type=raw["type"] if raw.get("type") in ("source", "sink") else None,
     )
 
 

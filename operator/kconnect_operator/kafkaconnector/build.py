@@ -92,11 +92,32 @@ from kconnect_operator.core.shapes import (
 from kconnect_operator.kafkaconnector.model import (
     KIND,
     MAX_NAME_LENGTH,
+    ExactlyOncePhase,
     KafkaConnectorSpec,
     derived_names,
 )
 
 SELECTOR_LABEL: Final = "kconnect.io/connector"
+
+
+EXACTLY_ONCE_KEY: Final = "exactly.once.source.support"
+
+
+EXACTLY_ONCE_ANNOTATION: Final = "kconnect.io/exactly-once-source-support"
+"""On the StatefulSet: the `exactly.once.source.support` its pod template runs, so that the next
+pass (of this operator or of one that restarted) knows which of the two rolls it is in."""
+
+
+def exactly_once_annotation(phase: ExactlyOncePhase) -> dict[str, str]:
+    """The StatefulSet's `EXACTLY_ONCE_ANNOTATION`: none for Disabled (the worker's default)."""
+    if phase is ExactlyOncePhase.DISABLED:
+        return {}
+    return {EXACTLY_ONCE_ANNOTATION: phase.worker_value}
+
+
+def default_phase(spec: KafkaConnectorSpec) -> ExactlyOncePhase:
+    """The phase of workers made from scratch: Enabled or Disabled, as the spec says."""
+    return ExactlyOncePhase.ENABLED if spec.exactly_once else ExactlyOncePhase.DISABLED
 
 
 COMPONENT: Final = "connect-worker"
@@ -232,10 +253,13 @@ def worker_properties(
     spec: KafkaConnectorSpec,
     owner: Owner,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
+    phase: ExactlyOncePhase | None = None,
 ) -> dict[str, str]:
     """The worker's properties, sorted by key: defaults, then `workerConfig`, then the keys the
     operator manages (the REST listener is added per pod by `start_script`) and those of the
-    security fields (`kafka_secrets`: what the referenced Secrets hold). Raises
+    security fields (`kafka_secrets`: what the referenced Secrets hold). `phase` is the
+    `exactly.once.source.support` the decision chose (`decide.exactly_once_phase`);
+    `default_phase` when None. Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
     names = derived_names(spec, owner.namespace, owner.name)
     _check_sink_group(spec, owner, names.group_id)
@@ -250,6 +274,11 @@ def worker_properties(
         "offset.storage.topic": names.offset_storage_topic,
         "status.storage.topic": names.status_storage_topic,
     }
+    phase = phase or default_phase(spec)
+    if phase is not ExactlyOncePhase.DISABLED:
+        # Disabled is the worker's default: left out, so that clusters that never turn it on
+        # keep their config hash across an operator upgrade (no roll).
+        props[EXACTLY_ONCE_KEY] = phase.worker_value
     props = with_kafka_security(props, spec, kafka_secrets)
     DistributedConfig.parse(props, source=f"{owner.namespace}/{owner.name} spec.workerConfig")
     return dict(sorted(props.items()))
@@ -261,12 +290,13 @@ def config_payload(
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
+    phase: ExactlyOncePhase | None = None,
 ) -> JsonObject:
     """What the config hash covers: the rendered worker properties, the referenced Secrets' and
     ConfigMaps' resourceVersions, the security Secrets' digests and the log format (see
     `hash_payload`)."""
     return hash_payload(
-        {"properties": render_properties(worker_properties(spec, owner, kafka_secrets))},
+        {"properties": render_properties(worker_properties(spec, owner, kafka_secrets, phase))},
         spec,
         secret_versions,
         config_map_versions,
@@ -280,10 +310,13 @@ def config_hash(
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
+    phase: ExactlyOncePhase | None = None,
 ) -> str:
     """A hash of `config_payload`. Versions of Secrets and ConfigMaps the spec does not reference
     are ignored."""
-    return hash_of(config_payload(spec, owner, secret_versions, config_map_versions, kafka_secrets))
+    return hash_of(
+        config_payload(spec, owner, secret_versions, config_map_versions, kafka_secrets, phase)
+    )
 
 
 def termination_grace_seconds(
@@ -296,10 +329,13 @@ def termination_grace_seconds(
 
 
 def build_config_map(
-    spec: KafkaConnectorSpec, owner: Owner, kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS
+    spec: KafkaConnectorSpec,
+    owner: Owner,
+    kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
+    phase: ExactlyOncePhase | None = None,
 ) -> JsonObject:
     """The worker file. The security fields put only config-provider variables in it."""
-    props = worker_properties(spec, owner, kafka_secrets)
+    props = worker_properties(spec, owner, kafka_secrets, phase)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -335,6 +371,7 @@ def build_stateful_set(
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
+    phase: ExactlyOncePhase | None = None,
 ) -> JsonObject:
     """The worker StatefulSet. `image` is used when the spec names none; `secret_versions` and
     `config_map_versions` map Secret and ConfigMap names to resourceVersions (see
@@ -348,7 +385,9 @@ def build_stateful_set(
     replaced one is Ready again (its worker has rejoined the group). The preStop hook makes a
     pod that a scale-down removes give its seat up (`manifests.leave_group_hook`)."""
     volumes, mounts = _volumes(spec, owner)
-    payload = config_payload(spec, owner, secret_versions, config_map_versions, kafka_secrets)
+    payload = config_payload(
+        spec, owner, secret_versions, config_map_versions, kafka_secrets, phase
+    )
     template = pod_template(
         spec,
         owner,
@@ -365,7 +404,10 @@ def build_stateful_set(
         "kind": "StatefulSet",
         "metadata": {
             **metadata(owner, workload_name(owner)),
-            "annotations": {CONFIG_SOURCES_ANNOTATION: config_sources(payload)},
+            "annotations": {
+                CONFIG_SOURCES_ANNOTATION: config_sources(payload),
+                **exactly_once_annotation(phase or default_phase(spec)),
+            },
         },
         "spec": {
             "replicas": spec.replicas,
@@ -432,10 +474,11 @@ def build_children(
     operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
     config_map_versions: Mapping[str, str] | None = None,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
+    phase: ExactlyOncePhase | None = None,
 ) -> list[JsonObject]:
     """Every child, in the order to apply them: config before the pods that mount it."""
     return [
-        build_config_map(spec, owner, kafka_secrets),
+        build_config_map(spec, owner, kafka_secrets, phase),
         build_service(owner),
         build_pod_disruption_budget(owner),
         build_network_policy(
@@ -448,5 +491,6 @@ def build_children(
             secret_versions=secret_versions,
             config_map_versions=config_map_versions,
             kafka_secrets=kafka_secrets,
+            phase=phase,
         ),
     ]

@@ -23,6 +23,12 @@ Invariants:
 - **The Deployment of an earlier operator goes only once the StatefulSet is up.** Until then both
   run in the one worker group, so the cluster keeps its tasks; then the Deployment (only one
   this resource owns) is deleted and its workers' tasks move to the StatefulSet's.
+- **Exactly-once is turned on in two rolls** (`exactly_once_phase`). Running workers go first to
+  `exactly.once.source.support=preparing`; only when the StatefulSet's roll has finished (every
+  pod of the current revision is Ready, at `spec.replicas`, and no Deployment of an earlier
+  operator still runs workers) do they go to `enabled`. Which roll the workers are in is read
+  from the live StatefulSet (`EXACTLY_ONCE_ANNOTATION`), so an operator that restarts mid-way
+  carries on where it was. A new cluster starts at `enabled`; turning it off is one roll.
 - **Auto-restart backs off exponentially** (`base * 2^(n-1)` before the n-th restart after the
   first, capped) and its counter resets once the connector has stayed healthy for the backoff
   that would come next.
@@ -64,6 +70,7 @@ from kconnect_operator.core.manifests import (
 from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import (
     READY,
+    Condition,
     ConditionStatus,
     ConnectorStatus,
     JsonObject,
@@ -82,6 +89,8 @@ from kconnect_operator.core.status import (
     trace_summary,
 )
 from kconnect_operator.kafkaconnector.build import (
+    EXACTLY_ONCE_ANNOTATION,
+    EXACTLY_ONCE_KEY,
     Owner,
     build_children,
     deployment_name,
@@ -90,6 +99,7 @@ from kconnect_operator.kafkaconnector.build import (
 from kconnect_operator.kafkaconnector.model import (
     AutoRestart,
     AutoRestartStatus,
+    ExactlyOncePhase,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
     TargetState,
@@ -218,6 +228,118 @@ def workload_up(workload: JsonObject | None, replicas: int) -> bool:
     ready = int(status.get("readyReplicas") or 0)
     updated = int(status.get("updatedReplicas") or 0)
     return ready >= replicas and updated >= replicas
+
+
+def roll_finished(workload: JsonObject | None, replicas: int) -> bool:
+    """Whether every pod of the StatefulSet runs its current template and is Ready, at `replicas`:
+    the controller has seen the latest spec, `updatedReplicas == replicas == readyReplicas` and
+    `currentRevision == updateRevision`."""
+    if workload is None:
+        return False
+    generation = (workload.get("metadata") or {}).get("generation")
+    status = workload.get("status") or {}
+    if generation is not None and int(status.get("observedGeneration") or 0) < int(generation):
+        return False
+    if int((workload.get("spec") or {}).get("replicas", 0)) != replicas:
+        return False
+    counts = (int(status.get(key) or 0) for key in ("replicas", "readyReplicas", "updatedReplicas"))
+    if any(count != replicas for count in counts):
+        return False
+    return bool(status.get("updateRevision")) and (
+        status.get("currentRevision") == status.get("updateRevision")
+    )
+
+
+def running_phase(workload: JsonObject | None) -> ExactlyOncePhase | None:
+    """The `exactly.once.source.support` the StatefulSet's template runs
+    (`EXACTLY_ONCE_ANNOTATION`); None without a StatefulSet. One without the annotation (made
+    disabled, or by an earlier operator, which never set the key) runs `disabled`."""
+    if workload is None:
+        return None
+    value = ((workload.get("metadata") or {}).get("annotations") or {}).get(EXACTLY_ONCE_ANNOTATION)
+    phases = {p.worker_value: p for p in ExactlyOncePhase}
+    return phases.get(str(value), ExactlyOncePhase.DISABLED)
+
+
+def exactly_once_phase(
+    want: bool, workload: JsonObject | None, replicas: int, *, migrating: bool
+) -> ExactlyOncePhase:
+    """The `exactly.once.source.support` to give the workers, from `spec.exactlyOnce` (`want`) and
+    the live StatefulSet. Off: `disabled` at once (one roll). On: a new cluster (no StatefulSet,
+    no earlier Deployment) starts at `enabled`; running workers go to `preparing` first, and to
+    `enabled` once the roll to `preparing` has finished (`roll_finished`) and no Deployment of
+    an earlier operator (`migrating`) still runs workers with another setting."""
+    if not want:
+        return ExactlyOncePhase.DISABLED
+    running = running_phase(workload)
+    if running is None and not migrating:
+        return ExactlyOncePhase.ENABLED
+    if running is ExactlyOncePhase.ENABLED:
+        return ExactlyOncePhase.ENABLED
+    if (
+        running is ExactlyOncePhase.PREPARING
+        and not migrating
+        and roll_finished(workload, replicas)
+    ):
+        return ExactlyOncePhase.ENABLED
+    return ExactlyOncePhase.PREPARING
+
+
+def exactly_once_note(
+    phase: ExactlyOncePhase, running: ExactlyOncePhase | None, replicas: int
+) -> Note | None:
+    """The Event of a change of phase; None when the workers already run `phase`."""
+    if phase is running or (phase is ExactlyOncePhase.DISABLED and running is None):
+        return None
+    key = f"{EXACTLY_ONCE_KEY}={phase.worker_value}"
+    if phase is ExactlyOncePhase.PREPARING:
+        message = (
+            f"exactly-once turned on: rolling the {replicas} workers to {key}; once every worker "
+            "runs it, a second roll sets enabled"
+        )
+    elif phase is ExactlyOncePhase.ENABLED and running is None:
+        message = f"exactly-once: the new workers start with {key}"
+    elif phase is ExactlyOncePhase.ENABLED:
+        message = f"every worker runs preparing: rolling the {replicas} workers to {key}"
+    else:
+        message = f"exactly-once turned off: rolling the {replicas} workers to {key}"
+    return Note(f"ExactlyOnce{phase.value}", message)
+
+
+EXACTLY_ONCE_CONDITION: Final = "ExactlyOnce"
+
+
+def exactly_once_condition(
+    spec: KafkaConnectorSpec,
+    connector: ConnectorStatus | None,
+    previous: KafkaConnectorStatus | None,
+    generation: int | None,
+    now: datetime,
+) -> tuple[Condition, ...]:
+    """`ExactlyOnce` False (reason `SinkConnector`) while `spec.exactlyOnce` is set on a connector
+    the workers report as a sink: the setting is accepted (the workers still roll) but governs
+    source tasks only. No condition otherwise."""
+    if not spec.exactly_once or connector is None or connector.type != "sink":
+        return ()
+    old = next(
+        (c for c in (previous.conditions if previous else ()) if c.type == EXACTLY_ONCE_CONDITION),
+        None,
+    )
+    since = old.last_transition_time if old is not None and old.status == "False" else None
+    return (
+        Condition(
+            type=EXACTLY_ONCE_CONDITION,
+            status=ConditionStatus.FALSE,
+            reason="SinkConnector",
+            message=(
+                f"spec.exactlyOnce has no effect on {spec.class_}, a sink connector: "
+                f"{EXACTLY_ONCE_KEY} governs source tasks only; a sink's delivery follows its "
+                "consumer group's committed offsets"
+            ),
+            last_transition_time=since or rfc3339(now),
+            observed_generation=generation,
+        ),
+    )
 
 
 def live_pods(pods: Sequence[JsonObject]) -> int:
@@ -456,8 +578,10 @@ def build_status(
     auto_restart_status: AutoRestartStatus | None,
     now: datetime,
     applied: list[str] | None = None,
+    exactly_once: ExactlyOncePhase | None = None,
 ) -> KafkaConnectorStatus:
     status, reason, message = ready_condition(spec, obs)
+    extra = exactly_once_condition(spec, obs.connector, previous, obs.generation, now)
     condition = ready(
         status,
         reason,
@@ -470,7 +594,7 @@ def build_status(
         sum(1 for t in obs.connector.tasks if t.state == State.RUNNING) if obs.connector else 0
     )
     return KafkaConnectorStatus(
-        conditions=[condition],
+        conditions=[condition, *extra],
         observed_generation=obs.generation,
         connector_state=obs.connector,
         tasks_ready=tasks_ready,
@@ -478,6 +602,7 @@ def build_status(
         replicas=obs.replicas,
         selector=selector,
         auto_restart=auto_restart_status,
+        exactly_once=exactly_once,
         applied_loggers=applied,
     )
 
@@ -562,6 +687,10 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     spec, owner, name = o.spec, o.owner, o.owner.name
     actions: list[Action] = []
 
+    workload = o.live.get(f"StatefulSet/{workload_name(owner)}")
+    old = o.live.get(f"Deployment/{deployment_name(owner)}")
+    migrating = old is not None and owned_by(old, owner.uid)
+    phase = exactly_once_phase(spec.exactly_once, workload, spec.replicas, migrating=migrating)
     spec_error: str | None = None
     spec_reason: StrEnum | None = None
     try:
@@ -574,6 +703,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
             operator_namespace=o.options.operator_namespace,
             operator_labels=o.options.operator_labels,
             kafka_secrets=o.kafka_secrets,
+            phase=phase,
         )
     except ConfigError as e:
         spec_error = str(e)
@@ -581,6 +711,9 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
             spec_reason = KafkaAccessReason.SECRET_MISSING
     else:
         actions.extend(_workload_actions(o, wanted))
+        note = exactly_once_note(phase, running_phase(workload), spec.replicas)
+        if note is not None:
+            actions.append(note)
 
     workers = ready_workers(o.pods, REST_PORT)
     hashes = ready_hashes(o.pods, workers)
@@ -641,6 +774,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         auto_restart_status=auto_status,
         now=o.now,
         applied=applied,
+        exactly_once=phase,
     )
     ready_now = any(c.type == READY and c.status == "True" for c in status.conditions)
     return Decision(tuple(actions), status, memory, ready_now)

@@ -102,9 +102,11 @@ MANAGED_WORKER_KEYS: Final = (
     "rest.advertised.port",
     "rest.advertised.listener",
     "group.instance.id",
+    "exactly.once.source.support",
 )
 """Worker keys the operator writes: from spec fields, or fixed because probes, the Service and the
 NetworkPolicy depend on them, or per pod (`group.instance.id`: each worker pod's name).
+`exactly.once.source.support` follows `spec.exactlyOnce` through Kafka's two rolls.
 `workerConfig` may not set them."""
 
 
@@ -119,6 +121,18 @@ class TargetState(StrEnum):
 class DeletionPolicy(StrEnum):
     RETAIN = "Retain"
     DELETE = "Delete"
+
+
+class ExactlyOncePhase(StrEnum):
+    """What the workers' `exactly.once.source.support` is set to (its value, capitalised)."""
+
+    DISABLED = "Disabled"
+    PREPARING = "Preparing"
+    ENABLED = "Enabled"
+
+    @property
+    def worker_value(self) -> str:
+        return self.value.lower()
 
 
 class AutoRestart(_Model):
@@ -200,6 +214,13 @@ class KafkaConnectorSpec(_Model):
     """The workers' log levels, changed at run time, and their log format."""
     network_policy: NetworkPolicySpec = network_policy_field()
     """What the workers' NetworkPolicy admits besides the operator and the workers."""
+    exactly_once: bool = Field(False, alias="exactlyOnce")
+    """Exactly-once delivery for source connectors (KIP-618): the workers'
+    `exactly.once.source.support`. Turned on for running workers, the operator rolls them twice,
+    as Kafka Connect requires: first to `preparing`, then, once every worker runs it, to
+    `enabled`; a new cluster starts at `enabled`. Turned off: one roll to `disabled`. No effect on
+    a sink connector. The connector's own keys (`exactly.once.support`, `transaction.boundary`)
+    go in `config`."""
     auto_restart: AutoRestart = Field(default_factory=AutoRestart, alias="autoRestart")
     """Automatic restarts of a failed connector or task."""
     deletion_policy: DeletionPolicy = Field(DeletionPolicy.RETAIN, alias="deletionPolicy")
@@ -250,6 +271,10 @@ class KafkaConnectorStatus(_Model):
     """The worker pods' label selector, for the scale subresource."""
     auto_restart: AutoRestartStatus | None = Field(None, alias="autoRestart")
     """The automatic restart counter."""
+    exactly_once: ExactlyOncePhase | None = Field(None, alias="exactlyOnce")
+    """The workers' `exactly.once.source.support`: Disabled, Preparing (the first of the two rolls
+    `spec.exactlyOnce` takes) or Enabled (the second roll may still be going; see
+    `workersReady`)."""
     applied_loggers: list[str] | None = applied_loggers_field()
     """The loggers of `spec.logging.loggers` the operator has set on the workers. One removed
     from the spec stays listed until every ready worker has it back at the root's level."""

@@ -130,12 +130,18 @@ def test_spec_fields_and_required() -> None:
         "externalConfiguration",
         "logging",
         "networkPolicy",
+        "exactlyOnce",
         "autoRestart",
         "deletionPolicy",
     }
     assert schema()["properties"]["spec"]["required"] == ["bootstrapServers", "class"]
     assert props["state"]["enum"] == ["running", "paused", "stopped"]
     assert props["deletionPolicy"]["enum"] == ["Retain", "Delete"]
+    assert props["exactlyOnce"] == {
+        "type": "boolean",
+        "default": False,
+        "description": props["exactlyOnce"]["description"],
+    }
     assert props["replicas"]["minimum"] == 0
     assert props["replicas"]["default"] == 1
     assert props["tasksMax"]["minimum"] == 1
@@ -174,6 +180,7 @@ def test_status_fields() -> None:
         "replicas",
         "selector",
         "autoRestart",
+        "exactlyOnce",
         "appliedLoggers",
     }
     task = status["connectorState"]["properties"]["tasks"]["items"]["properties"]
