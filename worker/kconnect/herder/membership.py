@@ -70,6 +70,8 @@ _FAILURE_CHECK_S = 0.2
 _LEAVE_GRACE_S = 0.5
 """How long a leaving static member keeps polling after its revocation, so that librdkafka
 sends the LeaveGroup (queued once the revocation is done) before the consumer closes."""
+_TOPIC_CHECK_S = 1.0
+"""How often a static member looks for the wanted topics that did not exist yet."""
 
 
 def fenced_message(group_id: str, instance_id: str | None, err: KafkaError) -> str:
@@ -205,6 +207,13 @@ class Membership:
         self._fatal: str | None = None
         self._commands: queue.SimpleQueue[list[str] | _Stop] = queue.SimpleQueue()
         self._topics: list[str] = [anchor_topic]
+        # The membership thread's own: what it was asked for, what it subscribed to, and
+        # whether a wanted topic was missing at the last look (a static member's, see
+        # `_subscribe`).
+        self._wanted: list[str] = [anchor_topic]
+        self._subscribed: list[str] = []
+        self._missing = False
+        self._next_topic_check = 0.0
         self._thread = threading.Thread(target=self._run, name="membership", daemon=True)
         self._joined = threading.Event()
         self._stopped = threading.Event()
@@ -272,6 +281,8 @@ class Membership:
                     break
                 if command:
                     self._subscribe(consumer, command)
+                elif self._missing and time.monotonic() >= self._next_topic_check:
+                    self._subscribe(consumer, self._wanted)
                 self._consume(consumer)
                 if self._fatal is not None:
                     self._fenced(self._fatal)
@@ -317,12 +328,45 @@ class Membership:
             self._on_lost(lost)
 
     def _subscribe(self, consumer: Any, topics: list[str]) -> None:
+        """Subscribe to `topics`; a static member, only to those that exist yet.
+
+        A static member that got its seat back without a rebalance (a restart within the session
+        timeout) is not told it leads the group, so librdkafka never notices a subscribed topic
+        being created and no one assigns its partitions. Subscribing once the topic exists
+        changes the member's subscription, which makes the coordinator rebalance. Topics not
+        there yet are checked for every `_TOPIC_CHECK_S`; until one of the wanted topics exists,
+        the member keeps the anchor so that it stays in the group.
+        """
+        self._wanted = topics
+        effective = topics
+        if self.instance_id is not None and topics != [self._anchor]:
+            existing = self._existing_topics(consumer)
+            if existing is not None:
+                effective = [t for t in topics if t in existing]
+                self._missing = len(effective) < len(topics)
+                self._next_topic_check = time.monotonic() + _TOPIC_CHECK_S
+                effective = effective or [self._anchor]
+        else:
+            self._missing = False
+        if effective == self._subscribed:
+            return
+        self._subscribed = effective
         consumer.subscribe(
-            topics,
+            effective,
             on_assign=self._assigned_cb,
             on_revoke=self._revoked_cb,
             on_lost=self._lost_cb,
         )
+
+    def _existing_topics(self, consumer: Any) -> set[str] | None:
+        """The topics of the cluster, or None when the metadata could not be read (then the
+        member subscribes to every wanted topic, as a dynamic member does)."""
+        try:
+            return set(consumer.list_topics(timeout=_TOPIC_CHECK_S * 5).topics)
+        except KafkaException as e:
+            log.warning("could not read the cluster's topics (%s); subscribing anyway", e)
+            self._missing = False
+            return None
 
     def _parts(self, consumer: Any, partitions: list[Any]) -> frozenset[TopicPartition]:
         found = frozenset((p.topic, p.partition) for p in partitions)
