@@ -111,11 +111,14 @@ def test_a_roll_restarts_one_worker_at_a_time_and_each_gets_exactly_its_own_task
         "-p", json.dumps({"spec": {"workerConfig": {"offset.flush.interval.ms": "5000"}}}),
     )  # fmt: skip
 
-    # One pod at a time: never two worker pods missing or unready at once.
-    most_down = 0
+    # One pod at a time: never two worker pods being replaced at once (missing, terminating, or
+    # replaced and not Ready yet). A pod the roll has not touched that fails a readiness probe
+    # (a slow answer on a loaded node) is not being replaced; it is counted apart, and shown.
+    most_replacing = 0
+    most_unready = 0
 
     def rolled() -> bool:
-        nonlocal most_down
+        nonlocal most_replacing, most_unready
         pods = worker_pods(system, namespace, name)
         ready = [
             p
@@ -125,14 +128,27 @@ def test_a_roll_restarts_one_worker_at_a_time_and_each_gets_exactly_its_own_task
                 for c in p["status"].get("conditions") or []
             )
         ]
-        most_down = max(most_down, WORKERS - len(ready))
+        ready_uids = {p["metadata"]["uid"] for p in ready}
+        present = {p["metadata"]["name"]: p for p in pods}
+
+        def being_replaced(pod_name: str, old_uid: str) -> bool:
+            pod = present.get(pod_name)
+            if pod is None or pod["metadata"].get("deletionTimestamp"):
+                return True
+            uid = pod["metadata"]["uid"]
+            return bool(uid != old_uid and uid not in ready_uids)
+
+        replacing = sum(being_replaced(n, u) for n, u in pods_before.items())
+        most_replacing = max(most_replacing, replacing)
+        most_unready = max(most_unready, WORKERS - len(ready))
         uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in ready}
         return len(ready) == WORKERS and all(
             uids.get(n) not in (None, u) for n, u in pods_before.items()
         )
 
     wait_for("every worker pod to be replaced", rolled, ROLL_TIMEOUT_S, interval=0.25)
-    assert most_down <= 1, f"{most_down} worker pods were down at once"
+    print(f"at most {most_replacing} pod(s) replaced at once, {most_unready} unready at once")
+    assert most_replacing <= 1, f"{most_replacing} worker pods were replaced at once"
     obj = wait_condition(
         system, namespace, name, check=all_running_on_live_pods(system, namespace, name, WORKERS)
     )

@@ -146,7 +146,11 @@ def test_a_fenced_task_commits_nothing_more_and_its_restart_resumes_exactly(
             "the fenced task FAILED",
             lambda: [t for t in w.status("gen")["tasks"] if t["state"] == "FAILED"],
         )
-        assert "fenced" in failed[0]["trace"]
+        # Usually librdkafka names the fencing; now and then the broker answers the fenced
+        # producer's EndTxn with UNKNOWN_SERVER_ERROR instead. Either way the commit failed.
+        trace = failed[0]["trace"]
+        assert "fenced" in trace or "EndTxn commit failed" in trace, trace[-500:]
+        assert "nothing past the last committed transaction is committed" in trace
         before = eos.seqs(kafka_bootstrap, topic)
         assert before
         assert all(n == 1 for n in before.values())

@@ -293,25 +293,20 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         return super().idle_while_paused()
 
     def close(self, commit: bool) -> None:
+        """A graceful close commits the open transaction (`poll`, `interval`: the base class's
+        close calls `commit`) or aborts it (`connector`: the task never asked for it). Without
+        `commit`, nothing of it is committed: the next owner's `init_transactions` fences this
+        producer and aborts it."""
         try:
-            if commit and self._producer is not None and self._in_transaction:
-                if self._boundary is TransactionBoundary.CONNECTOR:
-                    self._abort()
-                else:
-                    self.commit()
+            if (
+                commit
+                and self._producer is not None
+                and self._in_transaction
+                and self._boundary is TransactionBoundary.CONNECTOR
+            ):
+                self._abort()
         finally:
-            if self._producer is not None and not commit:
-                # Nothing of the open transaction is committed: the next owner's
-                # init_transactions fences this producer and aborts it.
-                self._producer.purge(in_queue=True, in_flight=False, blocking=False)
-                self._producer.flush(0)
-            self._producer = None
-            try:
-                if self._chain is not None:
-                    self._chain.close()
-            finally:
-                self._key.close()
-                self._value.close()
+            super().close(commit)
 
     # --- sending
     def _send(self, records: Sequence[SourceRecord]) -> None:
