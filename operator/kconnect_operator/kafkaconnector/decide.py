@@ -210,24 +210,15 @@ def leaving_pods(
     return tuple(pod_name for _, pod_name in sorted(leaving))
 
 
+def migrating_from(o: Observed) -> bool:
+    """Whether a Deployment of an earlier operator, owned by this resource, still runs workers."""
+    return owned_by(o.live.get(f"Deployment/{deployment_name(o.owner)}"), o.owner.uid)
+
+
 def owned_by(obj: JsonObject | None, uid: str) -> bool:
     """Whether `obj` has a controller owner reference to the object `uid`."""
     refs = ((obj or {}).get("metadata") or {}).get("ownerReferences") or []
     return any(r.get("uid") == uid and r.get("controller") for r in refs)
-
-
-def workload_up(workload: JsonObject | None, replicas: int) -> bool:
-    """Whether the StatefulSet has caught up with its spec and runs `replicas` Ready pods of its
-    current template."""
-    if workload is None:
-        return False
-    generation = (workload.get("metadata") or {}).get("generation")
-    status = workload.get("status") or {}
-    if generation is not None and status.get("observedGeneration", 0) < generation:
-        return False
-    ready = int(status.get("readyReplicas") or 0)
-    updated = int(status.get("updatedReplicas") or 0)
-    return ready >= replicas and updated >= replicas
 
 
 def roll_finished(workload: JsonObject | None, replicas: int) -> bool:
@@ -688,8 +679,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     actions: list[Action] = []
 
     workload = o.live.get(f"StatefulSet/{workload_name(owner)}")
-    old = o.live.get(f"Deployment/{deployment_name(owner)}")
-    migrating = old is not None and owned_by(old, owner.uid)
+    migrating = migrating_from(o)
     phase = exactly_once_phase(spec.exactly_once, workload, spec.replicas, migrating=migrating)
     spec_error: str | None = None
     spec_reason: StrEnum | None = None
@@ -786,10 +776,8 @@ def _workload_actions(o: Observed, wanted: Sequence[JsonObject]) -> list[Action]
     owner, replicas = o.owner, o.spec.replicas
     name = workload_name(owner)
     workload_key = f"StatefulSet/{name}"
-    old_key = f"Deployment/{deployment_name(owner)}"
     workload = o.live.get(workload_key)
-    old = o.live.get(old_key)
-    migrating = old is not None and owned_by(old, owner.uid)
+    migrating = migrating_from(o)
     reconciled_before = o.previous is not None and bool(o.previous.conditions)
     plan = children.plan(wanted, o.live, reconciled_before=reconciled_before)
     actions: list[Action] = []
@@ -811,7 +799,7 @@ def _workload_actions(o: Observed, wanted: Sequence[JsonObject]) -> list[Action]
         )
         return actions
     actions.append(ApplyChildren(plan, "worker pods"))
-    if migrating and workload_up(workload, replicas):
+    if migrating and roll_finished(workload, replicas):
         actions.append(
             DeleteChild(
                 "apps/v1",

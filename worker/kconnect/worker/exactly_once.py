@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 
 from kconnect.api.records import SourceRecord
 from kconnect.api.task import OffsetStorageReader, SourceTaskContext, TransactionContext
@@ -42,7 +42,6 @@ from kconnect.storage.kafka_log import ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import key_partition, serialize_key, serialize_value
 from kconnect.worker.source import SourceTaskRunner, _Context, _OffsetReader
-from kconnect.worker.task import CLIENT_LOG
 
 log = logging.getLogger(__name__)
 
@@ -233,13 +232,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
 
     # --- lifecycle
     def initialize(self) -> None:
-        conf: dict[str, Any] = dict(self._producer_config)
-        conf["error_cb"] = self._on_client_error
-        conf["logger"] = CLIENT_LOG
-        conf["delivery.report.only.error"] = not self._per_record_ack
-        if not self._per_record_ack:
-            conf["on_delivery"] = self._on_delivery_error
-        self._producer = Producer(conf)
+        self._producer = self._make_producer()
         try:
             # Fences every older producer with this id and aborts what it left open.
             self._producer.init_transactions(TRANSACTION_TIMEOUT_S)

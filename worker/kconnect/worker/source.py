@@ -129,7 +129,8 @@ class SourceTaskRunner(TaskRunner):
         self._per_record_ack = type(task).commit_record is not SourceTask.commit_record
 
     # --- lifecycle
-    def initialize(self) -> None:
+    def _make_producer(self) -> Producer:
+        """The task's producer, from `_producer_config` plus the runner's callbacks."""
         conf: dict[str, Any] = dict(self._producer_config)
         conf["error_cb"] = self._on_client_error
         conf["logger"] = CLIENT_LOG
@@ -137,7 +138,10 @@ class SourceTaskRunner(TaskRunner):
         conf["delivery.report.only.error"] = not self._per_record_ack
         if not self._per_record_ack:
             conf["on_delivery"] = self._on_delivery_error
-        self._producer = Producer(conf)
+        return Producer(conf)
+
+    def initialize(self) -> None:
+        self._producer = self._make_producer()
         reader = _OffsetReader(self._offsets, self.id.connector)
         self.task.initialize(_Context(self.task_props, reader))
         self.task.start(self.task_props)

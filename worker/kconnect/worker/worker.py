@@ -354,26 +354,23 @@ class Worker:
             task = task_cls()
             if not isinstance(task, SourceTask):
                 raise ConfigError(f"{task_cls!r} of a source connector is not a SourceTask")
-            if self.exactly_once is not None:
-                return self._exactly_once_task(
-                    task_id, task, task_props, target, connector_props, policy, common
-                )
-            return SourceTaskRunner(
-                task_id,
-                task,
-                task_props,
-                target,
-                producer_config=clients.producer_config(
+            source_common = {
+                **common,
+                "producer_config": clients.producer_config(
                     self.worker_props,
                     connector_props,
                     connector=task_id.connector,
                     task=task_id.task,
                     policy=policy,
                 ),
-                offsets=self.offsets,
-                flush_timeout_ms=self.config.offset_flush_timeout_ms,
-                **common,
-            )
+                "offsets": self.offsets,
+                "flush_timeout_ms": self.config.offset_flush_timeout_ms,
+            }
+            if self.exactly_once is not None:
+                return self._exactly_once_task(
+                    task_id, task, task_props, target, connector_props, source_common
+                )
+            return SourceTaskRunner(task_id, task, task_props, target, **source_common)
         if is_sink:
             task = task_cls()
             if not isinstance(task, SinkTask):
@@ -412,8 +409,7 @@ class Worker:
         task_props: Mapping[str, str],
         target: TargetState,
         connector_props: Mapping[str, str],
-        policy: str,
-        common: dict[str, Any],
+        source_common: dict[str, Any],
     ) -> TaskRunner:
         eos = self.exactly_once
         assert eos is not None
@@ -426,15 +422,6 @@ class Worker:
             task,
             task_props,
             target,
-            producer_config=clients.producer_config(
-                self.worker_props,
-                connector_props,
-                connector=task_id.connector,
-                task=task_id.task,
-                policy=policy,
-            ),
-            offsets=self.offsets,
-            flush_timeout_ms=self.config.offset_flush_timeout_ms,
             transactional_id=task_transactional_id(eos.group_id, task_id.connector, task_id.task),
             boundary=source.transaction_boundary,
             boundary_interval_ms=(
@@ -446,7 +433,7 @@ class Worker:
                 if own_topic and eos.offsets_topic is not None
                 else None
             ),
-            **common,
+            **source_common,
         )
 
     def _dlq_factory(

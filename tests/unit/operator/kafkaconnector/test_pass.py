@@ -286,6 +286,8 @@ def stateful_set(replicas: int, *, ready: int | None = None, generation: int = 2
             "replicas": replicas,
             "readyReplicas": ready,
             "updatedReplicas": ready,
+            "currentRevision": "orders-connect-1",
+            "updateRevision": "orders-connect-1",
         },
     }
 
