@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
 from kconnect.config.properties import format_properties
+from kconnect_devenv import processes
 
 T = TypeVar("T")
 
@@ -59,9 +59,8 @@ class HarnessError(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port for one server, out of the kernel's ephemeral range and reserved."""
+    return processes.free_ports(1)[0]
 
 
 def write_properties(path: Path, props: Mapping[str, str]) -> Path:

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -43,10 +44,80 @@ def parent_death_signal(signum: int) -> Callable[[], None] | None:
     return preexec
 
 
+PORT_POOL = range(20000, 30000)
+"""Where test and development servers listen. Below the kernel's ephemeral range (32768 and up
+by default), so no outgoing connection's local port ever takes a port picked here between the
+pick and the server's bind; below Kubernetes' NodePort range (30000-32767) too."""
+PORT_CLAIM_S = 300.0
+"""How long a picked port stays reserved for the server it was picked for: far longer than a
+server takes to bind it. A bound port is seen in use afterwards, so a claim need not outlive
+that."""
+_PORT_CLAIMS = Path(tempfile.gettempdir()) / "kconnect-ports" / "claims"
+
+
 def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
-    """Distinct loopback ports that were free just now, none of them in ``avoid`` (ports picked
-    earlier for the same server, which may be free again by now); all are held until all are
-    picked, the ones passed over too, so the kernel does not offer them again."""
+    """Distinct loopback ports, none of them in ``avoid`` (ports picked earlier for the same
+    server), free now and reserved for a while for the caller.
+
+    Asking the kernel for port 0 and closing the socket hands out a port from the ephemeral
+    range, which the next outgoing connection on the machine may take as its local port before
+    the server binds it ("Address already in use"). These ports come from `PORT_POOL` instead,
+    and every process on the machine picks under one lock and records its picks,
+    so parallel test processes never pick the same port either."""
+    pool = _port_pool()
+    if not pool:
+        return _kernel_ports(count, avoid)
+    now = time.time()
+    with locked(_PORT_CLAIMS.with_suffix(".lock")):
+        claims = _read_claims(now)
+        picked: list[int] = []
+        start = int.from_bytes(os.urandom(4), "big") % len(pool)
+        for i in range(len(pool)):
+            port = pool[(start + i) % len(pool)]
+            if port in avoid or port in claims or port in picked or not _bindable(port):
+                continue
+            picked.append(port)
+            if len(picked) == count:
+                break
+        else:
+            raise RuntimeError(f"no {count} free ports left in {pool.start}-{pool.stop - 1}")
+        claims.update(dict.fromkeys(picked, now))
+        write_atomically(_PORT_CLAIMS, "".join(f"{p} {t:.0f}\n" for p, t in claims.items()))
+    return picked
+
+
+def _port_pool() -> range:
+    """`PORT_POOL`, cut below the kernel's ephemeral range where that range was moved down."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return PORT_POOL
+    return range(PORT_POOL.start, max(PORT_POOL.start, min(PORT_POOL.stop, low)))
+
+
+def _read_claims(now: float) -> dict[int, float]:
+    claims: dict[int, float] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in _PORT_CLAIMS.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                port, at = line.split()
+                if now - float(at) < PORT_CLAIM_S:
+                    claims[int(port)] = float(at)
+    return claims
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _kernel_ports(count: int, avoid: Collection[int]) -> list[int]:
+    """Ports the kernel offers, all held until all are picked, the ones passed over too, so the
+    kernel does not offer them again."""
     picked: list[int] = []
     with contextlib.ExitStack() as stack:
         while len(picked) < count:

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from kconnect.config.properties import format_properties
+from kconnect_devenv import processes
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_PLUGINS = REPO / "tests" / "plugins"
@@ -27,9 +27,8 @@ WAIT_S = 60.0
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port for one server, out of the kernel's ephemeral range and reserved."""
+    return processes.free_ports(1)[0]
 
 
 def write_properties(path: Path, props: Mapping[str, str]) -> Path:
