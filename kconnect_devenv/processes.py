@@ -82,7 +82,7 @@ def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
         else:
             raise RuntimeError(f"no {count} free ports left in {pool.start}-{pool.stop - 1}")
         claims.update(dict.fromkeys(picked, now))
-        write_atomically(_PORT_CLAIMS, "".join(f"{p} {t:.0f}\n" for p, t in claims.items()))
+        write_atomically(_PORT_CLAIMS, "".join(f"{p} {int(t)}\n" for p, t in claims.items()))
     return picked
 
 

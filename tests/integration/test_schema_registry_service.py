@@ -149,7 +149,10 @@ def test_a_failed_start_says_why_and_leaves_nothing_running(tmp_path: Path) -> N
     with pytest.raises(registry.RegistryStartError) as failed:
         # Nothing listens on port 1: KafkaSQL never bootstraps, and the bounded wait gives up.
         registry.start(state_dir, bootstrap="127.0.0.1:1", ready_timeout=15)
-    assert "did not answer" in str(failed.value) or "exited" in str(failed.value)
-    assert "last lines of" in str(failed.value)
+    message = str(failed.value)
+    assert "did not answer" in message or "exited" in message
+    # Its log's last lines, or (a JVM on a loaded machine may not have written a line yet)
+    # where its log would be; the tail itself is tested in tests/unit/devenv/test_lifecycle.py.
+    assert "last lines of" in message or f"(no output in {state_dir}" in message, message
     assert registry.running(state_dir) is None
     assert not (state_dir / registry.STATE_FILE).exists()
