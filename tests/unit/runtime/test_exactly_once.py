@@ -1,7 +1,7 @@
 """Exactly-once sources (KIP-618), the pure parts: transactional ids, the producer settings a
 task is forced to, the key hash that places offsets where Java's producer puts them, and the
 preflight checks of `exactly.once.support` and `transaction.boundary` with Kafka Connect's
-messages."""
+messages, and the trace of a task held back by a failed zombie fencing."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from kconnect import (
     SourceRecord,
     SourceTask,
 )
+from kconnect.api.types import ConnectorName
 from kconnect.config.worker import DistributedConfig, ExactlyOnceSourceSupport
 from kconnect.connectors.datagen import DataGenConnector
 from kconnect.connectors.file import FileStreamSourceConnector
 from kconnect.connectors.pgcdc.source import PostgresCdcConnector
+from kconnect.herder.distributed import fencing_failure_trace
 from kconnect.herder.model import ConfigInfos
 from kconnect.herder.validation import validate_config
 from kconnect.plugins.registry import PluginRegistry
@@ -32,6 +34,8 @@ from kconnect.worker.exactly_once import (
     task_transactional_id,
     transactional_id_error,
 )
+from kconnect_operator.core.shapes import KafkaAccessReason
+from kconnect_operator.core.status import kafka_access_reason, trace_summary
 
 REGISTRY = PluginRegistry()
 SOURCE = {"name": "a", "connector.class": "FileStreamSource", "topic": "t", "file": "/x"}
@@ -271,3 +275,39 @@ def test_other_transactional_producer_errors_name_the_id_and_keep_the_clients_te
     assert transactional_id_error("g-c-1", RuntimeError("boom")) == (
         "transactional id 'g-c-1': boom"
     )
+
+
+def test_a_task_held_back_by_a_failed_fencing_says_why_first_and_what_happens_next() -> None:
+    error = KafkaException(
+        "could not fence the older producers of the connector's tasks: "
+        + transactional_id_error(
+            "g-orders-0",
+            KafkaException(
+                KafkaError(
+                    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                    "Transactional Id authorization failed",
+                    fatal=True,
+                )
+            ),
+        )
+    )
+    trace = fencing_failure_trace(ConnectorName("orders"), "10.0.0.7:8083", error)
+    first, then = trace.splitlines()
+    assert first.startswith(
+        "the zombie fencing of source connector orders failed, so its tasks do not start: "
+        "could not fence the older producers of the connector's tasks: missing ACL: "
+    ), first
+    assert "grant it Write and Describe on the TransactionalId 'g-orders-0'" in first
+    assert "Worker 10.0.0.7:8083, which owns the connector, keeps retrying" in then
+    assert "with no restart needed" in then
+    # The operator's condition shows the first line and reads it as a missing ACL.
+    assert trace_summary(trace) == first
+    assert kafka_access_reason(first) is KafkaAccessReason.AUTHORIZATION_FAILED
+
+
+def test_a_fencing_failure_from_the_client_keeps_its_error_name() -> None:
+    error = KafkaException(KafkaError(KafkaError._TIMED_OUT, "Failed to write the record"))
+    first = fencing_failure_trace(ConnectorName("c"), "w:1", error).splitlines()[0]
+    assert first.endswith("so its tasks do not start: _TIMED_OUT: Failed to write the record")
+    first = fencing_failure_trace(ConnectorName("c"), "w:1", TimeoutError()).splitlines()[0]
+    assert first.endswith("so its tasks do not start: TimeoutError")
