@@ -43,6 +43,7 @@ from kconnect.storage.kafka_log import ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import key_partition, serialize_key, serialize_value
 from kconnect.worker.source import SourceTaskRunner, _Context, _OffsetReader
+from kconnect.worker.task_metrics import TransactionMetrics
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,9 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         self._requests = _Requests() if boundary is TransactionBoundary.CONNECTOR else None
         self._in_transaction = False
         self._transaction_began = 0.0
+        self._transaction_size = 0
+        """Records handed to the producer in the open transaction."""
+        self.transaction_metrics = TransactionMetrics()
         self.transactions_committed = 0
         self.transactions_aborted = 0
 
@@ -306,7 +310,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
     def _send(self, records: Sequence[SourceRecord]) -> None:
         if self._requests is None:
             self._begin()
-            super()._send(records)
+            self._send_in_transaction(records)
             if self._boundary is TransactionBoundary.POLL:
                 self.commit()
             return
@@ -314,12 +318,18 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         while rest:
             n, action = self._requests.cut(rest)
             self._begin()
-            super()._send(rest[:n])
+            self._send_in_transaction(rest[:n])
             rest = rest[n:]
             if action == "commit":
                 self.commit()
             elif action == "abort":
                 self._abort()
+
+    def _send_in_transaction(self, records: Sequence[SourceRecord]) -> None:
+        metrics = self.metrics
+        written = metrics.source_record_write_total
+        super()._send(records)
+        self._transaction_size += metrics.source_record_write_total - written
 
     def _begin(self) -> None:
         if self._in_transaction:
@@ -343,6 +353,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         began = time.monotonic()
         pending = list(self._pending.values())
         self._pending = {}
+        size, self._transaction_size = self._transaction_size, 0
         connector = self.id.connector
         partitions = self._store.partitions
         topic = self._store.topic
@@ -364,6 +375,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
             self._in_transaction = False
         self._check_delivery()
         self.transactions_committed += 1
+        self.transaction_metrics.commit(size)
         if pending:
             self._store.committed(connector, pending)
             if self._worker_store is not None:
@@ -395,6 +407,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         if not self._in_transaction:
             return
         self._pending = {}
+        self._transaction_size = 0
         try:
             self._producer.abort_transaction(TRANSACTION_TIMEOUT_S)
         except KafkaException as e:
