@@ -9,7 +9,8 @@ saying which ACL is missing.
 The page's second table, the TransactionalId ACL of exactly-once source delivery, is proven the
 same way: with it a DataGen source on an exactly-once worker delivers every seq once across a
 killed worker; without it the task fails naming the transactional id and the ACL to grant, and the
-zombie fencing of a connector whose task count changed says so too and succeeds once it is granted.
+zombie fencing of a connector whose task count changed says so too, in the log and in the tasks'
+FAILED status, and succeeds once it is granted, the tasks then running with no restart.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack 
 
 from kconnect_devenv import secured_kafka
 from tests.support.cluster import Cluster, wait_all_running
+from tests.support.topic_records import read_topic
 from tests.support.workers import Worker, wait_until
 
 pytestmark = pytest.mark.timeout(240)
@@ -498,8 +500,9 @@ def test_zombie_fencing_without_the_transactional_id_acl_says_why_and_retries(
     secured: secured_kafka.SecuredBroker, tmp_path: Path
 ) -> None:
     """The connector's owner fences the older task generation when the task count changes; with
-    the TransactionalId ACL taken away it says why in its log and keeps the new tasks back, and
-    once the ACL is back the fencing succeeds and the tasks run."""
+    the TransactionalId ACL taken away it keeps the new tasks back and says why, in its log and
+    in the tasks' status (FAILED, with the ACL to grant as the trace), and once the ACL is back
+    the fencing succeeds and the tasks run, with no restart."""
     eos_rows = documented_rows(EOS_HEADING, least=1)
     s = _setup(secured, tmp_path)
     _prepare_topics(secured, s)
@@ -530,10 +533,51 @@ def test_zombie_fencing_without_the_transactional_id_acl_says_why_and_retries(
         )
         assert f"the transactional id '{transactional_id}'" in line, line
         assert "grant it Write and Describe on the TransactionalId" in line, line
-        tasks = worker.status(s.source).get("tasks", [])
-        assert not [t for t in tasks if t["state"] == "RUNNING"], tasks
+
+        def held_back() -> list[dict[str, Any]] | None:
+            tasks: list[dict[str, Any]] = worker.status(s.source).get("tasks", [])
+            failed = [t for t in tasks if t["state"] == "FAILED"]
+            return tasks if len(tasks) == 2 and len(failed) == 2 else None
+
+        tasks = wait_until("both tasks shown FAILED", held_back, FAIL_WITHIN_S)
+        for task in tasks:
+            first, *rest = task["trace"].splitlines()
+            assert first.startswith(
+                f"the zombie fencing of source connector {s.source} failed, so its tasks do not "
+                "start: could not fence the older producers of the connector's tasks: missing "
+                f"ACL: the client's principal is not allowed to use the transactional id "
+                f"'{transactional_id}': grant it Write and Describe on the TransactionalId "
+                f"'{transactional_id}'"
+            ), first
+            assert "TRANSACTIONAL_ID_AUTHORIZATION_FAILED" in first, first
+            assert f"Worker {worker.port_id}, which owns the connector" in rest[0], rest
+            assert "with no restart needed" in rest[0], rest
+            assert task["worker_id"] == worker.port_id, task
+            assert s.password not in task["trace"]
+        # Retried every second, the same failure is not written again.
+        attempts = worker.log().count(message)
+        wait_until(
+            "two more fencing attempts",
+            lambda: worker.log().count(message) >= attempts + 2,
+            FAIL_WITHIN_S,
+        )
+        records = [
+            (r.key.decode(), r.value_json())
+            for r in read_topic(secured.plaintext_bootstrap, f"{s.cluster.group}-status")
+            if r.key is not None and r.key.decode().startswith(f"status-task-{s.source}-")
+        ]
+        held_back_records = Counter(
+            k
+            for k, v in records
+            if v["state"] == "FAILED" and v["trace"].startswith("the zombie fencing")
+        )
+        assert held_back_records == {f"status-task-{s.source}-{n}": 1 for n in (0, 1)}, [
+            (k, v["state"], (v.get("trace") or "")[:300]) for k, v in records
+        ]
         secured_kafka.grant(secured.plaintext_bootstrap, principal, s.acls(eos_rows))
         wait_all_running(worker, s.source, 2)
+        for task in worker.status(s.source)["tasks"]:
+            assert "trace" not in task, task
         assert s.password not in worker.log()
     finally:
         s.cluster.close()

@@ -1,7 +1,8 @@
 """Exactly-once sources (KIP-618), the pure parts: transactional ids, the producer settings a
 task is forced to, the key hash that places offsets where Java's producer puts them, and the
 preflight checks of `exactly.once.support` and `transaction.boundary` with Kafka Connect's
-messages."""
+messages, the trace of a task held back by a failed zombie fencing, and how a failed commit is
+known to be a fenced producer's."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from kconnect import (
     SourceRecord,
     SourceTask,
 )
+from kconnect.api.types import ConnectorName
 from kconnect.config.worker import DistributedConfig, ExactlyOnceSourceSupport
 from kconnect.connectors.datagen import DataGenConnector
 from kconnect.connectors.file import FileStreamSourceConnector
 from kconnect.connectors.pgcdc.source import PostgresCdcConnector
+from kconnect.herder.distributed import fencing_failure_trace
 from kconnect.herder.model import ConfigInfos
 from kconnect.herder.validation import validate_config
 from kconnect.plugins.registry import PluginRegistry
@@ -31,7 +34,10 @@ from kconnect.worker.exactly_once import (
     exactly_once_producer_config,
     task_transactional_id,
     transactional_id_error,
+    was_fenced,
 )
+from kconnect_operator.core.shapes import KafkaAccessReason
+from kconnect_operator.core.status import kafka_access_reason, trace_summary
 
 REGISTRY = PluginRegistry()
 SOURCE = {"name": "a", "connector.class": "FileStreamSource", "topic": "t", "file": "/x"}
@@ -271,3 +277,105 @@ def test_other_transactional_producer_errors_name_the_id_and_keep_the_clients_te
     assert transactional_id_error("g-c-1", RuntimeError("boom")) == (
         "transactional id 'g-c-1': boom"
     )
+
+
+def test_a_task_held_back_by_a_failed_fencing_says_why_first_and_what_happens_next() -> None:
+    error = KafkaException(
+        "could not fence the older producers of the connector's tasks: "
+        + transactional_id_error(
+            "g-orders-0",
+            KafkaException(
+                KafkaError(
+                    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                    "Transactional Id authorization failed",
+                    fatal=True,
+                )
+            ),
+        )
+    )
+    trace = fencing_failure_trace(ConnectorName("orders"), "10.0.0.7:8083", error)
+    first, then = trace.splitlines()
+    assert first.startswith(
+        "the zombie fencing of source connector orders failed, so its tasks do not start: "
+        "could not fence the older producers of the connector's tasks: missing ACL: "
+    ), first
+    assert "grant it Write and Describe on the TransactionalId 'g-orders-0'" in first
+    assert "Worker 10.0.0.7:8083, which owns the connector, keeps retrying" in then
+    assert "with no restart needed" in then
+    # The operator's condition shows the first line and reads it as a missing ACL.
+    assert trace_summary(trace) == first
+    assert kafka_access_reason(first) is KafkaAccessReason.AUTHORIZATION_FAILED
+
+
+def test_a_fencing_failure_from_the_client_keeps_its_error_name() -> None:
+    error = KafkaException(KafkaError(KafkaError._TIMED_OUT, "Failed to write the record"))
+    first = fencing_failure_trace(ConnectorName("c"), "w:1", error).splitlines()[0]
+    assert first.endswith("so its tasks do not start: _TIMED_OUT: Failed to write the record")
+    first = fencing_failure_trace(ConnectorName("c"), "w:1", TimeoutError()).splitlines()[0]
+    assert first.endswith("so its tasks do not start: TimeoutError")
+
+
+class _Producer:
+    """A transactional producer's answers after a failed commit, as a broker race gives them:
+    what `poll` raises (the producer's fatal error) and what `abort_transaction` raises."""
+
+    def __init__(
+        self, poll_raises: KafkaError | None = None, abort_raises: KafkaError | None = None
+    ) -> None:
+        self.poll_raises = poll_raises
+        self.abort_raises = abort_raises
+        self.aborts = 0
+
+    def poll(self, timeout: float) -> int:
+        if self.poll_raises is not None:
+            raise KafkaException(self.poll_raises)
+        return 0
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.aborts += 1
+        if self.abort_raises is not None:
+            raise KafkaException(self.abort_raises)
+
+
+FENCED = KafkaError(KafkaError._FENCED, "This instance has been fenced", fatal=True)
+UNKNOWN_END_TXN = KafkaException(
+    KafkaError(KafkaError.UNKNOWN, "EndTxn commit failed", txn_requires_abort=True)
+)
+
+
+def test_a_commit_refused_as_fenced_is_fenced_without_more_calls() -> None:
+    producer = _Producer(abort_raises=FENCED)
+    assert was_fenced(KafkaException(FENCED), producer, None, abort=True)
+    assert producer.aborts == 0
+
+
+def test_an_unknown_server_error_to_a_fenced_commit_is_told_by_the_refused_abort() -> None:
+    # The broker answers a fenced producer's EndTxn with UNKNOWN_SERVER_ERROR now and then
+    # (an abortable error); the abort that follows is refused as fenced.
+    producer = _Producer(abort_raises=FENCED)
+    assert was_fenced(UNKNOWN_END_TXN, producer, None, abort=True)
+    assert producer.aborts == 1
+
+
+def test_an_unknown_server_error_is_fenced_when_the_producers_fatal_error_says_so() -> None:
+    producer = _Producer(poll_raises=FENCED)
+    assert was_fenced(UNKNOWN_END_TXN, producer, None, abort=True)
+    assert producer.aborts == 0
+    producer = _Producer()
+    producer_fenced = KafkaError(KafkaError.PRODUCER_FENCED, "fenced", fatal=True)
+    assert was_fenced(UNKNOWN_END_TXN, producer, producer_fenced, abort=True)
+    assert producer.aborts == 0
+
+
+def test_an_abortable_error_of_a_producer_that_was_not_fenced_is_aborted_and_not_fenced() -> None:
+    producer = _Producer()
+    assert not was_fenced(UNKNOWN_END_TXN, producer, None, abort=True)
+    assert producer.aborts == 1
+    timed_out = _Producer(abort_raises=KafkaError(KafkaError._TIMED_OUT, "timed out"))
+    assert not was_fenced(UNKNOWN_END_TXN, timed_out, None, abort=True)
+
+
+def test_a_failed_abort_is_not_aborted_again() -> None:
+    producer = _Producer(abort_raises=FENCED)
+    assert not was_fenced(UNKNOWN_END_TXN, producer, None, abort=False)
+    assert producer.aborts == 0

@@ -22,7 +22,7 @@ from kconnect.api.types import ConnectorName, TaskId, TaskNumber
 from kconnect.herder.worker_metrics import RebalanceView, TaskView, WorkerView, worker_families
 from kconnect.prometheus import Registry
 from kconnect.storage.states import State
-from kconnect.worker.task_metrics import TaskMetrics
+from kconnect.worker.task_metrics import TaskMetrics, TransactionMetrics
 
 PINNED: Final = Path(__file__).with_name("worker_scrape.prom")
 
@@ -33,6 +33,14 @@ def _metrics(seed: int) -> TaskMetrics:
     for n, name in enumerate(TaskMetrics.__slots__):
         setattr(m, name, seed * 1000 + n + (0.5 if "seconds" in name else 0))
     m.last_error_timestamp_ms = 1_700_000_000_000 + seed
+    return m
+
+
+def _transactions(*sizes: int) -> TransactionMetrics:
+    """An exactly-once task's transactions, committed with these sizes."""
+    m = TransactionMetrics()
+    for size in sizes:
+        m.commit(size)
     return m
 
 
@@ -50,8 +58,15 @@ VIEW: Final = WorkerView(
         ConnectorName('odd "name"\\x'): State.PAUSED,
     },
     tasks=[
-        TaskView(_task("orders-source", 0), "source", State.RUNNING, _metrics(1)),
-        TaskView(_task("orders-source", 1), "source", State.PAUSED, _metrics(2)),
+        TaskView(
+            _task("orders-source", 0),
+            "source",
+            State.RUNNING,
+            _metrics(1),
+            _transactions(40, 7, 40, 33),
+        ),
+        # Exactly-once, before its first commit: no smallest or largest yet.
+        TaskView(_task("orders-source", 1), "source", State.PAUSED, _metrics(2), _transactions()),
         TaskView(_task("orders-sink", 0), "sink", State.FAILED, _metrics(3)),
         TaskView(_task("orders-sink", 2), "sink", State.RUNNING, _metrics(4)),
         TaskView(_task("other", 0), None, State.UNASSIGNED, _metrics(5)),
@@ -123,5 +138,5 @@ def test_the_pinned_scrape_covers_every_family() -> None:
         for line in PINNED.read_text("utf-8").splitlines()
         if line.startswith("# TYPE ")
     }
-    assert len(names) == 36
+    assert len(names) == 39
     assert all(name.startswith("kconnect_") for name in names)

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from kconnect.api.connector import SourceConnector
@@ -73,7 +73,7 @@ from kconnect.storage.config_log import (
 from kconnect.storage.kafka_log import KafkaLog, ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import OffsetStore
-from kconnect.storage.states import TargetState
+from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
 from kconnect.storage.topics import (
     InternalTopic,
@@ -159,6 +159,8 @@ class DistributedHerder(CommonHerder):
         self._source_classes: dict[str, bool] = {}
         self._own_offsets: dict[str, KafkaOffsetStore] = {}
         self._own_offsets_lock = threading.Lock()
+        self._held_back: set[ConnectorName] = set()
+        """Connectors whose tasks this worker showed FAILED because their fencing failed."""
         if self._exactly_once_enabled:
             worker.exactly_once = ExactlyOnceSettings(
                 config.group_id, self._task_is_current, self._offsets_topic
@@ -567,7 +569,25 @@ class DistributedHerder(CommonHerder):
                         name,
                         e,
                     )
+                    self._hold_back(name, e)
                     self._retry_soon()
+
+    def _hold_back(self, name: ConnectorName, error: BaseException) -> None:
+        """Show in the status why a connector's tasks do not start: every task of its current
+        task configs is FAILED with the fencing's failure as its trace (Java fails a task whose
+        start asked the leader to fence, with the same cause). Written by this worker, the one
+        that fences and retries, under the `putSafe` rule, and only when the task does not show
+        this failure already, so a retry every second writes nothing new. The task's own worker
+        reports it RUNNING once a retry succeeds and the task starts."""
+        trace = fencing_failure_trace(name, self.worker_id, error)
+        failed = StateInfo(State.FAILED, self.worker_id, trace, self._membership.generation)
+        for n in range(len(self._state.tasks.get(name, ()))):
+            task = TaskId(name, TaskNumber(n))
+            shown = self._status_store.task(task)
+            if shown is not None and shown.state is State.FAILED and shown.trace == trace:
+                continue
+            self._status_store.put_task_safe(task, failed)
+        self._held_back.add(name)
 
     def _fence(self, name: ConnectorName) -> None:
         """Kafka Connect's zombie fencing (`DistributedHerder.fenceZombieSourceTasks`): with a
@@ -589,6 +609,11 @@ class DistributedHerder(CommonHerder):
             )
         if self._state.generations.get(name, -1) != generation:
             return  # new task configs while fencing: the next pass fences again
+        if name in self._held_back:
+            # The FAILED states of the held-back tasks reach the status topic before the record
+            # that lets the tasks start, so the RUNNING their workers write comes after them.
+            self._status_store.flush()
+            self._held_back.discard(name)
         self._write([task_count_record(name, count)])
 
     def _request_regenerate(self, name: ConnectorName) -> None:
@@ -782,6 +807,25 @@ class DistributedHerder(CommonHerder):
 
     async def reset_connector_topics(self, name: ConnectorName) -> None:
         self._worker.reset_active_topics(name)
+
+
+def fencing_failure_trace(name: ConnectorName, owner: str, error: BaseException) -> str:
+    """The trace a task held back by a failed zombie fencing shows: what failed and why on its
+    first line (what the operator shows; for a missing ACL, the ACL to grant), then what
+    happens next. Holds no secret: the transactional ids and the client's error text hold
+    none."""
+    cause = error.args[0] if isinstance(error, KafkaException) and error.args else error
+    if isinstance(cause, KafkaError):
+        reason = f"{cause.name()}: {cause.str()}"
+    else:
+        reason = str(cause) or type(cause).__name__
+    return (
+        f"the zombie fencing of source connector {name} failed, so its tasks do not start: "
+        f"{reason}\n"
+        f"The older producers of the connector's tasks must be fenced before its current task "
+        f"configs run. Worker {owner}, which owns the connector, keeps retrying (its log says "
+        "each failure); the tasks start once the fencing succeeds, with no restart needed."
+    )
 
 
 def fence_producers(client_config: Mapping[str, str], transactional_ids: Sequence[str]) -> None:

@@ -42,9 +42,10 @@ from kconnect.herder.membership import RebalanceStats
 from kconnect.prometheus import Collector, Family, Registry
 from kconnect.storage.states import State, TargetState
 from kconnect.worker.connector import ConnectorRunner
+from kconnect.worker.exactly_once import ExactlyOnceSourceTaskRunner
 from kconnect.worker.sink import SinkTaskRunner
 from kconnect.worker.source import SourceTaskRunner
-from kconnect.worker.task_metrics import TaskMetrics
+from kconnect.worker.task_metrics import TaskMetrics, TransactionMetrics
 from kconnect.worker.worker import Worker
 
 TaskKind = Literal["source", "sink"]
@@ -58,6 +59,8 @@ class TaskView:
     kind: TaskKind | None
     state: State
     metrics: TaskMetrics
+    transactions: TransactionMetrics | None = None
+    """An exactly-once source task's transactions; None for any other task."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,45 @@ _SINK_TASK: tuple[_TaskMetric, ...] = (
 
 _TASK_LABELS = ("connector", "task")
 
+
+def _transaction_families(tasks: Sequence[TaskView]) -> list[Family]:
+    """KIP-618's `transaction-size-*` of the exactly-once source tasks: the average as a
+    summary, the smallest and largest as gauges with no sample before the first commit."""
+    size = Family(
+        "kconnect_source_task_transaction_size",
+        "summary",
+        "Records per transaction the exactly-once task committed; the average is "
+        "rate(_sum) / rate(_count).",
+        _TASK_LABELS,
+    )
+    smallest = Family(
+        "kconnect_source_task_transaction_size_min",
+        "gauge",
+        "The fewest records in a transaction the exactly-once task has committed; no sample "
+        "before its first.",
+        _TASK_LABELS,
+    )
+    largest = Family(
+        "kconnect_source_task_transaction_size_max",
+        "gauge",
+        "The most records in a transaction the exactly-once task has committed; no sample "
+        "before its first.",
+        _TASK_LABELS,
+    )
+    for t in tasks:
+        tx = t.transactions
+        if tx is None:
+            continue
+        labels = _task_labels(t)
+        committed = tx.committed
+        size.add(tx.size_sum, suffix="_sum", **labels)
+        size.add(committed, suffix="_count", **labels)
+        if committed:
+            smallest.add(tx.size_min, **labels)
+            largest.add(tx.size_max, **labels)
+    return [size, smallest, largest]
+
+
 _TASK_STATES: tuple[State, ...] = (
     State.RUNNING,
     State.PAUSED,
@@ -283,6 +325,7 @@ def worker_families(view: WorkerView) -> list[Family]:
     out = [
         *_task_families(_EVERY_TASK, tasks),
         *_task_families(_SOURCE_TASK, [t for t in tasks if t.kind == "source"]),
+        *_transaction_families(tasks),
         *_task_families(_SINK_TASK, [t for t in tasks if t.kind == "sink"]),
     ]
 
@@ -413,7 +456,13 @@ def read_worker(
     connectors = dict(worker.connectors)
     runners = dict(worker.tasks)
     tasks = [
-        TaskView(task_id, _kind(runner), runner.state, runner.metrics)
+        TaskView(
+            task_id,
+            _kind(runner),
+            runner.state,
+            runner.metrics,
+            runner.transaction_metrics if isinstance(runner, ExactlyOnceSourceTaskRunner) else None,
+        )
         for task_id, runner in runners.items()
     ]
     rebalance_view = None

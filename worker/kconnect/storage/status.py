@@ -33,6 +33,10 @@ class StatusStore(ABC):
     def fence(self) -> None:
         self.fenced = True
 
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every state written so far is durable, or raise; a store in memory has
+        nothing to wait for."""
+
     @abstractmethod
     def put_connector(self, name: ConnectorName, info: StateInfo) -> None: ...
 

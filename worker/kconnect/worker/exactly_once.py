@@ -16,10 +16,11 @@ transaction began; `connector` when the task asks through its `TransactionContex
 The task reads its offsets only once its producer is initialized: `init_transactions` waits for
 what an older instance was committing, so the task resumes after the last committed transaction
 of any instance. A failed commit or abort fails the task, and nothing past it is committed: the
-broker aborts the transaction. A task stopped gracefully commits its open transaction (`poll`,
-`interval`) or aborts it (`connector`: the task never asked for it). A cancelled task (lost
-assignment) commits and aborts nothing: the task's next owner fences its producer, which aborts
-what it left open.
+broker aborts the transaction. The task's trace says when its producer was fenced, also when the
+broker answered the fenced commit with UNKNOWN_SERVER_ERROR (`was_fenced`). A task stopped
+gracefully commits its open transaction (`poll`, `interval`) or aborts it (`connector`: the task
+never asked for it). A cancelled task (lost assignment) commits and aborts nothing: the task's
+next owner fences its producer, which aborts what it left open.
 The at-least-once runner (`worker.source`) is untouched: none of this costs it anything.
 """
 
@@ -42,6 +43,7 @@ from kconnect.storage.kafka_log import ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import key_partition, serialize_key, serialize_value
 from kconnect.worker.source import SourceTaskRunner, _Context, _OffsetReader
+from kconnect.worker.task_metrics import TransactionMetrics
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +229,9 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         self._requests = _Requests() if boundary is TransactionBoundary.CONNECTOR else None
         self._in_transaction = False
         self._transaction_began = 0.0
+        self._transaction_size = 0
+        """Records handed to the producer in the open transaction."""
+        self.transaction_metrics = TransactionMetrics()
         self.transactions_committed = 0
         self.transactions_aborted = 0
 
@@ -305,7 +310,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
     def _send(self, records: Sequence[SourceRecord]) -> None:
         if self._requests is None:
             self._begin()
-            super()._send(records)
+            self._send_in_transaction(records)
             if self._boundary is TransactionBoundary.POLL:
                 self.commit()
             return
@@ -313,12 +318,18 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         while rest:
             n, action = self._requests.cut(rest)
             self._begin()
-            super()._send(rest[:n])
+            self._send_in_transaction(rest[:n])
             rest = rest[n:]
             if action == "commit":
                 self.commit()
             elif action == "abort":
                 self._abort()
+
+    def _send_in_transaction(self, records: Sequence[SourceRecord]) -> None:
+        metrics = self.metrics
+        written = metrics.source_record_write_total
+        super()._send(records)
+        self._transaction_size += metrics.source_record_write_total - written
 
     def _begin(self) -> None:
         if self._in_transaction:
@@ -326,7 +337,10 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         try:
             self._producer.begin_transaction()
         except KafkaException as e:
-            raise ConnectError(f"could not begin a transaction: {_text(e)}") from e
+            fenced = _names_fencing(_error_of(e))
+            raise ConnectError(
+                f"could not begin a transaction: {_text(e)}" + (FENCED_HINT if fenced else "")
+            ) from e
         self._in_transaction = True
         self._transaction_began = time.monotonic()
 
@@ -339,6 +353,7 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         began = time.monotonic()
         pending = list(self._pending.values())
         self._pending = {}
+        size, self._transaction_size = self._transaction_size, 0
         connector = self.id.connector
         partitions = self._store.partitions
         topic = self._store.topic
@@ -351,14 +366,16 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
             self._producer.commit_transaction(TRANSACTION_TIMEOUT_S)
         except KafkaException as e:
             self.metrics.commit(False, time.monotonic() - began)
+            fenced = was_fenced(e, self._producer, self._delivery_error, abort=True)
             raise ConnectError(
                 f"the transaction of task {self.id} could not be committed: {_text(e)}; nothing "
-                "past the last committed transaction is committed" + _fenced_hint(e)
+                "past the last committed transaction is committed" + (FENCED_HINT if fenced else "")
             ) from e
         finally:
             self._in_transaction = False
         self._check_delivery()
         self.transactions_committed += 1
+        self.transaction_metrics.commit(size)
         if pending:
             self._store.committed(connector, pending)
             if self._worker_store is not None:
@@ -380,16 +397,24 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
             self.metrics.offset_commit_skip_total += 1
         self.task.commit()
 
+    def _delivery_failure_note(self, error: KafkaError) -> str:
+        # A record refused to a fenced producer fails the task before its commit does.
+        return "; nothing past the last committed transaction is committed" + (
+            FENCED_HINT if _names_fencing(error) else ""
+        )
+
     def _abort(self) -> None:
         if not self._in_transaction:
             return
         self._pending = {}
+        self._transaction_size = 0
         try:
             self._producer.abort_transaction(TRANSACTION_TIMEOUT_S)
         except KafkaException as e:
+            fenced = was_fenced(e, self._producer, self._delivery_error, abort=False)
             raise ConnectError(
                 f"the transaction of task {self.id} could not be aborted: {_text(e)}"
-                + _fenced_hint(e)
+                + (FENCED_HINT if fenced else "")
             ) from e
         finally:
             self._in_transaction = False
@@ -401,12 +426,52 @@ def _text(e: KafkaException) -> str:
     return str(e.args[0]) if e.args else str(e)
 
 
-def _fenced_hint(e: KafkaException) -> str:
-    err = e.args[0] if e.args else None
-    name = err.name() if err is not None and hasattr(err, "name") else ""
-    if "FENCED" in name or "INVALID_PRODUCER_EPOCH" in name:
-        return (
-            "; the task's producer was fenced: another instance of this task (on another "
-            "worker, or of a newer generation of task configs) has started"
-        )
-    return ""
+FENCED_HINT = (
+    "; the task's producer was fenced: another instance of this task (on another worker, or of "
+    "a newer generation of task configs) has started"
+)
+
+ABORT_PROBE_TIMEOUT_S = 10.0
+"""How long the abort that follows an abortable commit failure may take (see `was_fenced`)."""
+
+
+def _error_of(e: KafkaException) -> KafkaError | None:
+    cause = e.args[0] if e.args else None
+    return cause if isinstance(cause, KafkaError) else None
+
+
+def _names_fencing(error: KafkaError | None) -> bool:
+    return error is not None and error.code() in (
+        KafkaError._FENCED,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+    )
+
+
+def was_fenced(
+    error: KafkaException, producer: Any, fatal: KafkaError | None, *, abort: bool
+) -> bool:
+    """Whether a transactional call (`commit_transaction`, `abort_transaction`) failed because
+    the producer was fenced, even when its own error does not say so.
+
+    Usually it does (librdkafka's `_FENCED`). But the broker sometimes answers a fenced
+    producer's EndTxn with UNKNOWN_SERVER_ERROR (the coordinator is fencing the epoch as the
+    request arrives), which librdkafka takes for an abortable error. Then the producer's fatal
+    error may say it: `fatal` (what `error_cb` reported as fatal), or the one `poll` raises.
+    Failing that, and with `abort` (the failed call was a commit), the abort an abortable error
+    calls for is made, and a fenced producer's abort is refused as fenced. The abort is what an
+    abortable error needs anyway: it ends the transaction now rather than at its timeout."""
+    if _names_fencing(_error_of(error)) or _names_fencing(fatal):
+        return True
+    try:
+        producer.poll(0)
+    except KafkaException as e:
+        if _names_fencing(_error_of(e)):
+            return True
+    cause = _error_of(error)
+    if abort and cause is not None and cause.txn_requires_abort():
+        try:
+            producer.abort_transaction(ABORT_PROBE_TIMEOUT_S)
+        except KafkaException as e:
+            return _names_fencing(_error_of(e))
+    return False

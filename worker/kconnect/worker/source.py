@@ -438,8 +438,14 @@ class SourceTaskRunner(TaskRunner):
             hint = client_errors.authorization_hint(self._delivery_error.code())
             raise _DeliveryFailed(
                 f"a record could not be written to Kafka: {self._delivery_error}; no offset "
-                "past it is committed" + (f"; {hint}" if hint else "")
+                "past it is committed"
+                + (f"; {hint}" if hint else "")
+                + self._delivery_failure_note(self._delivery_error)
             )
+
+    def _delivery_failure_note(self, error: KafkaError) -> str:
+        """What a subclass adds to a delivery failure's message."""
+        return ""
 
     def _on_delivery_error(self, err: KafkaError | None, msg: Any) -> None:
         if err is None:

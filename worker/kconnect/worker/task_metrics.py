@@ -2,10 +2,11 @@
 
 Kafka Connect's task metric groups (`connector-task-metrics`, `source-task-metrics`,
 `sink-task-metrics`, `task-error-metrics`) with their meanings, kept as attributes of one slotted
-object per task. Only the task's thread writes them, once per batch or per event, never per
-record on the plain path; a scrape reads them from another thread. A Python int or float
-attribute is replaced whole, so a reader sees either the old or the new value, never a torn one,
-and the hot path takes no lock.
+object per task; an exactly-once source task also has a `TransactionMetrics` (the
+`source-task-metrics` KIP-618 added). Only the task's thread writes them, once per batch or per
+event, never per record on the plain path; a scrape reads them from another thread. A Python int
+or float attribute is replaced whole, so a reader sees either the old or the new value, never a
+torn one, and the hot path takes no lock.
 """
 
 from __future__ import annotations
@@ -82,3 +83,26 @@ class TaskMetrics:
             self.offset_commit_failure_total += 1
         self.offset_commit_seconds_sum += seconds
         self.offset_commit_seconds_max = max(self.offset_commit_seconds_max, seconds)
+
+
+class TransactionMetrics:
+    """An exactly-once source task's committed transactions: Kafka Connect's `transaction-size-min`,
+    `-max` and `-avg` (`source-task-metrics`, KIP-618), as the count, sum, smallest and largest
+    number of records per committed transaction. A transaction's size is the records handed to the
+    producer in it (after transforms, as Java counts them); an aborted one is not counted. The
+    task's thread writes them once per commit."""
+
+    __slots__ = ("committed", "size_max", "size_min", "size_sum")
+
+    def __init__(self) -> None:
+        self.committed = 0
+        self.size_sum = 0
+        self.size_min = 0
+        """The smallest committed transaction; meaningless while `committed` is 0."""
+        self.size_max = 0
+
+    def commit(self, size: int) -> None:
+        self.size_min = size if self.committed == 0 else min(self.size_min, size)
+        self.size_max = max(self.size_max, size)
+        self.size_sum += size
+        self.committed += 1
