@@ -150,13 +150,10 @@ class KafkaConnectorSpec(_Model):
     tasks_max: int = Field(1, alias="tasksMax", ge=1)
     """The most tasks the connector may create."""
     config: dict[str, ConfigValue] = connector_config_field(
-        *(
-            (
-                f"!({key!r} in self)",
-                f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it",
-            )
+        {
+            key: f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it"
             for key in FORBIDDEN_CONFIG_KEYS
-        )
+        }
     )
     """The connector's config. `name`, `connector.class` and `tasks.max` come from the resource's
     name, `class` and `tasksMax`."""
