@@ -171,7 +171,7 @@ class _SinkContext(SinkTaskContext):
 # --- bytes in and out
 
 
-def _shown_bytes(data: bytes | None) -> JsonValue:
+def shown_bytes(data: bytes | None) -> JsonValue:
     if data is None:
         return None
     try:
@@ -180,7 +180,7 @@ def _shown_bytes(data: bytes | None) -> JsonValue:
         return {"base64": base64.b64encode(data).decode("ascii")}
 
 
-def _input_bytes(value: object) -> bytes | None:
+def input_bytes(value: object) -> bytes | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -243,12 +243,12 @@ def _source_lines(
                 "topic": topic,
                 "partition": record.kafka_partition,
                 "timestamp": record.timestamp,
-                "key": _shown_bytes(key),
-                "value": _shown_bytes(value),
+                "key": shown_bytes(key),
+                "value": shown_bytes(value),
                 "headers": [
                     [
                         h.key,
-                        _shown_bytes(
+                        shown_bytes(
                             pipeline.header.from_connect_header(topic, h.key, h.schema, h.value)
                         ),
                     ]
@@ -318,10 +318,10 @@ def _sink_records(
                 raise UnreadableInput(f"{source}: line {number}: headers: expected a JSON object")
             headers = Headers()
             for hkey, hvalue in raw_headers.items():
-                sv = pipeline.header.to_connect_header(topic, str(hkey), _input_bytes(hvalue))
+                sv = pipeline.header.to_connect_header(topic, str(hkey), input_bytes(hvalue))
                 headers.add(str(hkey), sv.value, sv.schema)
-            key = pipeline.key.to_connect_data(topic, _input_bytes(doc.get("key")), headers)
-            value = pipeline.value.to_connect_data(topic, _input_bytes(doc.get("value")), headers)
+            key = pipeline.key.to_connect_data(topic, input_bytes(doc.get("key")), headers)
+            value = pipeline.value.to_connect_data(topic, input_bytes(doc.get("value")), headers)
             timestamp = doc.get("timestamp")
             record = SinkRecord.consumed(
                 topic,
