@@ -98,3 +98,22 @@ def test_exit_codes_and_json_output(tmp_path: Path, capsys: pytest.CaptureFixtur
         {"key": "topic", "message": "missing required key 'topic'"}
     ]
     assert main(["lint", str(tmp_path / "nothing.properties")]) == 2
+
+
+@pytest.mark.parametrize(("support", "refused"), [("enabled", False), ("disabled", True)])
+def test_exactly_once_required_follows_the_worker_file(
+    tmp_path: Path, support: str, refused: bool
+) -> None:
+    worker = tmp_path / "w.properties"
+    worker.write_text(
+        "bootstrap.servers=k:9092\ngroup.id=g\nconfig.storage.topic=c\noffset.storage.topic=o\n"
+        f"status.storage.topic=s\nexactly.once.source.support={support}\n",
+        "utf-8",
+    )
+    connector = tmp_path / "c.properties"
+    connector.write_text(
+        "name=c\nconnector.class=DataGen\ntopic=t\nexactly.once.support=required\n", "utf-8"
+    )
+    _, result = lint_paths([str(connector)], str(worker))
+    messages = [e.message for e in result.errors]
+    assert ("This worker does not have exactly-once source support enabled." in messages) is refused

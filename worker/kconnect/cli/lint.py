@@ -181,6 +181,18 @@ def lint_worker(source: str, props: Mapping[str, str], model: type[WorkerConfig]
     return Result(source=source, kind="worker", name=mode, errors=errors, notes=notes)
 
 
+def _exactly_once(model: type[WorkerConfig], props: Mapping[str, str]) -> bool:
+    """The worker delivers sources exactly once (as its herder tells the validation)."""
+    if model is not DistributedConfig:
+        return False
+    try:
+        return DistributedConfig.model_validate(
+            _without_providers(props)
+        ).exactly_once_source_enabled
+    except ValueError:
+        return False
+
+
 def worker_model(props: Mapping[str, str]) -> type[WorkerConfig]:
     """Distributed when the file names a group, else standalone (as the two scripts take)."""
     return DistributedConfig if "group.id" in props else StandaloneConfig
@@ -354,10 +366,12 @@ def lint_paths(paths: list[str], worker_path: str | None) -> list[Result]:
     results: list[Result] = []
     worker_props: dict[str, str] = {"bootstrap.servers": PLACEHOLDER_BOOTSTRAP}
     model: type[WorkerConfig] = StandaloneConfig
+    exactly_once = False
     if worker_path is not None:
         worker_props = read_config(worker_path)
         model = worker_model(worker_props)
         results.append(lint_worker(worker_path, worker_props, model))
+        exactly_once = _exactly_once(model, worker_props)
     names: dict[str, str] = {}
     for path in paths:
         if path.endswith((".yaml", ".yml")):
@@ -367,7 +381,7 @@ def lint_paths(paths: list[str], worker_path: str | None) -> list[Result]:
         if "connector.class" not in config and not path.endswith(".json"):
             results.append(lint_worker(path, config, worker_model(config)))
             continue
-        result = lint_connector(Target(path, config, worker_props, model))
+        result = lint_connector(Target(path, config, worker_props, model, exactly_once))
         name = config.get("name")
         if name is not None and name in names:
             result.errors.append(
