@@ -17,6 +17,7 @@ from kconnect_operator.kafkaconnector.model import (
     KafkaConnectorStatus,
     TargetState,
     derived_names,
+    owned_names_spec,
 )
 
 MINIMAL = {"class": "DataGen", "bootstrapServers": "kafka:9092"}
@@ -379,3 +380,28 @@ def test_a_structure_in_config_is_refused_naming_the_key(value: object, expected
 
 def test_a_forbidden_key_written_as_a_number_is_still_refused() -> None:
     assert "tasks.max" in error_text(config={"tasks.max": 2})
+
+
+def test_the_names_a_refused_config_owns_are_still_known() -> None:
+    """The API server holds config maps untyped: a spec the operator refuses for a config value
+    or size still names its groups and topics, for cleanup and for other resources' cleanup."""
+    raw = {
+        **MINIMAL,
+        "groupId": "theirs",
+        "config": {
+            "consumer.override.group.id": "sink-group",
+            "transforms": ["a"],
+            "padding": "x" * 600_000,
+        },
+        "workerConfig": {"offset.flush.interval.ms": 1000, "bad": {"x": 1}},
+    }
+    with pytest.raises(ValidationError):
+        KafkaConnectorSpec.model_validate(raw)
+    s = owned_names_spec(raw)
+    assert s.group_id == "theirs"
+    assert s.config["consumer.override.group.id"] == "sink-group"
+    assert "transforms" not in s.config
+    assert s.worker_config == {"offset.flush.interval.ms": "1000"}
+    assert owned_names_spec({**MINIMAL, "config": {"topic": 1}}).config == {"topic": "1"}
+    with pytest.raises(ValidationError):
+        owned_names_spec({**raw, "tasksMax": 0})
