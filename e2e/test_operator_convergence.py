@@ -186,21 +186,34 @@ def test_an_oversized_config_is_refused_with_a_clear_message(
     system: Kubectl, namespace: str
 ) -> None:
     """The API server holds a config map untyped (its values may be YAML numbers and booleans),
-    so no CEL rule can sum its sizes: the operator refuses the spec, in a Warning Event that names
-    the field and the limit, and makes nothing for it."""
+    so no CEL rule can sum its sizes: the operator refuses the spec, Ready=False with reason
+    InvalidConfig and a Warning Event naming the field and the limit, and makes nothing for it."""
     name = unique("huge")
     resource = connector_resource(
         name, namespace, "kafka:9092", config={"a": "x" * 300_000, "b": "y" * 300_000}
     )
     create(system, resource)
-
-    def refusal() -> str:
-        found = [e["message"] for e in events(system, namespace, name)]
-        return next((m for m in found if "config is too large" in m), "")
-
-    message = wait_for("the operator to refuse the spec", refusal, READY_TIMEOUT_S)
+    obj = wait_condition(system, namespace, name, status="False", reason="InvalidConfig")
+    message = ready_condition(obj)["message"]
+    assert "config is too large" in message
     assert "at most 524288 characters" in message
+    assert any("config is too large" in e["message"] for e in events(system, namespace, name))
     assert system.get("statefulset", f"{name}-connect", namespace) is None
+    system.run("-n", namespace, "delete", "kctr", name, "--wait=false")
+
+
+def test_a_config_value_that_is_not_a_setting_is_refused_naming_the_key(
+    system: Kubectl, namespace: str
+) -> None:
+    name = unique("nested")
+    resource = connector_resource(
+        name, namespace, "kafka:9092", config={"topic": "t", "transforms": ["a", "b"]}
+    )
+    create(system, resource)
+    obj = wait_condition(system, namespace, name, status="False", reason="InvalidConfig")
+    message = ready_condition(obj)["message"]
+    assert "spec.config.transforms" in message
+    assert "expected a string, number or boolean, got a list" in message
     system.run("-n", namespace, "delete", "kctr", name, "--wait=false")
 
 

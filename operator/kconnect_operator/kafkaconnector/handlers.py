@@ -168,6 +168,7 @@ async def connector_loop(
         rest_api="the workers' REST API",
         observe=observe_with_memory,
         decide=decide.decide,
+        status_model=KafkaConnectorStatus,
         decided=decided,
     )
     try:
