@@ -6,7 +6,10 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from kconnect.cli.dryrun import DryRunOptions, dry_run, input_bytes, shown_bytes
+from kconnect.cli.lint import UnreadableInput
 
 
 def options(connector: Path, **extra: object) -> DryRunOptions:
@@ -79,3 +82,30 @@ def test_a_sink_reads_json_lines_and_base64(tmp_path: Path) -> None:
     assert sink_file.read_text("utf-8").splitlines() == ["plain", "hi", "5"]
     assert summary["put"] == 3
     assert summary["pre_commit"] == {"t-0": 3}
+
+
+def test_a_manifest_connector_runs_with_its_worker_config(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        """
+apiVersion: kconnect.io/v1alpha1
+kind: StandaloneConnect
+metadata: {name: jobs}
+spec:
+  bootstrapServers: kafka:9092
+  connectors:
+    - {name: a, class: DataGen, config: {topic: ta, schema: text, records.per.second: 0}}
+    - {name: b, class: DataGen, config: {topic: tb, schema: text, records.per.second: 0}}
+  workerConfig:
+    key.converter: org.apache.kafka.connect.storage.StringConverter
+    value.converter: org.apache.kafka.connect.storage.StringConverter
+""",
+        "utf-8",
+    )
+    with pytest.raises(UnreadableInput, match="name one connector with --connector-name"):
+        dry_run(options(manifest), io.StringIO())
+    out = io.StringIO()
+    summary = dry_run(options(manifest, connector_name="b", records=2), out)
+    lines = [json.loads(text) for text in out.getvalue().splitlines()]
+    assert [(line["topic"], line["key"]) for line in lines] == [("tb", "0"), ("tb", "1")]
+    assert summary["connector"] == "b"
