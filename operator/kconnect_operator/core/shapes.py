@@ -408,8 +408,9 @@ def scalar_map_schema(refused: dict[str, str]) -> JsonObject:
     read: a rule over the map's keys or sizes no longer compiles. So the map preserves its
     unknown fields, and each key in `refused` is declared as a property whose only rule fails
     with the message it maps to, naming the key. The values' types and the map's size are
-    checked by the models (the operator reports a spec they refuse, and `kconnect lint` does
-    too); the API server still bounds the number of keys (`maxProperties`)."""
+    checked by the models (the operator sets Ready=False, `InvalidConfig`, on a spec they refuse,
+    and `kconnect lint` refuses it too); the API server still bounds the number of keys
+    (`maxProperties`)."""
     return {
         "x-kubernetes-preserve-unknown-fields": True,
         "properties": {
