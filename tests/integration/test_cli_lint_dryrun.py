@@ -429,3 +429,36 @@ def test_dry_run_of_a_jdbc_sink_writes_to_postgres(
     rows = query(db, "SELECT id, name FROM people ORDER BY id")
     assert rows == [(0, "p0"), (1, "p1"), (2, "p2")]
     assert not door.knocked()
+
+
+def test_dry_run_resolves_variables_for_the_connector_but_never_prints_them(
+    tmp_path: Path, door: ClosedDoor
+) -> None:
+    secret_path = tmp_path / f"secret-{secrets.token_hex(8)}.txt"
+    (tmp_path / "db.properties").write_text(f"path={secret_path}\n", "utf-8")
+    worker = dry_worker(
+        tmp_path,
+        door.bootstrap,
+        **{
+            "config.providers": "file",
+            "config.providers.file.class": "FileConfigProvider",
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        },
+    )
+    connector = write_properties(
+        tmp_path / "c.properties",
+        {
+            "name": "c",
+            "connector.class": "FileStreamSource",
+            "topic": "t",
+            "file": f"${{file:{tmp_path / 'db.properties'}:path}}",
+        },
+    )
+    secret_path.write_text("one\ntwo\n", "utf-8")
+    out = kconnect(tmp_path, "dry-run", str(connector), "--worker", str(worker), "--timeout", "3")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["value"] for line in lines] == ["one", "two"]  # the file the variable names
+    assert secret_path.name not in out.stderr
+    assert "${file:" in out.stderr  # log lines show the variable instead
+    assert not door.knocked()

@@ -79,6 +79,7 @@ from kconnect.cli.lint import (
 )
 from kconnect.config.connector import CommonConnectorConfig, SinkConnectorCommonConfig
 from kconnect.config.providers import ConfigTransformer
+from kconnect.config.redaction import REDACTORS, Redactor
 from kconnect.config.worker import StandaloneConfig, WorkerConfig
 from kconnect.errors import ConfigError
 from kconnect.plugins.chain import build_chain
@@ -474,16 +475,22 @@ def dry_run(opts: DryRunOptions, out: TextIO) -> dict[str, JsonValue]:
     except ValidationError:  # no worker file: the defaults
         worker = target.worker_model.model_construct()
     registry = plugin_registry(worker)
-    config = ConfigTransformer.from_worker_props(worker_props).transform(written)
-    pipeline = _pipeline(registry, worker_props, config)
+    transformer = ConfigTransformer.from_worker_props(worker_props)
+    worker_resolved = transformer.transform(worker_props)
+    config = transformer.transform(written)
+    # What the variables resolve to is masked in log lines and in the messages this prints, as
+    # the worker masks it (`kconnect.config.redaction`); the records themselves are the data.
+    REDACTORS.register(("dry-run", "worker"), Redactor.of(worker_props, worker_resolved))
+    REDACTORS.register(("dry-run", "connector"), Redactor.of(written, config))
+    pipeline = _pipeline(registry, worker_resolved, config)
+    summary: dict[str, JsonValue] = {"connector": written.get("name"), "task": 0}
     with ExitStack() as stack:
         stack.callback(pipeline.close)
-        connector, task_props = _start_connector(registry, config)
-        stack.callback(connector.stop)
-        task_cls = connector.task_class()
-        task = task_cls()
-        summary: dict[str, JsonValue] = {"connector": written.get("name"), "task": 0}
         try:
+            connector, task_props = _start_connector(registry, config)
+            stack.callback(connector.stop)
+            task_cls = connector.task_class()
+            task = task_cls()
             if isinstance(connector, SourceConnector) and isinstance(task, SourceTask):
                 summary |= _run_source(task, task_props, pipeline, opts, out)
             elif isinstance(connector, SinkConnector) and isinstance(task, SinkTask):
@@ -526,7 +533,7 @@ def run_dry_run(opts: DryRunOptions) -> int:
         render_text([e.result], sys.stderr)
         return EXIT_INVALID
     except (ConfigError, DryRunFailed) as e:
-        print(f"kconnect dry-run: error: {e}", file=sys.stderr)
+        print(f"kconnect dry-run: error: {REDACTORS(str(e))}", file=sys.stderr)
         return EXIT_INVALID
     # Beside a source's records on stdout, the summary goes to stderr.
     summary_to = sys.stderr if opts.output == "-" and "records" in summary else sys.stdout
