@@ -13,7 +13,9 @@ there are no `$ref`s, and `anyOf` carries no types of its own. pydantic's JSON s
 into one by inlining `$defs`, folding `Optional` (`anyOf` with `null`) into the plain type, and
 dropping what the API server refuses (`title`, `additionalProperties` beside `properties`, null
 defaults). `structural_problems` checks the result; `render` refuses to emit a schema that fails.
-Free-form Kubernetes objects (affinity, tolerations) keep `x-kubernetes-preserve-unknown-fields`.
+Free-form Kubernetes objects (affinity, tolerations) keep `x-kubernetes-preserve-unknown-fields`,
+and so do the config maps, whose values may be YAML strings, numbers or booleans
+(`shapes.scalar_map_schema`).
 """
 
 from __future__ import annotations

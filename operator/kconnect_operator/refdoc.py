@@ -67,8 +67,44 @@ def _code(value: object) -> str:
     return f"{fence}{pad}{_cell(text)}{pad}{fence}"
 
 
+def is_scalar_map(node: JsonObject) -> bool:
+    """A config map (`shapes.scalar_map_schema`): any key, a string, number or boolean each,
+    and properties only for the keys it refuses, each with a rule that always fails."""
+    properties = node.get("properties")
+    return (
+        node.get("type") == "object"
+        and node.get("x-kubernetes-preserve-unknown-fields") is True
+        and isinstance(properties, dict)
+        and all(
+            [r["rule"] for r in p.get(_VALIDATIONS, [])] == ["false"] for p in properties.values()
+        )
+    )
+
+
+def _refused_keys(node: JsonObject) -> list[str]:
+    """A scalar map's refused keys, grouped by message: "keys `a`, `b`: message"."""
+    by_message: dict[str, list[str]] = {}
+    for key, prop in node["properties"].items():
+        by_message.setdefault(prop[_VALIDATIONS][0]["message"], []).append(key)
+    return [
+        ("key " if len(keys) == 1 else "keys ")
+        + ", ".join(_code(k) for k in keys)
+        + ": "
+        + _cell(message)
+        for message, keys in by_message.items()
+    ]
+
+
+SCALAR_VALUES: Final = (
+    "each value: a string, a number or a boolean (a number or boolean becomes its text: `2`, "
+    "`0.5`, `true`); an object or a list is refused"
+)
+
+
 def _object_schema(node: JsonObject) -> JsonObject | None:
     """The object schema with properties under `node`: itself, its items' or its values'."""
+    if is_scalar_map(node):
+        return None
     if node.get("type") == "object" and "properties" in node:
         return node
     for key in ("items", "additionalProperties"):
@@ -93,6 +129,8 @@ def type_name(node: JsonObject) -> str:
     """A field's type as a reader would write it: `string`, `[]object`, `map[string]string`."""
     if node.get("x-kubernetes-int-or-string") is True:
         return "int-or-string"
+    if is_scalar_map(node):
+        return "map[string]scalar"
     kind = node.get("type", "any")
     if kind == "array" and isinstance(node.get("items"), dict):
         return "[]" + type_name(node["items"])
@@ -139,6 +177,9 @@ def _rule_messages(node: JsonObject, label: str = "") -> list[str]:
 
 
 def _validation(node: JsonObject) -> str:
+    if is_scalar_map(node):
+        parts = [SCALAR_VALUES, *_refused_keys(node)]
+        return "<br>".join(parts)
     parts = _constraints(node) + _rule_messages(node)
     return "<br>".join(parts) if parts else _NONE
 

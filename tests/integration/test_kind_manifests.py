@@ -219,3 +219,86 @@ def test_the_api_server_refuses_bad_security_fields(
             stdin=json.dumps(resource),
         )
     assert message in str(refused.value)
+
+
+STRIMZI_STYLE_CONFIG: Final = {
+    "topic": "users",
+    "errors.tolerance": "all",
+    "records.per.second": 10,
+    "ratio": 0.5,
+    "consumer.override.enable.auto.commit": False,
+}
+
+
+def _resource(kind: str, config: dict[str, Any], worker_config: dict[str, Any]) -> str:
+    spec: dict[str, Any] = {"bootstrapServers": "kafka:9092", "workerConfig": worker_config}
+    if kind == "KafkaConnector":
+        spec |= {"class": "DataGen", "config": config}
+    else:
+        spec["connectors"] = [{"name": "users", "class": "DataGen", "config": config}]
+    return json.dumps(
+        {
+            "apiVersion": "kconnect.io/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": "scalars"},
+            "spec": spec,
+        }
+    )
+
+
+@needs_binaries
+@pytest.mark.parametrize("kind", ["KafkaConnector", "StandaloneConnect"])
+def test_the_api_server_accepts_yaml_numbers_and_booleans_in_configs(
+    kubectl: Kubectl, crds: set[str], kind: str
+) -> None:
+    """As Strimzi's manifests write them; the operator turns them into Kafka Connect's text."""
+    worker_config = {"value.converter.schemas.enable": False, "offset.flush.interval.ms": 1000}
+    out = kubectl.run(
+        "apply",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-n",
+        KCONNECT_NAMESPACE,
+        "-f",
+        "-",
+        stdin=_resource(kind, STRIMZI_STYLE_CONFIG, worker_config),
+    )
+    spec = json.loads(out)["spec"]
+    stored = spec["config"] if kind == "KafkaConnector" else spec["connectors"][0]["config"]
+    assert stored == STRIMZI_STYLE_CONFIG
+    assert spec["workerConfig"] == worker_config
+
+
+@needs_binaries
+@pytest.mark.parametrize("kind", ["KafkaConnector", "StandaloneConnect"])
+@pytest.mark.parametrize(
+    ("config", "worker_config", "message"),
+    [
+        ({"tasks.max": 2}, {}, "config must not contain"),
+        ({"name": "x"}, {}, "config must not contain"),
+        ({}, {"bootstrap.servers": "k:9092"}, "workerConfig must not set the keys"),
+        ({}, {"rest.extension.classes": "X"}, "workerConfig must not set rest.extension.classes"),
+    ],
+)
+def test_the_api_server_refuses_keys_the_resource_sets_whatever_their_type(
+    kubectl: Kubectl,
+    crds: set[str],
+    kind: str,
+    config: dict[str, Any],
+    worker_config: dict[str, Any],
+    message: str,
+) -> None:
+    with pytest.raises(KubectlError) as refused:
+        kubectl.run(
+            "apply",
+            "--dry-run=server",
+            "-n",
+            KCONNECT_NAMESPACE,
+            "-f",
+            "-",
+            stdin=_resource(kind, config, worker_config),
+        )
+    assert message in str(refused.value)
+    key = next(iter(config or worker_config))
+    assert f".{key}: Invalid value" in str(refused.value)

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from kconnect.config.values import config_value_text
+
 if TYPE_CHECKING:
     from kconnect_operator.core.kafka_security import ClientTls, KafkaClientAuthentication
 
@@ -382,31 +384,61 @@ REST_SECURITY_WHY: Final = (
 )
 
 
-ConfigValue = Annotated[str, Field(max_length=MAX_CONFIG_CHARS)]
+def _config_text(value: object) -> str:
+    """A config value written as a YAML scalar, as the text Kafka Connect expects
+    (`kconnect.config.values`); an object, a list or a null is refused."""
+    return config_value_text(value)
 
 
-WorkerConfigValue = Annotated[str, Field(max_length=MAX_WORKER_CONFIG_CHARS)]
+ConfigValue = Annotated[str, BeforeValidator(_config_text), Field(max_length=MAX_CONFIG_CHARS)]
+"""A connector config value: a string, or a YAML number or boolean turned into its text."""
+
+
+WorkerConfigValue = Annotated[
+    str, BeforeValidator(_config_text), Field(max_length=MAX_WORKER_CONFIG_CHARS)
+]
+"""A worker config value, likewise."""
+
+
+def scalar_map_schema(refused: dict[str, str]) -> JsonObject:
+    """The CRD schema of a config map whose values may be strings, numbers or booleans.
+
+    Kubernetes types every node of a structural schema, and a value node that admits several
+    scalar types can only be untyped (`x-kubernetes-preserve-unknown-fields`), which CEL cannot
+    read: a rule over the map's keys or sizes no longer compiles. So the map preserves its
+    unknown fields, and each key in `refused` is declared as a property whose only rule fails
+    with the message it maps to, naming the key. The values' types and the map's size are
+    checked by the models (the operator sets Ready=False, `InvalidConfig`, on a spec they refuse,
+    and `kconnect lint` refuses it too); the API server still bounds the number of keys
+    (`maxProperties`)."""
+    return {
+        "x-kubernetes-preserve-unknown-fields": True,
+        "properties": {
+            key: {
+                "description": f"Refused: {message}",
+                "x-kubernetes-int-or-string": True,
+                "anyOf": [{"type": "integer"}, {"type": "string"}],
+                **cel("false", message),
+            }
+            for key, message in refused.items()
+        },
+    }
 
 
 def worker_config_field(managed_keys: tuple[str, ...]) -> Any:
-    """`workerConfig`, whose CEL rules refuse the keys the operator manages and the REST security
-    keys that would lock the operator out, and bound its size."""
+    """`workerConfig`, whose schema refuses the keys the operator manages and the REST security
+    keys that would lock the operator out (`scalar_map_schema`)."""
+    managed = "workerConfig must not set the keys the operator manages: " + ", ".join(managed_keys)
+    security = f"workerConfig must not set {' or '.join(REST_SECURITY_KEYS)}: " + REST_SECURITY_WHY
     return Field(
         default_factory=dict,
         alias="workerConfig",
         max_length=MAX_CONFIG_ENTRIES,
-        json_schema_extra=cel_list(
-            (
-                f"!({list(managed_keys)!r}.exists(k, k in self))",
-                "workerConfig must not set the keys the operator manages: "
-                + ", ".join(managed_keys),
-            ),
-            (
-                f"!({list(REST_SECURITY_KEYS)!r}.exists(k, k in self))",
-                f"workerConfig must not set {' or '.join(REST_SECURITY_KEYS)}: "
-                + REST_SECURITY_WHY,
-            ),
-            config_size_rule("workerConfig", MAX_WORKER_CONFIG_CHARS),
+        json_schema_extra=scalar_map_schema(
+            {
+                **dict.fromkeys(managed_keys, managed),
+                **dict.fromkeys(REST_SECURITY_KEYS, security),
+            }
         ),
     )
 
@@ -417,12 +449,13 @@ def no_worker_keys(mapping: dict[str, str], managed_keys: tuple[str, ...]) -> di
     return no_keys(mapping, REST_SECURITY_KEYS, REST_SECURITY_WHY)
 
 
-def connector_config_field(*rules: tuple[str, str]) -> Any:
-    """A connector's `config`, with `rules` and the CEL rule bounding its size."""
+def connector_config_field(refused: dict[str, str]) -> Any:
+    """A connector's `config`, whose schema refuses the keys in `refused` with their messages
+    (`scalar_map_schema`)."""
     return Field(
         default_factory=dict,
         max_length=MAX_CONFIG_ENTRIES,
-        json_schema_extra=cel_list(*rules, config_size_rule("config", MAX_CONFIG_CHARS)),
+        json_schema_extra=scalar_map_schema(refused),
     )
 
 

@@ -30,7 +30,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
@@ -402,6 +402,31 @@ CAUSE_REASONS: Final = frozenset(
     }
 )
 """Ready reasons that name a cause someone must act on: each new one is also a Warning Event."""
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def invalid_spec_status(
+    model: type[S], stored: S | None, message: str, *, generation: int | None, now: datetime
+) -> S:
+    """The status of a resource whose spec the models refuse where the CRD could not (a config
+    value that is not a setting, a config too large): the stored status, kept as the workers last
+    reported it, with Ready False for `InvalidConfig` and `message`, which names the field."""
+    base = stored if stored is not None else model()
+    previous: Sequence[Condition] = getattr(base, "conditions", ())
+    condition = ready(
+        ConditionStatus.FALSE,
+        ReadyReason.INVALID_CONFIG,
+        message,
+        previous=previous,
+        generation=generation,
+        now=now,
+    )
+    others = [c for c in previous if c.type != READY]
+    return base.model_copy(
+        update={"conditions": [*others, condition], "observed_generation": generation}
+    )
 
 
 def cause_event(

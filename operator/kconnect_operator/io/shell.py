@@ -50,6 +50,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import aiohttp
@@ -214,13 +215,18 @@ def runtime_of(memo: Any) -> Runtime:
 M = TypeVar("M", bound=BaseModel)
 
 
+class InvalidSpec(kopf.PermanentError):
+    """The spec fails its model: a pass reports it in the status (`sync`)."""
+
+
 def parse_spec(model: type[M], body: Mapping[str, Any]) -> M:
-    """The resource's spec, or a PermanentError naming what is wrong (the CRD admits little that
-    fails)."""
+    """The resource's spec, or an InvalidSpec naming what is wrong. The CRD admits little that
+    fails, but it holds the config maps untyped: a value that is not a setting, or a map too
+    large, fails only here."""
     try:
         return model.model_validate(dict(body.get("spec") or {}))
     except ValidationError as e:
-        raise kopf.PermanentError(f"invalid spec: {validation_message(e)}") from e
+        raise InvalidSpec(f"invalid spec: {validation_message(e)}") from e
 
 
 def stored_status(model: type[M], body: Mapping[str, Any]) -> M | None:
@@ -696,6 +702,8 @@ class Pass(Generic[Obs, Dec]):
     """How they name the REST API: `the workers' REST API`, `the worker's REST API`."""
     observe: Callable[[Runtime, kopf.Body], Awaitable[Obs]]
     decide: Callable[[Obs, Outcome | None], Dec]
+    status_model: type[BaseModel] | None = None
+    """The kind's status, for a pass that cannot observe because the spec is invalid."""
     decided: Callable[[kopf.Body, Obs, Dec], None] | None = None
     """Called with the final decision before the status is written (metrics, the loop's
     memory)."""
@@ -724,7 +732,22 @@ async def sync(
         claimed.holder = holder
         return False
     claimed.holder = None
-    observed = await one.observe(runtime, body)
+    try:
+        observed = await one.observe(runtime, body)
+    except InvalidSpec as e:
+        if one.status_model is None:
+            raise
+        stored = stored_status(one.status_model, body)
+        status = core_status.invalid_spec_status(
+            one.status_model,
+            stored,
+            str(e),
+            generation=body["metadata"].get("generation"),
+            now=datetime.now(UTC),
+        )
+        report_cause(body, getattr(stored, "conditions", None) or (), status)
+        await set_status(runtime, body, resource_path(one.kind, body), status)
+        return False
     decision = one.decide(observed, None)
     urls = [w.url for w in core_status.ready_workers(observed.pods, REST_PORT)]
     outcome = await act(runtime, body, one.kind, decision.actions, observed.live, urls, logger)

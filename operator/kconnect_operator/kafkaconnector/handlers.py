@@ -61,6 +61,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import kopf
+from pydantic import ValidationError
 
 from kconnect.errors import ConfigError
 from kconnect_operator.core import manifests
@@ -86,6 +87,7 @@ from kconnect_operator.io.shell import (
     runtime_of,
     stored_status,
     sync,
+    validation_message,
 )
 from kconnect_operator.io.worker_rest import WorkerRestError
 from kconnect_operator.kafkaconnector import build, cleanup, decide
@@ -95,6 +97,7 @@ from kconnect_operator.kafkaconnector.model import (
     DeletionPolicy,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
+    owned_names_spec,
 )
 
 RESOURCE: Final = (GROUP, VERSION, PLURAL)
@@ -165,6 +168,7 @@ async def connector_loop(
         rest_api="the workers' REST API",
         observe=observe_with_memory,
         decide=decide.decide,
+        status_model=KafkaConnectorStatus,
         decided=decided,
     )
     try:
@@ -273,7 +277,10 @@ async def delete_kafka_state(
         raise kopf.TemporaryError(
             f"reconciled by the operator install {holder!r}: waiting for it to clean up", delay=30
         )
-    spec = parse_spec(KafkaConnectorSpec, body)
+    try:
+        spec = owned_names_spec(dict(body.get("spec") or {}))
+    except ValidationError as e:
+        raise kopf.PermanentError(f"invalid spec: {validation_message(e)}") from e
     owner = _owner(body)
     await _leave_group_all(runtime, owner, logger)
     for kind, workload in (
@@ -354,7 +361,7 @@ async def _kafka_state_of_others(
             if item["metadata"].get("uid") == body["metadata"]["uid"]:
                 continue
             try:
-                spec = KafkaConnectorSpec.model_validate(item.get("spec") or {})
+                spec = owned_names_spec(item.get("spec") or {})
                 owner = _owner(item)
                 state = cleanup.kafka_state(
                     spec, owner.namespace, owner.name, build.sink_group(spec, owner)

@@ -14,16 +14,19 @@ a topic. `derived_names` refuses names outside those rules rather than risk a co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
+from kconnect.config.values import config_value_text
 from kconnect_operator.core.kafka_security import (
     TLS_AUTH_NEEDS_TLS,
     ClientTls,
@@ -150,13 +153,10 @@ class KafkaConnectorSpec(_Model):
     tasks_max: int = Field(1, alias="tasksMax", ge=1)
     """The most tasks the connector may create."""
     config: dict[str, ConfigValue] = connector_config_field(
-        *(
-            (
-                f"!({key!r} in self)",
-                f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it",
-            )
+        {
+            key: f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it"
             for key in FORBIDDEN_CONFIG_KEYS
-        )
+        }
     )
     """The connector's config. `name`, `connector.class` and `tasks.max` come from the resource's
     name, `class` and `tasksMax`."""
@@ -302,6 +302,38 @@ class DerivedNames(_Model):
     config_storage_topic: str
     offset_storage_topic: str
     status_storage_topic: str
+
+
+def _settings(value: object) -> dict[str, str]:
+    """The entries of a config map that are settings (a scalar each), as text."""
+    if not isinstance(value, Mapping):
+        return {}
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        try:
+            out[str(key)] = config_value_text(item)
+        except ValueError:
+            continue
+    return out
+
+
+def owned_names_spec(raw: Mapping[str, Any]) -> KafkaConnectorSpec:
+    """The spec as far as the names it owns go (its group, topics and sink group), even when its
+    `config` or `workerConfig` is refused: a value that is not a setting is left out and their
+    sizes are not checked. The API server cannot refuse those (its schema holds them untyped),
+    and a resource the operator refuses them in must still be cleaned up and must still keep
+    another resource from deleting what it uses. Any other invalid field raises, as
+    `model_validate` does."""
+    try:
+        return KafkaConnectorSpec.model_validate(raw)
+    except ValidationError:
+        base = KafkaConnectorSpec.model_validate({**raw, "config": {}, "workerConfig": {}})
+    return base.model_copy(
+        update={
+            "config": _settings(raw.get("config")),
+            "worker_config": _settings(raw.get("workerConfig")),
+        }
+    )
 
 
 def derived_names(spec: KafkaConnectorSpec, namespace: str, name: str) -> DerivedNames:

@@ -133,6 +133,7 @@ PASS: Final = Pass(
     rest_api="the worker's REST API",
     observe=observe,
     decide=decide.decide,
+    status_model=StandaloneConnectStatus,
 )
 
 

@@ -1,4 +1,5 @@
-"""The `kconnect` command: `kconnect standalone ...` and `kconnect distributed ...`.
+"""The `kconnect` command: `kconnect standalone ...`, `kconnect distributed ...`, and the offline
+tools `kconnect lint ...` (`kconnect.cli.lint`) and `kconnect dry-run ...` (`kconnect.cli.dryrun`).
 
 A user error (a file that can't be read, a bad key, an unknown class) ends the process with exit
 code 1 and one message naming the file, the key, the value and what was expected, before anything
@@ -58,6 +59,52 @@ def _parser() -> argparse.ArgumentParser:
         description="Run a distributed worker, as Apache Kafka's connect-distributed.sh does.",
     )
     distributed.add_argument("worker_config", help="worker .properties file")
+    lint = sub.add_parser(
+        "lint",
+        help="check worker and connector configs offline, with the REST validate endpoint's "
+        "messages",
+        description="Check connector .properties/.json files, worker .properties files and "
+        "KafkaConnector/StandaloneConnect manifests (YAML) without Kafka. Exit code 0: all "
+        "valid; 1: a config is invalid; 2: usage error or unreadable input.",
+    )
+    lint.add_argument(
+        "files",
+        nargs="+",
+        help="connector .properties/.json, worker .properties (no connector.class), or .yaml "
+        "manifests",
+    )
+    lint.add_argument(
+        "--worker",
+        metavar="WORKER.properties",
+        help="the worker file the connector files run under (its converters, plugins, policy)",
+    )
+    lint.add_argument("--output", choices=("text", "json"), default="text")
+    dry_run = sub.add_parser(
+        "dry-run",
+        help="run a connector for a few records without Kafka",
+        description="Run a source connector for N records and print them as Kafka would get "
+        "them (converted and transformed, one JSON line each), or feed a sink connector "
+        "records from a JSON-lines file and call its put and flush. Kafka is never contacted.",
+    )
+    dry_run.add_argument("connector", help="connector .properties/.json or a .yaml manifest")
+    dry_run.add_argument(
+        "--worker",
+        metavar="WORKER.properties",
+        help="the worker file whose converters and plugin settings apply",
+    )
+    dry_run.add_argument(
+        "--connector-name", help="which connector of a manifest holding several", default=None
+    )
+    dry_run.add_argument("--records", type=int, default=10, help="stop after N records (10)")
+    dry_run.add_argument(
+        "--timeout", type=float, default=30.0, help="stop after this many seconds (30)"
+    )
+    dry_run.add_argument(
+        "--output", default="-", help="where a source's records go, as JSON lines (- : stdout)"
+    )
+    dry_run.add_argument(
+        "--input", default=None, help="a sink's records, as JSON lines (- : stdin)"
+    )
     return parser
 
 
@@ -114,6 +161,26 @@ def main(argv: list[str] | None = None) -> int:
             from kconnect.cli.distributed import run_distributed  # noqa: PLC0415
 
             return run_distributed(args.worker_config)
+        if args.mode == "lint":
+            from kconnect.cli.lint import run_lint  # noqa: PLC0415
+
+            return run_lint(args.files, args.worker, args.output)
+        if args.mode == "dry-run":
+            from kconnect.cli.dryrun import DryRunOptions, run_dry_run  # noqa: PLC0415
+
+            if args.records < 1 or args.timeout <= 0:
+                parser.error("--records must be at least 1 and --timeout above 0")
+            return run_dry_run(
+                DryRunOptions(
+                    connector_path=args.connector,
+                    worker_path=args.worker,
+                    connector_name=args.connector_name,
+                    records=args.records,
+                    timeout_s=args.timeout,
+                    output=args.output,
+                    input=args.input,
+                )
+            )
     except ConnectError as e:
         # A user error (ConfigError) or an environment one (Kafka unreachable, an internal
         # topic that can't be read): a message, never a traceback.

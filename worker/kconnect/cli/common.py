@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+from pydantic import ValidationError
 
+from kconnect.config.validation import describe_errors
 from kconnect.config.worker import WorkerConfig, unexpected_keys
 from kconnect.errors import ConfigError
 from kconnect.herder.base import Herder
@@ -36,6 +38,8 @@ CLUSTER_ID_TIMEOUT_S = 30.0
 GC_YOUNG_THRESHOLD = 20_000
 
 C = TypeVar("C", bound=WorkerConfig)
+Problem = tuple[str, str]
+"""A key and what is wrong with it."""
 
 
 def check_worker_config(model: type[C], props: Mapping[str, str], source: str) -> C:
@@ -46,24 +50,54 @@ def check_worker_config(model: type[C], props: Mapping[str, str], source: str) -
         log.warning("%s: these keys are ignored by kconnect: %s", source, ", ".join(ignored))
     if unknown:
         log.warning("%s: unknown keys, ignored: %s", source, ", ".join(unknown))
+    problems = worker_setting_errors(config, props)
+    if problems:
+        raise ConfigError(f"{source}: {problems[0][1]}")
+    return config
+
+
+def worker_config_errors(model: type[WorkerConfig], props: Mapping[str, str]) -> list[Problem]:
+    """Every problem `check_worker_config` would stop at, as (key, message), without stopping:
+    the model's (all of them), else the converters', the listeners' and the metrics
+    listener's."""
+    try:
+        config = model.model_validate(props)
+    except ValidationError as e:
+        return describe_errors(e, props)
+    return worker_setting_errors(config, props)
+
+
+def worker_setting_errors(config: WorkerConfig, props: Mapping[str, str]) -> list[Problem]:
+    """What the model alone does not check: the converters resolve and accept their keys, and
+    the REST and metrics listeners parse."""
+    problems: list[Problem] = []
     try:
         build_converters(default_registry(), props, {})
+    except ConfigError as e:
+        problems.append((_converter_key(str(e)), str(e)))
+    try:
         parse_listeners(config.listener_list())
     except ConfigError as e:
-        raise ConfigError(f"{source}: {e}") from None
+        problems.append(("listeners", str(e)))
     if config.metrics_listener:
+        where = f"metrics.listener={config.metrics_listener!r}"
         try:
             listener = parse_listener(config.metrics_listener, "metrics.listener")
         except ConfigError as e:
-            raise ConfigError(
-                f"{source}: metrics.listener={config.metrics_listener!r}: {e}"
-            ) from None
-        if listener.scheme != "http":
-            raise ConfigError(
-                f"{source}: metrics.listener={config.metrics_listener!r}: it serves plain "
-                "http only (http://HOST:PORT)"
-            )
-    return config
+            problems.append(("metrics.listener", f"{where}: {e}"))
+        else:
+            if listener.scheme != "http":
+                problems.append(
+                    ("metrics.listener", f"{where}: it serves plain http only (http://HOST:PORT)")
+                )
+    return problems
+
+
+def _converter_key(message: str) -> str:
+    for key in ("header.converter", "key.converter", "value.converter"):
+        if key in message:
+            return key
+    return "converters"
 
 
 def check_rest_security(

@@ -17,6 +17,7 @@ from kconnect_operator.kafkaconnector.model import (
     KafkaConnectorStatus,
     TargetState,
     derived_names,
+    owned_names_spec,
 )
 
 MINIMAL = {"class": "DataGen", "bootstrapServers": "kafka:9092"}
@@ -123,7 +124,10 @@ def test_worker_config_rejects_rest_keys_that_lock_the_operator_out(key: str) ->
         ({"autoRestart": {"maxRestarts": -1}}, "autoRestart.maxRestarts"),
         ({"class": ""}, "class"),
         ({"bootstrapServers": ""}, "bootstrapServers"),
-        ({"config": {"topic": 1}}, "config.topic"),
+        ({"config": {"topic": {"name": "t"}}}, "config.topic"),
+        ({"config": {"topic": ["t"]}}, "config.topic"),
+        ({"config": {"topic": None}}, "config.topic"),
+        ({"workerConfig": {"key.converter": {"x": 1}}}, "key.converter"),
         ({"unknownField": 1}, "unknownField"),
         ({"resources": {"limits": {"cpu": True}}}, "resources.limits.cpu"),
     ],
@@ -336,3 +340,68 @@ def test_config_and_worker_config_sizes_are_bounded_with_a_clear_message() -> No
             {**base, "workerConfig": {"a": "x" * MAX_WORKER_CONFIG_CHARS}}
         )
     assert "workerConfig is too large" in str(failure.value)
+
+
+def test_yaml_numbers_and_booleans_become_kafka_connect_text() -> None:
+    """As in a Strimzi manifest: YAML scalars, sent to the workers as Java would print them."""
+    s = spec(
+        config={
+            "errors.tolerance": "all",
+            "consumer.override.enable.auto.commit": False,
+            "records.per.second": 10,
+            "ratio": 0.5,
+            "tiny": 1e-4,
+        },
+        workerConfig={"value.converter.schemas.enable": True, "offset.flush.interval.ms": 10000},
+    )
+    assert s.config == {
+        "errors.tolerance": "all",
+        "consumer.override.enable.auto.commit": "false",
+        "records.per.second": "10",
+        "ratio": "0.5",
+        "tiny": "1.0E-4",
+    }
+    assert s.worker_config == {
+        "value.converter.schemas.enable": "true",
+        "offset.flush.interval.ms": "10000",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [({"a": 1}, "got an object"), ([1, 2], "got a list"), (None, "got null")],
+)
+def test_a_structure_in_config_is_refused_naming_the_key(value: object, expected: str) -> None:
+    text = error_text(config={"topic": "t", "transforms": value})
+    assert "config.transforms" in text
+    assert "expected a string, number or boolean" in text
+    assert expected in text
+
+
+def test_a_forbidden_key_written_as_a_number_is_still_refused() -> None:
+    assert "tasks.max" in error_text(config={"tasks.max": 2})
+
+
+def test_the_names_a_refused_config_owns_are_still_known() -> None:
+    """The API server holds config maps untyped: a spec the operator refuses for a config value
+    or size still names its groups and topics, for cleanup and for other resources' cleanup."""
+    raw = {
+        **MINIMAL,
+        "groupId": "theirs",
+        "config": {
+            "consumer.override.group.id": "sink-group",
+            "transforms": ["a"],
+            "padding": "x" * 600_000,
+        },
+        "workerConfig": {"offset.flush.interval.ms": 1000, "bad": {"x": 1}},
+    }
+    with pytest.raises(ValidationError):
+        KafkaConnectorSpec.model_validate(raw)
+    s = owned_names_spec(raw)
+    assert s.group_id == "theirs"
+    assert s.config["consumer.override.group.id"] == "sink-group"
+    assert "transforms" not in s.config
+    assert s.worker_config == {"offset.flush.interval.ms": "1000"}
+    assert owned_names_spec({**MINIMAL, "config": {"topic": 1}}).config == {"topic": "1"}
+    with pytest.raises(ValidationError):
+        owned_names_spec({**raw, "tasksMax": 0})

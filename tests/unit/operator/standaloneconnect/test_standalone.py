@@ -86,10 +86,7 @@ def test_the_crd_carries_the_rules_and_columns() -> None:
     assert version["subresources"] == {"status": {}}
     props = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     rules = [r["rule"] for r in props["connectors"]["x-kubernetes-validations"]]
-    assert rules == [
-        "self.all(c, self.exists_one(d, d.name == c.name))",
-        "self.map(c, c.config.map(k, k.size() + c.config[k].size()).sum()).sum() <= 524288",
-    ]
+    assert rules == ["self.all(c, self.exists_one(d, d.name == c.name))"]
     assert props["connectors"]["maxItems"] == 64
     storage_rules = [r["rule"] for r in props["offsetStorage"]["x-kubernetes-validations"]]
     assert "self == oldSelf" in storage_rules
