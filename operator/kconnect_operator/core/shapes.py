@@ -581,6 +581,23 @@ class TaskStatus(_Model):
     """The failure's trace, trimmed."""
 
 
+class FailedTask(_Model):
+    """A task the workers report FAILED, in the shape Confluent for Kubernetes' `failedTasks`
+    has (`id`, `retryCount`), with the worker and the failure's summary line."""
+
+    id: int = Field(ge=0)
+    """The task number."""
+    worker: str = ""
+    """The worker (pod IP and port) the task failed on."""
+    message: str = ""
+    """The line of the trace that says what failed; the whole trace (trimmed) is in the task's
+    entry of the connector's state."""
+    retry_count: int = Field(0, alias="retryCount", ge=0)
+    """Automatic restarts (`spec.autoRestart`) that included this task since the connector last
+    ran healthy: the counter `autoRestart.tasks` keeps. 0 without `autoRestart`; a restart asked
+    for by annotation or through the workers' REST API is not counted."""
+
+
 class ConnectorStatus(_Model):
     state: str
     """The connector's state as the workers report it."""

@@ -18,6 +18,7 @@ __all__ = [
     "AUTO_RESTARTS",
     "CONNECTOR_READY",
     "CONNECTOR_TASKS",
+    "CONNECTOR_WORKERS_DESIRED",
     "CONNECTOR_WORKERS_READY",
     "CONTENT_TYPE",
     "INFO",
@@ -93,6 +94,12 @@ CONNECTOR_WORKERS_READY: Final = Gauge(
     ("namespace", "name"),
     registry=REGISTRY,
 )
+CONNECTOR_WORKERS_DESIRED: Final = Gauge(
+    "kconnect_operator_connector_workers_desired",
+    "The worker pods the resource asks for (spec.replicas), to compare with the ready ones.",
+    ("namespace", "name"),
+    registry=REGISTRY,
+)
 AUTO_RESTARTS: Final = Counter(
     "kconnect_operator_auto_restarts_total",
     "Restarts of failed connectors or tasks that the operator made on its own.",
@@ -113,6 +120,7 @@ PER_CONNECTOR: Final = (
     CONNECTOR_READY,
     CONNECTOR_TASKS,
     CONNECTOR_WORKERS_READY,
+    CONNECTOR_WORKERS_DESIRED,
     AUTO_RESTARTS,
 )
 """The metrics with one or more series per connector, labelled by `namespace` and `name`."""

@@ -73,6 +73,7 @@ from kconnect_operator.core.shapes import (
     Condition,
     ConditionStatus,
     ConnectorStatus,
+    FailedTask,
     JsonObject,
     KafkaAccessReason,
     ReadyReason,
@@ -103,6 +104,7 @@ from kconnect_operator.kafkaconnector.model import (
     KafkaConnectorSpec,
     KafkaConnectorStatus,
     TargetState,
+    TaskRestarts,
 )
 
 RESTART_ANNOTATION: Final = "kconnect.io/restart"
@@ -449,8 +451,42 @@ def auto_restart(
     if last is not None and now - last < wait:
         return AutoRestartDecision(restart=False, status=previous)
     return AutoRestartDecision(
-        restart=True, status=AutoRestartStatus(count=count + 1, last_restart_time=rfc3339(now))
+        restart=True,
+        status=AutoRestartStatus(
+            count=count + 1,
+            last_restart_time=rfc3339(now),
+            tasks=task_restarts(previous, observed),
+        ),
     )
+
+
+def task_restarts(
+    previous: AutoRestartStatus | None, observed: ConnectorStatus
+) -> list[TaskRestarts]:
+    """The per-task counters after one more automatic restart: +1 for each task FAILED now (the
+    restart's `onlyFailed` includes exactly those); the others keep theirs."""
+    counts = {t.id: t.count for t in (previous.tasks if previous else ())}
+    for task in observed.tasks:
+        if task.state == State.FAILED:
+            counts[task.id] = counts.get(task.id, 0) + 1
+    return [TaskRestarts(id=n, count=c) for n, c in sorted(counts.items())]
+
+
+def failed_tasks(
+    connector: ConnectorStatus | None, restarts: AutoRestartStatus | None
+) -> list[FailedTask]:
+    """The FAILED tasks for `status.failedTasks`, each with its automatic restarts."""
+    counts = {t.id: t.count for t in (restarts.tasks if restarts else ())}
+    return [
+        FailedTask(
+            id=t.id,
+            worker=t.worker,
+            message=trace_summary(t.trace),
+            retry_count=counts.get(t.id, 0),
+        )
+        for t in (connector.tasks if connector else ())
+        if t.state == State.FAILED
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,6 +620,7 @@ def build_status(
     tasks_ready = (
         sum(1 for t in obs.connector.tasks if t.state == State.RUNNING) if obs.connector else 0
     )
+    failed = failed_tasks(obs.connector, auto_restart_status)
     return KafkaConnectorStatus(
         conditions=[condition, *extra],
         observed_generation=obs.generation,
@@ -592,6 +629,8 @@ def build_status(
         workers_ready=obs.workers_ready,
         replicas=obs.replicas,
         selector=selector,
+        failed_tasks=failed,
+        failed_tasks_count=len(failed),
         auto_restart=auto_restart_status,
         exactly_once=exactly_once,
         applied_loggers=applied,

@@ -160,7 +160,7 @@ async def connector_loop(
 
     def decided(body: kopf.Body, observed: decide.Observed, decision: decide.Decision) -> None:
         state.memory = decision.memory
-        _record_metrics(namespace, name, decision.status)
+        _record_metrics(namespace, name, observed.spec.replicas, decision.status)
 
     one = Pass(
         kind=KIND,
@@ -243,9 +243,10 @@ async def observe(runtime: Runtime, body: kopf.Body, memory: decide.Memory) -> d
     )
 
 
-def _record_metrics(namespace: str, name: str, status: KafkaConnectorStatus) -> None:
+def _record_metrics(namespace: str, name: str, replicas: int, status: KafkaConnectorStatus) -> None:
     ready = any(c.type == READY and c.status == "True" for c in status.conditions)
     operator_metrics.CONNECTOR_READY.set(1 if ready else 0, namespace=namespace, name=name)
+    operator_metrics.CONNECTOR_WORKERS_DESIRED.set(replicas, namespace=namespace, name=name)
     operator_metrics.CONNECTOR_WORKERS_READY.set(
         status.workers_ready, namespace=namespace, name=name
     )

@@ -43,6 +43,7 @@ from kconnect_operator.core.shapes import (
     ConfigValue,
     ConnectorStatus,
     ExternalConfiguration,
+    FailedTask,
     Logging,
     NetworkPolicySpec,
     ObjectMeta,
@@ -247,11 +248,21 @@ class KafkaConnectorSpec(_Model):
         return self
 
 
+class TaskRestarts(_Model):
+    id: int = Field(ge=0)
+    """The task number."""
+    count: int = Field(ge=1)
+    """Automatic restarts that included the task (it was FAILED when the restart was made)."""
+
+
 class AutoRestartStatus(_Model):
     count: int = Field(0, ge=0)
     """Automatic restarts since the connector last ran healthy."""
     last_restart_time: str | None = Field(None, alias="lastRestartTime")
     """When the last automatic restart happened (RFC 3339)."""
+    tasks: list[TaskRestarts] = Field(default_factory=list)
+    """For each task that was FAILED when an automatic restart was made, how many of them
+    included it since the connector last ran healthy; reset with `count`."""
 
 
 class KafkaConnectorStatus(_Model):
@@ -269,8 +280,13 @@ class KafkaConnectorStatus(_Model):
     """Worker pods that exist, for the scale subresource."""
     selector: str = ""
     """The worker pods' label selector, for the scale subresource."""
+    failed_tasks: list[FailedTask] = Field(default_factory=list, alias="failedTasks")
+    """The tasks the workers report FAILED: each one's worker, the line of its trace that says
+    what failed, and `retryCount`, the automatic restarts that included it."""
+    failed_tasks_count: int = Field(0, alias="failedTasksCount", ge=0)
+    """How many tasks are FAILED."""
     auto_restart: AutoRestartStatus | None = Field(None, alias="autoRestart")
-    """The automatic restart counter."""
+    """The automatic restart counters: of the connector, and per task."""
     exactly_once: ExactlyOncePhase | None = Field(None, alias="exactlyOnce")
     """The workers' `exactly.once.source.support`: Disabled, Preparing (the first of the two rolls
     `spec.exactlyOnce` takes) or Enabled (the second roll may still be going; see

@@ -53,6 +53,7 @@ from kconnect_operator.standaloneconnect.model import (
     NamedConnectorStatus,
     StandaloneConnectSpec,
     StandaloneConnectStatus,
+    StandaloneFailedTask,
     StandaloneReadyReason,
 )
 
@@ -184,12 +185,20 @@ def build_status(
         now=now,
     )
     connectors = list(obs.connectors or [])
+    failed = [
+        StandaloneFailedTask(connector=c.name, id=t.id, message=trace_summary(t.trace))
+        for c in connectors
+        for t in c.tasks
+        if t.state == State.FAILED
+    ]
     return StandaloneConnectStatus(
         conditions=[condition],
         observed_generation=obs.generation,
         connectors=connectors,
         connectors_ready=sum(1 for c in connectors if _healthy(c)),
         tasks_ready=sum(1 for c in connectors for t in c.tasks if t.state == State.RUNNING),
+        failed_tasks=failed,
+        failed_tasks_count=len(failed),
         workers_ready=obs.workers_ready,
         applied_loggers=applied,
     )

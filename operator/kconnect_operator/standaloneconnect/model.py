@@ -275,6 +275,19 @@ class NamedConnectorStatus(_Model):
     """Each task's state."""
 
 
+class StandaloneFailedTask(_Model):
+    """A task the worker reports FAILED. A StandaloneConnect has no automatic restarts, so unlike
+    a KafkaConnector's it has no `retryCount`."""
+
+    connector: str
+    """The connector's name."""
+    id: int = Field(ge=0)
+    """The task number."""
+    message: str = ""
+    """The line of the trace that says what failed; the whole trace (trimmed) is in the task's
+    entry of `connectors`."""
+
+
 class StandaloneConnectStatus(_Model):
     conditions: list[Condition] = Field(default_factory=list)
     """Ready, with a reason when False."""
@@ -286,6 +299,11 @@ class StandaloneConnectStatus(_Model):
     """Connectors that are RUNNING with every task RUNNING."""
     tasks_ready: int = Field(0, alias="tasksReady", ge=0)
     """Tasks in the RUNNING state, over all connectors."""
+    failed_tasks: list[StandaloneFailedTask] = Field(default_factory=list, alias="failedTasks")
+    """The tasks the worker reports FAILED, over all connectors, with the line of each one's
+    trace that says what failed."""
+    failed_tasks_count: int = Field(0, alias="failedTasksCount", ge=0)
+    """How many tasks are FAILED, over all connectors."""
     workers_ready: int = Field(0, alias="workersReady", ge=0)
     """Worker pods that are ready (0 or 1)."""
     applied_loggers: list[str] | None = applied_loggers_field()

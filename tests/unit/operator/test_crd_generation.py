@@ -174,12 +174,17 @@ def test_status_fields() -> None:
         "workersReady",
         "replicas",
         "selector",
+        "failedTasks",
+        "failedTasksCount",
         "autoRestart",
         "exactlyOnce",
         "appliedLoggers",
     }
     task = status["connectorState"]["properties"]["tasks"]["items"]["properties"]
     assert set(task) == {"id", "state", "worker", "trace"}
+    failed = status["failedTasks"]["items"]["properties"]
+    assert set(failed) == {"id", "worker", "message", "retryCount"}
+    assert set(status["autoRestart"]["properties"]) == {"count", "lastRestartTime", "tasks"}
     assert "default" not in str(schema()["properties"]["status"])
 
 

@@ -168,6 +168,7 @@ def test_the_operator_metrics_are_registered_with_their_labels() -> None:
         "kconnect_operator_connector_ready": ("gauge", ("namespace", "name")),
         "kconnect_operator_connector_tasks": ("gauge", ("namespace", "name", "state")),
         "kconnect_operator_connector_workers_ready": ("gauge", ("namespace", "name")),
+        "kconnect_operator_connector_workers_desired": ("gauge", ("namespace", "name")),
         "kconnect_operator_auto_restarts_total": ("counter", ("namespace", "name")),
     }
     for name, (kind, _) in expected.items():
@@ -182,6 +183,7 @@ def test_the_operator_metrics_are_registered_with_their_labels() -> None:
             operator_metrics.CONNECTOR_READY,
             operator_metrics.CONNECTOR_TASKS,
             operator_metrics.CONNECTOR_WORKERS_READY,
+            operator_metrics.CONNECTOR_WORKERS_DESIRED,
             operator_metrics.AUTO_RESTARTS,
         )
     }
@@ -196,6 +198,7 @@ def test_forget_connector_drops_only_that_connectors_series() -> None:
         operator_metrics.CONNECTOR_READY.set(1, **labels)
         operator_metrics.CONNECTOR_TASKS.set(2, state="RUNNING", **labels)
         operator_metrics.CONNECTOR_WORKERS_READY.set(3, **labels)
+        operator_metrics.CONNECTOR_WORKERS_DESIRED.set(3, **labels)
         operator_metrics.AUTO_RESTARTS.inc(**labels)
         operator_metrics.CONNECTOR_READY.set(1, **other)
         operator_metrics.forget_connector("test-forget", "orders")

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from kconnect_operator.core import status as core_status
-from kconnect_operator.core.shapes import ConditionStatus, ConnectorStatus, ReadyReason, TaskStatus
+from kconnect_operator.core.shapes import (
+    ConditionStatus,
+    ConnectorStatus,
+    FailedTask,
+    ReadyReason,
+    TaskStatus,
+)
 from kconnect_operator.kafkaconnector import build as kc_build
 from kconnect_operator.kafkaconnector import cleanup
 from kconnect_operator.kafkaconnector import decide as kc_decide
@@ -18,6 +24,7 @@ from kconnect_operator.kafkaconnector.model import (
     AutoRestartStatus,
     KafkaConnectorSpec,
     TargetState,
+    TaskRestarts,
 )
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -206,7 +213,9 @@ def test_a_failed_task_is_restarted_at_once_then_with_backoff() -> None:
     failed = connector("RUNNING", "RUNNING", "FAILED")
     first = decide(failed, None)
     assert first.restart
-    assert first.status == AutoRestartStatus(count=1, last_restart_time="2026-01-02T03:04:05Z")
+    assert first.status == AutoRestartStatus(
+        count=1, last_restart_time="2026-01-02T03:04:05Z", tasks=[TaskRestarts(id=1, count=1)]
+    )
     too_soon = decide(failed, first.status, NOW + timedelta(seconds=9))
     assert not too_soon.restart
     assert too_soon.status == first.status
@@ -214,6 +223,57 @@ def test_a_failed_task_is_restarted_at_once_then_with_backoff() -> None:
     assert second.restart
     assert second.status is not None
     assert second.status.count == 2
+
+
+def test_each_automatic_restart_counts_the_tasks_it_included() -> None:
+    # Task 1 fails, is restarted, fails again with task 0: the second restart includes both.
+    first = decide(connector("RUNNING", "RUNNING", "FAILED"), None)
+    second = decide(
+        connector("RUNNING", "FAILED", "FAILED"), first.status, NOW + timedelta(seconds=10)
+    )
+    assert second.restart
+    assert second.status is not None
+    assert second.status.count == 2
+    assert second.status.tasks == [TaskRestarts(id=0, count=1), TaskRestarts(id=1, count=2)]
+    # A failed connector whose tasks run: the connector's count moves, no task's does.
+    third = decide(connector("FAILED", "RUNNING", "RUNNING"), second.status, NOW + timedelta(1))
+    assert third.status is not None
+    assert (third.status.count, third.status.tasks) == (3, second.status.tasks)
+    # Healthy for long enough: both counters go back to none.
+    healthy = decide(connector("RUNNING", "RUNNING", "RUNNING"), third.status, NOW + timedelta(2))
+    assert healthy.status is not None
+    assert (healthy.status.count, healthy.status.tasks) == (0, [])
+
+
+def test_status_lists_failed_tasks_with_their_automatic_restarts() -> None:
+    restarts = AutoRestartStatus(
+        count=3,
+        last_restart_time="2026-01-02T03:04:05Z",
+        tasks=[TaskRestarts(id=0, count=1), TaskRestarts(id=2, count=3)],
+    )
+    obs = observe(connector=connector("RUNNING", "RUNNING", "FAILED", "FAILED"))
+    status = kc_decide.build_status(
+        spec(), obs, selector="a=b", previous=None, auto_restart_status=restarts, now=NOW
+    )
+    assert status.failed_tasks_count == 2
+    assert status.failed_tasks == [
+        FailedTask(id=1, worker="10.0.0.2:8083", message="org.Boom: broke", retry_count=0),
+        FailedTask(id=2, worker="10.0.0.2:8083", message="org.Boom: broke", retry_count=3),
+    ]
+    body = core_status.status_body(status)
+    assert body["failedTasks"][1] == {
+        "id": 2,
+        "worker": "10.0.0.2:8083",
+        "message": "org.Boom: broke",
+        "retryCount": 3,
+    }
+    assert body["autoRestart"]["tasks"] == [{"id": 0, "count": 1}, {"id": 2, "count": 3}]
+    # Once none is FAILED, the list empties (and the patch says so).
+    healthy = build(observe(), status)
+    assert (healthy.failed_tasks, healthy.failed_tasks_count) == ([], 0)
+    patch = core_status.status_patch(healthy, body)
+    assert patch is not None
+    assert (patch["status"]["failedTasks"], patch["status"]["failedTasksCount"]) == ([], 0)
 
 
 def test_auto_restart_stops_at_max_restarts() -> None:

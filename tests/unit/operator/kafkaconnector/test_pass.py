@@ -42,6 +42,7 @@ from kconnect_operator.kafkaconnector.model import (
     KafkaConnectorSpec,
     KafkaConnectorStatus,
     TargetState,
+    TaskRestarts,
 )
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -254,8 +255,9 @@ def test_an_auto_restart_that_failed_keeps_the_previous_record() -> None:
     )
     assert rest_actions(decide(o).actions) == [AutoRestartConnector(NAME, 2)]
     assert decide(o).status.auto_restart == AutoRestartStatus(
-        count=2, lastRestartTime="2026-01-02T03:04:05Z"
+        count=2, lastRestartTime="2026-01-02T03:04:05Z", tasks=[TaskRestarts(id=0, count=1)]
     )
+    assert [t.retry_count for t in decide(o).status.failed_tasks] == [1]
     failed = decide(o, Outcome(rest_done=0, unreachable="the workers' REST API: timed out"))
     assert failed.status.auto_restart == record
 

@@ -307,6 +307,24 @@ def test_not_ready_reasons() -> None:
     assert sc_decide.ready_condition(spec(), obs)[1].value == "InvalidConfig"
 
 
+def test_status_lists_the_failed_tasks_of_every_connector() -> None:
+    raw = {
+        "a": _connector("a", tasks=("RUNNING", "FAILED")),
+        "b.x": _connector("b.x", tasks=("FAILED",)),
+    }
+    status = sc_decide.build_status(spec(), _obs(raw), previous=None, now=NOW)
+    assert status.failed_tasks_count == 2
+    body = status.model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert body["failedTasks"] == [
+        {"connector": "a", "id": 1, "message": "Boom"},
+        {"connector": "b.x", "id": 0, "message": "Boom"},
+    ]
+    healthy = sc_decide.build_status(
+        spec(), _obs({"a": _connector("a"), "b.x": _connector("b.x")}), previous=status, now=NOW
+    )
+    assert (healthy.failed_tasks, healthy.failed_tasks_count) == ([], 0)
+
+
 def test_status_is_written_only_when_it_changed_and_transition_time_sticks() -> None:
     raw = {"a": _connector("a"), "b.x": _connector("b.x")}
     first = sc_decide.build_status(spec(), _obs(raw), previous=None, now=NOW)
