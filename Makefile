@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build cluster-up cluster-down bench bench-java bench-java-fetch bench-cdc bench-roll clean crds
+.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build opstools-build cluster-up cluster-down bench bench-java bench-java-fetch bench-cdc bench-roll clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -55,6 +55,12 @@ postgres-down: setup
 cluster-build: setup
 	$(PY) -m kconnect_devenv.controlplane fetch
 
+# promtool and argolua for the chart's monitoring tests (kconnect_devenv/opstools.py), built once
+# from Go modules: about 11 minutes cold on 2 busy cores (promtool links Prometheus' service
+# discovery), then at once.
+opstools-build: setup
+	$(PY) -m kconnect_devenv.opstools
+
 cluster-up: setup
 	$(PY) -m kconnect_devenv.controlplane up
 
@@ -101,7 +107,7 @@ demo-k8s-down: setup
 # e2e/conftest.py), and the kind path (make kind-up, a KafkaConnector Ready, make kind-down) last.
 TEST_SESSIONS ?= 4
 E2E_SESSIONS ?= 3
-test: setup kafka-fetch registry-fetch postgres-fetch cluster-build node-build bench-java-fetch images
+test: setup kafka-fetch registry-fetch postgres-fetch cluster-build opstools-build node-build bench-java-fetch images
 	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --no-loadscope-reorder --durations=25 tests
 	$(PY) -m pytest -n $(E2E_SESSIONS) --dist loadgroup --durations=15 e2e
 	KCONNECT_TEST_KIND=1 $(PY) -m pytest e2e/kind/test_kind_up.py
@@ -109,7 +115,7 @@ test: setup kafka-fetch registry-fetch postgres-fetch cluster-build node-build b
 test-unit: setup
 	$(PY) -m pytest tests/unit
 
-test-integration: setup kafka-fetch registry-fetch postgres-fetch cluster-build node-build bench-java-fetch images
+test-integration: setup kafka-fetch registry-fetch postgres-fetch cluster-build opstools-build node-build bench-java-fetch images
 	$(PY) -m pytest tests/integration
 
 lint: setup
