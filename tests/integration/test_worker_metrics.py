@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 
 from tests.support.cluster import Cluster, wait_all_running
 from tests.support.metrics_scrape import Series, scrape, value
@@ -264,3 +265,52 @@ def test_a_distributed_worker_counts_its_rebalances(
         wait_until("worker b to complete its rebalances", lambda: settled(b))
     finally:
         cluster.close()
+
+
+def _lag(w: Worker, connector: str) -> float | None:
+    return value(scrape(w.url)[1], "kconnect_sink_task_records_lag", connector=connector, task="0")
+
+
+def test_a_sink_tasks_records_lag_rises_while_its_system_is_down_and_clears_after(
+    standalone: Standalone, new_topic: Any, kafka_bootstrap: str
+) -> None:
+    """`kconnect_sink_task_records_lag` (the KConnectSinkLagRising alert's metric): while put()
+    is refused (GatedSink), the task's partitions are paused and it reads nothing, yet the
+    records written meanwhile count, since the end offsets are asked of the broker; once the
+    sink system is back, the lag goes to 0."""
+    topic = new_topic(partitions=1)
+    name = f"lag-{uuid.uuid4().hex[:8]}"
+    hold, attempts = standalone.cwd / "hold", standalone.cwd / "attempts.txt"
+    hold.touch()
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+
+    def produce(count: int) -> None:
+        for i in range(count):
+            producer.produce(topic, f"r{i}".encode(), partition=0)
+        assert producer.flush(30) == 0
+
+    produce(10)
+    sink = {
+        "name": name,
+        "connector.class": "kconnect_test_plugins:GatedSink",
+        "topics": topic,
+        "file": str(standalone.cwd / "out.txt"),
+        "hold": str(hold),
+        "attempts": str(attempts),
+    }
+    w = standalone.start([sink])
+
+    def refused_batch() -> list[int] | None:
+        for line in read_lines(attempts):
+            if line.startswith("refused"):
+                return [int(item.split(":")[1]) for item in line.split()[1:]]
+        return None
+
+    batch = wait_until("put() to refuse a batch", refused_batch)
+    # The consumer's position is past the batch in hand, and stays there while it is retried.
+    position = max(batch) + 1
+    produce(25)
+    wait_until("the lag to count the records behind", lambda: _lag(w, name) == 35 - position)
+    hold.unlink()
+    wait_until("the lag to clear", lambda: _lag(w, name) == 0)
+    assert len(read_lines(standalone.cwd / "out.txt")) == 35

@@ -138,5 +138,5 @@ def test_the_pinned_scrape_covers_every_family() -> None:
         for line in PINNED.read_text("utf-8").splitlines()
         if line.startswith("# TYPE ")
     }
-    assert len(names) == 39
+    assert len(names) == 40
     assert all(name.startswith("kconnect_") for name in names)

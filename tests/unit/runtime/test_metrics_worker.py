@@ -60,6 +60,7 @@ def _sink_metrics() -> TaskMetrics:
     m.commit(True, 0.125)
     m.offset_commit_skip_total = 1
     m.put_batch_seconds_sum = 0.75
+    m.records_lag = 42
     m.total_record_errors = 2
     m.total_record_failures = 5
     m.total_records_skipped = 2
@@ -222,6 +223,11 @@ def test_sink_and_error_metrics_and_task_states_render_exactly() -> None:
         "# HELP kconnect_sink_task_put_batch_time_seconds_total Time spent in the task's put().\n"
         "# TYPE kconnect_sink_task_put_batch_time_seconds_total counter\n"
         'kconnect_sink_task_put_batch_time_seconds_total{connector="out",task="1"} 0.75\n'
+        "# HELP kconnect_sink_task_records_lag Records in the task's partitions after its "
+        "consumer's position: each partition's end offset minus the position, summed, as last "
+        "asked of the broker (every 10 s at most).\n"
+        "# TYPE kconnect_sink_task_records_lag gauge\n"
+        'kconnect_sink_task_records_lag{connector="out",task="1"} 42\n'
         "# HELP kconnect_sink_task_sink_record_read_total Records read from Kafka, before "
         "transforms.\n"
         "# TYPE kconnect_sink_task_sink_record_read_total counter\n"

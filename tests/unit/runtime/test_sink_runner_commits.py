@@ -124,6 +124,10 @@ class ScriptedConsumer:
     def resume(self, parts: Any) -> None:
         self.paused -= {TopicPartition(p.topic, p.partition) for p in parts}
 
+    def position(self, parts: Sequence[Any]) -> list[KafkaTopicPartition]:
+        """No position yet: the task's lag (`records_lag`) leaves every partition out."""
+        return [KafkaTopicPartition(p.topic, p.partition, -1001) for p in parts]
+
     def close(self) -> None:
         if self.assigned:
             self.revoke_(*self.assigned)

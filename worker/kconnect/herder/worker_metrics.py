@@ -240,6 +240,13 @@ _SINK_TASK: tuple[_TaskMetric, ...] = (
         "Time spent in the task's put().",
         lambda m: m.put_batch_seconds_sum,
     ),
+    _Scalar(
+        "kconnect_sink_task_records_lag",
+        "gauge",
+        "Records in the task's partitions after its consumer's position: each partition's end "
+        "offset minus the position, summed, as last asked of the broker (every 10 s at most).",
+        lambda m: m.records_lag,
+    ),
 )
 
 _TASK_LABELS = ("connector", "task")

@@ -78,6 +78,12 @@ _HEADERS, _KEY, _VALUE, _TRANSFORM = 0, 1, 2, 3
 
 # How long a closing task waits for its consumer to leave the group (Java's consumer close default).
 CONSUMER_CLOSE_TIMEOUT_S = 30.0
+
+LAG_INTERVAL_S = 10.0
+"""How often a sink task asks the broker for its partitions' end offsets (`records_lag`)."""
+
+LAG_TIMEOUT_S = 2.0
+"""How long one end-offset request may take before the lag is left as it was."""
 _CLOSE_POLL_S = 0.1
 
 _TIMESTAMP_TYPES = {
@@ -202,6 +208,7 @@ class SinkTaskRunner(TaskRunner):
         self.assignment: set[TopicPartition] = set()
         self._positions = SinkPositions()
         self._next_commit = 0.0
+        self._next_lag = 0.0
         self._all_paused = False
         # When the asynchronous commit in flight was sent; None when none is.
         self._commit_sent: float | None = None
@@ -290,10 +297,39 @@ class SinkTaskRunner(TaskRunner):
         if self._context.commit_requested or time.monotonic() >= self._next_commit:
             self._context.commit_requested = False
             self.commit(self.assignment, wait=False)
+        self._note_lag()
+
+    def _note_lag(self) -> None:
+        """Every `LAG_INTERVAL_S` at most, `records_lag`: over the assigned partitions, each
+        one's end offset (its high watermark, asked of the broker) minus the consumer's position
+        (the next offset it reads), as Kafka's consumer metric `records-lag`. Asked of the broker
+        rather than taken from the last fetch, so that it keeps rising while the partitions are
+        paused (a sink system that is down). A partition without a position yet is left out; if
+        the broker does not answer, the last value stays."""
+        now = time.monotonic()
+        if now < self._next_lag or self._consumer is None:
+            return
+        self._next_lag = now + LAG_INTERVAL_S
+        lag = 0
+        try:
+            parts = [KafkaTopicPartition(t, p) for t, p in sorted(self.assignment)]
+            for part in self._consumer.position(parts) if parts else ():
+                if part.offset < 0:
+                    continue
+                marks = self._consumer.get_watermark_offsets(part, timeout=LAG_TIMEOUT_S)
+                if marks is None:
+                    return  # no answer in time: the broker is away, ask again next time
+                if marks[1] >= 0:
+                    lag += max(0, marks[1] - part.offset)
+        except KafkaException as e:
+            log.debug("task %s: records lag not updated: %s", self.id, e)
+            return
+        self.metrics.records_lag = lag
 
     def idle_while_paused(self) -> bool:
         # Keep calling consume() so the group doesn't evict us; paused partitions yield nothing.
         self._poll_nothing(0.5)
+        self._note_lag()
         return True
 
     def on_paused(self) -> None:
@@ -600,6 +636,7 @@ class SinkTaskRunner(TaskRunner):
             if self.stopping:
                 return False
             self._poll_nothing(0.1)
+            self._note_lag()
         return not self.stopping
 
     def _poll_nothing(self, timeout: float) -> None:

@@ -27,6 +27,7 @@ class TaskMetrics:
         "offset_commit_success_total",
         "poll_batch_seconds_sum",
         "put_batch_seconds_sum",
+        "records_lag",
         "sink_record_read_total",
         "sink_record_send_total",
         "source_record_poll_total",
@@ -58,6 +59,9 @@ class TaskMetrics:
         self.sink_record_read_total = 0
         self.sink_record_send_total = 0
         self.put_batch_seconds_sum = 0.0
+        # The sink task consumer's lag (Kafka's consumer metric records-lag), summed over its
+        # partitions: end offset minus position, as last asked of the broker.
+        self.records_lag = 0
         # task-error-metrics
         self.total_record_errors = 0
         """Records that met an error in any stage (converter, transform, put, produce)."""
