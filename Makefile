@@ -56,8 +56,8 @@ cluster-build: setup
 	$(PY) -m kconnect_devenv.controlplane fetch
 
 # promtool and argolua for the chart's monitoring tests (kconnect_devenv/opstools.py), built once
-# from Go modules: about 11 minutes cold on 2 busy cores (promtool links Prometheus' service
-# discovery), then at once.
+# from Go modules: about 8 minutes of CPU for promtool, which links Prometheus' service discovery
+# (11 minutes on 2 busy cores); argolua takes seconds. Later runs find them built.
 opstools-build: setup
 	$(PY) -m kconnect_devenv.opstools
 

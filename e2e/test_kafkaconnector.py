@@ -461,6 +461,9 @@ def test_restart_annotations_restart_and_are_removed(
     obj = wait_condition(system, namespace, name, status="False", reason="TaskFailed")
     assert "injected failure" in obj["status"]["connectorState"]["tasks"][0]["trace"]
     assert "injected failure" in ready_condition(obj)["message"]
+    [failed] = obj["status"]["failedTasks"]
+    assert (failed["id"], failed["retryCount"], obj["status"]["failedTasksCount"]) == (0, 0, 1)
+    assert "injected failure" in failed["message"]
     wait_for("5 records", lambda: record_count(kafka_bootstrap, topic) == 5, 60)
 
     for annotation, expected in (
@@ -484,6 +487,9 @@ def test_restart_annotations_restart_and_are_removed(
     # Without autoRestart the task stays failed, however often the operator looks at it.
     operator.wait_passes(namespace, name, 3)
     assert record_count(kafka_bootstrap, topic) == 15
+    # A restart asked for by annotation is not an automatic one: retryCount does not count it.
+    status = system.get("kafkaconnector", name, namespace)["status"]
+    assert [(t["id"], t["retryCount"]) for t in status["failedTasks"]] == [(0, 0)]
 
 
 def test_auto_restart_restarts_a_failing_task_up_to_its_limit(
@@ -510,7 +516,13 @@ def test_auto_restart_restarts_a_failing_task_up_to_its_limit(
     # Past the limit the operator keeps looking but no longer restarts.
     operator.wait_passes(namespace, name, 3)
     assert record_count(kafka_bootstrap, topic) == 15
-    assert system.get("kafkaconnector", name, namespace)["status"]["autoRestart"]["count"] == 2
+    status = system.get("kafkaconnector", name, namespace)["status"]
+    assert status["autoRestart"]["count"] == 2
+    # Both restarts included the failed task: its retryCount says so.
+    assert status["autoRestart"]["tasks"] == [{"id": 0, "count": 2}]
+    [failed] = status["failedTasks"]
+    assert (failed["id"], failed["retryCount"], status["failedTasksCount"]) == (0, 2, 1)
+    assert "injected failure" in failed["message"]
 
 
 @pytest.mark.parametrize(
