@@ -258,7 +258,7 @@ def test_containers_run_with_their_securitycontext_and_the_workers_service_answe
 
 
 def test_scaling_spreads_the_tasks_over_the_new_workers(
-    system: Kubectl, namespace: str, kafka_bootstrap: str
+    system: Kubectl, operator: OperatorRelease, namespace: str, kafka_bootstrap: str
 ) -> None:
     name = unique("scale")
     system.apply(
@@ -295,6 +295,16 @@ def test_scaling_spreads_the_tasks_over_the_new_workers(
     assert scale["spec"]["replicas"] == 3
     assert scale["status"]["replicas"] == 3
     assert f"{SELECTOR}={name}" in scale["status"]["selector"]
+    # The operator's gauges the KConnectWorkersBelowSpec alert compares: ready and asked for.
+    labels = f'{{namespace="{namespace}",name="{name}"}}'
+    wait_for(
+        "the operator's metrics to show 3 of 3 workers",
+        lambda: all(
+            f"\nkconnect_operator_connector_workers_{kind}{labels} 3" in "\n" + operator.metrics()
+            for kind in ("ready", "desired")
+        ),
+        60,
+    )
 
 
 def test_a_deleted_worker_pod_comes_back_under_its_name_and_gets_its_own_tasks_back(

@@ -1,6 +1,6 @@
 // Wrapper module that builds the tools the chart's monitoring tests run: promtool (the alerting
 // rules' unit tests) and argolua (Argo CD's health checks, run by the Lua VM Argo CD uses).
-// See ../controlplane/README.md for how wrapper modules pin versions.
+// See ../README.md for how wrapper modules pin versions.
 module kconnect.local/opstools
 
 go 1.26.7
