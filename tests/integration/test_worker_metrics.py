@@ -275,9 +275,10 @@ def test_a_sink_tasks_records_lag_rises_while_its_system_is_down_and_clears_afte
     standalone: Standalone, new_topic: Any, kafka_bootstrap: str
 ) -> None:
     """`kconnect_sink_task_records_lag` (the KConnectSinkLagRising alert's metric): while put()
-    is refused (GatedSink), the task's partitions are paused and it reads nothing, yet the
-    records written meanwhile count, since the end offsets are asked of the broker; once the
-    sink system is back, the lag goes to 0."""
+    is refused (GatedSink), or while the connector is paused, the task's partitions are paused
+    and it reads nothing, yet the records written meanwhile count, since the end offsets of
+    paused partitions are asked of the broker; once it reads again, the lag goes to 0 (from the
+    fetched end offsets)."""
     topic = new_topic(partitions=1)
     name = f"lag-{uuid.uuid4().hex[:8]}"
     hold, attempts = standalone.cwd / "hold", standalone.cwd / "attempts.txt"
@@ -314,3 +315,14 @@ def test_a_sink_tasks_records_lag_rises_while_its_system_is_down_and_clears_afte
     hold.unlink()
     wait_until("the lag to clear", lambda: _lag(w, name) == 0)
     assert len(read_lines(standalone.cwd / "out.txt")) == 35
+
+    # A paused connector reads nothing either: the records written meanwhile count too.
+    status, body = w.request("PUT", f"/connectors/{name}/pause")
+    assert status == 202, body
+    w.wait_state(name, "PAUSED")
+    produce(7)
+    wait_until("the lag to count the records written while paused", lambda: _lag(w, name) == 7)
+    status, body = w.request("PUT", f"/connectors/{name}/resume")
+    assert status == 202, body
+    wait_until("the lag to clear after the resume", lambda: _lag(w, name) == 0)
+    assert len(read_lines(standalone.cwd / "out.txt")) == 42

@@ -224,8 +224,9 @@ def test_sink_and_error_metrics_and_task_states_render_exactly() -> None:
         "# TYPE kconnect_sink_task_put_batch_time_seconds_total counter\n"
         'kconnect_sink_task_put_batch_time_seconds_total{connector="out",task="1"} 0.75\n'
         "# HELP kconnect_sink_task_records_lag Records in the task's partitions after its "
-        "consumer's position: each partition's end offset minus the position, summed, as last "
-        "asked of the broker (every 10 s at most).\n"
+        "consumer's position: each partition's end offset (from the last fetch, or asked of the "
+        "broker while the partition is paused) minus the position, summed; updated every 10 s at "
+        "most.\n"
         "# TYPE kconnect_sink_task_records_lag gauge\n"
         'kconnect_sink_task_records_lag{connector="out",task="1"} 42\n'
         "# HELP kconnect_sink_task_sink_record_read_total Records read from Kafka, before "

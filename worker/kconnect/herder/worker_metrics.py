@@ -244,7 +244,8 @@ _SINK_TASK: tuple[_TaskMetric, ...] = (
         "kconnect_sink_task_records_lag",
         "gauge",
         "Records in the task's partitions after its consumer's position: each partition's end "
-        "offset minus the position, summed, as last asked of the broker (every 10 s at most).",
+        "offset (from the last fetch, or asked of the broker while the partition is paused) "
+        "minus the position, summed; updated every 10 s at most.",
         lambda m: m.records_lag,
     ),
 )

@@ -301,25 +301,32 @@ class SinkTaskRunner(TaskRunner):
 
     def _note_lag(self) -> None:
         """Every `LAG_INTERVAL_S` at most, `records_lag`: over the assigned partitions, each
-        one's end offset (its high watermark, asked of the broker) minus the consumer's position
-        (the next offset it reads), as Kafka's consumer metric `records-lag`. Asked of the broker
-        rather than taken from the last fetch, so that it keeps rising while the partitions are
-        paused (a sink system that is down). A partition without a position yet is left out; if
-        the broker does not answer, the last value stays."""
+        one's end offset (its high watermark) minus the consumer's position (the next offset it
+        reads), as Kafka's consumer metric `records-lag`. A partition being fetched has its end
+        offset from the last fetch answer (the consumer's cache, no request); a paused one is
+        fetched no more, so its end offset is asked of the broker, and the lag keeps rising
+        while the sink's system is down or the connector is paused. A partition without a
+        position or a known end offset yet is left out; if the broker does not answer, the last
+        value stays."""
         now = time.monotonic()
         if now < self._next_lag or self._consumer is None:
             return
         self._next_lag = now + LAG_INTERVAL_S
+        every = self._all_paused or self._redelivering
+        paused = {tp for tp in self.assignment if every or tp in self._context.paused}
         lag = 0
         try:
             parts = [KafkaTopicPartition(t, p) for t, p in sorted(self.assignment)]
             for part in self._consumer.position(parts) if parts else ():
                 if part.offset < 0:
                     continue
-                marks = self._consumer.get_watermark_offsets(part, timeout=LAG_TIMEOUT_S)
-                if marks is None:
-                    return  # no answer in time: the broker is away, ask again next time
-                if marks[1] >= 0:
+                if (part.topic, part.partition) in paused:
+                    marks = self._consumer.get_watermark_offsets(part, timeout=LAG_TIMEOUT_S)
+                    if marks is None:
+                        return  # no answer in time: the broker is away, ask again next time
+                else:
+                    marks = self._consumer.get_watermark_offsets(part, cached=True)
+                if marks is not None and marks[1] >= 0:
                     lag += max(0, marks[1] - part.offset)
         except KafkaException as e:
             log.debug("task %s: records lag not updated: %s", self.id, e)
