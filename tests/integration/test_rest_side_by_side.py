@@ -15,6 +15,7 @@ identically. The counts are printed (`-s`) and written next to the workers' logs
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 from collections.abc import Iterator
@@ -474,7 +475,8 @@ def pair(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     (workdir / "in.txt").write_text("one\ntwo\n")
     workers: list[WorkerProcess] = []
     try:
-        for name, factory in (("java", javaconnect.JavaWorker), ("kconnect", WorkerProcess)):
+        java = functools.partial(javaconnect.JavaWorker, jvm_options=javaconnect.LIGHT_JVM_OPTIONS)
+        for name, factory in (("java", java), ("kconnect", WorkerProcess)):
             (workdir / name).mkdir()
             props = {
                 "bootstrap.servers": kafka_bootstrap,
