@@ -25,19 +25,21 @@ The at-least-once runner (`worker.source`) is untouched: none of this costs it a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kconnect.api.records import SourceRecord
 from kconnect.api.task import OffsetStorageReader, SourceTaskContext, TransactionContext
-from kconnect.api.types import SourceOffset, SourcePartition, TaskId
+from kconnect.api.types import ConnectorName, SourceOffset, SourcePartition, TaskId, TaskNumber
 from kconnect.config.connector import TransactionBoundary
 from kconnect.errors import ConnectError
+from kconnect.storage.connector_offsets import ConnectorOffsetStore
 from kconnect.storage.kafka_log import ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import key_partition, serialize_key, serialize_value
@@ -177,19 +179,6 @@ class _TransactionalContext(_Context):
         return self._tx
 
 
-class _FallbackReader(OffsetStorageReader):
-    """The connector's own offsets topic first, then the worker's (Kafka Connect's
-    ConnectorOffsetBackingStore)."""
-
-    def __init__(self, primary: OffsetStorageReader, secondary: OffsetStorageReader) -> None:
-        self._primary = primary
-        self._secondary = secondary
-
-    def offset(self, partition: SourcePartition) -> SourceOffset | None:
-        found = self._primary.offset(partition)
-        return found if found is not None else self._secondary.offset(partition)
-
-
 class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
     # A failure after records were sent in the open transaction: the transaction is not
     # committed (the broker aborts it when the producer goes), so nothing past the failure is.
@@ -202,7 +191,6 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         boundary: TransactionBoundary,
         boundary_interval_ms: int,
         is_current: Callable[[], bool] = lambda: True,
-        connector_offsets: Callable[[], KafkaOffsetStore] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -213,10 +201,9 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
             )
         self._store: KafkaOffsetStore = store
         """Where the transaction writes offsets: the connector's own topic, else the worker's."""
-        self._worker_store: KafkaOffsetStore | None = None
-        """With a connector's own topic: the worker's, read as a fallback and written after
-        each commit, as Kafka Connect does."""
-        self._connector_offsets = connector_offsets
+        self._with_copy: ConnectorOffsetStore | None = None
+        """With a connector's own topic: its store, which reads the worker's topic as a fallback
+        and copies each commit there, as Kafka Connect does."""
         self._producer_config = exactly_once_producer_config(
             self._producer_config, transactional_id, self.id
         )
@@ -252,17 +239,13 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         # committing, so the task resumes after the last transaction any instance committed.
         if self._connector_offsets is not None:
             own = self._connector_offsets()
-            if own is not self._store:
-                self._worker_store, self._store = self._store, own
+            if isinstance(own, ConnectorOffsetStore) and isinstance(own.primary, KafkaOffsetStore):
+                self._offsets, self._store, self._with_copy = own, own.primary, own
         try:
-            for store in (self._store, self._worker_store):
-                if store is not None:
-                    store.read_to_end(interrupted=lambda: self.stopping)
+            self._offsets.read_to_end(interrupted=lambda: self.stopping)
         except ReadInterrupted:
             return  # stopping before it started: nothing to do
-        reader: OffsetStorageReader = _OffsetReader(self._store, self.id.connector)
-        if self._worker_store is not None:
-            reader = _FallbackReader(reader, _OffsetReader(self._worker_store, self.id.connector))
+        reader = _OffsetReader(self._offsets, self.id.connector)
         context: SourceTaskContext = _TransactionalContext(self.task_props, reader, self._requests)
         self.task.initialize(context)
         self.task.start(self.task_props)
@@ -361,20 +344,10 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         self.transactions_committed += 1
         if pending:
             self._store.committed(connector, pending)
-            if self._worker_store is not None:
+            if self._with_copy is not None:
                 # As Kafka Connect: the worker's topic gets a copy, outside the transaction; a
                 # failure there is logged, the connector's own topic is the one read first.
-                try:
-                    self._worker_store.put(connector, pending)
-                except Exception as e:  # noqa: BLE001 - a copy; the commit stands
-                    log.warning(
-                        "task %s: offsets committed to %r but not copied to the worker's "
-                        "offsets topic %r: %s",
-                        self.id,
-                        self._store.topic,
-                        self._worker_store.topic,
-                        e,
-                    )
+                self._with_copy.copy(connector, pending)
             self.metrics.commit(True, time.monotonic() - began)
         else:
             self.metrics.offset_commit_skip_total += 1
@@ -410,3 +383,43 @@ def _fenced_hint(e: KafkaException) -> str:
             "worker, or of a newer generation of task configs) has started"
         )
     return ""
+
+
+def write_offsets_in_transaction(
+    producer_config: Mapping[str, str],
+    transactional_id: str,
+    store: KafkaOffsetStore,
+    connector: ConnectorName,
+    offsets: Sequence[tuple[SourcePartition, SourceOffset | None]],
+) -> None:
+    """Offsets a user writes through `PATCH`/`DELETE /connectors/{c}/offsets` with exactly-once
+    support, as Kafka Connect's `Worker.modifySourceConnectorOffsets` writes them: in one
+    transaction of a producer with `transactional_id` (task 0's), in the partitions Java's
+    partitioner gives their keys. Its `init_transactions` fences any producer of that id still
+    about and aborts what it left open. Once committed, the store shows them at once; raises
+    `ConnectError` with Java's message and the cause if anything failed (nothing is committed
+    then)."""
+    conf = exactly_once_producer_config(
+        producer_config, transactional_id, TaskId(connector, TaskNumber(0))
+    )
+    producer = Producer(conf)
+    try:
+        producer.init_transactions(TRANSACTION_TIMEOUT_S)
+        producer.begin_transaction()
+        partitions = store.partitions
+        for partition, offset in offsets:
+            key = serialize_key(connector, partition)
+            producer.produce(
+                store.topic, serialize_value(offset), key, key_partition(key, partitions)
+            )
+        producer.commit_transaction(TRANSACTION_TIMEOUT_S)
+    except KafkaException as e:
+        raise ConnectError(
+            f"Failed to modify offsets for source connector {connector}: "
+            f"{transactional_id_error(transactional_id, e)}"
+        ) from e
+    finally:
+        # A producer with a fatal error raises from flush too, which would hide the cause.
+        with contextlib.suppress(KafkaException):
+            producer.flush(0)
+    store.committed(connector, offsets)
