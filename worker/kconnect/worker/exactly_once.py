@@ -8,6 +8,12 @@ written inside a transaction, and the source offsets of those records are writte
 topic, in Kafka Connect's format and in the partition Java's partitioner gives their key, inside
 the same transaction. A consumer reading `read_committed` sees a record only once its offset is
 committed too, so a task restarted anywhere resumes exactly after the last committed record.
+With the connector's own `offsets.storage.topic` the transaction writes there, and a copy goes to
+the worker's topic after the commit (`storage.connector_offsets`).
+
+Offsets a user alters or resets through the REST API are written the same way, in a transaction
+of task 0's transactional id (`write_offsets_in_transaction`), once the herder has fenced the
+connector's tasks.
 
 Boundaries (`transaction.boundary`): `poll` commits after every batch `poll` returns; `interval`
 once `transaction.boundary.interval.ms` (default `offset.flush.interval.ms`) has passed since the
@@ -20,7 +26,7 @@ broker aborts the transaction. A task stopped gracefully commits its open transa
 `interval`) or aborts it (`connector`: the task never asked for it). A cancelled task (lost
 assignment) commits and aborts nothing: the task's next owner fences its producer, which aborts
 what it left open.
-The at-least-once runner (`worker.source`) is untouched: none of this costs it anything.
+The at-least-once runner (`worker.source`) does none of this: none of it costs that runner anything.
 """
 
 from __future__ import annotations

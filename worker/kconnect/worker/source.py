@@ -6,6 +6,10 @@ is either acknowledged or reported failed. Only then are the offsets of those re
 A delivery failure fails the task and nothing past it is committed. Delivery reports arrive only
 for failures (librdkafka's `delivery.report.only.error`), so a healthy record costs no Python
 callback. A task that overrides `commit_record` gets per-record reports and pays for them.
+
+On a distributed worker a connector with its own `offsets.storage.topic` gets its store when the
+task starts (`storage.connector_offsets`: that topic first, then the worker's); every other task
+uses the store it was given, and pays nothing for the option.
 """
 
 from __future__ import annotations
