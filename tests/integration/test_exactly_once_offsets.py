@@ -56,13 +56,18 @@ def _zombie(bootstrap: str, transactional_id: str, topic: str, key: bytes, value
     return zombie
 
 
+@pytest.mark.parametrize("own_topic", [False, True], ids=["worker-topic", "own-topic"])
 def test_altered_offsets_are_written_behind_a_fence_and_the_connector_resumes_from_them(
-    tmp_path: Path, new_topic: Any, kafka_bootstrap: str
+    tmp_path: Path, new_topic: Any, kafka_bootstrap: str, own_topic: bool
 ) -> None:
+    """With a topic of its own, the connector's offsets are written there in the transaction
+    and copied to the worker's topic after it."""
     topic = new_topic()
     data = tmp_path / "in.txt"
     data.write_text(_lines(0, 200))
     cluster = Cluster(tmp_path, kafka_bootstrap, **eos.EOS)
+    worker_topic = f"{cluster.group}-offsets"
+    offsets_topic = f"{cluster.group}-src-offsets" if own_topic else worker_topic
     try:
         w = cluster.start()
         config = {
@@ -72,6 +77,8 @@ def test_altered_offsets_are_written_behind_a_fence_and_the_connector_resumes_fr
             "topic": topic,
             "exactly.once.support": "required",
         }
+        if own_topic:
+            config["offsets.storage.topic"] = offsets_topic
         status, body = w.request("POST", "/connectors", {"name": "src", "config": config})
         assert status == 201, body
         wait_until("200 lines", lambda: len(_values(kafka_bootstrap, topic)) >= 200)
@@ -83,7 +90,6 @@ def test_altered_offsets_are_written_behind_a_fence_and_the_connector_resumes_fr
             "offsets": [{"partition": partition, "offset": {"position": len(_lines(0, 200))}}]
         }
 
-        offsets_topic = f"{cluster.group}-offsets"
         key = serialize_key("src", partition)
         zombie = _zombie(
             kafka_bootstrap, f"{cluster.group}-src-0", offsets_topic, key, b'{"position":0}'
@@ -103,6 +109,11 @@ def test_altered_offsets_are_written_behind_a_fence_and_the_connector_resumes_fr
             zombie.commit_transaction(30)
         last = _last_committed(kafka_bootstrap, offsets_topic)
         assert json.loads(last[key] or b"null") == {"position": position}
+        if own_topic:
+            wait_until(
+                "the copy in the worker's topic",
+                lambda: _last_committed(kafka_bootstrap, worker_topic).get(key) == last[key],
+            )
         # As Java: the fencing recorded the stopped connector's task count, 0.
         fencing = _fencing_records(kafka_bootstrap, cluster.group, "tasks-fencing-src")
         assert fencing == [b'{"task-count":1}', b'{"task-count":0}']
