@@ -26,7 +26,7 @@ broker aborts the transaction. A task stopped gracefully commits its open transa
 `interval`) or aborts it (`connector`: the task never asked for it). A cancelled task (lost
 assignment) commits and aborts nothing: the task's next owner fences its producer, which aborts
 what it left open.
-The at-least-once runner (`worker.source`) does none of this: none of it costs that runner anything.
+The at-least-once runner (`worker.source`) does none of this, and pays nothing for it.
 """
 
 from __future__ import annotations
