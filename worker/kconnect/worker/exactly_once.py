@@ -50,6 +50,7 @@ from kconnect.storage.kafka_log import ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import key_partition, serialize_key, serialize_value
 from kconnect.worker.source import SourceTaskRunner, _Context, _OffsetReader
+from kconnect.worker.task import CLIENT_LOG
 
 log = logging.getLogger(__name__)
 
@@ -405,9 +406,10 @@ def write_offsets_in_transaction(
     about and aborts what it left open. Once committed, the store shows them at once; raises
     `ConnectError` with Java's message and the cause if anything failed (nothing is committed
     then)."""
-    conf = exactly_once_producer_config(
+    conf: dict[str, Any] = exactly_once_producer_config(
         producer_config, transactional_id, TaskId(connector, TaskNumber(0))
     )
+    conf["logger"] = CLIENT_LOG
     producer = Producer(conf)
     try:
         producer.init_transactions(TRANSACTION_TIMEOUT_S)
