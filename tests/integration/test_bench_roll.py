@@ -1,10 +1,11 @@
 """The rolling-restart benchmark (`make bench-roll`, bench/roll.py) on the real broker, short form.
 
-One roll of two workers per runtime on the session's broker (`make bench-roll` rolls three): kconnect with static membership and Java Kafka
-Connect with `scheduled.rebalance.max.delay.ms=0`. Counts, not timings, are checked: the roll must
-see every worker go and come back, see the restarted workers' tasks go down (or the down time
-it reports would be a constant zero), see kconnect's static tasks stay put and Java's move (or
-the move count would be), with worker ids of both runtimes compared on the same ports.
+One roll of two workers per runtime on the session's broker (`make bench-roll` rolls three):
+kconnect with static membership and Java Kafka Connect with `scheduled.rebalance.max.delay.ms=0`.
+Counts, not timings, are checked: the roll must see every worker go and come back, see the
+restarted workers' tasks go down (or the down time it reports would be a constant zero), see
+kconnect's static tasks stay put and Java's move (or the move count would be), with worker ids
+of both runtimes compared on the same ports.
 """
 
 from __future__ import annotations

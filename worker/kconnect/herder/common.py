@@ -319,8 +319,9 @@ class CommonHerder(Herder):
                     self._admin, name, group=self._sink_group(name)
                 )
             else:
-                self._offset_store.read_to_end()
-                items = list(self._offset_store.connector_offsets(name))
+                store = self._source_offsets(name)
+                store.read_to_end()
+                items = list(store.connector_offsets(name))
             return ConnectorOffsets([ConnectorOffset(p, o) for p, o in items])
 
         return await self._blocking(run)
@@ -339,7 +340,7 @@ class CommonHerder(Herder):
                 except ConfigError as e:
                     raise BadRequestError(str(e)) from None
             else:
-                self._offset_store.put(name, parsed)
+                self._modify_source_offsets(name, parsed)
             return "The offsets for this connector have been altered successfully"
 
         return await self._blocking(run)
@@ -350,12 +351,30 @@ class CommonHerder(Herder):
             if self._is_sink(name):
                 sink_offsets.reset_sink_offsets(self._admin, name, group=self._sink_group(name))
             else:
-                self._offset_store.read_to_end()
-                items = self._offset_store.connector_offsets(name)
-                self._offset_store.put(name, [(p, None) for p, _ in items])
+                self._modify_source_offsets(name, None)
             return "The offsets for this connector have been reset successfully"
 
         return await self._blocking(run)
+
+    def _source_offsets(self, name: ConnectorName) -> OffsetStore:
+        """Where a source connector's offsets are read and written: the worker's store, unless
+        the herder honours the connector's own `offsets.storage.topic`."""
+        return self._offset_store
+
+    def _modify_source_offsets(
+        self,
+        name: ConnectorName,
+        offsets: list[tuple[SourcePartition, SourceOffset | None]] | None,
+    ) -> None:
+        """Write a stopped source connector's offsets; None resets them (a tombstone for every
+        partition it has offsets for, as Kafka Connect writes)."""
+        store = self._source_offsets(name)
+        if offsets is None:
+            store.read_to_end()
+            offsets = [(p, None) for p, _ in store.connector_offsets(name)]
+            if not offsets:
+                return
+        store.put(name, offsets)
 
 
 def _offset_entries(
