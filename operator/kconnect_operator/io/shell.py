@@ -65,6 +65,7 @@ from kconnect_operator.core.actions import (
     ApplyChildren,
     AutoRestartConnector,
     DeleteChild,
+    DeleteConnector,
     MarkLeaving,
     Note,
     Outcome,
@@ -618,6 +619,11 @@ async def _act_one(
             return
         message = f"restarted task {action.task}"
         kopf.event(body, type="Normal", reason="Restarted", message=message)
+    elif isinstance(action, DeleteConnector):
+        await client.delete(action.name)
+        message = f"deleted connector {action.name}: no KafkaConnector names it any more"
+        kopf.event(body, type="Normal", reason="ConnectorDeleted", message=message)
+        logger.info("%s", message)
     elif isinstance(action, Warn):
         kopf.warn(body, reason=action.reason, message=action.message)
     elif isinstance(action, RemoveAnnotations):

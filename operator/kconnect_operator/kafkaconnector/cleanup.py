@@ -108,7 +108,9 @@ def client_config(
             if k.startswith(("security.", "sasl.", "ssl.", "client.dns.lookup"))
         },
         **security,
-        "bootstrap.servers": spec.bootstrap_servers,
+        # Only a resource with dedicated workers cleans up (the CRD allows `deletionPolicy:
+        # Delete` only without `spec.cluster`, and requires the servers then).
+        "bootstrap.servers": spec.bootstrap_servers or "",
     }
     config = admin_config(worker)
     if https_ca is not None:
