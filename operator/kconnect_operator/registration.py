@@ -115,6 +115,9 @@ def register(kind: ResourceKind) -> None:
     ) -> None:
         runtime = runtime_of(memo)
         key = (namespace or "", kind.wake_key(name))
+        related = kind.related(body) if kind.related is not None else None
+        if related is not None:
+            runtime.wake(namespace or "", related)
         if type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
             await runtime.stop_loop(key, uid)
             return

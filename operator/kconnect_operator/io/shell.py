@@ -200,6 +200,10 @@ class ResourceKind:
     loop: LoopFactory
     register_more: Callable[[kopf.OperatorRegistry], None] | None = None
     """The kind's own further handlers (a KafkaConnector's clean-up on deletion)."""
+    related: Callable[[Mapping[str, Any]], str | None] | None = None
+    """The wake key (`wake_key`) of another resource in the same namespace that an event of
+    this one concerns: a KafkaConnector's KConnectCluster, whose pass deletes the connector of
+    a deleted KafkaConnector."""
 
     def wake_key(self, name: str) -> str:
         """The name part of a resource's key in `Runtime.wakeups` and `Runtime.loops`:

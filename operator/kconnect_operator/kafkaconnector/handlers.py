@@ -93,6 +93,7 @@ from kconnect_operator.io.worker_rest import WorkerRestError
 from kconnect_operator.kafkaconnector import build, cleanup, decide
 from kconnect_operator.kafkaconnector.model import (
     CLUSTER_KIND,
+    CLUSTER_PLURAL,
     KIND,
     PLURAL,
     DeletionPolicy,
@@ -404,6 +405,12 @@ def register_deletion(registry: kopf.OperatorRegistry) -> None:
     kopf.on.delete(*RESOURCE, registry=registry, when=_deletes_kafka_state)(delete_kafka_state)
 
 
+def _cluster_key(body: Mapping[str, Any]) -> str | None:
+    """The wake key of the KConnectCluster the resource names, if any."""
+    cluster = (body.get("spec") or {}).get("cluster")
+    return f"{CLUSTER_PLURAL}/{cluster}" if isinstance(cluster, str) and cluster else None
+
+
 RESOURCE_KIND: Final = ResourceKind(
     kind=KIND,
     plural=PLURAL,
@@ -411,4 +418,5 @@ RESOURCE_KIND: Final = ResourceKind(
     parse_spec=KafkaConnectorSpec.model_validate,
     loop=connector_loop,
     register_more=register_deletion,
+    related=_cluster_key,
 )

@@ -394,3 +394,17 @@ def test_eight_connectors_dedicated_and_on_one_cluster_of_two_workers() -> None:
     # Dedicated: 8 StatefulSets of 1 pod, 8 x 3 internal topics + 8 task topics.
     # Shared: one StatefulSet of 2 pods, 3 internal topics + 8 task topics.
     assert eight_connectors_cost() == {"dedicated": (8, 32), "shared": (2, 11)}
+
+
+def test_a_kafkaconnector_event_wakes_the_cluster_it_names() -> None:
+    from kconnect_operator import registration
+    from kconnect_operator.kafkaconnector import cluster_handlers, handlers
+
+    related = handlers.RESOURCE_KIND.related
+    assert related is not None
+    assert related({"spec": {"cluster": "shared"}}) == cluster_handlers.RESOURCE_KIND.wake_key(
+        "shared"
+    )
+    assert related({"spec": {"bootstrapServers": "k:9092"}}) is None
+    assert cluster_handlers.RESOURCE_KIND in registration.KINDS
+    assert cluster_handlers.RESOURCE_KIND.selector_label == "kconnect.io/cluster"
