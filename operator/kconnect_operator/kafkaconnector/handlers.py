@@ -99,6 +99,7 @@ from kconnect_operator.kafkaconnector.model import (
     DeletionPolicy,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
+    KConnectClusterSpec,
     owned_names_spec,
 )
 
@@ -380,7 +381,7 @@ async def _kafka_state_of_others(
     runtime: Runtime, body: kopf.Body
 ) -> dict[str, cleanup.KafkaState]:
     """The topics and groups of every other KafkaConnector this operator serves, by
-    `namespace/name`."""
+    `namespace/name`, and of every KConnectCluster, by `KConnectCluster namespace/name`."""
     namespaces = runtime.options.namespaces or (None,)
     others: dict[str, cleanup.KafkaState] = {}
     for namespace in namespaces:
@@ -396,6 +397,16 @@ async def _kafka_state_of_others(
             except (ValueError, KeyError):
                 continue  # a resource the API server holds but no builder accepts uses nothing
             others[f"{owner.namespace}/{owner.name}"] = state
+        for item in await runtime.kube.list(
+            collection_path(f"{GROUP}/{VERSION}", CLUSTER_KIND, namespace)
+        ):
+            meta = item["metadata"]
+            try:
+                workers = KConnectClusterSpec.model_validate(item.get("spec") or {})
+                state = cleanup.cluster_kafka_state(workers, meta["namespace"], meta["name"])
+            except (ValueError, KeyError):
+                continue
+            others[f"KConnectCluster {meta['namespace']}/{meta['name']}"] = state
     return others
 
 

@@ -408,3 +408,25 @@ def test_a_kafkaconnector_event_wakes_the_cluster_it_names() -> None:
     assert related({"spec": {"bootstrapServers": "k:9092"}}) is None
     assert cluster_handlers.RESOURCE_KIND in registration.KINDS
     assert cluster_handlers.RESOURCE_KIND.selector_label == "kconnect.io/cluster"
+
+
+def test_a_dedicated_connector_s_clean_up_keeps_a_cluster_s_group_and_topics() -> None:
+    from kconnect_operator.kafkaconnector import cleanup
+
+    cluster = cleanup.cluster_kafka_state(cluster_spec(), "shop", "shared")
+    assert cluster.groups == ("kconnect-cluster.shop.shared",)
+    assert "kconnect-cluster.shop.shared.offsets" in cluster.topics
+    # A dedicated connector that names the cluster's group and topics explicitly.
+    spec = KafkaConnectorSpec.model_validate(
+        {
+            "class": "X",
+            "bootstrapServers": "k:9092",
+            "groupId": "kconnect-cluster.shop.shared",
+            "offsetStorageTopic": "kconnect-cluster.shop.shared.offsets",
+        }
+    )
+    mine = cleanup.kafka_state(spec, "shop", "orders", build.sink_group(spec, ORDERS))
+    left, kept = cleanup.shared(mine, {"KConnectCluster shop/shared": cluster})
+    assert "kconnect-cluster.shop.shared" not in left.groups
+    assert "kconnect-cluster.shop.shared.offsets" not in left.topics
+    assert any("used by KConnectCluster shop/shared" in line for line in kept)
