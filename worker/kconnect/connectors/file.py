@@ -454,6 +454,13 @@ class FileStreamSinkConnector(ConfigSharingSinkConnector):
     def task_class(self) -> type[FileStreamSinkTask]:
         return FileStreamSinkTask
 
+    def alter_offsets(
+        self, connector_config: Mapping[str, str], offsets: Mapping[TopicPartition, int | None]
+    ) -> bool:
+        """Any consumer offsets may be written: as Java's, the sink keeps no position of its own
+        (the file is only appended to), so the consumer group's offsets are all there is."""
+        return True
+
 
 class FileStreamSinkTask(SinkTask):
     """Appends one line per record. Several tasks may share a file: each appends whole batches."""
