@@ -531,14 +531,15 @@ def test_same_requests_same_answers(pair: Pair) -> None:
     assert not lines, "\n".join(lines)
 
 
-def test_offsets_answers_are_javas_word_for_word(pair: Pair) -> None:
+def test_offsets_answers_are_javas_word_for_word(pair: Pair, new_topic: Any) -> None:
     """`PATCH` and `DELETE /connectors/{c}/offsets` on connectors created STOPPED, compared
     whole (messages included): FileStreamSource and FileStreamSink accept offsets (their
     `alterOffsets` answers True, so the answers say the offsets were altered or reset), the
-    source refuses a position that is not a number (500, its message, nothing written), and
+    source refuses a position that is not a number (500, its message, nothing written), the
+    runtime refuses an offset holding an object before asking it (500), and
     offsets that are not a sink's are a 400 before the sink is asked. Each runtime has its own
     connector names, so the sinks' consumer groups are apart."""
-    topic = "side-by-side"
+    topic = new_topic()  # a group's offsets can be set only for partitions that exist
     answers: dict[str, list[tuple[int, Any]]] = {}
     for runtime, worker in (("java", pair.java), ("kconnect", pair.kconnect)):
         src, sink = f"offsets-src-{runtime}", f"offsets-sink-{runtime}"
@@ -554,6 +555,11 @@ def test_offsets_answers_are_javas_word_for_word(pair: Pair) -> None:
                 "PATCH",
                 f"/connectors/{src}/offsets",
                 {"offsets": [{"partition": partition, "offset": {"position": "4"}}]},
+            ),
+            (
+                "PATCH",
+                f"/connectors/{src}/offsets",
+                {"offsets": [{"partition": partition, "offset": {"position": {"at": 4}}}]},
             ),
             ("GET", f"/connectors/{src}/offsets", None),
             (
@@ -606,12 +612,20 @@ def test_offsets_answers_are_javas_word_for_word(pair: Pair) -> None:
             "value",
         },
     )
-    assert java[1] == (200, {"offsets": []})
-    assert java[2] == (200, {"message": altered})
-    assert java[4] == (200, {"message": reset})
-    assert java[5] == (200, {"offsets": []})
-    assert java[6][0] == 400
-    assert java[7] == (200, {"message": altered})
-    assert java[9] == (200, {"message": reset})
-    assert java[10] == (200, {"offsets": []})
+    assert java[1] == (
+        500,
+        {
+            "error_code": 500,
+            "message": "Offsets may only contain primitive types as values, but field position "
+            "contains MAP",
+        },
+    )
+    assert java[2] == (200, {"offsets": []})
+    assert java[3] == (200, {"message": altered})
+    assert java[5] == (200, {"message": reset})
+    assert java[6] == (200, {"offsets": []})
+    assert java[7][0] == 400
+    assert java[8] == (200, {"message": altered})
+    assert java[10] == (200, {"message": reset})
+    assert java[11] == (200, {"offsets": []})
     assert answers["kconnect"] == java

@@ -252,6 +252,30 @@ def test_a_refusal_quoting_a_secret_shows_the_variable(
     assert MARKER not in caplog.text
 
 
+def test_a_source_offset_holding_an_object_or_a_list_is_refused_before_the_connector(
+    herder: StandaloneHerder,
+) -> None:
+    nested = {"offsets": [{"partition": {"p": "a"}, "offset": {"n": {"deep": 1}}}]}
+    listed = {"offsets": [{"partition": {"p": ["a"]}, "offset": {"n": 1}}]}
+    _, in_offset, in_partition, offsets = _run(
+        herder,
+        _create("n", f"{oc.PATH}:AgreeingSource"),
+        _patch("n", nested),
+        _patch("n", listed),
+        _offsets("n"),
+    )
+    assert (in_offset.status, error_of(in_offset)) == (
+        500,
+        "Offsets may only contain primitive types as values, but field n contains MAP",
+    )
+    assert (in_partition.status, error_of(in_partition)) == (
+        500,
+        "Offsets may only contain primitive types as values, but field p contains ARRAY",
+    )
+    assert offsets.body == {"offsets": []}
+    assert oc.CALLS == []
+
+
 def test_a_broken_or_unsupporting_source_answers_500(herder: StandaloneHerder) -> None:
     replies = _run(
         herder,

@@ -49,7 +49,12 @@ from kconnect.herder.model import (
     TaskInfo,
     TaskStateInfo,
 )
-from kconnect.herder.offsets_check import ConnectorKind, ask_connector, modified_message
+from kconnect.herder.offsets_check import (
+    ConnectorKind,
+    ask_connector,
+    modified_message,
+    source_offset_format_error,
+)
 from kconnect.herder.restart import RestartPlan, plan_restart
 from kconnect.herder.validation import config_key_infos, validate_config
 from kconnect.plugins.registry import PluginKind, PluginRegistry, version_mismatch, version_of
@@ -416,7 +421,13 @@ class CommonHerder(Herder):
         self, name: ConnectorName, offsets: list[tuple[SourcePartition, SourceOffset | None]]
     ) -> bool:
         """Ask the source connector about `offsets` (`offsets_check`), as Kafka Connect's
-        `Worker.modifySourceConnectorOffsets` does once it knows what it will write."""
+        `Worker.modifySourceConnectorOffsets` does once it knows what it will write: first the
+        offsets' values must be primitives (Java's `OffsetUtils.validateFormat`, a 500)."""
+
+        for partition, offset in offsets:
+            error = source_offset_format_error(partition) or source_offset_format_error(offset)
+            if error is not None:
+                raise HerderError(error, 500)
 
         def ask(connector: Connector, config: Mapping[str, str]) -> object:
             if not isinstance(connector, SourceConnector):

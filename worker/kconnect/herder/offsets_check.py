@@ -1,6 +1,7 @@
 """The connector's own say on offsets the REST API writes (KIP-875), as Kafka Connect's `Worker`.
 
-Before `PATCH` or `DELETE /connectors/{c}/offsets` writes anything, a fresh instance of the
+Before `PATCH` or `DELETE /connectors/{c}/offsets` writes anything (and once a source's offsets
+are known to hold only primitive values, `source_offset_format_error`), a fresh instance of the
 connector (never started, as Java's `plugins.newConnector`) is asked through `alter_offsets`,
 with the connector's config as its tasks get it (config provider variables resolved) and the
 offsets about to be written: the request's, or for a reset every partition the connector has an
@@ -22,7 +23,7 @@ the variable it came from, in the answer and in the log alike.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, NoReturn
 
 from kconnect.api.connector import Connector
@@ -45,6 +46,22 @@ def modified_message(connector_agreed: bool, *, reset: bool) -> str:
         f"successfully. However, if this connector manages offsets externally, they will need "
         f"to be manually {verb} in the system that the connector uses."
     )
+
+
+def source_offset_format_error(data: Mapping[str, object] | None) -> str | None:
+    """Kafka Connect's `OffsetUtils.validateFormat`, which its `Worker` applies to a source
+    partition and offset before asking the connector: their values are primitives or null (a
+    nested object or list is refused with Java's message, naming the field and its type)."""
+    if data is None:
+        return None
+    for key, value in data.items():
+        kind = "MAP" if isinstance(value, Mapping) else "ARRAY" if isinstance(value, list) else None
+        if kind is not None:
+            return (
+                f"Offsets may only contain primitive types as values, but field {key} contains "
+                f"{kind}"
+            )
+    return None
 
 
 def ask_connector(
