@@ -4,7 +4,8 @@
 - With `exactly.once.source.support=enabled`: `PATCH` and `DELETE /connectors/{c}/offsets` on a
   stopped FileStreamSource fence its tasks first (the same task count record of 0 follows) and
   write the offsets in a transaction (a commit marker follows the record), in the same partition,
-  with the same bytes; the answers are the same.
+  with the same bytes; the answers are the same, the connector's refusal of a position that is
+  not a number (after the fencing, which both do first) included.
 - Without it, a connector with its own `offsets.storage.topic`: its task commits there and copies
   to the worker's topic, and `GET`/`PATCH`/`DELETE` read and write both the same way.
 
@@ -34,6 +35,21 @@ FILE_SOURCE: Final = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 STRING: Final = "org.apache.kafka.connect.storage.StringConverter"
 LINES: Final = 200
 PARTITIONS: Final = 5
+
+# FileStreamSource refuses a position that is not a number (its `alterOffsets`), and accepts
+# one that is: nothing is written for the first, and the answer to the second is the one of a
+# connector whose offsets are all the framework's.
+REFUSED: Final = (
+    500,
+    {
+        "error_code": 500,
+        "message": "The value for the 'position' key in the offset is expected to be a Long value",
+    },
+)
+ALTERED: Final = (
+    200,
+    {"message": "The offsets for this connector have been altered successfully"},
+)
 
 Request = Callable[..., tuple[int, Any]]
 """`request(method, path, body=None)`: a worker's REST API, Java's or kconnect's."""
@@ -122,12 +138,16 @@ def _lines(first: int, last: int) -> str:
 
 
 def _offsets_round(request: Request, partition: dict[str, Any]) -> list[tuple[int, Any]]:
-    """Stop the connector, then read, alter, read, reset and read its offsets: the answers."""
+    """Stop the connector, then read, alter with a position FileStreamSource refuses (a
+    string), alter, read, reset and read its offsets: the answers."""
     status, _ = request("PUT", "/connectors/src/stop")
     assert status == 204
     _wait_stopped(request, "src")
-    altered = {"offsets": [{"partition": partition, "offset": {"position": len(_lines(0, 150))}}]}
+    position = len(_lines(0, 150))
+    altered = {"offsets": [{"partition": partition, "offset": {"position": position}}]}
+    refused = {"offsets": [{"partition": partition, "offset": {"position": str(position)}}]}
     answers = [request("GET", "/connectors/src/offsets")]
+    answers.append(request("PATCH", "/connectors/src/offsets", refused))
     answers.append(request("PATCH", "/connectors/src/offsets", altered))
     answers.append(request("GET", "/connectors/src/offsets"))
     answers.append(request("DELETE", "/connectors/src/offsets"))
@@ -188,9 +208,10 @@ def test_exactly_once_offsets_are_fenced_and_written_in_a_transaction_as_javas(
                 cluster.close()
     java_answers, java_fencing, java_written = results["java"]
     k_answers, k_fencing, k_written = results["kconnect"]
-    assert java_answers[1] == (
+    assert java_answers[1:3] == [REFUSED, ALTERED]
+    assert java_answers[4] == (
         200,
-        {"message": "The offsets for this connector have been altered successfully"},
+        {"message": "The offsets for this connector have been reset successfully"},
     )
     assert k_answers == java_answers
     assert java_fencing == [b'{"task-count":1}', b'{"task-count":0}']
@@ -255,6 +276,7 @@ def test_a_connectors_own_offsets_topic_is_used_as_javas(
     java_answers, java_own, java_global = results["java"]
     k_answers, k_own, k_global = results["kconnect"]
     assert java_answers[0] == (200, {"offsets": [{"partition": partition, "offset": position}]})
+    assert java_answers[1:3] == [REFUSED, ALTERED]
     assert k_answers == java_answers
     assert [v for _, v in java_own] == [position, {"position": len(_lines(0, 150))}, None]
     assert k_own == java_own

@@ -538,16 +538,16 @@ class DistributedHerder(CommonHerder):
         self,
         name: ConnectorName,
         offsets: list[tuple[SourcePartition, SourceOffset | None]] | None,
-    ) -> None:
+    ) -> bool:
         """With exactly-once support, as Kafka Connect's `DistributedHerder` and `Worker`: the
         connector's zombies are fenced first (the producers of every task of its last task
         count record, then a record of 0 tasks), so that no task instance left anywhere can
         commit a transaction any more; then the offsets are written in a transaction of task 0's
         transactional id, to the connector's own topic (else the worker's), and copied to the
-        worker's topic after the commit."""
+        worker's topic after the commit. The connector is asked about the offsets after the
+        fencing and before the write, as Kafka Connect's leader asks it."""
         if not self._exactly_once_enabled:
-            super()._modify_source_offsets(name, offsets)
-            return
+            return super()._modify_source_offsets(name, offsets)
         try:
             self._herder.submit(self._fence, name).result()
         except Exception as e:
@@ -561,8 +561,9 @@ class DistributedHerder(CommonHerder):
         store.read_to_end()
         if offsets is None:
             offsets = [(p, None) for p, _ in store.connector_offsets(name)]
-            if not offsets:
-                return
+        agreed = self._source_connector_agrees(name, offsets)
+        if not offsets:
+            return agreed
         written = store.primary if isinstance(store, ConnectorOffsetStore) else store
         if not isinstance(written, KafkaOffsetStore):  # a distributed worker's always is
             raise ConnectError(f"the offsets of connector {name} are not kept in a topic")
@@ -583,6 +584,7 @@ class DistributedHerder(CommonHerder):
         )
         if isinstance(store, ConnectorOffsetStore):
             store.copy(name, offsets)
+        return agreed
 
     def _task_is_current(self, task: TaskId, task_props: Mapping[str, str]) -> bool:
         """Kafka Connect's postProducerCheck, on a task's thread once its producer has fenced
