@@ -283,9 +283,11 @@ def requests(workdir: Path) -> list[Request]:
             "create with LongConverter",
             "POST",
             "/connectors",
+            # An empty file: a line read would fail the task (a string is not a long) in either
+            # runtime, at a moment that races the status request below.
             _source(
                 "long",
-                src_file,
+                workdir / "empty.txt",
                 topic,
                 **{"value.converter": "org.apache.kafka.connect.converters.LongConverter"},
             ),
@@ -473,6 +475,7 @@ def pair(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         )
     workdir = tmp_path_factory.mktemp("side-by-side")
     (workdir / "in.txt").write_text("one\ntwo\n")
+    (workdir / "empty.txt").write_text("")
     workers: list[WorkerProcess] = []
     try:
         java = functools.partial(javaconnect.JavaWorker, jvm_options=javaconnect.LIGHT_JVM_OPTIONS)
