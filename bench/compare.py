@@ -829,6 +829,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "with --update puts them into their own docs section",
     )
     parser.add_argument(
+        "--light-java",
+        action="store_true",
+        help="Java workers with C1 only and the serial collector: half the CPU to start, for "
+        "runs that check the harness, not Java's speed (not with --update)",
+    )
+    parser.add_argument(
         "--replot",
         action="store_true",
         help="measure nothing: draw the docs section and plots again from latest.json",
@@ -844,8 +850,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     wanted = [n for n in args.only.split(",") if n]
     if args.listener and not wanted:
         wanted = list(listeners.DEFAULT_WORKLOADS)
-    if args.update and (not wanted or args.quick):
-        parser.error("--update takes --only NAME[,NAME] and full runs (not --quick)")
+    if args.update and (not wanted or args.quick or args.light_java):
+        parser.error(
+            "--update takes --only NAME[,NAME] and full runs (not --quick or --light-java)"
+        )
     unknown = [n for n in wanted if n not in names]
     if unknown:
         parser.error(f"unknown workload {', '.join(unknown)}; expected one of {', '.join(names)}")
@@ -937,6 +945,10 @@ def _summary(c: compare_report.Comparison) -> str:
     )
 
 
+def _java_options(args: argparse.Namespace) -> tuple[str, ...]:
+    return javaconnect.LIGHT_JVM_OPTIONS if args.light_java else javaconnect.JVM_OPTIONS
+
+
 def _measure_listeners(args: argparse.Namespace, libs: Path) -> int:
     """``--listener``: the workloads over PLAINTEXT and the secured listener (bench.listeners)."""
     with private_secured_broker("kconnect-bench-listener-", args.timeout, log) as (
@@ -946,7 +958,9 @@ def _measure_listeners(args: argparse.Namespace, libs: Path) -> int:
     ):
         starters: dict[RuntimeName, WorkerFactory] = {
             "kconnect": WorkerProcess,
-            "java": functools.partial(javaconnect.JavaWorker, libs=libs),
+            "java": functools.partial(
+                javaconnect.JavaWorker, libs=libs, jvm_options=_java_options(args)
+            ),
         }
         log(
             f"secured broker: PLAINTEXT {broker.plaintext_bootstrap}, SASL_SSL "
@@ -977,6 +991,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.replot:
         return replot()
     startups = 1 if args.quick else 3
+    if args.light_java:
+        log("Java workers run with C1 only and the serial collector: their figures are not Java's")
     signal.signal(signal.SIGTERM, _sigterm)
     began = time.monotonic()
     try:
@@ -990,7 +1006,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             starters: dict[RuntimeName, WorkerFactory] = {
                 "kconnect": WorkerProcess,
                 "java": functools.partial(
-                    javaconnect.JavaWorker, libs=libs, extra_libs=[javaconverter.fetch().libs]
+                    javaconnect.JavaWorker,
+                    libs=libs,
+                    extra_libs=[javaconverter.fetch().libs],
+                    jvm_options=_java_options(args),
                 ),
             }
             session = Session(bench, dist, starters, args.records, args.repeat, args.quick)

@@ -52,14 +52,7 @@ PLUGIN_NAME: Final = "debezium-connector-postgres"
 JSON_CONVERTER: Final = "org.apache.kafka.connect.json.JsonConverter"
 
 # A small JVM: tests run it beside a broker and PostgreSQL on two cores.
-JVM_OPTIONS: Final = (
-    "-Xms64m",
-    "-Xmx768m",
-    "-XX:+UseSerialGC",
-    "-XX:-UsePerfData",
-    "-XX:TieredStopAtLevel=1",
-    "-Djava.awt.headless=true",
-)
+JVM_OPTIONS: Final = javaconnect.LIGHT_JVM_OPTIONS
 START_TIMEOUT_S: Final = 180.0
 POLL_S: Final = 0.25
 

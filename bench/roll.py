@@ -241,7 +241,15 @@ def _all_running(tasks: Mapping[int, tuple[str, str]] | None) -> dict[int, str] 
     return {n: w for n, (_, w) in tasks.items()}
 
 
-def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout: float) -> RollRun:
+def roll_run(
+    dist: Distributed,
+    start: WorkerFactory,
+    variant: Variant,
+    timeout: float,
+    workers_count: int = WORKERS,
+) -> RollRun:
+    """Start ``workers_count`` workers of ``variant``, roll them one at a time, and account for
+    every task's moves and time down."""
     run = dist.fresh(f"roll-{variant.name.replace('_', '-')}")
     topic = f"{run}-data"
     dist.create_topic(topic)
@@ -287,7 +295,7 @@ def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout:
         return out
 
     try:
-        workers = [launch(i, 0) for i in range(WORKERS)]
+        workers = [launch(i, 0) for i in range(workers_count)]
         processes.extend((w, None) for w in workers)
         for w in workers:
             w.wait_healthy(timeout, POLL_S)
@@ -334,10 +342,13 @@ def roll_run(dist: Distributed, start: WorkerFactory, variant: Variant, timeout:
                     )
                 time.sleep(POLL_S)
 
-        before, _ = settled(f"{TASKS} tasks RUNNING on {WORKERS} workers", spread=WORKERS)
+        before, _ = settled(
+            f"{TASKS} tasks RUNNING on {workers_count} workers", spread=workers_count
+        )
         load = sorted(Counter(before.values()).values())
-        if load != [2, 2, 2]:
-            log(f"{run}: tasks per worker before the roll: {load} (expected 2 each)")
+        even = TASKS // workers_count
+        if load != [even] * workers_count:
+            log(f"{run}: tasks per worker before the roll: {load} (expected {even} each)")
         samples.clear()
         restarts = []
         remaining = [w.worker_id for w in workers]

@@ -44,6 +44,7 @@ import argparse
 import ast
 import contextlib
 import dataclasses
+import hashlib
 import io
 import os
 import signal
@@ -70,6 +71,9 @@ TARGETS: Final = {"worker": "kconnect-worker:dev", "operator": "kconnect-operato
 BUILD_STAGES: Final = {"worker": "build-worker", "operator": "build-operator"}
 BUILD_CACHE_REPOSITORY: Final = "kconnect-build-cache"
 BUILD_ENV_TAG: Final = "kconnect-build-env:local"
+INPUTS_LABEL: Final = "io.kconnect.build-inputs"
+"""On each image built from a clean checkout: a digest of what it was built from (see
+:func:`inputs_digest`), so that the same inputs are not built again."""
 BUILD_CONFIG_DIR: Final = "/etc/kconnect-build"
 
 # The settings of pip's that say how to reach the index; anything else stays on the machine.
@@ -303,13 +307,63 @@ def docker_build(engine_: Engine, target: str, options: Sequence[str], stdin: by
         )
 
 
+def inputs_digest(
+    engine_: Engine, labels: Labels, settings: PipSettings, repo: Path = REPO
+) -> str | None:
+    """A digest of everything an image build reads, or None when the checkout cannot name it.
+
+    The context is the checkout, named by its commit only when git sees no change to it (no
+    modified, staged or untracked file that git does not ignore); then the commit, the bases'
+    image IDs (imported here once, :func:`baseimage.ensure`), the labels and the pip settings of
+    the build environment fix the images. A checkout with changes, or outside git, is always
+    built (docker's layer cache still makes an unchanged step quick)."""
+    if labels.revision == "unknown":
+        return None
+    status = subprocess.run(
+        ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=normal"],
+        capture_output=True,
+        text=True,
+        timeout=SMALL_TIMEOUT_S,
+        check=False,
+    )
+    if status.returncode != 0 or status.stdout.strip():
+        return None
+    bases = [
+        image_id(engine_, baseimage.ensure(engine_, base))
+        for base in (baseimage.RUNTIME, baseimage.BUILD)
+    ]
+    files = [f"{name}={path}" for name, path in sorted(settings.files.items())]
+    parts = [labels.revision, labels.version, labels.created, *bases, settings.pip_conf(), *files]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def built_from(engine_: Engine, tag: str) -> str | None:
+    """The inputs digest ``tag`` was built from, or None (no such image, or none recorded)."""
+    try:
+        out = engine_.docker(
+            "image",
+            "inspect",
+            "--format",
+            f'{{{{index .Config.Labels "{INPUTS_LABEL}"}}}}',
+            tag,
+            timeout=SMALL_TIMEOUT_S,
+        )
+    except engine.EngineError:
+        return None
+    return out.strip() or None
+
+
 def build_environment(
-    engine_: Engine, progress: Callable[[str], None] | None = None
+    engine_: Engine,
+    progress: Callable[[str], None] | None = None,
+    settings: PipSettings | None = None,
 ) -> tuple[str, str]:
     """The runtime base and the build environment in ``engine_``: (PYTHON_IMAGE, BUILD_IMAGE)."""
     runtime = baseimage.ensure(engine_, baseimage.RUNTIME, progress)
     build_base = baseimage.ensure(engine_, baseimage.BUILD, progress)
-    context = build_env_context(build_base, pip_settings(machine_pip_config()))
+    if settings is None:
+        settings = pip_settings(machine_pip_config())
+    context = build_env_context(build_base, settings)
     docker_build(engine_, "build-env", [f"--tag={BUILD_ENV_TAG}", "-"], context)
     return runtime, BUILD_ENV_TAG
 
@@ -325,8 +379,16 @@ def build(
     afterwards the layers that no tag reaches any more (those of earlier sources) are pruned, so
     the engine's data root does not grow with every edit.
     """
-    python_image, build_image = build_environment(engine_, progress)
     labels = checkout_labels()
+    settings = pip_settings(machine_pip_config())
+    digest = inputs_digest(engine_, labels, settings)
+    if digest is not None and all(built_from(engine_, TARGETS[t]) == digest for t in targets):
+        if progress is not None:
+            progress(f"{', '.join(TARGETS[t] for t in targets)}: built from these inputs already")
+        _prune(engine_)
+        return {t: TARGETS[t] for t in targets}
+    python_image, build_image = build_environment(engine_, progress, settings)
+    stamp = [] if digest is None else [f"--label={INPUTS_LABEL}={digest}"]
     built: dict[str, str] = {}
     for target in targets:
         if progress is not None:
@@ -335,11 +397,17 @@ def build(
         cache_tag = f"{BUILD_CACHE_REPOSITORY}:{stage}"
         stage_args = build_args(stage, python_image, build_image, labels, tag=cache_tag)
         docker_build(engine_, stage, stage_args, None)
-        docker_build(engine_, target, build_args(target, python_image, build_image, labels), None)
+        target_args = build_args(target, python_image, build_image, labels)
+        docker_build(engine_, target, [*stamp, *target_args], None)
         built[target] = TARGETS[target]
+    _prune(engine_)
+    return built
+
+
+def _prune(engine_: Engine) -> None:
+    """Delete the layers no tag reaches any more (those of earlier sources)."""
     with build_lock():
         engine_.docker("image", "prune", "--force", timeout=SMALL_TIMEOUT_S)
-    return built
 
 
 def image_size(engine_: Engine, tag: str) -> int:

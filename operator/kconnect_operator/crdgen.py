@@ -1,9 +1,9 @@
-"""The `KafkaConnector` and `StandaloneConnect` CRDs, generated from the pydantic models in
-`kafkaconnector.model` and `standaloneconnect.model`.
+"""The `KafkaConnector`, `StandaloneConnect` and `KConnectCluster` CRDs, generated from the
+pydantic models in `kafkaconnector.model` and `standaloneconnect.model`.
 
-`python -m kconnect_operator.crdgen [DIR]` writes `DIR/kafkaconnector.yaml` and
-`DIR/standaloneconnect.yaml` (`crds/` by default). Each CRD is described by a `Definition`: the
-root model, its names, printer columns and subresources.
+`python -m kconnect_operator.crdgen [DIR]` writes `DIR/kafkaconnector.yaml`,
+`DIR/standaloneconnect.yaml` and `DIR/kconnectcluster.yaml` (`crds/` by default). Each CRD is
+described by a `Definition`: the root model, its names, printer columns and subresources.
 The output is a pure function of the models: keys are sorted, lists keep a fixed order, and the
 YAML is emitted here rather than by a library whose style could change, so a unit test can
 regenerate it and compare it byte for byte with the committed file.
@@ -31,6 +31,7 @@ from typing import Final
 from pydantic import BaseModel
 
 from kconnect_operator.core.shapes import API_VERSION, CATEGORIES, GROUP, VERSION, JsonObject
+from kconnect_operator.kafkaconnector import model as kc_model
 from kconnect_operator.kafkaconnector.model import (
     KIND,
     PLURAL,
@@ -66,6 +67,13 @@ _COMMON_COLUMNS: Final[tuple[JsonObject, ...]] = (
 
 PRINTER_COLUMNS: Final[tuple[JsonObject, ...]] = (
     {"name": "Class", "type": "string", "jsonPath": ".spec.class"},
+    {
+        "name": "Cluster",
+        "type": "string",
+        "jsonPath": ".spec.cluster",
+        "description": "The KConnectCluster that runs the connector; empty for dedicated workers.",
+        "priority": 1,
+    },
     {
         "name": "State",
         "type": "string",
@@ -134,7 +142,36 @@ STANDALONE_CONNECT: Final = Definition(
     printer_columns=STANDALONE_PRINTER_COLUMNS,
     subresources={"status": {}},
 )
-DEFINITIONS: Final = (KAFKA_CONNECTOR, STANDALONE_CONNECT)
+CLUSTER_PRINTER_COLUMNS: Final[tuple[JsonObject, ...]] = (
+    {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+    {"name": "Workers ready", "type": "integer", "jsonPath": ".status.workersReady"},
+    {
+        "name": "Connectors",
+        "type": "string",
+        "jsonPath": ".status.connectors[*].name",
+        "description": "The connectors the workers run.",
+    },
+    {"name": "Ready", "type": "string", "jsonPath": f"{READY_JSONPATH}.status"},
+    {
+        "name": "Reason",
+        "type": "string",
+        "jsonPath": f"{READY_JSONPATH}.reason",
+        "priority": 1,
+    },
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+)
+KCONNECT_CLUSTER: Final = Definition(
+    model=kc_model.KConnectCluster,
+    kind=kc_model.CLUSTER_KIND,
+    plural=kc_model.CLUSTER_PLURAL,
+    singular=kc_model.CLUSTER_SINGULAR,
+    short_names=kc_model.CLUSTER_SHORT_NAMES,
+    file="kconnectcluster.yaml",
+    source="kconnect_operator/kafkaconnector/model.py",
+    printer_columns=CLUSTER_PRINTER_COLUMNS,
+    subresources={"status": {}, "scale": dict(SCALE)},
+)
+DEFINITIONS: Final = (KAFKA_CONNECTOR, STANDALONE_CONNECT, KCONNECT_CLUSTER)
 
 _VALIDATIONS: Final = "x-kubernetes-validations"
 _SCALAR_TYPES: Final = ("string", "integer", "number", "boolean")

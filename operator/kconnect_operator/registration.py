@@ -38,6 +38,7 @@ from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import GROUP, VERSION
 from kconnect_operator.io.kube import Kube, login
 from kconnect_operator.io.shell import LevelTriggered, ResourceKind, Runtime, runtime_of
+from kconnect_operator.kafkaconnector import cluster_handlers as kconnectcluster
 from kconnect_operator.kafkaconnector import handlers as kafkaconnector
 from kconnect_operator.standaloneconnect import handlers as standaloneconnect
 
@@ -48,6 +49,7 @@ MANAGED: Final = {"app.kubernetes.io/managed-by": MANAGED_BY}
 KINDS: Final[tuple[ResourceKind, ...]] = (
     kafkaconnector.RESOURCE_KIND,
     standaloneconnect.RESOURCE_KIND,
+    kconnectcluster.RESOURCE_KIND,
 )
 
 CHILD_KINDS: Final = (
@@ -113,6 +115,9 @@ def register(kind: ResourceKind) -> None:
     ) -> None:
         runtime = runtime_of(memo)
         key = (namespace or "", kind.wake_key(name))
+        related = kind.related(body) if kind.related is not None else None
+        if related is not None:
+            runtime.wake(namespace or "", related)
         if type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
             await runtime.stop_loop(key, uid)
             return

@@ -63,7 +63,12 @@ def test_both_runtimes_move_records_over_sasl_ssl_and_plaintext(
             f"Kafka Connect's jars are not in {javaconnect.libs_dir()}: fetch them with "
             "`make bench-java-fetch`"
         )
-    assert compare.main(["--listener", "sasl_ssl", "--records", "200", "--repeat", "1"]) == 0
+    assert (
+        compare.main(
+            ["--listener", "sasl_ssl", "--records", "200", "--repeat", "1", "--light-java"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     # With a few records a runtime may deliver them all before its clock starts (it starts at
     # RUNNING), so a rate can be 0 and its ratio "—": the rows are counted, not their figures.
@@ -117,6 +122,7 @@ def test_both_runtimes_read_kconnects_avro_records_through_the_registry(
             javaconnect.JavaWorker,
             libs=javaconnect.fetch(),
             extra_libs=[javaconverter.fetch().libs],
+            jvm_options=javaconnect.LIGHT_JVM_OPTIONS,
         ),
     }
     session = compare.Session(bench, dist, starters, records=300, repeat=1, quick=True)

@@ -1,10 +1,11 @@
 """The rolling-restart benchmark (`make bench-roll`, bench/roll.py) on the real broker, short form.
 
-One roll per runtime on the session's broker: kconnect with static membership and Java Kafka
-Connect with `scheduled.rebalance.max.delay.ms=0`. Counts, not timings, are checked: the roll must
-see every worker go and come back, see the restarted workers' tasks go down (or the down time
-it reports would be a constant zero), see kconnect's static tasks stay put and Java's move (or
-the move count would be), with worker ids of both runtimes compared on the same ports.
+One roll of two workers per runtime on the session's broker (`make bench-roll` rolls three):
+kconnect with static membership and Java Kafka Connect with `scheduled.rebalance.max.delay.ms=0`.
+Counts, not timings, are checked: the roll must see every worker go and come back, see the
+restarted workers' tasks go down (or the down time it reports would be a constant zero), see
+kconnect's static tasks stay put and Java's move (or the move count would be), with worker ids
+of both runtimes compared on the same ports.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bench.procs import WorkerProcess, kill_all
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 STEP_TIMEOUT_S = 120.0
+WORKERS = 2
 
 
 def variant(name: str) -> roll.Variant:
@@ -38,13 +40,18 @@ def test_a_static_kconnect_roll_moves_nothing_and_a_java_roll_without_delay_move
     dist = Distributed(kafka_bootstrap, tmp_path, STEP_TIMEOUT_S)
     try:
         static = roll.roll_run(
-            dist, WorkerProcess, variant("kconnect_static_datagen"), STEP_TIMEOUT_S
+            dist, WorkerProcess, variant("kconnect_static_datagen"), STEP_TIMEOUT_S, WORKERS
         )
         java = roll.roll_run(
             dist,
-            functools.partial(javaconnect.JavaWorker, libs=javaconnect.fetch()),
+            functools.partial(
+                javaconnect.JavaWorker,
+                libs=javaconnect.fetch(),
+                jvm_options=javaconnect.LIGHT_JVM_OPTIONS,
+            ),
             variant("java_no_delay"),
             STEP_TIMEOUT_S,
+            WORKERS,
         )
     finally:
         kill_all()
@@ -52,10 +59,10 @@ def test_a_static_kconnect_roll_moves_nothing_and_a_java_roll_without_delay_move
 
     for run in (static, java):
         a = run.account
-        assert len(a.restarts) == roll.WORKERS
+        assert len(a.restarts) == WORKERS
         # Each worker came back on its own port: the same worker ids before and after.
         assert {r.worker_id for r in a.restarts} == set(run.before.values())
-        assert len(set(run.before.values())) == roll.WORKERS
+        assert len(set(run.before.values())) == WORKERS
         assert a.down_task_s > 0, a.tasks
 
     s = static.account

@@ -21,7 +21,7 @@ def test_without_exactly_once_killed_workers_repeat_records(
     """The same run at least once: nothing lost, and (what makes the check above meaningful)
     the kills repeat records."""
     topic = new_topic()
-    cluster = Cluster(tmp_path, kafka_bootstrap)
+    cluster = Cluster(tmp_path, kafka_bootstrap, **eos.QUICK_FAILOVER)
     try:
         seqs, rounds = eos.run(cluster, topic)
         repeated = sorted(s for s, n in seqs.items() if n > 1)

@@ -35,7 +35,7 @@ def test_killed_workers_lose_and_repeat_nothing_with_exactly_once(
     tmp_path: Path, new_topic: Any, kafka_bootstrap: str
 ) -> None:
     topic = new_topic()
-    cluster = Cluster(tmp_path, kafka_bootstrap, **eos.EOS)
+    cluster = Cluster(tmp_path, kafka_bootstrap, **eos.EOS, **eos.QUICK_FAILOVER)
     try:
         seqs, rounds = eos.run(cluster, topic)
         repeated = sorted(s for s, n in seqs.items() if n > 1)

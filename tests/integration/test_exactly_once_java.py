@@ -93,7 +93,13 @@ def java(kafka_bootstrap: str, tmp_path: Path) -> Iterator[tuple[WorkerProcess, 
     }
     (tmp_path / "java").mkdir()
     worker = javaconnect.JavaWorker(
-        tmp_path / "java", "java", props, [], mode="distributed", libs=libs
+        tmp_path / "java",
+        "java",
+        props,
+        [],
+        mode="distributed",
+        libs=libs,
+        jvm_options=javaconnect.LIGHT_JVM_OPTIONS,
     )
     try:
         worker.wait_healthy(180, 0.5)

@@ -166,6 +166,18 @@ def test_rendered_chart_passes_server_side_dry_run(
     assert secret_rules, "no rule for secrets"
     assert all(rule["verbs"] == ["get"] for rule in secret_rules), secret_rules
 
+    # Every kind the operator reconciles, the shared KConnectCluster included, and its status.
+    own = [
+        set(rule["resources"])
+        for doc in docs
+        if doc and doc.get("kind") in ("Role", "ClusterRole")
+        for rule in doc.get("rules") or []
+        if rule.get("apiGroups") == ["kconnect.io"]
+    ]
+    for kinds in ("kafkaconnectors", "standaloneconnects", "kconnectclusters"):
+        assert any(kinds in resources for resources in own), own
+        assert any(f"{kinds}/status" in resources for resources in own), own
+
     out = kubectl.run("apply", "--dry-run=server", "-f", "-", stdin=rendered)
     assert "deployment.apps/dry-kconnect created (server dry run)" in out
     if mode == "watch-namespaces":

@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import re
+import subprocess
 import tarfile
 import time
 import uuid
@@ -393,3 +394,49 @@ def test_a_build_keeps_only_layers_a_tag_reaches(
     tags = docker_engine.docker("images", "--format", "{{.Repository}}:{{.Tag}}", timeout=60)
     for stage in images.BUILD_STAGES.values():
         assert f"{images.BUILD_CACHE_REPOSITORY}:{stage}" in tags.split()
+
+
+def test_a_clean_checkout_is_named_by_its_commit_and_a_changed_one_is_not(
+    docker_engine: engine.Engine, tmp_path: Path
+) -> None:
+    checkout = tmp_path / "checkout"
+    subprocess.run(
+        ["git", "clone", "--quiet", "--no-hardlinks", str(images.REPO), str(checkout)], check=True
+    )
+    settings = images.pip_settings(images.machine_pip_config())
+
+    def digest() -> str | None:
+        labels = images.checkout_labels(checkout)
+        return images.inputs_digest(docker_engine, labels, settings, checkout)
+
+    clean = digest()
+    assert clean is not None
+    assert digest() == clean
+    (checkout / "untracked.txt").write_text("new\n")
+    assert digest() is None
+    (checkout / "untracked.txt").unlink()
+    readme = checkout / "README.md"
+    readme.write_text(readme.read_text() + "\nchanged\n")
+    assert digest() is None
+    git = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "commit", "--quiet", "-am", "changed"], check=True)
+    assert digest() not in {None, clean}
+
+
+def test_images_of_a_clean_checkout_are_not_built_again(
+    docker_engine: engine.Engine, built: dict[str, str]
+) -> None:
+    """The `built` fixture has built them; a build from the same inputs runs no docker build
+    (its logs stay as they were). A checkout with changes is always built, so then this checks
+    only that the images carry no digest."""
+    labels = images.checkout_labels()
+    digest = images.inputs_digest(
+        docker_engine, labels, images.pip_settings(images.machine_pip_config())
+    )
+    for tag in built.values():
+        assert images.built_from(docker_engine, tag) == digest
+    if digest is None:
+        return
+    logs = {t: images.build_log(t).stat().st_mtime_ns for t in images.TARGETS}
+    assert images.build(docker_engine) == built
+    assert {t: images.build_log(t).stat().st_mtime_ns for t in images.TARGETS} == logs

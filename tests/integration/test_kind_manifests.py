@@ -22,6 +22,7 @@ import yaml
 
 from kconnect_devenv import controlplane
 from kconnect_devenv.cluster import CRDS, Kubectl, KubectlError
+from tests.unit.operator.kafkaconnector.test_shared_cluster import DEDICATED_VALUES
 
 REPO = Path(__file__).resolve().parents[2]
 KIND_DIR = REPO / "e2e" / "kind"
@@ -157,6 +158,11 @@ def crds(kubectl: Kubectl) -> set[str]:
         ("examples/connector-with-secret.yaml", "kafkaconnector", ["secret/orders-writer"]),
         ("examples/connector-secured.yaml", "kafkaconnector", []),
         ("examples/connector-avro.yaml", "kafkaconnector", ["secret/registry-credentials"]),
+        (
+            "examples/shared-cluster.yaml",
+            "kconnectcluster",
+            ["kafkaconnector.kconnect.io/orders", "kafkaconnector.kconnect.io/users"],
+        ),
     ],
 )
 def test_example_passes_a_server_dry_run(
@@ -302,3 +308,58 @@ def test_the_api_server_refuses_keys_the_resource_sets_whatever_their_type(
     assert message in str(refused.value)
     key = next(iter(config or worker_config))
     assert f".{key}: Invalid value" in str(refused.value)
+
+
+def _shared(name: str, **spec: Any) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "kconnect.io/v1alpha1",
+            "kind": "KafkaConnector",
+            "metadata": {"name": name},
+            "spec": {"class": "DataGen", "cluster": "shared", **spec},
+        }
+    )
+
+
+@needs_binaries
+@pytest.mark.parametrize("field", sorted(DEDICATED_VALUES))
+def test_the_api_server_refuses_each_worker_field_on_a_connector_that_names_a_cluster(
+    kubectl: Kubectl, crds: set[str], field: str
+) -> None:
+    with pytest.raises(KubectlError) as refused:
+        kubectl.run(
+            "apply",
+            "--dry-run=server",
+            "-n",
+            KCONNECT_NAMESPACE,
+            "-f",
+            "-",
+            stdin=_shared("shared-bad", **{field: DEDICATED_VALUES[field]}),
+        )
+    assert f"spec.{field} must not be set when spec.cluster is set" in str(refused.value)
+
+
+@needs_binaries
+def test_the_api_server_keeps_a_connector_on_its_cluster(kubectl: Kubectl, crds: set[str]) -> None:
+    """`spec.cluster` can be neither changed, removed nor added after creation."""
+    name = "shared-moves"
+    kubectl.run("apply", "-n", KCONNECT_NAMESPACE, "-f", "-", stdin=_shared(name))
+    try:
+        for spec, message in (
+            ({"cluster": "other"}, "cluster is immutable"),
+            ({"cluster": None, "bootstrapServers": "k:9092"}, "cannot be set or removed"),
+        ):
+            with pytest.raises(KubectlError) as refused:
+                kubectl.run(
+                    "patch",
+                    "kafkaconnector",
+                    name,
+                    "-n",
+                    KCONNECT_NAMESPACE,
+                    "--type=merge",
+                    "-p",
+                    json.dumps({"spec": spec}),
+                )
+            assert message in str(refused.value)
+    finally:
+        kubectl.run("delete", "kafkaconnector", name, "-n", KCONNECT_NAMESPACE, "--wait=false")

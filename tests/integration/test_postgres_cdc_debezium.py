@@ -7,7 +7,8 @@ dropped column and a switch to `REPLICA IDENTITY FULL` are streamed. Topic by to
 record, the keys, values and schemas must be equal once the prefix is written the same, except
 for what the issue allows to differ: timestamps (`ts_ms`, `ts_us`, `ts_ns`, the source's and the
 envelope's) and positions (`lsn`, `txId`, `sequence`, the transaction id). The header names must
-be equal too. A second run turns on transaction metadata (the `<prefix>.transaction` topic is
+be equal too. The offsets API answers both the same way (neither overrides `alterOffsets`).
+A second run turns on transaction metadata (the `<prefix>.transaction` topic is
 compared as well) and truncate events, and ends with a TRUNCATE; two more run under other
 `decimal.handling.mode` and `time.precision.mode` values.
 """
@@ -23,7 +24,8 @@ from typing import Any
 import psycopg2
 import pytest
 
-from bench import debezium
+from bench import debezium, javaconnect
+from bench.procs import kill_all
 from kconnect.storage.offsets import serialize_key, serialize_value
 from kconnect_devenv import kafka
 from kconnect_devenv import postgres as service
@@ -331,3 +333,73 @@ def test_takes_over_from_debezium_with_its_offsets_and_slot(
     # Debezium had sent may come again: at least once).
     assert ops[:3] == [("r", 1), ("c", 2), ("u", 1)]
     assert [op for op in ops[3:] if op not in ops[:3]] == [("c", 3), ("d", 2), ("c", 4)]
+
+
+def test_the_offsets_api_answers_as_debeziums(
+    tmp_path: Path, kafka_broker: kafka.Broker, postgres_database: service.Database
+) -> None:
+    """Debezium's PostgresConnector keeps the default `alterOffsets` (False: its replication slot
+    holds a position of its own), and so does PostgresCdcSource: altering and resetting the
+    offsets of a stopped connector answer Kafka Connect's "framework-managed" messages, the same
+    on both, and the offsets are written all the same."""
+    suffix = uuid.uuid4().hex[:8]
+    prefix = f"off{suffix}"
+    config = debezium.connector_config(
+        postgres_database.connector_config(),
+        topic_prefix=prefix,
+        slot_name=f"off_{suffix}",
+        publication_name=f"off_{suffix}",
+    )
+    offsets = {"offsets": [{"partition": {"server": prefix}, "offset": {"lsn": 123456}}]}
+    requests: list[tuple[str, str, object]] = [
+        ("POST", "/connectors", {"name": "cdc", "config": config, "initial_state": "STOPPED"}),
+        ("PATCH", "/connectors/cdc/offsets", offsets),
+        ("GET", "/connectors/cdc/offsets", None),
+        ("DELETE", "/connectors/cdc/offsets", None),
+        ("GET", "/connectors/cdc/offsets", None),
+    ]
+    workdir = tmp_path / "debezium"
+    workdir.mkdir()
+    worker_props = debezium.worker_config(
+        kafka_broker.bootstrap,
+        workdir / "java.offsets",
+        debezium.plugin_path(workdir, debezium.fetch()),
+    )
+    java = javaconnect.JavaWorker(
+        workdir, "java", worker_props, [], jvm_options=debezium.JVM_OPTIONS
+    )
+    try:
+        java.wait_healthy(debezium.START_TIMEOUT_S, debezium.POLL_S)
+        theirs = [java._request(method, path, body) for method, path, body in requests]
+    finally:
+        java.stop()
+        kill_all()
+    ours_worker = Standalone(tmp_path / "kconnect", kafka_broker.bootstrap)
+    (tmp_path / "kconnect").mkdir()
+    try:
+        worker = ours_worker.start([])
+        ours = [worker.request(method, path, body) for method, path, body in requests]
+    finally:
+        ours_worker.close()
+    assert theirs[0][0] == ours[0][0] == 201, (theirs[0], ours[0])
+    assert theirs[1:] == [
+        (
+            200,
+            {
+                "message": "The Connect framework-managed offsets for this connector have been "
+                "altered successfully. However, if this connector manages offsets externally, "
+                "they will need to be manually altered in the system that the connector uses."
+            },
+        ),
+        (200, offsets),
+        (
+            200,
+            {
+                "message": "The Connect framework-managed offsets for this connector have been "
+                "reset successfully. However, if this connector manages offsets externally, they "
+                "will need to be manually reset in the system that the connector uses."
+            },
+        ),
+        (200, {"offsets": []}),
+    ]
+    assert ours[1:] == theirs[1:]

@@ -501,7 +501,7 @@ def test_the_same_worker_config_runs_java_kafka_connect(
         **{f"consumer.{k}": v for k, v in security.items()},
     }
     jvm_options = [
-        *javaconnect.JVM_OPTIONS,
+        *javaconnect.LIGHT_JVM_OPTIONS,
         f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={issuer.token_url}",
     ]
     for runtime in ("java", "kconnect"):

@@ -10,7 +10,8 @@ The page's second table, the TransactionalId ACL of exactly-once source delivery
 same way: with it a DataGen source on an exactly-once worker delivers every seq once across a
 killed worker; without it the task fails naming the transactional id and the ACL to grant, and the
 zombie fencing of a connector whose task count changed says so too, in the log and in the tasks'
-FAILED status, and succeeds once it is granted, the tasks then running with no restart.
+FAILED status, and succeeds once it is granted, the tasks then running with no restart; and so
+does altering a stopped connector's offsets, which changes nothing until then.
 """
 
 from __future__ import annotations
@@ -535,11 +536,18 @@ def test_zombie_fencing_without_the_transactional_id_acl_says_why_and_retries(
         assert "grant it Write and Describe on the TransactionalId" in line, line
 
         def held_back() -> list[dict[str, Any]] | None:
+            # Task 0 of the old task configs, restarted as the connector config changes, may
+            # first fail on its own (its producer lacks the ACL too); the fencing's report of the
+            # new tasks follows.
             tasks: list[dict[str, Any]] = worker.status(s.source).get("tasks", [])
-            failed = [t for t in tasks if t["state"] == "FAILED"]
-            return tasks if len(tasks) == 2 and len(failed) == 2 else None
+            fenced = [
+                t
+                for t in tasks
+                if t["state"] == "FAILED" and t.get("trace", "").startswith("the zombie fencing")
+            ]
+            return tasks if len(tasks) == 2 and len(fenced) == 2 else None
 
-        tasks = wait_until("both tasks shown FAILED", held_back, FAIL_WITHIN_S)
+        tasks = wait_until("both tasks shown FAILED by the fencing", held_back, FAIL_WITHIN_S)
         for task in tasks:
             first, *rest = task["trace"].splitlines()
             assert first.startswith(
@@ -578,6 +586,55 @@ def test_zombie_fencing_without_the_transactional_id_acl_says_why_and_retries(
         wait_all_running(worker, s.source, 2)
         for task in worker.status(s.source)["tasks"]:
             assert "trace" not in task, task
+        assert s.password not in worker.log()
+    finally:
+        s.cluster.close()
+
+
+def test_the_offsets_api_without_the_transactional_id_acl_says_why_and_changes_nothing(
+    secured: secured_kafka.SecuredBroker, tmp_path: Path
+) -> None:
+    """Altering a stopped exactly-once connector's offsets fences its tasks first, which needs
+    the TransactionalId ACL: without it the request answers 500 with Kafka Connect's message and
+    the reason, and nothing is written; with it back the same request succeeds."""
+    eos_rows = documented_rows(EOS_HEADING, least=1)
+    s = _setup(secured, tmp_path)
+    _prepare_topics(secured, s)
+    principal = f"User:{s.user}"
+    secured_kafka.grant(secured.plaintext_bootstrap, principal, s.acls(documented_rows()))
+    secured_kafka.grant(secured.plaintext_bootstrap, principal, s.acls(eos_rows))
+    try:
+        worker = s.cluster.start(**EOS)
+        status, body = worker.request(
+            "POST", "/connectors", {"name": s.source, "config": _datagen(s)}
+        )
+        assert status == 201, body
+        wait_until(
+            "records committed",
+            lambda: _committed_seqs(secured.plaintext_bootstrap, s.source_topic),
+            60,
+        )
+        status, _ = worker.request("PUT", f"/connectors/{s.source}/stop")
+        assert status == 204
+        worker.wait_state(s.source, "STOPPED", tasks=0)
+        path = f"/connectors/{s.source}/offsets"
+        before = worker.get(path)
+        assert before["offsets"]
+        altered = {"offsets": [{"partition": before["offsets"][0]["partition"], "offset": None}]}
+        _revoke(secured.plaintext_bootstrap, principal, s.acls(eos_rows))
+        status, body = worker.request("PATCH", path, altered)
+        assert status == 500, body
+        message = body["message"]
+        assert message.startswith(
+            "Failed to perform zombie fencing for source connector prior to modifying offsets: "
+        ), message
+        transactional_id = f"{s.cluster.group}-{s.source}-0"
+        assert f"grant it Write and Describe on the TransactionalId '{transactional_id}'" in message
+        assert worker.get(path) == before
+        secured_kafka.grant(secured.plaintext_bootstrap, principal, s.acls(eos_rows))
+        status, body = worker.request("PATCH", path, altered)
+        assert status == 200, body
+        assert worker.get(path)["offsets"] == before["offsets"][1:]
         assert s.password not in worker.log()
     finally:
         s.cluster.close()

@@ -54,15 +54,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "kconnect.namespacedRules" -}}
 # Its own resources: kopf watches them, patches their annotations, finalizers and status.
 - apiGroups: ["kconnect.io"]
-  resources: ["kafkaconnectors", "standaloneconnects"]
+  resources: ["kafkaconnectors", "standaloneconnects", "kconnectclusters"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["kconnect.io"]
-  resources: ["kafkaconnectors/status", "standaloneconnects/status"]
+  resources: ["kafkaconnectors/status", "standaloneconnects/status", "kconnectclusters/status"]
   verbs: ["get", "patch", "update"]
 # Owner references with blockOwnerDeletion on children need this where
 # OwnerReferencesPermissionEnforcement is on.
 - apiGroups: ["kconnect.io"]
-  resources: ["kafkaconnectors/finalizers", "standaloneconnects/finalizers"]
+  resources: ["kafkaconnectors/finalizers", "standaloneconnects/finalizers", "kconnectclusters/finalizers"]
   verbs: ["update"]
 # Children, applied with server-side apply and deleted on a Delete deletionPolicy.
 - apiGroups: [""]

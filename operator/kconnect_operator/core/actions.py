@@ -53,6 +53,14 @@ class MarkLeaving:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteConnector:
+    """`DELETE /connectors/{name}` on a shared cluster's workers: a connector that no
+    KafkaConnector names any more (its resource was deleted); then a Normal Event."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteChild:
     """Delete a child the builders no longer make, then post a Normal Event."""
 
@@ -153,6 +161,7 @@ Action = (
     | RemoveAnnotations
     | AutoRestartConnector
     | SetLogLevels
+    | DeleteConnector
 )
 
 REST_ACTIONS = (
@@ -163,6 +172,7 @@ REST_ACTIONS = (
     Warn,
     RemoveAnnotations,
     AutoRestartConnector,
+    DeleteConnector,
 )
 """The actions that run in the workers' REST sequence (`Outcome.rest_done` counts them)."""
 

@@ -166,18 +166,28 @@ class ResourceOwner:
             raise ValueError(f"{self.kind.kind} {self.namespace}/{self.name}: no metadata.uid")
 
 
+def selector_labels_of(kind: OwnerKind, name: str) -> dict[str, str]:
+    """The labels that select the worker pods of the `kind` resource `name` (and only them)."""
+    return {
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/name": APP_NAME,
+        kind.selector_label: name,
+    }
+
+
 def selector_labels(owner: ResourceOwner) -> dict[str, str]:
     """The labels that select an owner's worker pods (and only them)."""
-    return {
-        "app.kubernetes.io/instance": owner.name,
-        "app.kubernetes.io/name": APP_NAME,
-        owner.kind.selector_label: owner.name,
-    }
+    return selector_labels_of(owner.kind, owner.name)
+
+
+def selector_string_of(kind: OwnerKind, name: str) -> str:
+    """`selector_labels_of` as a label selector string."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector_labels_of(kind, name).items()))
 
 
 def selector_string(owner: ResourceOwner) -> str:
     """`selector_labels` as a label selector string, for the status and the scale subresource."""
-    return ",".join(f"{k}={v}" for k, v in sorted(selector_labels(owner).items()))
+    return selector_string_of(owner.kind, owner.name)
 
 
 def labels(owner: ResourceOwner) -> dict[str, str]:

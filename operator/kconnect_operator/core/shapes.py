@@ -531,6 +531,8 @@ class ReadyReason(StrEnum):
     CONNECTOR_FAILED = "ConnectorFailed"
     TASK_FAILED = "TaskFailed"
     INVALID_CONFIG = "InvalidConfig"
+    CLUSTER_NOT_FOUND = "ClusterNotFound"
+    """The KConnectCluster a KafkaConnector names in spec.cluster does not exist."""
 
 
 class KafkaAccessReason(StrEnum):

@@ -398,6 +398,7 @@ CAUSE_REASONS: Final = frozenset(
         ReadyReason.INVALID_CONFIG.value,
         ReadyReason.APPLY_FAILED.value,
         ReadyReason.WORKER_FAILED.value,
+        ReadyReason.CLUSTER_NOT_FOUND.value,
         *(reason.value for reason in KafkaAccessReason),
     }
 )

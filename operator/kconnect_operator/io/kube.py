@@ -65,6 +65,7 @@ _PLURALS: Final[Mapping[str, str]] = {
     "NetworkPolicy": "networkpolicies",
     "KafkaConnector": "kafkaconnectors",
     "StandaloneConnect": "standaloneconnects",
+    "KConnectCluster": "kconnectclusters",
     "Lease": "leases",
 }
 

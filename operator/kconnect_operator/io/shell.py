@@ -65,6 +65,7 @@ from kconnect_operator.core.actions import (
     ApplyChildren,
     AutoRestartConnector,
     DeleteChild,
+    DeleteConnector,
     MarkLeaving,
     Note,
     Outcome,
@@ -199,6 +200,10 @@ class ResourceKind:
     loop: LoopFactory
     register_more: Callable[[kopf.OperatorRegistry], None] | None = None
     """The kind's own further handlers (a KafkaConnector's clean-up on deletion)."""
+    related: Callable[[Mapping[str, Any]], str | None] | None = None
+    """The wake key (`wake_key`) of another resource in the same namespace that an event of
+    this one concerns: a KafkaConnector's KConnectCluster, whose pass deletes the connector of
+    a deleted KafkaConnector."""
 
     def wake_key(self, name: str) -> str:
         """The name part of a resource's key in `Runtime.wakeups` and `Runtime.loops`:
@@ -618,6 +623,11 @@ async def _act_one(
             return
         message = f"restarted task {action.task}"
         kopf.event(body, type="Normal", reason="Restarted", message=message)
+    elif isinstance(action, DeleteConnector):
+        await client.delete(action.name)
+        message = f"deleted connector {action.name}: no KafkaConnector names it any more"
+        kopf.event(body, type="Normal", reason="ConnectorDeleted", message=message)
+        logger.info("%s", message)
     elif isinstance(action, Warn):
         kopf.warn(body, reason=action.reason, message=action.message)
     elif isinstance(action, RemoveAnnotations):

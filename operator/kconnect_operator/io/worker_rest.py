@@ -94,6 +94,14 @@ class WorkerRestClient:
     async def put_config(self, name: str, config: Mapping[str, str]) -> None:
         await self._request("PUT", f"/connectors/{_seg(name)}/config", body=dict(config))
 
+    async def delete(self, name: str) -> None:
+        """`DELETE /connectors/{name}`; a connector that is already gone is no error."""
+        try:
+            await self._request("DELETE", f"/connectors/{_seg(name)}")
+        except WorkerRestError as e:
+            if e.status != 404:
+                raise
+
     async def create(self, name: str, config: Mapping[str, str], initial_state: str) -> None:
         """Create the connector in `initial_state` (RUNNING, PAUSED or STOPPED)."""
         await self._request(

@@ -90,14 +90,22 @@ from kconnect_operator.core.shapes import (
     JsonObject,
 )
 from kconnect_operator.kafkaconnector.model import (
+    CLUSTER_GROUP_PREFIX,
+    CLUSTER_KIND,
     KIND,
     MAX_NAME_LENGTH,
     ExactlyOncePhase,
     KafkaConnectorSpec,
+    KConnectClusterSpec,
     derived_names,
 )
 
 SELECTOR_LABEL: Final = "kconnect.io/connector"
+
+
+CLUSTER_SELECTOR_LABEL: Final = "kconnect.io/cluster"
+"""The label that names a KConnectCluster on its children and worker pods (Strimzi's
+`strimzi.io/cluster`)."""
 
 
 EXACTLY_ONCE_KEY: Final = "exactly.once.source.support"
@@ -115,7 +123,7 @@ def exactly_once_annotation(phase: ExactlyOncePhase) -> dict[str, str]:
     return {EXACTLY_ONCE_ANNOTATION: phase.worker_value}
 
 
-def default_phase(spec: KafkaConnectorSpec) -> ExactlyOncePhase:
+def default_phase(spec: Workers) -> ExactlyOncePhase:
     """The phase of workers made from scratch: Enabled or Disabled, as the spec says."""
     return ExactlyOncePhase.ENABLED if spec.exactly_once else ExactlyOncePhase.DISABLED
 
@@ -161,24 +169,51 @@ CONNECTOR_OWNER: Final = OwnerKind(
 )
 
 
+CLUSTER_OWNER: Final = OwnerKind(
+    kind=CLUSTER_KIND,
+    component=COMPONENT,
+    selector_label=CLUSTER_SELECTOR_LABEL,
+    max_name_length=MAX_NAME_LENGTH,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Owner(ResourceOwner):
     """The KafkaConnector that owns the children."""
 
     kind: ClassVar[OwnerKind] = CONNECTOR_OWNER
+    suffix: ClassVar[str] = "connect"
+    """What the children's names add to the owner's."""
 
     sink_group: str | None = None
     """The sink consumer group recorded on the resource (`SINK_GROUP_ANNOTATION`); None when
     none is recorded yet (the default, `default_sink_group`, then applies)."""
 
 
-def child_name(owner: Owner) -> str:
+@dataclass(frozen=True, slots=True)
+class ClusterOwner(ResourceOwner):
+    """The KConnectCluster that owns the children: its names end in `-workers`, so a cluster and
+    a KafkaConnector of one name in one namespace never share a child."""
+
+    kind: ClassVar[OwnerKind] = CLUSTER_OWNER
+    suffix: ClassVar[str] = "workers"
+
+
+Workers = KafkaConnectorSpec | KConnectClusterSpec
+"""The spec of a worker cluster: a KafkaConnector's dedicated one, or a KConnectCluster's. Every
+builder below takes either, with its owner, so both kinds run the same code."""
+
+
+AnyOwner = Owner | ClusterOwner
+
+
+def child_name(owner: AnyOwner) -> str:
     """The name of the Service, PodDisruptionBudget and NetworkPolicy (and of the Deployment an
-    earlier operator made)."""
-    return f"{owner.name}-connect"
+    earlier operator made): `<name>-connect`, or `<name>-workers` for a KConnectCluster."""
+    return f"{owner.name}-{owner.suffix}"
 
 
-def workload_name(owner: Owner) -> str:
+def workload_name(owner: AnyOwner) -> str:
     """The StatefulSet's name, and so its pods' prefix (`<name>-0`, `<name>-1`, ...), which are
     the workers' `group.instance.id`s: `<resource>-connect` when it fits in `MAX_WORKLOAD_NAME`,
     else the resource name cut short and a hash of the whole name (a hash holds no `-connect`, so
@@ -190,13 +225,13 @@ def workload_name(owner: Owner) -> str:
     return f"{owner.name[: MAX_WORKLOAD_NAME - len(digest) - 1].rstrip('-')}-{digest}"
 
 
-def deployment_name(owner: Owner) -> str:
+def deployment_name(owner: AnyOwner) -> str:
     """The worker Deployment an earlier operator made, which the StatefulSet replaces."""
     return child_name(owner)
 
 
-def config_map_name(owner: Owner) -> str:
-    return f"{owner.name}-connect-config"
+def config_map_name(owner: AnyOwner) -> str:
+    return f"{owner.name}-{owner.suffix}-config"
 
 
 SINK_GROUP_ANNOTATION: Final = "kconnect.io/sink-group"
@@ -234,6 +269,16 @@ def sink_group(spec: KafkaConnectorSpec, owner: Owner) -> str:
     )
 
 
+def connector_sink_group(spec: KafkaConnectorSpec, owner: Owner) -> dict[str, str]:
+    """What a connector on a shared cluster adds to its config: its own sink group
+    (`consumer.override.group.id`, `sink_group`) unless its config names one. The cluster's
+    workers set no worker-wide `consumer.group.id`, and Kafka Connect's `connect-<name>` would
+    be shared by same-named connectors of two clusters on one Kafka."""
+    if CONNECTOR_GROUP_KEY in spec.config:
+        return {}
+    return {CONNECTOR_GROUP_KEY: sink_group(spec, owner)}
+
+
 def _check_sink_group(spec: KafkaConnectorSpec, owner: Owner, worker_group: str) -> None:
     group = sink_group(spec, owner)
     if not group.strip() or group != group.strip():
@@ -249,9 +294,19 @@ def _check_sink_group(spec: KafkaConnectorSpec, owner: Owner, worker_group: str)
         )
 
 
+def bootstrap_servers(spec: Workers) -> str:
+    """`spec.bootstrapServers`, which a KafkaConnector with dedicated workers must set (the CRD
+    requires it unless `spec.cluster` is set)."""
+    if spec.bootstrap_servers is None:
+        raise ConfigError(
+            "spec.bootstrapServers is required unless spec.cluster names a KConnectCluster"
+        )
+    return spec.bootstrap_servers
+
+
 def worker_properties(
-    spec: KafkaConnectorSpec,
-    owner: Owner,
+    spec: Workers,
+    owner: AnyOwner,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
     phase: ExactlyOncePhase | None = None,
 ) -> dict[str, str]:
@@ -261,14 +316,22 @@ def worker_properties(
     `exactly.once.source.support` the decision chose (`decide.exactly_once_phase`);
     `default_phase` when None. Raises
     `kconnect.errors.ConfigError` naming the key when the worker would reject them."""
-    names = derived_names(spec, owner.namespace, owner.name)
-    _check_sink_group(spec, owner, names.group_id)
+    sink: dict[str, str] = {}
+    if isinstance(owner, ClusterOwner):
+        # Each connector of a shared cluster names its own group (`connector_sink_group`).
+        names = derived_names(spec, owner.namespace, owner.name, prefix=CLUSTER_GROUP_PREFIX)
+    else:
+        if not isinstance(spec, KafkaConnectorSpec):
+            raise TypeError("a KafkaConnector's workers are built from its own spec")
+        names = derived_names(spec, owner.namespace, owner.name)
+        _check_sink_group(spec, owner, names.group_id)
+        # One connector per worker cluster: the worker-wide sink group is the connector's.
+        sink[WORKER_GROUP_KEY] = owner.sink_group or default_sink_group(owner.namespace, owner.name)
     props = {
         **default_properties(DEFAULT_WORKER_PROPERTIES, spec),
-        # One connector per worker cluster: the worker-wide sink group is the connector's.
-        WORKER_GROUP_KEY: owner.sink_group or default_sink_group(owner.namespace, owner.name),
+        **sink,
         **spec.worker_config,
-        "bootstrap.servers": spec.bootstrap_servers,
+        "bootstrap.servers": bootstrap_servers(spec),
         "group.id": names.group_id,
         "config.storage.topic": names.config_storage_topic,
         "offset.storage.topic": names.offset_storage_topic,
@@ -285,8 +348,8 @@ def worker_properties(
 
 
 def config_payload(
-    spec: KafkaConnectorSpec,
-    owner: Owner,
+    spec: Workers,
+    owner: AnyOwner,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
@@ -305,8 +368,8 @@ def config_payload(
 
 
 def config_hash(
-    spec: KafkaConnectorSpec,
-    owner: Owner,
+    spec: Workers,
+    owner: AnyOwner,
     secret_versions: Mapping[str, str],
     config_map_versions: Mapping[str, str] | None = None,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
@@ -320,7 +383,7 @@ def config_hash(
 
 
 def termination_grace_seconds(
-    spec: KafkaConnectorSpec, owner: Owner, kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS
+    spec: Workers, owner: AnyOwner, kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS
 ) -> int:
     """Long enough for the worker to stop its tasks gracefully and flush their offsets."""
     config = DistributedConfig.parse(worker_properties(spec, owner, kafka_secrets))
@@ -329,8 +392,8 @@ def termination_grace_seconds(
 
 
 def build_config_map(
-    spec: KafkaConnectorSpec,
-    owner: Owner,
+    spec: Workers,
+    owner: AnyOwner,
     kafka_secrets: Mapping[str, SecretFacts] = NO_SECRETS,
     phase: ExactlyOncePhase | None = None,
 ) -> JsonObject:
@@ -344,7 +407,7 @@ def build_config_map(
     }
 
 
-def _volumes(spec: KafkaConnectorSpec, owner: Owner) -> tuple[list[JsonObject], list[JsonObject]]:
+def _volumes(spec: Workers, owner: AnyOwner) -> tuple[list[JsonObject], list[JsonObject]]:
     volumes: list[JsonObject] = [
         {
             "name": "worker-config",
@@ -364,8 +427,8 @@ def _volumes(spec: KafkaConnectorSpec, owner: Owner) -> tuple[list[JsonObject], 
 
 
 def build_stateful_set(
-    spec: KafkaConnectorSpec,
-    owner: Owner,
+    spec: Workers,
+    owner: AnyOwner,
     *,
     image: str,
     secret_versions: Mapping[str, str],
@@ -421,7 +484,7 @@ def build_stateful_set(
     }
 
 
-def build_service(owner: Owner) -> JsonObject:
+def build_service(owner: AnyOwner) -> JsonObject:
     """The workers' REST API; its ready endpoints are where the operator sends connector
     config."""
     return {
@@ -436,7 +499,7 @@ def build_service(owner: Owner) -> JsonObject:
     }
 
 
-def build_pod_disruption_budget(owner: Owner) -> JsonObject:
+def build_pod_disruption_budget(owner: AnyOwner) -> JsonObject:
     """At most one worker evicted at a time, so a drain moves tasks one worker at a time."""
     return {
         "apiVersion": "policy/v1",
@@ -447,8 +510,8 @@ def build_pod_disruption_budget(owner: Owner) -> JsonObject:
 
 
 def build_network_policy(
-    owner: Owner,
-    spec: KafkaConnectorSpec,
+    owner: AnyOwner,
+    spec: Workers,
     *,
     operator_namespace: str,
     operator_labels: Mapping[str, str] = DEFAULT_OPERATOR_LABELS,
@@ -465,8 +528,8 @@ def build_network_policy(
 
 
 def build_children(
-    spec: KafkaConnectorSpec,
-    owner: Owner,
+    spec: Workers,
+    owner: AnyOwner,
     *,
     image: str,
     secret_versions: Mapping[str, str],

@@ -30,7 +30,12 @@ from confluent_kafka.admin import AdminClient
 from kconnect.storage.topics import task_topic_name
 from kconnect.worker.clients import admin_config
 from kconnect_operator.core import kafka_security
-from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec, derived_names
+from kconnect_operator.kafkaconnector.model import (
+    CLUSTER_GROUP_PREFIX,
+    KafkaConnectorSpec,
+    KConnectClusterSpec,
+    derived_names,
+)
 
 _GONE: Final = frozenset(
     {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.GROUP_ID_NOT_FOUND, KafkaError._UNKNOWN_TOPIC}
@@ -65,6 +70,21 @@ def kafka_state(spec: KafkaConnectorSpec, namespace: str, name: str, sink_group:
             task_topic_name(names.group_id, name),
         ),
         groups=(names.group_id, sink_group),
+    )
+
+
+def cluster_kafka_state(spec: KConnectClusterSpec, namespace: str, name: str) -> KafkaState:
+    """The worker group and internal topics of a KConnectCluster (its connectors' task topics
+    and sink groups are theirs): what a KafkaConnector's clean-up must keep when its explicit
+    names are the cluster's."""
+    names = derived_names(spec, namespace, name, prefix=CLUSTER_GROUP_PREFIX)
+    return KafkaState(
+        topics=(
+            names.config_storage_topic,
+            names.offset_storage_topic,
+            names.status_storage_topic,
+        ),
+        groups=(names.group_id,),
     )
 
 
@@ -108,7 +128,9 @@ def client_config(
             if k.startswith(("security.", "sasl.", "ssl.", "client.dns.lookup"))
         },
         **security,
-        "bootstrap.servers": spec.bootstrap_servers,
+        # Only a resource with dedicated workers cleans up (the CRD allows `deletionPolicy:
+        # Delete` only without `spec.cluster`, and requires the servers then).
+        "bootstrap.servers": spec.bootstrap_servers or "",
     }
     config = admin_config(worker)
     if https_ca is not None:

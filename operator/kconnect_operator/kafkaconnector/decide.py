@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Final, Protocol
 
 from kconnect.errors import ConfigError
 from kconnect.storage.states import State
@@ -50,6 +50,7 @@ from kconnect_operator.core.actions import (
     ApplyChildren,
     AutoRestartConnector,
     DeleteChild,
+    DeleteConnector,
     MarkLeaving,
     Note,
     Outcome,
@@ -66,6 +67,7 @@ from kconnect_operator.core.manifests import (
     REST_PORT,
     WORKER_CONTAINER,
     selector_string,
+    selector_string_of,
 )
 from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import (
@@ -90,19 +92,27 @@ from kconnect_operator.core.status import (
     trace_summary,
 )
 from kconnect_operator.kafkaconnector.build import (
+    CLUSTER_OWNER,
     EXACTLY_ONCE_ANNOTATION,
     EXACTLY_ONCE_KEY,
+    AnyOwner,
+    ClusterOwner,
     Owner,
+    Workers,
     build_children,
+    connector_sink_group,
     deployment_name,
     workload_name,
 )
 from kconnect_operator.kafkaconnector.model import (
     AutoRestart,
     AutoRestartStatus,
+    ClusterConnector,
     ExactlyOncePhase,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
+    KConnectClusterSpec,
+    KConnectClusterStatus,
     TargetState,
     TaskRestarts,
 )
@@ -138,11 +148,15 @@ def parse_rfc3339(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def connector_config(spec: KafkaConnectorSpec, name: str) -> dict[str, str]:
-    """The config the workers should hold for the connector `name`."""
+def connector_config(
+    spec: KafkaConnectorSpec, name: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The config the workers should hold for the connector `name`; `extra` is what the operator
+    adds (a shared cluster's connector: its sink group, `build.connector_sink_group`)."""
     return dict(
         sorted(
             {
+                **(extra or {}),
                 **spec.config,
                 "name": name,
                 "connector.class": spec.class_,
@@ -212,7 +226,7 @@ def leaving_pods(
     return tuple(pod_name for _, pod_name in sorted(leaving))
 
 
-def migrating_from(o: Observed) -> bool:
+def migrating_from(o: WorkersObserved) -> bool:
     """Whether a Deployment of an earlier operator, owned by this resource, still runs workers."""
     return owned_by(o.live.get(f"Deployment/{deployment_name(o.owner)}"), o.owner.uid)
 
@@ -509,6 +523,9 @@ class Observation:
     """Why the API server refused a child."""
     workers_failure: str | None = None
     """Why no worker is ready, when something says so (`workers_cause`)."""
+    wanted_workers: int | None = None
+    """The worker pods wanted: the named KConnectCluster's `spec.replicas` for a connector that
+    runs on one; None for the resource's own `spec.replicas`."""
 
 
 def ready_condition(
@@ -521,13 +538,15 @@ def ready_condition(
         return false, obs.config_reason or ReadyReason.INVALID_CONFIG, obs.config_error
     if obs.apply_error is not None:
         return false, ReadyReason.APPLY_FAILED, obs.apply_error
-    if obs.workers_ready == 0 and spec.replicas > 0 and obs.workers_failure is not None:
+    replicas = spec.replicas if obs.wanted_workers is None else obs.wanted_workers
+    where = f"KConnectCluster {spec.cluster}'s " if spec.cluster else ""
+    if obs.workers_ready == 0 and replicas > 0 and obs.workers_failure is not None:
         return false, ReadyReason.WORKER_FAILED, obs.workers_failure
     if obs.workers_ready == 0:
         message = (
-            "spec.replicas is 0: no worker runs the connector"
-            if spec.replicas == 0
-            else f"0/{spec.replicas} worker pods are ready"
+            f"{where or ''}spec.replicas is 0: no worker runs the connector"
+            if replicas == 0
+            else f"0/{replicas} {where}worker pods are ready"
         )
         return false, ReadyReason.WORKERS_NOT_READY, message
     if obs.connector is None:
@@ -685,6 +704,9 @@ class Observed:
     kafka_secrets: Mapping[str, SecretFacts] = field(default_factory=dict)
     """What the Secrets `spec.tls` and `spec.authentication` name hold (keys and digests); a
     missing one is absent."""
+    cluster_replicas: int | None = None
+    """The `spec.replicas` of the KConnectCluster that `spec.cluster` names (its pods are
+    `pods`); None when the connector has dedicated workers or the cluster does not exist."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -705,23 +727,48 @@ def ready_hashes(pods: Sequence[JsonObject], workers: Sequence[Worker]) -> froze
     )
 
 
-def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
-    """The actions of one pass, in order, and the status they lead to.
+class WorkersObserved(Protocol):
+    """What the worker part of a pass reads, for either kind (`decide_workers`)."""
 
-    Without `outcome`, the status is the one the actions lead to when they all succeed. Given
-    what came of carrying them out (`io.shell.act`), the status and the memory say what failed:
-    the status of a pass is `decide(observed, outcome).status`, the same function over what was
-    observed, the API server's and the workers' answers included.
-    """
-    done = outcome or Outcome()
-    spec, owner, name = o.spec, o.owner, o.owner.name
-    actions: list[Action] = []
+    @property
+    def spec(self) -> Workers: ...
+    @property
+    def owner(self) -> AnyOwner: ...
+    @property
+    def options(self) -> OperatorOptions: ...
+    @property
+    def secret_versions(self) -> Mapping[str, str]: ...
+    @property
+    def config_map_versions(self) -> Mapping[str, str]: ...
+    @property
+    def kafka_secrets(self) -> Mapping[str, SecretFacts]: ...
+    @property
+    def live(self) -> Mapping[str, JsonObject | None]: ...
+    @property
+    def pods(self) -> Sequence[JsonObject]: ...
+    @property
+    def previous(self) -> KafkaConnectorStatus | KConnectClusterStatus | None: ...
 
+
+@dataclass(frozen=True, slots=True)
+class WorkersDecision:
+    """The worker part of a pass: the children's actions, the exactly-once phase, and why the
+    spec cannot become workers."""
+
+    actions: tuple[Action, ...]
+    phase: ExactlyOncePhase
+    spec_error: str | None = None
+    spec_reason: StrEnum | None = None
+
+
+def decide_workers(o: WorkersObserved) -> WorkersDecision:
+    """The worker cluster's actions, the same for a KafkaConnector's dedicated workers and a
+    KConnectCluster's: the children to apply (with a scale-down's leave markers and the move
+    from an earlier operator's Deployment) and the exactly-once roll's Event."""
+    spec, owner = o.spec, o.owner
     workload = o.live.get(f"StatefulSet/{workload_name(owner)}")
     migrating = migrating_from(o)
     phase = exactly_once_phase(spec.exactly_once, workload, spec.replicas, migrating=migrating)
-    spec_error: str | None = None
-    spec_reason: StrEnum | None = None
     try:
         wanted = build_children(
             spec,
@@ -735,19 +782,67 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
             phase=phase,
         )
     except ConfigError as e:
-        spec_error = str(e)
-        if isinstance(e, SecretReferenceError):
-            spec_reason = KafkaAccessReason.SECRET_MISSING
-    else:
-        actions.extend(_workload_actions(o, wanted))
-        note = exactly_once_note(phase, running_phase(workload), spec.replicas)
-        if note is not None:
-            actions.append(note)
+        reason = KafkaAccessReason.SECRET_MISSING if isinstance(e, SecretReferenceError) else None
+        return WorkersDecision((), phase, str(e), reason)
+    actions = _workload_actions(o, wanted)
+    note = exactly_once_note(phase, running_phase(workload), spec.replicas)
+    if note is not None:
+        actions.append(note)
+    return WorkersDecision(tuple(actions), phase)
 
-    workers = ready_workers(o.pods, REST_PORT)
+
+def workers_failure(o: WorkersObserved, live: Mapping[str, JsonObject | None]) -> str | None:
+    """Why no worker is ready, from the pods, the workload and the references
+    (`spec_workers_cause`)."""
+    return spec_workers_cause(
+        o.pods,
+        live.get(f"StatefulSet/{workload_name(o.owner)}")
+        or live.get(f"Deployment/{deployment_name(o.owner)}"),
+        o.spec,
+        o.secret_versions,
+        o.config_map_versions,
+    )
+
+
+def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
+    """The actions of one pass, in order, and the status they lead to.
+
+    Without `outcome`, the status is the one the actions lead to when they all succeed. Given
+    what came of carrying them out (`io.shell.act`), the status and the memory say what failed:
+    the status of a pass is `decide(observed, outcome).status`, the same function over what was
+    observed, the API server's and the workers' answers included.
+
+    A connector that names a KConnectCluster (`spec.cluster`) has no children: `pods` are the
+    cluster's, and only its config, state and restarts are decided here. A cluster that does not
+    exist (`cluster_replicas` None) is Ready=False, `ClusterNotFound`, and nothing is sent.
+    """
+    done = outcome or Outcome()
+    spec, owner, name = o.spec, o.owner, o.owner.name
+    actions: list[Action] = []
+    extra: dict[str, str] = {}
+    spec_error: str | None = None
+    spec_reason: StrEnum | None = None
+    phase: ExactlyOncePhase | None = None
+    if spec.cluster is None:
+        part = decide_workers(o)
+        actions.extend(part.actions)
+        phase, spec_error, spec_reason = part.phase, part.spec_error, part.spec_reason
+    else:
+        extra = connector_sink_group(spec, owner)
+        if o.cluster_replicas is None:
+            spec_error = (
+                f"KConnectCluster {spec.cluster!r} does not exist in namespace "
+                f"{owner.namespace!r} (named by spec.cluster): create it, or the connector "
+                "waits for it"
+            )
+            spec_reason = ReadyReason.CLUSTER_NOT_FOUND
+
+    workers = (
+        [] if spec_reason is ReadyReason.CLUSTER_NOT_FOUND else ready_workers(o.pods, REST_PORT)
+    )
     hashes = ready_hashes(o.pods, workers)
     memory = o.memory
-    desired = connector_config(spec, name)
+    desired = connector_config(spec, name, extra)
     if memory.rejected is not None and (memory.rejected != desired or memory.rejected_by != hashes):
         memory = replace(memory, rejected=None, config_error=None)
 
@@ -772,9 +867,13 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
                     rejected_by=hashes,
                 )
 
-    remembered = o.previous.applied_loggers if o.previous else None
-    levels, applied = log_level_actions(workers, o.loggers, spec, remembered, done.logger_failures)
-    actions.extend(levels)
+    applied: list[str] | None = None
+    if spec.cluster is None:  # a shared cluster's log levels are the cluster's
+        remembered = o.previous.applied_loggers if o.previous else None
+        levels, applied = log_level_actions(
+            workers, o.loggers, spec, remembered, done.logger_failures
+        )
+        actions.extend(levels)
 
     live = done.live if done.live is not None else o.live
     observation = Observation(
@@ -786,19 +885,17 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         config_reason=spec_reason,
         unreachable=unreachable,
         apply_error=done.apply_error,
-        workers_failure=spec_workers_cause(
-            o.pods,
-            live.get(f"StatefulSet/{workload_name(owner)}")
-            or live.get(f"Deployment/{deployment_name(owner)}"),
-            spec,
-            o.secret_versions,
-            o.config_map_versions,
-        ),
+        workers_failure=workers_failure(o, live) if spec.cluster is None else None,
+        wanted_workers=o.cluster_replicas,
     )
     status = build_status(
         spec,
         observation,
-        selector=selector_string(owner),
+        selector=(
+            selector_string(owner)
+            if spec.cluster is None
+            else selector_string_of(CLUSTER_OWNER, spec.cluster)
+        ),
         previous=o.previous,
         auto_restart_status=auto_status,
         now=o.now,
@@ -809,7 +906,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     return Decision(tuple(actions), status, memory, ready_now)
 
 
-def _workload_actions(o: Observed, wanted: Sequence[JsonObject]) -> list[Action]:
+def _workload_actions(o: WorkersObserved, wanted: Sequence[JsonObject]) -> list[Action]:
     """The children to apply, with what a scale-down and the move from an earlier operator's
     Deployment add around them."""
     owner, replicas = o.owner, o.spec.replicas
@@ -907,3 +1004,146 @@ def _decide_rest(
     if auto.restart and auto.status is not None:
         succeeded(AutoRestartConnector(name, auto.status.count))
     return connector, auto.status, memory
+
+
+# --------------------------------------------------------------------------------------------------
+# A KConnectCluster's pass: its workers (the same decisions as a dedicated connector's), the
+# connectors it runs, and the ones no KafkaConnector names any more.
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterObserved:
+    """Everything a KConnectCluster's pass read before deciding."""
+
+    spec: KConnectClusterSpec
+    owner: ClusterOwner
+    generation: int | None
+    previous: KConnectClusterStatus | None
+    options: OperatorOptions
+    secret_versions: Mapping[str, str]
+    config_map_versions: Mapping[str, str]
+    live: Mapping[str, JsonObject | None]
+    pods: Sequence[JsonObject]
+    now: datetime
+    connectors: Mapping[str, ConnectorStatus] | None = None
+    """The connectors on the workers and their status (read before `named`); None when no worker
+    answered."""
+    named: frozenset[str] = frozenset()
+    """The KafkaConnectors in the namespace whose `spec.cluster` names this cluster (read after
+    `connectors`, so a connector created meanwhile is in it)."""
+    rest_error: str | None = None
+    loggers: Mapping[str, Mapping[str, str | None] | str] = field(default_factory=dict)
+    kafka_secrets: Mapping[str, SecretFacts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterDecision:
+    actions: tuple[Action, ...]
+    status: KConnectClusterStatus
+    ready: bool
+
+
+def orphaned_connectors(
+    connectors: Mapping[str, ConnectorStatus] | None, named: frozenset[str]
+) -> tuple[str, ...]:
+    """The connectors on the workers that no KafkaConnector names: deleted, as Strimzi deletes
+    connectors a KafkaConnect with `use-connector-resources` has no KafkaConnector for."""
+    return tuple(sorted(set(connectors or {}) - named))
+
+
+def cluster_connectors(
+    connectors: Mapping[str, ConnectorStatus] | None, deleted: Sequence[str]
+) -> list[ClusterConnector] | None:
+    """The status's list of connectors, by name, without those being deleted."""
+    if connectors is None:
+        return None
+    return [
+        ClusterConnector(
+            name=name,
+            state=status.state,
+            tasks=len(status.tasks),
+            tasks_running=sum(1 for t in status.tasks if t.state == State.RUNNING),
+        )
+        for name, status in sorted(connectors.items())
+        if name not in deleted
+    ]
+
+
+def cluster_ready(
+    spec: KConnectClusterSpec,
+    *,
+    workers_ready: int,
+    spec_error: str | None,
+    spec_reason: StrEnum | None,
+    apply_error: str | None,
+    failure: str | None,
+    connectors: int | None,
+) -> tuple[ConditionStatus, StrEnum, str]:
+    """The cluster's Ready condition: True once `spec.replicas` workers are ready."""
+    false = ConditionStatus.FALSE
+    if spec_error is not None:
+        return false, spec_reason or ReadyReason.INVALID_CONFIG, spec_error
+    if apply_error is not None:
+        return false, ReadyReason.APPLY_FAILED, apply_error
+    if workers_ready == 0 and spec.replicas > 0 and failure is not None:
+        return false, ReadyReason.WORKER_FAILED, failure
+    if workers_ready < spec.replicas:
+        return (
+            false,
+            ReadyReason.WORKERS_NOT_READY,
+            f"{workers_ready}/{spec.replicas} worker pods are ready",
+        )
+    running = "" if connectors is None else f", running {connectors} connectors"
+    return (
+        ConditionStatus.TRUE,
+        ReadyReason.RUNNING,
+        f"{workers_ready}/{spec.replicas} worker pods are ready{running}",
+    )
+
+
+def decide_cluster(o: ClusterObserved, outcome: Outcome | None = None) -> ClusterDecision:
+    """A KConnectCluster's actions and status: its workers (`decide_workers`, as for a
+    dedicated connector), log levels, and the deletion of connectors no KafkaConnector names."""
+    done = outcome or Outcome()
+    part = decide_workers(o)
+    actions: list[Action] = list(part.actions)
+    workers = ready_workers(o.pods, REST_PORT)
+    orphans: tuple[str, ...] = ()
+    if workers and o.rest_error is None:
+        orphans = orphaned_connectors(o.connectors, o.named)
+        actions.extend(DeleteConnector(name) for name in orphans)
+    remembered = o.previous.applied_loggers if o.previous else None
+    levels, applied = log_level_actions(
+        workers, o.loggers, o.spec, remembered, done.logger_failures
+    )
+    actions.extend(levels)
+    live = done.live if done.live is not None else o.live
+    listed = cluster_connectors(o.connectors if o.rest_error is None else None, orphans)
+    status_, reason, message = cluster_ready(
+        o.spec,
+        workers_ready=len(workers),
+        spec_error=part.spec_error,
+        spec_reason=part.spec_reason,
+        apply_error=done.apply_error,
+        failure=workers_failure(o, live),
+        connectors=None if listed is None else len(listed),
+    )
+    condition = ready(
+        status_,
+        reason,
+        message,
+        previous=o.previous.conditions if o.previous else (),
+        generation=o.generation,
+        now=o.now,
+    )
+    status = KConnectClusterStatus(
+        conditions=[condition],
+        observed_generation=o.generation,
+        workers_ready=len(workers),
+        replicas=live_pods(o.pods),
+        selector=selector_string(o.owner),
+        connectors=listed,
+        exactly_once=part.phase,
+        applied_loggers=applied,
+    )
+    return ClusterDecision(tuple(actions), status, condition.status == ConditionStatus.TRUE)

@@ -67,7 +67,7 @@ from kconnect.errors import ConfigError
 from kconnect_operator.core import manifests
 from kconnect_operator.core import status as core_status
 from kconnect_operator.core.manifests import REST_PORT
-from kconnect_operator.core.shapes import GROUP, READY, VERSION
+from kconnect_operator.core.shapes import GROUP, READY, VERSION, JsonObject
 from kconnect_operator.io import operator_metrics
 from kconnect_operator.io.kube import KubeError, collection_path, object_path
 from kconnect_operator.io.shell import (
@@ -92,11 +92,14 @@ from kconnect_operator.io.shell import (
 from kconnect_operator.io.worker_rest import WorkerRestError
 from kconnect_operator.kafkaconnector import build, cleanup, decide
 from kconnect_operator.kafkaconnector.model import (
+    CLUSTER_KIND,
+    CLUSTER_PLURAL,
     KIND,
     PLURAL,
     DeletionPolicy,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
+    KConnectClusterSpec,
     owned_names_spec,
 )
 
@@ -198,17 +201,41 @@ def _child_keys(owner: build.Owner) -> list[tuple[str, str, str]]:
     ]
 
 
+async def _observe_cluster(
+    runtime: Runtime, namespace: str, cluster: str
+) -> tuple[int | None, list[JsonObject]]:
+    """The named KConnectCluster's `spec.replicas` (None when it does not exist) and its worker
+    pods."""
+    raw = await runtime.kube.get(
+        object_path(f"{GROUP}/{VERSION}", CLUSTER_KIND, namespace, cluster)
+    )
+    if raw is None:
+        return None, []
+    replicas = (raw.get("spec") or {}).get("replicas", 1)
+    pods = await runtime.kube.list(
+        collection_path("v1", "Pod", namespace),
+        label_selector=manifests.selector_string_of(build.CLUSTER_OWNER, cluster),
+    )
+    return int(replicas) if isinstance(replicas, int) else 1, pods
+
+
 async def observe(runtime: Runtime, body: kopf.Body, memory: decide.Memory) -> decide.Observed:
     """Everything a pass decides on: the spec, the referenced Secrets' and ConfigMaps' versions,
     the children, the worker pods and, from the ready workers, the connector's config and status
-    and their log levels."""
+    and their log levels. A connector on a KConnectCluster has no children: its workers are the
+    cluster's pods."""
     meta = body["metadata"]
     spec = parse_spec(KafkaConnectorSpec, body)
     owner = _owner(body, await _record_sink_group(runtime, body))
     previous = stored_status(KafkaConnectorStatus, body)
-    secret_versions, config_map_versions, live, pods = await observe_workload(
-        runtime, body, spec, _child_keys(owner), manifests.selector_string(owner)
-    )
+    cluster_replicas: int | None = None
+    if spec.cluster is None:
+        secret_versions, config_map_versions, live, pods = await observe_workload(
+            runtime, body, spec, _child_keys(owner), manifests.selector_string(owner)
+        )
+    else:
+        secret_versions, config_map_versions, live = {}, {}, {}
+        cluster_replicas, pods = await _observe_cluster(runtime, owner.namespace, spec.cluster)
     workers = core_status.ready_workers(pods, REST_PORT)
     config: dict[str, str] | None = None
     connector = None
@@ -240,6 +267,7 @@ async def observe(runtime: Runtime, body: kopf.Body, memory: decide.Memory) -> d
         connector=connector,
         rest_error=rest_error,
         loggers=await observe_loggers(runtime, workers, spec, previous),
+        cluster_replicas=cluster_replicas,
     )
 
 
@@ -354,7 +382,7 @@ async def _kafka_state_of_others(
     runtime: Runtime, body: kopf.Body
 ) -> dict[str, cleanup.KafkaState]:
     """The topics and groups of every other KafkaConnector this operator serves, by
-    `namespace/name`."""
+    `namespace/name`, and of every KConnectCluster, by `KConnectCluster namespace/name`."""
     namespaces = runtime.options.namespaces or (None,)
     others: dict[str, cleanup.KafkaState] = {}
     for namespace in namespaces:
@@ -370,6 +398,16 @@ async def _kafka_state_of_others(
             except (ValueError, KeyError):
                 continue  # a resource the API server holds but no builder accepts uses nothing
             others[f"{owner.namespace}/{owner.name}"] = state
+        for item in await runtime.kube.list(
+            collection_path(f"{GROUP}/{VERSION}", CLUSTER_KIND, namespace)
+        ):
+            meta = item["metadata"]
+            try:
+                workers = KConnectClusterSpec.model_validate(item.get("spec") or {})
+                state = cleanup.cluster_kafka_state(workers, meta["namespace"], meta["name"])
+            except (ValueError, KeyError):
+                continue
+            others[f"KConnectCluster {meta['namespace']}/{meta['name']}"] = state
     return others
 
 
@@ -379,6 +417,12 @@ def register_deletion(registry: kopf.OperatorRegistry) -> None:
     kopf.on.delete(*RESOURCE, registry=registry, when=_deletes_kafka_state)(delete_kafka_state)
 
 
+def _cluster_key(body: Mapping[str, Any]) -> str | None:
+    """The wake key of the KConnectCluster the resource names, if any."""
+    cluster = (body.get("spec") or {}).get("cluster")
+    return f"{CLUSTER_PLURAL}/{cluster}" if isinstance(cluster, str) and cluster else None
+
+
 RESOURCE_KIND: Final = ResourceKind(
     kind=KIND,
     plural=PLURAL,
@@ -386,4 +430,5 @@ RESOURCE_KIND: Final = ResourceKind(
     parse_spec=KafkaConnectorSpec.model_validate,
     loop=connector_loop,
     register_more=register_deletion,
+    related=_cluster_key,
 )

@@ -39,6 +39,7 @@ from kconnect_operator.core.shapes import (
     FORBIDDEN_CONFIG_KEYS,
     MAX_CONFIG_CHARS,
     MAX_WORKER_CONFIG_CHARS,
+    NAME_PATTERN,
     Condition,
     ConfigValue,
     ConnectorStatus,
@@ -55,6 +56,7 @@ from kconnect_operator.core.shapes import (
     applied_loggers_field,
     bootstrap_servers_field,
     cel,
+    cel_list,
     check_config_size,
     check_resource_name,
     connector_config_field,
@@ -146,27 +148,12 @@ class AutoRestart(_Model):
     """Give up after this many automatic restarts; unset means no limit."""
 
 
-class KafkaConnectorSpec(_Model):
-    model_config = ConfigDict(json_schema_extra=cel(*TLS_AUTH_NEEDS_TLS))
+class WorkersSpec(_Model):
+    """The fields of a distributed worker cluster, shared by a KConnectCluster and by a
+    KafkaConnector with dedicated workers (one model, one set of builders)."""
 
-    class_: str = Field(alias="class", min_length=1)
-    """The connector class: a kconnect plugin alias or a Kafka Connect class name."""
-    tasks_max: int = Field(1, alias="tasksMax", ge=1)
-    """The most tasks the connector may create."""
-    config: dict[str, ConfigValue] = connector_config_field(
-        {
-            key: f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it"
-            for key in FORBIDDEN_CONFIG_KEYS
-        }
-    )
-    """The connector's config. `name`, `connector.class` and `tasks.max` come from the resource's
-    name, `class` and `tasksMax`."""
-    state: TargetState = TargetState.RUNNING
-    """running, paused or stopped."""
     replicas: int = Field(1, ge=0)
     """The number of worker pods. The scale subresource acts on it."""
-    bootstrap_servers: str = bootstrap_servers_field()
-    """The Kafka bootstrap servers the workers connect to."""
     tls: ClientTls | None = tls_field()
     """TLS to the brokers, and the CA certificates (from Secrets) their certificates are checked
     against. Unset: no TLS. As in Strimzi's KafkaConnect."""
@@ -182,28 +169,29 @@ class KafkaConnectorSpec(_Model):
     group_id: str | None = Field(
         None, alias="groupId", min_length=1, json_schema_extra=_immutable("groupId")
     )
-    """The worker group id; `kconnect.<namespace>.<name>` when unset. Immutable."""
+    """The worker group id; `kconnect.<namespace>.<name>` when unset (a KConnectCluster's:
+    `kconnect-cluster.<namespace>.<name>`). Immutable."""
     config_storage_topic: str | None = Field(
         None,
         alias="configStorageTopic",
         min_length=1,
         json_schema_extra=_immutable("configStorageTopic"),
     )
-    """The config topic; `kconnect.<namespace>.<name>.configs` when unset. Immutable."""
+    """The config topic; `<group>.configs` of the default group when unset. Immutable."""
     offset_storage_topic: str | None = Field(
         None,
         alias="offsetStorageTopic",
         min_length=1,
         json_schema_extra=_immutable("offsetStorageTopic"),
     )
-    """The offset topic; `kconnect.<namespace>.<name>.offsets` when unset. Immutable."""
+    """The offset topic; `<group>.offsets` of the default group when unset. Immutable."""
     status_storage_topic: str | None = Field(
         None,
         alias="statusStorageTopic",
         min_length=1,
         json_schema_extra=_immutable("statusStorageTopic"),
     )
-    """The status topic; `kconnect.<namespace>.<name>.status` when unset. Immutable."""
+    """The status topic; `<group>.status` of the default group when unset. Immutable."""
     resources: ResourceRequirements = resources_field()
     """Compute resources of the worker container."""
     template: PodTemplate = template_field()
@@ -222,6 +210,103 @@ class KafkaConnectorSpec(_Model):
     `enabled`; a new cluster starts at `enabled`. Turned off: one roll to `disabled`. No effect on
     a sink connector. The connector's own keys (`exactly.once.support`, `transaction.boundary`)
     go in `config`."""
+
+    @field_validator("worker_config")
+    @classmethod
+    def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
+        no_worker_keys(v, MANAGED_WORKER_KEYS)
+        return check_config_size("workerConfig", v, MAX_WORKER_CONFIG_CHARS)
+
+    @model_validator(mode="after")
+    def _tls_authentication(self) -> WorkersSpec:
+        check_tls_authentication(self.tls, self.authentication)
+        return self
+
+
+CLUSTER_KIND: Final = "KConnectCluster"
+"""The shared worker cluster's kind. Not Strimzi's `KafkaConnect`: both operators may run in one
+Kubernetes cluster, and `kubectl get kafkaconnect` must not become ambiguous."""
+
+
+DEDICATED_ONLY_FIELDS: Final[Mapping[str, str]] = {
+    "bootstrapServers": "!has(self.bootstrapServers)",
+    "replicas": "self.replicas == 1",
+    "image": "!has(self.image)",
+    "tls": "!has(self.tls)",
+    "authentication": "!has(self.authentication)",
+    "workerConfig": "!has(self.workerConfig)",
+    "groupId": "!has(self.groupId)",
+    "configStorageTopic": "!has(self.configStorageTopic)",
+    "offsetStorageTopic": "!has(self.offsetStorageTopic)",
+    "statusStorageTopic": "!has(self.statusStorageTopic)",
+    "resources": "!has(self.resources)",
+    "template": "!has(self.template)",
+    "externalConfiguration": "!has(self.externalConfiguration)",
+    "logging": "!has(self.logging)",
+    "networkPolicy": "!has(self.networkPolicy)",
+    "exactlyOnce": "!self.exactlyOnce",
+    "deletionPolicy": "self.deletionPolicy == 'Retain'",
+}
+"""The fields of a KafkaConnector that only its dedicated workers use, and the CEL test that they
+are left out (or at their defaults: the API server fills `replicas`, `exactlyOnce` and
+`deletionPolicy` in before the rules run) when `spec.cluster` names a KConnectCluster."""
+
+
+def dedicated_only_message(field: str) -> str:
+    return (
+        f"spec.{field} must not be set when spec.cluster is set: the connector runs on that "
+        f"{CLUSTER_KIND}'s workers; set {field} on the {CLUSTER_KIND}"
+        + (" (only the default 1 is allowed here)" if field == "replicas" else "")
+    )
+
+
+_CLUSTER_RULES: Final = (
+    (
+        "has(self.cluster) || has(self.bootstrapServers)",
+        "spec.bootstrapServers is required unless spec.cluster names a KConnectCluster",
+    ),
+    *(
+        (f"!has(self.cluster) || {test}", dedicated_only_message(field))
+        for field, test in DEDICATED_ONLY_FIELDS.items()
+    ),
+    (
+        "has(self.cluster) == has(oldSelf.cluster)",
+        "spec.cluster cannot be set or removed after creation: a connector's offsets stay in "
+        "the workers' offset topic; create a new KafkaConnector instead",
+    ),
+)
+
+
+class KafkaConnectorSpec(WorkersSpec):
+    model_config = ConfigDict(json_schema_extra=cel_list(TLS_AUTH_NEEDS_TLS, *_CLUSTER_RULES))
+
+    class_: str = Field(alias="class", min_length=1)
+    """The connector class: a kconnect plugin alias or a Kafka Connect class name."""
+    tasks_max: int = Field(1, alias="tasksMax", ge=1)
+    """The most tasks the connector may create."""
+    config: dict[str, ConfigValue] = connector_config_field(
+        {
+            key: f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it"
+            for key in FORBIDDEN_CONFIG_KEYS
+        }
+    )
+    """The connector's config. `name`, `connector.class` and `tasks.max` come from the resource's
+    name, `class` and `tasksMax`."""
+    state: TargetState = TargetState.RUNNING
+    """running, paused or stopped."""
+    cluster: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        pattern=NAME_PATTERN,
+        json_schema_extra=_immutable("cluster"),
+    )
+    """The KConnectCluster in the resource's namespace that runs the connector (as Strimzi's
+    label `strimzi.io/cluster` names a KafkaConnect). Unset: the connector gets its own
+    dedicated workers. Set: the worker fields (`bootstrapServers`, `replicas`, `image`,
+    `workerConfig`, ...) belong to the cluster and are refused here. Immutable."""
+    bootstrap_servers: str | None = Field(None, alias="bootstrapServers", min_length=1)
+    """The Kafka bootstrap servers the workers connect to. Required unless `cluster` is set."""
     auto_restart: AutoRestart = Field(default_factory=AutoRestart, alias="autoRestart")
     """Automatic restarts of a failed connector or task."""
     deletion_policy: DeletionPolicy = Field(DeletionPolicy.RETAIN, alias="deletionPolicy")
@@ -236,16 +321,37 @@ class KafkaConnectorSpec(_Model):
         )
         return check_config_size("config", v, MAX_CONFIG_CHARS)
 
-    @field_validator("worker_config")
-    @classmethod
-    def _worker_config(cls, v: dict[str, str]) -> dict[str, str]:
-        no_worker_keys(v, MANAGED_WORKER_KEYS)
-        return check_config_size("workerConfig", v, MAX_WORKER_CONFIG_CHARS)
-
     @model_validator(mode="after")
-    def _tls_authentication(self) -> KafkaConnectorSpec:
-        check_tls_authentication(self.tls, self.authentication)
+    def _cluster(self) -> KafkaConnectorSpec:
+        if self.cluster is None:
+            if self.bootstrap_servers is None:
+                raise ValueError(_CLUSTER_RULES[0][1])
+            return self
+        fields = type(self).model_fields
+        given = {fields[f].alias or f for f in self.model_fields_set}
+        defaults = {
+            "replicas": self.replicas == 1,
+            "exactlyOnce": not self.exactly_once,
+            "deletionPolicy": self.deletion_policy is DeletionPolicy.RETAIN,
+        }
+        for field in DEDICATED_ONLY_FIELDS:
+            if field in given and not defaults.get(field, False):
+                raise ValueError(dedicated_only_message(field))
         return self
+
+    @property
+    def shared(self) -> bool:
+        """Whether the connector runs on a KConnectCluster rather than its own workers."""
+        return self.cluster is not None
+
+
+class KConnectClusterSpec(WorkersSpec):
+    """A distributed worker cluster that runs the connectors of the KafkaConnectors naming it."""
+
+    model_config = ConfigDict(json_schema_extra=cel(*TLS_AUTH_NEEDS_TLS))
+
+    bootstrap_servers: str = bootstrap_servers_field()
+    """The Kafka bootstrap servers the workers connect to."""
 
 
 class TaskRestarts(_Model):
@@ -311,6 +417,61 @@ class KafkaConnector(_Model):
     status: KafkaConnectorStatus | None = None
 
 
+CLUSTER_PLURAL: Final = "kconnectclusters"
+
+
+CLUSTER_SINGULAR: Final = "kconnectcluster"
+
+
+CLUSTER_SHORT_NAMES: Final = ("kcc",)
+
+
+class ClusterConnector(_Model):
+    name: str
+    """The connector's name on the workers (the KafkaConnector's name)."""
+    state: str | None = None
+    """The connector's state as the workers report it."""
+    tasks: int = Field(0, ge=0)
+    """Its tasks."""
+    tasks_running: int = Field(0, alias="tasksRunning", ge=0)
+    """Its tasks in the RUNNING state."""
+
+
+class KConnectClusterStatus(_Model):
+    conditions: list[Condition] = Field(default_factory=list)
+    """Ready (every worker pod of spec.replicas is ready), with a reason when False."""
+    observed_generation: int | None = Field(None, alias="observedGeneration")
+    """The spec generation this status reflects."""
+    workers_ready: int = Field(0, alias="workersReady", ge=0)
+    """Worker pods that are ready."""
+    replicas: int = Field(0, ge=0)
+    """Worker pods that exist, for the scale subresource."""
+    selector: str = ""
+    """The worker pods' label selector, for the scale subresource."""
+    connectors: list[ClusterConnector] | None = None
+    """The connectors the workers run, by name (None while no worker answers)."""
+    exactly_once: ExactlyOncePhase | None = Field(None, alias="exactlyOnce")
+    """The workers' `exactly.once.source.support`: Disabled, Preparing or Enabled."""
+    applied_loggers: list[str] | None = applied_loggers_field()
+    """The loggers of `spec.logging.loggers` the operator has set on the workers."""
+
+
+class KConnectCluster(_Model):
+    """A distributed worker cluster shared by the KafkaConnectors that name it in `spec.cluster`
+    (Strimzi's KafkaConnect, under a name that does not clash with it)."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra=resource_name_rule(MAX_NAME_LENGTH, "the worker Service"),
+    )
+
+    api_version: Literal["kconnect.io/v1alpha1"] = Field("kconnect.io/v1alpha1", alias="apiVersion")
+    kind: Literal["KConnectCluster"] = CLUSTER_KIND
+    metadata: ObjectMeta
+    spec: KConnectClusterSpec
+    status: KConnectClusterStatus | None = None
+
+
 class DerivedNames(_Model):
     """The worker group and internal topics of one resource."""
 
@@ -352,11 +513,19 @@ def owned_names_spec(raw: Mapping[str, Any]) -> KafkaConnectorSpec:
     )
 
 
-def derived_names(spec: KafkaConnectorSpec, namespace: str, name: str) -> DerivedNames:
+CLUSTER_GROUP_PREFIX: Final = "kconnect-cluster"
+"""The first part of a KConnectCluster's derived group: never `kconnect`, a KafkaConnector's, so
+a cluster and a connector of one name never share a group or a topic."""
+
+
+def derived_names(
+    spec: WorkersSpec, namespace: str, name: str, *, prefix: str = "kconnect"
+) -> DerivedNames:
     """The group id and internal topics: the spec's when set, else derived from namespace and
-    name (`kconnect.<namespace>.<name>[.configs|.offsets|.status]`)."""
+    name (`<prefix>.<namespace>.<name>[.configs|.offsets|.status]`; `prefix` is
+    `CLUSTER_GROUP_PREFIX` for a KConnectCluster)."""
     check_resource_name(namespace, name, max_length=MAX_NAME_LENGTH)
-    base = f"kconnect.{namespace}.{name}"
+    base = f"{prefix}.{namespace}.{name}"
     return DerivedNames(
         group_id=spec.group_id or base,
         config_storage_topic=spec.config_storage_topic or f"{base}.configs",

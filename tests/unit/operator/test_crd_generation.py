@@ -133,8 +133,10 @@ def test_spec_fields_and_required() -> None:
         "exactlyOnce",
         "autoRestart",
         "deletionPolicy",
+        "cluster",
     }
-    assert schema()["properties"]["spec"]["required"] == ["bootstrapServers", "class"]
+    # bootstrapServers: required by a CEL rule unless spec.cluster is set.
+    assert schema()["properties"]["spec"]["required"] == ["class"]
     assert props["state"]["enum"] == ["running", "paused", "stopped"]
     assert props["deletionPolicy"]["enum"] == ["Retain", "Delete"]
     assert props["exactlyOnce"] == {

@@ -117,3 +117,55 @@ def test_exactly_once_required_follows_the_worker_file(
     _, result = lint_paths([str(connector)], str(worker))
     messages = [e.message for e in result.errors]
     assert ("This worker does not have exactly-once source support enabled." in messages) is refused
+
+
+SHARED = """
+apiVersion: kconnect.io/v1alpha1
+kind: KConnectCluster
+metadata: {name: shared, namespace: apps}
+spec:
+  bootstrapServers: kafka:9092
+  exactlyOnce: true
+  workerConfig:
+    value.converter: org.apache.kafka.connect.storage.StringConverter
+---
+apiVersion: kconnect.io/v1alpha1
+kind: KafkaConnector
+metadata: {name: users, namespace: apps}
+spec:
+  cluster: shared
+  class: DataGen
+  config: {topic: users}
+---
+apiVersion: kconnect.io/v1alpha1
+kind: KafkaConnector
+metadata: {name: orphan, namespace: apps}
+spec:
+  cluster: elsewhere
+  class: DataGen
+  config: {topic: orphan}
+"""
+
+
+def test_a_connector_on_a_cluster_is_checked_against_the_cluster_s_workers(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shared.yaml"
+    path.write_text(SHARED, "utf-8")
+    users, orphan = manifest_targets(str(path))
+    assert users.worker_props["group.id"] == "kconnect-cluster.apps.shared"
+    assert users.worker_props["value.converter"] == (
+        "org.apache.kafka.connect.storage.StringConverter"
+    )
+    assert users.exactly_once is True
+    # A cluster the file does not hold: a default worker config under the cluster's names.
+    assert orphan.worker_props["group.id"] == "kconnect-cluster.apps.elsewhere"
+    assert orphan.worker_props["bootstrap.servers"] == "localhost:9092"
+    assert orphan.exactly_once is False
+    # The cluster's worker config once, then each connector: no worker of their own.
+    results = lint_paths([str(path)], None)
+    assert [(r.kind, r.source.split(": ")[1], r.errors) for r in results] == [
+        ("worker", "KConnectCluster shared", []),
+        ("connector", "KafkaConnector users", []),
+        ("connector", "KafkaConnector orphan", []),
+    ]

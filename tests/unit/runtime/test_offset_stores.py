@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from kconnect.api.types import ConnectorName
 from kconnect.errors import ConfigError, DataError
+from kconnect.storage.connector_offsets import ConnectorOffsetStore
 from kconnect.storage.file_offsets import FileOffsetStore
 from kconnect.storage.offsets import (
     MemoryOffsetStore,
@@ -86,3 +87,49 @@ def test_empty_file_is_empty_store(tmp_path: Path) -> None:
     path = tmp_path / "connect.offsets"
     path.write_text("")
     assert FileOffsetStore(path).connector_offsets(C) == []
+
+
+class _Refusing(MemoryOffsetStore):
+    """A worker's store whose writes fail (a broker that refuses them)."""
+
+    def put(self, connector: ConnectorName, offsets: object) -> None:  # type: ignore[override]
+        raise RuntimeError("broker down")
+
+
+def test_a_connectors_own_store_is_read_first_and_the_workers_for_what_it_lacks() -> None:
+    """Kafka Connect's ConnectorOffsetBackingStore: the connector's topic wins; the worker's
+    topic answers for partitions the connector's does not hold; the partitions are both's."""
+    own, worker = MemoryOffsetStore(), MemoryOffsetStore()
+    worker.put(C, [({"f": "a"}, {"position": 1}), ({"f": "b"}, {"position": 2})])
+    own.put(C, [({"f": "b"}, {"position": 20}), ({"f": "c"}, {"position": 30})])
+    store = ConnectorOffsetStore(own, worker)
+    assert store.get(C, {"f": "a"}) == {"position": 1}
+    assert store.get(C, {"f": "b"}) == {"position": 20}
+    assert store.get(C, {"f": "c"}) == {"position": 30}
+    assert store.get(C, {"f": "d"}) is None
+    assert sorted(store.connector_offsets(C), key=lambda e: str(e[0])) == [
+        ({"f": "a"}, {"position": 1}),
+        ({"f": "b"}, {"position": 20}),
+        ({"f": "c"}, {"position": 30}),
+    ]
+
+
+def test_a_connectors_own_store_writes_its_topic_then_copies_to_the_workers() -> None:
+    own, worker = MemoryOffsetStore(), MemoryOffsetStore()
+    store = ConnectorOffsetStore(own, worker)
+    store.put(C, [({"f": "a"}, {"position": 5})])
+    assert own.get(C, {"f": "a"}) == worker.get(C, {"f": "a"}) == {"position": 5}
+    # A tombstone (a reset) removes the partition from both, so no older value shows through.
+    store.put(C, [({"f": "a"}, None)])
+    assert store.get(C, {"f": "a"}) is None
+    assert store.connector_offsets(C) == []
+
+
+def test_a_failed_copy_to_the_workers_store_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    own = MemoryOffsetStore()
+    store = ConnectorOffsetStore(own, _Refusing())
+    store.put(C, [({"f": "a"}, {"position": 5})])
+    assert own.get(C, {"f": "a"}) == {"position": 5}
+    assert "not copied to the worker's offsets topic: broker down" in caplog.text

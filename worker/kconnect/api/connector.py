@@ -8,11 +8,12 @@ new table appeared, say), it calls `context.request_task_reconfiguration()`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from kconnect.api.config import ConnectorConfig
+from kconnect.api.types import SourceOffset, SourcePartition, TopicPartition
 
 if TYPE_CHECKING:
     from kconnect.api.task import SinkTask, SourceTask, Task
@@ -107,9 +108,42 @@ class SourceConnector(Connector):
         `transaction.boundary=connector` is created. UNSUPPORTED by default."""
         return ConnectorTransactionBoundaries.UNSUPPORTED
 
+    def alter_offsets(
+        self,
+        connector_config: Mapping[str, str],
+        offsets: Sequence[tuple[SourcePartition, SourceOffset | None]],
+    ) -> bool:
+        """Kafka Connect's `SourceConnector.alterOffsets` (KIP-875): asked, on a fresh instance
+        that was never started, before `PATCH` or `DELETE /connectors/{c}/offsets` writes
+        `offsets` (an offset of None removes its partition; a reset passes every partition the
+        connector has offsets for, each with None). Raise (`ConnectError`, naming what is wrong)
+        to refuse them: the request fails with the message and nothing is written.
+
+        Return True when the framework's offsets are all there is, so writing them is the whole
+        change (the answer says the offsets "have been altered"); False, the default, when the
+        connector may keep offsets of its own elsewhere (the answer says only the framework's were,
+        and the others need altering by hand). Raise `NotImplementedError` when offsets may not be
+        changed from outside at all.
+        """
+        return False
+
 
 class SinkConnector(Connector):
     """Writes from Kafka into an external system."""
 
     @abstractmethod
     def task_class(self) -> type[SinkTask]: ...
+
+    def alter_offsets(
+        self,
+        connector_config: Mapping[str, str],
+        offsets: Mapping[TopicPartition, int | None],
+    ) -> bool:
+        """Kafka Connect's `SinkConnector.alterOffsets` (KIP-875): asked, on a fresh instance
+        that was never started, before `PATCH` or `DELETE /connectors/{c}/offsets` writes the
+        consumer group offsets `offsets` (None removes a partition's offset; a reset passes every
+        partition the group has an offset for, each with None). Raise to refuse them; return
+        True when the consumer group's offsets are all the sink's position, False (the default)
+        when it may keep a position of its own elsewhere. See `SourceConnector.alter_offsets`.
+        """
+        return False

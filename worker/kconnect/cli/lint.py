@@ -5,9 +5,11 @@ What it reads:
 - a worker `.properties` file (a `.properties` file without `connector.class`), or the one named
   by `--worker`, whose settings (converters, `file.connectors.enable`, override policy) the
   connector files are then checked against;
-- a YAML file of `KafkaConnector` and `StandaloneConnect` resources (several documents; other
-  kinds are skipped). A resource's `config` and `workerConfig` values may be YAML numbers and
-  booleans, turned into text as the operator does (`kconnect.config.values`); the connector's
+- a YAML file of `KafkaConnector`, `KConnectCluster` and `StandaloneConnect` resources (several
+  documents; other kinds are skipped). A KafkaConnector that names a KConnectCluster
+  (`spec.cluster`) is checked against that cluster's worker config when the same file holds it,
+  else against a default one. A resource's `config` and `workerConfig` values may be YAML numbers
+  and booleans, turned into text as the operator does (`kconnect.config.values`); the connector's
   `name`, `connector.class` and `tasks.max` come from the resource's fields, and the keys the
   operator manages are filled in, so its worker config is checked as the operator would run it.
 
@@ -51,6 +53,7 @@ EXIT_UNREADABLE: Final = 2
 GROUP: Final = "kconnect.io"
 KAFKA_CONNECTOR: Final = "KafkaConnector"
 STANDALONE_CONNECT: Final = "StandaloneConnect"
+KCONNECT_CLUSTER: Final = "KConnectCluster"
 RESOURCE_KEYS: Final = {
     "name": "metadata.name",
     "connector.class": "spec.class",
@@ -257,38 +260,66 @@ def _connector_config(
     }
 
 
+def _distributed_worker(spec: Mapping[str, Any], base: str) -> dict[str, str]:
+    """The worker properties of a distributed cluster's spec (a dedicated KafkaConnector's or a
+    KConnectCluster's), with the keys the operator manages; `base` is the default group id."""
+    worker = config_map_text(spec.get("workerConfig"), "spec.workerConfig")
+    bootstrap = spec.get("bootstrapServers")
+    worker["bootstrap.servers"] = bootstrap if isinstance(bootstrap, str) else PLACEHOLDER_BOOTSTRAP
+    worker.setdefault("group.id", spec.get("groupId") or base)
+    for key, field_name, suffix in (
+        ("config.storage.topic", "configStorageTopic", "configs"),
+        ("offset.storage.topic", "offsetStorageTopic", "offsets"),
+        ("status.storage.topic", "statusStorageTopic", "status"),
+    ):
+        worker.setdefault(key, spec.get(field_name) or f"{base}.{suffix}")
+    return worker
+
+
 def _resource_targets(
-    doc: dict[str, Any], path: str, index: int
-) -> tuple[str, list[Target], dict[str, str], type[WorkerConfig]]:
-    """(source, connector targets, worker props, worker model) of one resource."""
+    doc: dict[str, Any],
+    path: str,
+    index: int,
+    clusters: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+) -> tuple[str, list[Target], dict[str, str] | None, type[WorkerConfig]]:
+    """(source, connector targets, worker props, worker model) of one resource; the worker
+    props are None for a KafkaConnector on a KConnectCluster (`clusters`: the file's, by
+    namespace and name), whose worker config is the cluster's."""
     kind = doc.get("kind")
     meta = _mapping(doc.get("metadata"), "metadata")
     name = meta.get("name")
     source = f"{path}: {kind} {name if isinstance(name, str) else f'#{index + 1}'}"
     spec = _mapping(doc.get("spec"), "spec")
-    worker = config_map_text(spec.get("workerConfig"), "spec.workerConfig")
-    bootstrap = spec.get("bootstrapServers")
-    worker["bootstrap.servers"] = bootstrap if isinstance(bootstrap, str) else PLACEHOLDER_BOOTSTRAP
     namespace = meta.get("namespace") or "default"
     targets: list[Target] = []
+    if kind == KCONNECT_CLUSTER:
+        if not isinstance(name, str) or not name:
+            raise ConfigError("metadata.name: expected the resource's name")
+        worker = _distributed_worker(spec, f"kconnect-cluster.{namespace}.{name}")
+        return source, [], worker, DistributedConfig
     if kind == KAFKA_CONNECTOR:
         if not isinstance(name, str) or not name:
             raise ConfigError("metadata.name: expected the resource's name")
-        base = f"kconnect.{namespace}.{name}"
-        worker.setdefault("group.id", spec.get("groupId") or base)
-        for key, field_name, suffix in (
-            ("config.storage.topic", "configStorageTopic", "configs"),
-            ("offset.storage.topic", "offsetStorageTopic", "offsets"),
-            ("status.storage.topic", "statusStorageTopic", "status"),
-        ):
-            worker.setdefault(key, spec.get(field_name) or f"{base}.{suffix}")
+        cluster = spec.get("cluster")
+        own: dict[str, str] | None
+        if isinstance(cluster, str) and cluster:
+            cluster_spec = (clusters or {}).get((namespace, cluster)) or {}
+            worker = _distributed_worker(cluster_spec, f"kconnect-cluster.{namespace}.{cluster}")
+            exactly_once = cluster_spec.get("exactlyOnce") is True
+            own = None
+        else:
+            worker = _distributed_worker(spec, f"kconnect.{namespace}.{name}")
+            exactly_once = spec.get("exactlyOnce") is True
+            own = worker
         config = _connector_config(
             spec.get("config"), "spec", name, spec.get("class"), spec.get("tasksMax"), RESOURCE_KEYS
         )
         model: type[WorkerConfig] = DistributedConfig
-        exactly_once = spec.get("exactlyOnce") is True
         targets.append(Target(source, config, worker, model, exactly_once))
-        return source, targets, worker, model
+        return source, targets, own, model
+    worker = config_map_text(spec.get("workerConfig"), "spec.workerConfig")
+    bootstrap = spec.get("bootstrapServers")
+    worker["bootstrap.servers"] = bootstrap if isinstance(bootstrap, str) else PLACEHOLDER_BOOTSTRAP
     worker.setdefault("offset.storage.file.filename", "/var/lib/kconnect/offsets")
     model = StandaloneConfig
     connectors = spec.get("connectors") or []
@@ -318,36 +349,52 @@ def _resources(path: str) -> list[tuple[int, dict[str, Any]]]:
         if not isinstance(doc, dict):
             raise UnreadableInput(f"{path}: document {index + 1} is not a YAML mapping")
         api_version = str(doc.get("apiVersion", ""))
-        if doc.get("kind") in (KAFKA_CONNECTOR, STANDALONE_CONNECT) and api_version.startswith(
-            GROUP + "/"
-        ):
+        kinds = (KAFKA_CONNECTOR, STANDALONE_CONNECT, KCONNECT_CLUSTER)
+        if doc.get("kind") in kinds and api_version.startswith(GROUP + "/"):
             found.append((index, doc))
     if not found:
         raise UnreadableInput(
-            f"{path}: holds no {KAFKA_CONNECTOR} or {STANDALONE_CONNECT} resource "
+            f"{path}: holds no {KAFKA_CONNECTOR}, {KCONNECT_CLUSTER} or {STANDALONE_CONNECT} "
+            "resource "
             f"(apiVersion {GROUP}/...)"
         )
+    return found
+
+
+def _clusters(resources: list[tuple[int, dict[str, Any]]]) -> dict[tuple[str, str], Any]:
+    """The KConnectClusters' specs among `resources`, by namespace and name."""
+    found: dict[tuple[str, str], Any] = {}
+    for _, doc in resources:
+        meta = doc.get("metadata")
+        if doc.get("kind") == KCONNECT_CLUSTER and isinstance(meta, dict):
+            namespace = meta.get("namespace") or "default"
+            found[(str(namespace), str(meta.get("name")))] = doc.get("spec") or {}
     return found
 
 
 def manifest_targets(path: str) -> list[Target]:
     """Every connector of the resources in `path`; a ConfigError names a spec lint refuses."""
     targets: list[Target] = []
-    for index, doc in _resources(path):
-        targets += _resource_targets(doc, path, index)[1]
+    resources = _resources(path)
+    clusters = _clusters(resources)
+    for index, doc in resources:
+        targets += _resource_targets(doc, path, index, clusters)[1]
     return targets
 
 
 def _manifest_results(path: str) -> Iterator[Result]:
-    for index, doc in _resources(path):
+    resources = _resources(path)
+    clusters = _clusters(resources)
+    for index, doc in resources:
         try:
-            source, targets, worker, model = _resource_targets(doc, path, index)
+            source, targets, worker, model = _resource_targets(doc, path, index, clusters)
         except ConfigError as e:
             name = _mapping(doc.get("metadata"), "metadata").get("name")
             where = f"{path}: {doc.get('kind')} {name}"
             yield Result(where, "resource", str(name), errors=[Finding("spec", str(e))])
             continue
-        yield lint_worker(source, worker, model)
+        if worker is not None:
+            yield lint_worker(source, worker, model)
         for target in targets:
             yield lint_connector(target)
 

@@ -40,7 +40,7 @@ import heapq
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -202,6 +202,46 @@ def seq_from_offset(offset: SourceOffset | None, where: str) -> int | None:
             "expected a non-negative integer"
         )
     return seq
+
+
+def validate_offsets(offsets: Sequence[tuple[SourcePartition, SourceOffset | None]]) -> bool:
+    """May these offsets be written (`PATCH /connectors/{c}/offsets`)? Raises `ConnectError`
+    naming what a task would fail on: a partition that is neither a slot (`datagen.slot`, 0 to
+    `SLOTS`-1) nor a task of the earlier layout (`datagen.task`, 0 or more), or a `seq` that is
+    not a non-negative integer. A tombstone is always allowed, as Java's FileStreamSource allows
+    it, so that any partition can be cleaned up. True: DataGen keeps no position but these."""
+    for partition, offset in offsets:
+        if offset is None:
+            continue
+        slot, lane = partition.get(SLOT_FIELD), partition.get(TASK_FIELD)
+        if SLOT_FIELD in partition:
+            if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < SLOTS:
+                raise ConnectError(
+                    f"The value for the '{SLOT_FIELD}' key in the partition is expected to be an "
+                    f"integer from 0 to {SLOTS - 1}, not {slot!r}"
+                )
+        elif TASK_FIELD in partition:
+            if isinstance(lane, bool) or not isinstance(lane, int) or lane < 0:
+                raise ConnectError(
+                    f"The value for the '{TASK_FIELD}' key in the partition is expected to be a "
+                    f"non-negative integer, not {lane!r}"
+                )
+        else:
+            raise ConnectError(
+                f"Partition objects should contain the key '{SLOT_FIELD}' (or '{TASK_FIELD}', "
+                f"of the earlier layout); got {partition!r}"
+            )
+        if SEQ_FIELD not in offset:
+            raise ConnectError(
+                f"Offset objects should either be null or contain the key '{SEQ_FIELD}'"
+            )
+        seq = offset[SEQ_FIELD]
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise ConnectError(
+                f"The value for the '{SEQ_FIELD}' key in the offset is expected to be a "
+                f"non-negative integer, not {seq!r}"
+            )
+    return True
 
 
 def next_seq(slot: int, committed: int | None) -> int:
@@ -578,6 +618,16 @@ class DataGenConnector(SourceConnector):
         # A slot's offset is the last seq made in it, and a record is a pure function of its
         # seq: a task resumed from a committed offset makes exactly what was not committed.
         return ExactlyOnceSupport.SUPPORTED
+
+    def alter_offsets(
+        self,
+        connector_config: Mapping[str, str],
+        offsets: Sequence[tuple[SourcePartition, SourceOffset | None]],
+    ) -> bool:
+        """Refuse what a task would fail on (`validate_offsets`); else True: the framework's
+        offsets are DataGen's whole position, as FileStreamSource's are (Java's answers True)."""
+        DataGenConfig.parse(connector_config)
+        return validate_offsets(offsets)
 
 
 class DataGenTask(SourceTask):

@@ -178,9 +178,9 @@ def validate_offsets(
 ) -> bool:
     """Java's `FileStreamSourceConnector.alterOffsets`: may these offsets be written?
 
-    Raises `ConnectError` naming what is wrong; an offset of None (a tombstone) is always allowed,
-    so that stale partitions can be cleaned up. Whether a position lies inside the file is left to
-    the task, which finds out when it starts.
+    Raises `ConnectError` naming what is wrong, in Java's words, which the REST API answers with;
+    an offset of None (a tombstone) is always allowed, so that stale partitions can be cleaned up.
+    Whether a position lies inside the file is left to the task, which finds out when it starts.
     """
     config = FileStreamSourceConfig.parse(connector_config)
     if config.filename is None:
@@ -199,12 +199,12 @@ def validate_offsets(
         if isinstance(position, bool) or not isinstance(position, int):
             raise ConnectError(
                 f"The value for the '{POSITION_FIELD}' key in the offset is expected to be a Long "
-                f"value, not {position!r}"
+                "value"
             )
         if position < 0:
             raise ConnectError(
                 f"The value for the '{POSITION_FIELD}' key in the offset should be a non-negative "
-                f"value, not {position}"
+                "value"
             )
         if partition is None:
             raise ConnectError("Partition objects cannot be null")
@@ -453,6 +453,13 @@ class FileStreamSinkConnector(ConfigSharingSinkConnector):
 
     def task_class(self) -> type[FileStreamSinkTask]:
         return FileStreamSinkTask
+
+    def alter_offsets(
+        self, connector_config: Mapping[str, str], offsets: Mapping[TopicPartition, int | None]
+    ) -> bool:
+        """Any consumer offsets may be written: as Java's, the sink keeps no position of its own
+        (the file is only appended to), so the consumer group's offsets are all there is."""
+        return True
 
 
 class FileStreamSinkTask(SinkTask):

@@ -23,16 +23,18 @@ from kconnect.api.types import (
     SourcePartition,
     TaskId,
     TaskNumber,
+    TopicPartition,
 )
 from kconnect.config.connector import (
     CONNECTOR_PLUGIN_VERSION,
     SinkConnectorCommonConfig,
     SourceConnectorCommonConfig,
 )
+from kconnect.config.redaction import Redactor
 from kconnect.config.versions import VersionSpecError
-from kconnect.errors import ConfigError
+from kconnect.errors import ConfigError, ConnectError
 from kconnect.herder.base import Herder
-from kconnect.herder.errors import BadRequestError, NotFoundError
+from kconnect.herder.errors import BadRequestError, HerderError, NotFoundError
 from kconnect.herder.model import (
     ConfigInfos,
     ConfigKeyInfo,
@@ -47,6 +49,12 @@ from kconnect.herder.model import (
     TaskInfo,
     TaskStateInfo,
 )
+from kconnect.herder.offsets_check import (
+    ConnectorKind,
+    ask_connector,
+    modified_message,
+    source_offset_format_error,
+)
 from kconnect.herder.restart import RestartPlan, plan_restart
 from kconnect.herder.validation import config_key_infos, validate_config
 from kconnect.plugins.registry import PluginKind, PluginRegistry, version_mismatch, version_of
@@ -55,6 +63,7 @@ from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import State, StateInfo
 from kconnect.storage.status import StatusStore
 from kconnect.worker import clients
+from kconnect.worker.worker import Worker
 
 T = TypeVar("T")
 
@@ -77,6 +86,7 @@ class CommonHerder(Herder):
     _cluster_id: str | None
     _ready: bool
     _admin: AdminClient
+    _worker: Worker
     _exactly_once_enabled: bool = False
     """The worker delivers sources exactly once (distributed, `exactly.once.source.support`)."""
 
@@ -319,8 +329,9 @@ class CommonHerder(Herder):
                     self._admin, name, group=self._sink_group(name)
                 )
             else:
-                self._offset_store.read_to_end()
-                items = list(self._offset_store.connector_offsets(name))
+                store = self._source_offsets(name)
+                store.read_to_end()
+                items = list(store.connector_offsets(name))
             return ConnectorOffsets([ConnectorOffset(p, o) for p, o in items])
 
         return await self._blocking(run)
@@ -332,15 +343,10 @@ class CommonHerder(Herder):
             self._require_stopped(name)
             parsed = _offset_entries(offsets)
             if self._is_sink(name):
-                try:
-                    sink_offsets.alter_sink_offsets(
-                        self._admin, name, parsed, group=self._sink_group(name)
-                    )
-                except ConfigError as e:
-                    raise BadRequestError(str(e)) from None
+                agreed = self._modify_sink_offsets(name, parsed)
             else:
-                self._offset_store.put(name, parsed)
-            return "The offsets for this connector have been altered successfully"
+                agreed = self._modify_source_offsets(name, parsed)
+            return modified_message(agreed, reset=False)
 
         return await self._blocking(run)
 
@@ -348,14 +354,106 @@ class CommonHerder(Herder):
         def run() -> str:
             self._require_stopped(name)
             if self._is_sink(name):
-                sink_offsets.reset_sink_offsets(self._admin, name, group=self._sink_group(name))
+                agreed = self._modify_sink_offsets(name, None)
             else:
-                self._offset_store.read_to_end()
-                items = self._offset_store.connector_offsets(name)
-                self._offset_store.put(name, [(p, None) for p, _ in items])
-            return "The offsets for this connector have been reset successfully"
+                agreed = self._modify_source_offsets(name, None)
+            return modified_message(agreed, reset=True)
 
         return await self._blocking(run)
+
+    def _connector_agrees(
+        self,
+        name: ConnectorName,
+        kind: ConnectorKind,
+        ask: Callable[[Connector, Mapping[str, str]], object],
+    ) -> bool:
+        """Ask a fresh instance of the connector about the offsets about to be written, with its
+        config resolved as its tasks get it (`offsets_check`); raises when it refuses them."""
+        written = self._config(name)
+        redact = Redactor()
+        try:
+            resolved = self._worker.transformer.transform(written)
+            redact = Redactor.of(written, resolved)
+            connector_class = self._worker.connector_class(resolved, written)
+        except Exception as e:  # noqa: BLE001 - a provider or the plugin's import failed
+            raise HerderError(
+                redact(f"Failed to modify offsets for {kind} connector {name}: {e}"), 500
+            ) from None
+        return ask_connector(connector_class, name, kind, lambda c: ask(c, resolved), redact)
+
+    def _modify_sink_offsets(
+        self, name: ConnectorName, entries: list[tuple[SourcePartition, SourceOffset | None]] | None
+    ) -> bool:
+        """As Kafka Connect's `Worker.modifySinkConnectorOffsets`: the offsets are checked (for
+        a reset, the partitions the group has offsets for are listed), the connector is asked,
+        and only then are they written. Whether the connector agreed (`offsets_check`)."""
+        group = self._sink_group(name)
+        if entries is None:
+            to_write: dict[tuple[str, int], int | None] = dict.fromkeys(
+                sink_offsets.committed_partitions(self._admin, name, group=group)
+            )
+        else:
+            try:
+                to_write = sink_offsets.parse_sink_offsets(entries)
+            except ConfigError as e:
+                raise BadRequestError(str(e)) from None
+
+        def ask(connector: Connector, config: Mapping[str, str]) -> object:
+            if not isinstance(connector, SinkConnector):
+                raise ConnectError(f"{type(connector).__name__} is not a sink connector")
+            return connector.alter_offsets(
+                config, {TopicPartition(t, p): o for (t, p), o in to_write.items()}
+            )
+
+        agreed = self._connector_agrees(name, "sink", ask)
+        if entries is None:
+            sink_offsets.reset_sink_offsets(self._admin, name, group=group)
+        else:
+            sink_offsets.write_sink_offsets(self._admin, name, to_write, group=group)
+        return agreed
+
+    def _source_offsets(self, name: ConnectorName) -> OffsetStore:
+        """Where a source connector's offsets are read and written: the worker's store, unless
+        the herder honours the connector's own `offsets.storage.topic`."""
+        return self._offset_store
+
+    def _source_connector_agrees(
+        self, name: ConnectorName, offsets: list[tuple[SourcePartition, SourceOffset | None]]
+    ) -> bool:
+        """Ask the source connector about `offsets` (`offsets_check`), as Kafka Connect's
+        `Worker.modifySourceConnectorOffsets` does once it knows what it will write: first the
+        offsets' values must be primitives (Java's `OffsetUtils.validateFormat`, a 500)."""
+
+        for partition, offset in offsets:
+            error = source_offset_format_error(partition) or source_offset_format_error(offset)
+            if error is not None:
+                raise HerderError(error, 500)
+
+        def ask(connector: Connector, config: Mapping[str, str]) -> object:
+            if not isinstance(connector, SourceConnector):
+                raise ConnectError(
+                    f"{type(connector).__name__} is neither a source nor a sink connector"
+                )
+            return connector.alter_offsets(config, list(offsets))
+
+        return self._connector_agrees(name, "source", ask)
+
+    def _modify_source_offsets(
+        self,
+        name: ConnectorName,
+        offsets: list[tuple[SourcePartition, SourceOffset | None]] | None,
+    ) -> bool:
+        """Write a stopped source connector's offsets; None resets them (a tombstone for every
+        partition it has offsets for, as Kafka Connect writes). The connector is asked first
+        and nothing is written when it refuses; whether it agreed (`offsets_check`)."""
+        store = self._source_offsets(name)
+        if offsets is None:
+            store.read_to_end()
+            offsets = [(p, None) for p, _ in store.connector_offsets(name)]
+        agreed = self._source_connector_agrees(name, offsets)
+        if offsets:
+            store.put(name, offsets)
+        return agreed
 
 
 def _offset_entries(

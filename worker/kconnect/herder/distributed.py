@@ -47,10 +47,10 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from kconnect.api.connector import SourceConnector
-from kconnect.api.types import ConnectorName, TaskId, TaskNumber
+from kconnect.api.types import ConnectorName, SourceOffset, SourcePartition, TaskId, TaskNumber
 from kconnect.config.connector import CommonConnectorConfig
 from kconnect.config.worker import DistributedConfig
-from kconnect.errors import ConfigError
+from kconnect.errors import ConfigError, ConnectError
 from kconnect.herder.common import CommonHerder
 from kconnect.herder.errors import AlreadyExistsError, BadRequestError, NotFoundError
 from kconnect.herder.membership import Membership, RebalanceStats, seat_holder_warning
@@ -70,6 +70,7 @@ from kconnect.storage.config_log import (
     task_config_records,
     task_count_record,
 )
+from kconnect.storage.connector_offsets import ConnectorOffsetStore
 from kconnect.storage.kafka_log import KafkaLog, ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import OffsetStore
@@ -82,7 +83,12 @@ from kconnect.storage.topics import (
     ensure_task_topic,
     task_topic_name,
 )
-from kconnect.worker.exactly_once import task_transactional_id, transactional_id_error
+from kconnect.worker import clients
+from kconnect.worker.exactly_once import (
+    task_transactional_id,
+    transactional_id_error,
+    write_offsets_in_transaction,
+)
 from kconnect.worker.worker import ExactlyOnceSettings, Worker
 
 log = logging.getLogger(__name__)
@@ -161,10 +167,9 @@ class DistributedHerder(CommonHerder):
         self._own_offsets_lock = threading.Lock()
         self._held_back: set[ConnectorName] = set()
         """Connectors whose tasks this worker showed FAILED because their fencing failed."""
+        worker.connector_offsets = self._connector_offset_store
         if self._exactly_once_enabled:
-            worker.exactly_once = ExactlyOnceSettings(
-                config.group_id, self._task_is_current, self._offsets_topic
-            )
+            worker.exactly_once = ExactlyOnceSettings(config.group_id, self._task_is_current)
 
     def _check_seat(self) -> None:
         """Before a static member joins: warn when another process holds its seat."""
@@ -516,6 +521,70 @@ class DistributedHerder(CommonHerder):
                 store.start()
                 self._own_offsets[topic] = store
             return store
+
+    def _connector_offset_store(self, topic: str) -> OffsetStore:
+        """A source connector's offsets given its own `offsets.storage.topic`, as Kafka Connect's
+        ConnectorOffsetBackingStore: that topic first, then the worker's; the worker's alone
+        when the connector names the worker's topic."""
+        own = self._offsets_topic(topic)
+        offsets = self._worker.offsets
+        return offsets if own is offsets else ConnectorOffsetStore(own, offsets)
+
+    def _source_offsets(self, name: ConnectorName) -> OffsetStore:
+        topic = self._config(name).get("offsets.storage.topic", "").strip()
+        return self._connector_offset_store(topic) if topic else self._offset_store
+
+    def _modify_source_offsets(
+        self,
+        name: ConnectorName,
+        offsets: list[tuple[SourcePartition, SourceOffset | None]] | None,
+    ) -> bool:
+        """With exactly-once support, as Kafka Connect's `DistributedHerder` and `Worker`: the
+        connector's zombies are fenced first (the producers of every task of its last task
+        count record, then a record of 0 tasks), so that no task instance left anywhere can
+        commit a transaction any more; then the offsets are written in a transaction of task 0's
+        transactional id, to the connector's own topic (else the worker's), and copied to the
+        worker's topic after the commit. The connector is asked about the offsets after the
+        fencing and before the write, as Kafka Connect's leader asks it."""
+        if not self._exactly_once_enabled:
+            return super()._modify_source_offsets(name, offsets)
+        try:
+            self._herder.submit(self._fence, name).result()
+        except Exception as e:
+            raise ConnectError(
+                "Failed to perform zombie fencing for source connector prior to modifying "
+                f"offsets: {e}"
+            ) from e
+        # The fencing took a while: the connector may have been resumed meanwhile.
+        self._require_stopped(name)
+        store = self._source_offsets(name)
+        store.read_to_end()
+        if offsets is None:
+            offsets = [(p, None) for p, _ in store.connector_offsets(name)]
+        agreed = self._source_connector_agrees(name, offsets)
+        if not offsets:
+            return agreed
+        written = store.primary if isinstance(store, ConnectorOffsetStore) else store
+        if not isinstance(written, KafkaOffsetStore):  # a distributed worker's always is
+            raise ConnectError(f"the offsets of connector {name} are not kept in a topic")
+        props = self._worker.transformer.transform(self._config(name))
+        producer_config = clients.producer_config(
+            self._worker_props,
+            props,
+            connector=name,
+            task=0,
+            policy=self._worker.config.connector_client_config_override_policy,
+        )
+        write_offsets_in_transaction(
+            producer_config,
+            task_transactional_id(self._cfg.group_id, name, 0),
+            written,
+            name,
+            offsets,
+        )
+        if isinstance(store, ConnectorOffsetStore):
+            store.copy(name, offsets)
+        return agreed
 
     def _task_is_current(self, task: TaskId, task_props: Mapping[str, str]) -> bool:
         """Kafka Connect's postProducerCheck, on a task's thread once its producer has fenced

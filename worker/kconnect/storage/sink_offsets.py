@@ -220,6 +220,13 @@ def _delete_group(
         ) from None
 
 
+def committed_partitions(
+    admin: AdminClient, connector: str, timeout: float = 30.0, *, group: str | None = None
+) -> list[tuple[str, int]]:
+    """The partitions the connector's consumer group has an offset for: what a reset removes."""
+    return sorted(_committed(admin, group or consumer_group_id(connector), timeout))
+
+
 def alter_sink_offsets(
     admin: AdminClient,
     connector: str,
@@ -229,8 +236,19 @@ def alter_sink_offsets(
     group: str | None = None,
 ) -> None:
     """Set the given partitions' offsets; a None offset resets the partition (no offset)."""
+    write_sink_offsets(admin, connector, parse_sink_offsets(entries), timeout, group=group)
+
+
+def write_sink_offsets(
+    admin: AdminClient,
+    connector: str,
+    parsed: Mapping[tuple[str, int], int | None],
+    timeout: float = 30.0,
+    *,
+    group: str | None = None,
+) -> None:
+    """Write checked offsets (`parse_sink_offsets`): None resets a partition (no offset)."""
     group = group or consumer_group_id(connector)
-    parsed = parse_sink_offsets(entries)
     if not parsed:
         return
     deadline = time.monotonic() + timeout

@@ -8,6 +8,12 @@ written inside a transaction, and the source offsets of those records are writte
 topic, in Kafka Connect's format and in the partition Java's partitioner gives their key, inside
 the same transaction. A consumer reading `read_committed` sees a record only once its offset is
 committed too, so a task restarted anywhere resumes exactly after the last committed record.
+With the connector's own `offsets.storage.topic` the transaction writes there, and a copy goes to
+the worker's topic after the commit (`storage.connector_offsets`).
+
+Offsets a user alters or resets through the REST API are written the same way, in a transaction
+of task 0's transactional id (`write_offsets_in_transaction`), once the herder has fenced the
+connector's tasks.
 
 Boundaries (`transaction.boundary`): `poll` commits after every batch `poll` returns; `interval`
 once `transaction.boundary.interval.ms` (default `offset.flush.interval.ms`) has passed since the
@@ -21,28 +27,31 @@ broker answered the fenced commit with UNKNOWN_SERVER_ERROR (`was_fenced`). A ta
 gracefully commits its open transaction (`poll`, `interval`) or aborts it (`connector`: the task
 never asked for it). A cancelled task (lost assignment) commits and aborts nothing: the task's
 next owner fences its producer, which aborts what it left open.
-The at-least-once runner (`worker.source`) is untouched: none of this costs it anything.
+The at-least-once runner (`worker.source`) does none of this, and pays nothing for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kconnect.api.records import SourceRecord
 from kconnect.api.task import OffsetStorageReader, SourceTaskContext, TransactionContext
-from kconnect.api.types import SourceOffset, SourcePartition, TaskId
+from kconnect.api.types import ConnectorName, SourceOffset, SourcePartition, TaskId, TaskNumber
 from kconnect.config.connector import TransactionBoundary
 from kconnect.errors import ConnectError
+from kconnect.storage.connector_offsets import ConnectorOffsetStore
 from kconnect.storage.kafka_log import ReadInterrupted
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import key_partition, serialize_key, serialize_value
 from kconnect.worker.source import SourceTaskRunner, _Context, _OffsetReader
+from kconnect.worker.task import CLIENT_LOG
 from kconnect.worker.task_metrics import TransactionMetrics
 
 log = logging.getLogger(__name__)
@@ -179,19 +188,6 @@ class _TransactionalContext(_Context):
         return self._tx
 
 
-class _FallbackReader(OffsetStorageReader):
-    """The connector's own offsets topic first, then the worker's (Kafka Connect's
-    ConnectorOffsetBackingStore)."""
-
-    def __init__(self, primary: OffsetStorageReader, secondary: OffsetStorageReader) -> None:
-        self._primary = primary
-        self._secondary = secondary
-
-    def offset(self, partition: SourcePartition) -> SourceOffset | None:
-        found = self._primary.offset(partition)
-        return found if found is not None else self._secondary.offset(partition)
-
-
 class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
     # A failure after records were sent in the open transaction: the transaction is not
     # committed (the broker aborts it when the producer goes), so nothing past the failure is.
@@ -204,7 +200,6 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         boundary: TransactionBoundary,
         boundary_interval_ms: int,
         is_current: Callable[[], bool] = lambda: True,
-        connector_offsets: Callable[[], KafkaOffsetStore] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -215,10 +210,9 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
             )
         self._store: KafkaOffsetStore = store
         """Where the transaction writes offsets: the connector's own topic, else the worker's."""
-        self._worker_store: KafkaOffsetStore | None = None
-        """With a connector's own topic: the worker's, read as a fallback and written after
-        each commit, as Kafka Connect does."""
-        self._connector_offsets = connector_offsets
+        self._with_copy: ConnectorOffsetStore | None = None
+        """With a connector's own topic: its store, which reads the worker's topic as a fallback
+        and copies each commit there, as Kafka Connect does."""
         self._producer_config = exactly_once_producer_config(
             self._producer_config, transactional_id, self.id
         )
@@ -257,17 +251,13 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         # committing, so the task resumes after the last transaction any instance committed.
         if self._connector_offsets is not None:
             own = self._connector_offsets()
-            if own is not self._store:
-                self._worker_store, self._store = self._store, own
+            if isinstance(own, ConnectorOffsetStore) and isinstance(own.primary, KafkaOffsetStore):
+                self._offsets, self._store, self._with_copy = own, own.primary, own
         try:
-            for store in (self._store, self._worker_store):
-                if store is not None:
-                    store.read_to_end(interrupted=lambda: self.stopping)
+            self._offsets.read_to_end(interrupted=lambda: self.stopping)
         except ReadInterrupted:
             return  # stopping before it started: nothing to do
-        reader: OffsetStorageReader = _OffsetReader(self._store, self.id.connector)
-        if self._worker_store is not None:
-            reader = _FallbackReader(reader, _OffsetReader(self._worker_store, self.id.connector))
+        reader = _OffsetReader(self._offsets, self.id.connector)
         context: SourceTaskContext = _TransactionalContext(self.task_props, reader, self._requests)
         self.task.initialize(context)
         self.task.start(self.task_props)
@@ -378,20 +368,10 @@ class ExactlyOnceSourceTaskRunner(SourceTaskRunner):
         self.transaction_metrics.commit(size)
         if pending:
             self._store.committed(connector, pending)
-            if self._worker_store is not None:
+            if self._with_copy is not None:
                 # As Kafka Connect: the worker's topic gets a copy, outside the transaction; a
                 # failure there is logged, the connector's own topic is the one read first.
-                try:
-                    self._worker_store.put(connector, pending)
-                except Exception as e:  # noqa: BLE001 - a copy; the commit stands
-                    log.warning(
-                        "task %s: offsets committed to %r but not copied to the worker's "
-                        "offsets topic %r: %s",
-                        self.id,
-                        self._store.topic,
-                        self._worker_store.topic,
-                        e,
-                    )
+                self._with_copy.copy(connector, pending)
             self.metrics.commit(True, time.monotonic() - began)
         else:
             self.metrics.offset_commit_skip_total += 1
@@ -475,3 +455,44 @@ def was_fenced(
         except KafkaException as e:
             return _names_fencing(_error_of(e))
     return False
+
+
+def write_offsets_in_transaction(
+    producer_config: Mapping[str, str],
+    transactional_id: str,
+    store: KafkaOffsetStore,
+    connector: ConnectorName,
+    offsets: Sequence[tuple[SourcePartition, SourceOffset | None]],
+) -> None:
+    """Offsets a user writes through `PATCH`/`DELETE /connectors/{c}/offsets` with exactly-once
+    support, as Kafka Connect's `Worker.modifySourceConnectorOffsets` writes them: in one
+    transaction of a producer with `transactional_id` (task 0's), in the partitions Java's
+    partitioner gives their keys. Its `init_transactions` fences any producer of that id still
+    about and aborts what it left open. Once committed, the store shows them at once; raises
+    `ConnectError` with Java's message and the cause if anything failed (nothing is committed
+    then)."""
+    conf: dict[str, Any] = exactly_once_producer_config(
+        producer_config, transactional_id, TaskId(connector, TaskNumber(0))
+    )
+    conf["logger"] = CLIENT_LOG
+    producer = Producer(conf)
+    try:
+        producer.init_transactions(TRANSACTION_TIMEOUT_S)
+        producer.begin_transaction()
+        partitions = store.partitions
+        for partition, offset in offsets:
+            key = serialize_key(connector, partition)
+            producer.produce(
+                store.topic, serialize_value(offset), key, key_partition(key, partitions)
+            )
+        producer.commit_transaction(TRANSACTION_TIMEOUT_S)
+    except KafkaException as e:
+        raise ConnectError(
+            f"Failed to modify offsets for source connector {connector}: "
+            f"{transactional_id_error(transactional_id, e)}"
+        ) from e
+    finally:
+        # A producer with a fatal error raises from flush too, which would hide the cause.
+        with contextlib.suppress(KafkaException):
+            producer.flush(0)
+    store.committed(connector, offsets)

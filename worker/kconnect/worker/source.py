@@ -6,6 +6,10 @@ is either acknowledged or reported failed. Only then are the offsets of those re
 A delivery failure fails the task and nothing past it is committed. Delivery reports arrive only
 for failures (librdkafka's `delivery.report.only.error`), so a healthy record costs no Python
 callback. A task that overrides `commit_record` gets per-record reports and pays for them.
+
+On a distributed worker a connector with its own `offsets.storage.topic` gets its store when the
+task starts (`storage.connector_offsets`: that topic first, then the worker's); every other task
+uses the store it was given, and pays nothing for the option.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from kconnect.api.records import ConnectRecord, Headers, SourceRecord
 from kconnect.api.task import OffsetStorageReader, RecordMetadata, SourceTask, SourceTaskContext
 from kconnect.api.types import SourceOffset, SourcePartition, TaskId
 from kconnect.errors import ConnectError, RetriableError
+from kconnect.storage.kafka_log import ReadInterrupted
 from kconnect.storage.offsets import OffsetStore, canonical_partition
 from kconnect.storage.states import TargetState
 from kconnect.storage.status import StatusStore
@@ -101,6 +106,7 @@ class SourceTaskRunner(TaskRunner):
         topics_seen: set[str] | None = None,
         metrics: TaskMetrics | None = None,
         generation: int = 0,
+        connector_offsets: Callable[[], OffsetStore] | None = None,
     ) -> None:
         super().__init__(
             task_id, task_props, target, status, worker_id, topics_seen, metrics, generation
@@ -112,6 +118,10 @@ class SourceTaskRunner(TaskRunner):
         self._value = value_converter
         self._header = header_converter
         self._offsets = offsets
+        self._connector_offsets = connector_offsets
+        """With the connector's own `offsets.storage.topic`: its store, got when the task
+        starts (its topic first, then the worker's, as Kafka Connect's
+        ConnectorOffsetBackingStore); None, the usual case: `offsets` as given."""
         self._interval = flush_interval_ms / 1000
         self._flush_timeout = flush_timeout_ms / 1000
         self._chain = chain if chain else None
@@ -141,6 +151,14 @@ class SourceTaskRunner(TaskRunner):
         return Producer(conf)
 
     def initialize(self) -> None:
+        if self._connector_offsets is not None:
+            self._offsets = self._connector_offsets()
+            try:
+                # The herder read the worker's topic before starting the task; the connector's
+                # own is read here, so the task resumes from what any worker committed to it.
+                self._offsets.read_to_end(interrupted=lambda: self.stopping)
+            except ReadInterrupted:
+                return  # stopping before it started: nothing to do, nothing to commit
         self._producer = self._make_producer()
         reader = _OffsetReader(self._offsets, self.id.connector)
         self.task.initialize(_Context(self.task_props, reader))

@@ -37,7 +37,6 @@ from kconnect.config.worker import WorkerConfig, prefixed
 from kconnect.errors import ConfigError
 from kconnect.plugins.chain import build_chain
 from kconnect.plugins.registry import PluginRegistry
-from kconnect.storage.kafka_offsets import KafkaOffsetStore
 from kconnect.storage.offsets import OffsetStore
 from kconnect.storage.states import State, StateInfo, TargetState
 from kconnect.storage.status import StatusStore
@@ -133,8 +132,6 @@ class ExactlyOnceSettings:
     is_current: Callable[[TaskId, Mapping[str, str]], bool]
     """Whether the task, with this config, is still this worker's to run (checked once its
     producer has fenced older ones, as Kafka Connect's postProducerCheck)."""
-    offsets_topic: Callable[[str], KafkaOffsetStore] | None = None
-    """The store of a connector's own `offsets.storage.topic` (created when missing)."""
 
 
 class Worker:
@@ -163,6 +160,10 @@ class Worker:
         """The group generation the herder last joined in: tasks started now carry it."""
         self.exactly_once: ExactlyOnceSettings | None = None
         """Set by a distributed herder whose worker delivers sources exactly once."""
+        self.connector_offsets: Callable[[str], OffsetStore] | None = None
+        """Set by a distributed herder, where a source connector's own `offsets.storage.topic`
+        is used as Kafka Connect uses it: the store of the connector's offsets given that topic
+        (its topic first, then the worker's; see `storage.connector_offsets`)."""
         # Each running connector's config as written, variables unresolved: task configs are
         # stored with the variables put back (`reverse_transform`).
         self._raw_props: dict[ConnectorName, dict[str, str]] = {}
@@ -364,6 +365,7 @@ class Worker:
                     policy=policy,
                 ),
                 "offsets": self.offsets,
+                "connector_offsets": self._own_offsets(connector_props),
                 "flush_timeout_ms": self.config.offset_flush_timeout_ms,
             }
             if self.exactly_once is not None:
@@ -416,7 +418,6 @@ class Worker:
         source = SourceConnectorCommonConfig.parse(connector_props)
         interval = source.transaction_boundary_interval_ms
         written_task_props = dict(task_props)
-        own_topic = (source.offsets_storage_topic or "").strip()
         return ExactlyOnceSourceTaskRunner(
             task_id,
             task,
@@ -428,13 +429,17 @@ class Worker:
                 interval if interval is not None else self.config.offset_flush_interval_ms
             ),
             is_current=lambda: eos.is_current(task_id, written_task_props),
-            connector_offsets=(
-                functools.partial(eos.offsets_topic, own_topic)
-                if own_topic and eos.offsets_topic is not None
-                else None
-            ),
             **source_common,
         )
+
+    def _own_offsets(self, connector_props: Mapping[str, str]) -> Callable[[], OffsetStore] | None:
+        """How a source task gets its connector's offsets store, when the connector has an
+        `offsets.storage.topic` of its own and the herder honours it; called on the task's
+        thread (it may create the topic and read it). None: the worker's store, as is."""
+        topic = connector_props.get("offsets.storage.topic", "").strip()
+        if not topic or self.connector_offsets is None:
+            return None
+        return functools.partial(self.connector_offsets, topic)
 
     def _dlq_factory(
         self,
