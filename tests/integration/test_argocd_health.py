@@ -1,8 +1,9 @@
-"""The Argo CD health checks the chart ships (`charts/kconnect/files/argocd/`), run by the Lua VM
-Argo CD embeds (gopher-lua, through `argolua`: `kconnect_devenv.opstools`) against resources
-whose status the operator's own code decided: Ready, Progressing (a roll, a generation not yet
-observed, no status yet), Degraded (a failed task, an invalid config) and Suspended (paused,
-stopped, scaled to zero).
+"""The Argo CD health checks the chart ships (`charts/kconnect/files/argocd/`: KafkaConnector,
+StandaloneConnect, KConnectCluster), run by the Lua VM Argo CD embeds (gopher-lua, through
+`argolua`: `kconnect_devenv.opstools`) against resources whose status the operator's own code
+decided: Ready, Progressing (a roll, a generation not yet observed, no status yet), Degraded (a
+failed task, an invalid config, a missing cluster) and Suspended (paused, stopped, scaled to
+zero).
 
 Also: every Ready reason the operator can give is classified on purpose (a new failure reason
 must be added to the scripts' `degraded` table), and the argocd-cm patch file holds the scripts
@@ -30,7 +31,11 @@ from kconnect_operator.core.shapes import (
     TaskStatus,
 )
 from kconnect_operator.kafkaconnector import decide as kc_decide
-from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec
+from kconnect_operator.kafkaconnector.model import (
+    KafkaConnectorSpec,
+    KConnectClusterSpec,
+    KConnectClusterStatus,
+)
 from kconnect_operator.standaloneconnect import decide as sc_decide
 from kconnect_operator.standaloneconnect.model import StandaloneConnectSpec, StandaloneReadyReason
 
@@ -39,6 +44,7 @@ pytestmark = pytest.mark.integration
 ARGOCD: Final = Path(__file__).resolve().parents[2] / "charts" / "kconnect" / "files" / "argocd"
 KAFKACONNECTOR_LUA: Final = ARGOCD / "health-kafkaconnector.lua"
 STANDALONE_LUA: Final = ARGOCD / "health-standaloneconnect.lua"
+CLUSTER_LUA: Final = ARGOCD / "health-kconnectcluster.lua"
 NOW: Final = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 # Reasons under which the resource is not failing but on its way (or deliberately idle).
@@ -295,6 +301,88 @@ def test_standaloneconnect_health(argolua: Path) -> None:
         assert got_message.startswith(message), (what, got_message)
 
 
+# --- KConnectCluster
+
+
+CLUSTER_SPEC: Final = KConnectClusterSpec.model_validate(
+    {"bootstrapServers": "kafka:9092", "replicas": 3}
+)
+
+
+def kconnectcluster(generation: int = 3, **observation: Any) -> dict[str, Any]:
+    """A KConnectCluster whose Ready condition the operator's `cluster_ready` decided."""
+    fields: dict[str, Any] = {
+        "workers_ready": 3,
+        "spec_error": None,
+        "spec_reason": None,
+        "apply_error": None,
+        "failure": None,
+        "connectors": 2,
+        **observation,
+    }
+    status, reason, message = kc_decide.cluster_ready(CLUSTER_SPEC, **fields)
+    condition = core_status.ready(status, reason, message, previous=(), generation=3, now=NOW)
+    body = KConnectClusterStatus(
+        conditions=[condition], observed_generation=3, workers_ready=fields["workers_ready"]
+    )
+    return {
+        "apiVersion": "kconnect.io/v1alpha1",
+        "kind": "KConnectCluster",
+        "metadata": {"name": "shared", "namespace": "ns", "generation": generation},
+        "spec": CLUSTER_SPEC.model_dump(by_alias=True, mode="json", exclude_none=True),
+        "status": core_status.status_body(body),
+    }
+
+
+def test_kconnectcluster_health(argolua: Path) -> None:
+    cases = [
+        ("ready", kconnectcluster(), "Healthy", "Running: 3/3 worker pods are ready"),
+        (
+            "a roll or a scale-up",
+            kconnectcluster(workers_ready=2),
+            "Progressing",
+            "WorkersNotReady: 2/3 worker pods are ready",
+        ),
+        (
+            "a new generation not yet observed",
+            kconnectcluster(generation=4),
+            "Progressing",
+            "Waiting for the kconnect operator to observe generation 4",
+        ),
+        (
+            "workers crash-looping",
+            kconnectcluster(workers_ready=0, failure="kconnect: error: group.id: x"),
+            "Degraded",
+            "WorkerFailed: kconnect: error: group.id: x",
+        ),
+        (
+            "an invalid worker config",
+            kconnectcluster(workers_ready=0, spec_error="spec.workerConfig: bad"),
+            "Degraded",
+            "InvalidConfig: spec.workerConfig: bad",
+        ),
+    ]
+    answers = run_checks(argolua, CLUSTER_LUA, [obj for _, obj, _, _ in cases])
+    for (what, _, status, message), (got_status, got_message) in zip(cases, answers, strict=True):
+        assert (what, got_status) == (what, status), got_message
+        assert got_message.startswith(message), (what, got_message)
+
+
+def test_a_connector_whose_cluster_is_missing_is_degraded(argolua: Path) -> None:
+    missing = kafkaconnector(
+        KafkaConnectorSpec.model_validate({"class": "DataGen", "cluster": "shared"}),
+        workers_ready=0,
+        connector=None,
+        config_error="spec.cluster: KConnectCluster shared does not exist",
+        config_reason=ReadyReason.CLUSTER_NOT_FOUND,
+    )
+    [(status, message)] = run_checks(argolua, KAFKACONNECTOR_LUA, [missing])
+    assert (status, message) == (
+        "Degraded",
+        "ClusterNotFound: spec.cluster: KConnectCluster shared does not exist",
+    )
+
+
 # --- every reason classified, the patch file in step
 
 
@@ -309,8 +397,9 @@ def degraded_reasons(script: Path) -> set[str]:
     [
         (KAFKACONNECTOR_LUA, {r.value for r in (*ReadyReason, *KafkaAccessReason)}),
         (STANDALONE_LUA, {r.value for r in (*StandaloneReadyReason, *KafkaAccessReason)}),
+        (CLUSTER_LUA, {r.value for r in (*ReadyReason, *KafkaAccessReason)}),
     ],
-    ids=["KafkaConnector", "StandaloneConnect"],
+    ids=["KafkaConnector", "StandaloneConnect", "KConnectCluster"],
 )
 def test_every_failure_reason_is_degraded(script: Path, reasons: set[str]) -> None:
     assert degraded_reasons(script) == reasons - NOT_FAILURES
@@ -323,6 +412,9 @@ def test_the_argocd_cm_patch_holds_the_scripts() -> None:
             "utf-8"
         ),
         "resource.customizations.health.kconnect.io_StandaloneConnect": STANDALONE_LUA.read_text(
+            "utf-8"
+        ),
+        "resource.customizations.health.kconnect.io_KConnectCluster": CLUSTER_LUA.read_text(
             "utf-8"
         ),
     }

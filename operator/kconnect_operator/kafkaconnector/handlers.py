@@ -163,7 +163,7 @@ async def connector_loop(
 
     def decided(body: kopf.Body, observed: decide.Observed, decision: decide.Decision) -> None:
         state.memory = decision.memory
-        _record_metrics(namespace, name, observed.spec.replicas, decision.status)
+        _record_metrics(namespace, name, desired_workers(observed), decision.status)
 
     one = Pass(
         kind=KIND,
@@ -269,6 +269,14 @@ async def observe(runtime: Runtime, body: kopf.Body, memory: decide.Memory) -> d
         loggers=await observe_loggers(runtime, workers, spec, previous),
         cluster_replicas=cluster_replicas,
     )
+
+
+def desired_workers(observed: decide.Observed) -> int:
+    """The worker pods a connector asks for: its own `spec.replicas`, or those of the
+    KConnectCluster it runs on (0 while that does not exist)."""
+    if observed.spec.cluster is None:
+        return observed.spec.replicas
+    return observed.cluster_replicas or 0
 
 
 def _record_metrics(namespace: str, name: str, replicas: int, status: KafkaConnectorStatus) -> None:

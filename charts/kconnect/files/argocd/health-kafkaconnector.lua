@@ -5,6 +5,7 @@ local degraded = {
   ConnectorFailed = true, TaskFailed = true, InvalidConfig = true, ApplyFailed = true,
   WorkerFailed = true, KafkaAuthenticationFailed = true, TokenEndpointUnreachable = true,
   KafkaTlsFailed = true, KafkaAuthorizationFailed = true, KafkaSecretMissing = true,
+  ClusterNotFound = true,
 }
 local spec = obj.spec or {}
 if obj.status == nil then

@@ -37,6 +37,7 @@ from kconnect_operator.kafkaconnector.decide import (
     leaving_pods,
     pod_ordinal,
 )
+from kconnect_operator.kafkaconnector.handlers import desired_workers
 from kconnect_operator.kafkaconnector.model import (
     AutoRestartStatus,
     KafkaConnectorSpec,
@@ -442,3 +443,12 @@ def test_a_deleted_stateful_set_is_reported_as_such() -> None:
         "StatefulSet/orders-connect",
         "StatefulSet orders-connect was deleted: recreated it",
     ) in plan.plan.repaired
+
+
+def test_the_workers_a_connector_asks_for_are_its_own_or_its_clusters() -> None:
+    """`kconnect_operator_connector_workers_desired`, which the KConnectWorkersBelowSpec alert
+    compares with the ready workers."""
+    assert desired_workers(observed(spec=spec(replicas=3))) == 3
+    on_cluster = KafkaConnectorSpec.model_validate({"class": "DataGen", "cluster": "shared"})
+    assert desired_workers(observed(spec=on_cluster, cluster_replicas=4)) == 4
+    assert desired_workers(observed(spec=on_cluster, cluster_replicas=None)) == 0
