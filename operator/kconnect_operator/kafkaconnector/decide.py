@@ -136,6 +136,14 @@ def parse_rfc3339(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def tasks_max(spec: KafkaConnectorSpec) -> int:
+    """The connector's `tasks.max`: `tasksPerReplica` times the workers when set (at least one
+    worker's share: no config is sent to zero workers), else `tasksMax`."""
+    if spec.tasks_per_replica is None:
+        return spec.tasks_max
+    return spec.tasks_per_replica * max(spec.replicas, 1)
+
+
 def connector_config(spec: KafkaConnectorSpec, name: str) -> dict[str, str]:
     """The config the workers should hold for the connector `name`."""
     return dict(
@@ -144,9 +152,31 @@ def connector_config(spec: KafkaConnectorSpec, name: str) -> dict[str, str]:
                 **spec.config,
                 "name": name,
                 "connector.class": spec.class_,
-                "tasks.max": str(spec.tasks_max),
+                "tasks.max": str(tasks_max(spec)),
             }.items()
         )
+    )
+
+
+def scale_target(spec: KafkaConnectorSpec, workload: JsonObject | None) -> int:
+    """The workers to run: `spec.replicas`, except that a paused or stopped connector is not
+    scaled up. An autoscaler raises `spec.replicas` on a paused sink's growing lag; the workers
+    stay as the live StatefulSet runs them (or fewer, if `spec.replicas` goes down) until the
+    connector runs again. A resource with no StatefulSet yet gets `spec.replicas`."""
+    if spec.state is TargetState.RUNNING or workload is None:
+        return spec.replicas
+    running = int((workload.get("spec") or {}).get("replicas", spec.replicas))
+    return min(spec.replicas, running)
+
+
+def held_message(spec: KafkaConnectorSpec, target: int) -> str | None:
+    """What the status says while `spec.replicas` is held back (`scale_target`)."""
+    if target >= spec.replicas:
+        return None
+    return (
+        f"spec.replicas {spec.replicas} is held at {target} while the connector is "
+        f"{spec.state.value}: a {spec.state.value} connector is not scaled up; the workers follow "
+        "spec.replicas once it runs again"
     )
 
 
@@ -485,15 +515,19 @@ def ready_condition(
         return false, obs.config_reason or ReadyReason.INVALID_CONFIG, obs.config_error
     if obs.apply_error is not None:
         return false, ReadyReason.APPLY_FAILED, obs.apply_error
-    if obs.workers_ready == 0 and spec.replicas > 0 and obs.workers_failure is not None:
+    if spec.replicas == 0:
+        if obs.replicas > 0:
+            return false, ReadyReason.PENDING, f"scaling to zero: {obs.replicas} worker pods run"
+        return (
+            ConditionStatus.TRUE,
+            ReadyReason.SCALED_TO_ZERO,
+            "scaled to zero: no worker runs; the connector's config and offsets stay in Kafka, "
+            "and scaling up resumes it from its committed offsets",
+        )
+    if obs.workers_ready == 0 and obs.workers_failure is not None:
         return false, ReadyReason.WORKER_FAILED, obs.workers_failure
     if obs.workers_ready == 0:
-        message = (
-            "spec.replicas is 0: no worker runs the connector"
-            if spec.replicas == 0
-            else f"0/{spec.replicas} worker pods are ready"
-        )
-        return false, ReadyReason.WORKERS_NOT_READY, message
+        return false, ReadyReason.WORKERS_NOT_READY, f"0/{spec.replicas} worker pods are ready"
     if obs.connector is None:
         reason = obs.unreachable or "the workers do not report the connector yet"
         return false, ReadyReason.PENDING, reason
@@ -570,8 +604,11 @@ def build_status(
     now: datetime,
     applied: list[str] | None = None,
     exactly_once: ExactlyOncePhase | None = None,
+    held: str | None = None,
 ) -> KafkaConnectorStatus:
     status, reason, message = ready_condition(spec, obs)
+    if held is not None:
+        message = f"{message}; {held}"
     extra = exactly_once_condition(spec, obs.connector, previous, obs.generation, now)
     condition = ready(
         status,
@@ -675,10 +712,14 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     observed, the API server's and the workers' answers included.
     """
     done = outcome or Outcome()
+    workload = o.live.get(f"StatefulSet/{workload_name(o.owner)}")
+    target = scale_target(o.spec, workload)
+    held = held_message(o.spec, target)
+    if target != o.spec.replicas:
+        o = replace(o, spec=o.spec.model_copy(update={"replicas": target}))
     spec, owner, name = o.spec, o.owner, o.owner.name
     actions: list[Action] = []
 
-    workload = o.live.get(f"StatefulSet/{workload_name(owner)}")
     migrating = migrating_from(o)
     phase = exactly_once_phase(spec.exactly_once, workload, spec.replicas, migrating=migrating)
     spec_error: str | None = None
@@ -715,7 +756,9 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     connector: ConnectorStatus | None = None
     unreachable: str | None = None
     auto_status = o.previous.auto_restart if o.previous else None
-    if workers and memory.rejected is None:
+    # No worker is asked anything once the workers are to stop: a pod still ready while it
+    # stops would only be sent a config or command for no one.
+    if workers and memory.rejected is None and spec.replicas > 0:
         if o.rest_error is not None:
             unreachable = f"the workers' REST API: {o.rest_error}"
         else:
@@ -765,6 +808,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         now=o.now,
         applied=applied,
         exactly_once=phase,
+        held=held,
     )
     ready_now = any(c.type == READY and c.status == "True" for c in status.conditions)
     return Decision(tuple(actions), status, memory, ready_now)

@@ -163,7 +163,12 @@ class KafkaConnectorSpec(_Model):
     state: TargetState = TargetState.RUNNING
     """running, paused or stopped."""
     replicas: int = Field(1, ge=0)
-    """The number of worker pods. The scale subresource acts on it."""
+    """The number of worker pods. The scale subresource acts on it (`kubectl scale`, an HPA,
+    KEDA). 0 stops every worker and keeps the connector's config and offsets in Kafka. While
+    `state` is paused or stopped, the workers are not scaled up."""
+    tasks_per_replica: int | None = Field(None, alias="tasksPerReplica", ge=1)
+    """When set, the connector's `tasks.max` is `replicas` times this, and follows `replicas`
+    as it is scaled; `tasksMax` is then not used. Unset: `tasks.max` is `tasksMax`."""
     bootstrap_servers: str = bootstrap_servers_field()
     """The Kafka bootstrap servers the workers connect to."""
     tls: ClientTls | None = tls_field()
