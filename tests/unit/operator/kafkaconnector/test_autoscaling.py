@@ -6,9 +6,11 @@ in `e2e/test_autoscaling.py`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from kconnect_operator.core.actions import (
@@ -21,7 +23,7 @@ from kconnect_operator.core.actions import (
 from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.core.shapes import ConnectorStatus, ReadyReason, TaskStatus
 from kconnect_operator.crdgen import openapi_schema
-from kconnect_operator.kafkaconnector.build import Owner
+from kconnect_operator.kafkaconnector.build import Owner, default_sink_group
 from kconnect_operator.kafkaconnector.decide import (
     Decision,
     Memory,
@@ -30,7 +32,7 @@ from kconnect_operator.kafkaconnector.decide import (
     decide,
     tasks_max,
 )
-from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec
+from kconnect_operator.kafkaconnector.model import KafkaConnector, KafkaConnectorSpec
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 OWNER = Owner(name="orders", namespace="shop", uid="u-1")
@@ -267,3 +269,31 @@ def test_paused_at_zero_stays_scaled_to_zero() -> None:
     status, why, message = condition(decision)
     assert (status, why) == ("True", ReadyReason.SCALED_TO_ZERO)
     assert "held at 0" in message
+
+
+# -- the example
+
+
+def test_the_keda_example_targets_the_resource_and_its_sink_group() -> None:
+    path = Path(__file__).resolve().parents[4] / "examples" / "connector-autoscaled.yaml"
+    connector, scaled = yaml.safe_load_all(path.read_text("utf-8"))
+    resource = KafkaConnector.model_validate(connector)
+    assert resource.spec.tasks_per_replica == 1
+    assert "replicas" not in connector["spec"], "the autoscaler owns spec.replicas"
+    meta = resource.metadata
+    assert scaled["kind"] == "ScaledObject"
+    assert scaled["metadata"]["namespace"] == meta.namespace
+    assert scaled["spec"]["scaleTargetRef"] == {
+        "apiVersion": resource.api_version,
+        "kind": "KafkaConnector",
+        "name": meta.name,
+    }
+    assert scaled["spec"]["minReplicaCount"] == 0
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "kafka"
+    settings = trigger["metadata"]
+    assert settings["consumerGroup"] == default_sink_group(meta.namespace, meta.name)
+    assert settings["topic"] == resource.spec.config["topics"]
+    assert settings["bootstrapServers"] == resource.spec.bootstrap_servers
+    assert settings["allowIdleConsumers"] == "false"
+    assert settings["offsetResetPolicy"] == "earliest"
