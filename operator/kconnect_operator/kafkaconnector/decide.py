@@ -29,6 +29,14 @@ Invariants:
   operator still runs workers) do they go to `enabled`. Which roll the workers are in is read
   from the live StatefulSet (`EXACTLY_ONCE_ANNOTATION`), so an operator that restarts mid-way
   carries on where it was. A new cluster starts at `enabled`; turning it off is one roll.
+- **An autoscaler never resumes a connector, nor scales up a paused or stopped one**
+  (`scale_target`). `spec.replicas` is what the scale subresource sets; while the connector is
+  paused or stopped the workers stay at the live StatefulSet's count (or go down with
+  `spec.replicas`), and the Ready message says so. With `tasksPerReplica`, `tasks.max` follows
+  the workers in effect, not the pods that happen to be ready, so a roll reconfigures nothing.
+- **Zero workers is a state, not a failure:** Ready True, `ScaledToZero`, once no worker pod
+  runs. Nothing is sent to workers that are to stop, so the config topic keeps the connector as
+  it ran, and scaling up resumes it from its committed offsets.
 - **Auto-restart backs off exponentially** (`base * 2^(n-1)` before the n-th restart after the
   first, capped) and its counter resets once the connector has stayed healthy for the backoff
   that would come next.
