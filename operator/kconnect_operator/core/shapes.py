@@ -521,6 +521,9 @@ class ReadyReason(StrEnum):
     RUNNING = "Running"
     PAUSED = "Paused"
     STOPPED = "Stopped"
+    SCALED_TO_ZERO = "ScaledToZero"
+    """`spec.replicas` is 0 and no worker pod runs: wanted (an autoscaler's idle state), not a
+    failure."""
     PENDING = "Pending"
     """Workers are ready, but the connector or a task has not reached the wanted state yet."""
     WORKERS_NOT_READY = "WorkersNotReady"

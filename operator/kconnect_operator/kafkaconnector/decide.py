@@ -29,6 +29,14 @@ Invariants:
   operator still runs workers) do they go to `enabled`. Which roll the workers are in is read
   from the live StatefulSet (`EXACTLY_ONCE_ANNOTATION`), so an operator that restarts mid-way
   carries on where it was. A new cluster starts at `enabled`; turning it off is one roll.
+- **An autoscaler never resumes a connector, nor scales up a paused or stopped one**
+  (`scale_target`). `spec.replicas` is what the scale subresource sets; while the connector is
+  paused or stopped the workers stay at the live StatefulSet's count (or go down with
+  `spec.replicas`), and the Ready message says so. With `tasksPerReplica`, `tasks.max` follows
+  the workers in effect, not the pods that happen to be ready, so a roll reconfigures nothing.
+- **Zero workers is a state, not a failure:** Ready True, `ScaledToZero`, once no worker pod
+  runs. Nothing is sent to workers that are to stop, so the config topic keeps the connector as
+  it ran, and scaling up resumes it from its committed offsets.
 - **Auto-restart backs off exponentially** (`base * 2^(n-1)` before the n-th restart after the
   first, capped) and its counter resets once the connector has stayed healthy for the backoff
   that would come next.
@@ -148,6 +156,14 @@ def parse_rfc3339(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def tasks_max(spec: KafkaConnectorSpec) -> int:
+    """The connector's `tasks.max`: `tasksPerReplica` times the workers when set (at least one
+    worker's share: no config is sent to zero workers), else `tasksMax`."""
+    if spec.tasks_per_replica is None:
+        return spec.tasks_max
+    return spec.tasks_per_replica * max(spec.replicas, 1)
+
+
 def connector_config(
     spec: KafkaConnectorSpec, name: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -160,9 +176,31 @@ def connector_config(
                 **spec.config,
                 "name": name,
                 "connector.class": spec.class_,
-                "tasks.max": str(spec.tasks_max),
+                "tasks.max": str(tasks_max(spec)),
             }.items()
         )
+    )
+
+
+def scale_target(spec: KafkaConnectorSpec, workload: JsonObject | None) -> int:
+    """The workers to run: `spec.replicas`, except that a paused or stopped connector is not
+    scaled up. An autoscaler raises `spec.replicas` on a paused sink's growing lag; the workers
+    stay as the live StatefulSet runs them (or fewer, if `spec.replicas` goes down) until the
+    connector runs again. A resource with no StatefulSet yet gets `spec.replicas`."""
+    if spec.state is TargetState.RUNNING or workload is None:
+        return spec.replicas
+    running = int((workload.get("spec") or {}).get("replicas", spec.replicas))
+    return min(spec.replicas, running)
+
+
+def held_message(spec: KafkaConnectorSpec, target: int) -> str | None:
+    """What the status says while `spec.replicas` is held back (`scale_target`)."""
+    if target >= spec.replicas:
+        return None
+    return (
+        f"spec.replicas {spec.replicas} is held at {target} while the connector is "
+        f"{spec.state.value}: a {spec.state.value} connector is not scaled up; the workers follow "
+        "spec.replicas once it runs again"
     )
 
 
@@ -540,15 +578,23 @@ def ready_condition(
         return false, ReadyReason.APPLY_FAILED, obs.apply_error
     replicas = spec.replicas if obs.wanted_workers is None else obs.wanted_workers
     where = f"KConnectCluster {spec.cluster}'s " if spec.cluster else ""
-    if obs.workers_ready == 0 and replicas > 0 and obs.workers_failure is not None:
+    if replicas == 0:
+        if obs.replicas > 0:
+            return (
+                false,
+                ReadyReason.PENDING,
+                f"scaling to zero: {obs.replicas} {where}worker pods run",
+            )
+        return (
+            ConditionStatus.TRUE,
+            ReadyReason.SCALED_TO_ZERO,
+            f"scaled to zero: no {where}worker runs; the connector's config and offsets stay in "
+            "Kafka, and scaling up resumes it from its committed offsets",
+        )
+    if obs.workers_ready == 0 and obs.workers_failure is not None:
         return false, ReadyReason.WORKER_FAILED, obs.workers_failure
     if obs.workers_ready == 0:
-        message = (
-            f"{where or ''}spec.replicas is 0: no worker runs the connector"
-            if replicas == 0
-            else f"0/{replicas} {where}worker pods are ready"
-        )
-        return false, ReadyReason.WORKERS_NOT_READY, message
+        return false, ReadyReason.WORKERS_NOT_READY, f"0/{replicas} {where}worker pods are ready"
     if obs.connector is None:
         reason = obs.unreachable or "the workers do not report the connector yet"
         return false, ReadyReason.PENDING, reason
@@ -625,8 +671,11 @@ def build_status(
     now: datetime,
     applied: list[str] | None = None,
     exactly_once: ExactlyOncePhase | None = None,
+    held: str | None = None,
 ) -> KafkaConnectorStatus:
     status, reason, message = ready_condition(spec, obs)
+    if held is not None:
+        message = f"{message}; {held}"
     extra = exactly_once_condition(spec, obs.connector, previous, obs.generation, now)
     condition = ready(
         status,
@@ -817,6 +866,12 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     exist (`cluster_replicas` None) is Ready=False, `ClusterNotFound`, and nothing is sent.
     """
     done = outcome or Outcome()
+    held: str | None = None
+    if o.spec.cluster is None:
+        target = scale_target(o.spec, o.live.get(f"StatefulSet/{workload_name(o.owner)}"))
+        held = held_message(o.spec, target)
+        if target != o.spec.replicas:
+            o = replace(o, spec=o.spec.model_copy(update={"replicas": target}))
     spec, owner, name = o.spec, o.owner, o.owner.name
     actions: list[Action] = []
     extra: dict[str, str] = {}
@@ -849,7 +904,10 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     connector: ConnectorStatus | None = None
     unreachable: str | None = None
     auto_status = o.previous.auto_restart if o.previous else None
-    if workers and memory.rejected is None:
+    # No worker is asked anything once the workers are to stop: a pod still ready while it
+    # stops would only be sent a config or command for no one.
+    wanted_workers = spec.replicas if spec.cluster is None else (o.cluster_replicas or 0)
+    if workers and memory.rejected is None and wanted_workers > 0:
         if o.rest_error is not None:
             unreachable = f"the workers' REST API: {o.rest_error}"
         else:
@@ -901,6 +959,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         now=o.now,
         applied=applied,
         exactly_once=phase,
+        held=held,
     )
     ready_now = any(c.type == READY and c.status == "True" for c in status.conditions)
     return Decision(tuple(actions), status, memory, ready_now)

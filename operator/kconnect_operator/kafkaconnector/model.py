@@ -153,7 +153,9 @@ class WorkersSpec(_Model):
     KafkaConnector with dedicated workers (one model, one set of builders)."""
 
     replicas: int = Field(1, ge=0)
-    """The number of worker pods. The scale subresource acts on it."""
+    """The number of worker pods. The scale subresource acts on it (`kubectl scale`, an HPA,
+    KEDA). 0 stops every worker and keeps the connectors' configs and offsets in Kafka. A
+    KafkaConnector's workers are not scaled up while its `state` is paused or stopped."""
     tls: ClientTls | None = tls_field()
     """TLS to the brokers, and the CA certificates (from Secrets) their certificates are checked
     against. Unset: no TLS. As in Strimzi's KafkaConnect."""
@@ -246,6 +248,7 @@ DEDICATED_ONLY_FIELDS: Final[Mapping[str, str]] = {
     "networkPolicy": "!has(self.networkPolicy)",
     "exactlyOnce": "!self.exactlyOnce",
     "deletionPolicy": "self.deletionPolicy == 'Retain'",
+    "tasksPerReplica": "!has(self.tasksPerReplica)",
 }
 """The fields of a KafkaConnector that only its dedicated workers use, and the CEL test that they
 are left out (or at their defaults: the API server fills `replicas`, `exactlyOnce` and
@@ -253,6 +256,11 @@ are left out (or at their defaults: the API server fills `replicas`, `exactlyOnc
 
 
 def dedicated_only_message(field: str) -> str:
+    if field == "tasksPerReplica":
+        return (
+            "spec.tasksPerReplica must not be set when spec.cluster is set: it ties tasks.max to "
+            f"the connector's own workers, and a {CLUSTER_KIND}'s are shared; set spec.tasksMax"
+        )
     return (
         f"spec.{field} must not be set when spec.cluster is set: the connector runs on that "
         f"{CLUSTER_KIND}'s workers; set {field} on the {CLUSTER_KIND}"
@@ -284,6 +292,10 @@ class KafkaConnectorSpec(WorkersSpec):
     """The connector class: a kconnect plugin alias or a Kafka Connect class name."""
     tasks_max: int = Field(1, alias="tasksMax", ge=1)
     """The most tasks the connector may create."""
+    tasks_per_replica: int | None = Field(None, alias="tasksPerReplica", ge=1)
+    """When set, the connector's `tasks.max` is `replicas` times this, and follows `replicas`
+    as it is scaled; `tasksMax` is then not used. Unset: `tasks.max` is `tasksMax`. Dedicated
+    workers only."""
     config: dict[str, ConfigValue] = connector_config_field(
         {
             key: f"config must not contain {key!r}: {_CONFIG_KEY_SOURCE[key]} sets it"

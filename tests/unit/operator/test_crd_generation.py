@@ -116,6 +116,7 @@ def test_spec_fields_and_required() -> None:
         "config",
         "state",
         "replicas",
+        "tasksPerReplica",
         "bootstrapServers",
         "tls",
         "authentication",

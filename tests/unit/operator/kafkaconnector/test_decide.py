@@ -378,9 +378,20 @@ def test_paused_and_stopped_connectors_are_ready_once_settled() -> None:
     assert kc_decide.ready_condition(paused, failing)[1] is ReadyReason.TASK_FAILED
 
 
-def test_scaled_to_zero_says_so() -> None:
-    message = kc_decide.ready_condition(spec(replicas=0), observe(workers_ready=0))[2]
-    assert "spec.replicas is 0" in message
+def test_scaled_to_zero_is_ready_once_no_worker_pod_runs() -> None:
+    status, why, message = kc_decide.ready_condition(
+        spec(replicas=0), observe(workers_ready=0, replicas=0, connector=None)
+    )
+    assert (status, why) == (ConditionStatus.TRUE, ReadyReason.SCALED_TO_ZERO)
+    assert "scaled to zero" in message
+    # Pods still running: on the way, not there.
+    stopping = kc_decide.ready_condition(spec(replicas=0), observe(workers_ready=1, replicas=1))
+    assert stopping[:2] == (ConditionStatus.FALSE, ReadyReason.PENDING)
+    # A failure to apply the children still outranks it.
+    refused = kc_decide.ready_condition(
+        spec(replicas=0), observe(workers_ready=0, replicas=0, apply_error="refused")
+    )
+    assert refused[1] is ReadyReason.APPLY_FAILED
 
 
 def build(obs: Observation, previous: Any = None, now: datetime = NOW) -> Any:

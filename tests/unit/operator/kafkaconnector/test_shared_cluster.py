@@ -66,6 +66,7 @@ DEDICATED_VALUES: dict[str, Any] = {
     "networkPolicy": {"metricsPeers": []},
     "exactlyOnce": True,
     "deletionPolicy": "Delete",
+    "tasksPerReplica": 2,
 }
 
 
@@ -127,9 +128,10 @@ def test_the_cluster_crd_has_the_worker_fields_and_a_scale_subresource() -> None
     version = document["spec"]["versions"][0]
     assert version["subresources"]["scale"]["specReplicasPath"] == ".spec.replicas"
     props = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
-    worker_fields = set(DEDICATED_ONLY_FIELDS) - {"deletionPolicy"}
+    # deletionPolicy and tasksPerReplica are the connector's own, for its dedicated workers.
+    worker_fields = set(DEDICATED_ONLY_FIELDS) - {"deletionPolicy", "tasksPerReplica"}
     assert worker_fields <= set(props)
-    assert not {"class", "config", "tasksMax", "state", "cluster"} & set(props)
+    assert not {"class", "config", "tasksMax", "tasksPerReplica", "state", "cluster"} & set(props)
     required = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["required"]
     assert required == ["bootstrapServers"]
 
