@@ -48,7 +48,15 @@ CLUSTER_LUA: Final = ARGOCD / "health-kconnectcluster.lua"
 NOW: Final = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 # Reasons under which the resource is not failing but on its way (or deliberately idle).
-NOT_FAILURES: Final = {"Running", "Paused", "Stopped", "Pending", "WorkersNotReady", "Updating"}
+NOT_FAILURES: Final = {
+    "Running",
+    "Paused",
+    "Stopped",
+    "ScaledToZero",
+    "Pending",
+    "WorkersNotReady",
+    "Updating",
+}
 
 
 @pytest.fixture(scope="module")
@@ -185,10 +193,16 @@ def test_kafkaconnector_health(argolua: Path) -> None:
             "Stopped: the connector is stopped",
         ),
         (
+            "scaling to zero: a worker pod still runs",
+            kafkaconnector(kc_spec(replicas=0), workers_ready=1, replicas=1, connector=None),
+            "Progressing",
+            "Pending: scaling to zero: 1 worker pods run",
+        ),
+        (
             "scaled to zero",
             kafkaconnector(kc_spec(replicas=0), workers_ready=0, replicas=0, connector=None),
             "Suspended",
-            "WorkersNotReady: spec.replicas is 0",
+            "ScaledToZero: scaled to zero: no worker runs",
         ),
     ]
     no_status = kafkaconnector(kc_spec())

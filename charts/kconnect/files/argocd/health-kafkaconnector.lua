@@ -7,7 +7,6 @@ local degraded = {
   KafkaTlsFailed = true, KafkaAuthorizationFailed = true, KafkaSecretMissing = true,
   ClusterNotFound = true,
 }
-local spec = obj.spec or {}
 if obj.status == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the kconnect operator to report a status"
@@ -33,17 +32,15 @@ if ready == nil then
 end
 local message = ready.message or ""
 if ready.status == "True" then
-  if ready.reason == "Paused" or ready.reason == "Stopped" then
+  if ready.reason == "Paused" or ready.reason == "Stopped" or ready.reason == "ScaledToZero" then
     hs.status = "Suspended"
   else
     hs.status = "Healthy"
   end
 elseif degraded[ready.reason] then
   hs.status = "Degraded"
-elseif spec.replicas == 0 then
-  hs.status = "Suspended"
 else
-  -- Pending, WorkersNotReady: a roll, a rebalance, a state change or a start under way.
+  -- Pending, WorkersNotReady: a roll, a rebalance, a scaling, a state change or a start under way.
   hs.status = "Progressing"
 end
 hs.message = (ready.reason or "") .. ": " .. message

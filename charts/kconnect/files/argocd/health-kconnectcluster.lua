@@ -31,7 +31,11 @@ if ready == nil then
   return hs
 end
 if ready.status == "True" then
-  hs.status = "Healthy"
+  if ready.reason == "ScaledToZero" then
+    hs.status = "Suspended"
+  else
+    hs.status = "Healthy"
+  end
 elseif degraded[ready.reason] then
   hs.status = "Degraded"
 else
