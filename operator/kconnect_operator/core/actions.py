@@ -17,10 +17,11 @@ Order and failure, as `act` keeps them:
   fails stops the ones after it, a config the workers reject (400) as `Outcome.config_rejected`,
   any other failure as `Outcome.unreachable`; `Outcome.rest_done` counts the ones that
   succeeded. A task restart for a task that does not exist (404) is reported as an Event and the
-  rest go on. An offsets operation the workers refuse (a 4xx or 500 answer: offsets they cannot
-  take, a connector not stopped) or a ConfigMap the list cannot write is reported in
+  rest go on. An offsets operation the workers refuse (a 4xx but 404 and 409, or a 500: offsets
+  they cannot take, a connector not stopped) or a ConfigMap the list cannot write is reported in
   `Outcome.offsets_error` and the rest go on, so the annotation that asked for it is removed and
-  not retried; no answer or a 409 (rebalancing) stops the sequence, and the next pass retries.
+  not retried; no answer, a 404 or a 409 (rebalancing) stops the sequence, and the next pass
+  retries.
 - `SetLogLevels` per worker: a worker that fails is reported in `Outcome.logger_failures` and the
   other workers are still set.
 - An API server error other than a refused child raises out of `act`: the pass fails, is counted,

@@ -600,9 +600,11 @@ async def _act_rest(
 
 
 def _refused_for_good(e: WorkerRestError) -> bool:
-    """A worker's answer that the same request would get again: a 4xx but 409 (rebalancing),
-    or a 500 (the connector's refusal of the offsets, as in Kafka Connect)."""
-    return (400 <= e.status < 500 and e.status != HTTP_CONFLICT) or e.status == HTTP_SERVER_ERROR
+    """A worker's answer that the same request would get again: a 4xx but 404 (a connector the
+    workers do not know yet, or any more: the next pass looks again) and 409 (rebalancing), or a
+    500 (the connector's refusal of the offsets, as in Kafka Connect)."""
+    again = (HTTP_NOT_FOUND, HTTP_CONFLICT)
+    return (400 <= e.status < 500 and e.status not in again) or e.status == HTTP_SERVER_ERROR
 
 
 async def _act_offsets(
