@@ -21,6 +21,8 @@ from kconnect_operator.core.actions import (
     SendConfig,
     Warn,
 )
+from kconnect_operator.io.shell import _refused_for_good
+from kconnect_operator.io.worker_rest import WorkerRestError
 from kconnect_operator.kafkaconnector.build import connector_sink_group
 from kconnect_operator.kafkaconnector.decide import connector_config, decide
 from kconnect_operator.kafkaconnector.model import (
@@ -320,3 +322,13 @@ def test_the_crd_holds_the_offsets_fields() -> None:
     assert "initialOffsets" in props
     status = schema["properties"]["status"]["properties"]
     assert status["initialOffsets"]["enum"] == ["Pending", "Applied"]
+
+
+@pytest.mark.parametrize(
+    ("status", "for_good"),
+    [(400, True), (403, True), (500, True), (404, False), (409, False), (0, False), (503, False)],
+)
+def test_which_worker_answers_end_an_offsets_request(status: int, for_good: bool) -> None:
+    """A refusal the same request would get again removes the annotation; no answer, a
+    rebalance or a connector the workers do not know (yet) leaves it for the next pass."""
+    assert _refused_for_good(WorkerRestError(status, "x")) is for_good
