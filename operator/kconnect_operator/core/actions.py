@@ -17,7 +17,11 @@ Order and failure, as `act` keeps them:
   fails stops the ones after it, a config the workers reject (400) as `Outcome.config_rejected`,
   any other failure as `Outcome.unreachable`; `Outcome.rest_done` counts the ones that
   succeeded. A task restart for a task that does not exist (404) is reported as an Event and the
-  rest go on.
+  rest go on. An offsets operation the workers refuse (a 4xx but 404 and 409, or a 500: offsets
+  they cannot take, a connector not stopped) or a ConfigMap the list cannot write is reported in
+  `Outcome.offsets_error` and the rest go on, so the annotation that asked for it is removed and
+  not retried; no answer, a 404 or a 409 (rebalancing) stops the sequence, and the next pass
+  retries.
 - `SetLogLevels` per worker: a worker that fails is reported in `Outcome.logger_failures` and the
   other workers are still set.
 - An API server error other than a refused child raises out of `act`: the pass fails, is counted,
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from kconnect_operator.core.children import ChildrenPlan
 from kconnect_operator.core.shapes import JsonObject, LogLevel
@@ -139,6 +144,41 @@ class AutoRestartConnector:
     count: int
 
 
+OFFSETS_KEY: Final = "offsets.json"
+"""The ConfigMap key that holds a connector's offsets, as in Strimzi."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListOffsets:
+    """`GET /connectors/{name}/offsets`, written to the ConfigMap `config_map` (key
+    `offsets.json`): created with an owner reference to the resource, or only that key updated
+    in one that exists (refused for one another object controls)."""
+
+    name: str
+    config_map: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlterOffsets:
+    """`PATCH /connectors/{name}/offsets` with `offsets` (read from the ConfigMap `source`)."""
+
+    name: str
+    offsets: JsonObject
+    source: str
+    initial: bool = False
+    """Written for `spec.initialOffsets`, to a connector just created stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResetOffsets:
+    """`DELETE /connectors/{name}/offsets`."""
+
+    name: str
+
+
+OffsetsAction = ListOffsets | AlterOffsets | ResetOffsets
+
+
 @dataclass(frozen=True, slots=True)
 class SetLogLevels:
     """`PUT /admin/loggers/{name}` on one worker, in order."""
@@ -162,6 +202,9 @@ Action = (
     | AutoRestartConnector
     | SetLogLevels
     | DeleteConnector
+    | ListOffsets
+    | AlterOffsets
+    | ResetOffsets
 )
 
 REST_ACTIONS = (
@@ -173,6 +216,9 @@ REST_ACTIONS = (
     RemoveAnnotations,
     AutoRestartConnector,
     DeleteConnector,
+    ListOffsets,
+    AlterOffsets,
+    ResetOffsets,
 )
 """The actions that run in the workers' REST sequence (`Outcome.rest_done` counts them)."""
 
@@ -197,3 +243,5 @@ class Outcome:
     workers_changed: int = 0
     leave_failures: tuple[str, ...] = ()
     """`<pod>: <why>` for each pod the leave marker could not be written to."""
+    offsets_error: str | None = None
+    """Why an offsets operation (`ListOffsets`, `AlterOffsets`, `ResetOffsets`) failed for good."""

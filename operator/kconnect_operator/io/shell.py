@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 from collections.abc import (
     Awaitable,
@@ -60,16 +61,21 @@ from pydantic import BaseModel, ValidationError
 from kconnect_operator.core import children, kafka_security, manifests
 from kconnect_operator.core import status as core_status
 from kconnect_operator.core.actions import (
+    OFFSETS_KEY,
     REST_ACTIONS,
     Action,
+    AlterOffsets,
     ApplyChildren,
     AutoRestartConnector,
     DeleteChild,
     DeleteConnector,
+    ListOffsets,
     MarkLeaving,
     Note,
+    OffsetsAction,
     Outcome,
     RemoveAnnotations,
+    ResetOffsets,
     Restart,
     RestartTask,
     SendCommand,
@@ -89,6 +95,8 @@ OPERATOR_ANNOTATION: Final = "kconnect.io/operator"
 """The install that reconciles a resource (`OperatorOptions.instance`)."""
 HTTP_BAD_REQUEST: Final = 400
 HTTP_NOT_FOUND: Final = 404
+HTTP_CONFLICT: Final = 409
+HTTP_SERVER_ERROR: Final = 500
 NOT_READY_INTERVAL_S: Final = 2.0
 """How often a resource that is not Ready is looked at, without an event."""
 MIN_GAP_S: Final = 0.5
@@ -486,6 +494,7 @@ async def act(
     rest_done: int | None = None
     config_rejected: str | None = None
     unreachable: str | None = None
+    offsets_error: str | None = None
     failures: list[str] = []
     levels_set: set[str] = set()
     workers_changed = 0
@@ -494,7 +503,7 @@ async def act(
     for action in actions:
         if isinstance(action, REST_ACTIONS):
             if rest:  # the whole sequence, where its first action stands
-                rest_done, config_rejected, unreachable = await _act_rest(
+                rest_done, config_rejected, unreachable, offsets_error = await _act_rest(
                     runtime, body, kind, rest, urls, logger
                 )
             rest = None
@@ -532,6 +541,7 @@ async def act(
         log_levels_set=tuple(sorted(levels_set)),
         workers_changed=workers_changed,
         leave_failures=tuple(leave_failures),
+        offsets_error=offsets_error,
     )
 
 
@@ -571,17 +581,115 @@ async def _act_rest(
     actions: Sequence[Action],
     urls: Sequence[str],
     logger: kopf.Logger,
-) -> tuple[int | None, str | None, str | None]:
-    """The REST sequence: `(done, rejected, unreachable)`; `done` is None when all succeeded."""
+) -> tuple[int | None, str | None, str | None, str | None]:
+    """The REST sequence: `(done, rejected, unreachable, offsets_error)`; `done` is None when
+    all succeeded. An offsets operation refused for good does not stop the sequence."""
     client = connect_client(runtime, urls)
+    offsets_error: str | None = None
     for done, action in enumerate(actions):
         try:
-            await _act_one(runtime, client, body, kind, action, logger)
+            if isinstance(action, ListOffsets | AlterOffsets | ResetOffsets):
+                offsets_error = await _act_offsets(runtime, client, body, action, logger)
+            else:
+                await _act_one(runtime, client, body, kind, action, logger)
         except WorkerRestError as e:
             if isinstance(action, SendConfig) and e.status == HTTP_BAD_REQUEST:
-                return done, e.message, None
-            return done, None, f"the workers' REST API: {e.message}"
-    return None, None, None
+                return done, e.message, None, offsets_error
+            return done, None, f"the workers' REST API: {e.message}", offsets_error
+    return None, None, None, offsets_error
+
+
+def _refused_for_good(e: WorkerRestError) -> bool:
+    """A worker's answer that the same request would get again: a 4xx but 404 (a connector the
+    workers do not know yet, or any more: the next pass looks again) and 409 (rebalancing), or a
+    500 (the connector's refusal of the offsets, as in Kafka Connect)."""
+    again = (HTTP_NOT_FOUND, HTTP_CONFLICT)
+    return (400 <= e.status < 500 and e.status not in again) or e.status == HTTP_SERVER_ERROR
+
+
+async def _act_offsets(
+    runtime: Runtime,
+    client: WorkerRestClient,
+    body: kopf.Body,
+    action: OffsetsAction,
+    logger: kopf.Logger,
+) -> str | None:
+    """One offsets operation; a Normal Event when done, else why it failed for good (with a
+    Warning Event `OffsetsFailed`). No answer or a rebalance raises: the next pass retries."""
+    try:
+        if isinstance(action, ListOffsets):
+            offsets = await client.offsets(action.name)
+            await _write_offsets(runtime, body, action.config_map, offsets)
+            count = len(offsets.get("offsets") or [])
+            reason = "OffsetsListed"
+            message = f"{count} partitions' offsets listed into ConfigMap {action.config_map}"
+        elif isinstance(action, AlterOffsets):
+            await client.alter_offsets(action.name, action.offsets)
+            count = len(action.offsets.get("offsets") or [])
+            reason = "InitialOffsetsApplied" if action.initial else "OffsetsAltered"
+            message = f"{count} partitions' offsets written from ConfigMap {action.source}"
+        else:
+            await client.reset_offsets(action.name)
+            reason, message = "OffsetsReset", "the connector's offsets are reset"
+    except WorkerRestError as e:
+        if not _refused_for_good(e):
+            raise
+        error = f"the workers refused it (HTTP {e.status}): {e.message}"
+    except _OffsetsTargetError as e:
+        error = str(e)
+    else:
+        kopf.event(body, type="Normal", reason=reason, message=message)
+        logger.info("connector %s: %s", action.name, message)
+        return None
+    what = type(action).__name__
+    kopf.warn(body, reason="OffsetsFailed", message=f"{what}: {error}")
+    return error
+
+
+class _OffsetsTargetError(Exception):
+    """The ConfigMap the offsets are listed into cannot take them."""
+
+
+async def _write_offsets(runtime: Runtime, body: kopf.Body, name: str, offsets: JsonObject) -> None:
+    """Write `offsets` (as indented JSON) into the ConfigMap `name`'s key `offsets.json`: a new
+    ConfigMap carries an owner reference to the resource (not a controller one: the operator
+    does not reconcile it), so it goes with the resource; an existing one keeps its other keys
+    and owners. One another object controls (a worker ConfigMap) is refused."""
+    meta = body["metadata"]
+    namespace = meta["namespace"]
+    text = json.dumps(offsets, indent=2, sort_keys=True) + "\n"
+    path = object_path("v1", "ConfigMap", namespace, name)
+    try:
+        existing = await runtime.kube.get(path)
+        if existing is None:
+            owner = {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": body.get("kind") or "KafkaConnector",
+                "name": meta["name"],
+                "uid": meta["uid"],
+            }
+            await runtime.kube.create(
+                collection_path("v1", "ConfigMap", namespace),
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]},
+                    "data": {OFFSETS_KEY: text},
+                },
+            )
+            return
+        refs = (existing.get("metadata") or {}).get("ownerReferences") or []
+        for ref in refs:
+            if ref.get("controller") and ref.get("uid") != meta["uid"]:
+                raise _OffsetsTargetError(
+                    f"ConfigMap {name} (spec.listOffsets.toConfigMap) belongs to "
+                    f"{ref.get('kind')} {ref.get('name')}: the offsets are not written into it"
+                )
+        await runtime.kube.merge_patch(path, {"data": {OFFSETS_KEY: text}})
+    except KubeError as e:
+        if e.status == HTTP_CONFLICT or e.status >= HTTP_SERVER_ERROR:
+            raise WorkerRestError(0, f"ConfigMap {name}: {e.message}") from None
+        raise _OffsetsTargetError(f"ConfigMap {name}: {e.message}") from None
 
 
 async def _act_one(

@@ -141,6 +141,19 @@ class WorkerRestClient:
     async def restart_task(self, name: str, task: int) -> None:
         await self._request("POST", f"/connectors/{_seg(name)}/tasks/{task}/restart")
 
+    async def offsets(self, name: str) -> JsonObject:
+        """`GET /connectors/{name}/offsets`: `{"offsets": [{"partition": ..., "offset": ...}]}`."""
+        raw = await self._request("GET", f"/connectors/{_seg(name)}/offsets")
+        return raw if isinstance(raw, dict) else {"offsets": []}
+
+    async def alter_offsets(self, name: str, offsets: JsonObject) -> None:
+        """`PATCH /connectors/{name}/offsets` (the connector must be stopped)."""
+        await self._request("PATCH", f"/connectors/{_seg(name)}/offsets", body=dict(offsets))
+
+    async def reset_offsets(self, name: str) -> None:
+        """`DELETE /connectors/{name}/offsets` (the connector must be stopped)."""
+        await self._request("DELETE", f"/connectors/{_seg(name)}/offsets")
+
     async def loggers(self) -> dict[str, str]:
         """`GET /admin/loggers`: the level of the root and of every logger with a level of its
         own, by name (Kafka leaves loggers at OFF out)."""

@@ -55,6 +55,7 @@ from kconnect.storage.states import State
 from kconnect_operator.core import children
 from kconnect_operator.core.actions import (
     Action,
+    AlterOffsets,
     ApplyChildren,
     AutoRestartConnector,
     DeleteChild,
@@ -117,12 +118,20 @@ from kconnect_operator.kafkaconnector.model import (
     AutoRestartStatus,
     ClusterConnector,
     ExactlyOncePhase,
+    InitialOffsetsPhase,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
     KConnectClusterSpec,
     KConnectClusterStatus,
     TargetState,
     TaskRestarts,
+)
+from kconnect_operator.kafkaconnector.offsets import (
+    OFFSETS_CONDITION,
+    OffsetsError,
+    done_message,
+    offsets_request,
+    parse_offsets,
 )
 
 RESTART_ANNOTATION: Final = "kconnect.io/restart"
@@ -672,11 +681,15 @@ def build_status(
     applied: list[str] | None = None,
     exactly_once: ExactlyOncePhase | None = None,
     held: str | None = None,
+    offsets: OffsetsReport | None = None,
 ) -> KafkaConnectorStatus:
     status, reason, message = ready_condition(spec, obs)
     if held is not None:
         message = f"{message}; {held}"
-    extra = exactly_once_condition(spec, obs.connector, previous, obs.generation, now)
+    extra = (
+        *exactly_once_condition(spec, obs.connector, previous, obs.generation, now),
+        *offsets_condition(offsets, previous, obs.generation, now),
+    )
     condition = ready(
         status,
         reason,
@@ -702,6 +715,48 @@ def build_status(
         auto_restart=auto_restart_status,
         exactly_once=exactly_once,
         applied_loggers=applied,
+        initial_offsets=offsets.phase if offsets else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetsReport:
+    """Where the connector's offsets stand after a pass: `status.initialOffsets`, and the
+    outcome of an offsets operation carried out (or refused) in it, if any."""
+
+    phase: InitialOffsetsPhase | None = None
+    done: tuple[bool, str, str] | None = None
+    """(succeeded, reason, message)."""
+
+
+def offsets_condition(
+    report: OffsetsReport | None,
+    previous: KafkaConnectorStatus | None,
+    generation: int | None,
+    now: datetime,
+) -> tuple[Condition, ...]:
+    """The `Offsets` condition: the last offsets operation's outcome (True with `OffsetsListed`,
+    `OffsetsAltered`, `OffsetsReset` or `InitialOffsetsApplied`; False with `OffsetsFailed` and
+    what is wrong), kept until the next one."""
+    old = next(
+        (c for c in (previous.conditions if previous else ()) if c.type == OFFSETS_CONDITION),
+        None,
+    )
+    if report is None or report.done is None:
+        return () if old is None else (old,)
+    ok, reason, message = report.done
+    status = ConditionStatus.TRUE if ok else ConditionStatus.FALSE
+    same = old is not None and old.status == status
+    return (
+        Condition(
+            type=OFFSETS_CONDITION,
+            status=status,
+            reason=reason,
+            message=message,
+            last_transition_time=(old.last_transition_time if same and old else None)
+            or rfc3339(now),
+            observed_generation=generation,
+        ),
     )
 
 
@@ -722,6 +777,8 @@ class Memory:
     """The ready workers' config hashes when the config was rejected: workers with another
     worker config (say, one that allows a plugin) are asked again."""
     config_error: str | None = None
+    initial_failed: JsonObject | None = None
+    """`spec.initialOffsets` the workers refused: not sent again until the ConfigMap changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -756,6 +813,9 @@ class Observed:
     cluster_replicas: int | None = None
     """The `spec.replicas` of the KConnectCluster that `spec.cluster` names (its pods are
     `pods`); None when the connector has dedicated workers or the cluster does not exist."""
+    offsets_config_maps: Mapping[str, Mapping[str, str] | None] = field(default_factory=dict)
+    """The data of the ConfigMaps offsets are read from (`offsets.config_maps_to_read`), by
+    name; None for a missing one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -907,17 +967,33 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
     # No worker is asked anything once the workers are to stop: a pod still ready while it
     # stops would only be sent a config or command for no one.
     wanted_workers = spec.replicas if spec.cluster is None else (o.cluster_replicas or 0)
-    if workers and memory.rejected is None and wanted_workers > 0:
+    offsets_report = OffsetsReport(o.previous.initial_offsets if o.previous else None)
+    initial: AlterOffsets | None = None
+    if workers and wanted_workers > 0 and o.rest_error is None and initial_offsets_wanted(o):
+        assert spec.initial_offsets is not None
+        source = spec.initial_offsets.from_config_map.name
+        try:
+            body = parse_offsets(
+                o.offsets_config_maps.get(source), source, "spec.initialOffsets.fromConfigMap"
+            )
+        except OffsetsError as e:
+            spec_error, spec_reason = str(e), None
+        else:
+            initial = AlterOffsets(name, body, source, initial=True)
+    if workers and memory.rejected is None and spec_error is None and wanted_workers > 0:
         if o.rest_error is not None:
             unreachable = f"the workers' REST API: {o.rest_error}"
         else:
-            connector, auto_status, memory = _decide_rest(o, desired, memory, done, actions)
+            connector, auto_status, memory, offsets_report = _decide_rest(
+                o, desired, memory, done, actions, initial
+            )
             if done.unreachable is not None:
                 connector, unreachable = None, done.unreachable
                 auto_status = o.previous.auto_restart if o.previous else None
             if done.config_rejected is not None:
                 connector = None
                 auto_status = o.previous.auto_restart if o.previous else None
+                offsets_report = OffsetsReport(offsets_report.phase)
                 memory = replace(
                     memory,
                     rejected=desired,
@@ -960,6 +1036,7 @@ def decide(o: Observed, outcome: Outcome | None = None) -> Decision:
         applied=applied,
         exactly_once=phase,
         held=held,
+        offsets=offsets_report,
     )
     ready_now = any(c.type == READY and c.status == "True" for c in status.conditions)
     return Decision(tuple(actions), status, memory, ready_now)
@@ -1008,18 +1085,33 @@ def _workload_actions(o: WorkersObserved, wanted: Sequence[JsonObject]) -> list[
     return actions
 
 
+def initial_offsets_wanted(o: Observed) -> bool:
+    """Whether `spec.initialOffsets` may be written in this pass: the connector does not exist
+    yet, or was created for them and still waits (`status.initialOffsets` Pending)."""
+    pending = o.previous is not None and o.previous.initial_offsets is InitialOffsetsPhase.PENDING
+    return o.spec.initial_offsets is not None and (o.config is None or pending)
+
+
 def _decide_rest(
     o: Observed,
     desired: Mapping[str, str],
     memory: Memory,
     done: Outcome,
     actions: list[Action],
-) -> tuple[ConnectorStatus | None, AutoRestartStatus | None, Memory]:
-    """The workers' REST actions (appended to `actions`): config, target state, restart
-    requests, auto-restart; the connector's status, the auto-restart record and the memory they
-    lead to. An action's effect on the memory counts only if it succeeded (`done.rest_done`)."""
+    initial: AlterOffsets | None = None,
+) -> tuple[ConnectorStatus | None, AutoRestartStatus | None, Memory, OffsetsReport]:
+    """The workers' REST actions (appended to `actions`): config, initial offsets, target state,
+    offsets requests, restart requests, auto-restart; the connector's status, the auto-restart
+    record, the memory and the offsets report they lead to. An action's effect on the memory
+    counts only if it succeeded (`done.rest_done`).
+
+    With `initial` (`spec.initialOffsets`, read), a new connector is created STOPPED, its
+    offsets are written, and only then is it moved to `spec.state`; until they are written
+    (`status.initialOffsets` Pending) no state command is sent."""
     spec, name = o.spec, o.owner.name
     first = len(actions)
+    phase = o.previous.initial_offsets if o.previous else None
+    report: tuple[bool, str, str] | None = None
 
     def succeeded(action: Action) -> bool:
         actions.append(action)
@@ -1027,7 +1119,13 @@ def _decide_rest(
         return done.rest_done is None or index < done.rest_done
 
     config_sent = config_differs(desired, o.config)
-    if config_sent:
+    created = False
+    if config_sent and o.config is None and initial is not None:
+        send = SendConfig(name, desired, State.STOPPED, "created")
+        if succeeded(send):
+            memory = replace(memory, last_sent_state=TargetState.STOPPED)
+            phase, created = InitialOffsetsPhase.PENDING, True
+    elif config_sent:
         verb = "created" if o.config is None else "updated"
         if o.config is None and spec.state is not TargetState.RUNNING:
             send = SendConfig(name, desired, rest_state(spec.state), verb)
@@ -1039,9 +1137,56 @@ def _decide_rest(
     # command or automatic restart is decided on it until the next pass reads it again.
     connector = o.connector
     judged = None if config_sent else connector
-    command = state_command(spec.state, judged.state if judged else None, memory.last_sent_state)
+    if spec.initial_offsets is None and phase is InitialOffsetsPhase.PENDING:
+        phase = None  # the field was removed while the offsets waited: the state goes on
+    hold = initial is not None and phase is InitialOffsetsPhase.PENDING
+    if hold and initial is not None:
+        stopped = created or (judged is not None and judged.state == State.STOPPED)
+        if judged is not None and judged.state in SETTLED_STATES and not stopped:
+            # Moved by hand before its offsets were written: they are not written now.
+            phase, hold = None, False
+            report = (
+                False,
+                "OffsetsFailed",
+                f"spec.initialOffsets were not written: the connector is {judged.state}, "
+                "not STOPPED as it was created",
+            )
+        elif stopped and memory.initial_failed != initial.offsets and succeeded(initial):
+            if done.offsets_error is not None:
+                memory = replace(memory, initial_failed=initial.offsets)
+                report = (False, "OffsetsFailed", f"spec.initialOffsets: {done.offsets_error}")
+            else:
+                phase, hold = InitialOffsetsPhase.APPLIED, False
+                report = (True, *done_message(initial))
+                if spec.state is not TargetState.STOPPED and succeeded(
+                    SendCommand(name, _COMMAND[spec.state].value)
+                ):
+                    memory = replace(memory, last_sent_state=spec.state)
+                judged = None  # the state changes now: nothing more is decided on it
+    command = (
+        None
+        if hold
+        else state_command(spec.state, judged.state if judged else None, memory.last_sent_state)
+    )
     if command is not None and succeeded(SendCommand(name, command.value)):
         memory = replace(memory, last_sent_state=spec.state)
+    asked = offsets_request(
+        o.annotations, spec, name, None if hold else judged, o.offsets_config_maps
+    )
+    for action in asked.actions:
+        if succeeded(action) and action is asked.operation:
+            error = done.offsets_error
+            report = (
+                (True, *done_message(action))
+                if error is None
+                else (
+                    False,
+                    "OffsetsFailed",
+                    error,
+                )
+            )
+    if asked.error is not None:
+        report = (False, "OffsetsFailed", asked.error)
     requests = restart_annotations(o.annotations)
     for request in requests.requests:
         if request.task is None:
@@ -1062,7 +1207,7 @@ def _decide_rest(
     )
     if auto.restart and auto.status is not None:
         succeeded(AutoRestartConnector(name, auto.status.count))
-    return connector, auto.status, memory
+    return connector, auto.status, memory, OffsetsReport(phase, report)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -90,13 +90,14 @@ from kconnect_operator.io.shell import (
     validation_message,
 )
 from kconnect_operator.io.worker_rest import WorkerRestError
-from kconnect_operator.kafkaconnector import build, cleanup, decide
+from kconnect_operator.kafkaconnector import build, cleanup, decide, offsets
 from kconnect_operator.kafkaconnector.model import (
     CLUSTER_KIND,
     CLUSTER_PLURAL,
     KIND,
     PLURAL,
     DeletionPolicy,
+    InitialOffsetsPhase,
     KafkaConnectorSpec,
     KafkaConnectorStatus,
     KConnectClusterSpec,
@@ -249,11 +250,20 @@ async def observe(runtime: Runtime, body: kopf.Body, memory: decide.Memory) -> d
             rest_error = e.message
         else:
             connector = core_status.connector_status(raw_status) if raw_status else None
+    annotations = dict(meta.get("annotations") or {})
+    pending = previous is not None and previous.initial_offsets is InitialOffsetsPhase.PENDING
+    offsets_sources = await _offsets_config_maps(
+        runtime,
+        owner.namespace,
+        offsets.config_maps_to_read(
+            spec, annotations, initial=bool(workers) and (config is None or pending)
+        ),
+    )
     return decide.Observed(
         spec=spec,
         owner=owner,
         generation=meta.get("generation"),
-        annotations=dict(meta.get("annotations") or {}),
+        annotations=annotations,
         previous=previous,
         options=runtime.options,
         secret_versions=secret_versions,
@@ -268,7 +278,21 @@ async def observe(runtime: Runtime, body: kopf.Body, memory: decide.Memory) -> d
         rest_error=rest_error,
         loggers=await observe_loggers(runtime, workers, spec, previous),
         cluster_replicas=cluster_replicas,
+        offsets_config_maps=offsets_sources,
     )
+
+
+async def _offsets_config_maps(
+    runtime: Runtime, namespace: str, names: tuple[str, ...]
+) -> dict[str, dict[str, str] | None]:
+    """The data of the ConfigMaps offsets are read from, by name; None for a missing one."""
+    found: dict[str, dict[str, str] | None] = {}
+    for name in names:
+        raw = await runtime.kube.get(object_path("v1", "ConfigMap", namespace, name))
+        found[name] = (
+            None if raw is None else {str(k): str(v) for k, v in (raw.get("data") or {}).items()}
+        )
+    return found
 
 
 def desired_workers(observed: decide.Observed) -> int:

@@ -148,6 +148,31 @@ class AutoRestart(_Model):
     """Give up after this many automatic restarts; unset means no limit."""
 
 
+class ConfigMapName(_Model):
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    """The ConfigMap's name, in the resource's namespace."""
+
+
+class ListOffsets(_Model):
+    to_config_map: ConfigMapName = Field(alias="toConfigMap")
+    """Where the annotation `kconnect.io/connector-offsets: list` writes the connector's offsets
+    (key `offsets.json`, the body of `GET /connectors/{name}/offsets`)."""
+
+
+class AlterOffsets(_Model):
+    from_config_map: ConfigMapName = Field(alias="fromConfigMap")
+    """The ConfigMap whose key `offsets.json` holds the offsets to write, as the body of
+    `PATCH /connectors/{name}/offsets`: `{"offsets": [{"partition": {...}, "offset": {...}}]}`."""
+
+
+class InitialOffsetsPhase(StrEnum):
+    """Where writing `spec.initialOffsets` stands: the connector was created stopped and waits
+    for them (Pending), or they are written (Applied)."""
+
+    PENDING = "Pending"
+    APPLIED = "Applied"
+
+
 class WorkersSpec(_Model):
     """The fields of a distributed worker cluster, shared by a KConnectCluster and by a
     KafkaConnector with dedicated workers (one model, one set of builders)."""
@@ -324,6 +349,14 @@ class KafkaConnectorSpec(WorkersSpec):
     deletion_policy: DeletionPolicy = Field(DeletionPolicy.RETAIN, alias="deletionPolicy")
     """Retain keeps the internal topics and consumer groups when the resource is deleted; Delete
     removes them too."""
+    list_offsets: ListOffsets | None = Field(None, alias="listOffsets")
+    """Where the annotation `kconnect.io/connector-offsets: list` writes the offsets."""
+    alter_offsets: AlterOffsets | None = Field(None, alias="alterOffsets")
+    """Where the annotation `kconnect.io/connector-offsets: alter` reads the offsets from; the
+    connector must be stopped (`state: stopped`)."""
+    initial_offsets: AlterOffsets | None = Field(None, alias="initialOffsets")
+    """Offsets for a new connector: it is created stopped, these offsets are written, then it
+    moves to `state`. Read only when the operator creates the connector."""
 
     @field_validator("config")
     @classmethod
@@ -412,6 +445,9 @@ class KafkaConnectorStatus(_Model):
     applied_loggers: list[str] | None = applied_loggers_field()
     """The loggers of `spec.logging.loggers` the operator has set on the workers. One removed
     from the spec stays listed until every ready worker has it back at the root's level."""
+    initial_offsets: InitialOffsetsPhase | None = Field(None, alias="initialOffsets")
+    """Pending while a connector created for `spec.initialOffsets` waits, stopped, for them to
+    be written; Applied once they are."""
 
 
 class KafkaConnector(_Model):

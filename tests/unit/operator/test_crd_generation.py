@@ -135,6 +135,9 @@ def test_spec_fields_and_required() -> None:
         "autoRestart",
         "deletionPolicy",
         "cluster",
+        "listOffsets",
+        "alterOffsets",
+        "initialOffsets",
     }
     # bootstrapServers: required by a CEL rule unless spec.cluster is set.
     assert schema()["properties"]["spec"]["required"] == ["class"]
@@ -182,6 +185,7 @@ def test_status_fields() -> None:
         "autoRestart",
         "exactlyOnce",
         "appliedLoggers",
+        "initialOffsets",
     }
     task = status["connectorState"]["properties"]["tasks"]["items"]["properties"]
     assert set(task) == {"id", "state", "worker", "trace"}
