@@ -1087,9 +1087,20 @@ def _workload_actions(o: WorkersObserved, wanted: Sequence[JsonObject]) -> list[
 
 def initial_offsets_wanted(o: Observed) -> bool:
     """Whether `spec.initialOffsets` may be written in this pass: the connector does not exist
-    yet, or was created for them and still waits (`status.initialOffsets` Pending)."""
+    yet, or was created for them and still waits (`status.initialOffsets` Pending).
+
+    A pass that created the connector STOPPED and then ended before its status was written
+    (the operator killed) leaves no Pending record. A resource whose status was never written
+    and whose connector exists STOPPED is that case: its offsets are written before it moves,
+    never skipped."""
+    if o.spec.initial_offsets is None:
+        return False
     pending = o.previous is not None and o.previous.initial_offsets is InitialOffsetsPhase.PENDING
-    return o.spec.initial_offsets is not None and (o.config is None or pending)
+    never_reported = o.previous is None or not o.previous.conditions
+    created_then_lost = (
+        never_reported and o.connector is not None and o.connector.state == State.STOPPED
+    )
+    return o.config is None or pending or created_then_lost
 
 
 def _decide_rest(
@@ -1111,6 +1122,8 @@ def _decide_rest(
     spec, name = o.spec, o.owner.name
     first = len(actions)
     phase = o.previous.initial_offsets if o.previous else None
+    if initial is not None and o.config is not None:
+        phase = InitialOffsetsPhase.PENDING  # also when the pass that created it lost its status
     report: tuple[bool, str, str] | None = None
 
     def succeeded(action: Action) -> bool:

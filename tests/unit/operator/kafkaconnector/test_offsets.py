@@ -332,3 +332,31 @@ def test_which_worker_answers_end_an_offsets_request(status: int, for_good: bool
     """A refusal the same request would get again removes the annotation; no answer, a
     rebalance or a connector the workers do not know (yet) leaves it for the next pass."""
     assert _refused_for_good(WorkerRestError(status, "x")) is for_good
+
+
+def test_a_connector_created_by_a_pass_whose_status_was_lost_still_gets_its_offsets() -> None:
+    """The operator was killed after creating the connector STOPPED and before writing the
+    status: no Pending record, but the offsets are written before it moves, never skipped."""
+    o = observed(
+        spec=spec(**INITIAL),
+        connector=STOPPED,
+        previous=None,
+        offsets_config_maps={"orders-start": GOOD},
+    )
+    d = decide(o)
+    assert rest_actions(d.actions) == [
+        AlterOffsets(NAME, OFFSETS, "orders-start", initial=True),
+        SendCommand(NAME, "resume"),
+    ]
+    assert d.status.initial_offsets is InitialOffsetsPhase.APPLIED
+
+
+def test_initial_offsets_added_to_a_reported_stopped_connector_are_not_written() -> None:
+    reported = decide(observed(spec=spec(state="stopped"), connector=STOPPED)).status
+    o = observed(
+        spec=spec(**INITIAL, state="stopped"),
+        connector=STOPPED,
+        previous=reported,
+        offsets_config_maps={"orders-start": GOOD},
+    )
+    assert not any(isinstance(a, AlterOffsets) for a in rest_actions(decide(o).actions))
