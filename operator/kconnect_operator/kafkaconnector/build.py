@@ -234,6 +234,18 @@ def config_map_name(owner: AnyOwner) -> str:
     return f"{owner.name}-{owner.suffix}-config"
 
 
+def worker_child_keys(owner: AnyOwner) -> list[tuple[str, str, str]]:
+    """(apiVersion, kind, name) of every child of a worker cluster, dedicated or shared."""
+    child = child_name(owner)
+    return [
+        ("v1", "ConfigMap", config_map_name(owner)),
+        ("v1", "Service", child),
+        ("policy/v1", "PodDisruptionBudget", child),
+        ("networking.k8s.io/v1", "NetworkPolicy", child),
+        ("apps/v1", "StatefulSet", workload_name(owner)),
+    ]
+
+
 SINK_GROUP_ANNOTATION: Final = "kconnect.io/sink-group"
 """The sink consumer group the operator chose for a resource, recorded when it first applies the
 children, so that the choice never changes under the resource's committed offsets."""

@@ -59,17 +59,6 @@ from kconnect_operator.kafkaconnector.model import (
 RESOURCE: Final = (GROUP, VERSION, CLUSTER_PLURAL)
 
 
-def _child_keys(owner: build.ClusterOwner) -> list[tuple[str, str, str]]:
-    child = build.child_name(owner)
-    return [
-        ("v1", "ConfigMap", build.config_map_name(owner)),
-        ("v1", "Service", child),
-        ("policy/v1", "PodDisruptionBudget", child),
-        ("networking.k8s.io/v1", "NetworkPolicy", child),
-        ("apps/v1", "StatefulSet", build.workload_name(owner)),
-    ]
-
-
 async def named_by(runtime: Runtime, namespace: str, cluster: str) -> frozenset[str]:
     """The KafkaConnectors in `namespace` whose `spec.cluster` is `cluster`."""
     items = await runtime.kube.list(collection_path(f"{GROUP}/{VERSION}", KIND, namespace))
@@ -88,7 +77,7 @@ async def observe(runtime: Runtime, body: kopf.Body) -> decide.ClusterObserved:
     owner = build.ClusterOwner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
     previous = stored_status(KConnectClusterStatus, body)
     secret_versions, config_map_versions, live, pods = await observe_workload(
-        runtime, body, spec, _child_keys(owner), manifests.selector_string(owner)
+        runtime, body, spec, build.worker_child_keys(owner), manifests.selector_string(owner)
     )
     workers = core_status.ready_workers(pods, REST_PORT)
     connectors: dict[str, ConnectorStatus] | None = None

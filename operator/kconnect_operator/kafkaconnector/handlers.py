@@ -190,14 +190,9 @@ async def connector_loop(
 
 
 def _child_keys(owner: build.Owner) -> list[tuple[str, str, str]]:
-    child = build.child_name(owner)
+    # An earlier operator's worker Deployment too: deleted once the StatefulSet replaced it.
     return [
-        ("v1", "ConfigMap", build.config_map_name(owner)),
-        ("v1", "Service", child),
-        ("policy/v1", "PodDisruptionBudget", child),
-        ("networking.k8s.io/v1", "NetworkPolicy", child),
-        ("apps/v1", "StatefulSet", build.workload_name(owner)),
-        # An earlier operator's worker Deployment: deleted once the StatefulSet replaced it.
+        *build.worker_child_keys(owner),
         ("apps/v1", "Deployment", build.deployment_name(owner)),
     ]
 
