@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, Final
 
+from pydantic import BaseModel
+
 from kconnect.config.properties import format_properties
 from kconnect.errors import ConfigError
 from kconnect.rest.listeners import parse_listener
@@ -44,6 +46,7 @@ from kconnect_operator.core.shapes import (
     JsonObject,
     LogFormat,
     NetworkPolicyPeer,
+    PodTemplate,
     WorkerSpec,
     check_resource_name,
 )
@@ -535,19 +538,103 @@ def pod_template(
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "terminationGracePeriodSeconds": grace_seconds,
+        "terminationGracePeriodSeconds": _grace_seconds(template, grace_seconds),
         "volumes": volumes,
     }
+    _apply_template(spec, pod_spec, container)
+    return {
+        "metadata": {"labels": pod_labels, "annotations": pod_annotations},
+        "spec": pod_spec,
+    }
+
+
+def _grace_seconds(template: PodTemplate, minimum: int) -> int:
+    wanted = template.termination_grace_period_seconds
+    if wanted is None:
+        return minimum
+    if wanted < minimum:
+        raise ConfigError(
+            f"template.terminationGracePeriodSeconds={wanted}: expected at least {minimum}, the "
+            "time the worker needs to stop its tasks and flush their offsets "
+            "(task.shutdown.graceful.timeout.ms plus offset.flush.timeout.ms, plus a margin)"
+        )
+    return wanted
+
+
+def _template_env(spec: WorkerSpec) -> list[JsonObject]:
+    external = {e.name for e in spec.external_configuration.env}
+    env: list[JsonObject] = []
+    for item in sorted(spec.template.env, key=lambda e: e.name):
+        if item.name in external:
+            raise ConfigError(
+                f"template.env {item.name!r}: externalConfiguration.env already sets it; "
+                "set each variable in one of them"
+            )
+        if item.value is not None:
+            env.append({"name": item.name, "value": item.value})
+            continue
+        assert item.value_from is not None
+        if item.value_from.secret_key_ref is not None:
+            ref, kind = item.value_from.secret_key_ref, "secretKeyRef"
+        else:
+            assert item.value_from.config_map_key_ref is not None
+            ref, kind = item.value_from.config_map_key_ref, "configMapKeyRef"
+        env.append({"name": item.name, "valueFrom": {kind: {"name": ref.name, "key": ref.key}}})
+    return env
+
+
+def _dump(model: BaseModel) -> JsonObject:
+    return model.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="json")
+
+
+def _apply_template(spec: WorkerSpec, pod_spec: JsonObject, container: JsonObject) -> None:
+    """`template`'s pod and container fields over the builder's. The security contexts are
+    merged key by key: an override changes the user, groups, SELinux, seccomp or AppArmor
+    profile, never runAsNonRoot, the read-only root filesystem, privilege escalation or the
+    dropped capabilities (the spec's shape has no way to say otherwise)."""
+    template = spec.template
     if template.node_selector:
         pod_spec["nodeSelector"] = dict(sorted(template.node_selector.items()))
     if template.tolerations:
         pod_spec["tolerations"] = [dict(t) for t in template.tolerations]
     if template.affinity is not None:
         pod_spec["affinity"] = dict(template.affinity)
-    return {
-        "metadata": {"labels": pod_labels, "annotations": pod_annotations},
-        "spec": pod_spec,
-    }
+    if template.topology_spread_constraints:
+        pod_spec["topologySpreadConstraints"] = [
+            dict(t) for t in template.topology_spread_constraints
+        ]
+    if template.priority_class_name is not None:
+        pod_spec["priorityClassName"] = template.priority_class_name
+    if template.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": s.name} for s in template.image_pull_secrets]
+    if template.service_account_name is not None:
+        pod_spec["serviceAccountName"] = template.service_account_name
+    if template.security_context is not None:
+        pod_spec["securityContext"] = dict(
+            sorted({**pod_spec["securityContext"], **_dump(template.security_context)}.items())
+        )
+    if template.container_security_context is not None:
+        container["securityContext"] = dict(
+            sorted(
+                {
+                    **container["securityContext"],
+                    **_dump(template.container_security_context),
+                }.items()
+            )
+        )
+    container["env"] = [*container["env"], *_template_env(spec)]
+    if template.volumes:
+        pod_spec["volumes"] = [
+            *pod_spec["volumes"],
+            *(_dump(v) for v in sorted(template.volumes, key=lambda v: v.name)),
+        ]
+        container["volumeMounts"] = [
+            *container["volumeMounts"],
+            *(
+                _dump(m) | {"readOnly": m.read_only}
+                for m in sorted(template.volume_mounts, key=lambda m: m.mount_path)
+            ),
+        ]
 
 
 def rest_service_port() -> JsonObject:

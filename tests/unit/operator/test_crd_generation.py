@@ -162,6 +162,16 @@ def test_spec_fields_and_required() -> None:
         "nodeSelector",
         "tolerations",
         "affinity",
+        "topologySpreadConstraints",
+        "priorityClassName",
+        "imagePullSecrets",
+        "serviceAccountName",
+        "terminationGracePeriodSeconds",
+        "securityContext",
+        "containerSecurityContext",
+        "env",
+        "volumes",
+        "volumeMounts",
     }
     assert set(props["autoRestart"]["properties"]) == {"enabled", "maxRestarts"}
 
