@@ -151,3 +151,23 @@ def test_fields_the_template_does_not_offer_are_refused_not_dropped(
     with pytest.raises(KubectlError) as refused:
         _apply(kubectl, _resource("KafkaConnector", fields))
     assert "unknown field" in str(refused.value)
+
+
+RACK: Final = {"topologyKey": "topology.kubernetes.io/zone"}
+
+
+def _with_rack(kind: str, **spec: Any) -> str:
+    resource = json.loads(_resource(kind, {}))
+    resource["spec"].update(spec)
+    return json.dumps(resource)
+
+
+@KINDS
+def test_the_api_server_checks_rack(kubectl: Kubectl, kind: str) -> None:
+    assert "(server dry run)" in _apply(kubectl, _with_rack(kind, rack=RACK))
+    with pytest.raises(KubectlError) as refused:
+        _apply(kubectl, _with_rack(kind, rack={"topologyKey": "kubernetes.io/hostname"}))
+    assert "spec.rack.topologyKey" in str(refused.value)
+    with pytest.raises(KubectlError) as refused:
+        _apply(kubectl, _with_rack(kind, rack=RACK, workerConfig={"consumer.client.rack": "a"}))
+    assert "workerConfig must not set consumer.client.rack when rack is set" in str(refused.value)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -43,10 +44,12 @@ from kconnect_operator.core import children, kafka_security
 from kconnect_operator.core.kafka_security import SecretFacts
 from kconnect_operator.core.shapes import (
     API_VERSION,
+    RACK_KEY,
     JsonObject,
     LogFormat,
     NetworkPolicyPeer,
     PodTemplate,
+    Rack,
     WorkerSpec,
     check_resource_name,
 )
@@ -329,6 +332,7 @@ def start_script(
     arguments: Sequence[str] = (),
     *,
     static_member: bool = False,
+    rack: Rack | None = None,
 ) -> str:
     """The container's shell step: a per-pod copy of the worker file whose REST listener binds the
     pod IP and advertises it, then `exec` into the worker (`command` on the copy, then
@@ -339,13 +343,24 @@ def start_script(
     source = f"{CONFIG_DIR}/{CONFIG_KEY}"
     target = f"{RUNTIME_DIR}/{CONFIG_KEY}"
     instance = f'  printf "{GROUP_INSTANCE_ID_KEY}=%s\\n" "$POD_NAME"\n' if static_member else ""
+    rack_check = rack_line = ""
+    if rack is not None:
+        rack_check = (
+            f'if [ -z "${{{RACK_ENV}:-}}" ]; then\n'
+            f"  echo {shlex.quote(_missing_rack(rack))} >&2\n"
+            "  exit 1\n"
+            "fi\n"
+        )
+        rack_line = f'  printf "{RACK_KEY}=%s\\n" "${RACK_ENV}"\n'
     return (
         "set -eu\n"
+        f"{rack_check}"
         'case "$POD_IP" in *:*) host="[$POD_IP]" ;; *) host="$POD_IP" ;; esac\n'
         f"{{ cat {source}\n"
         f'  printf "listeners=http://%s:{REST_PORT}\\n" "$host"\n'
         '  printf "rest.advertised.host.name=%s\\n" "$POD_IP"\n'
         f"{instance}"
+        f"{rack_line}"
         f"}} > {target}\n"
         f"exec {' '.join([*command, target, *arguments])}\n"
     )
@@ -372,6 +387,19 @@ def leave_group_hook() -> JsonObject:
     return {"preStop": {"exec": {"command": ["/bin/sh", "-c", script]}}}
 
 
+RACK_ENV: Final = "KCONNECT_RACK"
+"""The worker container's variable holding its node's `rack.topologyKey` label (downward API)."""
+
+
+def _missing_rack(rack: Rack) -> str:
+    return (
+        f"spec.rack: this pod has no label {rack.topology_key}. The API server copies it from "
+        "the node when the pod is bound (the PodTopologyLabelsAdmission feature gate: on by "
+        "default from Kubernetes 1.35, to be enabled on 1.33 and 1.34), and only when the "
+        "node has it"
+    )
+
+
 def _field_env(name: str, path: str) -> JsonObject:
     return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
 
@@ -387,6 +415,8 @@ def _env(spec: WorkerSpec) -> list[JsonObject]:
     ]
     if spec.logging.format is not LogFormat.TEXT:
         env.append({"name": LOG_FORMAT_ENV, "value": spec.logging.format.value})
+    if spec.rack is not None:
+        env.append(_field_env(RACK_ENV, f"metadata.labels['{spec.rack.topology_key}']"))
     for item in sorted(spec.external_configuration.env, key=lambda e: e.name):
         if item.value_from.secret_key_ref is not None:
             ref, kind = item.value_from.secret_key_ref, "secretKeyRef"

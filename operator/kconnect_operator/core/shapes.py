@@ -772,16 +772,23 @@ def worker_config_field(managed_keys: tuple[str, ...]) -> Any:
     keys that would lock the operator out (`scalar_map_schema`)."""
     managed = "workerConfig must not set the keys the operator manages: " + ", ".join(managed_keys)
     security = f"workerConfig must not set {' or '.join(REST_SECURITY_KEYS)}: " + REST_SECURITY_WHY
+    schema = scalar_map_schema(
+        {
+            **dict.fromkeys(managed_keys, managed),
+            **dict.fromkeys(REST_SECURITY_KEYS, security),
+        }
+    )
+    # Declared so that the spec's `RACK_RULE` can see it; allowed unless `rack` is set.
+    schema["properties"][RACK_KEY] = {
+        "description": f"Refused when rack is set, which sets it per worker: {RACK_RULE[1]}",
+        "x-kubernetes-int-or-string": True,
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+    }
     return Field(
         default_factory=dict,
         alias="workerConfig",
         max_length=MAX_CONFIG_ENTRIES,
-        json_schema_extra=scalar_map_schema(
-            {
-                **dict.fromkeys(managed_keys, managed),
-                **dict.fromkeys(REST_SECURITY_KEYS, security),
-            }
-        ),
+        json_schema_extra=schema,
     )
 
 
@@ -807,6 +814,42 @@ def resources_field() -> Any:
 
 def template_field() -> Any:
     return Field(default_factory=PodTemplate)
+
+
+RACK_KEY: Final = "consumer.client.rack"
+"""The worker key rack awareness sets per pod (as Strimzi does): the consumers fetch from the
+closest replica (KIP-392) when the brokers run a rack-aware replica selector."""
+
+
+RACK_TOPOLOGY_KEYS: Final = ("topology.kubernetes.io/zone", "topology.kubernetes.io/region")
+"""The node labels the API server copies onto a pod when it is bound to a node (KEP-4742, the
+`PodTopologyLabels` admission plugin), so the downward API can read them."""
+
+
+class Rack(_Model):
+    topology_key: Literal["topology.kubernetes.io/zone", "topology.kubernetes.io/region"] = Field(
+        alias="topologyKey"
+    )
+    """The node label whose value becomes each worker's `consumer.client.rack`. The API server
+    copies it from the node onto the pod (`PodTopologyLabelsAdmission`: beta and on by default
+    from Kubernetes 1.35, a feature gate on 1.33 and 1.34); a worker whose pod lacks it does not
+    start, and says why."""
+
+
+RACK_RULE: Final = (
+    "!has(self.rack) || !has(self.workerConfig) || "
+    f"!has(self.workerConfig.{RACK_KEY.replace('.', '__dot__')})",
+    f"workerConfig must not set {RACK_KEY} when rack is set: rack sets it from each worker's node",
+)
+
+
+def rack_field() -> Any:
+    return Field(None)
+
+
+def check_rack(rack: Rack | None, worker_config: dict[str, str]) -> None:
+    if rack is not None and RACK_KEY in worker_config:
+        raise ValueError(RACK_RULE[1])
 
 
 def external_configuration_field() -> Any:
@@ -837,6 +880,8 @@ class WorkerSpec(Protocol):
     def resources(self) -> ResourceRequirements: ...
     @property
     def template(self) -> PodTemplate: ...
+    @property
+    def rack(self) -> Rack | None: ...
     @property
     def external_configuration(self) -> ExternalConfiguration: ...
     @property

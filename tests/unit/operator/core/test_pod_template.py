@@ -4,12 +4,17 @@ the worker is refused, naming the field."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from kconnect.config.properties import parse_properties
 from kconnect.errors import ConfigError
+from kconnect_operator.core import manifests
 from kconnect_operator.kafkaconnector import build as kc_build
 from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec, KConnectClusterSpec
 from kconnect_operator.standaloneconnect import build as sc_build
@@ -229,3 +234,70 @@ def test_what_would_break_the_worker_is_refused(template: dict[str, Any], messag
         KafkaConnectorSpec.model_validate(
             {"class": "DataGen", "bootstrapServers": "kafka:9092", "template": template}
         )
+
+
+# --- rack awareness
+
+RACK = {"topologyKey": "topology.kubernetes.io/zone"}
+
+
+def _run_start_script(
+    command: str, tmp_path: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    config_dir, runtime_dir = tmp_path / "etc", tmp_path / "run"
+    config_dir.mkdir(exist_ok=True)
+    runtime_dir.mkdir(exist_ok=True)
+    (config_dir / "worker.properties").write_text("bootstrap.servers=kafka:9092\n", "utf-8")
+    script = command.replace(manifests.CONFIG_DIR, str(config_dir)).replace(
+        manifests.RUNTIME_DIR, str(runtime_dir)
+    )
+    script = re.sub(r"exec kconnect \w+ (\S+).*", r"exec cat \1", script)
+    return subprocess.run(
+        ["/bin/sh", "-c", script],
+        env={"POD_IP": "10.1.2.3", "POD_NAME": "w-0", "PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@BUILDERS
+def test_rack_reads_the_zone_label_through_the_downward_api(build: Any, tmp_path: Path) -> None:
+    (worker,) = _pod(build(rack=RACK))["spec"]["containers"]
+    env = {e["name"]: e for e in worker["env"]}
+    assert env["KCONNECT_RACK"]["valueFrom"]["fieldRef"] == {
+        "apiVersion": "v1",
+        "fieldPath": "metadata.labels['topology.kubernetes.io/zone']",
+    }
+    ran = _run_start_script(worker["command"][2], tmp_path, {"KCONNECT_RACK": "zone-b"})
+    assert ran.returncode == 0, ran.stderr
+    assert parse_properties(ran.stdout)["consumer.client.rack"] == "zone-b"
+    # Without the label the worker does not start, and says why.
+    missing = _run_start_script(worker["command"][2], tmp_path, {"KCONNECT_RACK": ""})
+    assert missing.returncode == 1
+    assert "spec.rack: this pod has no label topology.kubernetes.io/zone" in missing.stderr
+    assert "PodTopologyLabelsAdmission" in missing.stderr
+    # No rack: no variable, no key.
+    (plain,) = _pod(build())["spec"]["containers"]
+    assert "KCONNECT_RACK" not in {e["name"] for e in plain["env"]}
+    ran = _run_start_script(plain["command"][2], tmp_path, {})
+    assert "consumer.client.rack" not in parse_properties(ran.stdout)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"rack": {"topologyKey": "kubernetes.io/hostname"}}, "topologyKey"),
+        (
+            {"rack": RACK, "workerConfig": {"consumer.client.rack": "a"}},
+            "workerConfig must not set consumer.client.rack when rack is set",
+        ),
+        ({"cluster": "shared", "rack": RACK}, r"spec\.rack must not be set when spec\.cluster"),
+    ],
+)
+def test_rack_refusals(spec: dict[str, Any], message: str) -> None:
+    raw = {"class": "DataGen", **spec}
+    if "cluster" not in spec:
+        raw["bootstrapServers"] = "kafka:9092"
+    with pytest.raises(ValidationError, match=message):
+        KafkaConnectorSpec.model_validate(raw)
