@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,9 @@ from pydantic import ValidationError
 from kconnect.config.properties import parse_properties
 from kconnect.errors import ConfigError
 from kconnect_operator.core import manifests
+from kconnect_operator.core.options import OperatorOptions
 from kconnect_operator.kafkaconnector import build as kc_build
+from kconnect_operator.kafkaconnector import decide as kc_decide
 from kconnect_operator.kafkaconnector.model import KafkaConnectorSpec, KConnectClusterSpec
 from kconnect_operator.standaloneconnect import build as sc_build
 from kconnect_operator.standaloneconnect.model import StandaloneConnectSpec
@@ -301,3 +305,44 @@ def test_rack_refusals(spec: dict[str, Any], message: str) -> None:
         raw["bootstrapServers"] = "kafka:9092"
     with pytest.raises(ValidationError, match=message):
         KafkaConnectorSpec.model_validate(raw)
+
+
+@dataclass(frozen=True)
+class _Observed:
+    spec: KafkaConnectorSpec
+    owner: kc_build.Owner = field(
+        default_factory=lambda: kc_build.Owner(name="orders", namespace="shop", uid="u-1")
+    )
+    options: OperatorOptions = field(default_factory=OperatorOptions)
+    secret_versions: Mapping[str, str] = field(default_factory=dict)
+    config_map_versions: Mapping[str, str] = field(default_factory=dict)
+    kafka_secrets: Mapping[str, Any] = field(default_factory=dict)
+    live: Mapping[str, Any] = field(default_factory=dict)
+    pods: Sequence[Any] = ()
+    previous: Any = None
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ({"terminationGracePeriodSeconds": 1}, "template.terminationGracePeriodSeconds=1"),
+        ({"env": [{"name": "DB", "value": "x"}]}, "externalConfiguration.env already sets it"),
+    ],
+)
+def test_a_template_the_builder_refuses_applies_nothing_and_says_why(
+    template: dict[str, Any], message: str
+) -> None:
+    ext = {"env": [{"name": "DB", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}]}
+    spec = KafkaConnectorSpec.model_validate(
+        {
+            "class": "DataGen",
+            "bootstrapServers": "kafka:9092",
+            "externalConfiguration": ext,
+            "template": template,
+        }
+    )
+    decision = kc_decide.decide_workers(_Observed(spec))
+    assert decision.actions == ()
+    assert decision.spec_error is not None
+    assert message in decision.spec_error
+    assert decision.spec_reason is None  # InvalidConfig
