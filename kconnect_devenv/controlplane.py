@@ -424,6 +424,10 @@ def apiserver_args(plane: ControlPlane, pki: Path) -> list[str]:
             f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
             f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
             f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            # KEP-4742 (alpha in 1.33 and 1.34, on by default from 1.35): the PodTopologyLabels
+            # admission plugin copies the node's topology.kubernetes.io/zone and region labels
+            # onto each pod it binds, so the downward API can read them (rack awareness).
+            "--feature-gates=PodTopologyLabelsAdmission=true",
         ]
     else:
         # The `kubernetes` Service's Endpoints would hold the advertise address, and validation

@@ -29,10 +29,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar, Final
+
+from pydantic import BaseModel
 
 from kconnect.config.properties import format_properties
 from kconnect.errors import ConfigError
@@ -41,9 +44,12 @@ from kconnect_operator.core import children, kafka_security
 from kconnect_operator.core.kafka_security import SecretFacts
 from kconnect_operator.core.shapes import (
     API_VERSION,
+    RACK_KEY,
     JsonObject,
     LogFormat,
     NetworkPolicyPeer,
+    PodTemplate,
+    Rack,
     WorkerSpec,
     check_resource_name,
 )
@@ -326,6 +332,7 @@ def start_script(
     arguments: Sequence[str] = (),
     *,
     static_member: bool = False,
+    rack: Rack | None = None,
 ) -> str:
     """The container's shell step: a per-pod copy of the worker file whose REST listener binds the
     pod IP and advertises it, then `exec` into the worker (`command` on the copy, then
@@ -336,13 +343,24 @@ def start_script(
     source = f"{CONFIG_DIR}/{CONFIG_KEY}"
     target = f"{RUNTIME_DIR}/{CONFIG_KEY}"
     instance = f'  printf "{GROUP_INSTANCE_ID_KEY}=%s\\n" "$POD_NAME"\n' if static_member else ""
+    rack_check = rack_line = ""
+    if rack is not None:
+        rack_check = (
+            f'if [ -z "${{{RACK_ENV}:-}}" ]; then\n'
+            f"  echo {shlex.quote(_missing_rack(rack))} >&2\n"
+            "  exit 1\n"
+            "fi\n"
+        )
+        rack_line = f'  printf "{RACK_KEY}=%s\\n" "${RACK_ENV}"\n'
     return (
         "set -eu\n"
+        f"{rack_check}"
         'case "$POD_IP" in *:*) host="[$POD_IP]" ;; *) host="$POD_IP" ;; esac\n'
         f"{{ cat {source}\n"
         f'  printf "listeners=http://%s:{REST_PORT}\\n" "$host"\n'
         '  printf "rest.advertised.host.name=%s\\n" "$POD_IP"\n'
         f"{instance}"
+        f"{rack_line}"
         f"}} > {target}\n"
         f"exec {' '.join([*command, target, *arguments])}\n"
     )
@@ -369,6 +387,19 @@ def leave_group_hook() -> JsonObject:
     return {"preStop": {"exec": {"command": ["/bin/sh", "-c", script]}}}
 
 
+RACK_ENV: Final = "KCONNECT_RACK"
+"""The worker container's variable holding its node's `rack.topologyKey` label (downward API)."""
+
+
+def _missing_rack(rack: Rack) -> str:
+    return (
+        f"spec.rack: this pod has no label {rack.topology_key}. The API server copies it from "
+        "the node when the pod is bound (the PodTopologyLabelsAdmission feature gate: on by "
+        "default from Kubernetes 1.35, to be enabled on 1.33 and 1.34), and only when the "
+        "node has it"
+    )
+
+
 def _field_env(name: str, path: str) -> JsonObject:
     return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
 
@@ -384,6 +415,8 @@ def _env(spec: WorkerSpec) -> list[JsonObject]:
     ]
     if spec.logging.format is not LogFormat.TEXT:
         env.append({"name": LOG_FORMAT_ENV, "value": spec.logging.format.value})
+    if spec.rack is not None:
+        env.append(_field_env(RACK_ENV, f"metadata.labels['{spec.rack.topology_key}']"))
     for item in sorted(spec.external_configuration.env, key=lambda e: e.name):
         if item.value_from.secret_key_ref is not None:
             ref, kind = item.value_from.secret_key_ref, "secretKeyRef"
@@ -535,19 +568,103 @@ def pod_template(
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "terminationGracePeriodSeconds": grace_seconds,
+        "terminationGracePeriodSeconds": _grace_seconds(template, grace_seconds),
         "volumes": volumes,
     }
+    _apply_template(spec, pod_spec, container)
+    return {
+        "metadata": {"labels": pod_labels, "annotations": pod_annotations},
+        "spec": pod_spec,
+    }
+
+
+def _grace_seconds(template: PodTemplate, minimum: int) -> int:
+    wanted = template.termination_grace_period_seconds
+    if wanted is None:
+        return minimum
+    if wanted < minimum:
+        raise ConfigError(
+            f"template.terminationGracePeriodSeconds={wanted}: expected at least {minimum}, the "
+            "time the worker needs to stop its tasks and flush their offsets "
+            "(task.shutdown.graceful.timeout.ms plus offset.flush.timeout.ms, plus a margin)"
+        )
+    return wanted
+
+
+def _template_env(spec: WorkerSpec) -> list[JsonObject]:
+    external = {e.name for e in spec.external_configuration.env}
+    env: list[JsonObject] = []
+    for item in sorted(spec.template.env, key=lambda e: e.name):
+        if item.name in external:
+            raise ConfigError(
+                f"template.env {item.name!r}: externalConfiguration.env already sets it; "
+                "set each variable in one of them"
+            )
+        if item.value is not None:
+            env.append({"name": item.name, "value": item.value})
+            continue
+        assert item.value_from is not None
+        if item.value_from.secret_key_ref is not None:
+            ref, kind = item.value_from.secret_key_ref, "secretKeyRef"
+        else:
+            assert item.value_from.config_map_key_ref is not None
+            ref, kind = item.value_from.config_map_key_ref, "configMapKeyRef"
+        env.append({"name": item.name, "valueFrom": {kind: {"name": ref.name, "key": ref.key}}})
+    return env
+
+
+def _dump(model: BaseModel) -> JsonObject:
+    return model.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True, mode="json")
+
+
+def _apply_template(spec: WorkerSpec, pod_spec: JsonObject, container: JsonObject) -> None:
+    """`template`'s pod and container fields over the builder's. The security contexts are
+    merged key by key: an override changes the user, groups, SELinux, seccomp or AppArmor
+    profile, never runAsNonRoot, the read-only root filesystem, privilege escalation or the
+    dropped capabilities (the spec's shape has no way to say otherwise)."""
+    template = spec.template
     if template.node_selector:
         pod_spec["nodeSelector"] = dict(sorted(template.node_selector.items()))
     if template.tolerations:
         pod_spec["tolerations"] = [dict(t) for t in template.tolerations]
     if template.affinity is not None:
         pod_spec["affinity"] = dict(template.affinity)
-    return {
-        "metadata": {"labels": pod_labels, "annotations": pod_annotations},
-        "spec": pod_spec,
-    }
+    if template.topology_spread_constraints:
+        pod_spec["topologySpreadConstraints"] = [
+            dict(t) for t in template.topology_spread_constraints
+        ]
+    if template.priority_class_name is not None:
+        pod_spec["priorityClassName"] = template.priority_class_name
+    if template.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": s.name} for s in template.image_pull_secrets]
+    if template.service_account_name is not None:
+        pod_spec["serviceAccountName"] = template.service_account_name
+    if template.security_context is not None:
+        pod_spec["securityContext"] = dict(
+            sorted({**pod_spec["securityContext"], **_dump(template.security_context)}.items())
+        )
+    if template.container_security_context is not None:
+        container["securityContext"] = dict(
+            sorted(
+                {
+                    **container["securityContext"],
+                    **_dump(template.container_security_context),
+                }.items()
+            )
+        )
+    container["env"] = [*container["env"], *_template_env(spec)]
+    if template.volumes:
+        pod_spec["volumes"] = [
+            *pod_spec["volumes"],
+            *(_dump(v) for v in sorted(template.volumes, key=lambda v: v.name)),
+        ]
+        container["volumeMounts"] = [
+            *container["volumeMounts"],
+            *(
+                _dump(m) | {"readOnly": m.read_only}
+                for m in sorted(template.volume_mounts, key=lambda m: m.mount_path)
+            ),
+        ]
 
 
 def rest_service_port() -> JsonObject:

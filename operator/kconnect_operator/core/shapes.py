@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Final, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -154,7 +154,302 @@ class ResourceRequirements(_Model):
     """Resource requests of the worker container."""
 
 
+class KeyRef(_Model):
+    name: str = Field(min_length=1)
+    """The Secret or ConfigMap name, in the resource's namespace."""
+    key: str = Field(min_length=1)
+    """The key within it."""
+
+
+RESERVED_ENV_NAMES: Final = (
+    "POD_IP",
+    "POD_NAME",
+    "POD_NAMESPACE",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "TMPDIR",
+)
+"""Environment variables the builders set in the worker container; `template.env` may not set
+them, nor any `KCONNECT_` variable (the worker's own settings, such as its log format)."""
+
+
+RESERVED_ENV_PREFIX: Final = "KCONNECT_"
+
+
+RESERVED_VOLUME_NAMES: Final = ("worker-config", "runtime", "offsets")
+"""Volume names the builders use; `template.volumes` may not use them, nor a name starting with
+one of `RESERVED_VOLUME_PREFIXES` (externalConfiguration volumes, the security fields' Secrets)."""
+
+
+RESERVED_VOLUME_PREFIXES: Final = ("ext-", "kafka-secret-")
+
+
+RESERVED_MOUNT_PATHS: Final = (
+    "/etc/kconnect",
+    "/var/run/kconnect",
+    "/opt/kconnect",
+    "/var/lib/kconnect",
+)
+"""Where the builders mount the worker file, its private runtime directory, the external
+configuration and Kafka Secrets, and the standalone offsets. A `template.volumeMounts` path may be
+none of them, inside none of them, and contain none of them."""
+
+
+MAX_TEMPLATE_ITEMS: Final = 64
+"""The most entries each list of `template` may have (bounds the CEL rules' cost)."""
+
+
+_LIST_MAP: Final[JsonObject] = {
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["name"],
+}
+"""A list whose entries are keyed by name: the API server refuses a name given twice."""
+
+
+def _cel_strings(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+ENV_NAME_RULE: Final = (
+    f"!(self in {_cel_strings(RESERVED_ENV_NAMES)}) && !self.startsWith('{RESERVED_ENV_PREFIX}')",
+    f"template.env[].name must not be one the operator sets ({', '.join(RESERVED_ENV_NAMES)}) "
+    f"nor start with {RESERVED_ENV_PREFIX}",
+)
+
+
+VOLUME_NAME_RULE: Final = (
+    f"!(self in {_cel_strings(RESERVED_VOLUME_NAMES)}) && "
+    f"!{_cel_strings(RESERVED_VOLUME_PREFIXES)}.exists(p, self.startsWith(p))",
+    f"template.volumes[].name must not be one the operator uses "
+    f"({', '.join(RESERVED_VOLUME_NAMES)}) nor start with "
+    f"{' or '.join(RESERVED_VOLUME_PREFIXES)}",
+)
+
+
+MOUNT_PATH_RULE: Final = (
+    f"!{_cel_strings(RESERVED_MOUNT_PATHS)}.exists(p, self == p || self.startsWith(p + '/') "
+    "|| p.startsWith(self + '/'))",
+    "template.volumeMounts[].mountPath must not be, be inside or contain a directory the "
+    f"operator mounts ({', '.join(RESERVED_MOUNT_PATHS)})",
+)
+
+
+MOUNT_VOLUME_RULE: Final = (
+    "!has(self.volumeMounts) || self.volumeMounts.all(m, "
+    "has(self.volumes) && self.volumes.exists(v, v.name == m.name))",
+    "template.volumeMounts[].name must name one of template.volumes",
+)
+
+
+def _check_rule(ok: bool, rule: tuple[str, str], value: str) -> None:
+    if not ok:
+        raise ValueError(f"{rule[1]} (got {value!r})")
+
+
+class LocalObjectReference(_Model):
+    name: str = Field(min_length=1, max_length=253)
+    """The object's name, in the resource's namespace."""
+
+
+class TemplateEnvSource(_Model):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.secretKeyRef) != has(self.configMapKeyRef)",
+            "template.env[].valueFrom needs exactly one of secretKeyRef or configMapKeyRef",
+        )
+    )
+
+    secret_key_ref: KeyRef | None = Field(None, alias="secretKeyRef")
+    """A key of a Secret."""
+    config_map_key_ref: KeyRef | None = Field(None, alias="configMapKeyRef")
+    """A key of a ConfigMap."""
+
+
+class ContainerEnvVar(_Model):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.value) != has(self.valueFrom)",
+            "template.env[] needs exactly one of value or valueFrom",
+        )
+    )
+
+    name: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=253, json_schema_extra=cel(*ENV_NAME_RULE)
+    )
+    """The variable's name in the worker container. Connector configs cannot read it through
+    the `env` config provider (only `externalConfiguration.env` variables are allowed there)."""
+    value: str | None = Field(None, max_length=32_768)
+    """A literal value."""
+    value_from: TemplateEnvSource | None = Field(None, alias="valueFrom")
+    """Exactly one of secretKeyRef or configMapKeyRef."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ContainerEnvVar:
+        _check_rule(
+            self.name not in RESERVED_ENV_NAMES and not self.name.startswith(RESERVED_ENV_PREFIX),
+            ENV_NAME_RULE,
+            self.name,
+        )
+        if (self.value is None) == (self.value_from is None):
+            raise ValueError(f"template.env {self.name!r}: needs exactly one of value or valueFrom")
+        if self.value_from is not None and (self.value_from.secret_key_ref is None) == (
+            self.value_from.config_map_key_ref is None
+        ):
+            raise ValueError(
+                f"template.env {self.name!r}: valueFrom needs exactly one of secretKeyRef or "
+                "configMapKeyRef"
+            )
+        return self
+
+
+_VOLUME_SOURCES: Final = ("secret", "configMap", "emptyDir", "persistentVolumeClaim", "csi")
+
+
+class AdditionalVolume(_Model):
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "[" + ", ".join(f"has(self.{s})" for s in _VOLUME_SOURCES) + "].exists_one(x, x)",
+            "template.volumes[] needs exactly one of " + ", ".join(_VOLUME_SOURCES),
+        )
+    )
+
+    name: str = Field(
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length=63,
+        json_schema_extra=cel(*VOLUME_NAME_RULE),
+    )
+    """The volume's name, which `volumeMounts` refer to."""
+    secret: FreeFormObject | None = None
+    """A Secret volume source, as in a Pod spec."""
+    config_map: FreeFormObject | None = Field(None, alias="configMap")
+    """A ConfigMap volume source, as in a Pod spec."""
+    empty_dir: FreeFormObject | None = Field(None, alias="emptyDir")
+    """An emptyDir volume source, as in a Pod spec."""
+    persistent_volume_claim: FreeFormObject | None = Field(None, alias="persistentVolumeClaim")
+    """A persistentVolumeClaim volume source, as in a Pod spec."""
+    csi: FreeFormObject | None = None
+    """A CSI volume source, as in a Pod spec."""
+
+    @model_validator(mode="after")
+    def _check(self) -> AdditionalVolume:
+        _check_rule(
+            self.name not in RESERVED_VOLUME_NAMES
+            and not self.name.startswith(RESERVED_VOLUME_PREFIXES),
+            VOLUME_NAME_RULE,
+            self.name,
+        )
+        sources = [self.secret, self.config_map, self.empty_dir]
+        sources += [self.persistent_volume_claim, self.csi]
+        if sum(s is not None for s in sources) != 1:
+            raise ValueError(
+                f"template.volumes {self.name!r}: needs exactly one of "
+                + ", ".join(_VOLUME_SOURCES)
+            )
+        return self
+
+
+def _mount_path_ok(path: str) -> bool:
+    return not any(
+        path == p or path.startswith(p + "/") or p.startswith(path + "/")
+        for p in RESERVED_MOUNT_PATHS
+    )
+
+
+class VolumeMount(_Model):
+    name: str = Field(min_length=1, max_length=63)
+    """One of `template.volumes`."""
+    mount_path: str = Field(
+        alias="mountPath",
+        pattern=r"^(/[^/]+)+$",
+        max_length=1024,
+        json_schema_extra=cel(*MOUNT_PATH_RULE),
+    )
+    """An absolute path without a trailing slash."""
+    sub_path: str | None = Field(None, alias="subPath", max_length=1024)
+    """A path within the volume to mount instead of its root."""
+    read_only: bool = Field(True, alias="readOnly")
+    """Read-only unless set to false."""
+
+    @model_validator(mode="after")
+    def _check(self) -> VolumeMount:
+        _check_rule(_mount_path_ok(self.mount_path), MOUNT_PATH_RULE, self.mount_path)
+        return self
+
+
+class SeccompProfile(_Model):
+    type: Literal["RuntimeDefault", "Localhost"]
+    """RuntimeDefault or Localhost (Unconfined is refused)."""
+    localhost_profile: str | None = Field(None, alias="localhostProfile", max_length=4096)
+    """The profile's path on the node, with type Localhost."""
+
+
+class PodSecurityContext(_Model):
+    run_as_user: int | None = Field(None, alias="runAsUser", ge=1)
+    """The pods' user; never root (runAsNonRoot stays true)."""
+    run_as_group: int | None = Field(None, alias="runAsGroup", ge=0)
+    """The pods' primary group."""
+    fs_group: int | None = Field(None, alias="fsGroup", ge=0)
+    """The group that owns the pods' volumes."""
+    fs_group_change_policy: Literal["OnRootMismatch", "Always"] | None = Field(
+        None, alias="fsGroupChangePolicy"
+    )
+    """When the kubelet changes volumes' ownership."""
+    supplemental_groups: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list, alias="supplementalGroups", max_length=MAX_TEMPLATE_ITEMS
+    )
+    """Extra groups of the pods' processes."""
+    se_linux_options: FreeFormObject | None = Field(None, alias="seLinuxOptions")
+    """SELinux options, as in a Pod spec."""
+    seccomp_profile: SeccompProfile | None = Field(None, alias="seccompProfile")
+    """The pods' seccomp profile (RuntimeDefault unless set)."""
+    sysctls: list[FreeFormObject] = Field(default_factory=list, max_length=MAX_TEMPLATE_ITEMS)
+    """Namespaced sysctls, as in a Pod spec."""
+
+
+def _fixed(field: str, *, value: bool) -> WithJsonSchema:
+    text = "true" if value else "false"
+    return WithJsonSchema(
+        {
+            "type": "boolean",
+            **cel(
+                f"self == {text}",
+                f"template.containerSecurityContext.{field} may only be {text}: the worker "
+                "runs non-root, unprivileged, with a read-only root filesystem",
+            ),
+        }
+    )
+
+
+class ContainerSecurityContext(_Model):
+    run_as_user: int | None = Field(None, alias="runAsUser", ge=1)
+    """The worker's user; never root."""
+    run_as_group: int | None = Field(None, alias="runAsGroup", ge=0)
+    """The worker's primary group."""
+    se_linux_options: FreeFormObject | None = Field(None, alias="seLinuxOptions")
+    """SELinux options, as in a container spec."""
+    seccomp_profile: SeccompProfile | None = Field(None, alias="seccompProfile")
+    """The worker's seccomp profile (RuntimeDefault unless set)."""
+    app_armor_profile: FreeFormObject | None = Field(None, alias="appArmorProfile")
+    """The worker's AppArmor profile, as in a container spec."""
+    run_as_non_root: Annotated[Literal[True], _fixed("runAsNonRoot", value=True)] = Field(
+        True, alias="runAsNonRoot"
+    )
+    """Always true: the worker never runs as root."""
+    read_only_root_filesystem: Annotated[
+        Literal[True], _fixed("readOnlyRootFilesystem", value=True)
+    ] = Field(True, alias="readOnlyRootFilesystem")
+    """Always true: the worker writes only to its volumes."""
+    allow_privilege_escalation: Annotated[
+        Literal[False], _fixed("allowPrivilegeEscalation", value=False)
+    ] = Field(False, alias="allowPrivilegeEscalation")
+    """Always false."""
+    privileged: Annotated[Literal[False], _fixed("privileged", value=False)] = False
+    """Always false; the worker also keeps no capabilities."""
+
+
 class PodTemplate(_Model):
+    model_config = ConfigDict(json_schema_extra=cel(*MOUNT_VOLUME_RULE))
+
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels on the worker pods; the operator's own labels take precedence."""
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -165,13 +460,60 @@ class PodTemplate(_Model):
     """The worker pods' tolerations, as in a Pod spec."""
     affinity: FreeFormObject | None = None
     """The worker pods' affinity, as in a Pod spec."""
+    topology_spread_constraints: list[FreeFormObject] = Field(
+        default_factory=list, alias="topologySpreadConstraints", max_length=MAX_TEMPLATE_ITEMS
+    )
+    """The worker pods' topologySpreadConstraints, as in a Pod spec."""
+    priority_class_name: str | None = Field(
+        None, alias="priorityClassName", min_length=1, max_length=253
+    )
+    """The worker pods' PriorityClass."""
+    image_pull_secrets: list[LocalObjectReference] = Field(
+        default_factory=list, alias="imagePullSecrets", max_length=MAX_TEMPLATE_ITEMS
+    )
+    """Secrets to pull the worker image with."""
+    service_account_name: str | None = Field(
+        None, alias="serviceAccountName", min_length=1, max_length=253
+    )
+    """The worker pods' ServiceAccount (its token is still not mounted)."""
+    termination_grace_period_seconds: int | None = Field(
+        None, alias="terminationGracePeriodSeconds", ge=1, le=86_400
+    )
+    """A longer grace period than the operator's (the worker's task shutdown and offset flush
+    timeouts plus a margin); a shorter one is refused."""
+    security_context: PodSecurityContext | None = Field(None, alias="securityContext")
+    """Changes to the pods' security context; runAsNonRoot stays true."""
+    container_security_context: ContainerSecurityContext | None = Field(
+        None, alias="containerSecurityContext"
+    )
+    """Changes to the worker container's security context; it stays non-root, with a read-only
+    root filesystem, no privilege escalation and no capabilities."""
+    env: list[ContainerEnvVar] = Field(
+        default_factory=list, max_length=MAX_TEMPLATE_ITEMS, json_schema_extra=_LIST_MAP
+    )
+    """Extra environment variables of the worker container: a value, or a key of a Secret or
+    ConfigMap."""
+    volumes: list[AdditionalVolume] = Field(
+        default_factory=list, max_length=MAX_TEMPLATE_ITEMS, json_schema_extra=_LIST_MAP
+    )
+    """Extra volumes of the worker pods."""
+    volume_mounts: list[VolumeMount] = Field(
+        default_factory=list, alias="volumeMounts", max_length=MAX_TEMPLATE_ITEMS
+    )
+    """Where the worker container mounts `volumes`."""
 
-
-class KeyRef(_Model):
-    name: str = Field(min_length=1)
-    """The Secret or ConfigMap name, in the resource's namespace."""
-    key: str = Field(min_length=1)
-    """The key within it."""
+    @model_validator(mode="after")
+    def _check(self) -> PodTemplate:
+        names = [v.name for v in self.volumes]
+        if len(set(names)) != len(names):
+            raise ValueError("template.volumes: each name may appear once")
+        env_names = [e.name for e in self.env]
+        if len(set(env_names)) != len(env_names):
+            raise ValueError("template.env: each name may appear once")
+        for m in self.volume_mounts:
+            if m.name not in names:
+                raise ValueError(f"{MOUNT_VOLUME_RULE[1]} (got {m.name!r})")
+        return self
 
 
 class EnvSource(_Model):
@@ -430,16 +772,23 @@ def worker_config_field(managed_keys: tuple[str, ...]) -> Any:
     keys that would lock the operator out (`scalar_map_schema`)."""
     managed = "workerConfig must not set the keys the operator manages: " + ", ".join(managed_keys)
     security = f"workerConfig must not set {' or '.join(REST_SECURITY_KEYS)}: " + REST_SECURITY_WHY
+    schema = scalar_map_schema(
+        {
+            **dict.fromkeys(managed_keys, managed),
+            **dict.fromkeys(REST_SECURITY_KEYS, security),
+        }
+    )
+    # Declared so that the spec's `RACK_RULE` can see it; allowed unless `rack` is set.
+    schema["properties"][RACK_KEY] = {
+        "description": f"Refused when rack is set, which sets it per worker: {RACK_RULE[1]}",
+        "x-kubernetes-int-or-string": True,
+        "anyOf": [{"type": "integer"}, {"type": "string"}],
+    }
     return Field(
         default_factory=dict,
         alias="workerConfig",
         max_length=MAX_CONFIG_ENTRIES,
-        json_schema_extra=scalar_map_schema(
-            {
-                **dict.fromkeys(managed_keys, managed),
-                **dict.fromkeys(REST_SECURITY_KEYS, security),
-            }
-        ),
+        json_schema_extra=schema,
     )
 
 
@@ -465,6 +814,42 @@ def resources_field() -> Any:
 
 def template_field() -> Any:
     return Field(default_factory=PodTemplate)
+
+
+RACK_KEY: Final = "consumer.client.rack"
+"""The worker key rack awareness sets per pod (as Strimzi does): the consumers fetch from the
+closest replica (KIP-392) when the brokers run a rack-aware replica selector."""
+
+
+RACK_TOPOLOGY_KEYS: Final = ("topology.kubernetes.io/zone", "topology.kubernetes.io/region")
+"""The node labels the API server copies onto a pod when it is bound to a node (KEP-4742, the
+`PodTopologyLabels` admission plugin), so the downward API can read them."""
+
+
+class Rack(_Model):
+    topology_key: Literal["topology.kubernetes.io/zone", "topology.kubernetes.io/region"] = Field(
+        alias="topologyKey"
+    )
+    """The node label whose value becomes each worker's `consumer.client.rack`. The API server
+    copies it from the node onto the pod (`PodTopologyLabelsAdmission`: beta and on by default
+    from Kubernetes 1.35, a feature gate on 1.33 and 1.34); a worker whose pod lacks it does not
+    start, and says why."""
+
+
+RACK_RULE: Final = (
+    "!has(self.rack) || !has(self.workerConfig) || "
+    f"!has(self.workerConfig.{RACK_KEY.replace('.', '__dot__')})",
+    f"workerConfig must not set {RACK_KEY} when rack is set: rack sets it from each worker's node",
+)
+
+
+def rack_field() -> Any:
+    return Field(None)
+
+
+def check_rack(rack: Rack | None, worker_config: dict[str, str]) -> None:
+    if rack is not None and RACK_KEY in worker_config:
+        raise ValueError(RACK_RULE[1])
 
 
 def external_configuration_field() -> Any:
@@ -495,6 +880,8 @@ class WorkerSpec(Protocol):
     def resources(self) -> ResourceRequirements: ...
     @property
     def template(self) -> PodTemplate: ...
+    @property
+    def rack(self) -> Rack | None: ...
     @property
     def external_configuration(self) -> ExternalConfiguration: ...
     @property

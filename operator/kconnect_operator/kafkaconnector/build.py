@@ -467,7 +467,7 @@ def build_stateful_set(
         spec,
         owner,
         image=image,
-        script=start_script(static_member=True),
+        script=start_script(static_member=True, rack=spec.rack),
         config_hash=hash_of(payload),
         volumes=volumes,
         mounts=mounts,

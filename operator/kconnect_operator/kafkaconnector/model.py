@@ -40,6 +40,7 @@ from kconnect_operator.core.shapes import (
     MAX_CONFIG_CHARS,
     MAX_WORKER_CONFIG_CHARS,
     NAME_PATTERN,
+    RACK_RULE,
     Condition,
     ConfigValue,
     ConnectorStatus,
@@ -49,15 +50,16 @@ from kconnect_operator.core.shapes import (
     NetworkPolicySpec,
     ObjectMeta,
     PodTemplate,
+    Rack,
     ResourceRequirements,
     WorkerConfigValue,
     _immutable,
     _Model,
     applied_loggers_field,
     bootstrap_servers_field,
-    cel,
     cel_list,
     check_config_size,
+    check_rack,
     check_resource_name,
     connector_config_field,
     external_configuration_field,
@@ -66,6 +68,7 @@ from kconnect_operator.core.shapes import (
     network_policy_field,
     no_keys,
     no_worker_keys,
+    rack_field,
     resource_name_rule,
     resources_field,
     template_field,
@@ -223,6 +226,9 @@ class WorkersSpec(_Model):
     """Compute resources of the worker container."""
     template: PodTemplate = template_field()
     """Overrides for the worker pods."""
+    rack: Rack | None = rack_field()
+    """Rack awareness: each worker's consumers get `consumer.client.rack` from the node label
+    `topologyKey`. As in Strimzi's KafkaConnect."""
     external_configuration: ExternalConfiguration = external_configuration_field()
     """Secrets and ConfigMaps exposed to the workers as env or files. A change to a referenced
     Secret rolls the worker pods."""
@@ -247,6 +253,7 @@ class WorkersSpec(_Model):
     @model_validator(mode="after")
     def _tls_authentication(self) -> WorkersSpec:
         check_tls_authentication(self.tls, self.authentication)
+        check_rack(self.rack, self.worker_config)
         return self
 
 
@@ -268,6 +275,7 @@ DEDICATED_ONLY_FIELDS: Final[Mapping[str, str]] = {
     "statusStorageTopic": "!has(self.statusStorageTopic)",
     "resources": "!has(self.resources)",
     "template": "!has(self.template)",
+    "rack": "!has(self.rack)",
     "externalConfiguration": "!has(self.externalConfiguration)",
     "logging": "!has(self.logging)",
     "networkPolicy": "!has(self.networkPolicy)",
@@ -311,7 +319,9 @@ _CLUSTER_RULES: Final = (
 
 
 class KafkaConnectorSpec(WorkersSpec):
-    model_config = ConfigDict(json_schema_extra=cel_list(TLS_AUTH_NEEDS_TLS, *_CLUSTER_RULES))
+    model_config = ConfigDict(
+        json_schema_extra=cel_list(TLS_AUTH_NEEDS_TLS, RACK_RULE, *_CLUSTER_RULES)
+    )
 
     class_: str = Field(alias="class", min_length=1)
     """The connector class: a kconnect plugin alias or a Kafka Connect class name."""
@@ -393,7 +403,7 @@ class KafkaConnectorSpec(WorkersSpec):
 class KConnectClusterSpec(WorkersSpec):
     """A distributed worker cluster that runs the connectors of the KafkaConnectors naming it."""
 
-    model_config = ConfigDict(json_schema_extra=cel(*TLS_AUTH_NEEDS_TLS))
+    model_config = ConfigDict(json_schema_extra=cel_list(TLS_AUTH_NEEDS_TLS, RACK_RULE))
 
     bootstrap_servers: str = bootstrap_servers_field()
     """The Kafka bootstrap servers the workers connect to."""

@@ -217,7 +217,7 @@ def build_config_map(
 def start_script(spec: StandaloneConnectSpec) -> str:
     """`manifests.start_script` running `kconnect standalone` with every connector file."""
     files = [f"{manifests.CONFIG_DIR}/{connector_file(c)}" for c in spec.connectors]
-    return manifests.start_script(STANDALONE_COMMAND, files)
+    return manifests.start_script(STANDALONE_COMMAND, files, rack=spec.rack)
 
 
 def _volumes(

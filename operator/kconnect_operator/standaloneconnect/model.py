@@ -35,6 +35,7 @@ from kconnect_operator.core.shapes import (
     FORBIDDEN_CONFIG_KEYS,
     MAX_CONFIG_CHARS,
     MAX_WORKER_CONFIG_CHARS,
+    RACK_RULE,
     Condition,
     ConfigValue,
     ExternalConfiguration,
@@ -43,6 +44,7 @@ from kconnect_operator.core.shapes import (
     ObjectMeta,
     PodTemplate,
     Quantity,
+    Rack,
     ResourceRequirements,
     TaskStatus,
     WorkerConfigValue,
@@ -52,6 +54,7 @@ from kconnect_operator.core.shapes import (
     cel,
     cel_list,
     check_config_size,
+    check_rack,
     connector_config_field,
     external_configuration_field,
     image_field,
@@ -59,6 +62,7 @@ from kconnect_operator.core.shapes import (
     network_policy_field,
     no_keys,
     no_worker_keys,
+    rack_field,
     resource_name_rule,
     resources_field,
     template_field,
@@ -176,7 +180,7 @@ class OffsetStorage(_Model):
 
 
 class StandaloneConnectSpec(_Model):
-    model_config = ConfigDict(json_schema_extra=cel(*TLS_AUTH_NEEDS_TLS))
+    model_config = ConfigDict(json_schema_extra=cel_list(TLS_AUTH_NEEDS_TLS, RACK_RULE))
 
     connectors: list[StandaloneConnector] = Field(
         default_factory=list,
@@ -209,6 +213,9 @@ class StandaloneConnectSpec(_Model):
     """Compute resources of the worker container."""
     template: PodTemplate = template_field()
     """Overrides for the worker pod."""
+    rack: Rack | None = rack_field()
+    """Rack awareness: the worker's consumers get `consumer.client.rack` from the node label
+    `topologyKey`. As in Strimzi's KafkaConnect."""
     external_configuration: ExternalConfiguration = external_configuration_field()
     """Secrets and ConfigMaps exposed to the worker as env or files. A change to a referenced
     Secret rolls the worker pod."""
@@ -241,6 +248,7 @@ class StandaloneConnectSpec(_Model):
     @model_validator(mode="after")
     def _tls_authentication(self) -> StandaloneConnectSpec:
         check_tls_authentication(self.tls, self.authentication)
+        check_rack(self.rack, self.worker_config)
         return self
 
 

@@ -128,6 +128,7 @@ def test_spec_fields_and_required() -> None:
         "statusStorageTopic",
         "resources",
         "template",
+        "rack",
         "externalConfiguration",
         "logging",
         "networkPolicy",
@@ -159,13 +160,27 @@ def test_spec_fields_and_required() -> None:
         assert "additionalProperties" not in props[field]
         assert props[field]["maxProperties"] == 1000
     assert set(props["config"]["properties"]) == set(FORBIDDEN_CONFIG_KEYS)
-    assert set(props["workerConfig"]["properties"]) == {*MANAGED_WORKER_KEYS, *REST_SECURITY_KEYS}
+    assert set(props["workerConfig"]["properties"]) == {
+        *MANAGED_WORKER_KEYS,
+        *REST_SECURITY_KEYS,
+        "consumer.client.rack",
+    }
     assert set(props["template"]["properties"]) == {
         "labels",
         "annotations",
         "nodeSelector",
         "tolerations",
         "affinity",
+        "topologySpreadConstraints",
+        "priorityClassName",
+        "imagePullSecrets",
+        "serviceAccountName",
+        "terminationGracePeriodSeconds",
+        "securityContext",
+        "containerSecurityContext",
+        "env",
+        "volumes",
+        "volumeMounts",
     }
     assert set(props["autoRestart"]["properties"]) == {"enabled", "maxRestarts"}
 

@@ -61,6 +61,7 @@ DEDICATED_VALUES: dict[str, Any] = {
     "statusStorageTopic": "s",
     "resources": {"limits": {"memory": "1Gi"}},
     "template": {"labels": {"a": "b"}},
+    "rack": {"topologyKey": "topology.kubernetes.io/zone"},
     "externalConfiguration": {"volumes": [{"name": "v", "secret": {"secretName": "s"}}]},
     "logging": {"loggers": {"kconnect": "DEBUG"}},
     "networkPolicy": {"metricsPeers": []},
