@@ -197,6 +197,8 @@ def rest_put_validate(pod: JsonObject, topic: str) -> JsonObject:
         method="PUT",
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (http to a pod)
+    # A generous bound: a worker just rolled on a loaded node may answer slowly, and the answer's
+    # content is what is checked, never its speed.
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (http to a pod)
         answer: JsonObject = json.loads(response.read())
     return answer

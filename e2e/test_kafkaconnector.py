@@ -98,7 +98,7 @@ def worker_pods(kubectl: Kubectl, namespace: str, name: str) -> list[JsonObject]
 
 def rest(pod: JsonObject, path: str) -> Any:
     url = f"http://{pod['status']['podIP']}:8083{path}"
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
 
 
