@@ -57,7 +57,8 @@ def test_both_runtimes_move_records_over_sasl_ssl_and_plaintext(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The `--listener sasl_ssl` path end to end, with a few records: both runtimes, both
-    workloads, both listeners of one secured broker, each run's connections checked."""
+    listeners of one secured broker, each run's connections checked. One workload (the sink);
+    the source's clients are configured and checked by the same code."""
     if javaconnect.fetched() is None:
         pytest.fail(
             f"Kafka Connect's jars are not in {javaconnect.libs_dir()}: fetch them with "
@@ -65,7 +66,10 @@ def test_both_runtimes_move_records_over_sasl_ssl_and_plaintext(
         )
     assert (
         compare.main(
-            ["--listener", "sasl_ssl", "--records", "200", "--repeat", "1", "--light-java"]
+            [
+                *("--listener", "sasl_ssl", "--only", "sink_string"),
+                *("--records", "200", "--repeat", "1", "--light-java"),
+            ]
         )
         == 0
     )
@@ -75,12 +79,11 @@ def test_both_runtimes_move_records_over_sasl_ssl_and_plaintext(
     rows = [
         line for line in out.splitlines() if line.startswith("| ") and "StringConverter" in line
     ]
-    assert len(rows) == 4, out  # {source, sink} × {kconnect, Java}
+    assert len(rows) == 2, out  # {kconnect, Java}
     assert not any("not run" in row for row in rows), out
-    for kind in ("source_string", "sink_string"):
-        for runtime in ("kconnect", "java"):
-            for listener in ("PLAINTEXT", "SASL_SSL"):
-                assert f"{kind} {runtime} over {listener} 1/1: " in out, out
+    for runtime in ("kconnect", "java"):
+        for listener in ("PLAINTEXT", "SASL_SSL"):
+            assert f"sink_string {runtime} over {listener} 1/1: " in out, out
 
 
 def test_a_worker_on_another_listener_than_the_one_measured_fails_the_run(

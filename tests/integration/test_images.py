@@ -148,6 +148,15 @@ def test_worker_image_runs_kconnect_with_the_compiled_native_module(
     assert so.startswith(f"{VENV}/lib/python3.11/site-packages/kconnect/data/_javatextc")
     assert so.endswith(".so")
     assert text == "{a=[1.0E7, x]}"
+    names = json.loads(python_in(docker_engine, built["worker"], ENTRY_POINTS))
+    assert {"DataGen", "FileStreamSource", "FileStreamSink", "JsonConverter"} <= set(names)
+    found = python_in(
+        docker_engine,
+        built["worker"],
+        "from kconnect.plugins.registry import default_registry; "
+        "print(default_registry().resolve('DataGen').__name__)",
+    )
+    assert found.strip() == "DataGenConnector"
 
 
 def test_worker_image_leaves_the_operator_dependencies_out(
@@ -172,6 +181,20 @@ def test_operator_image_runs_kconnect_operator(
         "import kopf, kconnect_operator.cli, kconnect.cli; print('ok')",
     )
     assert imported.strip() == "ok"
+    assert "DataGen" in json.loads(python_in(docker_engine, built["operator"], ENTRY_POINTS))
+    # The operator's one Kubernetes client is its own: the generated client is not installed.
+    found = python_in(
+        docker_engine,
+        built["operator"],
+        "import importlib.util as u; print(u.find_spec('kubernetes') is None)",
+    )
+    assert found.strip() == "True"
+
+
+ENTRY_POINTS = (
+    "import json, importlib.metadata as m; "
+    "print(json.dumps(sorted(e.name for e in m.entry_points(group='kconnect.plugins'))))"
+)
 
 
 def _inspect(docker_engine: engine.Engine, image: str) -> dict[str, object]:

@@ -15,7 +15,7 @@ from tests.support.cluster import Cluster, wait_all_running
 from tests.support.workers import wait_until
 
 TASKS = 3
-TOTAL = 24_000
+TOTAL = 12_000
 RATE = "300"
 ROUNDS = 4
 EOS = {"exactly.once.source.support": "enabled"}
