@@ -131,6 +131,43 @@ def test_adding_a_worker_or_a_connector_restarts_only_what_moves(
         assert count == expected, (task, count, dict(total))
 
 
+def test_deleting_a_connector_moves_only_what_balancing_the_rest_asks(
+    cluster: Cluster,
+    new_topic,  # type: ignore[no-untyped-def]
+) -> None:
+    """The deleted connector's tasks stop; the other's stay where they run unless the deletion
+    left the workers uneven (its two tasks on one worker, the deleted one's on the other): then
+    the assignor moves one of them over, which restarts that one task and no other."""
+    a, b = cluster.start(), cluster.start()
+    topic = new_topic(partitions=2)
+    create(a, "first", datagen(topic, 2))
+    create(b, "second", datagen(topic, 2))
+    wait_all_running(a, "first", 2)
+    before = {t["id"]: t["worker_id"] for t in wait_all_running(a, "second", 2)["tasks"]}
+    starts_before = task_starts(a) + task_starts(b)
+    assert set(starts_before.values()) == {1}, starts_before
+    status, body = a.request("DELETE", "/connectors/first")
+    assert status == 204, body
+    wait_until("first gone", lambda: not a.status("first") and not b.status("first"))
+
+    def balanced() -> dict[int, str] | None:
+        tasks = a.status("second").get("tasks", [])
+        if len(tasks) != 2 or any(t["state"] != "RUNNING" for t in tasks):
+            return None
+        owners = {t["id"]: t["worker_id"] for t in tasks}
+        return owners if len(set(owners.values())) == 2 else None
+
+    after = wait_until("second's tasks on both workers", balanced, 60)
+    holds_for("no further move", lambda: balanced() == after, 3)
+    moved = {i for i in after if after[i] != before[i]}
+    assert len(moved) == (1 if len(set(before.values())) == 1 else 0), (before, after)
+    starts = task_starts(a) + task_starts(b)
+    for i in before:
+        assert starts[f"second-{i}"] == (2 if i in moved else 1), (i, moved, dict(starts))
+    for i in range(2):
+        assert starts[f"first-{i}"] == 1, dict(starts)
+
+
 def test_no_data_loss_under_churn(cluster: Cluster, new_topic) -> None:  # type: ignore[no-untyped-def]
     out = f"out-{cluster.group}"  # consumer groups are broker-wide
     workers = [cluster.start(), cluster.start(), cluster.start()]
