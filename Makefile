@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 KCONNECT_CACHE ?= $(HOME)/.cache/kconnect
 export KCONNECT_CACHE
 
-.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build opstools-build cluster-up cluster-down bench bench-java bench-java-fetch bench-cdc bench-roll clean crds
+.PHONY: node-build node-up node-down setup images engine-up engine-down demo demo-k8s demo-k8s-down kind-up kind-down test-kind image-lock crds-upgrade test test-unit test-integration lint kafka-up kafka-down kafka-fetch registry-fetch registry-up registry-down postgres-fetch postgres-up postgres-down cluster-build opstools-build keda-build test-e2e cluster-up cluster-down bench bench-java bench-java-fetch bench-cdc bench-roll clean crds
 
 # The editable install also compiles the native module (hatch_build.py); it is required here so
 # that the tests exercise it.
@@ -61,6 +61,13 @@ cluster-build: setup
 opstools-build: setup
 	$(PY) -m kconnect_devenv.opstools
 
+# KEDA's operator and metrics adapter for the e2e tier's lag-driven autoscaling test
+# (kconnect_devenv/keda.py), built once from its Go module, and their image's archive. KEDA links
+# every cloud SDK its scalers use: the first build is slow (see docs/controlplane.md). Later runs
+# find them built.
+keda-build: setup
+	$(PY) -m kconnect_devenv.keda
+
 cluster-up: setup
 	$(PY) -m kconnect_devenv.controlplane up
 
@@ -107,10 +114,14 @@ demo-k8s-down: setup
 # e2e/conftest.py), and the kind path (make kind-up, a KafkaConnector Ready, make kind-down) last.
 TEST_SESSIONS ?= 4
 E2E_SESSIONS ?= 3
-test: setup kafka-fetch registry-fetch postgres-fetch cluster-build opstools-build node-build bench-java-fetch images
+test: setup kafka-fetch registry-fetch postgres-fetch cluster-build opstools-build keda-build node-build bench-java-fetch images
 	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --no-loadscope-reorder --durations=25 tests
 	$(PY) -m pytest -n $(E2E_SESSIONS) --dist loadgroup --durations=15 e2e
 	KCONNECT_TEST_KIND=1 $(PY) -m pytest e2e/kind/test_kind_up.py
+
+# The e2e tier alone (e2e/, docs/e2e.md), on the real node.
+test-e2e: setup kafka-fetch cluster-build keda-build node-build images
+	$(PY) -m pytest -n $(E2E_SESSIONS) --dist loadgroup --durations=15 e2e
 
 test-unit: setup
 	$(PY) -m pytest tests/unit

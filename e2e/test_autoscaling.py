@@ -3,11 +3,13 @@ plane's kube-controller-manager acting on the resource's scale subresource, `kub
 connector's tasks following its workers (`tasksPerReplica`), a paused connector held against the
 autoscaler, and scaling to zero and back, resuming from the committed offsets.
 
-The test cluster serves no metrics API (no metrics-server, no KEDA, no external metrics adapter),
-so the HPA here can only scale within its bounds: below `minReplicas` it raises the resource to
-it, and its metric (the external metric KEDA's Kafka scaler would serve) reports
-`FailedGetExternalMetric`. What is tested is everything on the resource's side of the scale
-subresource; what lag-driven scaling decides is KEDA's (docs/operator.md#autoscaling).
+No one serves this HPA's metric (the external metric KEDA's Kafka scaler would serve): the
+cluster has no metrics-server, and KEDA's adapter, installed only while `e2e/test_keda.py` runs
+(perhaps beside this file), answers only for its ScaledObjects' metrics (those asked for with a
+`scaledobject.keda.sh/name` selector). So the HPA here can only scale within its bounds: below
+`minReplicas` it raises the resource to it, and its metric reports `FailedGetExternalMetric`.
+What is tested is everything on the resource's side of the scale subresource; lag-driven scaling
+by the real KEDA is `e2e/test_keda.py`'s (docs/operator.md#autoscaling).
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ def test_an_hpa_and_kubectl_scale_move_workers_and_tasks_and_a_paused_connector_
     wait_condition(system, namespace, name, reason="Running", check=tasks_on_workers(name, 1))
 
     # The HPA KEDA would make for this resource: scaleTargetRef is the KafkaConnector, its metric
-    # the sink group's lag from the external metrics API (which this cluster does not serve).
+    # the sink group's lag from the external metrics API (which no adapter here serves for it).
     group = f"connect-{namespace}.{name}"
     system.apply(
         {
