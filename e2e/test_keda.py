@@ -11,10 +11,8 @@ through the aggregation layer, and its kube-controller-manager runs the HPA KEDA
 KEDA is installed once for this module (`keda`, module-scoped) and removed at its end: the
 ScaledObjects first (KEDA's finalizer needs its operator), then the APIService (so that discovery
 never names a group nobody serves), then the rest. Only this module pays for it. Its one test
-holds every step that needs KEDA: KEDA is one install per cluster, and two tests of this module
-on two workers of a distributed run would each install it and remove it under the other
-(`xdist_group` does not keep tests together here: pytest-xdist 3.8 appends the group to
-`item._nodeid`, which pytest 9.2 no longer reads).
+holds every step that needs KEDA: KEDA is one install per cluster, and the steps depend on each
+other (a sink scaled up, then down, then woken).
 
 What is tested: KEDA's CRD accepts the documented ScaledObject as it is (server-side dry run with
 strict field validation) and rejects a misspelt field; KEDA's Kafka scaler reads the sink group's
