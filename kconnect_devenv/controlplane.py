@@ -593,6 +593,33 @@ def produce_binaries(
     return builds.produce(output, home / "built", digest=digest, done=done, write=write)
 
 
+def cached_binaries(home: Path, digest: Callable[[], str], names: Sequence[str]) -> Path | None:
+    """``home/bin`` if it holds a complete build of ``names`` whose inputs are ``digest()``
+    (marker ``home/built``), else None."""
+    with contextlib.suppress(OSError, lifecycle.ServiceError):
+        if builds.is_complete(home / "bin", home / "built", digest(), names):
+            return home / "bin"
+    return None
+
+
+def build_binaries_once(
+    home: Path, targets: Sequence[Target], digest: Callable[[], str], names: Sequence[str]
+) -> Path:
+    """``targets`` built into ``home/bin`` unless a complete build of the same inputs is there;
+    returns the directory (see :func:`produce_binaries`)."""
+    done = cached_binaries(home, digest, names)
+    if done is not None:
+        return done
+    return produce_binaries(
+        home / "bin",
+        home,
+        targets,
+        digest=digest,
+        done=lambda: cached_binaries(home, digest, names) is not None,
+        progress=None,
+    )
+
+
 def go_build_all(
     targets: Sequence[Target],
     output_dir: Path,

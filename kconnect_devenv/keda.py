@@ -111,27 +111,12 @@ def _image_digest() -> str:
 
 def built() -> Path | None:
     """The bin directory if a complete build of the current pins is cached, else None."""
-    with contextlib.suppress(OSError, ServiceError):
-        home = home_dir()
-        if builds.is_complete(home / "bin", home / "built", _digest(), BINARIES):
-            return home / "bin"
-    return None
+    return controlplane.cached_binaries(home_dir(), _digest, BINARIES)
 
 
 def build() -> Path:
     """``keda`` and ``keda-adapter``, built on first use; returns their directory."""
-    done = built()
-    if done is not None:
-        return done
-    home = home_dir()
-    return controlplane.produce_binaries(
-        home / "bin",
-        home,
-        targets(version()),
-        digest=_digest,
-        done=lambda: built() is not None,
-        progress=None,
-    )
+    return controlplane.build_binaries_once(home_dir(), targets(version()), _digest, BINARIES)
 
 
 def image_spec(bin_dir: Path, reference: str) -> ociimage.Image:

@@ -15,13 +15,12 @@ source change. promtool links Prometheus' service discovery, so its first build 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from pathlib import Path
 from typing import Final
 
-from kconnect_devenv import builds, controlplane
-from kconnect_devenv.lifecycle import ServiceError, cache_root
+from kconnect_devenv import controlplane
+from kconnect_devenv.lifecycle import cache_root
 
 MODULE_DIR: Final = "opstools"
 BUILD_RECIPE: Final = "1"
@@ -46,28 +45,13 @@ def _digest() -> str:
 
 def built() -> Path | None:
     """The bin directory if a complete build of the current pins is cached, else None."""
-    with contextlib.suppress(OSError, ServiceError):
-        home = home_dir()
-        if builds.is_complete(home / "bin", home / "built", _digest(), BINARIES):
-            return home / "bin"
-    return None
+    return controlplane.cached_binaries(home_dir(), _digest, BINARIES)
 
 
 def build() -> Path:
     """promtool and argolua, built on first use; returns their directory. Each binary's build
     time is in ``$KCONNECT_CACHE/opstools/build.log``."""
-    done = built()
-    if done is not None:
-        return done
-    home = home_dir()
-    return controlplane.produce_binaries(
-        home / "bin",
-        home,
-        TARGETS,
-        digest=_digest,
-        done=lambda: built() is not None,
-        progress=None,
-    )
+    return controlplane.build_binaries_once(home_dir(), TARGETS, _digest, BINARIES)
 
 
 def main() -> int:
