@@ -113,7 +113,7 @@ demo-k8s-down: setup
 # runs after them, one node per machine (its tests concurrently on one shared node,
 # e2e/conftest.py), and the kind path (make kind-up, a KafkaConnector Ready, make kind-down) last.
 TEST_SESSIONS ?= 4
-E2E_SESSIONS ?= 3
+E2E_SESSIONS ?= 4
 test: setup kafka-fetch registry-fetch postgres-fetch cluster-build opstools-build keda-build node-build bench-java-fetch images
 	$(PY) -m pytest -n $(TEST_SESSIONS) --dist loadfile --no-loadscope-reorder --durations=25 tests
 	$(PY) -m pytest -n $(E2E_SESSIONS) --dist loadgroup --durations=15 e2e

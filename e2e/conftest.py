@@ -15,7 +15,7 @@ These fixtures override the root conftest's ``control_plane``, ``kafka_broker`` 
 reaches too. One node runs per machine: ``make test`` runs the tier in a pytest session of its
 own, after ``tests/integration/test_node.py``, whose node is stopped when its module ends.
 
-The tier runs its tests concurrently (``pytest -n 3 e2e``; most of a test's time is spent waiting
+The tier runs its tests concurrently (``pytest -n 4 e2e``; most of a test's time is spent waiting
 for pods to start and roll). In a distributed run the controller process starts the parts once,
 in ``pytest_sessionstart``, before its worker processes exist, and stops them in
 ``pytest_unconfigure`` after the last test; every worker attaches to them through their state
