@@ -418,12 +418,7 @@ def _env(spec: WorkerSpec) -> list[JsonObject]:
     if spec.rack is not None:
         env.append(_field_env(RACK_ENV, f"metadata.labels['{spec.rack.topology_key}']"))
     for item in sorted(spec.external_configuration.env, key=lambda e: e.name):
-        if item.value_from.secret_key_ref is not None:
-            ref, kind = item.value_from.secret_key_ref, "secretKeyRef"
-        else:
-            assert item.value_from.config_map_key_ref is not None
-            ref, kind = item.value_from.config_map_key_ref, "configMapKeyRef"
-        env.append({"name": item.name, "valueFrom": {kind: {"name": ref.name, "key": ref.key}}})
+        env.append({"name": item.name, "valueFrom": item.value_from.container_value_from()})
     return env
 
 
@@ -604,12 +599,7 @@ def _template_env(spec: WorkerSpec) -> list[JsonObject]:
             env.append({"name": item.name, "value": item.value})
             continue
         assert item.value_from is not None
-        if item.value_from.secret_key_ref is not None:
-            ref, kind = item.value_from.secret_key_ref, "secretKeyRef"
-        else:
-            assert item.value_from.config_map_key_ref is not None
-            ref, kind = item.value_from.config_map_key_ref, "configMapKeyRef"
-        env.append({"name": item.name, "valueFrom": {kind: {"name": ref.name, "key": ref.key}}})
+        env.append({"name": item.name, "valueFrom": item.value_from.container_value_from()})
     return env
 
 

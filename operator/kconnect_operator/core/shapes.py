@@ -251,11 +251,11 @@ class LocalObjectReference(_Model):
     """The object's name, in the resource's namespace."""
 
 
-class TemplateEnvSource(_Model):
+class EnvSource(_Model):
     model_config = ConfigDict(
         json_schema_extra=cel(
             "has(self.secretKeyRef) != has(self.configMapKeyRef)",
-            "template.env[].valueFrom needs exactly one of secretKeyRef or configMapKeyRef",
+            "valueFrom needs exactly one of secretKeyRef or configMapKeyRef",
         )
     )
 
@@ -263,6 +263,26 @@ class TemplateEnvSource(_Model):
     """A key of a Secret."""
     config_map_key_ref: KeyRef | None = Field(None, alias="configMapKeyRef")
     """A key of a ConfigMap."""
+
+    def container_value_from(self) -> JsonObject:
+        """The container's ``valueFrom`` for this key."""
+        if self.secret_key_ref is not None:
+            ref, kind = self.secret_key_ref, "secretKeyRef"
+        else:
+            assert self.config_map_key_ref is not None
+            ref, kind = self.config_map_key_ref, "configMapKeyRef"
+        return {kind: {"name": ref.name, "key": ref.key}}
+
+
+class TemplateEnvSource(EnvSource):
+    """`EnvSource` under `template.env`, whose rule names that place."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            "has(self.secretKeyRef) != has(self.configMapKeyRef)",
+            "template.env[].valueFrom needs exactly one of secretKeyRef or configMapKeyRef",
+        )
+    )
 
 
 class ContainerEnvVar(_Model):
@@ -514,20 +534,6 @@ class PodTemplate(_Model):
             if m.name not in names:
                 raise ValueError(f"{MOUNT_VOLUME_RULE[1]} (got {m.name!r})")
         return self
-
-
-class EnvSource(_Model):
-    model_config = ConfigDict(
-        json_schema_extra=cel(
-            "has(self.secretKeyRef) != has(self.configMapKeyRef)",
-            "valueFrom needs exactly one of secretKeyRef or configMapKeyRef",
-        )
-    )
-
-    secret_key_ref: KeyRef | None = Field(None, alias="secretKeyRef")
-    """A key of a Secret."""
-    config_map_key_ref: KeyRef | None = Field(None, alias="configMapKeyRef")
-    """A key of a ConfigMap."""
 
 
 class ExternalEnv(_Model):
