@@ -12,11 +12,8 @@ where the source resumed after each operation.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from typing import Any, Final
-
-from confluent_kafka import Consumer, TopicPartition
 
 from e2e.test_kafkaconnector import (
     connector_resource,
@@ -25,6 +22,7 @@ from e2e.test_kafkaconnector import (
     wait_condition,
 )
 from e2e.test_shared_cluster import cluster_resource, shared_connector, wait_cluster_ready
+from e2e.test_standaloneconnect import seqs
 from kconnect_devenv.cluster import JsonObject, Kubectl, wait_for
 from kconnect_devenv.operatorrelease import OperatorRelease
 
@@ -35,29 +33,6 @@ WORKER_CONFIG: Final = {"offset.flush.interval.ms": "1000"}
 
 def slot0(seq: int) -> dict[str, Any]:
     return {"offsets": [{"partition": {"datagen.slot": 0}, "offset": {"seq": seq}}]}
-
-
-def seqs(bootstrap: str, topic: str) -> list[int]:
-    """Every record's seq (its key), duplicates included."""
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": unique("seq"), "enable.auto.commit": False}
-    )
-    try:
-        high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        out: list[int] = []
-        while len(out) < high:
-            msg = consumer.poll(5)
-            if msg is None:
-                break
-            if msg.error():
-                continue
-            match = re.search(rb"\d+", msg.key() or b"")
-            assert match is not None, msg.key()
-            out.append(int(match.group()))
-        return out
-    finally:
-        consumer.close()
 
 
 def put_config_map(kubectl: Kubectl, namespace: str, name: str, text: str) -> None:
