@@ -36,9 +36,11 @@ import io
 import json
 import os
 import re
+import shutil
 import tarfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,12 +51,13 @@ from kconnect_devenv import (
     engine,
     images,
     kafka,
+    lifecycle,
     localvolumes,
     node,
     nodebuild,
     operatorrelease,
 )
-from kconnect_devenv.cluster import Kubectl, with_operator_log
+from kconnect_devenv.cluster import Kubectl, failure_report
 
 TEST_PLUGINS = Path(__file__).resolve().parents[1] / "tests" / "plugins"
 TEST_WORKER_IMAGE = "kconnect-worker-test:dev"
@@ -164,6 +167,9 @@ def attach_system(root: Path) -> System:
 WORKER_INPUT_KEY: Final = "kconnect_e2e"
 _HANDOFF = pytest.StashKey[dict[str, str]]()
 _STACK = pytest.StashKey[contextlib.ExitStack]()
+_SYSTEM = pytest.StashKey[System]()
+KEPT_LOGS_DIR: Final = "e2e-failed"
+KEPT_RUNS: Final = 3
 
 
 def _distributing(config: pytest.Config) -> bool:
@@ -183,7 +189,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     stack = contextlib.ExitStack()
     config.stash[_STACK] = stack
     try:
-        start_system(root, stack)
+        config.stash[_SYSTEM] = start_system(root, stack)
     except Exception as error:  # every worker's tests fail with it, none starts its own
         stack.close()
         config.stash[_HANDOFF] = {"error": f"{type(error).__name__}: {error}"}
@@ -193,6 +199,44 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_configure_node(node: Any) -> None:  # pytest-xdist's hook, in the controller
     node.workerinput[WORKER_INPUT_KEY] = json.dumps(node.config.stash.get(_HANDOFF, {}))
+
+
+def keep_logs(system: System, into: Path, keep: int = KEPT_RUNS) -> Path:
+    """Copies the logs of ``system``'s servers and pods to a new directory under ``into`` (the
+    newest ``keep`` are kept) and returns it: the parts stop after the session, and their logs
+    go with them."""
+    kept = into / time.strftime("%Y%m%dT%H%M%S")
+    for name, paths in (
+        ("controlplane", system.plane.log_paths()),
+        ("node", system.node.log_paths()),
+        ("kafka", system.broker.log_paths()),
+    ):
+        (kept / name).mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            if path.is_file():
+                shutil.copy2(path, kept / name / path.name)
+    pod_logs = system.node.data_dir / "pod-logs"
+    if pod_logs.is_dir():
+        shutil.copytree(pod_logs, kept / "pods", symlinks=True, dirs_exist_ok=True)
+    for old in sorted(p for p in into.iterdir() if p.is_dir())[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return kept
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """In a distributed run's controller, after a failure: the parts' logs are kept (their
+    directories go when they stop) and the summary says where."""
+    system = config.stash.get(_SYSTEM, None)
+    if system is None or not terminalreporter.stats.get("failed"):
+        return
+    try:
+        kept = keep_logs(system, lifecycle.cache_root() / KEPT_LOGS_DIR)
+    except OSError as error:
+        terminalreporter.write_line(f"e2e: the system's logs could not be kept: {error}")
+        return
+    terminalreporter.write_line(f"e2e: the system's logs are kept in {kept}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -261,10 +305,33 @@ def operator(e2e_system: System) -> operatorrelease.OperatorRelease:
 @pytest.fixture
 def system(
     operator: operatorrelease.OperatorRelease, kubectl: Kubectl, kafka_bootstrap: str
-) -> Iterator[Kubectl]:
-    """The running system (operator, node, broker); on failure, the operator's log tail is part
-    of the report."""
-    yield from with_operator_log(operator, kubectl)
+) -> Kubectl:
+    """The running system (operator, node, broker); on failure the report shows the test's
+    namespace and the operator's log tail (:func:`pytest_runtest_makereport`)."""
+    return kubectl
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with the cluster as the test left it: the objects and events
+    of its namespace and the operator's log tail (:func:`cluster.failure_report`)."""
+    report = yield
+    funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+    kubectl, namespace = funcargs.get("kubectl"), funcargs.get("namespace")
+    operator = funcargs.get("operator")
+    if report.when == "call" and report.failed and isinstance(kubectl, Kubectl):
+        try:
+            sections = failure_report(
+                kubectl,
+                namespace if isinstance(namespace, str) else None,
+                operator if isinstance(operator, operatorrelease.OperatorRelease) else None,
+            )
+        except Exception as error:  # the report is kept whatever the cluster answers
+            sections = [("cluster", f"could not be read: {type(error).__name__}: {error}")]
+        report.sections.extend((f"e2e: {title}", text) for title, text in sections)
+    return report
 
 
 @pytest.fixture

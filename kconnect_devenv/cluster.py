@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -46,6 +46,11 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: floa
         if time.monotonic() >= deadline:
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
         time.sleep(interval)
+
+
+def as_list(objects: Sequence[Mapping[str, Any]]) -> str:
+    """``objects`` as one ``List`` document, as kubectl reads from its standard input."""
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
 
 
 class KubectlError(AssertionError):
@@ -102,9 +107,12 @@ class Kubectl:
         return items
 
     def apply(self, *objects: Mapping[str, Any], namespace: str | None = None) -> str:
-        doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
         args = ["apply", "-f", "-"] + (["-n", namespace] if namespace else [])
-        return self.run(*args, stdin=doc)
+        return self.run(*args, stdin=as_list(objects))
+
+    def create(self, *objects: Mapping[str, Any]) -> str:
+        """Creates ``objects``; unlike :meth:`apply` it takes ``generateName``."""
+        return self.run("create", "-f", "-", stdin=as_list(objects))
 
     def logs(self, namespace: str, pod: str, container: str) -> str:
         """The container's log as the kubelet keeps it (``kubectl logs``); empty if it has none."""
@@ -228,11 +236,25 @@ class HasLogTail(Protocol):
     def log_tail(self, lines: int = 60) -> str: ...
 
 
-def with_operator_log(operator: HasLogTail, kubectl: Kubectl) -> Iterator[Kubectl]:
-    """`kubectl` for one test, as a fixture's body: when the test fails, the operator's log tail
-    is printed, so it is part of the report."""
-    try:
-        yield kubectl
-    except BaseException:
-        print(operator.log_tail())
-        raise
+FAILURE_TAIL_LINES: Final = 60
+
+
+def failure_report(
+    kubectl: Kubectl, namespace: str | None, operator: HasLogTail | None
+) -> list[tuple[str, str]]:
+    """What a failed test's report shows of the cluster, as (title, text) sections: the objects
+    and the events of its namespace (where a pod waits for a node or a volume, what the
+    controllers and the kubelet did) and the operator's log tail."""
+    sections: list[tuple[str, str]] = []
+    if namespace is not None:
+        objects = kubectl.run(
+            "-n", namespace, "get", "pods,statefulsets,deployments,pvc", "-o", "wide", check=False
+        )
+        events = kubectl.run(
+            "-n", namespace, "get", "events", "--sort-by=.lastTimestamp", check=False
+        )
+        sections.append((f"objects in {namespace}", objects))
+        sections.append((f"events in {namespace}", processes.tail_text(events, FAILURE_TAIL_LINES)))
+    if operator is not None:
+        sections.append(("operator log", operator.log_tail(FAILURE_TAIL_LINES)))
+    return sections

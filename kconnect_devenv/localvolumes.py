@@ -3,10 +3,17 @@
 A cluster needs something that turns a PersistentVolumeClaim into a PersistentVolume; the node
 has no cloud disk and pulls no image, so :class:`Provisioner` is one, written here, run beside
 the node (a thread of the process that starts it): it installs the StorageClass
-:data:`STORAGE_CLASS` (the cluster default, provisioner :data:`PROVISIONER`, immediate binding)
-and, for every Pending claim of that class, makes a directory under its root (mode 0777, since
-pods run as any non-root user and a hostPath volume gets no ``fsGroup``) and a ``hostPath``
-PersistentVolume of the claim's size and access modes, bound to the claim by ``claimRef``.
+:data:`STORAGE_CLASS` (the cluster default, provisioner :data:`PROVISIONER`) and, for every
+Pending claim of that class the scheduler has placed on a node, makes a directory under its root
+(mode 0777, since pods run as any non-root user and a hostPath volume gets no ``fsGroup``) and a
+``hostPath`` PersistentVolume of the claim's size and access modes, bound to the claim by
+``claimRef`` and to that node by its node affinity.
+
+Binding waits for the first consumer, as every provisioner of node-local storage does: the
+scheduler picks the pod's node, names it on the claim (:data:`SELECTED_NODE`) and holds the pod
+until the claim is bound, then binds the pod. With immediate binding the claim would be bound
+before any pod is placed, and a pod tried while its claim was still unbound waits for the
+scheduler to try it again; with this mode its scheduling itself waits for the volume.
 A volume whose claim is gone (``Released``) is deleted with its directory, as a ``Delete``
 reclaim policy would (the controller-manager's own deleter serves only its hostPath test
 provisioner).
@@ -19,6 +26,8 @@ owns). A failed pass is retried on the next one; the last error is kept in ``las
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
 import shutil
 import threading
@@ -32,6 +41,8 @@ PROVISIONER: Final = "kconnect.io/local-directory"
 PASS_INTERVAL_S: Final = 0.5
 STOP_TIMEOUT_S: Final = 30.0
 LABEL: Final = "kconnect.io/local-volume"
+SELECTED_NODE: Final = "volume.kubernetes.io/selected-node"
+HOSTNAME_LABEL: Final = "kubernetes.io/hostname"
 
 
 def storage_class() -> JsonObject:
@@ -44,12 +55,13 @@ def storage_class() -> JsonObject:
         },
         "provisioner": PROVISIONER,
         "reclaimPolicy": "Delete",
-        "volumeBindingMode": "Immediate",
+        "volumeBindingMode": "WaitForFirstConsumer",
     }
 
 
-def volume_for(claim: JsonObject, directory: Path) -> JsonObject:
-    """The PersistentVolume that satisfies ``claim`` with ``directory``."""
+def volume_for(claim: JsonObject, directory: Path, hostname: str) -> JsonObject:
+    """The PersistentVolume that satisfies ``claim`` with ``directory`` on the node whose
+    :data:`HOSTNAME_LABEL` is ``hostname``."""
     meta, spec = claim["metadata"], claim["spec"]
     return {
         "apiVersion": "v1",
@@ -72,17 +84,56 @@ def volume_for(claim: JsonObject, directory: Path) -> JsonObject:
                 "uid": meta["uid"],
             },
             "hostPath": {"path": str(directory), "type": "Directory"},
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": HOSTNAME_LABEL, "operator": "In", "values": [hostname]}
+                            ]
+                        }
+                    ]
+                }
+            },
         },
     }
 
 
 def wants_volume(claim: JsonObject) -> bool:
+    """Whether ``claim`` is one of :data:`STORAGE_CLASS` that waits for a volume on the node the
+    scheduler chose for it."""
     return (
         claim.get("status", {}).get("phase") == "Pending"
+        and bool(claim["metadata"].get("annotations", {}).get(SELECTED_NODE))
         and not claim["spec"].get("volumeName")
         and claim["spec"].get("storageClassName") == STORAGE_CLASS
         and not claim["metadata"].get("deletionTimestamp")
     )
+
+
+def claim_event(claim: JsonObject, reason: str, message: str) -> JsonObject:
+    """An Event on ``claim`` from the provisioner, as an external provisioner records one."""
+    meta = claim["metadata"]
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "namespace": meta["namespace"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning" if reason.endswith("Failed") else "Normal",
+        "source": {"component": PROVISIONER},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
 
 
 class Provisioner:
@@ -117,10 +168,15 @@ class Provisioner:
     def run_once(self) -> None:
         for claim in self.kubectl.json("get", "pvc", "--all-namespaces")["items"]:
             if wants_volume(claim):
-                directory = self.root / claim["metadata"]["uid"]
-                directory.mkdir(exist_ok=True)
-                os.chmod(directory, 0o777)  # noqa: S103 - pods run as any non-root user
-                self.kubectl.apply(volume_for(claim, directory))
+                try:
+                    volume = self.provision(claim)
+                except Exception as exc:
+                    with contextlib.suppress(Exception):  # the event is a courtesy; exc is kept
+                        self.kubectl.create(claim_event(claim, "ProvisioningFailed", str(exc)))
+                    raise
+                name, path = volume["metadata"]["name"], volume["spec"]["hostPath"]["path"]
+                message = f"made volume {name} at {path}"
+                self.kubectl.create(claim_event(claim, "ProvisioningSucceeded", message))
         released: list[Any] = [
             v
             for v in self.kubectl.json("get", "pv", "-l", LABEL)["items"]
@@ -131,3 +187,17 @@ class Provisioner:
             path = Path(volume["spec"]["hostPath"]["path"])
             if path.parent == self.root:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def provision(self, claim: JsonObject) -> JsonObject:
+        """Makes the directory and the volume for ``claim`` on the node the scheduler chose."""
+        node_name = claim["metadata"]["annotations"][SELECTED_NODE]
+        node = self.kubectl.json("get", "node", node_name)
+        hostname = node["metadata"].get("labels", {}).get(HOSTNAME_LABEL)
+        if not hostname:
+            raise RuntimeError(f"node {node_name} has no {HOSTNAME_LABEL} label")
+        directory = self.root / claim["metadata"]["uid"]
+        directory.mkdir(exist_ok=True)
+        os.chmod(directory, 0o777)  # noqa: S103 - pods run as any non-root user
+        volume = volume_for(claim, directory, hostname)
+        self.kubectl.apply(volume)
+        return volume

@@ -13,7 +13,12 @@ from kconnect_devenv import localvolumes, operatorrelease
 
 def claim(**spec: Any) -> dict[str, Any]:
     return {
-        "metadata": {"name": "offsets-sa-0", "namespace": "ns", "uid": "u-1"},
+        "metadata": {
+            "name": "offsets-sa-0",
+            "namespace": "ns",
+            "uid": "u-1",
+            "annotations": {localvolumes.SELECTED_NODE: "node-a"},
+        },
         "spec": {
             "resources": {"requests": {"storage": "64Mi"}},
             "storageClassName": localvolumes.STORAGE_CLASS,
@@ -23,8 +28,8 @@ def claim(**spec: Any) -> dict[str, Any]:
     }
 
 
-def test_a_volume_is_bound_to_its_claim_with_its_size_and_access_modes() -> None:
-    volume = localvolumes.volume_for(claim(accessModes=["ReadWriteOnce"]), Path("/v/u-1"))
+def test_a_volume_is_bound_to_its_claim_and_its_node_with_its_size_and_access_modes() -> None:
+    volume = localvolumes.volume_for(claim(accessModes=["ReadWriteOnce"]), Path("/v/u-1"), "host-a")
     spec = volume["spec"]
     assert volume["metadata"]["name"] == "local-u-1"
     assert spec["capacity"] == {"storage": "64Mi"}
@@ -38,10 +43,20 @@ def test_a_volume_is_bound_to_its_claim_with_its_size_and_access_modes() -> None
         "uid": "u-1",
     }
     assert spec["hostPath"] == {"path": "/v/u-1", "type": "Directory"}
+    assert spec["nodeAffinity"]["required"]["nodeSelectorTerms"] == [
+        {
+            "matchExpressions": [
+                {"key": "kubernetes.io/hostname", "operator": "In", "values": ["host-a"]}
+            ]
+        }
+    ]
 
 
-def test_only_pending_unbound_claims_of_the_class_want_a_volume() -> None:
+def test_only_pending_unbound_claims_of_the_class_placed_on_a_node_want_a_volume() -> None:
     assert localvolumes.wants_volume(claim())
+    unplaced = claim()
+    del unplaced["metadata"]["annotations"]
+    assert not localvolumes.wants_volume(unplaced)
     assert not localvolumes.wants_volume(claim(volumeName="pv-1"))
     assert not localvolumes.wants_volume(claim(storageClassName="other"))
     assert not localvolumes.wants_volume(claim(storageClassName=None))
@@ -58,6 +73,26 @@ def test_the_storage_class_is_the_clusters_default() -> None:
     annotations = storage_class["metadata"]["annotations"]
     assert annotations["storageclass.kubernetes.io/is-default-class"] == "true"
     assert storage_class["provisioner"] == localvolumes.PROVISIONER
+    assert storage_class["volumeBindingMode"] == "WaitForFirstConsumer"
+
+
+def test_an_event_names_the_claim_and_says_whether_provisioning_failed() -> None:
+    failed = localvolumes.claim_event(claim(), "ProvisioningFailed", "no label")
+    assert failed["involvedObject"] == {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "namespace": "ns",
+        "name": "offsets-sa-0",
+        "uid": "u-1",
+    }
+    assert failed["metadata"] == {"generateName": "offsets-sa-0.", "namespace": "ns"}
+    assert (failed["type"], failed["reason"], failed["message"]) == (
+        "Warning",
+        "ProvisioningFailed",
+        "no label",
+    )
+    made = localvolumes.claim_event(claim(), "ProvisioningSucceeded", "made")
+    assert made["type"] == "Normal"
 
 
 @pytest.mark.parametrize(
