@@ -452,6 +452,13 @@ def restart_annotations(annotations: Mapping[str, str]) -> RestartAnnotations:
     return RestartAnnotations(tuple(requests), tuple(remove), tuple(errors))
 
 
+RESTART_SETTLE: Final = timedelta(seconds=5)
+"""The least time between two automatic restarts, whatever the backoff. A restart shows in the
+status seconds after it is asked for, not at once: the workers read the request from the config
+topic, stop and start what failed, and write the new states to the status topic; until then they
+still report the old FAILED, which must not be taken for a new failure and restarted again."""
+
+
 def backoff(restarts: int, base_s: float, max_s: float) -> timedelta:
     """The wait before the next automatic restart after `restarts` of them: none before the
     first, then `base`, `2 base`, `4 base`, ... up to `max`."""
@@ -498,7 +505,7 @@ def auto_restart(
         if previous and previous.last_restart_time
         else None
     )
-    wait = backoff(count, base_s, max_s)
+    wait = max(backoff(count, base_s, max_s), RESTART_SETTLE) if count else timedelta(0)
     if is_healthy(observed):
         if count and last is not None and now - last >= backoff(count + 1, base_s, max_s):
             return AutoRestartDecision(

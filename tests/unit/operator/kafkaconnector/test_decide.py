@@ -225,6 +225,24 @@ def test_a_failed_task_is_restarted_at_once_then_with_backoff() -> None:
     assert second.status.count == 2
 
 
+def test_a_short_backoff_never_restarts_before_the_last_restart_can_show() -> None:
+    # The FAILED read a second after a restart is the old failure: the workers have not yet
+    # restarted the task and written its new state.
+    failed = connector("RUNNING", "FAILED")
+    first = kc_decide.auto_restart(POLICY, failed, None, NOW, base_s=1, max_s=60)
+    assert first.restart
+
+    def after(seconds: float) -> kc_decide.AutoRestartDecision:
+        later = NOW + timedelta(seconds=seconds)
+        return kc_decide.auto_restart(POLICY, failed, first.status, later, base_s=1, max_s=60)
+
+    settle = kc_decide.RESTART_SETTLE.total_seconds()
+    assert settle > 1
+    assert not after(1).restart
+    assert not after(settle - 0.1).restart
+    assert after(settle).restart
+
+
 def test_each_automatic_restart_counts_the_tasks_it_included() -> None:
     # Task 1 fails, is restarted, fails again with task 0: the second restart includes both.
     first = decide(connector("RUNNING", "RUNNING", "FAILED"), None)
