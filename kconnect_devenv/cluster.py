@@ -237,6 +237,8 @@ class HasLogTail(Protocol):
 
 
 FAILURE_TAIL_LINES: Final = 60
+FAILURE_POD_LOG_LINES: Final = 30
+FAILURE_PODS: Final = 6
 
 
 def failure_report(
@@ -244,7 +246,8 @@ def failure_report(
 ) -> list[tuple[str, str]]:
     """What a failed test's report shows of the cluster, as (title, text) sections: the objects
     and the events of its namespace (where a pod waits for a node or a volume, what the
-    controllers and the kubelet did) and the operator's log tail."""
+    controllers and the kubelet did), the log tails of its first pods (each container's current
+    run and, after a restart, its previous one) and the operator's log tail."""
     sections: list[tuple[str, str]] = []
     if namespace is not None:
         objects = kubectl.run(
@@ -255,6 +258,18 @@ def failure_report(
         )
         sections.append((f"objects in {namespace}", objects))
         sections.append((f"events in {namespace}", processes.tail_text(events, FAILURE_TAIL_LINES)))
+        names = kubectl.run("-n", namespace, "get", "pods", "-o", "name", check=False).split()
+        for pod in [n for n in names if n.startswith("pod/")][:FAILURE_PODS]:
+            for previous in (False, True):
+                log = kubectl.run(
+                    "-n", namespace, "logs", pod, "--all-containers", "--prefix",
+                    f"--tail={FAILURE_POD_LOG_LINES}", f"--previous={str(previous).lower()}",
+                    check=False,
+                )  # fmt: skip
+                if log.strip() and "previous terminated container" not in log:
+                    sections.append(
+                        (f"{pod} {'previous run' if previous else 'log'}", log.rstrip())
+                    )
     if operator is not None:
         sections.append(("operator log", operator.log_tail(FAILURE_TAIL_LINES)))
     return sections
