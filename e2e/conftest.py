@@ -168,6 +168,8 @@ WORKER_INPUT_KEY: Final = "kconnect_e2e"
 _HANDOFF = pytest.StashKey[dict[str, str]]()
 _STACK = pytest.StashKey[contextlib.ExitStack]()
 _SYSTEM = pytest.StashKey[System]()
+FAILED = pytest.StashKey[bool]()
+"""Set on a test's item when its setup or its call failed."""
 KEPT_LOGS_DIR: Final = "e2e-failed"
 KEPT_RUNS: Final = 3
 
@@ -318,6 +320,8 @@ def pytest_runtest_makereport(
     """A failed test's report ends with the cluster as the test left it: the objects and events
     of its namespace and the operator's log tail (:func:`cluster.failure_report`)."""
     report = yield
+    if report.failed:
+        item.stash[FAILED] = True
     funcargs: dict[str, Any] = getattr(item, "funcargs", {})
     kubectl, namespace = funcargs.get("kubectl"), funcargs.get("namespace")
     operator = funcargs.get("operator")
@@ -337,7 +341,9 @@ def pytest_runtest_makereport(
 @pytest.fixture
 def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace named after the test, with the test connectors' plugin path in a
-    ConfigMap (`test-plugins`, key `PYTHONPATH`) for resources that run the test image."""
+    ConfigMap (`test-plugins`, key `PYTHONPATH`) for resources that run the test image. It is
+    deleted after the test, unless the test failed: then it stays for the rest of the session,
+    so that its pods' whole logs are among those a failed run keeps (:func:`keep_logs`)."""
     stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"{stem}-{uuid.uuid4().hex[:5]}"
     kubectl.run("create", "namespace", name)
@@ -350,4 +356,5 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
         }
     )
     yield name
-    kubectl.run("delete", "namespace", name, "--wait=false", check=False)
+    if not request.node.stash.get(FAILED, False):
+        kubectl.run("delete", "namespace", name, "--wait=false", check=False)
