@@ -67,7 +67,7 @@ def volume_for(claim: JsonObject, directory: Path, hostname: str) -> JsonObject:
         "apiVersion": "v1",
         "kind": "PersistentVolume",
         "metadata": {
-            "name": f"local-{meta['uid']}",
+            "name": volume_name(claim),
             "labels": {LABEL: "true"},
             "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
         },
@@ -97,6 +97,11 @@ def volume_for(claim: JsonObject, directory: Path, hostname: str) -> JsonObject:
             },
         },
     }
+
+
+def volume_name(claim: JsonObject) -> str:
+    """The name of the volume made for ``claim``: one per claim, by its uid."""
+    return f"local-{claim['metadata']['uid']}"
 
 
 def wants_volume(claim: JsonObject) -> bool:
@@ -143,6 +148,8 @@ class Provisioner:
         self.kubectl = kubectl
         self.root = root
         self.last_error: BaseException | None = None
+        self._failures: dict[str, str] = {}
+        """The last error of each claim (by uid) that could not be provisioned."""
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-volumes", daemon=True)
 
@@ -166,27 +173,39 @@ class Provisioner:
                 self.last_error = exc
 
     def run_once(self) -> None:
+        volumes: list[Any] = self.kubectl.json("get", "pv", "-l", LABEL)["items"]
+        made = {v["metadata"]["name"] for v in volumes}
         for claim in self.kubectl.json("get", "pvc", "--all-namespaces")["items"]:
-            if wants_volume(claim):
-                try:
-                    volume = self.provision(claim)
-                except Exception as exc:
-                    with contextlib.suppress(Exception):  # the event is a courtesy; exc is kept
-                        self.kubectl.create(claim_event(claim, "ProvisioningFailed", str(exc)))
-                    raise
-                name, path = volume["metadata"]["name"], volume["spec"]["hostPath"]["path"]
-                message = f"made volume {name} at {path}"
-                self.kubectl.create(claim_event(claim, "ProvisioningSucceeded", message))
-        released: list[Any] = [
-            v
-            for v in self.kubectl.json("get", "pv", "-l", LABEL)["items"]
-            if v.get("status", {}).get("phase") == "Released"
-        ]
-        for volume in released:
+            if wants_volume(claim) and volume_name(claim) not in made:
+                self._serve(claim)
+        for volume in volumes:
+            if volume.get("status", {}).get("phase") != "Released":
+                continue
             self.kubectl.run("delete", "pv", volume["metadata"]["name"], "--wait=false")
             path = Path(volume["spec"]["hostPath"]["path"])
             if path.parent == self.root:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def _serve(self, claim: JsonObject) -> None:
+        """Provisions ``claim`` and says so in an Event on it. A failure is kept in
+        ``last_error`` and said once per distinct error, not on every pass that retries it;
+        the other claims are served all the same."""
+        uid = claim["metadata"]["uid"]
+        try:
+            volume = self.provision(claim)
+        except Exception as exc:
+            self.last_error = exc
+            if self._failures.get(uid) != str(exc):
+                self._failures[uid] = str(exc)
+                self._record(claim, "ProvisioningFailed", str(exc))
+            return
+        self._failures.pop(uid, None)
+        name, path = volume["metadata"]["name"], volume["spec"]["hostPath"]["path"]
+        self._record(claim, "ProvisioningSucceeded", f"made volume {name} at {path}")
+
+    def _record(self, claim: JsonObject, reason: str, message: str) -> None:
+        with contextlib.suppress(Exception):  # an Event is a courtesy: the volume is what counts
+            self.kubectl.create(claim_event(claim, reason, message))
 
     def provision(self, claim: JsonObject) -> JsonObject:
         """Makes the directory and the volume for ``claim`` on the node the scheduler chose."""

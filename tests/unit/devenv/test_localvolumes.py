@@ -122,3 +122,42 @@ def test_the_chart_values_name_present_images_and_never_pull(
     ) == expected
     assert values["image.pullPolicy"] == "Never"
     assert values["reconcile.syncInterval"] == 5
+
+
+class NodeWithoutHostname:
+    """A cluster whose one placed claim's node has no hostname label: every pass fails on it."""
+
+    def __init__(self) -> None:
+        self.created: list[dict[str, Any]] = []
+        self.applied: list[dict[str, Any]] = []
+
+    def json(self, *args: str) -> dict[str, Any]:
+        if args[:2] == ("get", "pvc"):
+            return {
+                "items": [claim(), {**claim(), "metadata": {**claim()["metadata"], "uid": "u-2"}}]
+            }
+        if args[:2] == ("get", "node"):
+            return {"metadata": {"name": args[2], "labels": {}}}
+        return {"items": []}
+
+    def create(self, *objects: dict[str, Any]) -> str:
+        self.created.extend(objects)
+        return ""
+
+    def apply(self, *objects: dict[str, Any]) -> str:
+        self.applied.extend(objects)
+        return ""
+
+
+def test_a_claim_that_cannot_be_served_is_said_once_and_keeps_no_other_waiting(
+    tmp_path: Path,
+) -> None:
+    cluster = NodeWithoutHostname()
+    provisioner = localvolumes.Provisioner(cluster, tmp_path)  # type: ignore[arg-type]
+    provisioner.run_once()
+    provisioner.run_once()
+    reasons = [(e["involvedObject"]["uid"], e["reason"]) for e in cluster.created]
+    assert reasons == [("u-1", "ProvisioningFailed"), ("u-2", "ProvisioningFailed")]
+    assert "node node-a has no kubernetes.io/hostname label" in cluster.created[0]["message"]
+    assert isinstance(provisioner.last_error, RuntimeError)
+    assert cluster.applied == []
