@@ -394,6 +394,52 @@ def test_status_safe_put_keeps_a_newer_generation_of_another_worker(
     )
 
 
+class WatchedStatusStore(KafkaStatusStore):
+    """A status store that notes the view of one task after each record it reads back."""
+
+    watched: TaskId
+    seen: list[State | None]
+
+    def _on_record(
+        self, key: bytes | None, value: bytes | None, partition: int, offset: int
+    ) -> None:
+        super()._on_record(key, value, partition, offset)
+        if key == f"status-task-{self.watched.connector}-{self.watched.task}".encode():
+            info = self.task(self.watched)
+            self.seen.append(info.state if info else None)
+
+
+def test_reading_back_its_own_writes_never_takes_the_view_back(
+    new_topic: NewTopicFactory,
+    kafka_bootstrap: str,
+    status_stores: Callable[[str], KafkaStatusStore],
+) -> None:
+    # A task that fails within milliseconds of starting: RUNNING then FAILED, both sent before
+    # either is read back. The view says FAILED from the second put on, through both readbacks.
+    topic = new_topic(config={"cleanup.policy": "compact"})
+    other = status_stores(topic)
+    store = WatchedStatusStore(topic, client_config={"bootstrap.servers": kafka_bootstrap})
+    task = TaskId(ConnectorName("quick"), TaskNumber(0))
+    store.watched, store.seen = task, []
+    store.start(DEADLINE_S)
+    try:
+        for _ in range(20):
+            store.put_task(task, StateInfo(State.RUNNING, "w1:8083", generation=1))
+            store.put_task(task, StateInfo(State.FAILED, "w1:8083", trace="boom", generation=1))
+        store.flush(DEADLINE_S)
+        store.read_to_end(DEADLINE_S)
+        assert len(store.seen) == 40
+        assert set(store.seen) == {State.FAILED}, store.seen
+        # Another worker's write, read after this store's own are all back, is applied.
+        other.put_task(task, StateInfo(State.RUNNING, "w2:8083", generation=2))
+        other.flush(DEADLINE_S)
+        store.read_to_end(DEADLINE_S)
+        assert store.task(task) == StateInfo(State.RUNNING, "w2:8083", generation=2)
+        assert store.seen[-1] is State.RUNNING
+    finally:
+        store.close()
+
+
 # -- internal topics -------------------------------------------------------------------------
 
 

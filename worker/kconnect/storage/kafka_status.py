@@ -13,6 +13,16 @@ Writes never block the caller: a task thread reports its state and carries on. `
 this worker's view at once and sends the record; a failed delivery is logged (librdkafka has
 already retried it for `message.timeout.ms`).
 
+The view only moves forward. Reading back this worker's own writes could otherwise take it
+back: a task that starts and fails within milliseconds is put RUNNING then FAILED, and the
+RUNNING record, read back after the FAILED was put, would show the task running again until
+the FAILED record came back too (and a restart with `onlyFailed` planned in that window would
+restart nothing). So each key keeps the values this store sent and has not read back yet, in
+order: a record read back that is the oldest of them is consumed and applied only once none is
+left (the view already holds a newer write of its own), and any other record for that key was
+written to the topic before them, so they decide the state and it is skipped. A write whose
+delivery fails leaves that list, since it never reaches the topic.
+
 Stale updates: reading folds the topic with the last write winning, as Java's read side does.
 `put_*` writes unconditionally (Java's `put`). `put_*_safe` is Java's `putSafe`: it writes only
 if there is no state yet, or the state was written by the same worker, or the new generation is
@@ -26,7 +36,9 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import TypeVar
 
 from kconnect.api.types import ConnectorName, JsonValue, TaskId, TaskNumber
@@ -164,6 +176,8 @@ class KafkaStatusStore(StatusStore):
         self._connectors: dict[ConnectorName, StateInfo] = {}
         self._tasks: dict[TaskId, StateInfo] = {}
         self._topics: dict[ConnectorName, set[str]] = {}
+        self._unread: dict[bytes, deque[bytes | None]] = {}
+        """Per key, the values this store sent and has not read back yet, oldest first."""
         self._log = KafkaLog(
             topic,
             client_config=client_config,
@@ -188,31 +202,39 @@ class KafkaStatusStore(StatusStore):
     # -- writes ------------------------------------------------------------------------------
 
     def put_connector(self, name: ConnectorName, info: StateInfo) -> None:
+        key, value = connector_key(name), serialize_state(info)
         with self._lock:
             self._set(self._connectors, name, info)
-        self._log.send(connector_key(name), serialize_state(info))
+            self._sending(key, value)
+        self._send(key, value)
 
     def put_task(self, task: TaskId, info: StateInfo) -> None:
+        key, value = task_key(task), serialize_state(info)
         with self._lock:
             self._set(self._tasks, task, info)
-        self._log.send(task_key(task), serialize_state(info))
+            self._sending(key, value)
+        self._send(key, value)
 
     def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
         """Write unless a newer generation of another worker owns the state; True if written."""
+        key, value = connector_key(name), serialize_state(info)
         with self._lock:
             if self.fenced or not can_write_safely(self._connectors.get(name), info):
                 return False
             self._set(self._connectors, name, info)
-        self._log.send(connector_key(name), serialize_state(info))
+            self._sending(key, value)
+        self._send(key, value)
         return True
 
     def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
         """Write unless a newer generation of another worker owns the state; True if written."""
+        key, value = task_key(task), serialize_state(info)
         with self._lock:
             if self.fenced or not can_write_safely(self._tasks.get(task), info):
                 return False
             self._set(self._tasks, task, info)
-        self._log.send(task_key(task), serialize_state(info))
+            self._sending(key, value)
+        self._send(key, value)
         return True
 
     def forget(self, name: ConnectorName) -> None:
@@ -222,10 +244,50 @@ class KafkaStatusStore(StatusStore):
             tasks = sorted(t for t in self._tasks if t.connector == name)
             for t in tasks:
                 del self._tasks[t]
-        self._log.send(connector_key(name), None)
-        for t in tasks:
-            self._log.send(task_key(t), None)
+            keys = [connector_key(name), *(task_key(t) for t in tasks)]
+            for key in keys:
+                self._sending(key, None)
+        for key in keys:
+            self._send(key, None)
         self.reset_topics(name)
+
+    def _sending(self, key: bytes, value: bytes | None) -> None:
+        """Notes a write about to be sent (under the lock, before its record can be read back)."""
+        self._unread.setdefault(key, deque()).append(value)
+
+    def _send(self, key: bytes, value: bytes | None) -> None:
+        try:
+            future = self._log.send(key, value)
+        except BaseException:
+            self._never_landed(key, value)
+            raise
+
+        def landed(f: Future[tuple[int, int]]) -> None:
+            if f.exception() is not None:
+                self._never_landed(key, value)
+
+        future.add_done_callback(landed)
+
+    def _never_landed(self, key: bytes, value: bytes | None) -> None:
+        with self._lock:
+            unread = self._unread.get(key)
+            if unread is not None and value in unread:
+                unread.remove(value)
+                if not unread:
+                    del self._unread[key]
+
+    def _read_back(self, key: bytes, value: bytes | None) -> bool:
+        """Whether a record read for ``key`` is to be applied (under the lock; see above)."""
+        unread = self._unread.get(key)
+        if not unread:
+            return True
+        if unread[0] != value:
+            return False  # written before this store's unread writes, which decide the state
+        unread.popleft()
+        if unread:
+            return False  # the view holds a newer write of this store's already
+        del self._unread[key]
+        return True
 
     # -- active topics -----------------------------------------------------------------------
 
@@ -308,6 +370,8 @@ class KafkaStatusStore(StatusStore):
         if target is None:
             return
         with self._lock:
+            if not self._read_back(key, value):
+                return
             if isinstance(target, TaskId):
                 if info is None:
                     self._tasks.pop(target, None)
