@@ -19,7 +19,7 @@ from kconnect.api.types import ConnectorName, TaskId, TaskNumber
 from kconnect.errors import ConfigError, ConnectError
 from kconnect.storage.kafka_log import KafkaLog
 from kconnect.storage.kafka_offsets import KafkaOffsetStore
-from kconnect.storage.kafka_status import KafkaStatusStore
+from kconnect.storage.kafka_status import KafkaStatusStore, serialize_state, task_key
 from kconnect.storage.offsets import serialize_key
 from kconnect.storage.sink_offsets import (
     alter_sink_offsets,
@@ -404,7 +404,7 @@ class WatchedStatusStore(KafkaStatusStore):
         self, key: bytes | None, value: bytes | None, partition: int, offset: int
     ) -> None:
         super()._on_record(key, value, partition, offset)
-        if key == f"status-task-{self.watched.connector}-{self.watched.task}".encode():
+        if key == task_key(self.watched):
             info = self.task(self.watched)
             self.seen.append(info.state if info else None)
 
@@ -414,8 +414,8 @@ def test_reading_back_its_own_writes_never_takes_the_view_back(
     kafka_bootstrap: str,
     status_stores: Callable[[str], KafkaStatusStore],
 ) -> None:
-    # A task that fails within milliseconds of starting: RUNNING then FAILED, both sent before
-    # either is read back. The view says FAILED from the second put on, through both readbacks.
+    # A task that fails within milliseconds of starting: RUNNING then FAILED, sent back to back.
+    # Once the view has said FAILED it never says RUNNING again, through all 40 readbacks.
     topic = new_topic(config={"cleanup.policy": "compact"})
     other = status_stores(topic)
     store = WatchedStatusStore(topic, client_config={"bootstrap.servers": kafka_bootstrap})
@@ -429,13 +429,50 @@ def test_reading_back_its_own_writes_never_takes_the_view_back(
         store.flush(DEADLINE_S)
         store.read_to_end(DEADLINE_S)
         assert len(store.seen) == 40
-        assert set(store.seen) == {State.FAILED}, store.seen
+        assert store.seen[-1] is State.FAILED
+        assert set(store.seen[store.seen.index(State.FAILED) :]) == {State.FAILED}, store.seen
         # Another worker's write, read after this store's own are all back, is applied.
         other.put_task(task, StateInfo(State.RUNNING, "w2:8083", generation=2))
         other.flush(DEADLINE_S)
         store.read_to_end(DEADLINE_S)
         assert store.task(task) == StateInfo(State.RUNNING, "w2:8083", generation=2)
         assert store.seen[-1] is State.RUNNING
+    finally:
+        store.close()
+
+
+def test_an_older_record_waits_for_the_stores_own_write_and_a_lost_write_waits_for_nothing(
+    kafka_bootstrap: str,
+) -> None:
+    # The order records come back in is injected (the store is not reading): another worker's
+    # record the topic holds before this store's own write, then that write; then a write that
+    # is never delivered (its topic does not exist and the broker creates none).
+    store = KafkaStatusStore(
+        f"missing-{uuid.uuid4().hex}",
+        client_config={
+            "bootstrap.servers": kafka_bootstrap,
+            "message.timeout.ms": "500",
+            "allow.auto.create.topics": "false",
+        },
+    )
+    task = TaskId(ConnectorName("c"), TaskNumber(0))
+    key = task_key(task)
+    mine = StateInfo(State.FAILED, "w1:8083", trace="boom", generation=1)
+    theirs = StateInfo(State.RUNNING, "w2:8083", generation=1)
+    try:
+        store.put_task(task, mine)
+        store._on_record(key, serialize_state(theirs), 0, 0)
+        assert store.task(task) == mine  # written before this store's own, which decides
+        store._on_record(key, serialize_state(mine), 0, 1)
+        assert store.task(task) == mine
+        store._on_record(key, serialize_state(theirs), 0, 2)
+        assert store.task(task) == theirs  # nothing of this store's unread: applied
+        lost = StateInfo(State.PAUSED, "w1:8083", generation=1)
+        store.put_task(task, lost)
+        with pytest.raises(ConnectError):
+            store.flush(DEADLINE_S)  # the write is dropped after message.timeout.ms
+        store._on_record(key, serialize_state(theirs), 0, 3)
+        assert store.task(task) == theirs  # the lost write holds nothing back
     finally:
         store.close()
 

@@ -202,37 +202,29 @@ class KafkaStatusStore(StatusStore):
     # -- writes ------------------------------------------------------------------------------
 
     def put_connector(self, name: ConnectorName, info: StateInfo) -> None:
-        key, value = connector_key(name), serialize_state(info)
-        with self._lock:
-            self._set(self._connectors, name, info)
-            self._sending(key, value)
-        self._send(key, value)
+        self._put(self._connectors, name, connector_key(name), info, safe=False)
 
     def put_task(self, task: TaskId, info: StateInfo) -> None:
-        key, value = task_key(task), serialize_state(info)
-        with self._lock:
-            self._set(self._tasks, task, info)
-            self._sending(key, value)
-        self._send(key, value)
+        self._put(self._tasks, task, task_key(task), info, safe=False)
 
     def put_connector_safe(self, name: ConnectorName, info: StateInfo) -> bool:
         """Write unless a newer generation of another worker owns the state; True if written."""
-        key, value = connector_key(name), serialize_state(info)
-        with self._lock:
-            if self.fenced or not can_write_safely(self._connectors.get(name), info):
-                return False
-            self._set(self._connectors, name, info)
-            self._sending(key, value)
-        self._send(key, value)
-        return True
+        return self._put(self._connectors, name, connector_key(name), info, safe=True)
 
     def put_task_safe(self, task: TaskId, info: StateInfo) -> bool:
         """Write unless a newer generation of another worker owns the state; True if written."""
-        key, value = task_key(task), serialize_state(info)
+        return self._put(self._tasks, task, task_key(task), info, safe=True)
+
+    def _put(
+        self, table: dict[_K, StateInfo], name: _K, key: bytes, info: StateInfo, *, safe: bool
+    ) -> bool:
+        """Shows ``info`` at once and sends it; with ``safe``, only under Java's `putSafe` rule
+        (and not once fenced). True if written."""
+        value = serialize_state(info)
         with self._lock:
-            if self.fenced or not can_write_safely(self._tasks.get(task), info):
+            if safe and (self.fenced or not can_write_safely(table.get(name), info)):
                 return False
-            self._set(self._tasks, task, info)
+            self._set(table, name, info)
             self._sending(key, value)
         self._send(key, value)
         return True
