@@ -169,7 +169,7 @@ _HANDOFF = pytest.StashKey[dict[str, str]]()
 _STACK = pytest.StashKey[contextlib.ExitStack]()
 _SYSTEM = pytest.StashKey[System]()
 FAILED = pytest.StashKey[bool]()
-"""Set on a test's item when its setup or its call failed."""
+"""Set on a test's item when one of its phases failed."""
 KEPT_LOGS_DIR: Final = "e2e-failed"
 KEPT_RUNS: Final = 3
 
@@ -317,8 +317,9 @@ def system(
 def pytest_runtest_makereport(
     item: pytest.Item,
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test's report ends with the cluster as the test left it: the objects and events
-    of its namespace and the operator's log tail (:func:`cluster.failure_report`)."""
+    """A failed test's report ends with the cluster as the test left it: the objects, events and
+    pod logs of its namespace and the operator's log tail (:func:`cluster.failure_report`); the
+    item is marked :data:`FAILED`, so its namespace is kept."""
     report = yield
     if report.failed:
         item.stash[FAILED] = True

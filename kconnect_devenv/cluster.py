@@ -239,6 +239,19 @@ class HasLogTail(Protocol):
 FAILURE_TAIL_LINES: Final = 60
 FAILURE_POD_LOG_LINES: Final = 30
 FAILURE_PODS: Final = 6
+FAILURE_POD_LOG_READ: Final = 2000
+"""Lines read of a pod's log, so that its tail can be shown without the REST access lines."""
+
+
+REQUEST_LOG_MARK: Final = "(aiohttp.access:"
+"""How a worker's REST access-log line ends: probes and the operator's polls, many a second."""
+
+
+def log_tail_without_requests(log: str, lines: int = FAILURE_POD_LOG_LINES) -> str:
+    """The last ``lines`` of a worker's log that are not REST access lines, which would
+    otherwise fill any tail of a running worker's log."""
+    kept = [line for line in log.splitlines() if REQUEST_LOG_MARK not in line]
+    return "\n".join(kept[-lines:])
 
 
 def failure_report(
@@ -246,8 +259,9 @@ def failure_report(
 ) -> list[tuple[str, str]]:
     """What a failed test's report shows of the cluster, as (title, text) sections: the objects
     and the events of its namespace (where a pod waits for a node or a volume, what the
-    controllers and the kubelet did), the log tails of its first pods (each container's current
-    run and, after a restart, its previous one) and the operator's log tail."""
+    controllers and the kubelet did), the log tails of its first pods without their REST access
+    lines (each container's current run and, after a restart, its previous one) and the
+    operator's log tail."""
     sections: list[tuple[str, str]] = []
     if namespace is not None:
         objects = kubectl.run(
@@ -263,13 +277,12 @@ def failure_report(
             for previous in (False, True):
                 log = kubectl.run(
                     "-n", namespace, "logs", pod, "--all-containers", "--prefix",
-                    f"--tail={FAILURE_POD_LOG_LINES}", f"--previous={str(previous).lower()}",
+                    f"--previous={str(previous).lower()}", f"--tail={FAILURE_POD_LOG_READ}",
                     check=False,
                 )  # fmt: skip
                 if log.strip() and "previous terminated container" not in log:
-                    sections.append(
-                        (f"{pod} {'previous run' if previous else 'log'}", log.rstrip())
-                    )
+                    title = f"{pod} {'previous run' if previous else 'log'}"
+                    sections.append((title, log_tail_without_requests(log)))
     if operator is not None:
         sections.append(("operator log", operator.log_tail(FAILURE_TAIL_LINES)))
     return sections
